@@ -1,0 +1,113 @@
+#include "common/buf.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/xalloc.h"
+
+void spok_buf_init(struct spok_buf *b, size_t max)
+{
+	memset(b, 0, sizeof(*b));
+	b->max = max ? max : SPOK_BUF_DEFAULT_MAX;
+}
+
+static size_t limit(const struct spok_buf *b)
+{
+	return b->max ? b->max : SPOK_BUF_DEFAULT_MAX;
+}
+
+int spok_buf_append(struct spok_buf *b, const void *p, size_t n)
+{
+	if (n > limit(b) || b->len > limit(b) - n)
+		return SPOK_EINVAL;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->data = xrealloc(b->data, cap);
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return SPOK_OK;
+}
+
+int spok_buf_appends(struct spok_buf *b, const char *s)
+{
+	return spok_buf_append(b, s, strlen(s));
+}
+
+int spok_buf_printf(struct spok_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int len, result;
+
+	va_start(ap, fmt);
+	len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (len < 0)
+		return SPOK_EINVAL;
+	s = xmalloc((size_t)len + 1);
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)len + 1, fmt, ap);
+	va_end(ap);
+	result = spok_buf_append(b, s, (size_t)len);
+	free(s);
+	return result;
+}
+
+void spok_buf_reset(struct spok_buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+char *spok_buf_detach(struct spok_buf *b)
+{
+	char *p = b->data ? b->data : xstrdup("");
+
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+void spok_buf_free(struct spok_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+int spok_buf_read_file(struct spok_buf *b, const char *path, struct spok_err *err)
+{
+	char chunk[16384];
+	FILE *f = fopen(path, "rb");
+	int result = SPOK_OK;
+	size_t n;
+
+	if (f == NULL)
+		return spok_err_set(err, errno == ENOENT ? SPOK_ENOTFOUND : SPOK_EIO,
+				    "%s: cannot open: %s", path, strerror(errno));
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (spok_buf_append(b, chunk, n) != SPOK_OK) {
+			result = spok_err_set(err, SPOK_EINVAL,
+					      "%s: file is larger than the %zu-byte limit",
+					      path, limit(b));
+			break;
+		}
+	}
+	if (result == SPOK_OK && ferror(f))
+		result = spok_err_set(err, SPOK_EIO, "%s: read failed", path);
+	fclose(f);
+	if (result == SPOK_OK && b->data == NULL)
+		spok_buf_append(b, "", 0);
+	return result;
+}

@@ -1,0 +1,78 @@
+#include "common/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int spok_err_set(struct spok_err *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e == NULL)
+		return code;
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int spok_err_prefix(struct spok_err *e, const char *fmt, ...)
+{
+	char prefix[SPOK_ERR_MSG_MAX];
+	char old[SPOK_ERR_MSG_MAX];
+	va_list ap;
+
+	if (e == NULL)
+		return SPOK_EINTERNAL;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	memcpy(old, e->msg, sizeof(old));
+	snprintf(e->msg, sizeof(e->msg), "%s: %s", prefix, old);
+	return e->code;
+}
+
+void spok_err_clear(struct spok_err *e)
+{
+	if (e == NULL)
+		return;
+	e->code = SPOK_OK;
+	e->msg[0] = '\0';
+}
+
+const char *spok_code_name(int code)
+{
+	switch (code) {
+	case SPOK_OK: return "ok";
+	case SPOK_EINVAL: return "invalid";
+	case SPOK_EIO: return "io";
+	case SPOK_ENOTFOUND: return "not-found";
+	case SPOK_ECONFLICT: return "conflict";
+	case SPOK_EAPI: return "api";
+	case SPOK_EUNAVAIL: return "unavailable";
+	case SPOK_ETIMEOUT: return "timeout";
+	case SPOK_EFORBIDDEN: return "forbidden";
+	case SPOK_EQUOTA: return "quota";
+	default: return "internal";
+	}
+}
+
+/* Exit codes: 0 ok, 1 job failed (set by callers), 2 bad input/usage, 3 cluster or API,
+ * 4 not found, 5 timeout, 6 forbidden, 70 internal (sysexits EX_SOFTWARE), 74 local I/O. */
+int spok_code_exit(int code)
+{
+	switch (code) {
+	case SPOK_OK: return 0;
+	case SPOK_EINVAL: return 2;
+	case SPOK_EAPI:
+	case SPOK_EUNAVAIL:
+	case SPOK_ECONFLICT:
+	case SPOK_EQUOTA: return 3;
+	case SPOK_ENOTFOUND: return 4;
+	case SPOK_ETIMEOUT: return 5;
+	case SPOK_EFORBIDDEN: return 6;
+	case SPOK_EIO: return 74;
+	default: return 70;
+	}
+}

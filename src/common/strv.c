@@ -1,0 +1,54 @@
+#include "common/strv.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/xalloc.h"
+
+void spok_strv_push_own(struct spok_strv *v, char *s)
+{
+	if (v->len + 1 >= v->cap) {
+		v->cap = v->cap ? v->cap * 2 : 8;
+		v->items = xreallocarray(v->items, v->cap, sizeof(*v->items));
+	}
+	v->items[v->len++] = s;
+	v->items[v->len] = NULL;
+}
+
+void spok_strv_push(struct spok_strv *v, const char *s)
+{
+	spok_strv_push_own(v, xstrdup(s ? s : ""));
+}
+
+void spok_strv_pushf(struct spok_strv *v, const char *fmt, ...)
+{
+	va_list ap, ap2;
+	int len;
+	char *p;
+
+	va_start(ap, fmt);
+	va_copy(ap2, ap);
+	len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	p = xmalloc(len < 0 ? 1 : (size_t)len + 1);
+	vsnprintf(p, len < 0 ? 1 : (size_t)len + 1, fmt, ap2);
+	va_end(ap2);
+	spok_strv_push_own(v, p);
+}
+
+void spok_strv_copy(struct spok_strv *dst, const struct spok_strv *src)
+{
+	spok_strv_free(dst);
+	for (size_t i = 0; i < src->len; i++)
+		spok_strv_push(dst, src->items[i]);
+}
+
+void spok_strv_free(struct spok_strv *v)
+{
+	for (size_t i = 0; i < v->len; i++)
+		free(v->items[i]);
+	free(v->items);
+	v->items = NULL;
+	v->len = v->cap = 0;
+}

@@ -1,0 +1,187 @@
+#include "model/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/xalloc.h"
+
+static const struct {
+	enum spok_app_type type;
+	const char *name;
+	const char *crd;
+} app_types[] = {
+	{SPOK_APP_PYTHON, "PYTHON", "Python"},
+	{SPOK_APP_JAVA, "JAVA", "Java"},
+	{SPOK_APP_SCALA, "SCALA", "Scala"},
+	{SPOK_APP_R, "R", "R"},
+};
+
+bool spok_app_type_parse(const char *s, enum spok_app_type *out)
+{
+	for (size_t i = 0; i < sizeof(app_types) / sizeof(app_types[0]); i++) {
+		if (strcasecmp(s, app_types[i].name) == 0) {
+			*out = app_types[i].type;
+			return true;
+		}
+	}
+	return false;
+}
+
+const char *spok_app_type_name(enum spok_app_type t)
+{
+	for (size_t i = 0; i < sizeof(app_types) / sizeof(app_types[0]); i++)
+		if (app_types[i].type == t)
+			return app_types[i].name;
+	return "PYTHON";
+}
+
+/* Flyte maps anything unknown to Python; so do we. */
+const char *spok_app_type_crd(enum spok_app_type t)
+{
+	for (size_t i = 0; i < sizeof(app_types) / sizeof(app_types[0]); i++)
+		if (app_types[i].type == t)
+			return app_types[i].crd;
+	return "Python";
+}
+
+void spok_pod_free(struct spok_pod *p)
+{
+	spok_strmap_free(&p->labels);
+	spok_strmap_free(&p->annotations);
+	json_decref(p->pod_spec);
+	free(p->primary_container_name);
+	memset(p, 0, sizeof(*p));
+}
+
+void spok_vars_add(struct spok_vars *v, const char *name, enum spok_lit_type type)
+{
+	v->items = xreallocarray(v->items, v->len + 1, sizeof(*v->items));
+	v->items[v->len].name = xstrdup(name);
+	v->items[v->len].type = type;
+	v->len++;
+}
+
+void spok_vars_free(struct spok_vars *v)
+{
+	for (size_t i = 0; i < v->len; i++)
+		free(v->items[i].name);
+	free(v->items);
+	v->items = NULL;
+	v->len = 0;
+}
+
+void spok_task_init(struct spok_task *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->type = SPOK_APP_PYTHON;
+}
+
+void spok_task_free(struct spok_task *t)
+{
+	free(t->source_path);
+	free(t->name);
+	free(t->project);
+	free(t->domain);
+	free(t->version);
+	free(t->main_application_file);
+	free(t->main_class);
+	spok_strmap_free(&t->spark_conf);
+	spok_strmap_free(&t->hadoop_conf);
+	free(t->executor_path);
+	spok_pod_free(&t->driver_pod);
+	spok_pod_free(&t->executor_pod);
+	free(t->image);
+	spok_strv_free(&t->command);
+	spok_strv_free(&t->args);
+	spok_strmap_free(&t->env);
+	spok_pod_free(&t->k8s_pod);
+	free(t->service_account);
+	free(t->pod_template_name);
+	spok_strmap_free(&t->labels);
+	spok_strmap_free(&t->annotations);
+	spok_strmap_free(&t->config);
+	spok_vars_free(&t->inputs);
+	spok_vars_free(&t->outputs);
+	spok_task_init(t);
+}
+
+static void log_template_free(struct spok_log_template *lt)
+{
+	free(lt->name);
+	free(lt->display_name);
+	spok_strv_free(&lt->template_uris);
+}
+
+void spok_log_config_free(struct spok_log_config *c)
+{
+	free(c->kubernetes_url);
+	free(c->kubernetes_template_uri);
+	free(c->cloudwatch_region);
+	free(c->cloudwatch_log_group);
+	free(c->cloudwatch_template_uri);
+	free(c->gcp_project);
+	free(c->stackdriver_logresourcename);
+	free(c->stackdriver_template_uri);
+	for (size_t i = 0; i < c->ntemplates; i++)
+		log_template_free(&c->templates[i]);
+	free(c->templates);
+	for (size_t i = 0; i < c->ndynamic_links; i++)
+		log_template_free(&c->dynamic_links[i]);
+	free(c->dynamic_links);
+	memset(c, 0, sizeof(*c));
+}
+
+void spok_platform_init(struct spok_platform *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->spark.logs_mixed.kubernetes_enabled = true;
+	p->spark.logs_mixed.kubernetes_template_uri = xstrdup(
+		"http://localhost:30082/#!/log/{{ .namespace }}/{{ .podName }}/pod?namespace={{ .namespace }}");
+	spok_strmap_set(&p->k8s.default_annotations,
+			"cluster-autoscaler.kubernetes.io/safe-to-evict", "false");
+	p->spok.namespace_template = xstrdup("{{project}}-{{domain}}");
+	p->spok.default_service_account = xstrdup("spark");
+	p->spok.name_max_len = 50;
+}
+
+static void k8s_config_free(struct spok_k8s_config *k)
+{
+	spok_strmap_free(&k->default_annotations);
+	spok_strmap_free(&k->default_labels);
+	spok_strmap_free(&k->default_env_vars);
+	spok_strmap_free(&k->default_node_selector);
+	spok_strmap_free(&k->interruptible_node_selector);
+	json_decref(k->default_tolerations);
+	json_decref(k->interruptible_tolerations);
+	json_decref(k->resource_tolerations);
+	json_decref(k->default_affinity);
+	json_decref(k->interruptible_node_selector_requirement);
+	json_decref(k->non_interruptible_node_selector_requirement);
+	json_decref(k->default_pod_security_context);
+	json_decref(k->default_security_context);
+	json_decref(k->default_pod_dns_config);
+	free(k->scheduler_name);
+	free(k->image_pull_policy);
+}
+
+void spok_platform_free(struct spok_platform *p)
+{
+	free(p->source_path);
+	spok_strmap_free(&p->spark.spark_config_default);
+	free(p->spark.history_server_url);
+	for (size_t i = 0; i < p->spark.nfeatures; i++) {
+		free(p->spark.features[i].name);
+		spok_strmap_free(&p->spark.features[i].spark_config);
+	}
+	free(p->spark.features);
+	spok_log_config_free(&p->spark.logs_mixed);
+	spok_log_config_free(&p->spark.logs_user);
+	spok_log_config_free(&p->spark.logs_system);
+	spok_log_config_free(&p->spark.logs_all_user);
+	k8s_config_free(&p->k8s);
+	free(p->spok.default_image);
+	free(p->spok.namespace_template);
+	free(p->spok.default_service_account);
+	memset(p, 0, sizeof(*p));
+}

@@ -1,0 +1,231 @@
+/* model.h - the task model: what a Spark job is, independent of where it came from.
+ *
+ * One struct spok_task is filled either from a spok job file (YAML, src/spec) or from a
+ * Flyte TaskTemplate (protobuf, src/flyteidl); everything downstream (SparkApplication
+ * builder, local runner, engine) reads only this. The platform configuration
+ * (struct spok_platform) has the shape of Flyte's `plugins.spark` + `plugins.k8s`
+ * config sections. struct spok_exec carries what differs per attempt.
+ *
+ * Ownership: every pointer inside these structs is owned by the struct and released
+ * by its *_free function (which leaves the struct zeroed and reusable). NULL means
+ * "not set" for strings and json_t; an empty spok_strmap/spok_strv means "none".
+ * json_t members hold one reference.
+ */
+#ifndef SPOK_MODEL_MODEL_H
+#define SPOK_MODEL_MODEL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/strmap.h"
+#include "common/strv.h"
+
+/* Values match flyteidl.plugins.SparkApplication.Type. */
+enum spok_app_type {
+	SPOK_APP_PYTHON = 0,
+	SPOK_APP_JAVA = 1,
+	SPOK_APP_SCALA = 2,
+	SPOK_APP_R = 3
+};
+
+/* "PYTHON" / "Python" / "python" ... -> type. Returns false if unknown. */
+bool spok_app_type_parse(const char *s, enum spok_app_type *out);
+const char *spok_app_type_name(enum spok_app_type t);  /* "PYTHON" ... */
+const char *spok_app_type_crd(enum spok_app_type t);   /* "Python" ... (SparkApplication spec.type) */
+
+/* A role pod template: flyteidl.core.K8sPod (driverPod / executorPod / k8s_pod target). */
+struct spok_pod {
+	bool present;
+	struct spok_strmap labels;
+	struct spok_strmap annotations;
+	json_t *pod_spec;               /* a k8s PodSpec object, or NULL */
+	char *primary_container_name;   /* or NULL */
+};
+
+/* Where a task came from; used only to word errors and for flytekit-specific paths. */
+enum spok_task_origin {
+	SPOK_ORIGIN_SPEC = 0,   /* spok job file (YAML) */
+	SPOK_ORIGIN_FLYTE = 1   /* flyteidl TaskTemplate / admin.TaskSpec */
+};
+
+/* flyteidl.core.SimpleType values, plus the few complex kinds spok can carry. */
+enum spok_lit_type {
+	SPOK_LIT_NONE = 0,
+	SPOK_LIT_INTEGER = 1,
+	SPOK_LIT_FLOAT = 2,
+	SPOK_LIT_STRING = 3,
+	SPOK_LIT_BOOLEAN = 4,
+	SPOK_LIT_DATETIME = 5,
+	SPOK_LIT_DURATION = 6,
+	SPOK_LIT_BINARY = 7,
+	SPOK_LIT_ERROR = 8,
+	SPOK_LIT_STRUCT = 9,
+	SPOK_LIT_OTHER = 100 /* collections, maps, blobs, datasets: not settable from the CLI */
+};
+
+struct spok_var {
+	char *name;
+	enum spok_lit_type type;
+};
+
+struct spok_vars {
+	struct spok_var *items;
+	size_t len;
+};
+
+struct spok_task {
+	enum spok_task_origin origin;
+	char *source_path;          /* file the task was read from (for error messages) */
+
+	/* identity */
+	char *name;                 /* task name (Flyte: Identifier.name) */
+	char *project;              /* default "spok" */
+	char *domain;               /* default "development" */
+	char *version;
+
+	/* the Spark job (flyteidl.plugins.SparkJob) */
+	enum spok_app_type type;
+	char *main_application_file;
+	char *main_class;
+	struct spok_strmap spark_conf;
+	struct spok_strmap hadoop_conf;
+	char *executor_path;
+	struct spok_pod driver_pod;
+	struct spok_pod executor_pod;
+
+	/* the container (flyteidl.core.Container) */
+	char *image;
+	struct spok_strv command;
+	struct spok_strv args;      /* program arguments (SparkApplication spec.arguments) */
+	struct spok_strmap env;
+	struct spok_pod k8s_pod;    /* present when the TaskTemplate target is k8s_pod */
+
+	/* task metadata */
+	char *service_account;      /* SecurityContext.run_as.k8s_service_account */
+	uint32_t retries;           /* RetryStrategy.retries: attempts = retries + 1 */
+	uint64_t timeout_s;         /* 0 = none */
+	bool interruptible;
+	char *pod_template_name;
+	struct spok_strmap labels;      /* TaskMetadata.metadata.labels */
+	struct spok_strmap annotations; /* TaskMetadata.metadata.annotations */
+	struct spok_strmap config;      /* TaskTemplate.config (e.g. link_type) */
+
+	/* typed interface (flytekit tasks) */
+	struct spok_vars inputs;
+	struct spok_vars outputs;
+};
+
+void spok_task_init(struct spok_task *t);
+void spok_task_free(struct spok_task *t);
+void spok_pod_free(struct spok_pod *p);
+void spok_vars_free(struct spok_vars *v);
+void spok_vars_add(struct spok_vars *v, const char *name, enum spok_lit_type type);
+
+/* Per-attempt facts. Strings are borrowed: the caller keeps them alive while in use. */
+struct spok_exec {
+	const char *execution_name;  /* workflow execution name (Flyte) or spok execution id */
+	const char *node_id;         /* default "n0" */
+	uint32_t attempt;            /* 0-based retry attempt */
+	const char *namespace_;      /* Kubernetes namespace */
+	int64_t now_ms;              /* wall clock at build time, ms since epoch */
+	const char *service_account; /* execution-level run_as override, or NULL */
+	bool interruptible;          /* node-level interruptible */
+	const struct spok_strmap *labels;      /* extra execution labels, or NULL */
+	const struct spok_strmap *annotations; /* extra execution annotations, or NULL */
+	/* Flyte I/O paths substituted into {{.Input}} etc.; NULL leaves placeholders as-is. */
+	const char *input_prefix;         /* node data dir; inputs = <input_prefix>/inputs.pb */
+	const char *output_prefix;
+	const char *raw_output_prefix;
+	const char *prev_checkpoint;
+};
+
+/* ---- platform configuration (Flyte plugins.spark / plugins.k8s shape) ---- */
+
+struct spok_log_template {
+	char *name;                  /* dynamic-log-links key, or NULL for static templates */
+	char *display_name;
+	struct spok_strv template_uris;
+	int message_format;          /* flyteidl TaskLog.MessageFormat: 0 UNKNOWN, 1 CSV, 2 JSON */
+	bool show_while_pending;
+	bool hide_once_finished;
+};
+
+struct spok_log_config {
+	bool kubernetes_enabled;
+	char *kubernetes_url;
+	char *kubernetes_template_uri;
+	bool cloudwatch_enabled;
+	char *cloudwatch_region;
+	char *cloudwatch_log_group;
+	char *cloudwatch_template_uri;
+	bool stackdriver_enabled;
+	char *gcp_project;
+	char *stackdriver_logresourcename;
+	char *stackdriver_template_uri;
+	struct spok_log_template *templates;
+	size_t ntemplates;
+	struct spok_log_template *dynamic_links;
+	size_t ndynamic_links;
+};
+
+struct spok_feature {
+	char *name;
+	struct spok_strmap spark_config;
+};
+
+struct spok_spark_config {
+	struct spok_strmap spark_config_default;
+	char *history_server_url;
+	struct spok_feature *features;
+	size_t nfeatures;
+	struct spok_log_config logs_mixed;
+	struct spok_log_config logs_user;
+	struct spok_log_config logs_system;
+	struct spok_log_config logs_all_user;
+};
+
+struct spok_k8s_config {
+	struct spok_strmap default_annotations;
+	struct spok_strmap default_labels;
+	struct spok_strmap default_env_vars;
+	struct spok_strmap default_node_selector;
+	struct spok_strmap interruptible_node_selector;
+	json_t *default_tolerations;        /* array of Toleration, or NULL */
+	json_t *interruptible_tolerations;  /* array of Toleration, or NULL */
+	json_t *resource_tolerations;       /* object: resource name -> array of Toleration */
+	json_t *default_affinity;           /* Affinity object, or NULL */
+	json_t *interruptible_node_selector_requirement;     /* NodeSelectorRequirement */
+	json_t *non_interruptible_node_selector_requirement; /* NodeSelectorRequirement */
+	json_t *default_pod_security_context;
+	json_t *default_security_context;
+	json_t *default_pod_dns_config;
+	char *scheduler_name;
+	char *image_pull_policy;
+	bool enable_host_networking_pod;
+	bool inject_finalizer;
+	bool delete_resource_on_finalize;
+};
+
+/* spok's own settings (section `spok:` of the config file). */
+struct spok_settings {
+	char *default_image;        /* image when a task names none */
+	char *namespace_template;   /* default "{{project}}-{{domain}}" */
+	char *default_service_account; /* fallback when the task names none; default "spark" */
+	int name_max_len;           /* generated name limit; default 50 (Flyte IDMaxLength) */
+};
+
+struct spok_platform {
+	char *source_path;          /* config file, or NULL for built-in defaults */
+	struct spok_spark_config spark;
+	struct spok_k8s_config k8s;
+	struct spok_settings spok;
+};
+
+/* Built-in defaults, equal to Flyte's: logs.mixed kubernetes-enabled with the
+ * localhost:30082 dashboard template; default-annotations safe-to-evict "false". */
+void spok_platform_init(struct spok_platform *p);
+void spok_platform_free(struct spok_platform *p);
+void spok_log_config_free(struct spok_log_config *c);
+
+#endif
