@@ -185,3 +185,33 @@ void spok_platform_free(struct spok_platform *p)
 	free(p->spok.default_service_account);
 	memset(p, 0, sizeof(*p));
 }
+
+static const char *const phase_names[] = {
+	"UNDEFINED", "QUEUED", "WAITING_FOR_RESOURCES", "INITIALIZING", "RUNNING",
+	"SUCCEEDED", "RETRYABLE_FAILURE", "PERMANENT_FAILURE", "ABORTED", "TIMED_OUT",
+};
+
+const char *spok_phase_name(enum spok_phase p)
+{
+	if ((size_t)p >= sizeof(phase_names) / sizeof(phase_names[0]))
+		return "UNDEFINED";
+	return phase_names[p];
+}
+
+bool spok_phase_parse(const char *s, enum spok_phase *out)
+{
+	for (size_t i = 0; i < sizeof(phase_names) / sizeof(phase_names[0]); i++) {
+		if (strcasecmp(s, phase_names[i]) == 0) {
+			*out = (enum spok_phase)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool spok_phase_terminal(enum spok_phase p)
+{
+	return p == SPOK_PHASE_SUCCEEDED || p == SPOK_PHASE_RETRYABLE_FAILURE ||
+	       p == SPOK_PHASE_PERMANENT_FAILURE || p == SPOK_PHASE_ABORTED ||
+	       p == SPOK_PHASE_TIMED_OUT;
+}

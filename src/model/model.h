@@ -34,6 +34,25 @@ bool spok_app_type_parse(const char *s, enum spok_app_type *out);
 const char *spok_app_type_name(enum spok_app_type t);  /* "PYTHON" ... */
 const char *spok_app_type_crd(enum spok_app_type t);   /* "Python" ... (SparkApplication spec.type) */
 
+/* Task execution phases (flyteidl TaskExecution.Phase plus the plugin-level split of
+ * failures into retryable and permanent). Shared by local runs and cluster runs. */
+enum spok_phase {
+	SPOK_PHASE_UNDEFINED = 0,
+	SPOK_PHASE_QUEUED,
+	SPOK_PHASE_WAITING_FOR_RESOURCES,
+	SPOK_PHASE_INITIALIZING,
+	SPOK_PHASE_RUNNING,
+	SPOK_PHASE_SUCCEEDED,
+	SPOK_PHASE_RETRYABLE_FAILURE,
+	SPOK_PHASE_PERMANENT_FAILURE,
+	SPOK_PHASE_ABORTED,
+	SPOK_PHASE_TIMED_OUT
+};
+
+const char *spok_phase_name(enum spok_phase p);   /* "QUEUED", "RUNNING", ... */
+bool spok_phase_parse(const char *s, enum spok_phase *out);
+bool spok_phase_terminal(enum spok_phase p);
+
 /* A role pod template: flyteidl.core.K8sPod (driverPod / executorPod / k8s_pod target). */
 struct spok_pod {
 	bool present;
