@@ -215,3 +215,32 @@ bool spok_phase_terminal(enum spok_phase p)
 	       p == SPOK_PHASE_PERMANENT_FAILURE || p == SPOK_PHASE_ABORTED ||
 	       p == SPOK_PHASE_TIMED_OUT;
 }
+
+static void append(char **out, size_t *len, const char *s, size_t n)
+{
+	*out = xrealloc(*out, *len + n + 1);
+	memcpy(*out + *len, s, n);
+	*len += n;
+	(*out)[*len] = '\0';
+}
+
+char *spok_namespace_for(const struct spok_platform *p, const char *project, const char *domain)
+{
+	const char *t = p->spok.namespace_template ? p->spok.namespace_template : "{{project}}-{{domain}}";
+	char *out = xstrdup("");
+	size_t len = 0;
+
+	while (*t) {
+		if (strncmp(t, "{{project}}", 11) == 0) {
+			append(&out, &len, project ? project : "", project ? strlen(project) : 0);
+			t += 11;
+		} else if (strncmp(t, "{{domain}}", 10) == 0) {
+			append(&out, &len, domain ? domain : "", domain ? strlen(domain) : 0);
+			t += 10;
+		} else {
+			append(&out, &len, t, 1);
+			t++;
+		}
+	}
+	return out;
+}

@@ -247,4 +247,8 @@ void spok_platform_init(struct spok_platform *p);
 void spok_platform_free(struct spok_platform *p);
 void spok_log_config_free(struct spok_log_config *c);
 
+/* The namespace for a project/domain from spok.namespace-template ({{project}}, {{domain}}
+ * substituted; default "{{project}}-{{domain}}"). Caller frees. */
+char *spok_namespace_for(const struct spok_platform *p, const char *project, const char *domain);
+
 #endif

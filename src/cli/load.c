@@ -1,0 +1,103 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "common/buf.h"
+#include "common/xalloc.h"
+#include "flyteidl/flyteidl.h"
+#include "spec/spec.h"
+#include "spec/yamljson.h"
+
+/* Reads only the head of the file: enough for the protobuf/gzip sniff. */
+static int read_head(const char *path, unsigned char *head, size_t cap, size_t *n,
+		     struct spok_err *err)
+{
+	FILE *f = fopen(path, "rb");
+
+	if (f == NULL)
+		return spok_err_set(err, SPOK_ENOTFOUND, "%s: cannot open task file; check the path",
+				    path);
+	*n = fread(head, 1, cap, f);
+	fclose(f);
+	return SPOK_OK;
+}
+
+int spok_cli_load_task(const char *path, const char *task_name, struct spok_task *out,
+		       struct spok_err *err)
+{
+	unsigned char head[4096];
+	size_t n = 0;
+	int result = read_head(path, head, sizeof(head), &n, err);
+
+	if (result != SPOK_OK)
+		return result;
+	if (spok_flyte_sniff(head, n))
+		return spok_flyte_load_task(path, task_name, out, err);
+	if (task_name != NULL)
+		return spok_err_set(err, SPOK_EINVAL,
+				    "--task %s: only Flyte packages hold several tasks; %s is a job file",
+				    task_name, path);
+	return spok_spec_load_task(path, out, err);
+}
+
+static char *default_config_path(void)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	struct stat st;
+	char *p;
+
+	if (xdg && *xdg)
+		p = xasprintf("%s/spok/config.yaml", xdg);
+	else if (home && *home)
+		p = xasprintf("%s/.config/spok/config.yaml", home);
+	else
+		return NULL;
+	if (stat(p, &st) == 0)
+		return p;
+	free(p);
+	return NULL;
+}
+
+int spok_cli_load_platform(const struct spok_cli *cli, struct spok_platform *out,
+			   struct spok_err *err)
+{
+	const char *path = cli->config_path ? cli->config_path : getenv("SPOK_CONFIG");
+	char *fallback = NULL;
+	int result;
+
+	if (path == NULL || *path == '\0')
+		path = fallback = default_config_path();
+	if (path == NULL) {
+		spok_platform_init(out);
+		return SPOK_OK;
+	}
+	result = spok_config_load(path, out, err);
+	free(fallback);
+	return result;
+}
+
+int spok_cli_print(const json_t *j, const char *format, struct spok_err *err)
+{
+	char *text;
+
+	if (format == NULL || strcmp(format, "yaml") == 0) {
+		text = spok_json_to_yaml(j);
+		fputs(text, stdout);
+	} else if (strcmp(format, "json") == 0) {
+		text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		if (text == NULL)
+			return spok_err_set(err, SPOK_EINTERNAL, "cannot encode JSON output");
+		fputs(text, stdout);
+		fputc('\n', stdout);
+	} else {
+		return spok_err_set(err, SPOK_EINVAL, "-o %s: not supported here; use yaml or json",
+				    format);
+	}
+	free(text);
+	if (fflush(stdout) != 0)
+		return spok_err_set(err, SPOK_EIO, "cannot write to standard output");
+	return SPOK_OK;
+}

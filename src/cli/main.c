@@ -1,0 +1,59 @@
+/* main.c - the `spok` command: global set-up and the command table. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef int (*spok_cmd_fn)(struct spok_cli *cli, int argc, char **argv);
+
+static int cmd_version(struct spok_cli *cli, int argc, char **argv);
+static int cmd_help(struct spok_cli *cli, int argc, char **argv);
+
+static const struct {
+	const char *name;
+	spok_cmd_fn fn;
+	const char *summary;
+} commands[] = {
+	{"render", cmd_render, "print the SparkApplication for a task"},
+	{"validate", cmd_validate, "check a task (and config) without rendering"},
+	/* local and cluster execution commands register here */
+	{"version", cmd_version, "print the spok version"},
+	{"help", cmd_help, "list commands"},
+};
+
+static int cmd_version(struct spok_cli *cli, int argc, char **argv)
+{
+	(void)cli;
+	(void)argc;
+	(void)argv;
+	printf("spok %s\n", SPOK_VERSION);
+	return 0;
+}
+
+static int cmd_help(struct spok_cli *cli, int argc, char **argv)
+{
+	(void)cli;
+	(void)argc;
+	(void)argv;
+	printf("spok runs Apache Spark jobs locally or as SparkApplications on Kubernetes.\n\n"
+	       "Usage: spok COMMAND [flags]\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+	printf("\nRun 'spok COMMAND --help' for a command's flags.\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct spok_cli cli = {0};
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return cmd_help(&cli, argc, argv) == 0 && argc >= 2 ? 0 : SPOK_EXIT_USAGE;
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(&cli, argc, argv);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(&cli, argc - 1, argv + 1);
+	fprintf(stderr, "spok: unknown command '%s'; run 'spok help' for the list\n", argv[1]);
+	return SPOK_EXIT_USAGE;
+}
