@@ -1,0 +1,697 @@
+/* store.c - SQLite-backed execution records. See store.h. */
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/xalloc.h"
+
+#define BUSY_TIMEOUT_MS 10000
+
+struct spok_store {
+	sqlite3 *db;
+	char *path;
+};
+
+/* ---- column table: one place that maps struct fields to SQL columns ---- */
+
+enum col_kind { C_STR, C_U32, C_I64, C_U64, C_BOOL, C_PHASE, C_EXIT };
+
+struct col {
+	const char *name;
+	enum col_kind kind;
+	size_t off;
+};
+
+#define COL(n, k, f) {n, k, offsetof(struct spok_execution, f)}
+static const struct col cols[] = {
+	COL("id", C_STR, id),
+	COL("task_name", C_STR, task_name),
+	COL("project", C_STR, project),
+	COL("domain", C_STR, domain),
+	COL("backend", C_STR, backend),
+	COL("namespace", C_STR, namespace_),
+	COL("resource_name", C_STR, resource_name),
+	COL("attempt", C_U32, attempt),
+	COL("max_attempts", C_U32, max_attempts),
+	COL("phase", C_PHASE, phase),
+	COL("phase_version", C_U32, phase_version),
+	COL("reason", C_STR, reason),
+	COL("error_message", C_STR, error_message),
+	COL("created_ms", C_I64, created_ms),
+	COL("started_ms", C_I64, started_ms),
+	COL("finished_ms", C_I64, finished_ms),
+	COL("exit_code", C_EXIT, exit_code),
+	COL("pid", C_I64, pid),
+	COL("pgid", C_I64, pgid),
+	COL("proc_start", C_U64, proc_start),
+	COL("supervisor_pid", C_I64, supervisor_pid),
+	COL("abort_requested", C_BOOL, abort_requested),
+	COL("spark_app_id", C_STR, spark_app_id),
+	COL("ui_url", C_STR, ui_url),
+	COL("history_url", C_STR, history_url),
+	COL("event_log_dir", C_STR, event_log_dir),
+	COL("log_path", C_STR, log_path),
+	COL("run_dir", C_STR, run_dir),
+	COL("task_source", C_STR, task_source),
+	COL("links_json", C_STR, links_json),
+	COL("outputs_json", C_STR, outputs_json),
+};
+#define NCOLS (sizeof(cols) / sizeof(cols[0]))
+
+/* Forward-only migrations; index i upgrades user_version i -> i+1. */
+static const char *const migrations[] = {
+	"CREATE TABLE executions ("
+	" id TEXT PRIMARY KEY NOT NULL, task_name TEXT, project TEXT, domain TEXT,"
+	" backend TEXT NOT NULL DEFAULT 'local', namespace TEXT, resource_name TEXT,"
+	" attempt INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL DEFAULT 1,"
+	" phase TEXT NOT NULL DEFAULT 'UNDEFINED', phase_version INTEGER NOT NULL DEFAULT 0,"
+	" reason TEXT, error_message TEXT,"
+	" created_ms INTEGER NOT NULL DEFAULT 0, started_ms INTEGER NOT NULL DEFAULT 0,"
+	" finished_ms INTEGER NOT NULL DEFAULT 0, exit_code INTEGER,"
+	" pid INTEGER NOT NULL DEFAULT 0, pgid INTEGER NOT NULL DEFAULT 0,"
+	" proc_start INTEGER NOT NULL DEFAULT 0, supervisor_pid INTEGER NOT NULL DEFAULT 0,"
+	" abort_requested INTEGER NOT NULL DEFAULT 0,"
+	" spark_app_id TEXT, ui_url TEXT, history_url TEXT, event_log_dir TEXT,"
+	" log_path TEXT, run_dir TEXT, task_source TEXT, links_json TEXT, outputs_json TEXT);"
+	"CREATE INDEX executions_created ON executions(created_ms);"
+	"CREATE TABLE attempts ("
+	" execution_id TEXT NOT NULL REFERENCES executions(id) ON DELETE CASCADE,"
+	" attempt INTEGER NOT NULL, phase TEXT NOT NULL, reason TEXT,"
+	" started_ms INTEGER NOT NULL DEFAULT 0, finished_ms INTEGER NOT NULL DEFAULT 0,"
+	" exit_code INTEGER, log_path TEXT, PRIMARY KEY (execution_id, attempt));",
+};
+#define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+_Static_assert(NMIGRATIONS == SPOK_STORE_SCHEMA_VERSION, "one migration per schema version");
+
+int64_t spok_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- data dir ---- */
+
+static int mkdirs(char *path, struct spok_err *err)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		int r = mkdir(path, 0700);
+		*p = '/';
+		if (r != 0 && errno != EEXIST)
+			return spok_err_set(err, SPOK_EIO, "%s: cannot create directory: %s; check permissions or pass --data-dir",
+					    path, strerror(errno));
+	}
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return spok_err_set(err, SPOK_EIO, "%s: cannot create directory: %s; check permissions or pass --data-dir",
+				    path, strerror(errno));
+	struct stat st;
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		return spok_err_set(err, SPOK_EIO, "%s: not a directory; pass another --data-dir", path);
+	return 0;
+}
+
+int spok_data_dir(const char *flag, char **out, struct spok_err *err)
+{
+	const char *env = getenv("SPOK_DATA_DIR");
+	const char *xdg = getenv("XDG_DATA_HOME");
+	const char *home = getenv("HOME");
+	char *path;
+
+	*out = NULL;
+	if (flag && *flag)
+		path = xstrdup(flag);
+	else if (env && *env)
+		path = xstrdup(env);
+	else if (xdg && *xdg == '/')
+		path = xasprintf("%s/spok", xdg);
+	else if (home && *home)
+		path = xasprintf("%s/.local/share/spok", home);
+	else
+		return spok_err_set(err, SPOK_EINVAL, "data dir: HOME is not set; pass --data-dir or set SPOK_DATA_DIR");
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		path[--n] = '\0';
+	int result = mkdirs(path, err);
+	if (result != 0) {
+		free(path);
+		return result;
+	}
+	*out = path;
+	return 0;
+}
+
+/* ---- open / migrate ---- */
+
+static int db_fail(struct spok_store *s, struct spok_err *err, const char *what)
+{
+	int code = sqlite3_errcode(s->db);
+	int c = (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? SPOK_EUNAVAIL : SPOK_EIO;
+	return spok_err_set(err, c, "%s: %s failed: %s; check the file or pass another --data-dir",
+			    s->path, what, sqlite3_errmsg(s->db));
+}
+
+static int exec_sql(struct spok_store *s, const char *sql, const char *what, struct spok_err *err)
+{
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(s, err, what);
+	return 0;
+}
+
+static int user_version(struct spok_store *s, int *out, struct spok_err *err)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return db_fail(s, err, "reading schema version");
+	int r = sqlite3_step(st);
+	*out = r == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	return r == SQLITE_ROW ? 0 : db_fail(s, err, "reading schema version");
+}
+
+/* Applies pending migrations in one IMMEDIATE transaction, so two processes opening a
+ * fresh database at once cannot both migrate. */
+static int migrate(struct spok_store *s, struct spok_err *err)
+{
+	int v = 0;
+	int result = exec_sql(s, "BEGIN IMMEDIATE", "starting migration", err);
+	if (result != 0)
+		return result;
+	result = user_version(s, &v, err);
+	if (result != 0)
+		goto fail;
+	if (v > SPOK_STORE_SCHEMA_VERSION) {
+		result = spok_err_set(err, SPOK_EINVAL, "%s: schema version %d is newer than this spok (%d); upgrade spok or use another --data-dir",
+				      s->path, v, SPOK_STORE_SCHEMA_VERSION);
+		goto fail;
+	}
+	for (; v < SPOK_STORE_SCHEMA_VERSION; v++) {
+		result = exec_sql(s, migrations[v], "migrating schema", err);
+		if (result != 0)
+			goto fail;
+		char pragma[64];
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+		result = exec_sql(s, pragma, "migrating schema", err);
+		if (result != 0)
+			goto fail;
+	}
+	return exec_sql(s, "COMMIT", "committing migration", err);
+fail:
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return result;
+}
+
+int spok_store_open_file(const char *db_path, struct spok_store **out, struct spok_err *err)
+{
+	struct spok_store *s = xcalloc(1, sizeof(*s));
+	int result;
+
+	*out = NULL;
+	s->path = xstrdup(db_path);
+	if (sqlite3_open_v2(db_path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		result = db_fail(s, err, "opening the database");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(s->db, 0);
+	result = exec_sql(s, "PRAGMA journal_mode=WAL", "enabling WAL", err);
+	if (result == 0)
+		result = exec_sql(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", "configuring", err);
+	if (result == 0)
+		result = migrate(s, err);
+	if (result != 0)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	spok_store_close(s);
+	return result;
+}
+
+int spok_store_open(const char *data_dir, struct spok_store **out, struct spok_err *err)
+{
+	char *path = xasprintf("%s/spok.db", data_dir);
+	int result = spok_store_open_file(path, out, err);
+	free(path);
+	return result;
+}
+
+void spok_store_close(struct spok_store *s)
+{
+	if (!s)
+		return;
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
+/* ---- ids ---- */
+
+int spok_store_new_id(char *buf, size_t len, struct spok_err *err)
+{
+	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+	unsigned char rnd[10];
+
+	if (len < SPOK_EXEC_ID_LEN + 1)
+		return spok_err_set(err, SPOK_EINTERNAL, "execution id: buffer too small");
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return spok_err_set(err, SPOK_EIO, "/dev/urandom: %s; cannot make an execution id", strerror(errno));
+	ssize_t n = read(fd, rnd, sizeof(rnd));
+	close(fd);
+	if (n != (ssize_t)sizeof(rnd))
+		return spok_err_set(err, SPOK_EIO, "/dev/urandom: short read; cannot make an execution id");
+	memcpy(buf, "sp-", 3);
+	for (size_t i = 0; i < 10; i++)
+		buf[3 + i] = alphabet[rnd[i] & 31];
+	buf[SPOK_EXEC_ID_LEN] = '\0';
+	return 0;
+}
+
+/* ---- binding and reading rows ---- */
+
+static void bind_col(sqlite3_stmt *st, int idx, const struct col *c, const struct spok_execution *e)
+{
+	const char *base = (const char *)e;
+	const void *f = base + c->off;
+
+	switch (c->kind) {
+	case C_STR: {
+		const char *v = *(char *const *)f;
+		if (v)
+			sqlite3_bind_text(st, idx, v, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st, idx);
+		break;
+	}
+	case C_U32: sqlite3_bind_int64(st, idx, *(const uint32_t *)f); break;
+	case C_I64: sqlite3_bind_int64(st, idx, *(const int64_t *)f); break;
+	case C_U64: sqlite3_bind_int64(st, idx, (sqlite3_int64)*(const uint64_t *)f); break;
+	case C_BOOL: sqlite3_bind_int(st, idx, *(const bool *)f ? 1 : 0); break;
+	case C_PHASE: sqlite3_bind_text(st, idx, spok_phase_name(*(const enum spok_phase *)f), -1, SQLITE_STATIC); break;
+	case C_EXIT:
+		if (e->has_exit_code)
+			sqlite3_bind_int(st, idx, e->exit_code);
+		else
+			sqlite3_bind_null(st, idx);
+		break;
+	}
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+static void read_col(sqlite3_stmt *st, int i, const struct col *c, struct spok_execution *e)
+{
+	char *base = (char *)e;
+	void *f = base + c->off;
+
+	switch (c->kind) {
+	case C_STR: *(char **)f = col_text(st, i); break;
+	case C_U32: *(uint32_t *)f = (uint32_t)sqlite3_column_int64(st, i); break;
+	case C_I64: *(int64_t *)f = sqlite3_column_int64(st, i); break;
+	case C_U64: *(uint64_t *)f = (uint64_t)sqlite3_column_int64(st, i); break;
+	case C_BOOL: *(bool *)f = sqlite3_column_int(st, i) != 0; break;
+	case C_PHASE: {
+		const unsigned char *t = sqlite3_column_text(st, i);
+		enum spok_phase p = SPOK_PHASE_UNDEFINED;
+		if (t)
+			spok_phase_parse((const char *)t, &p);
+		*(enum spok_phase *)f = p;
+		break;
+	}
+	case C_EXIT:
+		e->has_exit_code = sqlite3_column_type(st, i) != SQLITE_NULL;
+		e->exit_code = e->has_exit_code ? sqlite3_column_int(st, i) : 0;
+		break;
+	}
+}
+
+static void read_row(sqlite3_stmt *st, struct spok_execution *e)
+{
+	memset(e, 0, sizeof(*e));
+	for (size_t i = 0; i < NCOLS; i++)
+		read_col(st, (int)i, &cols[i], e);
+}
+
+static char *select_sql(const char *tail)
+{
+	struct spok_buf b;
+	spok_buf_init(&b, 0);
+	spok_buf_appends(&b, "SELECT ");
+	for (size_t i = 0; i < NCOLS; i++)
+		spok_buf_printf(&b, "%s%s", i ? ", " : "", cols[i].name);
+	spok_buf_printf(&b, " FROM executions %s", tail);
+	return spok_buf_detach(&b);
+}
+
+static int prepare(struct spok_store *s, const char *sql, sqlite3_stmt **st, struct spok_err *err)
+{
+	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+		return db_fail(s, err, "preparing a statement");
+	return 0;
+}
+
+/* Runs one write statement inside BEGIN IMMEDIATE ... COMMIT. */
+static int step_done(struct spok_store *s, sqlite3_stmt *st, const char *what, struct spok_err *err)
+{
+	int r = sqlite3_step(st);
+	if (r == SQLITE_DONE)
+		return 0;
+	if (r == SQLITE_CONSTRAINT)
+		return spok_err_set(err, SPOK_ECONFLICT, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+	return db_fail(s, err, what);
+}
+
+int spok_store_insert(struct spok_store *s, const struct spok_execution *e, struct spok_err *err)
+{
+	struct spok_buf b;
+	sqlite3_stmt *st = NULL;
+	int result;
+
+	if (!e->id)
+		return spok_err_set(err, SPOK_EINTERNAL, "store insert: execution has no id");
+	spok_buf_init(&b, 0);
+	spok_buf_appends(&b, "INSERT INTO executions (");
+	for (size_t i = 0; i < NCOLS; i++)
+		spok_buf_printf(&b, "%s%s", i ? ", " : "", cols[i].name);
+	spok_buf_appends(&b, ") VALUES (");
+	for (size_t i = 0; i < NCOLS; i++)
+		spok_buf_printf(&b, "%s?", i ? ", " : "");
+	spok_buf_appends(&b, ")");
+	result = prepare(s, b.data, &st, err);
+	spok_buf_free(&b);
+	if (result != 0)
+		return result;
+	for (size_t i = 0; i < NCOLS; i++)
+		bind_col(st, (int)i + 1, &cols[i], e);
+	result = exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
+	if (result == 0)
+		result = step_done(s, st, "inserting an execution", err);
+	if (result == 0)
+		result = exec_sql(s, "COMMIT", "committing", err);
+	if (result != 0)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_finalize(st);
+	return result;
+}
+
+static bool update_skips(const struct col *c)
+{
+	return strcmp(c->name, "id") == 0 || strcmp(c->name, "abort_requested") == 0 ||
+	       strcmp(c->name, "created_ms") == 0;
+}
+
+static int update_row(struct spok_store *s, const struct spok_execution *e, struct spok_err *err)
+{
+	struct spok_buf b;
+	sqlite3_stmt *st = NULL;
+	int idx = 1, result;
+
+	spok_buf_init(&b, 0);
+	spok_buf_appends(&b, "UPDATE executions SET ");
+	for (size_t i = 0; i < NCOLS; i++)
+		if (!update_skips(&cols[i]))
+			spok_buf_printf(&b, "%s%s = ?", idx++ > 1 ? ", " : "", cols[i].name);
+	spok_buf_appends(&b, " WHERE id = ?");
+	result = prepare(s, b.data, &st, err);
+	spok_buf_free(&b);
+	if (result != 0)
+		return result;
+	idx = 1;
+	for (size_t i = 0; i < NCOLS; i++)
+		if (!update_skips(&cols[i]))
+			bind_col(st, idx++, &cols[i], e);
+	sqlite3_bind_text(st, idx, e->id, -1, SQLITE_STATIC);
+	result = step_done(s, st, "updating an execution", err);
+	if (result == 0 && sqlite3_changes(s->db) == 0)
+		result = spok_err_set(err, SPOK_ENOTFOUND, "execution %s: not found; run 'spok list'", e->id);
+	sqlite3_finalize(st);
+	return result;
+}
+
+static int upsert_attempt(struct spok_store *s, const struct spok_execution *e, struct spok_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int result = prepare(s,
+			     "INSERT INTO attempts (execution_id, attempt, phase, reason, started_ms,"
+			     " finished_ms, exit_code, log_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+			     " ON CONFLICT (execution_id, attempt) DO UPDATE SET phase = excluded.phase,"
+			     " reason = excluded.reason, started_ms = excluded.started_ms,"
+			     " finished_ms = excluded.finished_ms, exit_code = excluded.exit_code,"
+			     " log_path = excluded.log_path",
+			     &st, err);
+	if (result != 0)
+		return result;
+	sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, e->attempt);
+	sqlite3_bind_text(st, 3, spok_phase_name(e->phase), -1, SQLITE_STATIC);
+	if (e->reason)
+		sqlite3_bind_text(st, 4, e->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, e->started_ms);
+	sqlite3_bind_int64(st, 6, e->finished_ms);
+	if (e->has_exit_code)
+		sqlite3_bind_int(st, 7, e->exit_code);
+	if (e->log_path)
+		sqlite3_bind_text(st, 8, e->log_path, -1, SQLITE_STATIC);
+	result = step_done(s, st, "recording an attempt", err);
+	sqlite3_finalize(st);
+	return result;
+}
+
+int spok_store_update(struct spok_store *s, const struct spok_execution *e, struct spok_err *err)
+{
+	int result = exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
+	if (result != 0)
+		return result;
+	result = update_row(s, e, err);
+	if (result == 0)
+		result = upsert_attempt(s, e, err);
+	if (result == 0)
+		result = exec_sql(s, "COMMIT", "committing", err);
+	if (result != 0)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return result;
+}
+
+int spok_store_request_abort(struct spok_store *s, const char *id, struct spok_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int result = prepare(s, "UPDATE executions SET abort_requested = 1 WHERE id = ?", &st, err);
+	if (result != 0)
+		return result;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	result = exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
+	if (result == 0)
+		result = step_done(s, st, "requesting abort", err);
+	if (result == 0 && sqlite3_changes(s->db) == 0)
+		result = spok_err_set(err, SPOK_ENOTFOUND, "execution %s: not found; run 'spok list'", id);
+	if (result == 0)
+		result = exec_sql(s, "COMMIT", "committing", err);
+	if (result != 0)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_finalize(st);
+	return result;
+}
+
+/* Exact id first; otherwise a unique prefix (LIKE with escaped wildcards). */
+int spok_store_get(struct spok_store *s, const char *id, struct spok_execution *out,
+		   struct spok_err *err)
+{
+	char *sql = select_sql("WHERE id = ?1 OR substr(id, 1, length(?1)) = ?1 ORDER BY id = ?1 DESC LIMIT 2");
+	sqlite3_stmt *st = NULL;
+	int result = prepare(s, sql, &st, err);
+
+	free(sql);
+	memset(out, 0, sizeof(*out));
+	if (result != 0)
+		return result;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		read_row(st, out);
+		bool exact = strcmp(out->id, id) == 0;
+		if (!exact && *id && sqlite3_step(st) == SQLITE_ROW) {
+			spok_execution_free(out);
+			result = spok_err_set(err, SPOK_EINVAL, "execution %s: prefix matches several executions; give more of the id", id);
+		} else if (!*id) {
+			spok_execution_free(out);
+			result = spok_err_set(err, SPOK_EINVAL, "execution id: empty; run 'spok list' for ids");
+		}
+	} else if (r == SQLITE_DONE) {
+		result = spok_err_set(err, SPOK_ENOTFOUND, "execution %s: not found; run 'spok list' (data dir %s)", id, s->path);
+	} else {
+		result = db_fail(s, err, "reading an execution");
+	}
+	sqlite3_finalize(st);
+	return result;
+}
+
+int spok_store_list(struct spok_store *s, struct spok_execution **out, size_t *n,
+		    struct spok_err *err)
+{
+	char *sql = select_sql("ORDER BY created_ms DESC, id");
+	sqlite3_stmt *st = NULL;
+	int result = prepare(s, sql, &st, err);
+	size_t cap = 0;
+
+	free(sql);
+	*out = NULL;
+	*n = 0;
+	if (result != 0)
+		return result;
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*out = xreallocarray(*out, cap, sizeof(**out));
+		}
+		read_row(st, &(*out)[(*n)++]);
+	}
+	if (r != SQLITE_DONE) {
+		result = db_fail(s, err, "listing executions");
+		spok_execution_list_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	sqlite3_finalize(st);
+	return result;
+}
+
+int spok_store_attempts(struct spok_store *s, const char *id, struct spok_attempt **out,
+			size_t *n, struct spok_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int result = prepare(s,
+			     "SELECT attempt, phase, reason, started_ms, finished_ms, exit_code, log_path"
+			     " FROM attempts WHERE execution_id = ? ORDER BY attempt",
+			     &st, err);
+	*out = NULL;
+	*n = 0;
+	if (result != 0)
+		return result;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 4;
+			*out = xreallocarray(*out, cap, sizeof(**out));
+		}
+		struct spok_attempt *a = &(*out)[(*n)++];
+		memset(a, 0, sizeof(*a));
+		a->attempt = (uint32_t)sqlite3_column_int64(st, 0);
+		const unsigned char *ph = sqlite3_column_text(st, 1);
+		if (ph)
+			spok_phase_parse((const char *)ph, &a->phase);
+		a->reason = col_text(st, 2);
+		a->started_ms = sqlite3_column_int64(st, 3);
+		a->finished_ms = sqlite3_column_int64(st, 4);
+		a->has_exit_code = sqlite3_column_type(st, 5) != SQLITE_NULL;
+		a->exit_code = sqlite3_column_int(st, 5);
+		a->log_path = col_text(st, 6);
+	}
+	if (r != SQLITE_DONE) {
+		result = db_fail(s, err, "listing attempts");
+		spok_attempts_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	sqlite3_finalize(st);
+	return result;
+}
+
+/* ---- freeing and JSON ---- */
+
+void spok_execution_free(struct spok_execution *e)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < NCOLS; i++)
+		if (cols[i].kind == C_STR) {
+			void *f = (char *)e + cols[i].off;
+			free(*(char **)f);
+		}
+	memset(e, 0, sizeof(*e));
+}
+
+void spok_execution_list_free(struct spok_execution *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		spok_execution_free(&v[i]);
+	free(v);
+}
+
+void spok_attempts_free(struct spok_attempt *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].reason);
+		free(v[i].log_path);
+	}
+	free(v);
+}
+
+static json_t *json_col(const struct col *c, const struct spok_execution *e)
+{
+	const void *f = (const char *)e + c->off;
+
+	switch (c->kind) {
+	case C_STR: {
+		const char *v = *(char *const *)f;
+		if (!v)
+			return json_null();
+		/* JSON columns are embedded as values, not strings. */
+		if (strcmp(c->name, "links_json") == 0 || strcmp(c->name, "outputs_json") == 0) {
+			json_t *j = json_loads(v, JSON_DECODE_ANY, NULL);
+			return j ? j : json_string(v);
+		}
+		return json_string(v);
+	}
+	case C_U32: return json_integer(*(const uint32_t *)f);
+	case C_I64: {
+		int64_t v = *(const int64_t *)f;
+		return (v == 0 && strstr(c->name, "_ms")) ? json_null() : json_integer(v);
+	}
+	case C_U64: return json_integer((json_int_t)*(const uint64_t *)f);
+	case C_BOOL: return json_boolean(*(const bool *)f);
+	case C_PHASE: return json_string(spok_phase_name(*(const enum spok_phase *)f));
+	case C_EXIT: return e->has_exit_code ? json_integer(e->exit_code) : json_null();
+	}
+	return json_null();
+}
+
+json_t *spok_execution_to_json(const struct spok_execution *e)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < NCOLS; i++) {
+		const char *name = cols[i].name;
+		char key[64];
+		size_t n = strlen(name);
+		/* "links_json" -> "links" */
+		if (n > 5 && strcmp(name + n - 5, "_json") == 0) {
+			snprintf(key, sizeof(key), "%.*s", (int)(n - 5), name);
+			name = key;
+		}
+		json_object_set_new(o, name, json_col(&cols[i], e));
+	}
+	return o;
+}

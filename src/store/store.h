@@ -1,0 +1,125 @@
+/* store.h - the durable record of executions (local runs now, cluster runs later).
+ *
+ * One SQLite database per data dir (<data dir>/spok.db) in WAL mode with a busy timeout,
+ * so a foreground `spok run`, a detached supervisor and `spok list/status/abort` in other
+ * processes can use it at the same time. The schema is versioned with PRAGMA user_version
+ * and upgraded by forward-only migrations on open; a database from a newer spok is refused.
+ * Every write is one transaction on prepared statements, so a crash leaves either the old
+ * or the new row, never half of one.
+ *
+ * Tables: `executions` (one row per execution: the current attempt's state) and
+ * `attempts` (one row per (execution, attempt), written by spok_store_update, so retries
+ * stay visible).
+ *
+ * Execution ids are "sp-" + 10 lowercase RFC 4648 base32 characters from /dev/urandom
+ * (50 bits): short enough to type, unique without coordination between processes.
+ *
+ * Ownership: struct spok_store is opaque; spok_store_close frees it. struct spok_execution
+ * owns all its strings (NULL = unset); spok_execution_free releases them and zeroes the
+ * struct. Arrays from spok_store_list are freed with spok_execution_list_free. Inputs are
+ * only read, never kept.
+ */
+#ifndef SPOK_STORE_STORE_H
+#define SPOK_STORE_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "model/model.h"
+
+#define SPOK_STORE_SCHEMA_VERSION 1
+#define SPOK_EXEC_ID_LEN 13 /* "sp-" + 10 */
+
+struct spok_store;
+
+struct spok_execution {
+	char *id;
+	char *task_name;
+	char *project;
+	char *domain;
+	char *backend;         /* "local" or a cluster name */
+	char *namespace_;      /* cluster runs: Kubernetes namespace */
+	char *resource_name;   /* cluster runs: SparkApplication name */
+	uint32_t attempt;      /* 0-based current attempt */
+	uint32_t max_attempts; /* retries + 1 */
+	enum spok_phase phase;
+	uint32_t phase_version;
+	char *reason;          /* one line: why this phase */
+	char *error_message;   /* longer failure text (traceback line, error.pb message) */
+	int64_t created_ms;    /* ms since epoch; 0 = unset */
+	int64_t started_ms;
+	int64_t finished_ms;
+	bool has_exit_code;
+	int exit_code;         /* >= 0 exit status; 128+N killed by signal N */
+	int64_t pid;           /* local runs: the spark-submit process (its own group) */
+	int64_t pgid;
+	uint64_t proc_start;   /* /proc/<pid>/stat starttime, to detect pid reuse */
+	int64_t supervisor_pid;/* the spok process watching the run */
+	bool abort_requested;  /* set only by spok_store_request_abort */
+	char *spark_app_id;    /* e.g. "local-1700000000000" */
+	char *ui_url;          /* live Spark UI */
+	char *history_url;     /* Spark history server page of the finished app */
+	char *event_log_dir;   /* spark.eventLog.dir (a file:// URI for local runs) */
+	char *log_path;        /* current attempt's driver log */
+	char *run_dir;         /* per-execution working files */
+	char *task_source;     /* job file / package the task came from */
+	char *links_json;      /* JSON array of {name, uri}, or NULL */
+	char *outputs_json;    /* JSON object of outputs (flytekit tasks), or NULL */
+};
+
+/* One attempt's summary (read-only view for `spok status`). */
+struct spok_attempt {
+	uint32_t attempt;
+	enum spok_phase phase;
+	char *reason;
+	int64_t started_ms;
+	int64_t finished_ms;
+	bool has_exit_code;
+	int exit_code;
+	char *log_path;
+};
+
+/* Resolves the data dir: flag, else $SPOK_DATA_DIR, else $XDG_DATA_HOME/spok, else
+ * ~/.local/share/spok; creates it (and parents) with mode 0700. *out is heap (caller frees). */
+int spok_data_dir(const char *flag, char **out, struct spok_err *err);
+
+/* Opens (creating and migrating) <data_dir>/spok.db. Errors name the path. */
+int spok_store_open(const char *data_dir, struct spok_store **out, struct spok_err *err);
+/* Opens a database file directly (tests, tools). */
+int spok_store_open_file(const char *db_path, struct spok_store **out, struct spok_err *err);
+void spok_store_close(struct spok_store *s);
+
+/* Fills buf (at least SPOK_EXEC_ID_LEN + 1 bytes) with a fresh id. */
+int spok_store_new_id(char *buf, size_t len, struct spok_err *err);
+
+/* Inserts e (e->id must be set); SPOK_ECONFLICT if the id exists. */
+int spok_store_insert(struct spok_store *s, const struct spok_execution *e, struct spok_err *err);
+/* Replaces every column of e's row except abort_requested and created_ms, and upserts
+ * its current attempt into `attempts`, in one transaction. SPOK_ENOTFOUND if missing. */
+int spok_store_update(struct spok_store *s, const struct spok_execution *e, struct spok_err *err);
+/* Sets abort_requested = 1. SPOK_ENOTFOUND if missing. */
+int spok_store_request_abort(struct spok_store *s, const char *id, struct spok_err *err);
+/* Reads one execution by id, or by a unique prefix of an id (SPOK_EINVAL if ambiguous). */
+int spok_store_get(struct spok_store *s, const char *id, struct spok_execution *out,
+		   struct spok_err *err);
+/* All executions, newest first. *out is NULL when there are none. */
+int spok_store_list(struct spok_store *s, struct spok_execution **out, size_t *n,
+		    struct spok_err *err);
+/* Attempts of one execution, oldest first. */
+int spok_store_attempts(struct spok_store *s, const char *id, struct spok_attempt **out,
+			size_t *n, struct spok_err *err);
+
+void spok_execution_free(struct spok_execution *e);
+void spok_execution_list_free(struct spok_execution *v, size_t n);
+void spok_attempts_free(struct spok_attempt *v, size_t n);
+
+/* JSON view for `-o json|yaml` (new reference). Unset strings/times are null. */
+json_t *spok_execution_to_json(const struct spok_execution *e);
+
+/* Wall clock in ms since the epoch. */
+int64_t spok_now_ms(void);
+
+#endif

@@ -1,0 +1,346 @@
+/* test_store.c - the SQLite execution store: round trips, migrations, prefix lookup,
+ * concurrent writers on separate connections, and crash safety of writes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/xalloc.h"
+#include "store/store.h"
+
+static char *make_tmpdir(void)
+{
+	char tmpl[] = "/tmp/spok-store-XXXXXX";
+	char *d = mkdtemp(tmpl);
+	assert_non_null(d);
+	return xstrdup(d);
+}
+
+static void rm_rf(const char *dir)
+{
+	char *db = xasprintf("%s/spok.db", dir), *wal = xasprintf("%s/spok.db-wal", dir),
+	     *shm = xasprintf("%s/spok.db-shm", dir);
+	unlink(db);
+	unlink(wal);
+	unlink(shm);
+	rmdir(dir);
+	free(db);
+	free(wal);
+	free(shm);
+}
+
+static void fill(struct spok_execution *e, const char *id)
+{
+	memset(e, 0, sizeof(*e));
+	e->id = xstrdup(id);
+	e->task_name = xstrdup("pi");
+	e->project = xstrdup("spok");
+	e->domain = xstrdup("development");
+	e->backend = xstrdup("local");
+	e->max_attempts = 2;
+	e->phase = SPOK_PHASE_QUEUED;
+	e->created_ms = spok_now_ms();
+	e->log_path = xstrdup("/tmp/x.log");
+}
+
+static void test_roundtrip(void **state)
+{
+	(void)state;
+	char *dir = make_tmpdir();
+	struct spok_store *s = NULL;
+	struct spok_err err = {0};
+	struct spok_execution e, got;
+
+	assert_int_equal(spok_store_open(dir, &s, &err), 0);
+	fill(&e, "sp-aaaaaaaaaa");
+	assert_int_equal(spok_store_insert(s, &e, &err), 0);
+	assert_int_equal(spok_store_insert(s, &e, &err), SPOK_ECONFLICT);
+
+	e.phase = SPOK_PHASE_SUCCEEDED;
+	e.has_exit_code = true;
+	e.exit_code = 0;
+	e.ui_url = xstrdup("http://127.0.0.1:4040");
+	e.outputs_json = xstrdup("{\"o0\": 3.14}");
+	e.proc_start = 123456789012ULL;
+	assert_int_equal(spok_store_request_abort(s, e.id, &err), 0);
+	assert_int_equal(spok_store_update(s, &e, &err), 0); /* must not clear the abort flag */
+
+	assert_int_equal(spok_store_get(s, "sp-aaa", &got, &err), 0); /* unique prefix */
+	assert_string_equal(got.id, "sp-aaaaaaaaaa");
+	assert_int_equal(got.phase, SPOK_PHASE_SUCCEEDED);
+	assert_true(got.has_exit_code);
+	assert_true(got.abort_requested);
+	assert_int_equal(got.proc_start, 123456789012ULL);
+	assert_string_equal(got.ui_url, "http://127.0.0.1:4040");
+	assert_null(got.reason);
+	json_t *j = spok_execution_to_json(&got);
+	assert_true(json_is_real(json_object_get(json_object_get(j, "outputs"), "o0")));
+	assert_true(json_is_null(json_object_get(j, "finished_ms")));
+	json_decref(j);
+	spok_execution_free(&got);
+
+	struct spok_attempt *a = NULL;
+	size_t na = 0;
+	assert_int_equal(spok_store_attempts(s, e.id, &a, &na, &err), 0);
+	assert_int_equal(na, 1);
+	assert_int_equal(a[0].phase, SPOK_PHASE_SUCCEEDED);
+	spok_attempts_free(a, na);
+
+	assert_int_equal(spok_store_get(s, "sp-zzz", &got, &err), SPOK_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "sp-zzz"));
+	spok_execution_free(&e);
+	fill(&e, "sp-aaaaaaaaab");
+	assert_int_equal(spok_store_insert(s, &e, &err), 0);
+	assert_int_equal(spok_store_get(s, "sp-aaa", &got, &err), SPOK_EINVAL);
+	assert_int_equal(spok_store_get(s, "sp-aaaaaaaaab", &got, &err), 0);
+	spok_execution_free(&got);
+
+	struct spok_execution *list = NULL;
+	size_t n = 0;
+	assert_int_equal(spok_store_list(s, &list, &n, &err), 0);
+	assert_int_equal(n, 2);
+	spok_execution_list_free(list, n);
+	spok_execution_free(&e);
+
+	spok_store_close(s);
+	rm_rf(dir);
+	free(dir);
+}
+
+static void test_ids(void **state)
+{
+	(void)state;
+	char a[SPOK_EXEC_ID_LEN + 1], b[SPOK_EXEC_ID_LEN + 1];
+	assert_int_equal(spok_store_new_id(a, sizeof(a), NULL), 0);
+	assert_int_equal(spok_store_new_id(b, sizeof(b), NULL), 0);
+	assert_int_equal(strlen(a), SPOK_EXEC_ID_LEN);
+	assert_memory_equal(a, "sp-", 3);
+	assert_string_not_equal(a, b);
+}
+
+static void test_migrations(void **state)
+{
+	(void)state;
+	char *dir = make_tmpdir();
+	char *path = xasprintf("%s/spok.db", dir);
+	struct spok_store *s = NULL;
+	struct spok_err err = {0};
+	sqlite3 *db;
+
+	/* Fresh -> current version. */
+	assert_int_equal(spok_store_open(dir, &s, &err), 0);
+	spok_store_close(s);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_stmt *st;
+	sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), SPOK_STORE_SCHEMA_VERSION);
+	sqlite3_finalize(st);
+	/* Reopen is a no-op; a newer schema is refused with the path in the message. */
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(spok_store_open(dir, &s, &err), SPOK_EINVAL);
+	assert_null(s);
+	assert_non_null(strstr(err.msg, path));
+	assert_non_null(strstr(err.msg, "newer"));
+
+	/* A non-database file gives an error naming it, not a crash. */
+	char *bad = make_tmpdir();
+	char *badpath = xasprintf("%s/spok.db", bad);
+	FILE *f = fopen(badpath, "w");
+	fputs("this is not sqlite, just text that is long enough to be a header......\n", f);
+	fclose(f);
+	assert_int_not_equal(spok_store_open(bad, &s, &err), 0);
+	assert_non_null(strstr(err.msg, badpath));
+	unlink(badpath);
+	rm_rf(bad);
+	free(badpath);
+	free(bad);
+
+	rm_rf(dir);
+	free(path);
+	free(dir);
+}
+
+static void test_data_dir(void **state)
+{
+	(void)state;
+	char *dir = make_tmpdir();
+	char *want = xasprintf("%s/a/b", dir);
+	char *got = NULL;
+	struct spok_err err = {0};
+
+	assert_int_equal(spok_data_dir(want, &got, &err), 0);
+	assert_string_equal(got, want);
+	struct stat st;
+	assert_int_equal(stat(got, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	free(got);
+	setenv("SPOK_DATA_DIR", want, 1);
+	assert_int_equal(spok_data_dir(NULL, &got, &err), 0);
+	assert_string_equal(got, want);
+	free(got);
+	unsetenv("SPOK_DATA_DIR");
+	/* A file where the dir should be: clear error naming it. */
+	char *file = xasprintf("%s/file", dir);
+	fclose(fopen(file, "w"));
+	assert_int_not_equal(spok_data_dir(file, &got, &err), 0);
+	assert_non_null(strstr(err.msg, file));
+	unlink(file);
+	rmdir(want);
+	char *ab = xasprintf("%s/a", dir);
+	rmdir(ab);
+	rmdir(dir);
+	free(ab);
+	free(file);
+	free(want);
+	free(dir);
+}
+
+#define PER_WRITER 100
+
+/* Child: its own connection, PER_WRITER inserts + updates. Exit 0 if all succeeded. */
+static void writer(const char *dir, char tag)
+{
+	struct spok_store *s = NULL;
+	if (spok_store_open(dir, &s, NULL) != 0)
+		_exit(10);
+	for (int i = 0; i < PER_WRITER; i++) {
+		char id[32];
+		struct spok_execution e;
+		snprintf(id, sizeof(id), "sp-%c%09d", tag, i);
+		fill(&e, id);
+		if (spok_store_insert(s, &e, NULL) != 0)
+			_exit(11);
+		e.phase = SPOK_PHASE_RUNNING;
+		if (spok_store_update(s, &e, NULL) != 0)
+			_exit(12);
+		spok_execution_free(&e);
+	}
+	spok_store_close(s);
+	_exit(0);
+}
+
+static void test_two_connections(void **state)
+{
+	(void)state;
+	char *dir = make_tmpdir();
+	struct spok_store *s = NULL;
+	assert_int_equal(spok_store_open(dir, &s, NULL), 0);
+	spok_store_close(s);
+
+	pid_t p1 = fork();
+	if (p1 == 0)
+		writer(dir, 'a');
+	pid_t p2 = fork();
+	if (p2 == 0)
+		writer(dir, 'b');
+	int st1, st2;
+	waitpid(p1, &st1, 0);
+	waitpid(p2, &st2, 0);
+	assert_true(WIFEXITED(st1) && WEXITSTATUS(st1) == 0);
+	assert_true(WIFEXITED(st2) && WEXITSTATUS(st2) == 0);
+
+	struct spok_execution *list = NULL;
+	size_t n = 0;
+	assert_int_equal(spok_store_open(dir, &s, NULL), 0);
+	assert_int_equal(spok_store_list(s, &list, &n, NULL), 0);
+	assert_int_equal(n, 2 * PER_WRITER);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(list[i].phase, SPOK_PHASE_RUNNING);
+	spok_execution_list_free(list, n);
+	spok_store_close(s);
+	rm_rf(dir);
+	free(dir);
+}
+
+/* A writer SIGKILLed mid-stream must leave a consistent database: integrity_check ok and
+ * every row complete (an execution row always has its attempt row). */
+static void test_crash_safety(void **state)
+{
+	(void)state;
+	char *dir = make_tmpdir();
+	struct spok_store *s = NULL;
+	assert_int_equal(spok_store_open(dir, &s, NULL), 0);
+	spok_store_close(s);
+
+	for (int round = 0; round < 3; round++) {
+		int pfd[2];
+		assert_int_equal(pipe(pfd), 0);
+		pid_t p = fork();
+		if (p == 0) {
+			close(pfd[0]);
+			struct spok_store *cs = NULL;
+			if (spok_store_open(dir, &cs, NULL) != 0)
+				_exit(10);
+			for (int i = 0;; i++) {
+				char id[32];
+				struct spok_execution e;
+				snprintf(id, sizeof(id), "sp-%d-%07d", round, i);
+				fill(&e, id);
+				spok_store_insert(cs, &e, NULL);
+				spok_store_update(cs, &e, NULL);
+				spok_execution_free(&e);
+				if (i == 20 && write(pfd[1], "x", 1) != 1)
+					_exit(11);
+			}
+		}
+		close(pfd[1]);
+		char c;
+		assert_int_equal(read(pfd[0], &c, 1), 1); /* it is writing now */
+		close(pfd[0]);
+		kill(p, SIGKILL);
+		waitpid(p, NULL, 0);
+	}
+
+	char *path = xasprintf("%s/spok.db", dir);
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+	sqlite3_prepare_v2(db,
+			   "SELECT count(*) FROM executions e WHERE NOT EXISTS"
+			   " (SELECT 1 FROM attempts a WHERE a.execution_id = e.id)"
+			   " AND e.phase != 'QUEUED'",
+			   -1, &st, NULL);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	/* And spok can still open and list it. */
+	struct spok_execution *list = NULL;
+	size_t n = 0;
+	assert_int_equal(spok_store_open(dir, &s, NULL), 0);
+	assert_int_equal(spok_store_list(s, &list, &n, NULL), 0);
+	assert_true(n >= 60);
+	spok_execution_list_free(list, n);
+	spok_store_close(s);
+	free(path);
+	rm_rf(dir);
+	free(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_ids),
+		cmocka_unit_test(test_migrations),
+		cmocka_unit_test(test_data_dir),
+		cmocka_unit_test(test_two_connections),
+		cmocka_unit_test(test_crash_safety),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
