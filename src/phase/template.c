@@ -1,0 +1,321 @@
+/* template.c - Flyte's log-template substitution and RFC 3339 time helpers.
+ *
+ * Flyte compiles one regex per variable, `(?i){{\s*[\.$]NAME\s*}}`, and applies them one
+ * after another with ReplaceAllLiteralString, skipping variables whose value is empty.
+ * Dynamic links add `(?i){{\s*.taskConfig[\.$]KEY\s*}}` variables at the end of that list.
+ * A hand-written matcher reproduces both patterns exactly (including the `.` that
+ * matches any character but a newline in the taskConfig form), so no regex engine is
+ * needed. Case folding is ASCII-only: Go's (?i) would also fold e.g. U+017F to 's'; no
+ * real template relies on that.
+ */
+#include "phase/internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+
+/* RE2's \s: [\t\n\f\r ] (no \v). */
+static bool is_re2_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
+}
+
+static char ascii_lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+static bool ascii_prefix_ci(const char *s, const char *prefix, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '\0' || ascii_lower(s[i]) != ascii_lower(prefix[i]))
+			return false;
+	return true;
+}
+
+/* Matches `[.$]name\s*}}` at s; returns the length consumed or 0. */
+static size_t match_tail(const char *s, const char *name, size_t name_len)
+{
+	size_t j = 0;
+
+	if (s[j] != '.' && s[j] != '$')
+		return 0;
+	j++;
+	if (!ascii_prefix_ci(s + j, name, name_len))
+		return 0;
+	j += name_len;
+	while (is_re2_space(s[j]))
+		j++;
+	if (s[j] != '}' || s[j + 1] != '}')
+		return 0;
+	return j + 2;
+}
+
+/* Matches `.taskConfig[.$]name\s*}}` at s (s points just after `{{\s*` minus the
+ * blanks the any-char may take); returns the length consumed or 0. */
+static size_t match_task_config(const char *s, const char *name, size_t name_len)
+{
+	static const char tc[] = "taskConfig";
+	size_t n;
+
+	if (s[0] == '\0' || s[0] == '\n')
+		return 0;
+	if (!ascii_prefix_ci(s + 1, tc, sizeof(tc) - 1))
+		return 0;
+	n = match_tail(s + 1 + sizeof(tc) - 1, name, name_len);
+	return n == 0 ? 0 : 1 + sizeof(tc) - 1 + n;
+}
+
+/* Length of a placeholder for `v` starting at s[0], or 0 when none starts there. */
+static size_t match_at(const char *s, const struct spok_tvar *v)
+{
+	size_t name_len = strlen(v->name);
+	size_t ws = 0;
+	size_t n;
+
+	if (s[0] != '{' || s[1] != '{')
+		return 0;
+	while (is_re2_space(s[2 + ws]))
+		ws++;
+	if (!v->task_config) {
+		n = match_tail(s + 2 + ws, v->name, name_len);
+		return n == 0 ? 0 : 2 + ws + n;
+	}
+	/* `\s*.` : the any-char is either the first non-blank or the last blank. */
+	n = match_task_config(s + 2 + ws, v->name, name_len);
+	if (n != 0)
+		return 2 + ws + n;
+	if (ws > 0) {
+		n = match_task_config(s + 2 + ws - 1, v->name, name_len);
+		if (n != 0)
+			return 2 + ws - 1 + n;
+	}
+	return 0;
+}
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void sbuf_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->p = xrealloc(b->p, cap);
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* One ReplaceAllLiteralString pass: non-overlapping, left to right, no rescan. */
+static char *replace_pass(const char *s, const struct spok_tvar *v)
+{
+	struct sbuf b = {0};
+	size_t vlen = strlen(v->value);
+	size_t i = 0, run = 0;
+
+	sbuf_add(&b, "", 0);
+	while (s[i] != '\0') {
+		size_t n = match_at(s + i, v);
+		if (n == 0) {
+			i++;
+			continue;
+		}
+		sbuf_add(&b, s + run, i - run);
+		sbuf_add(&b, v->value, vlen);
+		i += n;
+		run = i;
+	}
+	sbuf_add(&b, s + run, i - run);
+	return b.p;
+}
+
+char *spok_render_tvars(const char *tmpl, const struct spok_tvar *vars, size_t n)
+{
+	char *cur = xstrdup(tmpl ? tmpl : "");
+
+	for (size_t i = 0; i < n; i++) {
+		char *next;
+		if (vars[i].value == NULL || vars[i].value[0] == '\0')
+			continue;
+		next = replace_pass(cur, &vars[i]);
+		free(cur);
+		cur = next;
+	}
+	return cur;
+}
+
+char *spok_render_log_template(const char *tmpl, const struct spok_strmap *vars)
+{
+	struct spok_tvar *tv;
+	size_t n = vars ? vars->len : 0;
+	char *out;
+
+	tv = xcalloc(n ? n : 1, sizeof(*tv));
+	for (size_t i = 0; i < n; i++) {
+		tv[i].name = vars->items[i].key;
+		tv[i].value = vars->items[i].value;
+	}
+	out = spok_render_tvars(tmpl, tv, n);
+	free(tv);
+	return out;
+}
+
+/* Dynamic-link keys: every `(?i){{\s*.taskConfig[\.$]([a-zA-Z_]+)\s*}}` match, in order.
+ * Keys are pushed into `keys` (copies). */
+static bool is_key_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static size_t scan_key_at(const char *s, size_t ws_skip, struct spok_strv *keys)
+{
+	static const char tc[] = "taskConfig";
+	const char *p = s + ws_skip;
+	size_t k = 0, j;
+
+	if (p[0] == '\0' || p[0] == '\n' || !ascii_prefix_ci(p + 1, tc, sizeof(tc) - 1))
+		return 0;
+	p += 1 + sizeof(tc) - 1;
+	if (p[0] != '.' && p[0] != '$')
+		return 0;
+	p++;
+	while (is_key_char(p[k]))
+		k++;
+	if (k == 0)
+		return 0;
+	j = k;
+	while (is_re2_space(p[j]))
+		j++;
+	if (p[j] != '}' || p[j + 1] != '}')
+		return 0;
+	spok_strv_push_own(keys, xstrndup(p, k));
+	return (size_t)(p - s) + j + 2;
+}
+
+void spok_task_config_keys(const char *tmpl, struct spok_strv *keys)
+{
+	size_t i = 0;
+
+	while (tmpl[i] != '\0') {
+		size_t ws = 0, n = 0;
+		if (tmpl[i] != '{' || tmpl[i + 1] != '{') {
+			i++;
+			continue;
+		}
+		while (is_re2_space(tmpl[i + 2 + ws]))
+			ws++;
+		n = scan_key_at(tmpl + i + 2, ws, keys);
+		if (n == 0 && ws > 0)
+			n = scan_key_at(tmpl + i + 2, ws - 1, keys);
+		i += n ? 2 + n : 1;
+	}
+}
+
+/* ---- time ---- */
+
+/* Howard Hinnant's days_from_civil / civil_from_days (public-domain algorithms). */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int64_t *m, int64_t *d)
+{
+	int64_t era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static bool digits(const char *s, size_t n, int *out)
+{
+	int v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : dm[m - 1];
+}
+
+bool spok_parse_rfc3339(const char *s, int64_t *out)
+{
+	int y, mo, d, h, mi, sec, oh = 0, om = 0;
+	size_t i = 19;
+	int sign = 0;
+
+	if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
+	    s[7] != '-' || !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
+	    !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) ||
+	    s[16] != ':' || !digits(s + 17, 2, &sec))
+		return false;
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+	    sec > 59)
+		return false;
+	if (s[i] == '.') {
+		size_t f = 0;
+		while (s[i + 1 + f] >= '0' && s[i + 1 + f] <= '9')
+			f++;
+		if (f == 0)
+			return false;
+		i += 1 + f;
+	}
+	if ((s[i] == 'Z' || s[i] == 'z') && s[i + 1] == '\0') {
+		sign = 0;
+	} else if ((s[i] == '+' || s[i] == '-') && strlen(s + i) == 6 &&
+		   digits(s + i + 1, 2, &oh) && s[i + 3] == ':' && digits(s + i + 4, 2, &om) &&
+		   oh <= 23 && om <= 59) {
+		sign = s[i] == '+' ? 1 : -1;
+	} else {
+		return false;
+	}
+	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+	       (int64_t)sign * (oh * 3600 + om * 60);
+	return true;
+}
+
+void spok_format_rfc3339(int64_t t, char *buf, size_t len)
+{
+	int64_t days = t / 86400, rem = t % 86400, y, m, d;
+
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	civil_from_days(days, &y, &m, &d);
+	snprintf(buf, len, "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64
+		 ":%02" PRId64 "Z", y, m, d, rem / 3600, rem / 60 % 60, rem % 60);
+}
