@@ -1,0 +1,79 @@
+/* flyteidl.h - Flyte protobufs in and out: task definitions, packages, literals, errors.
+ *
+ * Reads flyteidl.core.TaskTemplate / flyteidl.admin.TaskSpec (what `pyflyte package`
+ * writes) into a struct spok_task, reads whole `pyflyte package` archives (.tgz), and
+ * encodes/decodes the LiteralMap payloads (inputs.pb / outputs.pb) and ErrorDocuments
+ * (error.pb) that flytekit's pyflyte-execute reads and writes.
+ *
+ * All input is treated as hostile: sizes are capped (a .pb at most 16 MiB, a package
+ * at most 256 entries and 64 MiB uncompressed), message nesting is limited before
+ * protobuf-c sees it, and every failure is one line in `err` naming the file or field.
+ *
+ * Ownership: `out` tasks are caller-owned; on success they are filled (call
+ * spok_task_free), on failure they are left freed/zeroed. Buffers are borrowed for the
+ * duration of the call. Returned heap memory (*out bytes, *code, *message) is freed
+ * with free(); returned json_t holds one reference (json_decref).
+ */
+#ifndef SPOK_FLYTEIDL_FLYTEIDL_H
+#define SPOK_FLYTEIDL_FLYTEIDL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/strmap.h"
+#include "model/model.h"
+
+#define SPOK_FLYTE_PB_MAX ((size_t)16 << 20)        /* one .pb file */
+#define SPOK_FLYTE_PKG_MAX_ENTRIES 256              /* tar entries in a package */
+#define SPOK_FLYTE_PKG_MAX_BYTES ((size_t)64 << 20) /* uncompressed package size */
+
+/* Decodes a flyteidl.core.TaskTemplate into a task (origin SPOK_ORIGIN_FLYTE). `path`
+ * names the source in errors and becomes out->source_path. */
+int spok_flyte_parse_task_template(const uint8_t *buf, size_t len, const char *path,
+				   struct spok_task *out, struct spok_err *err);
+
+/* Decodes a flyteidl.admin.TaskSpec (what `pyflyte package` writes as <n>_<name>_1.pb). */
+int spok_flyte_parse_task_spec(const uint8_t *buf, size_t len, const char *path,
+			       struct spok_task *out, struct spok_err *err);
+
+/* Loads a task from a file: a .pb holding a TaskSpec or a TaskTemplate, or a pyflyte
+ * package (.tgz: tar+gzip of <n>_<name>_{1,2,3}.pb). In a package the task whose
+ * Identifier.name equals task_name or ends with "." + task_name is chosen; with
+ * task_name NULL the only task of type "spark" (an error lists candidates otherwise). */
+int spok_flyte_load_task(const char *path, const char *task_name, struct spok_task *out,
+			 struct spok_err *err);
+
+/* The same on bytes already in memory (gzip magic => package, else .pb); `path` is only
+ * used in messages and as source_path. Used by the fuzz targets and by callers that
+ * already read the file. */
+int spok_flyte_load_task_buf(const uint8_t *buf, size_t len, const char *path,
+			     const char *task_name, struct spok_task *out, struct spok_err *err);
+
+/* True if the bytes look like a protobuf or a gzip'd package rather than YAML text
+ * (gzip magic, or C0 control bytes / invalid UTF-8, which YAML never contains). */
+bool spok_flyte_sniff(const uint8_t *buf, size_t len);
+
+/* Encodes a flyteidl.core.LiteralMap for `--input name=value` pairs typed by iface (the
+ * task's inputs). Values: integer (int64), float, string, boolean (true/false/1/0),
+ * datetime (RFC 3339, or a bare YYYY-MM-DD as midnight UTC), duration (Go style: 90s,
+ * 1h30m, 250ms). Missing input, unknown name, bad value -> SPOK_EINVAL naming the input.
+ * On success *out (caller frees) holds *out_len bytes. */
+int spok_flyte_encode_inputs(const struct spok_vars *iface, const struct spok_strmap *values,
+			     uint8_t **out, size_t *out_len, struct spok_err *err);
+
+/* Decodes a LiteralMap (outputs.pb) into a JSON object {name: value}: primitives as JSON
+ * scalars (datetime/duration as RFC 3339 / "1.5s" strings), blobs, schemas and
+ * structured datasets as {"uri": ...}, none as null, generic Structs as objects, binary
+ * as {"binary": base64, "tag": tag}, collections/maps recursively. Caller decrefs *out. */
+int spok_flyte_decode_literal_map(const uint8_t *buf, size_t len, const char *path,
+				  json_t **out, struct spok_err *err);
+
+/* Decodes an ErrorDocument (error.pb): *code and *message (caller frees both) and
+ * *recoverable (ContainerError.kind == RECOVERABLE). */
+int spok_flyte_decode_error(const uint8_t *buf, size_t len, const char *path, char **code,
+			    char **message, bool *recoverable, struct spok_err *err);
+
+#endif
