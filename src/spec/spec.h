@@ -1,0 +1,37 @@
+/* spec.h - spok job files (YAML) -> struct spok_task, and the platform config file
+ * (Flyte's plugins.spark / plugins.k8s shape plus `spok:`) -> struct spok_platform.
+ * Formats: docs/JOBFILE.md and docs/CONFIG.md.
+ *
+ * Ownership: `out` is caller-owned storage. On success it holds a fully filled struct the
+ * caller releases with spok_task_free / spok_platform_free. On error it is left freed and
+ * empty (spok_task_init / zeroed platform state after spok_platform_free), never half
+ * filled, and err holds one line:
+ *   <path>:<line>:<col>: <field path>: <problem>; <what to do>
+ * Inputs are capped at 4 MiB and 64 levels of nesting. path may be NULL ("<input>").
+ */
+#ifndef SPOK_SPEC_SPEC_H
+#define SPOK_SPEC_SPEC_H
+
+#include <stddef.h>
+
+#include "common/err.h"
+#include "model/model.h"
+
+/* Parses a job file's text. out is overwritten (not freed first): pass an empty or
+ * uninitialised struct. Sets origin SPOK_ORIGIN_SPEC and source_path. */
+int spok_spec_parse_task(const char *text, size_t len, const char *path, struct spok_task *out,
+			 struct spok_err *err);
+int spok_spec_load_task(const char *path, struct spok_task *out, struct spok_err *err);
+
+/* Parses a platform config. out is overwritten (not freed first); the result starts from
+ * spok_platform_init() defaults and the file's values override them. A map or log section
+ * given in the file replaces the default one (Flyte config semantics). */
+int spok_config_parse(const char *text, size_t len, const char *path, struct spok_platform *out,
+		      struct spok_err *err);
+int spok_config_load(const char *path, struct spok_platform *out, struct spok_err *err);
+
+/* Parses a duration: whole seconds ("90") or units h/m/s combined ("1h30m", "90s").
+ * Returns false if malformed or over ~100 years. */
+bool spok_spec_parse_duration(const char *s, uint64_t *seconds);
+
+#endif

@@ -1,0 +1,430 @@
+/* spec_config.c - platform config file -> struct spok_platform (format: docs/CONFIG.md). */
+#include "spec/spec.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/buf.h"
+#include "common/xalloc.h"
+#include "spec/walk.h"
+
+static const char *const top_keys[] = {"plugins", "spok", NULL};
+static const char *const spok_keys[] = {
+	"default-image", "namespace-template", "default-service-account", "name-max-len", NULL
+};
+static const char *const spark_keys[] = {
+	"spark-config-default", "spark-history-server-url", "features", "logs", NULL
+};
+/* Real Flyte keys that spok does not use (see docs/CONFIG.md). */
+static const char *const spark_ignored[] = {
+	"enable-pod-template", "pod-template-detection-timeout", NULL
+};
+static const char *const logs_keys[] = {"mixed", "user", "system", "all-user", NULL};
+static const char *const log_keys[] = {
+	"kubernetes-enabled", "kubernetes-url", "kubernetes-template-uri", "cloudwatch-enabled",
+	"cloudwatch-region", "cloudwatch-log-group", "cloudwatch-template-uri", "stackdriver-enabled",
+	"gcp-project", "stackdriver-logresourcename", "stackdriver-template-uri", "templates",
+	"dynamic-log-links", NULL
+};
+static const char *const template_keys[] = {
+	"name", "displayName", "templateUris", "templateUri", "messageFormat", "showWhilePending",
+	"hideOnceFinished", NULL
+};
+static const char *const template_ignored[] = {"dynamicTemplateUris", "scheme", NULL};
+static const char *const feature_keys[] = {"name", "spark-config", NULL};
+static const char *const k8s_keys[] = {
+	"default-annotations", "default-labels", "default-env-vars", "default-node-selector",
+	"interruptible-node-selector", "default-tolerations", "interruptible-tolerations",
+	"resource-tolerations", "default-affinity", "interruptible-node-selector-requirement",
+	"non-interruptible-node-selector-requirement", "default-pod-security-context",
+	"default-security-context", "default-pod-dns-config", "scheduler-name", "image-pull-policy",
+	"enable-host-networking-pod", "inject-finalizer", "delete-resource-on-finalize", NULL
+};
+static const char *const k8s_ignored[] = {
+	"default-env-vars-from-env", "default-env-from-configmaps", "default-env-from-secrets",
+	"default-cpus", "default-memory", "co-pilot", "create-container-error-grace-period",
+	"create-container-config-error-grace-period", "image-pull-backoff-grace-period",
+	"pod-pending-timeout", "gpu-device-node-label", "gpu-partition-size-node-label",
+	"gpu-unpartitioned-node-selector-requirement", "gpu-unpartitioned-toleration",
+	"gpu-resource-name", "default-pod-template-name", "default-pod-template-resync",
+	"send-object-events", "update-base-backoff-duration", "update-backoff-retries",
+	"add-tolerations-for-extended-resources", "enable-distributed-error-aggregation", NULL
+};
+
+/* Calls fn for each pair of the mapping v after checking its key against keys/ignored. */
+typedef int (*field_fn)(struct walk *w, void *out, int idx, const struct ynode *v, const char *path);
+
+static int each_field(struct walk *w, const struct ynode *v, const char *field,
+		      const char *const *keys, const char *const *ignored, void *out, field_fn fn)
+{
+	char path[WALK_PATH_MAX];
+	int idx;
+
+	if (walk_is_null(v))
+		return SPOK_OK;
+	if (walk_mapping(w, v, field) != SPOK_OK)
+		return SPOK_EINVAL;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ynode *k = v->items[2 * i];
+
+		if (walk_key(w, k, field, keys, ignored, &idx) != SPOK_OK)
+			return SPOK_EINVAL;
+		if (idx < 0)
+			continue;
+		walk_child(path, field, k);
+		if (fn(w, out, idx, v->items[2 * i + 1], path) != SPOK_OK)
+			return SPOK_EINVAL;
+	}
+	return SPOK_OK;
+}
+
+/* ---- log templates ---- */
+
+static int read_format(struct walk *w, const struct ynode *v, const char *path, int *out)
+{
+	static const char *const names[] = {"unknown", "csv", "json"};
+	char *s = NULL;
+	int result = SPOK_EINVAL;
+
+	if (walk_string(w, v, path, &s) != SPOK_OK)
+		return SPOK_EINVAL;
+	for (int i = 0; s != NULL && i < 3; i++) {
+		if (strcasecmp(s, names[i]) == 0 || (s[0] == (char)('0' + i) && s[1] == '\0')) {
+			*out = i;
+			result = SPOK_OK;
+		}
+	}
+	if (result != SPOK_OK)
+		result = walk_fail(w, v, path, "unknown message format '%.80s'; use 0|1|2 or unknown|csv|json",
+				   s ? s : "");
+	free(s);
+	return result;
+}
+
+static int template_field(struct walk *w, void *out, int idx, const struct ynode *v, const char *path)
+{
+	struct spok_log_template *t = out;
+
+	switch (idx) {
+	case 0: return walk_string(w, v, path, &t->name);
+	case 1: return walk_string(w, v, path, &t->display_name);
+	case 2: return walk_strv(w, v, path, &t->template_uris);
+	case 3: {
+		char *s = NULL;
+		if (walk_string(w, v, path, &s) != SPOK_OK)
+			return SPOK_EINVAL;
+		spok_strv_free(&t->template_uris);
+		if (s != NULL)
+			spok_strv_push_own(&t->template_uris, s);
+		return SPOK_OK;
+	}
+	case 4: return read_format(w, v, path, &t->message_format);
+	case 5: return walk_bool(w, v, path, &t->show_while_pending);
+	default: return walk_bool(w, v, path, &t->hide_once_finished);
+	}
+}
+
+static struct spok_log_template *add_template(struct spok_log_template **arr, size_t *n)
+{
+	*arr = xreallocarray(*arr, *n + 1, sizeof(**arr));
+	memset(&(*arr)[*n], 0, sizeof(**arr));
+	return &(*arr)[(*n)++];
+}
+
+static int read_templates(struct walk *w, const struct ynode *v, const char *field,
+			  struct spok_log_config *c)
+{
+	char path[WALK_PATH_MAX];
+
+	if (walk_is_null(v))
+		return SPOK_OK;
+	if (v->kind != Y_SEQ)
+		return walk_fail(w, v, field, "expected a list of templates; write '- displayName: ...' items");
+	for (size_t i = 0; i < v->n; i++) {
+		struct spok_log_template *t = add_template(&c->templates, &c->ntemplates);
+
+		walk_index(path, field, i);
+		if (each_field(w, v->items[i], path, template_keys, template_ignored, t, template_field) != SPOK_OK)
+			return SPOK_EINVAL;
+	}
+	return SPOK_OK;
+}
+
+static int read_dynamic_pairs(struct walk *w, const struct ynode *m, const char *field,
+			      struct spok_log_config *c)
+{
+	char path[WALK_PATH_MAX];
+
+	for (size_t i = 0; i < m->n; i++) {
+		const struct ynode *k = m->items[2 * i];
+		struct spok_log_template *t;
+		char *name = NULL;
+
+		walk_child(path, field, k);
+		if (walk_text(w, k, path, &name) != SPOK_OK)
+			return SPOK_EINVAL;
+		t = add_template(&c->dynamic_links, &c->ndynamic_links);
+		if (each_field(w, m->items[2 * i + 1], path, template_keys, template_ignored, t,
+			       template_field) != SPOK_OK) {
+			free(name);
+			return SPOK_EINVAL;
+		}
+		free(t->name);  /* the mapping key is the link's name (what link_type selects) */
+		t->name = name;
+	}
+	return SPOK_OK;
+}
+
+/* dynamic-log-links: {name: template} or Helm's [{name: template}, ...]. */
+static int read_dynamic(struct walk *w, const struct ynode *v, const char *field,
+			struct spok_log_config *c)
+{
+	char path[WALK_PATH_MAX];
+
+	if (walk_is_null(v))
+		return SPOK_OK;
+	if (v->kind == Y_MAP)
+		return read_dynamic_pairs(w, v, field, c);
+	if (v->kind != Y_SEQ)
+		return walk_fail(w, v, field, "expected a mapping of name: template; write 'name: {displayName: ..., templateUris: [...]}'");
+	for (size_t i = 0; i < v->n; i++) {
+		walk_index(path, field, i);
+		if (walk_mapping(w, v->items[i], path) != SPOK_OK ||
+		    read_dynamic_pairs(w, v->items[i], field, c) != SPOK_OK)
+			return SPOK_EINVAL;
+	}
+	return SPOK_OK;
+}
+
+static int log_field(struct walk *w, void *out, int idx, const struct ynode *v, const char *path)
+{
+	struct spok_log_config *c = out;
+
+	switch (idx) {
+	case 0: return walk_bool(w, v, path, &c->kubernetes_enabled);
+	case 1: return walk_string(w, v, path, &c->kubernetes_url);
+	case 2: return walk_string(w, v, path, &c->kubernetes_template_uri);
+	case 3: return walk_bool(w, v, path, &c->cloudwatch_enabled);
+	case 4: return walk_string(w, v, path, &c->cloudwatch_region);
+	case 5: return walk_string(w, v, path, &c->cloudwatch_log_group);
+	case 6: return walk_string(w, v, path, &c->cloudwatch_template_uri);
+	case 7: return walk_bool(w, v, path, &c->stackdriver_enabled);
+	case 8: return walk_string(w, v, path, &c->gcp_project);
+	case 9: return walk_string(w, v, path, &c->stackdriver_logresourcename);
+	case 10: return walk_string(w, v, path, &c->stackdriver_template_uri);
+	case 11: return read_templates(w, v, path, c);
+	default: return read_dynamic(w, v, path, c);
+	}
+}
+
+static int logs_field(struct walk *w, void *out, int idx, const struct ynode *v, const char *path)
+{
+	struct spok_spark_config *s = out;
+	struct spok_log_config *c = idx == 0 ? &s->logs_mixed : idx == 1 ? &s->logs_user :
+				    idx == 2 ? &s->logs_system : &s->logs_all_user;
+
+	/* A section given in the file replaces the built-in default, as in Flyte. */
+	spok_log_config_free(c);
+	return each_field(w, v, path, log_keys, NULL, c, log_field);
+}
+
+/* ---- plugins.spark ---- */
+
+static int feature_field(struct walk *w, void *out, int idx, const struct ynode *v, const char *path)
+{
+	struct spok_feature *f = out;
+
+	if (idx == 0)
+		return walk_string(w, v, path, &f->name);
+	return walk_strmap(w, v, path, true, &f->spark_config);
+}
+
+static void features_free(struct spok_spark_config *s)
+{
+	for (size_t i = 0; i < s->nfeatures; i++) {
+		free(s->features[i].name);
+		spok_strmap_free(&s->features[i].spark_config);
+	}
+	free(s->features);
+	s->features = NULL;
+	s->nfeatures = 0;
+}
+
+static int read_features(struct walk *w, const struct ynode *v, const char *field,
+			 struct spok_spark_config *s)
+{
+	char path[WALK_PATH_MAX];
+
+	features_free(s);
+	if (walk_is_null(v))
+		return SPOK_OK;
+	if (v->kind != Y_SEQ)
+		return walk_fail(w, v, field, "expected a list of features; write '- name: ...' items with spark-config");
+	for (size_t i = 0; i < v->n; i++) {
+		struct spok_feature *f;
+
+		s->features = xreallocarray(s->features, s->nfeatures + 1, sizeof(*s->features));
+		f = &s->features[s->nfeatures++];
+		memset(f, 0, sizeof(*f));
+		walk_index(path, field, i);
+		if (each_field(w, v->items[i], path, feature_keys, NULL, f, feature_field) != SPOK_OK)
+			return SPOK_EINVAL;
+		if (f->name == NULL || f->name[0] == '\0')
+			return walk_fail(w, v->items[i], path, "feature has no name; add 'name: <feature>'");
+	}
+	return SPOK_OK;
+}
+
+static int spark_field(struct walk *w, void *out, int idx, const struct ynode *v, const char *path)
+{
+	struct spok_spark_config *s = out;
+
+	switch (idx) {
+	case 0: return walk_strmap(w, v, path, true, &s->spark_config_default);
+	case 1: return walk_string(w, v, path, &s->history_server_url);
+	case 2: return read_features(w, v, path, s);
+	default: return each_field(w, v, path, logs_keys, NULL, s, logs_field);
+	}
+}
+
+/* ---- plugins.k8s ---- */
+
+static int read_resource_tolerations(struct walk *w, const struct ynode *v, const char *path,
+				     json_t **out)
+{
+	char child[WALK_PATH_MAX];
+
+	if (!walk_is_null(v) && v->kind == Y_MAP) {
+		for (size_t i = 0; i < v->n; i++) {
+			const struct ynode *val = v->items[2 * i + 1];
+
+			walk_child(child, path, v->items[2 * i]);
+			if (val->kind != Y_SEQ && !walk_is_null(val))
+				return walk_fail(w, val, child, "expected a list of tolerations; write '- key: ...' items");
+		}
+	}
+	return walk_json(w, v, path, Y_MAP, out);
+}
+
+static int k8s_field(struct walk *w, void *out, int idx, const struct ynode *v, const char *path)
+{
+	struct spok_k8s_config *k = out;
+
+	switch (idx) {
+	case 0: return walk_strmap(w, v, path, true, &k->default_annotations);
+	case 1: return walk_strmap(w, v, path, true, &k->default_labels);
+	case 2: return walk_strmap(w, v, path, true, &k->default_env_vars);
+	case 3: return walk_strmap(w, v, path, true, &k->default_node_selector);
+	case 4: return walk_strmap(w, v, path, true, &k->interruptible_node_selector);
+	case 5: return walk_json(w, v, path, Y_SEQ, &k->default_tolerations);
+	case 6: return walk_json(w, v, path, Y_SEQ, &k->interruptible_tolerations);
+	case 7: return read_resource_tolerations(w, v, path, &k->resource_tolerations);
+	case 8: return walk_json(w, v, path, Y_MAP, &k->default_affinity);
+	case 9: return walk_json(w, v, path, Y_MAP, &k->interruptible_node_selector_requirement);
+	case 10: return walk_json(w, v, path, Y_MAP, &k->non_interruptible_node_selector_requirement);
+	case 11: return walk_json(w, v, path, Y_MAP, &k->default_pod_security_context);
+	case 12: return walk_json(w, v, path, Y_MAP, &k->default_security_context);
+	case 13: return walk_json(w, v, path, Y_MAP, &k->default_pod_dns_config);
+	case 14: return walk_string(w, v, path, &k->scheduler_name);
+	case 15: return walk_string(w, v, path, &k->image_pull_policy);
+	case 16: return walk_bool(w, v, path, &k->enable_host_networking_pod);
+	case 17: return walk_bool(w, v, path, &k->inject_finalizer);
+	default: return walk_bool(w, v, path, &k->delete_resource_on_finalize);
+	}
+}
+
+/* ---- top level ---- */
+
+static int read_plugins(struct walk *w, const struct ynode *v, const char *field, struct spok_platform *p)
+{
+	char path[WALK_PATH_MAX];
+
+	if (walk_is_null(v))
+		return SPOK_OK;
+	if (walk_mapping(w, v, field) != SPOK_OK)
+		return SPOK_EINVAL;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ynode *k = v->items[2 * i], *val = v->items[2 * i + 1];
+		int result = SPOK_OK;
+
+		if (k->kind != Y_SCALAR)
+			return walk_fail(w, k, field, "keys must be scalars; use a plain key");
+		walk_child(path, field, k);
+		/* Other plugins' sections (plugins.logs, plugins.ray ...) belong to Flyte: skip them. */
+		if (strcmp(k->text, "spark") == 0)
+			result = each_field(w, val, path, spark_keys, spark_ignored, &p->spark, spark_field);
+		else if (strcmp(k->text, "k8s") == 0)
+			result = each_field(w, val, path, k8s_keys, k8s_ignored, &p->k8s, k8s_field);
+		if (result != SPOK_OK)
+			return result;
+	}
+	return SPOK_OK;
+}
+
+static int spok_field(struct walk *w, void *out, int idx, const struct ynode *v, const char *path)
+{
+	struct spok_settings *s = out;
+	long n;
+
+	switch (idx) {
+	case 0: return walk_string(w, v, path, &s->default_image);
+	case 1: return walk_string(w, v, path, &s->namespace_template);
+	case 2: return walk_string(w, v, path, &s->default_service_account);
+	default:
+		if (walk_int(w, v, path, 8, 253, &n) != SPOK_OK)
+			return SPOK_EINVAL;
+		s->name_max_len = (int)n;
+		return SPOK_OK;
+	}
+}
+
+static int top_field(struct walk *w, void *out, int idx, const struct ynode *v, const char *path)
+{
+	struct spok_platform *p = out;
+
+	if (idx == 0)
+		return read_plugins(w, v, path, p);
+	return each_field(w, v, path, spok_keys, NULL, &p->spok, spok_field);
+}
+
+int spok_config_parse(const char *text, size_t len, const char *path, struct spok_platform *out,
+		      struct spok_err *err)
+{
+	struct walk w = {path ? path : "<input>", err, "docs/CONFIG.md"};
+	struct ydoc d;
+	int result;
+
+	spok_platform_init(out);
+	result = ydoc_load(&d, text, len, w.path, err);
+	if (result != SPOK_OK) {
+		spok_platform_free(out);
+		return result;
+	}
+	if (d.root != NULL && !walk_is_null(d.root) && d.root->kind != Y_MAP)
+		result = walk_fail(&w, d.root, "(top level)",
+				   "expected a mapping, got %s; a config file has 'plugins:' and 'spok:' sections",
+				   d.root->kind == Y_SEQ ? "a list" : "a scalar");
+	else if (d.root != NULL)
+		result = each_field(&w, d.root, "", top_keys, NULL, out, top_field);
+	ydoc_free(&d);
+	if (result != SPOK_OK) {
+		spok_platform_free(out);
+		return result;
+	}
+	out->source_path = xstrdup(w.path);
+	return SPOK_OK;
+}
+
+int spok_config_load(const char *path, struct spok_platform *out, struct spok_err *err)
+{
+	struct spok_buf b;
+	int result;
+
+	memset(out, 0, sizeof(*out));
+	result = walk_read_file(&b, path, err);
+	if (result == SPOK_OK)
+		result = spok_config_parse(b.data, b.len, path, out, err);
+	spok_buf_free(&b);
+	return result;
+}
