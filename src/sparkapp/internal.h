@@ -1,0 +1,48 @@
+/* internal.h - helpers shared by the files of src/sparkapp; not part of the module API.
+ *
+ * Ownership: functions returning json_t* return a new reference; json_t* parameters are
+ * borrowed unless the name says "steal". Returned strings are heap strings the caller frees.
+ */
+#ifndef SPOK_SPARKAPP_INTERNAL_H
+#define SPOK_SPARKAPP_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/err.h"
+#include "common/strmap.h"
+#include "model/model.h"
+
+/* Length of the UTF-8 sequence at s (n bytes left), decoding like Go: an invalid or
+ * truncated sequence counts as one byte. 0 only when n == 0. */
+size_t spok__rune_len(const unsigned char *s, size_t n);
+
+/* A JSON string for s; invalid UTF-8 becomes U+FFFD as Go's encoding/json does. */
+json_t *spok__jstr(const char *s);
+/* obj[key] = val (stolen), with the same UTF-8 repair applied to key. */
+void spok__jset(json_t *obj, const char *key, json_t *val);
+/* A JSON object holding m's entries sorted bytewise by key (Go map encoding order). */
+json_t *spok__jmap_sorted(const struct spok_strmap *m);
+/* {"name": name, "value": value}, "value" left out when empty (Go omitempty). */
+json_t *spok__env_var(const char *name, const char *value);
+
+/* One role's pod, after Flyte's ToK8sPodSpec and the role overlay. */
+struct spok__role {
+	json_t *pod;       /* PodSpec object (owned) */
+	json_t *primary;   /* primary container inside pod (borrowed from pod) */
+};
+
+struct spok__ctx {
+	const struct spok_task *t;
+	const struct spok_platform *p;
+	const struct spok_exec *x;
+	const char *gen;   /* generated name */
+};
+
+/* Builds the driver (is_driver, never interruptible) or executor pod. */
+int spok__role_build(const struct spok__ctx *c, bool is_driver, struct spok__role *out,
+		     struct spok_err *err);
+void spok__role_free(struct spok__role *r);
+
+#endif

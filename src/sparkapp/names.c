@@ -1,0 +1,288 @@
+/* names.c - generated names, DNS-1123 conversion, label sanitising, and the small JSON helpers
+ * that repair UTF-8 the way Go's encoding/json does. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/xalloc.h"
+#include "sparkapp/internal.h"
+#include "sparkapp/sparkapp.h"
+
+static bool is_cont(unsigned char c)
+{
+	return c >= 0x80 && c <= 0xBF;
+}
+
+size_t spok__rune_len(const unsigned char *s, size_t n)
+{
+	unsigned char c, lo = 0x80, hi = 0xBF;
+	size_t need;
+
+	if (n == 0)
+		return 0;
+	c = s[0];
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		need = 1;
+	else if (c >= 0xE0 && c <= 0xEF)
+		need = 2;
+	else if (c >= 0xF0 && c <= 0xF4)
+		need = 3;
+	else
+		return 1;
+	/* The second byte's range is narrower for a few leads (no overlongs, no surrogates). */
+	if (c == 0xE0)
+		lo = 0xA0;
+	else if (c == 0xED)
+		hi = 0x9F;
+	else if (c == 0xF0)
+		lo = 0x90;
+	else if (c == 0xF4)
+		hi = 0x8F;
+	if (n < need + 1 || s[1] < lo || s[1] > hi)
+		return 1;
+	for (size_t i = 2; i <= need; i++)
+		if (!is_cont(s[i]))
+			return 1;
+	return need + 1;
+}
+
+/* Copy of s with every invalid UTF-8 byte replaced by U+FFFD, or NULL if s is valid. */
+static char *utf8_repair(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0;
+	struct spok_buf b;
+	bool bad = false;
+
+	while (i < n) {
+		size_t r = spok__rune_len(u + i, n - i);
+		if (r == 1 && u[i] >= 0x80) {
+			bad = true;
+			break;
+		}
+		i += r;
+	}
+	if (!bad)
+		return NULL;
+	spok_buf_init(&b, 0);
+	for (i = 0; i < n;) {
+		size_t r = spok__rune_len(u + i, n - i);
+		if (r == 1 && u[i] >= 0x80)
+			spok_buf_appends(&b, "\xEF\xBF\xBD");
+		else
+			spok_buf_append(&b, u + i, r);
+		i += r;
+	}
+	return spok_buf_detach(&b);
+}
+
+json_t *spok__jstr(const char *s)
+{
+	char *fixed;
+	json_t *j;
+
+	if (s == NULL)
+		s = "";
+	fixed = utf8_repair(s);
+	j = json_string(fixed ? fixed : s);
+	free(fixed);
+	return j;
+}
+
+void spok__jset(json_t *obj, const char *key, json_t *val)
+{
+	char *fixed = utf8_repair(key);
+
+	json_object_set_new(obj, fixed ? fixed : key, val);
+	free(fixed);
+}
+
+json_t *spok__jmap_sorted(const struct spok_strmap *m)
+{
+	struct spok_strmap s = {0};
+	json_t *o = json_object();
+
+	spok_strmap_copy(&s, m);
+	spok_strmap_sort(&s);
+	for (size_t i = 0; i < s.len; i++)
+		spok__jset(o, s.items[i].key, spok__jstr(s.items[i].value));
+	spok_strmap_free(&s);
+	return o;
+}
+
+json_t *spok__env_var(const char *name, const char *value)
+{
+	json_t *e = json_object();
+
+	spok__jset(e, "name", spok__jstr(name));
+	if (value != NULL && value[0] != '\0')
+		spok__jset(e, "value", spok__jstr(value));
+	return e;
+}
+
+/* ---- FixedLengthUniqueID ---- */
+
+static uint32_t fnv1a32(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* "f" + the 4 hash bytes (big-endian, as Go's hash.Sum) in Flyte's base32 alphabet. */
+static char *hashed_id(const char *s, size_t n)
+{
+	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz123456";
+	uint64_t bits = (uint64_t)fnv1a32(s, n) << 3; /* 32 bits padded to 35 = 7 groups of 5 */
+	char *out = xmalloc(9);
+
+	out[0] = 'f';
+	for (int i = 0; i < 7; i++)
+		out[1 + i] = alphabet[(bits >> (30 - 5 * i)) & 31];
+	out[8] = '\0';
+	return out;
+}
+
+static char *fixed_length_id(const char *id, int max_len)
+{
+	size_t n = strlen(id);
+
+	if (max_len >= 0 && n <= (size_t)max_len)
+		return xstrdup(id);
+	if (max_len < 8)
+		return NULL;
+	return hashed_id(id, n);
+}
+
+char *spok_generated_name(const char *const *parts, size_t nparts, int max_len)
+{
+	struct spok_buf b;
+	char *joined, *out;
+
+	spok_buf_init(&b, 0);
+	spok_buf_appends(&b, "");
+	for (size_t i = 0; i < nparts; i++) {
+		if (i > 0 && b.len > 0)
+			spok_buf_appends(&b, "-");
+		spok_buf_appends(&b, parts[i] ? parts[i] : "");
+	}
+	joined = spok_buf_detach(&b);
+	out = fixed_length_id(joined, max_len);
+	free(joined);
+	return out;
+}
+
+/* ---- DNS-1123 ---- */
+
+#define DNS1123_SUBDOMAIN_MAX 253
+#define DNS1123_LABEL_MAX 63
+#define MAX_UNIQUE_ID_LEN 20
+
+static bool lower_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static bool is_dns1123_subdomain(const char *s)
+{
+	size_t n = strlen(s), start = 0;
+
+	if (n == 0 || n > DNS1123_SUBDOMAIN_MAX)
+		return false;
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && s[i] != '.') {
+			if (!lower_alnum(s[i]) && s[i] != '-')
+				return false;
+			continue;
+		}
+		/* a label [start, i): non-empty, alphanumeric at both ends */
+		if (i == start || !lower_alnum(s[start]) || !lower_alnum(s[i - 1]))
+			return false;
+		start = i + 1;
+	}
+	return true;
+}
+
+static char ascii_lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+char *spok_dns1123_subdomain(const char *name)
+{
+	size_t n = strlen(name), len = 0, from = 0, to;
+	char *s, *out, *id;
+
+	if (is_dns1123_subdomain(name))
+		return xstrdup(name);
+	/* camelCase -> kebab-case: "([a-z0-9])([A-Z])" -> "$1-$2", non-overlapping left to right */
+	s = xmalloc(2 * n + 1);
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (lower_alnum(c) && i + 1 < n && name[i + 1] >= 'A' && name[i + 1] <= 'Z') {
+			s[len++] = c;
+			s[len++] = '-';
+			s[len++] = name[++i];
+			continue;
+		}
+		s[len++] = c;
+	}
+	/* lower-case, then drop everything outside [-.a-z0-9] */
+	to = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = ascii_lower(s[i]);
+		if (lower_alnum(c) || c == '-' || c == '.')
+			s[to++] = c;
+	}
+	len = to;
+	while (from < len && (s[from] == '.' || s[from] == '-'))
+		from++;
+	while (len > from && (s[len - 1] == '.' || s[len - 1] == '-'))
+		len--;
+	out = xstrndup(s + from, len - from);
+	free(s);
+	if (strlen(out) > DNS1123_SUBDOMAIN_MAX) {
+		id = fixed_length_id(out, MAX_UNIQUE_ID_LEN);
+		s = xasprintf("%.*s-%s", DNS1123_SUBDOMAIN_MAX - MAX_UNIQUE_ID_LEN - 1, out, id);
+		free(id);
+		free(out);
+		out = s;
+	}
+	return out;
+}
+
+char *spok_label_value(const char *name)
+{
+	size_t n = strlen(name), len = 0, from = 0;
+	char *s = xmalloc(n + 1), *out;
+
+	bool in_run = false;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = ascii_lower(name[i]);
+		if (lower_alnum(c) || c == '-') {
+			s[len++] = c;
+			in_run = false;
+		} else if (!in_run) {
+			/* "[^-a-z0-9]+" -> "-": a run of invalid characters becomes one '-' */
+			s[len++] = '-';
+			in_run = true;
+		}
+	}
+	if (len > DNS1123_LABEL_MAX)
+		len = DNS1123_LABEL_MAX;
+	while (from < len && s[from] == '-')
+		from++;
+	while (len > from && s[len - 1] == '-')
+		len--;
+	out = xstrndup(s + from, len - from);
+	free(s);
+	return out;
+}

@@ -1,0 +1,573 @@
+/* pod.c - one role's pod spec, as Flyte derives it: ToK8sPodSpec (BuildRawPod, container
+ * decoration, UpdatePod) and then the Spark plugin's driverPod/executorPod overlay
+ * (MergeOverlayPodSpecOntoBase). Pod specs are handled as jansson objects in Kubernetes'
+ * JSON shape; only the fields the SparkApplication needs are interpreted. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+#include "sparkapp/internal.h"
+#include "sparkapp/sparkapp.h"
+
+/* ---- shape checks (what Go's json.Unmarshal into v1.PodSpec would reject, for the fields
+ * spok reads) ---- */
+
+static bool opt_is(const json_t *o, const char *key, json_type type)
+{
+	const json_t *v = json_object_get(o, key);
+	return v == NULL || json_is_null(v) || json_typeof(v) == type ||
+	       (type == JSON_TRUE && json_is_boolean(v));
+}
+
+static bool strings_array(const json_t *o, const char *key)
+{
+	const json_t *a = json_object_get(o, key), *v;
+	size_t i;
+
+	if (a == NULL || json_is_null(a))
+		return true;
+	if (!json_is_array(a))
+		return false;
+	json_array_foreach(a, i, v)
+		if (!json_is_string(v))
+			return false;
+	return true;
+}
+
+static const char *check_container(const json_t *c)
+{
+	const json_t *env, *e, *res;
+	size_t i;
+
+	if (!json_is_object(c))
+		return "every container must be an object";
+	if (!opt_is(c, "name", JSON_STRING) || !opt_is(c, "image", JSON_STRING))
+		return "container name and image must be strings";
+	if (!strings_array(c, "args") || !strings_array(c, "command"))
+		return "container args and command must be arrays of strings";
+	if (!opt_is(c, "env", JSON_ARRAY))
+		return "container env must be an array";
+	env = json_object_get(c, "env");
+	json_array_foreach(env, i, e)
+		if (!json_is_object(e) || !opt_is(e, "name", JSON_STRING) ||
+		    !opt_is(e, "value", JSON_STRING))
+			return "container env entries must be objects with string name and value";
+	if (!opt_is(c, "securityContext", JSON_OBJECT) || !opt_is(c, "resources", JSON_OBJECT))
+		return "container securityContext and resources must be objects";
+	res = json_object_get(c, "resources");
+	if (json_is_object(res) &&
+	    (!opt_is(res, "limits", JSON_OBJECT) || !opt_is(res, "requests", JSON_OBJECT)))
+		return "container resources limits and requests must be objects";
+	return NULL;
+}
+
+static const char *check_containers(const json_t *pod, const char *key)
+{
+	const json_t *a = json_object_get(pod, key), *c;
+	const char *why;
+	size_t i;
+
+	if (a == NULL || json_is_null(a))
+		return NULL;
+	if (!json_is_array(a))
+		return "containers must be an array";
+	json_array_foreach(a, i, c)
+		if ((why = check_container(c)) != NULL)
+			return why;
+	return NULL;
+}
+
+/* NULL if pod has the PodSpec shape spok relies on, else why not. */
+static const char *check_pod(const json_t *pod)
+{
+	static const char *const objects[] = {"affinity", "securityContext", "dnsConfig"};
+	static const char *const strings[] = {"schedulerName", "priorityClassName",
+					      "serviceAccountName"};
+	const json_t *ns, *v, *tol;
+	const char *why, *k;
+	size_t i;
+
+	if (!json_is_object(pod))
+		return "a pod spec must be an object";
+	if ((why = check_containers(pod, "containers")) != NULL ||
+	    (why = check_containers(pod, "initContainers")) != NULL)
+		return why;
+	for (i = 0; i < 3; i++)
+		if (!opt_is(pod, objects[i], JSON_OBJECT))
+			return "affinity, securityContext and dnsConfig must be objects";
+	for (i = 0; i < 3; i++)
+		if (!opt_is(pod, strings[i], JSON_STRING))
+			return "schedulerName, priorityClassName and serviceAccountName must be strings";
+	if (!opt_is(pod, "hostNetwork", JSON_TRUE))
+		return "hostNetwork must be a boolean";
+	if (!opt_is(pod, "tolerations", JSON_ARRAY))
+		return "tolerations must be an array";
+	tol = json_object_get(pod, "tolerations");
+	json_array_foreach(tol, i, v)
+		if (!json_is_object(v))
+			return "tolerations entries must be objects";
+	if (!opt_is(pod, "nodeSelector", JSON_OBJECT))
+		return "nodeSelector must be an object";
+	ns = json_object_get(pod, "nodeSelector");
+	json_object_foreach((json_t *)ns, k, v)
+		if (!json_is_string(v))
+			return "nodeSelector values must be strings";
+	return NULL;
+}
+
+/* ---- mergo.Merge(dst, src, WithOverride, WithAppendSlice), on JSON ---- */
+
+/* mergo skips "empty" source values; objects stand for pointers/structs and never are. */
+static bool merge_empty(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_NULL:
+	case JSON_FALSE:
+		return true;
+	case JSON_STRING:
+		return json_string_length(v) == 0;
+	case JSON_INTEGER:
+		return json_integer_value(v) == 0;
+	case JSON_REAL:
+		return json_real_value(v) == 0.0;
+	case JSON_ARRAY:
+		return json_array_size(v) == 0;
+	default:
+		return false;
+	}
+}
+
+static void merge_value(json_t *dst, const char *key, const json_t *sv);
+
+static void merge_object(json_t *dst, const json_t *src)
+{
+	const char *k;
+	json_t *sv;
+
+	json_object_foreach((json_t *)src, k, sv)
+		merge_value(dst, k, sv);
+}
+
+static void merge_value(json_t *dst, const char *key, const json_t *sv)
+{
+	json_t *dv = json_object_get(dst, key);
+
+	if (merge_empty(sv))
+		return;
+	if (dv == NULL || json_is_null(dv))
+		json_object_set_new(dst, key, json_deep_copy(sv));
+	else if (json_is_object(dv) && json_is_object(sv))
+		merge_object(dv, sv);
+	else if (json_is_array(dv) && json_is_array(sv))
+		for (size_t i = 0; i < json_array_size(sv); i++)
+			json_array_append_new(dv, json_deep_copy(json_array_get(sv, i)));
+	else
+		json_object_set_new(dst, key, json_deep_copy(sv));
+}
+
+static json_t *find_container(const json_t *list, const char *name)
+{
+	const json_t *c;
+	size_t i;
+
+	json_array_foreach(list, i, c) {
+		const char *n = json_string_value(json_object_get(c, "name"));
+		if (strcmp(n ? n : "", name) == 0)
+			return (json_t *)c;
+	}
+	return NULL;
+}
+
+/* Containers merge only into same-named base containers; overlay-only ones are dropped. */
+static void merge_containers(json_t *base, const json_t *overlay, const char *key)
+{
+	json_t *bl = json_object_get(base, key), *c;
+	const json_t *ol = json_object_get(overlay, key);
+	size_t i;
+
+	if (!json_is_array(bl) || !json_is_array(ol))
+		return;
+	json_array_foreach(bl, i, c) {
+		const char *n = json_string_value(json_object_get(c, "name"));
+		const json_t *oc = find_container(ol, n ? n : "");
+		if (oc != NULL)
+			merge_object(c, oc);
+	}
+}
+
+static void merge_pod_overlay(json_t *base, const json_t *overlay)
+{
+	const json_t *ons = json_object_get(overlay, "nodeSelector"), *v;
+	const char *k;
+
+	json_object_foreach((json_t *)overlay, k, v) {
+		if (strcmp(k, "containers") == 0 || strcmp(k, "initContainers") == 0 ||
+		    strcmp(k, "nodeSelector") == 0)
+			continue;
+		merge_value(base, k, v);
+	}
+	merge_containers(base, overlay, "containers");
+	merge_containers(base, overlay, "initContainers");
+	/* A Go map: every overlay key overrides, empty values included. */
+	if (json_is_object(ons)) {
+		json_t *bns = json_object_get(base, "nodeSelector");
+		if (!json_is_object(bns)) {
+			bns = json_object();
+			json_object_set_new(base, "nodeSelector", bns);
+		}
+		json_object_update(bns, (json_t *)ons);
+	}
+}
+
+/* ---- BuildRawPod ---- */
+
+static json_t *raw_container(const struct spok__ctx *c, const char *image)
+{
+	const struct spok_task *t = c->t;
+	json_t *ct = json_object(), *args = json_array(), *env = json_array();
+
+	for (size_t i = 0; i < t->args.len; i++)
+		json_array_append_new(args, spok__jstr(t->args.items[i]));
+	for (size_t i = 0; i < t->env.len; i++)
+		json_array_append_new(env, spok__env_var(t->env.items[i].key, t->env.items[i].value));
+	spok__jset(ct, "name", spok__jstr(c->gen));
+	spok__jset(ct, "image", spok__jstr(image));
+	spok__jset(ct, "args", args);
+	spok__jset(ct, "env", env);
+	return ct;
+}
+
+static int raw_pod(const struct spok__ctx *c, json_t **pod, const char **primary,
+		   struct spok_err *err)
+{
+	const struct spok_task *t = c->t;
+	const char *why, *image;
+
+	if (!t->k8s_pod.present) {
+		image = t->image && t->image[0] ? t->image : c->p->spok.default_image;
+		if (image == NULL || image[0] == '\0')
+			return spok_err_set(err, SPOK_EINVAL,
+					    "image: the task names no image; set image in the job file "
+					    "or spok.default-image in the config");
+		*pod = json_object();
+		spok__jset(*pod, "containers", json_array());
+		json_array_append_new(json_object_get(*pod, "containers"), raw_container(c, image));
+		*primary = c->gen;
+		return SPOK_OK;
+	}
+	if (t->k8s_pod.pod_spec == NULL)
+		return spok_err_set(err, SPOK_EINVAL,
+				    "k8sPod: Pod tasks with task type version > 1 should specify "
+				    "their target as a K8sPod with a defined pod spec; add podSpec");
+	if ((why = check_pod(t->k8s_pod.pod_spec)) != NULL)
+		return spok_err_set(err, SPOK_EINVAL,
+				    "k8sPod.podSpec: Unable to unmarshal task k8s pod (%s); give a "
+				    "Kubernetes PodSpec", why);
+	*primary = t->k8s_pod.primary_container_name;
+	if (*primary == NULL)
+		*primary = spok_strmap_get(&t->config, "primary_container_name");
+	if (*primary == NULL)
+		return spok_err_set(err, SPOK_EINVAL,
+				    "k8sPod: invalid TaskSpecification, config missing "
+				    "[primary_container_name] key; set primaryContainerName");
+	*pod = json_deep_copy(t->k8s_pod.pod_spec);
+	return SPOK_OK;
+}
+
+/* ---- container decoration (AddFlyteCustomizationsToContainer, DecorateEnvVars) ---- */
+
+static void append_env(json_t *env, const char *name, const char *value)
+{
+	json_array_append_new(env, spok__env_var(name, value));
+}
+
+/* FLYTE_* vars that spok knows, then plugins.k8s.default-env-vars (sorted: Go map order). */
+static void decorate_env(const struct spok__ctx *c, json_t *container)
+{
+	const struct spok_task *t = c->t;
+	json_t *env = json_object_get(container, "env");
+	struct spok_strmap defaults = {0};
+	char attempt[16];
+
+	if (!json_is_array(env)) {
+		env = json_array();
+		json_object_set_new(container, "env", env);
+	}
+	snprintf(attempt, sizeof(attempt), "%u", c->x->attempt);
+	append_env(env, "FLYTE_INTERNAL_EXECUTION_ID", c->x->execution_name);
+	append_env(env, "FLYTE_INTERNAL_EXECUTION_PROJECT", t->project);
+	append_env(env, "FLYTE_INTERNAL_EXECUTION_DOMAIN", t->domain);
+	append_env(env, "FLYTE_ATTEMPT_NUMBER", attempt);
+	append_env(env, "FLYTE_INTERNAL_TASK_PROJECT", t->project);
+	append_env(env, "FLYTE_INTERNAL_TASK_DOMAIN", t->domain);
+	append_env(env, "FLYTE_INTERNAL_TASK_NAME", t->name);
+	append_env(env, "FLYTE_INTERNAL_TASK_VERSION", t->version);
+	spok_strmap_copy(&defaults, &c->p->k8s.default_env_vars);
+	spok_strmap_sort(&defaults);
+	for (size_t i = 0; i < defaults.len; i++)
+		append_env(env, defaults.items[i].key, defaults.items[i].value);
+	spok_strmap_free(&defaults);
+}
+
+static void render_args(const struct spok__ctx *c, json_t *container)
+{
+	json_t *args = json_object_get(container, "args"), *a;
+	size_t i;
+
+	json_array_foreach(args, i, a) {
+		char *r = spok_render_arg(json_string_value(a), c->x, c->gen);
+		json_array_set_new(args, i, spok__jstr(r));
+		free(r);
+	}
+}
+
+/* ---- UpdatePod ---- */
+
+static void append_copies(json_t *dst, const json_t *src)
+{
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(src, i, v)
+		json_array_append_new(dst, json_deep_copy(v));
+}
+
+/* Resource tolerations for one resource list, keys in bytewise order (Go: map order). The
+ * primary container always has cpu and memory, filled from platform defaults by Flyte. */
+static void resource_tolerations(const struct spok_platform *p, const json_t *list,
+				 bool primary, json_t *out)
+{
+	struct spok_strmap names = {0};
+	const char *k;
+	const json_t *v;
+
+	if (primary) {
+		spok_strmap_set(&names, "cpu", "");
+		spok_strmap_set(&names, "memory", "");
+	}
+	json_object_foreach((json_t *)list, k, v)
+		spok_strmap_set(&names, k, "");
+	spok_strmap_sort(&names);
+	for (size_t i = 0; i < names.len; i++) {
+		const json_t *tol = json_object_get(p->k8s.resource_tolerations, names.items[i].key);
+		if (json_is_array(tol))
+			append_copies(out, tol);
+	}
+	spok_strmap_free(&names);
+}
+
+static json_t *pod_tolerations(const struct spok__ctx *c, const json_t *pod,
+			       const char *primary, bool interruptible)
+{
+	const struct spok_k8s_config *k = &c->p->k8s;
+	json_t *out = json_array(), *ct;
+	size_t i;
+
+	json_array_foreach(json_object_get(pod, "containers"), i, ct) {
+		const json_t *res = json_object_get(ct, "resources");
+		const char *n = json_string_value(json_object_get(ct, "name"));
+		bool is_primary = strcmp(n ? n : "", primary) == 0;
+		resource_tolerations(c->p, json_object_get(res, "limits"), is_primary, out);
+		resource_tolerations(c->p, json_object_get(res, "requests"), is_primary, out);
+	}
+	if (interruptible && json_is_array(k->interruptible_tolerations))
+		append_copies(out, k->interruptible_tolerations);
+	if (json_is_array(k->default_tolerations))
+		append_copies(out, k->default_tolerations);
+	append_copies(out, json_object_get(pod, "tolerations"));
+	return out;
+}
+
+static void union_into(json_t *dst, const struct spok_strmap *m)
+{
+	for (size_t i = 0; i < m->len; i++)
+		spok__jset(dst, m->items[i].key, spok__jstr(m->items[i].value));
+}
+
+static json_t *pod_node_selector(const struct spok__ctx *c, const json_t *pod, bool interruptible)
+{
+	json_t *ns = json_object();
+	const json_t *own = json_object_get(pod, "nodeSelector");
+
+	union_into(ns, &c->p->k8s.default_node_selector);
+	if (json_is_object(own))
+		json_object_update(ns, (json_t *)own);
+	if (interruptible)
+		union_into(ns, &c->p->k8s.interruptible_node_selector);
+	return ns;
+}
+
+static bool absent(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+	return v == NULL || json_is_null(v);
+}
+
+static void default_object(json_t *o, const char *key, const json_t *def)
+{
+	if (absent(o, key) && def != NULL)
+		json_object_set_new(o, key, json_deep_copy(def));
+}
+
+/* AddRequiredNodeSelectorRequirements: AND the requirement into every required term, or
+ * start a term when there is none. */
+static void add_requirement(json_t *affinity, const json_t *req)
+{
+	json_t *na, *rd, *terms, *term;
+	size_t i;
+
+	if (absent(affinity, "nodeAffinity"))
+		json_object_set_new(affinity, "nodeAffinity", json_object());
+	na = json_object_get(affinity, "nodeAffinity");
+	if (absent(na, "requiredDuringSchedulingIgnoredDuringExecution"))
+		json_object_set_new(na, "requiredDuringSchedulingIgnoredDuringExecution",
+				    json_object());
+	rd = json_object_get(na, "requiredDuringSchedulingIgnoredDuringExecution");
+	terms = json_object_get(rd, "nodeSelectorTerms");
+	if (!json_is_array(terms) || json_array_size(terms) == 0) {
+		term = json_object();
+		json_object_set_new(term, "matchExpressions", json_array());
+		json_array_append_new(json_object_get(term, "matchExpressions"), json_deep_copy(req));
+		json_object_set_new(rd, "nodeSelectorTerms", json_array());
+		json_array_append_new(json_object_get(rd, "nodeSelectorTerms"), term);
+		return;
+	}
+	json_array_foreach(terms, i, term) {
+		json_t *me = json_object_get(term, "matchExpressions");
+		if (!json_is_array(me)) {
+			me = json_array();
+			json_object_set_new(term, "matchExpressions", me);
+		}
+		json_array_append_new(me, json_deep_copy(req));
+	}
+}
+
+static bool nested_objects_ok(const json_t *affinity)
+{
+	const json_t *na = json_object_get(affinity, "nodeAffinity"), *rd, *terms, *t;
+	size_t i;
+
+	if (absent(affinity, "nodeAffinity"))
+		return true;
+	if (!json_is_object(na))
+		return false;
+	rd = json_object_get(na, "requiredDuringSchedulingIgnoredDuringExecution");
+	if (absent(na, "requiredDuringSchedulingIgnoredDuringExecution"))
+		return true;
+	if (!json_is_object(rd))
+		return false;
+	terms = json_object_get(rd, "nodeSelectorTerms");
+	if (absent(rd, "nodeSelectorTerms"))
+		return true;
+	if (!json_is_array(terms))
+		return false;
+	json_array_foreach(terms, i, t)
+		if (!json_is_object(t) || !opt_is(t, "matchExpressions", JSON_ARRAY))
+			return false;
+	return true;
+}
+
+static int update_pod(const struct spok__ctx *c, json_t *pod, json_t *primary,
+		      const char *primary_name, bool interruptible, struct spok_err *err)
+{
+	const struct spok_k8s_config *k = &c->p->k8s;
+	const json_t *req = interruptible ? k->interruptible_node_selector_requirement
+					  : k->non_interruptible_node_selector_requirement;
+	const char *sched = json_string_value(json_object_get(pod, "schedulerName"));
+	json_t *affinity;
+
+	json_object_set_new(pod, "tolerations", pod_tolerations(c, pod, primary_name, interruptible));
+	if (sched == NULL || sched[0] == '\0')
+		json_object_set_new(pod, "schedulerName", spok__jstr(k->scheduler_name));
+	json_object_set_new(pod, "nodeSelector", pod_node_selector(c, pod, interruptible));
+	default_object(pod, "affinity", k->default_affinity);
+	default_object(pod, "securityContext", k->default_pod_security_context);
+	if (k->enable_host_networking_pod)
+		json_object_set_new(pod, "hostNetwork", json_true());
+	default_object(pod, "dnsConfig", k->default_pod_dns_config);
+	if (absent(pod, "affinity"))
+		json_object_set_new(pod, "affinity", json_object());
+	affinity = json_object_get(pod, "affinity");
+	if (req != NULL) {
+		if (!json_is_object(affinity) || !nested_objects_ok(affinity))
+			return spok_err_set(err, SPOK_EINVAL,
+					    "affinity: nodeAffinity.requiredDuringSchedulingIgnored"
+					    "DuringExecution has the wrong shape; give a Kubernetes "
+					    "Affinity object");
+		add_requirement(affinity, req);
+	}
+	default_object(primary, "securityContext", k->default_security_context);
+	return SPOK_OK;
+}
+
+/* ---- the role ---- */
+
+static int overlay(const struct spok__ctx *c, const struct spok_pod *role, const char *rname,
+		   json_t *pod, struct spok_err *err)
+{
+	const char *why;
+
+	if (role->pod_spec == NULL)
+		return SPOK_OK;
+	if ((why = check_pod(role->pod_spec)) != NULL)
+		return spok_err_set(err, SPOK_EINVAL,
+				    "%sPod.podSpec: Unable to unmarshal %s pod spec (%s); give a "
+				    "Kubernetes PodSpec", rname, rname, why);
+	(void)c;
+	merge_pod_overlay(pod, role->pod_spec);
+	return SPOK_OK;
+}
+
+int spok__role_build(const struct spok__ctx *c, bool is_driver, struct spok__role *out,
+		     struct spok_err *err)
+{
+	const struct spok_pod *role = is_driver ? &c->t->driver_pod : &c->t->executor_pod;
+	const char *rname = is_driver ? "driver" : "executor";
+	bool interruptible = !is_driver && c->x->interruptible;
+	const char *primary_name = NULL;
+	json_t *pod = NULL, *primary, *ct;
+	int result;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if ((result = raw_pod(c, &pod, &primary_name, err)) != SPOK_OK)
+		return result;
+	json_array_foreach(json_object_get(pod, "containers"), i, ct) {
+		render_args(c, ct);
+		decorate_env(c, ct);
+	}
+	primary = find_container(json_object_get(pod, "containers"), primary_name);
+	if (primary == NULL) {
+		result = spok_err_set(err, SPOK_EINVAL,
+				      "k8sPod: invalid TaskSpecification, primary container [%s] not "
+				      "defined; name one of the pod's containers", primary_name);
+		goto fail;
+	}
+	if ((result = update_pod(c, pod, primary, primary_name, interruptible, err)) != SPOK_OK)
+		goto fail;
+	if ((result = overlay(c, role, rname, pod, err)) != SPOK_OK)
+		goto fail;
+	if (role->primary_container_name && role->primary_container_name[0])
+		primary_name = role->primary_container_name;
+	primary = find_container(json_object_get(pod, "containers"), primary_name);
+	if (primary == NULL) {
+		result = spok_err_set(err, SPOK_EINVAL,
+				      "%sPod.primaryContainerName: invalid TaskSpecification, "
+				      "container [%s] not defined; name a container of the task's pod",
+				      rname, primary_name);
+		goto fail;
+	}
+	out->pod = pod;
+	out->primary = primary;
+	return SPOK_OK;
+fail:
+	json_decref(pod);
+	return result;
+}
+
+void spok__role_free(struct spok__role *r)
+{
+	json_decref(r->pod);
+	memset(r, 0, sizeof(*r));
+}

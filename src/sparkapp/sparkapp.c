@@ -1,0 +1,313 @@
+/* sparkapp.c - assembles the SparkApplication (Flyte createSparkApplication plus the metadata
+ * flytepropeller stamps on every k8s plugin object). Keys are emitted in the Go types'
+ * declaration order; maps sorted bytewise like Go's encoding/json. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+#include "sparkapp/internal.h"
+#include "sparkapp/sparkapp.h"
+
+#define SPOK_DEFAULT_NAME_MAX_LEN 50
+#define SUBMISSION_FAILURE_RETRIES 14
+
+/* Go strconv.ParseInt(s, 10, 32): optional sign, decimal digits only, 32-bit range. */
+static bool parse_int32(const char *s, int32_t *out)
+{
+	int64_t v = 0;
+	bool neg = false;
+	size_t i = 0;
+
+	if (s == NULL || s[0] == '\0')
+		return false;
+	if (s[0] == '+' || s[0] == '-') {
+		neg = s[0] == '-';
+		i = 1;
+	}
+	if (s[i] == '\0')
+		return false;
+	for (; s[i]; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+		if (v > (int64_t)INT32_MAX + 1)
+			return false;
+	}
+	if (neg)
+		v = -v;
+	if (v > INT32_MAX || v < INT32_MIN)
+		return false;
+	*out = (int32_t)v;
+	return true;
+}
+
+/* Task-execution labels: task metadata labels, execution labels, then the ones flytepropeller
+ * sets on the workflow and node (they win). */
+static void exec_labels(const struct spok__ctx *c, struct spok_strmap *m)
+{
+	const struct spok_task *t = c->t;
+	char *node = spok_label_value(c->x->node_id ? c->x->node_id : "n0");
+
+	spok_strmap_merge(m, &t->labels);
+	if (c->x->labels)
+		spok_strmap_merge(m, c->x->labels);
+	spok_strmap_set(m, "execution-id", c->x->execution_name);
+	spok_strmap_set(m, "project", t->project ? t->project : "");
+	spok_strmap_set(m, "domain", t->domain ? t->domain : "");
+	spok_strmap_set(m, "node-id", node);
+	free(node);
+	if (t->name != NULL) {
+		char *tn = spok_label_value(t->name);
+		spok_strmap_set(m, "task-name", tn);
+		free(tn);
+	}
+	spok_strmap_set(m, "interruptible", c->x->interruptible ? "true" : "false");
+}
+
+static void exec_annotations(const struct spok__ctx *c, struct spok_strmap *m)
+{
+	spok_strmap_merge(m, &c->t->annotations);
+	if (c->x->annotations)
+		spok_strmap_merge(m, c->x->annotations);
+}
+
+static const char *service_account(const struct spok__ctx *c)
+{
+	if (c->x->service_account && c->x->service_account[0])
+		return c->x->service_account;
+	if (c->t->service_account && c->t->service_account[0])
+		return c->t->service_account;
+	if (c->p->spok.default_service_account && c->p->spok.default_service_account[0])
+		return c->p->spok.default_service_account;
+	return "spark";
+}
+
+static void set_copy(json_t *dst, const char *key, const json_t *v)
+{
+	if (v != NULL && !json_is_null(v))
+		spok__jset(dst, key, json_deep_copy(v));
+}
+
+static void set_int_conf(json_t *o, const char *key, const struct spok_strmap *conf,
+			 const char *conf_key)
+{
+	int32_t n;
+
+	if (parse_int32(spok_strmap_get(conf, conf_key), &n) && n != 0)
+		spok__jset(o, key, json_integer(n));
+}
+
+static json_t *sorted_object(const json_t *obj)
+{
+	struct spok_strmap m = {0};
+	const char *k;
+	json_t *v, *out;
+
+	json_object_foreach((json_t *)obj, k, v)
+		spok_strmap_set(&m, k, json_string_value(v) ? json_string_value(v) : "");
+	out = spok__jmap_sorted(&m);
+	spok_strmap_free(&m);
+	return out;
+}
+
+/* Role labels and annotations: defaults, k8s_pod target metadata, task execution, role pod. */
+static void role_meta(const struct spok__ctx *c, const struct spok_pod *role, json_t *o)
+{
+	const struct spok_platform *p = c->p;
+	const struct spok_task *t = c->t;
+	struct spok_strmap labels = {0}, ann = {0};
+
+	spok_strmap_merge(&labels, &p->k8s.default_labels);
+	spok_strmap_merge(&ann, &p->k8s.default_annotations);
+	if (t->k8s_pod.present) {
+		spok_strmap_merge(&labels, &t->k8s_pod.labels);
+		spok_strmap_merge(&ann, &t->k8s_pod.annotations);
+	}
+	exec_labels(c, &labels);
+	exec_annotations(c, &ann);
+	spok_strmap_merge(&labels, &role->labels);
+	spok_strmap_merge(&ann, &role->annotations);
+	spok__jset(o, "labels", spok__jmap_sorted(&labels));
+	if (ann.len > 0)
+		spok__jset(o, "annotations", spok__jmap_sorted(&ann));
+	spok_strmap_free(&labels);
+	spok_strmap_free(&ann);
+}
+
+static json_t *role_env(const struct spok__ctx *c, const json_t *primary)
+{
+	json_t *env = json_array();
+	const json_t *e;
+	char max_attempts[16];
+	size_t i;
+
+	json_array_foreach(json_object_get(primary, "env"), i, e)
+		json_array_append_new(env, json_deep_copy(e));
+	snprintf(max_attempts, sizeof(max_attempts), "%u", c->t->retries + 1u);
+	json_array_append_new(env, spok__env_var("FLYTE_MAX_ATTEMPTS", max_attempts));
+	return env;
+}
+
+/* SparkPodSpec (+ DriverSpec/ExecutorSpec extras) from the role's final pod. */
+static json_t *role_json(const struct spok__ctx *c, const struct spok__role *r, bool is_driver,
+			 const struct spok_strmap *conf)
+{
+	const struct spok_pod *role = is_driver ? &c->t->driver_pod : &c->t->executor_pod;
+	const char *prefix = is_driver ? "spark.driver." : "spark.executor.";
+	const json_t *pod = r->pod, *tol = json_object_get(pod, "tolerations");
+	const json_t *ns = json_object_get(pod, "nodeSelector");
+	const char *image = json_string_value(json_object_get(r->primary, "image"));
+	const char *sched = json_string_value(json_object_get(pod, "schedulerName"));
+	const char *prio = json_string_value(json_object_get(pod, "priorityClassName"));
+	const char *mem;
+	json_t *o = json_object();
+	char key[32];
+
+	snprintf(key, sizeof(key), "%scores", prefix);
+	set_int_conf(o, "cores", conf, key);
+	snprintf(key, sizeof(key), "%smemory", prefix);
+	mem = spok_strmap_get(conf, key);
+	if (mem && mem[0])
+		spok__jset(o, "memory", spok__jstr(mem));
+	spok__jset(o, "image", spok__jstr(image));
+	spok__jset(o, "env", role_env(c, r->primary));
+	role_meta(c, role, o);
+	set_copy(o, "affinity", json_object_get(pod, "affinity"));
+	if (json_array_size(tol) > 0)
+		set_copy(o, "tolerations", tol);
+	set_copy(o, "podSecurityContext", json_object_get(pod, "securityContext"));
+	set_copy(o, "securityContext", json_object_get(r->primary, "securityContext"));
+	spok__jset(o, "schedulerName", spok__jstr(sched));
+	spok__jset(o, "hostNetwork", json_boolean(json_is_true(json_object_get(pod, "hostNetwork"))));
+	if (json_object_size(ns) > 0)
+		spok__jset(o, "nodeSelector", sorted_object(ns));
+	set_copy(o, "dnsConfig", json_object_get(pod, "dnsConfig"));
+	spok__jset(o, "serviceAccount", spok__jstr(service_account(c)));
+	if (!is_driver)
+		set_int_conf(o, "instances", conf, "spark.executor.instances");
+	if (prio && prio[0])
+		spok__jset(o, "priorityClassName", spok__jstr(prio));
+	return o;
+}
+
+static json_t *metadata_json(const struct spok__ctx *c)
+{
+	struct spok_strmap labels = {0}, ann = {0};
+	char *name = spok_dns1123_subdomain(c->gen);
+	json_t *md = json_object();
+
+	spok_strmap_merge(&labels, &c->p->k8s.default_labels);
+	exec_labels(c, &labels);
+	spok_strmap_merge(&ann, &c->p->k8s.default_annotations);
+	exec_annotations(c, &ann);
+	spok__jset(md, "name", spok__jstr(name));
+	spok__jset(md, "namespace", spok__jstr(c->x->namespace_));
+	spok__jset(md, "labels", spok__jmap_sorted(&labels));
+	if (ann.len > 0)
+		spok__jset(md, "annotations", spok__jmap_sorted(&ann));
+	free(name);
+	spok_strmap_free(&labels);
+	spok_strmap_free(&ann);
+	return md;
+}
+
+static json_t *spec_json(const struct spok__ctx *c, const struct spok__role *drv,
+			 const struct spok__role *exe, const struct spok_strmap *conf)
+{
+	const struct spok_task *t = c->t;
+	const json_t *args = json_object_get(exe->primary, "args");
+	const char *batch = spok_strmap_get(conf, "spark.batchScheduler");
+	json_t *spec = json_object(), *rp = json_object();
+
+	spok__jset(spec, "type", spok__jstr(spok_app_type_crd(t->type)));
+	spok__jset(spec, "sparkVersion", spok__jstr(""));
+	spok__jset(spec, "mode", spok__jstr("cluster"));
+	spok__jset(spec, "image",
+		   spok__jstr(json_string_value(json_object_get(exe->primary, "image"))));
+	if (t->main_class && t->main_class[0])
+		spok__jset(spec, "mainClass", spok__jstr(t->main_class));
+	if (t->main_application_file && t->main_application_file[0])
+		spok__jset(spec, "mainApplicationFile", spok__jstr(t->main_application_file));
+	else
+		spok__jset(spec, "mainApplicationFile", json_null());
+	if (json_array_size(args) > 0)
+		set_copy(spec, "arguments", args);
+	spok__jset(spec, "sparkConf", spok__jmap_sorted(conf));
+	if (t->hadoop_conf.len > 0)
+		spok__jset(spec, "hadoopConf", spok__jmap_sorted(&t->hadoop_conf));
+	spok__jset(spec, "driver", role_json(c, drv, true, conf));
+	spok__jset(spec, "executor", role_json(c, exe, false, conf));
+	spok__jset(rp, "type", spok__jstr("OnFailure"));
+	spok__jset(rp, "onSubmissionFailureRetries", json_integer(SUBMISSION_FAILURE_RETRIES));
+	spok__jset(spec, "restartPolicy", rp);
+	if (batch != NULL)
+		spok__jset(spec, "batchScheduler", spok__jstr(batch));
+	return spec;
+}
+
+static int check_inputs(const struct spok_task *t, const struct spok_platform *p,
+			const struct spok_exec *x, struct spok_err *err)
+{
+	int max = p->spok.name_max_len > 0 ? p->spok.name_max_len : SPOK_DEFAULT_NAME_MAX_LEN;
+
+	if (x->execution_name == NULL || x->execution_name[0] == '\0')
+		return spok_err_set(err, SPOK_EINVAL,
+				    "execution: the execution name is empty; give one");
+	if (x->namespace_ == NULL || x->namespace_[0] == '\0')
+		return spok_err_set(err, SPOK_EINVAL,
+				    "namespace: the namespace is empty; give one");
+	if ((t->main_application_file == NULL || t->main_application_file[0] == '\0') &&
+	    (t->main_class == NULL || t->main_class[0] == '\0'))
+		return spok_err_set(err, SPOK_EINVAL,
+				    "mainApplicationFile: either mainApplicationFile or mainClass "
+				    "must be set; add one to the job file");
+	if (max < 8)
+		return spok_err_set(err, SPOK_EINVAL,
+				    "spok.name-max-len: %d is too small; use at least 8", max);
+	return SPOK_OK;
+}
+
+int spok_sparkapp_build(const struct spok_task *t, const struct spok_platform *p,
+			const struct spok_exec *x, json_t **out, struct spok_err *err)
+{
+	struct spok__role drv = {0}, exe = {0};
+	struct spok_strmap conf = {0};
+	struct spok__ctx c = {t, p, x, NULL};
+	char attempt[16];
+	const char *parts[3];
+	json_t *app;
+	int result;
+
+	if (out == NULL || t == NULL || p == NULL || x == NULL)
+		return spok_err_set(err, SPOK_EINTERNAL, "sparkapp: missing argument; please report");
+	*out = NULL;
+	if ((result = check_inputs(t, p, x, err)) != SPOK_OK)
+		return result;
+	snprintf(attempt, sizeof(attempt), "%u", x->attempt);
+	parts[0] = x->execution_name;
+	parts[1] = x->node_id ? x->node_id : "n0";
+	parts[2] = attempt;
+	c.gen = spok_generated_name(parts, 3,
+				    p->spok.name_max_len > 0 ? p->spok.name_max_len
+							     : SPOK_DEFAULT_NAME_MAX_LEN);
+	if ((result = spok__role_build(&c, true, &drv, err)) != SPOK_OK)
+		goto fail;
+	if ((result = spok__role_build(&c, false, &exe, err)) != SPOK_OK)
+		goto fail;
+	spok_sparkapp_conf(t, p, x, c.gen, &conf);
+	app = json_object();
+	spok__jset(app, "apiVersion", spok__jstr("sparkoperator.k8s.io/v1beta2"));
+	spok__jset(app, "kind", spok__jstr("SparkApplication"));
+	spok__jset(app, "metadata", metadata_json(&c));
+	spok__jset(app, "spec", spec_json(&c, &drv, &exe, &conf));
+	*out = app;
+fail:
+	spok_strmap_free(&conf);
+	spok__role_free(&drv);
+	spok__role_free(&exe);
+	free((char *)c.gen);
+	return result;
+}

@@ -1,0 +1,69 @@
+/* sparkapp.h - the pure core that turns one task attempt into a SparkApplication.
+ *
+ * Reproduces Flyte's Spark plugin (flyteplugins/go/tasks/plugins/k8s/spark) plus the parts of
+ * flytepropeller it relies on (generated names, object metadata, pod defaults, container-arg
+ * templating). Where Flyte is nondeterministic (Go map order) spok picks a documented order;
+ * every deliberate difference is listed in docs/DIFFERENCES.md.
+ *
+ * Pure: no I/O, no clock (time comes in x->now_ms), no randomness. Nothing here keeps a
+ * pointer to its arguments after returning.
+ *
+ * Ownership: spok_sparkapp_build hands back a new json_t (caller json_decref()s); the string
+ * functions return heap strings the caller free()s; spok_sparkapp_conf fills a caller-owned
+ * map the caller releases with spok_strmap_free.
+ */
+#ifndef SPOK_SPARKAPP_SPARKAPP_H
+#define SPOK_SPARKAPP_SPARKAPP_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "common/err.h"
+#include "common/strmap.h"
+#include "model/model.h"
+
+/* Builds the SparkApplication (apiVersion sparkoperator.k8s.io/v1beta2) for one attempt.
+ * x->execution_name and x->namespace_ are required; x->node_id defaults to "n0".
+ * On success *out is a new json_t (caller decrefs) whose keys come in a fixed order (maps are
+ * sorted bytewise, like Go's encoding/json). On error *out is NULL and err holds one line
+ * naming the field, in Flyte's wording where Flyte has one, e.g.
+ * "either mainApplicationFile or mainClass must be set",
+ * "invalid TaskSpecification, container [X] not defined",
+ * "Unable to unmarshal driver pod spec". */
+int spok_sparkapp_build(const struct spok_task *t, const struct spok_platform *p,
+			const struct spok_exec *x, json_t **out, struct spok_err *err);
+
+/* Flyte's FixedLengthUniqueIDForParts: joins parts with '-' (no separator while the result is
+ * still empty) and, if longer than max_len, returns "f" + base32(FNV-1a-32(joined)) with the
+ * alphabet abcdefghijklmnopqrstuvwxyz123456 and no padding (8 characters). Returns NULL when
+ * a hash is needed but max_len < 8 (Flyte errors there too). Caller frees. */
+char *spok_generated_name(const char *const *parts, size_t nparts, int max_len);
+
+/* The effective sparkConf map alone (Flyte getSparkConfig), in spok's documented order:
+ * spark-config-default -> executorPath -> user keys sorted bytewise (feature flags that
+ * expand are held back) -> enabled features in flag-key order -> limit.cores derivation ->
+ * podNamePrefix = generated_name and driverEnv.FLYTE_START_TIME = x->now_ms.
+ * dst should be empty; entries are appended in the order above (later writes replace in
+ * place). generated_name NULL is treated as "". Caller frees dst with spok_strmap_free. */
+void spok_sparkapp_conf(const struct spok_task *t, const struct spok_platform *p,
+			const struct spok_exec *x, const char *generated_name,
+			struct spok_strmap *dst);
+
+/* Renders Flyte container-arg templates ({{.Input}}, {{.OutputPrefix}}, {{.InputPrefix}},
+ * {{.RawOutputDataPrefix}}, {{.PrevCheckpointPrefix}}, {{.CheckpointOutputPrefix}},
+ * {{.PerRetryUniqueKey}}, {{.Namespace}}; case-insensitive, '.' or '$' prefix, optional
+ * inner whitespace), substituted in Flyte's order. Placeholders whose value is NULL in x
+ * (or generated_name NULL for PerRetryUniqueKey) stay as they are; an empty prev_checkpoint
+ * renders as the two characters "" like Flyte's first attempt. Caller frees. */
+char *spok_render_arg(const char *arg, const struct spok_exec *x, const char *generated_name);
+
+/* Flyte's ConvertToDNS1123SubdomainCompatibleString: returns a copy of name if it already is a
+ * DNS-1123 subdomain, else the converted name (camelCase -> kebab, lower-case, invalid chars
+ * dropped, '.'/'-' trimmed, shortened with a hash suffix past 253). Caller frees. */
+char *spok_dns1123_subdomain(const char *name);
+
+/* flytepropeller's SanitizeLabelValue (node-id / task-name labels): lower-case, runs outside
+ * [-a-z0-9] become '-', cut to 63 bytes, '-' trimmed. Caller frees. */
+char *spok_label_value(const char *name);
+
+#endif
