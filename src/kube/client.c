@@ -1,0 +1,894 @@
+/* client.c - Kubernetes REST calls over libcurl multi driven by libuv.
+ *
+ * Shape: curl tells us which sockets to poll (sock_cb) and when to call it back
+ * (timer_cb); uv_poll/uv_timer call curl_multi_socket_action, and after each of those
+ * drain_done() collects finished transfers. Each logical call owns a uv_timer that
+ * starts every attempt (after the rate limiter or a backoff), so user callbacks never
+ * run inside curl callbacks and curl is never re-entered.
+ */
+#include "kube/client.h"
+
+#include <curl/curl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "kube/internal.h"
+
+#define KUBE_BODY_MAX ((size_t)256 << 20)
+#define TOKEN_REREAD_MS 60000
+
+enum call_state { CALL_WAITING, CALL_RUNNING, CALL_DONE };
+
+struct kube_call {
+	struct kube_client *c;
+	struct kube_call *prev, *next;
+	uv_timer_t timer;
+	enum call_state state;
+	bool cancelled, reserved, token_retried, retry_ok, aborted;
+	int attempt;
+	char *method, *path, *url, *content_type, *body;
+	size_t body_len;
+	long timeout_ms;
+	CURL *easy;
+	struct curl_slist *headers;
+	struct spok_buf resp;
+	long status;     /* known once the first body byte arrives */
+	long retry_after; /* seconds, -1 if none */
+	char curl_err[CURL_ERROR_SIZE];
+	kube__data_cb on_data;
+	kube_done_cb cb;
+	void *data;
+};
+
+struct ksock {
+	uv_poll_t poll;
+	curl_socket_t fd;
+	struct kube_client *c;
+	struct ksock *prev, *next;
+};
+
+struct kube_client {
+	uv_loop_t *loop;
+	CURLM *multi;
+	uv_timer_t curl_timer;
+	uv_timer_t reaper;
+	int open_handles;
+	int watches;
+	bool closing;
+	struct kube_config cfg;
+	struct kube_client_opts opts;
+	char *user_agent;
+	struct curl_blob ca, cert, key;
+	struct curl_slist *connect_to; /* tls-server-name: "name:port:host:port" */
+	struct ksock *socks; /* polled sockets, closed at teardown */
+	char *url_base;   /* server, or https://<tls-server-name>:port */
+	char *token;      /* current bearer token (secret) */
+	uint64_t token_read_ms;
+	bool token_loaded;
+	double tokens;    /* rate limiter bucket */
+	uint64_t bucket_ms;
+	struct kube_call *calls;
+	struct kube_client_stats stats;
+};
+
+static void drain_done(struct kube_client *c);
+static void call_start(struct kube_call *call);
+static void sock_release(struct kube_client *c, struct ksock *s);
+
+/* ---- handle bookkeeping and teardown ---- */
+
+static void client_free(struct kube_client *c)
+{
+	kube_config_free(&c->cfg);
+	kube_secret_free(c->token);
+	free(c->user_agent);
+	curl_slist_free_all(c->connect_to);
+	free(c->url_base);
+	free(c);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct kube_client *c = h->data;
+
+	if (--c->open_handles == 0 && c->closing)
+		client_free(c);
+}
+
+/* Wipes header strings before freeing them: one of them carries the bearer token. */
+static void headers_free(struct curl_slist *h)
+{
+	for (struct curl_slist *p = h; p != NULL; p = p->next)
+		explicit_bzero(p->data, strlen(p->data));
+	curl_slist_free_all(h);
+}
+
+static void easy_done(struct kube_call *call)
+{
+	if (call->easy != NULL) {
+		curl_multi_remove_handle(call->c->multi, call->easy);
+		curl_easy_cleanup(call->easy);
+		call->easy = NULL;
+	}
+	headers_free(call->headers);
+	call->headers = NULL;
+}
+
+static void call_closed(uv_handle_t *h)
+{
+	struct kube_call *call = h->data;
+	struct kube_client *c = call->c;
+
+	spok_buf_free(&call->resp);
+	free(call->method);
+	free(call->path);
+	free(call->url);
+	free(call->content_type);
+	if (call->body != NULL)
+		explicit_bzero(call->body, call->body_len);
+	free(call->body);
+	free(call);
+	if (--c->open_handles == 0 && c->closing)
+		client_free(c);
+}
+
+static void call_destroy(struct kube_call *call)
+{
+	struct kube_client *c = call->c;
+
+	easy_done(call);
+	call->state = CALL_DONE;
+	if (call->prev != NULL)
+		call->prev->next = call->next;
+	else
+		c->calls = call->next;
+	if (call->next != NULL)
+		call->next->prev = call->prev;
+	uv_close((uv_handle_t *)&call->timer, call_closed);
+}
+
+static void call_finish(struct kube_call *call, const struct kube_resp *r)
+{
+	kube_done_cb cb = call->cb;
+	void *data = call->data;
+	bool fire = !call->cancelled;
+
+	call_destroy(call);
+	if (fire && cb != NULL)
+		cb(data, r);
+}
+
+static void fail_call(struct kube_call *call, int code, const char *what)
+{
+	char msg[SPOK_ERR_MSG_MAX];
+	struct kube_resp r = {code, 0, false, NULL, msg};
+
+	snprintf(msg, sizeof(msg), "%s %s: %s", call->method, call->path, what);
+	call_finish(call, &r);
+}
+
+static void reaper_cb(uv_timer_t *t)
+{
+	struct kube_client *c = t->data;
+
+	while (c->calls != NULL)
+		fail_call(c->calls, SPOK_EUNAVAIL, "client closed");
+	curl_multi_cleanup(c->multi);
+	c->multi = NULL;
+	while (c->socks != NULL)
+		sock_release(c, c->socks);
+	uv_close((uv_handle_t *)&c->curl_timer, handle_closed);
+	uv_close((uv_handle_t *)&c->reaper, handle_closed);
+}
+
+void kube_client_close(struct kube_client *c)
+{
+	if (c == NULL || c->closing)
+		return;
+	if (c->watches != 0) {
+		log_error("kube: kube_client_close with %d watch(es) still open; stop them first",
+			  c->watches);
+		abort();
+	}
+	c->closing = true;
+	/* Deferred so that closing from inside a callback never re-enters curl. */
+	uv_timer_start(&c->reaper, reaper_cb, 0, 0);
+}
+
+void kube__watch_ref(struct kube_client *c, int delta)
+{
+	c->watches += delta;
+}
+
+/* ---- curl <-> libuv glue ---- */
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	struct ksock *s = h->data;
+	struct kube_client *c = s->c;
+	int flags = 0, running;
+
+	if (status < 0)
+		flags |= CURL_CSELECT_ERR;
+	if (events & UV_READABLE)
+		flags |= CURL_CSELECT_IN;
+	if (events & UV_WRITABLE)
+		flags |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(c->multi, s->fd, flags, &running);
+	drain_done(c);
+}
+
+static void sock_closed(uv_handle_t *h)
+{
+	struct ksock *s = h->data;
+	struct kube_client *c = s->c;
+
+	free(s);
+	if (--c->open_handles == 0 && c->closing)
+		client_free(c);
+}
+
+static void sock_release(struct kube_client *c, struct ksock *s)
+{
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		c->socks = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	uv_close((uv_handle_t *)&s->poll, sock_closed);
+}
+
+static int sock_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *sockp)
+{
+	struct kube_client *c = userp;
+	struct ksock *s = sockp;
+	int ev = 0;
+
+	(void)e;
+	if (what == CURL_POLL_REMOVE) {
+		/* curl may close fd right after this returns: stop polling it now. */
+		if (s != NULL) {
+			sock_release(c, s);
+			curl_multi_assign(c->multi, fd, NULL);
+		}
+		return 0;
+	}
+	if (s == NULL) {
+		s = xcalloc(1, sizeof(*s));
+		s->fd = fd;
+		s->c = c;
+		if (uv_poll_init_socket(c->loop, &s->poll, fd) != 0) {
+			free(s);
+			return -1;
+		}
+		s->poll.data = s;
+		c->open_handles++;
+		s->next = c->socks;
+		if (c->socks != NULL)
+			c->socks->prev = s;
+		c->socks = s;
+		curl_multi_assign(c->multi, fd, s);
+	}
+	if (what & CURL_POLL_IN)
+		ev |= UV_READABLE;
+	if (what & CURL_POLL_OUT)
+		ev |= UV_WRITABLE;
+	uv_poll_start(&s->poll, ev, on_poll);
+	return 0;
+}
+
+static void on_curl_timer(uv_timer_t *t)
+{
+	struct kube_client *c = t->data;
+	int running;
+
+	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	drain_done(c);
+}
+
+/* Never calls curl from here (even for 0 ms): the loop does it on its next turn. */
+static int timer_cb(CURLM *m, long ms, void *userp)
+{
+	struct kube_client *c = userp;
+
+	(void)m;
+	if (ms < 0)
+		uv_timer_stop(&c->curl_timer);
+	else
+		uv_timer_start(&c->curl_timer, on_curl_timer, (uint64_t)ms, 0);
+	return 0;
+}
+
+/* ---- client ---- */
+
+static void set_blob(struct curl_blob *b, const struct kube_blob *src)
+{
+	b->data = src->data;
+	b->len = src->len;
+	b->flags = CURL_BLOB_NOCOPY;
+}
+
+static void blob_copy(struct kube_blob *dst, const struct kube_blob *src)
+{
+	dst->len = src->len;
+	dst->data = NULL;
+	if (src->data != NULL) {
+		dst->data = xmalloc(src->len + 1);
+		memcpy(dst->data, src->data, src->len);
+	}
+}
+
+static void config_copy(struct kube_config *dst, const struct kube_config *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->source = xstrdup(src->source);
+	dst->context = xstrdup(src->context);
+	dst->server = xstrdup(src->server);
+	dst->namespace = xstrdup(src->namespace != NULL ? src->namespace : "default");
+	dst->tls_server_name = xstrdup(src->tls_server_name);
+	dst->insecure = src->insecure;
+	blob_copy(&dst->ca, &src->ca);
+	blob_copy(&dst->client_cert, &src->client_cert);
+	blob_copy(&dst->client_key, &src->client_key);
+	dst->token = xstrdup(src->token);
+	dst->token_file = xstrdup(src->token_file);
+}
+
+static void opts_defaults(struct kube_client_opts *o, const struct kube_client_opts *in)
+{
+	if (in != NULL)
+		*o = *in;
+	else
+		memset(o, 0, sizeof(*o));
+	if (o->qps <= 0)
+		o->qps = 50;
+	if (o->burst <= 0)
+		o->burst = 100;
+	if (o->max_retries == 0)
+		o->max_retries = 5;
+	if (o->max_retries < 0)
+		o->max_retries = 0;
+	if (o->backoff_ms == 0)
+		o->backoff_ms = 500;
+	if (o->backoff_max_ms == 0)
+		o->backoff_max_ms = 30000;
+	if (o->timeout_ms <= 0)
+		o->timeout_ms = 60000;
+	if (o->field_manager == NULL || o->field_manager[0] == '\0')
+		o->field_manager = "spok";
+}
+
+/* tls-server-name: curl has no SNI override, so address the server by that name and
+ * route the connection to the real host with CONNECT_TO. */
+static int setup_server_name(struct kube_client *c, struct spok_err *err)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL;
+	int result = 0;
+
+	if (curl_url_set(u, CURLUPART_URL, c->cfg.server, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+		result = spok_err_set(err, SPOK_EINVAL, "%s: server \"%s\" is not a valid URL; fix "
+				      "the cluster's server", c->cfg.source, c->cfg.server);
+		goto fail;
+	}
+	if (c->cfg.tls_server_name == NULL) {
+		c->url_base = xstrdup(c->cfg.server);
+		goto fail;
+	}
+	c->url_base = xasprintf("https://%s:%s", c->cfg.tls_server_name, port);
+	{
+		char *line = xasprintf("%s:%s:%s:%s", c->cfg.tls_server_name, port, host, port);
+
+		c->connect_to = curl_slist_append(NULL, line);
+		free(line);
+	}
+fail:
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return result;
+}
+
+int kube_client_new(uv_loop_t *loop, const struct kube_config *cfg,
+		    const struct kube_client_opts *opts, struct kube_client **out,
+		    struct spok_err *err)
+{
+	struct kube_client *c;
+
+	*out = NULL;
+	if (cfg->server == NULL)
+		return spok_err_set(err, SPOK_EINVAL, "kube: no API server configured; load a kubeconfig");
+	c = xcalloc(1, sizeof(*c));
+	c->loop = loop;
+	config_copy(&c->cfg, cfg);
+	if (setup_server_name(c, err) != 0) {
+		client_free(c);
+		return SPOK_EINVAL;
+	}
+	opts_defaults(&c->opts, opts);
+	c->tokens = c->opts.burst;
+	c->bucket_ms = uv_now(loop);
+	c->user_agent = xstrdup("spok/" SPOK_VERSION);
+	set_blob(&c->ca, &c->cfg.ca);
+	set_blob(&c->cert, &c->cfg.client_cert);
+	set_blob(&c->key, &c->cfg.client_key);
+	c->multi = curl_multi_init();
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	uv_timer_init(loop, &c->curl_timer);
+	uv_timer_init(loop, &c->reaper);
+	c->curl_timer.data = c;
+	c->reaper.data = c;
+	c->open_handles = 2;
+	*out = c;
+	return 0;
+}
+
+void kube_client_stats(const struct kube_client *c, struct kube_client_stats *out)
+{
+	*out = c->stats;
+}
+
+uv_loop_t *kube_client_loop(const struct kube_client *c)
+{
+	return c->loop;
+}
+
+const char *kube_client_namespace(const struct kube_client *c)
+{
+	return c->cfg.namespace;
+}
+
+const char *kube_client_field_manager(const struct kube_client *c)
+{
+	return c->opts.field_manager;
+}
+
+/* ---- rate limiter and token ---- */
+
+/* Token bucket with reservations: the bucket may go negative, and the caller waits
+ * until its token would have accrued. Returns the wait in ms. */
+static uint64_t limiter_reserve(struct kube_client *c)
+{
+	uint64_t now = uv_now(c->loop);
+	double qps = c->opts.qps;
+
+	c->tokens += (double)(now - c->bucket_ms) * qps / 1000.0;
+	if (c->tokens > c->opts.burst)
+		c->tokens = c->opts.burst;
+	c->bucket_ms = now;
+	c->tokens -= 1.0;
+	if (c->tokens >= 0)
+		return 0;
+	return (uint64_t)ceil(-c->tokens * 1000.0 / qps);
+}
+
+/* Current bearer token: static, or from tokenFile re-read at most once a minute (or when
+ * forced after a 401). A failed re-read keeps the last good token. */
+static const char *current_token(struct kube_client *c, bool force)
+{
+	uint64_t now = uv_now(c->loop);
+	struct spok_err e;
+	char *tok;
+
+	if (c->cfg.token != NULL)
+		return c->cfg.token;
+	if (c->cfg.token_file == NULL)
+		return NULL;
+	if (c->token_loaded && !force && now - c->token_read_ms < TOKEN_REREAD_MS)
+		return c->token;
+	c->stats.token_reads++;
+	if (kube_read_token_file(c->cfg.token_file, &tok, &e) != 0) {
+		log_warn("kube: %s", e.msg);
+	} else {
+		kube_secret_free(c->token);
+		c->token = tok;
+	}
+	c->token_loaded = true;
+	c->token_read_ms = now;
+	return c->token;
+}
+
+/* ---- one attempt ---- */
+
+static size_t on_header(char *p, size_t size, size_t n, void *userp)
+{
+	struct kube_call *call = userp;
+	size_t len = size * n;
+	static const char name[] = "retry-after:";
+
+	if (len > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0) {
+		char tmp[32];
+		size_t vl = len - (sizeof(name) - 1);
+		char *end;
+		long v;
+
+		if (vl >= sizeof(tmp))
+			vl = sizeof(tmp) - 1;
+		memcpy(tmp, p + sizeof(name) - 1, vl);
+		tmp[vl] = '\0';
+		v = strtol(tmp, &end, 10);
+		while (*end == ' ' || *end == '\r' || *end == '\n')
+			end++;
+		if (*end == '\0' && end != tmp && v >= 0)
+			call->retry_after = v;
+	}
+	return len;
+}
+
+static size_t on_write(char *p, size_t size, size_t n, void *userp)
+{
+	struct kube_call *call = userp;
+	size_t len = size * n;
+
+	if (call->cancelled)
+		return 0;
+	if (call->status == 0)
+		curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &call->status);
+	if (call->on_data != NULL && call->status >= 200 && call->status < 300) {
+		if (!call->on_data(call->data, p, len)) {
+			call->aborted = true;
+			return 0;
+		}
+		return len;
+	}
+	if (spok_buf_append(&call->resp, p, len) != 0) {
+		call->aborted = true;
+		return 0;
+	}
+	return len;
+}
+
+static void easy_setup_tls(struct kube_call *call, CURL *e)
+{
+	struct kube_client *c = call->c;
+
+	if (c->cfg.insecure) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else if (c->ca.data != NULL) {
+		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &c->ca);
+	}
+	if (c->cert.data != NULL) {
+		curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &c->cert);
+		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &c->key);
+		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	/* curl does not copy this list: it lives as long as the client. */
+	if (c->connect_to != NULL)
+		curl_easy_setopt(e, CURLOPT_CONNECT_TO, c->connect_to);
+}
+
+static void easy_setup_headers(struct kube_call *call, CURL *e, const char *token)
+{
+	struct curl_slist *h = call->headers;
+	char *line;
+
+	h = curl_slist_append(h, "Accept: application/json");
+	h = curl_slist_append(h, "Expect:");
+	if (call->body != NULL) {
+		line = xasprintf("Content-Type: %s", call->content_type);
+		h = curl_slist_append(h, line);
+		free(line);
+	}
+	if (token != NULL) {
+		line = xasprintf("Authorization: Bearer %s", token);
+		h = curl_slist_append(h, line);
+		explicit_bzero(line, strlen(line));
+		free(line);
+	}
+	call->headers = h;
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+}
+
+static CURL *easy_new(struct kube_call *call, const char *token)
+{
+	CURL *e = curl_easy_init();
+
+	curl_easy_setopt(e, CURLOPT_URL, call->url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, call);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 15L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, call->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, call->c->user_agent);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->curl_err);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, call->method);
+	if (strcmp(call->method, "HEAD") == 0)
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	if (call->body != NULL) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->body);
+	}
+	easy_setup_tls(call, e);
+	easy_setup_headers(call, e, token);
+	return e;
+}
+
+static void on_call_timer(uv_timer_t *t)
+{
+	struct kube_call *call = t->data;
+
+	if (call->cancelled) {
+		call_destroy(call);
+		return;
+	}
+	call_start(call);
+}
+
+static void call_schedule(struct kube_call *call, uint64_t delay_ms)
+{
+	call->state = CALL_WAITING;
+	uv_timer_start(&call->timer, on_call_timer, delay_ms, 0);
+}
+
+static void call_start(struct kube_call *call)
+{
+	struct kube_client *c = call->c;
+	uint64_t wait;
+
+	if (!call->reserved) {
+		call->reserved = true;
+		wait = limiter_reserve(c);
+		if (wait > 0) {
+			c->stats.throttled++;
+			call_schedule(call, wait);
+			return;
+		}
+	}
+	call->reserved = false;
+	call->status = 0;
+	call->retry_after = -1;
+	call->aborted = false;
+	call->curl_err[0] = '\0';
+	spok_buf_reset(&call->resp);
+	call->easy = easy_new(call, current_token(c, false));
+	call->state = CALL_RUNNING;
+	c->stats.sent++;
+	call->attempt++;
+	if (curl_multi_add_handle(c->multi, call->easy) != CURLM_OK)
+		fail_call(call, SPOK_EINTERNAL, "curl_multi_add_handle failed");
+}
+
+/* ---- completion ---- */
+
+static bool retryable_curl(CURLcode res)
+{
+	switch (res) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SSL_CONNECT_ERROR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool retryable_status(long s)
+{
+	return s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
+}
+
+/* Exponential backoff with +-20% jitter; Retry-After (seconds) wins when given. */
+static uint64_t backoff_ms(struct kube_call *call)
+{
+	const struct kube_client_opts *o = &call->c->opts;
+	double base = (double)o->backoff_ms * pow(2.0, call->attempt - 1);
+	double jitter = 0.8 + 0.4 * ((double)rand() / (double)RAND_MAX);
+	double ms = base * jitter;
+
+	if (call->retry_after >= 0)
+		ms = (double)call->retry_after * 1000.0;
+	if (ms > (double)o->backoff_max_ms)
+		ms = (double)o->backoff_max_ms;
+	return (uint64_t)ms;
+}
+
+static bool maybe_retry(struct kube_call *call, CURLcode res)
+{
+	struct kube_client *c = call->c;
+
+	if (c->closing || call->on_data != NULL)
+		return false;
+	if (res == CURLE_OK && call->status == 401 && c->cfg.token_file != NULL &&
+	    !call->token_retried) {
+		/* The token may have rotated under us: re-read it and try once more. */
+		call->token_retried = true;
+		current_token(c, true);
+		easy_done(call);
+		call_schedule(call, 0);
+		return true;
+	}
+	if (!call->retry_ok || call->attempt > c->opts.max_retries)
+		return false;
+	if (res == CURLE_OK ? !retryable_status(call->status) : !retryable_curl(res))
+		return false;
+	c->stats.retries++;
+	easy_done(call);
+	call_schedule(call, backoff_ms(call));
+	return true;
+}
+
+static void finish_transport_error(struct kube_call *call, CURLcode res)
+{
+	const char *what = call->curl_err[0] != '\0' ? call->curl_err : curl_easy_strerror(res);
+	char detail[SPOK_ERR_MSG_MAX];
+	int code = SPOK_EUNAVAIL;
+
+	if (call->aborted) {
+		code = SPOK_EAPI;
+		what = call->on_data != NULL ? "aborted" : "response too large";
+	} else if (res == CURLE_OPERATION_TIMEDOUT) {
+		code = SPOK_ETIMEOUT;
+	}
+	snprintf(detail, sizeof(detail), "%s (is the API server at %s reachable? check the "
+		 "kubeconfig's server and certificate-authority)", what, call->c->cfg.server);
+	fail_call(call, code, call->aborted ? what : detail);
+}
+
+static void call_completed(struct kube_call *call, CURLcode res)
+{
+	struct kube_resp r = {0, 0, false, NULL, ""};
+	char msg[SPOK_ERR_MSG_MAX];
+	json_error_t jerr;
+
+	if (res == CURLE_OK)
+		curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &call->status);
+	if (maybe_retry(call, res))
+		return;
+	if (res != CURLE_OK) {
+		finish_transport_error(call, res);
+		return;
+	}
+	r.http_status = call->status;
+	r.gone = call->status == 410;
+	if (call->resp.len > 0)
+		r.body = json_loadb(call->resp.data, call->resp.len, 0, &jerr);
+	if (call->status >= 200 && call->status < 300) {
+		if (call->resp.len > 0 && r.body == NULL && call->on_data == NULL) {
+			snprintf(msg, sizeof(msg), "%s %s: response is not JSON (%s); is the server a "
+				 "Kubernetes API server?", call->method, call->path, jerr.text);
+			r.code = SPOK_EAPI;
+			r.message = msg;
+		}
+	} else {
+		r.code = kube_status_error(call->method, call->path, call->status, r.body,
+					   call->resp.data, call->resp.len, msg, sizeof(msg));
+		r.message = msg;
+	}
+	log_debug("kube: %s %s -> %ld", call->method, call->path, call->status);
+	call_finish(call, &r);
+	json_decref(r.body);
+}
+
+static void drain_done(struct kube_client *c)
+{
+	CURLMsg *m;
+	int left;
+
+	while (c->multi != NULL && (m = curl_multi_info_read(c->multi, &left)) != NULL) {
+		struct kube_call *call;
+		char *priv = NULL;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+		call = (struct kube_call *)(void *)priv;
+		if (call->cancelled)
+			call_destroy(call);
+		else
+			call_completed(call, m->data.result);
+	}
+}
+
+/* ---- public calls ---- */
+
+static struct kube_call *call_new(struct kube_client *c, const struct kube_req *req,
+				  kube_done_cb cb, void *data)
+{
+	struct kube_call *call = xcalloc(1, sizeof(*call));
+
+	call->c = c;
+	call->method = xstrdup(req->method);
+	call->path = xstrdup(req->path);
+	if (req->query != NULL && req->query[0] != '\0')
+		call->url = xasprintf("%s%s?%s", c->url_base, req->path, req->query);
+	else
+		call->url = xasprintf("%s%s", c->url_base, req->path);
+	if (req->body != NULL) {
+		call->body = xmalloc(req->body_len + 1);
+		memcpy(call->body, req->body, req->body_len);
+		call->body[req->body_len] = '\0';
+		call->body_len = req->body_len;
+		call->content_type = xstrdup(req->content_type != NULL ? req->content_type
+					     : "application/json");
+	}
+	call->retry_ok = !req->no_retry;
+	call->timeout_ms = c->opts.timeout_ms;
+	spok_buf_init(&call->resp, KUBE_BODY_MAX);
+	call->cb = cb;
+	call->data = data;
+	uv_timer_init(c->loop, &call->timer);
+	call->timer.data = call;
+	c->open_handles++;
+	call->next = c->calls;
+	if (c->calls != NULL)
+		c->calls->prev = call;
+	c->calls = call;
+	return call;
+}
+
+static int check_req(struct kube_client *c, const struct kube_req *req, struct spok_err *err)
+{
+	if (c->closing)
+		return spok_err_set(err, SPOK_EINVAL, "kube: client is closed");
+	if (req->method == NULL || req->path == NULL || req->path[0] != '/')
+		return spok_err_set(err, SPOK_EINVAL, "kube: request needs a method and a path "
+				    "starting with '/'");
+	return 0;
+}
+
+int kube_request(struct kube_client *c, const struct kube_req *req, kube_done_cb cb, void *data,
+		 struct spok_err *err)
+{
+	int result = check_req(c, req, err);
+
+	if (result != 0)
+		return result;
+	call_schedule(call_new(c, req, cb, data), 0);
+	return 0;
+}
+
+int kube__stream(struct kube_client *c, const struct kube_req *req, long timeout_ms,
+		 kube__data_cb on_data, kube_done_cb cb, void *data, struct kube_call **out,
+		 struct spok_err *err)
+{
+	struct kube_call *call;
+	int result = check_req(c, req, err);
+
+	if (result != 0)
+		return result;
+	call = call_new(c, req, cb, data);
+	call->retry_ok = false;
+	call->on_data = on_data;
+	call->timeout_ms = timeout_ms;
+	call_schedule(call, 0);
+	*out = call;
+	return 0;
+}
+
+void kube__cancel(struct kube_call *call)
+{
+	if (call == NULL || call->cancelled || call->state == CALL_DONE)
+		return;
+	call->cancelled = true;
+	/* Tear down from the loop, never from inside a curl callback. */
+	call_schedule(call, 0);
+}

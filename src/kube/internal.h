@@ -1,0 +1,25 @@
+/* internal.h - private to src/kube: streaming calls used by watch.c. */
+#ifndef SPOK_KUBE_INTERNAL_H
+#define SPOK_KUBE_INTERNAL_H
+
+#include "kube/client.h"
+
+struct kube_call;
+
+/* Receives the body of a 2xx response as it arrives (not NUL-terminated). Returning
+ * false aborts the transfer; the done callback then reports SPOK_EAPI "aborted". */
+typedef bool (*kube__data_cb)(void *data, const char *p, size_t n);
+
+/* Like kube_request, but never retried, not bound by the request timeout (timeout_ms
+ * applies instead) and streaming its 2xx body to on_data. *out lets the caller cancel. */
+int kube__stream(struct kube_client *c, const struct kube_req *req, long timeout_ms,
+		 kube__data_cb on_data, kube_done_cb cb, void *data, struct kube_call **out,
+		 struct spok_err *err);
+
+/* Cancels a call: neither of its callbacks fires afterwards. Safe from inside them. */
+void kube__cancel(struct kube_call *call);
+
+/* Registers/unregisters a live watch so kube_client_close can check none are left. */
+void kube__watch_ref(struct kube_client *c, int delta);
+
+#endif
