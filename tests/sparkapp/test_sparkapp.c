@@ -1,0 +1,269 @@
+/* test_sparkapp.c - unit tests of the pure helpers and of builder paths a job file cannot
+ * express (k8s_pod targets, missing main file). Expected values were computed independently
+ * (FNV-1a by hand / Python's base64 with the alphabet swapped), not read back from the code. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+#include "sparkapp/sparkapp.h"
+
+static void expect_name(const char *const *parts, size_t n, int max, const char *want)
+{
+	char *got = spok_generated_name(parts, n, max);
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_generated_name(void **state)
+{
+	const char *short_parts[] = {"abc123", "n0", "0"};
+	const char *long_parts[] = {"a-very-long-execution-name-that-overflows-the-limit", "n0", "0"};
+	const char *a[] = {"a"};
+	const char *empty_first[] = {"", "n0", "1"};
+	const char *x40[] = {"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "n0", "0"};
+	(void)state;
+	expect_name(short_parts, 3, 50, "abc123-n0-0");
+	/* 56 chars > 50: FNV-1a-32 = 0xfa718625 -> base32 "6jyymji" */
+	expect_name(long_parts, 3, 50, "f6jyymji");
+	expect_name(a, 1, 1, "a");
+	/* FNV-1a-32 of 40 x's + "-n0-0" (45 chars) computed with Python: "fpsjdsiy" */
+	expect_name(x40, 3, 44, "fpsjdsiy");
+	expect_name(x40, 3, 45, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx-n0-0");
+	/* no separator while the joined string is still empty */
+	expect_name(empty_first, 3, 50, "n0-1");
+	assert_null(spok_generated_name(long_parts, 3, 7));
+}
+
+static void expect_dns(const char *in, const char *want)
+{
+	char *got = spok_dns1123_subdomain(in);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_dns(void **state)
+{
+	char long_in[301];
+	char *got;
+	(void)state;
+	expect_dns("abc-n0-0", "abc-n0-0");
+	expect_dns("a.b-c", "a.b-c");
+	expect_dns("MyExecution-n0-0", "my-execution-n0-0");
+	expect_dns("aBC_d", "a-bcd");
+	expect_dns("-x_y.", "xy");
+	expect_dns("x..y", "x..y"); /* converted but still invalid: Flyte does not fix empty labels */
+	memset(long_in, 'a', 300);
+	long_in[300] = '\0';
+	long_in[0] = 'A';
+	got = spok_dns1123_subdomain(long_in);
+	assert_int_equal(strlen(got), 232 + 1 + 8);
+	assert_int_equal(got[232], '-');
+	assert_int_equal(got[233], 'f');
+	free(got);
+}
+
+static void expect_label(const char *in, const char *want)
+{
+	char *got = spok_label_value(in);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_label_value(void **state)
+{
+	char long_in[80];
+	(void)state;
+	expect_label("n0", "n0");
+	expect_label("My_Task.Name", "my-task-name");
+	expect_label("__x__", "x");
+	expect_label("a-__b", "a--b");
+	expect_label("caf\xc3\xa9 x", "caf-x");
+	memset(long_in, 'b', 79);
+	long_in[79] = '\0';
+	long_in[62] = '_';
+	expect_label(long_in, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+}
+
+static void expect_render(const char *in, const struct spok_exec *x, const char *gen,
+			  const char *want)
+{
+	char *got = spok_render_arg(in, x, gen);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_render(void **state)
+{
+	struct spok_exec x = {0}, none = {0};
+	(void)state;
+	x.namespace_ = "ns";
+	x.input_prefix = "s3://b/m/p-d-e/n0/data/";
+	x.output_prefix = "s3://b/m/p-d-e/n0/data/0";
+	x.raw_output_prefix = "s3://b/raw/ab/e-n0-0";
+	x.prev_checkpoint = "";
+	expect_render("{{.Input}}", &x, "e-n0-0", "s3://b/m/p-d-e/n0/data/inputs.pb");
+	expect_render("{{ $input }}", &x, NULL, "s3://b/m/p-d-e/n0/data/inputs.pb");
+	expect_render("{{.InputPrefix}}", &x, NULL, "s3://b/m/p-d-e/n0/data/");
+	expect_render("--o={{.outputprefix}}/x", &x, NULL, "--o=s3://b/m/p-d-e/n0/data/0/x");
+	expect_render("{{.RawOutputDataPrefix}}", &x, NULL, "s3://b/raw/ab/e-n0-0");
+	expect_render("{{.CheckpointOutputPrefix}}", &x, NULL,
+		      "s3://b/raw/ab/e-n0-0/_flytecheckpoints");
+	expect_render("{{.PrevCheckpointPrefix}}", &x, NULL, "\"\"");
+	expect_render("{{\t.Namespace\n}}-{{.Namespace}}", &x, NULL, "ns-ns");
+	expect_render("{{.PerRetryUniqueKey}}", &x, "9e-n0-0", "ae_n0_0");
+	expect_render("{{.PerRetryUniqueKey}}", &x, "abc-n0-0", "abc_n0_0");
+	/* not placeholders: '.' or '$' required, no unknown names, whole braces */
+	expect_render("{{Input}} {{.Inputs.x}} {{.TaskTemplatePath}} {.Input}", &x, NULL,
+		      "{{Input}} {{.Inputs.x}} {{.TaskTemplatePath}} {.Input}");
+	/* values that are not known stay as they are */
+	expect_render("{{.Input}} {{.OutputPrefix}} {{.PerRetryUniqueKey}}", &none, NULL,
+		      "{{.Input}} {{.OutputPrefix}} {{.PerRetryUniqueKey}}");
+	x.prev_checkpoint = "s3://prev";
+	expect_render("{{.prevcheckpointprefix}}", &x, NULL, "s3://prev");
+}
+
+/* A task with the required fields, built directly (no job file). */
+static void base_task(struct spok_task *t)
+{
+	spok_task_init(t);
+	t->name = xstrdup("t");
+	t->project = xstrdup("p");
+	t->domain = xstrdup("d");
+	t->image = xstrdup("img");
+	t->main_application_file = xstrdup("local:///app.py");
+}
+
+static void base_exec(struct spok_exec *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->execution_name = "e";
+	x->node_id = "n0";
+	x->namespace_ = "ns";
+	x->now_ms = 1000;
+}
+
+static int build(struct spok_task *t, struct spok_platform *p, struct spok_exec *x,
+		 json_t **app, struct spok_err *err)
+{
+	return spok_sparkapp_build(t, p, x, app, err);
+}
+
+static void test_missing_main(void **state)
+{
+	struct spok_task t;
+	struct spok_platform p;
+	struct spok_exec x;
+	struct spok_err err = {0};
+	json_t *app = (json_t *)1;
+	(void)state;
+	base_task(&t);
+	free(t.main_application_file);
+	t.main_application_file = NULL;
+	spok_platform_init(&p);
+	base_exec(&x);
+	assert_int_equal(build(&t, &p, &x, &app, &err), SPOK_EINVAL);
+	assert_null(app);
+	assert_non_null(strstr(err.msg, "either mainApplicationFile or mainClass must be set"));
+	x.namespace_ = NULL;
+	t.main_class = xstrdup("Main");
+	assert_int_equal(build(&t, &p, &x, &app, &err), SPOK_EINVAL);
+	assert_non_null(strstr(err.msg, "namespace"));
+	spok_task_free(&t);
+	spok_platform_free(&p);
+}
+
+static void test_k8s_pod_target(void **state)
+{
+	struct spok_task t;
+	struct spok_platform p;
+	struct spok_exec x;
+	struct spok_err err = {0};
+	json_t *app = NULL, *env;
+	(void)state;
+	base_task(&t);
+	t.k8s_pod.present = true;
+	t.k8s_pod.pod_spec = json_pack(
+		"{s:[{s:s, s:s, s:[s], s:{s:{s:s}}}, {s:s, s:s}], s:s}", "containers", "name",
+		"main", "image", "podimg", "args", "{{.Namespace}}", "resources", "limits",
+		"nvidia.com/gpu", "1", "name", "side", "image", "sideimg", "priorityClassName",
+		"high");
+	spok_strmap_set(&t.k8s_pod.labels, "from-pod", "yes");
+	spok_platform_init(&p);
+	p.k8s.resource_tolerations = json_pack("{s:[{s:s}]}", "nvidia.com/gpu", "key", "gpu");
+	base_exec(&x);
+	/* no primary container name: Flyte's config-missing error */
+	assert_int_equal(build(&t, &p, &x, &app, &err), SPOK_EINVAL);
+	assert_non_null(strstr(err.msg, "config missing [primary_container_name] key"));
+	spok_strmap_set(&t.config, "primary_container_name", "nope");
+	assert_int_equal(build(&t, &p, &x, &app, &err), SPOK_EINVAL);
+	assert_non_null(strstr(err.msg, "primary container [nope] not defined"));
+	spok_strmap_set(&t.config, "primary_container_name", "main");
+	assert_int_equal(build(&t, &p, &x, &app, &err), SPOK_OK);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(app, "spec"), "image")),
+			    "podimg");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(
+				    json_object_get(app, "spec"), "arguments"), 0)), "ns");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(
+				    json_object_get(app, "spec"), "driver"), "labels"), "from-pod")),
+			    "yes");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+				    json_object_get(app, "spec"), "executor"), "priorityClassName")),
+			    "high");
+	assert_int_equal(json_array_size(json_object_get(json_object_get(
+				 json_object_get(app, "spec"), "executor"), "tolerations")), 1);
+	env = json_object_get(json_object_get(json_object_get(app, "spec"), "driver"), "env");
+	assert_int_equal(json_array_size(env), 9);
+	json_decref(app);
+	/* a bad target pod spec */
+	json_decref(t.k8s_pod.pod_spec);
+	t.k8s_pod.pod_spec = json_pack("{s:s}", "containers", "x");
+	assert_int_equal(build(&t, &p, &x, &app, &err), SPOK_EINVAL);
+	assert_non_null(strstr(err.msg, "Unable to unmarshal task k8s pod"));
+	spok_task_free(&t);
+	spok_platform_free(&p);
+}
+
+static void test_conf_order(void **state)
+{
+	struct spok_task t;
+	struct spok_platform p;
+	struct spok_exec x;
+	struct spok_strmap m = {0};
+	(void)state;
+	base_task(&t);
+	spok_platform_init(&p);
+	base_exec(&x);
+	spok_strmap_set(&p.spark.spark_config_default, "spark.a", "default");
+	spok_strmap_set(&t.spark_conf, "spark.z", "z");
+	spok_strmap_set(&t.spark_conf, "spark.b", "b");
+	t.executor_path = xstrdup("/py");
+	spok_sparkapp_conf(&t, &p, &x, "gen", &m);
+	assert_int_equal(m.len, 7);
+	assert_string_equal(m.items[0].key, "spark.a");
+	assert_string_equal(m.items[1].key, "spark.pyspark.python");
+	assert_string_equal(m.items[2].key, "spark.pyspark.driver.python");
+	assert_string_equal(m.items[3].key, "spark.b");
+	assert_string_equal(m.items[4].key, "spark.z");
+	assert_string_equal(m.items[5].value, "gen");
+	assert_string_equal(m.items[6].value, "1000");
+	spok_strmap_free(&m);
+	spok_task_free(&t);
+	spok_platform_free(&p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_generated_name), cmocka_unit_test(test_dns),
+		cmocka_unit_test(test_label_value),    cmocka_unit_test(test_render),
+		cmocka_unit_test(test_missing_main),   cmocka_unit_test(test_k8s_pod_target),
+		cmocka_unit_test(test_conf_order),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
