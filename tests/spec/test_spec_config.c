@@ -1,0 +1,276 @@
+/* Tests of spok_config_parse / spok_config_load. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "spec/spec.h"
+
+static const char full_config[] =
+	"plugins:\n"
+	"  logs: {cloudwatch-enabled: true}   # another plugin's section: ignored\n"
+	"  spark:\n"
+	"    spark-config-default:\n"
+	"      - spark.hadoop.mapreduce.fileoutputcommitter.algorithm.version: \"2\"\n"
+	"      - spark.kubernetes.allocation.batch.size: 50\n"
+	"      - spark.blacklist.enabled: true\n"
+	"    spark-history-server-url: http://history:18080\n"
+	"    enable-pod-template: true\n"
+	"    features:\n"
+	"      - name: feature1\n"
+	"        spark-config:\n"
+	"          - spark.hadoop.feature1: \"true\"\n"
+	"          - spark.sql.feature1: \"true\"\n"
+	"      - name: feature2\n"
+	"        spark-config: {spark.hadoop.feature2: \"true\"}\n"
+	"    logs:\n"
+	"      mixed:\n"
+	"        cloudwatch-enabled: true\n"
+	"        cloudwatch-region: us-east-1\n"
+	"        cloudwatch-log-group: /k8s\n"
+	"        templates:\n"
+	"          - displayName: Custom\n"
+	"            templateUris: [\"https://a/{{ .podName }}\", \"https://b\"]\n"
+	"            messageFormat: csv\n"
+	"            showWhilePending: true\n"
+	"          - displayName: One\n"
+	"            templateUri: https://one\n"
+	"            messageFormat: 2\n"
+	"            hideOnceFinished: true\n"
+	"        dynamic-log-links:\n"
+	"          - dash:\n"
+	"              displayName: Dashboard\n"
+	"              templateUris: [\"https://dash/{{ .taskConfig.id }}\"]\n"
+	"      user:\n"
+	"        kubernetes-enabled: true\n"
+	"        kubernetes-url: http://k8s\n"
+	"        dynamic-log-links: {a: {displayName: A, templateUris: [u]}}\n"
+	"      system: {stackdriver-enabled: true, gcp-project: p, stackdriver-logresourcename: r,\n"
+	"               stackdriver-template-uri: s}\n"
+	"      all-user: {kubernetes-template-uri: t}\n"
+	"  k8s:\n"
+	"    default-annotations: {x: y}\n"
+	"    default-labels: [{team: data}]\n"
+	"    default-env-vars: {A: 1}\n"
+	"    default-node-selector: {pool: default}\n"
+	"    interruptible-node-selector: {spot: \"true\"}\n"
+	"    default-tolerations: [{key: k, operator: Exists, effect: NoSchedule}]\n"
+	"    interruptible-tolerations: [{key: spot, operator: Exists}]\n"
+	"    resource-tolerations: {nvidia.com/gpu: [{key: gpu, operator: Exists}]}\n"
+	"    default-affinity: {nodeAffinity: {}}\n"
+	"    interruptible-node-selector-requirement: {key: spot, operator: In, values: [\"true\"]}\n"
+	"    non-interruptible-node-selector-requirement: {key: spot, operator: DoesNotExist}\n"
+	"    default-pod-security-context: {runAsUser: 1000}\n"
+	"    default-security-context: {allowPrivilegeEscalation: false}\n"
+	"    default-pod-dns-config: {nameservers: [1.1.1.1]}\n"
+	"    scheduler-name: volcano\n"
+	"    image-pull-policy: IfNotPresent\n"
+	"    enable-host-networking-pod: true\n"
+	"    inject-finalizer: true\n"
+	"    delete-resource-on-finalize: true\n"
+	"    default-cpus: 1000m\n"
+	"    co-pilot: {name: x}\n"
+	"spok:\n"
+	"  default-image: apache/spark:3.5.7\n"
+	"  namespace-template: \"{{project}}\"\n"
+	"  default-service-account: runner\n"
+	"  name-max-len: 63\n";
+
+static void test_full(void **state)
+{
+	struct spok_err err = {0};
+	struct spok_platform p;
+	const struct spok_log_config *m;
+
+	(void)state;
+	if (spok_config_parse(full_config, strlen(full_config), "flyte.yaml", &p, &err) != SPOK_OK)
+		fail_msg("%s", err.msg);
+	assert_string_equal(p.source_path, "flyte.yaml");
+	assert_int_equal(p.spark.spark_config_default.len, 3);
+	assert_string_equal(p.spark.spark_config_default.items[1].key, "spark.kubernetes.allocation.batch.size");
+	assert_string_equal(p.spark.spark_config_default.items[1].value, "50");
+	assert_string_equal(spok_strmap_get(&p.spark.spark_config_default, "spark.blacklist.enabled"), "true");
+	assert_string_equal(p.spark.history_server_url, "http://history:18080");
+	assert_int_equal(p.spark.nfeatures, 2);
+	assert_string_equal(p.spark.features[0].name, "feature1");
+	assert_int_equal(p.spark.features[0].spark_config.len, 2);
+	assert_string_equal(spok_strmap_get(&p.spark.features[1].spark_config, "spark.hadoop.feature2"), "true");
+
+	/* logs.mixed given: starts from zero, so the default kubernetes link is gone */
+	m = &p.spark.logs_mixed;
+	assert_false(m->kubernetes_enabled);
+	assert_null(m->kubernetes_template_uri);
+	assert_true(m->cloudwatch_enabled);
+	assert_string_equal(m->cloudwatch_region, "us-east-1");
+	assert_string_equal(m->cloudwatch_log_group, "/k8s");
+	assert_int_equal(m->ntemplates, 2);
+	assert_string_equal(m->templates[0].display_name, "Custom");
+	assert_int_equal(m->templates[0].template_uris.len, 2);
+	assert_string_equal(m->templates[0].template_uris.items[0], "https://a/{{ .podName }}");
+	assert_int_equal(m->templates[0].message_format, 1);
+	assert_true(m->templates[0].show_while_pending);
+	assert_false(m->templates[0].hide_once_finished);
+	assert_int_equal(m->templates[1].template_uris.len, 1);
+	assert_string_equal(m->templates[1].template_uris.items[0], "https://one");
+	assert_int_equal(m->templates[1].message_format, 2);
+	assert_true(m->templates[1].hide_once_finished);
+	assert_int_equal(m->ndynamic_links, 1);
+	assert_string_equal(m->dynamic_links[0].name, "dash");
+	assert_string_equal(m->dynamic_links[0].display_name, "Dashboard");
+	assert_true(p.spark.logs_user.kubernetes_enabled);
+	assert_string_equal(p.spark.logs_user.kubernetes_url, "http://k8s");
+	assert_string_equal(p.spark.logs_user.dynamic_links[0].name, "a");
+	assert_true(p.spark.logs_system.stackdriver_enabled);
+	assert_string_equal(p.spark.logs_system.gcp_project, "p");
+	assert_string_equal(p.spark.logs_system.stackdriver_logresourcename, "r");
+	assert_string_equal(p.spark.logs_system.stackdriver_template_uri, "s");
+	assert_string_equal(p.spark.logs_all_user.kubernetes_template_uri, "t");
+
+	/* default-annotations given: replaces the safe-to-evict default */
+	assert_int_equal(p.k8s.default_annotations.len, 1);
+	assert_string_equal(spok_strmap_get(&p.k8s.default_annotations, "x"), "y");
+	assert_string_equal(spok_strmap_get(&p.k8s.default_labels, "team"), "data");
+	assert_string_equal(spok_strmap_get(&p.k8s.default_env_vars, "A"), "1");
+	assert_string_equal(spok_strmap_get(&p.k8s.default_node_selector, "pool"), "default");
+	assert_string_equal(spok_strmap_get(&p.k8s.interruptible_node_selector, "spot"), "true");
+	assert_int_equal(json_array_size(p.k8s.default_tolerations), 1);
+	assert_int_equal(json_array_size(p.k8s.interruptible_tolerations), 1);
+	assert_int_equal(json_array_size(json_object_get(p.k8s.resource_tolerations, "nvidia.com/gpu")), 1);
+	assert_true(json_is_object(p.k8s.default_affinity));
+	assert_string_equal(json_string_value(json_object_get(p.k8s.interruptible_node_selector_requirement, "operator")), "In");
+	assert_string_equal(json_string_value(json_object_get(p.k8s.non_interruptible_node_selector_requirement, "operator")), "DoesNotExist");
+	assert_int_equal(json_integer_value(json_object_get(p.k8s.default_pod_security_context, "runAsUser")), 1000);
+	assert_true(json_is_false(json_object_get(p.k8s.default_security_context, "allowPrivilegeEscalation")));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(p.k8s.default_pod_dns_config, "nameservers"), 0)), "1.1.1.1");
+	assert_string_equal(p.k8s.scheduler_name, "volcano");
+	assert_string_equal(p.k8s.image_pull_policy, "IfNotPresent");
+	assert_true(p.k8s.enable_host_networking_pod);
+	assert_true(p.k8s.inject_finalizer);
+	assert_true(p.k8s.delete_resource_on_finalize);
+
+	assert_string_equal(p.spok.default_image, "apache/spark:3.5.7");
+	assert_string_equal(p.spok.namespace_template, "{{project}}");
+	assert_string_equal(p.spok.default_service_account, "runner");
+	assert_int_equal(p.spok.name_max_len, 63);
+	spok_platform_free(&p);
+}
+
+static void test_defaults(void **state)
+{
+	static const char *const docs[] = {"", "# nothing\n", "plugins: {}\n", "plugins:\n  spark: {}\n  k8s: {}\nspok: {}\n"};
+	struct spok_err err = {0};
+	struct spok_platform p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		if (spok_config_parse(docs[i], strlen(docs[i]), "c.yaml", &p, &err) != SPOK_OK)
+			fail_msg("%s", err.msg);
+		assert_true(p.spark.logs_mixed.kubernetes_enabled);
+		assert_non_null(strstr(p.spark.logs_mixed.kubernetes_template_uri, "localhost:30082"));
+		assert_string_equal(spok_strmap_get(&p.k8s.default_annotations,
+						    "cluster-autoscaler.kubernetes.io/safe-to-evict"), "false");
+		assert_string_equal(p.spok.namespace_template, "{{project}}-{{domain}}");
+		assert_string_equal(p.spok.default_service_account, "spark");
+		assert_int_equal(p.spok.name_max_len, 50);
+		assert_null(p.spok.default_image);
+		spok_platform_free(&p);
+	}
+	/* a section that only sets other keys keeps the defaults it does not mention */
+	{
+		const char *y = "plugins:\n  spark:\n    logs:\n      user: {kubernetes-enabled: true}\n";
+		assert_int_equal(spok_config_parse(y, strlen(y), "c.yaml", &p, &err), SPOK_OK);
+		assert_true(p.spark.logs_mixed.kubernetes_enabled);
+		assert_true(p.spark.logs_user.kubernetes_enabled);
+		spok_platform_free(&p);
+	}
+}
+
+static void expect_error(const char *yaml, const char *msg)
+{
+	struct spok_err err = {0};
+	struct spok_platform p;
+
+	assert_int_equal(spok_config_parse(yaml, strlen(yaml), "flyte.yaml", &p, &err), SPOK_EINVAL);
+	if (strcmp(err.msg, msg) != 0)
+		fail_msg("for:\n%s\n got: %s\nwant: %s", yaml, err.msg, msg);
+	assert_null(p.source_path);
+	assert_null(p.spok.namespace_template);
+	assert_null(p.spark.logs_mixed.kubernetes_template_uri);
+	assert_int_equal(p.k8s.default_annotations.len, 0);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	expect_error("plugin: {}\n", "flyte.yaml:1:1: plugin: unknown key; did you mean 'plugins'?");
+	expect_error("tasks: {}\n", "flyte.yaml:1:1: tasks: unknown key; see docs/CONFIG.md for the valid keys");
+	expect_error("plugins:\n  spark:\n    spark-config-defaults: {}\n",
+		     "flyte.yaml:3:5: plugins.spark.spark-config-defaults: unknown key; did you mean 'spark-config-default'?");
+	expect_error("plugins:\n  k8s:\n    default-annotation: {}\n",
+		     "flyte.yaml:3:5: plugins.k8s.default-annotation: unknown key; did you mean 'default-annotations'?");
+	expect_error("plugins:\n  k8s:\n    made-up-key: 1\n",
+		     "flyte.yaml:3:5: plugins.k8s.made-up-key: unknown key; see docs/CONFIG.md for the valid keys");
+	expect_error("plugins:\n  spark:\n    logs:\n      mixd: {}\n",
+		     "flyte.yaml:4:7: plugins.spark.logs.mixd: unknown key; did you mean 'mixed'?");
+	expect_error("plugins:\n  spark:\n    logs:\n      mixed: {kubernetes-enabled: 1}\n",
+		     "flyte.yaml:4:35: plugins.spark.logs.mixed.kubernetes-enabled: expected true or false, got '1'; write true or false (unquoted)");
+	expect_error("plugins:\n  spark:\n    logs:\n      mixed:\n        templates: [{messageFormat: xml}]\n",
+		     "flyte.yaml:5:37: plugins.spark.logs.mixed.templates[0].messageFormat: unknown message format 'xml'; use 0|1|2 or unknown|csv|json");
+	expect_error("plugins:\n  spark:\n    logs:\n      mixed:\n        templates: {a: b}\n",
+		     "flyte.yaml:5:20: plugins.spark.logs.mixed.templates: expected a list of templates; write '- displayName: ...' items");
+	expect_error("plugins:\n  spark:\n    spark-config-default: [a, b]\n",
+		     "flyte.yaml:3:28: plugins.spark.spark-config-default[0]: expected a single-entry mapping (- key: value), got a scalar; fix the list item");
+	expect_error("plugins:\n  spark:\n    spark-config-default: {a: [1]}\n",
+		     "flyte.yaml:3:31: plugins.spark.spark-config-default.a: expected a scalar value, got a list; quote the value");
+	expect_error("plugins:\n  spark:\n    features: [{spark-config: {a: b}}]\n",
+		     "flyte.yaml:3:16: plugins.spark.features[0]: feature has no name; add 'name: <feature>'");
+	expect_error("plugins:\n  k8s:\n    default-tolerations: {key: k}\n",
+		     "flyte.yaml:3:26: plugins.k8s.default-tolerations: expected a list, got a mapping; fix the value");
+	expect_error("plugins:\n  k8s:\n    resource-tolerations: {gpu: {key: k}}\n",
+		     "flyte.yaml:3:33: plugins.k8s.resource-tolerations.gpu: expected a list of tolerations; write '- key: ...' items");
+	expect_error("spok:\n  name-max-len: 7\n",
+		     "flyte.yaml:2:17: spok.name-max-len: '7' is not a whole number from 8 to 253; write one");
+	expect_error("spok:\n  name-max-len: 300\n",
+		     "flyte.yaml:2:17: spok.name-max-len: '300' is not a whole number from 8 to 253; write one");
+	expect_error("- plugins\n",
+		     "flyte.yaml:1:1: (top level): expected a mapping, got a list; a config file has 'plugins:' and 'spok:' sections");
+	expect_error("plugins: [spark]\n",
+		     "flyte.yaml:1:10: plugins: expected a mapping, got a list; write key: value pairs");
+	expect_error("plugins:\n  spark: {\n", "flyte.yaml:3:1: did not find expected node content; fix the YAML syntax");
+}
+
+static void test_load(void **state)
+{
+	struct spok_err err = {0};
+	struct spok_platform p;
+	char path[4096];
+	const char *src = getenv("SPOK_SOURCE_DIR");
+
+	(void)state;
+	assert_non_null(src);
+	snprintf(path, sizeof(path), "%s/tests/spec/data/flyte-config.yaml", src);
+	if (spok_config_load(path, &p, &err) != SPOK_OK)
+		fail_msg("%s", err.msg);
+	assert_string_equal(p.source_path, path);
+	assert_true(p.spark.spark_config_default.len > 3);
+	spok_platform_free(&p);
+	assert_int_equal(spok_config_load("/nonexistent/c.yaml", &p, &err), SPOK_ENOTFOUND);
+	assert_null(p.spok.namespace_template);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_load),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
