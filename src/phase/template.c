@@ -54,19 +54,34 @@ static size_t match_tail(const char *s, const char *name, size_t name_len)
 	return j + 2;
 }
 
+/* Bytes Go's `.` takes at s: one rune (a well-formed UTF-8 sequence), else one byte
+ * (an invalid byte is one U+FFFD rune). 0 for the end of the string or a newline. */
+static size_t any_char_len(const char *s)
+{
+	unsigned char c = (unsigned char)s[0];
+	size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 1;
+
+	if (c == '\0' || c == '\n')
+		return 0;
+	if (c < 0x80 || c > 0xf4)
+		return 1;
+	for (size_t i = 1; i < n; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			return 1;
+	return n;
+}
+
 /* Matches `.taskConfig[.$]name\s*}}` at s (s points just after `{{\s*` minus the
  * blanks the any-char may take); returns the length consumed or 0. */
 static size_t match_task_config(const char *s, const char *name, size_t name_len)
 {
 	static const char tc[] = "taskConfig";
-	size_t n;
+	size_t a = any_char_len(s), n;
 
-	if (s[0] == '\0' || s[0] == '\n')
+	if (a == 0 || !ascii_prefix_ci(s + a, tc, sizeof(tc) - 1))
 		return 0;
-	if (!ascii_prefix_ci(s + 1, tc, sizeof(tc) - 1))
-		return 0;
-	n = match_tail(s + 1 + sizeof(tc) - 1, name, name_len);
-	return n == 0 ? 0 : 1 + sizeof(tc) - 1 + n;
+	n = match_tail(s + a + sizeof(tc) - 1, name, name_len);
+	return n == 0 ? 0 : a + sizeof(tc) - 1 + n;
 }
 
 /* Length of a placeholder for `v` starting at s[0], or 0 when none starts there. */
@@ -180,11 +195,11 @@ static size_t scan_key_at(const char *s, size_t ws_skip, struct spok_strv *keys)
 {
 	static const char tc[] = "taskConfig";
 	const char *p = s + ws_skip;
-	size_t k = 0, j;
+	size_t a = any_char_len(p), k = 0, j;
 
-	if (p[0] == '\0' || p[0] == '\n' || !ascii_prefix_ci(p + 1, tc, sizeof(tc) - 1))
+	if (a == 0 || !ascii_prefix_ci(p + a, tc, sizeof(tc) - 1))
 		return 0;
-	p += 1 + sizeof(tc) - 1;
+	p += a + sizeof(tc) - 1;
 	if (p[0] != '.' && p[0] != '$')
 		return 0;
 	p++;

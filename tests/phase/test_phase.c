@@ -369,6 +369,40 @@ static void test_dynamic_links(void **state)
 	spok_platform_free(&p);
 }
 
+/* The `{{ .taskConfig.KEY }}` form: any one character before taskConfig, `.` or `$`
+ * before the key, empty values left alone. */
+static void test_task_config_vars(void **state)
+{
+	struct spok_log_config lc = {0};
+	struct spok_task t;
+	struct spok_strmap vars = {0};
+	struct spok_link *links = NULL;
+	size_t n = 0;
+
+	(void)state;
+	spok_task_init(&t);
+	spok_strmap_set(&t.config, "link_type", "x");
+	spok_strmap_set(&t.config, "port", "8080");
+	spok_strmap_set(&t.config, "empty", "");
+	spok_strmap_set(&vars, "podName", "p");
+	add_dynamic(&lc, "x", "X", "a={{ .taskConfig.port }}|b={{$taskConfig$port}}|"
+		    "c={{ \xc3\xa9TASKCONFIG.port }}|d={{taskConfig.port}}|e={{ .taskConfig.PORT }}|"
+		    "f={{ .taskConfig.empty }}|g={{ .podName }}|h={{ .logName }}|i={{\t\ntaskConfig.port}}|"
+		    "j={{\ttaskConfig.port}}");
+	spok_log_links(&lc, &vars, "(L)", &t, &links, &n);
+	assert_int_equal(n, 1);
+	/* e: key "PORT" is not in the config, but the case-insensitive pattern added for
+	 * "port" matches it (as in Go). i: the any-char may not be a newline. */
+	assert_string_equal(links[0].uri, "a=8080|b=8080|c=8080|d={{taskConfig.port}}|"
+			    "e=8080|f={{ .taskConfig.empty }}|g=p|h=(L)|"
+			    "i={{\t\ntaskConfig.port}}|j=8080");
+	assert_string_equal(links[0].name, "X(L)");
+	spok_links_free(links, n);
+	spok_strmap_free(&vars);
+	spok_task_free(&t);
+	spok_log_config_free(&lc);
+}
+
 static void test_executor_links(void **state)
 {
 	struct spok_platform p;
@@ -482,6 +516,7 @@ int main(void)
 		cmocka_unit_test(test_phase_version),
 		cmocka_unit_test(test_deletion),
 		cmocka_unit_test(test_dynamic_links),
+		cmocka_unit_test(test_task_config_vars),
 		cmocka_unit_test(test_executor_links),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_times_and_vars),
