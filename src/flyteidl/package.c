@@ -404,12 +404,26 @@ static int load_package(const uint8_t *buf, size_t len, const char *path, const 
 
 /* ---- single .pb ---- */
 
+/* A task type is a short identifier ("spark", "python-task"); anything else means the
+ * bytes were some other message that happened to parse. */
+static bool plausible_type(const char *t)
+{
+	size_t n = strlen(t);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (t[i] <= ' ' || t[i] > '~')
+			return false;
+	return true;
+}
+
 static const Flyteidl__Core__TaskTemplate *choose_pb(const Flyteidl__Admin__TaskSpec *spec,
 						     const Flyteidl__Core__TaskTemplate *tmpl)
 {
 	const Flyteidl__Core__TaskTemplate *st = spec != NULL ? spec->template_ : NULL;
-	bool spec_ok = st != NULL && st->type[0] != '\0';
-	bool tmpl_ok = tmpl != NULL && tmpl->type[0] != '\0';
+	bool spec_ok = st != NULL && plausible_type(st->type);
+	bool tmpl_ok = tmpl != NULL && plausible_type(tmpl->type);
 
 	/* The two messages can both parse the same bytes; prefer the reading that yields a
 	 * Spark task, and TaskSpec (what pyflyte writes) on a tie. */
@@ -442,8 +456,13 @@ static int load_pb(const uint8_t *buf, size_t len, const char *path, const char 
 	tt = choose_pb((Flyteidl__Admin__TaskSpec *)spec, (Flyteidl__Core__TaskTemplate *)tmpl);
 	if (tt != NULL)
 		result = spok_task_from_template(tt, path, path, out, err);
+	else if (spec == NULL && tmpl == NULL)
+		result = spok_pb_unpack(&flyteidl__core__task_template__descriptor, buf, len, path,
+					"flyteidl.admin.TaskSpec or flyteidl.core.TaskTemplate", err) == NULL
+				 ? SPOK_EINVAL : SPOK_EINTERNAL;
 	else
-		result = spok_flyte_parse_task_template(buf, len, path, out, err);
+		result = spok_err_set(err, SPOK_EINVAL, "%s: not a Flyte task (no task type set); "
+				      "pass a task .pb or package written by pyflyte", path);
 	if (result == SPOK_OK) {
 		result = check_name(out, path, task_name, err);
 		if (result != SPOK_OK)

@@ -206,7 +206,7 @@ ProtobufCMessage *spok_pb_unpack(const ProtobufCMessageDescriptor *desc, const u
 	m = r == WIRE_OK ? protobuf_c_message_unpack(desc, NULL, len, buf) : NULL;
 	if (m == NULL) {
 		spok_err_set(err, SPOK_EINVAL,
-			     "%s: not a valid %s (truncated or corrupt protobuf); "
+			     "%s: not a valid %s (truncated, corrupt, or another message type); "
 			     "pass a file written by flytekit/pyflyte", path, what);
 		return NULL;
 	}

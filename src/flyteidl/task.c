@@ -206,7 +206,7 @@ int spok_task_from_template(const Flyteidl__Core__TaskTemplate *tt, const char *
 		return spok_err_set(err, SPOK_EINVAL, "%s: not a Flyte task (TaskTemplate.type is "
 				    "empty); pass a task .pb or package written by pyflyte", path);
 	if (strcmp(tt->type, "spark") != 0)
-		return spok_err_set(err, SPOK_EINVAL, "%s: task type '%s' is not a Spark task; "
+		return spok_err_set(err, SPOK_EINVAL, "%s: task type '%.64s' is not a Spark task; "
 				    "spok runs tasks declared with task_config=Spark(...)", path,
 				    tt->type);
 	out->origin = SPOK_ORIGIN_FLYTE;

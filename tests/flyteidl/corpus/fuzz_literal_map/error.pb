@@ -1,0 +1,3 @@
+
+=
+USER:ValueError&Traceback: partitions must be positive 
