@@ -714,6 +714,7 @@ static uint64_t backoff_ms(struct kube_call *call)
 static bool maybe_retry(struct kube_call *call, CURLcode res)
 {
 	struct kube_client *c = call->c;
+	uint64_t wait;
 
 	if (c->closing || call->on_data != NULL)
 		return false;
@@ -730,9 +731,11 @@ static bool maybe_retry(struct kube_call *call, CURLcode res)
 		return false;
 	if (res == CURLE_OK ? !retryable_status(call->status) : !retryable_curl(res))
 		return false;
+	wait = backoff_ms(call);
 	c->stats.retries++;
+	c->stats.retry_wait_ms += wait;
 	easy_done(call);
-	call_schedule(call, backoff_ms(call));
+	call_schedule(call, wait);
 	return true;
 }
 

@@ -79,6 +79,7 @@ struct kube_client_stats {
 	uint64_t throttled;  /* requests that waited for the rate limiter */
 	uint64_t retries;    /* retries made */
 	uint64_t token_reads; /* token file reads */
+	uint64_t retry_wait_ms; /* sum of the waits chosen before retries */
 };
 
 /* Creates a client for cfg (copied). Does no I/O. */

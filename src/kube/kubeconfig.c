@@ -440,8 +440,8 @@ int kube_config_from_json(struct kube_config *cfg, const json_t *doc, const char
 			  const char *context, struct spok_err *err)
 {
 	struct ctx x = {source, err};
-	const json_t *c, *cl, *u;
-	const char *name, *cluster, *user, *ns;
+	const json_t *c = NULL, *cl = NULL, *u = NULL;
+	const char *name = NULL, *cluster = NULL, *user = NULL, *ns = NULL;
 	char where[300];
 	int result;
 
@@ -649,11 +649,13 @@ int kube_config_in_cluster(struct kube_config *cfg, const char *sa_dir, struct s
 	if (sa_dir == NULL)
 		sa_dir = KUBE_SA_DIR;
 	result = in_cluster_server(cfg, err);
-	if (result == 0) {
-		path = xasprintf("%s/token", sa_dir);
-		result = kube_read_token_file(path, &tok, err);
-		kube_secret_free(tok);
+	if (result != 0) {
+		kube_config_free(cfg);
+		return result;
 	}
+	path = xasprintf("%s/token", sa_dir);
+	result = kube_read_token_file(path, &tok, err);
+	kube_secret_free(tok);
 	if (result == 0) {
 		cfg->token_file = path;
 		path = xasprintf("%s/ca.crt", sa_dir);

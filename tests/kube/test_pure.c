@@ -1,0 +1,224 @@
+/* test_pure.c - API error mapping and watch stream decoding (no I/O). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "kube/client.h"
+#include "kube/watch.h"
+
+struct status_case {
+	long http;
+	const char *body;
+	int code;
+	const char *msg;
+};
+
+/* Bodies as the API server sends them (trimmed of details the mapping ignores). */
+static const struct status_case status_cases[] = {
+	{404, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
+	      "\"message\":\"sparkapplications.sparkoperator.k8s.io \\\"pi\\\" not found\","
+	      "\"reason\":\"NotFound\",\"details\":{\"name\":\"pi\",\"group\":\"sparkoperator.k8s.io\","
+	      "\"kind\":\"sparkapplications\"},\"code\":404}",
+	 SPOK_ENOTFOUND,
+	 "GET /x: sparkapplications.sparkoperator.k8s.io \"pi\" not found (HTTP 404)"},
+	{409, "{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"sparkapplications.sparkoperator."
+	      "k8s.io \\\"pi\\\" already exists\",\"reason\":\"AlreadyExists\",\"code\":409}",
+	 SPOK_ECONFLICT,
+	 "GET /x: sparkapplications.sparkoperator.k8s.io \"pi\" already exists (HTTP 409)"},
+	{403, "{\"kind\":\"Status\",\"message\":\"sparkapplications.sparkoperator.k8s.io is forbidden: "
+	      "User \\\"bob\\\" cannot list resource \\\"sparkapplications\\\"\",\"reason\":\"Forbidden\","
+	      "\"code\":403}",
+	 SPOK_EFORBIDDEN,
+	 "GET /x: sparkapplications.sparkoperator.k8s.io is forbidden: User \"bob\" cannot list "
+	 "resource \"sparkapplications\" (HTTP 403)"},
+	{403, "{\"kind\":\"Status\",\"message\":\"pods \\\"p\\\" is forbidden: exceeded quota: q, "
+	      "requested: cpu=2, used: cpu=4, limited: cpu=4\",\"reason\":\"Forbidden\",\"code\":403}",
+	 SPOK_EQUOTA,
+	 "GET /x: pods \"p\" is forbidden: exceeded quota: q, requested: cpu=2, used: cpu=4, "
+	 "limited: cpu=4 (HTTP 403)"},
+	{401, "{\"kind\":\"Status\",\"message\":\"Unauthorized\",\"reason\":\"Unauthorized\",\"code\":401}",
+	 SPOK_EFORBIDDEN, "GET /x: Unauthorized (HTTP 401)"},
+	{422, "{\"kind\":\"Status\",\"message\":\"SparkApplication.sparkoperator.k8s.io \\\"pi\\\" is "
+	      "invalid: spec.type: Unsupported value: \\\"Go\\\"\",\"reason\":\"Invalid\",\"code\":422}",
+	 SPOK_EINVAL,
+	 "GET /x: SparkApplication.sparkoperator.k8s.io \"pi\" is invalid: spec.type: Unsupported "
+	 "value: \"Go\" (HTTP 422)"},
+	{410, "{\"kind\":\"Status\",\"message\":\"The provided continue parameter is too old to display "
+	      "a consistent list result.\",\"reason\":\"Expired\",\"code\":410}",
+	 SPOK_EAPI,
+	 "GET /x: The provided continue parameter is too old to display a consistent list result. "
+	 "(HTTP 410)"},
+	{429, "{\"kind\":\"Status\",\"message\":\"Too many requests, please try again later.\","
+	      "\"reason\":\"TooManyRequests\",\"code\":429}",
+	 SPOK_EUNAVAIL, "GET /x: Too many requests, please try again later. (HTTP 429)"},
+	{500, "{\"kind\":\"Status\",\"message\":\"Internal error occurred: boom\",\"code\":500}",
+	 SPOK_EAPI, "GET /x: Internal error occurred: boom (HTTP 500)"},
+	{502, "<html>\r\n<h1>Bad Gateway</h1>\n</html>", SPOK_EAPI, "GET /x: <html> (HTTP 502)"},
+	{503, "", SPOK_EUNAVAIL, "GET /x: no error message from the server (HTTP 503)"},
+	{400, "{\"kind\":\"Status\",\"message\":\"a\\u0001b\\nsecond line\",\"code\":400}", SPOK_EINVAL,
+	 "GET /x: a?b (HTTP 400)"},
+};
+
+static void test_status_mapping(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(status_cases) / sizeof(status_cases[0]); i++) {
+		const struct status_case *c = &status_cases[i];
+		json_t *body = json_loads(c->body, 0, NULL);
+		char msg[SPOK_ERR_MSG_MAX];
+		int code = kube_status_error("GET", "/x", c->http, body, c->body, strlen(c->body), msg,
+					     sizeof(msg));
+
+		if (code != c->code || strcmp(msg, c->msg) != 0)
+			fail_msg("case %zu: code %d, \"%s\"", i, code, msg);
+		json_decref(body);
+	}
+}
+
+struct collected {
+	char lines[8][64];
+	int n;
+};
+
+static int collect(void *data, const char *line, size_t len)
+{
+	struct collected *c = data;
+
+	assert_true(len < 64);
+	assert_true(c->n < 8);
+	memcpy(c->lines[c->n], line, len);
+	c->lines[c->n][len] = '\0';
+	c->n++;
+	return 0;
+}
+
+/* Every split point of the stream yields the same lines. */
+static void test_lines_any_split(void **state)
+{
+	static const char stream[] = "{\"a\":1}\n\r\n{\"b\":2}\r\n\n{\"c\":3}\npartial";
+
+	(void)state;
+	for (size_t cut = 0; cut <= sizeof(stream) - 1; cut++) {
+		struct kube_lines l;
+		struct collected c = {0};
+
+		kube_lines_init(&l, 64);
+		assert_int_equal(kube_lines_feed(&l, stream, cut, collect, &c), 0);
+		assert_int_equal(kube_lines_feed(&l, stream + cut, sizeof(stream) - 1 - cut, collect,
+						 &c), 0);
+		assert_int_equal(c.n, 3);
+		assert_string_equal(c.lines[0], "{\"a\":1}");
+		assert_string_equal(c.lines[1], "{\"b\":2}");
+		assert_string_equal(c.lines[2], "{\"c\":3}");
+		assert_int_equal(l.buf.len, 7);
+		kube_lines_free(&l);
+	}
+}
+
+static void test_lines_cap(void **state)
+{
+	struct kube_lines l;
+	struct collected c = {0};
+
+	(void)state;
+	kube_lines_init(&l, 8);
+	assert_int_equal(kube_lines_feed(&l, "12345678\n", 9, collect, &c), 0);
+	assert_int_equal(kube_lines_feed(&l, "12345", 5, collect, &c), 0);
+	assert_int_equal(kube_lines_feed(&l, "6789\n", 5, collect, &c), SPOK_EINVAL);
+	assert_int_equal(c.n, 1);
+	kube_lines_free(&l);
+}
+
+static void decode_ok(const char *line, enum kube_event_type type, const char *rv)
+{
+	struct kube_event ev;
+	struct spok_err err = {0};
+	json_t *obj;
+
+	assert_int_equal(kube_event_decode(line, strlen(line), &ev, &obj, &err), 0);
+	assert_int_equal(ev.type, type);
+	assert_ptr_equal(ev.object, obj);
+	if (rv != NULL)
+		assert_string_equal(ev.resource_version, rv);
+	else
+		assert_null(ev.resource_version);
+	json_decref(obj);
+}
+
+static void test_event_decode(void **state)
+{
+	struct kube_event ev;
+	struct spok_err err = {0};
+	json_t *obj;
+	static const char gone[] =
+		"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
+		"\"status\":\"Failure\",\"message\":\"too old resource version: 1 (2063)\","
+		"\"reason\":\"Expired\",\"code\":410}}";
+
+	(void)state;
+	decode_ok("{\"type\":\"ADDED\",\"object\":{\"kind\":\"SparkApplication\",\"metadata\":"
+		  "{\"name\":\"pi\",\"resourceVersion\":\"101\"}}}", KUBE_EVENT_ADDED, "101");
+	decode_ok("{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"resourceVersion\":\"102\"}}}",
+		  KUBE_EVENT_MODIFIED, "102");
+	decode_ok("{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"resourceVersion\":\"103\"}}}",
+		  KUBE_EVENT_DELETED, "103");
+	decode_ok("{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"SparkApplication\",\"apiVersion\":"
+		  "\"sparkoperator.k8s.io/v1beta2\",\"metadata\":{\"resourceVersion\":\"2100\","
+		  "\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}}}}",
+		  KUBE_EVENT_BOOKMARK, "2100");
+	decode_ok("{\"type\":\"ADDED\",\"object\":{}}", KUBE_EVENT_ADDED, NULL);
+	assert_int_equal(kube_event_decode(gone, sizeof(gone) - 1, &ev, &obj, &err), 0);
+	assert_int_equal(ev.type, KUBE_EVENT_ERROR);
+	assert_int_equal(ev.status_code, 410);
+	assert_string_equal(ev.message, "too old resource version: 1 (2063)");
+	json_decref(obj);
+
+	assert_int_equal(kube_event_decode("{\"type\":\"ADDED\"", 15, &ev, &obj, &err), SPOK_EAPI);
+	assert_non_null(strstr(err.msg, "watch event: invalid JSON"));
+	assert_null(obj);
+	assert_int_equal(kube_event_decode("{\"type\":\"UPSERT\",\"object\":{}}", 29, &ev, &obj, &err),
+			 SPOK_EAPI);
+	assert_string_equal(err.msg, "watch event: needs a known \"type\" and an \"object\"; is this "
+			    "a Kubernetes watch stream?");
+	assert_int_equal(kube_event_decode("{\"type\":\"ADDED\",\"object\":[]}", 28, &ev, &obj, &err),
+			 SPOK_EAPI);
+}
+
+static void test_paths(void **state)
+{
+	struct kube_gvr spark = {"sparkoperator.k8s.io", "v1beta2", "sparkapplications"};
+	struct kube_gvr pods = {"", "v1", "pods"};
+	char *p;
+
+	(void)state;
+	p = kube_path(&spark, "ns-1", "pi", "status");
+	assert_string_equal(p, "/apis/sparkoperator.k8s.io/v1beta2/namespaces/ns-1/sparkapplications/pi/status");
+	free(p);
+	p = kube_path(&pods, NULL, NULL, NULL);
+	assert_string_equal(p, "/api/v1/pods");
+	free(p);
+	p = kube_path(&pods, "a b", "x/y", NULL);
+	assert_string_equal(p, "/api/v1/namespaces/a%20b/pods/x%2Fy");
+	free(p);
+	p = kube_escape("app=spark,role in (a,b)");
+	assert_string_equal(p, "app%3Dspark%2Crole%20in%20%28a%2Cb%29");
+	free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_status_mapping),
+		cmocka_unit_test(test_lines_any_split),
+		cmocka_unit_test(test_lines_cap),
+		cmocka_unit_test(test_event_decode),
+		cmocka_unit_test(test_paths),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
