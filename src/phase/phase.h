@@ -98,6 +98,8 @@ const char *spok_link_kind_name(enum spok_link_kind k); /* "log", "driver_ui", "
  * order, replaces every `{{ .name }}` / `{{ $name }}` (ASCII case-insensitive name,
  * optional blanks inside the braces) in one left-to-right pass; a variable whose
  * value is empty is NOT substituted (the placeholder stays). vars may be NULL.
+ * Safety cap (spok only): a pass that would make the result longer than 64 KiB is
+ * skipped along with all later variables.
  * Returns a new string; caller frees. */
 char *spok_render_log_template(const char *tmpl, const struct spok_strmap *vars);
 

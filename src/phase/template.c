@@ -130,7 +130,12 @@ static void sbuf_add(struct sbuf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
-/* One ReplaceAllLiteralString pass: non-overlapping, left to right, no rescan. */
+/* A rendered link past this size stops taking substitutions: values come from the
+ * SparkApplication and may themselves hold placeholders, so passes could multiply. */
+#define RENDER_MAX ((size_t)64 << 10)
+
+/* One ReplaceAllLiteralString pass: non-overlapping, left to right, no rescan.
+ * Returns NULL if the result would pass RENDER_MAX. */
 static char *replace_pass(const char *s, const struct spok_tvar *v)
 {
 	struct sbuf b = {0};
@@ -143,6 +148,10 @@ static char *replace_pass(const char *s, const struct spok_tvar *v)
 		if (n == 0) {
 			i++;
 			continue;
+		}
+		if (b.len + (i - run) + vlen > RENDER_MAX) {
+			free(b.p);
+			return NULL;
 		}
 		sbuf_add(&b, s + run, i - run);
 		sbuf_add(&b, v->value, vlen);
@@ -162,6 +171,8 @@ char *spok_render_tvars(const char *tmpl, const struct spok_tvar *vars, size_t n
 		if (vars[i].value == NULL || vars[i].value[0] == '\0')
 			continue;
 		next = replace_pass(cur, &vars[i]);
+		if (next == NULL)
+			break; /* keep what we have: a usable link beats an unbounded one */
 		free(cur);
 		cur = next;
 	}

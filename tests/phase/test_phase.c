@@ -98,6 +98,25 @@ static void test_render_order(void **state)
 	spok_strmap_free(&vars);
 }
 
+/* Values holding placeholders cannot multiply a link without bound. */
+static void test_render_cap(void **state)
+{
+	struct spok_strmap vars = {0};
+	char *big = xmalloc(20001), *s;
+
+	(void)state;
+	for (size_t i = 0; i < 20000; i += 10)
+		memcpy(big + i, "{{.b}}{{.b", 10);
+	big[20000] = '\0';
+	spok_strmap_set(&vars, "a", big);
+	spok_strmap_set(&vars, "b", big);
+	s = spok_render_log_template("{{.a}}", &vars);
+	assert_int_equal(strlen(s), 20000); /* a applied, b's pass skipped */
+	free(s);
+	free(big);
+	spok_strmap_free(&vars);
+}
+
 static void test_time(void **state)
 {
 	int64_t t = -1;
@@ -510,6 +529,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_render_basic),
 		cmocka_unit_test(test_render_order),
+		cmocka_unit_test(test_render_cap),
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_flyte_event_info),
 		cmocka_unit_test(test_states),
