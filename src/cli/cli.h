@@ -60,6 +60,13 @@ int spok_cli_fail(const struct spok_err *err);
 int spok_cli_print(const json_t *j, const char *format, struct spok_err *err);
 
 int cmd_render(struct spok_cli *cli, int argc, char **argv);
+/* local execution and the execution store (cmd_run.c, cmd_exec.c, cmd_history.c) */
+int cmd_run(struct spok_cli *cli, int argc, char **argv);
+int cmd_list(struct spok_cli *cli, int argc, char **argv);
+int cmd_status(struct spok_cli *cli, int argc, char **argv);
+int cmd_logs(struct spok_cli *cli, int argc, char **argv);
+int cmd_abort(struct spok_cli *cli, int argc, char **argv);
+int cmd_history(struct spok_cli *cli, int argc, char **argv);
 int cmd_validate(struct spok_cli *cli, int argc, char **argv);
 
 #endif

@@ -16,6 +16,12 @@ static const struct {
 } commands[] = {
 	{"render", cmd_render, "print the SparkApplication for a task"},
 	{"validate", cmd_validate, "check a task (and config) without rendering"},
+	{"run", cmd_run, "run a job locally with real Spark"},
+	{"list", cmd_list, "list recorded executions"},
+	{"status", cmd_status, "phase, reason and links of an execution"},
+	{"logs", cmd_logs, "print (or follow) an execution's driver log"},
+	{"abort", cmd_abort, "stop a running execution"},
+	{"history", cmd_history, "start (or stop) the Spark history server"},
 	/* local and cluster execution commands register here */
 	{"version", cmd_version, "print the spok version"},
 	{"help", cmd_help, "list commands"},

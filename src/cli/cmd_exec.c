@@ -1,0 +1,353 @@
+/* cmd_exec.c - looking at and stopping recorded executions: `spok list`, `spok status ID`,
+ * `spok logs ID [-f]`, `spok abort ID`. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/xalloc.h"
+#include "local/local.h"
+#include "store/store.h"
+
+#define FOLLOW_STEP_MS 200
+
+/* Parses flags, resolves the data dir and opens the store: the common head of every command
+ * here. *pos gets the positional arguments. */
+static int open_cmd(struct spok_cli *cli, int argc, char **argv, const struct spok_flag *flags,
+		    const char *synopsis, size_t npos, struct spok_strv *pos, char **data_dir,
+		    struct spok_store **st, struct spok_err *err)
+{
+	int result = spok_cli_parse(cli, argc, argv, flags, pos, err);
+	*st = NULL;
+	*data_dir = NULL;
+	if (result != 0)
+		return result;
+	if (cli->help) {
+		spok_cli_usage(synopsis, flags);
+		return 1; /* handled */
+	}
+	if (pos->len != npos)
+		return spok_err_set(err, SPOK_EINVAL, "%s: wrong number of arguments; usage: %s", argv[0], synopsis);
+	result = spok_data_dir(cli->data_dir, data_dir, err);
+	if (result == 0)
+		result = spok_store_open(*data_dir, st, err);
+	return result;
+}
+
+static void human_duration(int64_t ms, char *buf, size_t len)
+{
+	int64_t s = ms / 1000;
+	if (ms < 0)
+		snprintf(buf, len, "-");
+	else if (s < 120)
+		snprintf(buf, len, "%llds", (long long)s);
+	else if (s < 7200)
+		snprintf(buf, len, "%lldm%llds", (long long)(s / 60), (long long)(s % 60));
+	else if (s < 172800)
+		snprintf(buf, len, "%lldh%lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+	else
+		snprintf(buf, len, "%lldd", (long long)(s / 86400));
+}
+
+static int64_t duration_of(const struct spok_execution *x, int64_t now)
+{
+	if (!x->started_ms)
+		return -1;
+	return (x->finished_ms ? x->finished_ms : now) - x->started_ms;
+}
+
+/* ---- list ---- */
+
+static int print_json_list(const struct spok_execution *v, size_t n, const char *fmt,
+			   struct spok_err *err)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, spok_execution_to_json(&v[i]));
+	int result = spok_cli_print(a, fmt, err);
+	json_decref(a);
+	return result;
+}
+
+int cmd_list(struct spok_cli *cli, int argc, char **argv)
+{
+	struct spok_flag flags[] = {{0}};
+	struct spok_strv pos = {0};
+	struct spok_store *st;
+	struct spok_execution *v = NULL;
+	struct spok_err err = {0};
+	char *data_dir;
+	size_t n = 0;
+	int result = open_cmd(cli, argc, argv, flags, "spok list [-o json|yaml]", 0, &pos, &data_dir, &st, &err);
+
+	if (result == 0)
+		result = spok_store_list(st, &v, &n, &err);
+	if (result == 0 && cli->output) {
+		result = print_json_list(v, n, cli->output, &err);
+	} else if (result == 0) {
+		int64_t now = spok_now_ms();
+		printf("%-14s %-24s %-20s %-8s %-8s %s\n", "ID", "NAME", "PHASE", "ATTEMPT", "AGE", "DURATION");
+		for (size_t i = 0; i < n; i++) {
+			char age[32], dur[32], att[24];
+			human_duration(now - v[i].created_ms, age, sizeof(age));
+			human_duration(duration_of(&v[i], now), dur, sizeof(dur));
+			snprintf(att, sizeof(att), "%u/%u", v[i].attempt + 1, v[i].max_attempts);
+			printf("%-14s %-24.24s %-20s %-8s %-8s %s\n", v[i].id, v[i].task_name ? v[i].task_name : "-",
+			       spok_phase_name(v[i].phase), att, age, dur);
+		}
+	}
+	spok_execution_list_free(v, n);
+	spok_store_close(st);
+	free(data_dir);
+	spok_strv_free(&pos);
+	if (result == 1)
+		return 0;
+	return result == 0 ? 0 : spok_cli_fail(&err);
+}
+
+/* ---- status ---- */
+
+static void print_time(const char *label, int64_t ms)
+{
+	char buf[64];
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	if (!ms)
+		return;
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%-11s %s\n", label, buf);
+}
+
+static void print_status(const struct spok_execution *x, const struct spok_attempt *a, size_t na,
+			 const char *data_dir)
+{
+	char dur[32];
+	printf("%-11s %s\n", "ID:", x->id);
+	printf("%-11s %s (%s/%s)\n", "Task:", x->task_name ? x->task_name : "-", x->project ? x->project : "-",
+	       x->domain ? x->domain : "-");
+	printf("%-11s %s\n", "Backend:", x->backend ? x->backend : "local");
+	printf("%-11s %s\n", "Phase:", spok_phase_name(x->phase));
+	if (x->reason)
+		printf("%-11s %s\n", "Reason:", x->reason);
+	printf("%-11s %u of %u\n", "Attempt:", x->attempt + 1, x->max_attempts);
+	print_time("Created:", x->created_ms);
+	print_time("Started:", x->started_ms);
+	print_time("Finished:", x->finished_ms);
+	human_duration(duration_of(x, spok_now_ms()), dur, sizeof(dur));
+	printf("%-11s %s\n", "Duration:", dur);
+	if (x->has_exit_code)
+		printf("%-11s %d\n", "Exit code:", x->exit_code);
+	if (x->spark_app_id)
+		printf("%-11s %s\n", "Spark app:", x->spark_app_id);
+	if (x->ui_url && !spok_phase_terminal(x->phase))
+		printf("%-11s %s\n", "Spark UI:", x->ui_url);
+	if (x->history_url)
+		printf("%-11s %s%s\n", "History:", x->history_url,
+		       spok_history_running(data_dir) ? "" : " (start the server with 'spok history')");
+	if (x->log_path)
+		printf("%-11s %s\n", "Log:", x->log_path);
+	if (x->outputs_json)
+		printf("%-11s %s\n", "Outputs:", x->outputs_json);
+	if (!spok_phase_terminal(x->phase) && x->supervisor_pid > 0 && kill((pid_t)x->supervisor_pid, 0) != 0 &&
+	    errno == ESRCH)
+		printf("%-11s the spok process supervising this run is gone; 'spok abort %s' records it\n", "Warning:", x->id);
+	if (na > 1) {
+		printf("Attempts:\n");
+		for (size_t i = 0; i < na; i++)
+			printf("  %u  %-20s %s\n", a[i].attempt + 1, spok_phase_name(a[i].phase),
+			       a[i].reason ? a[i].reason : "");
+	}
+}
+
+int cmd_status(struct spok_cli *cli, int argc, char **argv)
+{
+	struct spok_flag flags[] = {{0}};
+	struct spok_strv pos = {0};
+	struct spok_store *st;
+	struct spok_execution x = {0};
+	struct spok_attempt *a = NULL;
+	struct spok_err err = {0};
+	char *data_dir;
+	size_t na = 0;
+	int result = open_cmd(cli, argc, argv, flags, "spok status ID [-o json|yaml]", 1, &pos, &data_dir, &st, &err);
+
+	if (result == 0)
+		result = spok_store_get(st, pos.items[0], &x, &err);
+	if (result == 0)
+		result = spok_store_attempts(st, x.id, &a, &na, &err);
+	if (result == 0 && cli->output) {
+		json_t *j = spok_execution_to_json(&x);
+		json_t *arr = json_array();
+		for (size_t i = 0; i < na; i++)
+			json_array_append_new(arr, json_pack("{s:I,s:s,s:s?,s:s?}", "attempt", (json_int_t)a[i].attempt,
+							     "phase", spok_phase_name(a[i].phase), "reason", a[i].reason,
+							     "log_path", a[i].log_path));
+		json_object_set_new(j, "attempts", arr);
+		result = spok_cli_print(j, cli->output, &err);
+		json_decref(j);
+	} else if (result == 0) {
+		print_status(&x, a, na, data_dir);
+	}
+	spok_attempts_free(a, na);
+	spok_execution_free(&x);
+	spok_store_close(st);
+	free(data_dir);
+	spok_strv_free(&pos);
+	if (result == 1)
+		return 0;
+	return result == 0 ? 0 : spok_cli_fail(&err);
+}
+
+/* ---- logs ---- */
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Copies new bytes of path from *off to stdout. */
+static void copy_from(const char *path, off_t *off)
+{
+	char buf[65536];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n;
+	while ((n = pread(fd, buf, sizeof(buf), *off)) > 0) {
+		fwrite(buf, 1, (size_t)n, stdout);
+		*off += n;
+	}
+	close(fd);
+	fflush(stdout);
+}
+
+/* Follows the current attempt's log until the execution is terminal; a retry switches to
+ * the new attempt's file. */
+static int follow(struct spok_store *st, struct spok_execution *x, struct spok_err *err)
+{
+	off_t off = 0;
+	char *path = xstrdup(x->log_path);
+	int result = 0;
+
+	for (;;) {
+		copy_from(path, &off);
+		struct spok_execution now;
+		result = spok_store_get(st, x->id, &now, err);
+		if (result != 0)
+			break;
+		bool done = spok_phase_terminal(now.phase);
+		if (now.log_path && strcmp(now.log_path, path) != 0) {
+			copy_from(path, &off);
+			free(path);
+			path = xstrdup(now.log_path);
+			off = 0;
+			done = false;
+		}
+		spok_execution_free(&now);
+		if (done) {
+			copy_from(path, &off);
+			break;
+		}
+		sleep_ms(FOLLOW_STEP_MS);
+	}
+	free(path);
+	return result;
+}
+
+int cmd_logs(struct spok_cli *cli, int argc, char **argv)
+{
+	bool f = false;
+	const char *attempt = NULL;
+	struct spok_flag flags[] = {
+		{"follow", 'f', NULL, &f, NULL, "keep printing until the execution finishes"},
+		{"attempt", 0, &attempt, NULL, NULL, "1-based attempt (default: the current one)"},
+		{0},
+	};
+	struct spok_strv pos = {0};
+	struct spok_store *st;
+	struct spok_execution x = {0};
+	struct spok_err err = {0};
+	char *data_dir;
+	int result = open_cmd(cli, argc, argv, flags, "spok logs ID [-f] [--attempt N]", 1, &pos, &data_dir, &st, &err);
+
+	if (result == 0)
+		result = spok_store_get(st, pos.items[0], &x, &err);
+	if (result == 0 && attempt) {
+		char *end;
+		unsigned long n = strtoul(attempt, &end, 10);
+		if (*end || n < 1 || n > x.max_attempts) {
+			result = spok_err_set(&err, SPOK_EINVAL, "--attempt %s: expected 1..%u", attempt, x.max_attempts);
+		} else {
+			free(x.log_path);
+			x.log_path = xasprintf("%s/attempt-%lu.log", x.run_dir ? x.run_dir : ".", n - 1);
+		}
+	}
+	if (result == 0 && !x.log_path)
+		result = spok_err_set(&err, SPOK_ENOTFOUND, "execution %s: no log yet (phase %s); retry shortly", x.id,
+				      spok_phase_name(x.phase));
+	if (result == 0 && f && !attempt) {
+		result = follow(st, &x, &err);
+	} else if (result == 0) {
+		off_t off = 0;
+		if (access(x.log_path, R_OK) != 0)
+			result = spok_err_set(&err, SPOK_ENOTFOUND, "%s: %s; the log may have been removed", x.log_path, strerror(errno));
+		else
+			copy_from(x.log_path, &off);
+	}
+	spok_execution_free(&x);
+	spok_store_close(st);
+	free(data_dir);
+	spok_strv_free(&pos);
+	if (result == 1)
+		return 0;
+	return result == 0 ? 0 : spok_cli_fail(&err);
+}
+
+/* ---- abort ---- */
+
+int cmd_abort(struct spok_cli *cli, int argc, char **argv)
+{
+	const char *grace = NULL;
+	struct spok_flag flags[] = {
+		{"grace", 0, &grace, NULL, NULL, "wait this long after TERM before KILL (default 10s)"},
+		{0},
+	};
+	struct spok_strv pos = {0};
+	struct spok_store *st;
+	struct spok_execution x = {0};
+	struct spok_err err = {0};
+	char *data_dir;
+	uint64_t grace_ms = SPOK_LOCAL_GRACE_MS;
+	int result = open_cmd(cli, argc, argv, flags, "spok abort ID [--grace 10s]", 1, &pos, &data_dir, &st, &err);
+
+	if (result == 0 && grace)
+		result = spok_parse_duration_ms("--grace", grace, &grace_ms, &err);
+	if (result == 0)
+		result = spok_store_get(st, pos.items[0], &x, &err);
+	if (result == 0 && x.backend && strcmp(x.backend, "local") != 0)
+		result = spok_err_set(&err, SPOK_EINVAL, "execution %s runs on %s; abort it with the cluster commands", x.id, x.backend);
+	if (result == 0 && spok_phase_terminal(x.phase)) {
+		printf("execution %s already finished: %s\n", x.id, spok_phase_name(x.phase));
+	} else if (result == 0) {
+		result = spok_local_abort(st, x.id, grace_ms, &err);
+		spok_execution_free(&x);
+		if (result == 0)
+			result = spok_store_get(st, pos.items[0], &x, &err);
+		if (result == 0)
+			printf("execution %s: %s\n", x.id, spok_phase_name(x.phase));
+	}
+	spok_execution_free(&x);
+	spok_store_close(st);
+	free(data_dir);
+	spok_strv_free(&pos);
+	if (result == 1)
+		return 0;
+	return result == 0 ? 0 : spok_cli_fail(&err);
+}

@@ -1,0 +1,55 @@
+/* cmd_history.c - `spok history [--port N] [stop]`: the Spark history server from the pyspark
+ * distribution over the event logs of local runs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "local/local.h"
+#include "store/store.h"
+
+static const char history_synopsis[] = "spok history [--port N] [stop]";
+
+int cmd_history(struct spok_cli *cli, int argc, char **argv)
+{
+	const char *port_s = NULL;
+	struct spok_flag flags[] = {
+		{"port", 0, &port_s, NULL, NULL, "port of the history server (default 18080)"},
+		{0},
+	};
+	struct spok_strv pos = {0};
+	struct spok_err err = {0};
+	char *data_dir = NULL;
+	int port = SPOK_HISTORY_PORT;
+	int result = spok_cli_parse(cli, argc, argv, flags, &pos, &err);
+
+	if (result == 0 && cli->help) {
+		spok_cli_usage(history_synopsis, flags);
+		goto done;
+	}
+	if (result == 0 && (pos.len > 1 || (pos.len == 1 && strcmp(pos.items[0], "stop") != 0)))
+		result = spok_err_set(&err, SPOK_EINVAL, "history: unexpected argument; usage: %s", history_synopsis);
+	if (result == 0 && port_s) {
+		char *end;
+		long v = strtol(port_s, &end, 10);
+		if (*end || v < 1 || v > 65535)
+			result = spok_err_set(&err, SPOK_EINVAL, "--port %s: expected a port number 1-65535", port_s);
+		port = (int)v;
+	}
+	if (result == 0)
+		result = spok_data_dir(cli->data_dir, &data_dir, &err);
+	if (result == 0 && pos.len == 1) {
+		result = spok_history_stop(data_dir, &err);
+		if (result == 0)
+			printf("history server stopped\n");
+	} else if (result == 0) {
+		int got = 0;
+		result = spok_history_start(data_dir, port, &got, &err);
+		if (result == 0)
+			printf("Spark history server: http://127.0.0.1:%d (event logs in %s/spark-events)\n", got, data_dir);
+	}
+done:
+	free(data_dir);
+	spok_strv_free(&pos);
+	return result == 0 ? 0 : spok_cli_fail(&err);
+}

@@ -1,0 +1,195 @@
+/* cmd_run.c - `spok run JOB`: run a task locally with real Spark (the default backend). */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/xalloc.h"
+#include "local/local.h"
+#include "store/store.h"
+
+static const char run_synopsis[] =
+	"spok run JOB [--task NAME] [--input name=value]... [--master local[N]] [-d] [-q]";
+
+struct run_opts {
+	const char *task_name;
+	const char *master;
+	const char *python_path;
+	const char *grace;
+	struct spok_strv inputs;
+	bool detach;
+	bool quiet;
+};
+
+static void run_flags(struct run_opts *o, struct spok_flag *f)
+{
+	f[0] = (struct spok_flag){"task", 0, &o->task_name, NULL, NULL, "task inside a pyflyte package"};
+	f[1] = (struct spok_flag){"input", 'i', NULL, NULL, &o->inputs,
+				  "typed task input name=value (flytekit tasks; repeatable)"};
+	f[2] = (struct spok_flag){"master", 0, &o->master, NULL, NULL,
+				  "Spark master for the local run (default local[*])"};
+	f[3] = (struct spok_flag){"detach", 'd', NULL, &o->detach, NULL,
+				  "print the execution id and run in the background"};
+	f[4] = (struct spok_flag){"quiet", 'q', NULL, &o->quiet, NULL, "do not echo Spark's log (the job's stdout still shows)"};
+	f[5] = (struct spok_flag){"python-path", 0, &o->python_path, NULL, NULL,
+				  "directory with the task's Python code (default: current directory)"};
+	f[6] = (struct spok_flag){"grace", 0, &o->grace, NULL, NULL,
+				  "on abort, wait this long after TERM before KILL (default 10s)"};
+	f[7] = (struct spok_flag){0};
+}
+
+static int parse_inputs(const struct spok_strv *in, struct spok_strmap *out, struct spok_err *err)
+{
+	for (size_t i = 0; i < in->len; i++) {
+		const char *eq = strchr(in->items[i], '=');
+		if (!eq || eq == in->items[i])
+			return spok_err_set(err, SPOK_EINVAL, "--input %s: expected name=value", in->items[i]);
+		char *name = xstrndup(in->items[i], (size_t)(eq - in->items[i]));
+		spok_strmap_set(out, name, eq + 1);
+		free(name);
+	}
+	return 0;
+}
+
+static int exit_for(enum spok_phase p)
+{
+	switch (p) {
+	case SPOK_PHASE_SUCCEEDED: return 0;
+	case SPOK_PHASE_ABORTED: return SPOK_EXIT_ABORTED;
+	case SPOK_PHASE_TIMED_OUT: return spok_code_exit(SPOK_ETIMEOUT);
+	default: return SPOK_EXIT_JOB_FAILED;
+	}
+}
+
+static void report(const struct spok_execution *x, const char *data_dir)
+{
+	fprintf(stderr, "spok: execution %s %s", x->id, spok_phase_name(x->phase));
+	if (x->reason)
+		fprintf(stderr, ": %s", x->reason);
+	fprintf(stderr, " (attempt %u of %u)\n", x->attempt + 1, x->max_attempts);
+	if (x->history_url)
+		fprintf(stderr, "spok: Spark history: %s%s\n", x->history_url,
+			spok_history_running(data_dir) ? "" : " (start the server with 'spok history')");
+	if (x->outputs_json)
+		printf("%s\n", x->outputs_json);
+	fflush(stdout);
+}
+
+/* Detached: the child becomes the supervisor in its own session; the parent prints the id.
+ * The store is reopened on each side (an SQLite connection must not cross fork). */
+static int detach(const char *data_dir, const struct spok_task *t, const struct spok_platform *p,
+		  struct spok_local_opts *lo, struct spok_execution *x, struct spok_err *err)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return spok_err_set(err, SPOK_EIO, "cannot fork the supervisor; retry without --detach");
+	if (pid > 0) {
+		printf("%s\n", x->id);
+		return 0;
+	}
+	setsid();
+	int devnull = open("/dev/null", O_RDWR);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		if (devnull > 2)
+			close(devnull);
+	}
+	struct spok_store *st = NULL;
+	lo->quiet = true;
+	lo->msg = NULL;
+	int r = spok_store_open(data_dir, &st, NULL);
+	if (r == 0)
+		r = spok_local_supervise(st, t, p, lo, x, NULL);
+	spok_store_close(st);
+	exit(r == 0 ? 0 : 70);
+}
+
+static int run(struct spok_cli *cli, struct run_opts *o, const char *job, int *status,
+	       struct spok_err *err)
+{
+	struct spok_task task;
+	struct spok_platform plat;
+	struct spok_strmap inputs = {0};
+	struct spok_store *st = NULL;
+	struct spok_execution x = {0};
+	char *data_dir = NULL;
+	uint64_t grace_ms = 0;
+	int result;
+
+	spok_task_init(&task);
+	spok_platform_init(&plat);
+	result = parse_inputs(&o->inputs, &inputs, err);
+	if (result == 0 && o->grace)
+		result = spok_parse_duration_ms("--grace", o->grace, &grace_ms, err);
+	if (result == 0) {
+		spok_platform_free(&plat);
+		result = spok_cli_load_platform(cli, &plat, err);
+	}
+	if (result == 0)
+		result = spok_cli_load_task(job, o->task_name, &task, err);
+	if (result == 0)
+		result = spok_data_dir(cli->data_dir, &data_dir, err);
+	if (result == 0)
+		result = spok_store_open(data_dir, &st, err);
+	if (result != 0)
+		goto done;
+	struct spok_local_opts lo = {
+		.data_dir = data_dir, .master = o->master, .python_path = o->python_path,
+		.inputs = &inputs, .quiet = o->quiet, .grace_ms = grace_ms, .msg = stderr,
+	};
+	result = spok_local_submit(st, &task, &plat, &lo, &x, err);
+	if (result != 0)
+		goto done;
+	if (o->detach) {
+		spok_store_close(st);
+		st = NULL;
+		result = detach(data_dir, &task, &plat, &lo, &x, err);
+		goto done;
+	}
+	fprintf(stderr, "spok: execution %s: running %s locally (log %s/attempt-0.log)\n", x.id,
+		task.name ? task.name : job, x.run_dir);
+	result = spok_local_supervise(st, &task, &plat, &lo, &x, err);
+	if (result == 0) {
+		report(&x, data_dir);
+		*status = exit_for(x.phase);
+	}
+done:
+	spok_execution_free(&x);
+	spok_store_close(st);
+	free(data_dir);
+	spok_strmap_free(&inputs);
+	spok_task_free(&task);
+	spok_platform_free(&plat);
+	return result;
+}
+
+int cmd_run(struct spok_cli *cli, int argc, char **argv)
+{
+	struct run_opts o = {0};
+	struct spok_flag flags[8];
+	struct spok_strv pos = {0};
+	struct spok_err err = {0};
+	int status = 0;
+
+	run_flags(&o, flags);
+	int result = spok_cli_parse(cli, argc, argv, flags, &pos, &err);
+	if (result == 0 && cli->help) {
+		spok_cli_usage(run_synopsis, flags);
+		spok_strv_free(&o.inputs);
+		spok_strv_free(&pos);
+		return 0;
+	}
+	if (result == 0 && pos.len != 1)
+		result = spok_err_set(&err, SPOK_EINVAL, "expected exactly one JOB file; usage: %s", run_synopsis);
+	if (result == 0)
+		result = run(cli, &o, pos.items[0], &status, &err);
+	spok_strv_free(&o.inputs);
+	spok_strv_free(&pos);
+	return result == 0 ? status : spok_cli_fail(&err);
+}

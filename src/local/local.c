@@ -1,0 +1,581 @@
+/* local.c - spark-submit argv, submission checks and the attempt loop. See local.h. */
+#include "local/local.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "common/buf.h"
+#include "common/xalloc.h"
+#include "local/internal.h"
+#ifdef SPOK_HAVE_SPARKAPP
+#include "sparkapp/sparkapp.h"
+#endif
+#ifdef SPOK_HAVE_FLYTE
+#include "flyteidl/flyteidl.h"
+#endif
+
+extern char **environ;
+
+#ifndef SPOK_DEFAULT_VENV
+#define SPOK_DEFAULT_VENV ""
+#endif
+
+#define LOG_TAIL_MAX ((size_t)4 << 20)
+
+/* ---- finding Spark ---- */
+
+static bool is_exec(const char *p)
+{
+	return p && access(p, X_OK) == 0;
+}
+
+static char *on_path(const char *name)
+{
+	const char *path = getenv("PATH");
+	if (!path)
+		return NULL;
+	while (*path) {
+		const char *colon = strchr(path, ':');
+		size_t n = colon ? (size_t)(colon - path) : strlen(path);
+		char *cand = xasprintf("%.*s/%s", (int)n, path, name);
+		if (n && is_exec(cand))
+			return cand;
+		free(cand);
+		path += n + (colon ? 1 : 0);
+	}
+	return NULL;
+}
+
+int spok_spark_env_find(struct spok_spark_env *out, struct spok_err *err)
+{
+	const char *home = getenv("SPARK_HOME");
+	const char *venv = getenv("SPOK_VENV");
+
+	memset(out, 0, sizeof(*out));
+	if (!venv || !*venv)
+		venv = SPOK_DEFAULT_VENV;
+	if (*venv) {
+		char *py = xasprintf("%s/bin/python", venv);
+		if (is_exec(py)) {
+			out->venv = xstrdup(venv);
+			out->python = py;
+		} else {
+			free(py);
+		}
+	}
+	if (home && *home) {
+		out->spark_submit = xasprintf("%s/bin/spark-submit", home);
+		out->spark_class = xasprintf("%s/bin/spark-class", home);
+	} else if (out->venv) {
+		out->spark_submit = xasprintf("%s/bin/spark-submit", out->venv);
+		out->spark_class = xasprintf("%s/bin/spark-class", out->venv);
+	}
+	if (!is_exec(out->spark_submit)) {
+		free(out->spark_submit);
+		free(out->spark_class);
+		out->spark_submit = on_path("spark-submit");
+		out->spark_class = on_path("spark-class");
+	}
+	if (!out->python) {
+		const char *pp = getenv("PYSPARK_PYTHON");
+		out->python = pp && *pp ? xstrdup(pp) : NULL;
+	}
+	if (!out->spark_submit) {
+		spok_spark_env_free(out);
+		return spok_err_set(err, SPOK_ENOTFOUND,
+				    "spark-submit: not found in $SPARK_HOME/bin, the venv (%s) or PATH; run scripts/setup python or set SPARK_HOME",
+				    *venv ? venv : "unset");
+	}
+	return 0;
+}
+
+void spok_spark_env_free(struct spok_spark_env *e)
+{
+	free(e->spark_submit);
+	free(e->spark_class);
+	free(e->python);
+	free(e->venv);
+	memset(e, 0, sizeof(*e));
+}
+
+/* ---- main file ---- */
+
+static char *task_dir(const struct spok_task *t)
+{
+	if (!t->source_path)
+		return xstrdup(".");
+	char *copy = xstrdup(t->source_path);
+	char *d = xstrdup(dirname(copy));
+	free(copy);
+	return d;
+}
+
+static bool has_scheme(const char *s)
+{
+	const char *c = strstr(s, "://");
+	if (!c || c == s)
+		return false;
+	for (const char *p = s; p < c; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '+' || *p == '-' || *p == '.'))
+			return false;
+	return true;
+}
+
+/* local:// and file:// name files here; other schemes (s3a://, https://) pass through to
+ * Spark. Relative paths are relative to the job file. flytekit's in-image entrypoint maps to
+ * the venv's. */
+int spok_local_main_file(const struct spok_task *t, const struct spok_spark_env *env,
+			 char **out, struct spok_err *err)
+{
+	const char *f = t->main_application_file;
+	const char *src = t->source_path ? t->source_path : "task";
+
+	*out = NULL;
+	if (!f || !*f)
+		return spok_err_set(err, SPOK_EINVAL, "%s: mainApplicationFile: not set; name the .py or .jar to run", src);
+	if (strncmp(f, "local://", 8) == 0)
+		f += 8;
+	else if (strncmp(f, "file://", 7) == 0)
+		f += 7;
+	else if (has_scheme(f)) {
+		*out = xstrdup(f);
+		return 0;
+	}
+	char *path;
+	if (f[0] == '/') {
+		path = xstrdup(f);
+	} else {
+		char *d = task_dir(t);
+		path = xasprintf("%s/%s", d, f);
+		free(d);
+	}
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		size_t n = strlen(path);
+		const char *ep = "/bin/entrypoint.py";
+		if (env && env->venv && n >= strlen(ep) && strcmp(path + n - strlen(ep), ep) == 0) {
+			char *mapped = xasprintf("%s/bin/entrypoint.py", env->venv);
+			if (stat(mapped, &st) == 0) {
+				free(path);
+				*out = mapped;
+				return 0;
+			}
+			free(mapped);
+		}
+		int r = spok_err_set(err, SPOK_ENOTFOUND, "%s: mainApplicationFile %s: no such file (%s); fix the path (relative paths are relative to the job file)",
+				     src, path, strerror(errno));
+		free(path);
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		int r = spok_err_set(err, SPOK_EINVAL, "%s: mainApplicationFile %s: not a regular file; name the .py or .jar to run", src, path);
+		free(path);
+		return r;
+	}
+	*out = path;
+	return 0;
+}
+
+/* ---- conf and argv ---- */
+
+static bool k8s_only(const char *key)
+{
+	return strncmp(key, "spark.kubernetes.", 17) == 0 || strcmp(key, "spark.master") == 0 ||
+	       strcmp(key, "spark.submit.deployMode") == 0;
+}
+
+static void effective_conf(const struct spok_task *t, const struct spok_platform *p,
+			   const struct spok_spark_env *env, const struct spok_execution *x,
+			   struct spok_strmap *out)
+{
+	struct spok_strmap all = {0};
+#ifdef SPOK_HAVE_SPARKAPP
+	struct spok_exec ex = {.execution_name = x->id, .attempt = x->attempt, .now_ms = x->started_ms};
+	spok_sparkapp_conf(t, p, &ex, x->id, &all);
+#else
+	(void)x;
+	spok_strmap_copy(&all, &p->spark.spark_config_default);
+	spok_strmap_merge(&all, &t->spark_conf);
+#endif
+	for (size_t i = 0; i < all.len; i++) {
+		const char *k = all.items[i].key, *v = all.items[i].value;
+		if (k8s_only(k))
+			continue;
+		/* An in-image interpreter path (executorPath, e.g. /opt/venv/bin/python3) does not
+		 * exist here: the local venv's Python takes its place. */
+		if ((strcmp(k, "spark.pyspark.python") == 0 || strcmp(k, "spark.pyspark.driver.python") == 0) &&
+		    v[0] == '/' && access(v, X_OK) != 0) {
+			if (env->python)
+				spok_strmap_set(out, k, env->python);
+			continue;
+		}
+		spok_strmap_set(out, k, v);
+	}
+	for (size_t i = 0; i < t->hadoop_conf.len; i++) {
+		char *k = xasprintf("spark.hadoop.%s", t->hadoop_conf.items[i].key);
+		spok_strmap_set(out, k, t->hadoop_conf.items[i].value);
+		free(k);
+	}
+	spok_strmap_free(&all);
+}
+
+int spok_local_argv(const struct spok_task *t, const struct spok_platform *p,
+		    const struct spok_spark_env *env, const struct spok_local_opts *o,
+		    const struct spok_execution *x, int ui_port, struct spok_strv *argv,
+		    struct spok_err *err)
+{
+	struct spok_strmap conf = {0};
+	char *main_file = NULL;
+	int result = spok_local_main_file(t, env, &main_file, err);
+
+	if (result != 0)
+		return result;
+	effective_conf(t, p, env, x, &conf);
+	/* spok's own keys win: the runner depends on them (history, UI link, loopback). */
+	spok_strmap_set(&conf, "spark.eventLog.enabled", "true");
+	if (x->event_log_dir)
+		spok_strmap_set(&conf, "spark.eventLog.dir", x->event_log_dir);
+	char port[16];
+	snprintf(port, sizeof(port), "%d", ui_port);
+	if (ui_port > 0)
+		spok_strmap_set(&conf, "spark.ui.port", port);
+	spok_strmap_set(&conf, "spark.driver.bindAddress", "127.0.0.1");
+	spok_strmap_set(&conf, "spark.driver.host", "127.0.0.1");
+
+	spok_strv_push(argv, env->spark_submit);
+	spok_strv_push(argv, "--master");
+	spok_strv_push(argv, o->master && *o->master ? o->master : "local[*]");
+	spok_strv_push(argv, "--name");
+	spok_strv_push(argv, t->name && *t->name ? t->name : x->id);
+	if (t->type != SPOK_APP_PYTHON && t->main_class && *t->main_class) {
+		spok_strv_push(argv, "--class");
+		spok_strv_push(argv, t->main_class);
+	}
+	for (size_t i = 0; i < conf.len; i++) {
+		spok_strv_push(argv, "--conf");
+		spok_strv_pushf(argv, "%s=%s", conf.items[i].key, conf.items[i].value);
+	}
+	spok_strv_push_own(argv, main_file);
+	spok_strmap_free(&conf);
+	return 0;
+}
+
+/* ---- environment ---- */
+
+static void env_set(struct spok_strv *envv, const char *key, const char *value)
+{
+	size_t n = strlen(key);
+	for (size_t i = 0; i < envv->len; i++)
+		if (strncmp(envv->items[i], key, n) == 0 && envv->items[i][n] == '=') {
+			free(envv->items[i]);
+			envv->items[i] = xasprintf("%s=%s", key, value);
+			return;
+		}
+	spok_strv_pushf(envv, "%s=%s", key, value);
+}
+
+void spok_local_env(const struct spok_task *t, const struct spok_spark_env *env,
+		    const struct spok_local_opts *o, const struct spok_execution *x,
+		    struct spok_strv *envv)
+{
+	for (char **e = environ; e && *e; e++)
+		spok_strv_push(envv, *e);
+	if (env->python) {
+		env_set(envv, "PYSPARK_PYTHON", env->python);
+		env_set(envv, "PYSPARK_DRIVER_PYTHON", env->python);
+	}
+	/* Keep the driver and its UI on loopback, whatever the hostname resolves to. */
+	env_set(envv, "SPARK_LOCAL_IP", "127.0.0.1");
+	env_set(envv, "SPOK_EXECUTION_ID", x->id);
+	if (t->origin == SPOK_ORIGIN_FLYTE) {
+		char cwd[4096];
+		const char *dir = o->python_path;
+		if (!dir)
+			dir = getcwd(cwd, sizeof(cwd)) ? cwd : ".";
+		const char *old = getenv("PYTHONPATH");
+		char *pp = old && *old ? xasprintf("%s:%s", dir, old) : xstrdup(dir);
+		env_set(envv, "PYTHONPATH", pp);
+		free(pp);
+		env_set(envv, "FLYTE_INTERNAL_EXECUTION_ID", x->id);
+		env_set(envv, "FLYTE_INTERNAL_EXECUTION_PROJECT", t->project ? t->project : "spok");
+		env_set(envv, "FLYTE_INTERNAL_EXECUTION_DOMAIN", t->domain ? t->domain : "development");
+		if (t->name)
+			env_set(envv, "FLYTE_INTERNAL_TASK_NAME", t->name);
+		if (t->version)
+			env_set(envv, "FLYTE_INTERNAL_TASK_VERSION", t->version);
+	}
+	for (size_t i = 0; i < t->env.len; i++)
+		env_set(envv, t->env.items[i].key, t->env.items[i].value);
+}
+
+/* A free loopback port for the Spark UI. Spark moves to the next port if another process
+ * takes it meanwhile; the runner reads the port Spark reports. */
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int port = 0;
+
+	if (fd < 0)
+		return 0;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* ---- submission ---- */
+
+static int check_inputs(const struct spok_task *t, const struct spok_local_opts *o,
+			struct spok_err *err)
+{
+	bool any = o->inputs && o->inputs->len > 0;
+	if (t->origin != SPOK_ORIGIN_FLYTE) {
+		if (any)
+			return spok_err_set(err, SPOK_EINVAL, "--input %s: only flytekit tasks take typed inputs; put program arguments in the job file's arguments",
+					    o->inputs->items[0].key);
+		return 0;
+	}
+#ifdef SPOK_HAVE_FLYTE
+	struct spok_strmap none = {0};
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	int r = spok_flyte_encode_inputs(&t->inputs, o->inputs ? o->inputs : &none, &buf, &n, err);
+	free(buf);
+	return r;
+#else
+	return spok_err_set(err, SPOK_EINVAL, "%s: flytekit tasks need spok built with src/flyteidl", t->source_path ? t->source_path : "task");
+#endif
+}
+
+static int make_dirs(const char *data_dir, const char *id, char **run_dir, char **events,
+		     struct spok_err *err)
+{
+	char *runs = xasprintf("%s/runs", data_dir);
+	*events = xasprintf("%s/spark-events", data_dir);
+	*run_dir = xasprintf("%s/%s", runs, id);
+	const char *dirs[] = {runs, *events, *run_dir};
+	int result = 0;
+	for (size_t i = 0; i < 3 && result == 0; i++)
+		if (mkdir(dirs[i], 0700) != 0 && errno != EEXIST)
+			result = spok_err_set(err, SPOK_EIO, "%s: cannot create directory: %s; check the data dir", dirs[i], strerror(errno));
+	free(runs);
+	return result;
+}
+
+int spok_local_submit(struct spok_store *st, const struct spok_task *t,
+		      const struct spok_platform *p, const struct spok_local_opts *o,
+		      struct spok_execution *out, struct spok_err *err)
+{
+	struct spok_spark_env env;
+	char id[SPOK_EXEC_ID_LEN + 1];
+	char *main_file = NULL, *run_dir = NULL, *events = NULL;
+	int result;
+
+	(void)p;
+	memset(out, 0, sizeof(*out));
+	if (t->type == SPOK_APP_R)
+		return spok_err_set(err, SPOK_EINVAL, "%s: applicationType R: not supported by the local runner; use PYTHON, JAVA or SCALA",
+				    t->source_path ? t->source_path : "task");
+	result = spok_spark_env_find(&env, err);
+	if (result != 0)
+		return result;
+	result = spok_local_main_file(t, &env, &main_file, err);
+	if (result == 0)
+		result = check_inputs(t, o, err);
+	if (result == 0)
+		result = spok_store_new_id(id, sizeof(id), err);
+	if (result == 0)
+		result = make_dirs(o->data_dir, id, &run_dir, &events, err);
+	if (result != 0)
+		goto done;
+	out->id = xstrdup(id);
+	out->task_name = xstrdup(t->name);
+	out->project = xstrdup(t->project ? t->project : "spok");
+	out->domain = xstrdup(t->domain ? t->domain : "development");
+	out->backend = xstrdup("local");
+	out->max_attempts = t->retries + 1;
+	out->phase = SPOK_PHASE_QUEUED;
+	out->created_ms = spok_now_ms();
+	out->event_log_dir = xasprintf("file://%s", events);
+	out->run_dir = run_dir;
+	run_dir = NULL;
+	out->task_source = t->source_path ? realpath(t->source_path, NULL) : NULL;
+	out->supervisor_pid = getpid();
+	result = spok_store_insert(st, out, err);
+	if (result != 0)
+		spok_execution_free(out);
+done:
+	free(main_file);
+	free(run_dir);
+	free(events);
+	spok_spark_env_free(&env);
+	return result;
+}
+
+/* ---- attempts ---- */
+
+static void set_str(char **dst, char *v)
+{
+	free(*dst);
+	*dst = v;
+}
+
+static char *read_log_tail(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	off_t size = lseek(fd, 0, SEEK_END);
+	off_t from = size > (off_t)LOG_TAIL_MAX ? size - (off_t)LOG_TAIL_MAX : 0;
+	size_t n = (size_t)(size - from);
+	char *buf = xmalloc(n + 1);
+	ssize_t got = pread(fd, buf, n, from);
+	close(fd);
+	buf[got > 0 ? got : 0] = '\0';
+	/* NULs from a binary-ish log would cut the scan short: make them spaces. */
+	for (ssize_t i = 0; i < got; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	return buf;
+}
+
+static void finish_failure(struct spok_execution *x, const struct attempt_result *ar)
+{
+	bool permanent = false;
+	char *log = read_log_tail(x->log_path);
+	char *reason = spok_local_reason(log, &permanent);
+	free(log);
+	if (!reason) {
+		if (ar->term_signal)
+			reason = xasprintf("spark-submit was killed by signal %d; see %s", ar->term_signal, x->log_path);
+		else
+			reason = xasprintf("spark-submit exited with status %d; see %s", (int)ar->exit_status, x->log_path);
+	}
+	x->phase = permanent ? SPOK_PHASE_PERMANENT_FAILURE : SPOK_PHASE_RETRYABLE_FAILURE;
+	set_str(&x->reason, reason);
+}
+
+static void classify(struct spok_store *st, const struct spok_task *t, struct spok_execution *x,
+		     const struct attempt_result *ar)
+{
+	struct spok_execution now;
+
+	x->has_exit_code = true;
+	x->exit_code = ar->term_signal ? 128 + ar->term_signal : (int)ar->exit_status;
+	/* An abort from another process may have killed the group before our poll saw it. */
+	bool aborted = ar->stop == STOP_ABORT;
+	if (!aborted && ar->stop != STOP_TIMEOUT && spok_store_get(st, x->id, &now, NULL) == 0) {
+		aborted = now.abort_requested && x->exit_code != 0;
+		spok_execution_free(&now);
+	}
+	if (aborted) {
+		x->phase = SPOK_PHASE_ABORTED;
+		set_str(&x->reason, xstrdup(ar->stop_why ? ar->stop_why : "aborted by spok abort"));
+	} else if (ar->stop == STOP_TIMEOUT) {
+		x->phase = SPOK_PHASE_TIMED_OUT;
+		set_str(&x->reason, xasprintf("task timeout of %llus exceeded", (unsigned long long)t->timeout_s));
+	} else if (x->exit_code == 0) {
+		x->phase = SPOK_PHASE_SUCCEEDED;
+		set_str(&x->reason, NULL);
+		spok_local_flyte_outputs(t, x);
+	} else {
+		finish_failure(x, ar);
+	}
+}
+
+static void set_history(struct spok_execution *x, const char *data_dir)
+{
+	if (!x->spark_app_id)
+		return;
+	int port = spok_history_running(data_dir);
+	set_str(&x->history_url, spok_history_url(port ? port : SPOK_HISTORY_PORT, x->spark_app_id));
+}
+
+static int run_one(struct spok_store *st, const struct spok_task *t, const struct spok_platform *p,
+		   const struct spok_spark_env *env, const struct spok_local_opts *o,
+		   struct spok_execution *x, struct spok_err *err)
+{
+	struct spok_strv argv = {0}, envv = {0};
+	struct attempt_result ar;
+	int ui_port = free_port();
+	int result;
+
+	x->started_ms = spok_now_ms();
+	x->finished_ms = 0;
+	x->has_exit_code = false;
+	set_str(&x->reason, NULL);
+	set_str(&x->ui_url, NULL);
+	set_str(&x->spark_app_id, NULL);
+	set_str(&x->history_url, NULL);
+	set_str(&x->log_path, xasprintf("%s/attempt-%u.log", x->run_dir, x->attempt));
+	result = spok_local_argv(t, p, env, o, x, ui_port, &argv, err);
+	if (result == 0)
+		result = spok_local_flyte_prepare(t, o, x, &argv, err);
+	if (result != 0)
+		goto fail;
+	spok_local_env(t, env, o, x, &envv);
+	result = spok_local_spawn_and_wait(st, t, o, x, &argv, &envv, &ar, err);
+	if (result != 0)
+		goto fail;
+	x->finished_ms = spok_now_ms();
+	classify(st, t, x, &ar);
+	set_history(x, o->data_dir);
+	result = spok_store_update(st, x, err);
+fail:
+	spok_strv_free(&argv);
+	spok_strv_free(&envv);
+	return result;
+}
+
+static void say(const struct spok_local_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const struct spok_local_opts *o, const char *fmt, ...)
+{
+	va_list ap;
+	if (!o->msg)
+		return;
+	va_start(ap, fmt);
+	vfprintf(o->msg, fmt, ap);
+	va_end(ap);
+	fflush(o->msg);
+}
+
+int spok_local_supervise(struct spok_store *st, const struct spok_task *t,
+			 const struct spok_platform *p, const struct spok_local_opts *o,
+			 struct spok_execution *x, struct spok_err *err)
+{
+	struct spok_spark_env env;
+	int result = spok_spark_env_find(&env, err);
+
+	if (result != 0)
+		return result;
+	x->supervisor_pid = getpid();
+	for (;;) {
+		result = run_one(st, t, p, &env, o, x, err);
+		if (result != 0)
+			break;
+		if (x->phase != SPOK_PHASE_RETRYABLE_FAILURE || x->attempt + 1 >= x->max_attempts)
+			break;
+		say(o, "spok: attempt %u of %u failed: %s; retrying\n", x->attempt + 1, x->max_attempts,
+		    x->reason ? x->reason : "unknown reason");
+		x->attempt++;
+		x->phase = SPOK_PHASE_QUEUED;
+	}
+	spok_spark_env_free(&env);
+	return result;
+}

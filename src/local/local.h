@@ -1,0 +1,117 @@
+/* local.h - run a task on this machine with real Apache Spark (spark-submit in local mode).
+ *
+ * The runner turns a struct spok_task into a `spark-submit --master local[N]` argv (never a
+ * shell), spawns it under libuv in its own session/process group, pipes its output to a
+ * per-attempt log file (and the terminal), and records everything in the store: phase,
+ * reason, exit code, pid/pgid + process start time, Spark UI URL, Spark app id, event log
+ * and history-server link. Retries run as new attempts; the task timeout aborts the run as
+ * TIMED_OUT; SIGINT/SIGTERM to spok or `spok abort` from another process abort it (TERM to
+ * the group, KILL after a grace period) as ABORTED.
+ *
+ * Where things come from:
+ * - spark-submit: $SPARK_HOME/bin/spark-submit, else <venv>/bin/spark-submit (pyspark's own),
+ *   else spark-submit on PATH. <venv> is $SPOK_VENV, else the build's ${SPOK_CACHE_DIR}/venv.
+ * - Python for PySpark: <venv>/bin/python, else $PYSPARK_PYTHON, else python3.
+ * - master: opts->master, else "local[*]" (all cores of this machine).
+ * - conf: the platform's spark-config-default, then the task's sparkConf, then hadoopConf as
+ *   spark.hadoop.*, minus keys that only mean something on Kubernetes (spark.kubernetes.*,
+ *   spark.master, spark.submit.deployMode), plus spok's local keys: event log into
+ *   <data dir>/spark-events, spark.ui.port = a free loopback port, driver bound to 127.0.0.1.
+ * - main file: relative paths resolve against the job file's directory; "local://" is
+ *   stripped; flytekit's in-image entrypoint (any ".../bin/entrypoint.py" that does not exist
+ *   here, e.g. local:///opt/venv/bin/entrypoint.py) maps to <venv>/bin/entrypoint.py.
+ *
+ * flytekit tasks (origin SPOK_ORIGIN_FLYTE): inputs from opts->inputs are encoded into
+ * <run dir>/inputs.pb, container args get {{.Input}} -> that file, {{.OutputPrefix}} ->
+ * <run dir>/outputs/<attempt>, {{.RawOutputDataPrefix}} -> <run dir>/raw, checkpoints under
+ * <run dir>/raw/_flytecheckpoints; afterwards outputs.pb is decoded into the store (JSON) or
+ * error.pb turns the attempt into a failure with its message.
+ *
+ * Ownership: every pointer in the opts is borrowed for the duration of the call. Results go
+ * to the store; struct spok_execution out-params follow store.h (caller frees).
+ */
+#ifndef SPOK_LOCAL_LOCAL_H
+#define SPOK_LOCAL_LOCAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/err.h"
+#include "common/strmap.h"
+#include "common/strv.h"
+#include "model/model.h"
+#include "store/store.h"
+
+#define SPOK_LOCAL_GRACE_MS 10000
+#define SPOK_HISTORY_PORT 18080
+
+struct spok_local_opts {
+	const char *data_dir;        /* resolved data dir (spok_data_dir) */
+	const char *master;          /* NULL: "local[*]" */
+	const char *python_path;     /* extra PYTHONPATH entry (flytekit: the task's code); NULL: cwd */
+	const struct spok_strmap *inputs; /* typed task inputs name -> text (flytekit tasks) */
+	bool quiet;                  /* do not echo Spark's log (stderr); the job's stdout still shows */
+	uint64_t grace_ms;           /* TERM -> KILL; 0: SPOK_LOCAL_GRACE_MS */
+	FILE *msg;                   /* progress lines ("Spark UI: ..."), or NULL for none (and then
+	                              * nothing of the job is echoed either: detached runs) */
+};
+
+/* Where Spark and Python live. Strings are heap (spok_spark_env_free). */
+struct spok_spark_env {
+	char *spark_submit;
+	char *spark_class;
+	char *python;   /* may be NULL: let Spark pick */
+	char *venv;     /* may be NULL */
+};
+int spok_spark_env_find(struct spok_spark_env *out, struct spok_err *err);
+void spok_spark_env_free(struct spok_spark_env *e);
+
+/* Checks the task can run here (type, main file exists, inputs known and typed) and
+ * inserts a QUEUED execution; *out gets the row (caller frees with spok_execution_free).
+ * Nothing is recorded when the check fails: bad input -> SPOK_EINVAL / SPOK_ENOTFOUND. */
+int spok_local_submit(struct spok_store *st, const struct spok_task *t,
+		      const struct spok_platform *p, const struct spok_local_opts *o,
+		      struct spok_execution *out, struct spok_err *err);
+
+/* Runs the attempts of a submitted execution to a terminal phase; *x is updated in place
+ * and in the store. Returns 0 when the run reached any terminal phase (look at x->phase),
+ * an error only when spok itself failed (I/O, store). */
+int spok_local_supervise(struct spok_store *st, const struct spok_task *t,
+			 const struct spok_platform *p, const struct spok_local_opts *o,
+			 struct spok_execution *x, struct spok_err *err);
+
+/* The spark-submit argv for one attempt (exposed for tests). run_dir/ui_port as for the run. */
+int spok_local_argv(const struct spok_task *t, const struct spok_platform *p,
+		    const struct spok_spark_env *env, const struct spok_local_opts *o,
+		    const struct spok_execution *x, int ui_port, struct spok_strv *argv,
+		    struct spok_err *err);
+
+/* Abort from any process: sets abort_requested, then TERM the recorded process group if it
+ * is still the same process (start time matches), KILL after grace_ms. If no supervisor is
+ * alive any more, records ABORTED itself. */
+int spok_local_abort(struct spok_store *st, const char *id, uint64_t grace_ms,
+		     struct spok_err *err);
+
+/* Reason for a failed attempt from its driver log (OutOfMemoryError, Python traceback,
+ * 'Exception in thread "main"', spark-submit "Error:" lines). Heap string or NULL.
+ * *permanent is set when retrying cannot help (bad arguments / conf). */
+char *spok_local_reason(const char *log_text, bool *permanent);
+
+/* "10s", "500ms", "2m", "1h", or a plain number of seconds -> ms. `what` names the flag. */
+int spok_parse_duration_ms(const char *what, const char *s, uint64_t *out, struct spok_err *err);
+
+/* /proc/<pid>/stat start time (clock ticks since boot), 0 if the process is gone. */
+uint64_t spok_proc_start_time(int64_t pid);
+
+/* History server (pyspark's spark-class ... HistoryServer) over <data dir>/spark-events.
+ * start is idempotent (an already running one is kept); its pid is recorded in
+ * <data dir>/history.pid as "<pid> <start time> <port>". */
+int spok_history_start(const char *data_dir, int port, int *port_out, struct spok_err *err);
+int spok_history_stop(const char *data_dir, struct spok_err *err);
+/* Port of the running history server, or 0 when none runs. */
+int spok_history_running(const char *data_dir);
+/* "http://127.0.0.1:<port>/history/<app id>" (heap). */
+char *spok_history_url(int port, const char *app_id);
+
+#endif

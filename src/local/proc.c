@@ -1,0 +1,321 @@
+/* proc.c - process facts (start time), abort from another process, the history server. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <uv.h>
+
+#include "common/buf.h"
+#include "common/xalloc.h"
+#include "local/internal.h"
+
+#define WAIT_STEP_MS 100
+#define HISTORY_START_MS 60000
+#define SUPERVISOR_WAIT_MS 15000
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+uint64_t spok_proc_start_time(int64_t pid)
+{
+	char path[64], buf[2048];
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%lld/stat", (long long)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* Field 2 (comm) may hold spaces and ')': skip to the last ')'. Then state is field 3
+	 * and starttime field 22. */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	p++;
+	for (int field = 2; field < 21 && p; field++) {
+		p = strchr(p + 1, ' ');
+	}
+	if (!p)
+		return 0;
+	char *end;
+	unsigned long long v = strtoull(p + 1, &end, 10);
+	return end == p + 1 ? 0 : (uint64_t)v;
+}
+
+static bool group_alive(int64_t pgid)
+{
+	return pgid > 0 && (kill((pid_t)-pgid, 0) == 0 || errno == EPERM);
+}
+
+/* TERM the group, wait up to grace_ms for it to go, then KILL. */
+static void stop_group(int64_t pgid, uint64_t grace_ms)
+{
+	kill((pid_t)-pgid, SIGTERM);
+	for (uint64_t waited = 0; waited < grace_ms && group_alive(pgid); waited += WAIT_STEP_MS)
+		sleep_ms(WAIT_STEP_MS);
+	if (group_alive(pgid))
+		kill((pid_t)-pgid, SIGKILL);
+}
+
+static bool supervisor_alive(int64_t pid)
+{
+	return pid > 0 && pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+int spok_local_abort(struct spok_store *st, const char *id, uint64_t grace_ms, struct spok_err *err)
+{
+	struct spok_execution x;
+	int result = spok_store_get(st, id, &x, err);
+
+	if (result != 0)
+		return result;
+	if (spok_phase_terminal(x.phase))
+		goto done;
+	result = spok_store_request_abort(st, x.id, err);
+	if (result != 0)
+		goto done;
+	if (!grace_ms)
+		grace_ms = SPOK_LOCAL_GRACE_MS;
+	/* Signal only if the recorded pid is still the process we started (pid reuse). */
+	if (x.pid > 0 && x.proc_start != 0 && spok_proc_start_time(x.pid) == x.proc_start)
+		stop_group(x.pgid, grace_ms);
+	/* The supervisor records ABORTED; give it time, and do it ourselves if it is gone. */
+	for (unsigned waited = 0; waited < SUPERVISOR_WAIT_MS && supervisor_alive(x.supervisor_pid);
+	     waited += WAIT_STEP_MS) {
+		struct spok_execution now;
+		if (spok_store_get(st, x.id, &now, NULL) == 0) {
+			bool done = spok_phase_terminal(now.phase);
+			spok_execution_free(&now);
+			if (done)
+				goto done;
+		}
+		sleep_ms(WAIT_STEP_MS);
+	}
+	struct spok_execution now;
+	result = spok_store_get(st, x.id, &now, err);
+	if (result != 0)
+		goto done;
+	if (!spok_phase_terminal(now.phase)) {
+		now.phase = SPOK_PHASE_ABORTED;
+		free(now.reason);
+		now.reason = xstrdup("aborted by spok abort (no supervisor was running)");
+		now.finished_ms = spok_now_ms();
+		result = spok_store_update(st, &now, err);
+	}
+	spok_execution_free(&now);
+done:
+	spok_execution_free(&x);
+	return result;
+}
+
+/* ---- history server ---- */
+
+char *spok_history_url(int port, const char *app_id)
+{
+	return xasprintf("http://127.0.0.1:%d/history/%s", port, app_id);
+}
+
+struct pidfile {
+	long long pid;
+	unsigned long long start;
+	int port;
+};
+
+static bool read_pidfile(const char *data_dir, struct pidfile *pf)
+{
+	char *path = xasprintf("%s/history.pid", data_dir);
+	FILE *f = fopen(path, "r");
+	free(path);
+	if (!f)
+		return false;
+	bool ok = fscanf(f, "%lld %llu %d", &pf->pid, &pf->start, &pf->port) == 3;
+	fclose(f);
+	return ok && pf->pid > 0 && pf->start == spok_proc_start_time(pf->pid);
+}
+
+int spok_history_running(const char *data_dir)
+{
+	struct pidfile pf;
+	return read_pidfile(data_dir, &pf) ? pf.port : 0;
+}
+
+static bool port_open(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (fd < 0)
+		return false;
+	bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return ok;
+}
+
+static int write_text(const char *path, const char *text, struct spok_err *err)
+{
+	char *tmp = xasprintf("%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	int result = 0;
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
+		result = spok_err_set(err, SPOK_EIO, "%s: cannot write: %s; check the data dir", path, strerror(errno));
+	free(tmp);
+	return result;
+}
+
+static int spawn_history(const struct spok_spark_env *env, const char *props, const char *log,
+			 int64_t *pid, struct spok_err *err)
+{
+	uv_loop_t loop;
+	uv_process_t proc;
+	uv_process_options_t po;
+	uv_stdio_container_t stdio[3];
+	struct spok_strv envv = {0};
+	extern char **environ;
+	char *args[] = {env->spark_class, (char *)"org.apache.spark.deploy.history.HistoryServer",
+			(char *)"--properties-file", (char *)props, NULL};
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return spok_err_set(err, SPOK_EIO, "%s: cannot open: %s", log, strerror(errno));
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, "SPARK_LOCAL_IP=", 15) != 0)
+			spok_strv_push(&envv, *e);
+	spok_strv_push(&envv, "SPARK_LOCAL_IP=127.0.0.1");
+	memset(&po, 0, sizeof(po));
+	stdio[0].flags = UV_IGNORE;
+	stdio[1].flags = UV_INHERIT_FD;
+	stdio[1].data.fd = fd;
+	stdio[2].flags = UV_INHERIT_FD;
+	stdio[2].data.fd = fd;
+	po.file = args[0];
+	po.args = args;
+	po.env = envv.items;
+	po.stdio = stdio;
+	po.stdio_count = 3;
+	po.flags = UV_PROCESS_DETACHED;
+	uv_loop_init(&loop);
+	int rc = uv_spawn(&loop, &proc, &po);
+	*pid = rc == 0 ? proc.pid : 0;
+	uv_close((uv_handle_t *)&proc, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	close(fd);
+	spok_strv_free(&envv);
+	if (rc != 0)
+		return spok_err_set(err, SPOK_EIO, "%s: cannot start the history server: %s; run scripts/setup python",
+				    args[0], uv_strerror(rc));
+	return 0;
+}
+
+int spok_history_start(const char *data_dir, int port, int *port_out, struct spok_err *err)
+{
+	struct spok_spark_env env;
+	struct pidfile pf;
+	int64_t pid = 0;
+	int result;
+
+	if (read_pidfile(data_dir, &pf)) {
+		*port_out = pf.port;
+		return 0;
+	}
+	if (port <= 0)
+		port = SPOK_HISTORY_PORT;
+	if (port_open(port))
+		return spok_err_set(err, SPOK_ECONFLICT, "history server: port %d is already in use; pass --port", port);
+	result = spok_spark_env_find(&env, err);
+	if (result != 0)
+		return result;
+	char *events = xasprintf("%s/spark-events", data_dir);
+	char *props = xasprintf("%s/history.properties", data_dir);
+	char *log = xasprintf("%s/history.log", data_dir);
+	char *pidpath = xasprintf("%s/history.pid", data_dir);
+	if (mkdir(events, 0700) != 0 && errno != EEXIST) {
+		result = spok_err_set(err, SPOK_EIO, "%s: cannot create: %s", events, strerror(errno));
+		goto done;
+	}
+	char *text = xasprintf("spark.history.fs.logDirectory=file://%s\nspark.history.ui.port=%d\n"
+			       "spark.history.fs.update.interval=2s\n",
+			       events, port);
+	result = write_text(props, text, err);
+	free(text);
+	if (result == 0)
+		result = spawn_history(&env, props, log, &pid, err);
+	if (result != 0)
+		goto done;
+	text = xasprintf("%lld %llu %d\n", (long long)pid, (unsigned long long)spok_proc_start_time(pid), port);
+	result = write_text(pidpath, text, err);
+	free(text);
+	for (unsigned waited = 0; result == 0 && !port_open(port); waited += WAIT_STEP_MS) {
+		if (waited >= HISTORY_START_MS || spok_proc_start_time(pid) == 0) {
+			result = spok_err_set(err, SPOK_EIO, "history server did not start listening on port %d; see %s", port, log);
+			break;
+		}
+		sleep_ms(WAIT_STEP_MS);
+	}
+	*port_out = port;
+done:
+	free(events);
+	free(props);
+	free(log);
+	free(pidpath);
+	spok_spark_env_free(&env);
+	return result;
+}
+
+int spok_history_stop(const char *data_dir, struct spok_err *err)
+{
+	struct pidfile pf;
+	char *pidpath = xasprintf("%s/history.pid", data_dir);
+	int result = 0;
+
+	if (read_pidfile(data_dir, &pf))
+		stop_group(pf.pid, SPOK_LOCAL_GRACE_MS);
+	else
+		result = spok_err_set(err, SPOK_ENOTFOUND, "history server: not running (no live pid in %s)", pidpath);
+	unlink(pidpath);
+	free(pidpath);
+	return result;
+}
+
+int spok_parse_duration_ms(const char *what, const char *s, uint64_t *out, struct spok_err *err)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	uint64_t mul;
+
+	if (end == s || *s == '-' || errno != 0)
+		goto bad;
+	if (*end == '\0' || strcmp(end, "s") == 0)
+		mul = 1000;
+	else if (strcmp(end, "ms") == 0)
+		mul = 1;
+	else if (strcmp(end, "m") == 0)
+		mul = 60000;
+	else if (strcmp(end, "h") == 0)
+		mul = 3600000;
+	else
+		goto bad;
+	if (v > UINT64_MAX / mul)
+		goto bad;
+	*out = v * mul;
+	return 0;
+bad:
+	return spok_err_set(err, SPOK_EINVAL, "%s %s: expected a duration like 10s, 500ms or 2m", what, s);
+}

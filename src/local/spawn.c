@@ -1,0 +1,375 @@
+/* spawn.c - one attempt under libuv: spark-submit in its own session, output to the log
+ * (and the terminal), abort / timeout / signal handling. One loop owns all the state. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "common/xalloc.h"
+#include "local/internal.h"
+
+#define POLL_MS 500
+#define DRAIN_MS 2000
+#define LINE_MAX_LEN 4096
+
+struct stream {
+	uv_pipe_t pipe;
+	int echo_fd;          /* 1 or 2, or -1 */
+	char line[LINE_MAX_LEN];
+	size_t len;
+	bool open;
+	struct run *run;
+};
+
+struct run {
+	uv_loop_t loop;
+	uv_process_t proc;
+	struct stream out, err;
+	uv_timer_t poll, grace, timeout, drain;
+	uv_signal_t sigint, sigterm;
+	int log_fd;
+	bool exited, closing;
+	struct attempt_result *ar;
+	struct spok_store *st;
+	struct spok_execution *x;
+	const struct spok_local_opts *o;
+	bool term_sent;
+	bool dirty; /* x changed (UI, app id): write it on the next poll */
+};
+
+static void msg(const struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void msg(const struct run *r, const char *fmt, ...)
+{
+	va_list ap;
+	if (!r->o->msg)
+		return;
+	va_start(ap, fmt);
+	vfprintf(r->o->msg, fmt, ap);
+	va_end(ap);
+	fflush(r->o->msg);
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* ---- stopping ---- */
+
+static void kill_group(struct run *r, int sig)
+{
+	if (r->x->pgid > 0)
+		kill((pid_t)-r->x->pgid, sig);
+}
+
+static void on_grace(uv_timer_t *t)
+{
+	struct run *r = t->data;
+	if (!r->exited) {
+		msg(r, "spok: spark-submit did not stop within the grace period; killing it\n");
+		kill_group(r, SIGKILL);
+	}
+}
+
+static void begin_stop(struct run *r, enum stop_kind kind, const char *why)
+{
+	if (r->ar->stop != STOP_NONE || r->exited)
+		return;
+	r->ar->stop = kind;
+	r->ar->stop_why = why;
+	msg(r, "spok: %s; stopping spark-submit (TERM, KILL after %llums)\n", why,
+	    (unsigned long long)(r->o->grace_ms ? r->o->grace_ms : SPOK_LOCAL_GRACE_MS));
+	kill_group(r, SIGTERM);
+	uv_timer_start(&r->grace, on_grace, r->o->grace_ms ? r->o->grace_ms : SPOK_LOCAL_GRACE_MS, 0);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct run *r = s->data;
+	begin_stop(r, STOP_ABORT, signum == SIGINT ? "aborted by the user (interrupt)" : "aborted: spok received SIGTERM");
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	begin_stop(t->data, STOP_TIMEOUT, "task timeout exceeded");
+}
+
+static void on_poll(uv_timer_t *t)
+{
+	struct run *r = t->data;
+	struct spok_execution now;
+
+	if (r->dirty) {
+		r->dirty = false;
+		if (spok_store_update(r->st, r->x, NULL) != 0)
+			r->dirty = true;
+	}
+	if (spok_store_get(r->st, r->x->id, &now, NULL) == 0) {
+		bool req = now.abort_requested;
+		spok_execution_free(&now);
+		if (req)
+			begin_stop(r, STOP_ABORT, "aborted by spok abort");
+	}
+}
+
+/* ---- output ---- */
+
+static int parse_port(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	return end != s && v > 0 && v < 65536 ? (int)v : 0;
+}
+
+static void scan_line(struct run *r, const char *line)
+{
+	const char *m;
+	if ((m = strstr(line, "Successfully started service 'SparkUI' on port "))) {
+		int port = parse_port(m + strlen("Successfully started service 'SparkUI' on port "));
+		if (port > 0) {
+			free(r->x->ui_url);
+			r->x->ui_url = xasprintf("http://127.0.0.1:%d", port);
+			r->dirty = true;
+			msg(r, "spok: Spark UI: %s\n", r->x->ui_url);
+		}
+	} else if ((m = strstr(line, "Logging events to "))) {
+		const char *base = strrchr(m, '/');
+		base = base ? base + 1 : m + strlen("Logging events to ");
+		size_t n = strcspn(base, " \t\r\n");
+		const char *suffix = ".inprogress";
+		if (n > strlen(suffix) && strncmp(base + n - strlen(suffix), suffix, strlen(suffix)) == 0)
+			n -= strlen(suffix);
+		if (n > 0 && n < 200) {
+			free(r->x->spark_app_id);
+			r->x->spark_app_id = xstrndup(base, n);
+			r->dirty = true;
+		}
+	}
+}
+
+static void feed(struct stream *s, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\n') {
+			s->line[s->len] = '\0';
+			scan_line(s->run, s->line);
+			s->len = 0;
+		} else if (s->len + 1 < sizeof(s->line)) {
+			s->line[s->len++] = p[i];
+		}
+	}
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)h;
+	buf->base = xmalloc(suggested);
+	buf->len = suggested;
+}
+
+static void maybe_done(struct run *r);
+
+static void on_closed_stream(uv_handle_t *h)
+{
+	struct stream *s = h->data;
+	s->open = false;
+	maybe_done(s->run);
+}
+
+static void on_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf)
+{
+	struct stream *s = h->data;
+	if (n > 0) {
+		write_all(s->run->log_fd, buf->base, (size_t)n);
+		if (s->echo_fd >= 0)
+			write_all(s->echo_fd, buf->base, (size_t)n);
+		feed(s, buf->base, (size_t)n);
+	} else if (n < 0) {
+		if (s->len) {
+			s->line[s->len] = '\0';
+			scan_line(s->run, s->line);
+			s->len = 0;
+		}
+		if (!uv_is_closing((uv_handle_t *)h))
+			uv_close((uv_handle_t *)h, on_closed_stream);
+	}
+	free(buf->base);
+}
+
+/* ---- exit and teardown ---- */
+
+static void close_if(uv_handle_t *h)
+{
+	if (h->data && !uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+/* Closes the remaining handles once the process has exited and both pipes are done, so
+ * uv_run returns. */
+static void maybe_done(struct run *r)
+{
+	if (!r->exited || r->out.open || r->err.open || r->closing)
+		return;
+	r->closing = true;
+	close_if((uv_handle_t *)&r->poll);
+	close_if((uv_handle_t *)&r->grace);
+	close_if((uv_handle_t *)&r->timeout);
+	close_if((uv_handle_t *)&r->drain);
+	close_if((uv_handle_t *)&r->sigint);
+	close_if((uv_handle_t *)&r->sigterm);
+	close_if((uv_handle_t *)&r->proc);
+}
+
+static void on_drain(uv_timer_t *t)
+{
+	struct run *r = t->data;
+	/* Something else in the group still holds the pipes: stop reading. */
+	if (r->out.open && !uv_is_closing((uv_handle_t *)&r->out.pipe))
+		uv_close((uv_handle_t *)&r->out.pipe, on_closed_stream);
+	if (r->err.open && !uv_is_closing((uv_handle_t *)&r->err.pipe))
+		uv_close((uv_handle_t *)&r->err.pipe, on_closed_stream);
+}
+
+static void on_exit_cb(uv_process_t *p, int64_t status, int term_signal)
+{
+	struct run *r = p->data;
+	r->exited = true;
+	r->ar->exit_status = status;
+	r->ar->term_signal = term_signal;
+	uv_timer_stop(&r->grace);
+	uv_timer_stop(&r->timeout);
+	/* After an abort nothing of the job may survive: kill what is left of its group. */
+	if (r->ar->stop != STOP_NONE)
+		kill_group(r, SIGKILL);
+	uv_timer_start(&r->drain, on_drain, DRAIN_MS, 0);
+	maybe_done(r);
+}
+
+static void init_stream(struct run *r, struct stream *s, int echo_fd)
+{
+	uv_pipe_init(&r->loop, &s->pipe, 0);
+	s->pipe.data = s;
+	s->echo_fd = echo_fd;
+	s->run = r;
+	s->open = true;
+}
+
+static void init_timer(struct run *r, uv_timer_t *t)
+{
+	uv_timer_init(&r->loop, t);
+	t->data = r;
+}
+
+static int open_log(const char *path, struct spok_err *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return spok_err_set(err, SPOK_EIO, "%s: cannot create the log: %s; check the data dir", path, strerror(errno));
+	return fd;
+}
+
+static int spawn(struct run *r, const struct spok_strv *argv, const struct spok_strv *envv,
+		 struct spok_err *err)
+{
+	uv_stdio_container_t stdio[3];
+	uv_process_options_t po;
+
+	memset(&po, 0, sizeof(po));
+	stdio[0].flags = UV_IGNORE;
+	stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+	stdio[1].data.stream = (uv_stream_t *)&r->out.pipe;
+	stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+	stdio[2].data.stream = (uv_stream_t *)&r->err.pipe;
+	po.file = argv->items[0];
+	po.args = argv->items;
+	po.env = envv->items;
+	po.stdio = stdio;
+	po.stdio_count = 3;
+	po.exit_cb = on_exit_cb;
+	/* DETACHED = setsid(): spark-submit and everything it starts share one new process
+	 * group that abort can signal as a whole, and a terminal ^C reaches only spok. */
+	po.flags = UV_PROCESS_DETACHED;
+	r->proc.data = r;
+	int rc = uv_spawn(&r->loop, &r->proc, &po);
+	if (rc != 0)
+		return spok_err_set(err, SPOK_EIO, "%s: cannot start: %s; run scripts/setup python or set SPARK_HOME",
+				    argv->items[0], uv_strerror(rc));
+	return 0;
+}
+
+static void start_watchers(struct run *r, const struct spok_task *t)
+{
+	init_timer(r, &r->poll);
+	init_timer(r, &r->grace);
+	init_timer(r, &r->timeout);
+	init_timer(r, &r->drain);
+	uv_timer_start(&r->poll, on_poll, POLL_MS, POLL_MS);
+	if (t->timeout_s > 0)
+		uv_timer_start(&r->timeout, on_timeout, t->timeout_s * 1000, 0);
+	uv_signal_init(&r->loop, &r->sigint);
+	uv_signal_init(&r->loop, &r->sigterm);
+	r->sigint.data = r->sigterm.data = r;
+	uv_signal_start(&r->sigint, on_signal, SIGINT);
+	uv_signal_start(&r->sigterm, on_signal, SIGTERM);
+	uv_read_start((uv_stream_t *)&r->out.pipe, on_alloc, on_read);
+	uv_read_start((uv_stream_t *)&r->err.pipe, on_alloc, on_read);
+}
+
+int spok_local_spawn_and_wait(struct spok_store *st, const struct spok_task *t,
+			      const struct spok_local_opts *o, struct spok_execution *x,
+			      const struct spok_strv *argv, const struct spok_strv *envv,
+			      struct attempt_result *ar, struct spok_err *err)
+{
+	struct run *r = xcalloc(1, sizeof(*r));
+	int result;
+
+	memset(ar, 0, sizeof(*ar));
+	r->ar = ar;
+	r->st = st;
+	r->x = x;
+	r->o = o;
+	r->log_fd = open_log(x->log_path, err);
+	if (r->log_fd < 0) {
+		free(r);
+		return SPOK_EIO;
+	}
+	uv_loop_init(&r->loop);
+	init_stream(r, &r->out, o->msg ? STDOUT_FILENO : -1); /* the job's own output */
+	init_stream(r, &r->err, o->quiet || !o->msg ? -1 : STDERR_FILENO); /* Spark's log */
+	result = spawn(r, argv, envv, err);
+	if (result != 0) {
+		uv_close((uv_handle_t *)&r->out.pipe, NULL);
+		uv_close((uv_handle_t *)&r->err.pipe, NULL);
+		uv_close((uv_handle_t *)&r->proc, NULL);
+		uv_run(&r->loop, UV_RUN_DEFAULT);
+		goto done;
+	}
+	x->pid = r->proc.pid;
+	x->pgid = r->proc.pid;
+	x->proc_start = spok_proc_start_time(x->pid);
+	x->phase = SPOK_PHASE_RUNNING;
+	result = spok_store_update(st, x, err);
+	if (result != 0) {
+		kill_group(r, SIGKILL);
+	}
+	start_watchers(r, t);
+	uv_run(&r->loop, UV_RUN_DEFAULT);
+done:
+	uv_loop_close(&r->loop);
+	close(r->log_fd);
+	free(r);
+	return result;
+}
