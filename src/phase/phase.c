@@ -357,6 +357,9 @@ int spok_status_from_sparkapp(const json_t *app, const struct spok_task *t,
 
 	memset(out, 0, sizeof(*out));
 	memset(&v, 0, sizeof(v));
+	if (p == NULL)
+		return spok_err_set(err, SPOK_EINTERNAL,
+				    "spok_status_from_sparkapp: no platform config given; please report this bug");
 	if (app == NULL || !json_is_object(app))
 		return spok_err_set(err, SPOK_EINVAL,
 				    "SparkApplication: expected a JSON object, got %s; " HINT,
