@@ -20,6 +20,11 @@ endif()
 if(SPOK_FUZZ AND NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
   message(FATAL_ERROR "SPOK_FUZZ needs clang (libFuzzer)")
 endif()
+if(SPOK_FUZZ)
+  # Coverage instrumentation for every module, so fuzz targets see the library's edges,
+  # not only the harness; only fuzz executables link the libFuzzer runtime.
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
 
 # spok_library(NAME SOURCES... DEPS ...): a module's static library.
 function(spok_library name)

@@ -19,17 +19,27 @@ int spok_err_set(struct spok_err *e, int code, const char *fmt, ...)
 
 int spok_err_prefix(struct spok_err *e, const char *fmt, ...)
 {
-	char prefix[SPOK_ERR_MSG_MAX];
-	char old[SPOK_ERR_MSG_MAX];
+	char out[SPOK_ERR_MSG_MAX];
+	size_t n, m;
 	va_list ap;
+	int len;
 
 	if (e == NULL)
 		return SPOK_EINTERNAL;
 	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	len = vsnprintf(out, sizeof(out), fmt, ap);
 	va_end(ap);
-	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s: %s", prefix, old);
+	n = len < 0 ? 0 : (size_t)len;
+	if (n > sizeof(out) - 3)
+		n = sizeof(out) - 3;
+	memcpy(out + n, ": ", 2);
+	n += 2;
+	m = strnlen(e->msg, sizeof(e->msg) - 1);
+	if (m > sizeof(out) - 1 - n)
+		m = sizeof(out) - 1 - n;   /* long messages lose their tail, never the prefix */
+	memcpy(out + n, e->msg, m);
+	out[n + m] = '\0';
+	memcpy(e->msg, out, n + m + 1);
 	return e->code;
 }
 
