@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,8 @@ struct loader {
 	struct anchor *anchors;
 	size_t nanchors;
 	json_t *anchor_index;   /* anchor name -> index into anchors (latest definition wins) */
+	const char *src;        /* the input text, for scalars we decode ourselves */
+	size_t srclen;
 	size_t expanded;        /* nodes added by aliases and merges, capped by YDOC_MAX_EXPAND */
 	int ndocs;
 };
@@ -83,6 +86,56 @@ static char *token_text(struct fy_token *t, size_t *len)
 	memcpy(copy, s, *len);
 	copy[*len] = '\0';
 	return copy;
+}
+
+static bool blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Decodes the inside of a single-quoted scalar ('' is a quote; line breaks fold: one
+ * becomes a space, n become n-1 newlines; blanks around them are dropped). We do this
+ * ourselves because fy_token_get_text() in libfyaml 0.7.12 leaks memory on runs of ''. */
+static char *single_quoted(const char *raw, size_t len, size_t *outlen)
+{
+	char *out = xmalloc(len + 1);
+	size_t n = 0, i = 0;
+
+	while (i < len) {
+		if (raw[i] == '\'' && i + 1 < len && raw[i + 1] == '\'') {
+			out[n++] = '\'';
+			i += 2;
+		} else if (raw[i] == '\n' || raw[i] == '\r') {
+			size_t breaks = 0;
+
+			while (n > 0 && blank(out[n - 1]))
+				n--;
+			while (i < len && (raw[i] == '\n' || raw[i] == '\r' || blank(raw[i]))) {
+				if (raw[i] == '\n' || (raw[i] == '\r' && (i + 1 >= len || raw[i + 1] != '\n')))
+					breaks++;
+				i++;
+			}
+			if (breaks == 1)
+				out[n++] = ' ';
+			for (size_t k = 1; k < breaks; k++)
+				out[n++] = '\n';
+		} else {
+			out[n++] = raw[i++];
+		}
+	}
+	out[n] = '\0';
+	*outlen = n;
+	return out;
+}
+
+static char *scalar_text(struct loader *l, struct fy_token *t, size_t *len)
+{
+	const struct fy_mark *a = fy_token_start_mark(t), *b = fy_token_end_mark(t);
+
+	if (fy_token_scalar_style(t) == FYSS_SINGLE_QUOTED && a != NULL && b != NULL &&
+	    a->input_pos <= b->input_pos && b->input_pos <= l->srclen)
+		return single_quoted(l->src + a->input_pos, b->input_pos - a->input_pos, len);
+	return token_text(t, len);
 }
 
 static void add_item(struct ynode *parent, size_t *cap, struct ynode *child)
@@ -242,7 +295,7 @@ static int on_scalar(struct loader *l, struct fy_event *ev)
 	struct ynode *n = new_node(l, Y_SCALAR, ev);
 	struct fy_token *tag = ev->scalar.tag;
 
-	n->text = token_text(ev->scalar.value, &n->len);
+	n->text = scalar_text(l, ev->scalar.value, &n->len);
 	n->plain = fy_token_scalar_style(ev->scalar.value) == FYSS_PLAIN;
 	if (tag != NULL) {
 		size_t tl = 0;
@@ -401,6 +454,60 @@ out:
 	return result;
 }
 
+/* Decodes one strict UTF-8 sequence (no overlongs, surrogates or values past U+10FFFF).
+ * Returns its length, or 0 if invalid. */
+static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+{
+	size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 :
+		   (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+	static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+
+	if (n == 0 || n > len)
+		return 0;
+	*cp = n == 1 ? s[0] : s[0] & (0x7Fu >> n);
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		*cp = (*cp << 6) | (s[i] & 0x3Fu);
+	}
+	if (*cp < min[n] || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+/* YAML's c-printable set. */
+static bool printable(uint32_t cp)
+{
+	return cp == 0x09 || cp == 0x0A || cp == 0x0D || (cp >= 0x20 && cp <= 0x7E) || cp == 0x85 ||
+	       (cp >= 0xA0 && cp <= 0xD7FF) || (cp >= 0xE000 && cp <= 0xFFFD) || cp >= 0x10000;
+}
+
+/* YAML streams are Unicode text. Checking before libfyaml sees the bytes gives a clear
+ * error, and avoids a libfyaml 0.7.12 hang on invalid UTF-8 inside a directive. */
+static int check_text(struct loader *l, const char *text, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)text;
+	int line = 1, col = 1;
+
+	for (size_t i = 0; i < len;) {
+		uint32_t cp = 0;
+		size_t n = utf8_decode(u + i, len - i, &cp);
+
+		if (n == 0 || !printable(cp))
+			return lfail(l, line, col,
+				     "invalid UTF-8 or control character (byte 0x%02X); save the file as UTF-8 text",
+				     u[i]);
+		if (cp == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+		i += n;
+	}
+	return SPOK_OK;
+}
+
 int ydoc_load(struct ydoc *d, const char *text, size_t len, const char *path, struct spok_err *err)
 {
 	struct loader l;
@@ -411,9 +518,14 @@ int ydoc_load(struct ydoc *d, const char *text, size_t len, const char *path, st
 	l.d = d;
 	l.path = path ? path : "<input>";
 	l.err = err;
+	l.src = text;
+	l.srclen = len;
 	if (len > YDOC_MAX_INPUT)
 		return spok_err_set(err, SPOK_EINVAL, "%s: input is %zu bytes, more than the %zu-byte limit; split or shrink the file",
 				    l.path, len, YDOC_MAX_INPUT);
+	result = check_text(&l, text, len);
+	if (result != SPOK_OK)
+		return result;
 	l.anchor_index = json_object();
 	result = run_parser(&l, len ? text : "", len);
 	for (int i = 0; i < l.depth; i++)

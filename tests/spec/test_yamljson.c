@@ -64,6 +64,9 @@ static void test_scalars(void **state)
 	/* YAML 1.1 spellings are strings under the 1.2 core schema */
 	expect_json("a: yes\nb: off\nc: 0b101\nd: 1_000", "{\"a\": \"yes\", \"b\": \"off\", \"c\": \"0b101\", \"d\": \"1_000\"}");
 	expect_json("a: '1'\nb: \"true\"\nc: 'null'", "{\"a\": \"1\", \"b\": \"true\", \"c\": \"null\"}");
+	expect_json("a: 'it''s'\nb: 'x''''''''''''y'\nc: ''''", "{\"a\": \"it's\", \"b\": \"x''''''y\", \"c\": \"'\"}");
+	expect_json("a: 'one\n  two  \n\n   three\n\n\n four'", "{\"a\": \"one two\\nthree\\n\\nfour\"}");
+	expect_json("a: '  lead and trail  '", "{\"a\": \"  lead and trail  \"}");
 	expect_json("a: !!str 12\nb: ! 13", "{\"a\": \"12\", \"b\": \"13\"}");
 	expect_json("a: .inf\nb: .nan\nc: 1e999", "{\"a\": \".inf\", \"b\": \".nan\", \"c\": \"1e999\"}");
 	expect_json("a: 12345678901234567890", "{\"a\": 12345678901234567890.0}");
@@ -104,6 +107,9 @@ static void test_errors(void **state)
 	expect_error("a: &x [*x]\n", "t.yaml:1:9: unknown alias '*x'; define the anchor '&x' before using it");
 	expect_error("a: 1\n---\nb: 2\n", "t.yaml:2:1: more than one YAML document; keep one document per file");
 	expect_error("<<: 3\n", "t.yaml:1:5: merge key '<<' takes a mapping or a list of mappings; fix the merged value");
+	expect_error("a: \xff\n", "t.yaml:1:4: invalid UTF-8 or control character (byte 0xFF); save the file as UTF-8 text");
+	expect_error("a: 1\nb: x\x01y\n", "t.yaml:2:5: invalid UTF-8 or control character (byte 0x01); save the file as UTF-8 text");
+	expect_error("%a\xc0\x80\n", "t.yaml:1:3: invalid UTF-8 or control character (byte 0xC0); save the file as UTF-8 text");
 	expect_error("? [a]\n: 1\n", "t.yaml:1:3: mapping keys must be scalars; use a plain or quoted string key");
 
 	big = xmalloc(n + 1);
