@@ -254,6 +254,7 @@ static const char *value_hint(enum spok_lit_type t)
 	case SPOK_LIT_BOOLEAN: return "true, false, 1 or 0";
 	case SPOK_LIT_DATETIME: return "an RFC 3339 time such as 2020-09-11T00:00:00Z";
 	case SPOK_LIT_DURATION: return "a duration such as 90s or 1h30m";
+	case SPOK_LIT_STRING: return "UTF-8 text";
 	default: return "a valid value";
 	}
 }
@@ -273,7 +274,7 @@ static bool fill_primitive(struct lit_slot *s, enum spok_lit_type t, const char 
 	case SPOK_LIT_STRING:
 		p->value_case = FLYTEIDL__CORE__PRIMITIVE__VALUE_STRING_VALUE;
 		p->string_value = (char *)v; /* borrowed: only read by pack */
-		return true;
+		return spok_utf8_valid(v);  /* proto3 strings must be UTF-8 */
 	case SPOK_LIT_BOOLEAN:
 		p->value_case = FLYTEIDL__CORE__PRIMITIVE__VALUE_BOOLEAN;
 		return parse_bool(v, &p->boolean);

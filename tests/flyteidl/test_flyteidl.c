@@ -851,6 +851,7 @@ static void test_encode_errors(void **state)
 		  "datetime; use an RFC 3339 time such as 2020-09-11T00:00:00Z" },
 		{ "when", "2020-09-11T10:00:00", "--input when: '2020-09-11T10:00:00' is not a valid "
 		  "datetime; use an RFC 3339 time such as 2020-09-11T00:00:00Z" },
+		{ "label", "caf\xe9", "--input label: 'caf\xe9' is not a valid string; use UTF-8 text" },
 		{ "wait", "90", "--input wait: '90' is not a valid duration; use a duration such as 90s "
 		  "or 1h30m" },
 		{ "wait", "1x", "--input wait: '1x' is not a valid duration; use a duration such as 90s "
