@@ -719,6 +719,12 @@ static json_t *map_to_json(const struct ynode *n, const char *path, struct spok_
 				     path, k->line, k->col);
 			goto fail;
 		}
+		if (memchr(k->text, '\0', k->len) != NULL) {
+			/* jansson looks keys up as C strings, so such a key could never be found */
+			spok_err_set(err, SPOK_EINVAL, "%s:%d:%d: key contains a NUL character; remove it",
+				     path, k->line, k->col);
+			goto fail;
+		}
 		v = convert(n->items[2 * i + 1], path, err);
 		if (v == NULL)
 			goto fail;

@@ -110,6 +110,7 @@ static void test_errors(void **state)
 	expect_error("a: \xff\n", "t.yaml:1:4: invalid UTF-8 or control character (byte 0xFF); save the file as UTF-8 text");
 	expect_error("a: 1\nb: x\x01y\n", "t.yaml:2:5: invalid UTF-8 or control character (byte 0x01); save the file as UTF-8 text");
 	expect_error("%a\xc0\x80\n", "t.yaml:1:3: invalid UTF-8 or control character (byte 0xC0); save the file as UTF-8 text");
+	expect_error("a:\n  \"x\\0\": 1\n", "t.yaml:2:4: key contains a NUL character; remove it");
 	expect_error("? [a]\n: 1\n", "t.yaml:1:3: mapping keys must be scalars; use a plain or quoted string key");
 
 	big = xmalloc(n + 1);
