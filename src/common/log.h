@@ -1,7 +1,7 @@
 /* log.h - leveled logging to stderr.
  *
  * Level comes from SPOK_LOG (error|warn|info|debug; default warn) or spok_log_set_level.
- * Never pass a secret (token, key, password) to these: redact first (spok_redact).
+ * Never pass a secret (token, key, password) to these; log that one was used, not its value.
  */
 #ifndef SPOK_COMMON_LOG_H
 #define SPOK_COMMON_LOG_H
