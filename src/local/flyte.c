@@ -139,7 +139,7 @@ static void flyte_outputs(struct spok_execution *x)
 		if (read_pb(outpb, &b) == 0 &&
 		    spok_flyte_decode_literal_map((const uint8_t *)b.data, b.len, outpb, &j, &err) == 0) {
 			free(x->outputs_json);
-			x->outputs_json = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			x->outputs_json = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 			json_decref(j);
 		} else {
 			x->phase = SPOK_PHASE_RETRYABLE_FAILURE;

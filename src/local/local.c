@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <libgen.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -76,9 +77,17 @@ int spok_spark_env_find(struct spok_spark_env *out, struct spok_err *err)
 		}
 	}
 	if (home && *home) {
+		out->spark_home = xstrdup(home);
 		out->spark_submit = xasprintf("%s/bin/spark-submit", home);
 		out->spark_class = xasprintf("%s/bin/spark-class", home);
 	} else if (out->venv) {
+		char *pat = xasprintf("%s/lib/python3*/site-packages/pyspark", out->venv);
+		glob_t g;
+		memset(&g, 0, sizeof(g));
+		if (glob(pat, GLOB_ONLYDIR, NULL, &g) == 0 && g.gl_pathc > 0)
+			out->spark_home = xstrdup(g.gl_pathv[0]);
+		globfree(&g);
+		free(pat);
 		out->spark_submit = xasprintf("%s/bin/spark-submit", out->venv);
 		out->spark_class = xasprintf("%s/bin/spark-class", out->venv);
 	}
@@ -107,6 +116,7 @@ void spok_spark_env_free(struct spok_spark_env *e)
 	free(e->spark_class);
 	free(e->python);
 	free(e->venv);
+	free(e->spark_home);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -175,7 +185,7 @@ int spok_local_main_file(const struct spok_task *t, const struct spok_spark_env 
 			}
 			free(mapped);
 		}
-		int r = spok_err_set(err, SPOK_ENOTFOUND, "%s: mainApplicationFile %s: no such file (%s); fix the path (relative paths are relative to the job file)",
+		int r = spok_err_set(err, SPOK_EINVAL, "%s: mainApplicationFile %s: no such file (%s); fix the path (relative paths are relative to the job file)",
 				     src, path, strerror(errno));
 		free(path);
 		return r;
@@ -297,6 +307,8 @@ void spok_local_env(const struct spok_task *t, const struct spok_spark_env *env,
 		env_set(envv, "PYSPARK_PYTHON", env->python);
 		env_set(envv, "PYSPARK_DRIVER_PYTHON", env->python);
 	}
+	if (env->spark_home)
+		env_set(envv, "SPARK_HOME", env->spark_home);
 	/* Keep the driver and its UI on loopback, whatever the hostname resolves to. */
 	env_set(envv, "SPARK_LOCAL_IP", "127.0.0.1");
 	env_set(envv, "SPOK_EXECUTION_ID", x->id);

@@ -11,6 +11,8 @@
  * Where things come from:
  * - spark-submit: $SPARK_HOME/bin/spark-submit, else <venv>/bin/spark-submit (pyspark's own),
  *   else spark-submit on PATH. <venv> is $SPOK_VENV, else the build's ${SPOK_CACHE_DIR}/venv.
+ * - SPARK_HOME for the children: $SPARK_HOME, else <venv>/lib/python3.N/site-packages/pyspark
+ *   (set explicitly so pyspark's scripts need not find it with whatever python3 is on PATH).
  * - Python for PySpark: <venv>/bin/python, else $PYSPARK_PYTHON, else python3.
  * - master: opts->master, else "local[*]" (all cores of this machine).
  * - conf: the platform's spark-config-default, then the task's sparkConf, then hadoopConf as
@@ -62,6 +64,7 @@ struct spok_spark_env {
 	char *spark_submit;
 	char *spark_class;
 	char *python;   /* may be NULL: let Spark pick */
+	char *spark_home; /* $SPARK_HOME, or the venv's pyspark package dir; may be NULL */
 	char *venv;     /* may be NULL */
 };
 int spok_spark_env_find(struct spok_spark_env *out, struct spok_err *err);

@@ -194,9 +194,14 @@ static int spawn_history(const struct spok_spark_env *env, const char *props, co
 	if (fd < 0)
 		return spok_err_set(err, SPOK_EIO, "%s: cannot open: %s", log, strerror(errno));
 	for (char **e = environ; *e; e++)
-		if (strncmp(*e, "SPARK_LOCAL_IP=", 15) != 0)
+		if (strncmp(*e, "SPARK_LOCAL_IP=", 15) != 0 && strncmp(*e, "SPARK_HOME=", 11) != 0 &&
+		    strncmp(*e, "PYSPARK_PYTHON=", 15) != 0)
 			spok_strv_push(&envv, *e);
 	spok_strv_push(&envv, "SPARK_LOCAL_IP=127.0.0.1");
+	if (env->spark_home)
+		spok_strv_pushf(&envv, "SPARK_HOME=%s", env->spark_home);
+	if (env->python)
+		spok_strv_pushf(&envv, "PYSPARK_PYTHON=%s", env->python);
 	memset(&po, 0, sizeof(po));
 	stdio[0].flags = UV_IGNORE;
 	stdio[1].flags = UV_INHERIT_FD;

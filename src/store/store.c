@@ -538,7 +538,7 @@ int spok_store_get(struct spok_store *s, const char *id, struct spok_execution *
 			result = spok_err_set(err, SPOK_EINVAL, "execution id: empty; run 'spok list' for ids");
 		}
 	} else if (r == SQLITE_DONE) {
-		result = spok_err_set(err, SPOK_ENOTFOUND, "execution %s: not found; run 'spok list' (data dir %s)", id, s->path);
+		result = spok_err_set(err, SPOK_ENOTFOUND, "execution %s: not found; run 'spok list' (database %s)", id, s->path);
 	} else {
 		result = db_fail(s, err, "reading an execution");
 	}
