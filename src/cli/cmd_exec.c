@@ -147,9 +147,15 @@ static void print_status(const struct spok_execution *x, const struct spok_attem
 		printf("%-11s %s\n", "Spark app:", x->spark_app_id);
 	if (x->ui_url && !spok_phase_terminal(x->phase))
 		printf("%-11s %s\n", "Spark UI:", x->ui_url);
-	if (x->history_url)
-		printf("%-11s %s%s\n", "History:", x->history_url,
-		       spok_history_running(data_dir) ? "" : " (start the server with 'spok history')");
+	/* The stored link assumes the default port; a running server's own port wins. */
+	int hport = spok_history_running(data_dir);
+	if (x->spark_app_id && hport && spok_phase_terminal(x->phase)) {
+		char *u = spok_history_url(hport, x->spark_app_id);
+		printf("%-11s %s\n", "History:", u);
+		free(u);
+	} else if (x->history_url) {
+		printf("%-11s %s (start the server with 'spok history')\n", "History:", x->history_url);
+	}
 	if (x->log_path)
 		printf("%-11s %s\n", "Log:", x->log_path);
 	if (x->outputs_json)

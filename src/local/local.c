@@ -567,6 +567,17 @@ static void say(const struct spok_local_opts *o, const char *fmt, ...)
 	fflush(o->msg);
 }
 
+static bool abort_pending(struct spok_store *st, const struct spok_execution *x)
+{
+	struct spok_execution now;
+	bool req = false;
+	if (spok_store_get(st, x->id, &now, NULL) == 0) {
+		req = now.abort_requested;
+		spok_execution_free(&now);
+	}
+	return req;
+}
+
 int spok_local_supervise(struct spok_store *st, const struct spok_task *t,
 			 const struct spok_platform *p, const struct spok_local_opts *o,
 			 struct spok_execution *x, struct spok_err *err)
@@ -578,6 +589,13 @@ int spok_local_supervise(struct spok_store *st, const struct spok_task *t,
 		return result;
 	x->supervisor_pid = getpid();
 	for (;;) {
+		if (abort_pending(st, x)) {
+			x->phase = SPOK_PHASE_ABORTED;
+			x->finished_ms = spok_now_ms();
+			set_str(&x->reason, xstrdup("aborted by spok abort before the attempt started"));
+			result = spok_store_update(st, x, err);
+			break;
+		}
 		result = run_one(st, t, p, &env, o, x, err);
 		if (result != 0)
 			break;

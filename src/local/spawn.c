@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -16,6 +17,7 @@
 #define POLL_MS 500
 #define DRAIN_MS 2000
 #define LINE_MAX_LEN 4096
+#define REAP_TRIES 100 /* x 50 ms */
 
 struct stream {
 	uv_pipe_t pipe;
@@ -73,6 +75,18 @@ static void kill_group(struct run *r, int sig)
 {
 	if (r->x->pgid > 0)
 		kill((pid_t)-r->x->pgid, sig);
+}
+
+/* After an abort or timeout: KILL whatever is left of the group and wait (bounded) until it
+ * is gone, so the phase is recorded only once nothing of the job runs any more. */
+static void reap_group(int64_t pgid)
+{
+	for (int i = 0; i < REAP_TRIES && pgid > 0; i++) {
+		if (kill((pid_t)-pgid, SIGKILL) != 0 && errno == ESRCH)
+			return;
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 }
 
 static void on_grace(uv_timer_t *t)
@@ -367,6 +381,8 @@ int spok_local_spawn_and_wait(struct spok_store *st, const struct spok_task *t,
 	}
 	start_watchers(r, t);
 	uv_run(&r->loop, UV_RUN_DEFAULT);
+	if (ar->stop != STOP_NONE)
+		reap_group(x->pgid);
 done:
 	uv_loop_close(&r->loop);
 	close(r->log_fd);

@@ -3,7 +3,8 @@
 # OpenJDK 17) through the spok binary, in a throw-away data dir:
 #   bad input (nothing recorded), Python Pi, failing job with a retry, bad conf, Java job,
 #   OOM, abort from a second process (no process of the group left), a flytekit task from a
-#   `pyflyte package` with typed inputs, and the history server listing a finished run.
+#   `pyflyte package` with typed inputs, the history server listing a finished run, and a
+#   detached run hitting its task timeout.
 set -uo pipefail
 SPOK=$1
 SRC=${SPOK_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -187,6 +188,19 @@ else
 	fail "pyflyte package"
 	cat "$T/pkg" >&2
 fi
+
+say "detached run with a task timeout: spok run -d prints the id; TIMED_OUT recorded"
+cat >>"$T/jobs/java-sleep.yaml" <<'EOF2'
+timeout: 8s
+EOF2
+expect_rc 0 "$SPOK" run "$T/jobs/java-sleep.yaml" -d
+ID=$(cat "$T/out")
+case "$ID" in sp-*) ;; *) fail "run -d printed '$ID'" ;; esac
+expect_rc 0 timeout 300 "$SPOK" logs "$ID" -f
+[ "$(jget "$ID" phase)" = TIMED_OUT ] || fail "timeout phase $(jget "$ID" phase)"
+PGID=$(jget "$ID" pgid)
+left=$(pgrep -g "$PGID" || true)
+[ -z "$left" ] || fail "processes left in group $PGID after timeout: $left"
 
 "$SPOK" list
 if [ "$FAILED" != 0 ]; then
