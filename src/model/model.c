@@ -183,7 +183,22 @@ void spok_platform_free(struct spok_platform *p)
 	free(p->spok.default_image);
 	free(p->spok.namespace_template);
 	free(p->spok.default_service_account);
+	spok_cluster_resources_free(&p->spok.cluster_resources);
 	memset(p, 0, sizeof(*p));
+}
+
+void spok_cluster_resources_free(struct spok_cluster_resources *c)
+{
+	free(c->templates_dir);
+	spok_strv_free(&c->projects);
+	spok_strv_free(&c->domains);
+	spok_strmap_free(&c->values);
+	for (size_t i = 0; i < c->nproject_values; i++) {
+		free(c->project_values[i].project);
+		spok_strmap_free(&c->project_values[i].values);
+	}
+	free(c->project_values);
+	memset(c, 0, sizeof(*c));
 }
 
 static const char *const phase_names[] = {

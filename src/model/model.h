@@ -226,12 +226,32 @@ struct spok_k8s_config {
 	bool delete_resource_on_finalize;
 };
 
+/* Values for one project's cluster-resource templates (spok.cluster-resources.project-values). */
+struct spok_project_values {
+	char *project;
+	struct spok_strmap values;
+};
+
+/* `spok cluster sync` settings (spok.cluster-resources; see docs/PROVISIONING.md). */
+struct spok_cluster_resources {
+	char *templates_dir;          /* template directory (relative paths are resolved against
+	                               * the config file's directory); NULL: unset */
+	struct spok_strv projects;    /* projects to provision */
+	struct spok_strv domains;     /* empty: development, staging, production */
+	struct spok_strmap values;    /* {{ name }} values for every project */
+	struct spok_project_values *project_values; /* per project (override `values`) */
+	size_t nproject_values;
+};
+
+void spok_cluster_resources_free(struct spok_cluster_resources *c);
+
 /* spok's own settings (section `spok:` of the config file). */
 struct spok_settings {
 	char *default_image;        /* image when a task names none */
 	char *namespace_template;   /* default "{{project}}-{{domain}}" */
 	char *default_service_account; /* fallback when the task names none; default "spark" */
 	int name_max_len;           /* generated name limit; default 50 (Flyte IDMaxLength) */
+	struct spok_cluster_resources cluster_resources; /* `spok cluster sync` */
 };
 
 struct spok_platform {

@@ -11,7 +11,11 @@
 
 static const char *const top_keys[] = {"plugins", "spok", NULL};
 static const char *const spok_keys[] = {
-	"default-image", "namespace-template", "default-service-account", "name-max-len", NULL
+	"default-image", "namespace-template", "default-service-account", "name-max-len",
+	"cluster-resources", NULL
+};
+static const char *const cluster_resources_keys[] = {
+	"templates-dir", "projects", "domains", "values", "project-values", NULL
 };
 static const char *const spark_keys[] = {
 	"spark-config-default", "spark-history-server-url", "features", "logs", NULL
@@ -362,6 +366,66 @@ static int read_plugins(struct walk *w, const struct ynode *v, const char *field
 	return SPOK_OK;
 }
 
+/* ---- spok.cluster-resources (docs/PROVISIONING.md) ---- */
+
+/* A relative templates-dir is relative to the config file, so a config works from any cwd. */
+static void resolve_templates_dir(struct walk *w, char **dir)
+{
+	const char *slash = strrchr(w->path, '/');
+	char *abs;
+
+	if (*dir == NULL || (*dir)[0] == '/' || slash == NULL)
+		return;
+	abs = xasprintf("%.*s/%s", (int)(slash - w->path), w->path, *dir);
+	free(*dir);
+	*dir = abs;
+}
+
+static int read_project_values(struct walk *w, const struct ynode *v, const char *field,
+			       struct spok_cluster_resources *c)
+{
+	char path[WALK_PATH_MAX];
+
+	if (walk_is_null(v))
+		return SPOK_OK;
+	if (walk_mapping(w, v, field) != SPOK_OK)
+		return SPOK_EINVAL;
+	for (size_t i = 0; i < v->n; i++) {
+		struct spok_project_values pv = {0};
+
+		walk_child(path, field, v->items[2 * i]);
+		if (walk_text(w, v->items[2 * i], path, &pv.project) != SPOK_OK)
+			return SPOK_EINVAL;
+		if (walk_strmap(w, v->items[2 * i + 1], path, false, &pv.values) != SPOK_OK) {
+			free(pv.project);
+			return SPOK_EINVAL;
+		}
+		c->project_values = xreallocarray(c->project_values, c->nproject_values + 1,
+						  sizeof(*c->project_values));
+		c->project_values[c->nproject_values++] = pv;
+	}
+	return SPOK_OK;
+}
+
+static int cluster_resources_field(struct walk *w, void *out, int idx, const struct ynode *v,
+				   const char *path)
+{
+	struct spok_cluster_resources *c = out;
+
+	switch (idx) {
+	case 0:
+		if (walk_string(w, v, path, &c->templates_dir) != SPOK_OK)
+			return SPOK_EINVAL;
+		resolve_templates_dir(w, &c->templates_dir);
+		return SPOK_OK;
+	case 1: return walk_strv(w, v, path, &c->projects);
+	case 2: return walk_strv(w, v, path, &c->domains);
+	case 3: return walk_strmap(w, v, path, true, &c->values);
+	default: /* project-values: appears once (duplicate keys are YAML errors) */
+		return read_project_values(w, v, path, c);
+	}
+}
+
 static int spok_field(struct walk *w, void *out, int idx, const struct ynode *v, const char *path)
 {
 	struct spok_settings *s = out;
@@ -371,6 +435,9 @@ static int spok_field(struct walk *w, void *out, int idx, const struct ynode *v,
 	case 0: return walk_string(w, v, path, &s->default_image);
 	case 1: return walk_string(w, v, path, &s->namespace_template);
 	case 2: return walk_string(w, v, path, &s->default_service_account);
+	case 4:
+		return each_field(w, v, path, cluster_resources_keys, NULL, &s->cluster_resources,
+				  cluster_resources_field);
 	default:
 		if (walk_int(w, v, path, 8, 253, &n) != SPOK_OK)
 			return SPOK_EINVAL;
