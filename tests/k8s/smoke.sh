@@ -36,6 +36,7 @@ req() {
     # Tokens go in through a header file, never on the command line.
     admin-token) printf 'Authorization: Bearer %s\n' "$(cat "$SPOK_TEST_ADMIN_TOKEN_FILE")" >"$TMP/h" ; a=(-H "@$TMP/h") ;;
     user) printf 'Authorization: Bearer %s\n' "$(cat "$SPOK_TEST_USER_TOKEN_FILE")" >"$TMP/h"; a=(-H "@$TMP/h") ;;
+    sa) printf 'Authorization: Bearer %s\n' "$(cat "$TMP/sa.token")" >"$TMP/h"; a=(-H "@$TMP/h") ;;
   esac
   CODE=$(curl -sS -A spok-test --max-time 30 --cacert "$SPOK_TEST_CA" "${a[@]}" -o "$TMP/body" -w '%{http_code}' \
     -X "$method" "$@" "$SPOK_TEST_APISERVER$path")
@@ -110,6 +111,36 @@ req user GET "$BASE"
 expect 403 "limited user cannot list sparkapplications"
 req user GET /api/v1/namespaces/default/pods
 expect 403 "limited user cannot list pods"
+
+# --- ServiceAccount tokens (TokenRequest) and RBAC grants
+req cert DELETE /api/v1/namespaces/default/serviceaccounts/smoke-sa
+req cert DELETE /apis/rbac.authorization.k8s.io/v1/namespaces/default/roles/smoke-reader
+req cert DELETE /apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings/smoke-reader
+req cert POST /api/v1/namespaces/default/serviceaccounts -H 'Content-Type: application/json' \
+  --data-binary '{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"smoke-sa"}}'
+expect 201 "create ServiceAccount smoke-sa"
+req cert POST /api/v1/namespaces/default/serviceaccounts/smoke-sa/token -H 'Content-Type: application/json' \
+  --data-binary '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":600}}'
+expect 201 "TokenRequest for smoke-sa"
+tr -d '\n' <"$TMP/body" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p' >"$TMP/sa.token"
+req sa GET "$BASE"
+expect 403 "ServiceAccount token authenticates (403, not 401) without grants"
+body_has 'system:serviceaccount:default:smoke-sa' && ok "403 names the ServiceAccount" || not_ok "403 names the ServiceAccount"
+req cert POST /apis/rbac.authorization.k8s.io/v1/namespaces/default/roles -H 'Content-Type: application/json' \
+  --data-binary '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"smoke-reader"},"rules":[{"apiGroups":["sparkoperator.k8s.io"],"resources":["sparkapplications"],"verbs":["get","list","watch"]}]}'
+expect 201 "create Role smoke-reader"
+req cert POST /apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings -H 'Content-Type: application/json' \
+  --data-binary '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"smoke-reader"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"smoke-reader"},"subjects":[{"kind":"User","apiGroup":"rbac.authorization.k8s.io","name":"spok-user"},{"kind":"ServiceAccount","name":"smoke-sa","namespace":"default"}]}'
+expect 201 "bind smoke-reader to spok-user and smoke-sa"
+for who in user sa; do
+  for _ in $(seq 1 50); do req "$who" GET "$BASE"; [ "$CODE" = 200 ] && break; sleep 0.2; done
+  expect 200 "$who may list sparkapplications once bound"
+  req "$who" DELETE "$BASE/smoke-pi"
+  expect 403 "$who still may not delete"
+done
+req cert DELETE /apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings/smoke-reader
+req cert DELETE /apis/rbac.authorization.k8s.io/v1/namespaces/default/roles/smoke-reader
+req cert DELETE /api/v1/namespaces/default/serviceaccounts/smoke-sa
 
 # --- delete and watch events
 req cert DELETE "$BASE/smoke-pi"
