@@ -68,5 +68,9 @@ int cmd_logs(struct spok_cli *cli, int argc, char **argv);
 int cmd_abort(struct spok_cli *cli, int argc, char **argv);
 int cmd_history(struct spok_cli *cli, int argc, char **argv);
 int cmd_validate(struct spok_cli *cli, int argc, char **argv);
+/* `spok serve` (cmd_serve.c, src/server) */
+int cmd_serve(struct spok_cli *cli, int argc, char **argv);
+/* `spok cluster sync` (cmd_sync.c, src/provision) */
+int cmd_cluster(struct spok_cli *cli, int argc, char **argv);
 
 #endif

@@ -22,6 +22,8 @@ static const struct {
 	{"logs", cmd_logs, "print (or follow) an execution's driver log"},
 	{"abort", cmd_abort, "stop a running execution"},
 	{"history", cmd_history, "start (or stop) the Spark history server"},
+	{"cluster", cmd_cluster, "per-namespace cluster resources (spok cluster sync)"},
+	{"serve", cmd_serve, "run the daemon: HTTP/JSON API, metrics, dashboard"},
 	/* local and cluster execution commands register here */
 	{"version", cmd_version, "print the spok version"},
 	{"help", cmd_help, "list commands"},

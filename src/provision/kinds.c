@@ -76,6 +76,7 @@ static int discover(struct kube_client *c, struct prov_kinds *k, const char *api
 	struct kube_sync s = {0};
 	json_t *res;
 	size_t i;
+	bool found;
 	int result;
 
 	result = kube_request(c, &req, kube_sync_cb, &s, err);
@@ -103,8 +104,9 @@ static int discover(struct kube_client *c, struct prov_kinds *k, const char *api
 			break;
 		}
 	}
-	kube_sync_free(&s);
-	if (i == json_array_size(res))
+	found = i < json_array_size(res);
+	kube_sync_free(&s); /* res points into the body: not used past here */
+	if (!found)
 		return spok_err_set(err, SPOK_EINVAL, "%s: kind '%.100s' is not served under apiVersion "
 				    "'%s'; check the spelling (kinds are case-sensitive)", where,
 				    kind, api_version);
