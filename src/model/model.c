@@ -183,6 +183,9 @@ void spok_platform_free(struct spok_platform *p)
 	free(p->spok.default_image);
 	free(p->spok.namespace_template);
 	free(p->spok.default_service_account);
+	json_decref(p->spok.clusters);
+	json_decref(p->spok.routes);
+	json_decref(p->spok.server);
 	spok_cluster_resources_free(&p->spok.cluster_resources);
 	memset(p, 0, sizeof(*p));
 }

@@ -251,6 +251,11 @@ struct spok_settings {
 	char *namespace_template;   /* default "{{project}}-{{domain}}" */
 	char *default_service_account; /* fallback when the task names none; default "spark" */
 	int name_max_len;           /* generated name limit; default 50 (Flyte IDMaxLength) */
+	/* `spok serve` sections, kept as JSON and validated by src/server (docs/SERVER.md):
+	 * clusters (array), routes (array), server (object); NULL when absent. */
+	json_t *clusters;
+	json_t *routes;
+	json_t *server;
 	struct spok_cluster_resources cluster_resources; /* `spok cluster sync` */
 };
 

@@ -12,7 +12,7 @@
 static const char *const top_keys[] = {"plugins", "spok", NULL};
 static const char *const spok_keys[] = {
 	"default-image", "namespace-template", "default-service-account", "name-max-len",
-	"cluster-resources", NULL
+	"clusters", "routes", "server", "cluster-resources", NULL
 };
 static const char *const cluster_resources_keys[] = {
 	"templates-dir", "projects", "domains", "values", "project-values", NULL
@@ -435,7 +435,11 @@ static int spok_field(struct walk *w, void *out, int idx, const struct ynode *v,
 	case 0: return walk_string(w, v, path, &s->default_image);
 	case 1: return walk_string(w, v, path, &s->namespace_template);
 	case 2: return walk_string(w, v, path, &s->default_service_account);
-	case 4:
+	/* `spok serve` sections: shape checked here, fields checked by src/server. */
+	case 4: return walk_json(w, v, path, Y_SEQ, &s->clusters);
+	case 5: return walk_json(w, v, path, Y_SEQ, &s->routes);
+	case 6: return walk_json(w, v, path, Y_MAP, &s->server);
+	case 7:
 		return each_field(w, v, path, cluster_resources_keys, NULL, &s->cluster_resources,
 				  cluster_resources_field);
 	default:

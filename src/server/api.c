@@ -1,0 +1,804 @@
+/* api.c - the HTTP/JSON API, /healthz, /metrics and the dashboard route (docs/SERVER.md). */
+#include "server/daemon.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "flyteidl/flyteidl.h"
+#include "spec/spec.h"
+
+#define API_PREFIX "/api/v1/executions"
+#define LIST_DEFAULT 100
+#define LIST_MAX 1000
+#define KEY_MAX 256
+#define LOG_TAIL_MAX ((size_t)1 << 20)
+
+/* ---- replies ---- */
+
+static void reply_json(struct srv_reply *r, unsigned status, json_t *j)
+{
+	r->status = status;
+	r->body = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(j);
+}
+
+void srv_reply_error(struct srv_reply *r, unsigned status, const char *code, const char *fmt, ...)
+{
+	char msg[SPOK_ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	free(r->body);
+	reply_json(r, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+}
+
+/* An error from a lower layer, mapped to an HTTP status. */
+static void reply_err(struct srv_reply *r, const struct spok_err *e)
+{
+	unsigned status = 500;
+
+	switch (e->code) {
+	case SPOK_EINVAL: status = 400; break;
+	case SPOK_ENOTFOUND: status = 404; break;
+	case SPOK_ECONFLICT: status = 409; break;
+	case SPOK_EFORBIDDEN: status = 403; break;
+	case SPOK_EUNAVAIL: case SPOK_EQUOTA: status = 503; break;
+	case SPOK_ETIMEOUT: status = 504; break;
+	case SPOK_EAPI: status = 502; break;
+	default: break;
+	}
+	srv_reply_error(r, status, spok_code_name(e->code), "%s", e->msg);
+}
+
+/* ---- execution views ---- */
+
+static json_t *links_of(const struct spok_execution *x)
+{
+	json_t *out = json_array(), *stored = NULL;
+
+	if (x->links_json)
+		stored = json_loads(x->links_json, 0, NULL);
+	if (json_is_array(stored))
+		json_array_extend(out, stored);
+	json_decref(stored);
+	if (x->ui_url)
+		json_array_append_new(out, json_pack("{s:s,s:s}", "name", "Spark UI", "uri", x->ui_url));
+	if (x->history_url)
+		json_array_append_new(out, json_pack("{s:s,s:s}", "name", "Spark history",
+						     "uri", x->history_url));
+	return out;
+}
+
+static json_t *exec_view(const struct spok_execution *x)
+{
+	json_t *j = spok_execution_to_json(x);
+	int64_t end = x->finished_ms ? x->finished_ms : spok_now_ms();
+
+	json_object_set_new(j, "links", links_of(x));
+	if (x->started_ms)
+		json_object_set_new(j, "durationMs", json_integer(end - x->started_ms));
+	else
+		json_object_set_new(j, "durationMs", json_null());
+	/* Local paths of the daemon's host mean nothing to API clients. */
+	json_object_del(j, "task_source");
+	json_object_del(j, "taskSource");
+	return j;
+}
+
+/* ---- auth ---- */
+
+static const struct srv_token *authenticate(struct srv_daemon *d, struct MHD_Connection *conn,
+					    struct srv_reply *r)
+{
+	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+	const struct srv_token *t = srv_auth(&d->cfg, h);
+
+	if (t == NULL) {
+		d->m.auth_failures++;
+		r->www_authenticate = true;
+		srv_reply_error(r, 401, "unauthorized", h ? "the bearer token is not valid; check the "
+				"token or ask an admin for one" : "missing 'Authorization: Bearer "
+				"<token>' header");
+	}
+	return t;
+}
+
+static bool authorize(const struct srv_token *t, const char *project, struct srv_reply *r)
+{
+	if (srv_token_allows(t, project))
+		return true;
+	srv_reply_error(r, 403, "forbidden", "token '%s' may not use project '%.100s'; ask an admin "
+			"to add it to the token's projects", t->name, project ? project : "");
+	return false;
+}
+
+/* ---- submit ---- */
+
+static int b64val(char c)
+{
+	if (c >= 'A' && c <= 'Z') return c - 'A';
+	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+	if (c >= '0' && c <= '9') return c - '0' + 52;
+	if (c == '+' || c == '-') return 62;
+	if (c == '/' || c == '_') return 63;
+	return -1;
+}
+
+/* Standard or URL-safe base64, padding optional. */
+static int b64decode(const char *s, uint8_t **out, size_t *len)
+{
+	size_t n = strlen(s), o = 0;
+	uint8_t *buf;
+	uint32_t acc = 0;
+	unsigned bits = 0;
+
+	while (n > 0 && s[n - 1] == '=')
+		n--;
+	buf = xmalloc(n * 3 / 4 + 3);
+	for (size_t i = 0; i < n; i++) {
+		int v = b64val(s[i]);
+
+		if (v < 0) {
+			free(buf);
+			return -1;
+		}
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			buf[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	*out = buf;
+	*len = o;
+	return 0;
+}
+
+struct submit {
+	const char *form;     /* which body field held the task */
+	char *text;           /* task source bytes (heap) */
+	size_t len;
+	const char *ext;      /* "yaml" or "pb" */
+	const char *cluster;
+	const char *ns;
+	const char *key;
+};
+
+static bool submit_fields(json_t *body, struct submit *s, struct srv_reply *r)
+{
+	static const char *const keys[] = {"task", "taskYaml", "taskSpecBase64", "cluster",
+					   "namespace", "idempotencyKey", NULL};
+	const char *k;
+	json_t *v;
+	int forms = 0;
+
+	json_object_foreach(body, k, v) {
+		bool known = false;
+
+		for (size_t i = 0; keys[i] && !known; i++)
+			known = strcmp(keys[i], k) == 0;
+		if (!known) {
+			srv_reply_error(r, 400, "invalid", "request body: unknown field '%.80s'; use "
+					"task, taskYaml, taskSpecBase64, cluster, namespace, "
+					"idempotencyKey", k);
+			return false;
+		}
+		if (strcmp(k, "task") != 0 && !json_is_string(v)) {
+			srv_reply_error(r, 400, "invalid", "request body: %s: expected a string", k);
+			return false;
+		}
+	}
+	if ((v = json_object_get(body, "task")) != NULL) {
+		forms++;
+		if (!json_is_object(v)) {
+			srv_reply_error(r, 400, "invalid", "request body: task: expected a job file "
+					"as a JSON object (or use taskYaml)");
+			return false;
+		}
+		s->form = "task";
+		s->text = json_dumps(v, JSON_COMPACT);
+		s->len = strlen(s->text);
+		s->ext = "yaml";
+	}
+	if ((v = json_object_get(body, "taskYaml")) != NULL) {
+		forms++;
+		s->form = "taskYaml";
+		free(s->text);
+		s->text = xstrdup(json_string_value(v));
+		s->len = strlen(s->text);
+		s->ext = "yaml";
+	}
+	if ((v = json_object_get(body, "taskSpecBase64")) != NULL) {
+		uint8_t *raw;
+
+		forms++;
+		s->form = "taskSpecBase64";
+		free(s->text);
+		s->text = NULL;
+		if (b64decode(json_string_value(v), &raw, &s->len) != 0) {
+			srv_reply_error(r, 400, "invalid", "request body: taskSpecBase64: not base64; "
+					"encode the TaskSpec/TaskTemplate protobuf bytes");
+			return false;
+		}
+		s->text = (char *)raw;
+		s->ext = "pb";
+	}
+	if (forms != 1) {
+		srv_reply_error(r, 400, "invalid", "request body: give exactly one of task, taskYaml, "
+				"taskSpecBase64");
+		return false;
+	}
+	s->cluster = json_string_value(json_object_get(body, "cluster"));
+	s->ns = json_string_value(json_object_get(body, "namespace"));
+	s->key = json_string_value(json_object_get(body, "idempotencyKey"));
+	if (s->key && (s->key[0] == '\0' || strlen(s->key) > KEY_MAX)) {
+		srv_reply_error(r, 400, "invalid", "request body: idempotencyKey: 1-%d characters",
+				KEY_MAX);
+		return false;
+	}
+	return true;
+}
+
+static int parse_task(const struct submit *s, struct spok_task *t, struct spok_err *err)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "request body: %s", s->form);
+	spok_task_init(t);
+	if (strcmp(s->ext, "pb") == 0)
+		return spok_flyte_load_task_buf((const uint8_t *)s->text, s->len, name, NULL, t, err);
+	return spok_spec_parse_task(s->text, s->len, name, t, err);
+}
+
+static void reply_created(struct srv_daemon *d, struct srv_reply *r, unsigned status,
+			  const char *id)
+{
+	struct spok_execution x = {0};
+	struct spok_err err = {0};
+
+	if (spok_store_get(d->store, id, &x, &err) != SPOK_OK) {
+		reply_err(r, &err);
+		return;
+	}
+	reply_json(r, status, json_pack("{s:s,s:s?,s:s?,s:s,s:b}", "id", x.id, "cluster", x.backend,
+					"namespace", x.namespace_, "phase", spok_phase_name(x.phase),
+					"idempotentReplay", status == 200));
+	spok_execution_free(&x);
+}
+
+static void key_hash(const struct srv_token *t, const char *key, char hex[65])
+{
+	struct spok_buf b;
+	uint8_t h[32];
+
+	/* Keys are scoped to the token's name: two clients cannot collide or see each other's. */
+	spok_buf_init(&b, SPOK_BUF_DEFAULT_MAX);
+	spok_buf_appends(&b, t->name);
+	spok_buf_append(&b, "\n", 1);
+	spok_buf_appends(&b, key);
+	srv_sha256(b.data, b.len, h);
+	spok_buf_free(&b);
+	srv_hex(h, 32, hex);
+}
+
+static size_t pick_cluster(struct srv_daemon *d, const struct submit *s,
+			   const struct spok_task *t, struct srv_reply *r)
+{
+	struct srv_cluster_state *st;
+	struct spok_err err = {0};
+	size_t idx = SIZE_MAX;
+
+	if (s->cluster) {
+		long i = srv_cluster_index(&d->cfg, s->cluster);
+
+		if (i < 0)
+			srv_reply_error(r, 400, "invalid", "request body: cluster: no cluster named "
+					"'%.80s'; see GET /healthz for the configured clusters",
+					s->cluster);
+		return i < 0 ? SIZE_MAX : (size_t)i;
+	}
+	st = xcalloc(d->nclusters, sizeof(*st));
+	srv_cluster_states(d, st);
+	if (srv_route_pick(&d->cfg, t->project, t->domain, st, &idx, &err) != SPOK_OK) {
+		srv_reply_error(r, 422, "no_route", "%s", err.msg);
+		idx = SIZE_MAX;
+	}
+	free(st);
+	return idx;
+}
+
+static void do_submit(struct srv_daemon *d, const struct srv_token *tok,
+		      const struct spok_buf *body, struct srv_reply *r)
+{
+	struct submit s = {0};
+	struct spok_task t;
+	struct spok_err err = {0};
+	json_error_t je;
+	json_t *j;
+	char hex[65] = "", stem[80], id[SPOK_EXEC_ID_LEN + 1];
+	char *path = NULL, *ns = NULL;
+	size_t k;
+
+	spok_task_init(&t);
+	j = json_loadb(body->data ? body->data : "", body->len, JSON_REJECT_DUPLICATES, &je);
+	if (j == NULL) {
+		srv_reply_error(r, 400, "invalid", "request body: invalid JSON at line %d column %d: "
+				"%s", je.line, je.column, je.text);
+		return;
+	}
+	if (!json_is_object(j)) {
+		srv_reply_error(r, 400, "invalid", "request body: expected a JSON object "
+				"{\"task\": {...}} or {\"taskYaml\": \"...\"}");
+		goto done;
+	}
+	if (!submit_fields(j, &s, r))
+		goto done;
+	if (s.key) {
+		const char *prev;
+
+		key_hash(tok, s.key, hex);
+		if ((prev = spok_strmap_get(&d->idem, hex)) != NULL) {
+			d->m.submission_replays++;
+			reply_created(d, r, 200, prev);
+			goto done;
+		}
+	}
+	if (parse_task(&s, &t, &err) != SPOK_OK) {
+		srv_reply_error(r, 400, "invalid", "%s", err.msg);
+		goto done;
+	}
+	if (!authorize(tok, t.project, r))
+		goto done;
+	if ((k = pick_cluster(d, &s, &t, r)) == SIZE_MAX)
+		goto done;
+	ns = s.ns ? xstrdup(s.ns) : spok_namespace_for(d->platform, t.project, t.domain);
+	if (s.key) {
+		snprintf(stem, sizeof(stem), "k-%s", hex);
+	} else {
+		char rnd[SPOK_EXEC_ID_LEN + 1];
+
+		if (spok_store_new_id(rnd, sizeof(rnd), &err) != SPOK_OK) {
+			reply_err(r, &err);
+			goto done;
+		}
+		snprintf(stem, sizeof(stem), "r-%s", rnd + 3);
+	}
+	if (srv_write_task_source(d, stem, s.ext, s.text, s.len, &path, &err) != SPOK_OK) {
+		reply_err(r, &err);
+		goto done;
+	}
+	if (spok_engine_submit(d->clusters[k].engine, &t, ns, path, id, sizeof(id), &err) != 0) {
+		unlink(path);
+		reply_err(r, &err);
+		goto done;
+	}
+	if (s.key)
+		spok_strmap_set(&d->idem, hex, id);
+	d->m.submissions++;
+	log_info("serve: %s submitted %s to %s/%s", tok->name, id, d->cfg.clusters[k].name, ns);
+	reply_created(d, r, 201, id);
+done:
+	spok_task_free(&t);
+	free(s.text);
+	free(path);
+	free(ns);
+	json_decref(j);
+}
+
+/* ---- list / get / abort / logs ---- */
+
+static const char *arg(struct MHD_Connection *c, const char *name)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+
+	return v && v[0] ? v : NULL;
+}
+
+static bool list_match(const struct spok_execution *x, const struct srv_token *t,
+		       const char *project, const char *cluster, bool has_phase, enum spok_phase ph)
+{
+	if (!srv_token_allows(t, x->project))
+		return false;
+	if (project && (x->project == NULL || strcmp(project, x->project) != 0))
+		return false;
+	if (cluster && (x->backend == NULL || strcmp(cluster, x->backend) != 0))
+		return false;
+	return !has_phase || x->phase == ph;
+}
+
+static void do_list(struct srv_daemon *d, struct MHD_Connection *c, const struct srv_token *t,
+		    struct srv_reply *r)
+{
+	const char *project = arg(c, "project"), *phase = arg(c, "phase");
+	const char *cont = arg(c, "continue"), *lim = arg(c, "limit");
+	struct spok_execution *v = NULL;
+	struct spok_err err = {0};
+	enum spok_phase ph = SPOK_PHASE_UNDEFINED;
+	size_t n = 0, i = 0, limit = LIST_DEFAULT;
+	json_t *items, *next = json_null();
+
+	if (phase && !spok_phase_parse(phase, &ph)) {
+		srv_reply_error(r, 400, "invalid", "phase: unknown phase '%.40s'; use e.g. RUNNING",
+				phase);
+		return;
+	}
+	if (lim) {
+		char *end;
+		unsigned long l = strtoul(lim, &end, 10);
+
+		if (*end || l == 0 || l > LIST_MAX) {
+			srv_reply_error(r, 400, "invalid", "limit: expected 1-%d", LIST_MAX);
+			return;
+		}
+		limit = l;
+	}
+	if (project && !authorize(t, project, r))
+		return;
+	if (spok_store_list(d->store, &v, &n, &err) != SPOK_OK) {
+		reply_err(r, &err);
+		return;
+	}
+	/* continue = the last id of the previous page; the list is newest first and ids are
+	 * stable, so pages stay consistent while new executions arrive at the front. */
+	if (cont) {
+		while (i < n && strcmp(v[i].id, cont) != 0)
+			i++;
+		if (i == n) {
+			spok_execution_list_free(v, n);
+			srv_reply_error(r, 400, "invalid", "continue: unknown token; start again "
+					"without it");
+			return;
+		}
+		i++;
+	}
+	items = json_array();
+	for (; i < n; i++) {
+		if (!list_match(&v[i], t, project, arg(c, "cluster"), phase != NULL, ph))
+			continue;
+		if (json_array_size(items) == limit) {
+			json_decref(next);
+			next = json_true();
+			break;
+		}
+		json_array_append_new(items, exec_view(&v[i]));
+	}
+	/* next must name the last item returned, which is v[i-1] only if it matched. */
+	if (!json_is_null(next)) {
+		json_t *last = json_array_get(items, json_array_size(items) - 1);
+
+		json_decref(next);
+		next = json_incref(json_object_get(last, "id"));
+	}
+	spok_execution_list_free(v, n);
+	reply_json(r, 200, json_pack("{s:o,s:o}", "items", items, "continue", next));
+}
+
+/* Reads an execution the token may see; replies otherwise. */
+static bool load_exec(struct srv_daemon *d, const struct srv_token *t, const char *id,
+		      struct spok_execution *x, struct srv_reply *r)
+{
+	struct spok_err err = {0};
+
+	if (spok_store_get(d->store, id, x, &err) != SPOK_OK || strcmp(x->id, id) != 0) {
+		spok_execution_free(x);
+		srv_reply_error(r, 404, "not_found", "execution '%.40s' does not exist; list them "
+				"with GET " API_PREFIX, id);
+		return false;
+	}
+	if (!authorize(t, x->project, r)) {
+		spok_execution_free(x);
+		return false;
+	}
+	return true;
+}
+
+static void do_get(struct srv_daemon *d, const struct srv_token *t, const char *id,
+		   struct srv_reply *r)
+{
+	struct spok_execution x = {0};
+
+	if (!load_exec(d, t, id, &x, r))
+		return;
+	reply_json(r, 200, exec_view(&x));
+	spok_execution_free(&x);
+}
+
+static void do_abort(struct srv_daemon *d, const struct srv_token *t, const char *id,
+		     struct srv_reply *r)
+{
+	struct spok_execution x = {0};
+	struct spok_err err = {0};
+	struct srv_cluster *c;
+	int result;
+
+	if (!load_exec(d, t, id, &x, r))
+		return;
+	if (spok_phase_terminal(x.phase) && !spok_engine_needs_work(&x)) {
+		srv_reply_error(r, 409, "conflict", "execution %s already finished (%s)", x.id,
+				spok_phase_name(x.phase));
+		spok_execution_free(&x);
+		return;
+	}
+	c = srv_cluster_by_name(d, x.backend);
+	/* Executions of other backends (local runs) act on the store flag themselves. */
+	result = c ? spok_engine_abort(c->engine, x.id, &err)
+		   : spok_store_request_abort(d->store, x.id, &err);
+	if (result != SPOK_OK) {
+		reply_err(r, &err);
+	} else {
+		d->m.aborts++;
+		reply_json(r, 202, json_pack("{s:s,s:b}", "id", x.id, "abortRequested", 1));
+	}
+	spok_execution_free(&x);
+}
+
+static void do_logs(struct srv_daemon *d, const struct srv_token *t, const char *id,
+		    struct srv_reply *r)
+{
+	struct spok_execution x = {0};
+	struct spok_buf b;
+	struct spok_err err = {0};
+	FILE *f;
+
+	if (!load_exec(d, t, id, &x, r))
+		return;
+	if (x.log_path == NULL || (f = fopen(x.log_path, "rb")) == NULL) {
+		if (srv_cluster_by_name(d, x.backend))
+			srv_reply_error(r, 409, "unavailable", "the driver log of cluster execution %s "
+					"is not served by the API; use its log links (GET "
+					API_PREFIX "/%s) or: kubectl logs -n %s %s-driver", x.id,
+					x.id, x.namespace_ ? x.namespace_ : "<ns>",
+					x.resource_name ? x.resource_name : "<name>");
+		else
+			srv_reply_error(r, 404, "not_found", "execution %s has no driver log yet", x.id);
+		spok_execution_free(&x);
+		return;
+	}
+	/* The tail only: a log can be far larger than one response should be. */
+	if (fseeko(f, 0, SEEK_END) == 0 && ftello(f) > (off_t)LOG_TAIL_MAX)
+		fseeko(f, -(off_t)LOG_TAIL_MAX, SEEK_END);
+	else
+		fseeko(f, 0, SEEK_SET);
+	spok_buf_init(&b, LOG_TAIL_MAX + 1);
+	for (char chunk[8192];;) {
+		size_t n = fread(chunk, 1, sizeof(chunk), f);
+
+		if (n == 0 || spok_buf_append(&b, chunk, n) != 0)
+			break;
+	}
+	fclose(f);
+	(void)err;
+	spok_buf_append(&b, "", 1);
+	r->status = 200;
+	r->content_type = "text/plain; charset=utf-8";
+	r->body = spok_buf_detach(&b);
+	spok_execution_free(&x);
+}
+
+/* ---- health and metrics ---- */
+
+static const char *health_name(enum srv_health h)
+{
+	return h == SRV_UP ? "up" : h == SRV_DOWN ? "down" : "unknown";
+}
+
+static void do_healthz(struct srv_daemon *d, struct srv_reply *r)
+{
+	struct spok_execution x = {0};
+	struct spok_err err = {0};
+	json_t *clusters = json_array();
+	int sr = spok_store_get(d->store, "sp-healthz-probe", &x, &err);
+	bool store_ok = sr == SPOK_OK || sr == SPOK_ENOTFOUND;
+	bool all_up = true;
+
+	spok_execution_free(&x);
+	for (size_t i = 0; i < d->nclusters; i++) {
+		const struct srv_cluster *c = &d->clusters[i];
+
+		all_up = all_up && c->health == SRV_UP;
+		json_array_append_new(clusters, json_pack(
+			"{s:s,s:s,s:s?,s:I}", "name", c->cfg->name, "status", health_name(c->health),
+			"message", c->health_msg[0] ? c->health_msg : NULL, "activeExecutions",
+			(json_int_t)(c->engine ? spok_engine_active(c->engine) : 0)));
+	}
+	reply_json(r, store_ok && !d->stopping ? 200 : 503, json_pack(
+		"{s:s,s:s,s:o,s:I}", "status", d->stopping ? "draining" : !store_ok ? "failing"
+		: all_up ? "ok" : "degraded", "store", store_ok ? "ok" : err.msg, "clusters",
+		clusters, "uptimeSeconds", (json_int_t)((spok_now_ms() - d->started_ms) / 1000)));
+}
+
+static const char *const route_names[SRV_R_COUNT] = {
+	"dashboard", "healthz", "metrics", "submit", "list", "get", "abort", "logs", "other"
+};
+
+static void metrics_executions(struct srv_daemon *d, struct spok_buf *b)
+{
+	struct spok_execution *v = NULL;
+	size_t n = 0, by[SPOK_PHASE_TIMED_OUT + 1] = {0};
+
+	if (spok_store_list(d->store, &v, &n, NULL) == SPOK_OK)
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned)v[i].phase <= SPOK_PHASE_TIMED_OUT)
+				by[v[i].phase]++;
+	spok_execution_list_free(v, n);
+	spok_buf_appends(b, "# HELP spok_executions Executions in the store by phase.\n"
+			    "# TYPE spok_executions gauge\n");
+	for (int p = SPOK_PHASE_QUEUED; p <= SPOK_PHASE_TIMED_OUT; p++)
+		spok_buf_printf(b, "spok_executions{phase=\"%s\"} %zu\n",
+				spok_phase_name((enum spok_phase)p), by[p]);
+}
+
+static void metrics_clusters(struct srv_daemon *d, struct spok_buf *b)
+{
+	static const char *const head[] = {
+		"spok_cluster_up", "gauge", "1 when the cluster's API server answers.",
+		"spok_cluster_active_executions", "gauge", "Executions the engine follows.",
+		"spok_watch_reconnects_total", "counter", "Watch reconnections.",
+		"spok_watch_relists_total", "counter", "Watch relists after 410 Gone.",
+		"spok_cluster_creates_total", "counter", "SparkApplication create requests."
+	};
+
+	for (size_t h = 0; h < 5; h++) {
+		spok_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", head[3 * h], head[3 * h + 2],
+				head[3 * h], head[3 * h + 1]);
+		for (size_t i = 0; i < d->nclusters; i++) {
+			struct spok_engine_stats s = {0};
+			uint64_t val;
+
+			if (d->clusters[i].engine)
+				spok_engine_stats(d->clusters[i].engine, &s);
+			val = h == 0 ? d->clusters[i].health == SRV_UP : h == 1 ? s.active
+			    : h == 2 ? (s.watch_connects > s.watches ? s.watch_connects - s.watches : 0)
+			    : h == 3 ? s.relists : s.creates;
+			spok_buf_printf(b, "%s{cluster=\"%s\"} %llu\n", head[3 * h],
+					d->clusters[i].cfg->name, (unsigned long long)val);
+		}
+	}
+}
+
+static void do_metrics(struct srv_daemon *d, struct srv_reply *r)
+{
+	struct spok_buf b;
+
+	spok_buf_init(&b, SPOK_BUF_DEFAULT_MAX);
+	metrics_executions(d, &b);
+	spok_buf_printf(&b, "# HELP spok_submissions_total Executions created through the API.\n"
+			"# TYPE spok_submissions_total counter\nspok_submissions_total %llu\n"
+			"# HELP spok_submission_replays_total POSTs answered from an idempotency key.\n"
+			"# TYPE spok_submission_replays_total counter\n"
+			"spok_submission_replays_total %llu\n"
+			"# HELP spok_aborts_total Abort requests accepted.\n"
+			"# TYPE spok_aborts_total counter\nspok_aborts_total %llu\n"
+			"# HELP spok_auth_failures_total Requests refused for a missing or bad token.\n"
+			"# TYPE spok_auth_failures_total counter\nspok_auth_failures_total %llu\n",
+			(unsigned long long)d->m.submissions,
+			(unsigned long long)d->m.submission_replays,
+			(unsigned long long)d->m.aborts, (unsigned long long)d->m.auth_failures);
+	spok_buf_appends(&b, "# HELP spok_api_requests_total Requests by route.\n"
+			    "# TYPE spok_api_requests_total counter\n");
+	for (size_t i = 0; i < SRV_R_COUNT; i++)
+		spok_buf_printf(&b, "spok_api_requests_total{route=\"%s\"} %llu\n", route_names[i],
+				(unsigned long long)d->m.api[i]);
+	spok_buf_appends(&b, "# HELP spok_http_requests_total Responses by status code.\n"
+			    "# TYPE spok_http_requests_total counter\n");
+	for (unsigned c = 100; c < 600; c++)
+		if (d->m.http_by_code[c])
+			spok_buf_printf(&b, "spok_http_requests_total{code=\"%u\"} %llu\n", c,
+					(unsigned long long)d->m.http_by_code[c]);
+	metrics_clusters(d, &b);
+	spok_buf_append(&b, "", 1);
+	r->status = 200;
+	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	r->body = spok_buf_detach(&b);
+}
+
+/* ---- routing ---- */
+
+static bool method_is(const char *m, const char *want)
+{
+	return strcmp(m, want) == 0;
+}
+
+static void not_allowed(struct srv_reply *r, const char *allow, const char *method)
+{
+	r->allow = allow;
+	srv_reply_error(r, 405, "method_not_allowed", "%.16s is not allowed here; use %s", method,
+			allow);
+}
+
+static enum srv_route_id classify(const char *url, char *id, size_t idlen, const char **sub)
+{
+	const char *rest, *slash;
+	size_t n;
+
+	*sub = NULL;
+	if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
+		return SRV_R_DASHBOARD;
+	if (strcmp(url, "/healthz") == 0)
+		return SRV_R_HEALTHZ;
+	if (strcmp(url, "/metrics") == 0)
+		return SRV_R_METRICS;
+	if (strcmp(url, API_PREFIX) == 0 || strcmp(url, API_PREFIX "/") == 0)
+		return SRV_R_LIST; /* or SUBMIT, by method */
+	if (strncmp(url, API_PREFIX "/", sizeof(API_PREFIX)) != 0)
+		return SRV_R_OTHER;
+	rest = url + sizeof(API_PREFIX);
+	slash = strchr(rest, '/');
+	n = slash ? (size_t)(slash - rest) : strlen(rest);
+	if (n == 0 || n >= idlen)
+		return SRV_R_OTHER;
+	memcpy(id, rest, n);
+	id[n] = '\0';
+	if (slash == NULL)
+		return SRV_R_GET;
+	*sub = slash + 1;
+	if (strcmp(*sub, "abort") == 0)
+		return SRV_R_ABORT;
+	if (strcmp(*sub, "logs") == 0)
+		return SRV_R_LOGS;
+	return SRV_R_OTHER;
+}
+
+static void dispatch(struct srv_daemon *d, struct MHD_Connection *conn, enum srv_route_id rt,
+		     const char *id, const struct spok_buf *body, struct srv_reply *r)
+{
+	const struct srv_token *t = authenticate(d, conn, r);
+
+	if (t == NULL)
+		return;
+	if (d->stopping && rt == SRV_R_SUBMIT)
+		srv_reply_error(r, 503, "unavailable", "the server is shutting down; retry the "
+				"request (with the same idempotencyKey)");
+	else if (rt == SRV_R_SUBMIT)
+		do_submit(d, t, body, r);
+	else if (rt == SRV_R_LIST)
+		do_list(d, conn, t, r);
+	else if (rt == SRV_R_GET)
+		do_get(d, t, id, r);
+	else if (rt == SRV_R_ABORT)
+		do_abort(d, t, id, r);
+	else
+		do_logs(d, t, id, r);
+}
+
+void srv_api_handle(struct srv_daemon *d, struct MHD_Connection *conn, const char *method,
+		    const char *url, const struct spok_buf *body, struct srv_reply *r)
+{
+	char id[64];
+	const char *sub;
+	enum srv_route_id rt = classify(url, id, sizeof(id), &sub);
+	bool get = method_is(method, "GET") || method_is(method, "HEAD");
+	bool post = method_is(method, "POST");
+
+	if (rt == SRV_R_LIST && post)
+		rt = SRV_R_SUBMIT;
+	d->m.api[rt]++;
+	if (rt == SRV_R_OTHER) {
+		srv_reply_error(r, 404, "not_found", "no such endpoint: %.200s; see docs/SERVER.md",
+				url);
+	} else if (rt == SRV_R_SUBMIT || rt == SRV_R_ABORT) {
+		if (!post)
+			not_allowed(r, "POST", method);
+		else
+			dispatch(d, conn, rt, id, body, r);
+	} else if (!get) {
+		not_allowed(r, rt == SRV_R_LIST ? "GET, POST" : "GET", method);
+	} else if (rt == SRV_R_HEALTHZ) {
+		do_healthz(d, r);
+	} else if (rt == SRV_R_METRICS) {
+		do_metrics(d, r);
+	} else if (rt == SRV_R_DASHBOARD) {
+		r->status = 200;
+		r->content_type = "text/html; charset=utf-8";
+		r->body = xstrdup(srv_dashboard_html);
+	} else {
+		dispatch(d, conn, rt, id, body, r);
+	}
+}

@@ -1,0 +1,108 @@
+/* daemon.h - internal to src/server: the running daemon's state, shared by server.c
+ * (lifecycle, clusters, idempotency), http.c (libmicrohttpd on the loop) and api.c.
+ *
+ * Ownership: struct srv_daemon owns everything it points to; it lives from spok_server_run's
+ * start to its end. struct srv_reply owns body (heap) until http.c hands it to MHD.
+ */
+#ifndef SPOK_SERVER_DAEMON_H
+#define SPOK_SERVER_DAEMON_H
+
+#include <microhttpd.h>
+#include <uv.h>
+
+#include "common/buf.h"
+#include "engine/engine.h"
+#include "kube/client.h"
+#include "server/internal.h"
+#include "store/store.h"
+
+#define SRV_PROBE_MS 2000
+#define SRV_DRAIN_MAX_MS 10000
+#define SRV_FIRST_PROBE_MAX_MS 5000
+
+enum srv_health { SRV_UNKNOWN = 0, SRV_UP, SRV_DOWN };
+
+struct srv_daemon;
+
+struct srv_cluster {
+	struct srv_daemon *d;
+	const struct srv_cluster_cfg *cfg;   /* borrowed from d->cfg */
+	struct kube_client *client;
+	struct spok_engine *engine;
+	enum srv_health health;
+	char health_msg[256];
+	bool probing;
+	bool timer_open;
+	uv_timer_t probe;
+	uint64_t probes, probe_failures;
+};
+
+enum srv_route_id {
+	SRV_R_DASHBOARD, SRV_R_HEALTHZ, SRV_R_METRICS, SRV_R_SUBMIT, SRV_R_LIST, SRV_R_GET,
+	SRV_R_ABORT, SRV_R_LOGS, SRV_R_OTHER, SRV_R_COUNT
+};
+
+struct srv_metrics {
+	uint64_t http_by_code[600];
+	uint64_t api[SRV_R_COUNT];
+	uint64_t submissions;        /* new executions created through the API */
+	uint64_t submission_replays; /* POSTs answered from an idempotency key */
+	uint64_t aborts;
+	uint64_t auth_failures;
+};
+
+struct srv_daemon {
+	uv_loop_t loop;
+	struct srv_config cfg;
+	const struct spok_platform *platform;
+	char *data_dir;
+	char *tasks_dir;            /* <data dir>/server/tasks: request task sources */
+	struct spok_store *store;
+	struct srv_cluster *clusters;
+	size_t nclusters;
+	struct spok_strmap idem;    /* "<sha256 hex of token name + key>" -> execution id */
+	struct MHD_Daemon *mhd;
+	uv_poll_t mhd_poll;
+	uv_timer_t mhd_timer;
+	uv_timer_t drain;
+	uv_signal_t sig[3];         /* SIGTERM, SIGINT, SIGHUP */
+	bool stopping;
+	int64_t drain_deadline_ms;
+	uint16_t port;
+	int64_t started_ms;
+	struct srv_metrics m;
+};
+
+struct srv_reply {
+	unsigned status;
+	char *body;                 /* heap; NULL: empty */
+	const char *content_type;   /* NULL: application/json */
+	bool www_authenticate;
+	const char *allow;          /* Allow header for 405, or NULL */
+};
+
+/* api.c: answers one request. body is the whole (capped) request body. */
+void srv_api_handle(struct srv_daemon *d, struct MHD_Connection *conn, const char *method,
+		    const char *url, const struct spok_buf *body, struct srv_reply *out);
+/* api.c: a JSON error reply {"error": {"code", "message"}}. */
+void srv_reply_error(struct srv_reply *r, unsigned status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* http.c */
+int srv_http_start(struct srv_daemon *d, struct spok_err *err);
+/* Stops accepting connections; in-flight requests continue. */
+void srv_http_quiesce(struct srv_daemon *d);
+unsigned srv_http_connections(struct srv_daemon *d);
+void srv_http_stop(struct srv_daemon *d);
+
+/* server.c: submit through the idempotency map; the engine of cluster k. */
+struct srv_cluster *srv_cluster_by_name(struct srv_daemon *d, const char *name);
+void srv_cluster_states(struct srv_daemon *d, struct srv_cluster_state *out);
+/* Writes the request's task source durably under tasks_dir; *path is heap. */
+int srv_write_task_source(struct srv_daemon *d, const char *stem, const char *ext,
+			  const void *data, size_t len, char **path, struct spok_err *err);
+/* Loads the task of a recorded execution from its task_source (job file or protobuf). */
+int srv_load_task(void *data, const struct spok_execution *x, struct spok_task *out,
+		  struct spok_err *err);
+
+#endif

@@ -1,0 +1,103 @@
+/* internal.h - pieces of src/server shared between its files and its tests.
+ *
+ * Ownership: struct srv_config owns everything in it (srv_config_free). Lookups return
+ * borrowed pointers into it. Nothing here keeps pointers to its inputs.
+ */
+#ifndef SPOK_SERVER_INTERNAL_H
+#define SPOK_SERVER_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/strmap.h"
+#include "common/strv.h"
+#include "model/model.h"
+
+#define SRV_DEFAULT_LISTEN "127.0.0.1:8080"
+#define SRV_DEFAULT_MAX_BODY ((size_t)1 << 20)
+#define SRV_MAX_BODY_LIMIT ((size_t)64 << 20)
+#define SRV_TOKENS_MAX_FILE ((size_t)1 << 20)
+
+struct srv_cluster_cfg {
+	char *name;
+	char *kubeconfig;      /* absolute or relative to the config file; NULL: $KUBECONFIG... */
+	char *context;         /* NULL: current-context */
+	bool in_cluster;
+	struct spok_strmap labels;
+	double qps;            /* 0: client default */
+	int burst;
+};
+
+struct srv_route {
+	char *project;         /* "*" matches any */
+	char *domain;
+	char *cluster;         /* a cluster name, or NULL */
+	struct spok_strmap labels; /* cluster-labels: every pair must be on the cluster */
+};
+
+struct srv_token {
+	char *name;
+	uint8_t hash[32];      /* sha256 of the token; the token itself is never kept */
+	struct spok_strv projects;
+	bool all_projects;     /* projects: ["*"] */
+	bool admin;
+};
+
+struct srv_config {
+	struct srv_cluster_cfg *clusters;
+	size_t nclusters;
+	struct srv_route *routes;
+	size_t nroutes;
+	char *listen_host;     /* numeric IPv4 address */
+	uint16_t listen_port;  /* 0: any free port */
+	char *tokens_file;
+	size_t max_body;
+	struct srv_token *tokens;
+	size_t ntokens;
+};
+
+/* Builds the server config from the platform's `spok:` sections. base_dir (may be NULL)
+ * resolves relative paths. listen overrides server.listen. Without clusters, one cluster
+ * "default" from `kubeconfig`/`context` (NULL: the kubectl defaults). Reads the tokens file.
+ * On error out is left empty. */
+int srv_config_build(const struct spok_platform *p, const char *base_dir, const char *listen,
+		     const char *kubeconfig, const char *context, struct srv_config *out,
+		     struct spok_err *err);
+void srv_config_free(struct srv_config *c);
+/* Parses a tokens file's text (YAML list); replaces c->tokens on success only. */
+int srv_tokens_parse(struct srv_config *c, const char *text, size_t len, const char *path,
+		     struct spok_err *err);
+int srv_tokens_load(struct srv_config *c, struct spok_err *err);
+/* "host:port" -> numeric IPv4 + port ("localhost" is 127.0.0.1). */
+int srv_parse_listen(const char *s, char **host, uint16_t *port, struct spok_err *err);
+
+/* The token for an Authorization header value ("Bearer <t>"), or NULL. Compares hashes in
+ * constant time and checks every token so timing does not reveal which one matched. */
+const struct srv_token *srv_auth(const struct srv_config *c, const char *authorization);
+bool srv_token_allows(const struct srv_token *t, const char *project);
+
+/* Routing. Per-cluster state indexed like c->clusters. Picks the first route matching
+ * project/domain, then among its clusters the healthy one with fewest active executions
+ * (if none is healthy, the one with fewest active: the submission waits there). */
+struct srv_cluster_state {
+	bool healthy;
+	size_t active;
+};
+int srv_route_pick(const struct srv_config *c, const char *project, const char *domain,
+		   const struct srv_cluster_state *st, size_t *idx, struct spok_err *err);
+/* Index of the cluster named name, or -1. */
+long srv_cluster_index(const struct srv_config *c, const char *name);
+
+/* sha256.c */
+void srv_sha256(const void *data, size_t len, uint8_t out[32]);
+void srv_hex(const uint8_t *in, size_t n, char *out); /* out: 2n + 1 bytes */
+bool srv_unhex32(const char *s, uint8_t out[32]);
+bool srv_ct_equal(const uint8_t *a, const uint8_t *b, size_t n);
+
+/* dashboard.c: the page served at GET / (static, NUL-terminated). */
+extern const char srv_dashboard_html[];
+
+#endif

@@ -1,0 +1,444 @@
+/* server.c - the daemon's lifecycle: store, clusters (client + engine + health probe),
+ * idempotency map, signals and graceful shutdown. */
+#include "server/server.h"
+#include "server/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "flyteidl/flyteidl.h"
+#include "spec/spec.h"
+
+#define TASK_FILE_MAX ((size_t)16 << 20)
+
+/* ---- task sources ---- */
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int srv_write_task_source(struct srv_daemon *d, const char *stem, const char *ext,
+			  const void *data, size_t len, char **path, struct spok_err *err)
+{
+	char *final = xasprintf("%s/%s.%s", d->tasks_dir, stem, ext);
+	char *tmp = xasprintf("%s.tmp", final);
+	int fd, result = SPOK_OK;
+
+	/* Written and synced before the execution row names it: a restart can always reload
+	 * the task of a recorded execution. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0 || close(fd) != 0) {
+		result = spok_err_set(err, SPOK_EIO, "%s: cannot write the task source: %s; check "
+				      "the data dir", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+	} else if (rename(tmp, final) != 0) {
+		result = spok_err_set(err, SPOK_EIO, "%s: cannot rename: %s", final, strerror(errno));
+		unlink(tmp);
+	}
+	free(tmp);
+	if (result != SPOK_OK) {
+		free(final);
+		return result;
+	}
+	*path = final;
+	return SPOK_OK;
+}
+
+int srv_load_task(void *data, const struct spok_execution *x, struct spok_task *out,
+		  struct spok_err *err)
+{
+	struct spok_buf b;
+	int result;
+
+	(void)data;
+	if (x->task_source == NULL)
+		return spok_err_set(err, SPOK_EINVAL, "execution %s: no task source recorded", x->id);
+	spok_buf_init(&b, TASK_FILE_MAX);
+	result = spok_buf_read_file(&b, x->task_source, err);
+	if (result == SPOK_OK) {
+		spok_task_free(out);
+		if (spok_flyte_sniff((const uint8_t *)b.data, b.len))
+			result = spok_flyte_load_task_buf((const uint8_t *)b.data, b.len,
+							  x->task_source, NULL, out, err);
+		else
+			result = spok_spec_parse_task(b.data ? b.data : "", b.len, x->task_source,
+						      out, err);
+	}
+	spok_buf_free(&b);
+	return result;
+}
+
+/* ---- idempotency ---- */
+
+/* Every execution whose task source is <tasks_dir>/k-<hex>.* was created for idempotency
+ * key <hex>; the row and the key are the same record, so a crash between creating the
+ * execution and answering the client cannot lose the mapping. Oldest first wins. */
+static int idem_rebuild(struct srv_daemon *d, struct spok_err *err)
+{
+	struct spok_execution *v = NULL;
+	size_t n = 0, plen = strlen(d->tasks_dir);
+	int result;
+
+	if ((result = spok_store_list(d->store, &v, &n, err)) != SPOK_OK)
+		return result;
+	for (size_t i = n; i-- > 0;) {
+		const char *src = v[i].task_source;
+		char hex[65];
+
+		if (src == NULL || strncmp(src, d->tasks_dir, plen) != 0 ||
+		    strncmp(src + plen, "/k-", 3) != 0 || strlen(src + plen + 3) < 65)
+			continue;
+		memcpy(hex, src + plen + 3, 64);
+		hex[64] = '\0';
+		if (!spok_strmap_has(&d->idem, hex))
+			spok_strmap_set(&d->idem, hex, v[i].id);
+	}
+	spok_execution_list_free(v, n);
+	return SPOK_OK;
+}
+
+/* ---- clusters ---- */
+
+struct srv_cluster *srv_cluster_by_name(struct srv_daemon *d, const char *name)
+{
+	long i = srv_cluster_index(&d->cfg, name);
+
+	return i < 0 ? NULL : &d->clusters[i];
+}
+
+void srv_cluster_states(struct srv_daemon *d, struct srv_cluster_state *out)
+{
+	for (size_t i = 0; i < d->nclusters; i++) {
+		out[i].healthy = d->clusters[i].health == SRV_UP;
+		out[i].active = d->clusters[i].engine ? spok_engine_active(d->clusters[i].engine) : 0;
+	}
+}
+
+static int load_kubeconfig(const struct srv_cluster_cfg *k, struct kube_config *cfg,
+			   struct spok_err *err)
+{
+	int result;
+
+	if (k->in_cluster)
+		result = kube_config_in_cluster(cfg, NULL, err);
+	else
+		result = kube_config_load(cfg, k->kubeconfig, k->context, err);
+	if (result != SPOK_OK)
+		spok_err_prefix(err, "cluster %s", k->name);
+	return result;
+}
+
+static void probe_start(uv_timer_t *t);
+
+static void probe_done(void *data, const struct kube_resp *resp)
+{
+	struct srv_cluster *c = data;
+	enum srv_health was = c->health;
+
+	c->probing = false;
+	c->probes++;
+	if (resp->code == 0) {
+		c->health = SRV_UP;
+		c->health_msg[0] = '\0';
+	} else {
+		c->health = SRV_DOWN;
+		c->probe_failures++;
+		snprintf(c->health_msg, sizeof(c->health_msg), "%s", resp->message);
+	}
+	if (was != c->health)
+		log_warn("serve: cluster %s is %s%s%s", c->cfg->name,
+			 c->health == SRV_UP ? "up" : "down", c->health == SRV_UP ? "" : ": ",
+			 c->health_msg);
+}
+
+static void probe_start(uv_timer_t *t)
+{
+	struct srv_cluster *c = t->data;
+	struct kube_req req = {.method = "GET", .path = "/version", .no_retry = true};
+	struct spok_err err = {0};
+
+	if (c->probing || c->d->stopping)
+		return;
+	if (kube_request(c->client, &req, probe_done, c, &err) == 0)
+		c->probing = true;
+	else
+		snprintf(c->health_msg, sizeof(c->health_msg), "%s", err.msg);
+}
+
+static int cluster_open(struct srv_daemon *d, size_t i, struct spok_err *err)
+{
+	struct srv_cluster *c = &d->clusters[i];
+	struct kube_client_opts ko = {0};
+	struct spok_engine_opts eo = {0};
+	struct kube_config kc;
+	size_t adopted = 0;
+	struct spok_err aerr = {0};
+	int result;
+
+	c->d = d;
+	c->cfg = &d->cfg.clusters[i];
+	if ((result = load_kubeconfig(c->cfg, &kc, err)) != SPOK_OK)
+		return result;
+	ko.qps = c->cfg->qps;
+	ko.burst = c->cfg->burst;
+	result = kube_client_new(&d->loop, &kc, &ko, &c->client, err);
+	kube_config_free(&kc);
+	if (result != SPOK_OK)
+		return spok_err_prefix(err, "cluster %s", c->cfg->name);
+	eo.cluster = c->cfg->name;
+	eo.client = c->client;
+	eo.store = d->store;
+	eo.platform = d->platform;
+	eo.load_task = srv_load_task;
+	eo.load_data = d;
+	if ((result = spok_engine_new(&eo, &c->engine, err)) != SPOK_OK)
+		return spok_err_prefix(err, "cluster %s", c->cfg->name);
+	/* Crash-safe restart: take over what a previous daemon left running. A cluster that
+	 * is down only delays its own executions: the engine retries in the background. */
+	if (spok_engine_adopt_all(c->engine, &adopted, &aerr) != SPOK_OK)
+		log_warn("serve: cluster %s: adopting executions: %s", c->cfg->name, aerr.msg);
+	else if (adopted)
+		log_info("serve: cluster %s: adopted %zu executions", c->cfg->name, adopted);
+	uv_timer_init(&d->loop, &c->probe);
+	c->probe.data = c;
+	c->timer_open = true;
+	uv_timer_start(&c->probe, probe_start, 0, SRV_PROBE_MS);
+	return SPOK_OK;
+}
+
+static void clusters_close(struct srv_daemon *d)
+{
+	for (size_t i = 0; i < d->nclusters; i++) {
+		struct srv_cluster *c = &d->clusters[i];
+
+		if (c->timer_open) {
+			uv_timer_stop(&c->probe);
+			uv_close((uv_handle_t *)&c->probe, NULL);
+			c->timer_open = false;
+		}
+		if (c->engine)
+			spok_engine_close(c->engine);
+		c->engine = NULL;
+		kube_client_close(c->client);
+		c->client = NULL;
+	}
+}
+
+/* ---- shutdown ---- */
+
+static void finish_stop(struct srv_daemon *d)
+{
+	uv_timer_stop(&d->drain);
+	uv_close((uv_handle_t *)&d->drain, NULL);
+	srv_http_stop(d);
+	clusters_close(d);
+	for (size_t i = 0; i < 3; i++)
+		uv_close((uv_handle_t *)&d->sig[i], NULL);
+	log_info("serve: stopped accepting; engines closed");
+}
+
+static void on_drain(uv_timer_t *t)
+{
+	struct srv_daemon *d = t->data;
+
+	if (srv_http_connections(d) == 0 || spok_now_ms() >= d->drain_deadline_ms)
+		finish_stop(d);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct srv_daemon *d = s->data;
+	struct spok_err err = {0};
+
+	if (signum == SIGHUP) {
+		if (srv_tokens_load(&d->cfg, &err) != SPOK_OK)
+			log_error("serve: SIGHUP: keeping the old tokens: %s", err.msg);
+		else
+			log_warn("serve: SIGHUP: reloaded %zu tokens", d->cfg.ntokens);
+		return;
+	}
+	if (d->stopping)
+		return;
+	log_warn("serve: %s: draining", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	d->stopping = true;
+	srv_http_quiesce(d);
+	d->drain_deadline_ms = spok_now_ms() + SRV_DRAIN_MAX_MS;
+	uv_timer_start(&d->drain, on_drain, 0, 50);
+}
+
+/* ---- run ---- */
+
+static int mkdirs(const char *dir, struct spok_err *err)
+{
+	char *p = xstrdup(dir);
+	int result = SPOK_OK;
+
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST)
+			result = SPOK_EIO;
+		*s = '/';
+	}
+	if (result == SPOK_OK && mkdir(p, 0700) != 0 && errno != EEXIST)
+		result = SPOK_EIO;
+	if (result != SPOK_OK)
+		spok_err_set(err, SPOK_EIO, "%s: cannot create: %s; check the data dir", dir,
+			     strerror(errno));
+	free(p);
+	return result;
+}
+
+static void on_probe_deadline(uv_timer_t *t)
+{
+	*(bool *)t->data = true;
+}
+
+/* Routing prefers healthy clusters, so learn each cluster's health before serving (bounded:
+ * an unreachable address that swallows packets must not hold the daemon back). */
+static void wait_first_probes(struct srv_daemon *d)
+{
+	bool expired = false;
+
+	/* The drain timer is idle until shutdown: borrow it as the deadline. */
+	d->drain.data = &expired;
+	uv_timer_start(&d->drain, on_probe_deadline, SRV_FIRST_PROBE_MAX_MS, 0);
+	for (;;) {
+		bool known = true;
+
+		for (size_t i = 0; i < d->nclusters; i++)
+			known = known && d->clusters[i].health != SRV_UNKNOWN;
+		if (known || expired)
+			break;
+		uv_run(&d->loop, UV_RUN_ONCE);
+	}
+	uv_timer_stop(&d->drain);
+	d->drain.data = d;
+}
+
+static int daemon_open(struct srv_daemon *d, const struct spok_server_opts *o,
+		       struct spok_err *err)
+{
+	int result;
+
+	if ((result = spok_data_dir(o->data_dir, &d->data_dir, err)) != SPOK_OK)
+		return result;
+	d->tasks_dir = xasprintf("%s/server/tasks", d->data_dir);
+	if ((result = mkdirs(d->tasks_dir, err)) != SPOK_OK ||
+	    (result = spok_store_open(d->data_dir, &d->store, err)) != SPOK_OK ||
+	    (result = idem_rebuild(d, err)) != SPOK_OK)
+		return result;
+	d->clusters = xcalloc(d->cfg.nclusters, sizeof(*d->clusters));
+	d->nclusters = d->cfg.nclusters;
+	for (size_t i = 0; i < d->nclusters; i++)
+		if ((result = cluster_open(d, i, err)) != SPOK_OK)
+			return result;
+	uv_timer_init(&d->loop, &d->drain);
+	d->drain.data = d;
+	wait_first_probes(d);
+	if ((result = srv_http_start(d, err)) != SPOK_OK)
+		return result;
+	for (size_t i = 0; i < 3; i++) {
+		static const int sigs[3] = {SIGTERM, SIGINT, SIGHUP};
+
+		uv_signal_init(&d->loop, &d->sig[i]);
+		d->sig[i].data = d;
+		uv_signal_start(&d->sig[i], on_signal, sigs[i]);
+	}
+	return SPOK_OK;
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void daemon_free(struct srv_daemon *d)
+{
+	/* A failed start leaves handles open: close what is left and let callbacks run. */
+	srv_http_stop(d);
+	clusters_close(d);
+	uv_walk(&d->loop, close_walk, NULL);
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&d->loop);
+	spok_store_close(d->store);
+	free(d->clusters);
+	spok_strmap_free(&d->idem);
+	free(d->tasks_dir);
+	free(d->data_dir);
+	srv_config_free(&d->cfg);
+}
+
+static int build_config(const struct spok_server_opts *o, struct srv_config *cfg,
+			struct spok_err *err)
+{
+	return srv_config_build(o->platform, o->config_dir, o->listen, o->kubeconfig, o->context,
+				cfg, err);
+}
+
+int spok_server_check(const struct spok_server_opts *o, struct spok_err *err)
+{
+	struct srv_config cfg;
+	int result = build_config(o, &cfg, err);
+
+	for (size_t i = 0; result == SPOK_OK && i < cfg.nclusters; i++) {
+		struct kube_config kc;
+
+		result = load_kubeconfig(&cfg.clusters[i], &kc, err);
+		if (result == SPOK_OK)
+			kube_config_free(&kc);
+	}
+	if (result == SPOK_OK)
+		srv_config_free(&cfg);
+	return result;
+}
+
+int spok_server_run(const struct spok_server_opts *o, struct spok_err *err)
+{
+	struct srv_daemon *d = xcalloc(1, sizeof(*d));
+	int result;
+
+	signal(SIGPIPE, SIG_IGN);
+	uv_loop_init(&d->loop);
+	d->platform = o->platform;
+	d->started_ms = spok_now_ms();
+	result = build_config(o, &d->cfg, err);
+	if (result == SPOK_OK)
+		result = daemon_open(d, o, err);
+	if (result == SPOK_OK) {
+		log_warn("serve: listening on http://%s:%u with %zu cluster(s)", d->cfg.listen_host,
+			 (unsigned)d->port, d->nclusters);
+		if (o->on_listening)
+			o->on_listening(o->listening_data, d->cfg.listen_host, d->port);
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+	}
+	daemon_free(d);
+	free(d);
+	return result;
+}

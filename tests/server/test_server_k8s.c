@@ -1,0 +1,805 @@
+/* test_server_k8s.c - the real `spok serve` binary against the real kube-apiserver (ctest
+ * fixture `k8s`), real SQLite, HTTP through libcurl, and the dashboard in headless Chromium.
+ *
+ * Nothing runs the Spark operator: the test plays it by patching status.applicationState
+ * through the /status subresource. Waits are bounded only to turn a hang into a failure.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/xalloc.h"
+#include "kube/client.h"
+#include "kube/kubeconfig.h"
+#include "server/internal.h"
+
+extern char **environ;
+
+static const struct kube_gvr SPARK = {"sparkoperator.k8s.io", "v1beta2", "sparkapplications"};
+static const struct kube_gvr NAMESPACES = {"", "v1", "namespaces"};
+#define GUARD_STEPS 1200 /* x 100 ms */
+#define ADMIN_TOKEN "admin-secret-token"
+#define ML_TOKEN "ml-secret-token"
+
+static char dir[256], ns[64], cfg_path[512], base[64];
+static unsigned port;
+static pid_t daemon_pid = -1;
+static uv_loop_t loop;
+static struct kube_client *kc;
+
+/* ---- environment, API server ---- */
+
+static void load_env(void)
+{
+	const char *path = getenv("SPOK_K8S_ENV");
+	char line[4096];
+	FILE *f;
+
+	if (path == NULL)
+		fail_msg("SPOK_K8S_ENV is not set; run through ctest with the k8s fixture");
+	f = fopen(path, "r");
+	if (f == NULL)
+		fail_msg("%s: cannot open", path);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *eq = strchr(line, '=');
+
+		line[strcspn(line, "\n")] = '\0';
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		setenv(line, eq + 1, 1);
+	}
+	fclose(f);
+}
+
+static json_t *kube_sync_do(int started, struct kube_sync *s)
+{
+	struct spok_err err = {0};
+	json_t *body;
+
+	assert_int_equal(started, 0);
+	if (kube_sync_wait(kc, s, &err) != 0) {
+		kube_sync_free(s);
+		return NULL;
+	}
+	body = json_incref(s->body);
+	kube_sync_free(s);
+	return body;
+}
+
+static void make_ns(const char *name)
+{
+	struct kube_sync s = {0};
+	json_t *obj = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
+				"metadata", "name", name);
+
+	json_decref(kube_sync_do(kube_create(kc, &NAMESPACES, NULL, obj, kube_sync_cb, &s, NULL), &s));
+	json_decref(obj);
+}
+
+/* SparkApplications of namespace n (List object, new reference). */
+static json_t *list_apps(const char *n)
+{
+	struct kube_sync s = {0};
+	struct kube_list_opts o = {.label_selector = "spok.dev/execution"};
+	json_t *l = kube_sync_do(kube_list(kc, &SPARK, n, &o, kube_sync_cb, &s, NULL), &s);
+
+	assert_non_null(l);
+	return l;
+}
+
+static void patch_state(const char *n, const char *name, const char *state)
+{
+	struct kube_sync s = {0};
+	json_t *st = json_pack("{s:{s:s},s:s,s:{s:s,s:s},s:i}", "applicationState", "state", state,
+			       "sparkApplicationId", "spark-0123", "driverInfo", "podName", "drv-pod",
+			       "webUIAddress", "10.1.2.3:4040", "executionAttempts", 1);
+	json_t *r = kube_sync_do(kube_patch_status(kc, &SPARK, n, name, st, kube_sync_cb, &s, NULL),
+				 &s);
+
+	assert_non_null(r);
+	json_decref(r);
+	json_decref(st);
+}
+
+/* ---- HTTP ---- */
+
+struct resp {
+	long status;
+	char *body;
+	size_t len;
+};
+
+static size_t on_data(char *p, size_t sz, size_t n, void *data)
+{
+	struct resp *r = data;
+
+	r->body = xrealloc(r->body, r->len + sz * n + 1);
+	memcpy(r->body + r->len, p, sz * n);
+	r->len += sz * n;
+	r->body[r->len] = '\0';
+	return sz * n;
+}
+
+/* Returns the curl code; r->body is heap (free it). */
+static CURLcode http(const char *method, const char *path, const char *token, const char *body,
+		     size_t body_len, struct resp *r)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	char url[512], auth[256];
+	CURLcode rc;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	if (token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		h = curl_slist_append(h, auth);
+	}
+	h = curl_slist_append(h, "Content-Type: application/json");
+	h = curl_slist_append(h, "Expect:");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
+	}
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return rc;
+}
+
+static json_t *http_json(const char *method, const char *path, const char *token,
+			 const char *body, long want)
+{
+	struct resp r;
+	json_t *j;
+
+	assert_int_equal(http(method, path, token, body, body ? strlen(body) : 0, &r), CURLE_OK);
+	if (r.status != want)
+		fail_msg("%s %s: HTTP %ld, want %ld: %s", method, path, r.status, want, r.body);
+	j = json_loads(r.body ? r.body : "", 0, NULL);
+	if (j == NULL)
+		fail_msg("%s %s: not JSON: %s", method, path, r.body);
+	free(r.body);
+	return j;
+}
+
+static void expect_error(const char *method, const char *path, const char *token,
+			 const char *body, size_t len, long want, const char *code, const char *needle)
+{
+	struct resp r;
+	json_t *j;
+	const char *msg;
+
+	assert_int_equal(http(method, path, token, body, len, &r), CURLE_OK);
+	if (r.status != want)
+		fail_msg("%s %s: HTTP %ld, want %ld: %s", method, path, r.status, want, r.body);
+	j = json_loads(r.body ? r.body : "", 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "code")), code);
+	msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+	assert_non_null(msg);
+	if (needle && strstr(msg, needle) == NULL)
+		fail_msg("'%s' not in '%s'", needle, msg);
+	/* No token ever appears in an answer. */
+	assert_null(strstr(r.body, ADMIN_TOKEN));
+	assert_null(strstr(r.body, ML_TOKEN));
+	json_decref(j);
+	free(r.body);
+}
+
+/* ---- the daemon ---- */
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void write_config(void)
+{
+	char path[600], *text;
+	uint8_t h[32];
+	char ha[65], hm[65];
+
+	srv_sha256(ADMIN_TOKEN, strlen(ADMIN_TOKEN), h);
+	srv_hex(h, 32, ha);
+	srv_sha256(ML_TOKEN, strlen(ML_TOKEN), h);
+	srv_hex(h, 32, hm);
+	snprintf(path, sizeof(path), "%s/tokens.yaml", dir);
+	text = xasprintf("- {name: admin, token-sha256: %s, admin: true}\n"
+			 "- {name: ml-team, token-sha256: %s, projects: [ml]}\n", ha, hm);
+	write_file(path, text);
+	free(text);
+	/* A cluster whose API server is a closed loopback port. */
+	snprintf(path, sizeof(path), "%s/down.kubeconfig", dir);
+	write_file(path, "apiVersion: v1\nkind: Config\ncurrent-context: down\n"
+		   "clusters: [{name: down, cluster: {server: 'https://127.0.0.1:1', "
+		   "insecure-skip-tls-verify: true}}]\n"
+		   "users: [{name: u, user: {token: not-a-real-token}}]\n"
+		   "contexts: [{name: down, context: {cluster: down, user: u}}]\n");
+	snprintf(cfg_path, sizeof(cfg_path), "%s/config.yaml", dir);
+	text = xasprintf("spok:\n  default-image: spark:3.5.7\n"
+			 "  clusters:\n"
+			 "  - {name: good, kubeconfig: '%s', context: admin, labels: {pool: main}, "
+			 "qps: 500, burst: 1000}\n"
+			 "  - {name: down, kubeconfig: down.kubeconfig, labels: {pool: main}}\n"
+			 "  routes:\n"
+			 "  - {project: '*', domain: '*', cluster-labels: {pool: main}}\n"
+			 "  server: {listen: '127.0.0.1:0', tokens-file: tokens.yaml, max-body: 65536}\n",
+			 getenv("KUBECONFIG"));
+	write_file(cfg_path, text);
+	free(text);
+}
+
+/* Starts `spok serve` and reads its "listening on" line. listen NULL: from the config. */
+static void daemon_start(const char *listen)
+{
+	char spok[512], data[300], logp[300], line[256] = "", addr[64];
+	char *argv[12];
+	int pipefd[2], n = 0;
+	posix_spawn_file_actions_t fa;
+	FILE *out;
+
+	snprintf(spok, sizeof(spok), "%s/src/cli/spok", getenv("SPOK_BUILD_DIR"));
+	snprintf(data, sizeof(data), "%s/data", dir);
+	snprintf(logp, sizeof(logp), "%s/daemon.log", dir);
+	argv[n++] = spok;
+	argv[n++] = (char *)"serve";
+	argv[n++] = (char *)"--config";
+	argv[n++] = cfg_path;
+	argv[n++] = (char *)"--data-dir";
+	argv[n++] = data;
+	if (listen) {
+		snprintf(addr, sizeof(addr), "%s", listen);
+		argv[n++] = (char *)"--listen";
+		argv[n++] = addr;
+	}
+	argv[n] = NULL;
+	assert_int_equal(pipe(pipefd), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+	posix_spawn_file_actions_addopen(&fa, 2, logp, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+	assert_int_equal(posix_spawn(&daemon_pid, spok, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	out = fdopen(pipefd[0], "r");
+	if (fgets(line, sizeof(line), out) == NULL || sscanf(line, "listening on http://127.0.0.1:%u", &port) != 1)
+		fail_msg("the daemon did not start (see %s): '%s'", logp, line);
+	fclose(out);
+}
+
+static int daemon_wait(void)
+{
+	int st = 0;
+
+	assert_int_equal(waitpid(daemon_pid, &st, 0), daemon_pid);
+	daemon_pid = -1;
+	return st;
+}
+
+static void daemon_kill9(void)
+{
+	kill(daemon_pid, SIGKILL);
+	daemon_wait();
+}
+
+static int setup(void **state)
+{
+	struct kube_config cfg;
+	struct spok_err err = {0};
+
+	(void)state;
+	load_env();
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	snprintf(dir, sizeof(dir), "%s/server-test-XXXXXX", getenv("SPOK_BUILD_DIR"));
+	assert_non_null(mkdtemp(dir));
+	snprintf(base, sizeof(base), "srv%x", (unsigned)getpid());
+	snprintf(ns, sizeof(ns), "%s-a", base);
+	uv_loop_init(&loop);
+	if (kube_config_load(&cfg, getenv("KUBECONFIG"), "admin", &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(kube_client_new(&loop, &cfg, NULL, &kc, &err), 0);
+	kube_config_free(&cfg);
+	make_ns(ns);
+	write_config();
+	daemon_start(NULL);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGTERM);
+		daemon_wait();
+	}
+	kube_client_close(kc);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	curl_global_cleanup();
+	return 0;
+}
+
+static void nap(void)
+{
+	usleep(100 * 1000);
+}
+
+/* ---- cases ---- */
+
+static char *task_body(const char *project, const char *name, const char *namespace_,
+		       const char *key, const char *cluster)
+{
+	json_t *b = json_pack("{s:{s:s,s:s,s:s,s:s},s:s}", "task", "name", name, "project", project,
+			      "type", "python", "mainApplicationFile",
+			      "local:///opt/spark/examples/src/main/python/pi.py",
+			      "namespace", namespace_);
+	char *s;
+
+	if (key)
+		json_object_set_new(b, "idempotencyKey", json_string(key));
+	if (cluster)
+		json_object_set_new(b, "cluster", json_string(cluster));
+	s = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	return s;
+}
+
+static void test_healthz_shows_down_cluster(void **state)
+{
+	json_t *h = http_json("GET", "/healthz", NULL, NULL, 200), *c;
+	size_t i;
+	int seen = 0;
+
+	(void)state;
+	assert_string_equal(json_string_value(json_object_get(h, "status")), "degraded");
+	json_array_foreach(json_object_get(h, "clusters"), i, c) {
+		const char *name = json_string_value(json_object_get(c, "name"));
+		const char *st = json_string_value(json_object_get(c, "status"));
+
+		if (strcmp(name, "good") == 0 && strcmp(st, "up") == 0)
+			seen |= 1;
+		if (strcmp(name, "down") == 0 && strcmp(st, "down") == 0)
+			seen |= 2;
+	}
+	assert_int_equal(seen, 3);
+	json_decref(h);
+}
+
+static void test_bad_requests(void **state)
+{
+	char *big, *body = task_body("ml", "t", ns, NULL, NULL);
+	const char *p = "/api/v1/executions";
+
+	(void)state;
+	expect_error("GET", p, NULL, NULL, 0, 401, "unauthorized", "missing 'Authorization");
+	expect_error("GET", p, "wrong-token", NULL, 0, 401, "unauthorized", "not valid");
+	expect_error("POST", p, "", body, strlen(body), 401, "unauthorized", NULL);
+	free(body);
+	body = task_body("web", "t", ns, NULL, NULL);
+	expect_error("POST", p, ML_TOKEN, body, strlen(body), 403, "forbidden", "project 'web'");
+	expect_error("GET", "/api/v1/executions?project=web", ML_TOKEN, NULL, 0, 403, "forbidden", NULL);
+	free(body);
+	expect_error("POST", p, ADMIN_TOKEN, "{\"task\": ", 9, 400, "invalid", "invalid JSON");
+	expect_error("POST", p, ADMIN_TOKEN, "[1]", 3, 400, "invalid", "expected a JSON object");
+	expect_error("POST", p, ADMIN_TOKEN, "{\"tusk\": {}}", 12, 400, "invalid", "unknown field 'tusk'");
+	expect_error("POST", p, ADMIN_TOKEN, "{\"task\": {\"name\": \"x\"}}", 23, 400, "invalid", "request body: task");
+	expect_error("POST", p, ADMIN_TOKEN, "{\"taskSpecBase64\": \"@@@\"}", 25, 400, "invalid", "not base64");
+	expect_error("POST", p, ADMIN_TOKEN, "{\"taskSpecBase64\": \"AAAA\"}", 26, 400, "invalid", NULL);
+	big = xmalloc(200000);
+	memset(big, ' ', 200000);
+	big[0] = '{';
+	big[199999] = '}';
+	expect_error("POST", p, ADMIN_TOKEN, big, 200000, 413, "too_large", "limit of 65536");
+	free(big);
+	expect_error("GET", "/api/v2/nothing", ADMIN_TOKEN, NULL, 0, 404, "not_found", "no such endpoint");
+	expect_error("GET", "/api/v1/executions/sp-doesnotexist", ADMIN_TOKEN, NULL, 0, 404, "not_found", NULL);
+	expect_error("DELETE", p, ADMIN_TOKEN, NULL, 0, 405, "method_not_allowed", "GET, POST");
+	expect_error("GET", "/api/v1/executions/x/abort", ADMIN_TOKEN, NULL, 0, 405, "method_not_allowed", NULL);
+	expect_error("POST", "/metrics", NULL, "{}", 2, 405, "method_not_allowed", NULL);
+}
+
+static json_t *wait_exec(const char *id, const char *phase, bool want_links)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/api/v1/executions/%s", id);
+	for (int i = 0; i < GUARD_STEPS; i++) {
+		json_t *x = http_json("GET", path, ADMIN_TOKEN, NULL, 200);
+
+		if (strcmp(json_string_value(json_object_get(x, "phase")), phase) == 0 &&
+		    (!want_links || json_array_size(json_object_get(x, "links")) > 0))
+			return x;
+		json_decref(x);
+		nap();
+	}
+	fail_msg("execution %s never reached %s", id, phase);
+	return NULL;
+}
+
+static char *app_of(const char *n, const char *id)
+{
+	for (int i = 0; i < GUARD_STEPS; i++) {
+		json_t *l = list_apps(n), *it;
+		size_t k;
+
+		json_array_foreach(json_object_get(l, "items"), k, it) {
+			json_t *md = json_object_get(it, "metadata");
+
+			if (strcmp(json_string_value(json_object_get(json_object_get(md, "labels"),
+								     "spok.dev/execution")), id) == 0) {
+				char *name = xstrdup(json_string_value(json_object_get(md, "name")));
+
+				json_decref(l);
+				return name;
+			}
+		}
+		json_decref(l);
+		nap();
+	}
+	fail_msg("no SparkApplication for %s in %s", id, n);
+	return NULL;
+}
+
+static char running_id[32], aborted_id[32];
+
+static void test_submit_status_links_abort(void **state)
+{
+	char *body = task_body("ml", "pi-<b>bold</b>", ns, NULL, NULL), *app;
+	json_t *r, *x, *l;
+	struct resp logs;
+
+	(void)state;
+	r = http_json("POST", "/api/v1/executions", ML_TOKEN, body, 201);
+	free(body);
+	/* the healthy cluster of the route, not the down one */
+	assert_string_equal(json_string_value(json_object_get(r, "cluster")), "good");
+	assert_string_equal(json_string_value(json_object_get(r, "namespace")), ns);
+	snprintf(running_id, sizeof(running_id), "%s", json_string_value(json_object_get(r, "id")));
+	json_decref(r);
+	app = app_of(ns, running_id);
+	patch_state(ns, app, "RUNNING");
+	x = wait_exec(running_id, "RUNNING", true);
+	assert_string_equal(json_string_value(json_object_get(x, "project")), "ml");
+	json_decref(x);
+	free(app);
+
+	/* a second one, aborted */
+	body = task_body("ml", "to-abort", ns, NULL, NULL);
+	r = http_json("POST", "/api/v1/executions", ML_TOKEN, body, 201);
+	free(body);
+	snprintf(aborted_id, sizeof(aborted_id), "%s", json_string_value(json_object_get(r, "id")));
+	json_decref(r);
+	free(app_of(ns, aborted_id));
+	{
+		char path[128];
+
+		snprintf(path, sizeof(path), "/api/v1/executions/%s/abort", aborted_id);
+		json_decref(http_json("POST", path, ML_TOKEN, "", 202));
+		json_decref(wait_exec(aborted_id, "ABORTED", false));
+		expect_error("POST", path, ML_TOKEN, "", 0, 409, "conflict", "already finished");
+		snprintf(path, sizeof(path), "/api/v1/executions/%s/logs", running_id);
+		expect_error("GET", path, ML_TOKEN, NULL, 0, 409, "unavailable", "kubectl logs");
+	}
+	/* the ml token sees only ml executions; listing pages with continue */
+	l = http_json("GET", "/api/v1/executions?project=ml&limit=1", ML_TOKEN, NULL, 200);
+	assert_int_equal(json_array_size(json_object_get(l, "items")), 1);
+	assert_true(json_is_string(json_object_get(l, "continue")));
+	json_decref(l);
+	(void)logs;
+}
+
+static void test_route_to_down_cluster_waits(void **state)
+{
+	char *body = task_body("ml", "waits", ns, NULL, "down");
+	json_t *r, *h;
+	const char *id;
+
+	(void)state;
+	r = http_json("POST", "/api/v1/executions", ADMIN_TOKEN, body, 201);
+	free(body);
+	assert_string_equal(json_string_value(json_object_get(r, "cluster")), "down");
+	id = json_string_value(json_object_get(r, "id"));
+	json_decref(wait_exec(id, "QUEUED", false));
+	/* the other cluster is not held back: healthz still answers, good still up */
+	h = http_json("GET", "/healthz", NULL, NULL, 200);
+	json_decref(h);
+	json_decref(r);
+}
+
+static void test_metrics(void **state)
+{
+	struct resp r;
+
+	(void)state;
+	assert_int_equal(http("GET", "/metrics", NULL, NULL, 0, &r), CURLE_OK);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "spok_executions{phase=\"RUNNING\"} "));
+	assert_non_null(strstr(r.body, "spok_cluster_up{cluster=\"good\"} 1"));
+	assert_non_null(strstr(r.body, "spok_cluster_up{cluster=\"down\"} 0"));
+	assert_non_null(strstr(r.body, "spok_http_requests_total{code=\"401\"}"));
+	assert_non_null(strstr(r.body, "spok_submissions_total "));
+	assert_non_null(strstr(r.body, "spok_watch_reconnects_total{cluster=\"good\"}"));
+	free(r.body);
+}
+
+/* ---- dashboard in headless Chromium ---- */
+
+static char *run_chromium(const char *extra, const char *url)
+{
+	char prof[300], outp[300], budget[] = "--virtual-time-budget=8000";
+	char *argv[16];
+	int n = 0, st = 0;
+	pid_t pid;
+	posix_spawn_file_actions_t fa;
+	struct stat sb;
+	FILE *f;
+	char *text;
+
+	snprintf(prof, sizeof(prof), "--user-data-dir=%s/chromium", dir);
+	snprintf(outp, sizeof(outp), "%s/chromium.out", dir);
+	argv[n++] = (char *)"chromium";
+	argv[n++] = (char *)"--headless";
+	argv[n++] = (char *)"--no-sandbox";
+	argv[n++] = (char *)"--disable-gpu";
+	argv[n++] = (char *)"--disable-background-networking";
+	argv[n++] = (char *)"--disable-component-update";
+	argv[n++] = (char *)"--disable-sync";
+	argv[n++] = (char *)"--no-first-run";
+	argv[n++] = (char *)"--window-size=1500,700";
+	argv[n++] = prof;
+	argv[n++] = budget;
+	argv[n++] = (char *)extra;
+	argv[n++] = (char *)url;
+	argv[n] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	if (posix_spawnp(&pid, "chromium", &fa, NULL, argv, environ) != 0)
+		fail_msg("chromium is not installed; run scripts/setup apt");
+	posix_spawn_file_actions_destroy(&fa);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	f = fopen(outp, "r");
+	assert_non_null(f);
+	assert_int_equal(fstat(fileno(f), &sb), 0);
+	text = xcalloc(1, (size_t)sb.st_size + 1);
+	if (fread(text, 1, (size_t)sb.st_size, f) != (size_t)sb.st_size)
+		fail_msg("short read of %s", outp);
+	fclose(f);
+	return text;
+}
+
+static void test_dashboard_chromium(void **state)
+{
+	char url[256], shot[512];
+	char *dom;
+
+	(void)state;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/?token=%s", port, ADMIN_TOKEN);
+	dom = run_chromium("--dump-dom", url);
+	/* the rows, their phases and links */
+	if (strstr(dom, running_id) == NULL)
+		fail_msg("dashboard does not list %s:\n%s", running_id, dom);
+	assert_non_null(strstr(dom, aborted_id));
+	assert_non_null(strstr(dom, "class=\"phase RUNNING\">RUNNING<"));
+	assert_non_null(strstr(dom, "class=\"phase ABORTED\">ABORTED<"));
+	assert_non_null(strstr(dom, "class=\"link\""));
+	assert_non_null(strstr(dom, "good: up"));
+	assert_non_null(strstr(dom, "down: down"));
+	/* a task name with markup is text, never markup */
+	assert_non_null(strstr(dom, "pi-&lt;b&gt;bold&lt;/b&gt;"));
+	assert_null(strstr(dom, "<b>bold</b>"));
+	/* the ?token= bootstrap is not left in the page's address */
+	assert_null(strstr(dom, ADMIN_TOKEN));
+	free(dom);
+	snprintf(shot, sizeof(shot), "--screenshot=%s/server-dashboard.png", getenv("SPOK_BUILD_DIR"));
+	free(run_chromium(shot, url));
+}
+
+/* ---- kill -9 under 1,000 submissions ---- */
+
+#define N_SUBMIT 1000
+
+struct load {
+	char ns[64];
+	char ids[N_SUBMIT][32];
+	int done;                /* submissions answered (read by the killer thread) */
+	int retries;
+	pthread_mutex_t mu;
+};
+
+static void *submitter(void *arg)
+{
+	struct load *ld = arg;
+
+	for (int i = 0; i < N_SUBMIT; i++) {
+		char key[32], *body;
+
+		snprintf(key, sizeof(key), "key-%d", i);
+		body = task_body("spok", "bulk", ld->ns, key, "good");
+		for (;;) {
+			struct resp r;
+			CURLcode rc = http("POST", "/api/v1/executions", ADMIN_TOKEN, body, strlen(body), &r);
+			json_t *j = rc == CURLE_OK ? json_loads(r.body ? r.body : "", 0, NULL) : NULL;
+
+			/* retry on connection errors and while the daemon is away or draining */
+			if (rc == CURLE_OK && (r.status == 201 || r.status == 200) && j) {
+				snprintf(ld->ids[i], sizeof(ld->ids[i]), "%s",
+					 json_string_value(json_object_get(j, "id")));
+				json_decref(j);
+				free(r.body);
+				break;
+			}
+			if (rc == CURLE_OK && r.status != 503)
+				fail_msg("submission %d: HTTP %ld: %s", i, r.status, r.body);
+			json_decref(j);
+			free(r.body);
+			pthread_mutex_lock(&ld->mu);
+			ld->retries++;
+			pthread_mutex_unlock(&ld->mu);
+			usleep(20 * 1000);
+		}
+		free(body);
+		pthread_mutex_lock(&ld->mu);
+		ld->done = i + 1;
+		pthread_mutex_unlock(&ld->mu);
+	}
+	return NULL;
+}
+
+static int load_done(struct load *ld)
+{
+	int d;
+
+	pthread_mutex_lock(&ld->mu);
+	d = ld->done;
+	pthread_mutex_unlock(&ld->mu);
+	return d;
+}
+
+static void test_kill9_under_load(void **state)
+{
+	struct load *ld = xcalloc(1, sizeof(*ld));
+	pthread_t th;
+	char listen[64];
+	const int kill_at[] = {250, 600, 900};
+	json_t *l, *it;
+	size_t k;
+
+	(void)state;
+	snprintf(ld->ns, sizeof(ld->ns), "%s-load", base);
+	make_ns(ld->ns);
+	pthread_mutex_init(&ld->mu, NULL);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+	assert_int_equal(pthread_create(&th, NULL, submitter, ld), 0);
+	for (size_t s = 0; s < sizeof(kill_at) / sizeof(kill_at[0]); s++) {
+		while (load_done(ld) < kill_at[s])
+			usleep(2000);
+		daemon_kill9();
+		daemon_start(listen);
+	}
+	pthread_join(th, NULL);
+	/* every key maps to exactly one execution: a retried key returns the same id */
+	for (int i = 0; i < N_SUBMIT; i++) {
+		char key[32], *body = NULL;
+		json_t *r;
+
+		assert_true(strncmp(ld->ids[i], "sp-", 3) == 0);
+		for (int j = 0; j < i; j++)
+			if (strcmp(ld->ids[i], ld->ids[j]) == 0)
+				fail_msg("keys %d and %d share execution %s", i, j, ld->ids[i]);
+		if (i % 97 != 0)
+			continue;
+		snprintf(key, sizeof(key), "key-%d", i);
+		body = task_body("spok", "bulk", ld->ns, key, "good");
+		r = http_json("POST", "/api/v1/executions", ADMIN_TOKEN, body, 200);
+		assert_string_equal(json_string_value(json_object_get(r, "id")), ld->ids[i]);
+		json_decref(r);
+		free(body);
+	}
+	/* the store holds exactly these executions in the namespace ... */
+	{
+		int count = 0;
+		json_t *page;
+		char path[256], cont[32] = "";
+
+		do {
+			snprintf(path, sizeof(path), "/api/v1/executions?limit=500%s%s",
+				 cont[0] ? "&continue=" : "", cont);
+			page = http_json("GET", path, ADMIN_TOKEN, NULL, 200);
+			json_array_foreach(json_object_get(page, "items"), k, it)
+				if (strcmp(json_string_value(json_object_get(it, "namespace")), ld->ns) == 0)
+					count++;
+			cont[0] = '\0';
+			if (json_is_string(json_object_get(page, "continue")))
+				snprintf(cont, sizeof(cont), "%s",
+					 json_string_value(json_object_get(page, "continue")));
+			json_decref(page);
+		} while (cont[0]);
+		assert_int_equal(count, N_SUBMIT);
+	}
+	/* ... and the API server exactly one SparkApplication per execution, none lost */
+	for (int step = 0;; step++) {
+		size_t n;
+		int matched = 0;
+
+		l = list_apps(ld->ns);
+		n = json_array_size(json_object_get(l, "items"));
+		if (n > N_SUBMIT)
+			fail_msg("%zu SparkApplications for %d executions", n, N_SUBMIT);
+		if (n == N_SUBMIT) {
+			json_array_foreach(json_object_get(l, "items"), k, it) {
+				const char *id = json_string_value(json_object_get(json_object_get(
+					json_object_get(it, "metadata"), "labels"), "spok.dev/execution"));
+
+				for (int i = 0; i < N_SUBMIT; i++)
+					if (strcmp(ld->ids[i], id) == 0) {
+						matched++;
+						break;
+					}
+			}
+			assert_int_equal(matched, N_SUBMIT);
+			json_decref(l);
+			break;
+		}
+		json_decref(l);
+		if (step > GUARD_STEPS)
+			fail_msg("only %zu of %d SparkApplications appeared", n, N_SUBMIT);
+		nap();
+	}
+	print_message("1000 submissions, 3 kill -9 restarts, %d client retries\n", ld->retries);
+	pthread_mutex_destroy(&ld->mu);
+	free(ld);
+}
+
+static void test_sigterm_drains(void **state)
+{
+	int st;
+
+	(void)state;
+	kill(daemon_pid, SIGTERM);
+	st = daemon_wait();
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_healthz_shows_down_cluster),
+		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_submit_status_links_abort),
+		cmocka_unit_test(test_route_to_down_cluster_waits),
+		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_dashboard_chromium),
+		cmocka_unit_test(test_kill9_under_load),
+		cmocka_unit_test(test_sigterm_drains),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

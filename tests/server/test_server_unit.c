@@ -1,0 +1,242 @@
+/* test_server_unit.c - config sections, tokens, auth, routing and SHA-256 of src/server. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/internal.h"
+#include "spec/spec.h"
+
+/* sha256("secret-a") etc. are computed by the test itself through srv_sha256, and checked
+ * against the FIPS 180-4 example vectors first. */
+static void test_sha256_vectors(void **state)
+{
+	uint8_t h[32];
+	char hex[65];
+
+	(void)state;
+	srv_sha256("abc", 3, h);
+	srv_hex(h, 32, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	srv_sha256("", 0, h);
+	srv_hex(h, 32, hex);
+	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	srv_sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, h);
+	srv_hex(h, 32, hex);
+	assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+static char *hash_of(const char *tok)
+{
+	uint8_t h[32];
+	char *hex = malloc(65);
+
+	srv_sha256(tok, strlen(tok), h);
+	srv_hex(h, 32, hex);
+	return hex;
+}
+
+static int parse_cfg(const char *yaml, const char *tokens, struct srv_config *out,
+		     struct spok_err *err)
+{
+	char tpath[] = "/tmp/spok-srv-tokens-XXXXXX";
+	int fd = mkstemp(tpath);
+	struct spok_platform p;
+	char *full;
+	int result;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, tokens, strlen(tokens)), (ssize_t)strlen(tokens));
+	close(fd);
+	full = malloc(strlen(yaml) + 256);
+	snprintf(full, strlen(yaml) + 256, "spok:\n  server:\n    tokens-file: %s\n%s", tpath, yaml);
+	result = spok_config_parse(full, strlen(full), "cfg.yaml", &p, err);
+	free(full);
+	if (result == 0) {
+		result = srv_config_build(&p, NULL, NULL, NULL, NULL, out, err);
+		spok_platform_free(&p);
+	}
+	unlink(tpath);
+	return result;
+}
+
+static const char *two_clusters =
+	"  clusters:\n"
+	"  - {name: east, kubeconfig: /k/east, labels: {region: east, tier: prod}, qps: 20}\n"
+	"  - {name: west, kubeconfig: /k/west, labels: {region: west, tier: prod}}\n"
+	"  - {name: dev, in-cluster: true, labels: {tier: dev}}\n"
+	"  routes:\n"
+	"  - {project: ml, domain: '*', cluster: dev}\n"
+	"  - {project: '*', domain: production, cluster-labels: {tier: prod}}\n"
+	"  - {project: '*', domain: '*', cluster-labels: {region: east}}\n";
+
+static void test_config_and_routing(void **state)
+{
+	struct srv_config c;
+	struct spok_err err = {0};
+	struct srv_cluster_state st[3] = {{true, 5}, {true, 2}, {true, 0}};
+	size_t idx = 99;
+	char *h = hash_of("tok-a");
+	char tokens[512];
+
+	(void)state;
+	snprintf(tokens, sizeof(tokens), "- {name: a, token-sha256: %s, projects: [ml]}\n", h);
+	assert_int_equal(parse_cfg(two_clusters, tokens, &c, &err), 0);
+	assert_int_equal(c.nclusters, 3);
+	assert_string_equal(c.listen_host, "127.0.0.1");
+	assert_int_equal(c.listen_port, 8080);
+	assert_int_equal(c.max_body, SRV_DEFAULT_MAX_BODY);
+	assert_true(c.clusters[2].in_cluster);
+	/* first match wins: ml -> dev whatever the load */
+	assert_int_equal(srv_route_pick(&c, "ml", "production", st, &idx, &err), 0);
+	assert_int_equal(idx, 2);
+	/* prod route: the healthy prod cluster with fewest active executions */
+	assert_int_equal(srv_route_pick(&c, "x", "production", st, &idx, &err), 0);
+	assert_int_equal(idx, 1);
+	st[1].healthy = false;
+	assert_int_equal(srv_route_pick(&c, "x", "production", st, &idx, &err), 0);
+	assert_int_equal(idx, 0);
+	/* nothing healthy: still routed (it waits there) */
+	st[0].healthy = false;
+	assert_int_equal(srv_route_pick(&c, "x", "production", st, &idx, &err), 0);
+	assert_int_equal(idx, 1);
+	assert_int_equal(srv_route_pick(&c, "x", "development", st, &idx, &err), 0);
+	assert_int_equal(idx, 0);
+	srv_config_free(&c);
+	free(h);
+}
+
+static void test_no_route(void **state)
+{
+	struct srv_config c;
+	struct spok_err err = {0};
+	struct srv_cluster_state st[1] = {{true, 0}};
+	size_t idx;
+	char *h = hash_of("x");
+	char tokens[256];
+
+	(void)state;
+	snprintf(tokens, sizeof(tokens), "- {name: a, token-sha256: %s, admin: true}\n", h);
+	assert_int_equal(parse_cfg("  routes:\n  - {project: ml}\n", tokens, &c, &err), 0);
+	assert_int_equal(c.nclusters, 1);
+	assert_string_equal(c.clusters[0].name, "default");
+	assert_int_equal(srv_route_pick(&c, "other", "d", st, &idx, &err), SPOK_EINVAL);
+	assert_non_null(strstr(err.msg, "no route matches project 'other'"));
+	srv_config_free(&c);
+	free(h);
+}
+
+static void expect_bad(const char *yaml, const char *tokens, const char *needle)
+{
+	struct srv_config c;
+	struct spok_err err = {0};
+
+	assert_int_equal(parse_cfg(yaml, tokens, &c, &err), SPOK_EINVAL);
+	if (strstr(err.msg, needle) == NULL)
+		fail_msg("'%s' not in '%s'", needle, err.msg);
+}
+
+static void test_bad_config(void **state)
+{
+	const char *tok = "- {name: a, token-sha256: 'a00000000000000000000000000000000000000000000000000000000000000f'}\n";
+
+	(void)state;
+	expect_bad("  clusters:\n  - {kubeconfig: /x}\n", tok, "spok.clusters[0].name: missing");
+	expect_bad("  clusters:\n  - {name: a}\n  - {name: a}\n", tok, "duplicate cluster name");
+	expect_bad("  clusters:\n  - {name: A B}\n", tok, "name must be");
+	expect_bad("  clusters:\n  - {name: a, kubeconfg: /x}\n", tok, "spok.clusters[0].kubeconfg: unknown key");
+	expect_bad("  clusters:\n  - {name: a, in-cluster: true, context: c}\n", tok, "in-cluster");
+	expect_bad("  clusters:\n  - {name: a, qps: -1}\n", tok, "spok.clusters[0].qps");
+	expect_bad("  routes:\n  - {cluster: nope}\n", tok, "spok.routes[0]: cluster is not one of");
+	expect_bad("  routes:\n  - {cluster: default, cluster-labels: {a: b}}\n", tok, "either cluster");
+	expect_bad("  routes: {a: b}\n", tok, "expected a list");
+	expect_bad("", "- {name: a, token-sha256: xyz}\n", "64 hex digits");
+	expect_bad("", "- {name: a}\n", "[0].token-sha256: missing");
+	expect_bad("", "{a: b}\n", "expected a list");
+	expect_bad("", "- {name: a, token-sha256: 'a00000000000000000000000000000000000000000000000000000000000000f', projects: x}\n", "projects must be a list");
+	expect_bad("", "- {name: a, token-sha256: 'a00000000000000000000000000000000000000000000000000000000000000f'}\n"
+		       "- {name: a, token-sha256: 'a00000000000000000000000000000000000000000000000000000000000000f'}\n",
+		   "duplicate token name");
+}
+
+static void test_missing_tokens_file(void **state)
+{
+	struct spok_platform p;
+	struct srv_config c;
+	struct spok_err err = {0};
+	const char *y = "spok:\n  server: {listen: '127.0.0.1:0'}\n";
+
+	(void)state;
+	assert_int_equal(spok_config_parse(y, strlen(y), "cfg.yaml", &p, &err), 0);
+	assert_int_equal(srv_config_build(&p, NULL, NULL, NULL, NULL, &c, &err), SPOK_EINVAL);
+	assert_non_null(strstr(err.msg, "spok.server.tokens-file: missing"));
+	spok_platform_free(&p);
+}
+
+static void test_listen(void **state)
+{
+	char *h = NULL;
+	uint16_t port;
+	struct spok_err err = {0};
+
+	(void)state;
+	assert_int_equal(srv_parse_listen("localhost:9090", &h, &port, &err), 0);
+	assert_string_equal(h, "127.0.0.1");
+	assert_int_equal(port, 9090);
+	free(h);
+	assert_int_equal(srv_parse_listen("127.0.0.1:99999", &h, &port, &err), SPOK_EINVAL);
+	assert_int_equal(srv_parse_listen("nohost", &h, &port, &err), SPOK_EINVAL);
+	assert_int_equal(srv_parse_listen("example.com:80", &h, &port, &err), SPOK_EINVAL);
+}
+
+static void test_auth(void **state)
+{
+	struct srv_config c;
+	struct spok_err err = {0};
+	char *ha = hash_of("token-a"), *hb = hash_of("token-b");
+	char tokens[512];
+	const struct srv_token *t;
+
+	(void)state;
+	snprintf(tokens, sizeof(tokens),
+		 "- {name: alice, token-sha256: %s, projects: [ml, web]}\n"
+		 "- {name: root, token-sha256: %s, admin: true}\n", ha, hb);
+	assert_int_equal(parse_cfg("", tokens, &c, &err), 0);
+	assert_null(srv_auth(&c, NULL));
+	assert_null(srv_auth(&c, "Bearer "));
+	assert_null(srv_auth(&c, "Basic dG9rZW4tYQ=="));
+	assert_null(srv_auth(&c, "Bearer token-c"));
+	assert_null(srv_auth(&c, "Bearer token-a "));
+	t = srv_auth(&c, "Bearer token-a");
+	assert_non_null(t);
+	assert_string_equal(t->name, "alice");
+	assert_true(srv_token_allows(t, "ml"));
+	assert_false(srv_token_allows(t, "other"));
+	assert_false(srv_token_allows(t, NULL));
+	t = srv_auth(&c, "bearer token-b");
+	assert_non_null(t);
+	assert_true(srv_token_allows(t, "anything"));
+	srv_config_free(&c);
+	free(ha);
+	free(hb);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sha256_vectors),
+		cmocka_unit_test(test_config_and_routing),
+		cmocka_unit_test(test_no_route),
+		cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_missing_tokens_file),
+		cmocka_unit_test(test_listen),
+		cmocka_unit_test(test_auth),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
