@@ -1,0 +1,1158 @@
+/* engine.c - cluster executions: create, follow through one watch per namespace, retry,
+ * time out, abort, tear down, re-adopt after a crash. See engine.h for the rules. */
+#include "engine/engine.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "kube/watch.h"
+#include "phase/phase.h"
+#include "sparkapp/sparkapp.h"
+
+static const struct kube_gvr SPARKAPPS = {"sparkoperator.k8s.io", "v1beta2", "sparkapplications"};
+
+enum ex_state {
+	ES_WAIT,     /* create to be (re)sent at next_try_ms */
+	ES_ADOPT,    /* re-adopted: waiting for the namespace list or a GET */
+	ES_CREATING, /* create (or the GET after a 409) in flight */
+	ES_TRACKING, /* the object exists; following the watch */
+	ES_DELETING, /* terminal phase stored; DELETE to be sent / in flight */
+	ES_DONE
+};
+
+struct eng_ns {
+	struct spok_engine *e;
+	char *name;
+	struct kube_watch *w;
+	bool listed; /* the first list arrived */
+	struct eng_ns *next;
+};
+
+struct eng_exec {
+	struct spok_engine *e;
+	struct eng_ns *ns;
+	struct spok_execution x;
+	struct spok_task task;
+	bool have_task;
+	enum ex_state st;
+	bool inflight;  /* a request of ours is pending: its callback owns the next step */
+	bool orphan;    /* the engine closed while inflight: free in the callback */
+	bool tracked;   /* a watch event for the current attempt was seen */
+	int64_t next_try_ms;
+	uint64_t backoff_ms;
+	char app_state[40];
+	struct eng_exec *next;
+};
+
+struct spok_engine {
+	struct spok_engine_opts o;
+	char *cluster;
+	char *spark_version;
+	uv_loop_t *loop;
+	uv_timer_t tick;
+	struct eng_ns *nss;
+	struct eng_exec *execs;
+	struct spok_engine_stats stats;
+	int pending;    /* inflight calls + the timer handle */
+	int loose;      /* fire-and-forget deletes in flight */
+	bool closed;
+};
+
+/* ---- fault injection (test only) ---- */
+
+static void crash_point(const char *name)
+{
+	const char *at = getenv("SPOK_CRASH_AT");
+
+	if (at != NULL && strcmp(at, name) == 0) {
+		fprintf(stderr, "spok: SPOK_CRASH_AT=%s: exiting (test fault injection)\n", name);
+		_exit(137);
+	}
+}
+
+/* ---- small helpers ---- */
+
+static void set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = (v && v[0]) ? xstrdup(v) : NULL;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static void maybe_free_engine(struct spok_engine *e)
+{
+	if (e->closed && e->pending == 0) {
+		free(e->cluster);
+		free(e->spark_version);
+		free(e);
+	}
+}
+
+static void exec_free(struct eng_exec *ex)
+{
+	spok_execution_free(&ex->x);
+	if (ex->have_task)
+		spok_task_free(&ex->task);
+	free(ex);
+}
+
+static void emit(struct eng_exec *ex, enum spok_engine_event ev)
+{
+	if (ex->e->o.on_event)
+		ex->e->o.on_event(ex->e->o.event_data, ev, &ex->x);
+}
+
+static void save(struct eng_exec *ex)
+{
+	struct spok_err err = {0};
+
+	ex->e->stats.store_writes++;
+	if (spok_store_update(ex->e->o.store, &ex->x, &err) != 0)
+		log_error("engine: %s: cannot record the execution: %s", ex->x.id, err.msg);
+	emit(ex, SPOK_ENGINE_CHANGED);
+}
+
+static const char *app_label(const json_t *app, const char *key)
+{
+	json_t *md = json_object_get(app, "metadata");
+
+	return json_string_value(json_object_get(json_object_get(md, "labels"), key));
+}
+
+static const char *app_name(const json_t *app)
+{
+	return json_string_value(json_object_get(json_object_get(app, "metadata"), "name"));
+}
+
+static uint64_t next_backoff(struct eng_exec *ex)
+{
+	const struct spok_engine_opts *o = &ex->e->o;
+	uint64_t b = ex->backoff_ms ? ex->backoff_ms * 2 : o->backoff_ms;
+
+	if (b > o->backoff_max_ms)
+		b = o->backoff_max_ms;
+	ex->backoff_ms = b;
+	return b;
+}
+
+static void unlink_exec(struct eng_exec *ex)
+{
+	for (struct eng_exec **p = &ex->e->execs; *p; p = &(*p)->next)
+		if (*p == ex) {
+			*p = ex->next;
+			ex->e->stats.active--;
+			return;
+		}
+}
+
+/* The execution leaves the engine. */
+static void done(struct eng_exec *ex)
+{
+	ex->st = ES_DONE;
+	emit(ex, SPOK_ENGINE_DONE);
+	unlink_exec(ex);
+	if (!ex->inflight)
+		exec_free(ex);
+	else
+		ex->orphan = true;
+}
+
+/* ---- requests ---- */
+
+/* Every request callback starts here: false means "engine gone, stop". */
+static bool call_back(struct eng_exec *ex)
+{
+	struct spok_engine *e = ex->e;
+
+	ex->inflight = false;
+	e->pending--;
+	if (ex->orphan || e->closed) {
+		if (ex->orphan || ex->st == ES_DONE)
+			exec_free(ex);
+		maybe_free_engine(e);
+		return false;
+	}
+	return true;
+}
+
+static void send_create(struct eng_exec *ex);
+static void send_delete(struct eng_exec *ex);
+static void start_attempt(struct eng_exec *ex, uint32_t attempt);
+static void handle_app(struct eng_exec *ex, const json_t *app);
+
+/* Terminal phase: record it first, then tear down (DELETE) or leave. */
+static void finish(struct eng_exec *ex, enum spok_phase ph, const char *reason,
+		   const char *error_message, bool del)
+{
+	ex->x.phase = ph;
+	set_str(&ex->x.reason, reason);
+	if (error_message)
+		set_str(&ex->x.error_message, error_message);
+	ex->x.finished_ms = spok_now_ms();
+	save(ex);
+	crash_point("teardown");
+	if (del) {
+		ex->st = ES_DELETING;
+		ex->backoff_ms = 0;
+		if (!ex->inflight)
+			send_delete(ex);
+	} else {
+		done(ex);
+	}
+}
+
+/* A failed attempt: the next one if any is left, else the final RETRYABLE_FAILURE. */
+static void fail_attempt(struct eng_exec *ex, const char *reason, const char *error_message,
+			 bool delete_old);
+
+static bool should_delete_failed(const struct spok_engine *e)
+{
+	return e->o.delete_failed;
+}
+
+/* Fire-and-forget DELETE of an object we no longer follow (old attempt, leftover). */
+struct loose_delete {
+	struct spok_engine *e;
+};
+
+static void loose_deleted(void *data, const struct kube_resp *resp)
+{
+	struct loose_delete *d = data;
+	struct spok_engine *e = d->e;
+
+	if (resp->code != 0 && resp->code != SPOK_ENOTFOUND)
+		log_warn("engine: %s", resp->message);
+	free(d);
+	e->pending--;
+	e->loose--;
+	maybe_free_engine(e);
+}
+
+static void delete_loose(struct spok_engine *e, const char *ns, const char *name)
+{
+	struct loose_delete *d = xmalloc(sizeof(*d));
+	struct spok_err err = {0};
+
+	d->e = e;
+	e->stats.deletes++;
+	if (kube_delete(e->o.client, &SPARKAPPS, ns, name, "Background", NULL, loose_deleted, d,
+			&err) != 0) {
+		log_warn("engine: delete %s/%s: %s", ns, name, err.msg);
+		free(d);
+		return;
+	}
+	e->pending++;
+	e->loose++;
+}
+
+static void fail_attempt(struct eng_exec *ex, const char *reason, const char *error_message,
+			 bool delete_old)
+{
+	if (delete_old && ex->x.resource_name)
+		delete_loose(ex->e, ex->x.namespace_, ex->x.resource_name);
+	if (ex->x.attempt + 1 >= ex->x.max_attempts || ex->x.abort_requested) {
+		finish(ex, SPOK_PHASE_RETRYABLE_FAILURE, reason, error_message, false);
+		return;
+	}
+	/* Recorded as this attempt's end; a crash right here re-adopts it as "needs the
+	 * next attempt" (spok_engine_needs_work). */
+	ex->x.phase = SPOK_PHASE_RETRYABLE_FAILURE;
+	set_str(&ex->x.reason, reason);
+	set_str(&ex->x.error_message, error_message);
+	ex->x.finished_ms = spok_now_ms();
+	save(ex);
+	start_attempt(ex, ex->x.attempt + 1);
+}
+
+static void on_deleted(void *data, const struct kube_resp *resp)
+{
+	struct eng_exec *ex = data;
+
+	if (!call_back(ex))
+		return;
+	if (resp->code == 0 || resp->code == SPOK_ENOTFOUND) {
+		done(ex);
+		return;
+	}
+	log_warn("engine: %s: %s; retrying", ex->x.id, resp->message);
+	ex->next_try_ms = spok_now_ms() + (int64_t)next_backoff(ex);
+}
+
+static void send_delete(struct eng_exec *ex)
+{
+	struct spok_err err = {0};
+
+	ex->e->stats.deletes++;
+	if (kube_delete(ex->e->o.client, &SPARKAPPS, ex->x.namespace_, ex->x.resource_name,
+			"Background", NULL, on_deleted, ex, &err) != 0) {
+		log_warn("engine: %s: %s; retrying", ex->x.id, err.msg);
+		ex->next_try_ms = spok_now_ms() + (int64_t)next_backoff(ex);
+		return;
+	}
+	ex->inflight = true;
+	ex->e->pending++;
+}
+
+/* The object of the current attempt is confirmed to exist. */
+static void mark_started(struct eng_exec *ex)
+{
+	ex->st = ES_TRACKING;
+	ex->backoff_ms = 0;
+	if (ex->x.started_ms != 0)
+		return;
+	ex->x.started_ms = spok_now_ms();
+	if (ex->x.phase == SPOK_PHASE_WAITING_FOR_RESOURCES)
+		ex->x.phase = SPOK_PHASE_QUEUED;
+	set_str(&ex->x.reason, "SparkApplication created");
+	save(ex);
+}
+
+static void on_got_existing(void *data, const struct kube_resp *resp)
+{
+	struct eng_exec *ex = data;
+	char msg[512];
+
+	if (!call_back(ex))
+		return;
+	if (resp->code == SPOK_ENOTFOUND) { /* gone in between: create again */
+		send_create(ex);
+		return;
+	}
+	if (resp->code != 0) {
+		set_str(&ex->x.reason, resp->message);
+		ex->st = ES_WAIT;
+		ex->next_try_ms = spok_now_ms() + (int64_t)next_backoff(ex);
+		return;
+	}
+	if (!str_eq(app_label(resp->body, SPOK_LABEL_EXECUTION), ex->x.id)) {
+		snprintf(msg, sizeof(msg),
+			 "SparkApplication %s/%s: name taken by an object spok did not create; "
+			 "delete it or run the job again", ex->x.namespace_, ex->x.resource_name);
+		finish(ex, SPOK_PHASE_PERMANENT_FAILURE, msg, NULL, false);
+		return;
+	}
+	ex->e->stats.adopted_409++;
+	mark_started(ex);
+	handle_app(ex, resp->body);
+}
+
+static void create_retry(struct eng_exec *ex, enum spok_phase ph, const char *reason)
+{
+	ex->st = ES_WAIT;
+	ex->next_try_ms = spok_now_ms() + (int64_t)next_backoff(ex);
+	if (ex->x.phase != ph || !str_eq(ex->x.reason, reason)) {
+		ex->x.phase = ph;
+		set_str(&ex->x.reason, reason);
+		save(ex);
+	}
+}
+
+static void on_created(void *data, const struct kube_resp *resp)
+{
+	struct eng_exec *ex = data;
+	struct spok_err err = {0};
+	char msg[SPOK_ERR_MSG_MAX + 32];
+
+	if (!call_back(ex))
+		return;
+	if (resp->code == 0) {
+		crash_point("after-create");
+		mark_started(ex);
+		return;
+	}
+	switch (resp->code) {
+	case SPOK_ECONFLICT:
+		if (kube_get(ex->e->o.client, &SPARKAPPS, ex->x.namespace_, ex->x.resource_name,
+			     on_got_existing, ex, &err) == 0) {
+			ex->inflight = true;
+			ex->e->pending++;
+		} else {
+			create_retry(ex, ex->x.phase, err.msg);
+		}
+		return;
+	case SPOK_EQUOTA:
+		ex->e->stats.quota_waits++;
+		create_retry(ex, SPOK_PHASE_WAITING_FOR_RESOURCES, resp->message);
+		return;
+	case SPOK_EINVAL:
+		snprintf(msg, sizeof(msg), "BadTaskFormat: %s", resp->message);
+		finish(ex, SPOK_PHASE_PERMANENT_FAILURE, msg, NULL, false);
+		return;
+	case SPOK_EFORBIDDEN:
+		finish(ex, SPOK_PHASE_PERMANENT_FAILURE, resp->message, NULL, false);
+		return;
+	default:
+		if (resp->http_status == 413) {
+			finish(ex, SPOK_PHASE_PERMANENT_FAILURE, resp->message, NULL, false);
+			return;
+		}
+		/* Unavailable, timeouts, 5xx after the client's own retries: keep trying. */
+		create_retry(ex, ex->x.phase, resp->message);
+	}
+}
+
+static void fill_spark_version(const struct spok_engine *e, json_t *app)
+{
+	json_t *spec = json_object_get(app, "spec");
+	const char *v = json_string_value(json_object_get(spec, "sparkVersion"));
+
+	if (e->o.spark_version && e->o.spark_version[0] && (v == NULL || v[0] == '\0'))
+		json_object_set_new(spec, "sparkVersion", json_string(e->o.spark_version));
+}
+
+/* Builds the current attempt's object (pure core). */
+static int build_app(struct eng_exec *ex, json_t **app, struct spok_err *err)
+{
+	struct spok_strmap labels = {0};
+	struct spok_exec xe = {0};
+	int result;
+
+	if (!ex->have_task)
+		return spok_err_set(err, SPOK_EINVAL,
+				    "execution %s: the task could not be loaded again (%s); "
+				    "run the job again", ex->x.id,
+				    ex->x.task_source ? ex->x.task_source : "no task source");
+	spok_strmap_set(&labels, SPOK_LABEL_EXECUTION, ex->x.id);
+	xe.execution_name = ex->x.id;
+	xe.node_id = "n0";
+	xe.attempt = ex->x.attempt;
+	xe.namespace_ = ex->x.namespace_;
+	xe.now_ms = spok_now_ms();
+	xe.labels = &labels;
+	result = spok_sparkapp_build(&ex->task, ex->e->o.platform, &xe, app, err);
+	spok_strmap_free(&labels);
+	if (result == 0)
+		fill_spark_version(ex->e, *app);
+	return result;
+}
+
+static void send_create(struct eng_exec *ex)
+{
+	struct spok_err err = {0};
+	json_t *app = NULL;
+
+	if (build_app(ex, &app, &err) != 0) {
+		finish(ex, SPOK_PHASE_PERMANENT_FAILURE, err.msg, NULL, false);
+		return;
+	}
+	ex->st = ES_CREATING;
+	ex->e->stats.creates++;
+	if (kube_create(ex->e->o.client, &SPARKAPPS, ex->x.namespace_, app, on_created, ex,
+			&err) != 0) {
+		json_decref(app);
+		create_retry(ex, ex->x.phase, err.msg);
+		return;
+	}
+	json_decref(app);
+	ex->inflight = true;
+	ex->e->pending++;
+}
+
+/* ---- watches ---- */
+
+static struct eng_exec *find_exec(struct spok_engine *e, const struct eng_ns *ns,
+				  const char *name)
+{
+	for (struct eng_exec *ex = e->execs; ex; ex = ex->next)
+		if (ex->ns == ns && name && str_eq(ex->x.resource_name, name))
+			return ex;
+	return NULL;
+}
+
+static void deleted_externally(struct eng_exec *ex)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg),
+		 "ResourceDeletedExternally: SparkApplication %s/%s was deleted by someone else",
+		 ex->x.namespace_, ex->x.resource_name);
+	fail_attempt(ex, msg, NULL, false);
+}
+
+/* An adopted execution whose object is absent from the list / GET. */
+static void resolve_absent(struct eng_exec *ex)
+{
+	if (ex->x.started_ms != 0)
+		deleted_externally(ex);
+	else
+		send_create(ex);
+}
+
+static void on_adopt_get(void *data, const struct kube_resp *resp)
+{
+	struct eng_exec *ex = data;
+
+	if (!call_back(ex))
+		return;
+	if (resp->code == 0)
+		handle_app(ex, resp->body);
+	else if (resp->code == SPOK_ENOTFOUND)
+		resolve_absent(ex);
+	else
+		ex->next_try_ms = spok_now_ms() + (int64_t)next_backoff(ex); /* stays ES_ADOPT */
+}
+
+static void adopt_get(struct eng_exec *ex)
+{
+	struct spok_err err = {0};
+
+	if (kube_get(ex->e->o.client, &SPARKAPPS, ex->x.namespace_, ex->x.resource_name,
+		     on_adopt_get, ex, &err) != 0) {
+		ex->next_try_ms = spok_now_ms() + (int64_t)next_backoff(ex);
+		return;
+	}
+	ex->inflight = true;
+	ex->e->pending++;
+}
+
+static bool keep_terminal(const struct spok_engine *e, enum spok_phase ph)
+{
+	if (ph == SPOK_PHASE_SUCCEEDED)
+		return e->o.keep_on_success;
+	if (ph == SPOK_PHASE_ABORTED || ph == SPOK_PHASE_TIMED_OUT)
+		return false;
+	return !e->o.delete_failed;
+}
+
+/* An object in the list that no tracked execution follows: a teardown cut short by a
+ * crash leaves one behind; delete it under the same rules. */
+static void cleanup_leftover(struct spok_engine *e, struct eng_ns *ns, const json_t *app)
+{
+	const char *id = app_label(app, SPOK_LABEL_EXECUTION);
+	const char *name = app_name(app);
+	struct spok_execution x = {0};
+
+	if (id == NULL || name == NULL || spok_store_get(e->o.store, id, &x, NULL) != 0)
+		return;
+	if (str_eq(x.backend, e->cluster) && str_eq(x.resource_name, name) &&
+	    spok_phase_terminal(x.phase) && !spok_engine_needs_work(&x) &&
+	    !keep_terminal(e, x.phase))
+		delete_loose(e, ns->name, name);
+	spok_execution_free(&x);
+}
+
+static void on_relist(struct spok_engine *e, struct eng_ns *ns, const json_t *list)
+{
+	const json_t *items = json_object_get(list, "items");
+	struct eng_exec *ex, *next;
+	size_t i;
+	json_t *app;
+
+	bool first = !ns->listed;
+
+	json_array_foreach(items, i, app) {
+		ex = find_exec(e, ns, app_name(app));
+		if (ex != NULL && !ex->inflight)
+			handle_app(ex, app);
+		else if (ex == NULL && first)
+			cleanup_leftover(e, ns, app);
+	}
+	ns->listed = true;
+	for (ex = e->execs; ex; ex = next) {
+		bool present = false;
+
+		next = ex->next;
+		if (ex->ns != ns || ex->inflight)
+			continue;
+		json_array_foreach(items, i, app)
+			if (str_eq(app_name(app), ex->x.resource_name))
+				present = true;
+		/* The first list was asked for before this session's creates: it says
+		 * nothing about them. */
+		if (present || (first && ex->st == ES_TRACKING))
+			continue;
+		/* A list can be older than our own create (served before it committed):
+		 * absence is confirmed by a GET before anything is concluded. */
+		if (ex->st == ES_ADOPT && ex->x.started_ms == 0)
+			send_create(ex); /* 409 covers a stale list */
+		else if (ex->st == ES_ADOPT || ex->st == ES_TRACKING)
+			adopt_get(ex);
+	}
+}
+
+static void on_watch(void *data, const struct kube_event *ev)
+{
+	struct eng_ns *ns = data;
+	struct spok_engine *e = ns->e;
+	struct eng_exec *ex;
+
+	switch (ev->type) {
+	case KUBE_EVENT_ADDED:
+	case KUBE_EVENT_MODIFIED:
+		e->stats.events++;
+		ex = find_exec(e, ns, app_name(ev->object));
+		if (ex == NULL)
+			return;
+		if (!ex->inflight) {
+			handle_app(ex, ev->object);
+		} else if (!ex->tracked) { /* the create answer is still on its way */
+			ex->tracked = true;
+			emit(ex, SPOK_ENGINE_TRACKED);
+		}
+		return;
+	case KUBE_EVENT_DELETED:
+		e->stats.events++;
+		ex = find_exec(e, ns, app_name(ev->object));
+		if (ex != NULL && !ex->inflight && ex->st == ES_TRACKING &&
+		    str_eq(app_label(ev->object, SPOK_LABEL_EXECUTION), ex->x.id))
+			deleted_externally(ex);
+		return;
+	case KUBE_EVENT_RELIST:
+		e->stats.relists++;
+		on_relist(e, ns, ev->object);
+		return;
+	case KUBE_EVENT_ERROR:
+		log_info("engine: watch %s: %s", ns->name, ev->message);
+		return;
+	case KUBE_EVENT_BOOKMARK:
+		return;
+	}
+}
+
+static struct eng_ns *ensure_ns(struct spok_engine *e, const char *name, struct spok_err *err)
+{
+	struct kube_watch_opts wo = {0};
+	struct eng_ns *ns;
+
+	for (ns = e->nss; ns; ns = ns->next)
+		if (strcmp(ns->name, name) == 0)
+			return ns;
+	ns = xcalloc(1, sizeof(*ns));
+	ns->e = e;
+	ns->name = xstrdup(name);
+	wo.label_selector = SPOK_LABEL_EXECUTION;
+	wo.timeout_s = e->o.watch_timeout_s;
+	if (kube_watch_start(e->o.client, &SPARKAPPS, name, &wo, on_watch, ns, &ns->w, err) != 0) {
+		free(ns->name);
+		free(ns);
+		return NULL;
+	}
+	e->stats.watches++;
+	ns->next = e->nss;
+	e->nss = ns;
+	return ns;
+}
+
+/* ---- status ---- */
+
+static char *links_json(const struct spok_status *s)
+{
+	json_t *a = json_array();
+	char *out;
+
+	for (size_t i = 0; i < s->nlinks; i++)
+		json_array_append_new(a, json_pack("{s:s,s:s}", "name", s->links[i].name ? s->links[i].name : "",
+						   "uri", s->links[i].uri ? s->links[i].uri : ""));
+	out = s->nlinks ? json_dumps(a, JSON_COMPACT) : NULL;
+	json_decref(a);
+	return out;
+}
+
+/* Copies ids and links into the row; true if anything changed. */
+static bool apply_info(struct eng_exec *ex, const struct spok_status *s)
+{
+	char *links = links_json(s);
+	const char *history = NULL;
+	bool changed = false;
+
+	for (size_t i = 0; i < s->nlinks; i++)
+		if (s->links[i].kind == SPOK_LINK_HISTORY_UI)
+			history = s->links[i].uri;
+	if (!str_eq(links, ex->x.links_json)) {
+		set_str(&ex->x.links_json, links);
+		changed = true;
+	}
+	if (!str_eq(s->spark_app_id, ex->x.spark_app_id)) {
+		set_str(&ex->x.spark_app_id, s->spark_app_id);
+		changed = true;
+	}
+	if (!str_eq(s->ui_address, ex->x.ui_url)) {
+		set_str(&ex->x.ui_url, s->ui_address);
+		changed = true;
+	}
+	if (!str_eq(history, ex->x.history_url)) {
+		set_str(&ex->x.history_url, history);
+		changed = true;
+	}
+	free(links);
+	return changed;
+}
+
+static void handle_app(struct eng_exec *ex, const json_t *app)
+{
+	struct spok_status prev = {0}, s = {0};
+	struct spok_err err = {0};
+	const char *reason;
+	bool changed;
+
+	if (ex->st == ES_DELETING || ex->st == ES_DONE ||
+	    !str_eq(app_label(app, SPOK_LABEL_EXECUTION), ex->x.id))
+		return;
+	if (ex->st != ES_TRACKING)
+		mark_started(ex);
+	prev.phase = ex->x.phase;
+	prev.phase_version = ex->x.phase_version;
+	prev.reason = ex->x.reason ? ex->x.reason : (char *)"";
+	if (spok_status_from_sparkapp(app, ex->have_task ? &ex->task : NULL, ex->e->o.platform, &prev,
+				      &s, &err) != 0) {
+		log_warn("engine: %s: %s", ex->x.id, err.msg);
+		return;
+	}
+	snprintf(ex->app_state, sizeof(ex->app_state), "%s", s.app_state ? s.app_state : "");
+	if (!ex->tracked) {
+		ex->tracked = true;
+		emit(ex, SPOK_ENGINE_TRACKED);
+	}
+	reason = s.error_message ? s.error_message : s.reason;
+	changed = apply_info(ex, &s);
+	switch (s.phase) {
+	case SPOK_PHASE_SUCCEEDED:
+		finish(ex, SPOK_PHASE_SUCCEEDED, reason, NULL, !ex->e->o.keep_on_success);
+		break;
+	case SPOK_PHASE_RETRYABLE_FAILURE:
+		fail_attempt(ex, reason, s.error_message, should_delete_failed(ex->e));
+		break;
+	case SPOK_PHASE_PERMANENT_FAILURE:
+		finish(ex, SPOK_PHASE_PERMANENT_FAILURE, reason, s.error_message,
+		       should_delete_failed(ex->e));
+		break;
+	default: {
+		bool to_running = s.phase == SPOK_PHASE_RUNNING && ex->x.phase != SPOK_PHASE_RUNNING;
+
+		/* "job queued" must not hide our own "SparkApplication created" note */
+		if (s.phase == SPOK_PHASE_QUEUED && ex->x.phase == SPOK_PHASE_QUEUED &&
+		    !changed && str_eq(s.reason, "job queued"))
+			break;
+		if (changed || s.phase != ex->x.phase || !str_eq(reason, ex->x.reason) ||
+		    s.phase_version != ex->x.phase_version) {
+			ex->x.phase = s.phase;
+			ex->x.phase_version = s.phase_version;
+			set_str(&ex->x.reason, reason);
+			save(ex);
+		}
+		if (to_running)
+			crash_point("running");
+	}
+	}
+	spok_status_free(&s);
+}
+
+/* ---- attempts ---- */
+
+static void reset_attempt(struct spok_execution *x, uint32_t attempt)
+{
+	x->attempt = attempt;
+	x->phase = SPOK_PHASE_QUEUED;
+	x->phase_version = 0;
+	set_str(&x->reason, "creating SparkApplication");
+	set_str(&x->error_message, NULL);
+	set_str(&x->spark_app_id, NULL);
+	set_str(&x->ui_url, NULL);
+	set_str(&x->history_url, NULL);
+	set_str(&x->links_json, NULL);
+	x->started_ms = 0;
+	x->finished_ms = 0;
+}
+
+static void start_attempt(struct eng_exec *ex, uint32_t attempt)
+{
+	struct spok_err err = {0};
+	json_t *app = NULL;
+
+	reset_attempt(&ex->x, attempt);
+	ex->tracked = false;
+	ex->app_state[0] = '\0';
+	ex->backoff_ms = 0;
+	if (build_app(ex, &app, &err) != 0) {
+		finish(ex, SPOK_PHASE_PERMANENT_FAILURE, err.msg, NULL, false);
+		return;
+	}
+	set_str(&ex->x.resource_name, app_name(app));
+	json_decref(app);
+	save(ex); /* write-ahead: the name is recorded before the create */
+	crash_point("before-create");
+	send_create(ex);
+}
+
+/* ---- tick: local checks only ---- */
+
+static bool abort_requested(struct eng_exec *ex)
+{
+	struct spok_execution row = {0};
+	bool yes;
+
+	if (ex->x.abort_requested)
+		return true;
+	if (spok_store_get(ex->e->o.store, ex->x.id, &row, NULL) != 0)
+		return false;
+	yes = row.abort_requested;
+	spok_execution_free(&row);
+	if (yes)
+		ex->x.abort_requested = true;
+	return yes;
+}
+
+static void fmt_duration(uint64_t ms, char *buf, size_t len)
+{
+	uint64_t s = ms / 1000;
+
+	if (s >= 3600)
+		snprintf(buf, len, "%lluh%llum%llus", (unsigned long long)(s / 3600),
+			 (unsigned long long)(s % 3600 / 60), (unsigned long long)(s % 60));
+	else
+		snprintf(buf, len, "%llum%llus", (unsigned long long)(s / 60),
+			 (unsigned long long)(s % 60));
+}
+
+static void check_tracking(struct eng_exec *ex, int64_t now)
+{
+	const struct spok_engine_opts *o = &ex->e->o;
+	char msg[512], d[32];
+	int64_t age = now - ex->x.started_ms;
+
+	if (ex->x.started_ms == 0)
+		return;
+	if (ex->have_task && ex->task.timeout_s > 0 && age > (int64_t)(ex->task.timeout_s * 1000)) {
+		fmt_duration(ex->task.timeout_s * 1000, d, sizeof(d));
+		snprintf(msg, sizeof(msg), "task timed out after %s (task timeout)", d);
+		finish(ex, SPOK_PHASE_TIMED_OUT, msg, NULL, true);
+		return;
+	}
+	if ((ex->app_state[0] == '\0' || strcmp(ex->app_state, "SUBMITTED") == 0) &&
+	    (ex->x.phase == SPOK_PHASE_QUEUED || ex->x.phase == SPOK_PHASE_INITIALIZING) &&
+	    age > (int64_t)o->submitted_timeout_ms) {
+		fmt_duration(o->submitted_timeout_ms, d, sizeof(d));
+		snprintf(msg, sizeof(msg),
+			 "stuck in %s for %s: the operator did not start the driver; check the "
+			 "operator and quotas", ex->app_state[0] ? ex->app_state : "SUBMITTED", d);
+		fail_attempt(ex, msg, NULL, true);
+	}
+}
+
+static void tick_one(struct eng_exec *ex, int64_t now)
+{
+	if (ex->inflight)
+		return;
+	if (ex->st != ES_DELETING && abort_requested(ex)) {
+		finish(ex, SPOK_PHASE_ABORTED, "aborted by the user", NULL, true);
+		return;
+	}
+	switch (ex->st) {
+	case ES_WAIT:
+		if (now >= ex->next_try_ms)
+			send_create(ex);
+		break;
+	case ES_ADOPT:
+		if (ex->next_try_ms != 0 && now >= ex->next_try_ms)
+			adopt_get(ex);
+		break;
+	case ES_DELETING:
+		if (now >= ex->next_try_ms)
+			send_delete(ex);
+		break;
+	case ES_TRACKING:
+		check_tracking(ex, now);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct spok_engine *e = t->data;
+	int64_t now = spok_now_ms();
+	struct eng_exec *ex, *next;
+
+	for (ex = e->execs; ex; ex = next) {
+		next = ex->next;
+		tick_one(ex, now);
+	}
+}
+
+/* ---- public ---- */
+
+bool spok_engine_needs_work(const struct spok_execution *x)
+{
+	if (!spok_phase_terminal(x->phase))
+		return true;
+	return x->phase == SPOK_PHASE_RETRYABLE_FAILURE && x->attempt + 1 < x->max_attempts &&
+	       !x->abort_requested;
+}
+
+int spok_engine_new(const struct spok_engine_opts *o, struct spok_engine **out,
+		    struct spok_err *err)
+{
+	struct spok_engine *e;
+
+	if (o == NULL || o->client == NULL || o->store == NULL || o->platform == NULL ||
+	    o->cluster == NULL || o->cluster[0] == '\0')
+		return spok_err_set(err, SPOK_EINTERNAL, "engine: missing option; please report");
+	e = xcalloc(1, sizeof(*e));
+	e->o = *o;
+	e->cluster = xstrdup(o->cluster);
+	e->o.cluster = e->cluster;
+	e->spark_version = xstrdup(o->spark_version);
+	e->o.spark_version = e->spark_version;
+	if (e->o.submitted_timeout_ms == 0)
+		e->o.submitted_timeout_ms = SPOK_ENGINE_SUBMITTED_TIMEOUT_MS;
+	if (e->o.tick_ms == 0)
+		e->o.tick_ms = 1000;
+	if (e->o.backoff_ms == 0)
+		e->o.backoff_ms = 1000;
+	if (e->o.backoff_max_ms == 0)
+		e->o.backoff_max_ms = 60000;
+	e->loop = kube_client_loop(o->client);
+	uv_timer_init(e->loop, &e->tick);
+	e->tick.data = e;
+	uv_timer_start(&e->tick, on_tick, e->o.tick_ms, e->o.tick_ms);
+	e->pending = 1; /* the timer handle */
+	*out = e;
+	return 0;
+}
+
+static void tick_closed(uv_handle_t *h)
+{
+	struct spok_engine *e = h->data;
+
+	e->pending--;
+	maybe_free_engine(e);
+}
+
+void spok_engine_close(struct spok_engine *e)
+{
+	struct eng_ns *ns, *nn;
+	struct eng_exec *ex, *next;
+
+	if (e == NULL || e->closed)
+		return;
+	e->closed = true;
+	for (ns = e->nss; ns; ns = nn) {
+		nn = ns->next;
+		kube_watch_stop(ns->w);
+		free(ns->name);
+		free(ns);
+	}
+	e->nss = NULL;
+	for (ex = e->execs; ex; ex = next) {
+		next = ex->next;
+		if (ex->inflight)
+			ex->orphan = true;
+		else
+			exec_free(ex);
+	}
+	e->execs = NULL;
+	uv_timer_stop(&e->tick);
+	uv_close((uv_handle_t *)&e->tick, tick_closed);
+}
+
+static struct eng_exec *exec_new(struct spok_engine *e)
+{
+	struct eng_exec *ex = xcalloc(1, sizeof(*ex));
+
+	ex->e = e;
+	spok_task_init(&ex->task);
+	return ex;
+}
+
+static void link_exec(struct spok_engine *e, struct eng_exec *ex)
+{
+	ex->next = e->execs;
+	e->execs = ex;
+	e->stats.active++;
+}
+
+int spok_engine_submit(struct spok_engine *e, struct spok_task *t, const char *ns,
+		       const char *task_source, char *id_out, size_t id_len,
+		       struct spok_err *err)
+{
+	struct spok_strmap labels = {0};
+	struct spok_exec xe = {0};
+	struct eng_exec *ex;
+	struct eng_ns *wns;
+	json_t *app = NULL;
+	char id[SPOK_EXEC_ID_LEN + 1];
+	int result;
+
+	if (e->closed || ns == NULL || ns[0] == '\0' || id_out == NULL || id_len <= SPOK_EXEC_ID_LEN)
+		return spok_err_set(err, SPOK_EINTERNAL, "engine: bad submit arguments; please report");
+	if ((result = spok_store_new_id(id, sizeof(id), err)) != 0)
+		return result;
+	spok_strmap_set(&labels, SPOK_LABEL_EXECUTION, id);
+	xe.execution_name = id;
+	xe.node_id = "n0";
+	xe.namespace_ = ns;
+	xe.now_ms = spok_now_ms();
+	xe.labels = &labels;
+	result = spok_sparkapp_build(t, e->o.platform, &xe, &app, err);
+	spok_strmap_free(&labels);
+	if (result != 0)
+		return result;
+	if ((wns = ensure_ns(e, ns, err)) == NULL) {
+		json_decref(app);
+		return SPOK_EAPI;
+	}
+	ex = exec_new(e);
+	ex->x.id = xstrdup(id);
+	ex->x.task_name = xstrdup(t->name);
+	ex->x.project = xstrdup(t->project);
+	ex->x.domain = xstrdup(t->domain);
+	ex->x.backend = xstrdup(e->cluster);
+	ex->x.namespace_ = xstrdup(ns);
+	ex->x.task_source = xstrdup(task_source);
+	ex->x.max_attempts = t->retries + 1;
+	ex->x.created_ms = xe.now_ms;
+	ex->x.supervisor_pid = getpid();
+	reset_attempt(&ex->x, 0);
+	set_str(&ex->x.resource_name, app_name(app));
+	json_decref(app);
+	if ((result = spok_store_insert(e->o.store, &ex->x, err)) != 0) {
+		exec_free(ex);
+		return result;
+	}
+	/* The engine takes the task over; the caller's struct is left empty. */
+	spok_task_free(&ex->task);
+	ex->task = *t;
+	ex->have_task = true;
+	spok_task_init(t);
+	ex->ns = wns;
+	link_exec(e, ex);
+	snprintf(id_out, id_len, "%s", id);
+	emit(ex, SPOK_ENGINE_CHANGED);
+	crash_point("before-create");
+	send_create(ex);
+	return 0;
+}
+
+static struct eng_exec *find_id(struct spok_engine *e, const char *id)
+{
+	for (struct eng_exec *ex = e->execs; ex; ex = ex->next)
+		if (strcmp(ex->x.id, id) == 0)
+			return ex;
+	return NULL;
+}
+
+int spok_engine_adopt(struct spok_engine *e, const char *id, struct spok_err *err)
+{
+	struct eng_exec *ex;
+	struct spok_err lerr = {0};
+	int result;
+
+	ex = exec_new(e);
+	if ((result = spok_store_get(e->o.store, id, &ex->x, err)) != 0)
+		goto fail;
+	if (find_id(e, ex->x.id) != NULL) {
+		exec_free(ex);
+		return 0;
+	}
+	if (!str_eq(ex->x.backend, e->cluster) || !spok_engine_needs_work(&ex->x)) {
+		result = spok_err_set(err, SPOK_EINVAL, "execution %s: %s on %s needs no cluster "
+				      "engine here", ex->x.id, spok_phase_name(ex->x.phase),
+				      ex->x.backend ? ex->x.backend : "local");
+		goto fail;
+	}
+	if (e->o.load_task && e->o.load_task(e->o.load_data, &ex->x, &ex->task, &lerr) == 0)
+		ex->have_task = true;
+	else
+		log_warn("engine: %s: cannot reload the task: %s", ex->x.id, lerr.msg);
+	if ((ex->ns = ensure_ns(e, ex->x.namespace_, err)) == NULL) {
+		result = SPOK_EAPI;
+		goto fail;
+	}
+	ex->x.supervisor_pid = getpid();
+	link_exec(e, ex);
+	if (ex->x.abort_requested) {
+		finish(ex, SPOK_PHASE_ABORTED, "aborted by the user", NULL, true);
+	} else if (spok_phase_terminal(ex->x.phase)) { /* retryable failure, attempts left */
+		start_attempt(ex, ex->x.attempt + 1);
+	} else {
+		ex->st = ES_ADOPT;
+		save(ex);
+		if (ex->ns->listed)
+			adopt_get(ex);
+	}
+	return 0;
+fail:
+	exec_free(ex);
+	return result;
+}
+
+int spok_engine_adopt_all(struct spok_engine *e, size_t *n, struct spok_err *err)
+{
+	struct spok_execution *v = NULL;
+	size_t nv = 0, count = 0;
+	int result = spok_store_list(e->o.store, &v, &nv, err);
+
+	for (size_t i = 0; result == 0 && i < nv; i++) {
+		pid_t sup = (pid_t)v[i].supervisor_pid;
+
+		if (!str_eq(v[i].backend, e->cluster))
+			continue;
+		if (!spok_engine_needs_work(&v[i])) {
+			/* Its teardown may have been cut short: the namespace's first list
+			 * deletes what is left (cleanup_leftover). */
+			if (v[i].namespace_ && v[i].resource_name && !keep_terminal(e, v[i].phase))
+				(void)ensure_ns(e, v[i].namespace_, NULL);
+			continue;
+		}
+		if (sup > 0 && sup != getpid() && kill(sup, 0) == 0)
+			continue; /* another live spok process follows it */
+		result = spok_engine_adopt(e, v[i].id, err);
+		if (result == 0)
+			count++;
+	}
+	spok_execution_list_free(v, nv);
+	if (n)
+		*n = count;
+	return result;
+}
+
+int spok_engine_abort(struct spok_engine *e, const char *id, struct spok_err *err)
+{
+	struct eng_exec *ex;
+	int result = spok_store_request_abort(e->o.store, id, err);
+
+	if (result != 0)
+		return result;
+	ex = find_id(e, id);
+	if (ex != NULL) {
+		ex->x.abort_requested = true;
+		tick_one(ex, spok_now_ms());
+	}
+	return 0;
+}
+
+size_t spok_engine_active(const struct spok_engine *e)
+{
+	return e->stats.active;
+}
+
+bool spok_engine_idle(const struct spok_engine *e)
+{
+	if (e->stats.active > 0 || e->loose > 0)
+		return false;
+	for (const struct eng_ns *ns = e->nss; ns; ns = ns->next)
+		if (!ns->listed)
+			return false;
+	return true;
+}
+
+void spok_engine_stats(const struct spok_engine *e, struct spok_engine_stats *out)
+{
+	*out = e->stats;
+	for (const struct eng_ns *ns = e->nss; ns; ns = ns->next) {
+		struct kube_watch_stats ws;
+
+		kube_watch_stats(ns->w, &ws);
+		out->watch_connects += ws.connects;
+	}
+}

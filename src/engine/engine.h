@@ -1,0 +1,129 @@
+/* engine.h - runs SparkApplications on a cluster and follows them to the end, durably.
+ *
+ * One struct spok_engine per (cluster, process), on the loop of its kube_client. It keeps
+ * ONE shared watch per namespace on sparkapplications carrying the label
+ * SPOK_LABEL_EXECUTION (= execution id) and dispatches events to executions by name; there
+ * is no per-job polling. A periodic local tick (no API calls) checks abort requests in the
+ * store, task timeouts, the stuck-in-SUBMITTED deadline and backoff deadlines.
+ *
+ * Durability (see docs/ARCHITECTURE.md, "Cluster runs"):
+ *  - write-ahead: an attempt's row (phase QUEUED, resource_name = the deterministic
+ *    generated name of [execution id, "n0", attempt], started_ms = 0) is committed before
+ *    the create request; started_ms != 0 means "the object was confirmed to exist";
+ *  - create answering 409 means "already there": GET it and adopt it if it carries our
+ *    execution label;
+ *  - re-adoption (spok_engine_adopt*) lists the namespace's objects through the watch (or
+ *    GETs by name once the namespace is already watched): present -> continue from its
+ *    status; absent and never confirmed -> create; absent after confirmation ->
+ *    RETRYABLE_FAILURE ResourceDeletedExternally;
+ *  - a terminal phase is written before the teardown DELETE; a restart deletes leftovers
+ *    of terminal executions found in the list (same keep rules).
+ *
+ * Test-only fault injection: SPOK_CRASH_AT=<point> makes the process _exit(137) at that
+ * point: before-create (row committed, request not sent), after-create (201 received, not
+ * recorded), running (RUNNING recorded), teardown (terminal phase recorded, DELETE not sent).
+ *
+ * Ownership: the engine borrows client, store and platform (they must outlive it) and
+ * copies everything else it keeps. Tasks come from load_task (the engine owns the filled
+ * task). struct spok_execution passed to callbacks is borrowed for the callback.
+ * spok_engine_close stops everything; memory is released once pending requests have
+ * completed, so run the loop until it returns after closing the client.
+ */
+#ifndef SPOK_ENGINE_ENGINE_H
+#define SPOK_ENGINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "kube/client.h"
+#include "model/model.h"
+#include "store/store.h"
+
+#define SPOK_LABEL_EXECUTION "spok.dev/execution"
+#define SPOK_ENGINE_SUBMITTED_TIMEOUT_MS (10ULL * 60 * 1000)
+
+struct spok_engine;
+
+enum spok_engine_event {
+	SPOK_ENGINE_CHANGED,  /* phase, reason or links changed (already stored) */
+	SPOK_ENGINE_TRACKED,  /* the first watch event for the current attempt arrived */
+	SPOK_ENGINE_DONE      /* terminal and torn down: the engine no longer tracks it */
+};
+
+typedef void (*spok_engine_cb)(void *data, enum spok_engine_event ev,
+			       const struct spok_execution *x);
+/* Fills *out (initialised by the engine with spok_task_init) with the task of x, e.g.
+ * from x->task_source. Needed for new attempts and re-adoption. */
+typedef int (*spok_engine_load_cb)(void *data, const struct spok_execution *x,
+				   struct spok_task *out, struct spok_err *err);
+
+struct spok_engine_opts {
+	const char *cluster;                  /* backend name stored in the store; required */
+	struct kube_client *client;           /* borrowed */
+	struct spok_store *store;             /* borrowed */
+	const struct spok_platform *platform; /* borrowed */
+	spok_engine_load_cb load_task;        /* may be NULL: then adoption cannot recreate */
+	void *load_data;
+	spok_engine_cb on_event;              /* may be NULL */
+	void *event_data;
+	bool keep_on_success;     /* keep the SparkApplication after SUCCEEDED */
+	bool delete_failed;       /* delete failed attempts' objects (default: keep them) */
+	uint64_t submitted_timeout_ms; /* stuck in ""/SUBMITTED; 0: 10 min */
+	uint64_t tick_ms;              /* local checks; 0: 1000 */
+	uint64_t backoff_ms;           /* first create retry wait (quota, unavailable); 0: 1000 */
+	uint64_t backoff_max_ms;       /* cap; 0: 60000 */
+	long watch_timeout_s;          /* server-side watch timeout; <= 0: watch.h default */
+	/* Fills spec.sparkVersion when the core leaves it "" (Flyte never sets it; CRDs that
+	 * insist on a non-empty value, like deploy/crd, refuse ""). NULL: send as built. */
+	const char *spark_version;
+};
+
+struct spok_engine_stats {
+	uint64_t watches;        /* watches started (one per namespace) */
+	uint64_t watch_connects; /* summed over watches */
+	uint64_t relists;
+	uint64_t events;
+	uint64_t creates;        /* create requests sent */
+	uint64_t adopted_409;    /* creates answered 409 and adopted */
+	uint64_t deletes;        /* delete requests sent */
+	uint64_t quota_waits;    /* creates refused for quota */
+	uint64_t store_writes;
+	size_t active;           /* executions tracked now */
+};
+
+int spok_engine_new(const struct spok_engine_opts *o, struct spok_engine **out,
+		    struct spok_err *err);
+/* Stops watches and the tick; pending calls finish (their results are dropped). */
+void spok_engine_close(struct spok_engine *e);
+
+/* Records a new execution of t in namespace ns (write-ahead) and starts attempt 0.
+ * On success the engine takes t over (the caller's struct is left initialised and empty;
+ * spok_task_free on it is still fine); on failure the caller keeps it. task_source is
+ * stored for re-adoption (may be NULL). id_out (>= SPOK_EXEC_ID_LEN + 1 bytes) receives
+ * the id. Bad tasks fail here (SPOK_EINVAL) and record nothing. */
+int spok_engine_submit(struct spok_engine *e, struct spok_task *t, const char *ns,
+		       const char *task_source, char *id_out, size_t id_len,
+		       struct spok_err *err);
+/* Takes over one recorded execution of this cluster (non-terminal, or a retryable failure
+ * with attempts left; anything else: SPOK_EINVAL). */
+int spok_engine_adopt(struct spok_engine *e, const char *id, struct spok_err *err);
+/* Takes over every such execution of this cluster whose supervising process is gone
+ * (or is this one), and watches the namespaces of finished ones whose objects should be
+ * gone so that leftovers are deleted. *n (may be NULL) receives how many were adopted. */
+int spok_engine_adopt_all(struct spok_engine *e, size_t *n, struct spok_err *err);
+/* Same as spok_store_request_abort plus acting on it at once when tracked here. */
+int spok_engine_abort(struct spok_engine *e, const char *id, struct spok_err *err);
+
+size_t spok_engine_active(const struct spok_engine *e);
+/* Nothing tracked, no cleanup DELETE in flight and every watched namespace listed once
+ * (so leftovers of cut-short teardowns have been found): the caller may close. */
+bool spok_engine_idle(const struct spok_engine *e);
+void spok_engine_stats(const struct spok_engine *e, struct spok_engine_stats *out);
+
+/* True when x (a store row) still needs an engine: non-terminal, or RETRYABLE_FAILURE with
+ * attempts left and no abort requested. */
+bool spok_engine_needs_work(const struct spok_execution *x);
+
+#endif

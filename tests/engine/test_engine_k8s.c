@@ -1,0 +1,813 @@
+/* test_engine_k8s.c - the engine against a real kube-apiserver + etcd (ctest fixture `k8s`).
+ *
+ * Nothing runs the Spark operator here: the tests play it by writing
+ * status.applicationState through the /status subresource, exactly what the operator does.
+ * They also play the resource-quota controller (status.hard/used of a ResourceQuota), since
+ * the fixture runs no controllers. Waits are bounded only to turn a hang into a failure;
+ * nothing asserts on time.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/xalloc.h"
+#include "engine/engine.h"
+#include "kube/client.h"
+#include "kube/kubeconfig.h"
+
+static const struct kube_gvr SPARK = {"sparkoperator.k8s.io", "v1beta2", "sparkapplications"};
+static const struct kube_gvr NAMESPACES = {"", "v1", "namespaces"};
+static const struct kube_gvr QUOTAS = {"", "v1", "resourcequotas"};
+#define WAIT_GUARD_MS 120000
+
+static char ns[64];
+static uv_loop_t loop;
+static struct kube_client *cli;
+static struct spok_platform plat;
+
+/* ---- environment ---- */
+
+static void load_env(void)
+{
+	const char *path = getenv("SPOK_K8S_ENV");
+	char line[4096];
+	FILE *f;
+
+	if (path == NULL)
+		fail_msg("SPOK_K8S_ENV is not set; run through ctest with the k8s fixture");
+	f = fopen(path, "r");
+	if (f == NULL)
+		fail_msg("%s: cannot open", path);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *eq = strchr(line, '=');
+
+		line[strcspn(line, "\n")] = '\0';
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		setenv(line, eq + 1, 1);
+	}
+	fclose(f);
+}
+
+static struct kube_client *client_new(uv_loop_t *l)
+{
+	struct kube_config cfg;
+	struct kube_client *c;
+	struct spok_err err = {0};
+
+	if (kube_config_load(&cfg, getenv("KUBECONFIG"), "admin", &err) != 0)
+		fail_msg("%s", err.msg);
+	if (kube_client_new(l, &cfg, NULL, &c, &err) != 0)
+		fail_msg("%s", err.msg);
+	kube_config_free(&cfg);
+	return c;
+}
+
+static int sync_call(struct kube_sync *s, int started)
+{
+	assert_int_equal(started, 0);
+	return kube_sync_wait(cli, s, NULL);
+}
+
+/* ---- tasks: "test:<retries>:<timeout_s>" as the task source, so a restart can reload ---- */
+
+static void make_task(struct spok_task *t, uint32_t retries, uint64_t timeout_s)
+{
+	spok_task_init(t);
+	t->name = xstrdup("pi");
+	t->project = xstrdup("spok");
+	t->domain = xstrdup("development");
+	t->type = SPOK_APP_PYTHON;
+	t->main_application_file = xstrdup("local:///opt/spark/examples/src/main/python/pi.py");
+	t->image = xstrdup("spark:3.5.7");
+	t->retries = retries;
+	t->timeout_s = timeout_s;
+}
+
+static int load_task(void *data, const struct spok_execution *x, struct spok_task *out,
+		     struct spok_err *err)
+{
+	unsigned retries = 0;
+	unsigned long long timeout = 0;
+
+	(void)data;
+	if (x->task_source == NULL ||
+	    sscanf(x->task_source, "test:%u:%llu", &retries, &timeout) != 2)
+		return spok_err_set(err, SPOK_EINVAL, "bad test task source");
+	spok_task_free(out);
+	make_task(out, retries, timeout);
+	return 0;
+}
+
+/* ---- a harness: store + engine on the shared loop ---- */
+
+struct h {
+	char dir[128];
+	struct spok_store *st;
+	struct spok_engine *e;
+	int tracked;
+	int done;
+};
+
+static void on_event(void *data, enum spok_engine_event ev, const struct spok_execution *x)
+{
+	struct h *h = data;
+
+	(void)x;
+	if (ev == SPOK_ENGINE_TRACKED)
+		h->tracked++;
+	else if (ev == SPOK_ENGINE_DONE)
+		h->done++;
+}
+
+static void engine_open(struct h *h, const struct spok_engine_opts *extra)
+{
+	struct spok_engine_opts o = {0};
+	struct spok_err err = {0};
+
+	if (extra)
+		o = *extra;
+	o.cluster = "test-cluster";
+	o.client = cli;
+	o.store = h->st;
+	o.platform = &plat;
+	o.load_task = load_task;
+	o.spark_version = "3.5.7";
+	o.on_event = on_event;
+	o.event_data = h;
+	if (o.tick_ms == 0)
+		o.tick_ms = 50;
+	if (o.backoff_ms == 0)
+		o.backoff_ms = 100;
+	if (o.backoff_max_ms == 0)
+		o.backoff_max_ms = 400;
+	if (spok_engine_new(&o, &h->e, &err) != 0)
+		fail_msg("%s", err.msg);
+}
+
+static void h_open(struct h *h, const struct spok_engine_opts *extra)
+{
+	struct spok_err err = {0};
+
+	memset(h, 0, sizeof(*h));
+	snprintf(h->dir, sizeof(h->dir), "/tmp/spok-engine-XXXXXX");
+	assert_non_null(mkdtemp(h->dir));
+	if (spok_store_open(h->dir, &h->st, &err) != 0)
+		fail_msg("%s", err.msg);
+	engine_open(h, extra);
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static void h_close(struct h *h)
+{
+	spok_engine_close(h->e);
+	h->e = NULL;
+	uv_run(&loop, UV_RUN_NOWAIT);
+	spok_store_close(h->st);
+	nftw(h->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void run_once(void)
+{
+	uv_run(&loop, UV_RUN_ONCE);
+}
+
+#define WAIT_FOR(cond, what)                                                              \
+	do {                                                                              \
+		int64_t dl_ = spok_now_ms() + WAIT_GUARD_MS;                              \
+		while (!(cond)) {                                                         \
+			if (spok_now_ms() > dl_)                                          \
+				fail_msg("gave up waiting for %s", what);                 \
+			run_once();                                                       \
+		}                                                                         \
+	} while (0)
+
+static struct spok_execution row_of(struct h *h, const char *id)
+{
+	struct spok_execution x = {0};
+	struct spok_err err = {0};
+
+	if (spok_store_get(h->st, id, &x, &err) != 0)
+		fail_msg("%s", err.msg);
+	return x;
+}
+
+static bool row_is(struct h *h, const char *id, enum spok_phase ph)
+{
+	struct spok_execution x = row_of(h, id);
+	bool yes = x.phase == ph;
+
+	spok_execution_free(&x);
+	return yes;
+}
+
+static bool row_started(struct h *h, const char *id)
+{
+	struct spok_execution x = row_of(h, id);
+	bool yes = x.started_ms != 0;
+
+	spok_execution_free(&x);
+	return yes;
+}
+
+static char *name_of(struct h *h, const char *id)
+{
+	struct spok_execution x = row_of(h, id);
+	char *n = xstrdup(x.resource_name);
+
+	spok_execution_free(&x);
+	return n;
+}
+
+static void submit(struct h *h, uint32_t retries, uint64_t timeout_s, char *id)
+{
+	struct spok_task t;
+	struct spok_err err = {0};
+	char src[64];
+
+	make_task(&t, retries, timeout_s);
+	snprintf(src, sizeof(src), "test:%u:%llu", retries, (unsigned long long)timeout_s);
+	if (spok_engine_submit(h->e, &t, ns, src, id, SPOK_EXEC_ID_LEN + 1, &err) != 0)
+		fail_msg("%s", err.msg);
+	spok_task_free(&t);
+}
+
+/* ---- playing the operator ---- */
+
+static void set_state(const char *name, const char *state)
+{
+	struct kube_sync s = {0};
+	char pod[128];
+	json_t *st;
+
+	snprintf(pod, sizeof(pod), "%s-driver", name);
+	st = json_pack("{s:{s:s,s:s},s:s,s:{s:s}}", "applicationState", "state", state,
+		       "errorMessage", strcmp(state, "FAILED") == 0 ? "driver exited 1" : "",
+		       "sparkApplicationId", "spark-0123", "driverInfo", "podName", pod);
+	if (sync_call(&s, kube_patch_status(cli, &SPARK, ns, name, st, kube_sync_cb, &s, NULL)) != 0)
+		fail_msg("patch status %s: %s", name, s.message);
+	kube_sync_free(&s);
+	json_decref(st);
+}
+
+static int get_code(const char *name)
+{
+	struct kube_sync s = {0};
+	int code = sync_call(&s, kube_get(cli, &SPARK, ns, name, kube_sync_cb, &s, NULL));
+
+	kube_sync_free(&s);
+	return code;
+}
+
+static size_t count_for(const char *id)
+{
+	struct kube_sync s = {0};
+	struct kube_list_opts lo = {0};
+	char sel[128];
+	size_t n;
+
+	snprintf(sel, sizeof(sel), "%s=%s", SPOK_LABEL_EXECUTION, id);
+	lo.label_selector = sel;
+	if (sync_call(&s, kube_list(cli, &SPARK, ns, &lo, kube_sync_cb, &s, NULL)) != 0)
+		fail_msg("list: %s", s.message);
+	n = json_array_size(json_object_get(s.body, "items"));
+	kube_sync_free(&s);
+	return n;
+}
+
+/* ---- tests ---- */
+
+static void test_success_and_teardown(void **state)
+{
+	struct h h;
+	char id[32];
+	char *name;
+
+	(void)state;
+	h_open(&h, NULL);
+	submit(&h, 0, 0, id);
+	WAIT_FOR(row_started(&h, id), "the create");
+	name = name_of(&h, id);
+	assert_non_null(strstr(name, id));
+	WAIT_FOR(h.tracked == 1, "the first watch event");
+	set_state(name, "SUBMITTED");
+	set_state(name, "RUNNING");
+	WAIT_FOR(row_is(&h, id, SPOK_PHASE_RUNNING), "RUNNING");
+	set_state(name, "COMPLETED");
+	WAIT_FOR(spok_engine_active(h.e) == 0, "the end");
+	assert_true(row_is(&h, id, SPOK_PHASE_SUCCEEDED));
+	assert_int_equal(get_code(name), SPOK_ENOTFOUND);
+	free(name);
+	h_close(&h);
+}
+
+static void test_keep_on_success(void **state)
+{
+	struct spok_engine_opts o = {.keep_on_success = true};
+	struct h h;
+	char id[32];
+	char *name;
+
+	(void)state;
+	h_open(&h, &o);
+	submit(&h, 0, 0, id);
+	WAIT_FOR(row_started(&h, id), "the create");
+	name = name_of(&h, id);
+	set_state(name, "COMPLETED");
+	WAIT_FOR(spok_engine_active(h.e) == 0, "the end");
+	assert_true(row_is(&h, id, SPOK_PHASE_SUCCEEDED));
+	assert_int_equal(get_code(name), 0);
+	free(name);
+	h_close(&h);
+}
+
+static void test_retry_new_attempt(void **state)
+{
+	struct spok_attempt *a = NULL;
+	size_t na = 0;
+	struct h h;
+	char id[32];
+	char *n0, *n1;
+
+	(void)state;
+	h_open(&h, NULL);
+	submit(&h, 1, 0, id);
+	WAIT_FOR(row_started(&h, id), "the create");
+	n0 = name_of(&h, id);
+	set_state(n0, "RUNNING");
+	set_state(n0, "FAILED");
+	WAIT_FOR(h.tracked == 2, "attempt 2's first event");
+	n1 = name_of(&h, id);
+	assert_string_not_equal(n0, n1);
+	assert_int_equal(get_code(n0), 0); /* the failed attempt is kept for debugging */
+	set_state(n1, "COMPLETED");
+	WAIT_FOR(spok_engine_active(h.e) == 0, "the end");
+	assert_true(row_is(&h, id, SPOK_PHASE_SUCCEEDED));
+	assert_int_equal(spok_store_attempts(h.st, id, &a, &na, NULL), 0);
+	assert_int_equal(na, 2);
+	assert_int_equal(a[0].phase, SPOK_PHASE_RETRYABLE_FAILURE);
+	assert_int_equal(a[1].phase, SPOK_PHASE_SUCCEEDED);
+	spok_attempts_free(a, na);
+	assert_int_equal(count_for(id), 1); /* n0 left, n1 torn down */
+	free(n0);
+	free(n1);
+	h_close(&h);
+}
+
+static void test_submission_failed(void **state)
+{
+	struct spok_execution x;
+	struct h h;
+	char id[32];
+	char *name;
+
+	(void)state;
+	h_open(&h, NULL);
+	submit(&h, 0, 0, id);
+	WAIT_FOR(row_started(&h, id), "the create");
+	name = name_of(&h, id);
+	set_state(name, "SUBMISSION_FAILED");
+	WAIT_FOR(spok_engine_active(h.e) == 0, "the end");
+	x = row_of(&h, id);
+	assert_int_equal(x.phase, SPOK_PHASE_RETRYABLE_FAILURE);
+	assert_non_null(x.reason);
+	spok_execution_free(&x);
+	free(name);
+	h_close(&h);
+}
+
+static void test_timeout_deletes(void **state)
+{
+	struct spok_execution x;
+	struct h h;
+	char id[32];
+	char *name;
+
+	(void)state;
+	h_open(&h, NULL);
+	submit(&h, 0, 1, id);
+	WAIT_FOR(row_started(&h, id), "the create");
+	name = name_of(&h, id);
+	set_state(name, "RUNNING");
+	WAIT_FOR(spok_engine_active(h.e) == 0, "the timeout");
+	x = row_of(&h, id);
+	assert_int_equal(x.phase, SPOK_PHASE_TIMED_OUT);
+	assert_non_null(strstr(x.reason, "timed out"));
+	spok_execution_free(&x);
+	assert_int_equal(get_code(name), SPOK_ENOTFOUND);
+	free(name);
+	h_close(&h);
+}
+
+static void test_abort_from_other_process(void **state)
+{
+	struct h h;
+	char id[32];
+	char *name;
+	pid_t pid;
+	int wst;
+
+	(void)state;
+	h_open(&h, NULL);
+	submit(&h, 2, 0, id);
+	WAIT_FOR(row_started(&h, id), "the create");
+	name = name_of(&h, id);
+	set_state(name, "RUNNING");
+	WAIT_FOR(row_is(&h, id, SPOK_PHASE_RUNNING), "RUNNING");
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) { /* what `spok abort ID` does: one flag in the shared store */
+		struct spok_store *st = NULL;
+		int r = spok_store_open(h.dir, &st, NULL);
+
+		if (r == 0)
+			r = spok_store_request_abort(st, id, NULL);
+		spok_store_close(st);
+		_exit(r == 0 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &wst, 0), pid);
+	assert_int_equal(WEXITSTATUS(wst), 0);
+	WAIT_FOR(spok_engine_active(h.e) == 0, "the abort");
+	assert_true(row_is(&h, id, SPOK_PHASE_ABORTED));
+	assert_int_equal(get_code(name), SPOK_ENOTFOUND);
+	free(name);
+	h_close(&h);
+}
+
+static void test_stuck_submitted(void **state)
+{
+	struct spok_engine_opts o = {.submitted_timeout_ms = 300};
+	struct spok_execution x;
+	struct h h;
+	char id[32];
+	char *name;
+
+	(void)state;
+	h_open(&h, &o);
+	submit(&h, 0, 0, id);
+	WAIT_FOR(row_started(&h, id), "the create");
+	name = name_of(&h, id);
+	set_state(name, "SUBMITTED");
+	WAIT_FOR(spok_engine_active(h.e) == 0, "the deadline");
+	x = row_of(&h, id);
+	assert_int_equal(x.phase, SPOK_PHASE_RETRYABLE_FAILURE);
+	assert_non_null(strstr(x.reason, "stuck in SUBMITTED for 0m0s: the operator did not start the driver"));
+	spok_execution_free(&x);
+	WAIT_FOR(get_code(name) == SPOK_ENOTFOUND, "the delete");
+	free(name);
+	h_close(&h);
+}
+
+static void test_deleted_externally(void **state)
+{
+	struct spok_execution x;
+	struct kube_sync s = {0};
+	struct h h;
+	char id[32];
+	char *name;
+
+	(void)state;
+	h_open(&h, NULL);
+	submit(&h, 0, 0, id);
+	WAIT_FOR(row_started(&h, id), "the create");
+	name = name_of(&h, id);
+	set_state(name, "RUNNING");
+	WAIT_FOR(row_is(&h, id, SPOK_PHASE_RUNNING), "RUNNING");
+	assert_int_equal(sync_call(&s, kube_delete(cli, &SPARK, ns, name, NULL, NULL, kube_sync_cb, &s, NULL)), 0);
+	kube_sync_free(&s);
+	WAIT_FOR(spok_engine_active(h.e) == 0, "the end");
+	x = row_of(&h, id);
+	assert_int_equal(x.phase, SPOK_PHASE_RETRYABLE_FAILURE);
+	assert_non_null(strstr(x.reason, "ResourceDeletedExternally"));
+	spok_execution_free(&x);
+	free(name);
+	h_close(&h);
+}
+
+static void test_name_taken(void **state)
+{
+	struct spok_execution x;
+	struct kube_sync s = {0};
+	struct h h;
+	char id[32];
+	json_t *app;
+	char *name;
+
+	(void)state;
+	/* Create the object the engine will want before it does, without our label: the
+	 * engine's create gets 409 and must refuse to adopt. The name is computed by
+	 * submitting once with a keep-running engine, then reusing its attempt-1 name. */
+	h_open(&h, NULL);
+	submit(&h, 1, 0, id);
+	WAIT_FOR(row_started(&h, id), "the create");
+	name = name_of(&h, id);
+	name[strlen(name) - 1] = '1'; /* <id>-n0-1: the next attempt's name */
+	app = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:s,s:s,s:{},s:{}}}", "apiVersion",
+			"sparkoperator.k8s.io/v1beta2", "kind", "SparkApplication", "metadata",
+			"name", name, "spec", "type", "Python", "sparkVersion", "3.5.7",
+			"mainApplicationFile", "local:///x.py", "driver", "executor");
+	assert_int_equal(sync_call(&s, kube_create(cli, &SPARK, ns, app, kube_sync_cb, &s, NULL)), 0);
+	kube_sync_free(&s);
+	json_decref(app);
+	name[strlen(name) - 1] = '0';
+	set_state(name, "FAILED");
+	WAIT_FOR(spok_engine_active(h.e) == 0, "the end");
+	x = row_of(&h, id);
+	assert_int_equal(x.phase, SPOK_PHASE_PERMANENT_FAILURE);
+	assert_non_null(strstr(x.reason, "name taken by an object spok did not create"));
+	spok_execution_free(&x);
+	free(name);
+	h_close(&h);
+}
+
+static void quota_status(const char *used)
+{
+	struct kube_sync s = {0};
+	json_t *st = json_pack("{s:{s:s},s:{s:s}}", "hard", "count/sparkapplications.sparkoperator.k8s.io",
+			       "1", "used", "count/sparkapplications.sparkoperator.k8s.io", used);
+
+	if (sync_call(&s, kube_patch_status(cli, &QUOTAS, ns, "spok-q", st, kube_sync_cb, &s, NULL)) != 0)
+		fail_msg("quota status: %s", s.message);
+	kube_sync_free(&s);
+	json_decref(st);
+}
+
+static void test_quota_waits(void **state)
+{
+	struct kube_sync s = {0};
+	struct h h;
+	char a[32], b[32];
+	char *na, *nb;
+	json_t *q;
+
+	(void)state;
+	q = json_pack("{s:s,s:s,s:{s:s},s:{s:{s:s}}}", "apiVersion", "v1", "kind", "ResourceQuota",
+		      "metadata", "name", "spok-q", "spec", "hard",
+		      "count/sparkapplications.sparkoperator.k8s.io", "1");
+	assert_int_equal(sync_call(&s, kube_create(cli, &QUOTAS, ns, q, kube_sync_cb, &s, NULL)), 0);
+	kube_sync_free(&s);
+	json_decref(q);
+	/* No quota controller runs: play it (an unprocessed quota refuses everything). */
+	quota_status("0");
+	h_open(&h, NULL);
+	submit(&h, 0, 0, a);
+	WAIT_FOR(row_started(&h, a), "the first create");
+	submit(&h, 0, 0, b);
+	WAIT_FOR(row_is(&h, b, SPOK_PHASE_WAITING_FOR_RESOURCES), "WAITING_FOR_RESOURCES");
+	na = name_of(&h, a);
+	set_state(na, "COMPLETED");
+	WAIT_FOR(row_is(&h, a, SPOK_PHASE_SUCCEEDED) && get_code(na) == SPOK_ENOTFOUND, "teardown of the first");
+	quota_status("0"); /* what the controller does after the delete */
+	WAIT_FOR(row_started(&h, b), "the second create");
+	nb = name_of(&h, b);
+	set_state(nb, "COMPLETED");
+	WAIT_FOR(spok_engine_active(h.e) == 0, "the end");
+	assert_true(row_is(&h, b, SPOK_PHASE_SUCCEEDED));
+	assert_int_equal(sync_call(&s, kube_delete(cli, &QUOTAS, ns, "spok-q", NULL, NULL, kube_sync_cb, &s, NULL)), 0);
+	kube_sync_free(&s);
+	free(na);
+	free(nb);
+	h_close(&h);
+}
+
+#define MANY 100
+
+static void test_many_share_one_watch(void **state)
+{
+	struct spok_engine_stats es;
+	struct kube_client_stats cs0, cs1;
+	struct h h;
+	static char ids[MANY][32];
+	char *name;
+
+	(void)state;
+	h_open(&h, NULL);
+	kube_client_stats(cli, &cs0);
+	for (int i = 0; i < MANY; i++)
+		submit(&h, 0, 0, ids[i]);
+	WAIT_FOR(h.tracked == MANY, "every first event");
+	kube_client_stats(cli, &cs1);
+	spok_engine_stats(h.e, &es);
+	assert_int_equal(es.watches, 1);
+	assert_int_equal(es.creates, MANY);
+	/* one create each, plus one list and one watch connect for all of them */
+	assert_true(cs1.sent - cs0.sent <= MANY + 4);
+	for (int i = 0; i < MANY; i++) {
+		name = name_of(&h, ids[i]);
+		set_state(name, "COMPLETED");
+		free(name);
+	}
+	WAIT_FOR(spok_engine_active(h.e) == 0, "every end");
+	spok_engine_stats(h.e, &es);
+	assert_int_equal(es.watches, 1);
+	assert_int_equal(es.deletes, MANY);
+	for (int i = 0; i < MANY; i++)
+		assert_true(row_is(&h, ids[i], SPOK_PHASE_SUCCEEDED));
+	h_close(&h);
+}
+
+/* ---- crash / restart matrix ---- */
+
+/* The child: a fresh loop, client, store and engine; submits and runs until SPOK_CRASH_AT
+ * kills it. Never returns. */
+static void crash_child(const char *dir, const char *point)
+{
+	uv_loop_t l;
+	struct kube_client *c;
+	struct spok_store *st = NULL;
+	struct spok_engine *e = NULL;
+	struct spok_engine_opts o = {0};
+	struct spok_task t;
+	char id[32];
+
+	setenv("SPOK_CRASH_AT", point, 1);
+	uv_loop_init(&l);
+	c = client_new(&l);
+	if (spok_store_open(dir, &st, NULL) != 0)
+		_exit(2);
+	o.cluster = "test-cluster";
+	o.client = c;
+	o.store = st;
+	o.platform = &plat;
+	o.load_task = load_task;
+	o.spark_version = "3.5.7";
+	o.tick_ms = 50;
+	if (spok_engine_new(&o, &e, NULL) != 0)
+		_exit(3);
+	make_task(&t, 0, 0);
+	if (spok_engine_submit(e, &t, ns, "test:0:0", id, sizeof(id), NULL) != 0)
+		_exit(4);
+	for (;;)
+		uv_run(&l, UV_RUN_ONCE);
+}
+
+static struct spok_execution only_row(struct h *h)
+{
+	struct spok_execution *v = NULL, x = {0};
+	size_t n = 0;
+
+	assert_int_equal(spok_store_list(h->st, &v, &n, NULL), 0);
+	if (n == 1) {
+		x = v[0];
+		memset(&v[0], 0, sizeof(v[0]));
+	}
+	spok_execution_list_free(v, n);
+	return x;
+}
+
+static void crash_case(const char *point)
+{
+	struct spok_execution x = {0};
+	struct h h;
+	char id[32];
+	pid_t pid;
+	int wst;
+	size_t adopted = 0;
+
+	h_open(&h, NULL);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		crash_child(h.dir, point);
+	if (strcmp(point, "running") == 0 || strcmp(point, "teardown") == 0) {
+		/* Play the operator for the child's object once it is there. */
+		for (int64_t dl = spok_now_ms() + WAIT_GUARD_MS;;) {
+			x = only_row(&h);
+			if (x.id && x.started_ms != 0)
+				break;
+			spok_execution_free(&x);
+			if (spok_now_ms() > dl)
+				fail_msg("%s: the child never created its object", point);
+			usleep(20000);
+		}
+		set_state(x.resource_name, "RUNNING");
+		if (strcmp(point, "teardown") == 0)
+			set_state(x.resource_name, "COMPLETED");
+		spok_execution_free(&x);
+	}
+	assert_int_equal(waitpid(pid, &wst, 0), pid);
+	assert_true(WIFEXITED(wst));
+	assert_int_equal(WEXITSTATUS(wst), 137);
+	x = only_row(&h);
+	assert_non_null(x.id);
+	snprintf(id, sizeof(id), "%s", x.id);
+	spok_execution_free(&x);
+
+	/* Restart: a new engine adopts whatever the dead one left. */
+	assert_int_equal(spok_engine_adopt_all(h.e, &adopted, NULL), 0);
+	assert_int_equal(adopted, strcmp(point, "teardown") == 0 ? 0 : 1);
+	if (strcmp(point, "teardown") != 0) {
+		WAIT_FOR(row_started(&h, id), "the object after the restart");
+		x = row_of(&h, id);
+		assert_int_equal(x.attempt, 0);
+		assert_int_equal(count_for(id), 1); /* exactly one object: no duplicate */
+		set_state(x.resource_name, "COMPLETED");
+		spok_execution_free(&x);
+	}
+	WAIT_FOR(spok_engine_idle(h.e), "the end after the restart");
+	assert_true(row_is(&h, id, SPOK_PHASE_SUCCEEDED));
+	assert_int_equal(count_for(id), 0); /* torn down, also after a cut-short teardown */
+	h_close(&h);
+}
+
+static void test_crash_before_create(void **state)
+{
+	(void)state;
+	crash_case("before-create");
+}
+
+static void test_crash_after_create(void **state)
+{
+	(void)state;
+	crash_case("after-create");
+}
+
+static void test_crash_running(void **state)
+{
+	(void)state;
+	crash_case("running");
+}
+
+static void test_crash_teardown(void **state)
+{
+	(void)state;
+	crash_case("teardown");
+}
+
+/* ---- setup ---- */
+
+static int setup(void **state)
+{
+	struct kube_sync s = {0};
+	json_t *obj;
+
+	(void)state;
+	load_env();
+	uv_loop_init(&loop);
+	spok_platform_init(&plat);
+	snprintf(ns, sizeof(ns), "spok-engine-%ld", (long)getpid());
+	cli = client_new(&loop);
+	obj = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata",
+			"name", ns);
+	sync_call(&s, kube_create(cli, &NAMESPACES, NULL, obj, kube_sync_cb, &s, NULL));
+	if (s.code != 0 && s.code != SPOK_ECONFLICT)
+		fail_msg("%s", s.message);
+	kube_sync_free(&s);
+	json_decref(obj);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct kube_sync s = {0};
+
+	(void)state;
+	sync_call(&s, kube_delete(cli, &NAMESPACES, NULL, ns, NULL, NULL, kube_sync_cb, &s, NULL));
+	kube_sync_free(&s);
+	kube_client_close(cli);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	spok_platform_free(&plat);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_success_and_teardown),
+		cmocka_unit_test(test_keep_on_success),
+		cmocka_unit_test(test_retry_new_attempt),
+		cmocka_unit_test(test_submission_failed),
+		cmocka_unit_test(test_timeout_deletes),
+		cmocka_unit_test(test_abort_from_other_process),
+		cmocka_unit_test(test_stuck_submitted),
+		cmocka_unit_test(test_deleted_externally),
+		cmocka_unit_test(test_name_taken),
+		cmocka_unit_test(test_quota_waits),
+		cmocka_unit_test(test_many_share_one_watch),
+		cmocka_unit_test(test_crash_before_create),
+		cmocka_unit_test(test_crash_after_create),
+		cmocka_unit_test(test_crash_running),
+		cmocka_unit_test(test_crash_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
