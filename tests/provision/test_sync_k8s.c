@@ -222,15 +222,16 @@ static char *rv_of(const char *path)
 	return rv;
 }
 
-static bool can(const char *sa_ns, const char *ns, const char *verb, const char *resource)
+static bool can_as(const char *sa_ns, const char *sa, const char *ns, const char *verb,
+		   const char *group, const char *resource)
 {
-	char *user = xasprintf("system:serviceaccount:%s:spark", sa_ns);
-	char *group = xasprintf("system:serviceaccounts:%s", sa_ns);
+	char *user = xasprintf("system:serviceaccount:%s:%s", sa_ns, sa);
+	char *grp = xasprintf("system:serviceaccounts:%s", sa_ns);
 	json_t *review = json_pack(
-		"{s:s,s:s,s:{s:s,s:[s,s],s:{s:s,s:s,s:s}}}", "apiVersion", "authorization.k8s.io/v1",
-		"kind", "SubjectAccessReview", "spec", "user", user, "groups",
-		"system:serviceaccounts", group, "resourceAttributes", "namespace", ns, "verb", verb,
-		"resource", resource);
+		"{s:s,s:s,s:{s:s,s:[s,s],s:{s:s,s:s,s:s,s:s}}}", "apiVersion",
+		"authorization.k8s.io/v1", "kind", "SubjectAccessReview", "spec", "user", user,
+		"groups", "system:serviceaccounts", grp, "resourceAttributes", "namespace", ns, "verb",
+		verb, "group", group, "resource", resource);
 	json_t *out = NULL;
 	bool allowed;
 
@@ -240,8 +241,13 @@ static bool can(const char *sa_ns, const char *ns, const char *verb, const char 
 	json_decref(out);
 	json_decref(review);
 	free(user);
-	free(group);
+	free(grp);
 	return allowed;
+}
+
+static bool can(const char *sa_ns, const char *ns, const char *verb, const char *resource)
+{
+	return can_as(sa_ns, "spark", ns, verb, "", resource);
 }
 
 static const char *const paths[] = {
@@ -500,6 +506,105 @@ static void test_dry_run(void **state)
 	spok_platform_free(&x.plat);
 }
 
+/* deploy/spok: every manifest passes the API server's validation and admission (server-side
+ * apply with dryRun=All); the Namespace, ServiceAccount and RBAC are applied for real so the
+ * dry runs have a namespace and the RBAC can be checked with SubjectAccessReview. */
+static void apply_manifest(json_t *obj, const char *where, struct prov_kinds *kinds, bool dry)
+{
+	const struct prov_kind *k = NULL;
+	struct spok_err err = {0};
+	struct kube_gvr gvr;
+	char *path, *text, *query;
+	struct kube_req req = {.method = "PATCH", .content_type = "application/apply-patch+yaml"};
+	struct kube_sync ks = {0};
+	const char *ns = json_string_value(json_object_get(json_object_get(obj, "metadata"),
+							   "namespace"));
+
+	if (prov_kind_resolve(cli, kinds, json_string_value(json_object_get(obj, "apiVersion")),
+			      json_string_value(json_object_get(obj, "kind")), where, &k, &err) != 0)
+		fail_msg("%s", err.msg);
+	if (k->namespaced && ns == NULL)
+		fail_msg("%s: namespaced object without metadata.namespace", where);
+	gvr = (struct kube_gvr){k->group, k->version, k->resource};
+	path = kube_path(&gvr, k->namespaced ? ns : NULL,
+			 json_string_value(json_object_get(json_object_get(obj, "metadata"), "name")),
+			 NULL);
+	text = json_dumps(obj, JSON_COMPACT);
+	query = xasprintf("fieldManager=spok-test&force=true%s", dry ? "&dryRun=All" : "");
+	req.path = path;
+	req.query = query;
+	req.body = text;
+	req.body_len = strlen(text);
+	assert_int_equal(kube_request(cli, &req, kube_sync_cb, &ks, NULL), 0);
+	if (kube_sync_wait(cli, &ks, &err) != 0)
+		fail_msg("%s: %s", where, err.msg);
+	kube_sync_free(&ks);
+	free(query);
+	free(text);
+	free(path);
+}
+
+static void test_deploy_manifests(void **state)
+{
+	static const char *const for_real[] = {"Namespace", "ServiceAccount", "ClusterRole",
+					       "ClusterRoleBinding"};
+	const char *src = getenv("SPOK_SOURCE_DIR");
+	struct prov_templates t = {0};
+	struct prov_kinds kinds = {0};
+	struct spok_err err = {0};
+	char *dirp;
+	size_t n = 0;
+
+	(void)state;
+	assert_non_null(src);
+	dirp = xasprintf("%s/deploy/spok", src);
+	if (prov_templates_load(&t, dirp, &err) != 0)
+		fail_msg("%s", err.msg);
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < t.len; i++) {
+			json_t *obj = spok_yaml_to_json(t.docs[i].text, strlen(t.docs[i].text),
+							t.docs[i].path, &err);
+			const char *kind;
+			bool real = false;
+
+			if (obj == NULL)
+				fail_msg("%s", err.msg);
+			if (json_is_null(obj)) {
+				json_decref(obj);
+				continue;
+			}
+			kind = json_string_value(json_object_get(obj, "kind"));
+			assert_non_null(kind);
+			for (size_t j = 0; j < sizeof(for_real) / sizeof(for_real[0]); j++)
+				real = real || strcmp(kind, for_real[j]) == 0;
+			/* pass 0: what must exist; pass 1: everything else as a dry run */
+			if (pass == 0 && real)
+				apply_manifest(obj, t.docs[i].path, &kinds, false);
+			else if (pass == 1 && !real)
+				apply_manifest(obj, t.docs[i].path, &kinds, true);
+			n += pass == 1;
+			json_decref(obj);
+		}
+	}
+	assert_int_equal(n, 8);
+	/* spok's service account can do what serve and cluster sync need, in any namespace */
+	assert_true(can_as("spok-system", "spok", "any-ns", "create", "sparkoperator.k8s.io",
+			   "sparkapplications"));
+	assert_true(can_as("spok-system", "spok", "any-ns", "watch", "sparkoperator.k8s.io",
+			   "sparkapplications"));
+	assert_true(can_as("spok-system", "spok", "any-ns", "patch", "rbac.authorization.k8s.io",
+			   "roles"));
+	assert_true(can_as("spok-system", "spok", "", "patch", "", "namespaces"));
+	assert_true(can_as("spok-system", "spok", "any-ns", "patch", "", "resourcequotas"));
+	assert_true(can_as("spok-system", "spok", "any-ns", "get", "", "pods"));
+	assert_false(can_as("spok-system", "spok", "any-ns", "get", "", "secrets"));
+	assert_false(can_as("spok-system", "spok", "any-ns", "create", "rbac.authorization.k8s.io",
+			    "clusterroles"));
+	prov_kinds_free(&kinds);
+	prov_templates_free(&t);
+	free(dirp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +612,7 @@ int main(void)
 		cmocka_unit_test(test_change_and_prune),
 		cmocka_unit_test(test_bad_templates),
 		cmocka_unit_test(test_dry_run),
+		cmocka_unit_test(test_deploy_manifests),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
