@@ -72,5 +72,16 @@ int cmd_validate(struct spok_cli *cli, int argc, char **argv);
 int cmd_serve(struct spok_cli *cli, int argc, char **argv);
 /* `spok cluster sync` (cmd_sync.c, src/provision) */
 int cmd_cluster(struct spok_cli *cli, int argc, char **argv);
+/* cluster runs (cmd_cluster.c, src/engine): `spok run JOB --cluster CONTEXT` and
+ * `spok reconcile`; abort/logs of executions whose backend is a cluster. */
+struct spok_store;
+struct spok_execution;
+bool spok_cli_wants_cluster(int argc, char **argv);
+int cmd_run_cluster(struct spok_cli *cli, int argc, char **argv);
+int cmd_reconcile(struct spok_cli *cli, int argc, char **argv);
+int spok_cluster_abort(struct spok_cli *cli, struct spok_store *st, const struct spok_execution *x,
+		       struct spok_err *err);
+int spok_cluster_logs(struct spok_cli *cli, const struct spok_execution *x, bool follow,
+		      struct spok_err *err);
 
 #endif

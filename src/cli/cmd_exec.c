@@ -285,6 +285,10 @@ int cmd_logs(struct spok_cli *cli, int argc, char **argv)
 
 	if (result == 0)
 		result = spok_store_get(st, pos.items[0], &x, &err);
+	if (result == 0 && x.backend && strcmp(x.backend, "local") != 0) { /* pods/log */
+		result = spok_cluster_logs(cli, &x, f, &err);
+		goto out;
+	}
 	if (result == 0 && attempt) {
 		char *end;
 		unsigned long n = strtoul(attempt, &end, 10);
@@ -307,6 +311,7 @@ int cmd_logs(struct spok_cli *cli, int argc, char **argv)
 		else
 			copy_from(x.log_path, &off);
 	}
+out:
 	spok_execution_free(&x);
 	spok_store_close(st);
 	free(data_dir);
@@ -337,9 +342,15 @@ int cmd_abort(struct spok_cli *cli, int argc, char **argv)
 		result = spok_parse_duration_ms("--grace", grace, &grace_ms, &err);
 	if (result == 0)
 		result = spok_store_get(st, pos.items[0], &x, &err);
-	if (result == 0 && x.backend && strcmp(x.backend, "local") != 0)
-		result = spok_err_set(&err, SPOK_EINVAL, "execution %s runs on %s; abort it with the cluster commands", x.id, x.backend);
-	if (result == 0 && spok_phase_terminal(x.phase)) {
+	bool cluster = result == 0 && x.backend && strcmp(x.backend, "local") != 0;
+	if (cluster && !spok_phase_terminal(x.phase)) { /* src/engine deletes the SparkApplication */
+		result = spok_cluster_abort(cli, st, &x, &err);
+		spok_execution_free(&x);
+		if (result == 0)
+			result = spok_store_get(st, pos.items[0], &x, &err);
+		if (result == 0)
+			printf("execution %s: %s\n", x.id, spok_phase_name(x.phase));
+	} else if (result == 0 && spok_phase_terminal(x.phase)) {
 		printf("execution %s already finished: %s\n", x.id, spok_phase_name(x.phase));
 	} else if (result == 0) {
 		result = spok_local_abort(st, x.id, grace_ms, &err);

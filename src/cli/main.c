@@ -23,6 +23,7 @@ static const struct {
 	{"abort", cmd_abort, "stop a running execution"},
 	{"history", cmd_history, "start (or stop) the Spark history server"},
 	{"cluster", cmd_cluster, "per-namespace cluster resources (spok cluster sync)"},
+	{"reconcile", cmd_reconcile, "follow unfinished cluster executions to their end"},
 	{"serve", cmd_serve, "run the daemon: HTTP/JSON API, metrics, dashboard"},
 	/* local and cluster execution commands register here */
 	{"version", cmd_version, "print the spok version"},

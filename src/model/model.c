@@ -183,6 +183,7 @@ void spok_platform_free(struct spok_platform *p)
 	free(p->spok.default_image);
 	free(p->spok.namespace_template);
 	free(p->spok.default_service_account);
+	free(p->spok.spark_version);
 	json_decref(p->spok.clusters);
 	json_decref(p->spok.routes);
 	json_decref(p->spok.server);

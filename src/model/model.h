@@ -257,6 +257,10 @@ struct spok_settings {
 	json_t *routes;
 	json_t *server;
 	struct spok_cluster_resources cluster_resources; /* `spok cluster sync` */
+	/* cluster runs (src/engine) */
+	bool keep_on_success;          /* keep-on-success: leave the SparkApplication after success */
+	uint64_t submitted_timeout_ms; /* submitted-timeout: stuck in SUBMITTED; 0 = 10 min */
+	char *spark_version;           /* spark-version: fills an empty spec.sparkVersion, or NULL */
 };
 
 struct spok_platform {

@@ -12,7 +12,8 @@
 static const char *const top_keys[] = {"plugins", "spok", NULL};
 static const char *const spok_keys[] = {
 	"default-image", "namespace-template", "default-service-account", "name-max-len",
-	"clusters", "routes", "server", "cluster-resources", NULL
+	"clusters", "routes", "server", "cluster-resources", "keep-on-success", "submitted-timeout",
+	"spark-version", NULL
 };
 static const char *const cluster_resources_keys[] = {
 	"templates-dir", "projects", "domains", "values", "project-values", NULL
@@ -426,6 +427,22 @@ static int cluster_resources_field(struct walk *w, void *out, int idx, const str
 	}
 }
 
+/* spok.submitted-timeout: a duration like "10m" (engine: stuck-in-SUBMITTED deadline). */
+static int submitted_timeout(struct walk *w, const struct ynode *v, const char *path,
+			     struct spok_settings *s)
+{
+	char *text = NULL;
+	uint64_t secs = 0;
+	int result = walk_string(w, v, path, &text);
+
+	if (result == SPOK_OK && (text == NULL || !spok_spec_parse_duration(text, &secs) || secs == 0))
+		result = walk_fail(w, v, path, "expected a positive duration such as 10m or 90s");
+	if (result == SPOK_OK)
+		s->submitted_timeout_ms = secs * 1000;
+	free(text);
+	return result;
+}
+
 static int spok_field(struct walk *w, void *out, int idx, const struct ynode *v, const char *path)
 {
 	struct spok_settings *s = out;
@@ -442,6 +459,9 @@ static int spok_field(struct walk *w, void *out, int idx, const struct ynode *v,
 	case 7:
 		return each_field(w, v, path, cluster_resources_keys, NULL, &s->cluster_resources,
 				  cluster_resources_field);
+	case 8: return walk_bool(w, v, path, &s->keep_on_success);
+	case 9: return submitted_timeout(w, v, path, s);
+	case 10: return walk_string(w, v, path, &s->spark_version);
 	default:
 		if (walk_int(w, v, path, 8, 253, &n) != SPOK_OK)
 			return SPOK_EINVAL;

@@ -1,0 +1,555 @@
+/* cmd_cluster.c - cluster executions from the command line: `spok run JOB --cluster NAME`,
+ * `spok reconcile [--cluster NAME]`, and the cluster side of `spok abort` / `spok logs`.
+ *
+ * A cluster name is a kubeconfig context ("in-cluster" uses the pod's service account); it is
+ * what the store records as the execution's backend, so later commands find the cluster
+ * again. See docs/ARCHITECTURE.md, "Cluster runs".
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+#ifdef SPOK_HAVE_ENGINE
+#include "common/xalloc.h"
+#include "engine/engine.h"
+#include "kube/kubeconfig.h"
+#include "kube/stream.h"
+#include "local/local.h"
+#include "store/store.h"
+
+#define ABORT_WAIT_MS 60000
+
+static const struct kube_gvr SPARKAPPS = {"sparkoperator.k8s.io", "v1beta2", "sparkapplications"};
+
+/* Everything one cluster command needs, torn down by cl_close. */
+struct cl {
+	uv_loop_t loop;
+	bool loop_ok;
+	struct kube_client *client;
+	struct spok_store *st;
+	struct spok_platform plat;
+	struct spok_engine *e;
+	char *data_dir;
+	bool quiet;
+};
+
+static int cl_client(struct cl *c, const struct spok_cli *cli, const char *cluster,
+		     struct spok_err *err)
+{
+	struct kube_config cfg = {0};
+	int result;
+
+	if (strcmp(cluster, "in-cluster") == 0)
+		result = kube_config_in_cluster(&cfg, NULL, err);
+	else
+		result = kube_config_load(&cfg, cli->kubeconfig, cluster, err);
+	if (result == 0)
+		result = kube_client_new(&c->loop, &cfg, NULL, &c->client, err);
+	kube_config_free(&cfg);
+	return result;
+}
+
+static int cl_open(struct cl *c, const struct spok_cli *cli, const char *cluster,
+		   struct spok_err *err)
+{
+	int result;
+
+	memset(c, 0, sizeof(*c));
+	spok_platform_init(&c->plat);
+	uv_loop_init(&c->loop);
+	c->loop_ok = true;
+	spok_platform_free(&c->plat);
+	result = spok_cli_load_platform(cli, &c->plat, err);
+	if (result == 0)
+		result = spok_data_dir(cli->data_dir, &c->data_dir, err);
+	if (result == 0)
+		result = spok_store_open(c->data_dir, &c->st, err);
+	if (result == 0)
+		result = cl_client(c, cli, cluster, err);
+	return result;
+}
+
+static void cl_close(struct cl *c)
+{
+	spok_engine_close(c->e);
+	kube_client_close(c->client);
+	if (c->loop_ok) {
+		uv_run(&c->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&c->loop);
+	}
+	spok_store_close(c->st);
+	spok_platform_free(&c->plat);
+	free(c->data_dir);
+}
+
+static int load_task(void *data, const struct spok_execution *x, struct spok_task *out,
+		     struct spok_err *err)
+{
+	(void)data;
+	if (x->task_source == NULL)
+		return spok_err_set(err, SPOK_ENOTFOUND, "execution %s: no task source recorded", x->id);
+	spok_task_free(out);
+	return spok_cli_load_task(x->task_source, NULL, out, err);
+}
+
+static void stamp(char *buf, size_t len)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%H:%M:%S", &tm);
+}
+
+/* Progress on stderr: phase changes with a time stamp, links as they appear. */
+struct progress {
+	bool quiet;
+	char last[256];
+	char *links;
+};
+
+static void on_event(void *data, enum spok_engine_event ev, const struct spok_execution *x)
+{
+	struct progress *p = data;
+	char now[16], line[256];
+
+	if (p->quiet || ev != SPOK_ENGINE_CHANGED)
+		return;
+	snprintf(line, sizeof(line), "%s %u %s", spok_phase_name(x->phase), x->attempt,
+		 x->reason ? x->reason : "");
+	if (strcmp(line, p->last) != 0) {
+		snprintf(p->last, sizeof(p->last), "%s", line);
+		stamp(now, sizeof(now));
+		fprintf(stderr, "%s %s %-20s attempt %u/%u %s%s\n", now, x->id,
+			spok_phase_name(x->phase), x->attempt + 1, x->max_attempts,
+			x->resource_name ? x->resource_name : "", x->reason ? "" : "");
+		if (x->reason)
+			fprintf(stderr, "         %s\n", x->reason);
+	}
+	if (x->links_json && (p->links == NULL || strcmp(p->links, x->links_json) != 0)) {
+		json_t *a = json_loads(x->links_json, 0, NULL);
+		size_t i;
+		json_t *l;
+
+		json_array_foreach(a, i, l)
+			fprintf(stderr, "         %s: %s\n", json_string_value(json_object_get(l, "name")),
+				json_string_value(json_object_get(l, "uri")));
+		json_decref(a);
+		free(p->links);
+		p->links = xstrdup(x->links_json);
+	}
+}
+
+static int exit_for(enum spok_phase p)
+{
+	switch (p) {
+	case SPOK_PHASE_SUCCEEDED: return 0;
+	case SPOK_PHASE_ABORTED: return SPOK_EXIT_ABORTED;
+	case SPOK_PHASE_TIMED_OUT: return spok_code_exit(SPOK_ETIMEOUT);
+	default: return SPOK_EXIT_JOB_FAILED;
+	}
+}
+
+struct cluster_flags {
+	const char *cluster;
+	const char *task_name;
+	const char *submitted_timeout;
+	bool keep;
+	bool detach;
+	bool quiet;
+};
+
+static int engine_start(struct cl *c, const struct cluster_flags *f, const char *cluster,
+			struct progress *p, struct spok_err *err)
+{
+	struct spok_engine_opts o = {0};
+	uint64_t ms = 0;
+
+	if (f->submitted_timeout && spok_parse_duration_ms("--submitted-timeout", f->submitted_timeout, &ms, err) != 0)
+		return err->code;
+	o.cluster = cluster;
+	o.client = c->client;
+	o.store = c->st;
+	o.platform = &c->plat;
+	o.load_task = load_task;
+	o.on_event = on_event;
+	o.event_data = p;
+	o.keep_on_success = f->keep || c->plat.spok.keep_on_success;
+	o.submitted_timeout_ms = ms ? ms : c->plat.spok.submitted_timeout_ms;
+	o.spark_version = c->plat.spok.spark_version;
+	return spok_engine_new(&o, &c->e, err);
+}
+
+static void run_until_idle(struct cl *c)
+{
+	while (!spok_engine_idle(c->e))
+		uv_run(&c->loop, UV_RUN_ONCE);
+}
+
+static const char *cluster_of(const struct spok_cli *cli, const struct cluster_flags *f)
+{
+	return f->cluster ? f->cluster : cli->context;
+}
+
+static int run_cluster(struct spok_cli *cli, const struct cluster_flags *f, const char *job,
+		       int *status, struct spok_err *err)
+{
+	struct progress p = {.quiet = f->quiet};
+	struct spok_task task;
+	struct spok_execution x = {0};
+	const char *cluster = cluster_of(cli, f);
+	char id[SPOK_EXEC_ID_LEN + 1];
+	char *ns = NULL, *abs = NULL;
+	struct cl c;
+	int result;
+
+	spok_task_init(&task);
+	result = cl_open(&c, cli, cluster, err);
+	if (result == 0)
+		result = spok_cli_load_task(job, f->task_name, &task, err);
+	if (result == 0)
+		result = engine_start(&c, f, cluster, &p, err);
+	if (result != 0)
+		goto done;
+	ns = cli->namespace_ ? xstrdup(cli->namespace_)
+			     : spok_namespace_for(&c.plat, task.project, task.domain);
+	abs = realpath(job, NULL);
+	result = spok_engine_submit(c.e, &task, ns, abs ? abs : job, id, sizeof(id), err);
+	if (result != 0)
+		goto done;
+	fprintf(stderr, "spok: execution %s: SparkApplication in %s/%s\n", id, cluster, ns);
+	if (f->detach) {
+		/* Back once the create is confirmed; `spok reconcile` follows it from here. */
+		for (;;) {
+			spok_execution_free(&x);
+			if ((result = spok_store_get(c.st, id, &x, err)) != 0)
+				goto done;
+			if (x.started_ms != 0 || spok_phase_terminal(x.phase) ||
+			    x.phase == SPOK_PHASE_WAITING_FOR_RESOURCES)
+				break;
+			uv_run(&c.loop, UV_RUN_ONCE);
+		}
+		printf("%s\n", id);
+		*status = spok_phase_terminal(x.phase) ? exit_for(x.phase) : 0;
+		goto done;
+	}
+	run_until_idle(&c);
+	if ((result = spok_store_get(c.st, id, &x, err)) != 0)
+		goto done;
+	fprintf(stderr, "spok: execution %s %s%s%s (attempt %u of %u)\n", x.id, spok_phase_name(x.phase),
+		x.reason ? ": " : "", x.reason ? x.reason : "", x.attempt + 1, x.max_attempts);
+	*status = exit_for(x.phase);
+done:
+	spok_execution_free(&x);
+	cl_close(&c);
+	spok_task_free(&task);
+	free(p.links);
+	free(ns);
+	free(abs);
+	return result;
+}
+
+static void cluster_flag_table(struct cluster_flags *f, struct spok_flag *t, bool run)
+{
+	size_t i = 0;
+
+	t[i++] = (struct spok_flag){"cluster", 0, &f->cluster, NULL, NULL,
+				    "kubeconfig context to run on ('in-cluster': service account)"};
+	t[i++] = (struct spok_flag){"keep", 0, NULL, &f->keep, NULL,
+				    "keep the SparkApplication after success (spok.keep-on-success)"};
+	t[i++] = (struct spok_flag){"submitted-timeout", 0, &f->submitted_timeout, NULL, NULL,
+				    "fail an attempt stuck in SUBMITTED this long (default 10m)"};
+	t[i++] = (struct spok_flag){"quiet", 'q', NULL, &f->quiet, NULL, "no progress lines"};
+	if (run) {
+		t[i++] = (struct spok_flag){"task", 0, &f->task_name, NULL, NULL, "task inside a pyflyte package"};
+		t[i++] = (struct spok_flag){"detach", 'd', NULL, &f->detach, NULL,
+					    "return once the SparkApplication exists; 'spok reconcile' follows it"};
+	}
+	t[i] = (struct spok_flag){0};
+}
+
+static const char run_synopsis[] =
+	"spok run JOB --cluster CONTEXT [-n NAMESPACE] [--keep] [-d] [--submitted-timeout 10m]";
+
+int cmd_run_cluster(struct spok_cli *cli, int argc, char **argv)
+{
+	struct cluster_flags f = {0};
+	struct spok_flag flags[8];
+	struct spok_strv pos = {0};
+	struct spok_err err = {0};
+	int status = 0;
+	int result;
+
+	cluster_flag_table(&f, flags, true);
+	result = spok_cli_parse(cli, argc, argv, flags, &pos, &err);
+	if (result == 0 && cli->help) {
+		spok_cli_usage(run_synopsis, flags);
+		spok_strv_free(&pos);
+		return 0;
+	}
+	if (result == 0 && pos.len != 1)
+		result = spok_err_set(&err, SPOK_EINVAL, "expected exactly one JOB file; usage: %s", run_synopsis);
+	if (result == 0 && cluster_of(cli, &f) == NULL)
+		result = spok_err_set(&err, SPOK_EINVAL, "--cluster: give a kubeconfig context or 'in-cluster'");
+	if (result == 0)
+		result = run_cluster(cli, &f, pos.items[0], &status, &err);
+	spok_strv_free(&pos);
+	return result == 0 ? status : spok_cli_fail(&err);
+}
+
+bool spok_cli_wants_cluster(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return false;
+		if (strcmp(argv[i], "--cluster") == 0 || strncmp(argv[i], "--cluster=", 10) == 0 ||
+		    strcmp(argv[i], "--context") == 0 || strncmp(argv[i], "--context=", 10) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* ---- reconcile ---- */
+
+static int reconcile_one(struct spok_cli *cli, const struct cluster_flags *f, const char *cluster,
+			 const char *only_id, size_t *n, struct spok_err *err)
+{
+	struct progress p = {.quiet = f->quiet};
+	struct cl c;
+	int result = cl_open(&c, cli, cluster, err);
+
+	if (result == 0)
+		result = engine_start(&c, f, cluster, &p, err);
+	if (result == 0)
+		result = only_id ? spok_engine_adopt(c.e, only_id, err) : spok_engine_adopt_all(c.e, n, err);
+	if (result == 0)
+		run_until_idle(&c);
+	cl_close(&c);
+	free(p.links);
+	return result;
+}
+
+int cmd_reconcile(struct spok_cli *cli, int argc, char **argv)
+{
+	struct cluster_flags f = {0};
+	struct spok_flag flags[8];
+	struct spok_strv pos = {0}, clusters = {0};
+	struct spok_err err = {0};
+	struct spok_store *st = NULL;
+	struct spok_execution *v = NULL;
+	char *data_dir = NULL;
+	size_t nv = 0, total = 0;
+	int result;
+
+	cluster_flag_table(&f, flags, false);
+	result = spok_cli_parse(cli, argc, argv, flags, &pos, &err);
+	if (result == 0 && cli->help) {
+		spok_cli_usage("spok reconcile [--cluster CONTEXT]", flags);
+		goto out;
+	}
+	if (result == 0 && cluster_of(cli, &f)) {
+		spok_strv_push(&clusters, cluster_of(cli, &f));
+	} else if (result == 0) { /* every cluster that has unfinished executions */
+		result = spok_data_dir(cli->data_dir, &data_dir, &err);
+		if (result == 0)
+			result = spok_store_open(data_dir, &st, &err);
+		if (result == 0)
+			result = spok_store_list(st, &v, &nv, &err);
+		for (size_t i = 0; result == 0 && i < nv; i++) {
+			bool seen = false;
+
+			if (!v[i].backend || strcmp(v[i].backend, "local") == 0 || !spok_engine_needs_work(&v[i]))
+				continue;
+			for (size_t j = 0; j < clusters.len; j++)
+				seen = seen || strcmp(clusters.items[j], v[i].backend) == 0;
+			if (!seen)
+				spok_strv_push(&clusters, v[i].backend);
+		}
+		spok_store_close(st);
+	}
+	for (size_t i = 0; result == 0 && i < clusters.len; i++) {
+		size_t n = 0;
+
+		result = reconcile_one(cli, &f, clusters.items[i], NULL, &n, &err);
+		total += n;
+	}
+	if (result == 0)
+		printf("reconciled %zu execution(s) on %zu cluster(s)\n", total, clusters.len);
+out:
+	spok_execution_list_free(v, nv);
+	free(data_dir);
+	spok_strv_free(&clusters);
+	spok_strv_free(&pos);
+	if (result == 0)
+		return 0;
+	return spok_cli_fail(&err);
+}
+
+/* ---- abort and logs of one cluster execution (called from cmd_exec.c) ---- */
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+int spok_cluster_abort(struct spok_cli *cli, struct spok_store *st, const struct spok_execution *x,
+		       struct spok_err *err)
+{
+	struct cluster_flags f = {.quiet = true};
+	struct spok_execution now = {0};
+	pid_t sup = (pid_t)x->supervisor_pid;
+	int result = spok_store_request_abort(st, x->id, err);
+
+	if (result != 0)
+		return result;
+	if (sup > 0 && sup != getpid() && kill(sup, 0) == 0) {
+		/* The live supervisor notices the flag on its next tick. */
+		for (int64_t dl = spok_now_ms() + ABORT_WAIT_MS; spok_now_ms() < dl; sleep_ms(200)) {
+			spok_execution_free(&now);
+			if ((result = spok_store_get(st, x->id, &now, err)) != 0)
+				return result;
+			if (!spok_engine_needs_work(&now))
+				break;
+		}
+		spok_execution_free(&now);
+		return 0;
+	}
+	return reconcile_one(cli, &f, x->backend, x->id, NULL, err);
+}
+
+struct log_out {
+	bool done;
+	struct kube_stream_result res;
+	char msg[SPOK_ERR_MSG_MAX];
+};
+
+static bool log_chunk(void *data, const char *p, size_t n)
+{
+	(void)data;
+	fwrite(p, 1, n, stdout);
+	fflush(stdout);
+	return true;
+}
+
+static void log_done(void *data, const struct kube_stream_result *r)
+{
+	struct log_out *o = data;
+
+	o->done = true;
+	o->res = *r;
+	snprintf(o->msg, sizeof(o->msg), "%s", r->message);
+}
+
+/* The driver pod: status.driverInfo.podName, else the operator's default "<app>-driver". */
+static char *driver_pod(struct cl *c, const struct spok_execution *x)
+{
+	struct kube_sync s = {0};
+	const char *pod = NULL;
+	char *out;
+
+	if (kube_get(c->client, &SPARKAPPS, x->namespace_, x->resource_name, kube_sync_cb, &s, NULL) == 0 &&
+	    kube_sync_wait(c->client, &s, NULL) == 0)
+		pod = json_string_value(json_object_get(json_object_get(json_object_get(s.body, "status"),
+									"driverInfo"), "podName"));
+	out = pod ? xstrdup(pod) : xasprintf("%s-driver", x->resource_name);
+	kube_sync_free(&s);
+	return out;
+}
+
+int spok_cluster_logs(struct spok_cli *cli, const struct spok_execution *x, bool follow,
+		      struct spok_err *err)
+{
+	struct kube_stream_opts o = {0};
+	struct log_out lo = {0};
+	struct cl c;
+	char *pod = NULL, *path = NULL;
+	int result;
+
+	if (x->resource_name == NULL || x->namespace_ == NULL)
+		return spok_err_set(err, SPOK_ENOTFOUND, "execution %s: no SparkApplication yet (phase %s); retry shortly",
+				    x->id, spok_phase_name(x->phase));
+	result = cl_open(&c, cli, x->backend, err);
+	if (result == 0) {
+		pod = driver_pod(&c, x);
+		path = kube_pod_log_path(x->namespace_, pod);
+		o.path = path;
+		o.query = follow ? "follow=true&container=spark-kubernetes-driver"
+				 : "container=spark-kubernetes-driver";
+		result = kube_stream_get(c.client, &o, log_chunk, log_done, &lo, NULL, err);
+	}
+	if (result == 0) {
+		while (!lo.done)
+			uv_run(&c.loop, UV_RUN_ONCE);
+		if (lo.res.code == SPOK_ENOTFOUND)
+			result = spok_err_set(err, SPOK_ENOTFOUND, "driver pod %s/%s does not exist (yet): %s",
+					      x->namespace_, pod, lo.msg);
+		else if (lo.res.code != 0)
+			result = spok_err_set(err, lo.res.code, "driver pod %s/%s: no logs: %s",
+					      x->namespace_, pod, lo.msg);
+		else if (lo.res.bytes == 0) /* the API server's answer for a pod on no node */
+			result = spok_err_set(err, SPOK_ENOTFOUND, "driver pod %s/%s has no logs yet "
+					      "(not running on a node, or no kubelet); retry later",
+					      x->namespace_, pod);
+	}
+	cl_close(&c);
+	free(pod);
+	free(path);
+	return result;
+}
+
+#else /* built without src/engine */
+
+static int no_engine(struct spok_err *err)
+{
+	return spok_err_set(err, SPOK_EINVAL, "this spok was built without cluster support "
+			    "(src/engine); rebuild with the engine module");
+}
+
+bool spok_cli_wants_cluster(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return false;
+}
+
+int cmd_run_cluster(struct spok_cli *cli, int argc, char **argv)
+{
+	struct spok_err err = {0};
+
+	(void)cli;
+	(void)argc;
+	(void)argv;
+	return spok_cli_fail((no_engine(&err), &err));
+}
+
+int cmd_reconcile(struct spok_cli *cli, int argc, char **argv)
+{
+	return cmd_run_cluster(cli, argc, argv);
+}
+
+int spok_cluster_abort(struct spok_cli *cli, struct spok_store *st, const struct spok_execution *x,
+		       struct spok_err *err)
+{
+	(void)cli;
+	(void)st;
+	(void)x;
+	return no_engine(err);
+}
+
+int spok_cluster_logs(struct spok_cli *cli, const struct spok_execution *x, bool follow,
+		      struct spok_err *err)
+{
+	(void)cli;
+	(void)x;
+	(void)follow;
+	return no_engine(err);
+}
+#endif
