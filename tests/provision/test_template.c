@@ -11,6 +11,7 @@
 
 #include "common/xalloc.h"
 #include "provision/provision.h"
+#include "spec/spec.h"
 
 static struct spok_strmap vars(void)
 {
@@ -307,6 +308,32 @@ static void test_shipped_templates(void **state)
 	free(dir);
 }
 
+/* spok.cluster-resources in the config file */
+static void test_config(void **state)
+{
+	const char *text = "spok:\n  cluster-resources:\n    templates-dir: tmpl\n"
+			   "    projects: [a, b]\n    values: {cpu: 4}\n"
+			   "    project-values:\n      b: {cpu: '8'}\n";
+	struct spok_platform p;
+	struct spok_err err = {0};
+	const struct spok_cluster_resources *cr = &p.spok.cluster_resources;
+
+	(void)state;
+	if (spok_config_parse(text, strlen(text), "/etc/spok/config.yaml", &p, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(cr->templates_dir, "/etc/spok/tmpl");
+	assert_int_equal(cr->projects.len, 2);
+	assert_int_equal(cr->domains.len, 0);
+	assert_string_equal(spok_strmap_get(&cr->values, "cpu"), "4");
+	assert_int_equal(cr->nproject_values, 1);
+	assert_string_equal(cr->project_values[0].project, "b");
+	assert_string_equal(spok_strmap_get(&cr->project_values[0].values, "cpu"), "8");
+	spok_platform_free(&p);
+	text = "spok:\n  cluster-resources:\n    template-dir: x\n";
+	assert_int_equal(spok_config_parse(text, strlen(text), "c.yaml", &p, &err), SPOK_EINVAL);
+	assert_non_null(strstr(err.msg, "templates-dir"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_ref),
 		cmocka_unit_test(test_load_dir),
 		cmocka_unit_test(test_shipped_templates),
+		cmocka_unit_test(test_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
