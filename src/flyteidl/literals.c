@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "common/buf.h"
+#include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "flyteidl/internal.h"
 
@@ -19,178 +20,23 @@
 
 #define NS_PER_S INT64_C(1000000000)
 
-/* ---- calendar arithmetic (proleptic Gregorian, UTC) ---- */
-
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	int64_t era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
-static unsigned days_in_month(int64_t y, unsigned m)
-{
-	static const unsigned dm[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-	return m == 2 && leap ? 29 : dm[m - 1];
-}
-
-/* Reads exactly n digits. */
-static bool digits(const char **s, unsigned n, unsigned *out)
-{
-	unsigned v = 0;
-
-	for (unsigned i = 0; i < n; i++) {
-		if ((*s)[i] < '0' || (*s)[i] > '9')
-			return false;
-		v = v * 10 + (unsigned)((*s)[i] - '0');
-	}
-	*s += n;
-	*out = v;
-	return true;
-}
-
-static bool expect(const char **s, const char *chars)
-{
-	if (**s == '\0' || strchr(chars, **s) == NULL)
-		return false;
-	(*s)++;
-	return true;
-}
-
-static bool parse_fraction(const char **s, int32_t *nanos)
-{
-	int32_t scale = 100000000, v = 0;
-
-	if (**s != '.')
-		return true;
-	(*s)++;
-	if (**s < '0' || **s > '9')
-		return false;
-	for (; **s >= '0' && **s <= '9'; (*s)++) {
-		v += (int32_t)(**s - '0') * scale;
-		scale /= 10;
-	}
-	*nanos = v;
-	return true;
-}
-
-static bool parse_offset(const char **s, int64_t *off)
-{
-	unsigned oh, om;
-	int sign;
-
-	if (expect(s, "Zz")) {
-		*off = 0;
-		return true;
-	}
-	sign = **s == '-' ? -1 : 1;
-	if (!expect(s, "+-") || !digits(s, 2, &oh) || !expect(s, ":") || !digits(s, 2, &om) ||
-	    oh > 23 || om > 59)
-		return false;
-	*off = sign * (int64_t)(oh * 3600 + om * 60);
-	return true;
-}
-
-/* RFC 3339 (2020-09-11T10:00:00.5+02:00), or a bare date as midnight UTC. */
+/* RFC 3339 (2020-09-11T10:00:00.5+02:00); as a convenience for --input, also a bare date
+ * (midnight UTC) or a space in place of the 'T'. */
 static bool parse_datetime(const char *s, int64_t *secs, int32_t *nanos)
 {
-	unsigned y, mo, d, h = 0, mi = 0, sec = 0;
-	int64_t off = 0;
+	char buf[64];
+	size_t n = strlen(s);
 
 	*nanos = 0;
-	if (!digits(&s, 4, &y) || !expect(&s, "-") || !digits(&s, 2, &mo) || !expect(&s, "-") ||
-	    !digits(&s, 2, &d) || y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
-		return false;
-	if (*s != '\0') {
-		if (!expect(&s, "Tt ") || !digits(&s, 2, &h) || !expect(&s, ":") ||
-		    !digits(&s, 2, &mi) || !expect(&s, ":") || !digits(&s, 2, &sec) ||
-		    h > 23 || mi > 59 || sec > 59 || !parse_fraction(&s, nanos) ||
-		    !parse_offset(&s, &off) || *s != '\0')
-			return false;
+	if (n == 10) {
+		snprintf(buf, sizeof(buf), "%sT00:00:00Z", s);
+		s = buf;
+	} else if (n > 10 && n < sizeof(buf) && s[10] == ' ') {
+		memcpy(buf, s, n + 1);
+		buf[10] = 'T';
+		s = buf;
 	}
-	*secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
-	return true;
-}
-
-static uint64_t duration_unit(const char **s)
-{
-	static const struct { const char *name; uint64_t ns; } units[] = {
-		{ "ns", 1 }, { "us", 1000 }, { "\xc2\xb5s", 1000 }, { "ms", 1000000 },
-		{ "s", 1000000000 }, { "m", UINT64_C(60000000000) }, { "h", UINT64_C(3600000000000) },
-	};
-
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		size_t n = strlen(units[i].name);
-
-		if (strncmp(*s, units[i].name, n) == 0) {
-			*s += n;
-			return units[i].ns;
-		}
-	}
-	return 0;
-}
-
-/* Go time.ParseDuration syntax: [-+]?([0-9]*(\.[0-9]*)?unit)+ or "0". */
-static bool parse_duration(const char *s, int64_t *ns_out)
-{
-	bool neg = *s == '-';
-	uint64_t total = 0;
-
-	if (*s == '-' || *s == '+')
-		s++;
-	if (strcmp(s, "0") == 0) {
-		*ns_out = 0;
-		return true;
-	}
-	if (*s == '\0')
-		return false;
-	while (*s != '\0') {
-		uint64_t whole = 0, frac = 0, scale = 1, unit, v;
-		bool any = false;
-
-		for (; *s >= '0' && *s <= '9'; s++, any = true) {
-			if (whole > (UINT64_MAX - 9) / 10)
-				return false;
-			whole = whole * 10 + (uint64_t)(*s - '0');
-		}
-		if (*s == '.')
-			for (s++; *s >= '0' && *s <= '9'; s++, any = true)
-				if (scale < UINT64_C(1000000000000000000)) {
-					frac = frac * 10 + (uint64_t)(*s - '0');
-					scale *= 10;
-				}
-		unit = duration_unit(&s);
-		if (!any || unit == 0 || whole > (uint64_t)INT64_MAX / unit)
-			return false;
-		v = whole * unit + (uint64_t)((double)frac * (double)unit / (double)scale);
-		if (v > (uint64_t)INT64_MAX - total)
-			return false;
-		total += v;
-	}
-	*ns_out = neg ? -(int64_t)total : (int64_t)total;
-	return true;
+	return spok_parse_rfc3339_ns(s, secs, nanos);
 }
 
 /* ---- encoding inputs ---- */
@@ -285,7 +131,7 @@ static bool fill_primitive(struct lit_slot *s, enum spok_lit_type t, const char 
 	case SPOK_LIT_DURATION:
 		p->value_case = FLYTEIDL__CORE__PRIMITIVE__VALUE_DURATION;
 		p->duration = &s->dur;
-		if (!parse_duration(v, &ns))
+		if (!spok_parse_duration_ns(v, &ns))
 			return false;
 		s->dur.seconds = ns / NS_PER_S;
 		s->dur.nanos = (int32_t)(ns % NS_PER_S);
@@ -449,7 +295,7 @@ static json_t *timestamp_json(const Google__Protobuf__Timestamp *ts)
 		rem += 86400;
 		days--;
 	}
-	civil_from_days(days, &y, &m, &d);
+	spok_civil_from_days(days, &y, &m, &d);
 	snprintf(base, sizeof(base), "%04" PRId64 "-%02u-%02uT%02d:%02d:%02d", y, m, d,
 		 (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
 	return frac_string(ts->nanos, base, "Z");

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <uv.h>
 
+#include "common/timefmt.h"
 #include "common/buf.h"
 #include "common/xalloc.h"
 #include "local/internal.h"
@@ -300,27 +301,16 @@ int spok_history_stop(const char *data_dir, struct spok_err *err)
 
 int spok_parse_duration_ms(const char *what, const char *s, uint64_t *out, struct spok_err *err)
 {
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	uint64_t mul;
+	int64_t ns;
 
-	if (end == s || *s == '-' || errno != 0)
-		goto bad;
-	if (*end == '\0' || strcmp(end, "s") == 0)
-		mul = 1000;
-	else if (strcmp(end, "ms") == 0)
-		mul = 1;
-	else if (strcmp(end, "m") == 0)
-		mul = 60000;
-	else if (strcmp(end, "h") == 0)
-		mul = 3600000;
-	else
-		goto bad;
-	if (v > UINT64_MAX / mul)
-		goto bad;
-	*out = v * mul;
+	/* A bare number means seconds, as kubectl's --grace-period does. */
+	if (*s != '\0' && strspn(s, "0123456789") == strlen(s) && strlen(s) <= 12) {
+		*out = strtoull(s, NULL, 10) * 1000;
+		return 0;
+	}
+	if (*s == '-' || !spok_parse_duration_ns(s, &ns))
+		return spok_err_set(err, SPOK_EINVAL,
+				    "%s %s: expected a duration like 10s, 500ms, 2m or 1h30m", what, s);
+	*out = (uint64_t)(ns / 1000000) + (ns % 1000000 != 0);
 	return 0;
-bad:
-	return spok_err_set(err, SPOK_EINVAL, "%s %s: expected a duration like 10s, 500ms or 2m", what, s);
 }

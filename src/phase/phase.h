@@ -27,6 +27,7 @@
 
 #include "common/err.h"
 #include "common/strmap.h"
+#include "common/timefmt.h"
 #include "model/model.h"
 
 struct spok_link {
@@ -139,10 +140,6 @@ void spok_log_links(const struct spok_log_config *lc, const struct spok_strmap *
 /* Frees an array of links built by spok_log_links. */
 void spok_links_free(struct spok_link *links, size_t n);
 
-/* RFC 3339 / ISO 8601 timestamp ("2024-01-02T03:04:05Z", optional fraction, "Z" or
- * +hh:mm offset) -> Unix seconds. Returns false if malformed. */
-bool spok_parse_rfc3339(const char *s, int64_t *out);
-/* Unix seconds -> "YYYY-MM-DDTHH:MM:SSZ" (UTC) into buf (at least 32 bytes). */
-void spok_format_rfc3339(int64_t t, char *buf, size_t len);
+/* Timestamps (spok_parse_rfc3339, spok_format_rfc3339) live in common/timefmt.h. */
 
 #endif

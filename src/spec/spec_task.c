@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/timefmt.h"
 #include "common/buf.h"
 #include "common/xalloc.h"
 #include "spec/walk.h"
@@ -85,9 +86,7 @@ static int read_type(struct walk *w, const struct ynode *v, const char *field, e
 
 bool spok_spec_parse_duration(const char *s, uint64_t *seconds)
 {
-	uint64_t total = 0, num;
-	size_t i = 0;
-	bool any = false;
+	int64_t ns;
 
 	if (s[0] == '\0')
 		return false;
@@ -97,30 +96,11 @@ bool spok_spec_parse_duration(const char *s, uint64_t *seconds)
 		*seconds = strtoull(s, NULL, 10);
 		return *seconds <= DURATION_MAX_S;
 	}
-	while (s[i] != '\0') {
-		size_t digits = strspn(s + i, "0123456789");
-		uint64_t unit;
-
-		if (digits == 0 || digits > 12)
-			return false;
-		num = strtoull(s + i, NULL, 10);
-		i += digits;
-		switch (s[i]) {
-		case 'h': unit = 3600; break;
-		case 'm': unit = 60; break;
-		case 's': unit = 1; break;
-		default: return false;
-		}
-		i++;
-		if (num > DURATION_MAX_S / unit)
-			return false;
-		total += num * unit;
-		if (total > DURATION_MAX_S)
-			return false;
-		any = true;
-	}
-	*seconds = total;
-	return any;
+	if (s[0] == '-' || s[0] == '+' || !spok_parse_duration_ns(s, &ns))
+		return false;
+	/* A sub-second remainder rounds up: a timeout never ends early. */
+	*seconds = (uint64_t)(ns / 1000000000) + (ns % 1000000000 != 0);
+	return *seconds <= DURATION_MAX_S;
 }
 
 static int read_timeout(struct walk *w, const struct ynode *v, const char *field, uint64_t *out)

@@ -1,0 +1,67 @@
+/* test_timefmt.c - calendar time and durations (common/timefmt.h). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "common/timefmt.h"
+
+static void test_rfc3339(void **state)
+{
+	int64_t t;
+	int32_t ns;
+	char buf[32];
+
+	(void)state;
+	assert_true(spok_parse_rfc3339("1970-01-01T00:00:00Z", &t));
+	assert_int_equal(t, 0);
+	assert_true(spok_parse_rfc3339("2024-02-29T12:34:56Z", &t));
+	assert_int_equal(t, 1709210096);
+	assert_true(spok_parse_rfc3339_ns("2024-02-29T14:34:56.123+02:00", &t, &ns));
+	assert_int_equal(t, 1709210096);
+	assert_int_equal(ns, 123000000);
+	assert_true(spok_parse_rfc3339("0001-01-01T00:00:00Z", &t));
+	assert_int_equal(t, INT64_C(-62135596800));
+	assert_false(spok_parse_rfc3339("2023-02-29T12:34:56Z", &t)); /* not a leap year */
+	assert_false(spok_parse_rfc3339("2024-02-29 12:34:56Z", &t));
+	assert_false(spok_parse_rfc3339("2024-02-29T12:34:56", &t));  /* no zone */
+	assert_false(spok_parse_rfc3339("2024-02-29T24:00:00Z", &t));
+	assert_false(spok_parse_rfc3339("2024-02-29T12:34:56.Z", &t));
+	assert_false(spok_parse_rfc3339("", &t));
+	spok_format_rfc3339(1709210096, buf, sizeof(buf));
+	assert_string_equal(buf, "2024-02-29T12:34:56Z");
+	spok_format_rfc3339(-1, buf, sizeof(buf));
+	assert_string_equal(buf, "1969-12-31T23:59:59Z");
+}
+
+static void test_durations(void **state)
+{
+	int64_t ns;
+
+	(void)state;
+	assert_true(spok_parse_duration_ns("0", &ns));
+	assert_int_equal(ns, 0);
+	assert_true(spok_parse_duration_ns("1h30m", &ns));
+	assert_int_equal(ns, INT64_C(5400000000000));
+	assert_true(spok_parse_duration_ns("1.5s", &ns));
+	assert_int_equal(ns, INT64_C(1500000000));
+	assert_true(spok_parse_duration_ns("250ms", &ns));
+	assert_int_equal(ns, INT64_C(250000000));
+	assert_true(spok_parse_duration_ns("-2m", &ns));
+	assert_int_equal(ns, INT64_C(-120000000000));
+	assert_false(spok_parse_duration_ns("", &ns));
+	assert_false(spok_parse_duration_ns("10", &ns));          /* unit required */
+	assert_false(spok_parse_duration_ns("10 minutes", &ns));
+	assert_false(spok_parse_duration_ns("3000000h", &ns));    /* overflows int64 ns */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rfc3339),
+		cmocka_unit_test(test_durations),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
