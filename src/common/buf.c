@@ -47,18 +47,12 @@ int spok_buf_printf(struct spok_buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
-	int len, result;
+	int result;
 
 	va_start(ap, fmt);
-	len = vsnprintf(NULL, 0, fmt, ap);
+	s = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (len < 0)
-		return SPOK_EINVAL;
-	s = xmalloc((size_t)len + 1);
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)len + 1, fmt, ap);
-	va_end(ap);
-	result = spok_buf_append(b, s, (size_t)len);
+	result = spok_buf_appends(b, s);
 	free(s);
 	return result;
 }

@@ -23,18 +23,11 @@ void spok_strv_push(struct spok_strv *v, const char *s)
 
 void spok_strv_pushf(struct spok_strv *v, const char *fmt, ...)
 {
-	va_list ap, ap2;
-	int len;
-	char *p;
+	va_list ap;
 
 	va_start(ap, fmt);
-	va_copy(ap2, ap);
-	len = vsnprintf(NULL, 0, fmt, ap);
+	spok_strv_push_own(v, xvasprintf(fmt, ap));
 	va_end(ap);
-	p = xmalloc(len < 0 ? 1 : (size_t)len + 1);
-	vsnprintf(p, len < 0 ? 1 : (size_t)len + 1, fmt, ap2);
-	va_end(ap2);
-	spok_strv_push_own(v, p);
 }
 
 void spok_strv_copy(struct spok_strv *dst, const struct spok_strv *src)
