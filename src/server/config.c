@@ -39,7 +39,14 @@ static int check_keys(struct jctx *c, const json_t *obj, const char *field,
 		for (size_t i = 0; keys[i] && !ok; i++)
 			ok = strcmp(keys[i], k) == 0;
 		if (!ok) {
-			snprintf(path, sizeof(path), "%s.%.60s", field, k);
+			char safe[61];
+			size_t n = 0;
+
+			/* Keys come from the file: keep the message one printable line. */
+			for (; k[n] && n < sizeof(safe) - 1; n++)
+				safe[n] = (unsigned char)k[n] < 0x20 || k[n] == 0x7f ? '?' : k[n];
+			safe[n] = '\0';
+			snprintf(path, sizeof(path), "%s.%s", field, safe);
 			return bad(c, path, "unknown key");
 		}
 	}

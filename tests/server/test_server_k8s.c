@@ -101,10 +101,11 @@ static json_t *list_apps(const char *n)
 	return l;
 }
 
-static void patch_state(const char *n, const char *name, const char *state)
+static void patch_state(const char *n, const char *name, const char *state, const char *msg)
 {
 	struct kube_sync s = {0};
-	json_t *st = json_pack("{s:{s:s},s:s,s:{s:s,s:s},s:i}", "applicationState", "state", state,
+	json_t *st = json_pack("{s:{s:s,s:s},s:s,s:{s:s,s:s},s:i}", "applicationState", "state",
+			       state, "errorMessage", msg ? msg : "",
 			       "sparkApplicationId", "spark-0123", "driverInfo", "podName", "drv-pod",
 			       "webUIAddress", "10.1.2.3:4040", "executionAttempts", 1);
 	json_t *r = kube_sync_do(kube_patch_status(kc, &SPARK, n, name, st, kube_sync_cb, &s, NULL),
@@ -242,7 +243,7 @@ static void write_config(void)
 		   "users: [{name: u, user: {token: not-a-real-token}}]\n"
 		   "contexts: [{name: down, context: {cluster: down, user: u}}]\n");
 	snprintf(cfg_path, sizeof(cfg_path), "%s/config.yaml", dir);
-	text = xasprintf("spok:\n  default-image: spark:3.5.7\n"
+	text = xasprintf("spok:\n  default-image: spark:3.5.7\n  spark-version: 3.5.7\n"
 			 "  clusters:\n"
 			 "  - {name: good, kubeconfig: '%s', context: admin, labels: {pool: main}, "
 			 "qps: 500, burst: 1000}\n"
@@ -470,7 +471,7 @@ static char running_id[32], aborted_id[32];
 
 static void test_submit_status_links_abort(void **state)
 {
-	char *body = task_body("ml", "pi-<b>bold</b>", ns, NULL, NULL), *app;
+	char *body = task_body("ml", "pi", ns, NULL, NULL), *app;
 	json_t *r, *x, *l;
 	struct resp logs;
 
@@ -483,7 +484,7 @@ static void test_submit_status_links_abort(void **state)
 	snprintf(running_id, sizeof(running_id), "%s", json_string_value(json_object_get(r, "id")));
 	json_decref(r);
 	app = app_of(ns, running_id);
-	patch_state(ns, app, "RUNNING");
+	patch_state(ns, app, "RUNNING", NULL);
 	x = wait_exec(running_id, "RUNNING", true);
 	assert_string_equal(json_string_value(json_object_get(x, "project")), "ml");
 	json_decref(x);
@@ -506,6 +507,34 @@ static void test_submit_status_links_abort(void **state)
 		snprintf(path, sizeof(path), "/api/v1/executions/%s/logs", running_id);
 		expect_error("GET", path, ML_TOKEN, NULL, 0, 409, "unavailable", "kubectl logs");
 	}
+	/* a failure message with markup (shown as the reason on the dashboard) */
+	body = task_body("ml", "fails", ns, NULL, NULL);
+	r = http_json("POST", "/api/v1/executions", ML_TOKEN, body, 201);
+	free(body);
+	{
+		const char *id = json_string_value(json_object_get(r, "id"));
+		char path[128];
+
+		app = app_of(ns, id);
+		patch_state(ns, app, "FAILED", "<img src=x onerror=alert(1)>boom");
+		free(app);
+		snprintf(path, sizeof(path), "/api/v1/executions/%s", id);
+		for (int i = 0;; i++) {
+			const char *reason;
+
+			x = http_json("GET", path, ML_TOKEN, NULL, 200);
+			reason = json_string_value(json_object_get(x, "reason"));
+			if (reason && strstr(reason, "onerror")) {
+				json_decref(x);
+				break;
+			}
+			json_decref(x);
+			if (i > GUARD_STEPS)
+				fail_msg("the failure of %s was never recorded", id);
+			nap();
+		}
+	}
+	json_decref(r);
 	/* the ml token sees only ml executions; listing pages with continue */
 	l = http_json("GET", "/api/v1/executions?project=ml&limit=1", ML_TOKEN, NULL, 200);
 	assert_int_equal(json_array_size(json_object_get(l, "items")), 1);
@@ -611,9 +640,10 @@ static void test_dashboard_chromium(void **state)
 	assert_non_null(strstr(dom, "class=\"link\""));
 	assert_non_null(strstr(dom, "good: up"));
 	assert_non_null(strstr(dom, "down: down"));
-	/* a task name with markup is text, never markup */
-	assert_non_null(strstr(dom, "pi-&lt;b&gt;bold&lt;/b&gt;"));
-	assert_null(strstr(dom, "<b>bold</b>"));
+	/* markup in a failure message is text, never markup */
+	assert_non_null(strstr(dom, "&lt;img src=x onerror=alert(1)&gt;boom"));
+	assert_null(strstr(dom, "<img src=x"));
+	assert_null(strstr(dom, "<img src=\"x\""));
 	/* the ?token= bootstrap is not left in the page's address */
 	assert_null(strstr(dom, ADMIN_TOKEN));
 	free(dom);
