@@ -23,6 +23,7 @@
 #include "engine/engine.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
+#include "k8s_env.h"
 
 static const struct kube_gvr SPARK = {"sparkoperator.k8s.io", "v1beta2", "sparkapplications"};
 static const struct kube_gvr NAMESPACES = {"", "v1", "namespaces"};
@@ -35,29 +36,6 @@ static struct kube_client *cli;
 static struct spok_platform plat;
 
 /* ---- environment ---- */
-
-static void load_env(void)
-{
-	const char *path = getenv("SPOK_K8S_ENV");
-	char line[4096];
-	FILE *f;
-
-	if (path == NULL)
-		fail_msg("SPOK_K8S_ENV is not set; run through ctest with the k8s fixture");
-	f = fopen(path, "r");
-	if (f == NULL)
-		fail_msg("%s: cannot open", path);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char *eq = strchr(line, '=');
-
-		line[strcspn(line, "\n")] = '\0';
-		if (eq == NULL)
-			continue;
-		*eq = '\0';
-		setenv(line, eq + 1, 1);
-	}
-	fclose(f);
-}
 
 static struct kube_client *client_new(uv_loop_t *l)
 {
@@ -760,7 +738,7 @@ static int setup(void **state)
 	json_t *obj;
 
 	(void)state;
-	load_env();
+	spok_test_k8s_env();
 	uv_loop_init(&loop);
 	spok_platform_init(&plat);
 	snprintf(ns, sizeof(ns), "spok-engine-%ld", (long)getpid());

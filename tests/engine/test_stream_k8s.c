@@ -19,6 +19,7 @@
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
 #include "kube/stream.h"
+#include "k8s_env.h"
 
 static const struct kube_gvr NAMESPACES = {"", "v1", "namespaces"};
 static const struct kube_gvr PODS = {"", "v1", "pods"};
@@ -27,28 +28,6 @@ static const struct kube_gvr CMS = {"", "v1", "configmaps"};
 static char ns[64];
 static uv_loop_t loop;
 static struct kube_client *cli;
-
-static void load_env(void)
-{
-	const char *path = getenv("SPOK_K8S_ENV");
-	char line[4096];
-	FILE *f = NULL;
-
-	if (path != NULL)
-		f = fopen(path, "r");
-	if (f == NULL)
-		fail_msg("SPOK_K8S_ENV is not set or unreadable; run through ctest (fixture k8s)");
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char *eq = strchr(line, '=');
-
-		line[strcspn(line, "\n")] = '\0';
-		if (eq == NULL)
-			continue;
-		*eq = '\0';
-		setenv(line, eq + 1, 1);
-	}
-	fclose(f);
-}
 
 static void sync_ok(struct kube_sync *s, int started)
 {
@@ -215,7 +194,7 @@ static int setup(void **state)
 	json_t *obj;
 
 	(void)state;
-	load_env();
+	spok_test_k8s_env();
 	uv_loop_init(&loop);
 	if (kube_config_load(&cfg, getenv("KUBECONFIG"), "admin", NULL) != 0)
 		fail_msg("kubeconfig");

@@ -18,6 +18,7 @@
 #include "kube/kubeconfig.h"
 #include "provision/internal.h"
 #include "spec/yamljson.h"
+#include "k8s_env.h"
 
 static uv_loop_t loop;
 static struct kube_client *cli;
@@ -45,29 +46,6 @@ static const char *const T_EXTRA =
 	"  restartPolicy: {type: Never}\n  driver: {cores: 1, memory: 512m}\n"
 	"  executor: {instances: 1, cores: 1, memory: 512m}\n";
 
-static void load_env(void)
-{
-	const char *path = getenv("SPOK_K8S_ENV");
-	char line[4096];
-	FILE *f;
-
-	if (path == NULL)
-		fail_msg("SPOK_K8S_ENV is not set; run through ctest with the k8s fixture");
-	f = fopen(path, "r");
-	if (f == NULL)
-		fail_msg("%s: cannot open", path);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char *eq = strchr(line, '=');
-
-		line[strcspn(line, "\n")] = '\0';
-		if (eq == NULL)
-			continue;
-		*eq = '\0';
-		setenv(line, eq + 1, 1);
-	}
-	fclose(f);
-}
-
 static void write_file(const char *name, const char *text)
 {
 	char *path = xasprintf("%s/%s", dir, name);
@@ -93,7 +71,7 @@ static int setup(void **state)
 	struct spok_err err = {0};
 
 	(void)state;
-	load_env();
+	spok_test_k8s_env();
 	uv_loop_init(&loop);
 	if (kube_config_load(&cfg, getenv("KUBECONFIG"), "admin", &err) != 0)
 		fail_msg("%s", err.msg);

@@ -25,6 +25,7 @@
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
 #include "server/internal.h"
+#include "k8s_env.h"
 
 extern char **environ;
 
@@ -41,29 +42,6 @@ static uv_loop_t loop;
 static struct kube_client *kc;
 
 /* ---- environment, API server ---- */
-
-static void load_env(void)
-{
-	const char *path = getenv("SPOK_K8S_ENV");
-	char line[4096];
-	FILE *f;
-
-	if (path == NULL)
-		fail_msg("SPOK_K8S_ENV is not set; run through ctest with the k8s fixture");
-	f = fopen(path, "r");
-	if (f == NULL)
-		fail_msg("%s: cannot open", path);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char *eq = strchr(line, '=');
-
-		line[strcspn(line, "\n")] = '\0';
-		if (eq == NULL)
-			continue;
-		*eq = '\0';
-		setenv(line, eq + 1, 1);
-	}
-	fclose(f);
-}
 
 static json_t *kube_sync_do(int started, struct kube_sync *s)
 {
@@ -315,7 +293,7 @@ static int setup(void **state)
 	struct spok_err err = {0};
 
 	(void)state;
-	load_env();
+	spok_test_k8s_env();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	snprintf(dir, sizeof(dir), "%s/server-test-XXXXXX", getenv("SPOK_BUILD_DIR"));
 	assert_non_null(mkdtemp(dir));
