@@ -19,7 +19,9 @@
  * created and tracked and the table was printed.
  *
  * Usage: bench_submit --kubeconfig FILE [--context NAME] [-n N] [--namespace PREFIX]
- *                     [--rounds R] [--qps Q] [--burst B]
+ *                     [--rounds R] [--qps Q] [--burst B] [--server-pid PID]...
+ * --server-pid (kube-apiserver, etcd on this machine) adds their CPU time per job, which is
+ * where spok's shared watch costs show up (every create is also sent as an ADDED event).
  */
 #include <getopt.h>
 #include <math.h>
@@ -49,6 +51,7 @@ static const struct kube_gvr NAMESPACES = {"", "v1", "namespaces"};
 #define SPARK_VERSION "3.5.7"
 #define MAX_ROUNDS 99
 #define MAX_JOBS 100000
+#define MAX_SERVER_PIDS 4
 
 struct opts {
 	const char *kubeconfig;
@@ -58,6 +61,8 @@ struct opts {
 	int rounds;
 	double qps;
 	int burst;
+	long server_pids[MAX_SERVER_PIDS]; /* API server / etcd on this machine, for their CPU */
+	int nserver_pids;
 };
 
 /* One object/execution of a phase; times are uv_hrtime() ns, 0 = not yet. */
@@ -75,6 +80,8 @@ struct result {
 	double req_per_job;  /* HTTP requests sent / N (spok: includes the watch's list + watch) */
 	double writes_per_job; /* SQLite writes / N (insert + updates); raw: 0 */
 	double rss_kib;      /* resident set growth over the phase */
+	double cpu_ms;       /* this process's user+sys CPU per job over the timed window */
+	double server_cpu_ms; /* the --server-pid processes' CPU per job; < 0: not measured */
 };
 
 struct phase {
@@ -134,6 +141,52 @@ static double median(double *v, size_t n)
 	if (n == 0)
 		return 0;
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* CPU time (user + sys) this process has used, in ms. */
+static double cpu_ms(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+/* CPU time (utime + stime) of the --server-pid processes in ms; -1 if any is unreadable. */
+static double server_cpu_ms(const struct opts *o)
+{
+	double total = 0;
+
+	if (o->nserver_pids == 0)
+		return -1;
+	for (int i = 0; i < o->nserver_pids; i++) {
+		char path[64], line[1024], *p;
+		unsigned long long ut = 0, st = 0;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%ld/stat", o->server_pids[i]);
+		if ((f = fopen(path, "r")) == NULL)
+			return -1;
+		p = fgets(line, sizeof(line), f);
+		fclose(f);
+		/* fields after "(comm)": state ppid pgrp session tty tpgid flags minflt cminflt
+		 * majflt cmajflt utime stime */
+		if (p == NULL || (p = strrchr(line, ')')) == NULL ||
+		    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			   &st) != 2)
+			return -1;
+		total += (double)(ut + st) * 1e3 / (double)sysconf(_SC_CLK_TCK);
+	}
+	return total;
+}
+
+/* Per-job delta of server CPU, or -1 when not measured. */
+static double server_delta(const struct opts *o, double before)
+{
+	double after = server_cpu_ms(o);
+
+	return before < 0 || after < 0 ? -1 : (after - before) / (double)o->n;
 }
 
 /* Resident set size now, in KiB (statm's second field is in pages). */
@@ -454,7 +507,7 @@ static int raw_phase(uv_loop_t *loop, const struct kube_config *cfg, const struc
 	struct phase ph;
 	json_t **apps = xcalloc(o->n, sizeof(*apps));
 	bool have_ns = false;
-	double rss0;
+	double rss0, cpu0, scpu0;
 	int result;
 
 	phase_init(&ph, loop, o->n, false);
@@ -473,6 +526,8 @@ static int raw_phase(uv_loop_t *loop, const struct kube_config *cfg, const struc
 	}
 	kube_client_stats(c, &s0);
 	rss0 = rss_kib();
+	cpu0 = cpu_ms();
+	scpu0 = server_cpu_ms(o);
 	for (size_t i = 0; i < o->n; i++) {
 		ph.jobs[i].t0 = uv_hrtime();
 		if ((result = kube_create(c, &SPARK, ns, apps[i], raw_done, &ph.jobs[i], err)) != 0)
@@ -480,6 +535,8 @@ static int raw_phase(uv_loop_t *loop, const struct kube_config *cfg, const struc
 	}
 	if ((result = phase_wait(&ph, phase_done, "raw", err)) != 0)
 		goto fail;
+	r->cpu_ms = (cpu_ms() - cpu0) / (double)o->n;
+	r->server_cpu_ms = server_delta(o, scpu0);
 	kube_client_stats(c, &s1);
 	r->rss_kib = rss_kib() - rss0;
 	summarize(&ph, false, r);
@@ -587,7 +644,7 @@ static int spok_phase(uv_loop_t *loop, const struct kube_config *cfg, const stru
 	char dir[] = "/tmp/spok-bench-XXXXXX";
 	bool have_dir = false, have_ns = false;
 	struct phase ph;
-	double rss0;
+	double rss0, cpu0, scpu0;
 	int result;
 
 	phase_init(&ph, loop, o->n, true);
@@ -613,6 +670,8 @@ static int spok_phase(uv_loop_t *loop, const struct kube_config *cfg, const stru
 	kube_client_stats(c, &s0);
 	spok_engine_stats(e, &es0);
 	rss0 = rss_kib();
+	cpu0 = cpu_ms();
+	scpu0 = server_cpu_ms(o);
 	for (size_t i = 0; i < o->n; i++) {
 		struct job *j = &ph.jobs[i];
 
@@ -624,6 +683,8 @@ static int spok_phase(uv_loop_t *loop, const struct kube_config *cfg, const stru
 	}
 	if ((result = phase_wait(&ph, phase_done, "spok", err)) != 0)
 		goto fail;
+	r->cpu_ms = (cpu_ms() - cpu0) / (double)o->n;
+	r->server_cpu_ms = server_delta(o, scpu0);
 	kube_client_stats(c, &s1);
 	spok_engine_stats(e, &es1);
 	r->rss_kib = rss_kib() - rss0;
@@ -648,16 +709,21 @@ fail:
 
 static void print_header(void)
 {
-	printf("%5s  %-5s  %9s  %8s  %8s  %11s  %11s  %7s  %10s  %8s\n", "round", "phase",
+	printf("%5s  %-5s  %9s  %8s  %8s  %11s  %11s  %7s  %10s  %8s  %10s  %11s\n", "round",
+	       "phase",
 	       "jobs/s", "p50 ms", "p99 ms", "created p50", "created p99", "req/job",
-	       "writes/job", "RSS +KiB");
+	       "writes/job", "RSS +KiB", "CPU ms/job", "srv CPU/job");
 }
 
 static void print_row(const char *round, const char *phase, const struct result *r)
 {
-	printf("%5s  %-5s  %9.1f  %8.2f  %8.2f  %11.2f  %11.2f  %7.2f  %10.2f  %8.0f\n", round,
-	       phase, r->rate, r->p50, r->p99, r->c50, r->c99, r->req_per_job, r->writes_per_job,
-	       r->rss_kib);
+	char srv[32] = "-";
+
+	if (r->server_cpu_ms >= 0)
+		snprintf(srv, sizeof(srv), "%.3f", r->server_cpu_ms);
+	printf("%5s  %-5s  %9.1f  %8.2f  %8.2f  %11.2f  %11.2f  %7.2f  %10.2f  %8.0f  %10.3f  %11s\n",
+	       round, phase, r->rate, r->p50, r->p99, r->c50, r->c99, r->req_per_job,
+	       r->writes_per_job, r->rss_kib, r->cpu_ms, srv);
 }
 
 /* Field-wise median over rounds. */
@@ -668,7 +734,8 @@ static void median_of(const struct result *v, int n, struct result *out)
 		offsetof(struct result, rate),   offsetof(struct result, p50),
 		offsetof(struct result, p99),    offsetof(struct result, c50),
 		offsetof(struct result, c99),    offsetof(struct result, req_per_job),
-		offsetof(struct result, writes_per_job), offsetof(struct result, rss_kib)};
+		offsetof(struct result, writes_per_job), offsetof(struct result, rss_kib),
+		offsetof(struct result, cpu_ms), offsetof(struct result, server_cpu_ms)};
 
 	for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
 		for (int i = 0; i < n; i++)
@@ -691,15 +758,23 @@ static void print_summary(const struct opts *o, const struct result *raw,
 	getrusage(RUSAGE_SELF, &ru);
 	printf("\nlatency: raw = create call -> response; spok = submit -> first watch event "
 	       "(TRACKED);\n         created = call -> create confirmed (spok: row marked "
-	       "started). All N are queued at once.\n");
+	       "started). All N are queued at once.\n         CPU ms/job = this process's user+sys "
+	       "time over the timed window / N;\n         srv CPU/job = the same for the --server-pid "
+	       "processes (kube-apiserver + etcd in run.sh).\n");
 	printf("peak RSS of the whole process (ru_maxrss): %ld KiB\n", ru.ru_maxrss);
 	printf("summary: N=%zu x %d rounds, spok/raw rate %.2f (%.0f vs %.0f jobs/s), p50 x%.2f "
 	       "(%.1f vs %.1f ms), p99 x%.2f (%.1f vs %.1f ms), API requests/job %.2f vs %.2f, "
-	       "store writes/job %.2f, RSS +%.0f vs +%.0f KiB\n",
+	       "store writes/job %.2f, RSS +%.0f vs +%.0f KiB, bench CPU/job x%.2f "
+	       "(%.2f vs %.2f ms)\n",
 	       o->n, o->rounds, ratio(spok->rate, raw->rate), spok->rate, raw->rate,
 	       ratio(spok->p50, raw->p50), spok->p50, raw->p50, ratio(spok->p99, raw->p99),
 	       spok->p99, raw->p99, spok->req_per_job, raw->req_per_job, spok->writes_per_job,
-	       spok->rss_kib, raw->rss_kib);
+	       spok->rss_kib, raw->rss_kib, ratio(spok->cpu_ms, raw->cpu_ms), spok->cpu_ms,
+	       raw->cpu_ms);
+	if (spok->server_cpu_ms >= 0 && raw->server_cpu_ms >= 0)
+		printf("server CPU/job (--server-pid): spok/raw x%.2f (%.2f vs %.2f ms)\n",
+		       ratio(spok->server_cpu_ms, raw->server_cpu_ms), spok->server_cpu_ms,
+		       raw->server_cpu_ms);
 }
 
 typedef int (*phase_fn)(uv_loop_t *loop, const struct kube_config *cfg, const struct opts *o,
@@ -786,10 +861,11 @@ out:
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench_submit --kubeconfig FILE [--context NAME] [-n N] "
-		   "[--namespace PREFIX] [--rounds R] [--qps Q] [--burst B]\n"
+		   "[--namespace PREFIX] [--rounds R] [--qps Q] [--burst B] [--server-pid PID]...\n"
 		   "  N jobs per phase (default 100, at most %d), R rounds (default 3, at most %d),\n"
 		   "  PREFIX of the per-phase namespaces (default spok-bench), client QPS/burst for "
-		   "both phases (default 1000/1000)\n", MAX_JOBS, MAX_ROUNDS);
+		   "both phases (default 1000/1000),\n  PID of a local API server / etcd whose CPU time per job "
+		   "is reported (at most %d)\n", MAX_JOBS, MAX_ROUNDS, MAX_SERVER_PIDS);
 }
 
 static bool valid_prefix(const char *s)
@@ -818,7 +894,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"kubeconfig", required_argument, NULL, 'k'}, {"context", required_argument, NULL, 'c'},
 		{"namespace", required_argument, NULL, 's'},  {"rounds", required_argument, NULL, 'r'},
 		{"qps", required_argument, NULL, 'q'},        {"burst", required_argument, NULL, 'b'},
-		{"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
+		{"server-pid", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
 	size_t v;
 	int ch;
 
@@ -850,6 +927,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (!parse_size(optarg, 1, 1000000, &v))
 				return bad_number("--burst", optarg);
 			o->burst = (int)v;
+			break;
+		case 'p':
+			if (o->nserver_pids == MAX_SERVER_PIDS ||
+			    !parse_size(optarg, 1, 1u << 22, &v))
+				return bad_number("--server-pid", optarg);
+			o->server_pids[o->nserver_pids++] = (long)v;
 			break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return 2;
