@@ -4,10 +4,10 @@
 # this run and stopped on exit. Builds bench_submit in the release build dir build/ (configured
 # as scripts/build release does, but only this target, so a module mid-change elsewhere does
 # not block the bench) unless $BENCH_SUBMIT names a binary. Not part of ctest.
-# Usage: bench/submit/run.sh 500            (needs scripts/setup k8s)
+# Usage: bench/submit/run.sh 100            (needs scripts/setup k8s)
 #        bench/submit/run.sh 200 --rounds 5
 set -euo pipefail
-N=${1:-200}
+N=${1:-100}
 shift || true
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 if [ -z "${BENCH_SUBMIT:-}" ]; then
