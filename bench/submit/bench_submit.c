@@ -9,7 +9,9 @@
  * watch saw the object), plus submit -> create confirmed (row started) for comparison.
  * Both phases use a fresh kube_client with the same options (QPS/burst 1000/1000 unless
  * told otherwise) whose connection is warmed by creating the phase's namespace, so TLS
- * set-up is not timed. Rounds alternate the order (raw first, spok first, ...) and the
+ * set-up is not timed, and make one untimed create first (spok's also opens the
+ * namespace's shared watch, a once-per-namespace cost). An untimed warm-up of both phases
+ * runs before round 1. Rounds alternate the order (raw first, spok first, ...) and the
  * report shows per-round rows plus medians, so drift in the shared machine hits both.
  * Between phases the objects are removed with one deletecollection and the namespace is
  * deleted (the loopback fixture runs no namespace controller, so namespaces stay
@@ -77,7 +79,8 @@ struct result {
 	double rate;         /* jobs/s until the last one was done (raw: answered; spok: tracked) */
 	double p50, p99;     /* ms: raw create -> response; spok submit -> TRACKED */
 	double c50, c99;     /* ms: call -> create confirmed (raw: same as p50/p99) */
-	double req_per_job;  /* HTTP requests sent / N (spok: includes the watch's list + watch) */
+	double req_per_job;  /* HTTP requests sent in the timed window / N (the namespace watch
+	                      * is opened by the untimed primer, before it) */
 	double writes_per_job; /* SQLite writes / N (insert + updates); raw: 0 */
 	double rss_kib;      /* resident set growth over the phase */
 	double cpu_ms;       /* this process's user+sys CPU per job over the timed window */
