@@ -33,7 +33,7 @@ uint64_t spok_proc_start_time(int64_t pid)
 {
 	char path[64], buf[2048];
 
-	if (pid <= 0)
+	if (!spok_pid_ok(pid))
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%lld/stat", (long long)pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -62,12 +62,14 @@ uint64_t spok_proc_start_time(int64_t pid)
 
 static bool group_alive(int64_t pgid)
 {
-	return pgid > 0 && (kill((pid_t)-pgid, 0) == 0 || errno == EPERM);
+	return spok_pid_ok(pgid) && (kill((pid_t)-pgid, 0) == 0 || errno == EPERM);
 }
 
 /* TERM the group, wait up to grace_ms for it to go, then KILL. */
 static void stop_group(int64_t pgid, uint64_t grace_ms)
 {
+	if (!spok_pid_ok(pgid))
+		return;
 	kill((pid_t)-pgid, SIGTERM);
 	for (uint64_t waited = 0; waited < grace_ms && group_alive(pgid); waited += WAIT_STEP_MS)
 		sleep_ms(WAIT_STEP_MS);
@@ -77,7 +79,7 @@ static void stop_group(int64_t pgid, uint64_t grace_ms)
 
 static bool supervisor_alive(int64_t pid)
 {
-	return pid > 0 && pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+	return spok_pid_ok(pid) && pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
 int spok_local_abort(struct spok_store *st, const char *id, uint64_t grace_ms, struct spok_err *err)
@@ -95,7 +97,7 @@ int spok_local_abort(struct spok_store *st, const char *id, uint64_t grace_ms, s
 	if (!grace_ms)
 		grace_ms = SPOK_LOCAL_GRACE_MS;
 	/* Signal only if the recorded pid is still the process we started (pid reuse). */
-	if (x.pid > 0 && x.proc_start != 0 && spok_proc_start_time(x.pid) == x.proc_start)
+	if (spok_pid_ok(x.pid) && x.proc_start != 0 && spok_proc_start_time(x.pid) == x.proc_start)
 		stop_group(x.pgid, grace_ms);
 	/* The supervisor records ABORTED; give it time, and do it ourselves if it is gone. */
 	for (unsigned waited = 0; waited < SUPERVISOR_WAIT_MS && supervisor_alive(x.supervisor_pid);
@@ -148,7 +150,10 @@ static bool read_pidfile(const char *data_dir, struct pidfile *pf)
 		return false;
 	bool ok = fscanf(f, "%lld %llu %d", &pf->pid, &pf->start, &pf->port) == 3;
 	fclose(f);
-	return ok && pf->pid > 0 && pf->start == spok_proc_start_time(pf->pid);
+	/* start 0 means the server had already exited when the file was written (or the file
+	 * is damaged): /proc of a missing pid also gives 0, so such a file would always match. */
+	return ok && spok_pid_ok(pf->pid) && pf->start != 0 &&
+	       pf->start == spok_proc_start_time(pf->pid);
 }
 
 int spok_history_running(const char *data_dir)

@@ -73,7 +73,7 @@ static void write_all(int fd, const char *p, size_t n)
 
 static void kill_group(struct run *r, int sig)
 {
-	if (r->x->pgid > 0)
+	if (spok_pid_ok(r->x->pgid))
 		kill((pid_t)-r->x->pgid, sig);
 }
 
@@ -81,7 +81,7 @@ static void kill_group(struct run *r, int sig)
  * is gone, so the phase is recorded only once nothing of the job runs any more. */
 static void reap_group(int64_t pgid)
 {
-	for (int i = 0; i < REAP_TRIES && pgid > 0; i++) {
+	for (int i = 0; i < REAP_TRIES && spok_pid_ok(pgid); i++) {
 		if (kill((pid_t)-pgid, SIGKILL) != 0 && errno == ESRCH)
 			return;
 		struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};

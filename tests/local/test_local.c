@@ -5,8 +5,10 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/xalloc.h"
 #include "local/local.h"
@@ -138,12 +140,46 @@ static void test_argv(void **state)
 	spok_spark_env_free(&env);
 }
 
+/* A pidfile whose process is gone (start time 0 or a pid out of range) is not a running
+ * history server: trusting it would signal whatever group now has that number, and a pid
+ * past pid_t's range would truncate to -1 (every process). */
+static void write_pidfile(const char *dir, const char *text)
+{
+	char *path = xasprintf("%s/history.pid", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	free(path);
+}
+
+static void test_stale_pidfile(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/spok-test-pidfile-XXXXXX";
+	struct spok_err err = {0};
+
+	assert_non_null(mkdtemp(dir));
+	write_pidfile(dir, "999999999 0 18080\n");
+	assert_int_equal(spok_history_running(dir), 0);
+	write_pidfile(dir, "4294967297 0 18080\n");
+	assert_int_equal(spok_history_running(dir), 0);
+	assert_int_equal(spok_history_stop(dir, &err), SPOK_ENOTFOUND);
+	write_pidfile(dir, "0 0 18080\n");
+	assert_int_equal(spok_history_running(dir), 0);
+	char *path = xasprintf("%s/history.pid", dir);
+	unlink(path);
+	free(path);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reasons),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_argv),
+		cmocka_unit_test(test_stale_pidfile),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
