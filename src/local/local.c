@@ -454,6 +454,10 @@ static char *read_log_tail(const char *path)
 	if (fd < 0)
 		return NULL;
 	off_t size = lseek(fd, 0, SEEK_END);
+	if (size < 0) {
+		close(fd);
+		return NULL;
+	}
 	off_t from = size > (off_t)LOG_TAIL_MAX ? size - (off_t)LOG_TAIL_MAX : 0;
 	size_t n = (size_t)(size - from);
 	char *buf = xmalloc(n + 1);

@@ -179,8 +179,15 @@ static int write_text(const char *path, const char *text, struct spok_err *err)
 	char *tmp = xasprintf("%s.tmp", path);
 	FILE *f = fopen(tmp, "w");
 	int result = 0;
-	if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
+	bool ok = f != NULL && fputs(text, f) >= 0;
+
+	/* fclose on every path: a failed fputs must not leak the stream. */
+	if (f != NULL && fclose(f) != 0)
+		ok = false;
+	if (!ok || rename(tmp, path) != 0) {
 		result = spok_err_set(err, SPOK_EIO, "%s: cannot write: %s; check the data dir", path, strerror(errno));
+		unlink(tmp);
+	}
 	free(tmp);
 	return result;
 }
