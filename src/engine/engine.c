@@ -43,6 +43,10 @@ struct eng_exec {
 	bool inflight;  /* a request of ours is pending: its callback owns the next step */
 	bool orphan;    /* the engine closed while inflight: free in the callback */
 	bool tracked;   /* a watch event for the current attempt was seen */
+	/* The newest copy of our object seen by the watch while a request was in flight. The
+	 * watch resumes after a list, so an object listed before its create was answered
+	 * sends no event of its own: this copy is handled once the answer is in. */
+	json_t *seen;
 	int64_t next_try_ms;
 	uint64_t backoff_ms;
 	char app_state[40];
@@ -97,8 +101,15 @@ static void maybe_free_engine(struct spok_engine *e)
 	}
 }
 
+static void set_seen(struct eng_exec *ex, const json_t *app)
+{
+	json_decref(ex->seen);
+	ex->seen = app ? json_incref((json_t *)app) : NULL;
+}
+
 static void exec_free(struct eng_exec *ex)
 {
+	set_seen(ex, NULL);
 	spok_execution_free(&ex->x);
 	if (ex->have_task)
 		spok_task_free(&ex->task);
@@ -365,8 +376,14 @@ static void on_created(void *data, const struct kube_resp *resp)
 	if (!call_back(ex))
 		return;
 	if (resp->code == 0) {
+		json_t *seen = ex->seen;
+
 		crash_point("after-create");
 		mark_started(ex);
+		ex->seen = NULL;
+		if (seen)
+			handle_app(ex, seen);
+		json_decref(seen);
 		return;
 	}
 	switch (resp->code) {
@@ -445,6 +462,7 @@ static void send_create(struct eng_exec *ex)
 		return;
 	}
 	ex->st = ES_CREATING;
+	set_seen(ex, NULL); /* only copies seen while this create is in flight count */
 	ex->e->stats.creates++;
 	if (kube_create(ex->e->o.client, &SPARKAPPS, ex->x.namespace_, app, on_created, ex,
 			&err) != 0) {
@@ -553,6 +571,8 @@ static void on_relist(struct spok_engine *e, struct eng_ns *ns, const json_t *li
 		ex = find_exec(e, ns, app_name(app));
 		if (ex != NULL && !ex->inflight)
 			handle_app(ex, app);
+		else if (ex != NULL)
+			set_seen(ex, app);
 		else if (ex == NULL && first)
 			cleanup_leftover(e, ns, app);
 	}
@@ -594,7 +614,10 @@ static void on_watch(void *data, const struct kube_event *ev)
 			return;
 		if (!ex->inflight) {
 			handle_app(ex, ev->object);
-		} else if (!ex->tracked) { /* the create answer is still on its way */
+			return;
+		}
+		set_seen(ex, ev->object); /* the create answer is still on its way */
+		if (!ex->tracked) {
 			ex->tracked = true;
 			emit(ex, SPOK_ENGINE_TRACKED);
 		}
@@ -769,6 +792,7 @@ static void start_attempt(struct eng_exec *ex, uint32_t attempt)
 	json_t *app = NULL;
 
 	reset_attempt(&ex->x, attempt);
+	set_seen(ex, NULL);
 	ex->tracked = false;
 	ex->app_state[0] = '\0';
 	ex->backoff_ms = 0;
