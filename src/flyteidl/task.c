@@ -57,6 +57,9 @@ static int set_metadata(const Flyteidl__Core__TaskMetadata *md, const char *path
 					    "malformed duration; set a positive timeout", path);
 		/* Round up so a sub-second timeout is not lost as "no timeout". */
 		t->timeout_s = (uint64_t)d->seconds + (d->nanos > 0 ? 1u : 0u);
+		if (t->timeout_s > SPOK_TASK_TIMEOUT_MAX_S)
+			return spok_err_set(err, SPOK_EINVAL, "%s: metadata.timeout: longer than 100 "
+					    "years; set a shorter timeout (or none)", path);
 	}
 	if (md->interruptible_value_case ==
 	    FLYTEIDL__CORE__TASK_METADATA__INTERRUPTIBLE_VALUE_INTERRUPTIBLE)

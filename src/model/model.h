@@ -93,6 +93,10 @@ struct spok_vars {
 	size_t len;
 };
 
+/* Upper bound of spok_task.timeout_s that every loader enforces (100 years): runners
+ * compute timeout_s * 1000 in 64 bits, which must not wrap. */
+#define SPOK_TASK_TIMEOUT_MAX_S ((uint64_t)100 * 365 * 24 * 3600)
+
 struct spok_task {
 	enum spok_task_origin origin;
 	char *source_path;          /* file the task was read from (for error messages) */
@@ -123,7 +127,7 @@ struct spok_task {
 	/* task metadata */
 	char *service_account;      /* SecurityContext.run_as.k8s_service_account */
 	uint32_t retries;           /* RetryStrategy.retries: attempts = retries + 1 */
-	uint64_t timeout_s;         /* 0 = none */
+	uint64_t timeout_s;         /* 0 = none; at most SPOK_TASK_TIMEOUT_MAX_S */
 	bool interruptible;
 	char *pod_template_name;
 	struct spok_strmap labels;      /* TaskMetadata.metadata.labels */

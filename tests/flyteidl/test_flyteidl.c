@@ -464,6 +464,16 @@ static void test_metadata(void **state)
 	timeout.seconds = -1;
 	expect_error(&m, "t.pb: metadata.timeout: negative or malformed duration; set a positive "
 		     "timeout");
+	/* Runners compute timeout_s * 1000 (ms): an unbounded value would wrap into a tiny
+	 * timeout that kills the job at once. */
+	timeout.seconds = INT64_MAX;
+	timeout.nanos = 0;
+	expect_error(&m, "t.pb: metadata.timeout: longer than 100 years; set a shorter timeout "
+		     "(or none)");
+	timeout.seconds = (int64_t)SPOK_TASK_TIMEOUT_MAX_S;
+	assert_int_equal(load_mutated(&m, &t, &err), 0);
+	assert_true(t.timeout_s == SPOK_TASK_TIMEOUT_MAX_S);
+	spok_task_free(&t);
 }
 
 /* ---- packages built in memory ---- */
