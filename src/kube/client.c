@@ -30,6 +30,10 @@ struct kube_call {
 	uv_timer_t timer;
 	enum call_state state;
 	bool cancelled, reserved, token_retried, retry_ok, aborted;
+	bool admitted;   /* passed the rate limiter; waiting for or holding a slot */
+	bool parked;     /* in the client's FIFO of calls waiting for a slot */
+	bool counted;    /* holds one of the client's in-flight slots */
+	struct kube_call *park_next; /* FIFO of calls waiting for a slot */
 	int attempt;
 	char *method, *path, *url, *content_type, *body;
 	size_t body_len;
@@ -70,6 +74,8 @@ struct kube_client {
 	char *token;      /* current bearer token (secret) */
 	uint64_t token_read_ms;
 	bool token_loaded;
+	int running;      /* calls holding an in-flight slot */
+	struct kube_call *park_head, *park_tail;
 	double tokens;    /* rate limiter bucket */
 	uint64_t bucket_ms;
 	struct kube_call *calls;
@@ -78,6 +84,7 @@ struct kube_client {
 
 static void drain_done(struct kube_client *c);
 static void call_start(struct kube_call *call);
+static void on_call_timer(uv_timer_t *t);
 static void sock_release(struct kube_client *c, struct ksock *s);
 
 /* ---- handle bookkeeping and teardown ---- */
@@ -108,8 +115,47 @@ static void headers_free(struct curl_slist *h)
 	curl_slist_free_all(h);
 }
 
+static void park_remove(struct kube_client *c, struct kube_call *call)
+{
+	struct kube_call **p = &c->park_head, *prev = NULL;
+
+	if (!call->parked)
+		return;
+	call->parked = false;
+	for (; *p != NULL; prev = *p, p = &(*p)->park_next) {
+		if (*p == call) {
+			*p = call->park_next;
+			if (c->park_tail == call)
+				c->park_tail = prev;
+			call->park_next = NULL;
+			return;
+		}
+	}
+}
+
+/* A slot is free: the oldest parked call goes next, from the loop (never re-entering curl). */
+static void slot_release(struct kube_call *call)
+{
+	struct kube_client *c = call->c;
+	struct kube_call *next = c->park_head;
+
+	if (!call->counted)
+		return;
+	call->counted = false;
+	c->running--;
+	if (next == NULL || c->closing)
+		return;
+	c->park_head = next->park_next;
+	if (c->park_head == NULL)
+		c->park_tail = NULL;
+	next->park_next = NULL;
+	next->parked = false;
+	uv_timer_start(&next->timer, on_call_timer, 0, 0);
+}
+
 static void easy_done(struct kube_call *call)
 {
+	slot_release(call);
 	if (call->easy != NULL) {
 		curl_multi_remove_handle(call->c->multi, call->easy);
 		curl_easy_cleanup(call->easy);
@@ -141,6 +187,7 @@ static void call_destroy(struct kube_call *call)
 {
 	struct kube_client *c = call->c;
 
+	park_remove(c, call);
 	easy_done(call);
 	call->state = CALL_DONE;
 	if (call->prev != NULL)
@@ -362,6 +409,8 @@ static void opts_defaults(struct kube_client_opts *o, const struct kube_client_o
 		o->timeout_ms = 60000;
 	if (o->field_manager == NULL || o->field_manager[0] == '\0')
 		o->field_manager = "spok";
+	if (o->max_inflight <= 0)
+		o->max_inflight = 64;
 }
 
 /* tls-server-name: curl has no SNI override, so address the server by that name and
@@ -636,6 +685,8 @@ static void on_call_timer(uv_timer_t *t)
 	call_start(call);
 }
 
+
+
 static void call_schedule(struct kube_call *call, uint64_t delay_ms)
 {
 	call->state = CALL_WAITING;
@@ -647,16 +698,36 @@ static void call_start(struct kube_call *call)
 	struct kube_client *c = call->c;
 	uint64_t wait;
 
-	if (!call->reserved) {
-		call->reserved = true;
-		wait = limiter_reserve(c);
-		if (wait > 0) {
-			c->stats.throttled++;
-			call_schedule(call, wait);
-			return;
+	if (!call->admitted) {
+		if (!call->reserved) {
+			call->reserved = true;
+			wait = limiter_reserve(c);
+			if (wait > 0) {
+				c->stats.throttled++;
+				call_schedule(call, wait);
+				return;
+			}
 		}
+		call->reserved = false;
+		call->admitted = true;
 	}
-	call->reserved = false;
+	/* Streams (watches, logs) live long and are few: they never wait for a slot. */
+	if (call->on_data == NULL && c->running >= c->opts.max_inflight) {
+		c->stats.queued++;
+		call->state = CALL_WAITING;
+		call->parked = true;
+		if (c->park_tail)
+			c->park_tail->park_next = call;
+		else
+			c->park_head = call;
+		c->park_tail = call;
+		return;
+	}
+	call->admitted = false;
+	if (call->on_data == NULL) {
+		call->counted = true;
+		c->running++;
+	}
 	call->status = 0;
 	call->retry_after = -1;
 	call->aborted = false;

@@ -43,6 +43,10 @@ struct kube_client_opts {
 	uint64_t backoff_ms;   /* first backoff; 0: 500 ms (doubles, +-20% jitter) */
 	uint64_t backoff_max_ms; /* cap of one wait, also for Retry-After; 0: 30 s */
 	long timeout_ms;       /* whole-request timeout (not for watches); 0: 60 s */
+	int max_inflight;      /* requests on the wire at once (watches and streams not
+	                          counted); more wait in FIFO order; <= 0: 64. curl opens a
+	                          new TLS connection for every request past an HTTP/2
+	                          connection's ~100 streams, so a burst must queue here. */
 	const char *field_manager; /* server-side apply field manager; NULL: "spok" */
 };
 
@@ -80,6 +84,7 @@ struct kube_client_stats {
 	uint64_t retries;    /* retries made */
 	uint64_t token_reads; /* token file reads */
 	uint64_t retry_wait_ms; /* sum of the waits chosen before retries */
+	uint64_t queued;     /* requests that waited for an in-flight slot */
 };
 
 /* Creates a client for cfg (copied). Does no I/O. */

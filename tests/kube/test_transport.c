@@ -264,6 +264,34 @@ static void test_qps_limit(void **state)
 	fx_stop(&f);
 }
 
+/* The in-flight cap: with max_inflight 2, 8 of 10 requests queued at once wait for a slot,
+ * and every one still completes. Counted, not timed. */
+static void test_inflight_cap(void **state)
+{
+	static const char *const replies[] = {ok_reply};
+	struct kube_client_opts o = {.qps = 1000, .burst = 1000, .max_inflight = 2};
+	struct kube_req req = {"GET", "/api/v1/pods", NULL, NULL, NULL, 0, false};
+	struct kube_sync s[10];
+	struct kube_client_stats st;
+	struct spok_err err;
+	struct fixture f;
+
+	(void)state;
+	fx_start(&f, replies, 1, &o);
+	memset(s, 0, sizeof(s));
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(kube_request(f.c, &req, kube_sync_cb, &s[i], &err), 0);
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(kube_sync_wait(f.c, &s[i], &err), 0);
+		kube_sync_free(&s[i]);
+	}
+	kube_client_stats(f.c, &st);
+	assert_int_equal(st.sent, 10);
+	assert_int_equal(st.queued, 8);
+	assert_int_equal(st.throttled, 0);
+	fx_stop(&f);
+}
+
 /* Closing with calls in flight completes them with "client closed", once. */
 static void test_close_pending(void **state)
 {
@@ -321,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_retry_exhausted_503),
 		cmocka_unit_test(test_no_retry),
 		cmocka_unit_test(test_qps_limit),
+		cmocka_unit_test(test_inflight_cap),
 		cmocka_unit_test(test_close_pending),
 		cmocka_unit_test(test_connection_refused),
 	};
