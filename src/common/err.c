@@ -4,6 +4,15 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Messages quote outside input (paths, spec values, API text); a control byte in it
+ * would break the one-line rule or drive the terminal, so each becomes a space. */
+static void one_line(char *msg)
+{
+	for (unsigned char *p = (unsigned char *)msg; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+}
+
 int spok_err_set(struct spok_err *e, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -14,6 +23,7 @@ int spok_err_set(struct spok_err *e, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
+	one_line(e->msg);
 	return code;
 }
 
@@ -40,6 +50,7 @@ int spok_err_prefix(struct spok_err *e, const char *fmt, ...)
 	memcpy(out + n, e->msg, m);
 	out[n + m] = '\0';
 	memcpy(e->msg, out, n + m + 1);
+	one_line(e->msg);
 	return e->code;
 }
 

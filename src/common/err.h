@@ -2,7 +2,8 @@
  *
  * Every fallible function returns int: 0 on success or a negative SPOK_E* code,
  * and, when given a non-NULL `struct spok_err *`, fills it with one line that
- * names the file or field at fault and says what to do. Callers own the struct
+ * names the file or field at fault and says what to do (control bytes in the formatted
+ * text become spaces, so quoted input cannot split it). Callers own the struct
  * (usually on the stack); nothing in it is heap-allocated.
  *
  * Out-of-memory is not an error path: xalloc.h aborts instead.
