@@ -17,6 +17,8 @@
 #define LIST_MAX 1000
 #define KEY_MAX 256
 #define LOG_TAIL_MAX ((size_t)1 << 20)
+#define LOG_TAIL_LINES_DEFAULT 1000
+#define LOG_TAIL_LINES_MAX 100000
 
 /* ---- replies ---- */
 
@@ -539,46 +541,98 @@ static void do_abort(struct srv_daemon *d, const struct srv_token *t, const char
 	spok_execution_free(&x);
 }
 
-static void do_logs(struct srv_daemon *d, const struct srv_token *t, const char *id,
-		    struct srv_reply *r)
+/* Parses an optional unsigned query parameter in [lo, hi]; replies 400 when bad. */
+static bool arg_num(struct MHD_Connection *c, const char *name, unsigned long lo,
+		    unsigned long hi, unsigned long *out, struct srv_reply *r)
 {
-	struct spok_execution x = {0};
-	struct spok_buf b;
-	struct spok_err err = {0};
-	FILE *f;
+	const char *v = arg(c, name);
+	char *end;
+	unsigned long n;
 
-	if (!load_exec(d, t, id, &x, r))
-		return;
-	if (x.log_path == NULL || (f = fopen(x.log_path, "rb")) == NULL) {
-		if (srv_cluster_by_name(d, x.backend))
-			srv_reply_error(r, 409, "unavailable", "the driver log of cluster execution %s "
-					"is not served by the API; use its log links (GET "
-					API_PREFIX "/%s) or: kubectl logs -n %s %s-driver", x.id,
-					x.id, x.namespace_ ? x.namespace_ : "<ns>",
-					x.resource_name ? x.resource_name : "<name>");
-		else
-			srv_reply_error(r, 404, "not_found", "execution %s has no driver log yet", x.id);
-		spok_execution_free(&x);
+	if (v == NULL)
+		return true;
+	n = strtoul(v, &end, 10);
+	if (*end || v[0] == '-' || v[0] == '+' || n < lo || n > hi) {
+		srv_reply_error(r, 400, "invalid", "%s: expected a number %lu-%lu", name, lo, hi);
+		return false;
+	}
+	*out = n;
+	return true;
+}
+
+/* Keeps the last `lines` lines of b (the API server does this for cluster logs). */
+static void keep_last_lines(struct spok_buf *b, unsigned long lines)
+{
+	size_t i = b->len, seen = 0;
+
+	if (lines == 0) {
+		b->len = 0;
 		return;
 	}
-	/* The tail only: a log can be far larger than one response should be. */
-	if (fseeko(f, 0, SEEK_END) == 0 && ftello(f) > (off_t)LOG_TAIL_MAX)
-		fseeko(f, -(off_t)LOG_TAIL_MAX, SEEK_END);
+	if (i > 0 && b->data[i - 1] == '\n')
+		i--; /* the final newline ends the last line; it does not start one */
+	while (i > 0) {
+		if (b->data[i - 1] == '\n' && ++seen == lines)
+			break;
+		i--;
+	}
+	memmove(b->data, b->data + i, b->len - i);
+	b->len -= i;
+}
+
+/* The driver log file of a local run: its tail. */
+static void logs_file(FILE *f, unsigned long tail, size_t limit, struct srv_reply *r)
+{
+	struct spok_buf b;
+	size_t n;
+
+	/* Only the tail: a log can be far larger than one response should be. */
+	if (fseeko(f, 0, SEEK_END) == 0 && ftello(f) > (off_t)limit)
+		fseeko(f, -(off_t)limit, SEEK_END);
 	else
 		fseeko(f, 0, SEEK_SET);
-	spok_buf_init(&b, LOG_TAIL_MAX + 1);
+	spok_buf_init(&b, limit);
 	for (char chunk[8192];;) {
-		size_t n = fread(chunk, 1, sizeof(chunk), f);
-
-		if (n == 0 || spok_buf_append(&b, chunk, n) != 0)
+		if ((n = fread(chunk, 1, sizeof(chunk), f)) == 0 || spok_buf_append(&b, chunk, n) != 0)
 			break;
 	}
-	fclose(f);
-	(void)err;
-	spok_buf_append(&b, "", 1);
+	keep_last_lines(&b, tail);
 	r->status = 200;
 	r->content_type = "text/plain; charset=utf-8";
-	r->body = spok_buf_detach(&b);
+	r->len = b.len;
+	r->body = xmalloc(b.len + 1);
+	if (b.len)
+		memcpy(r->body, b.data, b.len);
+	r->body[b.len] = '\0';
+	spok_buf_free(&b);
+}
+
+static void do_logs(struct srv_daemon *d, struct srv_req *rq, struct MHD_Connection *conn,
+		    const struct srv_token *t, const char *id, struct srv_reply *r)
+{
+	struct spok_execution x = {0};
+	struct srv_cluster *c;
+	unsigned long tail = LOG_TAIL_LINES_DEFAULT, limit = LOG_TAIL_MAX;
+	FILE *f;
+
+	if (!arg_num(conn, "tailLines", 0, LOG_TAIL_LINES_MAX, &tail, r) ||
+	    !arg_num(conn, "limitBytes", 1, LOG_TAIL_MAX, &limit, r))
+		return;
+	if (arg(conn, "follow")) {
+		srv_reply_error(r, 400, "invalid", "follow: not supported by the API; use the log "
+				"links or kubectl logs -f");
+		return;
+	}
+	if (!load_exec(d, t, id, &x, r))
+		return;
+	if (x.log_path && (f = fopen(x.log_path, "rb")) != NULL) {
+		logs_file(f, tail, limit, r);
+		fclose(f);
+	} else if ((c = srv_cluster_by_name(d, x.backend)) != NULL) {
+		srv_logs_cluster(d, rq, c, &x, tail, limit, r);
+	} else {
+		srv_reply_error(r, 404, "not_found", "execution %s has no driver log yet", x.id);
+	}
 	spok_execution_free(&x);
 }
 
@@ -681,6 +735,16 @@ static void do_metrics(struct srv_daemon *d, struct srv_reply *r)
 			(unsigned long long)d->m.submissions,
 			(unsigned long long)d->m.submission_replays,
 			(unsigned long long)d->m.aborts, (unsigned long long)d->m.auth_failures);
+	spok_buf_printf(&b, "# HELP spok_log_fetches_total Cluster driver-log fetches started.\n"
+			"# TYPE spok_log_fetches_total counter\nspok_log_fetches_total %llu\n"
+			"# HELP spok_log_fetches_cancelled_total Driver-log fetches cancelled (client "
+			"left, shutdown).\n# TYPE spok_log_fetches_cancelled_total counter\n"
+			"spok_log_fetches_cancelled_total %llu\n"
+			"# HELP spok_log_fetches_in_flight Driver-log fetches running now.\n"
+			"# TYPE spok_log_fetches_in_flight gauge\nspok_log_fetches_in_flight %llu\n",
+			(unsigned long long)d->m.log_fetches,
+			(unsigned long long)d->m.log_fetches_cancelled,
+			(unsigned long long)d->m.log_fetches_active);
 	spok_buf_appends(&b, "# HELP spok_api_requests_total Requests by route.\n"
 			    "# TYPE spok_api_requests_total counter\n");
 	for (size_t i = 0; i < SRV_R_COUNT; i++)
@@ -746,8 +810,9 @@ static enum srv_route_id classify(const char *url, char *id, size_t idlen, const
 	return SRV_R_OTHER;
 }
 
-static void dispatch(struct srv_daemon *d, struct MHD_Connection *conn, enum srv_route_id rt,
-		     const char *id, const struct spok_buf *body, struct srv_reply *r)
+static void dispatch(struct srv_daemon *d, struct srv_req *rq, struct MHD_Connection *conn,
+		     enum srv_route_id rt, const char *id, const struct spok_buf *body,
+		     struct srv_reply *r)
 {
 	const struct srv_token *t = authenticate(d, conn, r);
 
@@ -765,11 +830,12 @@ static void dispatch(struct srv_daemon *d, struct MHD_Connection *conn, enum srv
 	else if (rt == SRV_R_ABORT)
 		do_abort(d, t, id, r);
 	else
-		do_logs(d, t, id, r);
+		do_logs(d, rq, conn, t, id, r);
 }
 
-void srv_api_handle(struct srv_daemon *d, struct MHD_Connection *conn, const char *method,
-		    const char *url, const struct spok_buf *body, struct srv_reply *r)
+void srv_api_handle(struct srv_daemon *d, struct srv_req *rq, struct MHD_Connection *conn,
+		    const char *method, const char *url, const struct spok_buf *body,
+		    struct srv_reply *r)
 {
 	char id[64];
 	const char *sub;
@@ -787,7 +853,7 @@ void srv_api_handle(struct srv_daemon *d, struct MHD_Connection *conn, const cha
 		if (!post)
 			not_allowed(r, "POST", method);
 		else
-			dispatch(d, conn, rt, id, body, r);
+			dispatch(d, rq, conn, rt, id, body, r);
 	} else if (!get) {
 		not_allowed(r, rt == SRV_R_LIST ? "GET, POST" : "GET", method);
 	} else if (rt == SRV_R_HEALTHZ) {
@@ -799,6 +865,6 @@ void srv_api_handle(struct srv_daemon *d, struct MHD_Connection *conn, const cha
 		r->content_type = "text/html; charset=utf-8";
 		r->body = xstrdup(srv_dashboard_html);
 	} else {
-		dispatch(d, conn, rt, id, body, r);
+		dispatch(d, rq, conn, rt, id, body, r);
 	}
 }

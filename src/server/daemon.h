@@ -44,6 +44,9 @@ enum srv_route_id {
 
 struct srv_metrics {
 	uint64_t http_by_code[600];
+	uint64_t log_fetches;        /* cluster driver-log fetches started */
+	uint64_t log_fetches_cancelled; /* ... stopped because the client left or shutdown */
+	uint64_t log_fetches_active; /* ... in flight now (their connections are suspended) */
 	uint64_t api[SRV_R_COUNT];
 	uint64_t submissions;        /* new executions created through the API */
 	uint64_t submission_replays; /* POSTs answered from an idempotency key */
@@ -71,24 +74,45 @@ struct srv_daemon {
 	uint16_t port;
 	int64_t started_ms;
 	struct srv_metrics m;
+	struct srv_req *suspended;  /* http.c: requests waiting for async work (linked list) */
 };
 
 struct srv_reply {
-	unsigned status;
+	unsigned status;            /* 0 after srv_http_suspend: no answer yet */
 	char *body;                 /* heap; NULL: empty */
+	size_t len;                 /* body length; 0: strlen(body) (bodies may hold NULs) */
 	const char *content_type;   /* NULL: application/json */
 	bool www_authenticate;
 	const char *allow;          /* Allow header for 405, or NULL */
 };
 
-/* api.c: answers one request. body is the whole (capped) request body. */
-void srv_api_handle(struct srv_daemon *d, struct MHD_Connection *conn, const char *method,
-		    const char *url, const struct spok_buf *body, struct srv_reply *out);
+/* One HTTP request (http.c). Opaque outside http.c; lives until MHD completes the request. */
+struct srv_req;
+
+/* api.c: answers one request. body is the whole (capped) request body. A handler that can
+ * only answer later calls srv_http_suspend and leaves out->status 0. */
+void srv_api_handle(struct srv_daemon *d, struct srv_req *rq, struct MHD_Connection *conn,
+		    const char *method, const char *url, const struct spok_buf *body,
+		    struct srv_reply *out);
 /* api.c: a JSON error reply {"error": {"code", "message"}}. */
 void srv_reply_error(struct srv_reply *r, unsigned status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* http.c */
+/* http.c: asynchronous answers (MHD suspend/resume).
+ *
+ * srv_http_suspend (only from inside srv_api_handle) suspends rq's connection: MHD stops
+ * reading it and the loop keeps running. The work (e.g. a kube stream) later calls
+ * srv_http_resume exactly once with the answer, which takes r->body; after that the work
+ * must forget rq. If the client disconnects first, or the daemon shuts down, http.c calls
+ * cancel(work) instead (never both): cancel must stop the work at once so that no callback
+ * of it fires afterwards, release it, and never call srv_http_resume. cancel runs from the
+ * loop, never from inside the work's own callbacks. */
+typedef void (*srv_cancel_cb)(void *work);
+void srv_http_suspend(struct srv_req *rq, srv_cancel_cb cancel, void *work);
+void srv_http_resume(struct srv_req *rq, struct srv_reply *r);
+/* Cancels every suspended request, answering 503 (shutdown); idempotent. */
+void srv_http_cancel_all(struct srv_daemon *d);
+
 int srv_http_start(struct srv_daemon *d, struct spok_err *err);
 /* Stops accepting connections; in-flight requests continue. */
 void srv_http_quiesce(struct srv_daemon *d);
@@ -104,5 +128,13 @@ int srv_write_task_source(struct srv_daemon *d, const char *stem, const char *ex
 /* Loads the task of a recorded execution from its task_source (job file or protobuf). */
 int srv_load_task(void *data, const struct spok_execution *x, struct spok_task *out,
 		  struct spok_err *err);
+
+/* logs.c: GET .../logs of an execution on cluster c: reads the driver pod's name from the
+ * SparkApplication, then its log (tailLines/limitBytes passed to the API server), both
+ * as cancellable streams on the loop; suspends rq meanwhile. Replies at once when it
+ * cannot start (cluster down, no SparkApplication name yet). x is borrowed. */
+void srv_logs_cluster(struct srv_daemon *d, struct srv_req *rq, struct srv_cluster *c,
+		      const struct spok_execution *x, unsigned long tail_lines, size_t limit_bytes,
+		      struct srv_reply *r);
 
 #endif

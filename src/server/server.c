@@ -285,6 +285,8 @@ static void on_signal(uv_signal_t *s, int signum)
 	log_warn("serve: %s: draining", signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	d->stopping = true;
 	srv_http_quiesce(d);
+	/* Fetches in flight (driver logs) answer 503 now rather than hold the drain. */
+	srv_http_cancel_all(d);
 	d->drain_deadline_ms = spok_now_ms() + SRV_DRAIN_MAX_MS;
 	uv_timer_start(&d->drain, on_drain, 0, 50);
 }
