@@ -90,6 +90,7 @@ int spok_buf_read_file(struct spok_buf *b, const char *path, struct spok_err *er
 	if (f == NULL)
 		return spok_err_set(err, errno == ENOENT ? SPOK_ENOTFOUND : SPOK_EIO,
 				    "%s: cannot open: %s", path, strerror(errno));
+	errno = 0;
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (spok_buf_append(b, chunk, n) != SPOK_OK) {
 			result = spok_err_set(err, SPOK_EINVAL,
@@ -98,8 +99,16 @@ int spok_buf_read_file(struct spok_buf *b, const char *path, struct spok_err *er
 			break;
 		}
 	}
-	if (result == SPOK_OK && ferror(f))
-		result = spok_err_set(err, SPOK_EIO, "%s: read failed", path);
+	if (result == SPOK_OK && ferror(f)) {
+		int e = errno;
+
+		/* fopen succeeds on a directory; only the read says EISDIR: that is bad input. */
+		if (e == EISDIR)
+			result = spok_err_set(err, SPOK_EINVAL, "%s: is a directory; pass a file", path);
+		else
+			result = spok_err_set(err, SPOK_EIO, "%s: read failed: %s; check the file",
+					      path, e != 0 ? strerror(e) : "I/O error");
+	}
 	fclose(f);
 	if (result == SPOK_OK && b->data == NULL)
 		spok_buf_append(b, "", 0);

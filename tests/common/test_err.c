@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 
 /* Messages quote outside input (file names, spec values, API text): a newline or another
@@ -27,10 +28,24 @@ static void test_one_line(void **state)
 	assert_string_equal(err.msg, "caf\xc3\xa9");
 }
 
+/* A directory opens fine and fails on read: that is bad input (exit 2), said plainly. */
+static void test_read_directory(void **state)
+{
+	struct spok_err err = {0};
+	struct spok_buf b;
+
+	(void)state;
+	spok_buf_init(&b, 1024);
+	assert_int_equal(spok_buf_read_file(&b, "/tmp", &err), SPOK_EINVAL);
+	assert_string_equal(err.msg, "/tmp: is a directory; pass a file");
+	spok_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_one_line),
+		cmocka_unit_test(test_read_directory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
