@@ -104,6 +104,16 @@ bad:
 	return false;
 }
 
+/* A bearer token goes into an HTTP header: a control byte (CR/LF above all) would end it
+ * early and inject headers of its own. */
+static bool has_ctl(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return true;
+	return false;
+}
+
 static int read_blob_file(const char *path, size_t max, struct kube_blob *out, struct spok_err *err)
 {
 	struct spok_buf b;
@@ -407,6 +417,9 @@ static int resolve_user(struct ctx *x, const json_t *u, const char *name, struct
 		result = opt_str(x, u, where, "tokenFile", &token_file);
 	if (result != 0)
 		return result;
+	if (token != NULL && has_ctl((const unsigned char *)token, strlen(token)))
+		return spok_err_set(x->err, SPOK_EINVAL, "%s: %s.token: contains control characters; "
+				    "write the token on one line", x->src, where);
 	if (token != NULL)
 		cfg->token = xstrdup(token);
 	else if (token_file != NULL)
@@ -609,7 +622,7 @@ int kube_read_token_file(const char *path, char **out, struct spok_err *err)
 	n = b.len;
 	while (n > 0 && isspace(b.data[n - 1]))
 		n--;
-	if (n == 0 || memchr(b.data, '\0', n) != NULL || memchr(b.data, '\n', n) != NULL) {
+	if (n == 0 || has_ctl(b.data, n)) {
 		blob_free(&b);
 		return spok_err_set(err, SPOK_EINVAL, "%s: not a bearer token (empty or multi-line); "
 				    "write the token on one line", path);

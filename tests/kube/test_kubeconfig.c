@@ -246,6 +246,11 @@ static void test_errors(void **state)
 		 "clusters: [{name: c, cluster: {server: 'https://x'}}]\n"
 		 "users: [{name: u, user: {token: [1]}}]\n", NULL,
 		 "kc.yaml: users[u].user.token: must be a string; fix the kubeconfig"},
+		/* A CR/LF in a token would inject request headers; the value is never echoed. */
+		{"current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\n"
+		 "clusters: [{name: c, cluster: {server: 'https://x'}}]\n"
+		 "users: [{name: u, user: {token: \"s3cret\\r\\nX-Evil: 1\"}}]\n", NULL,
+		 "kc.yaml: users[u].user.token: contains control characters; write the token on one line"},
 		{"current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\n"
 		 "clusters: [{name: c, cluster: {server: 'https://x', insecure-skip-tls-verify: maybe}}]\n",
 		 NULL,
@@ -304,6 +309,11 @@ static void test_token_file(void **state)
 	write_file("t1", " \n");
 	assert_int_equal(kube_read_token_file(p, &tok, &err), SPOK_EINVAL);
 	assert_non_null(strstr(err.msg, "not a bearer token"));
+	assert_null(tok);
+	write_file("t1", "abc\rX-Evil: 1\n");
+	assert_int_equal(kube_read_token_file(p, &tok, &err), SPOK_EINVAL);
+	assert_non_null(strstr(err.msg, "not a bearer token"));
+	assert_null(strstr(err.msg, "abc"));
 	assert_null(tok);
 	free(p);
 }
