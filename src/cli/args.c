@@ -159,3 +159,13 @@ int spok_cli_fail(const struct spok_err *err)
 	fprintf(stderr, "spok: %s\n", err->msg[0] ? err->msg : spok_code_name(err->code));
 	return spok_code_exit(err->code);
 }
+
+int spok_cli_phase_exit(enum spok_phase p)
+{
+	switch (p) {
+	case SPOK_PHASE_SUCCEEDED: return 0;
+	case SPOK_PHASE_ABORTED: return SPOK_EXIT_ABORTED;
+	case SPOK_PHASE_TIMED_OUT: return spok_code_exit(SPOK_ETIMEOUT);
+	default: return SPOK_EXIT_JOB_FAILED;
+	}
+}

@@ -54,6 +54,9 @@ int spok_cli_load_task(const char *path, const char *task_name, struct spok_task
  * (or ~/.config/spok/config.yaml) if it exists; otherwise built-in defaults. */
 int spok_cli_load_platform(const struct spok_cli *cli, struct spok_platform *out,
 			   struct spok_err *err);
+/* Exit status for an execution's final phase: 0 succeeded, 130 aborted, 5 timed out,
+ * 1 any failure. */
+int spok_cli_phase_exit(enum spok_phase p);
 /* Prints one error line "spok: <msg>" to stderr and returns the exit status for its code. */
 int spok_cli_fail(const struct spok_err *err);
 /* Writes a JSON value as YAML or JSON (format "yaml" or "json") to stdout. */

@@ -146,16 +146,6 @@ static void on_event(void *data, enum spok_engine_event ev, const struct spok_ex
 	}
 }
 
-static int exit_for(enum spok_phase p)
-{
-	switch (p) {
-	case SPOK_PHASE_SUCCEEDED: return 0;
-	case SPOK_PHASE_ABORTED: return SPOK_EXIT_ABORTED;
-	case SPOK_PHASE_TIMED_OUT: return spok_code_exit(SPOK_ETIMEOUT);
-	default: return SPOK_EXIT_JOB_FAILED;
-	}
-}
-
 struct cluster_flags {
 	const char *cluster;
 	const char *task_name;
@@ -236,7 +226,7 @@ static int run_cluster(struct spok_cli *cli, const struct cluster_flags *f, cons
 			uv_run(&c.loop, UV_RUN_ONCE);
 		}
 		printf("%s\n", id);
-		*status = spok_phase_terminal(x.phase) ? exit_for(x.phase) : 0;
+		*status = spok_phase_terminal(x.phase) ? spok_cli_phase_exit(x.phase) : 0;
 		goto done;
 	}
 	run_until_idle(&c);
@@ -244,7 +234,7 @@ static int run_cluster(struct spok_cli *cli, const struct cluster_flags *f, cons
 		goto done;
 	fprintf(stderr, "spok: execution %s %s%s%s (attempt %u of %u)\n", x.id, spok_phase_name(x.phase),
 		x.reason ? ": " : "", x.reason ? x.reason : "", x.attempt + 1, x.max_attempts);
-	*status = exit_for(x.phase);
+	*status = spok_cli_phase_exit(x.phase);
 done:
 	spok_execution_free(&x);
 	cl_close(&c);

@@ -54,16 +54,6 @@ static int parse_inputs(const struct spok_strv *in, struct spok_strmap *out, str
 	return 0;
 }
 
-static int exit_for(enum spok_phase p)
-{
-	switch (p) {
-	case SPOK_PHASE_SUCCEEDED: return 0;
-	case SPOK_PHASE_ABORTED: return SPOK_EXIT_ABORTED;
-	case SPOK_PHASE_TIMED_OUT: return spok_code_exit(SPOK_ETIMEOUT);
-	default: return SPOK_EXIT_JOB_FAILED;
-	}
-}
-
 static void report(const struct spok_execution *x, const char *data_dir)
 {
 	fprintf(stderr, "spok: execution %s %s", x->id, spok_phase_name(x->phase));
@@ -157,7 +147,7 @@ static int run(struct spok_cli *cli, struct run_opts *o, const char *job, int *s
 	result = spok_local_supervise(st, &task, &plat, &lo, &x, err);
 	if (result == 0) {
 		report(&x, data_dir);
-		*status = exit_for(x.phase);
+		*status = spok_cli_phase_exit(x.phase);
 	}
 done:
 	spok_execution_free(&x);
