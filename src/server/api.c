@@ -560,31 +560,27 @@ static bool arg_num(struct MHD_Connection *c, const char *name, unsigned long lo
 	return true;
 }
 
-/* Keeps the last `lines` lines of b (the API server does this for cluster logs). */
-static void keep_last_lines(struct spok_buf *b, unsigned long lines)
+size_t srv_tail_lines(const char *data, size_t len, unsigned long lines)
 {
-	size_t i = b->len, seen = 0;
+	size_t i = len, seen = 0;
 
-	if (lines == 0) {
-		b->len = 0;
-		return;
-	}
-	if (i > 0 && b->data[i - 1] == '\n')
+	if (lines == 0)
+		return len;
+	if (i > 0 && data[i - 1] == '\n')
 		i--; /* the final newline ends the last line; it does not start one */
 	while (i > 0) {
-		if (b->data[i - 1] == '\n' && ++seen == lines)
+		if (data[i - 1] == '\n' && ++seen == lines)
 			break;
 		i--;
 	}
-	memmove(b->data, b->data + i, b->len - i);
-	b->len -= i;
+	return i;
 }
 
 /* The driver log file of a local run: its tail. */
 static void logs_file(FILE *f, unsigned long tail, size_t limit, struct srv_reply *r)
 {
 	struct spok_buf b;
-	size_t n;
+	size_t n, skip;
 
 	/* Only the tail: a log can be far larger than one response should be. */
 	if (fseeko(f, 0, SEEK_END) == 0 && ftello(f) > (off_t)limit)
@@ -596,14 +592,14 @@ static void logs_file(FILE *f, unsigned long tail, size_t limit, struct srv_repl
 		if ((n = fread(chunk, 1, sizeof(chunk), f)) == 0 || spok_buf_append(&b, chunk, n) != 0)
 			break;
 	}
-	keep_last_lines(&b, tail);
+	skip = srv_tail_lines(b.data, b.len, tail);
 	r->status = 200;
 	r->content_type = "text/plain; charset=utf-8";
-	r->len = b.len;
-	r->body = xmalloc(b.len + 1);
-	if (b.len)
-		memcpy(r->body, b.data, b.len);
-	r->body[b.len] = '\0';
+	r->len = b.len - skip;
+	r->body = xmalloc(r->len + 1);
+	if (r->len)
+		memcpy(r->body, b.data + skip, r->len);
+	r->body[r->len] = '\0';
 	spok_buf_free(&b);
 }
 

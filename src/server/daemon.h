@@ -2,7 +2,9 @@
  * (lifecycle, clusters, idempotency), http.c (libmicrohttpd on the loop) and api.c.
  *
  * Ownership: struct srv_daemon owns everything it points to; it lives from spok_server_run's
- * start to its end. struct srv_reply owns body (heap) until http.c hands it to MHD.
+ * start to its end. struct srv_reply owns body (heap) until http.c hands it to MHD. A struct
+ * srv_req belongs to http.c (freed when MHD completes the request); work started with
+ * srv_http_suspend owns itself and may use its srv_req only until it resumes or is cancelled.
  */
 #ifndef SPOK_SERVER_DAEMON_H
 #define SPOK_SERVER_DAEMON_H

@@ -3,7 +3,7 @@
  *
  * One libuv loop carries everything: libmicrohttpd in external-epoll mode, one kube_client
  * and one engine per configured cluster, health probes, signals. SIGTERM/SIGINT drain: stop
- * accepting, finish in-flight requests, close the engines (executions keep running in their
+ * accepting, cancel driver-log fetches in flight (answered 503), finish in-flight requests, close the engines (executions keep running in their
  * clusters and are re-adopted on the next start), close the store. SIGHUP re-reads the
  * tokens file.
  *

@@ -226,6 +226,25 @@ static void test_auth(void **state)
 	free(hb);
 }
 
+static size_t tail(const char *s, unsigned long lines)
+{
+	return srv_tail_lines(s, strlen(s), lines);
+}
+
+static void test_tail_lines(void **state)
+{
+	(void)state;
+	assert_int_equal(tail("a\nb\nc\n", 2), 2);     /* "b\nc\n" */
+	assert_int_equal(tail("a\nb\nc", 2), 2);       /* "b\nc", no final newline */
+	assert_int_equal(tail("a\nb\nc\n", 3), 0);
+	assert_int_equal(tail("a\nb\nc\n", 100000), 0);
+	assert_int_equal(tail("a\nb\nc\n", 1), 4);
+	assert_int_equal(tail("a\nb\nc\n", 0), 6);     /* nothing */
+	assert_int_equal(tail("", 5), 0);
+	assert_int_equal(tail("\n\n", 1), 1);
+	assert_int_equal(srv_tail_lines(NULL, 0, 3), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_missing_tokens_file),
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_tail_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
