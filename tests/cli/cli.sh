@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# tests/cli/cli.sh SPOK SRC - the `spok` command line as a user meets it: render output,
+# validate, and one-line errors with meaningful exit codes for bad files, flags and commands.
+set -u
+SPOK=$1
+SRC=$2
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+FAILED=0
+fail() { printf 'FAIL: %s\n' "$*" >&2; FAILED=1; }
+
+# expect RC LINE CMD...: exit status RC and stderr exactly LINE (one line).
+expect() {
+	local want_rc=$1 want_err=$2 rc
+	shift 2
+	"$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	[ "$rc" = "$want_rc" ] || fail "$*: exit $rc, want $want_rc"
+	if [ -n "$want_err" ]; then
+		[ "$(wc -l <"$T/err")" -le 1 ] || fail "$*: stderr has more than one line"
+		[ "$(cat "$T/err")" = "$want_err" ] || fail "$*: stderr '$(cat "$T/err")', want '$want_err'"
+	fi
+}
+
+PI="$SRC/examples/pi/pi.yaml"
+
+# The rendered SparkApplication of the Pi example, byte for byte.
+expect 0 "" "$SPOK" render "$PI" --now-ms 1700000000000 --execution demo -n team-a
+cmp -s "$T/out" "$SRC/tests/cli/data/pi-render.yaml" || {
+	fail "render output differs from tests/cli/data/pi-render.yaml"
+	diff "$SRC/tests/cli/data/pi-render.yaml" "$T/out" | head -20 >&2
+}
+# -o json is the same object.
+expect 0 "" "$SPOK" render "$PI" --now-ms 1700000000000 --execution demo -n team-a -o json
+grep -q '"name": "demo-n0-0"' "$T/out" || fail "-o json: no metadata.name demo-n0-0"
+grep -q '"namespace": "team-a"' "$T/out" || fail "-o json: no namespace team-a"
+
+expect 0 "" "$SPOK" validate "$PI"
+[ "$(cat "$T/out")" = "$PI: ok (task pi, type PYTHON)" ] || fail "validate output: $(cat "$T/out")"
+
+# Bad input: one line, a meaningful exit code.
+expect 4 "spok: $T/nope.yaml: cannot open task file; check the path" "$SPOK" render "$T/nope.yaml"
+expect 2 "spok: unknown flag --bogus; see --help" "$SPOK" render "$PI" --bogus
+expect 2 "spok: -o xml: unknown output format; use yaml, json, wide or name" "$SPOK" render "$PI" -o xml
+expect 2 "spok: unknown command 'frobnicate'; run 'spok help' for the list" "$SPOK" frobnicate
+expect 2 "spok: --attempt x: expected an integer in [0, 1000]" "$SPOK" render "$PI" --attempt x
+expect 4 "spok: $T/none.yaml: cannot open: No such file or directory" "$SPOK" render "$PI" --config "$T/none.yaml"
+printf 'name: x\nmainClass: M\nsparkconf: {}\n' >"$T/typo.yaml"
+expect 2 "spok: $T/typo.yaml:3:1: sparkconf: unknown key; did you mean 'sparkConf'?" "$SPOK" validate "$T/typo.yaml"
+printf 'name: x\n' >"$T/nomain.yaml"
+"$SPOK" validate "$T/nomain.yaml" >/dev/null 2>"$T/err"
+[ $? = 2 ] && [ "$(wc -l <"$T/err")" = 1 ] || fail "job without main file: want exit 2 and one line"
+expect 2 "" "$SPOK" render "$T"
+[ "$(wc -l <"$T/err")" = 1 ] || fail "a directory as TASK: want one line"
+printf '\x0a\x03foo' >"$T/junk.pb"
+"$SPOK" render "$T/junk.pb" >/dev/null 2>"$T/err"
+rc=$?
+[ $rc = 2 ] && [ "$(wc -l <"$T/err")" = 1 ] || fail "junk protobuf: exit $rc, want 2 and one line"
+
+expect 0 "" "$SPOK" version
+expect 0 "" "$SPOK" help
+
+if [ $FAILED = 0 ]; then echo "cli: all passed"; else echo "cli: FAILED"; exit 1; fi
