@@ -56,7 +56,15 @@ static void reply_err(struct srv_reply *r, const struct spok_err *e)
 	case SPOK_EAPI: status = 502; break;
 	default: break;
 	}
-	srv_reply_error(r, status, spok_code_name(e->code), "%s", e->msg);
+	/* API error codes are snake_case ("not_found"); spok_code_name says "not-found". */
+	char code[32];
+	size_t i;
+
+	snprintf(code, sizeof(code), "%s", spok_code_name(e->code));
+	for (i = 0; code[i]; i++)
+		if (code[i] == '-')
+			code[i] = '_';
+	srv_reply_error(r, status, code, "%s", e->msg);
 }
 
 /* ---- execution views ---- */
