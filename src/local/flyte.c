@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "local/internal.h"
 #ifdef SPOK_HAVE_FLYTE
@@ -103,7 +104,8 @@ static char *last_line(const char *msg)
 	while (start > msg && start[-1] != '\n')
 		start--;
 	size_t n = (size_t)(end - start);
-	return xstrndup(start, n > REASON_MAX ? REASON_MAX : n);
+	/* Cut at a character boundary, as reason.c does. */
+	return xstrndup(start, n > REASON_MAX ? spok_utf8_prefix(start, REASON_MAX) : n);
 }
 
 static void flyte_outputs(struct spok_execution *x)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "local/local.h"
 
@@ -47,10 +48,12 @@ static const char *find_in(const struct line *l, const char *needle)
 	return NULL;
 }
 
+/* Cut at a character boundary: half a UTF-8 character would make the reason invalid text,
+ * which JSON (status output, the server's API) cannot carry. p[n] exists when n > max. */
 static char *clip(const char *p, size_t n)
 {
 	if (n > REASON_MAX)
-		n = REASON_MAX;
+		n = spok_utf8_prefix(p, REASON_MAX);
 	return xstrndup(p, n);
 }
 

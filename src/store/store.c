@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 
 #define BUSY_TIMEOUT_MS 10000
@@ -650,6 +651,20 @@ void spok_attempts_free(struct spok_attempt *v, size_t n)
 	free(v);
 }
 
+/* jansson refuses text that is not valid UTF-8 (json_string returns NULL, and
+ * json_object_set_new then drops the key): reasons and messages come from driver logs and
+ * error.pb files, so bad bytes become U+FFFD instead of the field disappearing. */
+static json_t *json_text(const char *v)
+{
+	json_t *j = json_string(v);
+	if (!j) {
+		char *clean = spok_utf8_sanitize(v);
+		j = json_string(clean);
+		free(clean);
+	}
+	return j ? j : json_null();
+}
+
 static json_t *json_col(const struct col *c, const struct spok_execution *e)
 {
 	const void *f = (const char *)e + c->off;
@@ -662,9 +677,9 @@ static json_t *json_col(const struct col *c, const struct spok_execution *e)
 		/* JSON columns are embedded as values, not strings. */
 		if (strcmp(c->name, "links_json") == 0 || strcmp(c->name, "outputs_json") == 0) {
 			json_t *j = json_loads(v, JSON_DECODE_ANY, NULL);
-			return j ? j : json_string(v);
+			return j ? j : json_text(v);
 		}
-		return json_string(v);
+		return json_text(v);
 	}
 	case C_U32: return json_integer(*(const uint32_t *)f);
 	case C_I64: {

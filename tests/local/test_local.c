@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "local/local.h"
 
@@ -58,6 +59,14 @@ static void test_reasons(void **state)
 	assert_true(strlen(r) < 500);
 	free(r);
 	free(big);
+	/* The 400-byte cut lands inside "é" (bytes 399-400): it backs up to a character boundary
+	 * so the reason stays valid UTF-8 (JSON output drops invalid strings). */
+	char line[1024];
+	snprintf(line, sizeof(line), "Traceback (most recent call last):\n  File x\nValueError: %0387d\xC3\xA9 tail\n", 0);
+	r = reason(line, &perm);
+	assert_int_equal(strlen(r), 399);
+	assert_true(spok_utf8_validn(r, strlen(r)));
+	free(r);
 }
 
 static void test_durations(void **state)

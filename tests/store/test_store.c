@@ -116,6 +116,26 @@ static void test_roundtrip(void **state)
 	free(dir);
 }
 
+/* Text from outside (driver logs, error.pb) need not be UTF-8: jansson refuses such strings,
+ * and the key must not vanish from `spok status -o json` or the API because of it. */
+static void test_json_invalid_utf8(void **state)
+{
+	(void)state;
+	struct spok_execution e;
+
+	fill(&e, "sp-utf8utf8ut");
+	e.reason = xstrdup("ValueError: caf\xC3"); /* cut inside a character */
+	e.error_message = xstrdup("\xFF\xFE" "boom");
+	e.links_json = xstrdup("not json \xE2\x82");
+	json_t *j = spok_execution_to_json(&e);
+	assert_string_equal(json_string_value(json_object_get(j, "reason")), "ValueError: caf\xEF\xBF\xBD");
+	assert_string_equal(json_string_value(json_object_get(j, "error_message")), "\xEF\xBF\xBD\xEF\xBF\xBD" "boom");
+	assert_non_null(json_string_value(json_object_get(j, "links")));
+	assert_string_equal(json_string_value(json_object_get(j, "task_name")), "pi");
+	json_decref(j);
+	spok_execution_free(&e);
+}
+
 static void test_ids(void **state)
 {
 	(void)state;
@@ -336,6 +356,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_json_invalid_utf8),
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_migrations),
 		cmocka_unit_test(test_data_dir),
