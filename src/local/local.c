@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "common/buf.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "local/internal.h"
 #ifdef SPOK_HAVE_SPARKAPP
@@ -242,13 +243,109 @@ static void effective_conf(const struct spok_task *t, const struct spok_platform
 	spok_strmap_free(&all);
 }
 
+/* One key or value in java.util.Properties syntax (what spark-submit's --properties-file
+ * reads): backslash escapes for '\', line breaks, tabs, '=', ':', '#', '!', and spaces that
+ * load() would otherwise eat (all of them in a key, leading ones in a value); everything
+ * outside printable ASCII as \uXXXX (UTF-16, so surrogate pairs above U+FFFF), invalid
+ * UTF-8 as U+FFFD. The file is then plain ASCII whatever charset reads it. */
+static int props_escape(struct spok_buf *b, const char *s, bool key)
+{
+	size_t n = strlen(s);
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0;) {
+		unsigned char c = (unsigned char)s[i];
+		uint32_t cp;
+		size_t k = 1;
+		if (c == '\\' || c == '=' || c == ':' || c == '#' || c == '!' ||
+		    (c == ' ' && (key || i == 0))) {
+			char esc[2] = {'\\', (char)c};
+			rc = spok_buf_append(b, esc, 2);
+		} else if (c == '\n' || c == '\r' || c == '\t' || c == '\f') {
+			rc = spok_buf_appends(b, c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : "\\f");
+		} else if (c >= 0x20 && c < 0x7f) {
+			rc = spok_buf_append(b, &s[i], 1);
+		} else {
+			k = spok_utf8_decode(s + i, n - i, &cp);
+			if (k == 0) {
+				k = 1;
+				cp = 0xFFFD;
+			}
+			if (cp > 0xFFFF) {
+				cp -= 0x10000;
+				rc = spok_buf_printf(b, "\\u%04X\\u%04X", 0xD800u + (cp >> 10), 0xDC00u + (cp & 0x3FFu));
+			} else {
+				rc = spok_buf_printf(b, "\\u%04X", cp);
+			}
+		}
+		i += k;
+	}
+	return rc;
+}
+
+char *spok_local_props_path(const struct spok_execution *x)
+{
+	return xasprintf("%s/spark-conf-%u.properties", x->run_dir ? x->run_dir : ".", x->attempt);
+}
+
+/* Writes the conf where only this user can read it: sparkConf/hadoopConf may hold secrets
+ * (S3 keys, passwords, tokens) that --conf arguments would show to every user in ps. A file
+ * left by an earlier try of this attempt is replaced, never followed (O_EXCL). */
+static int write_props(const char *path, const struct spok_strmap *conf, struct spok_err *err)
+{
+	struct spok_buf b;
+	int result = 0;
+
+	spok_buf_init(&b, 0);
+	int rc = spok_buf_appends(&b, "# spark-submit --properties-file, written by spok; removed after the attempt\n");
+	for (size_t i = 0; i < conf->len && rc == 0; i++) {
+		rc = props_escape(&b, conf->items[i].key, true);
+		rc = rc ? rc : spok_buf_appends(&b, "=");
+		rc = rc ? rc : props_escape(&b, conf->items[i].value, false);
+		rc = rc ? rc : spok_buf_appends(&b, "\n");
+	}
+	if (rc != 0) {
+		result = spok_err_set(err, SPOK_EINVAL, "sparkConf: more than %zu bytes in all; shorten the conf", (size_t)SPOK_BUF_DEFAULT_MAX);
+		goto done;
+	}
+	if (unlink(path) != 0 && errno != ENOENT) {
+		result = spok_err_set(err, SPOK_EIO, "%s: cannot replace: %s; check the run dir", path, strerror(errno));
+		goto done;
+	}
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		result = spok_err_set(err, SPOK_EIO, "%s: cannot create: %s; check the run dir", path, strerror(errno));
+		goto done;
+	}
+	size_t off = 0;
+	while (off < b.len) {
+		ssize_t w = write(fd, b.data + off, b.len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			result = spok_err_set(err, SPOK_EIO, "%s: cannot write: %s; check the run dir", path, strerror(errno));
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (close(fd) != 0 && result == 0)
+		result = spok_err_set(err, SPOK_EIO, "%s: cannot write: %s; check the run dir", path, strerror(errno));
+	if (result != 0)
+		unlink(path);
+done:
+	/* Best effort: the final buffer held the secrets too (growth may have freed copies). */
+	if (b.data)
+		explicit_bzero(b.data, b.len);
+	spok_buf_free(&b);
+	return result;
+}
+
 int spok_local_argv(const struct spok_task *t, const struct spok_platform *p,
 		    const struct spok_spark_env *env, const struct spok_local_opts *o,
 		    const struct spok_execution *x, int ui_port, struct spok_strv *argv,
 		    struct spok_err *err)
 {
 	struct spok_strmap conf = {0};
-	char *main_file = NULL;
+	char *main_file = NULL, *props = NULL;
 	int result = spok_local_main_file(t, env, &main_file, err);
 
 	if (result != 0)
@@ -264,8 +361,15 @@ int spok_local_argv(const struct spok_task *t, const struct spok_platform *p,
 		spok_strmap_set(&conf, "spark.ui.port", port);
 	spok_strmap_set(&conf, "spark.driver.bindAddress", "127.0.0.1");
 	spok_strmap_set(&conf, "spark.driver.host", "127.0.0.1");
+	/* No --conf at all: every value goes through the 0600 file, none through argv. */
+	props = spok_local_props_path(x);
+	result = write_props(props, &conf, err);
+	if (result != 0)
+		goto done;
 
 	spok_strv_push(argv, env->spark_submit);
+	spok_strv_push(argv, "--properties-file");
+	spok_strv_push(argv, props);
 	spok_strv_push(argv, "--master");
 	spok_strv_push(argv, o->master && *o->master ? o->master : "local[*]");
 	spok_strv_push(argv, "--name");
@@ -274,13 +378,16 @@ int spok_local_argv(const struct spok_task *t, const struct spok_platform *p,
 		spok_strv_push(argv, "--class");
 		spok_strv_push(argv, t->main_class);
 	}
-	for (size_t i = 0; i < conf.len; i++) {
-		spok_strv_push(argv, "--conf");
-		spok_strv_pushf(argv, "%s=%s", conf.items[i].key, conf.items[i].value);
-	}
 	spok_strv_push_own(argv, main_file);
+	main_file = NULL;
+done:
+	free(main_file);
+	free(props);
+	/* The values may be secrets: wipe them before the memory goes back to the allocator. */
+	for (size_t i = 0; i < conf.len; i++)
+		explicit_bzero(conf.items[i].value, strlen(conf.items[i].value));
 	spok_strmap_free(&conf);
-	return 0;
+	return result;
 }
 
 /* ---- environment ---- */
@@ -523,6 +630,14 @@ static void set_history(struct spok_execution *x, const char *data_dir)
 	set_str(&x->history_url, spok_history_url(port ? port : SPOK_HISTORY_PORT, x->spark_app_id));
 }
 
+/* Spark has read the conf once spark-submit is done: do not leave secrets at rest. */
+static void unlink_props(const struct spok_execution *x)
+{
+	char *path = spok_local_props_path(x);
+	unlink(path);
+	free(path);
+}
+
 static int run_one(struct spok_store *st, const struct spok_task *t, const struct spok_platform *p,
 		   const struct spok_spark_env *env, const struct spok_local_opts *o,
 		   struct spok_execution *x, struct spok_err *err)
@@ -543,10 +658,13 @@ static int run_one(struct spok_store *st, const struct spok_task *t, const struc
 	result = spok_local_argv(t, p, env, o, x, ui_port, &argv, err);
 	if (result == 0)
 		result = spok_local_flyte_prepare(t, o, x, &argv, err);
-	if (result != 0)
+	if (result != 0) {
+		unlink_props(x);
 		goto fail;
+	}
 	spok_local_env(t, env, o, x, &envv);
 	result = spok_local_spawn_and_wait(st, t, o, x, &argv, &envv, &ar, err);
+	unlink_props(x);
 	if (result != 0)
 		goto fail;
 	x->finished_ms = spok_now_ms();

@@ -19,6 +19,7 @@
  *   spark.hadoop.*, minus keys that only mean something on Kubernetes (spark.kubernetes.*,
  *   spark.master, spark.submit.deployMode), plus spok's local keys: event log into
  *   <data dir>/spark-events, spark.ui.port = a free loopback port, driver bound to 127.0.0.1.
+ *   All of it reaches spark-submit through a 0600 properties file in the run dir, not argv.
  * - main file: relative paths resolve against the job file's directory; "local://" is
  *   stripped; flytekit's in-image entrypoint (any ".../bin/entrypoint.py" that does not exist
  *   here, e.g. local:///opt/venv/bin/entrypoint.py) maps to <venv>/bin/entrypoint.py.
@@ -84,11 +85,17 @@ int spok_local_supervise(struct spok_store *st, const struct spok_task *t,
 			 const struct spok_platform *p, const struct spok_local_opts *o,
 			 struct spok_execution *x, struct spok_err *err);
 
-/* The spark-submit argv for one attempt (exposed for tests). run_dir/ui_port as for the run. */
+/* The spark-submit argv for one attempt (exposed for tests). run_dir/ui_port as for the run.
+ * The conf goes into spok_local_props_path(x) (mode 0600, Java properties syntax) passed as
+ * --properties-file, never as --conf arguments: values may be secrets and argv is visible to
+ * every user in ps. The runner removes the file when the attempt ends. */
 int spok_local_argv(const struct spok_task *t, const struct spok_platform *p,
 		    const struct spok_spark_env *env, const struct spok_local_opts *o,
 		    const struct spok_execution *x, int ui_port, struct spok_strv *argv,
 		    struct spok_err *err);
+
+/* "<x->run_dir>/spark-conf-<attempt>.properties" (heap). */
+char *spok_local_props_path(const struct spok_execution *x);
 
 /* Abort from any process: sets abort_requested, then TERM the recorded process group if it
  * is still the same process (start time matches), KILL after grace_ms. If no supervisor is

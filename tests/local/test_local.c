@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/utf8.h"
@@ -96,6 +97,36 @@ static bool has_arg(const struct spok_strv *v, const char *s)
 	return false;
 }
 
+static bool any_arg_has(const struct spok_strv *v, const char *s)
+{
+	for (size_t i = 0; i < v->len; i++)
+		if (strstr(v->items[i], s))
+			return true;
+	return false;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	char *buf = xmalloc(65536);
+	size_t n = fread(buf, 1, 65535, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static bool has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+	for (const char *p = text; (p = strstr(p, line)) != NULL; p++)
+		if ((p == text || p[-1] == '\n') && p[n] == '\n')
+			return true;
+	return false;
+}
+
+/* The conf reaches spark-submit through a 0600 properties file, never argv (ps shows argv to
+ * every user, and sparkConf/hadoopConf may hold S3 keys, passwords, tokens). */
 static void test_argv(void **state)
 {
 	(void)state;
@@ -103,11 +134,19 @@ static void test_argv(void **state)
 	struct spok_platform p;
 	struct spok_spark_env env = {.spark_submit = xstrdup("/x/spark-submit"), .python = xstrdup("/x/python")};
 	struct spok_local_opts o = {.master = "local[2]"};
-	struct spok_execution x = {.id = (char *)"sp-test", .event_log_dir = (char *)"file:///d/spark-events"};
+	char dir[] = "/tmp/spok-test-argv-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct spok_execution x = {.id = (char *)"sp-test", .event_log_dir = (char *)"file:///d/spark-events",
+				   .run_dir = dir, .attempt = 1};
 	struct spok_strv argv = {0};
 	struct spok_err err = {0};
 	const char *src = getenv("SPOK_SOURCE_DIR");
+	char *props = spok_local_props_path(&x);
+	char *decoy = xasprintf("%s/decoy", dir);
 
+	assert_non_null(strstr(props, "/spark-conf-1.properties"));
+	/* Whatever sits at the path (here a symlink) is replaced, not followed. */
+	assert_int_equal(symlink(decoy, props), 0);
 	spok_task_init(&t);
 	spok_platform_init(&p);
 	t.source_path = xasprintf("%s/examples/java/sparkpi.yaml", src ? src : ".");
@@ -119,23 +158,52 @@ static void test_argv(void **state)
 	spok_strmap_set(&t.spark_conf, "spark.kubernetes.namespace", "dropped");
 	spok_strmap_set(&t.spark_conf, "spark.master", "k8s://dropped");
 	spok_strmap_set(&t.spark_conf, "spark.pyspark.python", "/opt/venv/bin/python3");
+	spok_strmap_set(&t.spark_conf, "spark.odd key=a:b", " lead#!\\\n\xE2\x82\xAC\xF0\x9F\x98\x80\xFF end");
 	spok_strmap_set(&t.hadoop_conf, "fs.s3a.endpoint", "http://minio:9000");
+	spok_strmap_set(&t.hadoop_conf, "fs.s3a.secret.key", "s3cr3t-value");
 	assert_int_equal(spok_local_argv(&t, &p, &env, &o, &x, 4041, &argv, &err), 0);
 	assert_string_equal(argv.items[0], "/x/spark-submit");
-	assert_string_equal(argv.items[1], "--master");
-	assert_string_equal(argv.items[2], "local[2]");
+	assert_string_equal(argv.items[1], "--properties-file");
+	assert_string_equal(argv.items[2], props);
+	assert_string_equal(argv.items[3], "--master");
+	assert_string_equal(argv.items[4], "local[2]");
 	assert_true(has_arg(&argv, "--class"));
 	assert_true(has_arg(&argv, "spok.examples.SparkPi"));
-	assert_true(has_arg(&argv, "spark.driver.memory=512m"));
-	assert_true(has_arg(&argv, "spark.hadoop.fs.s3a.endpoint=http://minio:9000"));
-	assert_true(has_arg(&argv, "spark.pyspark.python=/x/python"));
-	assert_true(has_arg(&argv, "spark.ui.port=4041"));
-	assert_true(has_arg(&argv, "spark.eventLog.enabled=true"));
-	assert_true(has_arg(&argv, "spark.eventLog.dir=file:///d/spark-events"));
-	assert_false(has_arg(&argv, "spark.kubernetes.namespace=dropped"));
-	assert_false(has_arg(&argv, "spark.master=k8s://dropped"));
+	assert_false(has_arg(&argv, "--conf"));
+	assert_false(any_arg_has(&argv, "s3cr3t"));
+	assert_false(any_arg_has(&argv, "512m"));
 	assert_non_null(strstr(argv.items[argv.len - 1], "examples/java/SparkPi.java"));
+	assert_int_equal(access(decoy, F_OK), -1);
+
+	struct stat st;
+	assert_int_equal(lstat(props, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	char *text = slurp(props);
+	assert_true(has_line(text, "spark.driver.memory=512m"));
+	assert_true(has_line(text, "spark.hadoop.fs.s3a.endpoint=http\\://minio\\:9000"));
+	assert_true(has_line(text, "spark.hadoop.fs.s3a.secret.key=s3cr3t-value"));
+	assert_true(has_line(text, "spark.pyspark.python=/x/python"));
+	assert_true(has_line(text, "spark.ui.port=4041"));
+	assert_true(has_line(text, "spark.eventLog.enabled=true"));
+	assert_true(has_line(text, "spark.eventLog.dir=file\\:///d/spark-events"));
+	assert_true(has_line(text, "spark.driver.bindAddress=127.0.0.1"));
+	/* Java properties escaping: spaces in keys, a leading space in values, separators,
+	 * comment characters, backslash, newline, non-ASCII as UTF-16 \u escapes. */
+	assert_true(has_line(text, "spark.odd\\ key\\=a\\:b=\\ lead\\#\\!\\\\\\n\\u20AC\\uD83D\\uDE00\\uFFFD end"));
+	assert_null(strstr(text, "dropped"));
+	for (const char *c = text; *c; c++)
+		assert_true(*c == '\n' || (*c >= 0x20 && *c < 0x7f));
+	free(text);
 	spok_strv_free(&argv);
+
+	/* A second run of the same attempt replaces the file. */
+	assert_int_equal(spok_local_argv(&t, &p, &env, &o, &x, 0, &argv, &err), 0);
+	text = slurp(props);
+	assert_null(strstr(text, "spark.ui.port"));
+	free(text);
+	spok_strv_free(&argv);
+	assert_int_equal(unlink(props), 0);
 
 	/* A missing main file names the job file and the resolved path. */
 	free(t.main_application_file);
@@ -143,10 +211,14 @@ static void test_argv(void **state)
 	assert_int_equal(spok_local_argv(&t, &p, &env, &o, &x, 0, &argv, &err), SPOK_EINVAL);
 	assert_non_null(strstr(err.msg, "sparkpi.yaml"));
 	assert_non_null(strstr(err.msg, "nope.jar"));
+	assert_int_equal(access(props, F_OK), -1);
 	spok_strv_free(&argv);
 	spok_task_free(&t);
 	spok_platform_free(&p);
 	spok_spark_env_free(&env);
+	free(props);
+	free(decoy);
+	assert_int_equal(rmdir(dir), 0);
 }
 
 /* A pidfile whose process is gone (start time 0 or a pid out of range) is not a running
