@@ -65,7 +65,8 @@ struct kube_client {
 	int watches;
 	bool closing;
 	struct kube_config cfg;
-	struct kube_client_opts opts;
+	struct kube_client_opts opts; /* opts.field_manager points at field_manager below */
+	char *field_manager;          /* owned copy: the caller's string is only borrowed */
 	char *user_agent;
 	struct curl_blob ca, cert, key;
 	struct curl_slist *connect_to; /* tls-server-name: "name:port:host:port" */
@@ -93,6 +94,7 @@ static void client_free(struct kube_client *c)
 {
 	kube_config_free(&c->cfg);
 	kube_secret_free(c->token);
+	free(c->field_manager);
 	free(c->user_agent);
 	curl_slist_free_all(c->connect_to);
 	free(c->url_base);
@@ -463,6 +465,8 @@ int kube_client_new(uv_loop_t *loop, const struct kube_config *cfg,
 		return SPOK_EINVAL;
 	}
 	opts_defaults(&c->opts, opts);
+	c->field_manager = xstrdup(c->opts.field_manager);
+	c->opts.field_manager = c->field_manager;
 	c->tokens = c->opts.burst;
 	c->bucket_ms = uv_now(loop);
 	c->user_agent = xstrdup("spok/" SPOK_VERSION);

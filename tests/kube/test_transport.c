@@ -342,6 +342,35 @@ static void test_connection_refused(void **state)
 	kube_config_free(&cfg);
 }
 
+/* Everything passed to kube_client_new is copied (client.h): the field manager too, so a
+ * caller may build it on the heap and free it right away. ASan reports the old borrow. */
+static void test_field_manager_copied(void **state)
+{
+	struct kube_config cfg = {0};
+	struct kube_client *c;
+	struct spok_err err;
+	uv_loop_t loop;
+	char *fm = xstrdup("spok-test-manager");
+	struct kube_client_opts o = {.field_manager = fm};
+
+	(void)state;
+	uv_loop_init(&loop);
+	cfg.server = xstrdup("http://127.0.0.1:1");
+	assert_int_equal(kube_client_new(&loop, &cfg, &o, &c, &err), 0);
+	memset(fm, 'x', strlen(fm));
+	free(fm);
+	assert_string_equal(kube_client_field_manager(c), "spok-test-manager");
+	kube_client_close(c);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	o.field_manager = NULL;
+	assert_int_equal(kube_client_new(&loop, &cfg, &o, &c, &err), 0);
+	assert_string_equal(kube_client_field_manager(c), "spok");
+	kube_client_close(c);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	kube_config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_inflight_cap),
 		cmocka_unit_test(test_close_pending),
 		cmocka_unit_test(test_connection_refused),
+		cmocka_unit_test(test_field_manager_copied),
 	};
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
