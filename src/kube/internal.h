@@ -22,4 +22,9 @@ void kube__cancel(struct kube_call *call);
 /* Registers/unregisters a live watch so kube_client_close can check none are left. */
 void kube__watch_ref(struct kube_client *c, int delta);
 
+/* Overwrites every string value in doc that nothing but doc keeps alive (refcount 1 all the
+ * way down), before the caller drops doc: a parsed kubeconfig holds tokens, keys and
+ * passwords. Values shared with another document are left to its last holder. */
+void kube__json_wipe(json_t *doc);
+
 #endif

@@ -9,6 +9,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/xalloc.h"
+#include "kube/internal.h"
 #ifdef SPOK_KUBE_HAVE_YAML
 #include "spec/yamljson.h"
 #endif
@@ -19,6 +20,41 @@ void kube_secret_free(char *s)
 		return;
 	explicit_bzero(s, strlen(s));
 	free(s);
+}
+
+void kube__json_wipe(json_t *doc)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	/* Another holder (merge_list shares items between documents) still needs the value. */
+	if (doc == NULL || doc->refcount != 1)
+		return;
+	switch (json_typeof(doc)) {
+	case JSON_STRING:
+		/* Every string, not a list of keys: users[].user carries token, client-key-data and
+		 * password, but also auth-provider config and exec env with secrets of their own. */
+		explicit_bzero((char *)json_string_value(doc), json_string_length(doc));
+		break;
+	case JSON_OBJECT:
+		json_object_foreach(doc, key, v)
+			kube__json_wipe(v);
+		break;
+	case JSON_ARRAY:
+		json_array_foreach(doc, i, v)
+			kube__json_wipe(v);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Wipes, then drops the caller's reference. */
+static void secret_decref(json_t *doc)
+{
+	kube__json_wipe(doc);
+	json_decref(doc);
 }
 
 static void blob_free(struct kube_blob *b)
@@ -505,7 +541,7 @@ static json_t *load_file(const char *path, struct spok_err *err)
 	if (doc != NULL && !json_is_object(doc)) {
 		spok_err_set(err, SPOK_EINVAL, "%s: not a kubeconfig (expected a mapping at the top); "
 			     "fix the file", path);
-		json_decref(doc);
+		secret_decref(doc);
 		return NULL;
 	}
 	if (doc != NULL)
@@ -527,13 +563,13 @@ int kube_config_parse(struct kube_config *cfg, const char *text, size_t len, con
 	if (doc == NULL)
 		return SPOK_EINVAL;
 	if (!json_is_object(doc)) {
-		json_decref(doc);
+		secret_decref(doc);
 		return spok_err_set(err, SPOK_EINVAL, "%s: not a kubeconfig (expected a mapping at the "
 				    "top); fix the file", path);
 	}
 	rebase_paths(doc, path);
 	result = kube_config_from_json(cfg, doc, path, context, err);
-	json_decref(doc);
+	secret_decref(doc);
 	return result;
 }
 
@@ -557,7 +593,7 @@ static int load_list(const char *list, json_t **out, struct spok_err *err)
 				result = SPOK_EINVAL;
 			else {
 				merge_doc(merged, doc);
-				json_decref(doc);
+				secret_decref(doc);
 				loaded++;
 			}
 		}
@@ -568,7 +604,7 @@ static int load_list(const char *list, json_t **out, struct spok_err *err)
 		result = spok_err_set(err, SPOK_EINVAL, "KUBECONFIG: none of the files in \"%s\" exist; "
 				      "fix KUBECONFIG or pass --kubeconfig", list);
 	if (result != 0) {
-		json_decref(merged);
+		secret_decref(merged);
 		return result;
 	}
 	*out = merged;
@@ -601,7 +637,7 @@ int kube_config_load(struct kube_config *cfg, const char *path, const char *cont
 	}
 	if (result == 0)
 		result = kube_config_from_json(cfg, doc, source, context, err);
-	json_decref(doc);
+	secret_decref(doc);
 	free(def);
 	return result;
 }

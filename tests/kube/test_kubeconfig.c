@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "common/xalloc.h"
+#include "kube/internal.h"
 #include "kube/kubeconfig.h"
 
 static char tmpdir[256];
@@ -211,6 +212,32 @@ static void test_merge(void **state)
 	free(list);
 }
 
+/* The parsed kubeconfig holds tokens, keys and passwords: its strings are wiped before the
+ * memory is freed, except those another document still holds (merged $KUBECONFIG lists
+ * share items: test_merge checks those survive). */
+static void test_json_wipe(void **state)
+{
+	json_t *doc = json_loads("{\"users\": [{\"name\": \"u\", \"user\": {\"token\": \"tok-secret\","
+				 " \"client-key-data\": \"a2V5\", \"password\": \"pw\","
+				 " \"auth-provider\": {\"config\": {\"id-token\": \"idt\"}}}}]}", 0, NULL);
+	json_t *user, *shared;
+	const char *tok, *idt;
+
+	(void)state;
+	assert_non_null(doc);
+	user = json_object_get(json_array_get(json_object_get(doc, "users"), 0), "user");
+	tok = json_string_value(json_object_get(user, "token"));
+	idt = json_string_value(json_object_get(json_object_get(json_object_get(user, "auth-provider"), "config"), "id-token"));
+	shared = json_object_get(user, "password");
+	json_incref(shared);
+	kube__json_wipe(doc);
+	assert_memory_equal(tok, "\0\0\0\0\0\0\0\0\0\0", 10);
+	assert_memory_equal(idt, "\0\0\0", 3);
+	assert_string_equal(json_string_value(shared), "pw"); /* still held elsewhere */
+	json_decref(doc);
+	json_decref(shared);
+}
+
 struct bad_case {
 	const char *text;
 	const char *context;
@@ -364,6 +391,7 @@ int main(void)
 		cmocka_unit_test(test_json_form_and_insecure),
 		cmocka_unit_test(test_file_paths),
 		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_json_wipe),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_missing_file_field),
 		cmocka_unit_test(test_token_file),
