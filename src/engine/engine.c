@@ -2,13 +2,13 @@
  * time out, abort, tear down, re-adopt after a crash. See engine.h for the rules. */
 #include "engine/engine.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/pid.h"
 #include "common/xalloc.h"
 #include "kube/watch.h"
 #include "phase/phase.h"
@@ -1117,8 +1117,6 @@ int spok_engine_adopt_all(struct spok_engine *e, size_t *n, struct spok_err *err
 	int result = spok_store_list(e->o.store, &v, &nv, err);
 
 	for (size_t i = 0; result == 0 && i < nv; i++) {
-		pid_t sup = (pid_t)v[i].supervisor_pid;
-
 		if (!str_eq(v[i].backend, e->cluster))
 			continue;
 		if (!spok_engine_needs_work(&v[i])) {
@@ -1128,8 +1126,11 @@ int spok_engine_adopt_all(struct spok_engine *e, size_t *n, struct spok_err *err
 				(void)ensure_ns(e, v[i].namespace_, NULL);
 			continue;
 		}
-		if (sup > 0 && sup != getpid() && kill(sup, 0) == 0)
-			continue; /* another live spok process follows it */
+		/* Another live spok process follows it, even one of another user (kill: EPERM).
+		 * The recorded pid is range-checked before any cast (a value past INT_MAX would
+		 * truncate to some other process). */
+		if (spok_other_process_alive(v[i].supervisor_pid))
+			continue;
 		result = spok_engine_adopt(e, v[i].id, err);
 		if (result == 0)
 			count++;

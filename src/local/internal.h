@@ -2,19 +2,11 @@
 #ifndef SPOK_LOCAL_INTERNAL_H
 #define SPOK_LOCAL_INTERNAL_H
 
-#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/pid.h" /* spok_pid_ok: a stored pid/pgid is checked before any signal */
 #include "local/local.h"
-
-/* A pid or process group read back from the store or a pidfile is signalled only when it
- * fits pid_t and is positive: 0 would signal our own group and a value past INT_MAX
- * truncates, possibly to -1 (every process we may signal). */
-static inline bool spok_pid_ok(int64_t pid)
-{
-	return pid > 0 && pid <= INT_MAX;
-}
 
 enum stop_kind { STOP_NONE = 0, STOP_ABORT, STOP_TIMEOUT };
 

@@ -79,7 +79,7 @@ static void stop_group(int64_t pgid, uint64_t grace_ms)
 
 static bool supervisor_alive(int64_t pid)
 {
-	return spok_pid_ok(pid) && pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+	return spok_other_process_alive(pid);
 }
 
 int spok_local_abort(struct spok_store *st, const char *id, uint64_t grace_ms, struct spok_err *err)
