@@ -66,7 +66,7 @@ struct spok_engine_opts {
 	const struct spok_platform *platform; /* borrowed */
 	spok_engine_load_cb load_task;        /* may be NULL: then adoption cannot recreate */
 	void *load_data;
-	spok_engine_cb on_event;              /* may be NULL */
+	spok_engine_cb on_event;              /* may be NULL; must not call spok_engine_close */
 	void *event_data;
 	bool keep_on_success;     /* keep the SparkApplication after SUCCEEDED */
 	bool delete_failed;       /* delete failed attempts' objects (default: keep them) */
@@ -95,7 +95,12 @@ struct spok_engine_stats {
 
 int spok_engine_new(const struct spok_engine_opts *o, struct spok_engine **out,
 		    struct spok_err *err);
-/* Stops watches and the tick; pending calls finish (their results are dropped). */
+/* Stops watches and the tick; pending calls finish (their results are dropped).
+ * Never call it from inside on_event (or load_task): it frees the executions and watches
+ * at once, and the engine code that invoked the callback goes on using them when the
+ * callback returns (use after free). To stop when an event says so, note it in the
+ * callback and close from outside the engine, e.g. from a uv_idle/uv_timer callback or
+ * after spok_engine_idle() turns true in the caller's own loop step. */
 void spok_engine_close(struct spok_engine *e);
 
 /* Records a new execution of t in namespace ns (write-ahead) and starts attempt 0.
