@@ -249,6 +249,11 @@ void kube_client_close(struct kube_client *c)
 	uv_timer_start(&c->reaper, reaper_cb, 0, 0);
 }
 
+bool kube__client_closing(const struct kube_client *c)
+{
+	return c->closing;
+}
+
 void kube__watch_ref(struct kube_client *c, int delta)
 {
 	c->watches += delta;

@@ -19,6 +19,9 @@ int kube__stream(struct kube_client *c, const struct kube_req *req, long timeout
 /* Cancels a call: neither of its callbacks fires afterwards. Safe from inside them. */
 void kube__cancel(struct kube_call *call);
 
+/* kube_client_close was called: no new request will start. */
+bool kube__client_closing(const struct kube_client *c);
+
 /* Registers/unregisters a live watch so kube_client_close can check none are left. */
 void kube__watch_ref(struct kube_client *c, int delta);
 

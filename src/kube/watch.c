@@ -203,6 +203,22 @@ static void w_set_rv(struct kube_watch *w, const char *rv)
 	w->rv = xstrdup(rv);
 }
 
+/* The list or watch request was refused before it went out (today only by a closing
+ * client, which kube_client_close forbids while watches are open). Without a request in
+ * flight nothing would ever call the watch again: say why, tell the consumer, and retry
+ * with backoff unless the client is going away. */
+static void w_start_failed(struct kube_watch *w, enum next_step next, const struct spok_err *e)
+{
+	bool closing = kube__client_closing(w->c);
+
+	log_warn("kube: watch %s: cannot start the %s: %s; %s", w->resource,
+		 next == NEXT_RELIST ? "list" : "watch", e->msg,
+		 closing ? "stop the watch before closing the client" : "retrying");
+	w_emit_error(w, NULL, 0, e->msg);
+	if (!w->stopped && !closing)
+		w_backoff(w, next);
+}
+
 static void w_list_done(void *data, const struct kube_resp *r)
 {
 	struct kube_watch *w = data;
@@ -237,7 +253,7 @@ static void w_relist(struct kube_watch *w)
 
 	w->stats.relists++;
 	if (kube_list(w->c, &gvr, w->ns, &lo, w_list_done, w, &e) != 0) {
-		log_warn("kube: watch %s: %s", w->resource, e.msg);
+		w_start_failed(w, NEXT_RELIST, &e);
 		return;
 	}
 	w->list_pending = true;
@@ -343,11 +359,12 @@ static void w_connect(struct kube_watch *w)
 
 	w->stats.connects++;
 	/* The client-side timeout is only a backstop for a silently dead connection. */
-	if (kube__stream(w->c, &req, (timeout_s + 30) * 1000, w_on_data, w_stream_done, w,
-			 &w->call, &e) != 0)
-		log_warn("kube: watch %s: %s", w->resource, e.msg);
+	int result = kube__stream(w->c, &req, (timeout_s + 30) * 1000, w_on_data, w_stream_done,
+				  w, &w->call, &e);
 	free(q);
 	free(path);
+	if (result != 0)
+		w_start_failed(w, NEXT_CONNECT, &e);
 }
 
 int kube_watch_start(struct kube_client *c, const struct kube_gvr *gvr, const char *ns,
@@ -359,6 +376,9 @@ int kube_watch_start(struct kube_client *c, const struct kube_gvr *gvr, const ch
 	*out = NULL;
 	if (gvr == NULL || gvr->version == NULL || gvr->resource == NULL || cb == NULL)
 		return spok_err_set(err, SPOK_EINVAL, "kube: watch needs a resource and a callback");
+	if (kube__client_closing(c))
+		return spok_err_set(err, SPOK_EINVAL, "kube: watch %s: the client is closed; start "
+				    "watches before kube_client_close", gvr->resource);
 	w = xcalloc(1, sizeof(*w));
 	w->c = c;
 	w->group = xstrdup(gvr->group != NULL ? gvr->group : "");

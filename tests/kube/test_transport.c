@@ -17,6 +17,7 @@
 
 #include "common/xalloc.h"
 #include "kube/client.h"
+#include "kube/watch.h"
 
 struct server {
 	uv_loop_t *loop;
@@ -371,6 +372,38 @@ static void test_field_manager_copied(void **state)
 	kube_config_free(&cfg);
 }
 
+static void never_cb(void *data, const struct kube_event *ev)
+{
+	(void)data;
+	(void)ev;
+	fail_msg("a refused watch must never call back");
+}
+
+/* watch.h: starting a watch on a closed client fails at once. It used to be accepted, then
+ * its first list failed to start ("client is closed") and the watch went quiet for good,
+ * outliving the client it points to. */
+static void test_watch_on_closed_client(void **state)
+{
+	struct kube_config cfg = {0};
+	struct kube_client *c;
+	struct kube_watch *w = NULL;
+	struct spok_err err = {0};
+	struct kube_gvr gvr = {"sparkoperator.k8s.io", "v1beta2", "sparkapplications"};
+	uv_loop_t loop;
+
+	(void)state;
+	uv_loop_init(&loop);
+	cfg.server = xstrdup("http://127.0.0.1:1");
+	assert_int_equal(kube_client_new(&loop, &cfg, NULL, &c, &err), 0);
+	kube_client_close(c);
+	assert_int_equal(kube_watch_start(c, &gvr, "ns", NULL, never_cb, NULL, &w, &err), SPOK_EINVAL);
+	assert_null(w);
+	assert_non_null(strstr(err.msg, "closed"));
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	kube_config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_close_pending),
 		cmocka_unit_test(test_connection_refused),
 		cmocka_unit_test(test_field_manager_copied),
+		cmocka_unit_test(test_watch_on_closed_client),
 	};
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
