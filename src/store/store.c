@@ -1,6 +1,7 @@
 /* store.c - SQLite-backed execution records. See store.h. */
 #include "store/store.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -91,6 +92,15 @@ static const char *const migrations[] = {
 	" attempt INTEGER NOT NULL, phase TEXT NOT NULL, reason TEXT,"
 	" started_ms INTEGER NOT NULL DEFAULT 0, finished_ms INTEGER NOT NULL DEFAULT 0,"
 	" exit_code INTEGER, log_path TEXT, PRIMARY KEY (execution_id, attempt));",
+	/* v2: indexes for the readers that must not scan every row: keyset pages newest first
+	 * (all, one project, one phase), counts and unfinished scans per backend, and the
+	 * daemon's idempotency keys (a prefix of task_source). */
+	"DROP INDEX IF EXISTS executions_created;"
+	"CREATE INDEX executions_page ON executions(created_ms DESC, id);"
+	"CREATE INDEX executions_project ON executions(project, created_ms DESC, id);"
+	"CREATE INDEX executions_phase ON executions(phase, created_ms DESC, id);"
+	"CREATE INDEX executions_backend_phase ON executions(backend, phase);"
+	"CREATE INDEX executions_source ON executions(task_source);",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == SPOK_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -547,33 +557,21 @@ int spok_store_get(struct spok_store *s, const char *id, struct spok_execution *
 	return result;
 }
 
+static int collect(struct spok_store *s, sqlite3_stmt *st, struct spok_execution **out,
+		   size_t *n, const char *what, struct spok_err *err);
+
 int spok_store_list(struct spok_store *s, struct spok_execution **out, size_t *n,
 		    struct spok_err *err)
 {
 	char *sql = select_sql("ORDER BY created_ms DESC, id");
 	sqlite3_stmt *st = NULL;
 	int result = prepare(s, sql, &st, err);
-	size_t cap = 0;
 
 	free(sql);
 	*out = NULL;
 	*n = 0;
-	if (result != 0)
-		return result;
-	int r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			*out = xreallocarray(*out, cap, sizeof(**out));
-		}
-		read_row(st, &(*out)[(*n)++]);
-	}
-	if (r != SQLITE_DONE) {
-		result = db_fail(s, err, "listing executions");
-		spok_execution_list_free(*out, *n);
-		*out = NULL;
-		*n = 0;
-	}
+	if (result == 0)
+		result = collect(s, st, out, n, "listing executions", err);
 	sqlite3_finalize(st);
 	return result;
 }
@@ -618,6 +616,351 @@ int spok_store_attempts(struct spok_store *s, const char *id, struct spok_attemp
 		*n = 0;
 	}
 	sqlite3_finalize(st);
+	return result;
+}
+
+/* ---- indexed readers: filters, keyset pages, counts ---- */
+
+/* A statement built from pieces, with its arguments bound in order after prepare. */
+struct qarg {
+	const char *text; /* NULL: num */
+	int64_t num;
+};
+
+struct query {
+	struct spok_buf sql;
+	struct qarg *args;
+	size_t n, cap;
+};
+
+static void q_init(struct query *q, char *head)
+{
+	memset(q, 0, sizeof(*q));
+	spok_buf_init(&q->sql, 0);
+	spok_buf_appends(&q->sql, head);
+	free(head);
+}
+
+static void q_arg(struct query *q, const char *text, int64_t num)
+{
+	if (q->n == q->cap) {
+		q->cap = q->cap ? q->cap * 2 : 8;
+		q->args = xreallocarray(q->args, q->cap, sizeof(*q->args));
+	}
+	q->args[q->n++] = (struct qarg){text, num};
+	spok_buf_appends(&q->sql, "?");
+}
+
+static void q_free(struct query *q)
+{
+	spok_buf_free(&q->sql);
+	free(q->args);
+}
+
+/* Phase names are constants of [A-Z_], so they go into the SQL as literals, where the
+ * planner can see them. No valid bit left means nothing matches. */
+static void q_phases(struct query *q, uint32_t phases)
+{
+	bool first = true;
+
+	spok_buf_appends(&q->sql, " AND phase IN (");
+	for (size_t p = 0; p < SPOK_STORE_NPHASES; p++)
+		if (phases & SPOK_STORE_PHASE(p)) {
+			spok_buf_printf(&q->sql, "%s'%s'", first ? "" : ", ",
+					spok_phase_name((enum spok_phase)p));
+			first = false;
+		}
+	spok_buf_appends(&q->sql, first ? "NULL)" : ")");
+}
+
+/* Appends " AND ..." terms; the statement already has a WHERE. */
+static void q_filter(struct query *q, const struct spok_store_filter *f)
+{
+	if (f == NULL)
+		return;
+	if (f->project) {
+		spok_buf_appends(&q->sql, " AND project = ");
+		q_arg(q, f->project, 0);
+	}
+	if (f->projects) {
+		spok_buf_appends(&q->sql, " AND project IN (");
+		for (size_t i = 0; i < f->nprojects; i++) {
+			if (i)
+				spok_buf_appends(&q->sql, ", ");
+			q_arg(q, f->projects[i], 0);
+		}
+		spok_buf_appends(&q->sql, f->nprojects ? ")" : "NULL)");
+	}
+	if (f->backend) {
+		spok_buf_appends(&q->sql, " AND backend = ");
+		q_arg(q, f->backend, 0);
+	}
+	if (f->phases)
+		q_phases(q, f->phases);
+}
+
+static int q_prepare(struct spok_store *s, struct query *q, sqlite3_stmt **st,
+		     struct spok_err *err)
+{
+	int result = prepare(s, q->sql.data, st, err);
+
+	for (size_t i = 0; result == 0 && i < q->n; i++) {
+		if (q->args[i].text)
+			sqlite3_bind_text(*st, (int)i + 1, q->args[i].text, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_int64(*st, (int)i + 1, q->args[i].num);
+	}
+	return result;
+}
+
+/* Steps st to the end, appending every row to *out. */
+static int collect(struct spok_store *s, sqlite3_stmt *st, struct spok_execution **out,
+		   size_t *n, const char *what, struct spok_err *err)
+{
+	size_t cap = 0;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*out = xreallocarray(*out, cap, sizeof(**out));
+		}
+		read_row(st, &(*out)[(*n)++]);
+	}
+	if (r == SQLITE_DONE)
+		return 0;
+	spok_execution_list_free(*out, *n);
+	*out = NULL;
+	*n = 0;
+	return db_fail(s, err, what);
+}
+
+static int query_rows(struct spok_store *s, struct query *q, struct spok_execution **out,
+		      size_t *n, const char *what, struct spok_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int result = q_prepare(s, q, &st, err);
+
+	*out = NULL;
+	*n = 0;
+	if (result == 0)
+		result = collect(s, st, out, n, what, err);
+	sqlite3_finalize(st);
+	return result;
+}
+
+/* Cursor: "<created_ms as hex>.<id>.<4 hex check>". The check (FNV-1a folded to 16 bits)
+ * catches edited or truncated cursors, so they fail loudly instead of silently paging
+ * from somewhere else. It is not a secret: a cursor only names a position, and every
+ * page applies the caller's filter again. */
+static unsigned cursor_check(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return (h ^ (h >> 16)) & 0xffffu;
+}
+
+static char *cursor_make(int64_t created_ms, const char *id)
+{
+	char *body = xasprintf("%llx.%s", (unsigned long long)created_ms, id);
+	char *c = xasprintf("%s.%04x", body, cursor_check(body, strlen(body)));
+
+	free(body);
+	return c;
+}
+
+#define CURSOR_PARSE_MAX 512
+
+static int cursor_bad(struct spok_err *err)
+{
+	return spok_err_set(err, SPOK_EINVAL, "cursor: not a position from this list (edited or "
+			    "truncated); start again without it");
+}
+
+static int cursor_parse(const char *c, int64_t *ms, char **id, struct spok_err *err)
+{
+	size_t len = strnlen(c, CURSOR_PARSE_MAX + 1);
+	const char *dot1 = strchr(c, '.'), *dot2 = strrchr(c, '.');
+	unsigned long long v = 0;
+	char *end;
+
+	*id = NULL;
+	if (len > CURSOR_PARSE_MAX || dot1 == NULL || dot1 == c || dot2 == dot1 ||
+	    dot2 == dot1 + 1 || strlen(dot2 + 1) != 4)
+		return cursor_bad(err);
+	for (const char *p = c; p < dot1; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return cursor_bad(err);
+	for (const char *p = dot1 + 1; p < dot2; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return cursor_bad(err);
+	if (dot1 - c > 16 || strtoul(dot2 + 1, &end, 16) != cursor_check(c, (size_t)(dot2 - c)) ||
+	    *end != '\0' || !isxdigit((unsigned char)dot2[1]))
+		return cursor_bad(err);
+	for (const char *p = c; p < dot1; p++)
+		v = v * 16 + (unsigned long long)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
+	*ms = (int64_t)v;
+	*id = xstrndup(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+	return 0;
+}
+
+int spok_store_list_page(struct spok_store *s, const struct spok_store_filter *f, size_t limit,
+			 const char *after_cursor, struct spok_execution **out, size_t *n,
+			 char **next_cursor, struct spok_err *err)
+{
+	struct query q;
+	int64_t ms = 0;
+	char *after_id = NULL;
+	int result;
+
+	*out = NULL;
+	*n = 0;
+	if (next_cursor)
+		*next_cursor = NULL;
+	if (limit == 0 || limit >= (size_t)INT64_MAX)
+		return spok_err_set(err, SPOK_EINVAL, "limit: %zu is out of range; ask for 1 or more rows", limit);
+	if (after_cursor && *after_cursor &&
+	    (result = cursor_parse(after_cursor, &ms, &after_id, err)) != 0)
+		return result;
+	q_init(&q, select_sql("WHERE 1"));
+	q_filter(&q, f);
+	if (after_id) {
+		/* "created_ms <= ?" lets the index seek to the cursor instead of walking the
+		 * rows of every earlier page. */
+		spok_buf_appends(&q.sql, " AND created_ms <= ");
+		q_arg(&q, NULL, ms);
+		spok_buf_appends(&q.sql, " AND (created_ms < ");
+		q_arg(&q, NULL, ms);
+		spok_buf_appends(&q.sql, " OR id > ");
+		q_arg(&q, after_id, 0);
+		spok_buf_appends(&q.sql, ")");
+	}
+	/* One row more than asked tells whether another page follows. */
+	spok_buf_appends(&q.sql, " ORDER BY created_ms DESC, id LIMIT ");
+	q_arg(&q, NULL, (int64_t)limit + 1);
+	result = query_rows(s, &q, out, n, "listing executions", err);
+	if (result == 0 && *n > limit) {
+		spok_execution_free(&(*out)[limit]);
+		*n = limit;
+		if (next_cursor)
+			*next_cursor = cursor_make((*out)[limit - 1].created_ms, (*out)[limit - 1].id);
+	}
+	q_free(&q);
+	free(after_id);
+	return result;
+}
+
+int spok_store_count_by_phase(struct spok_store *s, const char *backend,
+			      uint64_t counts[SPOK_STORE_NPHASES], struct spok_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r, result = prepare(s, backend ? "SELECT phase, count(*) FROM executions WHERE backend = ?"
+						" GROUP BY phase"
+					   : "SELECT phase, count(*) FROM executions GROUP BY phase",
+				&st, err);
+
+	memset(counts, 0, SPOK_STORE_NPHASES * sizeof(counts[0]));
+	if (result != 0)
+		return result;
+	if (backend)
+		sqlite3_bind_text(st, 1, backend, -1, SQLITE_STATIC);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		enum spok_phase p = SPOK_PHASE_UNDEFINED;
+
+		if (t == NULL || !spok_phase_parse((const char *)t, &p) || (size_t)p >= SPOK_STORE_NPHASES)
+			p = SPOK_PHASE_UNDEFINED;
+		counts[p] += (uint64_t)sqlite3_column_int64(st, 1);
+	}
+	if (r != SQLITE_DONE) {
+		memset(counts, 0, SPOK_STORE_NPHASES * sizeof(counts[0]));
+		result = db_fail(s, err, "counting executions");
+	}
+	sqlite3_finalize(st);
+	return result;
+}
+
+int spok_store_list_unfinished(struct spok_store *s, const char *backend,
+			       struct spok_execution **out, size_t *n, struct spok_err *err)
+{
+	struct spok_store_filter f = {.backend = backend,
+				      .phases = SPOK_STORE_PHASES_ACTIVE |
+						SPOK_STORE_PHASE(SPOK_PHASE_RETRYABLE_FAILURE)};
+	struct query q;
+	int result;
+
+	/* The same rule as spok_engine_needs_work, on the (backend, phase) index. */
+	q_init(&q, select_sql("WHERE 1"));
+	q_filter(&q, &f);
+	spok_buf_appends(&q.sql, " AND (phase <> 'RETRYABLE_FAILURE' OR (attempt + 1 < max_attempts"
+				 " AND abort_requested = 0)) ORDER BY created_ms, id");
+	result = query_rows(s, &q, out, n, "listing unfinished executions", err);
+	q_free(&q);
+	return result;
+}
+
+int spok_store_namespaces(struct spok_store *s, const char *backend, uint32_t phases,
+			  struct spok_strv *out, struct spok_err *err)
+{
+	struct spok_store_filter f = {.backend = backend, .phases = phases};
+	sqlite3_stmt *st = NULL;
+	struct query q;
+	int r, result;
+
+	q_init(&q, xstrdup("SELECT DISTINCT namespace FROM executions WHERE namespace IS NOT NULL"
+			   " AND resource_name IS NOT NULL"));
+	q_filter(&q, &f);
+	spok_buf_appends(&q.sql, " ORDER BY namespace");
+	result = q_prepare(s, &q, &st, err);
+	while (result == 0 && (r = sqlite3_step(st)) != SQLITE_DONE) {
+		if (r != SQLITE_ROW)
+			result = db_fail(s, err, "listing namespaces");
+		else
+			spok_strv_push(out, (const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	q_free(&q);
+	return result;
+}
+
+int spok_store_each_source(struct spok_store *s, const char *prefix, spok_store_source_fn fn,
+			   void *data, struct spok_err *err)
+{
+	size_t len = strlen(prefix);
+	char *upper = xstrdup(prefix);
+	sqlite3_stmt *st = NULL;
+	int r, result;
+
+	/* [prefix, prefix with its last byte + 1) is a range the task_source index can seek;
+	 * the substr test keeps the answer exact when no such bound exists. */
+	while (len > 0 && (unsigned char)upper[len - 1] == 0xff)
+		upper[--len] = '\0';
+	if (len > 0)
+		upper[len - 1] = (char)((unsigned char)upper[len - 1] + 1);
+	result = prepare(s, len > 0 ? "SELECT id, task_source FROM executions WHERE task_source >= ?1"
+				      " AND task_source < ?2 AND substr(task_source, 1, length(?1)) = ?1"
+				      " ORDER BY created_ms, id"
+				    : "SELECT id, task_source FROM executions WHERE task_source IS NOT NULL"
+				      " AND substr(task_source, 1, length(?1)) = ?1 ORDER BY created_ms, id",
+			 &st, err);
+	if (result == 0) {
+		sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+		if (len > 0)
+			sqlite3_bind_text(st, 2, upper, -1, SQLITE_STATIC);
+	}
+	while (result == 0 && (r = sqlite3_step(st)) != SQLITE_DONE) {
+		if (r != SQLITE_ROW)
+			result = db_fail(s, err, "listing task sources");
+		else
+			fn(data, (const char *)sqlite3_column_text(st, 0),
+			   (const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	free(upper);
 	return result;
 }
 

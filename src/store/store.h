@@ -16,8 +16,14 @@
  *
  * Ownership: struct spok_store is opaque; spok_store_close frees it. struct spok_execution
  * owns all its strings (NULL = unset); spok_execution_free releases them and zeroes the
- * struct. Arrays from spok_store_list are freed with spok_execution_list_free. Inputs are
- * only read, never kept.
+ * struct. Arrays from spok_store_list, spok_store_list_page and spok_store_list_unfinished
+ * are freed with spok_execution_list_free; a page's *next_cursor is heap (caller frees).
+ * Inputs (filters, cursors) are only read, never kept.
+ *
+ * Scale: spok_store_list reads every row and is for small stores and tests. Readers that
+ * must stay cheap at 100k+ executions use the indexed calls: spok_store_list_page (keyset
+ * pages, newest first), spok_store_count_by_phase (one GROUP BY), spok_store_list_unfinished
+ * (what an engine adopts), spok_store_namespaces and spok_store_each_source.
  */
 #ifndef SPOK_STORE_STORE_H
 #define SPOK_STORE_STORE_H
@@ -28,9 +34,10 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "common/strv.h"
 #include "model/model.h"
 
-#define SPOK_STORE_SCHEMA_VERSION 1
+#define SPOK_STORE_SCHEMA_VERSION 2
 #define SPOK_EXEC_ID_LEN 13 /* "sp-" + 10 */
 
 struct spok_store;
@@ -108,6 +115,58 @@ int spok_store_get(struct spok_store *s, const char *id, struct spok_execution *
 /* All executions, newest first. *out is NULL when there are none. */
 int spok_store_list(struct spok_store *s, struct spok_execution **out, size_t *n,
 		    struct spok_err *err);
+/* Phase sets for filters: bit (1u << phase). */
+#define SPOK_STORE_PHASE(p) (1u << (unsigned)(p))
+#define SPOK_STORE_NPHASES ((size_t)SPOK_PHASE_TIMED_OUT + 1)
+/* Phases that are not terminal (spok_phase_terminal is false). */
+#define SPOK_STORE_PHASES_ACTIVE                                                                \
+	(SPOK_STORE_PHASE(SPOK_PHASE_UNDEFINED) | SPOK_STORE_PHASE(SPOK_PHASE_QUEUED) |         \
+	 SPOK_STORE_PHASE(SPOK_PHASE_WAITING_FOR_RESOURCES) |                                    \
+	 SPOK_STORE_PHASE(SPOK_PHASE_INITIALIZING) | SPOK_STORE_PHASE(SPOK_PHASE_RUNNING))
+
+/* What a page holds; every set field must match (AND). A zeroed filter matches all rows. */
+struct spok_store_filter {
+	const char *project;          /* exact project, or NULL */
+	const char *const *projects;  /* the project is one of these (a token's scope; rows */
+	size_t nprojects;             /* without a project never match); used only when
+	                               * projects != NULL, and then 0 matches nothing */
+	const char *backend;          /* exact backend ("local" or a cluster), or NULL */
+	uint32_t phases;              /* SPOK_STORE_PHASE bits; 0 = any phase */
+};
+
+/* Longest cursor spok_store_list_page makes (bytes, without the NUL). */
+#define SPOK_STORE_CURSOR_MAX 64
+
+/* One page of executions matching f (NULL = all), newest first (created_ms DESC, then id),
+ * at most limit (>= 1) rows, starting after after_cursor (NULL or "" = from the newest).
+ * Keyset paging through an index: page 500 costs what page 1 costs, and rows created
+ * meanwhile never shift a page. *next_cursor is a short opaque string (fits in
+ * SPOK_STORE_CURSOR_MAX) for the next page, or NULL when this page is the last; it encodes
+ * a position, not a filter, so pass the same filter with it. A cursor that is not one this
+ * store made (edited, truncated, cut from another string) is SPOK_EINVAL naming "cursor".
+ * *out is NULL when the page is empty. */
+int spok_store_list_page(struct spok_store *s, const struct spok_store_filter *f, size_t limit,
+			 const char *after_cursor, struct spok_execution **out, size_t *n,
+			 char **next_cursor, struct spok_err *err);
+/* counts[phase] = executions in that phase (backend NULL = all backends), one GROUP BY over
+ * the (backend, phase) index. Rows with an unknown phase name count as UNDEFINED. */
+int spok_store_count_by_phase(struct spok_store *s, const char *backend,
+			      uint64_t counts[SPOK_STORE_NPHASES], struct spok_err *err);
+/* Executions of backend that still need an engine (spok_engine_needs_work): not terminal,
+ * or RETRYABLE_FAILURE with attempts left and no abort requested. Oldest first. */
+int spok_store_list_unfinished(struct spok_store *s, const char *backend,
+			       struct spok_execution **out, size_t *n, struct spok_err *err);
+/* Distinct namespaces of backend's executions that have a resource_name and whose phase is
+ * in phases (0 = any), pushed onto out (sorted). */
+int spok_store_namespaces(struct spok_store *s, const char *backend, uint32_t phases,
+			  struct spok_strv *out, struct spok_err *err);
+/* Calls fn(data, id, task_source) for every execution whose task_source starts with
+ * prefix, oldest first, through the task_source index (the daemon's idempotency keys live
+ * in task file names). Strings are valid only during the call. */
+typedef void (*spok_store_source_fn)(void *data, const char *id, const char *task_source);
+int spok_store_each_source(struct spok_store *s, const char *prefix, spok_store_source_fn fn,
+			   void *data, struct spok_err *err);
+
 /* Attempts of one execution, oldest first. */
 int spok_store_attempts(struct spok_store *s, const char *id, struct spok_attempt **out,
 			size_t *n, struct spok_err *err);
