@@ -1110,22 +1110,35 @@ fail:
 	return result;
 }
 
+/* Namespaces whose finished executions' teardown may have been cut short: listing them
+ * lets the first list delete what is left (cleanup_leftover). One DISTINCT query over the
+ * index, not a read of every finished execution. */
+static int watch_teardown_namespaces(struct spok_engine *e, struct spok_err *err)
+{
+	struct spok_strv nss = {0};
+	uint32_t phases = 0;
+	int result;
+
+	for (size_t p = 0; p < SPOK_STORE_NPHASES; p++)
+		if (spok_phase_terminal((enum spok_phase)p) && !keep_terminal(e, (enum spok_phase)p))
+			phases |= SPOK_STORE_PHASE(p);
+	result = spok_store_namespaces(e->o.store, e->cluster, phases, &nss, err);
+	for (size_t i = 0; result == 0 && i < nss.len; i++)
+		(void)ensure_ns(e, nss.items[i], NULL);
+	spok_strv_free(&nss);
+	return result;
+}
+
 int spok_engine_adopt_all(struct spok_engine *e, size_t *n, struct spok_err *err)
 {
 	struct spok_execution *v = NULL;
 	size_t nv = 0, count = 0;
-	int result = spok_store_list(e->o.store, &v, &nv, err);
+	int result = watch_teardown_namespaces(e, err);
 
+	/* Only this cluster's executions that still need work, through the index. */
+	if (result == 0)
+		result = spok_store_list_unfinished(e->o.store, e->cluster, &v, &nv, err);
 	for (size_t i = 0; result == 0 && i < nv; i++) {
-		if (!str_eq(v[i].backend, e->cluster))
-			continue;
-		if (!spok_engine_needs_work(&v[i])) {
-			/* Its teardown may have been cut short: the namespace's first list
-			 * deletes what is left (cleanup_leftover). */
-			if (v[i].namespace_ && v[i].resource_name && !keep_terminal(e, v[i].phase))
-				(void)ensure_ns(e, v[i].namespace_, NULL);
-			continue;
-		}
 		/* Another live spok process follows it, even one of another user (kill: EPERM).
 		 * The recorded pid is range-checked before any cast (a value past INT_MAX would
 		 * truncate to some other process). */

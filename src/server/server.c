@@ -95,29 +95,34 @@ int srv_load_task(void *data, const struct spok_execution *x, struct spok_task *
 
 /* Every execution whose task source is <tasks_dir>/k-<hex>.* was created for idempotency
  * key <hex>; the row and the key are the same record, so a crash between creating the
- * execution and answering the client cannot lose the mapping. Oldest first wins. */
+ * execution and answering the client cannot lose the mapping. Oldest first wins. Only
+ * the keyed rows are read, through the store's task_source index. */
+struct idem_scan {
+	struct srv_daemon *d;
+	size_t plen;
+};
+
+static void idem_add(void *data, const char *id, const char *src)
+{
+	struct idem_scan *sc = data;
+	char hex[65];
+
+	if (id == NULL || src == NULL || strlen(src + sc->plen) < 64 + 1)
+		return;
+	memcpy(hex, src + sc->plen, 64);
+	hex[64] = '\0';
+	if (!spok_strmap_has(&sc->d->idem, hex))
+		spok_strmap_set(&sc->d->idem, hex, id);
+}
+
 static int idem_rebuild(struct srv_daemon *d, struct spok_err *err)
 {
-	struct spok_execution *v = NULL;
-	size_t n = 0, plen = strlen(d->tasks_dir);
-	int result;
+	char *prefix = xasprintf("%s/k-", d->tasks_dir);
+	struct idem_scan sc = {d, strlen(prefix)};
+	int result = spok_store_each_source(d->store, prefix, idem_add, &sc, err);
 
-	if ((result = spok_store_list(d->store, &v, &n, err)) != SPOK_OK)
-		return result;
-	for (size_t i = n; i-- > 0;) {
-		const char *src = v[i].task_source;
-		char hex[65];
-
-		if (src == NULL || strncmp(src, d->tasks_dir, plen) != 0 ||
-		    strncmp(src + plen, "/k-", 3) != 0 || strlen(src + plen + 3) < 65)
-			continue;
-		memcpy(hex, src + plen + 3, 64);
-		hex[64] = '\0';
-		if (!spok_strmap_has(&d->idem, hex))
-			spok_strmap_set(&d->idem, hex, v[i].id);
-	}
-	spok_execution_list_free(v, n);
-	return SPOK_OK;
+	free(prefix);
+	return result;
 }
 
 /* ---- clusters ---- */
