@@ -350,7 +350,7 @@ int cmd_reconcile(struct spok_cli *cli, int argc, char **argv)
 		if (result == 0)
 			result = spok_store_open(data_dir, &st, &err);
 		if (result == 0)
-			result = spok_store_list(st, &v, &nv, &err);
+			result = spok_store_list_unfinished(st, NULL, &v, &nv, &err);
 		for (size_t i = 0; result == 0 && i < nv; i++) {
 			bool seen = false;
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,45 +64,113 @@ static int64_t duration_of(const struct spok_execution *x, int64_t now)
 
 /* ---- list ---- */
 
-static int print_json_list(const struct spok_execution *v, size_t n, const char *fmt,
-			   struct spok_err *err)
+#define LIST_DEFAULT_LIMIT 100
+#define LIST_PAGE 1000 /* --all reads pages of this many rows */
+
+static void print_table_rows(const struct spok_execution *v, size_t n, int64_t now)
 {
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, spok_execution_to_json(&v[i]));
-	int result = spok_cli_print(a, fmt, err);
+	for (size_t i = 0; i < n; i++) {
+		char age[32], dur[32], att[24];
+		human_duration(now - v[i].created_ms, age, sizeof(age));
+		human_duration(duration_of(&v[i], now), dur, sizeof(dur));
+		snprintf(att, sizeof(att), "%u/%u", v[i].attempt + 1, v[i].max_attempts);
+		printf("%-14s %-24.24s %-20s %-8s %-8s %s\n", v[i].id, v[i].task_name ? v[i].task_name : "-",
+		       spok_phase_name(v[i].phase), att, age, dur);
+	}
+}
+
+struct list_opts {
+	struct spok_store_filter f;
+	size_t limit; /* 0 = --all */
+};
+
+static int list_parse(const char *limit, bool all, const char *phase, const char *project,
+		      struct list_opts *o, struct spok_err *err)
+{
+	enum spok_phase ph;
+
+	memset(o, 0, sizeof(*o));
+	o->f.project = project;
+	o->limit = all ? 0 : LIST_DEFAULT_LIMIT;
+	if (limit && all)
+		return spok_err_set(err, SPOK_EINVAL, "--limit: cannot be used with --all; pass one of them");
+	if (limit) {
+		char *end;
+		unsigned long long l = strtoull(limit, &end, 10);
+		if (*limit < '0' || *limit > '9' || *end || l == 0 || l > 1000000000ULL)
+			return spok_err_set(err, SPOK_EINVAL, "--limit: '%.40s' is not a count of 1 or more; pass e.g. --limit 50, or --all", limit);
+		o->limit = (size_t)l;
+	}
+	if (phase && strcasecmp(phase, "active") == 0)
+		o->f.phases = SPOK_STORE_PHASES_ACTIVE;
+	else if (phase && spok_phase_parse(phase, &ph))
+		o->f.phases = SPOK_STORE_PHASE(ph);
+	else if (phase)
+		return spok_err_set(err, SPOK_EINVAL, "--phase: unknown phase '%.40s'; use e.g. RUNNING, SUCCEEDED or active", phase);
+	return 0;
+}
+
+/* Newest first, a page at a time through the store's index: the default reads only the
+ * rows it shows, and --all never holds more than one page of rows. */
+static int list_run(struct spok_store *st, const struct list_opts *o, const char *output,
+		    struct spok_err *err)
+{
+	json_t *a = output ? json_array() : NULL;
+	char *cur = NULL;
+	bool more = false;
+	int64_t now = spok_now_ms();
+	int result = 0;
+
+	if (!output)
+		printf("%-14s %-24s %-20s %-8s %-8s %s\n", "ID", "NAME", "PHASE", "ATTEMPT", "AGE", "DURATION");
+	do {
+		struct spok_execution *v = NULL;
+		size_t n = 0;
+		char *next = NULL;
+
+		result = spok_store_list_page(st, &o->f, o->limit ? o->limit : LIST_PAGE, cur, &v, &n, &next, err);
+		for (size_t i = 0; a && i < n; i++)
+			json_array_append_new(a, spok_execution_to_json(&v[i]));
+		if (!a)
+			print_table_rows(v, n, now);
+		spok_execution_list_free(v, n);
+		free(cur);
+		cur = next;
+		more = next != NULL && o->limit != 0;
+	} while (result == 0 && cur && o->limit == 0);
+	free(cur);
+	if (result == 0 && a)
+		result = spok_cli_print(a, output, err);
+	else if (result == 0 && more)
+		fprintf(stderr, "(the newest %zu shown; --limit N or --all for more)\n", o->limit);
 	json_decref(a);
 	return result;
 }
 
 int cmd_list(struct spok_cli *cli, int argc, char **argv)
 {
-	struct spok_flag flags[] = {{0}};
+	const char *limit = NULL, *phase = NULL, *project = NULL;
+	bool all = false;
+	struct spok_flag flags[] = {
+		{"limit", 0, &limit, NULL, NULL, "show the newest N executions (default 100)"},
+		{"all", 0, NULL, &all, NULL, "show every execution"},
+		{"phase", 0, &phase, NULL, NULL, "only this phase (e.g. RUNNING), or 'active' for unfinished"},
+		{"project", 0, &project, NULL, NULL, "only this project"},
+		{0},
+	};
 	struct spok_strv pos = {0};
 	struct spok_store *st;
-	struct spok_execution *v = NULL;
 	struct spok_err err = {0};
+	struct list_opts o;
 	char *data_dir;
-	size_t n = 0;
-	int result = open_cmd(cli, argc, argv, flags, "spok list [-o json|yaml]", 0, &pos, &data_dir, &st, &err);
+	int result = open_cmd(cli, argc, argv, flags,
+			      "spok list [--limit N | --all] [--phase PHASE] [--project P] [-o json|yaml]",
+			      0, &pos, &data_dir, &st, &err);
 
 	if (result == 0)
-		result = spok_store_list(st, &v, &n, &err);
-	if (result == 0 && cli->output) {
-		result = print_json_list(v, n, cli->output, &err);
-	} else if (result == 0) {
-		int64_t now = spok_now_ms();
-		printf("%-14s %-24s %-20s %-8s %-8s %s\n", "ID", "NAME", "PHASE", "ATTEMPT", "AGE", "DURATION");
-		for (size_t i = 0; i < n; i++) {
-			char age[32], dur[32], att[24];
-			human_duration(now - v[i].created_ms, age, sizeof(age));
-			human_duration(duration_of(&v[i], now), dur, sizeof(dur));
-			snprintf(att, sizeof(att), "%u/%u", v[i].attempt + 1, v[i].max_attempts);
-			printf("%-14s %-24.24s %-20s %-8s %-8s %s\n", v[i].id, v[i].task_name ? v[i].task_name : "-",
-			       spok_phase_name(v[i].phase), att, age, dur);
-		}
-	}
-	spok_execution_list_free(v, n);
+		result = list_parse(limit, all, phase, project, &o, &err);
+	if (result == 0)
+		result = list_run(st, &o, cli->output, &err);
 	spok_store_close(st);
 	free(data_dir);
 	spok_strv_free(&pos);
