@@ -20,8 +20,7 @@ size_t spok_utf8_decode(const char *s, size_t n, uint32_t *cp);
  * inside a multi-byte character: cutting there never makes valid text invalid. */
 size_t spok_utf8_prefix(const char *s, size_t max);
 
-/* Whether s[0..n) is entirely valid UTF-8 (embedded NULs count as valid). (src/flyteidl has
- * its own spok_utf8_valid for NUL-terminated strings.) */
+/* Whether s[0..n) is entirely valid UTF-8 (embedded NULs count as valid). */
 bool spok_utf8_validn(const char *s, size_t n);
 
 /* A heap copy of s with every byte that does not start a valid sequence replaced by U+FFFD.

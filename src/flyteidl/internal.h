@@ -23,9 +23,6 @@ ProtobufCMessage *spok_pb_unpack(const ProtobufCMessageDescriptor *desc, const u
 				 size_t len, const char *path, const char *what,
 				 struct spok_err *err);
 
-/* True if s is strict UTF-8. */
-bool spok_utf8_valid(const char *s);
-
 /* Structural check only (no allocation): true if buf parses as `desc` on the wire. */
 bool spok_pb_wire_ok(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len);
 

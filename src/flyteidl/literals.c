@@ -13,6 +13,7 @@
 #include "common/buf.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
+#include "common/utf8.h"
 #include "flyteidl/internal.h"
 
 #include "flyteidl/core/errors.pb-c.h"
@@ -120,7 +121,7 @@ static bool fill_primitive(struct lit_slot *s, enum spok_lit_type t, const char 
 	case SPOK_LIT_STRING:
 		p->value_case = FLYTEIDL__CORE__PRIMITIVE__VALUE_STRING_VALUE;
 		p->string_value = (char *)v; /* borrowed: only read by pack */
-		return spok_utf8_valid(v);  /* proto3 strings must be UTF-8 */
+		return spok_utf8_validn(v, strlen(v));  /* proto3 strings must be UTF-8 */
 	case SPOK_LIT_BOOLEAN:
 		p->value_case = FLYTEIDL__CORE__PRIMITIVE__VALUE_BOOLEAN;
 		return parse_bool(v, &p->boolean);

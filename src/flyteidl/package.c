@@ -11,6 +11,7 @@
 
 #include "common/buf.h"
 #include "common/xalloc.h"
+#include "common/utf8.h"
 #include "flyteidl/internal.h"
 
 #include "flyteidl/admin/task.pb-c.h"
@@ -519,7 +520,7 @@ bool spok_flyte_sniff(const uint8_t *buf, size_t len)
 	if (binary)
 		return true;
 	s = xstrndup((const char *)buf, len);
-	binary = !spok_utf8_valid(s);
+	binary = !spok_utf8_validn(s, strlen(s));
 	free(s);
 	return binary;
 }

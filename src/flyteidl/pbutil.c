@@ -1,4 +1,5 @@
 /* pbutil.c - defensive protobuf unpacking and google.protobuf.Struct -> JSON. */
+#include "common/utf8.h"
 #include "flyteidl/internal.h"
 
 #include <math.h>
@@ -92,35 +93,6 @@ static enum wire_result skip_length(const ProtobufCMessageDescriptor *desc, uint
 }
 
 /* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
-bool spok_utf8_valid(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p != 0) {
-		unsigned c = *p++, need, min, cp;
-
-		if (c < 0x80)
-			continue;
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1; min = 0x80; cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2; min = 0x800; cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3; min = 0x10000; cp = c & 0x07;
-		} else {
-			return false;
-		}
-		for (unsigned i = 0; i < need; i++, p++) {
-			if ((*p & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (*p & 0x3fu);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-	}
-	return true;
-}
-
 static bool field_strings_ok(const ProtobufCFieldDescriptor *f, const char *base, unsigned depth);
 
 /* Walks an unpacked message through its descriptor and checks every string field. */
@@ -155,7 +127,7 @@ static bool one_ok(const ProtobufCFieldDescriptor *f, const void *slot, unsigned
 	if (p == NULL)
 		return true;
 	if (f->type == PROTOBUF_C_TYPE_STRING)
-		return spok_utf8_valid(p);
+		return spok_utf8_validn(p, strlen(p));
 	return strings_ok(p, depth + 1);
 }
 
