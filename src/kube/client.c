@@ -13,16 +13,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "kube/exec.h"
 #include "kube/internal.h"
 
 #define KUBE_BODY_MAX ((size_t)256 << 20)
 #define TOKEN_REREAD_MS 60000
 
 enum call_state { CALL_WAITING, CALL_RUNNING, CALL_DONE };
+
+/* An exec plugin's credential. Refcounted: an easy handle keeps using the one it was set
+ * up with (curl reads the certificate blobs without copying them) while a newer one
+ * replaces it in the client. */
+struct exec_cred {
+	int refs;
+	unsigned gen;
+	struct kube_exec_cred cred;
+	struct curl_blob cert, key;
+};
 
 struct kube_call {
 	struct kube_client *c;
@@ -34,6 +46,8 @@ struct kube_call {
 	bool parked;     /* in the client's FIFO of calls waiting for a slot */
 	bool counted;    /* holds one of the client's in-flight slots */
 	struct kube_call *park_next; /* FIFO of calls waiting for a slot */
+	struct exec_cred *cred; /* the exec credential of the running attempt, or NULL */
+	unsigned cred_gen;      /* which exec credential the last attempt used */
 	int attempt;
 	char *method, *path, *url, *content_type, *body;
 	size_t body_len;
@@ -75,6 +89,8 @@ struct kube_client {
 	char *token;      /* current bearer token (secret) */
 	uint64_t token_read_ms;
 	bool token_loaded;
+	struct exec_cred *cred; /* current exec plugin credential, or NULL */
+	unsigned cred_gen;      /* bumped on every new exec credential */
 	int running;      /* calls holding an in-flight slot */
 	struct kube_call *park_head, *park_tail;
 	double tokens;    /* rate limiter bucket */
@@ -90,8 +106,17 @@ static void sock_release(struct kube_client *c, struct ksock *s);
 
 /* ---- handle bookkeeping and teardown ---- */
 
+static void cred_unref(struct exec_cred *ec)
+{
+	if (ec == NULL || --ec->refs > 0)
+		return;
+	kube_exec_cred_free(&ec->cred);
+	free(ec);
+}
+
 static void client_free(struct kube_client *c)
 {
+	cred_unref(c->cred);
 	kube_config_free(&c->cfg);
 	kube_secret_free(c->token);
 	free(c->field_manager);
@@ -165,6 +190,8 @@ static void easy_done(struct kube_call *call)
 	}
 	headers_free(call->headers);
 	call->headers = NULL;
+	cred_unref(call->cred);
+	call->cred = NULL;
 }
 
 static void call_closed(uv_handle_t *h)
@@ -392,6 +419,7 @@ static void config_copy(struct kube_config *dst, const struct kube_config *src)
 	blob_copy(&dst->client_key, &src->client_key);
 	dst->token = xstrdup(src->token);
 	dst->token_file = xstrdup(src->token_file);
+	dst->exec = kube_exec_copy(src->exec);
 }
 
 static void opts_defaults(struct kube_client_opts *o, const struct kube_client_opts *in)
@@ -557,6 +585,38 @@ static const char *current_token(struct kube_client *c, bool force)
 	return c->token;
 }
 
+/* Runs the exec plugin when there is no credential yet, when it is about to expire, or
+ * when forced (after a 401 with the current one). Synchronous: see exec.h. A failed
+ * refresh keeps a credential that has not expired yet. */
+static int exec_refresh(struct kube_client *c, bool force, struct spok_err *e)
+{
+	int64_t now = (int64_t)time(NULL);
+	struct kube_exec_cred nc;
+	struct exec_cred *ec;
+
+	if (!force && c->cred != NULL && !kube_exec_cred_expired(&c->cred->cred, now))
+		return 0;
+	c->stats.exec_runs++;
+	if (kube_exec_run(&c->cfg, &nc, e) != 0) {
+		if (c->cred != NULL && (c->cred->cred.expiry == 0 || now < c->cred->cred.expiry)) {
+			log_warn("kube: %s", e->msg);
+			return 0;
+		}
+		return e->code;
+	}
+	ec = xcalloc(1, sizeof(*ec));
+	ec->refs = 1;
+	ec->gen = ++c->cred_gen;
+	ec->cred = nc;
+	if (nc.client_cert.data != NULL) {
+		set_blob(&ec->cert, &ec->cred.client_cert);
+		set_blob(&ec->key, &ec->cred.client_key);
+	}
+	cred_unref(c->cred);
+	c->cred = ec;
+	return 0;
+}
+
 /* ---- one attempt ---- */
 
 static size_t on_header(char *p, size_t size, size_t n, void *userp)
@@ -617,7 +677,12 @@ static void easy_setup_tls(struct kube_call *call, CURL *e)
 	} else if (c->ca.data != NULL) {
 		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &c->ca);
 	}
-	if (c->cert.data != NULL) {
+	if (call->cred != NULL && call->cred->cert.data != NULL) {
+		curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &call->cred->cert);
+		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &call->cred->key);
+		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+	} else if (c->cert.data != NULL) {
 		curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &c->cert);
 		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
 		curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &c->key);
@@ -702,6 +767,25 @@ static void call_schedule(struct kube_call *call, uint64_t delay_ms)
 	uv_timer_start(&call->timer, on_call_timer, delay_ms, 0);
 }
 
+/* Takes a reference to the exec credential for this attempt; false when the plugin
+ * failed and the call was finished with its error. */
+static bool call_auth(struct kube_call *call)
+{
+	struct kube_client *c = call->c;
+	struct spok_err e;
+
+	if (c->cfg.exec == NULL)
+		return true;
+	if (exec_refresh(c, false, &e) != 0) {
+		fail_call(call, e.code, e.msg);
+		return false;
+	}
+	call->cred = c->cred;
+	call->cred->refs++;
+	call->cred_gen = c->cred->gen;
+	return true;
+}
+
 static void call_start(struct kube_call *call)
 {
 	struct kube_client *c = call->c;
@@ -742,7 +826,10 @@ static void call_start(struct kube_call *call)
 	call->aborted = false;
 	call->curl_err[0] = '\0';
 	spok_buf_reset(&call->resp);
-	call->easy = easy_new(call, current_token(c, false));
+	if (!call_auth(call))
+		return;
+	call->easy = easy_new(call, call->cred != NULL ? call->cred->cred.token
+			      : current_token(c, false));
 	call->state = CALL_RUNNING;
 	c->stats.sent++;
 	call->attempt++;
@@ -791,6 +878,23 @@ static uint64_t backoff_ms(struct kube_call *call)
 	return (uint64_t)ms;
 }
 
+/* Many calls may fail with the same stale credential: only the first of them runs the
+ * plugin again; the others retry with the credential it fetched. */
+static void auth_after_401(struct kube_call *call)
+{
+	struct kube_client *c = call->c;
+	struct spok_err e;
+
+	if (c->cfg.exec == NULL) {
+		current_token(c, true);
+		return;
+	}
+	if (c->cred == NULL || c->cred->gen != call->cred_gen)
+		return;
+	if (exec_refresh(c, true, &e) != 0)
+		log_warn("kube: %s", e.msg);
+}
+
 static bool maybe_retry(struct kube_call *call, CURLcode res)
 {
 	struct kube_client *c = call->c;
@@ -798,11 +902,11 @@ static bool maybe_retry(struct kube_call *call, CURLcode res)
 
 	if (c->closing || call->on_data != NULL)
 		return false;
-	if (res == CURLE_OK && call->status == 401 && c->cfg.token_file != NULL &&
-	    !call->token_retried) {
+	if (res == CURLE_OK && call->status == 401 &&
+	    (c->cfg.token_file != NULL || c->cfg.exec != NULL) && !call->token_retried) {
 		/* The token may have rotated under us: re-read it and try once more. */
 		call->token_retried = true;
-		current_token(c, true);
+		auth_after_401(call);
 		easy_done(call);
 		call_schedule(call, 0);
 		return true;

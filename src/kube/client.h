@@ -3,7 +3,11 @@
  * One struct kube_client per API server, bound to one uv_loop_t and used only from the
  * loop's thread. Requests go through a client-side token bucket (QPS/burst), are retried
  * with exponential backoff and jitter on 429, 5xx and connection errors (Retry-After in
- * seconds is honoured), and re-read a tokenFile once a minute and on a 401.
+ * seconds is honoured), and re-read a tokenFile once a minute and on a 401. An exec
+ * credential plugin (exec.h) runs, synchronously on the loop thread, when the client first
+ * needs a credential, when the cached one is within KUBE_EXEC_EXPIRY_SLACK_S of its
+ * expirationTimestamp, and once after a 401; a call whose plugin fails completes with the
+ * plugin's error.
  *
  * Callback rules (libuv style):
  *  - A call that returns non-zero never fires its callback; one that returns 0 fires it
@@ -85,6 +89,7 @@ struct kube_client_stats {
 	uint64_t token_reads; /* token file reads */
 	uint64_t retry_wait_ms; /* sum of the waits chosen before retries */
 	uint64_t queued;     /* requests that waited for an in-flight slot */
+	uint64_t exec_runs;  /* exec credential plugin runs */
 };
 
 /* Creates a client for cfg (copied). Does no I/O. */

@@ -9,6 +9,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/xalloc.h"
+#include "kube/exec.h"
 #include "kube/internal.h"
 #ifdef SPOK_KUBE_HAVE_YAML
 #include "spec/yamljson.h"
@@ -80,6 +81,7 @@ void kube_config_free(struct kube_config *cfg)
 	blob_free(&cfg->client_key);
 	kube_secret_free(cfg->token);
 	free(cfg->token_file);
+	kube_exec_free(cfg->exec);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -232,6 +234,24 @@ static void rebase_list(json_t *doc, const char *list, const char *inner, const 
 	}
 }
 
+/* exec.command: only a relative path with a '/' is a file reference; a bare name is a
+ * PATH lookup at run time (kubectl's rule). */
+static void rebase_exec_commands(json_t *doc, const char *dir)
+{
+	json_t *arr = json_object_get(doc, "users"), *item;
+	size_t i;
+
+	if (!json_is_array(arr))
+		return;
+	json_array_foreach(arr, i, item) {
+		json_t *x = json_object_get(json_object_get(item, "user"), "exec");
+		const char *cmd = json_string_value(json_object_get(x, "command"));
+
+		if (cmd != NULL && cmd[0] != '/' && strchr(cmd, '/') != NULL)
+			rebase_field(x, "command", dir);
+	}
+}
+
 /* kubectl resolves relative file references against the directory of the file that
  * holds them; do that before merging so each file keeps its own base. */
 static void rebase_paths(json_t *doc, const char *path)
@@ -247,6 +267,7 @@ static void rebase_paths(json_t *doc, const char *path)
 	}
 	rebase_list(doc, "clusters", "cluster", cluster_keys, dir);
 	rebase_list(doc, "users", "user", user_keys, dir);
+	rebase_exec_commands(doc, dir);
 	free(dir);
 }
 
@@ -424,6 +445,116 @@ static int resolve_cluster(struct ctx *x, const json_t *cl, const char *name, st
 	return 0;
 }
 
+static int exec_args(struct ctx *x, const json_t *ex, const char *where, struct kube_exec *out)
+{
+	const json_t *arr = json_object_get(ex, "args"), *v;
+	size_t i;
+
+	if (arr == NULL || json_is_null(arr))
+		return 0;
+	if (!json_is_array(arr))
+		return spok_err_set(x->err, SPOK_EINVAL, "%s: %s.args: must be a list of strings; fix "
+				    "the kubeconfig", x->src, where);
+	json_array_foreach(arr, i, v) {
+		if (!json_is_string(v))
+			return spok_err_set(x->err, SPOK_EINVAL, "%s: %s.args[%zu]: must be a string; fix "
+					    "the kubeconfig", x->src, where, i);
+		spok_strv_push(&out->args, json_string_value(v));
+	}
+	return 0;
+}
+
+static int exec_env(struct ctx *x, const json_t *ex, const char *where, struct kube_exec *out)
+{
+	const json_t *arr = json_object_get(ex, "env"), *v;
+	size_t i;
+
+	if (arr == NULL || json_is_null(arr))
+		return 0;
+	if (!json_is_array(arr))
+		return spok_err_set(x->err, SPOK_EINVAL, "%s: %s.env: must be a list of {name, value}; "
+				    "fix the kubeconfig", x->src, where);
+	json_array_foreach(arr, i, v) {
+		const char *n = json_string_value(json_object_get(v, "name"));
+		const char *val = json_string_value(json_object_get(v, "value"));
+
+		if (n == NULL || n[0] == '\0' || strchr(n, '=') != NULL || val == NULL)
+			return spok_err_set(x->err, SPOK_EINVAL, "%s: %s.env[%zu]: needs a string name "
+					    "(without '=') and a string value; fix the kubeconfig",
+					    x->src, where, i);
+		spok_strv_pushf(&out->env, "%s=%s", n, val);
+	}
+	return 0;
+}
+
+static int exec_mode(struct ctx *x, const json_t *ex, const char *where, struct kube_exec *out)
+{
+	const char *av, *mode;
+	int result = opt_str(x, ex, where, "apiVersion", &av);
+
+	if (result == 0)
+		result = opt_str(x, ex, where, "interactiveMode", &mode);
+	if (result != 0)
+		return result;
+	if (av == NULL || (strcmp(av, KUBE_EXEC_V1) != 0 && strcmp(av, KUBE_EXEC_V1BETA1) != 0))
+		return spok_err_set(x->err, SPOK_EINVAL, "%s: %s.apiVersion: \"%.80s\" is not supported; "
+				    "use " KUBE_EXEC_V1 " or " KUBE_EXEC_V1BETA1, x->src, where,
+				    av != NULL ? av : "");
+	/* spok never gives the plugin a terminal: IfAvailable and Always run as Never does. */
+	if (mode != NULL && strcmp(mode, "Never") != 0 && strcmp(mode, "IfAvailable") != 0 &&
+	    strcmp(mode, "Always") != 0)
+		return spok_err_set(x->err, SPOK_EINVAL, "%s: %s.interactiveMode: \"%.40s\" is not one "
+				    "of Never, IfAvailable, Always; fix the kubeconfig", x->src, where,
+				    mode);
+	out->api_version = xstrdup(av);
+	return 0;
+}
+
+static int resolve_exec(struct ctx *x, const json_t *u, const char *user_where,
+			struct kube_config *cfg)
+{
+	const json_t *ex = json_object_get(u, "exec");
+	struct kube_exec *out = xcalloc(1, sizeof(*out));
+	const char *cmd = NULL, *hint = NULL;
+	char where[340];
+	int result = 0;
+
+	snprintf(where, sizeof(where), "%s.exec", user_where);
+	if (!json_is_object(ex))
+		result = spok_err_set(x->err, SPOK_EINVAL, "%s: %s: must be a mapping; fix the "
+				      "kubeconfig", x->src, where);
+	if (result == 0 && (json_object_get(u, "token") != NULL ||
+			    json_object_get(u, "tokenFile") != NULL ||
+			    json_object_get(u, "client-certificate") != NULL ||
+			    json_object_get(u, "client-certificate-data") != NULL))
+		result = spok_err_set(x->err, SPOK_EINVAL, "%s: %s: exec together with a token or client "
+				      "certificate is ambiguous; keep only one", x->src, user_where);
+	if (result == 0)
+		result = opt_str(x, ex, where, "command", &cmd);
+	if (result == 0 && cmd == NULL)
+		result = spok_err_set(x->err, SPOK_EINVAL, "%s: %s.command: missing; name the plugin "
+				      "(e.g. aws)", x->src, where);
+	if (result == 0)
+		result = exec_mode(x, ex, where, out);
+	if (result == 0)
+		result = opt_str(x, ex, where, "installHint", &hint);
+	if (result == 0)
+		result = opt_bool(x, ex, where, "provideClusterInfo", &out->provide_cluster_info);
+	if (result == 0)
+		result = exec_args(x, ex, where, out);
+	if (result == 0)
+		result = exec_env(x, ex, where, out);
+	if (result != 0) {
+		kube_exec_free(out);
+		return result;
+	}
+	out->where = xasprintf("%s: %s", x->src, where);
+	out->command = xstrdup(cmd);
+	out->install_hint = xstrdup(hint);
+	cfg->exec = out;
+	return 0;
+}
+
 static int resolve_user(struct ctx *x, const json_t *u, const char *name, struct kube_config *cfg)
 {
 	char where[300];
@@ -432,9 +563,7 @@ static int resolve_user(struct ctx *x, const json_t *u, const char *name, struct
 
 	snprintf(where, sizeof(where), "users[%s].user", name);
 	if (json_object_get(u, "exec") != NULL)
-		return spok_err_set(x->err, SPOK_EINVAL, "%s: %s.exec: exec credential plugins are not "
-				    "supported yet; use a token, tokenFile or client certificate",
-				    x->src, where);
+		return resolve_exec(x, u, where, cfg);
 	if (json_object_get(u, "auth-provider") != NULL)
 		return spok_err_set(x->err, SPOK_EINVAL, "%s: %s.auth-provider: legacy auth providers are "
 				    "not supported; use a token or client certificate", x->src, where);

@@ -14,6 +14,11 @@
  * Certificate and key material always lives in memory (kube_blob): file paths given in
  * the kubeconfig are read at load time, *-data fields are base64-decoded, and the client
  * hands the bytes to curl as blobs, never through temporary files.
+ *
+ * users[].user.exec (credential plugins such as `aws eks get-token`) is parsed into
+ * cfg->exec; the client runs the plugin when it needs a credential (see exec.h). A relative
+ * exec.command is resolved against the kubeconfig's directory only when it contains a '/'
+ * (kubectl's rule); a bare name is looked up in PATH when the plugin runs.
  */
 #ifndef SPOK_KUBE_KUBECONFIG_H
 #define SPOK_KUBE_KUBECONFIG_H
@@ -24,6 +29,7 @@
 #include <stdint.h>
 
 struct spok_err;
+struct kube_exec;
 
 #define KUBE_CONFIG_MAX_FILE ((size_t)4 << 20)  /* bytes per kubeconfig file */
 #define KUBE_TOKEN_MAX ((size_t)64 << 10)       /* bytes of a token file */
@@ -46,6 +52,7 @@ struct kube_config {
 	struct kube_blob client_key;  /* PEM (secret) */
 	char *token;           /* static bearer token (secret), or NULL */
 	char *token_file;      /* bearer token re-read from this file (tokenFile, in-cluster) */
+	struct kube_exec *exec; /* users[].user.exec credential plugin (exec.h), or NULL */
 };
 
 /* Loads the kubeconfig the kubectl way: `path` (only that file) if non-NULL, else the

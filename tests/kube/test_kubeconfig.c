@@ -268,7 +268,7 @@ static void test_errors(void **state)
 		{"current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\n"
 		 "clusters: [{name: c, cluster: {server: 'https://x'}}]\n"
 		 "users: [{name: u, user: {exec: {command: aws}}}]\n", NULL,
-		 "kc.yaml: users[u].user.exec: exec credential plugins are not supported yet; use a token, tokenFile or client certificate"},
+		 "kc.yaml: users[u].user.exec.apiVersion: \"\" is not supported; use client.authentication.k8s.io/v1 or client.authentication.k8s.io/v1beta1"},
 		{"current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\n"
 		 "clusters: [{name: c, cluster: {server: 'https://x'}}]\n"
 		 "users: [{name: u, user: {token: [1]}}]\n", NULL,
