@@ -48,6 +48,7 @@ struct kube_call {
 	struct kube_call *park_next; /* FIFO of calls waiting for a slot */
 	struct exec_cred *cred; /* the exec credential of the running attempt, or NULL */
 	unsigned cred_gen;      /* which exec credential the last attempt used */
+	bool cred_fresh;        /* retry after a 401: use the client's credential as it is */
 	int attempt;
 	char *method, *path, *url, *content_type, *body;
 	size_t body_len;
@@ -776,7 +777,11 @@ static bool call_auth(struct kube_call *call)
 
 	if (c->cfg.exec == NULL)
 		return true;
-	if (exec_refresh(c, false, &e) != 0) {
+	/* After a 401 the credential was just fetched again (by this call or another): even
+	 * one that is already inside the expiry slack gets this one attempt. */
+	if (call->cred_fresh && c->cred != NULL)
+		call->cred_fresh = false;
+	else if (exec_refresh(c, false, &e) != 0) {
 		fail_call(call, e.code, e.msg);
 		return false;
 	}
@@ -906,6 +911,7 @@ static bool maybe_retry(struct kube_call *call, CURLcode res)
 	    (c->cfg.token_file != NULL || c->cfg.exec != NULL) && !call->token_retried) {
 		/* The token may have rotated under us: re-read it and try once more. */
 		call->token_retried = true;
+		call->cred_fresh = true;
 		auth_after_401(call);
 		easy_done(call);
 		call_schedule(call, 0);

@@ -486,6 +486,108 @@ static void test_token_file_reread(void **state)
 	free(kc);
 }
 
+/* A kubeconfig whose user is data/exec-plugin.sh printing the token in <tmpdir>/exectoken,
+ * valid for `expires_in` seconds. */
+static struct kube_client *exec_client(const char *expires_in)
+{
+	char *kc = xasprintf("%s/kc-exec.json", tmpdir);
+	char *text = xasprintf("{\"current-context\":\"t\",\"clusters\":[{\"name\":\"c\",\"cluster\":"
+			       "{\"server\":\"%s\",\"certificate-authority\":\"%s\"}}],\"users\":"
+			       "[{\"name\":\"u\",\"user\":{\"exec\":{\"apiVersion\":"
+			       "\"client.authentication.k8s.io/v1\",\"command\":\"%s/exec-plugin.sh\","
+			       "\"args\":[\"token\"],\"provideClusterInfo\":true,\"env\":["
+			       "{\"name\":\"PLUGIN_TOKEN_FILE\",\"value\":\"%s/exectoken\"},"
+			       "{\"name\":\"PLUGIN_EXPIRES_IN\",\"value\":\"%s\"}]}}}],\"contexts\":"
+			       "[{\"name\":\"t\",\"context\":{\"cluster\":\"c\",\"user\":\"u\"}}]}",
+			       getenv("SPOK_TEST_APISERVER"), getenv("SPOK_TEST_CA"),
+			       SPOK_KUBE_TEST_DATA, tmpdir, expires_in);
+	struct kube_config cfg;
+	struct kube_client *cli;
+	struct spok_err err;
+
+	write_text(kc, text);
+	if (kube_config_load(&cfg, kc, NULL, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(kube_client_new(&loop, &cfg, NULL, &cli, &err), 0);
+	kube_config_free(&cfg);
+	free(text);
+	free(kc);
+	return cli;
+}
+
+static uint64_t exec_runs(struct kube_client *cli)
+{
+	struct kube_client_stats st;
+
+	kube_client_stats(cli, &st);
+	return st.exec_runs;
+}
+
+/* exec plugin: its token authenticates, is cached while valid, and a 401 makes the client
+ * run the plugin once more (the token rotated under a still-valid expiry). */
+static void test_exec_plugin(void **state)
+{
+	char *tf = xasprintf("%s/exectoken", tmpdir);
+	char *admin = slurp(getenv("SPOK_TEST_ADMIN_TOKEN_FILE"));
+	char msg[SPOK_ERR_MSG_MAX];
+	struct kube_client *cli;
+
+	(void)state;
+	write_text(tf, admin);
+	cli = exec_client("3600");
+	assert_int_equal(list_code(cli, msg, sizeof(msg)), 0);
+	assert_int_equal(list_code(cli, msg, sizeof(msg)), 0);
+	assert_int_equal(exec_runs(cli), 1);
+	client_done(cli);
+
+	write_text(tf, "not-a-valid-token\n");
+	cli = exec_client("3600");
+	assert_int_equal(list_code(cli, msg, sizeof(msg)), SPOK_EFORBIDDEN);
+	assert_non_null(strstr(msg, "Unauthorized (HTTP 401)"));
+	assert_int_equal(exec_runs(cli), 2); /* first use, then once more after the 401 */
+	write_text(tf, admin);                /* rotated; the cached one still claims validity */
+	assert_int_equal(list_code(cli, msg, sizeof(msg)), 0);
+	assert_int_equal(exec_runs(cli), 3);
+	client_done(cli);
+	kube_secret_free(admin);
+	free(tf);
+}
+
+/* One request (a list may take several pages): GET of the test's namespace. */
+static int get_ns_code(struct kube_client *cli)
+{
+	struct kube_sync s;
+	int code = SYNC(s, kube_get(cli, &NAMESPACES, NULL, ns, kube_sync_cb, &s, NULL));
+
+	kube_sync_free(&s);
+	return code;
+}
+
+/* exec plugin rotation by expiry: a credential inside the refresh slack is fetched again
+ * before the next request, so a token that changed is picked up without a 401 first. */
+static void test_exec_plugin_expiry(void **state)
+{
+	char *tf = xasprintf("%s/exectoken", tmpdir);
+	char *admin = slurp(getenv("SPOK_TEST_ADMIN_TOKEN_FILE"));
+	struct kube_client *cli;
+
+	(void)state;
+	write_text(tf, admin);
+	cli = exec_client("5"); /* expires 5 s ahead: inside the slack, so already due */
+	assert_int_equal(get_ns_code(cli), 0);
+	assert_int_equal(exec_runs(cli), 1);
+	write_text(tf, "not-a-valid-token\n");
+	/* Fetched again because it expired (not because of a 401), then once after the 401. */
+	assert_int_equal(get_ns_code(cli), SPOK_EFORBIDDEN);
+	assert_int_equal(exec_runs(cli), 3);
+	write_text(tf, admin);
+	assert_int_equal(get_ns_code(cli), 0);
+	assert_int_equal(exec_runs(cli), 4);
+	client_done(cli);
+	kube_secret_free(admin);
+	free(tf);
+}
+
 /* In-cluster: a real ServiceAccount token from the TokenRequest API in a fake SA dir. */
 static void test_in_cluster(void **state)
 {
@@ -604,6 +706,8 @@ int main(void)
 		cmocka_unit_test(test_auth_forms),
 		cmocka_unit_test(test_tls_verified),
 		cmocka_unit_test(test_token_file_reread),
+		cmocka_unit_test(test_exec_plugin),
+		cmocka_unit_test(test_exec_plugin_expiry),
 		cmocka_unit_test(test_in_cluster),
 		cmocka_unit_test(test_qps_real),
 	};
