@@ -341,10 +341,9 @@ static int64_t mono_ms(void)
 enum run_end { RUN_EOF, RUN_TIMEOUT, RUN_TOO_BIG, RUN_IOERR };
 
 /* Reads stdout until EOF, the deadline or the cap. */
-static enum run_end read_output(int fd, struct out_buf *b, int64_t deadline)
+static enum run_end read_chunks(int fd, struct out_buf *b, int64_t deadline, char *chunk,
+				size_t size)
 {
-	char chunk[4096];
-
 	for (;;) {
 		struct pollfd pfd = {fd, POLLIN, 0};
 		int64_t left = deadline - mono_ms();
@@ -358,19 +357,26 @@ static enum run_end read_output(int fd, struct out_buf *b, int64_t deadline)
 			return RUN_IOERR;
 		if (r <= 0)
 			continue;
-		n = read(fd, chunk, sizeof(chunk));
+		n = read(fd, chunk, size);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
 			return RUN_IOERR;
 		if (n == 0)
 			return RUN_EOF;
-		if (!out_append(b, chunk, (size_t)n)) {
-			explicit_bzero(chunk, sizeof(chunk));
+		if (!out_append(b, chunk, (size_t)n))
 			return RUN_TOO_BIG;
-		}
 	}
-	/* not reached */
+}
+
+/* The chunk buffer held part of a token: wipe it on every way out. */
+static enum run_end read_output(int fd, struct out_buf *b, int64_t deadline)
+{
+	char chunk[4096];
+	enum run_end end = read_chunks(fd, b, deadline, chunk, sizeof(chunk));
+
+	explicit_bzero(chunk, sizeof(chunk));
+	return end;
 }
 
 /* Waits for the child until the deadline; kills it past that. Returns the wait status,
