@@ -809,20 +809,24 @@ static void start_attempt(struct eng_exec *ex, uint32_t attempt)
 
 /* ---- tick: local checks only ---- */
 
-static bool abort_requested(struct eng_exec *ex)
+/* One indexed query per tick marks the executions whose abort another process requested
+ * (`spok abort`, the daemon): per-execution reads would cost O(active) every second. */
+static void note_abort_requests(struct spok_engine *e)
 {
-	struct spok_execution row = {0};
-	bool yes;
+	struct spok_strv ids = {0};
+	struct spok_err err = {0};
 
-	if (ex->x.abort_requested)
-		return true;
-	if (spok_store_get(ex->e->o.store, ex->x.id, &row, NULL) != 0)
-		return false;
-	yes = row.abort_requested;
-	spok_execution_free(&row);
-	if (yes)
-		ex->x.abort_requested = true;
-	return yes;
+	if (e->execs == NULL)
+		return;
+	if (spok_store_abort_requests(e->o.store, e->cluster, &ids, &err) != 0) {
+		log_warn("engine: %s", err.msg);
+		return;
+	}
+	for (size_t i = 0; i < ids.len; i++)
+		for (struct eng_exec *ex = e->execs; ex; ex = ex->next)
+			if (str_eq(ex->x.id, ids.items[i]))
+				ex->x.abort_requested = true;
+	spok_strv_free(&ids);
 }
 
 static void fmt_duration(uint64_t ms, char *buf, size_t len)
@@ -866,7 +870,7 @@ static void tick_one(struct eng_exec *ex, int64_t now)
 {
 	if (ex->inflight)
 		return;
-	if (ex->st != ES_DELETING && abort_requested(ex)) {
+	if (ex->st != ES_DELETING && ex->x.abort_requested) {
 		finish(ex, SPOK_PHASE_ABORTED, "aborted by the user", NULL, true);
 		return;
 	}
@@ -897,6 +901,7 @@ static void on_tick(uv_timer_t *t)
 	int64_t now = spok_now_ms();
 	struct eng_exec *ex, *next;
 
+	note_abort_requests(e);
 	for (ex = e->execs; ex; ex = next) {
 		next = ex->next;
 		tick_one(ex, now);

@@ -79,6 +79,11 @@ static const struct col cols[] = {
 	"(phase IN ('UNDEFINED', 'QUEUED', 'WAITING_FOR_RESOURCES', 'INITIALIZING', 'RUNNING')"  \
 	" OR (phase = 'RETRYABLE_FAILURE' AND attempt < max_attempts - 1 AND abort_requested = 0))"
 
+/* Abort requested on a row that is not terminal yet (the partial index repeats it verbatim). */
+#define ABORT_PENDING_SQL                                                                         \
+	"(abort_requested = 1 AND phase IN ('UNDEFINED', 'QUEUED', 'WAITING_FOR_RESOURCES',"     \
+	" 'INITIALIZING', 'RUNNING'))"
+
 /* Forward-only migrations; index i upgrades user_version i -> i+1. */
 static const char *const migrations[] = {
 	"CREATE TABLE executions ("
@@ -110,6 +115,9 @@ static const char *const migrations[] = {
 	"CREATE INDEX executions_backend_phase ON executions(backend, phase);"
 	"CREATE INDEX executions_source ON executions(task_source);"
 	"CREATE INDEX executions_unfinished ON executions(backend, created_ms, id) WHERE " UNFINISHED_SQL ";",
+	/* v3: abort requests still to act on, read by every engine tick: rows leave the index
+	 * once they are terminal, so the tick costs what is pending, not what ever ran. */
+	"CREATE INDEX executions_abort ON executions(backend, id) WHERE " ABORT_PENDING_SQL ";",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == SPOK_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -907,6 +915,27 @@ int spok_store_list_unfinished(struct spok_store *s, const char *backend,
 	spok_buf_appends(&q.sql, " ORDER BY created_ms, id");
 	result = query_rows(s, &q, out, n, "listing unfinished executions", err);
 	q_free(&q);
+	return result;
+}
+
+int spok_store_abort_requests(struct spok_store *s, const char *backend, struct spok_strv *ids,
+			      struct spok_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r, result;
+
+	result = prepare(s, "SELECT id FROM executions INDEXED BY executions_abort WHERE backend = ?1"
+			    " AND " ABORT_PENDING_SQL " ORDER BY id", &st, err);
+	if (result != 0)
+		return result;
+	sqlite3_bind_text(st, 1, backend, -1, SQLITE_TRANSIENT);
+	while (result == 0 && (r = sqlite3_step(st)) != SQLITE_DONE) {
+		if (r != SQLITE_ROW)
+			result = db_fail(s, err, "listing abort requests");
+		else
+			spok_strv_push(ids, (const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
 	return result;
 }
 

@@ -37,7 +37,7 @@
 #include "common/strv.h"
 #include "model/model.h"
 
-#define SPOK_STORE_SCHEMA_VERSION 2
+#define SPOK_STORE_SCHEMA_VERSION 3
 #define SPOK_EXEC_ID_LEN 13 /* "sp-" + 10 */
 
 struct spok_store;
@@ -156,6 +156,12 @@ int spok_store_count_by_phase(struct spok_store *s, const char *backend,
  * or RETRYABLE_FAILURE with attempts left and no abort requested. Oldest first. */
 int spok_store_list_unfinished(struct spok_store *s, const char *backend,
 			       struct spok_execution **out, size_t *n, struct spok_err *err);
+/* Ids of this backend's executions whose abort was requested and that are not terminal yet,
+ * appended to ids (a partial index holds exactly those rows: one cheap query per engine tick
+ * whatever the number of executions). */
+int spok_store_abort_requests(struct spok_store *s, const char *backend, struct spok_strv *ids,
+			      struct spok_err *err);
+
 /* Distinct namespaces of backend's executions that have a resource_name and whose phase is
  * in phases (0 = any), pushed onto out (sorted). */
 int spok_store_namespaces(struct spok_store *s, const char *backend, uint32_t phases,

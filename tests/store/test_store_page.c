@@ -371,6 +371,29 @@ static void test_unfinished(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* Abort requests still to act on: requested, this backend, not terminal yet. */
+static void test_abort_requests(void **state)
+{
+	struct fx *f = *state;
+	struct spok_strv ids = {0};
+
+	add(f->s, "sp-a1", 1, "p", "kind", SPOK_PHASE_RUNNING);
+	add(f->s, "sp-a2", 1, "p", "kind", SPOK_PHASE_QUEUED);
+	add(f->s, "sp-a3", 1, "p", "kind", SPOK_PHASE_ABORTED);
+	add(f->s, "sp-a4", 1, "p", "other", SPOK_PHASE_RUNNING);
+	add(f->s, "sp-a5", 1, "p", "kind", SPOK_PHASE_RUNNING);
+	assert_int_equal(spok_store_abort_requests(f->s, "kind", &ids, NULL), 0);
+	assert_int_equal(ids.len, 0);
+	for (const char *const *id = (const char *const[]){"sp-a1", "sp-a2", "sp-a3", "sp-a4", NULL};
+	     *id; id++)
+		assert_int_equal(spok_store_request_abort(f->s, *id, NULL), 0);
+	assert_int_equal(spok_store_abort_requests(f->s, "kind", &ids, NULL), 0);
+	assert_int_equal(ids.len, 2);
+	assert_string_equal(ids.items[0], "sp-a1");
+	assert_string_equal(ids.items[1], "sp-a2");
+	spok_strv_free(&ids);
+}
+
 static void add_ns(struct spok_store *s, const char *id, const char *backend, const char *ns,
 		   const char *res, enum spok_phase ph, const char *source)
 {
@@ -511,7 +534,7 @@ static void test_migrate_from_v1(void **state)
 	assert_int_equal(user_version(f->path), 1);
 
 	assert_int_equal(spok_store_open(f->dir, &f->s, &err), 0);
-	assert_int_equal(user_version(f->path), 2);
+	assert_int_equal(user_version(f->path), SPOK_STORE_SCHEMA_VERSION);
 	assert_int_equal(spok_store_get(f->s, "sp-old1", &x, NULL), 0);
 	assert_string_equal(x.task_name, "pi");
 	spok_execution_free(&x);
@@ -530,10 +553,10 @@ static void test_migrate_from_v1(void **state)
 	char *got = walk(f->s, NULL, 1, &pages);
 	assert_string_equal(got, "sp-new sp-old2 sp-old1");
 	free(got);
-	/* reopening a v2 database changes nothing */
+	/* reopening a current database changes nothing */
 	spok_store_close(f->s);
 	assert_int_equal(spok_store_open(f->dir, &f->s, &err), 0);
-	assert_int_equal(user_version(f->path), 2);
+	assert_int_equal(user_version(f->path), SPOK_STORE_SCHEMA_VERSION);
 
 	assert_plan(f->path, "SELECT id FROM executions WHERE created_ms <= 5 AND (created_ms < 5"
 		    " OR id > 'x') ORDER BY created_ms DESC, id LIMIT 10", "executions_page");
@@ -562,6 +585,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cursor_tampering, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unfinished, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abort_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_namespaces_and_sources, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
 	};
