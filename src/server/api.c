@@ -351,12 +351,17 @@ static void do_submit(struct srv_daemon *d, const struct srv_token *tok,
 	if (!submit_fields(j, &s, r))
 		goto done;
 	if (s.key) {
-		const char *prev;
+		char *prev = NULL;
 
 		key_hash(tok, s.key, hex);
-		if ((prev = spok_strmap_get(&d->idem, hex)) != NULL) {
+		if (srv_idem_find(d, hex, &prev, &err) != SPOK_OK) {
+			reply_err(r, &err);
+			goto done;
+		}
+		if (prev != NULL) {
 			d->m.submission_replays++;
 			reply_created(d, r, 200, prev);
+			free(prev);
 			goto done;
 		}
 	}
@@ -389,8 +394,6 @@ static void do_submit(struct srv_daemon *d, const struct srv_token *tok,
 		reply_err(r, &err);
 		goto done;
 	}
-	if (s.key)
-		spok_strmap_set(&d->idem, hex, id);
 	d->m.submissions++;
 	log_info("serve: %s submitted %s to %s/%s", tok->name, id, d->cfg.clusters[k].name, ns);
 	reply_created(d, r, 201, id);

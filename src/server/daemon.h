@@ -65,7 +65,6 @@ struct srv_daemon {
 	struct spok_store *store;
 	struct srv_cluster *clusters;
 	size_t nclusters;
-	struct spok_strmap idem;    /* "<sha256 hex of token name + key>" -> execution id */
 	struct MHD_Daemon *mhd;
 	uv_poll_t mhd_poll;
 	uv_timer_t mhd_timer;
@@ -121,7 +120,10 @@ void srv_http_quiesce(struct srv_daemon *d);
 unsigned srv_http_connections(struct srv_daemon *d);
 void srv_http_stop(struct srv_daemon *d);
 
-/* server.c: submit through the idempotency map; the engine of cluster k. */
+/* server.c: the execution created for an idempotency key (64 hex digits of
+ * sha256(token name, key)): *id is heap (caller frees), or NULL when the key is new. */
+int srv_idem_find(struct srv_daemon *d, const char *hex, char **id, struct spok_err *err);
+/* server.c: a cluster by name; every cluster's health for routing. */
 struct srv_cluster *srv_cluster_by_name(struct srv_daemon *d, const char *name);
 void srv_cluster_states(struct srv_daemon *d, struct srv_cluster_state *out);
 /* Writes the request's task source durably under tasks_dir; *path is heap. */

@@ -1,5 +1,5 @@
 /* server.c - the daemon's lifecycle: store, clusters (client + engine + health probe),
- * idempotency map, signals and graceful shutdown. */
+ * idempotency lookups, signals and graceful shutdown. */
 #include "server/server.h"
 #include "server/daemon.h"
 
@@ -93,36 +93,38 @@ int srv_load_task(void *data, const struct spok_execution *x, struct spok_task *
 
 /* ---- idempotency ---- */
 
-/* Every execution whose task source is <tasks_dir>/k-<hex>.* was created for idempotency
- * key <hex>; the row and the key are the same record, so a crash between creating the
- * execution and answering the client cannot lose the mapping. Oldest first wins. Only
- * the keyed rows are read, through the store's task_source index. */
-struct idem_scan {
-	struct srv_daemon *d;
-	size_t plen;
+/* The execution created for idempotency key <hex> is the one whose task source is
+ * <tasks_dir>/k-<hex>.<ext>: the row and the key are the same record, so a crash between
+ * creating the execution and answering the client cannot lose the mapping, and nothing is
+ * kept in memory (a map would grow with every keyed submission). The task file is fsynced
+ * before the row naming it is committed, so a row found here always has its task. One
+ * seek in the store's task_source index per keyed POST; oldest first wins. */
+struct idem_find {
+	char *id;
 };
 
-static void idem_add(void *data, const char *id, const char *src)
+static void idem_first(void *data, const char *id, const char *src)
 {
-	struct idem_scan *sc = data;
-	char hex[65];
+	struct idem_find *f = data;
 
-	if (id == NULL || src == NULL || strlen(src + sc->plen) < 64 + 1)
-		return;
-	memcpy(hex, src + sc->plen, 64);
-	hex[64] = '\0';
-	if (!spok_strmap_has(&sc->d->idem, hex))
-		spok_strmap_set(&sc->d->idem, hex, id);
+	(void)src;
+	if (f->id == NULL && id != NULL)
+		f->id = xstrdup(id);
 }
 
-static int idem_rebuild(struct srv_daemon *d, struct spok_err *err)
+int srv_idem_find(struct srv_daemon *d, const char *hex, char **id, struct spok_err *err)
 {
-	char *prefix = xasprintf("%s/k-", d->tasks_dir);
-	struct idem_scan sc = {d, strlen(prefix)};
-	int result = spok_store_each_source(d->store, prefix, idem_add, &sc, err);
+	char *prefix = xasprintf("%s/k-%s.", d->tasks_dir, hex);
+	struct idem_find f = {NULL};
+	int result = spok_store_each_source(d->store, prefix, idem_first, &f, err);
 
 	free(prefix);
-	return result;
+	if (result != SPOK_OK) {
+		free(f.id);
+		return result;
+	}
+	*id = f.id;
+	return SPOK_OK;
 }
 
 /* ---- clusters ---- */
@@ -356,8 +358,7 @@ static int daemon_open(struct srv_daemon *d, const struct spok_server_opts *o,
 		return result;
 	d->tasks_dir = xasprintf("%s/server/tasks", d->data_dir);
 	if ((result = mkdirs(d->tasks_dir, err)) != SPOK_OK ||
-	    (result = spok_store_open(d->data_dir, &d->store, err)) != SPOK_OK ||
-	    (result = idem_rebuild(d, err)) != SPOK_OK)
+	    (result = spok_store_open(d->data_dir, &d->store, err)) != SPOK_OK)
 		return result;
 	d->clusters = xcalloc(d->cfg.nclusters, sizeof(*d->clusters));
 	d->nclusters = d->cfg.nclusters;
@@ -396,7 +397,6 @@ static void daemon_free(struct srv_daemon *d)
 	uv_loop_close(&d->loop);
 	spok_store_close(d->store);
 	free(d->clusters);
-	spok_strmap_free(&d->idem);
 	free(d->tasks_dir);
 	free(d->data_dir);
 	srv_config_free(&d->cfg);
