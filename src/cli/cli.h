@@ -86,5 +86,13 @@ int spok_cluster_abort(struct spok_cli *cli, struct spok_store *st, const struct
 		       struct spok_err *err);
 int spok_cluster_logs(struct spok_cli *cli, const struct spok_execution *x, bool follow,
 		      struct spok_err *err);
+/* One live read for `spok status`: GETs x's SparkApplication on its cluster and maps it as
+ * the engine would, WITHOUT writing the store (a supervisor or `spok reconcile` owns writes).
+ * *out (new reference, caller decrefs) is {"found": false} when the cluster has no such
+ * object, else {"found": true, "phase", "recorded" (live phase == stored phase), "reason",
+ * "app_state", "spark_app_id", "ui_url", "links": [{name, uri, kind}]} (absent values null).
+ * Non-zero (and *out NULL) when the cluster cannot be asked: err says why in one line. */
+int spok_cluster_live(struct spok_cli *cli, const struct spok_execution *x, json_t **out,
+		      struct spok_err *err);
 
 #endif

@@ -1,5 +1,6 @@
 /* cmd_cluster.c - cluster executions from the command line: `spok run JOB --cluster NAME`,
- * `spok reconcile [--cluster NAME]`, and the cluster side of `spok abort` / `spok logs`.
+ * `spok reconcile [--cluster NAME]`, and the cluster side of `spok abort` / `spok logs` /
+ * `spok status` (one live read of the SparkApplication, never written to the store).
  *
  * A cluster name is a kubeconfig context ("in-cluster" uses the pod's service account); it is
  * what the store records as the execution's backend, so later commands find the cluster
@@ -20,6 +21,7 @@
 #include "engine/engine.h"
 #include "kube/kubeconfig.h"
 #include "kube/stream.h"
+#include "phase/phase.h"
 #include "local/local.h"
 #include "store/store.h"
 
@@ -40,7 +42,7 @@ struct cl {
 };
 
 static int cl_client(struct cl *c, const struct spok_cli *cli, const char *cluster,
-		     struct spok_err *err)
+		     const struct kube_client_opts *opts, struct spok_err *err)
 {
 	struct kube_config cfg = {0};
 	int result;
@@ -50,7 +52,7 @@ static int cl_client(struct cl *c, const struct spok_cli *cli, const char *clust
 	else
 		result = kube_config_load(&cfg, cli->kubeconfig, cluster, err);
 	if (result == 0)
-		result = kube_client_new(&c->loop, &cfg, NULL, &c->client, err);
+		result = kube_client_new(&c->loop, &cfg, opts, &c->client, err);
 	kube_config_free(&cfg);
 	return result;
 }
@@ -71,7 +73,7 @@ static int cl_open(struct cl *c, const struct spok_cli *cli, const char *cluster
 	if (result == 0)
 		result = spok_store_open(c->data_dir, &c->st, err);
 	if (result == 0)
-		result = cl_client(c, cli, cluster, err);
+		result = cl_client(c, cli, cluster, NULL, err);
 	return result;
 }
 
@@ -495,6 +497,100 @@ int spok_cluster_logs(struct spok_cli *cli, const struct spok_execution *x, bool
 	return result;
 }
 
+/* ---- live status of one cluster execution (called from cmd_exec.c) ---- */
+
+#define LIVE_TIMEOUT_MS 10000
+
+static json_t *live_links(const struct spok_status *s)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < s->nlinks; i++)
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "name", s->links[i].name ? s->links[i].name : "",
+						   "uri", s->links[i].uri ? s->links[i].uri : "",
+						   "kind", spok_link_kind_name(s->links[i].kind)));
+	return a;
+}
+
+static const char *nonempty(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+/* Maps the object as the engine would (same task, platform and previous phase), so the
+ * live phase is what the next reconcile records. An object labelled for another execution
+ * is not this one's (the engine ignores it too). */
+static int live_map(struct cl *c, const struct spok_execution *x, const json_t *app, json_t **out,
+		    struct spok_err *err)
+{
+	const char *label = json_string_value(json_object_get(
+		json_object_get(json_object_get(app, "metadata"), "labels"), SPOK_LABEL_EXECUTION));
+	struct spok_status prev = {0}, s = {0};
+	struct spok_task task;
+	bool have_task;
+	int result;
+
+	if (label == NULL || strcmp(label, x->id) != 0) {
+		*out = json_pack("{s:b}", "found", 0);
+		return 0;
+	}
+	spok_task_init(&task);
+	/* Only task-dependent links need the task; a moved job file costs just those. */
+	have_task = x->task_source && spok_cli_load_task(x->task_source, NULL, &task, NULL) == 0;
+	prev.phase = x->phase;
+	prev.phase_version = x->phase_version;
+	prev.reason = x->reason ? x->reason : (char *)"";
+	result = spok_status_from_sparkapp(app, have_task ? &task : NULL, &c->plat, &prev, &s, err);
+	if (result == 0) {
+		const char *reason = s.error_message ? s.error_message : s.reason;
+
+		*out = json_pack("{s:b,s:s,s:b,s:s?,s:s?,s:s?,s:s?,s:o}", "found", 1,
+				 "phase", spok_phase_name(s.phase), "recorded", s.phase == x->phase,
+				 "reason", nonempty(reason), "app_state", nonempty(s.app_state),
+				 "spark_app_id", s.spark_app_id, "ui_url", s.ui_address,
+				 "links", live_links(&s));
+	}
+	spok_status_free(&s);
+	spok_task_free(&task);
+	return result;
+}
+
+int spok_cluster_live(struct spok_cli *cli, const struct spok_execution *x, json_t **out,
+		      struct spok_err *err)
+{
+	/* One short try: `spok status` must answer even when the cluster does not. */
+	struct kube_client_opts ko = {.max_retries = 1, .backoff_ms = 200, .timeout_ms = LIVE_TIMEOUT_MS};
+	struct kube_sync s = {0};
+	struct cl c;
+	int result;
+
+	*out = NULL;
+	if (x->backend == NULL || x->namespace_ == NULL || x->resource_name == NULL)
+		return spok_err_set(err, SPOK_ENOTFOUND, "execution %s: no SparkApplication recorded yet",
+				    x->id);
+	memset(&c, 0, sizeof(c));
+	spok_platform_init(&c.plat);
+	uv_loop_init(&c.loop);
+	c.loop_ok = true;
+	spok_platform_free(&c.plat);
+	result = spok_cli_load_platform(cli, &c.plat, err);
+	if (result == 0)
+		result = cl_client(&c, cli, x->backend, &ko, err);
+	if (result == 0)
+		result = kube_get(c.client, &SPARKAPPS, x->namespace_, x->resource_name, kube_sync_cb, &s, err);
+	if (result == 0)
+		result = kube_sync_wait(c.client, &s, err);
+	if (result == SPOK_ENOTFOUND && s.done && s.http_status == 404) {
+		result = 0;
+		*out = json_pack("{s:b}", "found", 0);
+	} else if (result == 0) {
+		result = live_map(&c, x, s.body, out, err);
+	}
+	kube_sync_free(&s);
+	cl_close(&c);
+	return result;
+}
+
 #else /* built without src/engine */
 
 static int no_engine(struct spok_err *err)
@@ -540,6 +636,15 @@ int spok_cluster_logs(struct spok_cli *cli, const struct spok_execution *x, bool
 	(void)cli;
 	(void)x;
 	(void)follow;
+	return no_engine(err);
+}
+
+int spok_cluster_live(struct spok_cli *cli, const struct spok_execution *x, json_t **out,
+		      struct spok_err *err)
+{
+	(void)cli;
+	(void)x;
+	*out = NULL;
 	return no_engine(err);
 }
 #endif

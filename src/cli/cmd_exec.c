@@ -193,17 +193,100 @@ static void print_time(const char *label, int64_t ms)
 	printf("%-11s %s\n", label, buf);
 }
 
-static void print_status(const struct spok_execution *x, const struct spok_attempt *a, size_t na,
-			 const char *data_dir)
+/* What one live read of a cluster execution found (all borrowed from the "live" JSON). */
+struct live_view {
+	bool asked;        /* a live read was tried */
+	bool found;        /* the cluster has this execution's SparkApplication */
+	const char *phase; /* live phase name, or NULL */
+	bool recorded;     /* the store already holds the live phase */
+	const char *reason;
+	const char *spark_app_id;
+	const char *ui_url;
+	const json_t *links;
+	const char *error; /* why the cluster could not be asked, or NULL */
+};
+
+static void live_view_of(const json_t *live, struct live_view *v)
 {
+	memset(v, 0, sizeof(*v));
+	if (live == NULL)
+		return;
+	v->asked = true;
+	v->error = json_string_value(json_object_get(live, "error"));
+	v->found = json_is_true(json_object_get(live, "found"));
+	v->phase = json_string_value(json_object_get(live, "phase"));
+	v->recorded = json_is_true(json_object_get(live, "recorded"));
+	v->reason = json_string_value(json_object_get(live, "reason"));
+	v->spark_app_id = json_string_value(json_object_get(live, "spark_app_id"));
+	v->ui_url = json_string_value(json_object_get(live, "ui_url"));
+	v->links = json_object_get(live, "links");
+}
+
+/* Phase and reason: the live ones (marked as such) when the cluster answered, so a run that
+ * nobody supervises is not shown stale; the stored ones otherwise. */
+static void print_phase(const struct spok_execution *x, const struct live_view *v)
+{
+	if (v->found && v->phase && v->recorded) {
+		printf("%-11s %s (live from the cluster)\n", "Phase:", v->phase);
+	} else if (v->found && v->phase) {
+		printf("%-11s %s (live from the cluster; not yet recorded - run 'spok reconcile' to "
+		       "follow it)\n", "Phase:", v->phase);
+		printf("%-11s %s\n", "Recorded:", spok_phase_name(x->phase));
+		if (v->reason)
+			printf("%-11s %s\n", "Reason:", v->reason);
+		return;
+	} else {
+		printf("%-11s %s\n", "Phase:", spok_phase_name(x->phase));
+	}
+	if (x->reason)
+		printf("%-11s %s\n", "Reason:", x->reason);
+}
+
+/* The line a user reads when the live read did not give a phase. */
+static void print_live_warning(const struct spok_execution *x, const struct live_view *v)
+{
+	if (v->error)
+		printf("%-11s cannot read the SparkApplication from cluster %s: %s; showing the "
+		       "stored state\n", "Warning:", x->backend, v->error);
+	else if (v->asked && !v->found)
+		printf("%-11s cluster %s has no SparkApplication %s/%s (not created yet, or deleted); "
+		       "'spok reconcile' records what happened\n", "Warning:", x->backend,
+		       x->namespace_ ? x->namespace_ : "-", x->resource_name ? x->resource_name : "-");
+}
+
+static void print_links(const struct spok_execution *x, const struct live_view *v)
+{
+	json_t *stored = NULL;
+	const json_t *a = v->found ? v->links : NULL;
+	size_t i;
+	json_t *l;
+
+	if (a == NULL && x->links_json && x->backend && strcmp(x->backend, "local") != 0)
+		a = stored = json_loads(x->links_json, 0, NULL);
+	if (json_array_size(a) > 0)
+		printf("Links:%s\n", a == v->links ? " (live)" : "");
+	json_array_foreach(a, i, l)
+		printf("  %s: %s\n", json_string_value(json_object_get(l, "name")),
+		       json_string_value(json_object_get(l, "uri")));
+	json_decref(stored);
+}
+
+static void print_status(const struct spok_execution *x, const struct spok_attempt *a, size_t na,
+			 const char *data_dir, const json_t *live)
+{
+	struct live_view v;
+	bool cluster = x->backend && strcmp(x->backend, "local") != 0;
+	const char *app_id, *ui;
 	char dur[32];
+
+	live_view_of(live, &v);
+	app_id = x->spark_app_id ? x->spark_app_id : v.spark_app_id;
+	ui = v.found ? v.ui_url : (spok_phase_terminal(x->phase) ? NULL : x->ui_url);
 	printf("%-11s %s\n", "ID:", x->id);
 	printf("%-11s %s (%s/%s)\n", "Task:", x->task_name ? x->task_name : "-", x->project ? x->project : "-",
 	       x->domain ? x->domain : "-");
 	printf("%-11s %s\n", "Backend:", x->backend ? x->backend : "local");
-	printf("%-11s %s\n", "Phase:", spok_phase_name(x->phase));
-	if (x->reason)
-		printf("%-11s %s\n", "Reason:", x->reason);
+	print_phase(x, &v);
 	printf("%-11s %u of %u\n", "Attempt:", x->attempt + 1, x->max_attempts);
 	print_time("Created:", x->created_ms);
 	print_time("Started:", x->started_ms);
@@ -212,10 +295,10 @@ static void print_status(const struct spok_execution *x, const struct spok_attem
 	printf("%-11s %s\n", "Duration:", dur);
 	if (x->has_exit_code)
 		printf("%-11s %d\n", "Exit code:", x->exit_code);
-	if (x->spark_app_id)
-		printf("%-11s %s\n", "Spark app:", x->spark_app_id);
-	if (x->ui_url && !spok_phase_terminal(x->phase))
-		printf("%-11s %s\n", "Spark UI:", x->ui_url);
+	if (app_id)
+		printf("%-11s %s\n", "Spark app:", app_id);
+	if (ui)
+		printf("%-11s %s\n", "Spark UI:", ui);
 	/* The stored link assumes the default port; a running server's own port wins. */
 	int hport = spok_history_running(data_dir);
 	if (x->spark_app_id && hport && spok_phase_terminal(x->phase)) {
@@ -227,11 +310,20 @@ static void print_status(const struct spok_execution *x, const struct spok_attem
 	}
 	if (x->log_path)
 		printf("%-11s %s\n", "Log:", x->log_path);
+	if (cluster)
+		print_links(x, &v);
 	if (x->outputs_json)
 		printf("%-11s %s\n", "Outputs:", x->outputs_json);
+	print_live_warning(x, &v);
 	if (!spok_phase_terminal(x->phase) && x->supervisor_pid > 0 && kill((pid_t)x->supervisor_pid, 0) != 0 &&
-	    errno == ESRCH)
-		printf("%-11s the spok process supervising this run is gone; 'spok abort %s' records it\n", "Warning:", x->id);
+	    errno == ESRCH) {
+		if (cluster)
+			printf("%-11s no spok process is following this run; 'spok reconcile' follows it\n",
+			       "Note:");
+		else
+			printf("%-11s the spok process supervising this run is gone; 'spok abort %s' records it\n",
+			       "Warning:", x->id);
+	}
 	if (na > 1) {
 		printf("Attempts:\n");
 		for (size_t i = 0; i < na; i++)
@@ -240,35 +332,72 @@ static void print_status(const struct spok_execution *x, const struct spok_attem
 	}
 }
 
+/* One live read for an unfinished cluster execution (see spok_cluster_live); the store is
+ * left alone. NULL for local or finished runs. An unreachable cluster gives {"error"}. */
+static json_t *status_live(struct spok_cli *cli, const struct spok_execution *x)
+{
+	struct spok_err err = {0};
+	json_t *live = NULL;
+
+	if (!x->backend || strcmp(x->backend, "local") == 0 || spok_phase_terminal(x->phase))
+		return NULL;
+	if (x->resource_name == NULL || x->namespace_ == NULL)
+		return NULL; /* nothing to read yet */
+	if (spok_cluster_live(cli, x, &live, &err) != 0)
+		return json_pack("{s:s}", "error", err.msg);
+	return live;
+}
+
+static json_t *status_json(const struct spok_execution *x, const struct spok_attempt *a, size_t na,
+			   json_t *live)
+{
+	json_t *j = spok_execution_to_json(x);
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < na; i++)
+		json_array_append_new(arr, json_pack("{s:I,s:s,s:s?,s:s?}", "attempt", (json_int_t)a[i].attempt,
+						     "phase", spok_phase_name(a[i].phase), "reason", a[i].reason,
+						     "log_path", a[i].log_path));
+	json_object_set_new(j, "attempts", arr);
+	if (live)
+		json_object_set(j, "live", live);
+	return j;
+}
+
 int cmd_status(struct spok_cli *cli, int argc, char **argv)
 {
-	struct spok_flag flags[] = {{0}};
+	bool no_refresh = false;
+	struct spok_flag flags[] = {
+		{"no-refresh", 0, NULL, &no_refresh, NULL,
+		 "show only the stored state (no live read of a cluster execution)"},
+		{0},
+	};
 	struct spok_strv pos = {0};
 	struct spok_store *st;
 	struct spok_execution x = {0};
 	struct spok_attempt *a = NULL;
 	struct spok_err err = {0};
+	json_t *live = NULL;
 	char *data_dir;
 	size_t na = 0;
-	int result = open_cmd(cli, argc, argv, flags, "spok status ID [-o json|yaml]", 1, &pos, &data_dir, &st, &err);
+	int result = open_cmd(cli, argc, argv, flags, "spok status ID [--no-refresh] [-o json|yaml]", 1,
+			      &pos, &data_dir, &st, &err);
 
 	if (result == 0)
 		result = spok_store_get(st, pos.items[0], &x, &err);
 	if (result == 0)
 		result = spok_store_attempts(st, x.id, &a, &na, &err);
+	if (result == 0 && !no_refresh)
+		live = status_live(cli, &x);
 	if (result == 0 && cli->output) {
-		json_t *j = spok_execution_to_json(&x);
-		json_t *arr = json_array();
-		for (size_t i = 0; i < na; i++)
-			json_array_append_new(arr, json_pack("{s:I,s:s,s:s?,s:s?}", "attempt", (json_int_t)a[i].attempt,
-							     "phase", spok_phase_name(a[i].phase), "reason", a[i].reason,
-							     "log_path", a[i].log_path));
-		json_object_set_new(j, "attempts", arr);
+		json_t *j = status_json(&x, a, na, live);
+
 		result = spok_cli_print(j, cli->output, &err);
 		json_decref(j);
 	} else if (result == 0) {
-		print_status(&x, a, na, data_dir);
+		print_status(&x, a, na, data_dir, live);
 	}
+	json_decref(live);
 	spok_attempts_free(a, na);
 	spok_execution_free(&x);
 	spok_store_close(st);
