@@ -200,11 +200,8 @@ void srv_logs_cluster(struct srv_daemon *d, struct srv_req *rq, struct srv_clust
 				"request");
 		return;
 	}
-	if (c->health == SRV_DOWN) {
-		srv_reply_error(r, 503, "unavailable", "cluster %s is down: %s; retry when GET "
-				"/healthz shows it up", c->cfg->name, c->health_msg);
-		return;
-	}
+	/* No gate on the health probe's last answer: it may be seconds old either way, and a
+	 * cluster that refuses connections fails the (unretried) stream at once with 503. */
 	if (x->resource_name == NULL || x->namespace_ == NULL) {
 		srv_reply_error(r, 404, "not_found", "execution %s has no SparkApplication yet "
 				"(phase %s), so no driver pod; retry shortly", x->id,

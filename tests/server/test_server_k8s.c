@@ -710,7 +710,7 @@ static void test_logs_down_cluster(void **state)
 
 	(void)state;
 	snprintf(path, sizeof(path), "/api/v1/executions/%s/logs", down_id);
-	expect_error("GET", path, ADMIN_TOKEN, NULL, 0, 503, "unavailable", "cluster down is down");
+	expect_error("GET", path, ADMIN_TOKEN, NULL, 0, 503, "unavailable", "cluster down: SparkApplication");
 }
 
 /* A raw HTTP connection with a logs request written, so the test decides when it closes. */
