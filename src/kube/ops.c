@@ -87,9 +87,10 @@ static int send_json(struct kube_client *c, const char *method, char *path, cons
 	if (body != NULL) {
 		text = json_dumps(body, JSON_COMPACT);
 		if (text == NULL) {
+			result = spok_err_set(err, SPOK_EINVAL, "kube: %s %s: body cannot be serialised",
+					      method, path);
 			free(path);
-			return spok_err_set(err, SPOK_EINVAL, "kube: %s %s: body cannot be serialised",
-					    method, path);
+			return result;
 		}
 		req.body = text;
 		req.body_len = strlen(text);
