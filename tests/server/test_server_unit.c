@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "server/daemon.h"
 #include "server/internal.h"
 #include "spec/spec.h"
 
@@ -245,6 +246,29 @@ static void test_tail_lines(void **state)
 	assert_int_equal(srv_tail_lines(NULL, 0, 3), 0);
 }
 
+/* Messages quote the URL and request fields, which may hold invalid or cut UTF-8: the
+ * reply must still be a JSON error object, never an empty body. */
+static void test_reply_error_bad_utf8(void **state)
+{
+	const char *bad[] = {"/\xc3", "\xff\xfe", "caf\xc3\xa9"};
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		struct srv_reply r = {0};
+		json_t *j;
+
+		srv_reply_error(&r, 404, "not_found", "no such endpoint: %.4s; see docs", bad[i]);
+		assert_int_equal(r.status, 404);
+		assert_non_null(r.body);
+		j = json_loads(r.body, 0, NULL);
+		assert_non_null(j);
+		assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"),
+								      "code")), "not_found");
+		json_decref(j);
+		free(r.body);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_tail_lines),
+		cmocka_unit_test(test_reply_error_bad_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
