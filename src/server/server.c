@@ -173,7 +173,7 @@ static void probe_done(void *data, const struct kube_resp *resp)
 	} else {
 		c->health = SRV_DOWN;
 		c->probe_failures++;
-		snprintf(c->health_msg, sizeof(c->health_msg), "%s", resp->message);
+		snprintf(c->health_msg, sizeof(c->health_msg), "%.255s", resp->message);
 	}
 	if (was != c->health)
 		log_warn("serve: cluster %s is %s%s%s", c->cfg->name,
@@ -192,7 +192,7 @@ static void probe_start(uv_timer_t *t)
 	if (kube_request(c->client, &req, probe_done, c, &err) == 0)
 		c->probing = true;
 	else
-		snprintf(c->health_msg, sizeof(c->health_msg), "%s", err.msg);
+		snprintf(c->health_msg, sizeof(c->health_msg), "%.255s", err.msg); /* cut to fit */
 }
 
 static int cluster_open(struct srv_daemon *d, size_t i, struct spok_err *err)

@@ -40,7 +40,7 @@ static const struct kube_gvr SAS = {"", "v1", "serviceaccounts"};
 #define ADMIN_TOKEN "admin-secret-token"
 #define ML_TOKEN "ml-secret-token"
 
-static char dir[256], ns[64], cfg_path[512], base[64];
+static char dir[256], ns[64], cfg_path[512], base[32];
 static unsigned port;
 static pid_t daemon_pid = -1;
 static uv_loop_t loop;
