@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cli.h"
+#include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "sparkapp/sparkapp.h"
 
@@ -34,20 +34,12 @@ static int parse_i64(const char *flag, const char *s, long long lo, long long hi
 	return SPOK_OK;
 }
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Fills x from flags and the task; *ns_out is the namespace string to free. */
 static int make_exec(const struct spok_cli *cli, const struct render_opts *o,
 		     const struct spok_task *t, const struct spok_platform *p,
 		     struct spok_exec *x, char **ns_out, struct spok_err *err)
 {
-	long long attempt = 0, now = wall_ms();
+	long long attempt = 0, now = spok_now_ms();
 	int result;
 
 	if (o->attempt && (result = parse_i64("attempt", o->attempt, 0, 1000, &attempt, err)))

@@ -3,6 +3,15 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+int64_t spok_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Howard Hinnant's days_from_civil / civil_from_days (public-domain algorithms). */
 int64_t spok_days_from_civil(int64_t y, unsigned m, unsigned d)

@@ -12,6 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Wall clock in ms since the epoch: the one place spok reads the time of day (the pure core
+ * never does; its callers pass the result in). */
+int64_t spok_now_ms(void);
+
 /* Days since 1970-01-01 of a civil date, and back (m 1-12, d 1-31). */
 int64_t spok_days_from_civil(int64_t y, unsigned m, unsigned d);
 void spok_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);

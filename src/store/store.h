@@ -35,6 +35,7 @@
 
 #include "common/err.h"
 #include "common/strv.h"
+#include "common/timefmt.h"
 #include "model/model.h"
 
 #define SPOK_STORE_SCHEMA_VERSION 3
@@ -184,7 +185,6 @@ void spok_attempts_free(struct spok_attempt *v, size_t n);
 /* JSON view for `-o json|yaml` (new reference). Unset strings/times are null. */
 json_t *spok_execution_to_json(const struct spok_execution *e);
 
-/* Wall clock in ms since the epoch. */
-int64_t spok_now_ms(void);
+/* spok_now_ms (the wall clock) lives in common/timefmt.h. */
 
 #endif
