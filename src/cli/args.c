@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,4 +169,19 @@ int spok_cli_phase_exit(enum spok_phase p)
 	case SPOK_PHASE_TIMED_OUT: return spok_code_exit(SPOK_ETIMEOUT);
 	default: return SPOK_EXIT_JOB_FAILED;
 	}
+}
+
+int spok_cli_int(const char *flag, const char *s, long long lo, long long hi, long long *out,
+		 struct spok_err *err)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		return spok_err_set(err, SPOK_EINVAL, "--%s %s: expected an integer in [%lld, %lld]",
+				    flag, s, lo, hi);
+	*out = v;
+	return SPOK_OK;
 }

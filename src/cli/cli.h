@@ -54,6 +54,9 @@ int spok_cli_load_task(const char *path, const char *task_name, struct spok_task
  * (or ~/.config/spok/config.yaml) if it exists; otherwise built-in defaults. */
 int spok_cli_load_platform(const struct spok_cli *cli, struct spok_platform *out,
 			   struct spok_err *err);
+/* Parses the value of --flag as a base-10 integer in [lo, hi]; the error names the flag. */
+int spok_cli_int(const char *flag, const char *s, long long lo, long long hi, long long *out,
+		 struct spok_err *err);
 /* Exit status for an execution's final phase: 0 succeeded, 130 aborted, 5 timed out,
  * 1 any failure. */
 int spok_cli_phase_exit(enum spok_phase p);

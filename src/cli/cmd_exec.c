@@ -488,13 +488,12 @@ int cmd_logs(struct spok_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (result == 0 && attempt) {
-		char *end;
-		unsigned long n = strtoul(attempt, &end, 10);
-		if (*end || n < 1 || n > x.max_attempts) {
-			result = spok_err_set(&err, SPOK_EINVAL, "--attempt %s: expected 1..%u", attempt, x.max_attempts);
-		} else {
+		long long n = 0;
+
+		result = spok_cli_int("attempt", attempt, 1, x.max_attempts, &n, &err);
+		if (result == 0) {
 			free(x.log_path);
-			x.log_path = xasprintf("%s/attempt-%lu.log", x.run_dir ? x.run_dir : ".", n - 1);
+			x.log_path = xasprintf("%s/attempt-%lld.log", x.run_dir ? x.run_dir : ".", n - 1);
 		}
 	}
 	if (result == 0 && !x.log_path)

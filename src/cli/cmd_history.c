@@ -30,10 +30,9 @@ int cmd_history(struct spok_cli *cli, int argc, char **argv)
 	if (result == 0 && (pos.len > 1 || (pos.len == 1 && strcmp(pos.items[0], "stop") != 0)))
 		result = spok_err_set(&err, SPOK_EINVAL, "history: unexpected argument; usage: %s", history_synopsis);
 	if (result == 0 && port_s) {
-		char *end;
-		long v = strtol(port_s, &end, 10);
-		if (*end || v < 1 || v > 65535)
-			result = spok_err_set(&err, SPOK_EINVAL, "--port %s: expected a port number 1-65535", port_s);
+		long long v = 0;
+
+		result = spok_cli_int("port", port_s, 1, 65535, &v, &err);
 		port = (int)v;
 	}
 	if (result == 0)

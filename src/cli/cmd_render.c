@@ -1,5 +1,4 @@
 /* cmd_render.c - `spok render` and `spok validate`: the pure core on the command line. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,21 +18,6 @@ struct render_opts {
 	bool interruptible;
 };
 
-static int parse_i64(const char *flag, const char *s, long long lo, long long hi, long long *out,
-		     struct spok_err *err)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-		return spok_err_set(err, SPOK_EINVAL, "--%s %s: expected an integer in [%lld, %lld]",
-				    flag, s, lo, hi);
-	*out = v;
-	return SPOK_OK;
-}
-
 /* Fills x from flags and the task; *ns_out is the namespace string to free. */
 static int make_exec(const struct spok_cli *cli, const struct render_opts *o,
 		     const struct spok_task *t, const struct spok_platform *p,
@@ -42,9 +26,9 @@ static int make_exec(const struct spok_cli *cli, const struct render_opts *o,
 	long long attempt = 0, now = spok_now_ms();
 	int result;
 
-	if (o->attempt && (result = parse_i64("attempt", o->attempt, 0, 1000, &attempt, err)))
+	if (o->attempt && (result = spok_cli_int("attempt", o->attempt, 0, 1000, &attempt, err)))
 		return result;
-	if (o->now_ms && (result = parse_i64("now-ms", o->now_ms, 0, 1LL << 52, &now, err)))
+	if (o->now_ms && (result = spok_cli_int("now-ms", o->now_ms, 0, 1LL << 52, &now, err)))
 		return result;
 	*ns_out = cli->namespace_ ? xstrdup(cli->namespace_)
 				  : spok_namespace_for(p, t->project, t->domain);
