@@ -1,7 +1,6 @@
 #include "spec/ydoc.h"
 
 #include <errno.h>
-#include <libfyaml.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -9,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yaml.h>
 
 #include "common/err.h"
 #include "common/xalloc.h"
@@ -35,7 +35,7 @@ struct loader {
 	struct anchor *anchors;
 	size_t nanchors;
 	json_t *anchor_index;   /* anchor name -> index into anchors (latest definition wins) */
-	const char *src;        /* the input text, for scalars we decode ourselves */
+	const char *src;        /* the input text, to place libyaml's byte-offset errors */
 	size_t srclen;
 	size_t expanded;        /* nodes added by aliases and merges, capped by YDOC_MAX_EXPAND */
 	int ndocs;
@@ -55,15 +55,20 @@ static int lfail(struct loader *l, int line, int col, const char *fmt, ...)
 	return spok_err_set(l->err, SPOK_EINVAL, "%s:%d:%d: %s", l->path, line, col, msg);
 }
 
-static struct ynode *new_node(struct loader *l, enum ykind kind, struct fy_event *ev)
+/* libyaml's 0-based mark as a 1-based line or column. */
+static int mark_int(size_t v)
 {
-	const struct fy_mark *m = fy_event_start_mark(ev);
+	return v >= (size_t)INT_MAX ? INT_MAX : (int)v + 1;
+}
+
+static struct ynode *new_node(struct loader *l, enum ykind kind, const yaml_mark_t *m)
+{
 	struct ynode *n = xcalloc(1, sizeof(*n));
 	struct ydoc *d = l->d;
 
 	n->kind = kind;
-	n->line = m ? m->line + 1 : 1;
-	n->col = m ? m->column + 1 : 1;
+	n->line = mark_int(m->line);
+	n->col = mark_int(m->column);
 	n->weight = 1;
 	if (d->nall == d->capall) {
 		d->capall = d->capall ? d->capall * 2 : 64;
@@ -73,69 +78,14 @@ static struct ynode *new_node(struct loader *l, enum ykind kind, struct fy_event
 	return n;
 }
 
-static char *token_text(struct fy_token *t, size_t *len)
+static char *dup_text(const yaml_char_t *s, size_t len)
 {
-	const char *s = t ? fy_token_get_text(t, len) : NULL;
-	char *copy;
+	char *copy = xmalloc(len + 1);
 
-	if (s == NULL) {
-		s = "";
-		*len = 0;
-	}
-	copy = xmalloc(*len + 1);
-	memcpy(copy, s, *len);
-	copy[*len] = '\0';
+	if (len > 0)
+		memcpy(copy, s, len);
+	copy[len] = '\0';
 	return copy;
-}
-
-static bool blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* Decodes the inside of a single-quoted scalar ('' is a quote; line breaks fold: one
- * becomes a space, n become n-1 newlines; blanks around them are dropped). We do this
- * ourselves because fy_token_get_text() in libfyaml 0.7.12 leaks memory on runs of ''. */
-static char *single_quoted(const char *raw, size_t len, size_t *outlen)
-{
-	char *out = xmalloc(len + 1);
-	size_t n = 0, i = 0;
-
-	while (i < len) {
-		if (raw[i] == '\'' && i + 1 < len && raw[i + 1] == '\'') {
-			out[n++] = '\'';
-			i += 2;
-		} else if (raw[i] == '\n' || raw[i] == '\r') {
-			size_t breaks = 0;
-
-			while (n > 0 && blank(out[n - 1]))
-				n--;
-			while (i < len && (raw[i] == '\n' || raw[i] == '\r' || blank(raw[i]))) {
-				if (raw[i] == '\n' || (raw[i] == '\r' && (i + 1 >= len || raw[i + 1] != '\n')))
-					breaks++;
-				i++;
-			}
-			if (breaks == 1)
-				out[n++] = ' ';
-			for (size_t k = 1; k < breaks; k++)
-				out[n++] = '\n';
-		} else {
-			out[n++] = raw[i++];
-		}
-	}
-	out[n] = '\0';
-	*outlen = n;
-	return out;
-}
-
-static char *scalar_text(struct loader *l, struct fy_token *t, size_t *len)
-{
-	const struct fy_mark *a = fy_token_start_mark(t), *b = fy_token_end_mark(t);
-
-	if (fy_token_scalar_style(t) == FYSS_SINGLE_QUOTED && a != NULL && b != NULL &&
-	    a->input_pos <= b->input_pos && b->input_pos <= l->srclen)
-		return single_quoted(l->src + a->input_pos, b->input_pos - a->input_pos, len);
-	return token_text(t, len);
 }
 
 static void add_item(struct ynode *parent, size_t *cap, struct ynode *child)
@@ -290,58 +240,53 @@ static void measure(struct ynode *n)
 	n->height++;
 }
 
-static int on_scalar(struct loader *l, struct fy_event *ev)
+static bool forces_string(const yaml_char_t *tag)
 {
-	struct ynode *n = new_node(l, Y_SCALAR, ev);
-	struct fy_token *tag = ev->scalar.tag;
+	/* `!` and `!!str` force a string; other tags are ignored. */
+	return tag != NULL && (strcmp((const char *)tag, "!") == 0 ||
+			       strcmp((const char *)tag, TAG_STR) == 0);
+}
 
-	n->text = scalar_text(l, ev->scalar.value, &n->len);
-	n->plain = fy_token_scalar_style(ev->scalar.value) == FYSS_PLAIN;
-	if (tag != NULL) {
-		size_t tl = 0;
-		const char *t = fy_token_get_text(tag, &tl);
+static int on_scalar(struct loader *l, const yaml_event_t *ev)
+{
+	struct ynode *n = new_node(l, Y_SCALAR, &ev->start_mark);
 
-		/* `!` and `!!str` force a string; other tags are ignored. */
-		if (t != NULL && ((tl == 1 && t[0] == '!') ||
-				  (tl == strlen(TAG_STR) && memcmp(t, TAG_STR, tl) == 0)))
-			n->plain = false;
-	}
+	n->text = dup_text(ev->data.scalar.value, ev->data.scalar.length);
+	n->len = ev->data.scalar.length;
+	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+		   !forces_string(ev->data.scalar.tag);
 	n->height = 0;
-	if (ev->scalar.anchor != NULL) {
-		size_t al;
-		char *name = token_text(ev->scalar.anchor, &al);
-		register_anchor(l, name, al, n);
+	if (ev->data.scalar.anchor != NULL) {
+		size_t al = strlen((const char *)ev->data.scalar.anchor);
+
+		register_anchor(l, dup_text(ev->data.scalar.anchor, al), al, n);
 	}
 	return attach(l, n);
 }
 
-static int on_alias(struct loader *l, struct fy_event *ev)
+static int on_alias(struct loader *l, const yaml_event_t *ev)
 {
-	const struct fy_mark *m = fy_event_start_mark(ev);
-	int line = m ? m->line + 1 : 1, col = m ? m->column + 1 : 1;
-	size_t len;
-	char *name = token_text(ev->alias.anchor, &len);
-	json_t *idx = json_object_getn(l->anchor_index, name, len);
+	const char *name = (const char *)ev->data.alias.anchor;
+	size_t len = name ? strlen(name) : 0;
+	int cut = (int)(len > 100 ? 100 : len);
+	json_t *idx = name ? json_object_getn(l->anchor_index, name, len) : NULL;
 	struct ynode *target;
-	int result;
 
-	if (idx == NULL) {
-		result = lfail(l, line, col, "unknown alias '*%.*s'; define the anchor '&%.*s' before using it",
-			       (int)(len > 100 ? 100 : len), name, (int)(len > 100 ? 100 : len), name);
-		free(name);
-		return result;
-	}
-	free(name);
+	if (idx == NULL)
+		return lfail(l, mark_int(ev->start_mark.line), mark_int(ev->start_mark.column),
+			     "unknown alias '*%.*s'; define the anchor '&%.*s' before using it",
+			     cut, name ? name : "", cut, name ? name : "");
 	target = l->anchors[json_integer_value(idx)].node;
 	if (charge(l, target, target->weight) != SPOK_OK)
 		return SPOK_EINVAL;
 	return attach(l, target);
 }
 
-static int on_start(struct loader *l, struct fy_event *ev, enum ykind kind)
+static int on_start(struct loader *l, const yaml_event_t *ev, enum ykind kind)
 {
-	struct fy_token *anchor = kind == Y_MAP ? ev->mapping_start.anchor : ev->sequence_start.anchor;
-	struct ynode *n = new_node(l, kind, ev);
+	const yaml_char_t *anchor = kind == Y_MAP ? ev->data.mapping_start.anchor
+						  : ev->data.sequence_start.anchor;
+	struct ynode *n = new_node(l, kind, &ev->start_mark);
 	struct frame *f;
 
 	if (l->depth >= YDOC_MAX_DEPTH)
@@ -350,11 +295,7 @@ static int on_start(struct loader *l, struct fy_event *ev, enum ykind kind)
 	f = &l->stack[l->depth++];
 	f->node = n;
 	f->cap = 0;
-	f->anchor = NULL;
-	if (anchor != NULL) {
-		size_t al;
-		f->anchor = token_text(anchor, &al);
-	}
+	f->anchor = anchor ? dup_text(anchor, strlen((const char *)anchor)) : NULL;
 	return SPOK_OK;
 }
 
@@ -381,76 +322,94 @@ static int on_end(struct loader *l)
 	return attach(l, n);
 }
 
-static int on_event(struct loader *l, struct fy_event *ev)
+static int on_event(struct loader *l, const yaml_event_t *ev)
 {
 	switch (ev->type) {
-	case FYET_DOCUMENT_START:
-		if (++l->ndocs > 1) {
-			const struct fy_mark *m = fy_event_start_mark(ev);
-			return lfail(l, m ? m->line + 1 : 1, m ? m->column + 1 : 1,
+	case YAML_DOCUMENT_START_EVENT:
+		if (++l->ndocs > 1)
+			return lfail(l, mark_int(ev->start_mark.line), mark_int(ev->start_mark.column),
 				     "more than one YAML document; keep one document per file");
-		}
 		return SPOK_OK;
-	case FYET_SCALAR:
+	case YAML_SCALAR_EVENT:
 		return on_scalar(l, ev);
-	case FYET_ALIAS:
+	case YAML_ALIAS_EVENT:
 		return on_alias(l, ev);
-	case FYET_MAPPING_START:
+	case YAML_MAPPING_START_EVENT:
 		return on_start(l, ev, Y_MAP);
-	case FYET_SEQUENCE_START:
+	case YAML_SEQUENCE_START_EVENT:
 		return on_start(l, ev, Y_SEQ);
-	case FYET_MAPPING_END:
-	case FYET_SEQUENCE_END:
+	case YAML_MAPPING_END_EVENT:
+	case YAML_SEQUENCE_END_EVENT:
 		return l->depth > 0 ? on_end(l) : SPOK_OK;
 	default:
 		return SPOK_OK;
 	}
 }
 
-static int syntax_error(struct loader *l, struct fy_diag *diag)
+/* Line and column of a byte offset, for libyaml's reader errors (which carry only that). */
+static void offset_position(const struct loader *l, size_t off, int *line, int *col)
 {
-	void *it = NULL;
-	struct fy_diag_error *de = fy_diag_errors_iterate(diag, &it);
-
-	if (de == NULL)
-		return spok_err_set(l->err, SPOK_EINVAL, "%s: invalid YAML; fix the syntax", l->path);
-	return lfail(l, de->line, de->column, "%s; fix the YAML syntax", de->msg ? de->msg : "invalid YAML");
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < off && i < l->srclen; i++) {
+		if (l->src[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else if (((unsigned char)l->src[i] & 0xC0) != 0x80 && *col < INT_MAX) {
+			(*col)++;
+		}
+	}
 }
 
+/* One line from libyaml's error: where, what, and which construct it was reading. */
+static int syntax_error(struct loader *l, const yaml_parser_t *p)
+{
+	const char *problem = p->problem ? p->problem : "invalid YAML";
+	int line, col;
+
+	switch (p->error) {
+	case YAML_MEMORY_ERROR:
+		return spok_err_set(l->err, SPOK_EINTERNAL, "%s: out of memory while parsing YAML",
+				    l->path);
+	case YAML_READER_ERROR:
+		offset_position(l, p->problem_offset, &line, &col);
+		return lfail(l, line, col, "%s; save the file as UTF-8 text", problem);
+	default:
+		break;
+	}
+	line = mark_int(p->problem_mark.line);
+	col = mark_int(p->problem_mark.column);
+	if (p->context == NULL)
+		return lfail(l, line, col, "%s; fix the YAML syntax", problem);
+	if (p->context_mark.index == p->problem_mark.index)
+		return lfail(l, line, col, "%s %s; fix the YAML syntax", problem, p->context);
+	return lfail(l, line, col, "%s %s that starts at %d:%d; fix the YAML syntax", problem,
+		     p->context, mark_int(p->context_mark.line), mark_int(p->context_mark.column));
+}
+
+/* Runs libyaml's event parser over the text, building the tree as events arrive, so
+ * the caps stop a hostile document before the parser has read all of it. */
 static int run_parser(struct loader *l, const char *text, size_t len)
 {
-	struct fy_diag_cfg dcfg;
-	struct fy_diag *diag;
-	struct fy_parse_cfg cfg;
-	struct fy_parser *p;
-	struct fy_event *ev;
+	yaml_parser_t p;
+	yaml_event_t ev;
 	int result = SPOK_OK;
+	bool done = false;
 
-	fy_diag_cfg_default(&dcfg);
-	dcfg.fp = NULL;
-	dcfg.output_fn = NULL;
-	diag = fy_diag_create(&dcfg);
-	if (diag == NULL)
+	if (!yaml_parser_initialize(&p))
 		return spok_err_set(l->err, SPOK_EINTERNAL, "%s: cannot create a YAML parser", l->path);
-	fy_diag_set_collect_errors(diag, true);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE;
-	cfg.diag = diag;
-	p = fy_parser_create(&cfg);
-	if (p == NULL || fy_parser_set_string(p, text, len) != 0) {
-		result = spok_err_set(l->err, SPOK_EINTERNAL, "%s: cannot create a YAML parser", l->path);
-		goto out;
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
+	while (result == SPOK_OK && !done) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			result = syntax_error(l, &p);
+			break;
+		}
+		done = ev.type == YAML_STREAM_END_EVENT;
+		result = on_event(l, &ev);
+		yaml_event_delete(&ev);
 	}
-	while (result == SPOK_OK && (ev = fy_parser_parse(p)) != NULL) {
-		result = on_event(l, ev);
-		fy_parser_event_free(p, ev);
-	}
-	if (result == SPOK_OK && (fy_parser_get_stream_error(p) || fy_diag_got_error(diag)))
-		result = syntax_error(l, diag);
-out:
-	if (p != NULL)
-		fy_parser_destroy(p);
-	fy_diag_destroy(diag);
+	yaml_parser_delete(&p);
 	return result;
 }
 
@@ -482,8 +441,9 @@ static bool printable(uint32_t cp)
 	       (cp >= 0xA0 && cp <= 0xD7FF) || (cp >= 0xE000 && cp <= 0xFFFD) || cp >= 0x10000;
 }
 
-/* YAML streams are Unicode text. Checking before libfyaml sees the bytes gives a clear
- * error, and avoids a libfyaml 0.7.12 hang on invalid UTF-8 inside a directive. */
+/* YAML streams are Unicode text. Checking before libyaml sees the bytes gives an error
+ * with line and column (libyaml's reader names only a byte offset), and keeps NULs, other
+ * control characters and UTF-16 (which libyaml would otherwise decode) out. */
 static int check_text(struct loader *l, const char *text, size_t len)
 {
 	const unsigned char *u = (const unsigned char *)text;
@@ -508,7 +468,8 @@ static int check_text(struct loader *l, const char *text, size_t len)
 	return SPOK_OK;
 }
 
-int ydoc_load(struct ydoc *d, const char *text, size_t len, const char *path, struct spok_err *err)
+static int load(struct ydoc *d, const char *text, size_t len, const char *path, bool check,
+		struct spok_err *err)
 {
 	struct loader l;
 	int result;
@@ -523,7 +484,7 @@ int ydoc_load(struct ydoc *d, const char *text, size_t len, const char *path, st
 	if (len > YDOC_MAX_INPUT)
 		return spok_err_set(err, SPOK_EINVAL, "%s: input is %zu bytes, more than the %zu-byte limit; split or shrink the file",
 				    l.path, len, YDOC_MAX_INPUT);
-	result = check_text(&l, text, len);
+	result = check ? check_text(&l, text, len) : SPOK_OK;
 	if (result != SPOK_OK)
 		return result;
 	l.anchor_index = json_object();
@@ -537,6 +498,17 @@ int ydoc_load(struct ydoc *d, const char *text, size_t len, const char *path, st
 	if (result != SPOK_OK)
 		ydoc_free(d);
 	return result;
+}
+
+int ydoc_load(struct ydoc *d, const char *text, size_t len, const char *path, struct spok_err *err)
+{
+	return load(d, text, len, path, true, err);
+}
+
+int ydoc_load_raw(struct ydoc *d, const char *text, size_t len, const char *path,
+		  struct spok_err *err)
+{
+	return load(d, text, len, path, false, err);
 }
 
 void ydoc_free(struct ydoc *d)

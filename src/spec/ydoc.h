@@ -1,8 +1,9 @@
 /* ydoc.h - internal to src/spec: one YAML document loaded into a small tree that keeps
  * source positions, so job-file and config errors can name line and column.
  *
- * Built from libfyaml's event parser (not its document API) because we need positions
- * of every node and hard caps on depth and alias expansion. Aliases are resolved by
+ * Built from libyaml's event parser (yaml_parser_parse; not its document loader) because
+ * we need positions of every node and hard caps on depth and alias expansion, enforced
+ * while the events arrive. Aliases are resolved by
  * sharing the anchored node (the tree is a DAG); merge keys (`<<`) are applied and
  * duplicate scalar keys rejected while loading, so readers never see either.
  *
@@ -45,6 +46,12 @@ struct ydoc {
 /* Loads the single document in text. Errors: "<path>:<line>:<col>: <problem>; <what to do>". */
 int ydoc_load(struct ydoc *d, const char *text, size_t len, const char *path, struct spok_err *err);
 void ydoc_free(struct ydoc *d);
+
+/* As ydoc_load, but without the UTF-8/control-character check that runs before libyaml sees
+ * the text: for the fuzz target that feeds libyaml's own reader arbitrary bytes. Product
+ * code uses ydoc_load. */
+int ydoc_load_raw(struct ydoc *d, const char *text, size_t len, const char *path,
+		  struct spok_err *err);
 
 /* The core-schema kind of a plain scalar. */
 enum yscalar { YS_STRING, YS_NULL, YS_BOOL, YS_INT, YS_FLOAT };

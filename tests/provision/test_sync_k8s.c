@@ -438,7 +438,8 @@ static void test_bad_templates(void **state)
 	    "@F: metadata.namespace 'default' is not the target namespace 'bad@P-dev'; "
 	    "remove it or write {{ namespace }}");
 	bad("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n",
-	    "@F:4:1: missing comma in flow mapping; fix the YAML syntax");
+	    "@F:4:1: did not find expected ',' or '}' while parsing a flow mapping that starts "
+	    "at 3:11; fix the YAML syntax");
 	bad("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: x}\n",
 	    "@F: apiVersion 'example.com/v1' is not served by the API server; install its CRD "
 	    "first or fix apiVersion");

@@ -194,7 +194,7 @@ static void test_build_errors(void **state)
 		  "tmpl/x.yaml (document 2): metadata.labels must be a mapping of strings; "
 		  "write labels: {key: value}");
 	/* YAML errors keep the file's line numbers across documents */
-	build_err("a: 1\n---\nb: [\n", "tmpl/x.yaml:4:1: flow sequence without a closing bracket; fix the YAML syntax");
+	build_err("a: 1\n---\nb: [\n", "tmpl/x.yaml:4:1: did not find expected node content while parsing a flow node; fix the YAML syntax");
 }
 
 static void test_vars(void **state)

@@ -241,7 +241,7 @@ static void test_errors(void **state)
 		     "flyte.yaml:1:1: (top level): expected a mapping, got a list; a config file has 'plugins:' and 'spok:' sections");
 	expect_error("plugins: [spark]\n",
 		     "flyte.yaml:1:10: plugins: expected a mapping, got a list; write key: value pairs");
-	expect_error("plugins:\n  spark: {\n", "flyte.yaml:3:1: did not find expected node content; fix the YAML syntax");
+	expect_error("plugins:\n  spark: {\n", "flyte.yaml:3:1: did not find expected node content while parsing a flow node; fix the YAML syntax");
 }
 
 static void test_load(void **state)

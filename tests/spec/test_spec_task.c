@@ -247,11 +247,11 @@ static void test_errors(void **state)
 	expect_error("",
 		     "job.yaml: the job file is empty; write a mapping with at least name and mainApplicationFile (see docs/JOBFILE.md)");
 	expect_error("name: pi\nmainClass: [\n",
-		     "job.yaml:3:1: flow sequence without a closing bracket; fix the YAML syntax");
+		     "job.yaml:3:1: did not find expected node content while parsing a flow node; fix the YAML syntax");
 	expect_error("name: pi\n  bad: indent\n",
-		     "job.yaml:1:7: invalid multiline plain key; fix the YAML syntax");
+		     "job.yaml:2:6: mapping values are not allowed in this context; fix the YAML syntax");
 	expect_error(HEAD "[a]: 1\n", "job.yaml:3:1: (top level): keys must be scalars, got a list; use a plain key");
-	expect_error(HEAD "env: {\"A\\0B\": x}\n", "job.yaml:3:8: env.A?B: value contains a NUL character; remove it");
+	expect_error(HEAD "env: {\"A\\0B\": x}\n", "job.yaml:3:7: env.A?B: value contains a NUL character; remove it");
 }
 
 static void test_caps(void **state)
