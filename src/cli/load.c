@@ -1,6 +1,8 @@
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "cli/cli.h"
@@ -9,6 +11,29 @@
 #include "flyteidl/flyteidl.h"
 #include "spec/spec.h"
 #include "spec/yamljson.h"
+
+/* How a task file is read. The extension decides when it is one spok knows; the content
+ * is sniffed only for other names, so one odd byte in a .yaml cannot turn it into a
+ * protobuf (issue 8). */
+enum task_format { FMT_UNKNOWN, FMT_YAML, FMT_PROTO, FMT_PACKAGE };
+
+static bool ends_with(const char *path, const char *suffix)
+{
+	size_t n = strlen(path), k = strlen(suffix);
+
+	return n > k && strcasecmp(path + n - k, suffix) == 0;
+}
+
+static enum task_format by_extension(const char *path)
+{
+	if (ends_with(path, ".yaml") || ends_with(path, ".yml") || ends_with(path, ".json"))
+		return FMT_YAML;
+	if (ends_with(path, ".pb"))
+		return FMT_PROTO;
+	if (ends_with(path, ".tgz") || ends_with(path, ".tar.gz"))
+		return FMT_PACKAGE;
+	return FMT_UNKNOWN;
+}
 
 /* Reads only the head of the file: enough for the protobuf/gzip sniff. */
 static int read_head(const char *path, unsigned char *head, size_t cap, size_t *n,
@@ -24,17 +49,65 @@ static int read_head(const char *path, unsigned char *head, size_t cap, size_t *
 	return SPOK_OK;
 }
 
+/* A head cut at the buffer's end may split a UTF-8 sequence; that is not invalid text.
+ * Returns the length without such an incomplete last sequence. */
+static size_t whole_utf8(const unsigned char *s, size_t n)
+{
+	size_t i = n, want;
+
+	while (i > 0 && n - i < 4 && (s[i - 1] & 0xC0) == 0x80)
+		i--;
+	if (i == 0)
+		return n;
+	want = (s[i - 1] & 0xE0) == 0xC0 ? 2 : (s[i - 1] & 0xF0) == 0xE0 ? 3 :
+	       (s[i - 1] & 0xF8) == 0xF0 ? 4 : 1;
+	return n - (i - 1) < want ? i - 1 : n;
+}
+
+/* Only for names whose extension says nothing: gzip data is a package, bytes that are not
+ * UTF-8 text a protobuf, other text a job file. */
+static enum task_format sniff(unsigned char *head, size_t n, size_t cap)
+{
+	if (n == cap)
+		n = whole_utf8(head, n);
+	if (!spok_flyte_sniff(head, n))
+		return FMT_YAML;
+	return n >= 2 && head[0] == 0x1f && head[1] == 0x8b ? FMT_PACKAGE : FMT_PROTO;
+}
+
+static int load_flyte(const char *path, const char *task_name, enum task_format fmt,
+		      bool sniffed, struct spok_task *out, struct spok_err *err)
+{
+	int result = spok_flyte_load_task(path, task_name, out, err);
+	char msg[SPOK_ERR_MSG_MAX];
+
+	if (result == SPOK_OK || result == SPOK_ENOTFOUND || !sniffed)
+		return result;
+	/* The user may have meant a job file: say what the bytes were taken for and why. */
+	snprintf(msg, sizeof(msg), "%s", err->msg);
+	return spok_err_set(err, result, "%s (read as a %s: the name has no .yaml, .pb or .tgz "
+			    "extension and the content is not UTF-8 text)", msg,
+			    fmt == FMT_PACKAGE ? "pyflyte package" : "Flyte TaskSpec/TaskTemplate protobuf");
+}
+
 int spok_cli_load_task(const char *path, const char *task_name, struct spok_task *out,
 		       struct spok_err *err)
 {
 	unsigned char head[4096];
 	size_t n = 0;
+	enum task_format fmt = by_extension(path);
+	bool sniffed = fmt == FMT_UNKNOWN;
 	int result = read_head(path, head, sizeof(head), &n, err);
 
 	if (result != SPOK_OK)
 		return result;
-	if (spok_flyte_sniff(head, n))
-		return spok_flyte_load_task(path, task_name, out, err);
+	if (sniffed)
+		fmt = sniff(head, n, sizeof(head));
+	if (fmt == FMT_PACKAGE && (n < 2 || head[0] != 0x1f || head[1] != 0x8b))
+		return spok_err_set(err, SPOK_EINVAL, "%s: not a pyflyte package (a .tgz must be "
+				    "gzip data); pass the file `pyflyte package` wrote", path);
+	if (fmt != FMT_YAML)
+		return load_flyte(path, task_name, fmt, sniffed, out, err);
 	if (task_name != NULL)
 		return spok_err_set(err, SPOK_EINVAL,
 				    "--task %s: only Flyte packages hold several tasks; %s is a job file",
