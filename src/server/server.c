@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -18,6 +19,8 @@
 #include "spec/spec.h"
 
 #define TASK_FILE_MAX ((size_t)16 << 20)
+#define SRV_TASK_PARSE_S 30 /* seconds a stored task may take to parse in the check */
+#define PARSE_REFUSED 3     /* the check child's status for "parsed, and refused" */
 
 /* ---- task sources ---- */
 
@@ -67,6 +70,54 @@ int srv_write_task_source(struct srv_daemon *d, const char *stem, const char *ex
 	return SPOK_OK;
 }
 
+/* The stored file's name says what the client sent (<stem>.pb or <stem>.yaml, chosen by
+ * the submit form); the bytes are not sniffed. */
+static int parse_stored(const char *path, const struct spok_buf *b, struct spok_task *out,
+			struct spok_err *err)
+{
+	size_t n = strlen(path);
+
+	if (n > 3 && strcmp(path + n - 3, ".pb") == 0)
+		return spok_flyte_load_task_buf((const uint8_t *)b->data, b->len, path, NULL, out,
+						err);
+	return spok_spec_parse_task(b->data ? b->data : "", b->len, path, out, err);
+}
+
+/* A stored task is a client's text. It is parsed first in a child process, so a parser bug
+ * it triggers (a crash, or a hang cut by SRV_TASK_PARSE_S) costs only its own execution -
+ * the engine then fails it when it would have to create it again - and never the daemon,
+ * which reloads every unfinished task on each start. The daemon parses only what the child
+ * survived; the parse is deterministic. */
+static int check_isolated(const char *path, const struct spok_buf *b, struct spok_err *err)
+{
+	pid_t pid = fork();
+	int st = 0;
+
+	if (pid < 0)
+		return spok_err_set(err, SPOK_EIO, "%s: cannot fork to check the stored task: %s",
+				    path, strerror(errno));
+	if (pid == 0) {
+		struct spok_task t;
+
+		alarm(SRV_TASK_PARSE_S);
+		spok_task_init(&t);
+		/* Not 1: a sanitizer that catches a bug exits with 1. */
+		_exit(parse_stored(path, b, &t, NULL) == SPOK_OK ? 0 : PARSE_REFUSED);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return spok_err_set(err, SPOK_EIO, "%s: cannot check the stored task: %s",
+					    path, strerror(errno));
+	if (WIFEXITED(st) && (WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == PARSE_REFUSED))
+		return SPOK_OK; /* parsed, or refused with an error the parent reports itself */
+	if (WIFSIGNALED(st))
+		return spok_err_set(err, SPOK_EINVAL, "%s: the stored task %s the task parser "
+				    "(signal %d); it is not loaded again", path,
+				    WTERMSIG(st) == SIGALRM ? "hung" : "crashed", WTERMSIG(st));
+	return spok_err_set(err, SPOK_EINVAL, "%s: the stored task crashed the task parser "
+			    "(exit status %d); it is not loaded again", path, WEXITSTATUS(st));
+}
+
 int srv_load_task(void *data, const struct spok_execution *x, struct spok_task *out,
 		  struct spok_err *err)
 {
@@ -78,14 +129,11 @@ int srv_load_task(void *data, const struct spok_execution *x, struct spok_task *
 		return spok_err_set(err, SPOK_EINVAL, "execution %s: no task source recorded", x->id);
 	spok_buf_init(&b, TASK_FILE_MAX);
 	result = spok_buf_read_file(&b, x->task_source, err);
+	if (result == SPOK_OK)
+		result = check_isolated(x->task_source, &b, err);
 	if (result == SPOK_OK) {
 		spok_task_free(out);
-		if (spok_flyte_sniff((const uint8_t *)b.data, b.len))
-			result = spok_flyte_load_task_buf((const uint8_t *)b.data, b.len,
-							  x->task_source, NULL, out, err);
-		else
-			result = spok_spec_parse_task(b.data ? b.data : "", b.len, x->task_source,
-						      out, err);
+		result = parse_stored(x->task_source, &b, out, err);
 	}
 	spok_buf_free(&b);
 	return result;
