@@ -420,9 +420,13 @@ static void test_healthz_shows_down_cluster(void **state)
 	json_decref(h);
 }
 
+static int raw_connect(const char *from, unsigned to);
+static char *raw_read_all(int fd);
+
 static void test_bad_requests(void **state)
 {
 	char *big, *body = task_body("ml", "t", ns, NULL, NULL);
+	int fd;
 	const char *p = "/api/v1/executions";
 
 	(void)state;
@@ -440,11 +444,17 @@ static void test_bad_requests(void **state)
 	expect_error("POST", p, ADMIN_TOKEN, "{\"task\": {\"name\": \"x\"}}", 23, 400, "invalid", "request body: task");
 	expect_error("POST", p, ADMIN_TOKEN, "{\"taskSpecBase64\": \"@@@\"}", 25, 400, "invalid", "not base64");
 	expect_error("POST", p, ADMIN_TOKEN, "{\"taskSpecBase64\": \"AAAA\"}", 26, 400, "invalid", NULL);
-	big = xmalloc(2000000);
-	memset(big, ' ', 2000000);
-	big[0] = '{';
-	big[1999999] = '}';
-	expect_error("POST", p, ADMIN_TOKEN, big, 2000000, 413, "too_large", "limit of 1048576");
+	/* refused from Content-Length before the body is read: headers only, so the client is
+	 * never still sending when the daemon answers and closes */
+	fd = raw_connect(NULL, port);
+	big = xasprintf("POST %s HTTP/1.1\r\nHost: spok\r\nAuthorization: Bearer " ADMIN_TOKEN
+			"\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n", p);
+	assert_int_equal(write(fd, big, strlen(big)), (ssize_t)strlen(big));
+	free(big);
+	big = raw_read_all(fd);
+	close(fd);
+	if (strncmp(big, "HTTP/1.1 413", 12) != 0 || strstr(big, "limit of 1048576") == NULL)
+		fail_msg("oversized body: %s", big);
 	free(big);
 	expect_error("GET", "/api/v2/nothing", ADMIN_TOKEN, NULL, 0, 404, "not_found", "no such endpoint");
 	expect_error("GET", "/api/v1/executions/sp-doesnotexist", ADMIN_TOKEN, NULL, 0, 404, "not_found", NULL);
@@ -598,7 +608,9 @@ static void test_many_labels(void **state)
 		json_object_set_new(labels, k, json_string("v"));
 	}
 	json_object_set_new(task, "labels", labels);
-	body = json_dumps(json_pack("{s:o}", "task", task), JSON_COMPACT);
+	task = json_pack("{s:o}", "task", task);
+	body = json_dumps(task, JSON_COMPACT);
+	json_decref(task);
 	refuse(ML_TOKEN, body, 400, "invalid", "labels: 40000 keys is over the cap of 1000");
 	free(body);
 	json_decref(http_json("GET", "/healthz", NULL, NULL, 200));
@@ -637,6 +649,8 @@ static char *raw_read_all(int fd)
 	return out;
 }
 
+static char *answer_of(int fd);
+
 /* Content-Length with chunked, or two Content-Lengths: a proxy and the daemon could read
  * different requests out of one stream. 400, and the connection closed. */
 static void test_framing(void **state)
@@ -659,14 +673,16 @@ static void test_framing(void **state)
 		char *ans;
 
 		assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-		ans = raw_read_all(fd);
+		ans = answer_of(fd); /* a lenient server keeps the connection: bounded */
 		close(fd);
-		if (strncmp(ans, "HTTP/1.1 400", 12) != 0)
+		/* a lenient server answers too (the body it read is not a task): say why */
+		if (strncmp(ans, "HTTP/1.1 400", 12) != 0 ||
+		    (i < 4 && strstr(ans, "request framing") == NULL))
 			fail_msg("framing case %zu: %s", i, ans);
 		free(ans);
 		free(req);
 	}
-	assert_true(metric("spok_http_framing_refused_total") >= before + 3);
+	assert_true(metric("spok_http_framing_refused_total") >= before + 4);
 }
 
 /* Sends one more header byte; false once the server closed the connection. */
