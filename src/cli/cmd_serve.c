@@ -11,7 +11,8 @@
 #include "server/server.h"
 #include "spec/spec.h"
 
-static const char serve_synopsis[] = "spok serve [--config FILE] [--listen HOST:PORT] [--check-config]";
+static const char serve_synopsis[] = "spok serve [--config FILE] [--listen HOST:PORT] "
+				     "[--health-listen HOST:PORT] [--check-config]";
 
 static void on_listening(void *data, const char *host, unsigned port)
 {
@@ -21,12 +22,21 @@ static void on_listening(void *data, const char *host, unsigned port)
 	fflush(stdout);
 }
 
+static void on_health_listening(void *data, const char *host, unsigned port)
+{
+	(void)data;
+	printf("health on http://%s:%u\n", host, port);
+	fflush(stdout);
+}
+
 int cmd_serve(struct spok_cli *cli, int argc, char **argv)
 {
-	const char *listen = NULL;
+	const char *listen = NULL, *health_listen = NULL;
 	bool check = false;
 	struct spok_flag flags[] = {
 		{"listen", 0, &listen, NULL, NULL, "HOST:PORT to listen on (overrides spok.server.listen)"},
+		{"health-listen", 0, &health_listen, NULL, NULL, "HOST:PORT of a listener serving only "
+		 "/healthz, with its own connections (overrides spok.server.health-listen)"},
 		{"check-config", 0, NULL, &check, NULL, "validate the config, tokens and kubeconfigs, then exit"},
 		{0},
 	};
@@ -55,10 +65,12 @@ int cmd_serve(struct spok_cli *cli, int argc, char **argv)
 	o.platform = &plat;
 	o.config_dir = dir;
 	o.listen = listen;
+	o.health_listen = health_listen;
 	o.data_dir = cli->data_dir;
 	o.kubeconfig = cli->kubeconfig;
 	o.context = cli->context;
 	o.on_listening = on_listening;
+	o.on_health_listening = on_health_listening;
 	if (result == 0 && check) {
 		result = spok_server_check(&o, &err);
 		if (result == 0)

@@ -2,24 +2,32 @@
  *
  * Insertion order is kept (golden outputs and Spark's --conf order depend on it);
  * setting an existing key replaces its value in place. Keys and values are copied
- * in; the map owns them. Linear lookup: maps here hold tens of entries, not thousands.
- * A zeroed struct is an empty map.
+ * in; the map owns them. Entries live in `items` in order (read them directly); past a
+ * few entries an open-addressing index of positions makes set/get/has O(1), so a map fed
+ * tens of thousands of hostile keys costs linear time, not quadratic. Deleting keeps the
+ * order and costs the length of the tail after the deleted entry. A zeroed struct is an
+ * empty map. A map may be moved by value (`*dst = src`): the index holds positions, not
+ * pointers. Never edit items/len directly (the index would go stale); use the functions.
  */
 #ifndef SPOK_COMMON_STRMAP_H
 #define SPOK_COMMON_STRMAP_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct spok_kv {
 	char *key;
 	char *value;
+	uint32_t hash;     /* of key; internal */
 };
 
 struct spok_strmap {
 	struct spok_kv *items;
 	size_t len;
 	size_t cap;
+	uint32_t *index;   /* internal: 0 empty, else position + 1; NULL while small */
+	size_t index_cap;  /* a power of two, or 0 */
 };
 
 void spok_strmap_set(struct spok_strmap *m, const char *key, const char *value);

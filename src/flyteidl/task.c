@@ -228,6 +228,8 @@ int spok_task_from_template(const Flyteidl__Core__TaskTemplate *tt, const char *
 		result = set_custom(tt, path, out, err);
 	if (result == SPOK_OK)
 		result = set_target(tt, path, out, err);
+	if (result == SPOK_OK)
+		result = spok_task_check_limits(out, path, err);
 	if (result != SPOK_OK)
 		spok_task_free(out);
 	return result;

@@ -1038,6 +1038,57 @@ static struct kube_call *call_new(struct kube_client *c, const struct kube_req *
 	return call;
 }
 
+/* A segment that is "." or ".." once %2E is decoded (a URL cleaner would drop it). */
+static bool dot_segment(const char *p, size_t n)
+{
+	size_t dots = 0;
+
+	for (size_t i = 0; i < n; dots++) {
+		if (p[i] == '.')
+			i++;
+		else if (n - i >= 3 && p[i] == '%' && p[i + 1] == '2' && (p[i + 2] | 0x20) == 'e')
+			i += 3;
+		else
+			return false;
+	}
+	return dots == 1 || dots == 2;
+}
+
+static bool url_char(unsigned char ch, bool query)
+{
+	/* RFC 3986 unreserved, sub-delims, ':' '@' '%' and '/'; a query may also hold '?'. */
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       strchr("-._~!$&'()*+,;=:@%/", ch) != NULL || (query && ch == '?');
+}
+
+/* Every path built from user values goes through kube_path, which escapes; this refuses
+ * whatever would still change the request's target: empty and dot segments (cluster-wide
+ * paths), and characters that end the path or were left unescaped. */
+static int check_target(const struct kube_req *req, struct spok_err *err)
+{
+	const char *p = req->path, *q = req->query ? req->query : "";
+
+	for (const char *seg = p + 1;;) {
+		size_t n = strcspn(seg, "/");
+
+		if (n == 0 || dot_segment(seg, n))
+			return spok_err_set(err, SPOK_EINVAL, "kube: path '%.200s' has an empty or dot "
+					    "segment; a namespace or name is missing or invalid", p);
+		if (seg[n] == '\0')
+			break;
+		seg += n + 1;
+	}
+	for (; *p; p++)
+		if (!url_char((unsigned char)*p, false))
+			return spok_err_set(err, SPOK_EINVAL, "kube: path has an unescaped character "
+					    "(0x%02x); please report", (unsigned char)*p);
+	for (; *q; q++)
+		if (!url_char((unsigned char)*q, true))
+			return spok_err_set(err, SPOK_EINVAL, "kube: query has an unescaped character "
+					    "(0x%02x); please report", (unsigned char)*q);
+	return 0;
+}
+
 static int check_req(struct kube_client *c, const struct kube_req *req, struct spok_err *err)
 {
 	if (c->closing)
@@ -1045,7 +1096,7 @@ static int check_req(struct kube_client *c, const struct kube_req *req, struct s
 	if (req->method == NULL || req->path == NULL || req->path[0] != '/')
 		return spok_err_set(err, SPOK_EINVAL, "kube: request needs a method and a path "
 				    "starting with '/'");
-	return 0;
+	return check_target(req, err);
 }
 
 int kube_request(struct kube_client *c, const struct kube_req *req, kube_done_cb cb, void *data,

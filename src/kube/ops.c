@@ -34,7 +34,11 @@ char *kube_escape(const char *s)
 
 static void add_seg(struct spok_buf *b, const char *s)
 {
-	char *e = kube_escape(s);
+	/* "." and ".." would be dot segments that curl (and URL cleaners on the way) remove,
+	 * turning a namespaced path into a cluster-wide one: escape them, so kube_request
+	 * refuses the path instead of sending it. */
+	char *e = strcmp(s, ".") == 0 ? xstrdup("%2E") : strcmp(s, "..") == 0 ? xstrdup("%2E%2E")
+									     : kube_escape(s);
 
 	spok_buf_appends(b, "/");
 	spok_buf_appends(b, e);

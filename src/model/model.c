@@ -77,6 +77,46 @@ void spok_task_init(struct spok_task *t)
 	t->type = SPOK_APP_PYTHON;
 }
 
+static int over(const char *where, const char *field, size_t n, size_t cap, const char *what,
+		struct spok_err *err)
+{
+	return spok_err_set(err, SPOK_EINVAL, "%s: %s: %zu %s is over the cap of %zu; use fewer",
+			    where ? where : "<task>", field, n, what, cap);
+}
+
+int spok_task_check_limits(const struct spok_task *t, const char *where, struct spok_err *err)
+{
+	const struct {
+		const char *field;
+		const struct spok_strmap *m;
+	} maps[] = {
+		{"labels", &t->labels}, {"annotations", &t->annotations},
+		{"sparkConf", &t->spark_conf}, {"hadoopConf", &t->hadoop_conf}, {"env", &t->env},
+		{"config", &t->config},
+		{"driverPod.labels", &t->driver_pod.labels},
+		{"driverPod.annotations", &t->driver_pod.annotations},
+		{"executorPod.labels", &t->executor_pod.labels},
+		{"executorPod.annotations", &t->executor_pod.annotations},
+		{"k8sPod.labels", &t->k8s_pod.labels},
+		{"k8sPod.annotations", &t->k8s_pod.annotations},
+	};
+	const struct {
+		const char *field;
+		size_t n;
+	} lists[] = {
+		{"args", t->args.len}, {"command", t->command.len}, {"inputs", t->inputs.len},
+		{"outputs", t->outputs.len},
+	};
+
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		if (maps[i].m->len > SPOK_TASK_MAP_MAX)
+			return over(where, maps[i].field, maps[i].m->len, SPOK_TASK_MAP_MAX, "keys", err);
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		if (lists[i].n > SPOK_TASK_LIST_MAX)
+			return over(where, lists[i].field, lists[i].n, SPOK_TASK_LIST_MAX, "items", err);
+	return SPOK_OK;
+}
+
 void spok_task_free(struct spok_task *t)
 {
 	free(t->source_path);

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/err.h"
 #include "common/strmap.h"
 #include "common/strv.h"
 
@@ -141,6 +142,14 @@ struct spok_task {
 
 void spok_task_init(struct spok_task *t);
 void spok_task_free(struct spok_task *t);
+
+/* Caps on what one task may carry, checked by every loader (job file, protobuf, API):
+ * generous for real jobs, and they bound what one request costs the daemon. */
+#define SPOK_TASK_MAP_MAX 1000      /* keys per map: labels, sparkConf, env, ... */
+#define SPOK_TASK_LIST_MAX 10000    /* items per list: args, command, inputs, outputs */
+/* Names the first field over its cap (job file names: "labels", "driverPod.labels", ...),
+ * prefixed with where ("<file>: "); SPOK_EINVAL. */
+int spok_task_check_limits(const struct spok_task *t, const char *where, struct spok_err *err);
 void spok_pod_free(struct spok_pod *p);
 void spok_vars_free(struct spok_vars *v);
 void spok_vars_add(struct spok_vars *v, const char *name, enum spok_lit_type type);

@@ -53,6 +53,10 @@ void srv_reply_error(struct srv_reply *r, unsigned status, const char *code, con
 		for (char *p = msg; *p; p++)
 			if ((unsigned char)*p >= 0x80)
 				*p = '?';
+	/* One line, as every spok error: quoted fields may hold newlines and escapes. */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
 	reply_json(r, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
 }
 
@@ -101,19 +105,34 @@ static json_t *links_of(const struct spok_execution *x)
 	return out;
 }
 
+/* What API clients may see of a record: an allow-list, so a column added to the store
+ * later (a pid, a host path) stays off the API until someone decides it belongs here.
+ * Left out: pid, pgid, proc_start, supervisor_pid, log_path, run_dir, event_log_dir,
+ * task_source - the daemon host's processes and paths (the CLI's local views keep them). */
+static const char *const view_fields[] = {
+	"id", "task_name", "project", "domain", "backend", "namespace", "resource_name",
+	"attempt", "max_attempts", "phase", "phase_version", "reason", "error_message",
+	"created_ms", "started_ms", "finished_ms", "exit_code", "abort_requested",
+	"spark_app_id", "ui_url", "history_url", "outputs", NULL
+};
+
 static json_t *exec_view(const struct spok_execution *x)
 {
-	json_t *j = spok_execution_to_json(x);
+	json_t *all = spok_execution_to_json(x), *j = json_object();
 	int64_t end = x->finished_ms ? x->finished_ms : spok_now_ms();
 
+	for (size_t i = 0; view_fields[i]; i++) {
+		json_t *v = json_object_get(all, view_fields[i]);
+
+		if (v)
+			json_object_set(j, view_fields[i], v);
+	}
+	json_decref(all);
 	json_object_set_new(j, "links", links_of(x));
 	if (x->started_ms)
 		json_object_set_new(j, "durationMs", json_integer(end - x->started_ms));
 	else
 		json_object_set_new(j, "durationMs", json_null());
-	/* Local paths of the daemon's host mean nothing to API clients. */
-	json_object_del(j, "task_source");
-	json_object_del(j, "taskSource");
 	return j;
 }
 
@@ -186,17 +205,7 @@ static int b64decode(const char *s, uint8_t **out, size_t *len)
 	return 0;
 }
 
-struct submit {
-	const char *form;     /* which body field held the task */
-	char *text;           /* task source bytes (heap) */
-	size_t len;
-	const char *ext;      /* "yaml" or "pb" */
-	const char *cluster;
-	const char *ns;
-	const char *key;
-};
-
-static bool submit_fields(json_t *body, struct submit *s, struct srv_reply *r)
+static bool submit_fields(json_t *body, struct srv_submit *s, struct srv_reply *r)
 {
 	static const char *const keys[] = {"task", "taskYaml", "taskSpecBase64", "cluster",
 					   "namespace", "idempotencyKey", NULL};
@@ -234,6 +243,11 @@ static bool submit_fields(json_t *body, struct submit *s, struct srv_reply *r)
 	}
 	if ((v = json_object_get(body, "taskYaml")) != NULL) {
 		forms++;
+		if (strlen(json_string_value(v)) != json_string_length(v)) {
+			srv_reply_error(r, 400, "invalid", "request body: taskYaml: holds a NUL "
+					"character; send the job file text");
+			return false;
+		}
 		s->form = "taskYaml";
 		free(s->text);
 		s->text = xstrdup(json_string_value(v));
@@ -271,15 +285,87 @@ static bool submit_fields(json_t *body, struct submit *s, struct srv_reply *r)
 	return true;
 }
 
-static int parse_task(const struct submit *s, struct spok_task *t, struct spok_err *err)
+void srv_submit_free(struct srv_submit *s)
 {
+	free(s->text);
+	json_decref(s->doc);
+	memset(s, 0, sizeof(*s));
+}
+
+bool srv_submit_read(const char *body, size_t len, struct srv_submit *s, struct srv_reply *r)
+{
+	json_error_t je;
+
+	memset(s, 0, sizeof(*s));
+	s->doc = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
+	if (s->doc == NULL) {
+		srv_reply_error(r, 400, "invalid", "request body: invalid JSON at line %d column %d: "
+				"%s", je.line, je.column, je.text);
+		return false;
+	}
+	if (!json_is_object(s->doc)) {
+		srv_reply_error(r, 400, "invalid", "request body: expected a JSON object "
+				"{\"task\": {...}} or {\"taskYaml\": \"...\"}");
+		return false;
+	}
+	return submit_fields(s->doc, s, r);
+}
+
+bool srv_submit_task(const struct srv_submit *s, struct spok_task *t, struct srv_reply *r)
+{
+	struct spok_err err = {0};
 	char name[64];
+	int result;
 
 	snprintf(name, sizeof(name), "request body: %s", s->form);
 	spok_task_init(t);
 	if (strcmp(s->ext, "pb") == 0)
-		return spok_flyte_load_task_buf((const uint8_t *)s->text, s->len, name, NULL, t, err);
-	return spok_spec_parse_task(s->text, s->len, name, t, err);
+		result = spok_flyte_load_task_buf((const uint8_t *)s->text, s->len, name, NULL, t, &err);
+	else
+		result = spok_spec_parse_task(s->text, s->len, name, t, &err);
+	/* The loaders check too; the daemon does not rely on every loader remembering. */
+	if (result == SPOK_OK && (result = spok_task_check_limits(t, name, &err)) != SPOK_OK)
+		spok_task_free(t);
+	if (result != SPOK_OK)
+		srv_reply_error(r, 400, "invalid", "%s", err.msg);
+	return result == SPOK_OK;
+}
+
+/* The namespace of a submission: the one spok.namespace-template gives the task's
+ * project/domain, or one the request names that the token may use. *ns is heap. */
+static bool pick_namespace(struct srv_daemon *d, const struct srv_token *tok, const char *given,
+			   const struct spok_task *t, char **ns, struct srv_reply *r)
+{
+	const char *tpl = d->platform->spok.namespace_template;
+	char *own = spok_namespace_for(d->platform, t->project, t->domain);
+	const char *want = given ? given : own;
+	/* "{{project}}-{{domain}}" with domain "b-prod" names project "a-b"'s "prod": the
+	 * template's namespace is the token's own only when the domain cannot shift it. */
+	bool own_trusted = srv_dns_label(own) &&
+			   !(t->domain && strchr(t->domain, '-') &&
+			     (tpl == NULL || (strstr(tpl, "{{domain}}") && strstr(tpl, "{{project}}"))));
+	bool ok = false;
+
+	if (given && !srv_dns_label(given))
+		srv_reply_error(r, 400, "invalid", "request body: namespace: '%.80s' is not a "
+				"namespace name (a DNS-1123 label: 1-63 of [a-z0-9-], starting and "
+				"ending with a letter or digit)", given);
+	else if (!given && !srv_dns_label(own))
+		srv_reply_error(r, 400, "invalid", "namespace: '%.80s', from spok.namespace-template "
+				"for project '%.40s' domain '%.40s', is not a DNS-1123 label; fix the "
+				"task's project/domain", own, t->project ? t->project : "",
+				t->domain ? t->domain : "");
+	else if (!srv_token_allows_namespace(tok, want, own_trusted ? own : NULL))
+		srv_reply_error(r, 403, "forbidden", "token '%s' may not create in namespace '%.80s' "
+				"(project '%.40s' domain '%.40s' maps to '%.80s'%s); ask an admin to add "
+				"it to the token's namespaces", tok->name, want,
+				t->project ? t->project : "", t->domain ? t->domain : "", own,
+				own_trusted ? "" : ", which a '-' in the domain makes ambiguous");
+	else
+		ok = true;
+	*ns = ok ? xstrdup(want) : NULL;
+	free(own);
+	return ok;
 }
 
 static void reply_created(struct srv_daemon *d, struct srv_reply *r, unsigned status,
@@ -313,7 +399,7 @@ static void key_hash(const struct srv_token *t, const char *key, char hex[65])
 	srv_hex(h, 32, hex);
 }
 
-static size_t pick_cluster(struct srv_daemon *d, const struct submit *s,
+static size_t pick_cluster(struct srv_daemon *d, const struct srv_submit *s,
 			   const struct spok_task *t, struct srv_reply *r)
 {
 	struct srv_cluster_state *st;
@@ -342,28 +428,15 @@ static size_t pick_cluster(struct srv_daemon *d, const struct submit *s,
 static void do_submit(struct srv_daemon *d, const struct srv_token *tok,
 		      const struct spok_buf *body, struct srv_reply *r)
 {
-	struct submit s = {0};
+	struct srv_submit s;
 	struct spok_task t;
 	struct spok_err err = {0};
-	json_error_t je;
-	json_t *j;
 	char hex[65] = "", stem[80], id[SPOK_EXEC_ID_LEN + 1];
 	char *path = NULL, *ns = NULL;
 	size_t k;
 
 	spok_task_init(&t);
-	j = json_loadb(body->data ? body->data : "", body->len, JSON_REJECT_DUPLICATES, &je);
-	if (j == NULL) {
-		srv_reply_error(r, 400, "invalid", "request body: invalid JSON at line %d column %d: "
-				"%s", je.line, je.column, je.text);
-		return;
-	}
-	if (!json_is_object(j)) {
-		srv_reply_error(r, 400, "invalid", "request body: expected a JSON object "
-				"{\"task\": {...}} or {\"taskYaml\": \"...\"}");
-		goto done;
-	}
-	if (!submit_fields(j, &s, r))
+	if (!srv_submit_read(body->data, body->len, &s, r))
 		goto done;
 	if (s.key) {
 		char *prev = NULL;
@@ -380,15 +453,14 @@ static void do_submit(struct srv_daemon *d, const struct srv_token *tok,
 			goto done;
 		}
 	}
-	if (parse_task(&s, &t, &err) != SPOK_OK) {
-		srv_reply_error(r, 400, "invalid", "%s", err.msg);
+	if (!srv_submit_task(&s, &t, r))
 		goto done;
-	}
 	if (!authorize(tok, t.project, r))
+		goto done;
+	if (!pick_namespace(d, tok, s.ns, &t, &ns, r))
 		goto done;
 	if ((k = pick_cluster(d, &s, &t, r)) == SIZE_MAX)
 		goto done;
-	ns = s.ns ? xstrdup(s.ns) : spok_namespace_for(d->platform, t.project, t.domain);
 	if (s.key) {
 		snprintf(stem, sizeof(stem), "k-%s", hex);
 	} else {
@@ -414,10 +486,9 @@ static void do_submit(struct srv_daemon *d, const struct srv_token *tok,
 	reply_created(d, r, 201, id);
 done:
 	spok_task_free(&t);
-	free(s.text);
+	srv_submit_free(&s);
 	free(path);
 	free(ns);
-	json_decref(j);
 }
 
 /* ---- list / get / abort / logs ---- */
@@ -476,6 +547,12 @@ static void do_list(struct srv_daemon *d, struct MHD_Connection *c, const struct
 	if (phase)
 		f.phases = SPOK_STORE_PHASE(ph);
 	if (!t->all_projects) {
+		/* Never skip the scope: no projects is no rows (the tokens file refuses such a
+		 * token; this holds even if one slipped through). */
+		if (t->projects.len == 0) {
+			reply_json(r, 200, json_pack("{s:[],s:n}", "items", "continue"));
+			return;
+		}
 		f.projects = (const char *const *)t->projects.items;
 		f.nprojects = t->projects.len;
 	}
@@ -654,7 +731,7 @@ static const char *health_name(enum srv_health h)
 	return h == SRV_UP ? "up" : h == SRV_DOWN ? "down" : "unknown";
 }
 
-static void do_healthz(struct srv_daemon *d, struct srv_reply *r)
+void srv_api_healthz(struct srv_daemon *d, struct srv_reply *r)
 {
 	struct spok_execution x = {0};
 	struct spok_err err = {0};
@@ -752,6 +829,17 @@ static void do_metrics(struct srv_daemon *d, struct srv_reply *r)
 			(unsigned long long)d->m.log_fetches,
 			(unsigned long long)d->m.log_fetches_cancelled,
 			(unsigned long long)d->m.log_fetches_active);
+	spok_buf_printf(&b, "# HELP spok_http_connections Open HTTP connections by listener.\n"
+			"# TYPE spok_http_connections gauge\n"
+			"spok_http_connections{listener=\"api\"} %u\n"
+			"# HELP spok_http_deadline_closed_total Connections closed for sending their "
+			"headers or body too slowly.\n# TYPE spok_http_deadline_closed_total counter\n"
+			"spok_http_deadline_closed_total %llu\n"
+			"# HELP spok_http_framing_refused_total Requests refused for ambiguous framing.\n"
+			"# TYPE spok_http_framing_refused_total counter\n"
+			"spok_http_framing_refused_total %llu\n", srv_http_connections(d),
+			(unsigned long long)d->m.conn_deadline_closed,
+			(unsigned long long)d->m.framing_refused);
 	spok_buf_appends(&b, "# HELP spok_api_requests_total Requests by route.\n"
 			    "# TYPE spok_api_requests_total counter\n");
 	for (size_t i = 0; i < SRV_R_COUNT; i++)
@@ -864,7 +952,7 @@ void srv_api_handle(struct srv_daemon *d, struct srv_req *rq, struct MHD_Connect
 	} else if (!get) {
 		not_allowed(r, rt == SRV_R_LIST ? "GET, POST" : "GET", method);
 	} else if (rt == SRV_R_HEALTHZ) {
-		do_healthz(d, r);
+		srv_api_healthz(d, r);
 	} else if (rt == SRV_R_METRICS) {
 		do_metrics(d, r);
 	} else if (rt == SRV_R_DASHBOARD) {

@@ -156,6 +156,7 @@ static void tokens_free(struct srv_token *t, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(t[i].name);
 		spok_strv_free(&t[i].projects);
+		spok_strv_free(&t[i].namespaces);
 	}
 	free(t);
 }
@@ -169,6 +170,7 @@ void srv_config_free(struct srv_config *c)
 		route_free(&c->routes[i]);
 	free(c->routes);
 	free(c->listen_host);
+	free(c->health_host);
 	free(c->tokens_file);
 	tokens_free(c->tokens, c->ntokens);
 	memset(c, 0, sizeof(*c));
@@ -320,35 +322,86 @@ int srv_parse_listen(const char *s, char **host, uint16_t *port, struct spok_err
 	return SPOK_OK;
 }
 
-static int read_server(struct jctx *c, const json_t *j, const char *base, const char *listen,
-		       struct srv_config *out)
+static int get_uint(struct jctx *c, const json_t *j, const char *key, unsigned lo, unsigned hi,
+		    unsigned *out)
 {
-	static const char *const keys[] = {"listen", "tokens-file", "max-body", NULL};
-	char *l = NULL, *tf = NULL;
+	double v = *out;
+	int result = get_num(c, j, "spok.server", key, lo, hi, &v);
+
+	if (result == SPOK_OK && v != (double)(unsigned)v)
+		return bad(c, "spok.server", "connection limits and timeouts are whole numbers");
+	*out = (unsigned)v;
+	return result;
+}
+
+/* Connection limits and timeouts (docs/SERVER.md, "Limits"). */
+static int read_limits(struct jctx *c, const json_t *j, struct srv_config *out)
+{
+	int result;
+
+	out->max_connections = SRV_DEFAULT_MAX_CONNECTIONS;
+	out->max_per_ip = SRV_DEFAULT_MAX_PER_IP;
+	out->idle_timeout_s = SRV_DEFAULT_IDLE_TIMEOUT_S;
+	out->header_timeout_s = SRV_DEFAULT_HEADER_TIMEOUT_S;
+	out->body_timeout_s = SRV_DEFAULT_BODY_TIMEOUT_S;
+	if (j == NULL)
+		return SPOK_OK;
+	if ((result = get_uint(c, j, "max-connections", 1, 100000, &out->max_connections)) != SPOK_OK ||
+	    (result = get_uint(c, j, "max-connections-per-ip", 1, 100000, &out->max_per_ip)) != SPOK_OK ||
+	    (result = get_uint(c, j, "idle-timeout", 1, 3600, &out->idle_timeout_s)) != SPOK_OK ||
+	    (result = get_uint(c, j, "header-timeout", 1, 3600, &out->header_timeout_s)) != SPOK_OK ||
+	    (result = get_uint(c, j, "body-timeout", 1, 3600, &out->body_timeout_s)) != SPOK_OK)
+		return result;
+	if (out->max_per_ip > out->max_connections)
+		return bad(c, "spok.server.max-connections-per-ip", "is over max-connections; "
+			   "lower it");
+	return SPOK_OK;
+}
+
+static int read_server(struct jctx *c, const json_t *j, const char *base, const char *listen,
+		       const char *health_listen, struct srv_config *out)
+{
+	static const char *const keys[] = {"listen", "tokens-file", "max-body", "health-listen",
+					   "max-connections", "max-connections-per-ip",
+					   "idle-timeout", "header-timeout", "body-timeout", NULL};
+	char *l = NULL, *tf = NULL, *hl = NULL;
 	double mb = (double)SRV_DEFAULT_MAX_BODY;
 	int result = SPOK_OK;
 
 	if (j && ((result = check_keys(c, j, "spok.server", keys)) != SPOK_OK ||
 		  (result = get_str(c, j, "spok.server", "listen", false, &l)) != SPOK_OK ||
+		  (result = get_str(c, j, "spok.server", "health-listen", false, &hl)) != SPOK_OK ||
 		  (result = get_str(c, j, "spok.server", "tokens-file", false, &tf)) != SPOK_OK ||
 		  (result = get_num(c, j, "spok.server", "max-body", 1024,
 				    (double)SRV_MAX_BODY_LIMIT, &mb)) != SPOK_OK))
+		goto done;
+	if ((result = read_limits(c, j, out)) != SPOK_OK)
 		goto done;
 	out->max_body = (size_t)mb;
 	out->tokens_file = resolve(base, tf);
 	result = srv_parse_listen(listen ? listen : l ? l : SRV_DEFAULT_LISTEN, &out->listen_host,
 				  &out->listen_port, c->err);
-	if (result != SPOK_OK)
+	if (result != SPOK_OK) {
 		spok_err_prefix(c->err, "%s: %s", c->file, listen ? "--listen" : "spok.server.listen");
+		goto done;
+	}
+	if (health_listen || hl) {
+		result = srv_parse_listen(health_listen ? health_listen : hl, &out->health_host,
+					  &out->health_port, c->err);
+		if (result != SPOK_OK)
+			spok_err_prefix(c->err, "%s: %s", c->file, health_listen ? "--health-listen"
+					: "spok.server.health-listen");
+	}
 done:
 	free(l);
 	free(tf);
+	free(hl);
 	return result;
 }
 
 int srv_config_build(const struct spok_platform *p, const char *base_dir, const char *listen,
-		     const char *kubeconfig, const char *context, struct srv_config *out,
-		     struct spok_err *err)
+		     const char *health_listen, const char *kubeconfig, const char *context,
+		     struct srv_config *out, struct spok_err *err)
 {
 	struct jctx c = {p->source_path ? p->source_path : "<built-in config>", err};
 	int result;
@@ -367,7 +420,7 @@ int srv_config_build(const struct spok_platform *p, const char *base_dir, const 
 	if (result == SPOK_OK && p->spok.routes)
 		result = read_routes(&c, p->spok.routes, out);
 	if (result == SPOK_OK)
-		result = read_server(&c, p->spok.server, base_dir, listen, out);
+		result = read_server(&c, p->spok.server, base_dir, listen, health_listen, out);
 	if (result == SPOK_OK && out->tokens_file == NULL)
 		result = spok_err_set(err, SPOK_EINVAL,
 				      "%s: spok.server.tokens-file: missing; the API needs bearer tokens "
@@ -381,12 +434,44 @@ int srv_config_build(const struct spok_platform *p, const char *base_dir, const 
 
 /* ---- tokens ---- */
 
+/* A list of non-empty strings (projects, namespaces); "*" sets *star when star is given. */
+static int read_names(struct jctx *c, const json_t *j, const char *field, const char *key,
+		      bool *star, struct spok_strv *out)
+{
+	json_t *arr = json_object_get(j, key), *p;
+	char path[64];
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s.%s", field, key);
+	if (arr == NULL || json_is_null(arr))
+		return SPOK_OK;
+	if (!json_is_array(arr))
+		return bad(c, path, star ? "projects must be a list of project names or ['*']"
+				       : "namespaces must be a list of namespace names");
+	if (json_array_size(arr) > SRV_TOKEN_LIST_MAX)
+		return spok_err_set(c->err, SPOK_EINVAL, "%s: %s: over %d entries; use admin: true or "
+				    "fewer entries", c->file, path, SRV_TOKEN_LIST_MAX);
+	json_array_foreach(arr, i, p) {
+		const char *v = json_string_value(p);
+
+		if (!json_is_string(p) || json_string_length(p) == 0 || strlen(v) != json_string_length(p))
+			return bad(c, path, "entries must be non-empty strings");
+		if (star && strcmp(v, "*") == 0)
+			*star = true;
+		else if (!star && !srv_dns_label(v))
+			return bad(c, path, "entries must be namespace names (DNS-1123 labels: 1-63 of "
+				   "[a-z0-9-], starting and ending with a letter or digit)");
+		else
+			spok_strv_push(out, v);
+	}
+	return SPOK_OK;
+}
+
 static int read_token(struct jctx *c, const json_t *j, const char *field, struct srv_token *t)
 {
-	static const char *const keys[] = {"name", "token-sha256", "projects", "admin", NULL};
-	json_t *projects, *p;
+	static const char *const keys[] = {"name", "token-sha256", "projects", "namespaces",
+					   "admin", NULL};
 	char *hex = NULL;
-	size_t i;
 	int result;
 
 	if ((result = check_keys(c, j, field, keys)) != SPOK_OK ||
@@ -399,23 +484,16 @@ static int read_token(struct jctx *c, const json_t *j, const char *field, struct
 				       "(printf %s TOKEN | sha256sum)");
 		goto done;
 	}
-	projects = json_object_get(j, "projects");
-	if (projects && !json_is_array(projects)) {
-		result = bad(c, field, "projects must be a list of project names or [\"*\"]");
+	if ((result = read_names(c, j, field, "projects", &t->all_projects, &t->projects)) != SPOK_OK ||
+	    (result = read_names(c, j, field, "namespaces", NULL, &t->namespaces)) != SPOK_OK)
 		goto done;
-	}
-	json_array_foreach(projects, i, p) {
-		if (!json_is_string(p) || json_string_length(p) == 0) {
-			result = bad(c, field, "projects entries must be non-empty strings");
-			goto done;
-		}
-		if (strcmp(json_string_value(p), "*") == 0)
-			t->all_projects = true;
-		else
-			spok_strv_push(&t->projects, json_string_value(p));
-	}
 	if (t->admin)
 		t->all_projects = true;
+	/* An empty list once meant "no filter" somewhere downstream: refuse it outright. */
+	if (!t->all_projects && t->projects.len == 0)
+		result = spok_err_set(c->err, SPOK_EINVAL, "%s: %s.projects is empty: a token with no "
+				      "projects has no rights; list its projects (['*'] for all) or "
+				      "remove it; %s", c->file, field, DOC);
 done:
 	free(hex);
 	return result;
@@ -439,9 +517,9 @@ int srv_tokens_parse(struct srv_config *cfg, const char *text, size_t len, const
 	}
 	t = xcalloc(json_array_size(doc) + 1, sizeof(*t));
 	json_array_foreach(doc, i, j) {
-		char field[32];
+		char field[40];
 
-		snprintf(field, sizeof(field), "[%zu]", i);
+		snprintf(field, sizeof(field), "tokens[%zu]", i);
 		n = i + 1;
 		if ((result = read_token(&c, j, field, &t[i])) != SPOK_OK)
 			break;
@@ -503,6 +581,29 @@ bool srv_token_allows(const struct srv_token *t, const char *project)
 		if (project && strcmp(t->projects.items[i], project) == 0)
 			return true;
 	return false;
+}
+
+bool srv_dns_label(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return false;
+	return true;
+}
+
+bool srv_token_allows_namespace(const struct srv_token *t, const char *ns, const char *own)
+{
+	for (size_t i = 0; i < t->namespaces.len; i++)
+		if (strcmp(t->namespaces.items[i], ns) == 0)
+			return true;
+	/* kube-system, kube-public, kube-node-lease and any future kube-*: explicit only. */
+	if (strncmp(ns, "kube-", 5) == 0)
+		return false;
+	return t->admin || (own && strcmp(ns, own) == 0);
 }
 
 /* ---- routing ---- */

@@ -46,6 +46,8 @@ enum srv_route_id {
 
 struct srv_metrics {
 	uint64_t http_by_code[600];
+	uint64_t conn_deadline_closed; /* connections closed: headers/body not in time */
+	uint64_t framing_refused;    /* ambiguous Content-Length / Transfer-Encoding */
 	uint64_t log_fetches;        /* cluster driver-log fetches started */
 	uint64_t log_fetches_cancelled; /* ... stopped because the client left or shutdown */
 	uint64_t log_fetches_active; /* ... in flight now (their connections are suspended) */
@@ -56,6 +58,21 @@ struct srv_metrics {
 	uint64_t auth_failures;
 };
 
+/* One libmicrohttpd daemon on the loop: the API listener or the health listener. */
+struct srv_listener {
+	struct srv_daemon *d;
+	struct MHD_Daemon *mhd;
+	uv_poll_t poll;             /* on MHD's epoll fd */
+	uv_timer_t timer;           /* MHD_get_timeout */
+	bool health;                /* serves only /healthz */
+	uint16_t port;
+	unsigned header_timeout_s;
+};
+
+/* http.c: one open connection, for the header/body deadlines (MHD's own timeout is an idle
+ * timeout, which a client trickling a byte at a time never reaches). */
+struct srv_conn;
+
 struct srv_daemon {
 	uv_loop_t loop;
 	struct srv_config cfg;
@@ -65,14 +82,14 @@ struct srv_daemon {
 	struct spok_store *store;
 	struct srv_cluster *clusters;
 	size_t nclusters;
-	struct MHD_Daemon *mhd;
-	uv_poll_t mhd_poll;
-	uv_timer_t mhd_timer;
+	struct srv_listener api, health;
+	struct srv_conn *conns;     /* http.c: every open connection of both listeners */
+	uv_timer_t sweep;           /* http.c: closes connections past their deadline */
+	bool sweep_open;
 	uv_timer_t drain;
 	uv_signal_t sig[3];         /* SIGTERM, SIGINT, SIGHUP */
 	bool stopping;
 	int64_t drain_deadline_ms;
-	uint16_t port;
 	int64_t started_ms;
 	struct srv_metrics m;
 	struct srv_req *suspended;  /* http.c: requests waiting for async work (linked list) */
@@ -85,6 +102,7 @@ struct srv_reply {
 	const char *content_type;   /* NULL: application/json */
 	bool www_authenticate;
 	const char *allow;          /* Allow header for 405, or NULL */
+	bool close;                 /* Connection: close (the rest of the stream is not trusted) */
 };
 
 /* One HTTP request (http.c). Opaque outside http.c; lives until MHD completes the request. */
@@ -95,6 +113,24 @@ struct srv_req;
 void srv_api_handle(struct srv_daemon *d, struct srv_req *rq, struct MHD_Connection *conn,
 		    const char *method, const char *url, const struct spok_buf *body,
 		    struct srv_reply *out);
+/* api.c: a submission body (POST /api/v1/executions). The strings point into doc. */
+struct srv_submit {
+	json_t *doc;                /* the parsed body */
+	const char *form;           /* which field held the task: task, taskYaml, taskSpecBase64 */
+	char *text;                 /* the task source bytes (heap; stored as the task file) */
+	size_t len;
+	const char *ext;            /* "yaml" or "pb" */
+	const char *cluster, *ns, *key; /* optional fields, or NULL */
+};
+/* Parses the JSON and its fields; false: r holds a 400. s is filled either way: always
+ * srv_submit_free it. */
+bool srv_submit_read(const char *body, size_t len, struct srv_submit *s, struct srv_reply *r);
+/* Parses the task s holds into t (caller frees t either way); false: r holds a 400. */
+bool srv_submit_task(const struct srv_submit *s, struct spok_task *t, struct srv_reply *r);
+void srv_submit_free(struct srv_submit *s);
+
+/* api.c: GET /healthz (also served by the health listener). */
+void srv_api_healthz(struct srv_daemon *d, struct srv_reply *r);
 /* api.c: a JSON error reply {"error": {"code", "message"}}. */
 void srv_reply_error(struct srv_reply *r, unsigned status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -114,6 +150,7 @@ void srv_http_resume(struct srv_req *rq, struct srv_reply *r);
 /* Cancels every suspended request, answering 503 (shutdown); idempotent. */
 void srv_http_cancel_all(struct srv_daemon *d);
 
+/* Starts the API listener and, when configured, the health listener. */
 int srv_http_start(struct srv_daemon *d, struct spok_err *err);
 /* Stops accepting connections; in-flight requests continue. */
 void srv_http_quiesce(struct srv_daemon *d);

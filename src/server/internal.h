@@ -20,6 +20,16 @@
 #define SRV_DEFAULT_MAX_BODY ((size_t)1 << 20)
 #define SRV_MAX_BODY_LIMIT ((size_t)64 << 20)
 #define SRV_TOKENS_MAX_FILE ((size_t)1 << 20)
+/* Connection limits (docs/SERVER.md, "Limits"); all can be set in spok.server. */
+#define SRV_DEFAULT_MAX_CONNECTIONS 512u
+#define SRV_DEFAULT_MAX_PER_IP 64u
+#define SRV_DEFAULT_IDLE_TIMEOUT_S 30u     /* no bytes either way: closed */
+#define SRV_DEFAULT_HEADER_TIMEOUT_S 10u   /* request line + headers must arrive within */
+#define SRV_DEFAULT_BODY_TIMEOUT_S 60u     /* the whole body must arrive within (after headers) */
+#define SRV_HEALTH_MAX_CONNECTIONS 16u     /* the health listener's own budget */
+#define SRV_HEALTH_MAX_PER_IP 8u
+#define SRV_HEALTH_TIMEOUT_S 5u
+#define SRV_TOKEN_LIST_MAX 1000            /* projects / namespaces per token */
 
 struct srv_cluster_cfg {
 	char *name;
@@ -43,7 +53,8 @@ struct srv_token {
 	uint8_t hash[32];      /* sha256 of the token; the token itself is never kept */
 	struct spok_strv projects;
 	bool all_projects;     /* projects: ["*"] */
-	bool admin;
+	bool admin;            /* every project; may name any namespace but kube-* */
+	struct spok_strv namespaces; /* namespaces it may name besides its projects' own */
 };
 
 struct srv_config {
@@ -55,17 +66,22 @@ struct srv_config {
 	uint16_t listen_port;  /* 0: any free port */
 	char *tokens_file;
 	size_t max_body;
+	char *health_host;     /* the health listener (only /healthz), or NULL: none */
+	uint16_t health_port;
+	unsigned max_connections, max_per_ip;
+	unsigned idle_timeout_s, header_timeout_s, body_timeout_s;
 	struct srv_token *tokens;
 	size_t ntokens;
 };
 
 /* Builds the server config from the platform's `spok:` sections. base_dir (may be NULL)
- * resolves relative paths. listen overrides server.listen. Without clusters, one cluster
+ * resolves relative paths. listen overrides server.listen; health_listen (may be NULL)
+ * overrides server.health-listen. Without clusters, one cluster
  * "default" from `kubeconfig`/`context` (NULL: the kubectl defaults). Reads the tokens file.
  * On error out is left empty. */
 int srv_config_build(const struct spok_platform *p, const char *base_dir, const char *listen,
-		     const char *kubeconfig, const char *context, struct srv_config *out,
-		     struct spok_err *err);
+		     const char *health_listen, const char *kubeconfig, const char *context,
+		     struct srv_config *out, struct spok_err *err);
 void srv_config_free(struct srv_config *c);
 /* Parses a tokens file's text (YAML list); replaces c->tokens on success only. */
 int srv_tokens_parse(struct srv_config *c, const char *text, size_t len, const char *path,
@@ -78,6 +94,12 @@ int srv_parse_listen(const char *s, char **host, uint16_t *port, struct spok_err
  * constant time and checks every token so timing does not reveal which one matched. */
 const struct srv_token *srv_auth(const struct srv_config *c, const char *authorization);
 bool srv_token_allows(const struct srv_token *t, const char *project);
+/* Whether t may create in namespace ns, given the namespace spok.namespace-template gives
+ * the task's project/domain (own). ns must already be a valid DNS-1123 label. The reserved
+ * kube-* namespaces need an explicit entry in the token's namespaces, admin or not. */
+bool srv_token_allows_namespace(const struct srv_token *t, const char *ns, const char *own);
+/* A DNS-1123 label: 1-63 of [a-z0-9-], starting and ending with [a-z0-9]. */
+bool srv_dns_label(const char *s);
 
 /* Routing. Per-cluster state indexed like c->clusters. Picks the first route matching
  * project/domain, then among its clusters the healthy one with fewest active executions

@@ -453,8 +453,8 @@ static void daemon_free(struct srv_daemon *d)
 static int build_config(const struct spok_server_opts *o, struct srv_config *cfg,
 			struct spok_err *err)
 {
-	return srv_config_build(o->platform, o->config_dir, o->listen, o->kubeconfig, o->context,
-				cfg, err);
+	return srv_config_build(o->platform, o->config_dir, o->listen, o->health_listen,
+				o->kubeconfig, o->context, cfg, err);
 }
 
 int spok_server_check(const struct spok_server_opts *o, struct spok_err *err)
@@ -462,6 +462,8 @@ int spok_server_check(const struct spok_server_opts *o, struct spok_err *err)
 	struct srv_config cfg;
 	int result = build_config(o, &cfg, err);
 
+	if (result != SPOK_OK)
+		return result; /* srv_config_build left cfg empty */
 	for (size_t i = 0; result == SPOK_OK && i < cfg.nclusters; i++) {
 		struct kube_config kc;
 
@@ -469,8 +471,8 @@ int spok_server_check(const struct spok_server_opts *o, struct spok_err *err)
 		if (result == SPOK_OK)
 			kube_config_free(&kc);
 	}
-	if (result == SPOK_OK)
-		srv_config_free(&cfg);
+	/* Freed on every path: a bad kubeconfig used to leak the whole config (LSan). */
+	srv_config_free(&cfg);
 	return result;
 }
 
@@ -488,9 +490,12 @@ int spok_server_run(const struct spok_server_opts *o, struct spok_err *err)
 		result = daemon_open(d, o, err);
 	if (result == SPOK_OK) {
 		log_warn("serve: listening on http://%s:%u with %zu cluster(s)", d->cfg.listen_host,
-			 (unsigned)d->port, d->nclusters);
+			 (unsigned)d->api.port, d->nclusters);
 		if (o->on_listening)
-			o->on_listening(o->listening_data, d->cfg.listen_host, d->port);
+			o->on_listening(o->listening_data, d->cfg.listen_host, d->api.port);
+		if (d->health.mhd && o->on_health_listening)
+			o->on_health_listening(o->listening_data, d->cfg.health_host,
+						 d->health.port);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 	}
 	daemon_free(d);

@@ -21,11 +21,14 @@ struct spok_server_opts {
 	const struct spok_platform *platform; /* with the spok.clusters/routes/server sections */
 	const char *config_dir;  /* base of relative paths in the config; NULL: working dir */
 	const char *listen;      /* overrides spok.server.listen; NULL: keep */
+	const char *health_listen; /* overrides spok.server.health-listen; NULL: keep */
 	const char *data_dir;    /* --data-dir or NULL (resolved with spok_data_dir) */
 	const char *kubeconfig;  /* the "default" cluster when none is configured; NULL: kubectl way */
 	const char *context;
 	/* Called once the daemon listens, with the bound port (useful with port 0). */
 	void (*on_listening)(void *data, const char *host, unsigned port);
+	/* Then, when a health listener is configured, once with its bound port. */
+	void (*on_health_listening)(void *data, const char *host, unsigned port);
 	void *listening_data;
 };
 

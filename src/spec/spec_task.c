@@ -274,6 +274,8 @@ int spok_spec_parse_task(const char *text, size_t len, const char *path, struct 
 	out->origin = SPOK_ORIGIN_SPEC;
 	result = read_task(&w, d.root, out);
 	ydoc_free(&d);
+	if (result == SPOK_OK)
+		result = spok_task_check_limits(out, w.path, err);
 	if (result != SPOK_OK) {
 		spok_task_free(out);
 		return result;

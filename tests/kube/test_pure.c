@@ -208,6 +208,17 @@ static void test_paths(void **state)
 	p = kube_escape("app=spark,role in (a,b)");
 	assert_string_equal(p, "app%3Dspark%2Crole%20in%20%28a%2Cb%29");
 	free(p);
+	/* dot segments would be removed on the way and make the path cluster-wide: they are
+	 * escaped here, and kube_request refuses them (test_transport) */
+	p = kube_path(&spark, "..", "x", NULL);
+	assert_string_equal(p, "/apis/sparkoperator.k8s.io/v1beta2/namespaces/%2E%2E/sparkapplications/x");
+	free(p);
+	p = kube_path(&pods, ".", "..", "log");
+	assert_string_equal(p, "/api/v1/namespaces/%2E/pods/%2E%2E/log");
+	free(p);
+	p = kube_path(&pods, "...", "a..b", NULL);
+	assert_string_equal(p, "/api/v1/namespaces/.../pods/a..b");
+	free(p);
 }
 
 int main(void)

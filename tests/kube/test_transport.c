@@ -343,6 +343,49 @@ static void test_connection_refused(void **state)
 	kube_config_free(&cfg);
 }
 
+/* Issue 8: a namespace ".." reached cluster-wide paths. Whatever builds a path, a dot or
+ * empty segment, or an unescaped character, is refused before anything is sent (nothing
+ * listens at the server address: a request that went out would fail differently). */
+static void test_refused_targets(void **state)
+{
+	static const struct kube_gvr spark = {"sparkoperator.k8s.io", "v1beta2", "sparkapplications"};
+	const char *bad_paths[] = {
+		"/api/v1/namespaces/../pods", "/api/v1/namespaces/%2e%2E/pods", "/api/v1/./pods",
+		"/api/v1/namespaces//pods", "/api/v1/pods/", "/api/v1/pods/a b", "/api/v1/pods?x",
+		"/api/v1/pods#x", "/api/v1/namespaces/..",
+	};
+	struct kube_config cfg = {0};
+	struct kube_client *c;
+	struct spok_err err;
+	uv_loop_t loop;
+	json_t *obj = json_object();
+
+	(void)state;
+	uv_loop_init(&loop);
+	cfg.server = xstrdup("http://127.0.0.1:1");
+	assert_int_equal(kube_client_new(&loop, &cfg, NULL, &c, &err), 0);
+	for (size_t i = 0; i < sizeof(bad_paths) / sizeof(bad_paths[0]); i++) {
+		struct kube_req req = {"GET", bad_paths[i], NULL, NULL, NULL, 0, false};
+
+		if (kube_request(c, &req, kube_sync_cb, NULL, &err) != SPOK_EINVAL)
+			fail_msg("%s was not refused", bad_paths[i]);
+	}
+	{
+		struct kube_req req = {"GET", "/api/v1/pods", "a=b c", NULL, NULL, 0, false};
+
+		assert_int_equal(kube_request(c, &req, kube_sync_cb, NULL, &err), SPOK_EINVAL);
+	}
+	assert_int_equal(kube_create(c, &spark, "..", obj, kube_sync_cb, NULL, &err), SPOK_EINVAL);
+	assert_non_null(strstr(err.msg, "dot segment"));
+	assert_int_equal(kube_get(c, &spark, "ns", "..", kube_sync_cb, NULL, &err), SPOK_EINVAL);
+	assert_int_equal(kube_list(c, &spark, ".", NULL, kube_sync_cb, NULL, &err), SPOK_EINVAL);
+	json_decref(obj);
+	kube_client_close(c);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	kube_config_free(&cfg);
+}
+
 /* Everything passed to kube_client_new is copied (client.h): the field manager too, so a
  * caller may build it on the heap and free it right away. ASan reports the old borrow. */
 static void test_field_manager_copied(void **state)
@@ -414,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_inflight_cap),
 		cmocka_unit_test(test_close_pending),
 		cmocka_unit_test(test_connection_refused),
+		cmocka_unit_test(test_refused_targets),
 		cmocka_unit_test(test_field_manager_copied),
 		cmocka_unit_test(test_watch_on_closed_client),
 	};

@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -24,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/xalloc.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
@@ -39,9 +41,13 @@ static const struct kube_gvr SAS = {"", "v1", "serviceaccounts"};
 #define GUARD_STEPS 1200 /* x 100 ms */
 #define ADMIN_TOKEN "admin-secret-token"
 #define ML_TOKEN "ml-secret-token"
+#define EMPTY_TOKEN "empty-secret-token"
+/* Connection limits of the test config: small, so the slow-client test can fill them. */
+#define MAX_CONN 64
+#define MAX_PER_IP 32
 
-static char dir[256], ns[64], cfg_path[512], base[32];
-static unsigned port;
+static char dir[256], ns[64], web_ns[64], cfg_path[512], base[32];
+static unsigned port, health_port;
 static pid_t daemon_pid = -1;
 static uv_loop_t loop;
 static struct kube_client *kc;
@@ -219,7 +225,8 @@ static void write_config(void)
 	srv_hex(h, 32, hm);
 	snprintf(path, sizeof(path), "%s/tokens.yaml", dir);
 	text = xasprintf("- {name: admin, token-sha256: %s, admin: true}\n"
-			 "- {name: ml-team, token-sha256: %s, projects: [ml]}\n", ha, hm);
+			 "- {name: ml-team, token-sha256: %s, projects: [ml], namespaces: [%s]}\n",
+			 ha, hm, ns);
 	write_file(path, text);
 	free(text);
 	/* A cluster whose API server is a closed loopback port. */
@@ -246,8 +253,11 @@ static void write_config(void)
 			 "  - {name: hang, kubeconfig: hang.kubeconfig}\n"
 			 "  routes:\n"
 			 "  - {project: '*', domain: '*', cluster-labels: {pool: main}}\n"
-			 "  server: {listen: '127.0.0.1:0', tokens-file: tokens.yaml, max-body: 65536}\n",
-			 getenv("KUBECONFIG"));
+			 "  server: {listen: '127.0.0.1:0', tokens-file: tokens.yaml, max-body: 1048576,\n"
+			 "    health-listen: '127.0.0.1:0', max-connections: %d, "
+			 "max-connections-per-ip: %d,\n"
+			 "    header-timeout: 3, body-timeout: 3, idle-timeout: 600}\n",
+			 getenv("KUBECONFIG"), MAX_CONN, MAX_PER_IP);
 	write_file(cfg_path, text);
 	free(text);
 }
@@ -287,6 +297,8 @@ static void daemon_start(const char *listen)
 	out = fdopen(pipefd[0], "r");
 	if (fgets(line, sizeof(line), out) == NULL || sscanf(line, "listening on http://127.0.0.1:%u", &port) != 1)
 		fail_msg("the daemon did not start (see %s): '%s'", logp, line);
+	if (fgets(line, sizeof(line), out) == NULL || sscanf(line, "health on http://127.0.0.1:%u", &health_port) != 1)
+		fail_msg("the daemon has no health listener (see %s): '%s'", logp, line);
 	fclose(out);
 }
 
@@ -332,12 +344,14 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(base, sizeof(base), "srv%x", (unsigned)getpid());
 	snprintf(ns, sizeof(ns), "%s-a", base);
+	snprintf(web_ns, sizeof(web_ns), "%s-web", base);
 	uv_loop_init(&loop);
 	if (kube_config_load(&cfg, getenv("KUBECONFIG"), "admin", &err) != 0)
 		fail_msg("%s", err.msg);
 	assert_int_equal(kube_client_new(&loop, &cfg, NULL, &kc, &err), 0);
 	kube_config_free(&cfg);
 	make_ns(ns);
+	make_ns(web_ns);
 	hang_listen();
 	write_config();
 	daemon_start(NULL);
@@ -406,9 +420,13 @@ static void test_healthz_shows_down_cluster(void **state)
 	json_decref(h);
 }
 
+static int raw_connect(const char *from, unsigned to);
+static char *raw_read_all(int fd);
+
 static void test_bad_requests(void **state)
 {
 	char *big, *body = task_body("ml", "t", ns, NULL, NULL);
+	int fd;
 	const char *p = "/api/v1/executions";
 
 	(void)state;
@@ -426,17 +444,345 @@ static void test_bad_requests(void **state)
 	expect_error("POST", p, ADMIN_TOKEN, "{\"task\": {\"name\": \"x\"}}", 23, 400, "invalid", "request body: task");
 	expect_error("POST", p, ADMIN_TOKEN, "{\"taskSpecBase64\": \"@@@\"}", 25, 400, "invalid", "not base64");
 	expect_error("POST", p, ADMIN_TOKEN, "{\"taskSpecBase64\": \"AAAA\"}", 26, 400, "invalid", NULL);
-	big = xmalloc(200000);
-	memset(big, ' ', 200000);
-	big[0] = '{';
-	big[199999] = '}';
-	expect_error("POST", p, ADMIN_TOKEN, big, 200000, 413, "too_large", "limit of 65536");
+	/* refused from Content-Length before the body is read: headers only, so the client is
+	 * never still sending when the daemon answers and closes */
+	fd = raw_connect(NULL, port);
+	big = xasprintf("POST %s HTTP/1.1\r\nHost: spok\r\nAuthorization: Bearer " ADMIN_TOKEN
+			"\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n", p);
+	assert_int_equal(write(fd, big, strlen(big)), (ssize_t)strlen(big));
+	free(big);
+	big = raw_read_all(fd);
+	close(fd);
+	if (strncmp(big, "HTTP/1.1 413", 12) != 0 || strstr(big, "limit of 1048576") == NULL)
+		fail_msg("oversized body: %s", big);
 	free(big);
 	expect_error("GET", "/api/v2/nothing", ADMIN_TOKEN, NULL, 0, 404, "not_found", "no such endpoint");
 	expect_error("GET", "/api/v1/executions/sp-doesnotexist", ADMIN_TOKEN, NULL, 0, 404, "not_found", NULL);
 	expect_error("DELETE", p, ADMIN_TOKEN, NULL, 0, 405, "method_not_allowed", "GET, POST");
 	expect_error("GET", "/api/v1/executions/x/abort", ADMIN_TOKEN, NULL, 0, 405, "method_not_allowed", NULL);
 	expect_error("POST", "/metrics", NULL, "{}", 2, 405, "method_not_allowed", NULL);
+}
+
+/* ---- issue 8: authorization, caps, framing, slow clients ---- */
+
+static unsigned long long metric(const char *name);
+
+static char *body_with(const char *project, const char *name, const char *domain,
+		       const char *namespace_)
+{
+	json_t *task = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "project", project, "type",
+				 "python", "mainApplicationFile", "local:///x.py");
+	json_t *b;
+	char *out;
+
+	if (domain)
+		json_object_set_new(task, "domain", json_string(domain));
+	b = json_pack("{s:o}", "task", task);
+	if (namespace_)
+		json_object_set_new(b, "namespace", json_string(namespace_));
+	out = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	return out;
+}
+
+static void refuse(const char *token, const char *body, long want, const char *code,
+		   const char *needle)
+{
+	expect_error("POST", "/api/v1/executions", token, body, strlen(body), want, code, needle);
+}
+
+/* SparkApplications labelled task-name=name in any namespace. */
+static size_t apps_named(const char *name)
+{
+	struct kube_sync s = {0};
+	char sel[128];
+	struct kube_list_opts o = {.label_selector = sel};
+	json_t *l;
+	size_t n;
+
+	snprintf(sel, sizeof(sel), "task-name=%s", name);
+	l = kube_sync_do(kube_list(kc, &SPARK, NULL, &o, kube_sync_cb, &s, NULL), &s);
+	assert_non_null(l);
+	n = json_array_size(json_object_get(l, "items"));
+	json_decref(l);
+	return n;
+}
+
+/* A token for project ml may not create in web's namespace nor in kube-system; '..', ''
+ * and other non-names are 400 (they gave a 500, or reached cluster-wide paths); a domain
+ * with '-' cannot shift the template's namespace onto another project's. Nothing refused
+ * reaches the API server or the store. */
+static void test_namespace_authz(void **state)
+{
+	static const char *const bad[] = {"..", "", ".", "Upper", "a/b", "-a", "a..b",
+		"a234567890123456789012345678901234567890123456789012345678901234"};
+	char name[64], *b;
+	json_t *l, *it;
+	size_t i;
+
+	(void)state;
+	snprintf(name, sizeof(name), "refused-%s", base);
+	b = body_with("ml", name, NULL, web_ns);
+	refuse(ML_TOKEN, b, 403, "forbidden", "may not create in namespace");
+	free(b);
+	b = body_with("ml", name, NULL, "kube-system");
+	refuse(ML_TOKEN, b, 403, "forbidden", "'kube-system'");
+	refuse(ADMIN_TOKEN, b, 403, "forbidden", "'kube-system'");
+	free(b);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		b = body_with("ml", name, NULL, bad[i]);
+		refuse(ML_TOKEN, b, 400, "invalid", "request body: namespace");
+		refuse(ADMIN_TOKEN, b, 400, "invalid", "request body: namespace");
+		free(b);
+	}
+	/* ml + domain "web-x" would give "ml-web-x", project ml-web's namespace for domain x */
+	b = body_with("ml", name, "web-x", NULL);
+	refuse(ML_TOKEN, b, 403, "forbidden", "ambiguous");
+	free(b);
+	/* the same through a name the template cannot give: a project the token lacks */
+	b = body_with("web", name, NULL, web_ns);
+	refuse(ML_TOKEN, b, 403, "forbidden", "project 'web'");
+	free(b);
+	assert_int_equal(apps_named(name), 0);
+	l = http_json("GET", "/api/v1/executions?limit=1000", ADMIN_TOKEN, NULL, 200);
+	json_array_foreach(json_object_get(l, "items"), i, it)
+		if (strcmp(json_string_value(json_object_get(it, "task_name")), name) == 0)
+			fail_msg("a refused submission was recorded: %s",
+				 json_string_value(json_object_get(it, "id")));
+	json_decref(l);
+}
+
+/* A token with no projects once listed every project. The tokens file with such a token
+ * is refused: on SIGHUP the daemon keeps the old tokens, and that token gets 401. */
+static void test_token_without_projects(void **state)
+{
+	char path[600], logp[300], *text, *log = NULL;
+	uint8_t h[32];
+	char ha[65], hm[65], he[65];
+
+	(void)state;
+	srv_sha256(ADMIN_TOKEN, strlen(ADMIN_TOKEN), h);
+	srv_hex(h, 32, ha);
+	srv_sha256(ML_TOKEN, strlen(ML_TOKEN), h);
+	srv_hex(h, 32, hm);
+	srv_sha256(EMPTY_TOKEN, strlen(EMPTY_TOKEN), h);
+	srv_hex(h, 32, he);
+	snprintf(path, sizeof(path), "%s/tokens.yaml", dir);
+	text = xasprintf("- {name: admin, token-sha256: %s, admin: true}\n"
+			 "- {name: ml-team, token-sha256: %s, projects: [ml], namespaces: [%s]}\n"
+			 "- {name: nobody, token-sha256: %s, projects: []}\n", ha, hm, ns, he);
+	write_file(path, text);
+	free(text);
+	kill(daemon_pid, SIGHUP);
+	snprintf(logp, sizeof(logp), "%s/daemon.log", dir);
+	for (int i = 0;; i++) {
+		struct spok_buf b;
+
+		spok_buf_init(&b, 0);
+		if (spok_buf_read_file(&b, logp, NULL) == 0 && b.data &&
+		    strstr(b.data, "tokens[2].projects is empty") != NULL)
+			log = b.data;
+		spok_buf_free(&b);
+		if (log)
+			break;
+		if (i > GUARD_STEPS)
+			fail_msg("SIGHUP with a token without projects: no error in %s", logp);
+		nap();
+	}
+	expect_error("GET", "/api/v1/executions", EMPTY_TOKEN, NULL, 0, 401, "unauthorized", NULL);
+	json_decref(http_json("GET", "/api/v1/executions", ML_TOKEN, NULL, 200));
+	write_config(); /* the old tokens file again */
+}
+
+/* 40,000 labels froze the loop for minutes (a linear map): now a quick 400 naming the cap. */
+static void test_many_labels(void **state)
+{
+	json_t *task = json_pack("{s:s,s:s,s:s,s:s}", "name", "many", "project", "ml", "type",
+				 "python", "mainApplicationFile", "local:///x.py");
+	json_t *labels = json_object();
+	char k[32], *body;
+
+	(void)state;
+	for (int i = 0; i < 40000; i++) {
+		snprintf(k, sizeof(k), "k%d", i);
+		json_object_set_new(labels, k, json_string("v"));
+	}
+	json_object_set_new(task, "labels", labels);
+	task = json_pack("{s:o}", "task", task);
+	body = json_dumps(task, JSON_COMPACT);
+	json_decref(task);
+	refuse(ML_TOKEN, body, 400, "invalid", "labels: 40000 keys is over the cap of 1000");
+	free(body);
+	json_decref(http_json("GET", "/healthz", NULL, NULL, 200));
+}
+
+/* A TCP connection to the API (or the health listener) from local address `from`. */
+static int raw_connect(const char *from, unsigned to)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET}, me = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	if (from) {
+		assert_int_equal(inet_pton(AF_INET, from, &me.sin_addr), 1);
+		assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	}
+	sa.sin_port = htons((uint16_t)to);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Everything the server sends until it closes (heap). */
+static char *raw_read_all(int fd)
+{
+	char *out = xmalloc(1), chunk[4096];
+	size_t len = 0;
+	ssize_t n;
+
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		out = xrealloc(out, len + (size_t)n + 1);
+		memcpy(out + len, chunk, (size_t)n);
+		len += (size_t)n;
+	}
+	out[len] = '\0';
+	return out;
+}
+
+static char *answer_of(int fd);
+
+/* Content-Length with chunked, or two Content-Lengths: a proxy and the daemon could read
+ * different requests out of one stream. 400, and the connection closed. */
+static void test_framing(void **state)
+{
+	static const char *const heads[] = {
+		"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n",
+		"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+		"Content-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+		"Content-Length: +2\r\n\r\n{}",
+	};
+	unsigned long long before = metric("spok_http_framing_refused_total");
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		int fd = raw_connect(NULL, port);
+		char *req = xasprintf("POST /api/v1/executions HTTP/1.1\r\nHost: spok\r\n"
+				      "Authorization: Bearer " ADMIN_TOKEN "\r\n"
+				      "Content-Type: application/json\r\n%s", heads[i]);
+		char *ans;
+
+		assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+		ans = answer_of(fd); /* a lenient server keeps the connection: bounded */
+		close(fd);
+		/* a lenient server answers too (the body it read is not a task): say why */
+		if (strncmp(ans, "HTTP/1.1 400", 12) != 0 ||
+		    (i < 4 && strstr(ans, "request framing") == NULL))
+			fail_msg("framing case %zu: %s", i, ans);
+		free(ans);
+		free(req);
+	}
+	assert_true(metric("spok_http_framing_refused_total") >= before + 4);
+}
+
+/* Sends one more header byte; false once the server closed the connection. */
+static bool slow_alive(int fd)
+{
+	char c;
+	ssize_t n;
+
+	if (send(fd, "x", 1, MSG_NOSIGNAL) != 1)
+		return false;
+	n = recv(fd, &c, 1, MSG_DONTWAIT);
+	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+static int slow_open(const char *from)
+{
+	static const char head[] = "GET /healthz HTTP/1.1\r\nHost: spok\r\nX-Slow: ";
+	int fd = raw_connect(from, port);
+
+	assert_int_equal(write(fd, head, sizeof(head) - 1), (ssize_t)(sizeof(head) - 1));
+	return fd;
+}
+
+/* Waits for an answer or EOF on fd (bounded only to turn a hang into a failure). */
+static char *answer_of(int fd)
+{
+	struct timeval tv = {.tv_sec = 60};
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return raw_read_all(fd);
+}
+
+/* Slowloris: slow clients filled every connection slot and /healthz stopped answering.
+ * Now: one address gets at most max-connections-per-ip; with every slot of the API taken
+ * (from several addresses), the health listener still answers; a client trickling header
+ * bytes is closed at header-timeout (idle-timeout is 600 s here, so nothing else could
+ * close it), and then the API answers again. */
+static void test_slow_clients(void **state)
+{
+	static const char *const froms[] = {"127.0.0.2", "127.0.0.3"};
+	int fds[MAX_CONN], extra, alive;
+	unsigned long long closed_before = metric("spok_http_deadline_closed_total");
+	struct resp r;
+	char *ans;
+	CURL *c;
+
+	(void)state;
+	/* one address at its limit (the total is not): one more from it is closed unanswered */
+	for (int i = 0; i < MAX_PER_IP; i++)
+		fds[i] = slow_open(froms[0]);
+	extra = raw_connect(froms[0], port);
+	(void)send(extra, "GET /healthz HTTP/1.0\r\n\r\n", 25, MSG_NOSIGNAL); /* may be reset */
+	ans = answer_of(extra);
+	close(extra);
+	alive = 0;
+	for (int i = 0; i < MAX_PER_IP; i++)
+		alive += slow_alive(fds[i]);
+	if (alive == MAX_PER_IP && ans[0] != '\0')
+		fail_msg("a connection over the per-address limit was answered: %.80s", ans);
+	free(ans);
+	for (int i = MAX_PER_IP; i < MAX_CONN; i++)
+		fds[i] = slow_open(froms[1]);
+	/* every API slot is taken: the health listener answers all the same */
+	c = curl_easy_init();
+	{
+		char url[128];
+
+		memset(&r, 0, sizeof(r));
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u/healthz", health_port);
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+		assert_int_equal(curl_easy_perform(c), CURLE_OK);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+		curl_easy_cleanup(c);
+		if (r.status != 200 || strstr(r.body, "\"clusters\"") == NULL)
+			fail_msg("health listener: HTTP %ld: %s", r.status, r.body);
+		free(r.body);
+	}
+	/* keep trickling: each connection is closed at its header deadline */
+	for (int step = 0;; step++) {
+		alive = 0;
+		for (int i = 0; i < MAX_CONN; i++) {
+			if (fds[i] >= 0 && !slow_alive(fds[i])) {
+				close(fds[i]);
+				fds[i] = -1;
+			}
+			alive += fds[i] >= 0;
+		}
+		if (alive == 0)
+			break;
+		if (step > GUARD_STEPS / 2)
+			fail_msg("%d slow connections were never closed", alive);
+		usleep(200 * 1000);
+	}
+	/* the API answers again, and counted what it closed */
+	json_decref(http_json("GET", "/healthz", NULL, NULL, 200));
+	assert_true(metric("spok_http_deadline_closed_total") >= closed_before + MAX_CONN);
+	(void)r;
 }
 
 static json_t *wait_exec(const char *id, const char *phase, bool want_links)
@@ -501,6 +847,17 @@ static void test_submit_status_links_abort(void **state)
 	patch_state(ns, app, "RUNNING", NULL);
 	x = wait_exec(running_id, "RUNNING", true);
 	assert_string_equal(json_string_value(json_object_get(x, "project")), "ml");
+	/* the daemon host's pids and paths are not the API's business (issue 8) */
+	{
+		static const char *const host[] = {"pid", "pgid", "proc_start", "supervisor_pid",
+						   "log_path", "run_dir", "task_source",
+						   "event_log_dir", NULL};
+
+		for (size_t i = 0; host[i]; i++)
+			if (json_object_get(x, host[i]) != NULL)
+				fail_msg("GET execution shows '%s'", host[i]);
+		assert_non_null(json_object_get(x, "namespace"));
+	}
 	json_decref(x);
 	free(app);
 
@@ -1018,11 +1375,16 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_healthz_shows_down_cluster),
 		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_namespace_authz),
+		cmocka_unit_test(test_token_without_projects),
+		cmocka_unit_test(test_many_labels),
+		cmocka_unit_test(test_framing),
 		cmocka_unit_test(test_submit_status_links_abort),
 		cmocka_unit_test(test_route_to_down_cluster_waits),
 		cmocka_unit_test(test_logs_cluster),
 		cmocka_unit_test(test_logs_down_cluster),
 		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_slow_clients),
 		cmocka_unit_test(test_dashboard_chromium),
 		cmocka_unit_test(test_kill9_under_load),
 		/* after the kill -9 restarts: the daemon that sees the client leave exits through

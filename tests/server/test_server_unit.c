@@ -59,7 +59,7 @@ static int parse_cfg(const char *yaml, const char *tokens, struct srv_config *ou
 	result = spok_config_parse(full, strlen(full), "cfg.yaml", &p, err);
 	free(full);
 	if (result == 0) {
-		result = srv_config_build(&p, NULL, NULL, NULL, NULL, out, err);
+		result = srv_config_build(&p, NULL, NULL, NULL, NULL, NULL, out, err);
 		spok_platform_free(&p);
 	}
 	unlink(tpath);
@@ -144,7 +144,7 @@ static void expect_bad(const char *yaml, const char *tokens, const char *needle)
 
 static void test_bad_config(void **state)
 {
-	const char *tok = "- {name: a, token-sha256: 'a00000000000000000000000000000000000000000000000000000000000000f'}\n";
+	const char *tok = "- {name: a, token-sha256: 'a00000000000000000000000000000000000000000000000000000000000000f', admin: true}\n";
 
 	(void)state;
 	expect_bad("  clusters:\n  - {kubeconfig: /x}\n", tok, "spok.clusters[0].name: missing");
@@ -160,9 +160,99 @@ static void test_bad_config(void **state)
 	expect_bad("", "- {name: a}\n", "[0].token-sha256: missing");
 	expect_bad("", "{a: b}\n", "expected a list");
 	expect_bad("", "- {name: a, token-sha256: 'a00000000000000000000000000000000000000000000000000000000000000f', projects: x}\n", "projects must be a list");
-	expect_bad("", "- {name: a, token-sha256: 'a00000000000000000000000000000000000000000000000000000000000000f'}\n"
-		       "- {name: a, token-sha256: 'a00000000000000000000000000000000000000000000000000000000000000f'}\n",
+	expect_bad("", "- {name: a, token-sha256: 'a00000000000000000000000000000000000000000000000000000000000000f', admin: true}\n"
+		       "- {name: a, token-sha256: 'a00000000000000000000000000000000000000000000000000000000000000f', admin: true}\n",
 		   "duplicate token name");
+	expect_bad("    max-connections: 10\n    max-connections-per-ip: 20\n",
+		   tok, "max-connections-per-ip: is over max-connections");
+	expect_bad("    header-timeout: 0\n", tok, "spok.server.header-timeout");
+	expect_bad("    header-timeout: 1.5\n", tok, "whole numbers");
+	expect_bad("    health-listen: nowhere\n", tok, "spok.server.health-listen");
+}
+
+/* Issue 8: a token with no projects listed every project's executions. An empty list is
+ * no rights, so the file is refused with the token named; admin and ['*'] are explicit. */
+static void test_token_without_projects(void **state)
+{
+	const char *h = "'a00000000000000000000000000000000000000000000000000000000000000f'";
+	char tokens[512];
+
+	(void)state;
+	snprintf(tokens, sizeof(tokens), "- {name: a, token-sha256: %s, admin: true}\n"
+		 "- {name: b, token-sha256: %s}\n", h, h);
+	expect_bad("", tokens, "tokens[1].projects is empty: a token with no projects has no rights");
+	snprintf(tokens, sizeof(tokens), "- {name: b, token-sha256: %s, projects: []}\n", h);
+	expect_bad("", tokens, "tokens[0].projects is empty");
+	snprintf(tokens, sizeof(tokens), "- {name: b, token-sha256: %s, projects: [ml], "
+		 "namespaces: ['..']}\n", h);
+	expect_bad("", tokens, "tokens[0].namespaces: entries must be namespace names");
+}
+
+static void test_namespaces(void **state)
+{
+	struct srv_config c;
+	struct spok_err err = {0};
+	char *ha = hash_of("token-a"), *hb = hash_of("token-b");
+	char tokens[512];
+
+	(void)state;
+	assert_true(srv_dns_label("a"));
+	assert_true(srv_dns_label("ml-development"));
+	assert_true(srv_dns_label("0a-9"));
+	assert_false(srv_dns_label(""));
+	assert_false(srv_dns_label(NULL));
+	assert_false(srv_dns_label(".."));
+	assert_false(srv_dns_label("-a"));
+	assert_false(srv_dns_label("a-"));
+	assert_false(srv_dns_label("A"));
+	assert_false(srv_dns_label("a.b"));
+	assert_false(srv_dns_label("a/b"));
+	assert_false(srv_dns_label("a234567890123456789012345678901234567890123456789012345678901234"));
+	snprintf(tokens, sizeof(tokens),
+		 "- {name: alice, token-sha256: %s, projects: [ml], namespaces: [shared, kube-system]}\n"
+		 "- {name: root, token-sha256: %s, admin: true}\n", ha, hb);
+	assert_int_equal(parse_cfg("", tokens, &c, &err), 0);
+	/* alice: her project's own namespace, her listed ones, nothing else */
+	assert_true(srv_token_allows_namespace(&c.tokens[0], "ml-development", "ml-development"));
+	assert_true(srv_token_allows_namespace(&c.tokens[0], "shared", "ml-development"));
+	assert_true(srv_token_allows_namespace(&c.tokens[0], "kube-system", "ml-development"));
+	assert_false(srv_token_allows_namespace(&c.tokens[0], "web-development", "ml-development"));
+	assert_false(srv_token_allows_namespace(&c.tokens[0], "ml-development", NULL));
+	/* admin: anything but kube-* unless listed */
+	assert_true(srv_token_allows_namespace(&c.tokens[1], "web-development", "ml-development"));
+	assert_false(srv_token_allows_namespace(&c.tokens[1], "kube-system", "kube-system"));
+	assert_false(srv_token_allows_namespace(&c.tokens[1], "kube-public", NULL));
+	srv_config_free(&c);
+	free(ha);
+	free(hb);
+}
+
+static void test_limits_config(void **state)
+{
+	struct srv_config c;
+	struct spok_err err = {0};
+	char *h = hash_of("x");
+	char tokens[256];
+
+	(void)state;
+	snprintf(tokens, sizeof(tokens), "- {name: a, token-sha256: %s, admin: true}\n", h);
+	assert_int_equal(parse_cfg("", tokens, &c, &err), 0);
+	assert_int_equal(c.max_connections, SRV_DEFAULT_MAX_CONNECTIONS);
+	assert_int_equal(c.max_per_ip, SRV_DEFAULT_MAX_PER_IP);
+	assert_int_equal(c.header_timeout_s, SRV_DEFAULT_HEADER_TIMEOUT_S);
+	assert_null(c.health_host);
+	srv_config_free(&c);
+	assert_int_equal(parse_cfg("    health-listen: 'localhost:0'\n    max-connections: 64\n"
+				   "    max-connections-per-ip: 8\n    header-timeout: 2\n"
+				   "    body-timeout: 3\n    idle-timeout: 4\n", tokens, &c, &err), 0);
+	assert_string_equal(c.health_host, "127.0.0.1");
+	assert_int_equal(c.max_connections, 64);
+	assert_int_equal(c.max_per_ip, 8);
+	assert_int_equal(c.header_timeout_s, 2);
+	assert_int_equal(c.body_timeout_s, 3);
+	assert_int_equal(c.idle_timeout_s, 4);
+	srv_config_free(&c);
+	free(h);
 }
 
 static void test_missing_tokens_file(void **state)
@@ -174,7 +264,7 @@ static void test_missing_tokens_file(void **state)
 
 	(void)state;
 	assert_int_equal(spok_config_parse(y, strlen(y), "cfg.yaml", &p, &err), 0);
-	assert_int_equal(srv_config_build(&p, NULL, NULL, NULL, NULL, &c, &err), SPOK_EINVAL);
+	assert_int_equal(srv_config_build(&p, NULL, NULL, NULL, NULL, NULL, &c, &err), SPOK_EINVAL);
 	assert_non_null(strstr(err.msg, "spok.server.tokens-file: missing"));
 	spok_platform_free(&p);
 }
@@ -276,6 +366,9 @@ int main(void)
 		cmocka_unit_test(test_config_and_routing),
 		cmocka_unit_test(test_no_route),
 		cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_token_without_projects),
+		cmocka_unit_test(test_namespaces),
+		cmocka_unit_test(test_limits_config),
 		cmocka_unit_test(test_missing_tokens_file),
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_auth),
