@@ -70,8 +70,8 @@ static int cl_open(struct cl *c, const struct spok_cli *cli, const char *cluster
 	result = spok_cli_load_platform(cli, &c->plat, err);
 	if (result == 0)
 		result = spok_data_dir(cli->data_dir, &c->data_dir, err);
-	if (result == 0)
-		result = spok_store_open(c->data_dir, &c->st, err);
+	if (result == 0) /* `spok logs` of a read-only data dir; writers fail at the first write */
+		result = spok_store_open_reader(c->data_dir, &c->st, err);
 	if (result == 0)
 		result = cl_client(c, cli, cluster, NULL, err);
 	return result;
@@ -397,12 +397,12 @@ int spok_cluster_abort(struct spok_cli *cli, struct spok_store *st, const struct
 {
 	struct cluster_flags f = {.quiet = true};
 	struct spok_execution now = {0};
-	pid_t sup = (pid_t)x->supervisor_pid;
+	struct spok_proc_id sup = {.pid = x->supervisor_pid, .start = x->supervisor_start};
 	int result = spok_store_request_abort(st, x->id, err);
 
 	if (result != 0)
 		return result;
-	if (sup > 0 && sup != getpid() && kill(sup, 0) == 0) {
+	if (sup.pid != getpid() && spok_proc_alive(sup)) {
 		/* The live supervisor notices the flag on its next tick. */
 		for (int64_t dl = spok_now_ms() + ABORT_WAIT_MS; spok_now_ms() < dl; sleep_ms(200)) {
 			spok_execution_free(&now);

@@ -35,8 +35,8 @@ static int open_cmd(struct spok_cli *cli, int argc, char **argv, const struct sp
 	if (pos->len != npos)
 		return spok_err_set(err, SPOK_EINVAL, "%s: wrong number of arguments; usage: %s", argv[0], synopsis);
 	result = spok_data_dir(cli->data_dir, data_dir, err);
-	if (result == 0)
-		result = spok_store_open(*data_dir, st, err);
+	if (result == 0) /* read-only when this user may not write there: list/status still answer */
+		result = spok_store_open_reader(*data_dir, st, err);
 	return result;
 }
 

@@ -53,6 +53,12 @@ struct eng_exec {
 	struct eng_exec *next;
 };
 
+/* An unfinished execution that another live process follows (adopt_all found it so). */
+struct held {
+	char *id;
+	struct spok_proc_id sup;
+};
+
 struct spok_engine {
 	struct spok_engine_opts o;
 	char *cluster;
@@ -62,6 +68,14 @@ struct spok_engine {
 	struct eng_ns *nss;
 	struct eng_exec *execs;
 	struct spok_engine_stats stats;
+	struct spok_proc_id self; /* recorded as the supervisor of what we follow */
+	/* After adopt_all: rows other live processes follow are re-checked every tick and
+	 * taken over once their supervisor is gone; a rescan every rescan_ms finds rows written
+	 * since (e.g. by a `spok run --cluster` that was killed later). */
+	bool adopting;
+	struct held *held;
+	size_t nheld, capheld;
+	int64_t next_rescan_ms;
 	int pending;    /* inflight calls + the timer handle */
 	int loose;      /* fire-and-forget deletes in flight */
 	bool closed;
@@ -92,9 +106,18 @@ static bool str_eq(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
+static void held_clear(struct spok_engine *e)
+{
+	for (size_t i = 0; i < e->nheld; i++)
+		free(e->held[i].id);
+	e->nheld = 0;
+}
+
 static void maybe_free_engine(struct spok_engine *e)
 {
 	if (e->closed && e->pending == 0) {
+		held_clear(e);
+		free(e->held);
 		free(e->cluster);
 		free(e->spark_version);
 		free(e);
@@ -895,12 +918,19 @@ static void tick_one(struct eng_exec *ex, int64_t now)
 	}
 }
 
+static void recheck_held(struct spok_engine *e);
+static void rescan(struct spok_engine *e);
+
 static void on_tick(uv_timer_t *t)
 {
 	struct spok_engine *e = t->data;
 	int64_t now = spok_now_ms();
 	struct eng_exec *ex, *next;
 
+	if (e->adopting && now >= e->next_rescan_ms)
+		rescan(e);
+	else if (e->nheld > 0)
+		recheck_held(e);
 	note_abort_requests(e);
 	for (ex = e->execs; ex; ex = next) {
 		next = ex->next;
@@ -940,6 +970,9 @@ int spok_engine_new(const struct spok_engine_opts *o, struct spok_engine **out,
 		e->o.backoff_ms = 1000;
 	if (e->o.backoff_max_ms == 0)
 		e->o.backoff_max_ms = 60000;
+	if (e->o.rescan_ms == 0)
+		e->o.rescan_ms = SPOK_ENGINE_RESCAN_MS;
+	e->self = spok_proc_self();
 	e->loop = kube_client_loop(o->client);
 	uv_timer_init(e->loop, &e->tick);
 	e->tick.data = e;
@@ -1040,7 +1073,8 @@ int spok_engine_submit(struct spok_engine *e, struct spok_task *t, const char *n
 	ex->x.task_source = xstrdup(task_source);
 	ex->x.max_attempts = t->retries + 1;
 	ex->x.created_ms = xe.now_ms;
-	ex->x.supervisor_pid = getpid();
+	ex->x.supervisor_pid = e->self.pid;
+	ex->x.supervisor_start = e->self.start;
 	reset_attempt(&ex->x, 0);
 	set_str(&ex->x.resource_name, app_name(app));
 	json_decref(app);
@@ -1070,15 +1104,30 @@ static struct eng_exec *find_id(struct spok_engine *e, const char *id)
 	return NULL;
 }
 
-int spok_engine_adopt(struct spok_engine *e, const char *id, struct spok_err *err)
+static struct spok_proc_id supervisor_of(const struct spok_execution *x)
 {
-	struct eng_exec *ex;
+	return (struct spok_proc_id){.pid = x->supervisor_pid, .start = x->supervisor_start};
+}
+
+/* No other live process follows x: its recorded supervisor is this process, has exited
+ * (a zombie counts as exited), or its pid now belongs to another process (start time). */
+static bool orphaned(const struct spok_engine *e, const struct spok_execution *x)
+{
+	struct spok_proc_id sup = supervisor_of(x);
+
+	if (sup.pid == e->self.pid && (sup.start == 0 || sup.start == e->self.start))
+		return true;
+	return !spok_proc_alive(sup);
+}
+
+/* Takes over the row in ex->x (read from the store just before): claims it in the store
+ * (compare-and-set on the supervisor read, so two engines never both take it), then follows
+ * it. Frees ex on failure. */
+static int adopt_exec(struct spok_engine *e, struct eng_exec *ex, struct spok_err *err)
+{
 	struct spok_err lerr = {0};
 	int result;
 
-	ex = exec_new(e);
-	if ((result = spok_store_get(e->o.store, id, &ex->x, err)) != 0)
-		goto fail;
 	if (find_id(e, ex->x.id) != NULL) {
 		exec_free(ex);
 		return 0;
@@ -1097,7 +1146,10 @@ int spok_engine_adopt(struct spok_engine *e, const char *id, struct spok_err *er
 		result = SPOK_EAPI;
 		goto fail;
 	}
-	ex->x.supervisor_pid = getpid();
+	if ((result = spok_store_claim(e->o.store, ex->x.id, supervisor_of(&ex->x), e->self, err)) != 0)
+		goto fail;
+	ex->x.supervisor_pid = e->self.pid;
+	ex->x.supervisor_start = e->self.start;
 	link_exec(e, ex);
 	if (ex->x.abort_requested) {
 		finish(ex, SPOK_PHASE_ABORTED, "aborted by the user", NULL, true);
@@ -1113,6 +1165,133 @@ int spok_engine_adopt(struct spok_engine *e, const char *id, struct spok_err *er
 fail:
 	exec_free(ex);
 	return result;
+}
+
+int spok_engine_adopt(struct spok_engine *e, const char *id, struct spok_err *err)
+{
+	struct eng_exec *ex = exec_new(e);
+	int result = spok_store_get(e->o.store, id, &ex->x, err);
+
+	if (result != 0) {
+		exec_free(ex);
+		return result;
+	}
+	return adopt_exec(e, ex, err);
+}
+
+static void hold(struct spok_engine *e, const char *id, struct spok_proc_id sup)
+{
+	if (e->nheld == e->capheld) {
+		e->capheld = e->capheld ? e->capheld * 2 : 16;
+		e->held = xreallocarray(e->held, e->capheld, sizeof(*e->held));
+	}
+	e->held[e->nheld++] = (struct held){.id = xstrdup(id), .sup = sup};
+}
+
+/* One unfinished row (taken over: *x is left empty): adopted when no other live process
+ * follows it, remembered in e->held when one does. *adopted is incremented on adoption.
+ * A row another engine claimed first is left to it. */
+static int consider(struct spok_engine *e, struct spok_execution *x, size_t *adopted,
+		    struct spok_err *err)
+{
+	struct eng_exec *ex;
+	int result;
+
+	if (find_id(e, x->id) != NULL || !str_eq(x->backend, e->cluster) ||
+	    !spok_engine_needs_work(x)) {
+		spok_execution_free(x);
+		return 0;
+	}
+	if (!orphaned(e, x)) {
+		hold(e, x->id, supervisor_of(x));
+		spok_execution_free(x);
+		return 0;
+	}
+	ex = exec_new(e);
+	ex->x = *x;
+	memset(x, 0, sizeof(*x));
+	result = adopt_exec(e, ex, err);
+	if (result == SPOK_ECONFLICT)
+		return 0;
+	if (result == 0 && adopted)
+		(*adopted)++;
+	return result;
+}
+
+/* Re-reads one held row and considers it again (its supervisor was seen gone). */
+static void reconsider(struct spok_engine *e, const char *id)
+{
+	struct spok_execution x = {0};
+	struct spok_err err = {0};
+	size_t n = 0;
+
+	if (spok_store_get(e->o.store, id, &x, &err) != 0 || strcmp(x.id, id) != 0) {
+		spok_execution_free(&x);
+		return;
+	}
+	if (consider(e, &x, &n, &err) != 0)
+		log_warn("engine: %s: taking over: %s", id, err.msg);
+	else if (n)
+		log_info("engine: %s: its supervisor is gone; following it", id);
+}
+
+/* Every tick: the supervisors of held rows, each checked once per tick. */
+static void recheck_held(struct spok_engine *e)
+{
+	struct held *old = e->held;
+	size_t n = e->nheld;
+	struct spok_proc_id last = {0};
+	bool last_alive = false;
+
+	e->held = NULL;
+	e->nheld = e->capheld = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i == 0 || old[i].sup.pid != last.pid || old[i].sup.start != last.start) {
+			last = old[i].sup;
+			last_alive = spok_proc_alive(last);
+		}
+		if (last_alive)
+			hold(e, old[i].id, old[i].sup);
+		else
+			reconsider(e, old[i].id);
+		free(old[i].id);
+	}
+	free(old);
+}
+
+/* All of this cluster's unfinished rows again, through the index. A row that cannot be
+ * taken over does not keep the others from it: the first error is returned. */
+static int scan(struct spok_engine *e, size_t *adopted, struct spok_err *err)
+{
+	struct spok_execution *v = NULL;
+	size_t nv = 0;
+	int result = spok_store_list_unfinished(e->o.store, e->cluster, &v, &nv, err);
+
+	held_clear(e);
+	for (size_t i = 0; i < nv; i++) {
+		struct spok_err one = {0};
+		int r = consider(e, &v[i], adopted, &one);
+
+		if (r != 0 && result == 0) {
+			result = r;
+			if (err)
+				*err = one;
+		}
+	}
+	spok_execution_list_free(v, nv);
+	e->next_rescan_ms = spok_now_ms() + (int64_t)e->o.rescan_ms;
+	return result;
+}
+
+static void rescan(struct spok_engine *e)
+{
+	struct spok_err err = {0};
+	size_t n = 0;
+
+	if (scan(e, &n, &err) != 0)
+		log_warn("engine: %s: looking for executions to take over: %s", e->cluster, err.msg);
+	else if (n)
+		log_info("engine: %s: took over %zu execution(s) whose supervisor is gone", e->cluster, n);
 }
 
 /* Namespaces whose finished executions' teardown may have been cut short: listing them
@@ -1136,24 +1315,12 @@ static int watch_teardown_namespaces(struct spok_engine *e, struct spok_err *err
 
 int spok_engine_adopt_all(struct spok_engine *e, size_t *n, struct spok_err *err)
 {
-	struct spok_execution *v = NULL;
-	size_t nv = 0, count = 0;
+	size_t count = 0;
 	int result = watch_teardown_namespaces(e, err);
 
-	/* Only this cluster's executions that still need work, through the index. */
+	e->adopting = true;
 	if (result == 0)
-		result = spok_store_list_unfinished(e->o.store, e->cluster, &v, &nv, err);
-	for (size_t i = 0; result == 0 && i < nv; i++) {
-		/* Another live spok process follows it, even one of another user (kill: EPERM).
-		 * The recorded pid is range-checked before any cast (a value past INT_MAX would
-		 * truncate to some other process). */
-		if (spok_other_process_alive(v[i].supervisor_pid))
-			continue;
-		result = spok_engine_adopt(e, v[i].id, err);
-		if (result == 0)
-			count++;
-	}
-	spok_execution_list_free(v, nv);
+		result = scan(e, &count, err);
 	if (n)
 		*n = count;
 	return result;
@@ -1162,6 +1329,8 @@ int spok_engine_adopt_all(struct spok_engine *e, size_t *n, struct spok_err *err
 int spok_engine_abort(struct spok_engine *e, const char *id, struct spok_err *err)
 {
 	struct eng_exec *ex;
+	struct spok_execution x = {0};
+	struct spok_err lerr = {0};
 	int result = spok_store_request_abort(e->o.store, id, err);
 
 	if (result != 0)
@@ -1170,7 +1339,14 @@ int spok_engine_abort(struct spok_engine *e, const char *id, struct spok_err *er
 	if (ex != NULL) {
 		ex->x.abort_requested = true;
 		tick_one(ex, spok_now_ms());
+		return 0;
 	}
+	/* Not followed here: a live supervisor acts on the flag; if there is none, nobody
+	 * would, so this engine takes it over (and aborts it at once). */
+	if (spok_store_get(e->o.store, id, &x, &lerr) == 0 && orphaned(e, &x) &&
+	    consider(e, &x, NULL, &lerr) != 0)
+		log_warn("engine: %s: abort: %s", id, lerr.msg);
+	spok_execution_free(&x);
 	return 0;
 }
 

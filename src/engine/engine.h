@@ -17,7 +17,13 @@
  *    status; absent and never confirmed -> create; absent after confirmation ->
  *    RETRYABLE_FAILURE ResourceDeletedExternally;
  *  - a terminal phase is written before the teardown DELETE; a restart deletes leftovers
- *    of terminal executions found in the list (same keep rules).
+ *    of terminal executions found in the list (same keep rules);
+ *  - who follows an execution is recorded in its row as the supervisor's pid AND start time
+ *    (common/pid.h): a zombie of a killed supervisor, or an unrelated process that got its
+ *    pid, is no supervisor. Taking a row over is a compare-and-set on that pair
+ *    (spok_store_claim), so two engines never both follow one execution. An engine that ran
+ *    spok_engine_adopt_all keeps taking over: rows a live process follows are re-checked
+ *    every tick, and every rescan_ms the unfinished rows are listed again.
  *
  * Test-only fault injection: SPOK_CRASH_AT=<point> makes the process _exit(137) at that
  * point: before-create (row committed, request not sent), after-create (201 received, not
@@ -43,6 +49,7 @@
 
 #define SPOK_LABEL_EXECUTION "spok.dev/execution"
 #define SPOK_ENGINE_SUBMITTED_TIMEOUT_MS (10ULL * 60 * 1000)
+#define SPOK_ENGINE_RESCAN_MS 30000
 
 struct spok_engine;
 
@@ -75,6 +82,9 @@ struct spok_engine_opts {
 	uint64_t backoff_ms;           /* first create retry wait (quota, unavailable); 0: 1000 */
 	uint64_t backoff_max_ms;       /* cap; 0: 60000 */
 	long watch_timeout_s;          /* server-side watch timeout; <= 0: watch.h default */
+	/* After spok_engine_adopt_all: how often the unfinished rows are listed again to take
+	 * over those whose supervisor died; 0: SPOK_ENGINE_RESCAN_MS. */
+	uint64_t rescan_ms;
 	/* Fills spec.sparkVersion when the core leaves it "" (Flyte never sets it; CRDs that
 	 * insist on a non-empty value, like deploy/crd, refuse ""). NULL: send as built. */
 	const char *spark_version;
@@ -112,13 +122,17 @@ int spok_engine_submit(struct spok_engine *e, struct spok_task *t, const char *n
 		       const char *task_source, char *id_out, size_t id_len,
 		       struct spok_err *err);
 /* Takes over one recorded execution of this cluster (non-terminal, or a retryable failure
- * with attempts left; anything else: SPOK_EINVAL). */
+ * with attempts left; anything else: SPOK_EINVAL), whoever its recorded supervisor is.
+ * SPOK_ECONFLICT when another process claimed it between the read and the claim. */
 int spok_engine_adopt(struct spok_engine *e, const char *id, struct spok_err *err);
 /* Takes over every such execution of this cluster whose supervising process is gone
- * (or is this one), and watches the namespaces of finished ones whose objects should be
- * gone so that leftovers are deleted. *n (may be NULL) receives how many were adopted. */
+ * (exited, a zombie, or its pid reused: see common/pid.h) or is this one, and watches the
+ * namespaces of finished ones whose objects should be gone so that leftovers are deleted.
+ * *n (may be NULL) receives how many were adopted. From then on the engine keeps taking
+ * over executions whose supervisor dies (engine tick, rescan_ms). */
 int spok_engine_adopt_all(struct spok_engine *e, size_t *n, struct spok_err *err);
-/* Same as spok_store_request_abort plus acting on it at once when tracked here. */
+/* Same as spok_store_request_abort plus acting on it at once when tracked here, or when
+ * no live process follows the execution (then this engine takes it over to abort it). */
 int spok_engine_abort(struct spok_engine *e, const char *id, struct spok_err *err);
 
 size_t spok_engine_active(const struct spok_engine *e);

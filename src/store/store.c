@@ -22,6 +22,7 @@
 struct spok_store {
 	sqlite3 *db;
 	char *path;
+	bool readonly; /* opened by spok_store_open_reader without write access */
 };
 
 /* ---- column table: one place that maps struct fields to SQL columns ---- */
@@ -57,6 +58,7 @@ static const struct col cols[] = {
 	COL("pgid", C_I64, pgid),
 	COL("proc_start", C_U64, proc_start),
 	COL("supervisor_pid", C_I64, supervisor_pid),
+	COL("supervisor_start", C_U64, supervisor_start),
 	COL("abort_requested", C_BOOL, abort_requested),
 	COL("spark_app_id", C_STR, spark_app_id),
 	COL("ui_url", C_STR, ui_url),
@@ -117,6 +119,9 @@ static const char *const migrations[] = {
 	/* v3: abort requests still to act on, read by every engine tick: rows leave the index
 	 * once they are terminal, so the tick costs what is pending, not what ever ran. */
 	"CREATE INDEX executions_abort ON executions(backend, id) WHERE " ABORT_PENDING_SQL ";",
+	/* v4: the supervisor's start time next to its pid, so a reused pid or a zombie is not
+	 * taken for the process that follows the execution. Old rows keep 0 ("not known"). */
+	"ALTER TABLE executions ADD COLUMN supervisor_start INTEGER NOT NULL DEFAULT 0;",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == SPOK_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -180,6 +185,11 @@ static int db_fail(struct spok_store *s, struct spok_err *err, const char *what)
 {
 	int code = sqlite3_errcode(s->db);
 	int c = (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? SPOK_EUNAVAIL : SPOK_EIO;
+
+	if (s->readonly && code == SQLITE_READONLY)
+		return spok_err_set(err, SPOK_EIO, "%s: %s failed: this user may only read the data dir; "
+				    "run it as the owner of the data dir or pass another --data-dir",
+				    s->path, what);
 	return spok_err_set(err, c, "%s: %s failed: %s; check the file or pass another --data-dir",
 			    s->path, what, sqlite3_errmsg(s->db));
 }
@@ -269,6 +279,127 @@ int spok_store_open(const char *data_dir, struct spok_store **out, struct spok_e
 	int result = spok_store_open_file(path, out, err);
 	free(path);
 	return result;
+}
+
+/* ---- read-only open ---- */
+
+/* "file:" URI of a path: every byte but [A-Za-z0-9/._~-] percent-encoded, so '?', '#' and
+ * '%' in a directory name stay part of the path. */
+static char *file_uri(const char *path, const char *query)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct spok_buf b;
+
+	spok_buf_init(&b, 0);
+	spok_buf_appends(&b, "file:");
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("/._~-", *p))
+			spok_buf_printf(&b, "%c", *p);
+		else
+			spok_buf_printf(&b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+	}
+	spok_buf_printf(&b, "?%s", query);
+	return spok_buf_detach(&b);
+}
+
+/* The schema must be this spok's: a read-only store cannot migrate. */
+static int check_version(struct spok_store *s, const char *dir, struct spok_err *err)
+{
+	int v = 0;
+	int result = user_version(s, &v, err);
+
+	if (result != 0)
+		return result;
+	if (v > SPOK_STORE_SCHEMA_VERSION)
+		return spok_err_set(err, SPOK_EINVAL, "%s: schema version %d is newer than this spok (%d); "
+				    "upgrade spok or use another --data-dir", s->path, v, SPOK_STORE_SCHEMA_VERSION);
+	if (v < SPOK_STORE_SCHEMA_VERSION)
+		return spok_err_set(err, SPOK_EINVAL, "%s: schema version %d needs an upgrade to %d, which "
+				    "needs write access to %s; run any spok command there once as its owner",
+				    s->path, v, SPOK_STORE_SCHEMA_VERSION, dir);
+	return 0;
+}
+
+static int open_ro(struct spok_store *s, const char *query)
+{
+	char *uri = file_uri(s->path, query);
+	int r;
+
+	sqlite3_close(s->db);
+	s->db = NULL;
+	r = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+	free(uri);
+	if (r == SQLITE_OK) {
+		sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+		sqlite3_extended_result_codes(s->db, 0);
+	}
+	return r;
+}
+
+/* Read-only: "mode=ro" reads the write-ahead log too, but SQLite needs to create the -shm
+ * (and -wal) files for it when they are not there. In a directory this user cannot write,
+ * with no -wal file, everything is in the main file (the last writer checkpointed it when
+ * it closed): "immutable=1" reads it without any side file. A -wal file that cannot be read
+ * this way holds rows the main file lacks, so that is an error, never a stale answer. */
+static int open_readonly(struct spok_store *s, const char *dir, struct spok_err *err)
+{
+	char *wal = xasprintf("%s-wal", s->path);
+	bool has_wal = access(wal, F_OK) == 0;
+	int v = 0, result;
+
+	s->readonly = true;
+	if (open_ro(s, "mode=ro") == SQLITE_OK && user_version(s, &v, NULL) == 0) {
+		result = check_version(s, dir, err);
+	} else if (has_wal) {
+		result = spok_err_set(err, SPOK_EIO, "%s: cannot read its write-ahead log %s without write "
+				      "access to %s; run the command as the owner of the data dir (any spok "
+				      "command there merges the log into the database)", s->path, wal, dir);
+	} else if (access(s->path, R_OK) != 0) {
+		result = spok_err_set(err, errno == ENOENT ? SPOK_ENOTFOUND : SPOK_EIO,
+				      "%s: %s; nothing has run with this data dir yet, or pass another --data-dir",
+				      s->path, strerror(errno));
+	} else if (open_ro(s, "immutable=1") != SQLITE_OK) {
+		result = db_fail(s, err, "opening the database read-only");
+	} else {
+		result = check_version(s, dir, err);
+	}
+	free(wal);
+	return result;
+}
+
+/* Whether this process may create and write files in dir and write path (when it exists). */
+static bool writable(const char *dir, const char *path)
+{
+	return access(dir, W_OK) == 0 && (access(path, W_OK) == 0 || errno == ENOENT);
+}
+
+int spok_store_open_reader(const char *data_dir, struct spok_store **out, struct spok_err *err)
+{
+	char *path = xasprintf("%s/spok.db", data_dir);
+	struct spok_store *s;
+	int result;
+
+	*out = NULL;
+	if (writable(data_dir, path)) {
+		result = spok_store_open_file(path, out, err);
+		free(path);
+		return result;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->path = path;
+	result = open_readonly(s, data_dir, err);
+	if (result != 0) {
+		spok_store_close(s);
+		return result;
+	}
+	*out = s;
+	return 0;
+}
+
+bool spok_store_readonly(const struct spok_store *s)
+{
+	return s->readonly;
 }
 
 void spok_store_close(struct spok_store *s)
@@ -524,6 +655,45 @@ int spok_store_request_abort(struct spok_store *s, const char *id, struct spok_e
 		result = step_done(s, st, "requesting abort", err);
 	if (result == 0 && sqlite3_changes(s->db) == 0)
 		result = spok_err_set(err, SPOK_ENOTFOUND, "execution %s: not found; run 'spok list'", id);
+	if (result == 0)
+		result = exec_sql(s, "COMMIT", "committing", err);
+	if (result != 0)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_finalize(st);
+	return result;
+}
+
+int spok_store_claim(struct spok_store *s, const char *id, struct spok_proc_id from,
+		     struct spok_proc_id to, struct spok_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int result = prepare(s, "UPDATE executions SET supervisor_pid = ?1, supervisor_start = ?2"
+			     " WHERE id = ?3 AND supervisor_pid = ?4 AND supervisor_start = ?5", &st, err);
+
+	if (result != 0)
+		return result;
+	sqlite3_bind_int64(st, 1, to.pid);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)to.start);
+	sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, from.pid);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)from.start);
+	result = exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
+	if (result == 0)
+		result = step_done(s, st, "claiming an execution", err);
+	if (result == 0 && sqlite3_changes(s->db) == 0) {
+		sqlite3_stmt *q = NULL;
+
+		/* Nothing changed: either the row is gone or another process claimed it. */
+		result = prepare(s, "SELECT 1 FROM executions WHERE id = ?", &q, err);
+		if (result == 0) {
+			sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+			result = sqlite3_step(q) == SQLITE_ROW
+					 ? spok_err_set(err, SPOK_ECONFLICT, "execution %s: another spok process "
+							"took it over first", id)
+					 : spok_err_set(err, SPOK_ENOTFOUND, "execution %s: not found; run 'spok list'", id);
+		}
+		sqlite3_finalize(q);
+	}
 	if (result == 0)
 		result = exec_sql(s, "COMMIT", "committing", err);
 	if (result != 0)

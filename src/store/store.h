@@ -34,11 +34,12 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "common/pid.h"
 #include "common/strv.h"
 #include "common/timefmt.h"
 #include "model/model.h"
 
-#define SPOK_STORE_SCHEMA_VERSION 3
+#define SPOK_STORE_SCHEMA_VERSION 4
 #define SPOK_EXEC_ID_LEN 13 /* "sp-" + 10 */
 
 struct spok_store;
@@ -65,7 +66,8 @@ struct spok_execution {
 	int64_t pid;           /* local runs: the spark-submit process (its own group) */
 	int64_t pgid;
 	uint64_t proc_start;   /* /proc/<pid>/stat starttime, to detect pid reuse */
-	int64_t supervisor_pid;/* the spok process watching the run */
+	int64_t supervisor_pid;/* the spok process watching the run ... */
+	uint64_t supervisor_start; /* ... and its start time (spok_proc_id.start; 0 = unknown) */
 	bool abort_requested;  /* set only by spok_store_request_abort */
 	char *spark_app_id;    /* e.g. "local-1700000000000" */
 	char *ui_url;          /* live Spark UI */
@@ -96,6 +98,15 @@ int spok_data_dir(const char *flag, char **out, struct spok_err *err);
 
 /* Opens (creating and migrating) <data_dir>/spok.db. Errors name the path. */
 int spok_store_open(const char *data_dir, struct spok_store **out, struct spok_err *err);
+/* For commands that mostly read (list, status, logs, abort): opens like spok_store_open
+ * when this user may write the data dir and its database, else read-only (SQLite mode=ro,
+ * or immutable when there is no write-ahead log, since the side files cannot be created),
+ * so a data dir shared read-only still answers. Writes to a read-only store fail with an
+ * error that says so. A read-only store is never migrated: an older schema is an error that
+ * says to run spok once as the owner. */
+int spok_store_open_reader(const char *data_dir, struct spok_store **out, struct spok_err *err);
+/* True when spok_store_open_reader opened it read-only: callers skip optional writes. */
+bool spok_store_readonly(const struct spok_store *s);
 /* Opens a database file directly (tests, tools). */
 int spok_store_open_file(const char *db_path, struct spok_store **out, struct spok_err *err);
 void spok_store_close(struct spok_store *s);
@@ -108,6 +119,12 @@ int spok_store_insert(struct spok_store *s, const struct spok_execution *e, stru
 /* Replaces every column of e's row except abort_requested and created_ms, and upserts
  * its current attempt into `attempts`, in one transaction. SPOK_ENOTFOUND if missing. */
 int spok_store_update(struct spok_store *s, const struct spok_execution *e, struct spok_err *err);
+/* Makes `to` the supervisor of execution id if the row still names `from` (pid and start
+ * time, as the caller read them): one compare-and-set, so of two processes that both found
+ * the old supervisor gone only one takes the execution over. SPOK_ECONFLICT when the row
+ * names another supervisor by now, SPOK_ENOTFOUND if missing. */
+int spok_store_claim(struct spok_store *s, const char *id, struct spok_proc_id from,
+		     struct spok_proc_id to, struct spok_err *err);
 /* Sets abort_requested = 1. SPOK_ENOTFOUND if missing. */
 int spok_store_request_abort(struct spok_store *s, const char *id, struct spok_err *err);
 /* Reads one execution by id, or by a unique prefix of an id (SPOK_EINVAL if ambiguous). */

@@ -12,6 +12,8 @@
 #include <cmocka.h>
 
 #include <ftw.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/pid.h"
 #include "common/xalloc.h"
 #include "engine/engine.h"
 #include "kube/client.h"
@@ -730,6 +733,243 @@ static void test_crash_teardown(void **state)
 	crash_case("teardown");
 }
 
+/* ---- supervisors that die: kill -9 leaving a zombie, pid reuse, re-check later ---- */
+
+static void count_tracked(void *data, enum spok_engine_event ev, const struct spok_execution *x)
+{
+	(void)x;
+	if (ev == SPOK_ENGINE_TRACKED)
+		(*(int *)data)++;
+}
+
+/* A child process that supervises n executions: its own loop, client, store and engine.
+ * Once every object exists (first watch event each), it writes the ids to fd and goes on
+ * following them until it is killed. Never returns. */
+static void supervisor_child(const char *dir, int n, int fd)
+{
+	uv_loop_t l;
+	struct kube_client *c;
+	struct spok_store *st = NULL;
+	struct spok_engine *e = NULL;
+	struct spok_engine_opts o = {0};
+	char ids[8][32];
+	int tracked = 0;
+
+	uv_loop_init(&l);
+	c = client_new(&l);
+	if (spok_store_open(dir, &st, NULL) != 0)
+		_exit(2);
+	o.cluster = "test-cluster";
+	o.client = c;
+	o.store = st;
+	o.platform = &plat;
+	o.load_task = load_task;
+	o.spark_version = "3.5.7";
+	o.tick_ms = 50;
+	o.on_event = count_tracked;
+	o.event_data = &tracked;
+	if (spok_engine_new(&o, &e, NULL) != 0)
+		_exit(3);
+	for (int i = 0; i < n && i < 8; i++) {
+		struct spok_task t;
+
+		make_task(&t, 0, 0);
+		if (spok_engine_submit(e, &t, ns, "test:0:0", ids[i], sizeof(ids[i]), NULL) != 0)
+			_exit(4);
+		spok_task_free(&t);
+	}
+	while (tracked < n)
+		uv_run(&l, UV_RUN_ONCE);
+	for (int i = 0; i < n; i++)
+		if (write(fd, ids[i], sizeof(ids[i])) != (ssize_t)sizeof(ids[i]))
+			_exit(5);
+	close(fd);
+	for (;;)
+		uv_run(&l, UV_RUN_ONCE);
+}
+
+/* Starts a supervisor of n executions and reads their ids once all objects exist. */
+static pid_t start_supervisor(struct h *h, int n, char ids[][32])
+{
+	int fds[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		supervisor_child(h->dir, n, fds[1]);
+	}
+	close(fds[1]);
+	for (int i = 0; i < n; i++)
+		if (read(fds[0], ids[i], 32) != 32)
+			fail_msg("the supervisor child died before creating its objects");
+	close(fds[0]);
+	return pid;
+}
+
+/* An unrelated live process (its pid is what a reused pid looks like). */
+static pid_t spawn_sleep(void)
+{
+	char *argv[] = {(char *)"sleep", (char *)"600", NULL};
+	extern char **environ;
+	pid_t pid;
+
+	assert_int_equal(posix_spawnp(&pid, "sleep", NULL, NULL, argv, environ), 0);
+	return pid;
+}
+
+static void set_supervisor(struct h *h, const char *id, struct spok_proc_id sup)
+{
+	struct spok_execution x = row_of(h, id);
+	struct spok_err err = {0};
+
+	x.supervisor_pid = sup.pid;
+	x.supervisor_start = sup.start;
+	if (spok_store_update(h->st, &x, &err) != 0)
+		fail_msg("%s", err.msg);
+	spok_execution_free(&x);
+}
+
+static bool supervised_here(struct h *h, const char *id)
+{
+	struct spok_execution x = row_of(h, id);
+	struct spok_proc_id me = spok_proc_self();
+	bool yes = x.supervisor_pid == me.pid && x.supervisor_start == me.start;
+
+	spok_execution_free(&x);
+	return yes;
+}
+
+/* Plays the operator to the end for an adopted execution: RUNNING, then COMPLETED. */
+static void complete(struct h *h, const char *id)
+{
+	char *name = name_of(h, id);
+
+	set_state(name, "RUNNING");
+	WAIT_FOR(row_is(h, id, SPOK_PHASE_RUNNING), "RUNNING after the takeover");
+	set_state(name, "COMPLETED");
+	WAIT_FOR(row_is(h, id, SPOK_PHASE_SUCCEEDED), "SUCCEEDED after the takeover");
+	free(name);
+}
+
+static void expect_aborted(struct h *h, const char *id)
+{
+	char *name = name_of(h, id);
+
+	WAIT_FOR(row_is(h, id, SPOK_PHASE_ABORTED), "ABORTED");
+	WAIT_FOR(get_code(name) == SPOK_ENOTFOUND, "the aborted object's deletion");
+	free(name);
+}
+
+/* kill -9 of the supervisor, not reaped: a zombie with the same pid and start time, which
+ * kill(pid, 0) still reports. The next engine adopts and follows every execution, and an
+ * abort of one of them deletes its object. */
+static void test_supervisor_zombie(void **state)
+{
+	struct h h;
+	char ids[3][32];
+	size_t adopted = 0;
+	pid_t child;
+	int wst;
+
+	(void)state;
+	h_open(&h, NULL);
+	child = start_supervisor(&h, 3, ids);
+	assert_int_equal(kill(child, SIGKILL), 0);
+	/* not waited for: wait until the kernel has made it a zombie */
+	WAIT_FOR(kill(child, 0) == 0 && spok_pid_start_time(child) != 0 &&
+		 !spok_proc_alive((struct spok_proc_id){child, 0}), "the zombie");
+	assert_int_equal(spok_engine_adopt_all(h.e, &adopted, NULL), 0);
+	assert_int_equal(adopted, 3);
+	complete(&h, ids[0]);
+	complete(&h, ids[1]);
+	assert_int_equal(spok_engine_abort(h.e, ids[2], NULL), 0);
+	expect_aborted(&h, ids[2]);
+	WAIT_FOR(spok_engine_idle(h.e), "the end");
+	for (int i = 0; i < 3; i++) {
+		assert_true(supervised_here(&h, ids[i]));
+		assert_int_equal(count_for(ids[i]), 0);
+	}
+	assert_int_equal(waitpid(child, &wst, 0), child);
+	h_close(&h);
+}
+
+/* The recorded supervisor pid now belongs to an unrelated live process (another start
+ * time). An abort of an execution nobody follows takes it over and really aborts it (it
+ * used to answer and do nothing); adopt_all follows the rest. */
+static void test_supervisor_pid_reused(void **state)
+{
+	struct h h;
+	char ids[2][32];
+	size_t adopted = 0;
+	pid_t child, other;
+	int wst;
+	struct spok_proc_id reused;
+
+	(void)state;
+	h_open(&h, NULL);
+	child = start_supervisor(&h, 2, ids);
+	assert_int_equal(kill(child, SIGKILL), 0);
+	assert_int_equal(waitpid(child, &wst, 0), child);
+	other = spawn_sleep();
+	/* the row names the dead supervisor's start time with the live process's pid */
+	{
+		struct spok_execution x = row_of(&h, ids[0]);
+
+		reused.pid = other;
+		reused.start = x.supervisor_start;
+		spok_execution_free(&x);
+	}
+	assert_true(reused.start != 0);
+	WAIT_FOR(spok_pid_start_time(other) != 0, "the unrelated process");
+	assert_true(spok_pid_start_time(other) != reused.start);
+	set_supervisor(&h, ids[0], reused);
+	set_supervisor(&h, ids[1], reused);
+	assert_int_equal(spok_engine_abort(h.e, ids[0], NULL), 0);
+	expect_aborted(&h, ids[0]);
+	assert_int_equal(spok_engine_adopt_all(h.e, &adopted, NULL), 0);
+	assert_int_equal(adopted, 1);
+	complete(&h, ids[1]);
+	WAIT_FOR(spok_engine_idle(h.e), "the end");
+	assert_int_equal(count_for(ids[1]), 0);
+	kill(other, SIGKILL);
+	waitpid(other, &wst, 0);
+	h_close(&h);
+}
+
+/* A row whose supervisor is alive is left to it; when that supervisor dies later (here
+ * killed and left a zombie), the engine that skipped the row takes it over on its own. */
+static void test_supervisor_dies_later(void **state)
+{
+	struct h h;
+	char ids[1][32];
+	size_t adopted = 0;
+	pid_t child, live;
+	int wst;
+
+	(void)state;
+	h_open(&h, NULL);
+	child = start_supervisor(&h, 1, ids);
+	assert_int_equal(kill(child, SIGKILL), 0);
+	assert_int_equal(waitpid(child, &wst, 0), child);
+	live = spawn_sleep();
+	WAIT_FOR(spok_pid_start_time(live) != 0, "the live supervisor");
+	set_supervisor(&h, ids[0], (struct spok_proc_id){live, spok_pid_start_time(live)});
+	assert_int_equal(spok_engine_adopt_all(h.e, &adopted, NULL), 0);
+	assert_int_equal(adopted, 0); /* followed by a live process: not ours */
+	assert_false(supervised_here(&h, ids[0]));
+	assert_int_equal(kill(live, SIGKILL), 0); /* not reaped: a zombie */
+	WAIT_FOR(supervised_here(&h, ids[0]), "the takeover after the supervisor died");
+	complete(&h, ids[0]);
+	WAIT_FOR(spok_engine_idle(h.e), "the end");
+	assert_int_equal(count_for(ids[0]), 0);
+	assert_int_equal(waitpid(live, &wst, 0), live);
+	h_close(&h);
+}
+
 /* ---- setup ---- */
 
 static int setup(void **state)
@@ -785,6 +1025,9 @@ int main(void)
 		cmocka_unit_test(test_crash_after_create),
 		cmocka_unit_test(test_crash_running),
 		cmocka_unit_test(test_crash_teardown),
+		cmocka_unit_test(test_supervisor_zombie),
+		cmocka_unit_test(test_supervisor_pid_reused),
+		cmocka_unit_test(test_supervisor_dies_later),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

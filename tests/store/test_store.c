@@ -352,6 +352,127 @@ static void test_crash_safety(void **state)
 	free(dir);
 }
 
+/* Taking an execution over is a compare-and-set on the recorded supervisor (pid, start):
+ * of two processes that read the same dead supervisor, only the first wins. */
+static void test_claim(void **state)
+{
+	(void)state;
+	char *dir = make_tmpdir();
+	struct spok_store *s = NULL;
+	struct spok_err err = {0};
+	struct spok_execution e, got;
+	struct spok_proc_id dead = {4242, 777}, a = {100, 5}, b = {200, 6};
+
+	assert_int_equal(spok_store_open(dir, &s, &err), 0);
+	fill(&e, "sp-claimclaim");
+	e.supervisor_pid = dead.pid;
+	e.supervisor_start = dead.start;
+	assert_int_equal(spok_store_insert(s, &e, &err), 0);
+	assert_int_equal(spok_store_claim(s, e.id, dead, a, &err), 0);
+	assert_int_equal(spok_store_claim(s, e.id, dead, b, &err), SPOK_ECONFLICT);
+	assert_non_null(strstr(err.msg, "sp-claimclaim"));
+	assert_int_equal(spok_store_get(s, e.id, &got, &err), 0);
+	assert_int_equal(got.supervisor_pid, 100);
+	assert_int_equal(got.supervisor_start, 5);
+	spok_execution_free(&got);
+	/* the start time is part of the identity: same pid, other start is another process */
+	assert_int_equal(spok_store_claim(s, e.id, (struct spok_proc_id){100, 6}, b, &err), SPOK_ECONFLICT);
+	assert_int_equal(spok_store_claim(s, "sp-nonenonene", a, b, &err), SPOK_ENOTFOUND);
+	/* update keeps writing the whole row, the start time included */
+	e.supervisor_pid = 300;
+	e.supervisor_start = UINT64_C(123456789012);
+	assert_int_equal(spok_store_update(s, &e, &err), 0);
+	assert_int_equal(spok_store_get(s, e.id, &got, &err), 0);
+	assert_int_equal(got.supervisor_start, UINT64_C(123456789012));
+	spok_execution_free(&got);
+	spok_execution_free(&e);
+	spok_store_close(s);
+	rm_rf(dir);
+	free(dir);
+}
+
+/* spok_store_open_reader in a dir the process cannot write (a read-only bind mount and
+ * file modes both give EACCES/EROFS from access()): read-only, no migration, writes refused
+ * with a message that says so. Run as "nobody" when root, since root ignores modes. */
+static int reader_child(const char *dir)
+{
+	struct spok_store *s = NULL;
+	struct spok_err err = {0};
+	struct spok_execution *v = NULL;
+	size_t n = 0;
+
+	if (spok_store_open_reader(dir, &s, &err) != 0)
+		return 10;
+	if (!spok_store_readonly(s) || spok_store_list(s, &v, &n, &err) != 0 || n != 1)
+		return 11;
+	spok_execution_list_free(v, n);
+	if (spok_store_request_abort(s, "sp-rorororoor", &err) != SPOK_EIO ||
+	    strstr(err.msg, "may only read") == NULL)
+		return 12;
+	spok_store_close(s);
+	return 0;
+}
+
+static int old_schema_child(const char *dir)
+{
+	struct spok_store *s = NULL;
+	struct spok_err err = {0};
+
+	if (spok_store_open_reader(dir, &s, &err) != SPOK_EINVAL)
+		return 21;
+	return strstr(err.msg, "needs an upgrade") && strstr(err.msg, dir) ? 20 : 22;
+}
+
+static void run_as_reader(const char *dir, int want)
+{
+	pid_t p = fork();
+	int st;
+
+	assert_true(p >= 0);
+	if (p == 0) {
+		if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+			_exit(2);
+		_exit(want == 0 ? reader_child(dir) : old_schema_child(dir));
+	}
+	assert_int_equal(waitpid(p, &st, 0), p);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), want);
+}
+
+static void test_open_reader(void **state)
+{
+	(void)state;
+	char *dir = make_tmpdir();
+	char *path = xasprintf("%s/spok.db", dir);
+	struct spok_store *s = NULL;
+	struct spok_err err = {0};
+	struct spok_execution e;
+	sqlite3 *db;
+
+	/* writable: an ordinary store */
+	assert_int_equal(spok_store_open_reader(dir, &s, &err), 0);
+	assert_false(spok_store_readonly(s));
+	fill(&e, "sp-rorororoor");
+	assert_int_equal(spok_store_insert(s, &e, &err), 0);
+	spok_execution_free(&e);
+	spok_store_close(s);
+	assert_int_equal(chmod(dir, 0555), 0);
+	assert_int_equal(chmod(path, 0444), 0);
+	run_as_reader(dir, 0);
+	/* an older schema cannot be migrated without write access: the open says so */
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(chmod(path, 0444), 0);
+	run_as_reader(dir, 20);
+	assert_int_equal(chmod(dir, 0700), 0);
+	assert_int_equal(chmod(path, 0600), 0);
+	rm_rf(dir);
+	free(path);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -362,6 +483,8 @@ int main(void)
 		cmocka_unit_test(test_data_dir),
 		cmocka_unit_test(test_two_connections),
 		cmocka_unit_test(test_crash_safety),
+		cmocka_unit_test(test_claim),
+		cmocka_unit_test(test_open_reader),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
