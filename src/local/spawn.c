@@ -88,6 +88,7 @@ static volatile sig_atomic_t stop_sig;   /* the first stop signal, or 0 */
 static volatile sig_atomic_t stop_count; /* how many came */
 static uv_async_t *volatile wake_async;  /* the running attempt's loop, or NULL */
 static struct sigaction saved[NSTOP], saved_pipe;
+static bool caught[NSTOP]; /* the handler is ours for stop_signals[i] */
 static bool installed;
 
 static void on_stop_signal(int sig)
@@ -117,8 +118,12 @@ void spok_local_signals_install(void)
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < NSTOP; i++)
 		sigaddset(&sa.sa_mask, stop_signals[i]);
-	for (size_t i = 0; i < NSTOP; i++)
-		sigaction(stop_signals[i], &sa, &saved[i]);
+	/* A signal ignored by whoever started spok stays ignored: `nohup spok run` must survive
+	 * its terminal, and a shell starts background jobs with SIGINT/SIGQUIT ignored. */
+	for (size_t i = 0; i < NSTOP; i++) {
+		caught[i] = sigaction(stop_signals[i], NULL, &saved[i]) == 0 && saved[i].sa_handler != SIG_IGN &&
+			    sigaction(stop_signals[i], &sa, NULL) == 0;
+	}
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, &saved_pipe);
 	installed = true;
@@ -130,7 +135,8 @@ void spok_local_signals_restore(void)
 	if (!installed)
 		return;
 	for (size_t i = 0; i < NSTOP; i++)
-		sigaction(stop_signals[i], &saved[i], NULL);
+		if (caught[i])
+			sigaction(stop_signals[i], &saved[i], NULL);
 	sigaction(SIGPIPE, &saved_pipe, NULL);
 	installed = false;
 }
