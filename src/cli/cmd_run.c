@@ -176,12 +176,12 @@ int cmd_run(struct spok_cli *cli, int argc, char **argv)
 	struct spok_err err = {0};
 	int status = 0;
 
-	if (spok_cli_wants_cluster(argc, argv)) /* --cluster / --context: src/engine */
-		return cmd_run_cluster(cli, argc, argv);
 	/* A closed stdout/stderr (`spok run job.yaml | head -1`, a closed terminal) must not kill
 	 * the supervisor: writes fail with EPIPE instead, and the run goes on to its recorded end.
 	 * (Spark does not inherit this: libuv resets signal dispositions in the child.) */
 	signal(SIGPIPE, SIG_IGN);
+	if (spok_cli_wants_cluster(argc, argv)) /* --cluster / --context: src/engine */
+		return cmd_run_cluster(cli, argc, argv);
 	run_flags(&o, flags);
 	int result = spok_cli_parse(cli, argc, argv, flags, &pos, &err);
 	if (result == 0 && cli->help) {

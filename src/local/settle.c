@@ -280,7 +280,7 @@ static bool group_alive(int64_t pgid)
 /* Process group of /proc/<pid>, or 0. */
 static int64_t proc_pgrp(const char *pid)
 {
-	char path[64], buf[1024];
+	char path[300], buf[1024]; /* d_name: up to 255 bytes */
 	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -301,7 +301,7 @@ static int64_t proc_pgrp(const char *pid)
  * SPOK_EXECUTION_ID=<id> into the environment of spark-submit; its children inherit it). */
 static bool has_env(const char *pid, const char *marker)
 {
-	char path[64];
+	char path[300];
 	snprintf(path, sizeof(path), "/proc/%s/environ", pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
