@@ -199,10 +199,10 @@ int cmd_run(struct spok_cli *cli, int argc, char **argv)
 	if (result != 0)
 		return spok_cli_fail(&err);
 	/* Stopped by a signal: the run is recorded ABORTED; now end the way the signal would have,
-	 * so a shell sees "killed by SIGINT" and stops its script too. SIGQUIT would dump core:
-	 * exit 128+3 instead. */
+	 * so a shell sees "killed by SIGINT" and stops its script too. Signals whose default
+	 * dumps core (SIGQUIT, SIGXCPU) exit 128+N instead. */
 	int sig = spok_local_stop_signal();
-	if (sig && sig != SIGQUIT) {
+	if (sig && sig != SIGQUIT && sig != SIGXCPU) {
 		fflush(NULL);
 		signal(sig, SIG_DFL);
 		raise(sig);

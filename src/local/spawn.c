@@ -1,8 +1,8 @@
 /* spawn.c - one attempt under libuv: spark-submit in its own session, output to the log
  * (and the terminal), abort / timeout / signal handling. One loop owns all the state.
  *
- * Signals: while a supervisor runs, SIGHUP (terminal closed), SIGINT (^C), SIGTERM and
- * SIGQUIT only record which signal came and wake the attempt's loop (uv_async_send is
+ * Signals: while a supervisor runs, SIGHUP (terminal closed), SIGINT (^C), SIGTERM, SIGQUIT
+ * and the other catchable signals that would end spok (stop_signals) only record which came and wake the attempt's loop (uv_async_send is
  * async-signal-safe); the loop then stops Spark's process group as an abort. A signal before
  * or between attempts is seen by spok_local_supervise. SIGPIPE is ignored: writes to a closed
  * stdout/stderr fail with EPIPE and the echo to that stream stops; the run goes on. */
@@ -82,12 +82,17 @@ static int write_all(int fd, const char *p, size_t n)
 
 /* ---- stop signals ---- */
 
-static const int stop_signals[] = {SIGHUP, SIGINT, SIGTERM, SIGQUIT};
+/* Every signal whose default action ends the process and that a program can catch, except
+ * the crash signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS, SIGTRAP: after those
+ * nothing can be trusted, and the next reader settles the run as after SIGKILL) and
+ * SIGPIPE/SIGXFSZ, which are ignored so that writes fail with EPIPE/EFBIG instead. */
+static const int stop_signals[] = {SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM,
+				   SIGVTALRM, SIGPROF, SIGXCPU, SIGIO, SIGPWR};
 #define NSTOP (sizeof(stop_signals) / sizeof(stop_signals[0]))
 static volatile sig_atomic_t stop_sig;   /* the first stop signal, or 0 */
 static volatile sig_atomic_t stop_count; /* how many came */
 static uv_async_t *volatile wake_async;  /* the running attempt's loop, or NULL */
-static struct sigaction saved[NSTOP], saved_pipe;
+static struct sigaction saved[NSTOP], saved_pipe, saved_xfsz;
 static bool caught[NSTOP]; /* the handler is ours for stop_signals[i] */
 static bool installed;
 
@@ -126,6 +131,7 @@ void spok_local_signals_install(void)
 	}
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, &saved_pipe);
+	sigaction(SIGXFSZ, &sa, &saved_xfsz); /* RLIMIT_FSIZE on the log: EFBIG, not death */
 	installed = true;
 }
 
@@ -138,6 +144,7 @@ void spok_local_signals_restore(void)
 		if (caught[i])
 			sigaction(stop_signals[i], &saved[i], NULL);
 	sigaction(SIGPIPE, &saved_pipe, NULL);
+	sigaction(SIGXFSZ, &saved_xfsz, NULL);
 	installed = false;
 }
 
@@ -153,6 +160,14 @@ const char *spok_local_signal_reason(int sig)
 	case SIGINT: return "aborted by the user (interrupt)";
 	case SIGTERM: return "aborted: spok received SIGTERM";
 	case SIGQUIT: return "aborted: spok received SIGQUIT";
+	case SIGUSR1: return "aborted: spok received SIGUSR1";
+	case SIGUSR2: return "aborted: spok received SIGUSR2";
+	case SIGALRM: return "aborted: spok received SIGALRM";
+	case SIGVTALRM: return "aborted: spok received SIGVTALRM";
+	case SIGPROF: return "aborted: spok received SIGPROF";
+	case SIGXCPU: return "aborted: spok received SIGXCPU (CPU time limit)";
+	case SIGIO: return "aborted: spok received SIGIO";
+	case SIGPWR: return "aborted: spok received SIGPWR";
 	default: return "aborted: spok received a signal";
 	}
 }
@@ -165,8 +180,8 @@ static void kill_group(struct run *r, int sig)
 		kill((pid_t)-r->x->pgid, sig);
 }
 
-/* After an abort or timeout: KILL whatever is left of the group and wait (bounded) until it
- * is gone, so the phase is recorded only once nothing of the job runs any more. */
+/* After the attempt: KILL whatever is left of the group and wait (bounded) until it is gone,
+ * so the phase is recorded only once nothing of the job runs any more. */
 static void reap_group(int64_t pgid)
 {
 	for (int i = 0; i < REAP_TRIES && spok_pid_ok(pgid); i++) {
@@ -508,8 +523,10 @@ int spok_local_spawn_and_wait(struct spok_store *st, const struct spok_task *t,
 	}
 	start_watchers(r, t);
 	uv_run(&r->loop, UV_RUN_DEFAULT);
-	if (ar->stop != STOP_NONE)
-		reap_group(x->pgid);
+	/* Whatever the outcome, nothing of the attempt outlives it (as when the operator's driver
+	 * pod ends): stragglers and background processes the job left in its group are killed
+	 * before the end is recorded, since no supervisor would ever stop them afterwards. */
+	reap_group(x->pgid);
 done:
 	uv_loop_close(&r->loop);
 	close(r->log_fd);

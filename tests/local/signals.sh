@@ -82,7 +82,7 @@ ended_cleanly() {
 	[ -z "$props" ] || fail "$1: properties file left: $props"
 }
 
-for sig in HUP TERM INT QUIT; do
+for sig in HUP TERM INT QUIT USR1; do
 	say "SIG$sig to spok run: ABORTED naming the signal, spok ends by it, nothing left"
 	# Background jobs of a script start with SIGINT/SIGQUIT ignored (spok keeps an ignored
 	# signal ignored, as nohup needs): give them their default back, as a terminal would.
