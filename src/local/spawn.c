@@ -2,8 +2,9 @@
  * (and the terminal), abort / timeout / signal handling. One loop owns all the state.
  *
  * Signals: while a supervisor runs, SIGHUP (terminal closed), SIGINT (^C), SIGTERM, SIGQUIT
- * and the other catchable signals that would end spok (stop_signals) only record which came and wake the attempt's loop (uv_async_send is
- * async-signal-safe); the loop then stops Spark's process group as an abort. A signal before
+ * and the other catchable signals that would end spok (stop_signals) only record which came
+ * and wake the attempt's loop (uv_async_send is async-signal-safe); the loop then stops
+ * Spark's process group as an abort. A signal before
  * or between attempts is seen by spok_local_supervise. SIGPIPE is ignored: writes to a closed
  * stdout/stderr fail with EPIPE and the echo to that stream stops; the run goes on. */
 #include <errno.h>
@@ -157,7 +158,7 @@ const char *spok_local_signal_reason(int sig)
 {
 	switch (sig) {
 	case SIGHUP: return "aborted: spok received SIGHUP (its terminal was closed)";
-	case SIGINT: return "aborted by the user (interrupt)";
+	case SIGINT: return "aborted by the user (SIGINT, interrupt)";
 	case SIGTERM: return "aborted: spok received SIGTERM";
 	case SIGQUIT: return "aborted: spok received SIGQUIT";
 	case SIGUSR1: return "aborted: spok received SIGUSR1";
