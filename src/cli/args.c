@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/termesc.h"
+
 static const struct spok_flag *global_flags(struct spok_cli *cli)
 {
 	static struct spok_flag g[9];
@@ -157,7 +159,10 @@ void spok_cli_usage(const char *synopsis, const struct spok_flag *flags)
 
 int spok_cli_fail(const struct spok_err *err)
 {
-	fprintf(stderr, "spok: %s\n", err->msg[0] ? err->msg : spok_code_name(err->code));
+	/* Messages quote file names, keys and values from job files: escaped for the terminal. */
+	char *msg = spok_term_line(err->msg[0] ? err->msg : spok_code_name(err->code));
+	fprintf(stderr, "spok: %s\n", msg);
+	free(msg);
 	return spok_code_exit(err->code);
 }
 

@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 
 #ifdef SPOK_HAVE_ENGINE
+#include "common/termesc.h"
 #include "common/xalloc.h"
 #include "engine/engine.h"
 #include "kube/kubeconfig.h"
@@ -126,22 +127,29 @@ static void on_event(void *data, enum spok_engine_event ev, const struct spok_ex
 	snprintf(line, sizeof(line), "%s %u %s", spok_phase_name(x->phase), x->attempt,
 		 x->reason ? x->reason : "");
 	if (strcmp(line, p->last) != 0) {
+		/* The reason comes from the driver's output: escaped for the terminal. */
+		char *reason = spok_term_line(x->reason);
 		snprintf(p->last, sizeof(p->last), "%s", line);
 		stamp(now, sizeof(now));
 		fprintf(stderr, "%s %s %-20s attempt %u/%u %s%s\n", now, x->id,
 			spok_phase_name(x->phase), x->attempt + 1, x->max_attempts,
 			x->resource_name ? x->resource_name : "", x->reason ? "" : "");
-		if (x->reason)
-			fprintf(stderr, "         %s\n", x->reason);
+		if (reason)
+			fprintf(stderr, "         %s\n", reason);
+		free(reason);
 	}
 	if (x->links_json && (p->links == NULL || strcmp(p->links, x->links_json) != 0)) {
 		json_t *a = json_loads(x->links_json, 0, NULL);
 		size_t i;
 		json_t *l;
 
-		json_array_foreach(a, i, l)
-			fprintf(stderr, "         %s: %s\n", json_string_value(json_object_get(l, "name")),
-				json_string_value(json_object_get(l, "uri")));
+		json_array_foreach(a, i, l) {
+			char *name = spok_term_line(json_string_value(json_object_get(l, "name")));
+			char *uri = spok_term_line(json_string_value(json_object_get(l, "uri")));
+			fprintf(stderr, "         %s: %s\n", name ? name : "", uri ? uri : "");
+			free(name);
+			free(uri);
+		}
 		json_decref(a);
 		free(p->links);
 		p->links = xstrdup(x->links_json);
@@ -181,6 +189,44 @@ static int engine_start(struct cl *c, const struct cluster_flags *f, const char 
 static void run_until_idle(struct cl *c)
 {
 	while (!spok_engine_idle(c->e))
+		uv_run(&c->loop, UV_RUN_ONCE);
+}
+
+/* A foreground cluster run stopped by SIGHUP/SIGINT/SIGTERM/SIGQUIT stops following; the
+ * SparkApplication keeps running on the cluster (as after SIGKILL): 'spok reconcile' follows
+ * it, 'spok abort' stops it. Signals ignored by whoever started spok stay ignored (nohup). */
+struct follow_stop {
+	uv_signal_t h[4];
+	bool on[4];
+	int sig;
+};
+
+static void on_follow_signal(uv_signal_t *h, int signum)
+{
+	struct follow_stop *s = h->data;
+	if (!s->sig)
+		s->sig = signum;
+}
+
+static void follow_signals(struct cl *c, struct follow_stop *s, bool start)
+{
+	static const int sigs[4] = {SIGHUP, SIGINT, SIGTERM, SIGQUIT};
+	for (size_t i = 0; i < 4; i++) {
+		struct sigaction old;
+		if (start && sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN) {
+			uv_signal_init(&c->loop, &s->h[i]);
+			s->h[i].data = s;
+			s->on[i] = uv_signal_start(&s->h[i], on_follow_signal, sigs[i]) == 0;
+		} else if (!start && s->on[i]) {
+			uv_close((uv_handle_t *)&s->h[i], NULL);
+			s->on[i] = false;
+		}
+	}
+}
+
+static void run_until_idle_or_signal(struct cl *c, struct follow_stop *s)
+{
+	while (!s->sig && !spok_engine_idle(c->e))
 		uv_run(&c->loop, UV_RUN_ONCE);
 }
 
@@ -231,11 +277,23 @@ static int run_cluster(struct spok_cli *cli, const struct cluster_flags *f, cons
 		*status = spok_phase_terminal(x.phase) ? spok_cli_phase_exit(x.phase) : 0;
 		goto done;
 	}
-	run_until_idle(&c);
+	struct follow_stop stop = {0};
+	follow_signals(&c, &stop, true);
+	run_until_idle_or_signal(&c, &stop);
+	follow_signals(&c, &stop, false);
+	if (stop.sig) {
+		fprintf(stderr, "spok: SIG%s: stopped following execution %s; its SparkApplication keeps running on "
+			"cluster %s ('spok reconcile' follows it, 'spok abort %s' stops it)\n",
+			sigabbrev_np(stop.sig), id, cluster, id);
+		*status = 128 + stop.sig;
+		goto done;
+	}
 	if ((result = spok_store_get(c.st, id, &x, err)) != 0)
 		goto done;
+	char *reason = spok_term_line(x.reason);
 	fprintf(stderr, "spok: execution %s %s%s%s (attempt %u of %u)\n", x.id, spok_phase_name(x.phase),
-		x.reason ? ": " : "", x.reason ? x.reason : "", x.attempt + 1, x.max_attempts);
+		reason ? ": " : "", reason ? reason : "", x.attempt + 1, x.max_attempts);
+	free(reason);
 	*status = spok_cli_phase_exit(x.phase);
 done:
 	spok_execution_free(&x);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/termesc.h"
 #include "common/xalloc.h"
 #include "local/local.h"
 #include "store/store.h"
@@ -62,15 +63,63 @@ static int64_t duration_of(const struct spok_execution *x, int64_t now)
 	return (x->finished_ms ? x->finished_ms : now) - x->started_ms;
 }
 
+/* Human output shows text from job files and job output (names, reasons, app ids, paths):
+ * every string of the row is made safe for a terminal first (common/termesc.h). JSON and
+ * YAML output keep the raw values, escaped by their own rules. */
+static void term_field(char **f)
+{
+	if (*f && !spok_term_clean(*f)) {
+		char *safe = spok_term_line(*f);
+		free(*f);
+		*f = safe;
+	}
+}
+
+static void term_exec(struct spok_execution *x)
+{
+	char **fields[] = {&x->id, &x->task_name, &x->project, &x->domain, &x->backend,
+			   &x->namespace_, &x->resource_name, &x->reason, &x->error_message,
+			   &x->spark_app_id, &x->ui_url, &x->history_url, &x->event_log_dir,
+			   &x->log_path, &x->run_dir, &x->task_source, &x->outputs_json};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		term_field(fields[i]);
+}
+
+/* printf("%s") of a borrowed string that may come from a job: escaped, or "-" for NULL. */
+static void put_safe(const char *s)
+{
+	char *safe = spok_term_line(s ? s : "-");
+	fputs(safe, stdout);
+	free(safe);
+}
+
+static bool local_row(const struct spok_execution *x)
+{
+	return !x->backend || strcmp(x->backend, "local") == 0;
+}
+
+/* An unfinished local run whose supervisor died is recorded as ended before it is shown
+ * (spok_local_settle), so no reader shows RUNNING forever. A failed write is reported on
+ * stderr; the settled state is still shown. */
+static void settle_rows(struct spok_store *st, struct spok_execution *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct spok_err e = {0};
+		if (local_row(&v[i]) && !spok_phase_terminal(v[i].phase) && spok_local_settle(st, &v[i], &e) < 0)
+			fprintf(stderr, "spok: %s\n", e.msg);
+	}
+}
+
 /* ---- list ---- */
 
 #define LIST_DEFAULT_LIMIT 100
 #define LIST_PAGE 1000 /* --all reads pages of this many rows */
 
-static void print_table_rows(const struct spok_execution *v, size_t n, int64_t now)
+static void print_table_rows(struct spok_execution *v, size_t n, int64_t now)
 {
 	for (size_t i = 0; i < n; i++) {
 		char age[32], dur[32], att[24];
+		term_exec(&v[i]);
 		human_duration(now - v[i].created_ms, age, sizeof(age));
 		human_duration(duration_of(&v[i], now), dur, sizeof(dur));
 		snprintf(att, sizeof(att), "%u/%u", v[i].attempt + 1, v[i].max_attempts);
@@ -129,6 +178,7 @@ static int list_run(struct spok_store *st, const struct list_opts *o, const char
 		char *next = NULL;
 
 		result = spok_store_list_page(st, &o->f, o->limit ? o->limit : LIST_PAGE, cur, &v, &n, &next, err);
+		settle_rows(st, v, n);
 		for (size_t i = 0; a && i < n; i++)
 			json_array_append_new(a, spok_execution_to_json(&v[i]));
 		if (!a)
@@ -227,13 +277,19 @@ static void live_view_of(const json_t *live, struct live_view *v)
 static void print_phase(const struct spok_execution *x, const struct live_view *v)
 {
 	if (v->found && v->phase && v->recorded) {
-		printf("%-11s %s (live from the cluster)\n", "Phase:", v->phase);
+		printf("%-11s ", "Phase:");
+		put_safe(v->phase);
+		printf(" (live from the cluster)\n");
 	} else if (v->found && v->phase) {
-		printf("%-11s %s (live from the cluster; not yet recorded - run 'spok reconcile' to "
-		       "follow it)\n", "Phase:", v->phase);
+		printf("%-11s ", "Phase:");
+		put_safe(v->phase);
+		printf(" (live from the cluster; not yet recorded - run 'spok reconcile' to follow it)\n");
 		printf("%-11s %s\n", "Recorded:", spok_phase_name(x->phase));
-		if (v->reason)
-			printf("%-11s %s\n", "Reason:", v->reason);
+		if (v->reason) {
+			printf("%-11s ", "Reason:");
+			put_safe(v->reason);
+			putchar('\n');
+		}
 		return;
 	} else {
 		printf("%-11s %s\n", "Phase:", spok_phase_name(x->phase));
@@ -245,9 +301,11 @@ static void print_phase(const struct spok_execution *x, const struct live_view *
 /* The line a user reads when the live read did not give a phase. */
 static void print_live_warning(const struct spok_execution *x, const struct live_view *v)
 {
-	if (v->error)
-		printf("%-11s cannot read the SparkApplication from cluster %s: %s; showing the "
-		       "stored state\n", "Warning:", x->backend, v->error);
+	if (v->error) {
+		printf("%-11s cannot read the SparkApplication from cluster %s: ", "Warning:", x->backend);
+		put_safe(v->error);
+		printf("; showing the stored state\n");
+	}
 	else if (v->asked && !v->found)
 		printf("%-11s cluster %s has no SparkApplication %s/%s (not created yet, or deleted); "
 		       "'spok reconcile' records what happened\n", "Warning:", x->backend,
@@ -265,9 +323,13 @@ static void print_links(const struct spok_execution *x, const struct live_view *
 		a = stored = json_loads(x->links_json, 0, NULL);
 	if (json_array_size(a) > 0)
 		printf("Links:%s\n", a == v->links ? " (live)" : "");
-	json_array_foreach(a, i, l)
-		printf("  %s: %s\n", json_string_value(json_object_get(l, "name")),
-		       json_string_value(json_object_get(l, "uri")));
+	json_array_foreach(a, i, l) {
+		printf("  ");
+		put_safe(json_string_value(json_object_get(l, "name")));
+		printf(": ");
+		put_safe(json_string_value(json_object_get(l, "uri")));
+		putchar('\n');
+	}
 	json_decref(stored);
 }
 
@@ -280,8 +342,9 @@ static void print_status(const struct spok_execution *x, const struct spok_attem
 	char dur[32];
 
 	live_view_of(live, &v);
-	app_id = x->spark_app_id ? x->spark_app_id : v.spark_app_id;
-	ui = v.found ? v.ui_url : (spok_phase_terminal(x->phase) ? NULL : x->ui_url);
+	char *live_app = spok_term_line(v.spark_app_id), *live_ui = spok_term_line(v.ui_url);
+	app_id = x->spark_app_id ? x->spark_app_id : live_app;
+	ui = v.found ? live_ui : (spok_phase_terminal(x->phase) ? NULL : x->ui_url);
 	printf("%-11s %s\n", "ID:", x->id);
 	printf("%-11s %s (%s/%s)\n", "Task:", x->task_name ? x->task_name : "-", x->project ? x->project : "-",
 	       x->domain ? x->domain : "-");
@@ -315,21 +378,22 @@ static void print_status(const struct spok_execution *x, const struct spok_attem
 	if (x->outputs_json)
 		printf("%-11s %s\n", "Outputs:", x->outputs_json);
 	print_live_warning(x, &v);
-	if (!spok_phase_terminal(x->phase) && x->supervisor_pid > 0 && kill((pid_t)x->supervisor_pid, 0) != 0 &&
-	    errno == ESRCH) {
-		if (cluster)
-			printf("%-11s no spok process is following this run; 'spok reconcile' follows it\n",
-			       "Note:");
-		else
-			printf("%-11s the spok process supervising this run is gone; 'spok abort %s' records it\n",
-			       "Warning:", x->id);
-	}
+	if (!spok_phase_terminal(x->phase) && !cluster && !spok_local_supervisor_alive(x))
+		printf("%-11s the spok process supervising this run is gone and its end could not be "
+		       "recorded; 'spok abort %s' records it\n", "Warning:", x->id);
+	else if (!spok_phase_terminal(x->phase) && cluster && x->supervisor_pid > 0 &&
+		 kill((pid_t)x->supervisor_pid, 0) != 0 && errno == ESRCH)
+		printf("%-11s no spok process is following this run; 'spok reconcile' follows it\n", "Note:");
 	if (na > 1) {
 		printf("Attempts:\n");
-		for (size_t i = 0; i < na; i++)
-			printf("  %u  %-20s %s\n", a[i].attempt + 1, spok_phase_name(a[i].phase),
-			       a[i].reason ? a[i].reason : "");
+		for (size_t i = 0; i < na; i++) {
+			printf("  %u  %-20s ", a[i].attempt + 1, spok_phase_name(a[i].phase));
+			put_safe(a[i].reason ? a[i].reason : "");
+			putchar('\n');
+		}
 	}
+	free(live_app);
+	free(live_ui);
 }
 
 /* One live read for an unfinished cluster execution (see spok_cluster_live); the store is
@@ -386,6 +450,8 @@ int cmd_status(struct spok_cli *cli, int argc, char **argv)
 	if (result == 0)
 		result = spok_store_get(st, pos.items[0], &x, &err);
 	if (result == 0)
+		settle_rows(st, &x, 1);
+	if (result == 0)
 		result = spok_store_attempts(st, x.id, &a, &na, &err);
 	if (result == 0 && !no_refresh)
 		live = status_live(cli, &x);
@@ -395,6 +461,7 @@ int cmd_status(struct spok_cli *cli, int argc, char **argv)
 		result = spok_cli_print(j, cli->output, &err);
 		json_decref(j);
 	} else if (result == 0) {
+		term_exec(&x);
 		print_status(&x, a, na, data_dir, live);
 	}
 	json_decref(live);
@@ -416,39 +483,83 @@ static void sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Copies new bytes of path from *off to stdout. */
-static void copy_from(const char *path, off_t *off)
+/* Where log bytes go: stdout as they are, or escaped for a terminal (tty set). */
+struct log_sink {
+	struct spok_term_stream *tty; /* NULL: raw */
+	bool broken;                  /* a write failed (EPIPE: the reader went away) */
+};
+
+static void sink_write(struct log_sink *s, const char *p, size_t n)
+{
+	if (s->broken)
+		return;
+	if (s->tty) {
+		struct spok_buf b;
+		spok_buf_init(&b, 0);
+		spok_term_stream_feed(s->tty, p, n, &b);
+		if (b.len && fwrite(b.data, 1, b.len, stdout) != b.len)
+			s->broken = true;
+		spok_buf_free(&b);
+	} else if (n && fwrite(p, 1, n, stdout) != n) {
+		s->broken = true;
+	}
+	if (fflush(stdout) != 0)
+		s->broken = true;
+}
+
+static void sink_end(struct log_sink *s)
+{
+	if (s->tty && !s->broken) {
+		struct spok_buf b;
+		spok_buf_init(&b, 0);
+		spok_term_stream_end(s->tty, &b);
+		if (b.len)
+			fwrite(b.data, 1, b.len, stdout);
+		spok_buf_free(&b);
+	}
+	fflush(stdout);
+}
+
+/* Copies new bytes of path from *off to the sink. */
+static void copy_from(const char *path, off_t *off, struct log_sink *sink)
 {
 	char buf[65536];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	ssize_t n;
-	while ((n = pread(fd, buf, sizeof(buf), *off)) > 0) {
-		fwrite(buf, 1, (size_t)n, stdout);
+	while (!sink->broken && (n = pread(fd, buf, sizeof(buf), *off)) > 0) {
+		sink_write(sink, buf, (size_t)n);
 		*off += n;
 	}
 	close(fd);
-	fflush(stdout);
 }
 
 /* Follows the current attempt's log until the execution is terminal; a retry switches to
- * the new attempt's file. */
-static int follow(struct spok_store *st, struct spok_execution *x, struct spok_err *err)
+ * the new attempt's file. A local run whose supervisor died is settled (spok_local_settle)
+ * so this returns instead of waiting forever; a closed stdout (EPIPE) ends it too. */
+static int follow(struct spok_store *st, struct spok_execution *x, struct log_sink *sink,
+		  struct spok_err *err)
 {
 	off_t off = 0;
 	char *path = xstrdup(x->log_path);
 	int result = 0;
 
 	for (;;) {
-		copy_from(path, &off);
+		copy_from(path, &off, sink);
+		if (sink->broken)
+			break;
 		struct spok_execution now;
 		result = spok_store_get(st, x->id, &now, err);
 		if (result != 0)
 			break;
 		bool done = spok_phase_terminal(now.phase);
+		if (!done && local_row(&now)) {
+			spok_local_settle(st, &now, NULL);
+			done = spok_phase_terminal(now.phase);
+		}
 		if (now.log_path && strcmp(now.log_path, path) != 0) {
-			copy_from(path, &off);
+			copy_from(path, &off, sink);
 			free(path);
 			path = xstrdup(now.log_path);
 			off = 0;
@@ -456,7 +567,7 @@ static int follow(struct spok_store *st, struct spok_execution *x, struct spok_e
 		}
 		spok_execution_free(&now);
 		if (done) {
-			copy_from(path, &off);
+			copy_from(path, &off, sink);
 			break;
 		}
 		sleep_ms(FOLLOW_STEP_MS);
@@ -467,20 +578,27 @@ static int follow(struct spok_store *st, struct spok_execution *x, struct spok_e
 
 int cmd_logs(struct spok_cli *cli, int argc, char **argv)
 {
-	bool f = false;
+	bool f = false, raw = false;
 	const char *attempt = NULL;
 	struct spok_flag flags[] = {
 		{"follow", 'f', NULL, &f, NULL, "keep printing until the execution finishes"},
 		{"attempt", 0, &attempt, NULL, NULL, "1-based attempt (default: the current one)"},
+		{"raw", 0, NULL, &raw, NULL, "write the log bytes unchanged even to a terminal"},
 		{0},
 	};
+	struct spok_term_stream tty = {.flags = SPOK_TERM_TEXT};
+	struct log_sink sink = {0};
 	struct spok_strv pos = {0};
 	struct spok_store *st;
 	struct spok_execution x = {0};
 	struct spok_err err = {0};
 	char *data_dir;
-	int result = open_cmd(cli, argc, argv, flags, "spok logs ID [-f] [--attempt N]", 1, &pos, &data_dir, &st, &err);
+	int result = open_cmd(cli, argc, argv, flags, "spok logs ID [-f] [--attempt N] [--raw]", 1, &pos, &data_dir, &st, &err);
 
+	/* The log is the job's own output: bytes unchanged into a file or pipe, but control
+	 * sequences escaped on a terminal (a job must not drive the operator's terminal). */
+	if (!raw && isatty(STDOUT_FILENO))
+		sink.tty = &tty;
 	if (result == 0)
 		result = spok_store_get(st, pos.items[0], &x, &err);
 	if (result == 0 && x.backend && strcmp(x.backend, "local") != 0) { /* pods/log */
@@ -500,14 +618,15 @@ int cmd_logs(struct spok_cli *cli, int argc, char **argv)
 		result = spok_err_set(&err, SPOK_ENOTFOUND, "execution %s: no log yet (phase %s); retry shortly", x.id,
 				      spok_phase_name(x.phase));
 	if (result == 0 && f && !attempt) {
-		result = follow(st, &x, &err);
+		result = follow(st, &x, &sink, &err);
 	} else if (result == 0) {
 		off_t off = 0;
 		if (access(x.log_path, R_OK) != 0)
 			result = spok_err_set(&err, SPOK_ENOTFOUND, "%s: %s; the log may have been removed", x.log_path, strerror(errno));
 		else
-			copy_from(x.log_path, &off);
+			copy_from(x.log_path, &off, &sink);
 	}
+	sink_end(&sink);
 out:
 	spok_execution_free(&x);
 	spok_store_close(st);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/termesc.h"
 #include "common/xalloc.h"
 #include "local/local.h"
 #include "store/store.h"
@@ -54,17 +55,24 @@ static int parse_inputs(const struct spok_strv *in, struct spok_strmap *out, str
 	return 0;
 }
 
+/* The reason comes from the job's output and is escaped for the terminal; outputs stay JSON
+ * (jansson escapes control characters; C1 and DEL are escaped here too). */
 static void report(const struct spok_execution *x, const char *data_dir)
 {
+	char *reason = spok_term_line(x->reason);
 	fprintf(stderr, "spok: execution %s %s", x->id, spok_phase_name(x->phase));
-	if (x->reason)
-		fprintf(stderr, ": %s", x->reason);
+	if (reason)
+		fprintf(stderr, ": %s", reason);
+	free(reason);
 	fprintf(stderr, " (attempt %u of %u)\n", x->attempt + 1, x->max_attempts);
 	if (x->history_url)
 		fprintf(stderr, "spok: Spark history: %s%s\n", x->history_url,
 			spok_history_running(data_dir) ? "" : " (start the server with 'spok history')");
-	if (x->outputs_json)
-		printf("%s\n", x->outputs_json);
+	if (x->outputs_json) {
+		char *out = spok_term_line(x->outputs_json);
+		printf("%s\n", out);
+		free(out);
+	}
 	fflush(stdout);
 }
 
@@ -142,8 +150,9 @@ static int run(struct spok_cli *cli, struct run_opts *o, const char *job, int *s
 		result = detach(data_dir, &task, &plat, &lo, &x, err);
 		goto done;
 	}
-	fprintf(stderr, "spok: execution %s: running %s locally (log %s/attempt-0.log)\n", x.id,
-		task.name ? task.name : job, x.run_dir);
+	char *what = spok_term_line(task.name ? task.name : job);
+	fprintf(stderr, "spok: execution %s: running %s locally (log %s/attempt-0.log)\n", x.id, what, x.run_dir);
+	free(what);
 	result = spok_local_supervise(st, &task, &plat, &lo, &x, err);
 	if (result == 0) {
 		report(&x, data_dir);
@@ -167,6 +176,10 @@ int cmd_run(struct spok_cli *cli, int argc, char **argv)
 	struct spok_err err = {0};
 	int status = 0;
 
+	/* A closed stdout/stderr (`spok run job.yaml | head -1`, a closed terminal) must not kill
+	 * the supervisor: writes fail with EPIPE instead, and the run goes on to its recorded end.
+	 * (Spark does not inherit this: libuv resets signal dispositions in the child.) */
+	signal(SIGPIPE, SIG_IGN);
 	if (spok_cli_wants_cluster(argc, argv)) /* --cluster / --context: src/engine */
 		return cmd_run_cluster(cli, argc, argv);
 	run_flags(&o, flags);
@@ -183,5 +196,16 @@ int cmd_run(struct spok_cli *cli, int argc, char **argv)
 		result = run(cli, &o, pos.items[0], &status, &err);
 	spok_strv_free(&o.inputs);
 	spok_strv_free(&pos);
-	return result == 0 ? status : spok_cli_fail(&err);
+	if (result != 0)
+		return spok_cli_fail(&err);
+	/* Stopped by a signal: the run is recorded ABORTED; now end the way the signal would have,
+	 * so a shell sees "killed by SIGINT" and stops its script too. Signals whose default
+	 * dumps core (SIGQUIT, SIGXCPU) exit 128+N instead. */
+	int sig = spok_local_stop_signal();
+	if (sig && sig != SIGQUIT && sig != SIGXCPU) {
+		fflush(NULL);
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+	return sig ? 128 + sig : status;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "common/buf.h"
@@ -160,7 +161,9 @@ int spok_cli_print(const json_t *j, const char *format, struct spok_err *err)
 		text = spok_json_to_yaml(j);
 		fputs(text, stdout);
 	} else if (strcmp(format, "json") == 0) {
-		text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		/* On a terminal, C1 controls (which jansson writes raw) become \u0080-\u009f. */
+		text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+					     (isatty(STDOUT_FILENO) ? JSON_ENSURE_ASCII : 0));
 		if (text == NULL)
 			return spok_err_set(err, SPOK_EINTERNAL, "cannot encode JSON output");
 		fputs(text, stdout);

@@ -1,5 +1,8 @@
 #include "common/log.h"
 
+#include "common/termesc.h"
+#include "common/xalloc.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,9 +44,13 @@ void spok_log(enum spok_log_level l, const char *fmt, ...)
 
 	if (l > spok_log_get_level())
 		return;
-	fprintf(stderr, "spok: %s: ", names[l]);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	char *line = xvasprintf(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	/* Log lines carry values from requests, job files and job output: one line each, with
+	 * no control sequence reaching the operator's terminal (or forging a log line). */
+	char *safe = spok_term_line(line);
+	fprintf(stderr, "spok: %s: %s\n", names[l], safe);
+	free(safe);
+	free(line);
 }

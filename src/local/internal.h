@@ -38,4 +38,34 @@ int spok_local_flyte_prepare(const struct spok_task *t, const struct spok_local_
 /* flytekit tasks after exit 0: outputs.pb -> x->outputs_json, or error.pb -> failure. */
 void spok_local_flyte_outputs(const struct spok_task *t, struct spok_execution *x);
 
+/* TERM the group, wait up to grace_ms for it to go, then KILL (proc.c). */
+void spok_local_stop_group(int64_t pgid, uint64_t grace_ms);
+
+/* ---- settle.c ---- */
+/* Takes (creating it) the exclusive flock on <run_dir>/supervisor.lock for execution id and
+ * holds it until spok_local_lock_release; a second supervisor gets SPOK_ECONFLICT. The fd is
+ * close-on-exec: spark-submit does not inherit it. One execution per process. */
+int spok_local_lock_take(const char *run_dir, const char *id, struct spok_err *err);
+void spok_local_lock_release(void);
+/* <run dir>/outcome.json (heap). */
+char *spok_local_outcome_path(const struct spok_execution *x);
+/* At the start of an attempt: allocates SPOK_LOCAL_OUTCOME_RESERVE bytes for the outcome. */
+void spok_local_outcome_reserve(const struct spok_execution *x);
+int spok_local_outcome_write(const struct spok_execution *x);
+void spok_local_outcome_clear(const struct spok_execution *x);
+/* A supervisor's write of an attempt's end: outcome file first (synced), then the store,
+ * retried with backoff for SPOK_LOCAL_COMMIT_RETRY_MS; the error names the outcome file. */
+int spok_local_commit(struct spok_store *st, struct spok_execution *x, struct spok_err *err);
+/* spok_local_settle with the reason's start (`why`) and the TERM -> KILL grace given. */
+int spok_local_settle_as(struct spok_store *st, struct spok_execution *x, const char *why,
+			 uint64_t grace_ms, struct spok_err *err);
+
+/* ---- stop signals (spawn.c) ---- */
+/* SIGHUP/SIGINT/SIGTERM/SIGQUIT only note the signal (and wake the attempt's loop) while a
+ * supervisor runs; SIGPIPE is ignored. install/restore bracket spok_local_supervise. */
+void spok_local_signals_install(void);
+void spok_local_signals_restore(void);
+/* The reason recorded for a run stopped by sig (static string). */
+const char *spok_local_signal_reason(int sig);
+
 #endif

@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "common/buf.h"
+#include "common/termesc.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
 #include "local/internal.h"
@@ -418,7 +419,6 @@ void spok_local_env(const struct spok_task *t, const struct spok_spark_env *env,
 		env_set(envv, "SPARK_HOME", env->spark_home);
 	/* Keep the driver and its UI on loopback, whatever the hostname resolves to. */
 	env_set(envv, "SPARK_LOCAL_IP", "127.0.0.1");
-	env_set(envv, "SPOK_EXECUTION_ID", x->id);
 	if (t->origin == SPOK_ORIGIN_FLYTE) {
 		char cwd[4096];
 		const char *dir = o->python_path;
@@ -438,6 +438,8 @@ void spok_local_env(const struct spok_task *t, const struct spok_spark_env *env,
 	}
 	for (size_t i = 0; i < t->env.len; i++)
 		env_set(envv, t->env.items[i].key, t->env.items[i].value);
+	/* After the task's env: a reader settling a dead run finds its processes by this. */
+	env_set(envv, "SPOK_EXECUTION_ID", x->id);
 }
 
 /* A free loopback port for the Spark UI. Spark moves to the next port if another process
@@ -536,9 +538,14 @@ int spok_local_submit(struct spok_store *st, const struct spok_task *t,
 	run_dir = NULL;
 	out->task_source = t->source_path ? realpath(t->source_path, NULL) : NULL;
 	out->supervisor_pid = getpid();
-	result = spok_store_insert(st, out, err);
-	if (result != 0)
+	/* Held from before the row exists: a reader never sees it without a live holder. */
+	result = spok_local_lock_take(out->run_dir, out->id, err);
+	if (result == 0)
+		result = spok_store_insert(st, out, err);
+	if (result != 0) {
+		spok_local_lock_release();
 		spok_execution_free(out);
+	}
 done:
 	free(main_file);
 	free(run_dir);
@@ -663,6 +670,7 @@ static int run_one(struct spok_store *st, const struct spok_task *t, const struc
 		goto fail;
 	}
 	spok_local_env(t, env, o, x, &envv);
+	spok_local_outcome_reserve(x);
 	result = spok_local_spawn_and_wait(st, t, o, x, &argv, &envv, &ar, err);
 	unlink_props(x);
 	if (result != 0)
@@ -670,7 +678,7 @@ static int run_one(struct spok_store *st, const struct spok_task *t, const struc
 	x->finished_ms = spok_now_ms();
 	classify(st, t, x, &ar);
 	set_history(x, o->data_dir);
-	result = spok_store_update(st, x, err);
+	result = spok_local_commit(st, x, err);
 fail:
 	spok_strv_free(&argv);
 	spok_strv_free(&envv);
@@ -709,13 +717,21 @@ int spok_local_supervise(struct spok_store *st, const struct spok_task *t,
 
 	if (result != 0)
 		return result;
+	result = spok_local_lock_take(x->run_dir, x->id, err);
+	if (result != 0) {
+		spok_spark_env_free(&env);
+		return result;
+	}
 	x->supervisor_pid = getpid();
+	spok_local_signals_install();
 	for (;;) {
-		if (abort_pending(st, x)) {
+		int sig = spok_local_stop_signal();
+		if (sig || abort_pending(st, x)) {
 			x->phase = SPOK_PHASE_ABORTED;
 			x->finished_ms = spok_now_ms();
-			set_str(&x->reason, xstrdup("aborted by spok abort before the attempt started"));
-			result = spok_store_update(st, x, err);
+			set_str(&x->reason, sig ? xasprintf("%s before the attempt started", spok_local_signal_reason(sig))
+						: xstrdup("aborted by spok abort before the attempt started"));
+			result = spok_local_commit(st, x, err);
 			break;
 		}
 		result = run_one(st, t, p, &env, o, x, err);
@@ -723,11 +739,15 @@ int spok_local_supervise(struct spok_store *st, const struct spok_task *t,
 			break;
 		if (x->phase != SPOK_PHASE_RETRYABLE_FAILURE || x->attempt + 1 >= x->max_attempts)
 			break;
-		say(o, "spok: attempt %u of %u failed: %s; retrying\n", x->attempt + 1, x->max_attempts,
-		    x->reason ? x->reason : "unknown reason");
+		char *why = spok_term_line(x->reason ? x->reason : "unknown reason");
+		say(o, "spok: attempt %u of %u failed: %s; retrying\n", x->attempt + 1, x->max_attempts, why);
+		free(why);
 		x->attempt++;
 		x->phase = SPOK_PHASE_QUEUED;
 	}
+	spok_local_signals_restore();
+	/* Recorded (or left in outcome.json): from here a reader may settle the row. */
+	spok_local_lock_release();
 	spok_spark_env_free(&env);
 	return result;
 }

@@ -5,8 +5,19 @@
  * per-attempt log file (and the terminal), and records everything in the store: phase,
  * reason, exit code, pid/pgid + process start time, Spark UI URL, Spark app id, event log
  * and history-server link. Retries run as new attempts; the task timeout aborts the run as
- * TIMED_OUT; SIGINT/SIGTERM to spok or `spok abort` from another process abort it (TERM to
- * the group, KILL after a grace period) as ABORTED.
+ * TIMED_OUT; SIGHUP/SIGINT/SIGTERM/SIGQUIT to spok or `spok abort` from another process abort
+ * it (TERM to the group, KILL after a grace period; a second signal KILLs at once) as ABORTED
+ * with a reason naming the signal. SIGPIPE is ignored while a run is supervised: a closed
+ * stdout/stderr (`spok run job.yaml | head -1`) only stops the echo, the run goes on.
+ *
+ * When spok dies: the submitting process holds an exclusive flock on
+ * <run dir>/supervisor.lock from before the row exists until the end is recorded; the kernel
+ * drops it however the process dies (SIGKILL included), so a free lock means "no supervisor"
+ * with no doubt about reused pids. Readers (`spok list/status/logs -f/abort`) call
+ * spok_local_settle on unfinished local rows. An attempt's end is written to
+ * <run dir>/outcome.json (space reserved when the attempt starts, synced) before the store; a
+ * store write that still fails after SPOK_LOCAL_COMMIT_RETRY_MS leaves that file for the
+ * next reader to record.
  *
  * Where things come from:
  * - spark-submit: $SPARK_HOME/bin/spark-submit, else <venv>/bin/spark-submit (pyspark's own),
@@ -47,6 +58,9 @@
 #include "store/store.h"
 
 #define SPOK_LOCAL_GRACE_MS 10000
+#define SPOK_LOCAL_SETTLE_GRACE_MS 3000     /* a reader ending a dead run's group: TERM -> KILL */
+#define SPOK_LOCAL_COMMIT_RETRY_MS 15000    /* a supervisor retries its final store write */
+#define SPOK_LOCAL_OUTCOME_RESERVE ((size_t)64 << 10) /* bytes reserved for outcome.json */
 #define SPOK_HISTORY_PORT 18080
 
 struct spok_local_opts {
@@ -102,6 +116,21 @@ char *spok_local_props_path(const struct spok_execution *x);
  * alive any more, records ABORTED itself. */
 int spok_local_abort(struct spok_store *st, const char *id, uint64_t grace_ms,
 		     struct spok_err *err);
+
+/* For a reader holding an unfinished local row: when its supervisor is gone (lock free, or
+ * for rows of an older spok no process with its pid), records how the run ended: the outcome
+ * the supervisor left in outcome.json when it could not write the store, else ABORTED with
+ * "supervisor (pid N) died; ..." after ending what is left of the run's Spark process groups
+ * (the recorded group when pid + start time still match, and any group of a process whose
+ * environment carries SPOK_EXECUTION_ID=<id>; TERM, KILL after SPOK_LOCAL_SETTLE_GRACE_MS).
+ * Removes leftover spark-conf-*.properties files. *x is replaced by the settled row (also when
+ * the store write fails, so it can be shown). Returns 1 when it settled, 0 when there was
+ * nothing to do (finished, not local, supervisor alive or undecidable), or an error. */
+int spok_local_settle(struct spok_store *st, struct spok_execution *x, struct spok_err *err);
+/* Whether a supervisor still holds x (see above); undecidable counts as alive. */
+bool spok_local_supervisor_alive(const struct spok_execution *x);
+/* The signal that stopped the last spok_local_supervise of this process, or 0. */
+int spok_local_stop_signal(void);
 
 /* Reason for a failed attempt from its driver log (OutOfMemoryError, Python traceback,
  * 'Exception in thread "main"', spark-submit "Error:" lines). Heap string or NULL.

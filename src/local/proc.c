@@ -65,8 +65,7 @@ static bool group_alive(int64_t pgid)
 	return spok_pid_ok(pgid) && (kill((pid_t)-pgid, 0) == 0 || errno == EPERM);
 }
 
-/* TERM the group, wait up to grace_ms for it to go, then KILL. */
-static void stop_group(int64_t pgid, uint64_t grace_ms)
+void spok_local_stop_group(int64_t pgid, uint64_t grace_ms)
 {
 	if (!spok_pid_ok(pgid))
 		return;
@@ -75,11 +74,6 @@ static void stop_group(int64_t pgid, uint64_t grace_ms)
 		sleep_ms(WAIT_STEP_MS);
 	if (group_alive(pgid))
 		kill((pid_t)-pgid, SIGKILL);
-}
-
-static bool supervisor_alive(int64_t pid)
-{
-	return spok_other_process_alive(pid);
 }
 
 int spok_local_abort(struct spok_store *st, const char *id, uint64_t grace_ms, struct spok_err *err)
@@ -98,9 +92,9 @@ int spok_local_abort(struct spok_store *st, const char *id, uint64_t grace_ms, s
 		grace_ms = SPOK_LOCAL_GRACE_MS;
 	/* Signal only if the recorded pid is still the process we started (pid reuse). */
 	if (spok_pid_ok(x.pid) && x.proc_start != 0 && spok_proc_start_time(x.pid) == x.proc_start)
-		stop_group(x.pgid, grace_ms);
+		spok_local_stop_group(x.pgid, grace_ms);
 	/* The supervisor records ABORTED; give it time, and do it ourselves if it is gone. */
-	for (unsigned waited = 0; waited < SUPERVISOR_WAIT_MS && supervisor_alive(x.supervisor_pid);
+	for (unsigned waited = 0; waited < SUPERVISOR_WAIT_MS && spok_local_supervisor_alive(&x);
 	     waited += WAIT_STEP_MS) {
 		struct spok_execution now;
 		if (spok_store_get(st, x.id, &now, NULL) == 0) {
@@ -115,12 +109,12 @@ int spok_local_abort(struct spok_store *st, const char *id, uint64_t grace_ms, s
 	result = spok_store_get(st, x.id, &now, err);
 	if (result != 0)
 		goto done;
+	/* Settled only when the supervisor is gone (its lock is free); a live one records the
+	 * end itself once the group it watches has exited. */
 	if (!spok_phase_terminal(now.phase)) {
-		now.phase = SPOK_PHASE_ABORTED;
-		free(now.reason);
-		now.reason = xstrdup("aborted by spok abort (no supervisor was running)");
-		now.finished_ms = spok_now_ms();
-		result = spok_store_update(st, &now, err);
+		result = spok_local_settle_as(st, &now, "aborted by spok abort (no supervisor was running)",
+					      grace_ms, err);
+		result = result > 0 ? 0 : result;
 	}
 	spok_execution_free(&now);
 done:
@@ -303,7 +297,7 @@ int spok_history_stop(const char *data_dir, struct spok_err *err)
 	int result = 0;
 
 	if (read_pidfile(data_dir, &pf))
-		stop_group(pf.pid, SPOK_LOCAL_GRACE_MS);
+		spok_local_stop_group(pf.pid, SPOK_LOCAL_GRACE_MS);
 	else
 		result = spok_err_set(err, SPOK_ENOTFOUND, "history server: not running (no live pid in %s)", pidpath);
 	unlink(pidpath);

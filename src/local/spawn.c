@@ -1,5 +1,12 @@
 /* spawn.c - one attempt under libuv: spark-submit in its own session, output to the log
- * (and the terminal), abort / timeout / signal handling. One loop owns all the state. */
+ * (and the terminal), abort / timeout / signal handling. One loop owns all the state.
+ *
+ * Signals: while a supervisor runs, SIGHUP (terminal closed), SIGINT (^C), SIGTERM, SIGQUIT
+ * and the other catchable signals that would end spok (stop_signals) only record which came
+ * and wake the attempt's loop (uv_async_send is async-signal-safe); the loop then stops
+ * Spark's process group as an abort. A signal before
+ * or between attempts is seen by spok_local_supervise. SIGPIPE is ignored: writes to a closed
+ * stdout/stderr fail with EPIPE and the echo to that stream stops; the run goes on. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -11,6 +18,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "common/termesc.h"
 #include "common/xalloc.h"
 #include "local/internal.h"
 
@@ -21,7 +29,9 @@
 
 struct stream {
 	uv_pipe_t pipe;
-	int echo_fd;          /* 1 or 2, or -1 */
+	int echo_fd;          /* 1 or 2, or -1 (none, or EPIPE: the reader went away) */
+	bool echo_tty;        /* echo_fd is a terminal: escape control sequences */
+	struct spok_term_stream esc;
 	char line[LINE_MAX_LEN];
 	size_t len;
 	bool open;
@@ -33,7 +43,7 @@ struct run {
 	uv_process_t proc;
 	struct stream out, err;
 	uv_timer_t poll, grace, timeout, drain;
-	uv_signal_t sigint, sigterm;
+	uv_async_t wake; /* a stop signal arrived */
 	int log_fd;
 	bool exited, closing;
 	struct attempt_result *ar;
@@ -56,16 +66,110 @@ static void msg(const struct run *r, const char *fmt, ...)
 	fflush(r->o->msg);
 }
 
-static void write_all(int fd, const char *p, size_t n)
+/* 0, or the errno of a failed write. */
+static int write_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
 		ssize_t w = write(fd, p, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			return;
+			return w < 0 ? errno : EIO;
 		p += w;
 		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* ---- stop signals ---- */
+
+/* Every signal whose default action ends the process and that a program can catch, except
+ * the crash signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS, SIGTRAP: after those
+ * nothing can be trusted, and the next reader settles the run as after SIGKILL) and
+ * SIGPIPE/SIGXFSZ, which are ignored so that writes fail with EPIPE/EFBIG instead. */
+static const int stop_signals[] = {SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM,
+				   SIGVTALRM, SIGPROF, SIGXCPU, SIGIO, SIGPWR};
+#define NSTOP (sizeof(stop_signals) / sizeof(stop_signals[0]))
+static volatile sig_atomic_t stop_sig;   /* the first stop signal, or 0 */
+static volatile sig_atomic_t stop_count; /* how many came */
+static uv_async_t *volatile wake_async;  /* the running attempt's loop, or NULL */
+static struct sigaction saved[NSTOP], saved_pipe, saved_xfsz;
+static bool caught[NSTOP]; /* the handler is ours for stop_signals[i] */
+static bool installed;
+
+static void on_stop_signal(int sig)
+{
+	int saved_errno = errno;
+	if (!stop_sig)
+		stop_sig = sig;
+	if (stop_count < 1000)
+		stop_count++;
+	uv_async_t *a = wake_async;
+	if (a)
+		uv_async_send(a);
+	errno = saved_errno;
+}
+
+void spok_local_signals_install(void)
+{
+	struct sigaction sa;
+
+	if (installed)
+		return;
+	stop_sig = 0;
+	stop_count = 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < NSTOP; i++)
+		sigaddset(&sa.sa_mask, stop_signals[i]);
+	/* A signal ignored by whoever started spok stays ignored: `nohup spok run` must survive
+	 * its terminal, and a shell starts background jobs with SIGINT/SIGQUIT ignored. */
+	for (size_t i = 0; i < NSTOP; i++) {
+		caught[i] = sigaction(stop_signals[i], NULL, &saved[i]) == 0 && saved[i].sa_handler != SIG_IGN &&
+			    sigaction(stop_signals[i], &sa, NULL) == 0;
+	}
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, &saved_pipe);
+	sigaction(SIGXFSZ, &sa, &saved_xfsz); /* RLIMIT_FSIZE on the log: EFBIG, not death */
+	installed = true;
+}
+
+/* The stop signal, if any, stays readable (spok_local_stop_signal) for the caller's exit. */
+void spok_local_signals_restore(void)
+{
+	if (!installed)
+		return;
+	for (size_t i = 0; i < NSTOP; i++)
+		if (caught[i])
+			sigaction(stop_signals[i], &saved[i], NULL);
+	sigaction(SIGPIPE, &saved_pipe, NULL);
+	sigaction(SIGXFSZ, &saved_xfsz, NULL);
+	installed = false;
+}
+
+int spok_local_stop_signal(void)
+{
+	return stop_sig;
+}
+
+const char *spok_local_signal_reason(int sig)
+{
+	switch (sig) {
+	case SIGHUP: return "aborted: spok received SIGHUP (its terminal was closed)";
+	case SIGINT: return "aborted by the user (SIGINT, interrupt)";
+	case SIGTERM: return "aborted: spok received SIGTERM";
+	case SIGQUIT: return "aborted: spok received SIGQUIT";
+	case SIGUSR1: return "aborted: spok received SIGUSR1";
+	case SIGUSR2: return "aborted: spok received SIGUSR2";
+	case SIGALRM: return "aborted: spok received SIGALRM";
+	case SIGVTALRM: return "aborted: spok received SIGVTALRM";
+	case SIGPROF: return "aborted: spok received SIGPROF";
+	case SIGXCPU: return "aborted: spok received SIGXCPU (CPU time limit)";
+	case SIGIO: return "aborted: spok received SIGIO";
+	case SIGPWR: return "aborted: spok received SIGPWR";
+	default: return "aborted: spok received a signal";
 	}
 }
 
@@ -77,8 +181,8 @@ static void kill_group(struct run *r, int sig)
 		kill((pid_t)-r->x->pgid, sig);
 }
 
-/* After an abort or timeout: KILL whatever is left of the group and wait (bounded) until it
- * is gone, so the phase is recorded only once nothing of the job runs any more. */
+/* After the attempt: KILL whatever is left of the group and wait (bounded) until it is gone,
+ * so the phase is recorded only once nothing of the job runs any more. */
 static void reap_group(int64_t pgid)
 {
 	for (int i = 0; i < REAP_TRIES && spok_pid_ok(pgid); i++) {
@@ -110,10 +214,18 @@ static void begin_stop(struct run *r, enum stop_kind kind, const char *why)
 	uv_timer_start(&r->grace, on_grace, r->o->grace_ms ? r->o->grace_ms : SPOK_LOCAL_GRACE_MS, 0);
 }
 
-static void on_signal(uv_signal_t *s, int signum)
+static void on_wake(uv_async_t *a)
 {
-	struct run *r = s->data;
-	begin_stop(r, STOP_ABORT, signum == SIGINT ? "aborted by the user (interrupt)" : "aborted: spok received SIGTERM");
+	struct run *r = a->data;
+	if (!stop_sig)
+		return;
+	if (r->ar->stop == STOP_NONE) {
+		begin_stop(r, STOP_ABORT, spok_local_signal_reason(stop_sig));
+	} else if (stop_count > 1 && !r->exited) {
+		/* Asked again while waiting for the grace period: do not make the user wait. */
+		msg(r, "spok: second signal; killing spark-submit now\n");
+		kill_group(r, SIGKILL);
+	}
 }
 
 static void on_timeout(uv_timer_t *t)
@@ -166,7 +278,9 @@ static void scan_line(struct run *r, const char *line)
 		const char *suffix = ".inprogress";
 		if (n > strlen(suffix) && strncmp(base + n - strlen(suffix), suffix, strlen(suffix)) == 0)
 			n -= strlen(suffix);
-		if (n > 0 && n < 200) {
+		/* Spark's ids are local-<ms> / app-...: anything else is not one (the line is the
+		 * job's output, and the id ends up in URLs and on the operator's terminal). */
+		if (n > 0 && n < 200 && strspn(base, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") >= n) {
 			free(r->x->spark_app_id);
 			r->x->spark_app_id = xstrndup(base, n);
 			r->dirty = true;
@@ -185,6 +299,24 @@ static void feed(struct stream *s, const char *p, size_t n)
 			s->line[s->len++] = p[i];
 		}
 	}
+}
+
+/* The job's output to the operator: unchanged into a file or pipe, control sequences
+ * escaped on a terminal. A reader that went away (EPIPE) ends only the echo. */
+static void echo(struct stream *s, const char *p, size_t n)
+{
+	int rc;
+	if (s->echo_tty) {
+		struct spok_buf b;
+		spok_buf_init(&b, 0);
+		spok_term_stream_feed(&s->esc, p, n, &b);
+		rc = b.len ? write_all(s->echo_fd, b.data, b.len) : 0;
+		spok_buf_free(&b);
+	} else {
+		rc = write_all(s->echo_fd, p, n);
+	}
+	if (rc == EPIPE)
+		s->echo_fd = -1;
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -209,9 +341,17 @@ static void on_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf)
 	if (n > 0) {
 		write_all(s->run->log_fd, buf->base, (size_t)n);
 		if (s->echo_fd >= 0)
-			write_all(s->echo_fd, buf->base, (size_t)n);
+			echo(s, buf->base, (size_t)n);
 		feed(s, buf->base, (size_t)n);
 	} else if (n < 0) {
+		if (s->echo_fd >= 0 && s->echo_tty) {
+			struct spok_buf b;
+			spok_buf_init(&b, 0);
+			spok_term_stream_end(&s->esc, &b);
+			if (b.len)
+				write_all(s->echo_fd, b.data, b.len);
+			spok_buf_free(&b);
+		}
 		if (s->len) {
 			s->line[s->len] = '\0';
 			scan_line(s->run, s->line);
@@ -242,8 +382,8 @@ static void maybe_done(struct run *r)
 	close_if((uv_handle_t *)&r->grace);
 	close_if((uv_handle_t *)&r->timeout);
 	close_if((uv_handle_t *)&r->drain);
-	close_if((uv_handle_t *)&r->sigint);
-	close_if((uv_handle_t *)&r->sigterm);
+	wake_async = NULL; /* before the handle goes: the handler must not touch it */
+	close_if((uv_handle_t *)&r->wake);
 	close_if((uv_handle_t *)&r->proc);
 }
 
@@ -277,6 +417,8 @@ static void init_stream(struct run *r, struct stream *s, int echo_fd)
 	uv_pipe_init(&r->loop, &s->pipe, 0);
 	s->pipe.data = s;
 	s->echo_fd = echo_fd;
+	s->echo_tty = echo_fd >= 0 && isatty(echo_fd);
+	s->esc.flags = SPOK_TERM_TEXT;
 	s->run = r;
 	s->open = true;
 }
@@ -333,13 +475,14 @@ static void start_watchers(struct run *r, const struct spok_task *t)
 	uv_timer_start(&r->poll, on_poll, POLL_MS, POLL_MS);
 	if (t->timeout_s > 0)
 		uv_timer_start(&r->timeout, on_timeout, t->timeout_s * 1000, 0);
-	uv_signal_init(&r->loop, &r->sigint);
-	uv_signal_init(&r->loop, &r->sigterm);
-	r->sigint.data = r->sigterm.data = r;
-	uv_signal_start(&r->sigint, on_signal, SIGINT);
-	uv_signal_start(&r->sigterm, on_signal, SIGTERM);
+	uv_async_init(&r->loop, &r->wake, on_wake);
+	r->wake.data = r;
+	wake_async = &r->wake;
 	uv_read_start((uv_stream_t *)&r->out.pipe, on_alloc, on_read);
 	uv_read_start((uv_stream_t *)&r->err.pipe, on_alloc, on_read);
+	/* A signal that came before the loop existed. */
+	if (stop_sig)
+		uv_async_send(&r->wake);
 }
 
 int spok_local_spawn_and_wait(struct spok_store *st, const struct spok_task *t,
@@ -381,8 +524,10 @@ int spok_local_spawn_and_wait(struct spok_store *st, const struct spok_task *t,
 	}
 	start_watchers(r, t);
 	uv_run(&r->loop, UV_RUN_DEFAULT);
-	if (ar->stop != STOP_NONE)
-		reap_group(x->pgid);
+	/* Whatever the outcome, nothing of the attempt outlives it (as when the operator's driver
+	 * pod ends): stragglers and background processes the job left in its group are killed
+	 * before the end is recorded, since no supervisor would ever stop them afterwards. */
+	reap_group(x->pgid);
 done:
 	uv_loop_close(&r->loop);
 	close(r->log_fd);

@@ -28,7 +28,8 @@ PI="$SRC/examples/pi/pi.yaml"
 expect 0 "" "$SPOK" render "$PI" --now-ms 1700000000000 --execution demo -n team-a
 cmp -s "$T/out" "$SRC/tests/cli/data/pi-render.yaml" || {
 	fail "render output differs from tests/cli/data/pi-render.yaml"
-	diff "$SRC/tests/cli/data/pi-render.yaml" "$T/out" | head -20 >&2
+	diff "$SRC/tests/cli/data/pi-render.yaml" "$T/out" >"$T/diff"
+	head -20 "$T/diff" >&2
 }
 # -o json is the same object.
 expect 0 "" "$SPOK" render "$PI" --now-ms 1700000000000 --execution demo -n team-a -o json

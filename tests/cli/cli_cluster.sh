@@ -105,5 +105,25 @@ grep -qx "Warning:    cluster admin has no SparkApplication $NS/$APP2 (not creat
 	fail "deleted object: $(cat "$T/t1")"
 [ "$(jget "$T/t0.json" phase)" = "$(grep '^Phase:' "$T/t1" | awk '{print $2}')" ] || fail "deleted object: phase changed"
 
+# A foreground run stopped by SIGTERM stops following and says so; the SparkApplication stays
+# (nobody plays the operator here, so the run would otherwise wait forever).
+"$SPOK" run "$SRC/examples/pi/pi.yaml" --cluster admin -n "$NS" >"$T/run3.out" 2>"$T/run3.err" &
+RUNPID=$!
+ID3=""
+for _ in $(seq 1 100); do
+	ID3=$(sed -n 's/^spok: execution \(sp-[a-z0-9]*\): SparkApplication in .*/\1/p' "$T/run3.err")
+	[ -n "$ID3" ] && "$SPOK" status "$ID3" --no-refresh -o json >"$T/u0.json" 2>/dev/null &&
+		[ "$(jget "$T/u0.json" started_ms)" != "" ] && break
+	sleep 0.2
+done
+kill -TERM "$RUNPID"
+wait "$RUNPID"
+rc=$?
+[ "$rc" = 143 ] || fail "foreground cluster run after SIGTERM exited $rc, want 143"
+grep -q "^spok: SIGTERM: stopped following execution $ID3; its SparkApplication keeps running on cluster admin" "$T/run3.err" ||
+	fail "SIGTERM message: $(cat "$T/run3.err")"
+APP3=$(jget "$T/u0.json" resource_name)
+kcurl GET "$APPS/$APP3" || fail "SparkApplication $APP3 gone after SIGTERM to the foreground run"
+
 kcurl DELETE "/api/v1/namespaces/$NS" || true
 exit $FAILED

@@ -53,7 +53,8 @@ seen=$(grep -o '"applicationState":{[^}]*}' "$TMP/watch" | sed -n 's/.*"state":"
 last=$(echo "$seen" | awk '{print $NF}')
 echo "# states seen: $seen"
 api GET "$BASE/op-pi"
-tr -d '\n' <"$TMP/body" | grep -o '"status":{.*' | head -c 1500; echo
+status_json=$(tr -d '\n' <"$TMP/body")
+[[ $status_json == *'"status":{'* ]] && echo "\"status\":{$(s=${status_json#*'"status":{'}; printf '%s' "${s:0:1490}")"
 
 case " $seen " in *" SUBMITTED "*) ok "operator submitted (spark-submit ran, driver pod created)" ;;
   *) not_ok "operator never reached SUBMITTED" ;; esac
@@ -65,11 +66,12 @@ case " $seen " in *" SUCCEEDING "*) ok "driver Succeeded -> SUCCEEDING" ;;
   not_ok "final state '$last', want COMPLETED"
 
 api GET "/api/v1/namespaces/$NS/pods?labelSelector=spark-role%3Ddriver%2Csparkoperator.k8s.io%2Fapp-name%3Dop-pi"
-if tr -d '\n ' <"$TMP/body" | grep -q '"phase":"Succeeded"'; then ok "driver pod Succeeded on the kwok node"
+pods=$(tr -d '\n ' <"$TMP/body")
+if [[ $pods == *'"phase":"Succeeded"'* ]]; then ok "driver pod Succeeded on the kwok node"
 else not_ok "driver pod not Succeeded"; head -c 1500 "$TMP/body"; echo; fi
 
 # v2.4+ puts an ownerReference to the SparkApplication into the driver pod template.
-if tr -d '\n ' <"$TMP/body" | grep -q '"ownerReferences":\[{"apiVersion":"sparkoperator.k8s.io/v1beta2","kind":"SparkApplication","name":"op-pi"'; then
+if [[ $pods == *'"ownerReferences":[{"apiVersion":"sparkoperator.k8s.io/v1beta2","kind":"SparkApplication","name":"op-pi"'* ]]; then
   ok "driver pod is owned by the SparkApplication"
 else not_ok "driver pod has no ownerReference to op-pi"; fi
 

@@ -46,7 +46,7 @@ expect() { # expect CODE DESCRIPTION
   if [ "$CODE" = "$1" ]; then ok "$2"; else not_ok "$2 (HTTP $CODE, want $1)"; fi
 }
 
-body_has() { tr -d '\n' <"$TMP/body" | grep -q -- "$1"; }
+body_has() { local b; b=$(tr -d '\n' <"$TMP/body"); grep -q -- "$1" <<<"$b"; }
 
 status_patch() { # status_patch STATE
   req cert PATCH "$BASE/smoke-pi/status" -H 'Content-Type: application/merge-patch+json' \
@@ -148,7 +148,8 @@ expect 200 "delete smoke-pi"
 for _ in $(seq 1 100); do grep -q '"type":"DELETED"' "$TMP/watch" && break; sleep 0.2; done
 grep -q '"type":"ADDED"' "$TMP/watch" && ok "watch saw ADDED" || not_ok "watch saw ADDED"
 for s in SUBMITTED RUNNING COMPLETED; do
-  grep '"type":"MODIFIED"' "$TMP/watch" | grep -q "\"state\":\"$s\"" && ok "watch saw MODIFIED $s" || not_ok "watch saw MODIFIED $s"
+  modified=$(grep '"type":"MODIFIED"' "$TMP/watch" || true)
+  grep -q "\"state\":\"$s\"" <<<"$modified" && ok "watch saw MODIFIED $s" || not_ok "watch saw MODIFIED $s"
 done
 grep -q '"type":"DELETED"' "$TMP/watch" && ok "watch saw DELETED" || { not_ok "watch saw DELETED"; cat "$TMP/watch.err"; }
 req cert GET "$BASE/smoke-pi"

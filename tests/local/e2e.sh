@@ -92,7 +92,8 @@ PORT=$((20000 + RANDOM % 20000))
 expect_rc 0 "$SPOK" history --port "$PORT"
 seen=0
 for _ in $(seq 1 60); do
-	if curl -fsS "http://127.0.0.1:$PORT/api/v1/applications" 2>/dev/null | grep -q "$APP"; then
+	apps=$(curl -fsS "http://127.0.0.1:$PORT/api/v1/applications" 2>/dev/null || true)
+	if grep -q "$APP" <<<"$apps"; then
 		seen=1
 		break
 	fi
@@ -152,7 +153,8 @@ say "abort from a second process: ABORTED, exit 130, no process left in the grou
 RUNPID=$!
 ID=""
 for _ in $(seq 1 240); do
-	ID=$("$SPOK" list | awk '$2=="java-sleep" && $3=="RUNNING" {print $1; exit}')
+	rows=$("$SPOK" list)
+	ID=$(awk '$2=="java-sleep" && $3=="RUNNING" {print $1; exit}' <<<"$rows")
 	if [ -n "$ID" ] && grep -q "Pi is roughly" "$SPOK_DATA_DIR/runs/$ID/attempt-0.log" 2>/dev/null; then
 		break
 	fi

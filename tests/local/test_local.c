@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/utf8.h"
@@ -254,6 +257,99 @@ static void test_stale_pidfile(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* A reader settling local rows whose supervisor is gone: a held lock means alive; a free
+ * one applies the outcome the supervisor left (only its own), else records ABORTED; leftover
+ * properties files go. (With real signals and Spark: signals.sh, diskfull.sh.) */
+static void put_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void insert_running(struct spok_store *st, const char *dir, const char *id,
+			   struct spok_execution *x)
+{
+	struct spok_err err = {0};
+	memset(x, 0, sizeof(*x));
+	x->id = xstrdup(id);
+	x->backend = xstrdup("local");
+	x->max_attempts = 1;
+	x->phase = SPOK_PHASE_RUNNING;
+	x->created_ms = 1;
+	x->supervisor_pid = 4242;
+	x->run_dir = xasprintf("%s/runs/%s", dir, id);
+	assert_int_equal(mkdir(x->run_dir, 0700), 0);
+	assert_int_equal(spok_store_insert(st, x, &err), 0);
+}
+
+static void test_settle(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/spok-test-settle-XXXXXX";
+	struct spok_store *st = NULL;
+	struct spok_execution x, y;
+	struct spok_err err = {0};
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(spok_store_open(dir, &st, &err), 0);
+	char *runs = xasprintf("%s/runs", dir);
+	assert_int_equal(mkdir(runs, 0700), 0);
+	insert_running(st, dir, "sp-aaaaaaaaaa", &x);
+	char *lock = xasprintf("%s/supervisor.lock", x.run_dir);
+	char *outcome = xasprintf("%s/outcome.json", x.run_dir);
+	char *props = xasprintf("%s/spark-conf-0.properties", x.run_dir);
+
+	/* A live supervisor holds the lock (another open file: flock conflicts even in-process). */
+	int fd = open(lock, O_RDWR | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+	assert_true(spok_local_supervisor_alive(&x));
+	assert_int_equal(spok_local_settle(st, &x, &err), 0);
+	assert_int_equal(x.phase, SPOK_PHASE_RUNNING);
+	close(fd);
+
+	/* Gone, with an outcome it could not record. */
+	assert_false(spok_local_supervisor_alive(&x));
+	put_file(outcome, "{\"state\":\"final\",\"id\":\"sp-aaaaaaaaaa\",\"attempt\":0,\"phase\":\"SUCCEEDED\","
+			  "\"finished_ms\":5,\"exit_code\":0}\n\0\0\0");
+	put_file(props, "spark.secret=x\n");
+	assert_int_equal(spok_local_settle(st, &x, &err), 1);
+	assert_int_equal(x.phase, SPOK_PHASE_SUCCEEDED);
+	assert_true(x.has_exit_code);
+	assert_int_equal(access(outcome, F_OK), -1);
+	assert_int_equal(access(props, F_OK), -1);
+	assert_int_equal(spok_store_get(st, "sp-aaaaaaaaaa", &y, &err), 0);
+	assert_int_equal(y.phase, SPOK_PHASE_SUCCEEDED);
+	spok_execution_free(&y);
+	assert_int_equal(spok_local_settle(st, &x, &err), 0); /* finished: nothing to do */
+	spok_execution_free(&x);
+
+	/* Gone, no outcome of its own (another execution's is ignored): ABORTED. */
+	insert_running(st, dir, "sp-bbbbbbbbbb", &x);
+	free(outcome);
+	outcome = xasprintf("%s/outcome.json", x.run_dir);
+	put_file(outcome, "{\"state\":\"final\",\"id\":\"sp-aaaaaaaaaa\",\"attempt\":0,\"phase\":\"SUCCEEDED\"}");
+	assert_int_equal(spok_local_settle(st, &x, &err), 1);
+	assert_int_equal(x.phase, SPOK_PHASE_ABORTED);
+	assert_string_equal(x.reason, "supervisor (pid 4242) died before spark-submit started");
+	spok_execution_free(&x);
+
+	spok_store_close(st);
+	free(lock);
+	free(outcome);
+	free(props);
+	free(runs);
+	char *rm[] = {(char *)"rm", (char *)"-rf", dir, NULL};
+	pid_t pid = fork();
+	if (pid == 0) {
+		execvp("rm", rm);
+		_exit(127);
+	}
+	waitpid(pid, NULL, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -261,6 +357,7 @@ int main(void)
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_argv),
 		cmocka_unit_test(test_stale_pidfile),
+		cmocka_unit_test(test_settle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
