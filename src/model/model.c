@@ -95,6 +95,8 @@ void spok_task_free(struct spok_task *t)
 	spok_strv_free(&t->command);
 	spok_strv_free(&t->args);
 	spok_strmap_free(&t->env);
+	spok_strmap_free(&t->resource_requests);
+	spok_strmap_free(&t->resource_limits);
 	spok_pod_free(&t->k8s_pod);
 	free(t->service_account);
 	free(t->pod_template_name);
@@ -188,6 +190,7 @@ void spok_platform_free(struct spok_platform *p)
 	json_decref(p->spok.routes);
 	json_decref(p->spok.server);
 	spok_cluster_resources_free(&p->spok.cluster_resources);
+	spok_strv_free(&p->warnings);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -122,10 +122,16 @@ struct spok_task {
 	struct spok_strv command;
 	struct spok_strv args;      /* program arguments (SparkApplication spec.arguments) */
 	struct spok_strmap env;
+	/* Container.resources in Kubernetes names (cpu, memory, nvidia.com/gpu,
+	 * ephemeral-storage) -> quantity, zero quantities left out as Flyte's ToK8sResourceList
+	 * does. Spark sizes pods from sparkConf; only the names matter (resource tolerations). */
+	struct spok_strmap resource_requests;
+	struct spok_strmap resource_limits;
 	struct spok_pod k8s_pod;    /* present when the TaskTemplate target is k8s_pod */
 
 	/* task metadata */
-	char *service_account;      /* SecurityContext.run_as.k8s_service_account */
+	char *service_account;      /* job file serviceAccount; Flyte tasks leave it NULL (Flyte's
+	                             * plugin never reads TaskTemplate.security_context.run_as) */
 	uint32_t retries;           /* RetryStrategy.retries: attempts = retries + 1 */
 	uint64_t timeout_s;         /* 0 = none; at most SPOK_TASK_TIMEOUT_MAX_S */
 	bool interruptible;
@@ -272,6 +278,10 @@ struct spok_platform {
 	struct spok_spark_config spark;
 	struct spok_k8s_config k8s;
 	struct spok_settings spok;
+	/* One line per load-time warning (unknown key, key lower-cased the way Flyte's loader
+	 * does), "<file>:<line>:<col>: <field path>: <what happened>; <what to do>". The
+	 * loader also prints each once to stderr. */
+	struct spok_strv warnings;
 };
 
 /* Built-in defaults, equal to Flyte's: logs.mixed kubernetes-enabled with the

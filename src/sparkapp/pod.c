@@ -235,6 +235,12 @@ static json_t *raw_container(const struct spok__ctx *c, const char *image)
 	spok__jset(ct, "image", spok__jstr(image));
 	spok__jset(ct, "args", args);
 	spok__jset(ct, "env", env);
+	if (t->resource_requests.len > 0 || t->resource_limits.len > 0) {
+		json_t *res = json_object();
+		spok__jset(res, "limits", spok__jmap_sorted(&t->resource_limits));
+		spok__jset(res, "requests", spok__jmap_sorted(&t->resource_requests));
+		spok__jset(ct, "resources", res);
+	}
 	return ct;
 }
 
@@ -333,44 +339,41 @@ static void append_copies(json_t *dst, const json_t *src)
 		json_array_append_new(dst, json_deep_copy(v));
 }
 
-/* Resource tolerations for one resource list, keys in bytewise order (Go: map order). The
- * primary container always has cpu and memory, filled from platform defaults by Flyte. */
-static void resource_tolerations(const struct spok_platform *p, const json_t *list,
-				 bool primary, json_t *out)
+static void add_resource_names(struct spok_strmap *names, const json_t *list)
 {
-	struct spok_strmap names = {0};
 	const char *k;
 	const json_t *v;
 
-	if (primary) {
-		spok_strmap_set(&names, "cpu", "");
-		spok_strmap_set(&names, "memory", "");
-	}
+	/* SanitizeGPUResourceRequirements renames "gpu" (gpu-resource-name's default). */
 	json_object_foreach((json_t *)list, k, v)
-		spok_strmap_set(&names, k, "");
-	spok_strmap_sort(&names);
-	for (size_t i = 0; i < names.len; i++) {
-		const json_t *tol = json_object_get(p->k8s.resource_tolerations, names.items[i].key);
-		if (json_is_array(tol))
-			append_copies(out, tol);
-	}
-	spok_strmap_free(&names);
+		spok_strmap_set(names, strcmp(k, "gpu") == 0 ? "nvidia.com/gpu" : k, "");
 }
 
-static json_t *pod_tolerations(const struct spok__ctx *c, const json_t *pod,
-			       const char *primary, bool interruptible)
+/* GetPodTolerations: the resource names of every container's limits and requests form one
+ * set; each name's resource-tolerations are added once, names in bytewise order (Flyte: Go
+ * set order). Every container has cpu and memory by then: Flyte's resource defaulting sets
+ * both on each container. Then interruptible and default tolerations, then the pod's own. */
+static json_t *pod_tolerations(const struct spok__ctx *c, const json_t *pod, bool interruptible)
 {
 	const struct spok_k8s_config *k = &c->p->k8s;
+	struct spok_strmap names = {0};
 	json_t *out = json_array(), *ct;
 	size_t i;
 
 	json_array_foreach(json_object_get(pod, "containers"), i, ct) {
 		const json_t *res = json_object_get(ct, "resources");
-		const char *n = json_string_value(json_object_get(ct, "name"));
-		bool is_primary = strcmp(n ? n : "", primary) == 0;
-		resource_tolerations(c->p, json_object_get(res, "limits"), is_primary, out);
-		resource_tolerations(c->p, json_object_get(res, "requests"), is_primary, out);
+		spok_strmap_set(&names, "cpu", "");
+		spok_strmap_set(&names, "memory", "");
+		add_resource_names(&names, json_object_get(res, "limits"));
+		add_resource_names(&names, json_object_get(res, "requests"));
 	}
+	spok_strmap_sort(&names);
+	for (i = 0; i < names.len; i++) {
+		const json_t *tol = json_object_get(k->resource_tolerations, names.items[i].key);
+		if (json_is_array(tol))
+			append_copies(out, tol);
+	}
+	spok_strmap_free(&names);
 	if (interruptible && json_is_array(k->interruptible_tolerations))
 		append_copies(out, k->interruptible_tolerations);
 	if (json_is_array(k->default_tolerations))
@@ -469,7 +472,7 @@ static bool nested_objects_ok(const json_t *affinity)
 }
 
 static int update_pod(const struct spok__ctx *c, json_t *pod, json_t *primary,
-		      const char *primary_name, bool interruptible, struct spok_err *err)
+		      bool interruptible, struct spok_err *err)
 {
 	const struct spok_k8s_config *k = &c->p->k8s;
 	const json_t *req = interruptible ? k->interruptible_node_selector_requirement
@@ -477,7 +480,7 @@ static int update_pod(const struct spok__ctx *c, json_t *pod, json_t *primary,
 	const char *sched = json_string_value(json_object_get(pod, "schedulerName"));
 	json_t *affinity;
 
-	json_object_set_new(pod, "tolerations", pod_tolerations(c, pod, primary_name, interruptible));
+	json_object_set_new(pod, "tolerations", pod_tolerations(c, pod, interruptible));
 	if (sched == NULL || sched[0] == '\0')
 		json_object_set_new(pod, "schedulerName", spok__jstr(k->scheduler_name));
 	json_object_set_new(pod, "nodeSelector", pod_node_selector(c, pod, interruptible));
@@ -544,7 +547,7 @@ int spok__role_build(const struct spok__ctx *c, bool is_driver, struct spok__rol
 				      "defined; name one of the pod's containers", primary_name);
 		goto fail;
 	}
-	if ((result = update_pod(c, pod, primary, primary_name, interruptible, err)) != SPOK_OK)
+	if ((result = update_pod(c, pod, primary, interruptible, err)) != SPOK_OK)
 		goto fail;
 	if ((result = overlay(c, role, rname, pod, err)) != SPOK_OK)
 		goto fail;
