@@ -133,16 +133,12 @@ static int each_field(struct walk *w, const struct ynode *v, const char *field,
 
 /* ---- Flyte map options ---- */
 
-static bool has_upper_undotted(const char *k)
+static bool has_upper(const char *k)
 {
-	bool upper = false;
-
-	for (; *k; k++) {
-		if (*k == '.')
-			return false;
-		upper |= *k >= 'A' && *k <= 'Z';
-	}
-	return upper;
+	for (; *k; k++)
+		if (*k >= 'A' && *k <= 'Z')
+			return true;
+	return false;
 }
 
 static char *ascii_lower(const char *k)
@@ -155,17 +151,28 @@ static char *ascii_lower(const char *k)
 	return l;
 }
 
-/* Flyte's loader (viper) lower-cases the keys of a mapping unless they contain a dot; list
- * form ([{KEY: v}]) keeps them. spok does the same, and says so: a key silently changing
- * case (AWS_REGION -> aws_region) would surprise. Returns the key to use (caller frees). */
+/* Flyte's loader (viper) lower-cases the keys of a mapping; list form ([{KEY: v}]) keeps
+ * them. spok does the same for keys without a dot, and says so: a key silently changing
+ * case (AWS_REGION -> aws_region) would surprise. A key with a dot Flyte keeps as written
+ * and adds a lower-cased copy as well; spok keeps only the key as written (a stray
+ * lower-cased node selector or label could do harm) and warns. Returns the key to use. */
 static char *flyte_key(struct walk *w, const struct ynode *k, const char *field)
 {
 	char path[WALK_PATH_MAX], *lower;
 
-	if (k->kind != Y_SCALAR || strlen(k->text) != k->len || !has_upper_undotted(k->text))
+	if (k->kind != Y_SCALAR || strlen(k->text) != k->len || !has_upper(k->text))
 		return xstrdup(k->kind == Y_SCALAR ? k->text : "");
 	lower = ascii_lower(k->text);
 	walk_child(path, field, k);
+	if (strchr(k->text, '.') != NULL) {
+		spok_strv_pushf(((struct cwalk *)w)->warnings,
+				"%s:%d:%d: %s: Flyte's config loader adds a lower-cased copy '%.80s' of "
+				"this key; spok does not (docs/DIFFERENCES.md); write the map as a list "
+				"(- KEY: value) to get the same result from both",
+				w->path, k->line, k->col, path, lower);
+		free(lower);
+		return xstrdup(k->text);
+	}
 	spok_strv_pushf(((struct cwalk *)w)->warnings,
 			"%s:%d:%d: %s: Flyte's config loader lower-cases this key to '%.80s', and so "
 			"does spok; write the map as a list (- KEY: value) to keep its case",
@@ -174,8 +181,8 @@ static char *flyte_key(struct walk *w, const struct ynode *k, const char *field)
 }
 
 /* A Flyte map[string]string option (mapping, or Helm's list of single-entry mappings).
- * Flyte decodes the file into a copy of the defaults, so the entries are merged into out:
- * an empty map or null keeps the defaults (default-annotations' safe-to-evict). */
+ * Flyte decodes the file over a copy of its defaults: a map with entries replaces the
+ * default, an empty one or null leaves it (default-annotations keeps safe-to-evict). */
 static int read_flyte_map(struct walk *w, const struct ynode *v, const char *path,
 			  struct spok_strmap *out)
 {
@@ -195,8 +202,10 @@ static int read_flyte_map(struct walk *w, const struct ynode *v, const char *pat
 		spok_strmap_free(&m);
 		m = keyed;
 	}
-	spok_strmap_merge(out, &m);
-	spok_strmap_free(&m);
+	if (m.len > 0) {
+		spok_strmap_free(out);
+		*out = m;
+	}
 	return SPOK_OK;
 }
 
@@ -350,8 +359,7 @@ static int logs_field(struct walk *w, void *out, int idx, const struct ynode *v,
 	struct spok_log_config *c = idx == 0 ? &s->logs_mixed : idx == 1 ? &s->logs_user :
 				    idx == 2 ? &s->logs_system : &s->logs_all_user;
 
-	/* A section given in the file replaces the built-in default, as in Flyte. */
-	spok_log_config_free(c);
+	/* Flyte decodes a section over its defaults: keys not given keep their default. */
 	return each_field(w, v, path, log_keys, NULL, c, log_field);
 }
 

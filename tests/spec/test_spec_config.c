@@ -101,10 +101,10 @@ static void test_full(void **state)
 	assert_int_equal(p.spark.features[0].spark_config.len, 2);
 	assert_string_equal(spok_strmap_get(&p.spark.features[1].spark_config, "spark.hadoop.feature2"), "true");
 
-	/* logs.mixed given: starts from zero, so the default kubernetes link is gone */
+	/* logs.mixed given: decoded over the default, which keeps its kubernetes link (Flyte) */
 	m = &p.spark.logs_mixed;
-	assert_false(m->kubernetes_enabled);
-	assert_null(m->kubernetes_template_uri);
+	assert_true(m->kubernetes_enabled);
+	assert_non_null(strstr(m->kubernetes_template_uri, "localhost:30082"));
 	assert_true(m->cloudwatch_enabled);
 	assert_string_equal(m->cloudwatch_region, "us-east-1");
 	assert_string_equal(m->cloudwatch_log_group, "/k8s");
@@ -131,8 +131,8 @@ static void test_full(void **state)
 	assert_string_equal(p.spark.logs_system.stackdriver_template_uri, "s");
 	assert_string_equal(p.spark.logs_all_user.kubernetes_template_uri, "t");
 
-	/* default-annotations given: merged into the safe-to-evict default, as Flyte does */
-	assert_int_equal(p.k8s.default_annotations.len, 2);
+	/* default-annotations given with entries: replaces the safe-to-evict default (Flyte) */
+	assert_int_equal(p.k8s.default_annotations.len, 1);
 	assert_string_equal(spok_strmap_get(&p.k8s.default_annotations, "x"), "y");
 	assert_string_equal(spok_strmap_get(&p.k8s.default_labels, "team"), "data");
 	assert_string_equal(spok_strmap_get(&p.k8s.default_env_vars, "a"), "1");
@@ -260,9 +260,17 @@ static void test_key_case(void **state)
 		"flyte.yaml:3:24: plugins.k8s.default-env-vars.AWS_REGION: Flyte's config loader "
 		"lower-cases this key to 'aws_region', and so does spok; write the map as a list "
 		"(- KEY: value) to keep its case",
+		"flyte.yaml:3:39: plugins.k8s.default-env-vars.Spark.Dotted: Flyte's config loader "
+		"adds a lower-cased copy 'spark.dotted' of this key; spok does not "
+		"(docs/DIFFERENCES.md); write the map as a list (- KEY: value) to get the same "
+		"result from both",
 		"flyte.yaml:5:28: plugins.k8s.resource-tolerations.GPU: Flyte's config loader "
 		"lower-cases this key to 'gpu', and so does spok; write the map as a list "
-		"(- KEY: value) to keep its case", NULL});
+		"(- KEY: value) to keep its case",
+		"flyte.yaml:7:28: plugins.spark.spark-config-default.spark.Executor.Memory: Flyte's "
+		"config loader adds a lower-cased copy 'spark.executor.memory' of this key; spok does "
+		"not (docs/DIFFERENCES.md); write the map as a list (- KEY: value) to get the same "
+		"result from both", NULL});
 	assert_int_equal(spok_config_parse(yaml, strlen(yaml), "flyte.yaml", &p, &err), SPOK_OK);
 	assert_string_equal(spok_strmap_get(&p.k8s.default_env_vars, "aws_region"), "x");
 	assert_null(spok_strmap_get(&p.k8s.default_env_vars, "AWS_REGION"));
@@ -274,8 +282,8 @@ static void test_key_case(void **state)
 	spok_platform_free(&p);
 }
 
-/* Flyte decodes the file into a copy of its defaults: maps merge into them, and an empty
- * map or null leaves default-annotations' safe-to-evict in place. */
+/* Flyte decodes the file over a copy of its defaults: a map with entries replaces the
+ * default, an empty map or null leaves default-annotations' safe-to-evict in place. */
 static void test_default_annotations(void **state)
 {
 	static const char *const docs[] = {
@@ -290,9 +298,13 @@ static void test_default_annotations(void **state)
 	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
 		if (spok_config_parse(docs[i], strlen(docs[i]), "c.yaml", &p, &err) != SPOK_OK)
 			fail_msg("%s", err.msg);
-		assert_string_equal(spok_strmap_get(&p.k8s.default_annotations,
-						    "cluster-autoscaler.kubernetes.io/safe-to-evict"), "false");
-		assert_int_equal(p.k8s.default_annotations.len, i == 2 ? 2 : 1);
+		assert_int_equal(p.k8s.default_annotations.len, 1);
+		if (i < 2)
+			assert_string_equal(spok_strmap_get(&p.k8s.default_annotations,
+							    "cluster-autoscaler.kubernetes.io/safe-to-evict"),
+					    "false");
+		else
+			assert_string_equal(spok_strmap_get(&p.k8s.default_annotations, "x"), "y");
 		spok_platform_free(&p);
 	}
 }
