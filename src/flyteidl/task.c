@@ -255,6 +255,24 @@ static int set_target(const Flyteidl__Core__TaskTemplate *tt, const char *path,
 	}
 }
 
+static void set_extended(const Flyteidl__Core__ExtendedResources *er, struct spok_task *t)
+{
+	const Flyteidl__Core__GPUAccelerator *g = er != NULL ? er->gpu_accelerator : NULL;
+
+	if (g == NULL)
+		return;
+	t->gpu_accelerator = true;
+	t->gpu_device = opt_dup(g->device);
+	if (g->partition_size_value_case ==
+	    FLYTEIDL__CORE__GPUACCELERATOR__PARTITION_SIZE_VALUE_UNPARTITIONED && g->unpartitioned)
+		t->gpu_partition = SPOK_GPU_UNPARTITIONED;
+	if (g->partition_size_value_case ==
+	    FLYTEIDL__CORE__GPUACCELERATOR__PARTITION_SIZE_VALUE_PARTITION_SIZE) {
+		t->gpu_partition = SPOK_GPU_PARTITION_SIZE;
+		t->gpu_partition_size = xstrdup(g->partition_size ? g->partition_size : "");
+	}
+}
+
 static int set_custom(const Flyteidl__Core__TaskTemplate *tt, const char *path,
 		      struct spok_task *t, struct spok_err *err)
 {
@@ -291,6 +309,7 @@ int spok_task_from_template(const Flyteidl__Core__TaskTemplate *tt, const char *
 		set_vars(tt->interface->inputs, &out->inputs);
 		set_vars(tt->interface->outputs, &out->outputs);
 	}
+	set_extended(tt->extended_resources, out);
 	result = set_metadata(tt->metadata, path, out, err);
 	if (result == SPOK_OK)
 		result = set_custom(tt, path, out, err);

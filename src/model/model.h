@@ -127,6 +127,16 @@ struct spok_task {
 	 * does. Spark sizes pods from sparkConf; only the names matter (resource tolerations). */
 	struct spok_strmap resource_requests;
 	struct spok_strmap resource_limits;
+	/* ExtendedResources.gpu_accelerator: node selector requirement and toleration for the
+	 * GPU device / partition when a container asks for GPUs (Flyte ApplyGPUNodeSelectors). */
+	bool gpu_accelerator;           /* the message is present */
+	char *gpu_device;               /* or NULL */
+	enum spok_gpu_partition {
+		SPOK_GPU_PARTITION_UNSET = 0,
+		SPOK_GPU_UNPARTITIONED,     /* unpartitioned: true */
+		SPOK_GPU_PARTITION_SIZE     /* partition_size: gpu_partition_size */
+	} gpu_partition;
+	char *gpu_partition_size;
 	struct spok_pod k8s_pod;    /* present when the TaskTemplate target is k8s_pod */
 
 	/* task metadata */
@@ -231,6 +241,15 @@ struct spok_k8s_config {
 	json_t *default_pod_dns_config;
 	char *scheduler_name;
 	char *image_pull_policy;
+	/* GPU accelerators (defaults as Flyte's: k8s.amazonaws.com/accelerator,
+	 * k8s.amazonaws.com/gpu-partition-size, nvidia.com/gpu) */
+	char *gpu_device_node_label;
+	char *gpu_partition_size_node_label;
+	char *gpu_resource_name;
+	json_t *gpu_unpartitioned_node_selector_requirement; /* NodeSelectorRequirement, or NULL */
+	json_t *gpu_unpartitioned_toleration;                /* Toleration, or NULL */
+	/* resource names whose request earns an Exists/NoSchedule toleration */
+	struct spok_strv add_tolerations_for_extended_resources;
 	bool enable_host_networking_pod;
 	bool inject_finalizer;
 	bool delete_resource_on_finalize;

@@ -339,14 +339,21 @@ static void append_copies(json_t *dst, const json_t *src)
 		json_array_append_new(dst, json_deep_copy(v));
 }
 
-static void add_resource_names(struct spok_strmap *names, const json_t *list)
+static const char *gpu_name(const struct spok_k8s_config *k)
 {
-	const char *k;
+	return k->gpu_resource_name && k->gpu_resource_name[0] ? k->gpu_resource_name
+								: "nvidia.com/gpu";
+}
+
+static void add_resource_names(const struct spok_k8s_config *k, struct spok_strmap *names,
+			       const json_t *list)
+{
+	const char *n;
 	const json_t *v;
 
-	/* SanitizeGPUResourceRequirements renames "gpu" (gpu-resource-name's default). */
-	json_object_foreach((json_t *)list, k, v)
-		spok_strmap_set(names, strcmp(k, "gpu") == 0 ? "nvidia.com/gpu" : k, "");
+	/* SanitizeGPUResourceRequirements renames "gpu" to gpu-resource-name. */
+	json_object_foreach((json_t *)list, n, v)
+		spok_strmap_set(names, strcmp(n, "gpu") == 0 ? gpu_name(k) : n, "");
 }
 
 /* GetPodTolerations: the resource names of every container's limits and requests form one
@@ -364,8 +371,8 @@ static json_t *pod_tolerations(const struct spok__ctx *c, const json_t *pod, boo
 		const json_t *res = json_object_get(ct, "resources");
 		spok_strmap_set(&names, "cpu", "");
 		spok_strmap_set(&names, "memory", "");
-		add_resource_names(&names, json_object_get(res, "limits"));
-		add_resource_names(&names, json_object_get(res, "requests"));
+		add_resource_names(k, &names, json_object_get(res, "limits"));
+		add_resource_names(k, &names, json_object_get(res, "requests"));
 	}
 	spok_strmap_sort(&names);
 	for (i = 0; i < names.len; i++) {
@@ -471,6 +478,9 @@ static bool nested_objects_ok(const json_t *affinity)
 	return true;
 }
 
+static void apply_gpu(const struct spok__ctx *c, json_t *pod, json_t *affinity);
+static void extended_tolerations(const struct spok__ctx *c, json_t *pod);
+
 static int update_pod(const struct spok__ctx *c, json_t *pod, json_t *primary,
 		      bool interruptible, struct spok_err *err)
 {
@@ -501,7 +511,156 @@ static int update_pod(const struct spok__ctx *c, json_t *pod, json_t *primary,
 		add_requirement(affinity, req);
 	}
 	default_object(primary, "securityContext", k->default_security_context);
+	if (c->t->gpu_accelerator) {
+		if (!json_is_object(affinity) || !nested_objects_ok(affinity))
+			return spok_err_set(err, SPOK_EINVAL,
+					    "affinity: nodeAffinity.requiredDuringSchedulingIgnored"
+					    "DuringExecution has the wrong shape; give a Kubernetes "
+					    "Affinity object");
+		apply_gpu(c, pod, affinity);
+	}
+	extended_tolerations(c, pod);
 	return SPOK_OK;
+}
+
+/* ---- GPU accelerators (ApplyGPUNodeSelectors) ---- */
+
+/* Flyte's resource defaulting puts the GPU into a container's limits whenever the container
+ * names it in its requests or limits; the selectors apply when any container does. */
+static bool wants_gpu(const struct spok_k8s_config *k, const json_t *pod)
+{
+	const json_t *ct, *res;
+	size_t i;
+
+	json_array_foreach(json_object_get(pod, "containers"), i, ct) {
+		res = json_object_get(ct, "resources");
+		for (int l = 0; l < 2; l++) {
+			const json_t *list = json_object_get(res, l ? "limits" : "requests");
+			if (json_object_get(list, gpu_name(k)) != NULL ||
+			    (strcmp(gpu_name(k), "nvidia.com/gpu") == 0 &&
+			     json_object_get(list, "gpu") != NULL))
+				return true;
+		}
+	}
+	return false;
+}
+
+static json_t *requirement(const char *key, const char *op, const char *value)
+{
+	json_t *r = json_object();
+
+	spok__jset(r, "key", spok__jstr(key));
+	spok__jset(r, "operator", spok__jstr(op));
+	if (value != NULL) {
+		spok__jset(r, "values", json_array());
+		json_array_append_new(json_object_get(r, "values"), spok__jstr(value));
+	}
+	return r;
+}
+
+static json_t *equal_toleration(const char *key, const char *value)
+{
+	json_t *t = json_object();
+
+	spok__jset(t, "key", spok__jstr(key));
+	spok__jset(t, "operator", spok__jstr("Equal"));
+	spok__jset(t, "value", spok__jstr(value));
+	spok__jset(t, "effect", spok__jstr("NoSchedule"));
+	return t;
+}
+
+/* Device and partition node-selector requirements and tolerations for the task's
+ * gpu_accelerator. affinity is the pod's affinity object (update_pod made one). */
+static void apply_gpu(const struct spok__ctx *c, json_t *pod, json_t *affinity)
+{
+	const struct spok_k8s_config *k = &c->p->k8s;
+	const struct spok_task *t = c->t;
+	const char *dev_label = k->gpu_device_node_label ? k->gpu_device_node_label : "";
+	const char *part_label = k->gpu_partition_size_node_label ? k->gpu_partition_size_node_label : "";
+	json_t *tols = json_object_get(pod, "tolerations"), *req = NULL;
+
+	if (!t->gpu_accelerator || !wants_gpu(k, pod))
+		return;
+	if (t->gpu_device != NULL && t->gpu_device[0] != '\0') {
+		req = requirement(dev_label, "In", t->gpu_device);
+		add_requirement(affinity, req);
+		json_decref(req);
+		json_array_append_new(tols, equal_toleration(dev_label, t->gpu_device));
+	}
+	if (t->gpu_partition == SPOK_GPU_UNPARTITIONED) {
+		req = k->gpu_unpartitioned_node_selector_requirement
+			      ? json_incref(k->gpu_unpartitioned_node_selector_requirement)
+			      : requirement(part_label, "DoesNotExist", NULL);
+		add_requirement(affinity, req);
+		json_decref(req);
+		if (k->gpu_unpartitioned_toleration != NULL)
+			json_array_append_new(tols, json_deep_copy(k->gpu_unpartitioned_toleration));
+	} else if (t->gpu_partition == SPOK_GPU_PARTITION_SIZE) {
+		req = requirement(part_label, "In", t->gpu_partition_size);
+		add_requirement(affinity, req);
+		json_decref(req);
+		json_array_append_new(tols, equal_toleration(part_label, t->gpu_partition_size));
+	}
+}
+
+/* ---- add-tolerations-for-extended-resources (AddTolerationsForExtendedResources) ---- */
+
+/* Whether the container's requests hold name once Flyte's resource defaulting has run: cpu
+ * and memory always; the GPU and ephemeral-storage also when only limited. */
+static bool requests_resource(const struct spok_k8s_config *k, const json_t *ct, const char *name)
+{
+	const json_t *res = json_object_get(ct, "resources");
+	const json_t *req = json_object_get(res, "requests"), *lim = json_object_get(res, "limits");
+	bool gpu = strcmp(name, gpu_name(k)) == 0;
+
+	if (strcmp(name, "cpu") == 0 || strcmp(name, "memory") == 0 || json_object_get(req, name))
+		return true;
+	if (gpu && (json_object_get(req, "gpu") || json_object_get(lim, "gpu")))
+		return true;
+	return (gpu || strcmp(name, "ephemeral-storage") == 0) && json_object_get(lim, name);
+}
+
+static bool same_str(const json_t *a, const json_t *b, const char *key)
+{
+	const char *x = json_string_value(json_object_get(a, key));
+	const char *y = json_string_value(json_object_get(b, key));
+
+	return strcmp(x ? x : "", y ? y : "") == 0;
+}
+
+/* An Exists/NoSchedule toleration per listed resource some (init) container requests, in
+ * sorted order, unless one with the same key, operator, value and effect is there. */
+static void extended_tolerations(const struct spok__ctx *c, json_t *pod)
+{
+	const struct spok_k8s_config *k = &c->p->k8s;
+	const struct spok_strv *want = &k->add_tolerations_for_extended_resources;
+	struct spok_strmap names = {0};
+	json_t *tols = json_object_get(pod, "tolerations"), *ct;
+	size_t i;
+
+	for (int init = 0; init < 2; init++)
+		json_array_foreach(json_object_get(pod, init ? "initContainers" : "containers"), i, ct)
+			for (size_t r = 0; r < want->len; r++)
+				if (requests_resource(k, ct, want->items[r]))
+					spok_strmap_set(&names, want->items[r], "");
+	spok_strmap_sort(&names);
+	for (i = 0; i < names.len; i++) {
+		json_t *t = json_object(), *have;
+		bool found = false;
+		size_t j;
+
+		spok__jset(t, "key", spok__jstr(names.items[i].key));
+		spok__jset(t, "operator", spok__jstr("Exists"));
+		spok__jset(t, "effect", spok__jstr("NoSchedule"));
+		json_array_foreach(tols, j, have)
+			found = found || (same_str(t, have, "key") && same_str(t, have, "operator") &&
+					  same_str(t, have, "value") && same_str(t, have, "effect"));
+		if (found)
+			json_decref(t);
+		else
+			json_array_append_new(tols, t);
+	}
+	spok_strmap_free(&names);
 }
 
 /* ---- the role ---- */

@@ -61,17 +61,18 @@ static const char *const k8s_keys[] = {
 	"resource-tolerations", "default-affinity", "interruptible-node-selector-requirement",
 	"non-interruptible-node-selector-requirement", "default-pod-security-context",
 	"default-security-context", "default-pod-dns-config", "scheduler-name", "image-pull-policy",
-	"enable-host-networking-pod", "inject-finalizer", "delete-resource-on-finalize", NULL
+	"enable-host-networking-pod", "inject-finalizer", "delete-resource-on-finalize",
+	"gpu-device-node-label", "gpu-partition-size-node-label", "gpu-resource-name",
+	"gpu-unpartitioned-node-selector-requirement", "gpu-unpartitioned-toleration",
+	"add-tolerations-for-extended-resources", NULL
 };
 static const char *const k8s_ignored[] = {
 	"default-env-vars-from-env", "default-env-from-configmaps", "default-env-from-secrets",
 	"default-cpus", "default-memory", "co-pilot", "create-container-error-grace-period",
 	"create-container-config-error-grace-period", "image-pull-backoff-grace-period",
-	"pod-pending-timeout", "gpu-device-node-label", "gpu-partition-size-node-label",
-	"gpu-unpartitioned-node-selector-requirement", "gpu-unpartitioned-toleration",
-	"gpu-resource-name", "default-pod-template-name", "default-pod-template-resync",
+	"pod-pending-timeout", "default-pod-template-name", "default-pod-template-resync",
 	"send-object-events", "update-base-backoff-duration", "update-backoff-retries",
-	"add-tolerations-for-extended-resources", "enable-distributed-error-aggregation", NULL
+	"enable-distributed-error-aggregation", NULL
 };
 
 static bool listed(const struct ynode *key, const char *const *list)
@@ -455,6 +456,20 @@ static int read_resource_tolerations(struct walk *w, const struct ynode *v, cons
 	return SPOK_OK;
 }
 
+/* A string option with a default: null keeps the default, as in Flyte's loader. */
+static int flyte_string(struct walk *w, const struct ynode *v, const char *path, char **out)
+{
+	char *s = NULL;
+
+	if (walk_string(w, v, path, &s) != SPOK_OK)
+		return SPOK_EINVAL;
+	if (s != NULL) {
+		free(*out);
+		*out = s;
+	}
+	return SPOK_OK;
+}
+
 static int k8s_field(struct walk *w, void *out, int idx, const struct ynode *v, const char *path)
 {
 	struct spok_k8s_config *k = out;
@@ -478,7 +493,13 @@ static int k8s_field(struct walk *w, void *out, int idx, const struct ynode *v, 
 	case 15: return walk_string(w, v, path, &k->image_pull_policy);
 	case 16: return walk_bool(w, v, path, &k->enable_host_networking_pod);
 	case 17: return walk_bool(w, v, path, &k->inject_finalizer);
-	default: return walk_bool(w, v, path, &k->delete_resource_on_finalize);
+	case 18: return walk_bool(w, v, path, &k->delete_resource_on_finalize);
+	case 19: return flyte_string(w, v, path, &k->gpu_device_node_label);
+	case 20: return flyte_string(w, v, path, &k->gpu_partition_size_node_label);
+	case 21: return flyte_string(w, v, path, &k->gpu_resource_name);
+	case 22: return walk_json(w, v, path, Y_MAP, &k->gpu_unpartitioned_node_selector_requirement);
+	case 23: return walk_json(w, v, path, Y_MAP, &k->gpu_unpartitioned_toleration);
+	default: return walk_strv(w, v, path, &k->add_tolerations_for_extended_resources);
 	}
 }
 

@@ -309,6 +309,29 @@ static void test_default_annotations(void **state)
 	}
 }
 
+/* GPU accelerator settings: Flyte's defaults, overridable; null keeps a default. */
+static void test_gpu_settings(void **state)
+{
+	static const char *const yaml =
+		"plugins:\n  k8s:\n    gpu-device-node-label: acc\n    gpu-resource-name:\n"
+		"    gpu-unpartitioned-toleration: {key: p, operator: Exists}\n"
+		"    add-tolerations-for-extended-resources: [nvidia.com/gpu, example.com/fpga]\n";
+	struct spok_err err = {0};
+	struct spok_platform p;
+
+	(void)state;
+	if (spok_config_parse(yaml, strlen(yaml), "c.yaml", &p, &err) != SPOK_OK)
+		fail_msg("%s", err.msg);
+	assert_string_equal(p.k8s.gpu_device_node_label, "acc");
+	assert_string_equal(p.k8s.gpu_partition_size_node_label, "k8s.amazonaws.com/gpu-partition-size");
+	assert_string_equal(p.k8s.gpu_resource_name, "nvidia.com/gpu");
+	assert_null(p.k8s.gpu_unpartitioned_node_selector_requirement);
+	assert_string_equal(json_string_value(json_object_get(p.k8s.gpu_unpartitioned_toleration, "key")), "p");
+	assert_int_equal(p.k8s.add_tolerations_for_extended_resources.len, 2);
+	assert_string_equal(p.k8s.add_tolerations_for_extended_resources.items[1], "example.com/fpga");
+	spok_platform_free(&p);
+}
+
 static void expect_error(const char *yaml, const char *msg)
 {
 	struct spok_err err = {0};
@@ -381,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_key_case),
 		cmocka_unit_test(test_default_annotations),
+		cmocka_unit_test(test_gpu_settings),
 		cmocka_unit_test(test_load),
 	};
 

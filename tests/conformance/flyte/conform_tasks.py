@@ -5,6 +5,8 @@ Each task exercises one part of the Spark plugin or the pod machinery around it;
 list (cases.json) pairs them with platform configs and execution facts. The bodies never run.
 """
 from flytekit import PodTemplate, Resources, task
+from flytekit.extras.accelerators import A100, T4
+from flytekit.models.security import Identity, SecurityContext
 from flytekitplugins.spark import Spark
 from flytekitplugins.spark.generic_task import GenericSparkConf
 from kubernetes.client import (V1Container, V1EnvVar, V1EnvVarSource, V1PodSpec,
@@ -347,4 +349,44 @@ def t_everything() -> int:
 @task(task_config=Spark(driver_pod=DRIVER_META), container_image=IMAGE)
 def t_overlay_container_target() -> int:
     """Flyte refuses it: container [primary] not defined."""
+    return 1
+
+
+@task(task_config=Spark(), container_image=IMAGE)
+def t_task_run_as() -> int:
+    """A TaskTemplate whose security_context names a run-as service account; Flyte's plugin
+    never reads it (the @task decorator has no parameter for it, hence the assignment)."""
+    return 1
+
+
+t_task_run_as._security_ctx = SecurityContext(run_as=Identity(k8s_service_account="task-sa"))
+
+
+@task(task_config=Spark(), container_image=IMAGE, accelerator=T4, requests=Resources(gpu="1"))
+def t_gpu_t4() -> int:
+    return 1
+
+
+@task(task_config=Spark(), container_image=IMAGE, accelerator=A100.partition_1g_5gb,
+      limits=Resources(gpu="1"))
+def t_gpu_a100_partition() -> int:
+    return 1
+
+
+@task(task_config=Spark(), container_image=IMAGE, accelerator=A100.unpartitioned,
+      requests=Resources(gpu="1"))
+def t_gpu_a100_unpartitioned() -> int:
+    return 1
+
+
+@task(task_config=Spark(), container_image=IMAGE, accelerator=T4)
+def t_gpu_accelerator_without_gpu() -> int:
+    """No container asks for a GPU: Flyte adds no selector."""
+    return 1
+
+
+@task(task_config=Spark(spark_conf=SIZING), container_image=IMAGE, accelerator=T4,
+      pod_template=TASK_POD_GPU, interruptible=True)
+def t_gpu_sidecar_only() -> int:
+    """Only the sidecar asks for a GPU: the whole pod gets the selector."""
     return 1
