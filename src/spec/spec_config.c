@@ -85,7 +85,8 @@ static bool listed(const struct ynode *key, const char *const *list)
 
 /* Flyte's config loader is not strict: a key it does not know is ignored. spok ignores it
  * too, with a warning worded like walk_key's error (key, line, nearest valid key).
- * Returns true if the key is to be skipped. */
+ * Returns true if the key is to be skipped. The `spok:` section is spok's own, read by no
+ * Flyte component: a typo there stays an error (walk_key), so it cannot go unnoticed. */
 static bool unknown_key(struct walk *w, const struct ynode *k, const char *field,
 			const char *const *keys, const char *const *ignored)
 {
@@ -93,6 +94,8 @@ static bool unknown_key(struct walk *w, const struct ynode *k, const char *field
 	struct walk tmp = *w;
 	int idx;
 
+	if (strncmp(field, "spok", 4) == 0 && (field[4] == '\0' || field[4] == '.'))
+		return false;
 	if (k->kind != Y_SCALAR || listed(k, keys) || listed(k, ignored))
 		return false;
 	tmp.err = &sub;

@@ -235,6 +235,9 @@ static void test_unknown_keys(void **state)
 			(const char *const[]){
 		"flyte.yaml:5:9: plugins.spark.features[0].rollout-percentage: unknown key; see "
 		"docs/CONFIG.md for the valid keys (ignored, as Flyte ignores it)", NULL});
+	/* spok's own section stays strict */
+	expect_error("spok:\n  default-imag: x\n",
+		     "flyte.yaml:2:3: spok.default-imag: unknown key; did you mean 'default-image'?");
 	/* wrong types stay errors */
 	expect_error("plugins:\n  k8s:\n    default-annotations: [a]\n",
 		     "flyte.yaml:3:27: plugins.k8s.default-annotations[0]: expected a single-entry "
