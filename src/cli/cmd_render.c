@@ -15,6 +15,7 @@ struct render_opts {
 	const char *attempt;
 	const char *now_ms;
 	const char *service_account;
+	const char *input_prefix, *output_prefix, *raw_output_prefix, *prev_checkpoint;
 	bool interruptible;
 };
 
@@ -40,6 +41,10 @@ static int make_exec(const struct spok_cli *cli, const struct render_opts *o,
 	x->now_ms = now;
 	x->service_account = o->service_account;
 	x->interruptible = o->interruptible || t->interruptible;
+	x->input_prefix = o->input_prefix;
+	x->output_prefix = o->output_prefix;
+	x->raw_output_prefix = o->raw_output_prefix;
+	x->prev_checkpoint = o->prev_checkpoint;
 	return SPOK_OK;
 }
 
@@ -83,13 +88,22 @@ static void render_flags(struct render_opts *o, struct spok_flag *f)
 				  "run-as service account override"};
 	f[6] = (struct spok_flag){"interruptible", 0, NULL, &o->interruptible, NULL,
 				  "render as an interruptible node"};
-	f[7] = (struct spok_flag){0};
+	/* Flyte I/O paths for {{.Input}} etc.; without them the placeholders stay as written. */
+	f[7] = (struct spok_flag){"input-prefix", 0, &o->input_prefix, NULL, NULL,
+				  "node data dir ({{.InputPrefix}}; inputs.pb under it)"};
+	f[8] = (struct spok_flag){"output-prefix", 0, &o->output_prefix, NULL, NULL,
+				  "output prefix ({{.OutputPrefix}})"};
+	f[9] = (struct spok_flag){"raw-output-prefix", 0, &o->raw_output_prefix, NULL, NULL,
+				  "raw output data prefix ({{.RawOutputDataPrefix}})"};
+	f[10] = (struct spok_flag){"prev-checkpoint", 0, &o->prev_checkpoint, NULL, NULL,
+				   "previous checkpoint prefix ({{.PrevCheckpointPrefix}})"};
+	f[11] = (struct spok_flag){0};
 }
 
 static int run(struct spok_cli *cli, int argc, char **argv, bool print)
 {
 	struct render_opts o = {0};
-	struct spok_flag flags[8];
+	struct spok_flag flags[12];
 	struct spok_strv pos = {0};
 	struct spok_err err = {0};
 	struct spok_task task;

@@ -88,8 +88,76 @@ static void set_vars(const Flyteidl__Core__VariableMap *vm, struct spok_vars *ou
 	}
 }
 
-static void set_container(const Flyteidl__Core__Container *c, struct spok_task *t)
+/* 1 if s is a non-zero Kubernetes quantity, 0 if zero, -1 if not a quantity
+ * (<sign><digits>[.<digits>]<suffix>, suffix Ki..Ei, n u m k M G T P E or e<exponent>). */
+static int quantity_nonzero(const char *s)
 {
+	static const char *const suffixes[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u",
+					       "m", "k", "M", "G", "T", "P", "E", NULL};
+	bool nonzero = false;
+	size_t digits = 0;
+
+	if (*s == '+' || *s == '-')
+		s++;
+	for (; *s >= '0' && *s <= '9'; s++, digits++)
+		nonzero |= *s != '0';
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9'; s++, digits++)
+			nonzero |= *s != '0';
+	if (digits == 0)
+		return -1;
+	if (*s == 'e' || *s == 'E') {
+		const char *e = s + 1 + (s[1] == '+' || s[1] == '-');
+		if (*e == '\0')
+			return -1;
+		for (; *e >= '0' && *e <= '9'; e++)
+			;
+		return *e == '\0' ? nonzero : -1;
+	}
+	for (size_t i = 0; suffixes[i] != NULL; i++)
+		if (strcmp(s, suffixes[i]) == 0)
+			return nonzero;
+	return -1;
+}
+
+/* Flyte's ToK8sResourceList: flyteidl names -> Kubernetes names; storage and unknown
+ * entries and zero quantities are left out; a malformed quantity fails the task. */
+static int set_resource_list(Flyteidl__Core__Resources__ResourceEntry **e, size_t n,
+			     const char *path, struct spok_strmap *out, struct spok_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *name = NULL;
+		int q;
+
+		switch (e[i]->name) {
+		case FLYTEIDL__CORE__RESOURCES__RESOURCE_NAME__CPU: name = "cpu"; break;
+		case FLYTEIDL__CORE__RESOURCES__RESOURCE_NAME__MEMORY: name = "memory"; break;
+		case FLYTEIDL__CORE__RESOURCES__RESOURCE_NAME__GPU: name = "nvidia.com/gpu"; break;
+		case FLYTEIDL__CORE__RESOURCES__RESOURCE_NAME__EPHEMERAL_STORAGE:
+			name = "ephemeral-storage";
+			break;
+		default: break;
+		}
+		q = quantity_nonzero(e[i]->value);
+		if (q < 0)
+			return spok_err_set(err, SPOK_EINVAL, "%s: container.resources: '%.64s' is not "
+					    "a valid quantity; write e.g. 500m, 2 or 4Gi", path,
+					    e[i]->value);
+		if (name != NULL && q > 0)
+			spok_strmap_set(out, name, e[i]->value);
+	}
+	return SPOK_OK;
+}
+
+static int set_container(const Flyteidl__Core__Container *c, const char *path,
+			 struct spok_task *t, struct spok_err *err)
+{
+	const Flyteidl__Core__Resources *r = c->resources;
+
+	if (r != NULL &&
+	    (set_resource_list(r->requests, r->n_requests, path, &t->resource_requests, err) ||
+	     set_resource_list(r->limits, r->n_limits, path, &t->resource_limits, err)))
+		return SPOK_EINVAL;
 	t->image = opt_dup(c->image);
 	for (size_t i = 0; i < c->n_command; i++)
 		spok_strv_push(&t->command, c->command[i]);
@@ -97,6 +165,7 @@ static void set_container(const Flyteidl__Core__Container *c, struct spok_task *
 		spok_strv_push(&t->args, c->args[i]);
 	for (size_t i = 0; i < c->n_env; i++)
 		spok_strmap_set(&t->env, c->env[i]->key, c->env[i]->value);
+	return SPOK_OK;
 }
 
 /* Copies image/command/args/env of the primary container of a k8s_pod target. */
@@ -177,13 +246,30 @@ static int set_target(const Flyteidl__Core__TaskTemplate *tt, const char *path,
 {
 	switch (tt->target_case) {
 	case FLYTEIDL__CORE__TASK_TEMPLATE__TARGET_CONTAINER:
-		set_container(tt->container, t);
-		return SPOK_OK;
+		return set_container(tt->container, path, t, err);
 	case FLYTEIDL__CORE__TASK_TEMPLATE__TARGET_K8S_POD:
 		return set_k8s_pod(tt->k8s_pod, path, t, err);
 	default:
 		return spok_err_set(err, SPOK_EINVAL, "%s: task has no container or k8s_pod target; "
 				    "a Spark task needs a container image", path);
+	}
+}
+
+static void set_extended(const Flyteidl__Core__ExtendedResources *er, struct spok_task *t)
+{
+	const Flyteidl__Core__GPUAccelerator *g = er != NULL ? er->gpu_accelerator : NULL;
+
+	if (g == NULL)
+		return;
+	t->gpu_accelerator = true;
+	t->gpu_device = opt_dup(g->device);
+	if (g->partition_size_value_case ==
+	    FLYTEIDL__CORE__GPUACCELERATOR__PARTITION_SIZE_VALUE_UNPARTITIONED && g->unpartitioned)
+		t->gpu_partition = SPOK_GPU_UNPARTITIONED;
+	if (g->partition_size_value_case ==
+	    FLYTEIDL__CORE__GPUACCELERATOR__PARTITION_SIZE_VALUE_PARTITION_SIZE) {
+		t->gpu_partition = SPOK_GPU_PARTITION_SIZE;
+		t->gpu_partition_size = xstrdup(g->partition_size ? g->partition_size : "");
 	}
 }
 
@@ -217,12 +303,13 @@ int spok_task_from_template(const Flyteidl__Core__TaskTemplate *tt, const char *
 	set_identity(tt->id, out);
 	for (size_t i = 0; i < tt->n_config; i++)
 		spok_strmap_set(&out->config, tt->config[i]->key, tt->config[i]->value);
-	if (tt->security_context != NULL && tt->security_context->run_as != NULL)
-		out->service_account = opt_dup(tt->security_context->run_as->k8s_service_account);
+	/* TaskTemplate.security_context.run_as is not read: Flyte's plugin takes the service
+	 * account from the execution's run-as only (then the `spark` default). */
 	if (tt->interface != NULL) {
 		set_vars(tt->interface->inputs, &out->inputs);
 		set_vars(tt->interface->outputs, &out->outputs);
 	}
+	set_extended(tt->extended_resources, out);
 	result = set_metadata(tt->metadata, path, out, err);
 	if (result == SPOK_OK)
 		result = set_custom(tt, path, out, err);

@@ -135,6 +135,10 @@ void spok_task_free(struct spok_task *t)
 	spok_strv_free(&t->command);
 	spok_strv_free(&t->args);
 	spok_strmap_free(&t->env);
+	spok_strmap_free(&t->resource_requests);
+	spok_strmap_free(&t->resource_limits);
+	free(t->gpu_device);
+	free(t->gpu_partition_size);
 	spok_pod_free(&t->k8s_pod);
 	free(t->service_account);
 	free(t->pod_template_name);
@@ -180,6 +184,9 @@ void spok_platform_init(struct spok_platform *p)
 		"http://localhost:30082/#!/log/{{ .namespace }}/{{ .podName }}/pod?namespace={{ .namespace }}");
 	spok_strmap_set(&p->k8s.default_annotations,
 			"cluster-autoscaler.kubernetes.io/safe-to-evict", "false");
+	p->k8s.gpu_device_node_label = xstrdup("k8s.amazonaws.com/accelerator");
+	p->k8s.gpu_partition_size_node_label = xstrdup("k8s.amazonaws.com/gpu-partition-size");
+	p->k8s.gpu_resource_name = xstrdup("nvidia.com/gpu");
 	p->spok.namespace_template = xstrdup("{{project}}-{{domain}}");
 	p->spok.default_service_account = xstrdup("spark");
 	p->spok.name_max_len = 50;
@@ -203,6 +210,12 @@ static void k8s_config_free(struct spok_k8s_config *k)
 	json_decref(k->default_pod_dns_config);
 	free(k->scheduler_name);
 	free(k->image_pull_policy);
+	free(k->gpu_device_node_label);
+	free(k->gpu_partition_size_node_label);
+	free(k->gpu_resource_name);
+	json_decref(k->gpu_unpartitioned_node_selector_requirement);
+	json_decref(k->gpu_unpartitioned_toleration);
+	spok_strv_free(&k->add_tolerations_for_extended_resources);
 }
 
 void spok_platform_free(struct spok_platform *p)
@@ -228,6 +241,7 @@ void spok_platform_free(struct spok_platform *p)
 	json_decref(p->spok.routes);
 	json_decref(p->spok.server);
 	spok_cluster_resources_free(&p->spok.cluster_resources);
+	spok_strv_free(&p->warnings);
 	memset(p, 0, sizeof(*p));
 }
 

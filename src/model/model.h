@@ -123,10 +123,26 @@ struct spok_task {
 	struct spok_strv command;
 	struct spok_strv args;      /* program arguments (SparkApplication spec.arguments) */
 	struct spok_strmap env;
+	/* Container.resources in Kubernetes names (cpu, memory, nvidia.com/gpu,
+	 * ephemeral-storage) -> quantity, zero quantities left out as Flyte's ToK8sResourceList
+	 * does. Spark sizes pods from sparkConf; only the names matter (resource tolerations). */
+	struct spok_strmap resource_requests;
+	struct spok_strmap resource_limits;
+	/* ExtendedResources.gpu_accelerator: node selector requirement and toleration for the
+	 * GPU device / partition when a container asks for GPUs (Flyte ApplyGPUNodeSelectors). */
+	bool gpu_accelerator;           /* the message is present */
+	char *gpu_device;               /* or NULL */
+	enum spok_gpu_partition {
+		SPOK_GPU_PARTITION_UNSET = 0,
+		SPOK_GPU_UNPARTITIONED,     /* unpartitioned: true */
+		SPOK_GPU_PARTITION_SIZE     /* partition_size: gpu_partition_size */
+	} gpu_partition;
+	char *gpu_partition_size;
 	struct spok_pod k8s_pod;    /* present when the TaskTemplate target is k8s_pod */
 
 	/* task metadata */
-	char *service_account;      /* SecurityContext.run_as.k8s_service_account */
+	char *service_account;      /* job file serviceAccount; Flyte tasks leave it NULL (Flyte's
+	                             * plugin never reads TaskTemplate.security_context.run_as) */
 	uint32_t retries;           /* RetryStrategy.retries: attempts = retries + 1 */
 	uint64_t timeout_s;         /* 0 = none; at most SPOK_TASK_TIMEOUT_MAX_S */
 	bool interruptible;
@@ -234,6 +250,15 @@ struct spok_k8s_config {
 	json_t *default_pod_dns_config;
 	char *scheduler_name;
 	char *image_pull_policy;
+	/* GPU accelerators (defaults as Flyte's: k8s.amazonaws.com/accelerator,
+	 * k8s.amazonaws.com/gpu-partition-size, nvidia.com/gpu) */
+	char *gpu_device_node_label;
+	char *gpu_partition_size_node_label;
+	char *gpu_resource_name;
+	json_t *gpu_unpartitioned_node_selector_requirement; /* NodeSelectorRequirement, or NULL */
+	json_t *gpu_unpartitioned_toleration;                /* Toleration, or NULL */
+	/* resource names whose request earns an Exists/NoSchedule toleration */
+	struct spok_strv add_tolerations_for_extended_resources;
 	bool enable_host_networking_pod;
 	bool inject_finalizer;
 	bool delete_resource_on_finalize;
@@ -281,6 +306,10 @@ struct spok_platform {
 	struct spok_spark_config spark;
 	struct spok_k8s_config k8s;
 	struct spok_settings spok;
+	/* One line per load-time warning (unknown key, key lower-cased the way Flyte's loader
+	 * does), "<file>:<line>:<col>: <field path>: <what happened>; <what to do>". The
+	 * loader also prints each once to stderr. */
+	struct spok_strv warnings;
 };
 
 /* Built-in defaults, equal to Flyte's: logs.mixed kubernetes-enabled with the

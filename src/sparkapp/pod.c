@@ -235,6 +235,12 @@ static json_t *raw_container(const struct spok__ctx *c, const char *image)
 	spok__jset(ct, "image", spok__jstr(image));
 	spok__jset(ct, "args", args);
 	spok__jset(ct, "env", env);
+	if (t->resource_requests.len > 0 || t->resource_limits.len > 0) {
+		json_t *res = json_object();
+		spok__jset(res, "limits", spok__jmap_sorted(&t->resource_limits));
+		spok__jset(res, "requests", spok__jmap_sorted(&t->resource_requests));
+		spok__jset(ct, "resources", res);
+	}
 	return ct;
 }
 
@@ -333,44 +339,48 @@ static void append_copies(json_t *dst, const json_t *src)
 		json_array_append_new(dst, json_deep_copy(v));
 }
 
-/* Resource tolerations for one resource list, keys in bytewise order (Go: map order). The
- * primary container always has cpu and memory, filled from platform defaults by Flyte. */
-static void resource_tolerations(const struct spok_platform *p, const json_t *list,
-				 bool primary, json_t *out)
+static const char *gpu_name(const struct spok_k8s_config *k)
 {
-	struct spok_strmap names = {0};
-	const char *k;
-	const json_t *v;
-
-	if (primary) {
-		spok_strmap_set(&names, "cpu", "");
-		spok_strmap_set(&names, "memory", "");
-	}
-	json_object_foreach((json_t *)list, k, v)
-		spok_strmap_set(&names, k, "");
-	spok_strmap_sort(&names);
-	for (size_t i = 0; i < names.len; i++) {
-		const json_t *tol = json_object_get(p->k8s.resource_tolerations, names.items[i].key);
-		if (json_is_array(tol))
-			append_copies(out, tol);
-	}
-	spok_strmap_free(&names);
+	return k->gpu_resource_name && k->gpu_resource_name[0] ? k->gpu_resource_name
+								: "nvidia.com/gpu";
 }
 
-static json_t *pod_tolerations(const struct spok__ctx *c, const json_t *pod,
-			       const char *primary, bool interruptible)
+static void add_resource_names(const struct spok_k8s_config *k, struct spok_strmap *names,
+			       const json_t *list)
+{
+	const char *n;
+	const json_t *v;
+
+	/* SanitizeGPUResourceRequirements renames "gpu" to gpu-resource-name. */
+	json_object_foreach((json_t *)list, n, v)
+		spok_strmap_set(names, strcmp(n, "gpu") == 0 ? gpu_name(k) : n, "");
+}
+
+/* GetPodTolerations: the resource names of every container's limits and requests form one
+ * set; each name's resource-tolerations are added once, names in bytewise order (Flyte: Go
+ * set order). Every container has cpu and memory by then: Flyte's resource defaulting sets
+ * both on each container. Then interruptible and default tolerations, then the pod's own. */
+static json_t *pod_tolerations(const struct spok__ctx *c, const json_t *pod, bool interruptible)
 {
 	const struct spok_k8s_config *k = &c->p->k8s;
+	struct spok_strmap names = {0};
 	json_t *out = json_array(), *ct;
 	size_t i;
 
 	json_array_foreach(json_object_get(pod, "containers"), i, ct) {
 		const json_t *res = json_object_get(ct, "resources");
-		const char *n = json_string_value(json_object_get(ct, "name"));
-		bool is_primary = strcmp(n ? n : "", primary) == 0;
-		resource_tolerations(c->p, json_object_get(res, "limits"), is_primary, out);
-		resource_tolerations(c->p, json_object_get(res, "requests"), is_primary, out);
+		spok_strmap_set(&names, "cpu", "");
+		spok_strmap_set(&names, "memory", "");
+		add_resource_names(k, &names, json_object_get(res, "limits"));
+		add_resource_names(k, &names, json_object_get(res, "requests"));
 	}
+	spok_strmap_sort(&names);
+	for (i = 0; i < names.len; i++) {
+		const json_t *tol = json_object_get(k->resource_tolerations, names.items[i].key);
+		if (json_is_array(tol))
+			append_copies(out, tol);
+	}
+	spok_strmap_free(&names);
 	if (interruptible && json_is_array(k->interruptible_tolerations))
 		append_copies(out, k->interruptible_tolerations);
 	if (json_is_array(k->default_tolerations))
@@ -468,8 +478,11 @@ static bool nested_objects_ok(const json_t *affinity)
 	return true;
 }
 
+static void apply_gpu(const struct spok__ctx *c, json_t *pod, json_t *affinity);
+static void extended_tolerations(const struct spok__ctx *c, json_t *pod);
+
 static int update_pod(const struct spok__ctx *c, json_t *pod, json_t *primary,
-		      const char *primary_name, bool interruptible, struct spok_err *err)
+		      bool interruptible, struct spok_err *err)
 {
 	const struct spok_k8s_config *k = &c->p->k8s;
 	const json_t *req = interruptible ? k->interruptible_node_selector_requirement
@@ -477,7 +490,7 @@ static int update_pod(const struct spok__ctx *c, json_t *pod, json_t *primary,
 	const char *sched = json_string_value(json_object_get(pod, "schedulerName"));
 	json_t *affinity;
 
-	json_object_set_new(pod, "tolerations", pod_tolerations(c, pod, primary_name, interruptible));
+	json_object_set_new(pod, "tolerations", pod_tolerations(c, pod, interruptible));
 	if (sched == NULL || sched[0] == '\0')
 		json_object_set_new(pod, "schedulerName", spok__jstr(k->scheduler_name));
 	json_object_set_new(pod, "nodeSelector", pod_node_selector(c, pod, interruptible));
@@ -498,7 +511,156 @@ static int update_pod(const struct spok__ctx *c, json_t *pod, json_t *primary,
 		add_requirement(affinity, req);
 	}
 	default_object(primary, "securityContext", k->default_security_context);
+	if (c->t->gpu_accelerator) {
+		if (!json_is_object(affinity) || !nested_objects_ok(affinity))
+			return spok_err_set(err, SPOK_EINVAL,
+					    "affinity: nodeAffinity.requiredDuringSchedulingIgnored"
+					    "DuringExecution has the wrong shape; give a Kubernetes "
+					    "Affinity object");
+		apply_gpu(c, pod, affinity);
+	}
+	extended_tolerations(c, pod);
 	return SPOK_OK;
+}
+
+/* ---- GPU accelerators (ApplyGPUNodeSelectors) ---- */
+
+/* Flyte's resource defaulting puts the GPU into a container's limits whenever the container
+ * names it in its requests or limits; the selectors apply when any container does. */
+static bool wants_gpu(const struct spok_k8s_config *k, const json_t *pod)
+{
+	const json_t *ct, *res;
+	size_t i;
+
+	json_array_foreach(json_object_get(pod, "containers"), i, ct) {
+		res = json_object_get(ct, "resources");
+		for (int l = 0; l < 2; l++) {
+			const json_t *list = json_object_get(res, l ? "limits" : "requests");
+			if (json_object_get(list, gpu_name(k)) != NULL ||
+			    (strcmp(gpu_name(k), "nvidia.com/gpu") == 0 &&
+			     json_object_get(list, "gpu") != NULL))
+				return true;
+		}
+	}
+	return false;
+}
+
+static json_t *requirement(const char *key, const char *op, const char *value)
+{
+	json_t *r = json_object();
+
+	spok__jset(r, "key", spok__jstr(key));
+	spok__jset(r, "operator", spok__jstr(op));
+	if (value != NULL) {
+		spok__jset(r, "values", json_array());
+		json_array_append_new(json_object_get(r, "values"), spok__jstr(value));
+	}
+	return r;
+}
+
+static json_t *equal_toleration(const char *key, const char *value)
+{
+	json_t *t = json_object();
+
+	spok__jset(t, "key", spok__jstr(key));
+	spok__jset(t, "operator", spok__jstr("Equal"));
+	spok__jset(t, "value", spok__jstr(value));
+	spok__jset(t, "effect", spok__jstr("NoSchedule"));
+	return t;
+}
+
+/* Device and partition node-selector requirements and tolerations for the task's
+ * gpu_accelerator. affinity is the pod's affinity object (update_pod made one). */
+static void apply_gpu(const struct spok__ctx *c, json_t *pod, json_t *affinity)
+{
+	const struct spok_k8s_config *k = &c->p->k8s;
+	const struct spok_task *t = c->t;
+	const char *dev_label = k->gpu_device_node_label ? k->gpu_device_node_label : "";
+	const char *part_label = k->gpu_partition_size_node_label ? k->gpu_partition_size_node_label : "";
+	json_t *tols = json_object_get(pod, "tolerations"), *req = NULL;
+
+	if (!t->gpu_accelerator || !wants_gpu(k, pod))
+		return;
+	if (t->gpu_device != NULL && t->gpu_device[0] != '\0') {
+		req = requirement(dev_label, "In", t->gpu_device);
+		add_requirement(affinity, req);
+		json_decref(req);
+		json_array_append_new(tols, equal_toleration(dev_label, t->gpu_device));
+	}
+	if (t->gpu_partition == SPOK_GPU_UNPARTITIONED) {
+		req = k->gpu_unpartitioned_node_selector_requirement
+			      ? json_incref(k->gpu_unpartitioned_node_selector_requirement)
+			      : requirement(part_label, "DoesNotExist", NULL);
+		add_requirement(affinity, req);
+		json_decref(req);
+		if (k->gpu_unpartitioned_toleration != NULL)
+			json_array_append_new(tols, json_deep_copy(k->gpu_unpartitioned_toleration));
+	} else if (t->gpu_partition == SPOK_GPU_PARTITION_SIZE) {
+		req = requirement(part_label, "In", t->gpu_partition_size);
+		add_requirement(affinity, req);
+		json_decref(req);
+		json_array_append_new(tols, equal_toleration(part_label, t->gpu_partition_size));
+	}
+}
+
+/* ---- add-tolerations-for-extended-resources (AddTolerationsForExtendedResources) ---- */
+
+/* Whether the container's requests hold name once Flyte's resource defaulting has run: cpu
+ * and memory always; the GPU and ephemeral-storage also when only limited. */
+static bool requests_resource(const struct spok_k8s_config *k, const json_t *ct, const char *name)
+{
+	const json_t *res = json_object_get(ct, "resources");
+	const json_t *req = json_object_get(res, "requests"), *lim = json_object_get(res, "limits");
+	bool gpu = strcmp(name, gpu_name(k)) == 0;
+
+	if (strcmp(name, "cpu") == 0 || strcmp(name, "memory") == 0 || json_object_get(req, name))
+		return true;
+	if (gpu && (json_object_get(req, "gpu") || json_object_get(lim, "gpu")))
+		return true;
+	return (gpu || strcmp(name, "ephemeral-storage") == 0) && json_object_get(lim, name);
+}
+
+static bool same_str(const json_t *a, const json_t *b, const char *key)
+{
+	const char *x = json_string_value(json_object_get(a, key));
+	const char *y = json_string_value(json_object_get(b, key));
+
+	return strcmp(x ? x : "", y ? y : "") == 0;
+}
+
+/* An Exists/NoSchedule toleration per listed resource some (init) container requests, in
+ * sorted order, unless one with the same key, operator, value and effect is there. */
+static void extended_tolerations(const struct spok__ctx *c, json_t *pod)
+{
+	const struct spok_k8s_config *k = &c->p->k8s;
+	const struct spok_strv *want = &k->add_tolerations_for_extended_resources;
+	struct spok_strmap names = {0};
+	json_t *tols = json_object_get(pod, "tolerations"), *ct;
+	size_t i;
+
+	for (int init = 0; init < 2; init++)
+		json_array_foreach(json_object_get(pod, init ? "initContainers" : "containers"), i, ct)
+			for (size_t r = 0; r < want->len; r++)
+				if (requests_resource(k, ct, want->items[r]))
+					spok_strmap_set(&names, want->items[r], "");
+	spok_strmap_sort(&names);
+	for (i = 0; i < names.len; i++) {
+		json_t *t = json_object(), *have;
+		bool found = false;
+		size_t j;
+
+		spok__jset(t, "key", spok__jstr(names.items[i].key));
+		spok__jset(t, "operator", spok__jstr("Exists"));
+		spok__jset(t, "effect", spok__jstr("NoSchedule"));
+		json_array_foreach(tols, j, have)
+			found = found || (same_str(t, have, "key") && same_str(t, have, "operator") &&
+					  same_str(t, have, "value") && same_str(t, have, "effect"));
+		if (found)
+			json_decref(t);
+		else
+			json_array_append_new(tols, t);
+	}
+	spok_strmap_free(&names);
 }
 
 /* ---- the role ---- */
@@ -544,7 +706,7 @@ int spok__role_build(const struct spok__ctx *c, bool is_driver, struct spok__rol
 				      "defined; name one of the pod's containers", primary_name);
 		goto fail;
 	}
-	if ((result = update_pod(c, pod, primary, primary_name, interruptible, err)) != SPOK_OK)
+	if ((result = update_pod(c, pod, primary, interruptible, err)) != SPOK_OK)
 		goto fail;
 	if ((result = overlay(c, role, rname, pod, err)) != SPOK_OK)
 		goto fail;

@@ -44,14 +44,15 @@ static bool parse_int32(const char *s, int32_t *out)
 	return true;
 }
 
-/* Task-execution labels: task metadata labels, execution labels, then the ones flytepropeller
- * sets on the workflow and node (they win). */
+/* Task-execution labels (what propeller's TaskExecutionMetadata.GetLabels returns):
+ * execution labels, then the ones flytepropeller sets on the workflow and node (they win).
+ * The task's own labels (TaskMetadata.metadata) are not among them: propeller adds those to
+ * the SparkApplication's metadata only (addObjectMetadata). */
 static void exec_labels(const struct spok__ctx *c, struct spok_strmap *m)
 {
 	const struct spok_task *t = c->t;
 	char *node = spok_label_value(c->x->node_id ? c->x->node_id : "n0");
 
-	spok_strmap_merge(m, &t->labels);
 	if (c->x->labels)
 		spok_strmap_merge(m, c->x->labels);
 	spok_strmap_set(m, "execution-id", c->x->execution_name);
@@ -69,7 +70,6 @@ static void exec_labels(const struct spok__ctx *c, struct spok_strmap *m)
 
 static void exec_annotations(const struct spok__ctx *c, struct spok_strmap *m)
 {
-	spok_strmap_merge(m, &c->t->annotations);
 	if (c->x->annotations)
 		spok_strmap_merge(m, c->x->annotations);
 }
@@ -78,7 +78,7 @@ static const char *service_account(const struct spok__ctx *c)
 {
 	if (c->x->service_account && c->x->service_account[0])
 		return c->x->service_account;
-	if (c->t->service_account && c->t->service_account[0])
+	if (c->t->service_account && c->t->service_account[0]) /* job files only */
 		return c->t->service_account;
 	if (c->p->spok.default_service_account && c->p->spok.default_service_account[0])
 		return c->p->spok.default_service_account;
@@ -199,9 +199,12 @@ static json_t *metadata_json(const struct spok__ctx *c)
 	char *name = spok_dns1123_subdomain(c->gen);
 	json_t *md = json_object();
 
+	/* addObjectMetadata: defaults, the task's metadata, then the task execution's. */
 	spok_strmap_merge(&labels, &c->p->k8s.default_labels);
+	spok_strmap_merge(&labels, &c->t->labels);
 	exec_labels(c, &labels);
 	spok_strmap_merge(&ann, &c->p->k8s.default_annotations);
+	spok_strmap_merge(&ann, &c->t->annotations);
 	exec_annotations(c, &ann);
 	spok__jset(md, "name", spok__jstr(name));
 	spok__jset(md, "namespace", spok__jstr(c->x->namespace_));
@@ -240,6 +243,8 @@ static json_t *spec_json(const struct spok__ctx *c, const struct spok__role *drv
 		spok__jset(spec, "hadoopConf", spok__jmap_sorted(&t->hadoop_conf));
 	spok__jset(spec, "driver", role_json(c, drv, true, conf));
 	spok__jset(spec, "executor", role_json(c, exe, false, conf));
+	/* The operator's Deps is a struct, which Go's encoder never omits. */
+	spok__jset(spec, "deps", json_object());
 	spok__jset(rp, "type", spok__jstr("OnFailure"));
 	spok__jset(rp, "onSubmissionFailureRetries", json_integer(SUBMISSION_FAILURE_RETRIES));
 	spok__jset(spec, "restartPolicy", rp);

@@ -24,8 +24,11 @@ int spok_spec_parse_task(const char *text, size_t len, const char *path, struct 
 int spok_spec_load_task(const char *path, struct spok_task *out, struct spok_err *err);
 
 /* Parses a platform config. out is overwritten (not freed first); the result starts from
- * spok_platform_init() defaults and the file's values override them. A map or log section
- * given in the file replaces the default one (Flyte config semantics). */
+ * spok_platform_init() defaults and the file's values override them as Flyte's loader does:
+ * a map with entries replaces the default map, {} or null keeps it; a log section is decoded
+ * over its default key by key. Unknown keys and keys lower-cased like Flyte's loader does
+ * (docs/CONFIG.md) are not errors: each adds a line to out->warnings, which are also printed
+ * to stderr (log_warn) once each on success. */
 int spok_config_parse(const char *text, size_t len, const char *path, struct spok_platform *out,
 		      struct spok_err *err);
 int spok_config_load(const char *path, struct spok_platform *out, struct spok_err *err);

@@ -6,10 +6,27 @@
 #include <strings.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 #include "common/xalloc.h"
 #include "spec/walk.h"
 
+/* The walk of one config file plus where its warnings go. Every struct walk in this file
+ * is the first member of one of these (spok_config_parse makes it), so readers reach the
+ * warning list from the struct walk * they are given. */
+struct cwalk {
+	struct walk w;
+	struct spok_strv *warnings;
+};
+
 static const char *const top_keys[] = {"plugins", "spok", NULL};
+/* Other sections of a Flyte (propeller/admin) config: skipped without a word. */
+static const char *const top_ignored[] = {
+	"admin", "auth", "catalog-cache", "cloudEvents", "cluster_resources", "database",
+	"domains", "event", "externalEvents", "flyteadmin", "logger", "namespace_mapping",
+	"notifications", "otel", "propeller", "qualityOfService", "queues", "registration",
+	"remoteData", "resourcemanager", "scheduler", "secrets", "server", "storage",
+	"task_resources", "task_type_whitelist", "tasks", "webhook", NULL
+};
 static const char *const spok_keys[] = {
 	"default-image", "namespace-template", "default-service-account", "name-max-len",
 	"clusters", "routes", "server", "cluster-resources", "keep-on-success", "submitted-timeout",
@@ -44,20 +61,52 @@ static const char *const k8s_keys[] = {
 	"resource-tolerations", "default-affinity", "interruptible-node-selector-requirement",
 	"non-interruptible-node-selector-requirement", "default-pod-security-context",
 	"default-security-context", "default-pod-dns-config", "scheduler-name", "image-pull-policy",
-	"enable-host-networking-pod", "inject-finalizer", "delete-resource-on-finalize", NULL
+	"enable-host-networking-pod", "inject-finalizer", "delete-resource-on-finalize",
+	"gpu-device-node-label", "gpu-partition-size-node-label", "gpu-resource-name",
+	"gpu-unpartitioned-node-selector-requirement", "gpu-unpartitioned-toleration",
+	"add-tolerations-for-extended-resources", NULL
 };
 static const char *const k8s_ignored[] = {
 	"default-env-vars-from-env", "default-env-from-configmaps", "default-env-from-secrets",
 	"default-cpus", "default-memory", "co-pilot", "create-container-error-grace-period",
 	"create-container-config-error-grace-period", "image-pull-backoff-grace-period",
-	"pod-pending-timeout", "gpu-device-node-label", "gpu-partition-size-node-label",
-	"gpu-unpartitioned-node-selector-requirement", "gpu-unpartitioned-toleration",
-	"gpu-resource-name", "default-pod-template-name", "default-pod-template-resync",
+	"pod-pending-timeout", "default-pod-template-name", "default-pod-template-resync",
 	"send-object-events", "update-base-backoff-duration", "update-backoff-retries",
-	"add-tolerations-for-extended-resources", "enable-distributed-error-aggregation", NULL
+	"enable-distributed-error-aggregation", NULL
 };
 
-/* Calls fn for each pair of the mapping v after checking its key against keys/ignored. */
+static bool listed(const struct ynode *key, const char *const *list)
+{
+	for (size_t i = 0; list != NULL && list[i] != NULL; i++)
+		if (strlen(list[i]) == key->len && memcmp(list[i], key->text, key->len) == 0)
+			return true;
+	return false;
+}
+
+/* Flyte's config loader is not strict: a key it does not know is ignored. spok ignores it
+ * too, with a warning worded like walk_key's error (key, line, nearest valid key).
+ * Returns true if the key is to be skipped. The `spok:` section is spok's own, read by no
+ * Flyte component: a typo there stays an error (walk_key), so it cannot go unnoticed. */
+static bool unknown_key(struct walk *w, const struct ynode *k, const char *field,
+			const char *const *keys, const char *const *ignored)
+{
+	struct spok_err sub = {0};
+	struct walk tmp = *w;
+	int idx;
+
+	if (strncmp(field, "spok", 4) == 0 && (field[4] == '\0' || field[4] == '.'))
+		return false;
+	if (k->kind != Y_SCALAR || listed(k, keys) || listed(k, ignored))
+		return false;
+	tmp.err = &sub;
+	(void)walk_key(&tmp, k, field, keys, ignored, &idx);
+	spok_strv_pushf(((struct cwalk *)w)->warnings, "%s (ignored, as Flyte ignores it)",
+			sub.msg);
+	return true;
+}
+
+/* Calls fn for each pair of the mapping v after checking its key against keys/ignored;
+ * unknown keys are warned about and skipped. */
 typedef int (*field_fn)(struct walk *w, void *out, int idx, const struct ynode *v, const char *path);
 
 static int each_field(struct walk *w, const struct ynode *v, const char *field,
@@ -73,6 +122,8 @@ static int each_field(struct walk *w, const struct ynode *v, const char *field,
 	for (size_t i = 0; i < v->n; i++) {
 		const struct ynode *k = v->items[2 * i];
 
+		if (unknown_key(w, k, field, keys, ignored))
+			continue;
 		if (walk_key(w, k, field, keys, ignored, &idx) != SPOK_OK)
 			return SPOK_EINVAL;
 		if (idx < 0)
@@ -80,6 +131,84 @@ static int each_field(struct walk *w, const struct ynode *v, const char *field,
 		walk_child(path, field, k);
 		if (fn(w, out, idx, v->items[2 * i + 1], path) != SPOK_OK)
 			return SPOK_EINVAL;
+	}
+	return SPOK_OK;
+}
+
+/* ---- Flyte map options ---- */
+
+static bool has_upper(const char *k)
+{
+	for (; *k; k++)
+		if (*k >= 'A' && *k <= 'Z')
+			return true;
+	return false;
+}
+
+static char *ascii_lower(const char *k)
+{
+	char *l = xstrdup(k);
+
+	for (char *p = l; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return l;
+}
+
+/* Flyte's loader (viper) lower-cases the keys of a mapping; list form ([{KEY: v}]) keeps
+ * them. spok does the same for keys without a dot, and says so: a key silently changing
+ * case (AWS_REGION -> aws_region) would surprise. A key with a dot Flyte keeps as written
+ * and adds a lower-cased copy as well; spok keeps only the key as written (a stray
+ * lower-cased node selector or label could do harm) and warns. Returns the key to use. */
+static char *flyte_key(struct walk *w, const struct ynode *k, const char *field)
+{
+	char path[WALK_PATH_MAX], *lower;
+
+	if (k->kind != Y_SCALAR || strlen(k->text) != k->len || !has_upper(k->text))
+		return xstrdup(k->kind == Y_SCALAR ? k->text : "");
+	lower = ascii_lower(k->text);
+	walk_child(path, field, k);
+	if (strchr(k->text, '.') != NULL) {
+		spok_strv_pushf(((struct cwalk *)w)->warnings,
+				"%s:%d:%d: %s: Flyte's config loader adds a lower-cased copy '%.80s' of "
+				"this key; spok does not (docs/DIFFERENCES.md); write the map as a list "
+				"(- KEY: value) to get the same result from both",
+				w->path, k->line, k->col, path, lower);
+		free(lower);
+		return xstrdup(k->text);
+	}
+	spok_strv_pushf(((struct cwalk *)w)->warnings,
+			"%s:%d:%d: %s: Flyte's config loader lower-cases this key to '%.80s', and so "
+			"does spok; write the map as a list (- KEY: value) to keep its case",
+			w->path, k->line, k->col, path, lower);
+	return lower;
+}
+
+/* A Flyte map[string]string option (mapping, or Helm's list of single-entry mappings).
+ * Flyte decodes the file over a copy of its defaults: a map with entries replaces the
+ * default, an empty one or null leaves it (default-annotations keeps safe-to-evict). */
+static int read_flyte_map(struct walk *w, const struct ynode *v, const char *path,
+			  struct spok_strmap *out)
+{
+	struct spok_strmap m = {0};
+
+	if (walk_strmap(w, v, path, true, &m) != SPOK_OK)
+		return SPOK_EINVAL;
+	if (v->kind == Y_MAP) {
+		struct spok_strmap keyed = {0};
+
+		for (size_t i = 0; i < v->n; i++) {
+			const struct ynode *k = v->items[2 * i];
+			char *key = flyte_key(w, k, path);
+			spok_strmap_set(&keyed, key, spok_strmap_get(&m, k->text));
+			free(key);
+		}
+		spok_strmap_free(&m);
+		m = keyed;
+	}
+	if (m.len > 0) {
+		spok_strmap_free(out);
+		*out = m;
 	}
 	return SPOK_OK;
 }
@@ -156,8 +285,9 @@ static int read_templates(struct walk *w, const struct ynode *v, const char *fie
 	return SPOK_OK;
 }
 
+/* lower: the names came in mapping form, which Flyte's loader lower-cases (flyte_key). */
 static int read_dynamic_pairs(struct walk *w, const struct ynode *m, const char *field,
-			      struct spok_log_config *c)
+			      bool lower, struct spok_log_config *c)
 {
 	char path[WALK_PATH_MAX];
 
@@ -169,6 +299,10 @@ static int read_dynamic_pairs(struct walk *w, const struct ynode *m, const char 
 		walk_child(path, field, k);
 		if (walk_text(w, k, path, &name) != SPOK_OK)
 			return SPOK_EINVAL;
+		if (lower) {
+			free(name);
+			name = flyte_key(w, k, field);
+		}
 		t = add_template(&c->dynamic_links, &c->ndynamic_links);
 		if (each_field(w, m->items[2 * i + 1], path, template_keys, template_ignored, t,
 			       template_field) != SPOK_OK) {
@@ -190,13 +324,13 @@ static int read_dynamic(struct walk *w, const struct ynode *v, const char *field
 	if (walk_is_null(v))
 		return SPOK_OK;
 	if (v->kind == Y_MAP)
-		return read_dynamic_pairs(w, v, field, c);
+		return read_dynamic_pairs(w, v, field, true, c);
 	if (v->kind != Y_SEQ)
 		return walk_fail(w, v, field, "expected a mapping of name: template; write 'name: {displayName: ..., templateUris: [...]}'");
 	for (size_t i = 0; i < v->n; i++) {
 		walk_index(path, field, i);
 		if (walk_mapping(w, v->items[i], path) != SPOK_OK ||
-		    read_dynamic_pairs(w, v->items[i], field, c) != SPOK_OK)
+		    read_dynamic_pairs(w, v->items[i], field, false, c) != SPOK_OK)
 			return SPOK_EINVAL;
 	}
 	return SPOK_OK;
@@ -229,8 +363,7 @@ static int logs_field(struct walk *w, void *out, int idx, const struct ynode *v,
 	struct spok_log_config *c = idx == 0 ? &s->logs_mixed : idx == 1 ? &s->logs_user :
 				    idx == 2 ? &s->logs_system : &s->logs_all_user;
 
-	/* A section given in the file replaces the built-in default, as in Flyte. */
-	spok_log_config_free(c);
+	/* Flyte decodes a section over its defaults: keys not given keep their default. */
 	return each_field(w, v, path, log_keys, NULL, c, log_field);
 }
 
@@ -286,7 +419,7 @@ static int spark_field(struct walk *w, void *out, int idx, const struct ynode *v
 	struct spok_spark_config *s = out;
 
 	switch (idx) {
-	case 0: return walk_strmap(w, v, path, true, &s->spark_config_default);
+	case 0: return read_flyte_map(w, v, path, &s->spark_config_default);
 	case 1: return walk_string(w, v, path, &s->history_server_url);
 	case 2: return read_features(w, v, path, s);
 	default: return each_field(w, v, path, logs_keys, NULL, s, logs_field);
@@ -309,7 +442,35 @@ static int read_resource_tolerations(struct walk *w, const struct ynode *v, cons
 				return walk_fail(w, val, child, "expected a list of tolerations; write '- key: ...' items");
 		}
 	}
-	return walk_json(w, v, path, Y_MAP, out);
+	if (walk_json(w, v, path, Y_MAP, out) != SPOK_OK)
+		return SPOK_EINVAL;
+	if (*out != NULL && v->kind == Y_MAP) {
+		json_t *keyed = json_object();
+
+		for (size_t i = 0; i < v->n; i++) {
+			const struct ynode *k = v->items[2 * i];
+			char *key = flyte_key(w, k, path);
+			json_object_set(keyed, key, json_object_get(*out, k->text));
+			free(key);
+		}
+		json_decref(*out);
+		*out = keyed;
+	}
+	return SPOK_OK;
+}
+
+/* A string option with a default: null keeps the default, as in Flyte's loader. */
+static int flyte_string(struct walk *w, const struct ynode *v, const char *path, char **out)
+{
+	char *s = NULL;
+
+	if (walk_string(w, v, path, &s) != SPOK_OK)
+		return SPOK_EINVAL;
+	if (s != NULL) {
+		free(*out);
+		*out = s;
+	}
+	return SPOK_OK;
 }
 
 static int k8s_field(struct walk *w, void *out, int idx, const struct ynode *v, const char *path)
@@ -317,11 +478,11 @@ static int k8s_field(struct walk *w, void *out, int idx, const struct ynode *v, 
 	struct spok_k8s_config *k = out;
 
 	switch (idx) {
-	case 0: return walk_strmap(w, v, path, true, &k->default_annotations);
-	case 1: return walk_strmap(w, v, path, true, &k->default_labels);
-	case 2: return walk_strmap(w, v, path, true, &k->default_env_vars);
-	case 3: return walk_strmap(w, v, path, true, &k->default_node_selector);
-	case 4: return walk_strmap(w, v, path, true, &k->interruptible_node_selector);
+	case 0: return read_flyte_map(w, v, path, &k->default_annotations);
+	case 1: return read_flyte_map(w, v, path, &k->default_labels);
+	case 2: return read_flyte_map(w, v, path, &k->default_env_vars);
+	case 3: return read_flyte_map(w, v, path, &k->default_node_selector);
+	case 4: return read_flyte_map(w, v, path, &k->interruptible_node_selector);
 	case 5: return walk_json(w, v, path, Y_SEQ, &k->default_tolerations);
 	case 6: return walk_json(w, v, path, Y_SEQ, &k->interruptible_tolerations);
 	case 7: return read_resource_tolerations(w, v, path, &k->resource_tolerations);
@@ -335,7 +496,13 @@ static int k8s_field(struct walk *w, void *out, int idx, const struct ynode *v, 
 	case 15: return walk_string(w, v, path, &k->image_pull_policy);
 	case 16: return walk_bool(w, v, path, &k->enable_host_networking_pod);
 	case 17: return walk_bool(w, v, path, &k->inject_finalizer);
-	default: return walk_bool(w, v, path, &k->delete_resource_on_finalize);
+	case 18: return walk_bool(w, v, path, &k->delete_resource_on_finalize);
+	case 19: return flyte_string(w, v, path, &k->gpu_device_node_label);
+	case 20: return flyte_string(w, v, path, &k->gpu_partition_size_node_label);
+	case 21: return flyte_string(w, v, path, &k->gpu_resource_name);
+	case 22: return walk_json(w, v, path, Y_MAP, &k->gpu_unpartitioned_node_selector_requirement);
+	case 23: return walk_json(w, v, path, Y_MAP, &k->gpu_unpartitioned_toleration);
+	default: return walk_strv(w, v, path, &k->add_tolerations_for_extended_resources);
 	}
 }
 
@@ -482,28 +649,32 @@ static int top_field(struct walk *w, void *out, int idx, const struct ynode *v, 
 int spok_config_parse(const char *text, size_t len, const char *path, struct spok_platform *out,
 		      struct spok_err *err)
 {
-	struct walk w = {path ? path : "<input>", err, "docs/CONFIG.md"};
+	struct cwalk cw = {{path ? path : "<input>", err, "docs/CONFIG.md"}, NULL};
+	struct walk *w = &cw.w;
 	struct ydoc d;
 	int result;
 
 	spok_platform_init(out);
-	result = ydoc_load(&d, text, len, w.path, err);
+	cw.warnings = &out->warnings;
+	result = ydoc_load(&d, text, len, w->path, err);
 	if (result != SPOK_OK) {
 		spok_platform_free(out);
 		return result;
 	}
 	if (d.root != NULL && !walk_is_null(d.root) && d.root->kind != Y_MAP)
-		result = walk_fail(&w, d.root, "(top level)",
+		result = walk_fail(w, d.root, "(top level)",
 				   "expected a mapping, got %s; a config file has 'plugins:' and 'spok:' sections",
 				   d.root->kind == Y_SEQ ? "a list" : "a scalar");
 	else if (d.root != NULL)
-		result = each_field(&w, d.root, "", top_keys, NULL, out, top_field);
+		result = each_field(w, d.root, "", top_keys, top_ignored, out, top_field);
 	ydoc_free(&d);
 	if (result != SPOK_OK) {
 		spok_platform_free(out);
 		return result;
 	}
-	out->source_path = xstrdup(w.path);
+	out->source_path = xstrdup(w->path);
+	for (size_t i = 0; i < out->warnings.len; i++)
+		log_warn("%s", out->warnings.items[i]);
 	return SPOK_OK;
 }
 

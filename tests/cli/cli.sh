@@ -48,6 +48,22 @@ expect 2 "spok: --attempt x: expected an integer in [0, 1000]" "$SPOK" render "$
 expect 4 "spok: $T/none.yaml: cannot open: No such file or directory" "$SPOK" render "$PI" --config "$T/none.yaml"
 printf 'name: x\nmainClass: M\nsparkconf: {}\n' >"$T/typo.yaml"
 expect 2 "spok: $T/typo.yaml:3:1: sparkconf: unknown key; did you mean 'sparkConf'?" "$SPOK" validate "$T/typo.yaml"
+# A config Flyte's (non-strict) loader accepts loads: unknown keys and keys Flyte lower-cases
+# are one warning line each, then the render goes on.
+printf 'plugins:\n  k8s:\n    made-up: 1\n    default-env-vars: {AWS_REGION: x}\n' >"$T/flyte.yaml"
+"$SPOK" render "$PI" --config "$T/flyte.yaml" -o json >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 0 ] || fail "config with an unknown key: exit $rc, want 0"
+grep -qF "spok: warn: $T/flyte.yaml:3:5: plugins.k8s.made-up: unknown key; see docs/CONFIG.md for the valid keys (ignored, as Flyte ignores it)" "$T/err" ||
+	fail "config with an unknown key: no warning naming it: $(cat "$T/err")"
+grep -qF "$T/flyte.yaml:4:24: plugins.k8s.default-env-vars.AWS_REGION: Flyte's config loader lower-cases this key to 'aws_region'" "$T/err" ||
+	fail "mapping-form key: no lower-casing warning: $(cat "$T/err")"
+[ "$(wc -l <"$T/err")" = 2 ] || fail "config warnings: want 2 lines, got $(wc -l <"$T/err")"
+grep -qF '"name": "aws_region"' "$T/out" || fail "default-env-vars: want aws_region in the env"
+printf 'plugins:\n  k8s:\n    default-annotations: {}\n' >"$T/empty.yaml"
+"$SPOK" render "$PI" --config "$T/empty.yaml" -o json >"$T/out" 2>/dev/null
+grep -qF '"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"' "$T/out" ||
+	fail "default-annotations: {} must keep Flyte's safe-to-evict default"
 printf 'name: x\n' >"$T/nomain.yaml"
 "$SPOK" validate "$T/nomain.yaml" >/dev/null 2>"$T/err"
 [ $? = 2 ] && [ "$(wc -l <"$T/err")" = 1 ] || fail "job without main file: want exit 2 and one line"

@@ -450,7 +450,7 @@ static void test_metadata(void **state)
 	md.pod_template_name = (char *)"spark-template";
 	md.interruptible_value_case = FLYTEIDL__CORE__TASK_METADATA__INTERRUPTIBLE_VALUE_INTERRUPTIBLE;
 	md.interruptible = 1;
-	id.k8s_service_account = (char *)"spark";
+	id.k8s_service_account = (char *)"task-sa";
 	sc.run_as = &id;
 	assert_int_equal(load_mutated(&m, &t, &err), 0);
 	assert_int_equal(t.timeout_s, 91);
@@ -458,7 +458,8 @@ static void test_metadata(void **state)
 	assert_true(t.interruptible);
 	assert_string_equal(t.pod_template_name, "spark-template");
 	assert_string_equal(spok_strmap_get(&t.labels, "team"), "data");
-	assert_string_equal(t.service_account, "spark");
+	/* Flyte's plugin never takes the service account from the task template. */
+	assert_null(t.service_account);
 	spok_task_free(&t);
 
 	timeout.seconds = -1;

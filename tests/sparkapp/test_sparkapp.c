@@ -257,6 +257,76 @@ static void test_conf_order(void **state)
 	spok_platform_free(&p);
 }
 
+static json_t *role(json_t *app, const char *name)
+{
+	return json_object_get(json_object_get(app, "spec"), name);
+}
+
+/* The resource names of all containers form one set (each name's tolerations once), the
+ * task container's own resources included; a GPU accelerator adds Flyte's device
+ * requirement and toleration; add-tolerations-for-extended-resources adds one per
+ * requested resource unless an equal toleration is there. Expected lists as flyteplugins
+ * v1.16.8 builds them (tests/conformance), in spok's sorted resource order. */
+static void test_tolerations_and_gpu(void **state)
+{
+	struct spok_task t;
+	struct spok_platform p;
+	struct spok_exec x;
+	struct spok_err err = {0};
+	json_t *app = NULL, *want;
+	(void)state;
+	base_task(&t);
+	spok_strmap_set(&t.resource_requests, "nvidia.com/gpu", "1");
+	spok_strmap_set(&t.resource_limits, "nvidia.com/gpu", "1");
+	spok_strmap_set(&t.resource_limits, "ephemeral-storage", "1Gi");
+	t.gpu_accelerator = true;
+	t.gpu_device = xstrdup("nvidia-tesla-t4");
+	t.gpu_partition = SPOK_GPU_PARTITION_SIZE;
+	t.gpu_partition_size = xstrdup("1g.5gb");
+	spok_platform_init(&p);
+	p.k8s.resource_tolerations = json_pack("{s:[{s:s}], s:[{s:s}], s:[{s:s}]}",
+					       "nvidia.com/gpu", "key", "gpu", "cpu", "key", "cpu",
+					       "ephemeral-storage", "key", "disk");
+	p.k8s.default_tolerations = json_pack("[{s:s, s:s, s:s}]", "key", "nvidia.com/gpu",
+					      "operator", "Exists", "effect", "NoSchedule");
+	spok_strv_push(&p.k8s.add_tolerations_for_extended_resources, "nvidia.com/gpu");
+	spok_strv_push(&p.k8s.add_tolerations_for_extended_resources, "ephemeral-storage");
+	spok_strv_push(&p.k8s.add_tolerations_for_extended_resources, "example.com/fpga");
+	base_exec(&x);
+	assert_int_equal(build(&t, &p, &x, &app, &err), SPOK_OK);
+	want = json_pack("[{s:s}, {s:s}, {s:s}, {s:s, s:s, s:s}, "
+			 "{s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}, {s:s, s:s, s:s}]",
+			 "key", "cpu", "key", "disk", "key", "gpu",
+			 "key", "nvidia.com/gpu", "operator", "Exists", "effect", "NoSchedule",
+			 "key", "k8s.amazonaws.com/accelerator", "operator", "Equal", "value",
+			 "nvidia-tesla-t4", "effect", "NoSchedule",
+			 "key", "k8s.amazonaws.com/gpu-partition-size", "operator", "Equal", "value",
+			 "1g.5gb", "effect", "NoSchedule",
+			 "key", "ephemeral-storage", "operator", "Exists", "effect", "NoSchedule");
+	if (!json_equal(json_object_get(role(app, "executor"), "tolerations"), want))
+		fail_msg("tolerations: %s", json_dumps(json_object_get(role(app, "executor"),
+								      "tolerations"), 0));
+	json_decref(want);
+	want = json_pack("{s:{s:{s:[{s:[{s:s, s:s, s:[s]}, {s:s, s:s, s:[s]}]}]}}}",
+			 "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution",
+			 "nodeSelectorTerms", "matchExpressions",
+			 "key", "k8s.amazonaws.com/accelerator", "operator", "In", "values",
+			 "nvidia-tesla-t4", "key", "k8s.amazonaws.com/gpu-partition-size",
+			 "operator", "In", "values", "1g.5gb");
+	assert_true(json_equal(json_object_get(role(app, "driver"), "affinity"), want));
+	json_decref(want);
+	json_decref(app);
+	/* no container asks for a GPU: the accelerator adds nothing */
+	spok_strmap_free(&t.resource_requests);
+	spok_strmap_free(&t.resource_limits);
+	assert_int_equal(build(&t, &p, &x, &app, &err), SPOK_OK);
+	assert_int_equal(json_object_size(json_object_get(role(app, "driver"), "affinity")), 0);
+	assert_int_equal(json_array_size(json_object_get(role(app, "driver"), "tolerations")), 2);
+	json_decref(app);
+	spok_task_free(&t);
+	spok_platform_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -264,6 +334,7 @@ int main(void)
 		cmocka_unit_test(test_label_value),    cmocka_unit_test(test_render),
 		cmocka_unit_test(test_missing_main),   cmocka_unit_test(test_k8s_pod_target),
 		cmocka_unit_test(test_conf_order),
+		cmocka_unit_test(test_tolerations_and_gpu),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

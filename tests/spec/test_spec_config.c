@@ -101,10 +101,10 @@ static void test_full(void **state)
 	assert_int_equal(p.spark.features[0].spark_config.len, 2);
 	assert_string_equal(spok_strmap_get(&p.spark.features[1].spark_config, "spark.hadoop.feature2"), "true");
 
-	/* logs.mixed given: starts from zero, so the default kubernetes link is gone */
+	/* logs.mixed given: decoded over the default, which keeps its kubernetes link (Flyte) */
 	m = &p.spark.logs_mixed;
-	assert_false(m->kubernetes_enabled);
-	assert_null(m->kubernetes_template_uri);
+	assert_true(m->kubernetes_enabled);
+	assert_non_null(strstr(m->kubernetes_template_uri, "localhost:30082"));
 	assert_true(m->cloudwatch_enabled);
 	assert_string_equal(m->cloudwatch_region, "us-east-1");
 	assert_string_equal(m->cloudwatch_log_group, "/k8s");
@@ -131,11 +131,11 @@ static void test_full(void **state)
 	assert_string_equal(p.spark.logs_system.stackdriver_template_uri, "s");
 	assert_string_equal(p.spark.logs_all_user.kubernetes_template_uri, "t");
 
-	/* default-annotations given: replaces the safe-to-evict default */
+	/* default-annotations given with entries: replaces the safe-to-evict default (Flyte) */
 	assert_int_equal(p.k8s.default_annotations.len, 1);
 	assert_string_equal(spok_strmap_get(&p.k8s.default_annotations, "x"), "y");
 	assert_string_equal(spok_strmap_get(&p.k8s.default_labels, "team"), "data");
-	assert_string_equal(spok_strmap_get(&p.k8s.default_env_vars, "A"), "1");
+	assert_string_equal(spok_strmap_get(&p.k8s.default_env_vars, "a"), "1");
 	assert_string_equal(spok_strmap_get(&p.k8s.default_node_selector, "pool"), "default");
 	assert_string_equal(spok_strmap_get(&p.k8s.interruptible_node_selector, "spot"), "true");
 	assert_int_equal(json_array_size(p.k8s.default_tolerations), 1);
@@ -190,6 +190,151 @@ static void test_defaults(void **state)
 	}
 }
 
+static void expect_error(const char *yaml, const char *msg);
+
+/* Parses yaml, which must load, and checks its warnings (NULL-terminated, in order). */
+static void expect_warnings(const char *yaml, const char *const *want)
+{
+	struct spok_err err = {0};
+	struct spok_platform p;
+	size_t n = 0;
+
+	if (spok_config_parse(yaml, strlen(yaml), "flyte.yaml", &p, &err) != SPOK_OK)
+		fail_msg("for:\n%s\n error: %s", yaml, err.msg);
+	for (; want[n] != NULL; n++) {
+		if (n >= p.warnings.len)
+			fail_msg("for:\n%s\n missing warning: %s", yaml, want[n]);
+		if (strcmp(p.warnings.items[n], want[n]) != 0)
+			fail_msg("for:\n%s\n got: %s\nwant: %s", yaml, p.warnings.items[n], want[n]);
+	}
+	assert_int_equal(p.warnings.len, n);
+	spok_platform_free(&p);
+}
+
+/* Flyte's loader is not strict: unknown keys are ignored, with a warning naming the key. */
+static void test_unknown_keys(void **state)
+{
+	(void)state;
+	expect_warnings("plugin: {}\n", (const char *const[]){
+		"flyte.yaml:1:1: plugin: unknown key; did you mean 'plugins'? (ignored, as Flyte ignores it)",
+		NULL});
+	/* other sections of a Flyte config pass silently */
+	expect_warnings("tasks: {}\npropeller: {workers: 4}\nstorage: {type: s3}\n",
+			(const char *const[]){NULL});
+	expect_warnings("plugins:\n  spark:\n    spark-config-defaults: {}\n", (const char *const[]){
+		"flyte.yaml:3:5: plugins.spark.spark-config-defaults: unknown key; did you mean "
+		"'spark-config-default'? (ignored, as Flyte ignores it)", NULL});
+	expect_warnings("plugins:\n  k8s:\n    made-up-key: 1\n    default-annotation: {}\n",
+			(const char *const[]){
+		"flyte.yaml:3:5: plugins.k8s.made-up-key: unknown key; see docs/CONFIG.md for the "
+		"valid keys (ignored, as Flyte ignores it)",
+		"flyte.yaml:4:5: plugins.k8s.default-annotation: unknown key; did you mean "
+		"'default-annotations'? (ignored, as Flyte ignores it)", NULL});
+	expect_warnings("plugins:\n  spark:\n    features:\n      - name: f\n"
+			"        rollout-percentage: 10\n        spark-config: {a.b: c}\n",
+			(const char *const[]){
+		"flyte.yaml:5:9: plugins.spark.features[0].rollout-percentage: unknown key; see "
+		"docs/CONFIG.md for the valid keys (ignored, as Flyte ignores it)", NULL});
+	/* spok's own section stays strict */
+	expect_error("spok:\n  default-imag: x\n",
+		     "flyte.yaml:2:3: spok.default-imag: unknown key; did you mean 'default-image'?");
+	/* wrong types stay errors */
+	expect_error("plugins:\n  k8s:\n    default-annotations: [a]\n",
+		     "flyte.yaml:3:27: plugins.k8s.default-annotations[0]: expected a single-entry "
+		     "mapping (- key: value), got a scalar; fix the list item");
+}
+
+/* Flyte's loader (viper) lower-cases undotted keys of a mapping; list form keeps case. */
+static void test_key_case(void **state)
+{
+	static const char *const yaml =
+		"plugins:\n"
+		"  k8s:\n"
+		"    default-env-vars: {AWS_REGION: x, Spark.Dotted: y, lower: z}\n"
+		"    default-labels: [{Team: data}]\n"
+		"    resource-tolerations: {GPU: [{key: g}]}\n"
+		"  spark:\n"
+		"    spark-config-default: {spark.Executor.Memory: 1g}\n";
+	struct spok_err err = {0};
+	struct spok_platform p;
+
+	(void)state;
+	expect_warnings(yaml, (const char *const[]){
+		"flyte.yaml:3:24: plugins.k8s.default-env-vars.AWS_REGION: Flyte's config loader "
+		"lower-cases this key to 'aws_region', and so does spok; write the map as a list "
+		"(- KEY: value) to keep its case",
+		"flyte.yaml:3:39: plugins.k8s.default-env-vars.Spark.Dotted: Flyte's config loader "
+		"adds a lower-cased copy 'spark.dotted' of this key; spok does not "
+		"(docs/DIFFERENCES.md); write the map as a list (- KEY: value) to get the same "
+		"result from both",
+		"flyte.yaml:5:28: plugins.k8s.resource-tolerations.GPU: Flyte's config loader "
+		"lower-cases this key to 'gpu', and so does spok; write the map as a list "
+		"(- KEY: value) to keep its case",
+		"flyte.yaml:7:28: plugins.spark.spark-config-default.spark.Executor.Memory: Flyte's "
+		"config loader adds a lower-cased copy 'spark.executor.memory' of this key; spok does "
+		"not (docs/DIFFERENCES.md); write the map as a list (- KEY: value) to get the same "
+		"result from both", NULL});
+	assert_int_equal(spok_config_parse(yaml, strlen(yaml), "flyte.yaml", &p, &err), SPOK_OK);
+	assert_string_equal(spok_strmap_get(&p.k8s.default_env_vars, "aws_region"), "x");
+	assert_null(spok_strmap_get(&p.k8s.default_env_vars, "AWS_REGION"));
+	assert_string_equal(spok_strmap_get(&p.k8s.default_env_vars, "Spark.Dotted"), "y");
+	assert_string_equal(spok_strmap_get(&p.k8s.default_env_vars, "lower"), "z");
+	assert_string_equal(spok_strmap_get(&p.k8s.default_labels, "Team"), "data");
+	assert_non_null(json_object_get(p.k8s.resource_tolerations, "gpu"));
+	assert_string_equal(spok_strmap_get(&p.spark.spark_config_default, "spark.Executor.Memory"), "1g");
+	spok_platform_free(&p);
+}
+
+/* Flyte decodes the file over a copy of its defaults: a map with entries replaces the
+ * default, an empty map or null leaves default-annotations' safe-to-evict in place. */
+static void test_default_annotations(void **state)
+{
+	static const char *const docs[] = {
+		"plugins:\n  k8s:\n    default-annotations: {}\n",
+		"plugins:\n  k8s:\n    default-annotations:\n",
+		"plugins:\n  k8s:\n    default-annotations: {x: y}\n",
+	};
+	struct spok_err err = {0};
+	struct spok_platform p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		if (spok_config_parse(docs[i], strlen(docs[i]), "c.yaml", &p, &err) != SPOK_OK)
+			fail_msg("%s", err.msg);
+		assert_int_equal(p.k8s.default_annotations.len, 1);
+		if (i < 2)
+			assert_string_equal(spok_strmap_get(&p.k8s.default_annotations,
+							    "cluster-autoscaler.kubernetes.io/safe-to-evict"),
+					    "false");
+		else
+			assert_string_equal(spok_strmap_get(&p.k8s.default_annotations, "x"), "y");
+		spok_platform_free(&p);
+	}
+}
+
+/* GPU accelerator settings: Flyte's defaults, overridable; null keeps a default. */
+static void test_gpu_settings(void **state)
+{
+	static const char *const yaml =
+		"plugins:\n  k8s:\n    gpu-device-node-label: acc\n    gpu-resource-name:\n"
+		"    gpu-unpartitioned-toleration: {key: p, operator: Exists}\n"
+		"    add-tolerations-for-extended-resources: [nvidia.com/gpu, example.com/fpga]\n";
+	struct spok_err err = {0};
+	struct spok_platform p;
+
+	(void)state;
+	if (spok_config_parse(yaml, strlen(yaml), "c.yaml", &p, &err) != SPOK_OK)
+		fail_msg("%s", err.msg);
+	assert_string_equal(p.k8s.gpu_device_node_label, "acc");
+	assert_string_equal(p.k8s.gpu_partition_size_node_label, "k8s.amazonaws.com/gpu-partition-size");
+	assert_string_equal(p.k8s.gpu_resource_name, "nvidia.com/gpu");
+	assert_null(p.k8s.gpu_unpartitioned_node_selector_requirement);
+	assert_string_equal(json_string_value(json_object_get(p.k8s.gpu_unpartitioned_toleration, "key")), "p");
+	assert_int_equal(p.k8s.add_tolerations_for_extended_resources.len, 2);
+	assert_string_equal(p.k8s.add_tolerations_for_extended_resources.items[1], "example.com/fpga");
+	spok_platform_free(&p);
+}
+
 static void expect_error(const char *yaml, const char *msg)
 {
 	struct spok_err err = {0};
@@ -207,16 +352,6 @@ static void expect_error(const char *yaml, const char *msg)
 static void test_errors(void **state)
 {
 	(void)state;
-	expect_error("plugin: {}\n", "flyte.yaml:1:1: plugin: unknown key; did you mean 'plugins'?");
-	expect_error("tasks: {}\n", "flyte.yaml:1:1: tasks: unknown key; see docs/CONFIG.md for the valid keys");
-	expect_error("plugins:\n  spark:\n    spark-config-defaults: {}\n",
-		     "flyte.yaml:3:5: plugins.spark.spark-config-defaults: unknown key; did you mean 'spark-config-default'?");
-	expect_error("plugins:\n  k8s:\n    default-annotation: {}\n",
-		     "flyte.yaml:3:5: plugins.k8s.default-annotation: unknown key; did you mean 'default-annotations'?");
-	expect_error("plugins:\n  k8s:\n    made-up-key: 1\n",
-		     "flyte.yaml:3:5: plugins.k8s.made-up-key: unknown key; see docs/CONFIG.md for the valid keys");
-	expect_error("plugins:\n  spark:\n    logs:\n      mixd: {}\n",
-		     "flyte.yaml:4:7: plugins.spark.logs.mixd: unknown key; did you mean 'mixed'?");
 	expect_error("plugins:\n  spark:\n    logs:\n      mixed: {kubernetes-enabled: 1}\n",
 		     "flyte.yaml:4:35: plugins.spark.logs.mixed.kubernetes-enabled: expected true or false, got '1'; write true or false (unquoted)");
 	expect_error("plugins:\n  spark:\n    logs:\n      mixed:\n        templates: [{messageFormat: xml}]\n",
@@ -269,6 +404,10 @@ int main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_unknown_keys),
+		cmocka_unit_test(test_key_case),
+		cmocka_unit_test(test_default_annotations),
+		cmocka_unit_test(test_gpu_settings),
 		cmocka_unit_test(test_load),
 	};
 
