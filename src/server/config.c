@@ -323,7 +323,8 @@ int srv_parse_listen(const char *s, char **host, uint16_t *port, struct spok_err
 static int read_server(struct jctx *c, const json_t *j, const char *base, const char *listen,
 		       struct srv_config *out)
 {
-	static const char *const keys[] = {"listen", "tokens-file", "max-body", NULL};
+	/* "grpc" belongs to src/connector (spok serve --grpc), which validates it. */
+	static const char *const keys[] = {"listen", "tokens-file", "max-body", "grpc", NULL};
 	char *l = NULL, *tf = NULL;
 	double mb = (double)SRV_DEFAULT_MAX_BODY;
 	int result = SPOK_OK;

@@ -76,6 +76,8 @@ struct srv_daemon {
 	int64_t started_ms;
 	struct srv_metrics m;
 	struct srv_req *suspended;  /* http.c: requests waiting for async work (linked list) */
+	void *ext;                  /* the extra front end (spok_server_opts.ext_start), or NULL */
+	void (*ext_stop)(void *ext);
 };
 
 struct srv_reply {
@@ -132,6 +134,30 @@ int srv_write_task_source(struct srv_daemon *d, const char *stem, const char *ex
 /* Loads the task of a recorded execution from its task_source (job file or protobuf). */
 int srv_load_task(void *data, const struct spok_execution *x, struct spok_task *out,
 		  struct spok_err *err);
+
+/* submit.c: a new execution of t (the engine takes t over on success) from a front end
+ * that parsed it already. With key_hex (64 hex digits), an execution recorded under that
+ * key is answered instead (*replayed true; nothing created). Checks the token's rights on
+ * the task's project (SPOK_EFORBIDDEN), routes, writes the task source (data, len) as
+ * <tasks_dir>/{k-<key>|r-<random>}.<ext> and submits. *id is heap (caller frees). */
+struct srv_submission {
+	const char *key_hex;        /* or NULL */
+	const char *ns;             /* or NULL: spok.namespace-template */
+	const void *data;           /* the task source as received */
+	size_t len;
+	const char *ext;            /* task source file extension; srv_load_task reads it back */
+	const char *via;            /* front end name for the log line */
+};
+int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
+		    const struct srv_submission *s, struct spok_task *t, char **id, bool *replayed,
+		    struct spok_err *err);
+
+/* submit.c: task sources written by the connector are its CreateTaskRequest bytes
+ * (<key>.ctr): they carry Flyte's task-execution identity, which restarts need again. */
+#define SRV_CONNECTOR_EXT "ctr"
+bool srv_is_connector_source(const char *path);
+int srv_load_connector_task(const char *data, size_t len, const char *path,
+			    struct spok_task *out, struct spok_err *err);
 
 /* logs.c: GET .../logs of an execution on cluster c: reads the driver pod's name from the
  * SparkApplication, then its log (tailLines/limitBytes passed to the API server), both

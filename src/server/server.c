@@ -78,7 +78,9 @@ int srv_load_task(void *data, const struct spok_execution *x, struct spok_task *
 		return spok_err_set(err, SPOK_EINVAL, "execution %s: no task source recorded", x->id);
 	spok_buf_init(&b, TASK_FILE_MAX);
 	result = spok_buf_read_file(&b, x->task_source, err);
-	if (result == SPOK_OK) {
+	if (result == SPOK_OK && srv_is_connector_source(x->task_source)) {
+		result = srv_load_connector_task(b.data, b.len, x->task_source, out, err);
+	} else if (result == SPOK_OK) {
 		spok_task_free(out);
 		if (spok_flyte_sniff((const uint8_t *)b.data, b.len))
 			result = spok_flyte_load_task_buf((const uint8_t *)b.data, b.len,
@@ -256,8 +258,16 @@ static void clusters_close(struct srv_daemon *d)
 
 /* ---- shutdown ---- */
 
+static void ext_stop(struct srv_daemon *d)
+{
+	if (d->ext_stop && d->ext)
+		d->ext_stop(d->ext);
+	d->ext = NULL;
+}
+
 static void finish_stop(struct srv_daemon *d)
 {
+	ext_stop(d);
 	uv_timer_stop(&d->drain);
 	uv_close((uv_handle_t *)&d->drain, NULL);
 	srv_http_stop(d);
@@ -292,6 +302,7 @@ static void on_signal(uv_signal_t *s, int signum)
 	log_warn("serve: %s: draining", signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	d->stopping = true;
 	srv_http_quiesce(d);
+	ext_stop(d);
 	/* Fetches in flight (driver logs) answer 503 now rather than hold the drain. */
 	srv_http_cancel_all(d);
 	d->drain_deadline_ms = spok_now_ms() + SRV_DRAIN_MAX_MS;
@@ -370,6 +381,9 @@ static int daemon_open(struct srv_daemon *d, const struct spok_server_opts *o,
 	wait_first_probes(d);
 	if ((result = srv_http_start(d, err)) != SPOK_OK)
 		return result;
+	d->ext_stop = o->ext_stop;
+	if (o->ext_start && (result = o->ext_start(o->ext_data, d, &d->ext, err)) != SPOK_OK)
+		return result;
 	for (size_t i = 0; i < 3; i++) {
 		static const int sigs[3] = {SIGTERM, SIGINT, SIGHUP};
 
@@ -390,6 +404,7 @@ static void close_walk(uv_handle_t *h, void *arg)
 static void daemon_free(struct srv_daemon *d)
 {
 	/* A failed start leaves handles open: close what is left and let callbacks run. */
+	ext_stop(d);
 	srv_http_stop(d);
 	clusters_close(d);
 	uv_walk(&d->loop, close_walk, NULL);
