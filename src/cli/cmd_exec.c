@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/pid.h"
 #include "common/termesc.h"
 #include "common/xalloc.h"
 #include "local/local.h"
@@ -381,8 +382,8 @@ static void print_status(const struct spok_execution *x, const struct spok_attem
 	if (!spok_phase_terminal(x->phase) && !cluster && !spok_local_supervisor_alive(x))
 		printf("%-11s the spok process supervising this run is gone and its end could not be "
 		       "recorded; 'spok abort %s' records it\n", "Warning:", x->id);
-	else if (!spok_phase_terminal(x->phase) && cluster && x->supervisor_pid > 0 &&
-		 kill((pid_t)x->supervisor_pid, 0) != 0 && errno == ESRCH)
+	else if (!spok_phase_terminal(x->phase) && cluster && spok_pid_ok(x->supervisor_pid) &&
+		 !spok_proc_alive((struct spok_proc_id){x->supervisor_pid, x->supervisor_start}))
 		printf("%-11s no spok process is following this run; 'spok reconcile' follows it\n", "Note:");
 	if (na > 1) {
 		printf("Attempts:\n");

@@ -10,9 +10,12 @@
 #include "common/xalloc.h"
 #include "server/server.h"
 #include "spec/spec.h"
+#ifdef SPOK_HAVE_CONNECTOR
+#include "connector/connector.h"
+#endif
 
 static const char serve_synopsis[] = "spok serve [--config FILE] [--listen HOST:PORT] "
-				     "[--health-listen HOST:PORT] [--check-config]";
+				     "[--health-listen HOST:PORT] [--grpc HOST:PORT] [--check-config]";
 
 static void on_listening(void *data, const char *host, unsigned port)
 {
@@ -21,6 +24,26 @@ static void on_listening(void *data, const char *host, unsigned port)
 	printf("listening on http://%s:%u\n", host, port);
 	fflush(stdout);
 }
+
+#ifdef SPOK_HAVE_CONNECTOR
+static void on_grpc_listening(void *data, const char *addr, unsigned port)
+{
+	(void)data;
+	printf("grpc listening on %s port %u\n", addr, port);
+	fflush(stdout);
+}
+
+/* `--grpc`: the Flyte connector (src/connector) on the same daemon. */
+static int grpc_start(void *data, struct srv_daemon *d, void **ext, struct spok_err *err)
+{
+	return spok_connector_start(d, data, (struct spok_connector **)ext, err);
+}
+
+static void grpc_stop(void *ext)
+{
+	spok_connector_stop(ext);
+}
+#endif
 
 static void on_health_listening(void *data, const char *host, unsigned port)
 {
@@ -31,12 +54,13 @@ static void on_health_listening(void *data, const char *host, unsigned port)
 
 int cmd_serve(struct spok_cli *cli, int argc, char **argv)
 {
-	const char *listen = NULL, *health_listen = NULL;
+	const char *listen = NULL, *health_listen = NULL, *grpc = NULL;
 	bool check = false;
 	struct spok_flag flags[] = {
 		{"listen", 0, &listen, NULL, NULL, "HOST:PORT to listen on (overrides spok.server.listen)"},
 		{"health-listen", 0, &health_listen, NULL, NULL, "HOST:PORT of a listener serving only "
 		 "/healthz, with its own connections (overrides spok.server.health-listen)"},
+		{"grpc", 0, &grpc, NULL, NULL, "also serve the Flyte connector (gRPC) on HOST:PORT (docs/FLYTE.md)"},
 		{"check-config", 0, NULL, &check, NULL, "validate the config, tokens and kubeconfigs, then exit"},
 		{0},
 	};
@@ -71,6 +95,21 @@ int cmd_serve(struct spok_cli *cli, int argc, char **argv)
 	o.context = cli->context;
 	o.on_listening = on_listening;
 	o.on_health_listening = on_health_listening;
+#ifdef SPOK_HAVE_CONNECTOR
+	struct spok_conn_opts co = {&plat, dir, grpc, on_grpc_listening, NULL};
+
+	if (grpc) {
+		o.ext_start = grpc_start;
+		o.ext_stop = grpc_stop;
+		o.ext_data = &co;
+	}
+	if (result == 0 && check && grpc)
+		result = spok_connector_check(&co, &err);
+#else
+	if (result == 0 && grpc)
+		result = spok_err_set(&err, SPOK_EINVAL, "serve: --grpc: this spok was built "
+				      "without the connector (libgrpc-dev)");
+#endif
 	if (result == 0 && check) {
 		result = spok_server_check(&o, &err);
 		if (result == 0)

@@ -537,7 +537,10 @@ int spok_local_submit(struct spok_store *st, const struct spok_task *t,
 	out->run_dir = run_dir;
 	run_dir = NULL;
 	out->task_source = t->source_path ? realpath(t->source_path, NULL) : NULL;
-	out->supervisor_pid = getpid();
+	struct spok_proc_id self = spok_proc_self();
+
+	out->supervisor_pid = self.pid;
+	out->supervisor_start = self.start;
 	/* Held from before the row exists: a reader never sees it without a live holder. */
 	result = spok_local_lock_take(out->run_dir, out->id, err);
 	if (result == 0)
@@ -722,7 +725,10 @@ int spok_local_supervise(struct spok_store *st, const struct spok_task *t,
 		spok_spark_env_free(&env);
 		return result;
 	}
-	x->supervisor_pid = getpid();
+	struct spok_proc_id self = spok_proc_self();
+
+	x->supervisor_pid = self.pid;
+	x->supervisor_start = self.start;
 	spok_local_signals_install();
 	for (;;) {
 		int sig = spok_local_stop_signal();

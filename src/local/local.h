@@ -140,9 +140,6 @@ char *spok_local_reason(const char *log_text, bool *permanent);
 /* "10s", "500ms", "2m", "1h", or a plain number of seconds -> ms. `what` names the flag. */
 int spok_parse_duration_ms(const char *what, const char *s, uint64_t *out, struct spok_err *err);
 
-/* /proc/<pid>/stat start time (clock ticks since boot), 0 if the process is gone. */
-uint64_t spok_proc_start_time(int64_t pid);
-
 /* History server (pyspark's spark-class ... HistoryServer) over <data dir>/spark-events.
  * start is idempotent (an already running one is kept); its pid is recorded in
  * <data dir>/history.pid as "<pid> <start time> <port>". */

@@ -29,37 +29,6 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
-uint64_t spok_proc_start_time(int64_t pid)
-{
-	char path[64], buf[2048];
-
-	if (!spok_pid_ok(pid))
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%lld/stat", (long long)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* Field 2 (comm) may hold spaces and ')': skip to the last ')'. Then state is field 3
-	 * and starttime field 22. */
-	char *p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	p++;
-	for (int field = 2; field < 21 && p; field++) {
-		p = strchr(p + 1, ' ');
-	}
-	if (!p)
-		return 0;
-	char *end;
-	unsigned long long v = strtoull(p + 1, &end, 10);
-	return end == p + 1 ? 0 : (uint64_t)v;
-}
-
 static bool group_alive(int64_t pgid)
 {
 	return spok_pid_ok(pgid) && (kill((pid_t)-pgid, 0) == 0 || errno == EPERM);
@@ -91,7 +60,7 @@ int spok_local_abort(struct spok_store *st, const char *id, uint64_t grace_ms, s
 	if (!grace_ms)
 		grace_ms = SPOK_LOCAL_GRACE_MS;
 	/* Signal only if the recorded pid is still the process we started (pid reuse). */
-	if (spok_pid_ok(x.pid) && x.proc_start != 0 && spok_proc_start_time(x.pid) == x.proc_start)
+	if (spok_pid_ok(x.pid) && x.proc_start != 0 && spok_pid_start_time(x.pid) == x.proc_start)
 		spok_local_stop_group(x.pgid, grace_ms);
 	/* The supervisor records ABORTED; give it time, and do it ourselves if it is gone. */
 	for (unsigned waited = 0; waited < SUPERVISOR_WAIT_MS && spok_local_supervisor_alive(&x);
@@ -147,7 +116,7 @@ static bool read_pidfile(const char *data_dir, struct pidfile *pf)
 	/* start 0 means the server had already exited when the file was written (or the file
 	 * is damaged): /proc of a missing pid also gives 0, so such a file would always match. */
 	return ok && spok_pid_ok(pf->pid) && pf->start != 0 &&
-	       pf->start == spok_proc_start_time(pf->pid);
+	       pf->start == spok_pid_start_time(pf->pid);
 }
 
 int spok_history_running(const char *data_dir)
@@ -270,11 +239,11 @@ int spok_history_start(const char *data_dir, int port, int *port_out, struct spo
 		result = spawn_history(&env, props, log, &pid, err);
 	if (result != 0)
 		goto done;
-	text = xasprintf("%lld %llu %d\n", (long long)pid, (unsigned long long)spok_proc_start_time(pid), port);
+	text = xasprintf("%lld %llu %d\n", (long long)pid, (unsigned long long)spok_pid_start_time(pid), port);
 	result = write_text(pidpath, text, err);
 	free(text);
 	for (unsigned waited = 0; result == 0 && !port_open(port); waited += WAIT_STEP_MS) {
-		if (waited >= HISTORY_START_MS || spok_proc_start_time(pid) == 0) {
+		if (waited >= HISTORY_START_MS || spok_pid_start_time(pid) == 0) {
 			result = spok_err_set(err, SPOK_EIO, "history server did not start listening on port %d; see %s", port, log);
 			break;
 		}

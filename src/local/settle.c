@@ -82,18 +82,26 @@ void spok_local_lock_release(void)
 
 enum liveness { SUP_ALIVE, SUP_DEAD, SUP_UNKNOWN };
 
+/* Without a lock file: the recorded supervisor, by pid and (when recorded) start time. */
+static enum liveness recorded_liveness(const struct spok_execution *x)
+{
+	struct spok_proc_id p = {x->supervisor_pid, x->supervisor_start};
+
+	return spok_proc_alive(p) && p.pid != (int64_t)getpid() ? SUP_ALIVE : SUP_DEAD;
+}
+
 /* DEAD comes with *fd holding the lock: no other reader settles the row meanwhile. A row
  * without a lock file (recorded by an older spok) falls back to the pid alone. */
 static enum liveness supervisor_liveness(const struct spok_execution *x, int *fd)
 {
 	*fd = -1;
 	if (!x->run_dir)
-		return spok_other_process_alive(x->supervisor_pid) ? SUP_ALIVE : SUP_DEAD;
+		return recorded_liveness(x);
 	char *path = lock_path(x->run_dir);
 	int f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	free(path);
 	if (f < 0 && errno == ENOENT)
-		return spok_other_process_alive(x->supervisor_pid) ? SUP_ALIVE : SUP_DEAD;
+		return recorded_liveness(x);
 	if (f < 0)
 		return SUP_UNKNOWN;
 	if (flock(f, LOCK_EX | LOCK_NB) != 0) {
@@ -336,7 +344,7 @@ static size_t leftover_groups(const struct spok_execution *x, int64_t *out, size
 	size_t n = 0;
 	int64_t self = getpgrp();
 	if (spok_pid_ok(x->pid) && spok_pid_ok(x->pgid) && x->proc_start != 0 &&
-	    spok_proc_start_time(x->pid) == x->proc_start && x->pgid != self)
+	    spok_pid_start_time(x->pid) == x->proc_start && x->pgid != self)
 		out[n++] = x->pgid;
 	DIR *d = opendir("/proc");
 	if (!d)
@@ -404,6 +412,10 @@ int spok_local_settle_as(struct spok_store *st, struct spok_execution *x, const 
 	int fd, result;
 
 	if (spok_phase_terminal(x->phase) || (x->backend && strcmp(x->backend, "local") != 0))
+		return 0;
+	/* A reader without write access (another user, a read-only data dir) neither records
+	 * nor signals: the row is shown as stored, with the "supervisor is gone" warning. */
+	if (spok_store_readonly(st))
 		return 0;
 	if (supervisor_liveness(x, &fd) != SUP_DEAD)
 		return 0;

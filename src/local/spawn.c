@@ -516,7 +516,7 @@ int spok_local_spawn_and_wait(struct spok_store *st, const struct spok_task *t,
 	}
 	x->pid = r->proc.pid;
 	x->pgid = r->proc.pid;
-	x->proc_start = spok_proc_start_time(x->pid);
+	x->proc_start = spok_pid_start_time(x->pid);
 	x->phase = SPOK_PHASE_RUNNING;
 	result = spok_store_update(st, x, err);
 	if (result != 0) {

@@ -147,7 +147,19 @@ void spok_task_free(struct spok_task *t)
 	spok_strmap_free(&t->config);
 	spok_vars_free(&t->inputs);
 	spok_vars_free(&t->outputs);
+	free(t->flyte_execution_name);
+	free(t->flyte_node_id);
 	spok_task_init(t);
+}
+
+void spok_exec_apply_task(const struct spok_task *t, struct spok_exec *x)
+{
+	if (t->flyte_execution_name == NULL || t->flyte_execution_name[0] == '\0')
+		return;
+	/* Flyte retries by sending a new request per attempt: spok runs one attempt of it. */
+	x->execution_name = t->flyte_execution_name;
+	x->node_id = t->flyte_node_id;
+	x->attempt += t->flyte_attempt;
 }
 
 static void log_template_free(struct spok_log_template *lt)

@@ -154,6 +154,13 @@ struct spok_task {
 	/* typed interface (flytekit tasks) */
 	struct spok_vars inputs;
 	struct spok_vars outputs;
+
+	/* Flyte task-execution identity, when flytepropeller sent the task through the
+	 * connector (src/connector): the object's name, the execution-id/node-id labels and the
+	 * FLYTE_* variables come from it instead of from spok's execution id. NULL: none. */
+	char *flyte_execution_name;
+	char *flyte_node_id;
+	uint32_t flyte_attempt;
 };
 
 void spok_task_init(struct spok_task *t);
@@ -187,6 +194,10 @@ struct spok_exec {
 	const char *raw_output_prefix;
 	const char *prev_checkpoint;
 };
+
+/* x with t's Flyte task-execution identity applied, when t carries one (the strings stay
+ * borrowed from t). */
+void spok_exec_apply_task(const struct spok_task *t, struct spok_exec *x);
 
 /* ---- platform configuration (Flyte plugins.spark / plugins.k8s shape) ---- */
 

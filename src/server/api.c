@@ -107,8 +107,9 @@ static json_t *links_of(const struct spok_execution *x)
 
 /* What API clients may see of a record: an allow-list, so a column added to the store
  * later (a pid, a host path) stays off the API until someone decides it belongs here.
- * Left out: pid, pgid, proc_start, supervisor_pid, log_path, run_dir, event_log_dir,
- * task_source - the daemon host's processes and paths (the CLI's local views keep them). */
+ * Left out: pid, pgid, proc_start, supervisor_pid, supervisor_start, log_path, run_dir,
+ * event_log_dir, task_source - the daemon host's processes and paths (the CLI's local views
+ * keep them). */
 static const char *const view_fields[] = {
 	"id", "task_name", "project", "domain", "backend", "namespace", "resource_name",
 	"attempt", "max_attempts", "phase", "phase_version", "reason", "error_message",
@@ -311,7 +312,7 @@ bool srv_submit_read(const char *body, size_t len, struct srv_submit *s, struct 
 	return submit_fields(s->doc, s, r);
 }
 
-bool srv_submit_task(const struct srv_submit *s, struct spok_task *t, struct srv_reply *r)
+bool srv_submit_parse(const struct srv_submit *s, struct spok_task *t, struct srv_reply *r)
 {
 	struct spok_err err = {0};
 	char name[64];
@@ -329,43 +330,6 @@ bool srv_submit_task(const struct srv_submit *s, struct spok_task *t, struct srv
 	if (result != SPOK_OK)
 		srv_reply_error(r, 400, "invalid", "%s", err.msg);
 	return result == SPOK_OK;
-}
-
-/* The namespace of a submission: the one spok.namespace-template gives the task's
- * project/domain, or one the request names that the token may use. *ns is heap. */
-static bool pick_namespace(struct srv_daemon *d, const struct srv_token *tok, const char *given,
-			   const struct spok_task *t, char **ns, struct srv_reply *r)
-{
-	const char *tpl = d->platform->spok.namespace_template;
-	char *own = spok_namespace_for(d->platform, t->project, t->domain);
-	const char *want = given ? given : own;
-	/* "{{project}}-{{domain}}" with domain "b-prod" names project "a-b"'s "prod": the
-	 * template's namespace is the token's own only when the domain cannot shift it. */
-	bool own_trusted = srv_dns_label(own) &&
-			   !(t->domain && strchr(t->domain, '-') &&
-			     (tpl == NULL || (strstr(tpl, "{{domain}}") && strstr(tpl, "{{project}}"))));
-	bool ok = false;
-
-	if (given && !srv_dns_label(given))
-		srv_reply_error(r, 400, "invalid", "request body: namespace: '%.80s' is not a "
-				"namespace name (a DNS-1123 label: 1-63 of [a-z0-9-], starting and "
-				"ending with a letter or digit)", given);
-	else if (!given && !srv_dns_label(own))
-		srv_reply_error(r, 400, "invalid", "namespace: '%.80s', from spok.namespace-template "
-				"for project '%.40s' domain '%.40s', is not a DNS-1123 label; fix the "
-				"task's project/domain", own, t->project ? t->project : "",
-				t->domain ? t->domain : "");
-	else if (!srv_token_allows_namespace(tok, want, own_trusted ? own : NULL))
-		srv_reply_error(r, 403, "forbidden", "token '%s' may not create in namespace '%.80s' "
-				"(project '%.40s' domain '%.40s' maps to '%.80s'%s); ask an admin to add "
-				"it to the token's namespaces", tok->name, want,
-				t->project ? t->project : "", t->domain ? t->domain : "", own,
-				own_trusted ? "" : ", which a '-' in the domain makes ambiguous");
-	else
-		ok = true;
-	*ns = ok ? xstrdup(want) : NULL;
-	free(own);
-	return ok;
 }
 
 static void reply_created(struct srv_daemon *d, struct srv_reply *r, unsigned status,
@@ -399,96 +363,41 @@ static void key_hash(const struct srv_token *t, const char *key, char hex[65])
 	srv_hex(h, 32, hex);
 }
 
-static size_t pick_cluster(struct srv_daemon *d, const struct srv_submit *s,
-			   const struct spok_task *t, struct srv_reply *r)
-{
-	struct srv_cluster_state *st;
-	struct spok_err err = {0};
-	size_t idx = SIZE_MAX;
-
-	if (s->cluster) {
-		long i = srv_cluster_index(&d->cfg, s->cluster);
-
-		if (i < 0)
-			srv_reply_error(r, 400, "invalid", "request body: cluster: no cluster named "
-					"'%.80s'; see GET /healthz for the configured clusters",
-					s->cluster);
-		return i < 0 ? SIZE_MAX : (size_t)i;
-	}
-	st = xcalloc(d->nclusters, sizeof(*st));
-	srv_cluster_states(d, st);
-	if (srv_route_pick(&d->cfg, t->project, t->domain, st, &idx, &err) != SPOK_OK) {
-		srv_reply_error(r, 422, "no_route", "%s", err.msg);
-		idx = SIZE_MAX;
-	}
-	free(st);
-	return idx;
-}
-
 static void do_submit(struct srv_daemon *d, const struct srv_token *tok,
 		      const struct spok_buf *body, struct srv_reply *r)
 {
 	struct srv_submit s;
+	struct srv_submission sub = {0};
+	struct srv_submitted out = {0};
 	struct spok_task t;
 	struct spok_err err = {0};
-	char hex[65] = "", stem[80], id[SPOK_EXEC_ID_LEN + 1];
-	char *path = NULL, *ns = NULL;
-	size_t k;
+	char hex[65] = "";
 
 	spok_task_init(&t);
-	if (!srv_submit_read(body->data, body->len, &s, r))
+	if (!srv_submit_read(body->data, body->len, &s, r) || !srv_submit_parse(&s, &t, r))
 		goto done;
 	if (s.key) {
-		char *prev = NULL;
-
 		key_hash(tok, s.key, hex);
-		if (srv_idem_find(d, hex, &prev, &err) != SPOK_OK) {
-			reply_err(r, &err);
-			goto done;
-		}
-		if (prev != NULL) {
-			d->m.submission_replays++;
-			reply_created(d, r, 200, prev);
-			free(prev);
-			goto done;
-		}
+		sub.key_hex = hex;
 	}
-	if (!srv_submit_task(&s, &t, r))
-		goto done;
-	if (!authorize(tok, t.project, r))
-		goto done;
-	if (!pick_namespace(d, tok, s.ns, &t, &ns, r))
-		goto done;
-	if ((k = pick_cluster(d, &s, &t, r)) == SIZE_MAX)
-		goto done;
-	if (s.key) {
-		snprintf(stem, sizeof(stem), "k-%s", hex);
+	sub.ns = s.ns;
+	sub.cluster = s.cluster;
+	sub.data = s.text;
+	sub.len = s.len;
+	sub.ext = s.ext;
+	sub.via = "http";
+	if (srv_submit_task(d, tok, &sub, &t, &out, &err) != SPOK_OK) {
+		if (out.no_route)
+			srv_reply_error(r, 422, "no_route", "%s", err.msg);
+		else
+			reply_err(r, &err);
 	} else {
-		char rnd[SPOK_EXEC_ID_LEN + 1];
-
-		if (spok_store_new_id(rnd, sizeof(rnd), &err) != SPOK_OK) {
-			reply_err(r, &err);
-			goto done;
-		}
-		snprintf(stem, sizeof(stem), "r-%s", rnd + 3);
+		reply_created(d, r, out.replayed ? 200 : 201, out.id);
 	}
-	if (srv_write_task_source(d, stem, s.ext, s.text, s.len, &path, &err) != SPOK_OK) {
-		reply_err(r, &err);
-		goto done;
-	}
-	if (spok_engine_submit(d->clusters[k].engine, &t, ns, path, id, sizeof(id), &err) != 0) {
-		unlink(path);
-		reply_err(r, &err);
-		goto done;
-	}
-	d->m.submissions++;
-	log_info("serve: %s submitted %s to %s/%s", tok->name, id, d->cfg.clusters[k].name, ns);
-	reply_created(d, r, 201, id);
+	free(out.id);
 done:
 	spok_task_free(&t);
 	srv_submit_free(&s);
-	free(path);
-	free(ns);
 }
 
 /* ---- list / get / abort / logs ---- */

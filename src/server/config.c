@@ -361,7 +361,8 @@ static int read_limits(struct jctx *c, const json_t *j, struct srv_config *out)
 static int read_server(struct jctx *c, const json_t *j, const char *base, const char *listen,
 		       const char *health_listen, struct srv_config *out)
 {
-	static const char *const keys[] = {"listen", "tokens-file", "max-body", "health-listen",
+	/* "grpc" belongs to src/connector (spok serve --grpc), which validates it. */
+	static const char *const keys[] = {"grpc", "listen", "tokens-file", "max-body", "health-listen",
 					   "max-connections", "max-connections-per-ip",
 					   "idle-timeout", "header-timeout", "body-timeout", NULL};
 	char *l = NULL, *tf = NULL, *hl = NULL;

@@ -93,6 +93,8 @@ struct srv_daemon {
 	int64_t started_ms;
 	struct srv_metrics m;
 	struct srv_req *suspended;  /* http.c: requests waiting for async work (linked list) */
+	void *ext;                  /* the extra front end (spok_server_opts.ext_start), or NULL */
+	void (*ext_stop)(void *ext);
 };
 
 struct srv_reply {
@@ -126,7 +128,7 @@ struct srv_submit {
  * srv_submit_free it. */
 bool srv_submit_read(const char *body, size_t len, struct srv_submit *s, struct srv_reply *r);
 /* Parses the task s holds into t (caller frees t either way); false: r holds a 400. */
-bool srv_submit_task(const struct srv_submit *s, struct spok_task *t, struct srv_reply *r);
+bool srv_submit_parse(const struct srv_submit *s, struct spok_task *t, struct srv_reply *r);
 void srv_submit_free(struct srv_submit *s);
 
 /* api.c: GET /healthz (also served by the health listener). */
@@ -169,6 +171,40 @@ int srv_write_task_source(struct srv_daemon *d, const char *stem, const char *ex
 /* Loads the task of a recorded execution from its task_source (job file or protobuf). */
 int srv_load_task(void *data, const struct spok_execution *x, struct spok_task *out,
 		  struct spok_err *err);
+
+/* submit.c: the one submission path of every front end (HTTP API, gRPC connector), given
+ * a task the front end parsed already; the engine takes t over on success. In order: with
+ * key_hex (64 hex digits), an execution recorded under that key is answered instead
+ * (out->replayed; nothing created); the token's rights on the task's project
+ * (SPOK_EFORBIDDEN); the namespace (the request's or spok.namespace-template's, a DNS-1123
+ * label the token may use: SPOK_EINVAL / SPOK_EFORBIDDEN); the cluster (the named one, or
+ * routing: out->no_route when no rule or healthy cluster takes it); the task source
+ * (data, len) written durably as <tasks_dir>/{k-<key>|r-<random>}.<ext>; the engine.
+ * out->id is heap (caller frees) on success. */
+struct srv_submission {
+	const char *key_hex;        /* or NULL */
+	const char *ns;             /* or NULL: spok.namespace-template */
+	const char *cluster;        /* or NULL: routing rules */
+	const void *data;           /* the task source as received */
+	size_t len;
+	const char *ext;            /* task source file extension; srv_load_task reads it back */
+	const char *via;            /* front end name for the log line */
+};
+struct srv_submitted {
+	char *id;
+	bool replayed;
+	bool no_route;              /* the error is "no cluster can take it" (HTTP 422) */
+};
+int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
+		    const struct srv_submission *s, struct spok_task *t, struct srv_submitted *out,
+		    struct spok_err *err);
+
+/* submit.c: task sources written by the connector are its CreateTaskRequest bytes
+ * (<key>.ctr): they carry Flyte's task-execution identity, which restarts need again. */
+#define SRV_CONNECTOR_EXT "ctr"
+bool srv_is_connector_source(const char *path);
+int srv_load_connector_task(const char *data, size_t len, const char *path,
+			    struct spok_task *out, struct spok_err *err);
 
 /* logs.c: GET .../logs of an execution on cluster c: reads the driver pod's name from the
  * SparkApplication, then its log (tailLines/limitBytes passed to the API server), both

@@ -71,12 +71,14 @@ int srv_write_task_source(struct srv_daemon *d, const char *stem, const char *ex
 }
 
 /* The stored file's name says what the client sent (<stem>.pb or <stem>.yaml, chosen by
- * the submit form); the bytes are not sniffed. */
+ * the submit form; <stem>.ctr from the Flyte connector); the bytes are not sniffed. */
 static int parse_stored(const char *path, const struct spok_buf *b, struct spok_task *out,
 			struct spok_err *err)
 {
 	size_t n = strlen(path);
 
+	if (srv_is_connector_source(path))
+		return srv_load_connector_task(b->data, b->len, path, out, err);
 	if (n > 3 && strcmp(path + n - 3, ".pb") == 0)
 		return spok_flyte_load_task_buf((const uint8_t *)b->data, b->len, path, NULL, out,
 						err);
@@ -304,8 +306,16 @@ static void clusters_close(struct srv_daemon *d)
 
 /* ---- shutdown ---- */
 
+static void ext_stop(struct srv_daemon *d)
+{
+	if (d->ext_stop && d->ext)
+		d->ext_stop(d->ext);
+	d->ext = NULL;
+}
+
 static void finish_stop(struct srv_daemon *d)
 {
+	ext_stop(d);
 	uv_timer_stop(&d->drain);
 	uv_close((uv_handle_t *)&d->drain, NULL);
 	srv_http_stop(d);
@@ -340,6 +350,7 @@ static void on_signal(uv_signal_t *s, int signum)
 	log_warn("serve: %s: draining", signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	d->stopping = true;
 	srv_http_quiesce(d);
+	ext_stop(d);
 	/* Fetches in flight (driver logs) answer 503 now rather than hold the drain. */
 	srv_http_cancel_all(d);
 	d->drain_deadline_ms = spok_now_ms() + SRV_DRAIN_MAX_MS;
@@ -418,6 +429,9 @@ static int daemon_open(struct srv_daemon *d, const struct spok_server_opts *o,
 	wait_first_probes(d);
 	if ((result = srv_http_start(d, err)) != SPOK_OK)
 		return result;
+	d->ext_stop = o->ext_stop;
+	if (o->ext_start && (result = o->ext_start(o->ext_data, d, &d->ext, err)) != SPOK_OK)
+		return result;
 	for (size_t i = 0; i < 3; i++) {
 		static const int sigs[3] = {SIGTERM, SIGINT, SIGHUP};
 
@@ -438,6 +452,7 @@ static void close_walk(uv_handle_t *h, void *arg)
 static void daemon_free(struct srv_daemon *d)
 {
 	/* A failed start leaves handles open: close what is left and let callbacks run. */
+	ext_stop(d);
 	srv_http_stop(d);
 	clusters_close(d);
 	uv_walk(&d->loop, close_walk, NULL);

@@ -17,6 +17,8 @@
 #include "common/err.h"
 #include "model/model.h"
 
+struct srv_daemon;
+
 struct spok_server_opts {
 	const struct spok_platform *platform; /* with the spok.clusters/routes/server sections */
 	const char *config_dir;  /* base of relative paths in the config; NULL: working dir */
@@ -30,6 +32,12 @@ struct spok_server_opts {
 	/* Then, when a health listener is configured, once with its bound port. */
 	void (*on_health_listening)(void *data, const char *host, unsigned port);
 	void *listening_data;
+	/* An extra front end on the same daemon (src/connector's gRPC service, wired by
+	 * `spok serve --grpc`): started on the loop once HTTP listens, *ext its state;
+	 * ext_stop(*ext) runs when draining starts and at the latest before the engines close. */
+	int (*ext_start)(void *data, struct srv_daemon *d, void **ext, struct spok_err *err);
+	void (*ext_stop)(void *ext);
+	void *ext_data;
 };
 
 /* Validates the configuration (clusters, routes, server, the tokens file and every

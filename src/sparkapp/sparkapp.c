@@ -281,6 +281,7 @@ int spok_sparkapp_build(const struct spok_task *t, const struct spok_platform *p
 	struct spok__role drv = {0}, exe = {0};
 	struct spok_strmap conf = {0};
 	struct spok__ctx c = {t, p, x, NULL};
+	struct spok_exec xf;
 	char attempt[16];
 	const char *parts[3];
 	json_t *app;
@@ -289,6 +290,9 @@ int spok_sparkapp_build(const struct spok_task *t, const struct spok_platform *p
 	if (out == NULL || t == NULL || p == NULL || x == NULL)
 		return spok_err_set(err, SPOK_EINTERNAL, "sparkapp: missing argument; please report");
 	*out = NULL;
+	xf = *x; /* a task from flytepropeller is named as Flyte named it */
+	spok_exec_apply_task(t, &xf);
+	c.x = x = &xf;
 	if ((result = check_inputs(t, p, x, err)) != SPOK_OK)
 		return result;
 	snprintf(attempt, sizeof(attempt), "%u", x->attempt);

@@ -565,7 +565,7 @@ static void test_deploy_manifests(void **state)
 			json_decref(obj);
 		}
 	}
-	assert_int_equal(n, 8);
+	assert_int_equal(n, 9); /* ... 60-service, 61-connector-service */
 	/* spok's service account can do what serve and cluster sync need, in any namespace */
 	assert_true(can_as("spok-system", "spok", "any-ns", "create", "sparkoperator.k8s.io",
 			   "sparkapplications"));

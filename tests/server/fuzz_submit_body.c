@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	spok_task_init(&t);
 	if (!srv_submit_read((const char *)data, size, &s, &r)) {
 		check_refusal(&r);
-	} else if (!srv_submit_task(&s, &t, &r)) {
+	} else if (!srv_submit_parse(&s, &t, &r)) {
 		check_refusal(&r);
 	} else {
 		if (r.status != 0 || spok_task_check_limits(&t, "fuzz", NULL) != 0)

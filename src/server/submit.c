@@ -1,0 +1,171 @@
+/* submit.c - the one submission path of every front end that hands the daemon a parsed task
+ * (the HTTP API's POST /api/v1/executions, the gRPC connector's CreateTask): idempotency
+ * lookup, per-project authorization, the namespace policy, routing, the durable task
+ * source, the engine. A rule added here holds for every front end. */
+#include "server/daemon.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "flyteidl/agent.h"
+
+/* The namespace of a submission: the one spok.namespace-template gives the task's
+ * project/domain, or one the request names that the token may use. *ns is heap. */
+static int pick_namespace(struct srv_daemon *d, const struct srv_token *tok, const char *given,
+			  const struct spok_task *t, char **ns, struct spok_err *err)
+{
+	const char *tpl = d->platform->spok.namespace_template;
+	const char *proj = t->project ? t->project : "", *dom = t->domain ? t->domain : "";
+	char *own = spok_namespace_for(d->platform, t->project, t->domain);
+	const char *want = given ? given : own;
+	/* "{{project}}-{{domain}}" with domain "b-prod" names project "a-b"'s "prod": the
+	 * template's namespace is the token's own only when the domain cannot shift it. */
+	bool own_trusted = srv_dns_label(own) &&
+			   !(t->domain && strchr(t->domain, '-') &&
+			     (tpl == NULL || (strstr(tpl, "{{domain}}") && strstr(tpl, "{{project}}"))));
+	int result = SPOK_OK;
+
+	if (given && !srv_dns_label(given))
+		result = spok_err_set(err, SPOK_EINVAL, "request body: namespace: '%.80s' is not a "
+				      "namespace name (a DNS-1123 label: 1-63 of [a-z0-9-], starting "
+				      "and ending with a letter or digit)", given);
+	else if (!given && !srv_dns_label(own))
+		result = spok_err_set(err, SPOK_EINVAL, "namespace: '%.80s', from "
+				      "spok.namespace-template for project '%.40s' domain '%.40s', is "
+				      "not a DNS-1123 label; fix the task's project/domain", own, proj,
+				      dom);
+	else if (!srv_token_allows_namespace(tok, want, own_trusted ? own : NULL))
+		result = spok_err_set(err, SPOK_EFORBIDDEN, "token '%s' may not create in namespace "
+				      "'%.80s' (project '%.40s' domain '%.40s' maps to '%.80s'%s); ask "
+				      "an admin to add it to the token's namespaces", tok->name, want,
+				      proj, dom, own, own_trusted ? "" : ", which a '-' in the domain "
+				      "makes ambiguous");
+	*ns = result == SPOK_OK ? xstrdup(want) : NULL;
+	free(own);
+	return result;
+}
+
+/* The named cluster, or the one the routing rules pick among the healthy ones. */
+static int pick_cluster(struct srv_daemon *d, const char *name, const struct spok_task *t,
+			size_t *k, bool *no_route, struct spok_err *err)
+{
+	struct srv_cluster_state *st;
+	int result;
+
+	if (name) {
+		long i = srv_cluster_index(&d->cfg, name);
+
+		if (i < 0)
+			return spok_err_set(err, SPOK_EINVAL, "request body: cluster: no cluster named "
+					    "'%.80s'; see GET /healthz for the configured clusters",
+					    name);
+		*k = (size_t)i;
+		return SPOK_OK;
+	}
+	st = xcalloc(d->nclusters, sizeof(*st));
+	srv_cluster_states(d, st);
+	result = srv_route_pick(&d->cfg, t->project, t->domain, st, k, err);
+	free(st);
+	*no_route = result != SPOK_OK;
+	return result;
+}
+
+static int replay(struct srv_daemon *d, const struct srv_token *tok, char *prev,
+		  struct srv_submitted *out, struct spok_err *err)
+{
+	struct spok_execution x = {0};
+	int result = spok_store_get(d->store, prev, &x, err);
+
+	/* The key names an execution: the caller must still be allowed to see it. */
+	if (result == SPOK_OK && !srv_token_allows(tok, x.project))
+		result = spok_err_set(err, SPOK_EFORBIDDEN, "token '%s' may not use project "
+				      "'%.100s'", tok->name, x.project ? x.project : "");
+	spok_execution_free(&x);
+	if (result != SPOK_OK) {
+		free(prev);
+		return result;
+	}
+	d->m.submission_replays++;
+	out->id = prev;
+	out->replayed = true;
+	return SPOK_OK;
+}
+
+int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
+		    const struct srv_submission *s, struct spok_task *t, struct srv_submitted *out,
+		    struct spok_err *err)
+{
+	char stem[80], id[SPOK_EXEC_ID_LEN + 1];
+	char *path = NULL, *ns = NULL, *prev = NULL;
+	size_t k = 0;
+	int result;
+
+	memset(out, 0, sizeof(*out));
+	if (d->stopping)
+		return spok_err_set(err, SPOK_EUNAVAIL, "the server is shutting down; retry");
+	if (s->key_hex) {
+		if ((result = srv_idem_find(d, s->key_hex, &prev, err)) != SPOK_OK)
+			return result;
+		if (prev != NULL)
+			return replay(d, tok, prev, out, err);
+	}
+	if (!srv_token_allows(tok, t->project))
+		return spok_err_set(err, SPOK_EFORBIDDEN, "token '%s' may not use project '%.100s'; "
+				    "ask an admin to add it to the token's projects", tok->name,
+				    t->project ? t->project : "");
+	if ((result = pick_namespace(d, tok, s->ns, t, &ns, err)) != SPOK_OK ||
+	    (result = pick_cluster(d, s->cluster, t, &k, &out->no_route, err)) != SPOK_OK)
+		goto done;
+	if (s->key_hex) {
+		snprintf(stem, sizeof(stem), "k-%s", s->key_hex);
+	} else {
+		char rnd[SPOK_EXEC_ID_LEN + 1];
+
+		if ((result = spok_store_new_id(rnd, sizeof(rnd), err)) != SPOK_OK)
+			goto done;
+		snprintf(stem, sizeof(stem), "r-%s", rnd + 3);
+	}
+	result = srv_write_task_source(d, stem, s->ext, s->data, s->len, &path, err);
+	if (result != SPOK_OK)
+		goto done;
+	result = spok_engine_submit(d->clusters[k].engine, t, ns, path, id, sizeof(id), err);
+	if (result != SPOK_OK) {
+		unlink(path);
+		goto done;
+	}
+	d->m.submissions++;
+	log_info("serve: %s submitted %s to %s/%s (%s)", tok->name, id, d->cfg.clusters[k].name,
+		 ns, s->via);
+	out->id = xstrdup(id);
+done:
+	free(path);
+	free(ns);
+	return result;
+}
+
+bool srv_is_connector_source(const char *path)
+{
+	size_t n = path ? strlen(path) : 0, e = sizeof(SRV_CONNECTOR_EXT);
+
+	return n > e && path[n - e] == '.' && strcmp(path + n - e + 1, SRV_CONNECTOR_EXT) == 0;
+}
+
+int srv_load_connector_task(const char *data, size_t len, const char *path,
+			    struct spok_task *out, struct spok_err *err)
+{
+	struct spok_flyte_create c;
+	int result = spok_flyte_parse_create_task((const uint8_t *)(data ? data : ""), len, path,
+						  &c, err);
+
+	if (result != SPOK_OK)
+		return result;
+	spok_task_free(out);
+	*out = c.task;
+	spok_task_init(&c.task);
+	spok_flyte_create_free(&c);
+	return SPOK_OK;
+}
