@@ -109,11 +109,15 @@ static void stamp(char *buf, size_t len)
 	strftime(buf, len, "%H:%M:%S", &tm);
 }
 
-/* Progress on stderr: phase changes with a time stamp, links as they appear. */
+/* Progress on stderr: phase changes with a time stamp, links as they appear. `running` and
+ * the names are noted for run_following_log (the driver log on stdout). */
 struct progress {
 	bool quiet;
 	char last[256];
 	char *links;
+	bool running;
+	char *ns;
+	char *app;
 };
 
 static void on_event(void *data, enum spok_engine_event ev, const struct spok_execution *x)
@@ -121,6 +125,12 @@ static void on_event(void *data, enum spok_engine_event ev, const struct spok_ex
 	struct progress *p = data;
 	char now[16], line[256];
 
+	if (ev == SPOK_ENGINE_CHANGED && x->phase == SPOK_PHASE_RUNNING && !p->running &&
+	    x->namespace_ && x->resource_name) {
+		p->running = true;
+		p->ns = xstrdup(x->namespace_);
+		p->app = xstrdup(x->resource_name);
+	}
 	if (p->quiet || ev != SPOK_ENGINE_CHANGED)
 		return;
 	snprintf(line, sizeof(line), "%s %u %s", spok_phase_name(x->phase), x->attempt,
@@ -184,6 +194,8 @@ static void run_until_idle(struct cl *c)
 		uv_run(&c->loop, UV_RUN_ONCE);
 }
 
+static void run_following_log(struct cl *c, struct progress *p);
+
 static const char *cluster_of(const struct spok_cli *cli, const struct cluster_flags *f)
 {
 	return f->cluster ? f->cluster : cli->context;
@@ -231,7 +243,7 @@ static int run_cluster(struct spok_cli *cli, const struct cluster_flags *f, cons
 		*status = spok_phase_terminal(x.phase) ? spok_cli_phase_exit(x.phase) : 0;
 		goto done;
 	}
-	run_until_idle(&c);
+	run_following_log(&c, &p);
 	if ((result = spok_store_get(c.st, id, &x, err)) != 0)
 		goto done;
 	fprintf(stderr, "spok: execution %s %s%s%s (attempt %u of %u)\n", x.id, spok_phase_name(x.phase),
@@ -242,6 +254,8 @@ done:
 	cl_close(&c);
 	spok_task_free(&task);
 	free(p.links);
+	free(p.ns);
+	free(p.app);
 	free(ns);
 	free(abs);
 	return result;
@@ -457,12 +471,14 @@ static char *driver_pod(struct cl *c, const struct spok_execution *x)
 }
 
 int spok_cluster_logs(struct spok_cli *cli, const struct spok_execution *x, bool follow,
-		      struct spok_err *err)
+		      unsigned executor, struct spok_err *err)
 {
 	struct kube_stream_opts o = {0};
 	struct log_out lo = {0};
 	struct cl c;
 	char *pod = NULL, *path = NULL;
+	const char *container = executor ? "spark-kubernetes-executor" : "spark-kubernetes-driver";
+	char query[96];
 	int result;
 
 	if (x->resource_name == NULL || x->namespace_ == NULL)
@@ -470,24 +486,29 @@ int spok_cluster_logs(struct spok_cli *cli, const struct spok_execution *x, bool
 				    x->id, spok_phase_name(x->phase));
 	result = cl_open(&c, cli, x->backend, err);
 	if (result == 0) {
-		pod = driver_pod(&c, x);
+		/* spok sets spark.kubernetes.executor.podNamePrefix to the application's name. */
+		pod = executor ? xasprintf("%s-exec-%u", x->resource_name, executor) : driver_pod(&c, x);
 		path = kube_pod_log_path(x->namespace_, pod);
+		snprintf(query, sizeof(query), "%scontainer=%s", follow ? "follow=true&" : "", container);
 		o.path = path;
-		o.query = follow ? "follow=true&container=spark-kubernetes-driver"
-				 : "container=spark-kubernetes-driver";
+		o.query = query;
 		result = kube_stream_get(c.client, &o, log_chunk, log_done, &lo, NULL, err);
 	}
 	if (result == 0) {
 		while (!lo.done)
 			uv_run(&c.loop, UV_RUN_ONCE);
-		if (lo.res.code == SPOK_ENOTFOUND)
+		if (lo.res.code == SPOK_ENOTFOUND && executor)
+			result = spok_err_set(err, SPOK_ENOTFOUND, "executor pod %s/%s does not exist: Spark "
+					      "creates executors while the job runs and removes them when it ends (%s)",
+					      x->namespace_, pod, lo.msg);
+		else if (lo.res.code == SPOK_ENOTFOUND)
 			result = spok_err_set(err, SPOK_ENOTFOUND, "driver pod %s/%s does not exist (yet): %s",
 					      x->namespace_, pod, lo.msg);
 		else if (lo.res.code != 0)
 			result = spok_err_set(err, lo.res.code, "driver pod %s/%s: no logs: %s",
 					      x->namespace_, pod, lo.msg);
 		else if (lo.res.bytes == 0) /* the API server's answer for a pod on no node */
-			result = spok_err_set(err, SPOK_ENOTFOUND, "driver pod %s/%s has no logs yet "
+			result = spok_err_set(err, SPOK_ENOTFOUND, "pod %s/%s has no logs yet "
 					      "(not running on a node, or no kubelet); retry later",
 					      x->namespace_, pod);
 	}
@@ -495,6 +516,68 @@ int spok_cluster_logs(struct spok_cli *cli, const struct spok_execution *x, bool
 	free(pod);
 	free(path);
 	return result;
+}
+
+/* How long (ms) the driver log may still stream after the execution ended before it is cut. */
+#define LOG_TAIL_GRACE_MS 10000
+
+struct live_log {
+	struct log_out out;
+	struct kube_stream *s;
+	uv_timer_t grace;
+};
+
+static void log_grace_expired(uv_timer_t *t)
+{
+	struct live_log *l = t->data;
+
+	if (!l->out.done) {
+		kube_stream_cancel(l->s);
+		l->out.done = true;
+	}
+}
+
+static void start_driver_log(struct cl *c, const struct progress *p, struct live_log *l)
+{
+	struct spok_execution x = {.namespace_ = p->ns, .resource_name = p->app};
+	struct kube_stream_opts o = {.query = "follow=true&container=spark-kubernetes-driver"};
+	struct spok_err e = {0};
+	char *pod = driver_pod(c, &x);
+	char *path = kube_pod_log_path(p->ns, pod);
+
+	o.path = path;
+	if (kube_stream_get(c->client, &o, log_chunk, log_done, &l->out, &l->s, &e) != 0) {
+		l->out.done = true;
+		fprintf(stderr, "spok: cannot follow the driver log of %s/%s: %s\n", p->ns, pod, e.msg);
+	}
+	free(pod);
+	free(path);
+}
+
+/* Runs the engine to the end of the execution. Once it is RUNNING, the driver pod's log
+ * (Spark's log and the job's output, as the kubelet keeps them) goes to stdout, as a local
+ * run shows its output; the stream ends with the driver container. */
+static void run_following_log(struct cl *c, struct progress *p)
+{
+	struct live_log l = {0};
+
+	while (!spok_engine_idle(c->e)) {
+		uv_run(&c->loop, UV_RUN_ONCE);
+		if (p->running && l.s == NULL && !l.out.done)
+			start_driver_log(c, p, &l);
+	}
+	if (l.s == NULL || l.out.done)
+		goto out;
+	uv_timer_init(&c->loop, &l.grace);
+	l.grace.data = &l;
+	uv_timer_start(&l.grace, log_grace_expired, LOG_TAIL_GRACE_MS, 0);
+	while (!l.out.done)
+		uv_run(&c->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&l.grace, NULL);
+	uv_run(&c->loop, UV_RUN_NOWAIT);
+out:
+	if (l.out.done && l.out.res.code != 0 && l.out.msg[0])
+		fprintf(stderr, "spok: driver log: %s\n", l.out.msg);
 }
 
 /* ---- live status of one cluster execution (called from cmd_exec.c) ---- */
@@ -631,11 +714,12 @@ int spok_cluster_abort(struct spok_cli *cli, struct spok_store *st, const struct
 }
 
 int spok_cluster_logs(struct spok_cli *cli, const struct spok_execution *x, bool follow,
-		      struct spok_err *err)
+		      unsigned executor, struct spok_err *err)
 {
 	(void)cli;
 	(void)x;
 	(void)follow;
+	(void)executor;
 	return no_engine(err);
 }
 

@@ -20,6 +20,9 @@ plugins:
     spark-config-default:
       spark.kubernetes.driver.request.cores: "250m"
       spark.kubernetes.executor.request.cores: "250m"
+      # executor pods stay until their driver pod goes (garbage collection), so their logs
+      # can be read after the job
+      spark.kubernetes.executor.deleteOnTermination: "false"
 YAML
 watch_to "$TMP/pods.watch" "/api/v1/namespaces/$NS/pods?watch=1&labelSelector=spark-role%3Dexecutor"
 sleep 1
@@ -27,7 +30,7 @@ sleep 1
   >"$TMP/out" 2>"$TMP/err"
 rc=$?
 [ $rc -eq 0 ] && ok "spok run --cluster exit 0" || { not_ok "spok run exit $rc"; tail -n 20 "$TMP/err"; }
-if grep -q 'Pi is roughly 3\.14' "$TMP/out"; then ok "stdout has the driver's $(grep -o 'Pi is roughly [0-9.]*' "$TMP/out" | head -n1)"
+if grep -q 'Pi is roughly 3\.1[345]' "$TMP/out"; then ok "stdout has the driver's $(grep -o 'Pi is roughly [0-9.]*' "$TMP/out" | head -n1)"
 else not_ok "no 'Pi is roughly 3.14' on stdout; tail:"; tail -n 15 "$TMP/out" | cut -c1-300; fi
 ID=$(sed -n 's/^spok: execution \(sp-[^:]*\): SparkApplication.*/\1/p' "$TMP/err" | head -n1)
 [ -n "$ID" ] && ok "execution $ID" || not_ok "no execution id in stderr: $(head -c 400 "$TMP/err")"
@@ -72,4 +75,26 @@ for o in json.load(open(sys.argv[1])).get("items", []):
 }
 empty() { [ -z "$(left)" ]; }
 wait_for 120 empty && ok "nothing left in $NS after the run" || not_ok "left after the run: $(left | tr '\n' ' ')"
+
+# --keep, and Spark told to keep its executor pods: after the run `spok logs ID` reads the
+# driver's log and `spok logs ID --executor N` each executor's, through the kubelet.
+"$SPOK" run "$SRC/tests/node/data/pi-image.yaml" --cluster admin -n "$NS" --config "$TMP/spok.yaml" \
+  --keep -q >"$TMP/out2" 2>"$TMP/err2" ||
+  not_ok "spok run --keep exit $?: $(tail -n 5 "$TMP/err2")"
+ID2=$(sed -n 's/^spok: execution \(sp-[^:]*\): SparkApplication.*/\1/p' "$TMP/err2" | head -n1)
+"$SPOK" logs "$ID2" >"$TMP/dlog" 2>"$TMP/dlog.err"
+grep -q 'Pi is roughly 3\.1[345]' "$TMP/dlog" && ok "spok logs $ID2: the driver's log after the run" ||
+  not_ok "spok logs: $(tail -n 3 "$TMP/dlog") $(cat "$TMP/dlog.err")"
+for n in 1 2; do
+  "$SPOK" logs "$ID2" --executor "$n" >"$TMP/elog$n" 2>"$TMP/elog$n.err"
+  grep -q 'Successfully registered with driver' "$TMP/elog$n" && ok "spok logs --executor $n: that executor's log" ||
+    not_ok "spok logs --executor $n: $(tail -n 3 "$TMP/elog$n") $(cat "$TMP/elog$n.err")"
+done
+"$SPOK" logs "$ID2" --executor 3 >/dev/null 2>"$TMP/elog3.err"
+rc=$?
+[ $rc -ne 0 ] && grep -q 'executor pod .*-exec-3 does not exist' "$TMP/elog3.err" &&
+  ok "spok logs --executor 3: clear error ($(head -c 120 "$TMP/elog3.err"))" || not_ok "--executor 3: rc $rc $(cat "$TMP/elog3.err")"
+APP2=$("$SPOK" status "$ID2" -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("resource_name") or "")')
+api DELETE "/apis/sparkoperator.k8s.io/v1beta2/namespaces/$NS/sparkapplications/$APP2"
+wait_for 120 empty && ok "kept run deleted: nothing left" || not_ok "left after deleting the kept run: $(left | tr '\n' ' ')"
 finish
