@@ -41,4 +41,26 @@ grep -qx "apiserver ${SPOK_TEST_K8S_VERSION:-v1.35.4}" "$TMP/log" &&
 api DELETE "/api/v1/namespaces/$NS/pods/$POD"
 gone() { api GET "/api/v1/namespaces/$NS/pods/$POD"; [ "$CODE" = 404 ]; }
 wait_for 60 gone && ok "pod deleted" || not_ok "pod still there 60s after delete"
+
+# The Flyte variant (scripts/build-image flyte), when built: flytekit and its Spark plugin
+# import, and Flyte's default main file exists.
+FLYTE_IMAGE=${SPOK_TEST_SPARK_FLYTE_IMAGE:-}
+if [ -n "$FLYTE_IMAGE" ]; then
+  POD=node-flyte-$$
+  cat >"$TMP/pod.json" <<JSON
+{"apiVersion":"v1","kind":"Pod","metadata":{"name":"$POD","namespace":"$NS"},
+ "spec":{"restartPolicy":"Never","terminationGracePeriodSeconds":1,
+  "containers":[{"name":"main","image":"$FLYTE_IMAGE","imagePullPolicy":"Never",
+   "args":["python3","-c","import os, flytekit, flytekitplugins.spark\nprint('flytekit', flytekit.__version__, os.path.exists('/opt/venv/bin/entrypoint.py'))\n"]}]}}
+JSON
+  api POST "/api/v1/namespaces/$NS/pods" -H 'Content-Type: application/json' --data-binary "@$TMP/pod.json"
+  wait_for 180 finished
+  api GET "/api/v1/namespaces/$NS/pods/$POD/log"
+  grep -q '^flytekit .* True$' "$TMP/body" && ok "flyte image: $(head -n1 "$TMP/body")" ||
+    not_ok "flyte image: $(phase) $(head -c 400 "$TMP/body")"
+  api DELETE "/api/v1/namespaces/$NS/pods/$POD"
+  wait_for 60 gone || not_ok "flyte pod still there 60s after delete"
+else
+  echo "# no flyte image built (scripts/build-image flyte); its check skipped"
+fi
 finish
