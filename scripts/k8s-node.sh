@@ -4,8 +4,9 @@
 # side is 10.244.0.1: API server, kubelet, CoreDNS listen there), the cgroup /spok-node in
 # every hierarchy, and iptables chains named KUBE-*, CNI-* and SPOK-*. /run/spok-node.owner
 # names the DIR that holds them; a second `up --node` with another DIR refuses while that
-# node's kubelet runs. Everything else (containerd root, state and socket, kubelet root dir,
-# pod logs, CNI IPAM) lives under DIR/node.
+# node's kubelet runs. The node's data (containerd root, state and socket, kubelet root dir,
+# pod logs, CNI IPAM) lives under /var/lib/spok-node (SPOK_NODE_ROOT), its configuration
+# under DIR/node.
 #
 # Components: containerd (Debian; our config: CRI with restrict_oom_score_adj and our own pause
 # image), the CNI bridge/host-local/portmap/loopback plugins (Debian), kubelet and kube-proxy
@@ -28,6 +29,10 @@ NODE_CGROUP=spok-node
 NODE_OWNER=/run/spok-node.owner
 NODE_LOCK=/run/spok-node.lock
 IMAGES="$ROOT/.cache/image/images.txt"
+# The node's data (containerd root/state/sockets, kubelet root dir, pod logs, CNI IPAM): short
+# and machine-wide like the node itself, so unix socket paths stay under their 107-byte limit
+# whatever DIR is, and imported images survive from one DIR (or clone) to the next.
+NR=${SPOK_NODE_ROOT:-/var/lib/spok-node}
 CNI_BIN=${SPOK_CNI_BIN:-/usr/lib/cni}
 # Kernel settings the kubelet (protectKernelDefaults: false), kube-proxy or CNI may change;
 # saved at `up` and restored at `down`.
@@ -35,7 +40,7 @@ NODE_SYSCTLS=(net/ipv4/ip_forward net/ipv4/conf/all/route_localnet net/bridge/br
   vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops
   kernel/keys/root_maxkeys kernel/keys/root_maxbytes)
 
-ctr_() { ctr --address "$D/node/containerd/containerd.sock" -n k8s.io "$@"; }
+ctr_() { ctr --address "$NR/containerd/containerd.sock" -n k8s.io "$@"; }
 
 # image_ref NAME: the reference scripts/build-image recorded for spok.local/NAME:*.
 image_ref() { [ -f "$IMAGES" ] && awk -v n="spok.local/$1:" 'index($1, n) == 1 { print $1; exit }' "$IMAGES"; }
@@ -63,8 +68,8 @@ node_preflight() {
       die "cgroup controller $c is not mounted under /sys/fs/cgroup; the kubelet needs it"
   done
   image_ref pause >/dev/null || die "no pause image in $IMAGES; run scripts/build-image"
-  # unix socket paths are limited to 107 bytes
-  [ ${#D} -le 60 ] || die "DIR $D is too long for containerd's socket paths (keep it under 60 characters)"
+  case "$NR" in /*) ;; *) die "SPOK_NODE_ROOT must be an absolute path" ;; esac
+  [ ${#NR} -le 40 ] || die "SPOK_NODE_ROOT $NR is too long for the node's unix sockets (keep it under 40 characters)"
 }
 
 # node_lock: one node `up`/`down` at a time machine-wide (held until this script exits).
@@ -168,8 +173,8 @@ node_serving_cert_ok() {
 # ---------------------------------------------------------------- containerd
 
 start_containerd() {
-  local c="$D/node/containerd" sock
-  mkdir -p "$c/root" "$c/state" "$c/runc" "$c/opt" "$D/node/cni/net.d" "$D/node/cni/ipam"
+  local c="$NR/containerd" sock
+  mkdir -p "$c/root" "$c/state" "$c/runc" "$c/opt" "$NR/cni/net.d" "$NR/cni/ipam"
   sock="$c/containerd.sock"
   cat >"$c/config.toml" <<EOF
 # Written by scripts/k8s up --node; one containerd of our own for the test node.
@@ -207,10 +212,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         Root = "$c/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "$CNI_BIN"
-    conf_dir = "$D/node/cni/net.d"
+    conf_dir = "$NR/cni/net.d"
     max_conf_num = 1
 EOF
-  cat >"$D/node/cni/net.d/10-spok.conflist" <<EOF
+  cat >"$NR/cni/net.d/10-spok.conflist" <<EOF
 {
   "cniVersion": "0.4.0",
   "name": "spok-node",
@@ -224,7 +229,7 @@ EOF
         "type": "host-local",
         "ranges": [[{"subnet": "$NODE_CIDR", "rangeStart": "10.244.0.10", "gateway": "$NODE_IP"}]],
         "routes": [{"dst": "0.0.0.0/0", "gw": "$NODE_IP"}],
-        "dataDir": "$D/node/cni/ipam"
+        "dataDir": "$NR/cni/ipam"
       }
     },
     {"type": "portmap", "capabilities": {"portMappings": true}}
@@ -305,8 +310,8 @@ node_cgroups_down() {
 }
 
 start_kubelet() {
-  local k="$D/node/kubelet" port hz
-  mkdir -p "$k" "$D/node/pod-logs"
+  local k="$NR/kubelet" port hz
+  mkdir -p "$k" "$NR/pod-logs"
   port=$(free_port); hz=$(free_port)
   node_kubeconfig "$D/node/kubelet.kubeconfig" "$D/pki/kubelet-client.crt" "$D/pki/kubelet-client.key"
   : >"$D/node/resolv.conf"   # pods get only the cluster DNS, no upstream servers or search domains
@@ -318,8 +323,8 @@ failCgroupV1: false
 cgroupDriver: cgroupfs
 cgroupRoot: /$NODE_CGROUP
 failSwapOn: false
-containerRuntimeEndpoint: unix://$D/node/containerd/containerd.sock
-imageServiceEndpoint: unix://$D/node/containerd/containerd.sock
+containerRuntimeEndpoint: unix://$NR/containerd/containerd.sock
+imageServiceEndpoint: unix://$NR/containerd/containerd.sock
 address: $NODE_IP
 port: $port
 readOnlyPort: 0
@@ -335,7 +340,7 @@ authorization: {mode: Webhook}
 clusterDomain: cluster.local
 clusterDNS: [$NODE_DNS_IP]
 resolvConf: $D/node/resolv.conf
-podLogsDir: $D/node/pod-logs
+podLogsDir: $NR/pod-logs
 rotateCertificates: false
 serverTLSBootstrap: false
 registerNode: true
@@ -447,8 +452,8 @@ node_up() {
   cat >>"$D/env.tmp" <<EOF
 SPOK_TEST_NODE=$NODE_NAME
 SPOK_TEST_NODE_IP=$NODE_IP
-SPOK_TEST_NODE_CONTAINERD=$D/node/containerd/containerd.sock
-SPOK_TEST_POD_LOGS=$D/node/pod-logs
+SPOK_TEST_NODE_CONTAINERD=$NR/containerd/containerd.sock
+SPOK_TEST_POD_LOGS=$NR/pod-logs
 SPOK_TEST_SPARK_IMAGE=$(image_ref spark || true)
 SPOK_TEST_SPARK_FLYTE_IMAGE=$(image_ref spark-flyte || true)
 EOF
@@ -483,7 +488,7 @@ kill_shims() {
   local p cmd sig pids=()
   for p in /proc/[0-9]*; do
     cmd=$( { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) || continue
-    case "$cmd" in *containerd-shim*"$D/node/containerd/"*) pids+=("${p#/proc/}") ;; esac
+    case "$cmd" in *containerd-shim*"$NR/containerd/"*) pids+=("${p#/proc/}") ;; esac
   done
   [ ${#pids[@]} -eq 0 ] && return 0
   for sig in TERM KILL; do
@@ -497,20 +502,21 @@ kill_shims() {
   done
 }
 
-# node_unmount: every mount point under DIR, deepest first (pod volumes, the kubelet root dir
-# bind mount, sandbox /dev/shm, network namespaces, overlay rootfs).
+# node_unmount: every mount point under DIR and the node root, deepest first (pod volumes, the
+# kubelet root dir bind mount, sandbox /dev/shm, network namespaces, overlay rootfs).
+node_mounts() { awk -v d="$D/" -v r="$NR/" 'index($5, d) == 1 || index($5, r) == 1 { print $5 }' /proc/self/mountinfo; }
 node_unmount() {
   local m
   for _ in 1 2 3; do
     local mounts
-    mounts=$(awk -v d="$D/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
+    mounts=$(node_mounts | sort -r)
     [ -n "$mounts" ] || return 0
     while read -r m; do
       m=$(printf '%b' "${m//\\/\\0}")   # mountinfo escapes spaces etc. as \ooo
       umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
     done <<<"$mounts"
   done
-  say "mounts left under $D: $(awk -v d="$D/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | tr '\n' ' ')"
+  say "mounts left: $(node_mounts | tr '\n' ' ')"
 }
 
 # Machine-wide leftovers of a node whose DIR is gone.
@@ -535,7 +541,7 @@ node_down() {
   # The kubelet links container logs into /var/log/containers; ours point into DIR.
   local l
   for l in /var/log/containers/*.log; do
-    [ -L "$l" ] && case "$(readlink "$l")" in "$D"/*) rm -f "$l" ;; esac
+    [ -L "$l" ] && case "$(readlink "$l")" in "$D"/*|"$NR"/*) rm -f "$l" ;; esac
   done
   [ "$(cat "$NODE_OWNER" 2>/dev/null)" = "$D" ] && rm -f "$NODE_OWNER"
   return 0
@@ -548,13 +554,12 @@ node_leftovers() {
     exe=$(readlink "$p/exe" 2>/dev/null) || continue
     case "$exe" in
       "$BIN"/kubelet|"$BIN"/kube-proxy|"$BIN"/coredns)
-        grep -qF "$D/" "$p/cmdline" 2>/dev/null && out+="process ${p#/proc/} ($exe); " ;;
+        grep -qF -e "$D/" -e "$NR/" "$p/cmdline" 2>/dev/null && out+="process ${p#/proc/} ($exe); " ;;
       /usr/bin/containerd*)
-        grep -qF "$D/node/containerd/" "$p/cmdline" 2>/dev/null && out+="process ${p#/proc/} ($exe); " ;;
+        grep -qF "$NR/containerd/" "$p/cmdline" 2>/dev/null && out+="process ${p#/proc/} ($exe); " ;;
     esac
   done
-  awk -v d="$D/" 'index($5, d) == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo &&
-    out+="mounts under $D; "
+  [ -z "$(node_mounts)" ] || out+="mounts under $D or $NR; "
   ip link show "$NODE_BRIDGE" >/dev/null 2>&1 && out+="bridge $NODE_BRIDGE; "
   compgen -G "/sys/fs/cgroup/*/$NODE_CGROUP" >/dev/null && out+="cgroups /sys/fs/cgroup/*/$NODE_CGROUP; "
   local cmd t dump

@@ -30,8 +30,8 @@ case " $seen " in *" SUBMITTED "*"RUNNING "*"COMPLETED "*) ok "operator states S
 
 api GET "/api/v1/namespaces/$NS/pods/$APP-driver/log"
 cp "$TMP/body" "$TMP/driver.log"
-# A Monte Carlo estimate: 3.13... to 3.15... (400,000 samples give a standard error of 0.003).
-if grep -q 'Pi is roughly 3\.1[345]' "$TMP/driver.log"; then
+# A Monte Carlo estimate (1,000,000 samples): accepted from 3.12... to 3.16....
+if grep -q 'Pi is roughly 3\.1[2-6]' "$TMP/driver.log"; then
   ok "driver pod's real log: $(grep -o 'Pi is roughly [0-9.]*' "$TMP/driver.log" | head -n1)"
 else
   not_ok "no 'Pi is roughly 3.14' in the driver log (HTTP $CODE); tail:"; tail -n 30 "$TMP/driver.log" | cut -c1-300
