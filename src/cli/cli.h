@@ -87,8 +87,10 @@ int cmd_run_cluster(struct spok_cli *cli, int argc, char **argv);
 int cmd_reconcile(struct spok_cli *cli, int argc, char **argv);
 int spok_cluster_abort(struct spok_cli *cli, struct spok_store *st, const struct spok_execution *x,
 		       struct spok_err *err);
+/* Prints the driver pod's log (executor 0) or executor N's (pod "<app>-exec-N", which Spark
+ * removes when the job ends). */
 int spok_cluster_logs(struct spok_cli *cli, const struct spok_execution *x, bool follow,
-		      struct spok_err *err);
+		      unsigned executor, bool raw, struct spok_err *err);
 /* One live read for `spok status`: GETs x's SparkApplication on its cluster and maps it as
  * the engine would, WITHOUT writing the store (a supervisor or `spok reconcile` owns writes).
  * *out (new reference, caller decrefs) is {"found": false} when the cluster has no such

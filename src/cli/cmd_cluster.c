@@ -110,11 +110,15 @@ static void stamp(char *buf, size_t len)
 	strftime(buf, len, "%H:%M:%S", &tm);
 }
 
-/* Progress on stderr: phase changes with a time stamp, links as they appear. */
+/* Progress on stderr: phase changes with a time stamp, links as they appear. `running` and
+ * the names are noted for run_following_log (the driver log on stdout). */
 struct progress {
 	bool quiet;
 	char last[256];
 	char *links;
+	bool running;
+	char *ns;
+	char *app;
 };
 
 static void on_event(void *data, enum spok_engine_event ev, const struct spok_execution *x)
@@ -122,6 +126,12 @@ static void on_event(void *data, enum spok_engine_event ev, const struct spok_ex
 	struct progress *p = data;
 	char now[16], line[256];
 
+	if (ev == SPOK_ENGINE_CHANGED && x->phase == SPOK_PHASE_RUNNING && !p->running &&
+	    x->namespace_ && x->resource_name) {
+		p->running = true;
+		p->ns = xstrdup(x->namespace_);
+		p->app = xstrdup(x->resource_name);
+	}
 	if (p->quiet || ev != SPOK_ENGINE_CHANGED)
 		return;
 	snprintf(line, sizeof(line), "%s %u %s", spok_phase_name(x->phase), x->attempt,
@@ -224,11 +234,7 @@ static void follow_signals(struct cl *c, struct follow_stop *s, bool start)
 	}
 }
 
-static void run_until_idle_or_signal(struct cl *c, struct follow_stop *s)
-{
-	while (!s->sig && !spok_engine_idle(c->e))
-		uv_run(&c->loop, UV_RUN_ONCE);
-}
+static void run_following_log(struct cl *c, struct progress *p, const struct follow_stop *s);
 
 static const char *cluster_of(const struct spok_cli *cli, const struct cluster_flags *f)
 {
@@ -279,7 +285,7 @@ static int run_cluster(struct spok_cli *cli, const struct cluster_flags *f, cons
 	}
 	struct follow_stop stop = {0};
 	follow_signals(&c, &stop, true);
-	run_until_idle_or_signal(&c, &stop);
+	run_following_log(&c, &p, &stop);
 	follow_signals(&c, &stop, false);
 	if (stop.sig) {
 		fprintf(stderr, "spok: SIG%s: stopped following execution %s; its SparkApplication keeps running on "
@@ -300,6 +306,8 @@ done:
 	cl_close(&c);
 	spok_task_free(&task);
 	free(p.links);
+	free(p.ns);
+	free(p.app);
 	free(ns);
 	free(abs);
 	return result;
@@ -476,23 +484,49 @@ int spok_cluster_abort(struct spok_cli *cli, struct spok_store *st, const struct
 }
 
 struct log_out {
+	struct spok_term_stream *tty; /* NULL: bytes unchanged */
 	bool done;
 	struct kube_stream_result res;
 	char msg[SPOK_ERR_MSG_MAX];
 };
 
+/* A pod's log is the job's own output: unchanged into a file or pipe, control sequences
+ * escaped on a terminal (as a local run's log, cmd_exec.c). */
 static bool log_chunk(void *data, const char *p, size_t n)
 {
-	(void)data;
-	fwrite(p, 1, n, stdout);
+	struct log_out *o = data;
+	struct spok_buf b;
+
+	if (o->tty == NULL) {
+		fwrite(p, 1, n, stdout);
+	} else {
+		spok_buf_init(&b, SPOK_BUF_DEFAULT_MAX);
+		spok_term_stream_feed(o->tty, p, n, &b);
+		fwrite(b.data ? b.data : "", 1, b.len, stdout);
+		spok_buf_free(&b);
+	}
 	fflush(stdout);
 	return true;
+}
+
+static void log_end(struct log_out *o)
+{
+	struct spok_buf b;
+
+	if (o->tty == NULL)
+		return;
+	spok_buf_init(&b, SPOK_BUF_DEFAULT_MAX);
+	spok_term_stream_end(o->tty, &b);
+	fwrite(b.data ? b.data : "", 1, b.len, stdout);
+	fflush(stdout);
+	spok_buf_free(&b);
 }
 
 static void log_done(void *data, const struct kube_stream_result *r)
 {
 	struct log_out *o = data;
 
+	log_end(o);
 	o->done = true;
 	o->res = *r;
 	snprintf(o->msg, sizeof(o->msg), "%s", r->message);
@@ -515,12 +549,15 @@ static char *driver_pod(struct cl *c, const struct spok_execution *x)
 }
 
 int spok_cluster_logs(struct spok_cli *cli, const struct spok_execution *x, bool follow,
-		      struct spok_err *err)
+		      unsigned executor, bool raw, struct spok_err *err)
 {
+	struct spok_term_stream tty = {.flags = SPOK_TERM_TEXT};
 	struct kube_stream_opts o = {0};
-	struct log_out lo = {0};
+	struct log_out lo = {.tty = !raw && isatty(STDOUT_FILENO) ? &tty : NULL};
 	struct cl c;
 	char *pod = NULL, *path = NULL;
+	const char *container = executor ? "spark-kubernetes-executor" : "spark-kubernetes-driver";
+	char query[96];
 	int result;
 
 	if (x->resource_name == NULL || x->namespace_ == NULL)
@@ -528,24 +565,29 @@ int spok_cluster_logs(struct spok_cli *cli, const struct spok_execution *x, bool
 				    x->id, spok_phase_name(x->phase));
 	result = cl_open(&c, cli, x->backend, err);
 	if (result == 0) {
-		pod = driver_pod(&c, x);
+		/* spok sets spark.kubernetes.executor.podNamePrefix to the application's name. */
+		pod = executor ? xasprintf("%s-exec-%u", x->resource_name, executor) : driver_pod(&c, x);
 		path = kube_pod_log_path(x->namespace_, pod);
+		snprintf(query, sizeof(query), "%scontainer=%s", follow ? "follow=true&" : "", container);
 		o.path = path;
-		o.query = follow ? "follow=true&container=spark-kubernetes-driver"
-				 : "container=spark-kubernetes-driver";
+		o.query = query;
 		result = kube_stream_get(c.client, &o, log_chunk, log_done, &lo, NULL, err);
 	}
 	if (result == 0) {
 		while (!lo.done)
 			uv_run(&c.loop, UV_RUN_ONCE);
-		if (lo.res.code == SPOK_ENOTFOUND)
+		if (lo.res.code == SPOK_ENOTFOUND && executor)
+			result = spok_err_set(err, SPOK_ENOTFOUND, "executor pod %s/%s does not exist: Spark "
+					      "creates executors while the job runs and removes them when it ends (%s)",
+					      x->namespace_, pod, lo.msg);
+		else if (lo.res.code == SPOK_ENOTFOUND)
 			result = spok_err_set(err, SPOK_ENOTFOUND, "driver pod %s/%s does not exist (yet): %s",
 					      x->namespace_, pod, lo.msg);
 		else if (lo.res.code != 0)
 			result = spok_err_set(err, lo.res.code, "driver pod %s/%s: no logs: %s",
 					      x->namespace_, pod, lo.msg);
 		else if (lo.res.bytes == 0) /* the API server's answer for a pod on no node */
-			result = spok_err_set(err, SPOK_ENOTFOUND, "driver pod %s/%s has no logs yet "
+			result = spok_err_set(err, SPOK_ENOTFOUND, "pod %s/%s has no logs yet "
 					      "(not running on a node, or no kubelet); retry later",
 					      x->namespace_, pod);
 	}
@@ -553,6 +595,80 @@ int spok_cluster_logs(struct spok_cli *cli, const struct spok_execution *x, bool
 	free(pod);
 	free(path);
 	return result;
+}
+
+/* How long (ms) the driver log may still stream after the execution ended before it is cut. */
+#define LOG_TAIL_GRACE_MS 10000
+
+struct live_log {
+	struct log_out out;
+	struct kube_stream *s;
+	uv_timer_t grace;
+};
+
+static void log_grace_expired(uv_timer_t *t)
+{
+	struct live_log *l = t->data;
+
+	if (!l->out.done) {
+		kube_stream_cancel(l->s);
+		log_end(&l->out);
+		l->out.done = true;
+	}
+}
+
+static void start_driver_log(struct cl *c, const struct progress *p, struct live_log *l)
+{
+	struct spok_execution x = {.namespace_ = p->ns, .resource_name = p->app};
+	struct kube_stream_opts o = {.query = "follow=true&container=spark-kubernetes-driver"};
+	struct spok_err e = {0};
+	char *pod = driver_pod(c, &x);
+	char *path = kube_pod_log_path(p->ns, pod);
+
+	o.path = path;
+	if (kube_stream_get(c->client, &o, log_chunk, log_done, &l->out, &l->s, &e) != 0) {
+		l->out.done = true;
+		fprintf(stderr, "spok: cannot follow the driver log of %s/%s: %s\n", p->ns, pod, e.msg);
+	}
+	free(pod);
+	free(path);
+}
+
+/* Runs the engine to the end of the execution. Once it is RUNNING, the driver pod's log
+ * (Spark's log and the job's output, as the kubelet keeps them) goes to stdout, as a local
+ * run shows its output; the stream ends with the driver container. */
+static void run_following_log(struct cl *c, struct progress *p, const struct follow_stop *s)
+{
+	struct spok_term_stream tty = {.flags = SPOK_TERM_TEXT};
+	struct live_log l = {.out.tty = isatty(STDOUT_FILENO) ? &tty : NULL};
+
+	while (!s->sig && !spok_engine_idle(c->e)) {
+		uv_run(&c->loop, UV_RUN_ONCE);
+		if (p->running && l.s == NULL && !l.out.done)
+			start_driver_log(c, p, &l);
+	}
+	if (l.s != NULL && !l.out.done && s->sig) {
+		kube_stream_cancel(l.s); /* stopped following: the log stops with it */
+		log_end(&l.out);
+		l.out.done = true;
+	}
+	if (l.s == NULL || l.out.done)
+		goto out;
+	uv_timer_init(&c->loop, &l.grace);
+	l.grace.data = &l;
+	uv_timer_start(&l.grace, log_grace_expired, LOG_TAIL_GRACE_MS, 0);
+	while (!l.out.done && !s->sig)
+		uv_run(&c->loop, UV_RUN_ONCE);
+	if (!l.out.done) {
+		kube_stream_cancel(l.s);
+		log_end(&l.out);
+		l.out.done = true;
+	}
+	uv_close((uv_handle_t *)&l.grace, NULL);
+	uv_run(&c->loop, UV_RUN_NOWAIT);
+out:
+	if (l.out.done && l.out.res.code != 0 && l.out.msg[0])
+		fprintf(stderr, "spok: driver log: %s\n", l.out.msg);
 }
 
 /* ---- live status of one cluster execution (called from cmd_exec.c) ---- */
@@ -689,11 +805,13 @@ int spok_cluster_abort(struct spok_cli *cli, struct spok_store *st, const struct
 }
 
 int spok_cluster_logs(struct spok_cli *cli, const struct spok_execution *x, bool follow,
-		      struct spok_err *err)
+		      unsigned executor, bool raw, struct spok_err *err)
 {
 	(void)cli;
 	(void)x;
 	(void)follow;
+	(void)executor;
+	(void)raw;
 	return no_engine(err);
 }
 

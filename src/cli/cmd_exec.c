@@ -580,10 +580,11 @@ static int follow(struct spok_store *st, struct spok_execution *x, struct log_si
 int cmd_logs(struct spok_cli *cli, int argc, char **argv)
 {
 	bool f = false, raw = false;
-	const char *attempt = NULL;
+	const char *attempt = NULL, *executor = NULL;
 	struct spok_flag flags[] = {
 		{"follow", 'f', NULL, &f, NULL, "keep printing until the execution finishes"},
 		{"attempt", 0, &attempt, NULL, NULL, "1-based attempt (default: the current one)"},
+		{"executor", 0, &executor, NULL, NULL, "cluster runs: executor N's log instead of the driver's"},
 		{"raw", 0, NULL, &raw, NULL, "write the log bytes unchanged even to a terminal"},
 		{0},
 	};
@@ -594,7 +595,7 @@ int cmd_logs(struct spok_cli *cli, int argc, char **argv)
 	struct spok_execution x = {0};
 	struct spok_err err = {0};
 	char *data_dir;
-	int result = open_cmd(cli, argc, argv, flags, "spok logs ID [-f] [--attempt N] [--raw]", 1, &pos, &data_dir, &st, &err);
+	int result = open_cmd(cli, argc, argv, flags, "spok logs ID [-f] [--attempt N] [--executor N] [--raw]", 1, &pos, &data_dir, &st, &err);
 
 	/* The log is the job's own output: bytes unchanged into a file or pipe, but control
 	 * sequences escaped on a terminal (a job must not drive the operator's terminal). */
@@ -603,9 +604,17 @@ int cmd_logs(struct spok_cli *cli, int argc, char **argv)
 	if (result == 0)
 		result = spok_store_get(st, pos.items[0], &x, &err);
 	if (result == 0 && x.backend && strcmp(x.backend, "local") != 0) { /* pods/log */
-		result = spok_cluster_logs(cli, &x, f, &err);
+		long long n = 0;
+
+		if (executor)
+			result = spok_cli_int("executor", executor, 1, 100000, &n, &err);
+		if (result == 0)
+			result = spok_cluster_logs(cli, &x, f, (unsigned)n, raw, &err);
 		goto out;
 	}
+	if (result == 0 && executor)
+		result = spok_err_set(&err, SPOK_EINVAL, "--executor: execution %s ran locally, where the "
+				      "executors share the driver's log", x.id);
 	if (result == 0 && attempt) {
 		long long n = 0;
 

@@ -1,0 +1,46 @@
+# tests/node/lib.sh - shared by the node tests (sourced). Reads the fixture's env, gives
+# api/wait helpers and TAP-ish ok/not_ok counters ending in "N passed, N failed".
+DIR=${SPOK_NODE_DIR:?run under the k8s-node fixture (ctest -L node)}
+if [ -f "$DIR/skipped" ]; then cat "$DIR/skipped"; exit 77; fi
+[ -f "$DIR/env" ] || { echo "$DIR/env missing: the node_up fixture did not finish"; exit 1; }
+while IFS='=' read -r k v; do
+  [ -n "$k" ] && export "$k=$v"
+done <"$DIR/env"
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TMP=$(mktemp -d)
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
+finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
+
+api() { # api METHOD PATH [curl args]: body in $TMP/body, HTTP code in CODE
+  local method=$1 path=$2; shift 2
+  CODE=$(curl -sS -A spok-test --max-time 60 --cacert "$SPOK_TEST_CA" --cert "$SPOK_TEST_ADMIN_CERT" \
+    --key "$SPOK_TEST_ADMIN_KEY" -o "$TMP/body" -w '%{http_code}' -X "$method" "$@" "$SPOK_TEST_APISERVER$path")
+}
+
+# watch_to FILE PATH: a background watch (admin) appending events to FILE.
+watch_to() {
+  curl -sS -N -A spok-test --max-time 900 --cacert "$SPOK_TEST_CA" --cert "$SPOK_TEST_ADMIN_CERT" \
+    --key "$SPOK_TEST_ADMIN_KEY" "$SPOK_TEST_APISERVER$2" >"$1" 2>"$1.err" &
+  PIDS+=($!)
+}
+
+# wait_for SECONDS CMD...: poll CMD every second.
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 1
+  done
+}
+
+jfield() { # jfield FILE DOTTED.PATH
+  python3 -c 'import json,sys
+v=json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    v = v[int(k)] if isinstance(v, list) else (v.get(k) if isinstance(v, dict) else None)
+print("" if v is None else v)' "$@"
+}
