@@ -47,7 +47,8 @@ plugins:
       spark.kubernetes.driver.request.cores: "250m"
       spark.kubernetes.executor.request.cores: "250m"
 YAML
-PI_PY=$(ls "$ROOT"/.cache/venv/lib/python3*/site-packages/pyspark/examples/src/main/python/pi.py | head -n1)
+set -- "$ROOT"/.cache/venv/lib/python3*/site-packages/pyspark/examples/src/main/python/pi.py
+PI_PY=$1
 sed "s|^mainApplicationFile: .*|mainApplicationFile: $PI_PY|; s|^name: .*|name: pi-local|" \
   "$ROOT/tests/node/data/pi-image.yaml" >"$TMP/pi-local.yaml"
 

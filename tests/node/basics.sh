@@ -25,7 +25,7 @@ wait_for 180 finished
 ph=$(phase)
 cp "$TMP/body" "$TMP/pod-final.json"
 [ "$ph" = Succeeded ] && ok "pod ran to Succeeded on $(jfield "$TMP/pod-final.json" spec.nodeName)" ||
-  not_ok "pod phase '$ph': $(tr -d '\n' <"$TMP/pod-final.json" | grep -o '"containerStatuses".*' | head -c 800)"
+  { st=$(tr -d '\n' <"$TMP/pod-final.json" | grep -o '"containerStatuses".*' || true); not_ok "pod phase '$ph': ${st:0:800}"; }
 ip=$(jfield "$TMP/pod-final.json" status.podIP)
 case "$ip" in 10.244.0.*) ok "pod IP $ip on the node's pod network" ;; *) not_ok "pod IP '$ip' not in 10.244.0.0/24" ;; esac
 

@@ -32,7 +32,7 @@ api GET "/api/v1/namespaces/$NS/pods/$APP-driver/log"
 cp "$TMP/body" "$TMP/driver.log"
 # A Monte Carlo estimate (1,000,000 samples): accepted from 3.12... to 3.16....
 if grep -q 'Pi is roughly 3\.1[2-6]' "$TMP/driver.log"; then
-  ok "driver pod's real log: $(grep -o 'Pi is roughly [0-9.]*' "$TMP/driver.log" | head -n1)"
+  pi=$(grep -o 'Pi is roughly [0-9.]*' "$TMP/driver.log"); ok "driver pod's real log: ${pi%%$'\n'*}"
 else
   not_ok "no 'Pi is roughly 3.14' in the driver log (HTTP $CODE); tail:"; tail -n 30 "$TMP/driver.log" | cut -c1-300
 fi
@@ -60,7 +60,7 @@ done
 
 api GET "$APPS/$APP"
 [ "$(jfield "$TMP/body" status.applicationState.state)" = COMPLETED ] && ok "application COMPLETED" ||
-  not_ok "final application: $(tr -d '\n' <"$TMP/body" | grep -o '"status":{.*' | head -c 800)"
+  { st=$(tr -d '\n' <"$TMP/body" | grep -o '"status":{.*' || true); not_ok "final application: ${st:0:800}"; }
 
 # Teardown: delete the application; the garbage collector removes the driver pod, and with it
 # (ownerReferences to the driver pod) the executors' leftovers, services and configmaps.

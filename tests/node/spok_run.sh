@@ -30,14 +30,14 @@ sleep 1
   >"$TMP/out" 2>"$TMP/err"
 rc=$?
 [ $rc -eq 0 ] && ok "spok run --cluster exit 0" || { not_ok "spok run exit $rc"; tail -n 20 "$TMP/err"; }
-if grep -q 'Pi is roughly 3\.1[2-6]' "$TMP/out"; then ok "stdout has the driver's $(grep -o 'Pi is roughly [0-9.]*' "$TMP/out" | head -n1)"
+if pi=$(grep -o 'Pi is roughly 3\.1[2-6][0-9]*' "$TMP/out"); then ok "stdout has the driver's ${pi%%$'\n'*}"
 else not_ok "no 'Pi is roughly 3.14' on stdout; tail:"; tail -n 15 "$TMP/out" | cut -c1-300; fi
-ID=$(sed -n 's/^spok: execution \(sp-[^:]*\): SparkApplication.*/\1/p' "$TMP/err" | head -n1)
+ID=$(sed -n 's/^spok: execution \(sp-[^:]*\): SparkApplication.*/\1/p' "$TMP/err"); ID=${ID%%$'\n'*}
 [ -n "$ID" ] && ok "execution $ID" || not_ok "no execution id in stderr: $(head -c 400 "$TMP/err")"
 phases=$(awk -v id="$ID" '$2 == id { print $3 }' "$TMP/err" | uniq | tr '\n' ' ')
 echo "# phases on stderr: $phases"
 case " $phases " in *" QUEUED "*"INITIALIZING "*"RUNNING "*"SUCCEEDED "*) ok "phases QUEUED -> INITIALIZING -> RUNNING -> SUCCEEDED" ;;
-  *) not_ok "phases '$phases'"; cat "$TMP/err" | head -n 30 ;; esac
+  *) not_ok "phases '$phases'"; head -n 30 "$TMP/err" ;; esac
 "$SPOK" status "$ID" -o json >"$TMP/status.json" 2>"$TMP/status.err"
 [ "$(jfield "$TMP/status.json" phase)" = SUCCEEDED ] && ok "recorded phase SUCCEEDED" ||
   not_ok "status: $(head -c 600 "$TMP/status.json") $(cat "$TMP/status.err")"
@@ -81,7 +81,7 @@ wait_for 120 empty && ok "nothing left in $NS after the run" || not_ok "left aft
 "$SPOK" run "$SRC/tests/node/data/pi-image.yaml" --cluster admin -n "$NS" --config "$TMP/spok.yaml" \
   --keep -q >"$TMP/out2" 2>"$TMP/err2" ||
   not_ok "spok run --keep exit $?: $(tail -n 5 "$TMP/err2")"
-ID2=$(sed -n 's/^spok: execution \(sp-[^:]*\): SparkApplication.*/\1/p' "$TMP/err2" | head -n1)
+ID2=$(sed -n 's/^spok: execution \(sp-[^:]*\): SparkApplication.*/\1/p' "$TMP/err2"); ID2=${ID2%%$'\n'*}
 "$SPOK" logs "$ID2" >"$TMP/dlog" 2>"$TMP/dlog.err"
 grep -q 'Pi is roughly 3\.1[2-6]' "$TMP/dlog" && ok "spok logs $ID2: the driver's log after the run" ||
   not_ok "spok logs: $(tail -n 3 "$TMP/dlog") $(cat "$TMP/dlog.err")"
