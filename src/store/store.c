@@ -201,6 +201,17 @@ static int exec_sql(struct spok_store *s, const char *sql, const char *what, str
 	return 0;
 }
 
+/* Ends a BEGIN IMMEDIATE write: COMMIT after success, ROLLBACK after any failure (the
+ * COMMIT's own included), so no failed write leaves a transaction open. */
+static int end_write(struct spok_store *s, int result, struct spok_err *err)
+{
+	if (result == 0)
+		result = exec_sql(s, "COMMIT", "committing", err);
+	if (result != 0)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return result;
+}
+
 static int user_version(struct spok_store *s, int *out, struct spok_err *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -557,10 +568,7 @@ int spok_store_insert(struct spok_store *s, const struct spok_execution *e, stru
 	result = exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
 	if (result == 0)
 		result = step_done(s, st, "inserting an execution", err);
-	if (result == 0)
-		result = exec_sql(s, "COMMIT", "committing", err);
-	if (result != 0)
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	result = end_write(s, result, err);
 	sqlite3_finalize(st);
 	return result;
 }
@@ -636,10 +644,7 @@ int spok_store_update(struct spok_store *s, const struct spok_execution *e, stru
 	result = update_row(s, e, err);
 	if (result == 0)
 		result = upsert_attempt(s, e, err);
-	if (result == 0)
-		result = exec_sql(s, "COMMIT", "committing", err);
-	if (result != 0)
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	result = end_write(s, result, err);
 	return result;
 }
 
@@ -655,10 +660,7 @@ int spok_store_request_abort(struct spok_store *s, const char *id, struct spok_e
 		result = step_done(s, st, "requesting abort", err);
 	if (result == 0 && sqlite3_changes(s->db) == 0)
 		result = spok_err_set(err, SPOK_ENOTFOUND, "execution %s: not found; run 'spok list'", id);
-	if (result == 0)
-		result = exec_sql(s, "COMMIT", "committing", err);
-	if (result != 0)
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	result = end_write(s, result, err);
 	sqlite3_finalize(st);
 	return result;
 }
@@ -694,10 +696,7 @@ int spok_store_claim(struct spok_store *s, const char *id, struct spok_proc_id f
 		}
 		sqlite3_finalize(q);
 	}
-	if (result == 0)
-		result = exec_sql(s, "COMMIT", "committing", err);
-	if (result != 0)
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	result = end_write(s, result, err);
 	sqlite3_finalize(st);
 	return result;
 }

@@ -144,8 +144,11 @@ def main():
     check(kube("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})[0] == 201, "namespace")
     token = "prop-" + secrets.token_hex(8)
     with open(os.path.join(WORK, "tokens.yaml"), "w") as f:
-        f.write("- {name: flytepropeller, token-sha256: %s, projects: [%s]}\n"
-                % (hashlib.sha256(token.encode()).hexdigest(), PROJECT))
+        # The workflow runs in the test's namespace, not the one spok.namespace-template gives
+        # the project ("flytesnacks-development"): the token must name it (docs/SERVER.md,
+        # "Tokens"; the connector goes through the same namespace rules as the HTTP API).
+        f.write("- {name: flytepropeller, token-sha256: %s, projects: [%s], namespaces: [%s]}\n"
+                % (hashlib.sha256(token.encode()).hexdigest(), PROJECT, ns))
     with open(os.path.join(WORK, "spok.yaml"), "w") as f:
         f.write("spok:\n  default-image: spark:3.5.7\n  spark-version: 3.5.7\n"
                 "  clusters:\n  - {name: test, kubeconfig: '%s', context: admin}\n"
