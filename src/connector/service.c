@@ -22,7 +22,6 @@
 
 #define AGENT_NAME "spok"
 #define TASK_CATEGORY "spark"
-#define RESOURCE_META_MAX 64
 #define MESSAGE_MAX 4096
 
 const char *const conn_method_paths[CONN_NMETHODS] = {
@@ -32,6 +31,7 @@ const char *const conn_method_paths[CONN_NMETHODS] = {
 	"/flyteidl.service.AgentMetadataService/ListAgents",
 	"/flyteidl.service.AgentMetadataService/GetAgent",
 	"/grpc.health.v1.Health/Check",
+	"/flyteidl.service.AsyncAgentService/GetTaskLogs",
 };
 
 void conn_reply_free(struct conn_reply *r)
@@ -41,10 +41,7 @@ void conn_reply_free(struct conn_reply *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static void fail(struct conn_reply *r, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void fail(struct conn_reply *r, int status, const char *fmt, ...)
+void conn_fail(struct conn_reply *r, int status, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -70,7 +67,7 @@ static int status_of(int code)
 
 static void fail_err(struct conn_reply *r, const struct spok_err *e)
 {
-	fail(r, status_of(e->code), "%s", e->msg);
+	conn_fail(r, status_of(e->code), "%s", e->msg);
 }
 
 static void pack(const ProtobufCMessage *m, struct conn_reply *r)
@@ -92,21 +89,21 @@ const struct srv_token *conn_token_named(const struct srv_config *c, const char 
 	return NULL;
 }
 
-static const struct srv_token *authenticate(struct conn_service *s, const char *auth,
-					    struct conn_reply *r)
+const struct srv_token *conn_authenticate(struct conn_service *s, const char *auth,
+					  struct conn_reply *r)
 {
 	const struct srv_token *t;
 
 	if (auth == NULL && s->cfg->unauthenticated_as) {
 		if ((t = conn_token_named(&s->d->cfg, s->cfg->unauthenticated_as)) == NULL)
-			fail(r, CONN_UNAUTHENTICATED, "spok.server.grpc.unauthenticated-as names "
+			conn_fail(r, CONN_UNAUTHENTICATED, "spok.server.grpc.unauthenticated-as names "
 			     "token '%.64s', which the tokens file no longer has", s->cfg->unauthenticated_as);
 		return t;
 	}
 	t = srv_auth(&s->d->cfg, auth);
 	if (t == NULL) {
 		s->d->m.auth_failures++;
-		fail(r, CONN_UNAUTHENTICATED, auth ? "the bearer token is not valid; check the "
+		conn_fail(r, CONN_UNAUTHENTICATED, auth ? "the bearer token is not valid; check the "
 		     "token or ask an admin for one" : "missing 'authorization: Bearer <token>' "
 		     "metadata");
 	}
@@ -117,7 +114,7 @@ static bool authorize(const struct srv_token *t, const char *project, struct con
 {
 	if (srv_token_allows(t, project))
 		return true;
-	fail(r, CONN_PERMISSION_DENIED, "token '%s' may not use project '%.100s'; ask an admin "
+	conn_fail(r, CONN_PERMISSION_DENIED, "token '%s' may not use project '%.100s'; ask an admin "
 	     "to add it to the token's projects", t->name, project ? project : "");
 	return false;
 }
@@ -154,7 +151,7 @@ static void do_create(struct conn_service *s, const struct srv_token *tok, const
 	char hex[65];
 
 	if (spok_flyte_parse_create_task(req, len, "request", &c, &err) != SPOK_OK) {
-		fail(r, CONN_INVALID_ARGUMENT, "%s", err.msg);
+		conn_fail(r, CONN_INVALID_ARGUMENT, "%s", err.msg);
 		return;
 	}
 	if (!authorize(tok, c.exec_project, r))
@@ -177,12 +174,12 @@ done:
 
 /* ---- GetTask / DeleteTask ---- */
 
-static bool meta_ok(const ProtobufCBinaryData *m)
+bool conn_meta_ok(const uint8_t *meta, size_t len)
 {
-	if (m->len == 0 || m->len > RESOURCE_META_MAX)
+	if (len == 0 || len > CONN_RESOURCE_META_MAX)
 		return false;
-	for (size_t i = 0; i < m->len; i++) {
-		uint8_t c = m->data[i];
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = meta[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
 			return false;
@@ -191,26 +188,25 @@ static bool meta_ok(const ProtobufCBinaryData *m)
 }
 
 /* Reads the execution named by resource_meta that the token may see; replies otherwise. */
-static bool load_exec(struct conn_service *s, const struct srv_token *tok,
-		      const ProtobufCBinaryData *meta, struct spok_execution *x,
-		      struct conn_reply *r)
+bool conn_load_exec(struct conn_service *s, const struct srv_token *tok, const uint8_t *meta,
+		    size_t len, struct spok_execution *x, struct conn_reply *r)
 {
 	struct spok_err err = {0};
-	char id[RESOURCE_META_MAX + 1];
+	char id[CONN_RESOURCE_META_MAX + 1];
 
-	if (!meta_ok(meta)) {
-		fail(r, CONN_INVALID_ARGUMENT, "resource_meta: not a spok execution id; pass the "
+	if (!conn_meta_ok(meta, len)) {
+		conn_fail(r, CONN_INVALID_ARGUMENT, "resource_meta: not a spok execution id; pass the "
 		     "resource_meta CreateTask returned");
 		return false;
 	}
-	memcpy(id, meta->data, meta->len);
-	id[meta->len] = '\0';
+	memcpy(id, meta, len);
+	id[len] = '\0';
 	if (spok_store_get(s->d->store, id, x, &err) != SPOK_OK || strcmp(x->id, id) != 0) {
 		spok_execution_free(x);
 		if (err.code != 0 && err.code != SPOK_ENOTFOUND)
 			fail_err(r, &err);
 		else
-			fail(r, CONN_NOT_FOUND, "execution '%s' does not exist", id);
+			conn_fail(r, CONN_NOT_FOUND, "execution '%s' does not exist", id);
 		return false;
 	}
 	if (!authorize(tok, x->project, r)) {
@@ -360,7 +356,7 @@ static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *desc, const ui
 	ProtobufCMessage *m = spok_pb_unpack(desc, req, len, "request", what, &err);
 
 	if (m == NULL)
-		fail(r, CONN_INVALID_ARGUMENT, "%s", err.msg);
+		conn_fail(r, CONN_INVALID_ARGUMENT, "%s", err.msg);
 	return m;
 }
 
@@ -373,7 +369,7 @@ static void do_get(struct conn_service *s, const struct srv_token *tok, const ui
 
 	if (g == NULL)
 		return;
-	if (load_exec(s, tok, &g->resource_meta, &x, r)) {
+	if (conn_load_exec(s, tok, g->resource_meta.data, g->resource_meta.len, &x, r)) {
 		reply_resource(&x, r);
 		spok_execution_free(&x);
 	}
@@ -393,7 +389,8 @@ static void do_delete(struct conn_service *s, const struct srv_token *tok, const
 
 	if (dr == NULL)
 		return;
-	if (!load_exec(s, tok, &dr->resource_meta, &x, r))
+	if (!conn_load_exec(s, tok, dr->resource_meta.data, dr->resource_meta.len, &x,
+			    r))
 		goto done;
 	/* Deleting a finished execution is a no-op: flytepropeller aborts and finalizes
 	 * terminal tasks too, and retries calls that timed out. */
@@ -461,7 +458,7 @@ static void do_get_agent(const uint8_t *req, size_t len, struct conn_reply *r)
 	if (strcmp(g->name, AGENT_NAME) == 0)
 		with_agent(get_agent, r);
 	else
-		fail(r, CONN_NOT_FOUND, "no agent named '%.64s'; this server is '" AGENT_NAME "'",
+		conn_fail(r, CONN_NOT_FOUND, "no agent named '%.64s'; this server is '" AGENT_NAME "'",
 		     g->name);
 	protobuf_c_message_free_unpacked(&g->base, NULL);
 }
@@ -483,7 +480,7 @@ static void do_health(struct conn_service *s, const uint8_t *req, size_t len,
 		strcmp(h->service, "flyteidl.service.AsyncAgentService") == 0 ||
 		strcmp(h->service, "flyteidl.service.AgentMetadataService") == 0;
 	if (!known) {
-		fail(r, CONN_NOT_FOUND, "unknown service '%.100s'", h->service);
+		conn_fail(r, CONN_NOT_FOUND, "unknown service '%.100s'", h->service);
 	} else {
 		resp.status = s->stopping || s->d->stopping
 			? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
@@ -513,14 +510,16 @@ void conn_handle(struct conn_service *s, enum conn_method m, const char *auth,
 		do_get_agent(req, len, r);
 		return;
 	}
-	if ((tok = authenticate(s, auth, r)) == NULL)
+	if ((tok = conn_authenticate(s, auth, r)) == NULL)
 		return;
 	if (m == CONN_CREATE && (s->stopping || s->d->stopping))
-		fail(r, CONN_UNAVAILABLE, "the server is shutting down; retry");
+		conn_fail(r, CONN_UNAVAILABLE, "the server is shutting down; retry");
 	else if (m == CONN_CREATE)
 		do_create(s, tok, req, len, r);
 	else if (m == CONN_GET)
 		do_get(s, tok, req, len, r);
-	else
+	else if (m == CONN_DELETE)
 		do_delete(s, tok, req, len, r);
+	else /* GetTaskLogs streams (logs.c): never answered here */
+		conn_fail(r, CONN_INTERNAL, "method %d is not unary", (int)m);
 }
