@@ -245,8 +245,9 @@ bool conn_logs_start(struct conn_service *s, const char *auth, const uint8_t *re
 	if (s->stopping) {
 		conn_fail(r, CONN_UNAVAILABLE, "the server is shutting down; retry");
 	} else if (s->log_streams >= CONN_LOGS_MAX_STREAMS) {
-		conn_fail(r, CONN_RESOURCE_EXHAUSTED, "%d GetTaskLogs streams are running, the most "
-			  "spok serves at once; retry when one has finished", CONN_LOGS_MAX_STREAMS);
+		conn_fail(r, CONN_RESOURCE_EXHAUSTED, "%d GetTaskLogs streams are running, the "
+			  "most spok serves at once; retry when one has finished",
+			  CONN_LOGS_MAX_STREAMS);
 	} else {
 		st = xcalloc(1, sizeof(*st));
 		st->s = s;

@@ -41,7 +41,10 @@ void conn_reply_free(struct conn_reply *r)
 	memset(r, 0, sizeof(*r));
 }
 
-void conn_fail(struct conn_reply *r, int status, const char *fmt, ...)
+static void fail(struct conn_reply *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void fail(struct conn_reply *r, int status, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -50,6 +53,18 @@ void conn_fail(struct conn_reply *r, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	r->details = xvasprintf(fmt, ap);
 	va_end(ap);
+}
+
+void conn_fail(struct conn_reply *r, int status, const char *fmt, ...)
+{
+	va_list ap;
+	char *details;
+
+	va_start(ap, fmt);
+	details = xvasprintf(fmt, ap);
+	va_end(ap);
+	fail(r, status, "%s", details);
+	free(details);
 }
 
 static int status_of(int code)
@@ -67,7 +82,7 @@ static int status_of(int code)
 
 static void fail_err(struct conn_reply *r, const struct spok_err *e)
 {
-	conn_fail(r, status_of(e->code), "%s", e->msg);
+	fail(r, status_of(e->code), "%s", e->msg);
 }
 
 static void pack(const ProtobufCMessage *m, struct conn_reply *r)
@@ -96,14 +111,14 @@ const struct srv_token *conn_authenticate(struct conn_service *s, const char *au
 
 	if (auth == NULL && s->cfg->unauthenticated_as) {
 		if ((t = conn_token_named(&s->d->cfg, s->cfg->unauthenticated_as)) == NULL)
-			conn_fail(r, CONN_UNAUTHENTICATED, "spok.server.grpc.unauthenticated-as names "
+			fail(r, CONN_UNAUTHENTICATED, "spok.server.grpc.unauthenticated-as names "
 			     "token '%.64s', which the tokens file no longer has", s->cfg->unauthenticated_as);
 		return t;
 	}
 	t = srv_auth(&s->d->cfg, auth);
 	if (t == NULL) {
 		s->d->m.auth_failures++;
-		conn_fail(r, CONN_UNAUTHENTICATED, auth ? "the bearer token is not valid; check the "
+		fail(r, CONN_UNAUTHENTICATED, auth ? "the bearer token is not valid; check the "
 		     "token or ask an admin for one" : "missing 'authorization: Bearer <token>' "
 		     "metadata");
 	}
@@ -114,7 +129,7 @@ static bool authorize(const struct srv_token *t, const char *project, struct con
 {
 	if (srv_token_allows(t, project))
 		return true;
-	conn_fail(r, CONN_PERMISSION_DENIED, "token '%s' may not use project '%.100s'; ask an admin "
+	fail(r, CONN_PERMISSION_DENIED, "token '%s' may not use project '%.100s'; ask an admin "
 	     "to add it to the token's projects", t->name, project ? project : "");
 	return false;
 }
@@ -151,7 +166,7 @@ static void do_create(struct conn_service *s, const struct srv_token *tok, const
 	char hex[65];
 
 	if (spok_flyte_parse_create_task(req, len, "request", &c, &err) != SPOK_OK) {
-		conn_fail(r, CONN_INVALID_ARGUMENT, "%s", err.msg);
+		fail(r, CONN_INVALID_ARGUMENT, "%s", err.msg);
 		return;
 	}
 	if (!authorize(tok, c.exec_project, r))
@@ -195,7 +210,7 @@ bool conn_load_exec(struct conn_service *s, const struct srv_token *tok, const u
 	char id[CONN_RESOURCE_META_MAX + 1];
 
 	if (!conn_meta_ok(meta, len)) {
-		conn_fail(r, CONN_INVALID_ARGUMENT, "resource_meta: not a spok execution id; pass the "
+		fail(r, CONN_INVALID_ARGUMENT, "resource_meta: not a spok execution id; pass the "
 		     "resource_meta CreateTask returned");
 		return false;
 	}
@@ -206,7 +221,7 @@ bool conn_load_exec(struct conn_service *s, const struct srv_token *tok, const u
 		if (err.code != 0 && err.code != SPOK_ENOTFOUND)
 			fail_err(r, &err);
 		else
-			conn_fail(r, CONN_NOT_FOUND, "execution '%s' does not exist", id);
+			fail(r, CONN_NOT_FOUND, "execution '%s' does not exist", id);
 		return false;
 	}
 	if (!authorize(tok, x->project, r)) {
@@ -356,7 +371,7 @@ static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *desc, const ui
 	ProtobufCMessage *m = spok_pb_unpack(desc, req, len, "request", what, &err);
 
 	if (m == NULL)
-		conn_fail(r, CONN_INVALID_ARGUMENT, "%s", err.msg);
+		fail(r, CONN_INVALID_ARGUMENT, "%s", err.msg);
 	return m;
 }
 
@@ -389,8 +404,7 @@ static void do_delete(struct conn_service *s, const struct srv_token *tok, const
 
 	if (dr == NULL)
 		return;
-	if (!conn_load_exec(s, tok, dr->resource_meta.data, dr->resource_meta.len, &x,
-			    r))
+	if (!conn_load_exec(s, tok, dr->resource_meta.data, dr->resource_meta.len, &x, r))
 		goto done;
 	/* Deleting a finished execution is a no-op: flytepropeller aborts and finalizes
 	 * terminal tasks too, and retries calls that timed out. */
@@ -458,7 +472,7 @@ static void do_get_agent(const uint8_t *req, size_t len, struct conn_reply *r)
 	if (strcmp(g->name, AGENT_NAME) == 0)
 		with_agent(get_agent, r);
 	else
-		conn_fail(r, CONN_NOT_FOUND, "no agent named '%.64s'; this server is '" AGENT_NAME "'",
+		fail(r, CONN_NOT_FOUND, "no agent named '%.64s'; this server is '" AGENT_NAME "'",
 		     g->name);
 	protobuf_c_message_free_unpacked(&g->base, NULL);
 }
@@ -480,7 +494,7 @@ static void do_health(struct conn_service *s, const uint8_t *req, size_t len,
 		strcmp(h->service, "flyteidl.service.AsyncAgentService") == 0 ||
 		strcmp(h->service, "flyteidl.service.AgentMetadataService") == 0;
 	if (!known) {
-		conn_fail(r, CONN_NOT_FOUND, "unknown service '%.100s'", h->service);
+		fail(r, CONN_NOT_FOUND, "unknown service '%.100s'", h->service);
 	} else {
 		resp.status = s->stopping || s->d->stopping
 			? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
@@ -513,7 +527,7 @@ void conn_handle(struct conn_service *s, enum conn_method m, const char *auth,
 	if ((tok = conn_authenticate(s, auth, r)) == NULL)
 		return;
 	if (m == CONN_CREATE && (s->stopping || s->d->stopping))
-		conn_fail(r, CONN_UNAVAILABLE, "the server is shutting down; retry");
+		fail(r, CONN_UNAVAILABLE, "the server is shutting down; retry");
 	else if (m == CONN_CREATE)
 		do_create(s, tok, req, len, r);
 	else if (m == CONN_GET)
@@ -521,5 +535,5 @@ void conn_handle(struct conn_service *s, enum conn_method m, const char *auth,
 	else if (m == CONN_DELETE)
 		do_delete(s, tok, req, len, r);
 	else /* GetTaskLogs streams (logs.c): never answered here */
-		conn_fail(r, CONN_INTERNAL, "method %d is not unary", (int)m);
+		fail(r, CONN_INTERNAL, "method %d is not unary", (int)m);
 }
