@@ -1,5 +1,11 @@
 /* connector.c - the gRPC transport: the C core's server and completion queue on a thread of
- * ours, each completed event handed to the daemon's loop, replies posted from the loop. */
+ * ours, each completed event handed to the daemon's loop, replies posted from the loop.
+ *
+ * A call lives until every batch it started has completed (pending). Unary calls start one
+ * batch (the whole answer). GetTaskLogs streams: a RECV_CLOSE_ON_SERVER batch of its own
+ * completes when the call ends for any reason (status sent, client cancelled, deadline,
+ * shutdown) and then stops the log fetch; messages go out one batch at a time, the next
+ * only after the previous completed, so a slow client holds at most one message here. */
 #include "connector/connector.h"
 #include "connector/internal.h"
 
@@ -22,11 +28,24 @@
 #define MAX_CONCURRENT_STREAMS 100
 #define AUTH_MAX 4096
 
-enum call_state { CALL_WAITING, CALL_REPLYING };
+enum call_state { CALL_WAITING, CALL_REPLYING, CALL_STREAMING };
+
+struct call;
+
+/* What a completed batch was: the call's main batch or its close watch (streams). */
+struct tag {
+	struct call *k;
+};
 
 struct call {
 	struct spok_connector *c;
 	enum call_state st;
+	struct tag main, close;
+	unsigned pending;           /* started and not completed: request, batches */
+	struct conn_stream *stream; /* CALL_STREAMING: the log (logs.c), until the status */
+	bool sending;               /* a message or the status is in flight */
+	bool ended;                 /* the status went out, or the call is over */
+	bool meta_sent;
 	int method;                 /* enum conn_method, or -1: unregistered (generic) */
 	grpc_call *call;
 	gpr_timespec deadline;
@@ -96,6 +115,7 @@ static void *cq_thread(void *arg)
 
 static void call_free(struct call *k)
 {
+	conn_logs_free(k->stream);
 	if (k->call)
 		grpc_call_unref(k->call);
 	grpc_metadata_array_destroy(&k->md);
@@ -118,16 +138,19 @@ static void request(struct spok_connector *c, int method)
 
 	k->c = c;
 	k->method = method;
+	k->main.k = k;
+	k->close.k = k;
 	grpc_metadata_array_init(&k->md);
 	c->live++;
+	k->pending = 1;
 	if (method < 0) {
 		grpc_call_details_init(&k->details);
 		e = grpc_server_request_call(c->server, &k->call, &k->details, &k->md, c->cq, c->cq,
-					     k);
+					     &k->main);
 	} else {
 		e = grpc_server_request_registered_call(c->server, c->methods[method], &k->call,
 							&k->deadline, &k->md, &k->payload, c->cq,
-							c->cq, k);
+							c->cq, &k->main);
 	}
 	if (e != GRPC_CALL_OK) {
 		log_error("grpc: cannot accept calls (%d)", (int)e);
@@ -190,10 +213,116 @@ static void reply(struct call *k, struct conn_reply *r)
 	ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
 	ops[n++].data.recv_close_on_server.cancelled = &k->cancelled;
 	k->st = CALL_REPLYING;
-	e = grpc_call_start_batch(k->call, ops, n, k, NULL);
-	if (e != GRPC_CALL_OK) {
+	e = grpc_call_start_batch(k->call, ops, n, &k->main, NULL);
+	if (e != GRPC_CALL_OK)
 		log_error("grpc: cannot answer a call (%d)", (int)e);
-		call_free(k);
+	else
+		k->pending++;
+}
+
+/* ---- streams (GetTaskLogs) ---- */
+
+static void set_status(struct call *k, grpc_op *op, const struct conn_reply *r)
+{
+	k->status_details = grpc_slice_from_copied_string(r->details ? r->details : "");
+	k->have_details = true;
+	op->op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+	op->data.send_status_from_server.status = (grpc_status_code)r->status;
+	op->data.send_status_from_server.status_details = &k->status_details;
+}
+
+/* Sends the stream's next message, or its status once none is left. */
+static void stream_send(struct call *k)
+{
+	struct conn_reply r = {0};
+	grpc_op ops[2];
+	size_t n = 0;
+
+	memset(ops, 0, sizeof(ops));
+	if (!k->meta_sent) {
+		ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+		k->meta_sent = true;
+	}
+	if (k->send) {
+		grpc_byte_buffer_destroy(k->send);
+		k->send = NULL;
+	}
+	if (conn_logs_next(k->stream, &r)) {
+		grpc_slice s = grpc_slice_from_copied_buffer((const char *)r.data, r.len);
+
+		k->send = grpc_raw_byte_buffer_create(&s, 1);
+		grpc_slice_unref(s);
+		ops[n].op = GRPC_OP_SEND_MESSAGE;
+		ops[n++].data.send_message.send_message = k->send;
+	} else {
+		set_status(k, &ops[n++], &r);
+		k->ended = true;
+		conn_logs_free(k->stream); /* the log is not needed any more */
+		k->stream = NULL;
+	}
+	conn_reply_free(&r);
+	if (grpc_call_start_batch(k->call, ops, n, &k->main, NULL) != GRPC_CALL_OK) {
+		log_error("grpc: cannot send on a GetTaskLogs stream");
+		k->ended = true;
+		grpc_call_cancel(k->call, NULL);
+		return;
+	}
+	k->sending = true;
+	k->pending++;
+}
+
+/* The fetch has the log (or its error): from the loop, outside any event of this call. */
+static void stream_ready(void *arg)
+{
+	struct call *k = arg;
+
+	if (!k->sending && !k->ended)
+		stream_send(k);
+}
+
+static void stream_start(struct call *k, const char *auth, const uint8_t *req, size_t len)
+{
+	struct conn_reply r = {0};
+	grpc_op op;
+
+	if (!conn_logs_start(&k->c->svc, auth, req, len, stream_ready, k, &k->stream, &r)) {
+		reply(k, &r);
+		conn_reply_free(&r);
+		return;
+	}
+	k->st = CALL_STREAMING;
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+	op.data.recv_close_on_server.cancelled = &k->cancelled;
+	if (grpc_call_start_batch(k->call, &op, 1, &k->close, NULL) != GRPC_CALL_OK) {
+		log_error("grpc: cannot watch a GetTaskLogs stream");
+		k->ended = true;
+		conn_logs_free(k->stream);
+		k->stream = NULL;
+		grpc_call_cancel(k->call, NULL);
+		return;
+	}
+	k->pending++;
+	if (conn_logs_ready(k->stream))
+		stream_send(k);
+}
+
+/* A batch of a stream completed: the close watch (the call is over), or a send. */
+static void stream_event(struct call *k, const struct tag *t, bool ok)
+{
+	if (t == &k->close) {
+		/* Status sent, or the client cancelled, its deadline passed, or we stop. */
+		k->ended = true;
+		conn_logs_free(k->stream);
+		k->stream = NULL;
+		return;
+	}
+	k->sending = false;
+	if (!ok || k->c->svc.stopping) {
+		k->ended = true;
+		grpc_call_cancel(k->call, NULL);
+	} else if (!k->ended && k->stream && conn_logs_ready(k->stream)) {
+		stream_send(k);
 	}
 }
 
@@ -213,9 +342,14 @@ static void handle(struct call *k)
 		size_t len;
 		uint8_t *req = read_payload(k->payload, &len);
 
-		conn_handle(&c->svc, (enum conn_method)k->method, auth, req, len, &r);
+		if (k->method == CONN_LOGS)
+			stream_start(k, auth, req, len);
+		else
+			conn_handle(&c->svc, (enum conn_method)k->method, auth, req, len, &r);
 		free(req);
 		free(auth);
+		if (k->method == CONN_LOGS)
+			return;
 	}
 	reply(k, &r);
 	conn_reply_free(&r);
@@ -223,16 +357,20 @@ static void handle(struct call *k)
 
 static void on_event(struct spok_connector *c, const struct event *ev)
 {
-	struct call *k = ev->tag;
+	const struct tag *t = ev->tag;
+	struct call *k = t->k;
 
-	if (k->st == CALL_REPLYING || !ev->ok || c->svc.stopping) {
-		/* A reply went out (or failed), or the server is going away. */
-		call_free(k);
-		return;
+	k->pending--;
+	if (k->st == CALL_STREAMING) {
+		stream_event(k, t, ev->ok);
+	} else if (k->st == CALL_WAITING && ev->ok && !c->svc.stopping) {
+		/* Accept the next call of this method before answering this one. */
+		request(c, k->method);
+		handle(k);
 	}
-	/* Accept the next call of this method before answering this one. */
-	request(c, k->method);
-	handle(k);
+	/* A reply went out (or failed), the stream is over, or the server is going away. */
+	if (k->pending == 0)
+		call_free(k);
 }
 
 static void drain(struct spok_connector *c)

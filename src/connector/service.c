@@ -22,7 +22,6 @@
 
 #define AGENT_NAME "spok"
 #define TASK_CATEGORY "spark"
-#define RESOURCE_META_MAX 64
 #define MESSAGE_MAX 4096
 
 const char *const conn_method_paths[CONN_NMETHODS] = {
@@ -32,6 +31,7 @@ const char *const conn_method_paths[CONN_NMETHODS] = {
 	"/flyteidl.service.AgentMetadataService/ListAgents",
 	"/flyteidl.service.AgentMetadataService/GetAgent",
 	"/grpc.health.v1.Health/Check",
+	"/flyteidl.service.AsyncAgentService/GetTaskLogs",
 };
 
 void conn_reply_free(struct conn_reply *r)
@@ -53,6 +53,18 @@ static void fail(struct conn_reply *r, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	r->details = xvasprintf(fmt, ap);
 	va_end(ap);
+}
+
+void conn_fail(struct conn_reply *r, int status, const char *fmt, ...)
+{
+	va_list ap;
+	char *details;
+
+	va_start(ap, fmt);
+	details = xvasprintf(fmt, ap);
+	va_end(ap);
+	fail(r, status, "%s", details);
+	free(details);
 }
 
 static int status_of(int code)
@@ -92,8 +104,8 @@ const struct srv_token *conn_token_named(const struct srv_config *c, const char 
 	return NULL;
 }
 
-static const struct srv_token *authenticate(struct conn_service *s, const char *auth,
-					    struct conn_reply *r)
+const struct srv_token *conn_authenticate(struct conn_service *s, const char *auth,
+					  struct conn_reply *r)
 {
 	const struct srv_token *t;
 
@@ -177,12 +189,12 @@ done:
 
 /* ---- GetTask / DeleteTask ---- */
 
-static bool meta_ok(const ProtobufCBinaryData *m)
+bool conn_meta_ok(const uint8_t *meta, size_t len)
 {
-	if (m->len == 0 || m->len > RESOURCE_META_MAX)
+	if (len == 0 || len > CONN_RESOURCE_META_MAX)
 		return false;
-	for (size_t i = 0; i < m->len; i++) {
-		uint8_t c = m->data[i];
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = meta[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
 			return false;
@@ -191,20 +203,19 @@ static bool meta_ok(const ProtobufCBinaryData *m)
 }
 
 /* Reads the execution named by resource_meta that the token may see; replies otherwise. */
-static bool load_exec(struct conn_service *s, const struct srv_token *tok,
-		      const ProtobufCBinaryData *meta, struct spok_execution *x,
-		      struct conn_reply *r)
+bool conn_load_exec(struct conn_service *s, const struct srv_token *tok, const uint8_t *meta,
+		    size_t len, struct spok_execution *x, struct conn_reply *r)
 {
 	struct spok_err err = {0};
-	char id[RESOURCE_META_MAX + 1];
+	char id[CONN_RESOURCE_META_MAX + 1];
 
-	if (!meta_ok(meta)) {
+	if (!conn_meta_ok(meta, len)) {
 		fail(r, CONN_INVALID_ARGUMENT, "resource_meta: not a spok execution id; pass the "
 		     "resource_meta CreateTask returned");
 		return false;
 	}
-	memcpy(id, meta->data, meta->len);
-	id[meta->len] = '\0';
+	memcpy(id, meta, len);
+	id[len] = '\0';
 	if (spok_store_get(s->d->store, id, x, &err) != SPOK_OK || strcmp(x->id, id) != 0) {
 		spok_execution_free(x);
 		if (err.code != 0 && err.code != SPOK_ENOTFOUND)
@@ -373,7 +384,7 @@ static void do_get(struct conn_service *s, const struct srv_token *tok, const ui
 
 	if (g == NULL)
 		return;
-	if (load_exec(s, tok, &g->resource_meta, &x, r)) {
+	if (conn_load_exec(s, tok, g->resource_meta.data, g->resource_meta.len, &x, r)) {
 		reply_resource(&x, r);
 		spok_execution_free(&x);
 	}
@@ -393,7 +404,7 @@ static void do_delete(struct conn_service *s, const struct srv_token *tok, const
 
 	if (dr == NULL)
 		return;
-	if (!load_exec(s, tok, &dr->resource_meta, &x, r))
+	if (!conn_load_exec(s, tok, dr->resource_meta.data, dr->resource_meta.len, &x, r))
 		goto done;
 	/* Deleting a finished execution is a no-op: flytepropeller aborts and finalizes
 	 * terminal tasks too, and retries calls that timed out. */
@@ -513,7 +524,7 @@ void conn_handle(struct conn_service *s, enum conn_method m, const char *auth,
 		do_get_agent(req, len, r);
 		return;
 	}
-	if ((tok = authenticate(s, auth, r)) == NULL)
+	if ((tok = conn_authenticate(s, auth, r)) == NULL)
 		return;
 	if (m == CONN_CREATE && (s->stopping || s->d->stopping))
 		fail(r, CONN_UNAVAILABLE, "the server is shutting down; retry");
@@ -521,6 +532,8 @@ void conn_handle(struct conn_service *s, enum conn_method m, const char *auth,
 		do_create(s, tok, req, len, r);
 	else if (m == CONN_GET)
 		do_get(s, tok, req, len, r);
-	else
+	else if (m == CONN_DELETE)
 		do_delete(s, tok, req, len, r);
+	else /* GetTaskLogs streams (logs.c): never answered here */
+		fail(r, CONN_INTERNAL, "method %d is not unary", (int)m);
 }

@@ -16,9 +16,6 @@
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
 #define KEY_MAX 256
-#define LOG_TAIL_MAX ((size_t)1 << 20)
-#define LOG_TAIL_LINES_DEFAULT 1000
-#define LOG_TAIL_LINES_MAX 100000
 
 /* ---- replies ---- */
 
@@ -577,43 +574,14 @@ size_t srv_tail_lines(const char *data, size_t len, unsigned long lines)
 	return i;
 }
 
-/* The driver log file of a local run: its tail. */
-static void logs_file(FILE *f, unsigned long tail, size_t limit, struct srv_reply *r)
-{
-	struct spok_buf b;
-	size_t n, skip;
-
-	/* Only the tail: a log can be far larger than one response should be. */
-	if (fseeko(f, 0, SEEK_END) == 0 && ftello(f) > (off_t)limit)
-		fseeko(f, -(off_t)limit, SEEK_END);
-	else
-		fseeko(f, 0, SEEK_SET);
-	spok_buf_init(&b, limit);
-	for (char chunk[8192];;) {
-		if ((n = fread(chunk, 1, sizeof(chunk), f)) == 0 || spok_buf_append(&b, chunk, n) != 0)
-			break;
-	}
-	skip = srv_tail_lines(b.data, b.len, tail);
-	r->status = 200;
-	r->content_type = "text/plain; charset=utf-8";
-	r->len = b.len - skip;
-	r->body = xmalloc(r->len + 1);
-	if (r->len)
-		memcpy(r->body, b.data + skip, r->len);
-	r->body[r->len] = '\0';
-	spok_buf_free(&b);
-}
-
 static void do_logs(struct srv_daemon *d, struct srv_req *rq, struct MHD_Connection *conn,
 		    const struct srv_token *t, const char *id, struct srv_reply *r)
 {
 	struct spok_execution x = {0};
-	struct srv_cluster *c;
-	unsigned long tail = LOG_TAIL_LINES_DEFAULT, limit = LOG_TAIL_MAX;
-	FILE *f;
+	unsigned long tail = SRV_LOG_TAIL_DEFAULT, limit = SRV_LOG_LIMIT_MAX;
 
-	if (!arg_num(conn, "tailLines", 0, LOG_TAIL_LINES_MAX, &tail, r) ||
-	    !arg_num(conn, "limitBytes", 1, LOG_TAIL_MAX, &limit, r))
+	if (!arg_num(conn, "tailLines", 0, SRV_LOG_TAIL_MAX, &tail, r) ||
+	    !arg_num(conn, "limitBytes", 1, SRV_LOG_LIMIT_MAX, &limit, r))
 		return;
 	if (arg(conn, "follow")) {
 		srv_reply_error(r, 400, "invalid", "follow: not supported by the API; use the log "
@@ -622,14 +590,7 @@ static void do_logs(struct srv_daemon *d, struct srv_req *rq, struct MHD_Connect
 	}
 	if (!load_exec(d, t, id, &x, r))
 		return;
-	if (x.log_path && (f = fopen(x.log_path, "rb")) != NULL) {
-		logs_file(f, tail, limit, r);
-		fclose(f);
-	} else if ((c = srv_cluster_by_name(d, x.backend)) != NULL) {
-		srv_logs_cluster(d, rq, c, &x, tail, limit, r);
-	} else {
-		srv_reply_error(r, 404, "not_found", "execution %s has no driver log yet", x.id);
-	}
+	srv_logs_http(d, rq, &x, tail, limit, r);
 	spok_execution_free(&x);
 }
 

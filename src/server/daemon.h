@@ -206,12 +206,44 @@ bool srv_is_connector_source(const char *path);
 int srv_load_connector_task(const char *data, size_t len, const char *path,
 			    struct spok_task *out, struct spok_err *err);
 
-/* logs.c: GET .../logs of an execution on cluster c: reads the driver pod's name from the
- * SparkApplication, then its log (tailLines/limitBytes passed to the API server), both
- * as cancellable streams on the loop; suspends rq meanwhile. Replies at once when it
- * cannot start (cluster down, no SparkApplication name yet). x is borrowed. */
-void srv_logs_cluster(struct srv_daemon *d, struct srv_req *rq, struct srv_cluster *c,
-		      const struct spok_execution *x, unsigned long tail_lines, size_t limit_bytes,
-		      struct srv_reply *r);
+/* logs.c: the driver log of an execution, the one way every front end gets it (HTTP GET
+ * .../logs, the connector's GetTaskLogs). A local run's log file is read at once; a cluster
+ * execution's driver pod name comes from its SparkApplication, then its log (tailLines and
+ * limitBytes passed to the API server), both as cancellable streams on the loop. */
+#define SRV_LOG_LIMIT_MAX ((size_t)1 << 20)  /* bytes of log per answer: default and maximum */
+#define SRV_LOG_TAIL_DEFAULT 1000ul          /* lines */
+#define SRV_LOG_TAIL_MAX 100000ul
+struct srv_log_result {
+	int code;                   /* 0, SPOK_ENOTFOUND (no such pod/SparkApplication),
+				     * SPOK_EUNAVAIL (cluster down), SPOK_ETIMEOUT, or another
+				     * code: the API server refused (http_status) */
+	long http_status;           /* the API server's answer, 0 if none */
+	const char *message;        /* the error's one line naming the object (borrowed) */
+	struct spok_buf *log;       /* code 0: the log, maybe empty; the callback may take its
+				     * data (spok_buf_detach) */
+};
+typedef void (*srv_log_cb)(void *data, const struct srv_log_result *res);
+struct srv_log_opts {
+	unsigned long tail_lines;   /* the API server's tailLines; local files: 0 = all */
+	size_t limit_bytes;         /* 1 .. SRV_LOG_LIMIT_MAX */
+	srv_log_cb done;            /* cluster fetches only */
+	void *data;
+};
+struct srv_log_fetch;
+/* Starts getting x's driver log (x is borrowed). SPOK_OK with *out NULL: a local run's log
+ * is in *now (caller frees it with spok_buf_free). SPOK_OK with *out set: the fetch runs;
+ * o->done fires exactly once, from the loop (never from inside this call), unless
+ * srv_log_cancel comes first; the fetch frees itself after done returns. Errors (nothing
+ * started): SPOK_ENOTFOUND (no SparkApplication yet, no log), SPOK_EUNAVAIL (shutting
+ * down), others (the request could not start), each with a one-line err. */
+int srv_log_get(struct srv_daemon *d, const struct spok_execution *x,
+		const struct srv_log_opts *o, struct srv_log_fetch **out, struct spok_buf *now,
+		struct spok_err *err);
+/* Stops a fetch: no callback fires afterwards; frees it. From outside its callbacks. */
+void srv_log_cancel(struct srv_log_fetch *f);
+/* GET .../logs: answers r at once or suspends rq until the fetch answers (http.c cancels it
+ * when the client leaves or the daemon stops). */
+void srv_logs_http(struct srv_daemon *d, struct srv_req *rq, const struct spok_execution *x,
+		   unsigned long tail_lines, size_t limit_bytes, struct srv_reply *r);
 
 #endif

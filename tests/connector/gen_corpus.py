@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of fuzz_create_task from a `pyflyte package` archive with
-flyteidl's own Python classes: gen_corpus.py PACKAGE.tgz OUT_DIR."""
+flyteidl's own Python classes: gen_corpus.py PACKAGE.tgz OUT_DIR [LOGS_OUT_DIR]. With
+LOGS_OUT_DIR, also the seeds of fuzz_task_logs: GetTaskLogsRequests and driver-log texts."""
 import os
 import sys
 import tarfile
@@ -46,5 +47,31 @@ def main():
             f.write(v.SerializeToString())
 
 
+def logs_seeds(out):
+    cat = agent_pb2.TaskCategory(name="spark")
+    reqs = {
+        "req_full": agent_pb2.GetTaskLogsRequest(resource_meta=b"sp-0a1b2c3d4e", lines=100,
+                                                 task_category=cat),
+        "req_default": agent_pb2.GetTaskLogsRequest(resource_meta=b"sp-0a1b2c3d4e"),
+        "req_token": agent_pb2.GetTaskLogsRequest(resource_meta=b"sp-x", token="page-2"),
+        "req_bad_meta": agent_pb2.GetTaskLogsRequest(resource_meta=b"../etc/passwd"),
+        "req_huge_lines": agent_pb2.GetTaskLogsRequest(resource_meta=b"sp-x", lines=2**63),
+    }
+    for k, v in reqs.items():
+        with open(os.path.join(out, k + ".pb"), "wb") as f:
+            f.write(v.SerializeToString())
+    logs = {
+        "log_mixed.txt": b"26/01/01 INFO SparkContext: Running Spark\r\n\nok \xc3\xa9\n"
+                         b"bad \xff\xfe \x00 nul\ncut \xe2\x82\nno newline at the end",
+        "log_many_lines.txt": b"".join(b"line %d\n" % i for i in range(600)),
+        "log_long_line.txt": b"x" + "\u00e9".encode() * 33000 + b"\n",
+    }
+    for k, v in logs.items():
+        with open(os.path.join(out, k), "wb") as f:
+            f.write(v)
+
+
 if __name__ == "__main__":
     main()
+    if len(sys.argv) > 3:
+        logs_seeds(sys.argv[3])

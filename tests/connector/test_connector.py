@@ -7,6 +7,13 @@ against the real kube-apiserver of the `k8s` fixture, with a task made by the re
 plays it by patching status.applicationState through the /status subresource, as
 tests/engine and tests/server do. Waits are bounded only to turn a hang into a failure.
 
+GetTaskLogs: its refusals, the clear NOT_FOUND before the driver pod exists, a real (empty:
+no kubelet) log stream once it does, and - against a "hang" cluster whose API server never
+answers - the stream cap, client cancellation, the client's deadline and shutdown mid-stream,
+each checked through the daemon's own fetch metrics (the daemon runs under ASan/LSan: a leak
+or use-after-free fails its exit). A driver log with real lines needs a real node:
+tests/node/connector_logs.py (label node).
+
 Usage: test_connector.py SPOK_BINARY PACKAGE.tgz WORK_DIR   (SPOK_K8S_ENV names the fixture)
 """
 import hashlib
@@ -105,6 +112,7 @@ class Daemon:
     def __init__(self):
         self.proc = None
         self.port = None
+        self.http = None
 
     def start(self, extra_grpc=None):
         log = open(os.path.join(WORK, "serve.log"), "a")
@@ -120,6 +128,7 @@ class Daemon:
                 self.port = int(line.split()[-1])
             if line.startswith("listening on http"):
                 http = True
+                self.http = line.split()[-1]
         return "127.0.0.1:%d" % self.port
 
     def stop(self):
@@ -130,7 +139,36 @@ class Daemon:
         self.port = None
 
 
-def write_config(grpc_section="{insecure: true}"):
+def metric(daemon, name):
+    with urllib.request.urlopen(daemon.http + "/metrics", timeout=30) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return int(line.split()[1])
+    fail("metric %s missing" % name)
+
+
+def wait_metric(daemon, name, want):
+    deadline = time.monotonic() + WAIT_S
+    while (v := metric(daemon, name)) != want:
+        if time.monotonic() > deadline:
+            fail("metric %s is %d, want %d" % (name, v, want))
+        time.sleep(0.2)
+
+
+def write_config(grpc_section="{insecure: true}", hang_port=None):
+    # hang_port: a second cluster "hang" whose API server accepts but never answers, where
+    # the project "hang" goes (its log fetches stay in flight until cancelled).
+    hang = ""
+    if hang_port:
+        with open(os.path.join(WORK, "hang.kubeconfig"), "w") as f:
+            f.write("apiVersion: v1\nkind: Config\ncurrent-context: hang\n"
+                    "clusters: [{name: hang, cluster: {server: 'https://127.0.0.1:%d', "
+                    "insecure-skip-tls-verify: true}}]\n"
+                    "users: [{name: u, user: {token: not-a-real-token}}]\n"
+                    "contexts: [{name: hang, context: {cluster: hang, user: u}}]\n" % hang_port)
+        hang = ("  - {name: hang, kubeconfig: hang.kubeconfig}\n  routes:\n"
+                "  - {project: hang, domain: '*', cluster: hang}\n"
+                "  - {project: '*', domain: '*', cluster: test}\n")
     def h(t):
         return hashlib.sha256(t.encode()).hexdigest()
     with open(os.path.join(WORK, "tokens.yaml"), "w") as f:
@@ -138,9 +176,9 @@ def write_config(grpc_section="{insecure: true}"):
         f.write("- {name: other, token-sha256: %s, projects: [other]}\n" % h(OTHER_TOKEN))
     with open(os.path.join(WORK, "config.yaml"), "w") as f:
         f.write("spok:\n  default-image: spark:3.5.7\n  spark-version: 3.5.7\n"
-                "  clusters:\n  - {name: test, kubeconfig: '%s', context: admin}\n"
+                "  clusters:\n  - {name: test, kubeconfig: '%s', context: admin}\n%s"
                 "  server:\n    listen: '127.0.0.1:0'\n    tokens-file: tokens.yaml\n"
-                "    grpc: %s\n" % (ENV["KUBECONFIG"], grpc_section))
+                "    grpc: %s\n" % (ENV["KUBECONFIG"], hang, grpc_section))
 
 
 # ---- requests ----
@@ -189,6 +227,30 @@ def get(stub, meta, token=ADMIN_TOKEN):
     req = agent_pb2.GetTaskRequest(resource_meta=meta,
                                    task_category=agent_pb2.TaskCategory(name="spark"))
     return stub.GetTask(req, metadata=auth(token), timeout=30).resource
+
+
+def logs_request(meta, lines=0, token=""):
+    return agent_pb2.GetTaskLogsRequest(resource_meta=meta, lines=lines, token=token,
+                                        task_category=agent_pb2.TaskCategory(name="spark"))
+
+
+def get_logs(stub, meta, token=ADMIN_TOKEN, lines=0, page=""):
+    """The whole GetTaskLogs stream: (header, [lines]); raises grpc.RpcError on a status."""
+    header, lines_out, structured = None, [], []
+    md = auth(token) if token else None
+    for resp in stub.GetTaskLogs(logs_request(meta, lines, page), metadata=md, timeout=30):
+        part = resp.WhichOneof("part")
+        if part == "header":
+            check(header is None and not lines_out, "a second header, or one after a body")
+            header = resp.header
+        else:
+            check(header is not None, "a body before the header")
+            lines_out.extend(resp.body.results)
+            structured.extend(l.message for l in resp.body.structured_lines)
+    check(header is not None, "no header message")
+    check(header.token == "", "header token %r: spok does not paginate" % header.token)
+    check(len(structured) == len(lines_out), "results and structured_lines differ")
+    return header, lines_out
 
 
 def wait_phase(stub, meta, want):
@@ -261,6 +323,25 @@ def test_refusals(stub, channel, template, ns):
     check(c == grpc.StatusCode.NOT_FOUND, "GetTask unknown: %s %s" % (c, d))
     c, d = code_of(get, stub, b"../../etc")
     check(c == grpc.StatusCode.INVALID_ARGUMENT, "GetTask bad meta: %s %s" % (c, d))
+    c, d = code_of(get_logs, stub, b"sp-doesnotexist")
+    check(c == grpc.StatusCode.NOT_FOUND and "does not exist" in d,
+          "GetTaskLogs unknown: %s %s" % (c, d))
+    c, d = code_of(get_logs, stub, b"../../etc")
+    check(c == grpc.StatusCode.INVALID_ARGUMENT and "resource_meta" in d,
+          "GetTaskLogs bad meta: %s %s" % (c, d))
+    c, d = code_of(get_logs, stub, b"sp-doesnotexist", None)
+    check(c == grpc.StatusCode.UNAUTHENTICATED and "authorization" in d,
+          "GetTaskLogs without a token: %s %s" % (c, d))
+    c, d = code_of(get_logs, stub, b"sp-doesnotexist", "wrong-token")
+    check(c == grpc.StatusCode.UNAUTHENTICATED, "GetTaskLogs bad token: %s %s" % (c, d))
+    c, d = code_of(get_logs, stub, b"sp-doesnotexist", page="p2")
+    check(c == grpc.StatusCode.INVALID_ARGUMENT and "token" in d,
+          "GetTaskLogs page token: %s %s" % (c, d))
+    raw = channel.unary_stream("/flyteidl.service.AsyncAgentService/GetTaskLogs",
+                               request_serializer=None, response_deserializer=None)
+    c, d = code_of(lambda: list(raw(b"\xff\xff\xff", metadata=auth(), timeout=30)))
+    check(c == grpc.StatusCode.INVALID_ARGUMENT and "GetTaskLogsRequest" in d,
+          "GetTaskLogs garbage: %s %s" % (c, d))
     check(apps_of(ns, req.task_execution_metadata.task_execution_id.node_execution_id
                   .execution_id.name) == [], "a refused request created an object")
     print("ok: UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT, UNIMPLEMENTED, NOT_FOUND",
@@ -300,12 +381,20 @@ def test_lifecycle(stub, daemon, template, ns):
     check(len(apps_of(ns, execution)) == 1, "re-create made a second object")
     c, _ = code_of(get, stub, meta, OTHER_TOKEN)
     check(c == grpc.StatusCode.PERMISSION_DENIED, "GetTask by another project's token: %s" % c)
+    c, d = code_of(get_logs, stub, meta, OTHER_TOKEN)
+    check(c == grpc.StatusCode.PERMISSION_DENIED and "may not use project" in d,
+          "GetTaskLogs by another project's token: %s %s" % (c, d))
+    # No status yet: the operator's default driver pod name, which does not exist yet.
+    c, d = code_of(get_logs, stub, meta)
+    check(c == grpc.StatusCode.NOT_FOUND and "driver pod %s/%s-driver does not exist" % (ns, name)
+          in d and "has not started" in d, "GetTaskLogs before the driver: %s %s" % (c, d))
     patch_status(ns, name, {"applicationState": {"state": "SUBMITTED"}})
     wait_phase(stub, meta, Phase.INITIALIZING)
     patch_status(ns, name, {"applicationState": {"state": "RUNNING"}, "sparkApplicationId":
                             "spark-1", "driverInfo": {"podName": name + "-driver",
                                                       "webUIIngressAddress": "ui.example/x"}})
     r = wait_phase(stub, meta, Phase.RUNNING)
+    test_logs_pod(stub, meta, ns, name + "-driver")
     names = [l.name for l in r.log_links]
     check(any(n.endswith("(Driver Logs)") for n in names), "log links %s" % names)
     check(any(l.uri == "https://ui.example/x" and l.name == "Spark Driver UI"
@@ -328,6 +417,79 @@ def test_lifecycle(stub, daemon, template, ns):
         wait_phase(stub2, meta, Phase.SUCCEEDED)
     print("ok: restart mid-run, idempotent across restarts, SUCCEEDED", flush=True)
     return addr
+
+
+def test_logs_pod(stub, meta, ns, pod):
+    # The driver pod (from status.driverInfo.podName) exists but is on no node: the API
+    # server answers its log with nothing, so the stream is the header and no lines.
+    kube("POST", "/api/v1/namespaces/%s/serviceaccounts" % ns, {"metadata": {"name": "default"}})
+    code, body = kube("POST", "/api/v1/namespaces/%s/pods" % ns, {
+        "metadata": {"name": pod}, "spec": {"automountServiceAccountToken": False, "containers": [
+            {"name": "spark-kubernetes-driver", "image": "spark:3.5.7"}]}})
+    check(code == 201, "create pod %s: HTTP %d %s" % (pod, code, body))
+    header, lines = get_logs(stub, meta)
+    check(lines == [], "log of a pod on no node: %r" % lines[:3])
+    header, lines = get_logs(stub, meta, lines=5)
+    check(lines == [], "tail of a pod on no node: %r" % lines[:3])
+    print("ok: GetTaskLogs: NOT_FOUND before the driver pod, PERMISSION_DENIED, a stream once "
+          "it exists", flush=True)
+
+
+def test_logs_streams(template, ns):
+    # A cluster whose API server accepts connections and never answers: every log fetch on
+    # it stays in flight until something cancels it.
+    import socket
+    hang = socket.socket()
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(64)
+    write_config(hang_port=hang.getsockname()[1])
+    daemon = Daemon()
+    addr = daemon.start()
+    try:
+        with grpc.insecure_channel(addr) as ch:
+            stub = agent_pb2_grpc.AsyncAgentServiceStub(ch)
+            hang_task = type(template)()
+            hang_task.CopyFrom(template)
+            hang_task.id.project = "hang"
+            meta = stub.CreateTask(create_request(hang_task, ns, "h" + secrets.token_hex(5)),
+                                   metadata=auth(), timeout=30).resource_meta
+            started = metric(daemon, "spok_log_fetches_total")
+            cancelled = metric(daemon, "spok_log_fetches_cancelled_total")
+            # The client's deadline passes: the fetch is cancelled.
+            it = stub.GetTaskLogs(logs_request(meta), metadata=auth(), timeout=10)
+            wait_metric(daemon, "spok_log_fetches_in_flight", 1)
+            c, d = code_of(lambda: list(it))
+            check(c == grpc.StatusCode.DEADLINE_EXCEEDED, "deadline: %s %s" % (c, d))
+            wait_metric(daemon, "spok_log_fetches_in_flight", 0)
+            check(metric(daemon, "spok_log_fetches_total") == started + 1, "fetch not started")
+            check(metric(daemon, "spok_log_fetches_cancelled_total") == cancelled + 1,
+                  "deadline: fetch not cancelled")
+            # The client cancels.
+            it = stub.GetTaskLogs(logs_request(meta), metadata=auth())
+            wait_metric(daemon, "spok_log_fetches_in_flight", 1)
+            it.cancel()
+            wait_metric(daemon, "spok_log_fetches_in_flight", 0)
+            check(metric(daemon, "spok_log_fetches_cancelled_total") == cancelled + 2,
+                  "client cancel: fetch not cancelled")
+            print("ok: GetTaskLogs: the client's deadline and cancel stop the fetch", flush=True)
+            # At most 16 streams at once; then shutdown with all of them in flight.
+            its = [stub.GetTaskLogs(logs_request(meta), metadata=auth()) for _ in range(16)]
+            wait_metric(daemon, "spok_log_fetches_in_flight", 16)
+            c, d = code_of(lambda: list(stub.GetTaskLogs(logs_request(meta), metadata=auth(),
+                                                         timeout=30)))
+            check(c == grpc.StatusCode.RESOURCE_EXHAUSTED and "16" in d, "17th: %s %s" % (c, d))
+            print("ok: GetTaskLogs: a 17th stream is RESOURCE_EXHAUSTED", flush=True)
+            daemon.stop()   # exit 0 under ASan/LSan: nothing leaked, nothing used after free
+            for it in its:
+                c, d = code_of(lambda: list(it))
+                check(c in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED),
+                      "stream at shutdown: %s %s" % (c, d))
+            print("ok: GetTaskLogs: shutdown with 16 streams in flight", flush=True)
+    finally:
+        if daemon.proc and daemon.proc.poll() is None:
+            daemon.proc.kill()
+        hang.close()
+        write_config()
 
 
 def test_failures(stub, template, ns):
@@ -429,6 +591,7 @@ def main():
         with grpc.insecure_channel(addr) as ch:
             test_failures(agent_pb2_grpc.AsyncAgentServiceStub(ch), template, ns)
         daemon.stop()
+        test_logs_streams(template, ns)
         test_config(daemon, template, ns)
     finally:
         if daemon.proc and daemon.proc.poll() is None:

@@ -1,6 +1,7 @@
-/* test_connector_unit.c - spok.server.grpc settings, the phase map, and CreateTaskRequest
+/* test_connector_unit.c - spok.server.grpc settings, the phase map, CreateTaskRequest
  * decoding (corpus seeds written by flyteidl's own Python classes) down to the built
- * SparkApplication's Flyte name, labels and environment. */
+ * SparkApplication's Flyte name, labels and environment, and GetTaskLogs: its request and
+ * how a log becomes body messages (line and byte caps, UTF-8, terminators). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,7 +15,9 @@
 #include "connector/connector.h"
 #include "connector/internal.h"
 #include "flyteidl/admin/agent.pb-c.h"
+#include "common/utf8.h"
 #include "flyteidl/agent.h"
+#include "server/daemon.h"
 #include "sparkapp/sparkapp.h"
 #include "spec/spec.h"
 
@@ -190,6 +193,150 @@ static void test_request_refusals(void **state)
 	assert_non_null(strstr(err.msg, "CreateTaskRequest"));
 }
 
+/* ---- GetTaskLogs ---- */
+
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+static size_t pack_logs_req(const char *meta, uint64_t lines, const char *token, uint8_t *out)
+{
+	Flyteidl__Admin__GetTaskLogsRequest q = FLYTEIDL__ADMIN__GET_TASK_LOGS_REQUEST__INIT;
+
+	q.resource_meta.data = (uint8_t *)meta;
+	q.resource_meta.len = strlen(meta);
+	q.lines = lines;
+	q.token = (char *)token;
+	return protobuf_c_message_pack(&q.base, out);
+}
+
+static void test_logs_request(void **state)
+{
+	struct conn_logs_req q;
+	struct spok_err err = {0};
+	uint8_t buf[256];
+	size_t n;
+
+	(void)state;
+	n = pack_logs_req("sp-0a1b2c3d4e", 0, "", buf);
+	assert_int_equal(conn_logs_parse(buf, n, &q, &err), SPOK_OK);
+	assert_string_equal(q.id, "sp-0a1b2c3d4e");
+	assert_int_equal(q.tail, SRV_LOG_TAIL_DEFAULT);
+	n = pack_logs_req("sp-x", 20, "", buf);
+	assert_int_equal(conn_logs_parse(buf, n, &q, &err), SPOK_OK);
+	assert_int_equal(q.tail, 20);
+	n = pack_logs_req("sp-x", (uint64_t)1 << 40, "", buf);
+	assert_int_equal(conn_logs_parse(buf, n, &q, &err), SPOK_OK);
+	assert_int_equal(q.tail, SRV_LOG_TAIL_MAX);
+	n = pack_logs_req("../etc", 0, "", buf);
+	assert_int_equal(conn_logs_parse(buf, n, &q, &err), SPOK_EINVAL);
+	assert_non_null(strstr(err.msg, "resource_meta"));
+	n = pack_logs_req("", 0, "", buf);
+	assert_int_equal(conn_logs_parse(buf, n, &q, &err), SPOK_EINVAL);
+	n = pack_logs_req("sp-x", 0, "next", buf);
+	assert_int_equal(conn_logs_parse(buf, n, &q, &err), SPOK_EINVAL);
+	assert_non_null(strstr(err.msg, "token"));
+	assert_int_equal(conn_logs_parse((const uint8_t *)"\xff\xff", 2, &q, &err), SPOK_EINVAL);
+	assert_non_null(strstr(err.msg, "GetTaskLogsRequest"));
+}
+
+/* Every body message of log, checked as a client sees them; the lines of all, joined. */
+struct bodies {
+	size_t messages, lines;
+	struct spok_buf results;     /* each result + "\n" */
+	struct spok_buf structured;  /* the structured messages, concatenated */
+};
+
+static void bodies_of(const char *log, size_t len, struct bodies *b)
+{
+	struct conn_reply r = {0};
+	size_t off = 0;
+
+	memset(b, 0, sizeof(*b));
+	spok_buf_init(&b->results, 0);
+	spok_buf_init(&b->structured, 0);
+	while (conn_logs_body(log, len, &off, &r)) {
+		Flyteidl__Admin__GetTaskLogsResponse *m =
+			flyteidl__admin__get_task_logs_response__unpack(NULL, r.len, r.data);
+		size_t bytes = 0;
+
+		assert_non_null(m);
+		assert_int_equal(r.status, 0);
+		assert_int_equal(m->part_case, FLYTEIDL__ADMIN__GET_TASK_LOGS_RESPONSE__PART_BODY);
+		assert_int_equal(m->body->n_results, m->body->n_structured_lines);
+		assert_true(m->body->n_results >= 1 && m->body->n_results <= CONN_LOGS_MSG_LINES);
+		for (size_t i = 0; i < m->body->n_results; i++) {
+			const char *res = m->body->results[i];
+			const char *msg = m->body->structured_lines[i]->message;
+
+			assert_true(spok_utf8_validn(res, strlen(res)));
+			assert_true(spok_utf8_validn(msg, strlen(msg)));
+			assert_null(strchr(res, '\n'));
+			bytes += strlen(res);
+			spok_buf_appends(&b->results, res);
+			spok_buf_appends(&b->results, "\n");
+			spok_buf_appends(&b->structured, msg);
+		}
+		/* U+FFFD may triple a byte; never more */
+		assert_true(bytes <= 3 * CONN_LOGS_MSG_BYTES);
+		b->messages++;
+		b->lines += m->body->n_results;
+		flyteidl__admin__get_task_logs_response__free_unpacked(m, NULL);
+		conn_reply_free(&r);
+	}
+	assert_int_equal(off, len);
+}
+
+static void bodies_free(struct bodies *b)
+{
+	spok_buf_free(&b->results);
+	spok_buf_free(&b->structured);
+}
+
+static void test_logs_body(void **state)
+{
+	struct bodies b;
+	struct spok_buf big;
+	char *line;
+
+	(void)state;
+	bodies_of("", 0, &b);
+	assert_int_equal(b.messages, 0);
+	bodies_free(&b);
+	/* terminators: results without, structured lines with; a last line without one */
+	bodies_of("a\r\n\nb\nlast", 10, &b);
+	assert_int_equal(b.messages, 1);
+	assert_int_equal(b.lines, 4);
+	assert_string_equal(b.results.data, "a\n\nb\nlast\n");
+	assert_string_equal(b.structured.data, "a\r\n\nb\nlast");
+	bodies_free(&b);
+	/* invalid UTF-8 and NUL become U+FFFD; valid multi-byte text stays */
+	bodies_of("\xff\x00ok \xc3\xa9\xe2\x82\n", 10, &b);
+	assert_string_equal(b.results.data, "\xef\xbf\xbd\xef\xbf\xbdok \xc3\xa9\xef\xbf\xbd"
+			    "\xef\xbf\xbd\n");
+	bodies_free(&b);
+	/* 1000 short lines: messages of at most CONN_LOGS_MSG_LINES lines */
+	spok_buf_init(&big, 0);
+	for (int i = 0; i < 1000; i++)
+		spok_buf_printf(&big, "line %d\n", i);
+	bodies_of(big.data, big.len, &b);
+	assert_int_equal(b.lines, 1000);
+	assert_int_equal(b.messages, (1000 + CONN_LOGS_MSG_LINES - 1) / CONN_LOGS_MSG_LINES);
+	assert_string_equal(b.results.data, big.data);
+	bodies_free(&b);
+	spok_buf_free(&big);
+	/* one line of 'x' and 199999 'é': cut between characters, never inside one */
+	line = malloc(399999);
+	assert_non_null(line);
+	line[0] = 'x';
+	for (size_t i = 1; i < 399999; i += 2)
+		memcpy(line + i, "\xc3\xa9", 2);
+	bodies_of(line, 399999, &b);
+	assert_true(b.messages >= 399999 / CONN_LOGS_MSG_BYTES + 1);
+	assert_int_equal(b.structured.len, 399999);
+	assert_memory_equal(b.structured.data, line, 399999); /* no U+FFFD: no broken char */
+	bodies_free(&b);
+	free(line);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -197,6 +344,8 @@ int main(void)
 		cmocka_unit_test(test_phases),
 		cmocka_unit_test(test_request_identity),
 		cmocka_unit_test(test_request_refusals),
+		cmocka_unit_test(test_logs_request),
+		cmocka_unit_test(test_logs_body),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
