@@ -39,6 +39,7 @@ struct eng_exec {
 	struct spok_execution x;
 	struct spok_task task;
 	bool have_task;
+	char *load_error; /* why the task could not be loaded again (heap), or NULL */
 	enum ex_state st;
 	bool inflight;  /* a request of ours is pending: its callback owns the next step */
 	bool orphan;    /* the engine closed while inflight: free in the callback */
@@ -130,12 +131,30 @@ static void set_seen(struct eng_exec *ex, const json_t *app)
 	ex->seen = app ? json_incref((json_t *)app) : NULL;
 }
 
+/* The reason a task could not be loaded again, as clients may see it (the reason reaches the
+ * API): the stored file named by its base name, not by its path on this host. */
+static char *load_error_of(const struct spok_execution *x, const char *msg)
+{
+	const char *src = x->task_source, *base;
+	size_t n = src ? strlen(src) : 0;
+
+	if (msg[0] == '\0')
+		msg = "no task loader";
+	if (n == 0)
+		return xstrdup(msg);
+	base = strrchr(src, '/') ? strrchr(src, '/') + 1 : src;
+	if (strncmp(msg, src, n) == 0)
+		return xasprintf("%s%s", base, msg + n);
+	return xasprintf("%s: %s", base, msg);
+}
+
 static void exec_free(struct eng_exec *ex)
 {
 	set_seen(ex, NULL);
 	spok_execution_free(&ex->x);
 	if (ex->have_task)
 		spok_task_free(&ex->task);
+	free(ex->load_error);
 	free(ex);
 }
 
@@ -460,7 +479,7 @@ static int build_app(struct eng_exec *ex, json_t **app, struct spok_err *err)
 		return spok_err_set(err, SPOK_EINVAL,
 				    "execution %s: the task could not be loaded again (%s); "
 				    "run the job again", ex->x.id,
-				    ex->x.task_source ? ex->x.task_source : "no task source");
+				    ex->load_error ? ex->load_error : "no task source");
 	spok_strmap_set(&labels, SPOK_LABEL_EXECUTION, ex->x.id);
 	xe.execution_name = ex->x.id;
 	xe.node_id = "n0";
@@ -1140,8 +1159,10 @@ static int adopt_exec(struct spok_engine *e, struct eng_exec *ex, struct spok_er
 	}
 	if (e->o.load_task && e->o.load_task(e->o.load_data, &ex->x, &ex->task, &lerr) == 0)
 		ex->have_task = true;
-	else
+	else {
 		log_warn("engine: %s: cannot reload the task: %s", ex->x.id, lerr.msg);
+		ex->load_error = load_error_of(&ex->x, lerr.msg);
+	}
 	if ((ex->ns = ensure_ns(e, ex->x.namespace_, err)) == NULL) {
 		result = SPOK_EAPI;
 		goto fail;

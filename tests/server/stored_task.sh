@@ -110,6 +110,11 @@ if [ -n "${KUBECONFIG:-}" ]; then
 	done
 	[ "$phase" = PERMANENT_FAILURE ] || fail "execution $ID: phase '$phase', want PERMANENT_FAILURE"
 	grep -q 'the task could not be loaded again' "$T/body" || fail "no reason in $(cat "$T/body")"
+	# The reason says why (the parser's own error), naming the stored file by its base name:
+	# the daemon host's paths stay off the API.
+	grep -q 'loaded again (r-[0-9a-z]*\.yaml:.*mapping values are not allowed' "$T/body" ||
+		fail "the reason does not carry the load error: $(cat "$T/body")"
+	grep -q "$T" "$T/body" && fail "the reason shows a host path: $(cat "$T/body")"
 	api POST /api/v1/executions "$JOB"
 	[ "$CODE" = 201 ] || fail "submit after the failed adoption: HTTP $CODE: $(cat "$T/body")"
 fi
