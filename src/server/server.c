@@ -455,6 +455,8 @@ static void daemon_free(struct srv_daemon *d)
 	ext_stop(d);
 	srv_http_stop(d);
 	clusters_close(d);
+	/* kube_client_close frees from a 0 ms timer: let it fire before the walk closes it. */
+	uv_run(&d->loop, UV_RUN_NOWAIT);
 	uv_walk(&d->loop, close_walk, NULL);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&d->loop);

@@ -70,4 +70,20 @@ grep -q 'Sanitizer' "$T/err" && fail "bad kubeconfig: sanitizer report: $(grep -
 } >"$T/many.yaml"
 expect 2 "labels: 40000 keys is over the cap of 1000" "$SPOK" validate "$T/many.yaml"
 
+# A daemon that cannot listen after its clusters are open (the port is taken) says so in
+# one line and exits without leaking the clusters' Kubernetes clients (their memory is freed
+# from a timer that the failed start used to close before it fired).
+cfg kc.yaml
+printf -- "- {name: ml, token-sha256: '%s', projects: [ml]}\n" $H >"$T/tokens.yaml"
+python3 -c 'import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True); time.sleep(60)' >"$T/port" &
+holder=$!
+for ((i = 0; i < 100; i++)); do [ -s "$T/port" ] && break; sleep 0.1; done
+port=$(cat "$T/port")
+SPOK_LOG=error expect 74 "listen 127.0.0.1:$port: cannot start the HTTP server" \
+	"$SPOK" serve --config "$T/config.yaml" --data-dir "$T/data" --listen "127.0.0.1:$port"
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+
 exit $FAILED
