@@ -493,6 +493,12 @@ int spok_server_check(const struct spok_server_opts *o, struct spok_err *err)
 	return result;
 }
 
+int spok_server_load_task(const struct spok_execution *x, struct spok_task *out,
+			  struct spok_err *err)
+{
+	return srv_load_task(NULL, x, out, err);
+}
+
 int spok_server_run(const struct spok_server_opts *o, struct spok_err *err)
 {
 	struct srv_daemon *d = xcalloc(1, sizeof(*d));

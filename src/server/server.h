@@ -16,6 +16,7 @@
 
 #include "common/err.h"
 #include "model/model.h"
+#include "store/store.h"
 
 struct srv_daemon;
 
@@ -43,6 +44,11 @@ struct spok_server_opts {
 /* Validates the configuration (clusters, routes, server, the tokens file and every
  * cluster's kubeconfig) without opening the store or listening. */
 int spok_server_check(const struct spok_server_opts *o, struct spok_err *err);
+/* Loads the task of an execution `spok serve` recorded (x->task_source: its stored .yaml,
+ * .pb or connector .ctr file), parsing it in a child process first exactly as the daemon
+ * does: for `spok reconcile`, which may have to create such an execution again. */
+int spok_server_load_task(const struct spok_execution *x, struct spok_task *out,
+			  struct spok_err *err);
 /* Runs the daemon until SIGTERM/SIGINT. Returns 0 after a clean shutdown. */
 int spok_server_run(const struct spok_server_opts *o, struct spok_err *err);
 

@@ -405,6 +405,7 @@ def test_lifecycle(stub, daemon, template, ns):
 
     # Restart mid-run: the same request creates nothing new; the run goes on.
     daemon.stop()
+    test_reconcile_loads(meta.decode())
     addr = daemon.start()
     with grpc.insecure_channel(addr) as ch:
         stub2 = agent_pb2_grpc.AsyncAgentServiceStub(ch)
@@ -417,6 +418,42 @@ def test_lifecycle(stub, daemon, template, ns):
         wait_phase(stub2, meta, Phase.SUCCEEDED)
     print("ok: restart mid-run, idempotent across restarts, SUCCEEDED", flush=True)
     return addr
+
+
+def test_reconcile_loads(xid):
+    """`spok reconcile` follows a connector execution with the daemon's own loader: the
+    stored task is the CreateTaskRequest (.ctr), which the job-file loader cannot read."""
+    kc = os.path.join(WORK, "reconcile.kubeconfig")
+    with open(ENV["KUBECONFIG"]) as f:
+        text = f.read()
+    # The daemon's cluster is named "test"; reconcile names clusters by kubeconfig context:
+    # add a context "test" with the admin context's cluster and user (tests/k8s fixture).
+    check("\ncontexts:\n" in text, "fixture kubeconfig without a contexts list")
+    with open(kc, "w") as f:
+        f.write(text.replace("\ncontexts:\n", "\ncontexts:\n- name: test\n  context: "
+                             "{cluster: spok-test, user: admin, namespace: default}\n", 1))
+    data = os.path.join(WORK, "data")
+    err = open(os.path.join(WORK, "reconcile.log"), "w+")
+    p = subprocess.Popen([SPOK, "reconcile", "--kubeconfig", kc, "--cluster", "test",
+                          "--data-dir", data], stdout=subprocess.DEVNULL, stderr=err)
+    claimed = False
+    for _ in range(300):
+        out = subprocess.run([SPOK, "status", xid, "--no-refresh", "-o", "json", "--data-dir",
+                              data], capture_output=True, text=True)
+        if out.returncode == 0 and json.loads(out.stdout).get("supervisor_pid") == p.pid:
+            claimed = True
+            break
+        if p.poll() is not None:
+            break
+        time.sleep(0.1)
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=60)
+    err.seek(0)
+    log = err.read()
+    check(claimed, "spok reconcile did not take over %s: %s" % (xid, log[-600:]))
+    check("cannot reload the task" not in log, "spok reconcile could not load the connector's "
+          "task: %s" % log[-600:])
+    print("ok: spok reconcile loads a connector execution's task", flush=True)
 
 
 def test_logs_pod(stub, meta, ns, pod):
