@@ -164,8 +164,11 @@ static char *auth_of(const grpc_metadata_array *md)
 		const grpc_metadata *m = &md->metadata[i];
 		size_t n = GRPC_SLICE_LENGTH(m->value);
 
-		if (grpc_slice_str_cmp(m->key, "authorization") == 0 && n <= AUTH_MAX)
-			return xstrndup((const char *)GRPC_SLICE_START_PTR(m->value), n);
+		/* Too long is present but wrong (UNAUTHENTICATED), never "no token", which
+		 * unauthenticated-as would answer with another token's rights. */
+		if (grpc_slice_str_cmp(m->key, "authorization") == 0)
+			return n <= AUTH_MAX ? xstrndup((const char *)GRPC_SLICE_START_PTR(m->value), n)
+					     : xstrdup("");
 	}
 	return NULL;
 }

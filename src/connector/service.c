@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/xalloc.h"
 #include "connector/health.pb-c.h"
 #include "flyteidl/admin/agent.pb-c.h"
@@ -82,6 +83,14 @@ static int status_of(int code)
 
 static void fail_err(struct conn_reply *r, const struct spok_err *e)
 {
+	/* As the HTTP API: local I/O and internal errors name the daemon host's files. */
+	if (e->code == SPOK_EIO || e->code == SPOK_EINTERNAL) {
+		log_error("connector: %s", e->msg);
+		fail(r, status_of(e->code), "%s", e->code == SPOK_EIO ? "storage error on the "
+		     "server; retry, and tell its operator if it persists" : "internal error on "
+		     "the server; tell its operator");
+		return;
+	}
 	fail(r, status_of(e->code), "%s", e->msg);
 }
 

@@ -81,16 +81,20 @@ static int take_identity(const Flyteidl__Admin__TaskExecutionMetadata *md, const
 	t->flyte_attempt = te->retry_attempt;
 	out->exec_project = xstrdup(we->project);
 	out->exec_domain = xstrdup(we->domain);
-	/* A template that was never registered (no id project/domain) belongs to the
-	 * execution's project, as flyteadmin would have registered it there. */
-	if (!out->template_project) {
+	/* The execution's project and domain, not the template's: a task registered in
+	 * another project or domain (a reference task, a launch in another domain) runs in the
+	 * execution's, which is what the caller's rights, the namespace, the routing rules and
+	 * the stored row are about. The template's id still names the task. */
+	if (out->template_project)
+		t->flyte_task_project = t->project;
+	else
 		free(t->project);
-		t->project = xstrdup(we->project);
-	}
-	if (!out->template_domain) {
+	t->project = xstrdup(we->project);
+	if (out->template_domain)
+		t->flyte_task_domain = t->domain;
+	else
 		free(t->domain);
-		t->domain = xstrdup(we->domain);
-	}
+	t->domain = xstrdup(we->domain);
 	out->identity = xasprintf("%s\n%s\n%s\n%s\n%u", we->project, we->domain, we->name,
 				  ne->node_id, te->retry_attempt);
 	return SPOK_OK;
@@ -162,6 +166,9 @@ int spok_flyte_parse_create_task(const uint8_t *buf, size_t len, const char *pat
 		return SPOK_EINVAL;
 	result = from_request((const Flyteidl__Admin__CreateTaskRequest *)m, path, out, err);
 	protobuf_c_message_free_unpacked(m, NULL);
+	/* Again after the metadata's labels, annotations and env were merged in. */
+	if (result == SPOK_OK)
+		result = spok_task_check_limits(&out->task, path, err);
 	if (result != SPOK_OK)
 		spok_flyte_create_free(out);
 	return result;

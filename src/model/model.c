@@ -149,6 +149,8 @@ void spok_task_free(struct spok_task *t)
 	spok_vars_free(&t->outputs);
 	free(t->flyte_execution_name);
 	free(t->flyte_node_id);
+	free(t->flyte_task_project);
+	free(t->flyte_task_domain);
 	spok_task_init(t);
 }
 

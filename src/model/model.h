@@ -161,6 +161,10 @@ struct spok_task {
 	char *flyte_execution_name;
 	char *flyte_node_id;
 	uint32_t flyte_attempt;
+	/* The task's registered project/domain when the connector's execution runs it in
+	 * another (a reference task): FLYTE_INTERNAL_TASK_*. NULL: project/domain above. */
+	char *flyte_task_project;
+	char *flyte_task_domain;
 };
 
 void spok_task_init(struct spok_task *t);

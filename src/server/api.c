@@ -62,6 +62,18 @@ static void reply_err(struct srv_reply *r, const struct spok_err *e)
 {
 	unsigned status = 500;
 
+	/* Local I/O and internal errors name the daemon host's files (the store, the tasks
+	 * dir): logged whole, answered without them. */
+	if (e->code == SPOK_EIO || e->code == SPOK_EINTERNAL) {
+		log_error("serve: %s", e->msg);
+		srv_reply_error(r, 500, e->code == SPOK_EIO ? "io" : "internal", "%s",
+				e->code == SPOK_EIO ? "storage error on the server; retry, and "
+				"tell its operator if it persists (the daemon's log has the details)"
+				: "internal error on the server; tell its operator (the daemon's "
+				"log has the details)");
+		return;
+	}
+
 	switch (e->code) {
 	case SPOK_EINVAL: status = 400; break;
 	case SPOK_ENOTFOUND: status = 404; break;
@@ -611,18 +623,24 @@ void srv_api_healthz(struct srv_daemon *d, struct srv_reply *r)
 	bool all_up = true;
 
 	spok_execution_free(&x);
+	/* /healthz needs no token: no kubeconfig paths, plugin commands or database paths in
+	 * it (the cluster's message is logged when its health changes). */
+	if (!store_ok)
+		log_warn("serve: healthz: store: %s", err.msg);
 	for (size_t i = 0; i < d->nclusters; i++) {
 		const struct srv_cluster *c = &d->clusters[i];
 
 		all_up = all_up && c->health == SRV_UP;
 		json_array_append_new(clusters, json_pack(
 			"{s:s,s:s,s:s?,s:I}", "name", c->cfg->name, "status", health_name(c->health),
-			"message", c->health_msg[0] ? c->health_msg : NULL, "activeExecutions",
+			"message", c->health == SRV_DOWN ? "the API server does not answer; the "
+			"daemon's log says why" : NULL, "activeExecutions",
 			(json_int_t)(c->engine ? spok_engine_active(c->engine) : 0)));
 	}
 	reply_json(r, store_ok && !d->stopping ? 200 : 503, json_pack(
 		"{s:s,s:s,s:o,s:I}", "status", d->stopping ? "draining" : !store_ok ? "failing"
-		: all_up ? "ok" : "degraded", "store", store_ok ? "ok" : err.msg, "clusters",
+		: all_up ? "ok" : "degraded", "store", store_ok ? "ok" : "failing; the daemon's log says why",
+		"clusters",
 		clusters, "uptimeSeconds", (json_int_t)((spok_now_ms() - d->started_ms) / 1000)));
 }
 

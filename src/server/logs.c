@@ -10,9 +10,12 @@
  */
 #include "server/daemon.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -246,6 +249,23 @@ static int fetch_start(struct srv_daemon *d, struct srv_cluster *c,
 	return SPOK_OK;
 }
 
+/* A local run's log, only when it is a regular file: the loop must never block on a FIFO
+ * or a device that someone put at that path. */
+static FILE *open_log(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (f = fdopen(fd, "rb")) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	return f;
+}
+
 int srv_log_get(struct srv_daemon *d, const struct spok_execution *x,
 		const struct srv_log_opts *o, struct srv_log_fetch **out, struct spok_buf *now,
 		struct spok_err *err)
@@ -254,7 +274,7 @@ int srv_log_get(struct srv_daemon *d, const struct spok_execution *x,
 	FILE *f;
 
 	*out = NULL;
-	if (x->log_path && (f = fopen(x->log_path, "rb")) != NULL) {
+	if (x->log_path && (f = open_log(x->log_path)) != NULL) {
 		read_file(f, o->tail_lines, o->limit_bytes, now);
 		fclose(f);
 		return SPOK_OK;

@@ -100,7 +100,14 @@ static int check_isolated(const char *path, const struct spok_buf *b, struct spo
 				    path, strerror(errno));
 	if (pid == 0) {
 		struct spok_task t;
+		sigset_t alrm;
 
+		/* The deadline must work even if spok serve was started with SIGALRM ignored or
+		 * blocked (both are inherited). */
+		signal(SIGALRM, SIG_DFL);
+		sigemptyset(&alrm);
+		sigaddset(&alrm, SIGALRM);
+		sigprocmask(SIG_UNBLOCK, &alrm, NULL);
 		alarm(SRV_TASK_PARSE_S);
 		spok_task_init(&t);
 		/* Not 1: a sanitizer that catches a bug exits with 1. */

@@ -13,20 +13,51 @@
 #include "common/xalloc.h"
 #include "flyteidl/agent.h"
 
+/* Flyte's domains are a fixed list per deployment (spok.cluster-resources.domains, default
+ * development, staging, production). */
+static bool domain_known(const struct spok_platform *p, const char *domain)
+{
+	static const char *const dflt[] = {"development", "staging", "production"};
+	const struct spok_strv *v = &p->spok.cluster_resources.domains;
+
+	if (domain == NULL)
+		return false;
+	for (size_t i = 0; i < v->len; i++)
+		if (strcmp(v->items[i], domain) == 0)
+			return true;
+	for (size_t i = 0; v->len == 0 && i < sizeof(dflt) / sizeof(dflt[0]); i++)
+		if (strcmp(dflt[i], domain) == 0)
+			return true;
+	return false;
+}
+
+/* Why the namespace the template gives a task is not the token's own by right, or NULL.
+ * The project is the token's; the domain is whatever the task says. "{{project}}-{{domain}}"
+ * with project "spark" and domain "operator" names the operator's namespace, and domain
+ * "b-prod" names project "a-b"'s "prod": so a template that uses the domain makes its
+ * namespace the token's own only for a configured domain, and one without '-'. */
+static const char *own_refused(const struct spok_platform *p, const struct spok_task *t)
+{
+	const char *tpl = p->spok.namespace_template;
+
+	if (tpl != NULL && strstr(tpl, "{{domain}}") == NULL)
+		return NULL;
+	if (!domain_known(p, t->domain))
+		return "its domain is not one of spok.cluster-resources.domains";
+	if (strchr(t->domain, '-'))
+		return "a '-' in the domain makes it ambiguous";
+	return NULL;
+}
+
 /* The namespace of a submission: the one spok.namespace-template gives the task's
  * project/domain, or one the request names that the token may use. *ns is heap. */
 static int pick_namespace(struct srv_daemon *d, const struct srv_token *tok, const char *given,
 			  const struct spok_task *t, char **ns, struct spok_err *err)
 {
-	const char *tpl = d->platform->spok.namespace_template;
 	const char *proj = t->project ? t->project : "", *dom = t->domain ? t->domain : "";
 	char *own = spok_namespace_for(d->platform, t->project, t->domain);
-	const char *want = given ? given : own;
-	/* "{{project}}-{{domain}}" with domain "b-prod" names project "a-b"'s "prod": the
-	 * template's namespace is the token's own only when the domain cannot shift it. */
-	bool own_trusted = srv_dns_label(own) &&
-			   !(t->domain && strchr(t->domain, '-') &&
-			     (tpl == NULL || (strstr(tpl, "{{domain}}") && strstr(tpl, "{{project}}"))));
+	const char *want = given ? given : own, *why = own_refused(d->platform, t);
+	bool own_trusted = srv_dns_label(own) && why == NULL;
 	int result = SPOK_OK;
 
 	if (given && !srv_dns_label(given))
@@ -40,10 +71,9 @@ static int pick_namespace(struct srv_daemon *d, const struct srv_token *tok, con
 				      dom);
 	else if (!srv_token_allows_namespace(tok, want, own_trusted ? own : NULL))
 		result = spok_err_set(err, SPOK_EFORBIDDEN, "token '%s' may not create in namespace "
-				      "'%.80s' (project '%.40s' domain '%.40s' maps to '%.80s'%s); ask "
+				      "'%.80s' (project '%.40s' domain '%.40s' maps to '%.80s'%s%s); ask "
 				      "an admin to add it to the token's namespaces", tok->name, want,
-				      proj, dom, own, own_trusted ? "" : ", which a '-' in the domain "
-				      "makes ambiguous");
+				      proj, dom, own, why ? ", but " : "", why ? why : "");
 	*ns = result == SPOK_OK ? xstrdup(want) : NULL;
 	free(own);
 	return result;
@@ -74,16 +104,23 @@ static int pick_cluster(struct srv_daemon *d, const char *name, const struct spo
 	return result;
 }
 
-static int replay(struct srv_daemon *d, const struct srv_token *tok, char *prev,
-		  struct srv_submitted *out, struct spok_err *err)
+static int replay(struct srv_daemon *d, const struct srv_token *tok, const struct spok_task *t,
+		  char *prev, struct srv_submitted *out, struct spok_err *err)
 {
 	struct spok_execution x = {0};
 	int result = spok_store_get(d->store, prev, &x, err);
 
-	/* The key names an execution: the caller must still be allowed to see it. */
+	/* The key names an execution: the caller must still be allowed to see it, and it must
+	 * be one of the request's project (a key another caller used first for another project
+	 * is not this request's execution). */
 	if (result == SPOK_OK && !srv_token_allows(tok, x.project))
 		result = spok_err_set(err, SPOK_EFORBIDDEN, "token '%s' may not use project "
 				      "'%.100s'", tok->name, x.project ? x.project : "");
+	else if (result == SPOK_OK && (x.project == NULL || t->project == NULL ||
+				       strcmp(x.project, t->project) != 0))
+		result = spok_err_set(err, SPOK_ECONFLICT, "the idempotency key was used for "
+				      "execution %s of project '%.100s', not '%.100s'; use another key",
+				      x.id, x.project ? x.project : "", t->project ? t->project : "");
 	spok_execution_free(&x);
 	if (result != SPOK_OK) {
 		free(prev);
@@ -111,7 +148,7 @@ int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 		if ((result = srv_idem_find(d, s->key_hex, &prev, err)) != SPOK_OK)
 			return result;
 		if (prev != NULL)
-			return replay(d, tok, prev, out, err);
+			return replay(d, tok, t, prev, out, err);
 	}
 	if (!srv_token_allows(tok, t->project))
 		return spok_err_set(err, SPOK_EFORBIDDEN, "token '%s' may not use project '%.100s'; "

@@ -305,8 +305,10 @@ static void decorate_env(const struct spok__ctx *c, json_t *container)
 	append_env(env, "FLYTE_INTERNAL_EXECUTION_PROJECT", t->project);
 	append_env(env, "FLYTE_INTERNAL_EXECUTION_DOMAIN", t->domain);
 	append_env(env, "FLYTE_ATTEMPT_NUMBER", attempt);
-	append_env(env, "FLYTE_INTERNAL_TASK_PROJECT", t->project);
-	append_env(env, "FLYTE_INTERNAL_TASK_DOMAIN", t->domain);
+	append_env(env, "FLYTE_INTERNAL_TASK_PROJECT",
+		   t->flyte_task_project ? t->flyte_task_project : t->project);
+	append_env(env, "FLYTE_INTERNAL_TASK_DOMAIN",
+		   t->flyte_task_domain ? t->flyte_task_domain : t->domain);
 	append_env(env, "FLYTE_INTERNAL_TASK_NAME", t->name);
 	append_env(env, "FLYTE_INTERNAL_TASK_VERSION", t->version);
 	spok_strmap_copy(&defaults, &c->p->k8s.default_env_vars);

@@ -302,6 +302,21 @@ def test_refusals(stub, channel, template, ns):
     c, d = code_of(stub.CreateTask, req, metadata=auth(OTHER_TOKEN), timeout=30)
     check(c == grpc.StatusCode.PERMISSION_DENIED and "may not use project" in d,
           "other project: %s %s" % (c, d))
+    # An over-long authorization value is a wrong token, never "no token".
+    c, d = code_of(stub.CreateTask, req, metadata=auth("x" * 5000), timeout=30)
+    check(c == grpc.StatusCode.UNAUTHENTICATED, "over-long token: %s %s" % (c, d))
+    # A task registered in flytesnacks, run by an execution of project "other" (a reference
+    # task): rights, namespace and the stored row are the execution's project, so the
+    # "other" token may run it in other-development, not in flytesnacks' namespace.
+    ref = create_request(template, "other-development", "ref-" + secrets.token_hex(3))
+    ref.task_execution_metadata.task_execution_id.node_execution_id.execution_id.project = \
+        "other"
+    meta = stub.CreateTask(ref, metadata=auth(OTHER_TOKEN), timeout=30).resource_meta
+    get(stub, meta, OTHER_TOKEN)   # the row is project "other"'s: its token may read it
+    c, d = code_of(stub.CreateTask, create_request(template, "flytesnacks-development",
+                                                   "ref2-" + secrets.token_hex(3)),
+                   metadata=auth(OTHER_TOKEN), timeout=30)
+    check(c == grpc.StatusCode.PERMISSION_DENIED, "other token in flytesnacks: %s %s" % (c, d))
     bad = create_request(template, ns, "bad-" + secrets.token_hex(3))
     bad.template.type = "python-task"
     c, d = code_of(stub.CreateTask, bad, metadata=auth(), timeout=30)

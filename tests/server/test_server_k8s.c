@@ -510,7 +510,8 @@ static size_t apps_named(const char *name)
 
 /* A token for project ml may not create in web's namespace nor in kube-system; '..', ''
  * and other non-names are 400 (they gave a 500, or reached cluster-wide paths); a domain
- * with '-' cannot shift the template's namespace onto another project's. Nothing refused
+ * that is not a configured one (with '-', or any other) cannot move the template's
+ * namespace onto another project's or a system namespace. Nothing refused
  * reaches the API server or the store. */
 static void test_namespace_authz(void **state)
 {
@@ -535,9 +536,14 @@ static void test_namespace_authz(void **state)
 		refuse(ADMIN_TOKEN, b, 400, "invalid", "request body: namespace");
 		free(b);
 	}
-	/* ml + domain "web-x" would give "ml-web-x", project ml-web's namespace for domain x */
+	/* ml + domain "web-x" would give "ml-web-x", project ml-web's namespace for domain x;
+	 * project "spark" + domain "operator" the operator's own namespace: a domain that is
+	 * not a configured one never makes the template's namespace the token's own */
 	b = body_with("ml", name, "web-x", NULL);
-	refuse(ML_TOKEN, b, 403, "forbidden", "ambiguous");
+	refuse(ML_TOKEN, b, 403, "forbidden", "not one of spok.cluster-resources.domains");
+	free(b);
+	b = body_with("ml", name, "system", NULL);
+	refuse(ML_TOKEN, b, 403, "forbidden", "'ml-system'");
 	free(b);
 	/* the same through a name the template cannot give: a project the token lacks */
 	b = body_with("web", name, NULL, web_ns);
