@@ -26,6 +26,9 @@
 /* Calls accepted at once per method (the core queues more until these are answered). */
 #define SLOTS_PER_METHOD 4
 #define MAX_CONCURRENT_STREAMS 100
+#define CONN_MEMORY_QUOTA ((size_t)256 << 20) /* bytes the gRPC core may hold for clients */
+#define CONN_IDLE_MS (5 * 60 * 1000)          /* a connection without calls is closed */
+#define CONN_HANDSHAKE_MS (10 * 1000)         /* TLS/HTTP2 set-up must finish by then */
 #define AUTH_MAX 4096
 
 enum call_state { CALL_WAITING, CALL_REPLYING, CALL_STREAMING };
@@ -415,10 +418,15 @@ static grpc_server_credentials *credentials(const struct conn_config *cfg)
 
 static int listen_on(struct spok_connector *c, int *port, struct spok_err *err)
 {
-	grpc_arg args[3];
-	grpc_channel_args ca = {3, args};
+	grpc_arg args[6];
+	grpc_channel_args ca = {6, args};
 	grpc_server_credentials *creds;
+	/* Memory for connections and requests read before spok sees them (the core reads a
+	 * payload before our authentication runs): bounded, as the HTTP side bounds its
+	 * connections. */
+	grpc_resource_quota *quota = grpc_resource_quota_create("spok-connector");
 
+	grpc_resource_quota_resize(quota, CONN_MEMORY_QUOTA);
 	memset(args, 0, sizeof(args));
 	args[0].type = GRPC_ARG_INTEGER;
 	args[0].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
@@ -429,7 +437,18 @@ static int listen_on(struct spok_connector *c, int *port, struct spok_err *err)
 	args[2].type = GRPC_ARG_INTEGER;
 	args[2].key = (char *)GRPC_ARG_MAX_METADATA_SIZE;
 	args[2].value.integer = 16 * 1024;
+	args[3].type = GRPC_ARG_INTEGER;
+	args[3].key = (char *)GRPC_ARG_MAX_CONNECTION_IDLE_MS;
+	args[3].value.integer = CONN_IDLE_MS;
+	args[4].type = GRPC_ARG_INTEGER;
+	args[4].key = (char *)GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS;
+	args[4].value.integer = CONN_HANDSHAKE_MS;
+	args[5].type = GRPC_ARG_POINTER;
+	args[5].key = (char *)GRPC_ARG_RESOURCE_QUOTA;
+	args[5].value.pointer.p = quota;
+	args[5].value.pointer.vtable = grpc_resource_quota_arg_vtable();
 	c->server = grpc_server_create(&ca, NULL);
+	grpc_resource_quota_unref(quota); /* the server holds its own reference */
 	c->cq = grpc_completion_queue_create_for_next(NULL);
 	grpc_server_register_completion_queue(c->server, c->cq, NULL);
 	for (int m = 0; m < CONN_NMETHODS; m++)
