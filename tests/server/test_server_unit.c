@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "server/daemon.h"
+#include "server/server.h"
 #include "server/internal.h"
 #include "spec/spec.h"
 
@@ -359,6 +361,58 @@ static void test_reply_error_bad_utf8(void **state)
 	}
 }
 
+/* A task a CLI cluster run recorded, read back by the daemon after its rescan took the run
+ * over: an extensionless protobuf and a .json job file load as the CLI loads them (the
+ * daemon read everything but .pb and .ctr as YAML). */
+static void write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void test_load_cli_task(void **state)
+{
+	const char *src = getenv("SPOK_SOURCE_DIR");
+	char dir[] = "/tmp/spok-srvload-XXXXXX", in[1024], path[1100];
+	struct spok_execution x = {0};
+	struct spok_task t;
+	struct spok_err err = {0};
+	static const char job[] = "{\"name\": \"j\", \"mainApplicationFile\": \"local:///x.py\"}";
+	char buf[65536];
+	size_t n;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(src);
+	assert_non_null(mkdtemp(dir));
+	snprintf(in, sizeof(in), "%s/tests/flyteidl/corpus/fuzz_task_spec/hello_spark_1.pb", src);
+	f = fopen(in, "rb");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/task", dir);
+	write_file(path, buf, n);
+	x.id = (char *)"sp-load";
+	x.task_source = path;
+	spok_task_init(&t);
+	if (spok_server_load_task(&x, &t, &err) != 0)
+		fail_msg("extensionless protobuf: %s", err.msg);
+	assert_non_null(t.main_application_file);
+	spok_task_free(&t);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/job.json", dir);
+	write_file(path, job, sizeof(job) - 1);
+	if (spok_server_load_task(&x, &t, &err) != 0)
+		fail_msg("json job file: %s", err.msg);
+	assert_string_equal(t.name, "j");
+	spok_task_free(&t);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_tail_lines),
 		cmocka_unit_test(test_reply_error_bad_utf8),
+		cmocka_unit_test(test_load_cli_task),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
