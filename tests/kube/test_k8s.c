@@ -610,7 +610,7 @@ static void test_in_cluster(void **state)
 		char *path = xasprintf("/api/v1/namespaces/%s/serviceaccounts/spok-sa/token", ns);
 		static const char body[] = "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":"
 			"\"TokenRequest\",\"spec\":{\"expirationSeconds\":3600}}";
-		struct kube_req req = {"POST", path, NULL, NULL, body, sizeof(body) - 1, false};
+		struct kube_req req = {"POST", path, NULL, NULL, body, sizeof(body) - 1, false, NULL};
 
 		assert_int_equal(SYNC(s, kube_request(cli, &req, kube_sync_cb, &s, NULL)), 0);
 		free(path);
@@ -651,7 +651,7 @@ static void test_in_cluster(void **state)
 		static const char body[] = "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":"
 			"\"SelfSubjectReview\"}";
 		struct kube_req req = {"POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", NULL,
-				       NULL, body, sizeof(body) - 1, false};
+				       NULL, body, sizeof(body) - 1, false, NULL};
 		char *want = xasprintf("system:serviceaccount:%s:spok-sa", ns);
 
 		memset(&s, 0, sizeof(s));
@@ -677,7 +677,7 @@ static void test_qps_real(void **state)
 {
 	struct kube_client_opts o = {.qps = 20, .burst = 2};
 	struct kube_client *cli = client_for("admin", &o);
-	struct kube_req req = {"GET", "/version", NULL, NULL, NULL, 0, false};
+	struct kube_req req = {"GET", "/version", NULL, NULL, NULL, 0, false, NULL};
 	struct kube_sync s[6];
 	struct kube_client_stats st;
 
