@@ -221,7 +221,12 @@ static bool rq_chunk(void *data, const char *p, size_t n)
 {
 	struct ui_req *rq = data;
 
-	if (rq->pending.len - rq->off + n > UI_PENDING_MAX ||
+	if (rq->off > 0) { /* what MHD took already goes: the cap counts unsent bytes only */
+		memmove(rq->pending.data, rq->pending.data + rq->off, rq->pending.len - rq->off);
+		rq->pending.len -= rq->off;
+		rq->off = 0;
+	}
+	if (rq->pending.len + n > UI_PENDING_MAX ||
 	    spok_buf_append(&rq->pending, p, n) != 0) {
 		/* The browser reads far slower than the API server sends: give up on this one. */
 		rq->failed = true;
@@ -627,12 +632,15 @@ static void signals(struct ui *u, bool start)
 	static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
 
 	for (size_t i = 0; i < 3; i++) {
-		if (start) {
+		struct sigaction old;
+
+		/* a signal ignored by whoever started spok (nohup) stays ignored */
+		if (start && sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN) {
 			uv_signal_init(&u->loop, &u->sig[i]);
 			u->sig[i].data = u;
 			u->sig_on[i] = true;
 			uv_signal_start(&u->sig[i], on_signal, sigs[i]);
-		} else if (u->sig_on[i]) {
+		} else if (!start && u->sig_on[i]) {
 			uv_close((uv_handle_t *)&u->sig[i], NULL);
 			u->sig_on[i] = false;
 		}
@@ -727,13 +735,16 @@ out:
 
 /* The Service named in the status must exist; with none named, an existing <app>-ui-svc is
  * used, else the driver pod (said on stderr). Then the proxy prefix. */
-static int check_target(struct ui *u, struct target *t, struct spok_err *err)
+static int check_target(struct ui *u, struct target *t, bool via_pod, struct spok_err *err)
 {
 	struct kube_sync s = {0};
 	bool named = !t->pod;
-	int result = get_sync(u, &SERVICES, t->name, &s, err);
+	int result = via_pod ? 0 : get_sync(u, &SERVICES, t->name, &s, err);
 
-	if (result == SPOK_ENOTFOUND && named)
+	if (via_pod) {
+		t->pod = true;
+		fprintf(stderr, "spok: through the driver pod %s/%s (--pod)\n", u->ns, t->pod_name);
+	} else if (result == SPOK_ENOTFOUND && named)
 		result = spok_err_set(err, SPOK_ENOTFOUND, "the Spark UI Service %s/%s does not exist: the "
 				      "Spark operator creates it unless started with "
 				      "--enable-ui-service=false", u->ns, t->name);
@@ -741,7 +752,7 @@ static int check_target(struct ui *u, struct target *t, struct spok_err *err)
 		result = 0;
 		fprintf(stderr, "spok: no Spark UI Service (the operator runs with --enable-ui-service=false): "
 			"through the driver pod %s/%s\n", u->ns, t->pod_name);
-	} else if (result == 0) {
+	} else if (result == 0 && !via_pod) {
 		t->pod = false;
 		if (t->port <= 0) /* no port in the status: the Service's first one */
 			t->port = (long)json_integer_value(json_object_get(json_array_get(
@@ -917,7 +928,7 @@ static int serve(struct ui *u, const char *addr, uint16_t port, struct spok_err 
 }
 
 static int ui_cluster(struct spok_cli *cli, const struct spok_execution *x, const char *addr,
-		      uint16_t port, struct spok_err *err)
+		      uint16_t port, bool via_pod, struct spok_err *err)
 {
 	struct ui u;
 	struct target t = {0};
@@ -944,7 +955,7 @@ static int ui_cluster(struct spok_cli *cli, const struct spok_execution *x, cons
 	if (result == 0)
 		result = find_target(&u, x, &t, err);
 	if (result == 0)
-		result = check_target(&u, &t, err);
+		result = check_target(&u, &t, via_pod, err);
 	if (result == 0)
 		result = probe_ui(&u, err);
 	if (result == 0)
@@ -958,16 +969,19 @@ static int ui_cluster(struct spok_cli *cli, const struct spok_execution *x, cons
 	return result;
 }
 
-static const char ui_synopsis[] = "spok ui ID [--port N] [--address 127.0.0.1]";
+static const char ui_synopsis[] = "spok ui ID [--port N] [--address 127.0.0.1] [--pod]";
 
 int cmd_ui(struct spok_cli *cli, int argc, char **argv)
 {
 	const char *port_s = NULL, *addr = "127.0.0.1";
+	bool via_pod = false;
 	struct spok_flag flags[] = {
 		{"port", 'p', &port_s, NULL, NULL, "local port (default 0: a free one)"},
 		{"address", 0, &addr, NULL, NULL,
 		 "local address to listen on (default 127.0.0.1; another one exposes the UI "
 		 "with your cluster credentials)"},
+		{"pod", 0, NULL, &via_pod, NULL,
+		 "through the driver pod's proxy (pods/proxy), not the operator's UI Service"},
 		{0},
 	};
 	struct spok_strv pos = {0};
@@ -998,7 +1012,7 @@ int cmd_ui(struct spok_cli *cli, int argc, char **argv)
 	if (result == 0 && (!x.backend || strcmp(x.backend, "local") == 0))
 		result = local_ui(&x, &err);
 	else if (result == 0)
-		result = ui_cluster(cli, &x, addr, (uint16_t)port, &err);
+		result = ui_cluster(cli, &x, addr, (uint16_t)port, via_pod, &err);
 	spok_execution_free(&x);
 	free(data_dir);
 	spok_strv_free(&pos);

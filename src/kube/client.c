@@ -1132,19 +1132,19 @@ int kube_request(struct kube_client *c, const struct kube_req *req, kube_done_cb
 }
 
 int kube__stream_raw(struct kube_client *c, const struct kube_req *req, long timeout_ms,
-		     kube__data_cb on_data, kube__header_cb on_header, kube_done_cb cb, void *data,
+		     kube__data_cb on_data, kube__header_cb on_hdr, kube_done_cb cb, void *data,
 		     struct kube_call **out, struct spok_err *err)
 {
 	struct kube_call *call;
-	int result = check_req(c, req, on_header != NULL, err);
+	int result = check_req(c, req, on_hdr != NULL, err);
 
 	if (result != 0)
 		return result;
 	call = call_new(c, req, cb, data);
 	call->retry_ok = false;
 	call->on_data = on_data;
-	call->on_hdr = on_header;
-	call->raw = on_header != NULL;
+	call->on_hdr = on_hdr;
+	call->raw = on_hdr != NULL;
 	call->timeout_ms = timeout_ms;
 	call_schedule(call, 0);
 	*out = call;

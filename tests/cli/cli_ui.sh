@@ -32,12 +32,13 @@ kcurl() { # kcurl METHOD PATH [JSON [CONTENT-TYPE]]
 # ui_fails RC PATTERN WHAT [LINES]: `spok ui ID` exits RC with LINES (1) stderr lines, the last
 # matching PATTERN.
 ui_fails() {
-	local rc
-	timeout 60 "$SPOK" ui "$ID" --port 0 >"$T/ui.out" 2>"$T/ui.err"
+	local rc last
+	timeout 60 "$SPOK" ui "$ID" --port 0 ${UI_FLAGS:-} >"$T/ui.out" 2>"$T/ui.err"
 	rc=$?
 	[ "$rc" = "$1" ] || fail "$3: exit $rc, want $1: $(cat "$T/ui.err")"
 	[ "$(wc -l <"$T/ui.err")" = "${4:-1}" ] || fail "$3: want ${4:-1} stderr line(s): $(cat "$T/ui.err")"
-	tail -n 1 "$T/ui.err" | grep -q -- "$2" || fail "$3: stderr does not match '$2': $(cat "$T/ui.err")"
+	last=$(tail -n 1 "$T/ui.err")
+	grep -q -- "$2" <<<"$last" || fail "$3: stderr does not match '$2': $(cat "$T/ui.err")"
 	[ -s "$T/ui.out" ] && fail "$3: printed on stdout: $(cat "$T/ui.out")"
 	echo "ok - $3: $(tr '\n' ' ' <"$T/ui.err")"
 }
@@ -61,6 +62,7 @@ ui_fails 4 "the Spark UI Service $NS/$APP-ui-svc does not exist" "no UI Service"
 kcurl POST "/api/v1/namespaces/$NS/services" '{"apiVersion":"v1","kind":"Service","metadata":{"name":"'"$APP"'-ui-svc"},"spec":{"selector":{"spark-role":"driver","sparkoperator.k8s.io/app-name":"'"$APP"'"},"ports":[{"name":"spark-driver-ui-port","port":4040,"targetPort":4040}]}}' ||
 	fail "create the UI Service"
 ui_fails 3 "the Spark UI Service $NS/$APP-ui-svc does not answer yet (is the driver running?" "Service without endpoints"
+UI_FLAGS=--pod ui_fails 3 "the driver pod $NS/$APP-driver does not answer yet" "--pod: the driver pod" 2
 # An operator started with --enable-ui-service=false names no Service: the driver pod's own
 # proxy is used, said on stderr (no such pod here: it does not answer).
 kcurl DELETE "/api/v1/namespaces/$NS/services/$APP-ui-svc" || fail "delete the UI Service"

@@ -30,12 +30,13 @@ wait_for 60 run_id && ok "execution $ID" || { not_ok "no execution id: $(cat "$T
 running() { "$SPOK" status "$ID" -o json --no-refresh >"$TMP/st.json" 2>/dev/null && [ "$(jfield "$TMP/st.json" phase)" = RUNNING ]; }
 wait_for 400 running && ok "RUNNING" || { not_ok "never RUNNING: $(cat "$TMP/st.json") $(tail -n 5 "$TMP/run.err")"; finish; exit 1; }
 
-# ui_start N: `spok ui` in the background until it prints its URL (the driver's UI comes up a
+# ui_start N [FLAGS]: `spok ui` in the background until it prints its URL (the driver's UI comes up a
 # little after the pod runs: until then it says so on one line and exits 3; retried).
 ui_start() {
   local n=$1 deadline=$((SECONDS + 120)) rc
+  shift
   while [ $SECONDS -lt $deadline ]; do
-    "$SPOK" ui "$ID" --port 0 >"$TMP/ui$n.out" 2>"$TMP/ui$n.err" &
+    "$SPOK" ui "$ID" --port 0 "$@" >"$TMP/ui$n.out" 2>"$TMP/ui$n.err" &
     UIPID=$!
     while kill -0 "$UIPID" 2>/dev/null && ! grep -q '^Spark UI of' "$TMP/ui$n.out"; do sleep 0.2; done
     if grep -q '^Spark UI of' "$TMP/ui$n.out"; then
@@ -63,7 +64,8 @@ grep -q '<title>PythonPi - Spark Jobs</title>' "$TMP/page" && ok "/jobs/ is Spar
   not_ok "/jobs/ title: $(grep -o '<title>[^<]*</title>' "$TMP/page")"
 grep -q 'Active Jobs' "$TMP/page" && ok "/jobs/ shows Active Jobs" || not_ok "/jobs/ has no 'Active Jobs'"
 # The API server rewrote Spark's links to carry its proxy prefix: they redirect back here.
-link=$(grep -o 'href="/api/v1/namespaces/[^"]*/proxy/static/[^"]*\.css"' "$TMP/page" | head -n 1 | sed 's/^href="//; s/"$//')
+links=$(grep -o 'href="/api/v1/namespaces/[^"]*/proxy/static/[^"]*\.css"' "$TMP/page")
+link=${links%%$'\n'*}; link=${link#href=\"}; link=${link%\"}
 if [ -n "$link" ]; then
   get "$link"
   loc=$(curl -sS --max-time 60 -o /dev/null -w '%{redirect_url}' "${URL%/}$link")
@@ -72,12 +74,12 @@ if [ -n "$link" ]; then
   get "$link" -L
   [ "$CODE" = 200 ] && ok "the stylesheet through the redirect" || not_ok "stylesheet: HTTP $CODE"
 else
-  not_ok "no link with the API server's proxy prefix in /jobs/: $(grep -o 'href="[^"]*"' "$TMP/page" | head -n 5 | tr '\n' ' ')"
+  not_ok "no link with the API server's proxy prefix in /jobs/: $(grep -o 'href="[^"]*"' "$TMP/page" | tr '\n' ' ' | cut -c1-400)"
 fi
 loc=$(curl -sS --max-time 60 -o /dev/null -w '%{http_code} %{redirect_url}' "$URL")
 case "$loc" in "302 ${URL%/}/jobs/") ok "/ redirects to /jobs/ ($loc)" ;; *) not_ok "/: '$loc'" ;; esac
 get /stages/
-[ "$CODE" = 200 ] && grep -q 'Spark Stages' "$TMP/page" && ok "/stages/ is Spark's stages page" || not_ok "/stages/: HTTP $CODE"
+[ "$CODE" = 200 ] && grep -q 'Stages for All Jobs' "$TMP/page" && ok "/stages/ is Spark's stages page" || not_ok "/stages/: HTTP $CODE"
 get /executors/
 [ "$CODE" = 200 ] && grep -q 'Executors' "$TMP/page" && ok "/executors/ is Spark's executors page" || not_ok "/executors/: HTTP $CODE"
 get /api/v1/applications
@@ -100,9 +102,16 @@ get /jobs/ -I
 get '/../../../../secrets' --path-as-is
 [ "$CODE" = 400 ] && ok "a dot segment: 400" || not_ok "dot segment: HTTP $CODE $(head -c 200 "$TMP/page")"
 
-# SIGTERM: a clean exit 0 (LSan finds nothing left), and the port is closed.
-ui_start 2 || not_ok "second spok ui: $(cat "$TMP/ui2.err")"
+# --pod: the driver pod's own proxy instead of the UI Service (what spok ui falls back to when
+# the operator makes no Service). SIGTERM: a clean exit 0 (LSan finds nothing left), the port
+# is closed.
+URL1=$URL
+ui_start 2 --pod || not_ok "spok ui --pod: $(cat "$TMP/ui2.err")"
 URL2=$URL
+grep -q "through the driver pod $NS/" "$TMP/ui2.err" && ok "--pod: through the driver pod" ||
+  not_ok "--pod: $(cat "$TMP/ui2.err")"
+has_job && grep -q '<title>PythonPi - Spark Jobs</title>' "$TMP/page" && ok "--pod: /jobs/ lists the job" ||
+  not_ok "--pod /jobs/: HTTP $CODE"
 kill -TERM "$UIPID"; wait "$UIPID"; rc=$?
 [ $rc -eq 0 ] && grep -q 'SIGTERM: stopped serving the Spark UI of' "$TMP/ui2.err" && ok "SIGTERM: exit 0, said so" ||
   not_ok "SIGTERM: exit $rc: $(cat "$TMP/ui2.err")"
