@@ -85,6 +85,8 @@ struct spok_execution;
 bool spok_cli_wants_cluster(int argc, char **argv);
 int cmd_run_cluster(struct spok_cli *cli, int argc, char **argv);
 int cmd_reconcile(struct spok_cli *cli, int argc, char **argv);
+/* `spok ui ID`: a running cluster execution's Spark UI through the API server (cmd_ui.c). */
+int cmd_ui(struct spok_cli *cli, int argc, char **argv);
 int spok_cluster_abort(struct spok_cli *cli, struct spok_store *st, const struct spok_execution *x,
 		       struct spok_err *err);
 /* Prints the driver pod's log (executor 0) or executor N's (pod "<app>-exec-N", which Spark

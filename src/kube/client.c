@@ -60,6 +60,9 @@ struct kube_call {
 	long retry_after; /* seconds, -1 if none */
 	char curl_err[CURL_ERROR_SIZE];
 	kube__data_cb on_data;
+	kube__header_cb on_hdr;
+	bool raw;        /* bodies of every status go to on_data; any HTTP answer is code 0 */
+	char *accept;
 	kube_done_cb cb;
 	void *data;
 };
@@ -205,6 +208,7 @@ static void call_closed(uv_handle_t *h)
 	free(call->path);
 	free(call->url);
 	free(call->content_type);
+	free(call->accept);
 	if (call->body != NULL)
 		explicit_bzero(call->body, call->body_len);
 	free(call->body);
@@ -626,6 +630,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *userp)
 	size_t len = size * n;
 	static const char name[] = "retry-after:";
 
+	if (call->on_hdr != NULL && !call->cancelled)
+		call->on_hdr(call->data, p, len);
 	if (len > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0) {
 		char tmp[32];
 		size_t vl = len - (sizeof(name) - 1);
@@ -654,7 +660,7 @@ static size_t on_write(char *p, size_t size, size_t n, void *userp)
 		return 0;
 	if (call->status == 0)
 		curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &call->status);
-	if (call->on_data != NULL && call->status >= 200 && call->status < 300) {
+	if (call->on_data != NULL && (call->raw || (call->status >= 200 && call->status < 300))) {
 		if (!call->on_data(call->data, p, len)) {
 			call->aborted = true;
 			return 0;
@@ -699,7 +705,9 @@ static void easy_setup_headers(struct kube_call *call, CURL *e, const char *toke
 	struct curl_slist *h = call->headers;
 	char *line;
 
-	h = curl_slist_append(h, "Accept: application/json");
+	line = xasprintf("Accept: %s", call->accept != NULL ? call->accept : "application/json");
+	h = curl_slist_append(h, line);
+	free(line);
 	h = curl_slist_append(h, "Expect:");
 	if (call->body != NULL) {
 		line = xasprintf("Content-Type: %s", call->content_type);
@@ -961,6 +969,10 @@ static void call_completed(struct kube_call *call, CURLcode res)
 		return;
 	}
 	r.http_status = call->status;
+	if (call->raw) { /* the body went to on_data, whatever the status */
+		call_finish(call, &r);
+		return;
+	}
 	r.gone = call->status == 410;
 	if (call->resp.len > 0)
 		r.body = json_loadb(call->resp.data, call->resp.len, 0, &jerr);
@@ -1024,6 +1036,7 @@ static struct kube_call *call_new(struct kube_client *c, const struct kube_req *
 					     : "application/json");
 	}
 	call->retry_ok = !req->no_retry;
+	call->accept = req->accept != NULL ? xstrdup(req->accept) : NULL;
 	call->timeout_ms = c->opts.timeout_ms;
 	spok_buf_init(&call->resp, KUBE_BODY_MAX);
 	call->cb = cb;
@@ -1064,13 +1077,16 @@ static bool url_char(unsigned char ch, bool query)
 /* Every path built from user values goes through kube_path, which escapes; this refuses
  * whatever would still change the request's target: empty and dot segments (cluster-wide
  * paths), and characters that end the path or were left unescaped. */
-static int check_target(const struct kube_req *req, struct spok_err *err)
+static int check_target(const struct kube_req *req, bool trailing_slash, struct spok_err *err)
 {
 	const char *p = req->path, *q = req->query ? req->query : "";
 
 	for (const char *seg = p + 1;;) {
 		size_t n = strcspn(seg, "/");
 
+		/* A proxied path ("/.../proxy/jobs/") may end in '/'; an API path never does. */
+		if (n == 0 && seg[0] == '\0' && trailing_slash && seg > p + 1)
+			break;
 		if (n == 0 || dot_segment(seg, n))
 			return spok_err_set(err, SPOK_EINVAL, "kube: path '%.200s' has an empty or dot "
 					    "segment; a namespace or name is missing or invalid", p);
@@ -1089,20 +1105,25 @@ static int check_target(const struct kube_req *req, struct spok_err *err)
 	return 0;
 }
 
-static int check_req(struct kube_client *c, const struct kube_req *req, struct spok_err *err)
+static int check_req(struct kube_client *c, const struct kube_req *req, bool trailing_slash,
+		     struct spok_err *err)
 {
 	if (c->closing)
 		return spok_err_set(err, SPOK_EINVAL, "kube: client is closed");
 	if (req->method == NULL || req->path == NULL || req->path[0] != '/')
 		return spok_err_set(err, SPOK_EINVAL, "kube: request needs a method and a path "
 				    "starting with '/'");
-	return check_target(req, err);
+	for (const char *a = req->accept; a != NULL && *a; a++)
+		if ((unsigned char)*a < 0x20 || *a == 0x7f)
+			return spok_err_set(err, SPOK_EINVAL, "kube: Accept header has a control "
+					    "character; please report");
+	return check_target(req, trailing_slash, err);
 }
 
 int kube_request(struct kube_client *c, const struct kube_req *req, kube_done_cb cb, void *data,
 		 struct spok_err *err)
 {
-	int result = check_req(c, req, err);
+	int result = check_req(c, req, false, err);
 
 	if (result != 0)
 		return result;
@@ -1110,22 +1131,31 @@ int kube_request(struct kube_client *c, const struct kube_req *req, kube_done_cb
 	return 0;
 }
 
-int kube__stream(struct kube_client *c, const struct kube_req *req, long timeout_ms,
-		 kube__data_cb on_data, kube_done_cb cb, void *data, struct kube_call **out,
-		 struct spok_err *err)
+int kube__stream_raw(struct kube_client *c, const struct kube_req *req, long timeout_ms,
+		     kube__data_cb on_data, kube__header_cb on_hdr, kube_done_cb cb, void *data,
+		     struct kube_call **out, struct spok_err *err)
 {
 	struct kube_call *call;
-	int result = check_req(c, req, err);
+	int result = check_req(c, req, on_hdr != NULL, err);
 
 	if (result != 0)
 		return result;
 	call = call_new(c, req, cb, data);
 	call->retry_ok = false;
 	call->on_data = on_data;
+	call->on_hdr = on_hdr;
+	call->raw = on_hdr != NULL;
 	call->timeout_ms = timeout_ms;
 	call_schedule(call, 0);
 	*out = call;
 	return 0;
+}
+
+int kube__stream(struct kube_client *c, const struct kube_req *req, long timeout_ms,
+		 kube__data_cb on_data, kube_done_cb cb, void *data, struct kube_call **out,
+		 struct spok_err *err)
+{
+	return kube__stream_raw(c, req, timeout_ms, on_data, NULL, cb, data, out, err);
 }
 
 void kube__cancel(struct kube_call *call)

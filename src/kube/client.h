@@ -72,6 +72,7 @@ struct kube_req {
 	const char *body;         /* NULL: none */
 	size_t body_len;
 	bool no_retry;            /* do not retry this one */
+	const char *accept;       /* Accept header; NULL: application/json */
 };
 
 /* Group/version/resource of a collection; group "" (or NULL) is the core /api group. */

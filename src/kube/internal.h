@@ -16,6 +16,17 @@ int kube__stream(struct kube_client *c, const struct kube_req *req, long timeout
 		 kube__data_cb on_data, kube_done_cb cb, void *data, struct kube_call **out,
 		 struct spok_err *err);
 
+/* One response header line as curl hands it over ("HTTP/2 200\r\n", "Name: value\r\n",
+ * "\r\n"), of every response including interim ones (not NUL-terminated). */
+typedef void (*kube__header_cb)(void *data, const char *p, size_t n);
+
+/* kube__stream for a body of ANY status (raw = true): on_data gets it too, and the done
+ * callback reports code 0 with http_status for every HTTP answer (transport failures keep
+ * their codes). on_header (may be NULL) sees the header lines. */
+int kube__stream_raw(struct kube_client *c, const struct kube_req *req, long timeout_ms,
+		     kube__data_cb on_data, kube__header_cb on_header, kube_done_cb cb, void *data,
+		     struct kube_call **out, struct spok_err *err);
+
 /* Cancels a call: neither of its callbacks fires afterwards. Safe from inside them. */
 void kube__cancel(struct kube_call *call);
 

@@ -84,7 +84,7 @@ static int send_json(struct kube_client *c, const char *method, char *path, cons
 		     const char *ctype, const json_t *body, kube_done_cb cb, void *data,
 		     struct spok_err *err)
 {
-	struct kube_req req = {method, path, query, ctype, NULL, 0, false};
+	struct kube_req req = {method, path, query, ctype, NULL, 0, false, NULL};
 	char *text = NULL;
 	int result;
 
@@ -219,7 +219,7 @@ static void list_page_done(void *data, const struct kube_resp *r);
 
 static int list_next(struct list_op *op, struct spok_err *err)
 {
-	struct kube_req req = {"GET", op->path, NULL, NULL, NULL, 0, false};
+	struct kube_req req = {"GET", op->path, NULL, NULL, NULL, 0, false, NULL};
 	char *q, *cont = NULL;
 	int result;
 

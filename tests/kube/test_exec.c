@@ -416,7 +416,7 @@ static void test_run_errors(void **state)
 /* One request against a port that refuses connections: the plugin runs (or not) first. */
 static int one_request(struct kube_client *c, char *msg, size_t n)
 {
-	struct kube_req req = {"GET", "/api", NULL, NULL, NULL, 0, true};
+	struct kube_req req = {"GET", "/api", NULL, NULL, NULL, 0, true, NULL};
 	struct kube_sync s = {0};
 	int code;
 

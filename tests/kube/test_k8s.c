@@ -19,9 +19,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/xalloc.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
+#include "kube/stream.h"
 #include "kube/watch.h"
 #include "k8s_env.h"
 
@@ -610,7 +612,7 @@ static void test_in_cluster(void **state)
 		char *path = xasprintf("/api/v1/namespaces/%s/serviceaccounts/spok-sa/token", ns);
 		static const char body[] = "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":"
 			"\"TokenRequest\",\"spec\":{\"expirationSeconds\":3600}}";
-		struct kube_req req = {"POST", path, NULL, NULL, body, sizeof(body) - 1, false};
+		struct kube_req req = {"POST", path, NULL, NULL, body, sizeof(body) - 1, false, NULL};
 
 		assert_int_equal(SYNC(s, kube_request(cli, &req, kube_sync_cb, &s, NULL)), 0);
 		free(path);
@@ -651,7 +653,7 @@ static void test_in_cluster(void **state)
 		static const char body[] = "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":"
 			"\"SelfSubjectReview\"}";
 		struct kube_req req = {"POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", NULL,
-				       NULL, body, sizeof(body) - 1, false};
+				       NULL, body, sizeof(body) - 1, false, NULL};
 		char *want = xasprintf("system:serviceaccount:%s:spok-sa", ns);
 
 		memset(&s, 0, sizeof(s));
@@ -677,7 +679,7 @@ static void test_qps_real(void **state)
 {
 	struct kube_client_opts o = {.qps = 20, .burst = 2};
 	struct kube_client *cli = client_for("admin", &o);
-	struct kube_req req = {"GET", "/version", NULL, NULL, NULL, 0, false};
+	struct kube_req req = {"GET", "/version", NULL, NULL, NULL, 0, false, NULL};
 	struct kube_sync s[6];
 	struct kube_client_stats st;
 
@@ -696,6 +698,85 @@ static void test_qps_real(void **state)
 	client_done(cli);
 }
 
+/* kube_raw_get (`spok ui`'s transport): any answer comes back as it is, head first, then the
+ * body; a 404 is not an error; a HEAD answer has a head and no body; a trailing '/' is allowed. */
+struct raw_out {
+	bool done, head;
+	long status;
+	char ctype[128];
+	struct spok_buf body;
+	struct kube_stream_result res;
+};
+
+static bool raw_head(void *data, const struct kube_raw_head *h)
+{
+	struct raw_out *o = data;
+	const char *ct = kube_raw_header(h, "content-type");
+
+	assert_false(o->head);
+	assert_int_equal(o->body.len, 0);
+	o->head = true;
+	o->status = h->status;
+	snprintf(o->ctype, sizeof(o->ctype), "%s", ct ? ct : "");
+	return true;
+}
+
+static bool raw_chunk(void *data, const char *p, size_t n)
+{
+	struct raw_out *o = data;
+
+	assert_true(o->head);
+	return spok_buf_append(&o->body, p, n) == 0;
+}
+
+static void raw_done(void *data, const struct kube_stream_result *r)
+{
+	struct raw_out *o = data;
+
+	o->done = true;
+	o->res = *r;
+}
+
+static void raw_run(struct kube_client *cli, const char *method, const char *path, struct raw_out *o)
+{
+	struct kube_raw_opts opts = {.method = method, .path = path, .accept = "application/json"};
+
+	memset(o, 0, sizeof(*o));
+	spok_buf_init(&o->body, 1 << 20);
+	assert_int_equal(kube_raw_get(cli, &opts, raw_head, raw_chunk, raw_done, o, NULL, NULL), 0);
+	while (!o->done)
+		uv_run(&loop, UV_RUN_ONCE);
+}
+
+static void test_raw_get(void **state)
+{
+	struct kube_client *cli = client_for("admin", NULL);
+	struct kube_raw_opts bad = {.method = "POST", .path = "/version"};
+	struct raw_out o;
+
+	(void)state;
+	raw_run(cli, "GET", "/version", &o);
+	assert_int_equal(o.res.code, 0);
+	assert_int_equal(o.status, 200);
+	assert_int_equal(o.res.http_status, 200);
+	assert_string_equal(o.ctype, "application/json");
+	assert_non_null(strstr(o.body.data, "gitVersion"));
+	spok_buf_free(&o.body);
+	raw_run(cli, "GET", "/api/v1/namespaces/default/services/no-such-svc:4040/proxy/", &o);
+	assert_int_equal(o.res.code, 0);
+	assert_int_equal(o.status, 404);
+	assert_non_null(strstr(o.body.data, "\"kind\":\"Status\""));
+	spok_buf_free(&o.body);
+	raw_run(cli, "HEAD", "/version", &o); /* the API server has no HEAD there: 405, no body */
+	assert_int_equal(o.res.code, 0);
+	assert_true(o.head);
+	assert_int_equal(o.status, 405);
+	assert_int_equal(o.body.len, 0);
+	spok_buf_free(&o.body);
+	assert_int_equal(kube_raw_get(cli, &bad, raw_head, raw_chunk, raw_done, &o, NULL, NULL), SPOK_EINVAL);
+	client_done(cli);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -710,6 +791,7 @@ int main(void)
 		cmocka_unit_test(test_exec_plugin_expiry),
 		cmocka_unit_test(test_in_cluster),
 		cmocka_unit_test(test_qps_real),
+		cmocka_unit_test(test_raw_get),
 	};
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -9,6 +9,7 @@
 
 #include "common/err.h"
 #include "kube/client.h"
+#include "kube/stream.h"
 #include "kube/watch.h"
 
 struct status_case {
@@ -221,6 +222,92 @@ static void test_paths(void **state)
 	free(p);
 }
 
+/* `spok ui`: the service proxy prefix from hostile names, local paths mapped below it
+ * (nothing climbs out), rewritten links redirected back, Location headers made local. */
+static void test_service_proxy(void **state)
+{
+	const char *pre = "/api/v1/namespaces/spark-jobs/services/pi-ui-svc:4040/proxy";
+	char *p, *up, *redir, *big;
+	struct spok_err err = {0};
+
+	(void)state;
+	assert_true(kube_dns_label("pi-1-ui-svc"));
+	assert_false(kube_dns_label(""));
+	assert_false(kube_dns_label("-a"));
+	assert_false(kube_dns_label("a-"));
+	assert_false(kube_dns_label("A"));
+	assert_false(kube_dns_label("a.b"));
+	assert_false(kube_dns_label(".."));
+	assert_false(kube_dns_label("a/b"));
+	assert_false(kube_dns_label(NULL));
+	big = calloc(1, 65);
+	memset(big, 'a', 64);
+	assert_false(kube_dns_label(big));
+	big[63] = '\0';
+	assert_true(kube_dns_label(big));
+	free(big);
+	p = kube_service_proxy_prefix("spark-jobs", "pi-ui-svc", 4040);
+	assert_string_equal(p, pre);
+	free(p);
+	assert_null(kube_service_proxy_prefix("spark-jobs", "x:1/proxy/../../secrets", 4040));
+	assert_null(kube_service_proxy_prefix("..", "svc", 4040));
+	assert_null(kube_service_proxy_prefix("ns", "svc", 0));
+	assert_null(kube_service_proxy_prefix("ns", "svc", 65536));
+
+	assert_int_equal(kube_service_proxy_map(pre, "/", &up, &redir, &err), 0);
+	assert_string_equal(up, "/api/v1/namespaces/spark-jobs/services/pi-ui-svc:4040/proxy/");
+	assert_null(redir);
+	free(up);
+	assert_int_equal(kube_service_proxy_map(pre, "/jobs/job/", &up, &redir, &err), 0);
+	assert_string_equal(up, "/api/v1/namespaces/spark-jobs/services/pi-ui-svc:4040/proxy/jobs/job/");
+	free(up);
+	/* decoded bytes are escaped again: '?', '#', '%', blanks, non-ASCII stay inside the path */
+	assert_int_equal(kube_service_proxy_map(pre, "/a b/%2E%2E/x?y#z/\xc3\xa9", &up, &redir, &err), 0);
+	assert_string_equal(up, "/api/v1/namespaces/spark-jobs/services/pi-ui-svc:4040/proxy/a%20b/%252E%252E/x%3Fy%23z/%C3%A9");
+	free(up);
+	/* a link the API server rewrote: redirected to the short path */
+	assert_int_equal(kube_service_proxy_map(pre, "/api/v1/namespaces/spark-jobs/services/pi-ui-svc:4040/proxy/static/x.css", &up, &redir, &err), 0);
+	assert_null(up);
+	assert_string_equal(redir, "/static/x.css");
+	free(redir);
+	assert_int_equal(kube_service_proxy_map(pre, pre, &up, &redir, &err), 0);
+	assert_string_equal(redir, "/");
+	free(redir);
+	/* only that exact prefix: a longer service name is an ordinary path */
+	assert_int_equal(kube_service_proxy_map(pre, "/api/v1/namespaces/spark-jobs/services/pi-ui-svc:40400/proxy/x", &up, &redir, &err), 0);
+	assert_null(redir);
+	assert_non_null(strstr(up, "/proxy/api/v1/namespaces/"));
+	free(up);
+	/* nothing climbs out of the prefix */
+	assert_int_equal(kube_service_proxy_map(pre, "/../../../secrets", &up, &redir, &err), SPOK_EINVAL);
+	assert_null(up);
+	assert_int_equal(kube_service_proxy_map(pre, "/jobs/..", &up, &redir, &err), SPOK_EINVAL);
+	assert_int_equal(kube_service_proxy_map(pre, "/./jobs", &up, &redir, &err), SPOK_EINVAL);
+	assert_int_equal(kube_service_proxy_map(pre, "/a\\..\\b", &up, &redir, &err), SPOK_EINVAL);
+	assert_int_equal(kube_service_proxy_map(pre, "/a\nb", &up, &redir, &err), SPOK_EINVAL);
+	assert_int_equal(kube_service_proxy_map(pre, "jobs", &up, &redir, &err), SPOK_EINVAL);
+	assert_int_equal(kube_service_proxy_map(pre, "", &up, &redir, &err), SPOK_EINVAL);
+	big = calloc(1, KUBE_PROXY_PATH_MAX + 2);
+	memset(big, 'a', KUBE_PROXY_PATH_MAX + 1);
+	big[0] = '/';
+	assert_int_equal(kube_service_proxy_map(pre, big, &up, &redir, &err), SPOK_EINVAL);
+	free(big);
+
+	p = kube_service_proxy_location(pre, "http://127.0.0.1:6443/api/v1/namespaces/spark-jobs/services/pi-ui-svc:4040/proxy/jobs/");
+	assert_string_equal(p, "/jobs/");
+	free(p);
+	p = kube_service_proxy_location(pre, "/api/v1/namespaces/spark-jobs/services/pi-ui-svc:4040/proxy?x=1");
+	assert_string_equal(p, "/?x=1");
+	free(p);
+	p = kube_service_proxy_location(pre, "/jobs/");
+	assert_string_equal(p, "/jobs/");
+	free(p);
+	p = kube_service_proxy_location(pre, "https://example.com/x");
+	assert_string_equal(p, "https://example.com/x");
+	free(p);
+	assert_null(kube_service_proxy_location(pre, "/jobs/\r\nSet-Cookie: a=b"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +316,7 @@ int main(void)
 		cmocka_unit_test(test_lines_cap),
 		cmocka_unit_test(test_event_decode),
 		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_service_proxy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
