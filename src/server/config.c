@@ -8,6 +8,7 @@
 
 #include "common/buf.h"
 #include "common/xalloc.h"
+#include "kube/stream.h"
 #include "spec/yamljson.h"
 
 #define DOC "see docs/SERVER.md"
@@ -459,7 +460,7 @@ static int read_names(struct jctx *c, const json_t *j, const char *field, const 
 			return bad(c, path, "entries must be non-empty strings");
 		if (star && strcmp(v, "*") == 0)
 			*star = true;
-		else if (!star && !srv_dns_label(v))
+		else if (!star && !kube_dns_label(v))
 			return bad(c, path, "entries must be namespace names (DNS-1123 labels: 1-63 of "
 				   "[a-z0-9-], starting and ending with a letter or digit)");
 		else
@@ -582,18 +583,6 @@ bool srv_token_allows(const struct srv_token *t, const char *project)
 		if (project && strcmp(t->projects.items[i], project) == 0)
 			return true;
 	return false;
-}
-
-bool srv_dns_label(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return false;
-	return true;
 }
 
 bool srv_token_allows_namespace(const struct srv_token *t, const char *ns, const char *own)

@@ -98,8 +98,6 @@ bool srv_token_allows(const struct srv_token *t, const char *project);
  * the task's project/domain (own). ns must already be a valid DNS-1123 label. The reserved
  * kube-* namespaces need an explicit entry in the token's namespaces, admin or not. */
 bool srv_token_allows_namespace(const struct srv_token *t, const char *ns, const char *own);
-/* A DNS-1123 label: 1-63 of [a-z0-9-], starting and ending with [a-z0-9]. */
-bool srv_dns_label(const char *s);
 
 /* Routing. Per-cluster state indexed like c->clusters. Picks the first route matching
  * project/domain, then among its clusters the healthy one with fewest active executions

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "flyteidl/agent.h"
+#include "kube/stream.h"
 
 /* Flyte's domains are a fixed list per deployment (spok.cluster-resources.domains, default
  * development, staging, production). */
@@ -57,14 +58,14 @@ static int pick_namespace(struct srv_daemon *d, const struct srv_token *tok, con
 	const char *proj = t->project ? t->project : "", *dom = t->domain ? t->domain : "";
 	char *own = spok_namespace_for(d->platform, t->project, t->domain);
 	const char *want = given ? given : own, *why = own_refused(d->platform, t);
-	bool own_trusted = srv_dns_label(own) && why == NULL;
+	bool own_trusted = kube_dns_label(own) && why == NULL;
 	int result = SPOK_OK;
 
-	if (given && !srv_dns_label(given))
+	if (given && !kube_dns_label(given))
 		result = spok_err_set(err, SPOK_EINVAL, "request body: namespace: '%.80s' is not a "
 				      "namespace name (a DNS-1123 label: 1-63 of [a-z0-9-], starting "
 				      "and ending with a letter or digit)", given);
-	else if (!given && !srv_dns_label(own))
+	else if (!given && !kube_dns_label(own))
 		result = spok_err_set(err, SPOK_EINVAL, "namespace: '%.80s', from "
 				      "spok.namespace-template for project '%.40s' domain '%.40s', is "
 				      "not a DNS-1123 label; fix the task's project/domain", own, proj,

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kube/stream.h"
 #include "server/daemon.h"
 #include "server/server.h"
 #include "server/internal.h"
@@ -198,18 +199,18 @@ static void test_namespaces(void **state)
 	char tokens[512];
 
 	(void)state;
-	assert_true(srv_dns_label("a"));
-	assert_true(srv_dns_label("ml-development"));
-	assert_true(srv_dns_label("0a-9"));
-	assert_false(srv_dns_label(""));
-	assert_false(srv_dns_label(NULL));
-	assert_false(srv_dns_label(".."));
-	assert_false(srv_dns_label("-a"));
-	assert_false(srv_dns_label("a-"));
-	assert_false(srv_dns_label("A"));
-	assert_false(srv_dns_label("a.b"));
-	assert_false(srv_dns_label("a/b"));
-	assert_false(srv_dns_label("a234567890123456789012345678901234567890123456789012345678901234"));
+	assert_true(kube_dns_label("a"));
+	assert_true(kube_dns_label("ml-development"));
+	assert_true(kube_dns_label("0a-9"));
+	assert_false(kube_dns_label(""));
+	assert_false(kube_dns_label(NULL));
+	assert_false(kube_dns_label(".."));
+	assert_false(kube_dns_label("-a"));
+	assert_false(kube_dns_label("a-"));
+	assert_false(kube_dns_label("A"));
+	assert_false(kube_dns_label("a.b"));
+	assert_false(kube_dns_label("a/b"));
+	assert_false(kube_dns_label("a234567890123456789012345678901234567890123456789012345678901234"));
 	snprintf(tokens, sizeof(tokens),
 		 "- {name: alice, token-sha256: %s, projects: [ml], namespaces: [shared, kube-system]}\n"
 		 "- {name: root, token-sha256: %s, admin: true}\n", ha, hb);
