@@ -200,6 +200,7 @@ static int engine_start(struct cl *c, const struct cluster_flags *f, const char 
 	o.keep_on_success = f->keep || c->plat.spok.keep_on_success;
 	o.submitted_timeout_ms = ms ? ms : c->plat.spok.submitted_timeout_ms;
 	o.spark_version = c->plat.spok.spark_version;
+	o.ship_local_files = true; /* the user's own files, read by the user's own spok */
 	return spok_engine_new(&o, &c->e, err);
 }
 
