@@ -287,6 +287,13 @@ static int run_cluster(struct spok_cli *cli, const struct cluster_flags *f, cons
 				break;
 			uv_run(&c.loop, UV_RUN_ONCE);
 		}
+		/* ... and its follow-ups are sent (the shipped ConfigMap's owner reference). */
+		for (struct spok_engine_stats es;;) {
+			spok_engine_stats(c.e, &es);
+			if (es.loose == 0)
+				break;
+			uv_run(&c.loop, UV_RUN_ONCE);
+		}
 		printf("%s\n", id);
 		*status = spok_phase_terminal(x.phase) ? spok_cli_phase_exit(x.phase) : 0;
 		goto done;

@@ -276,6 +276,8 @@ static void send_create(struct eng_exec *ex);
 static void send_delete(struct eng_exec *ex);
 static void start_attempt(struct eng_exec *ex, uint32_t attempt);
 static void handle_app(struct eng_exec *ex, const json_t *app);
+static void delete_cm_loose(struct spok_engine *e, const char *ns, const char *app,
+			    const char *id);
 
 /* Terminal phase: record it first, then tear down (DELETE) or leave. */
 static void finish(struct eng_exec *ex, enum spok_phase ph, const char *reason,
@@ -288,6 +290,10 @@ static void finish(struct eng_exec *ex, enum spok_phase ph, const char *reason,
 	ex->x.finished_ms = spok_now_ms();
 	save(ex);
 	crash_point("teardown");
+	/* A ConfigMap whose SparkApplication was never created (refused, name taken) has
+	 * nothing to keep it for. */
+	if (!del && ex->cm_ok && ex->x.started_ms == 0)
+		delete_cm_loose(ex->e, ex->x.namespace_, ex->x.resource_name, ex->x.id);
 	if (del) {
 		ex->st = ES_DELETING;
 		ex->backoff_ms = 0;
@@ -1645,6 +1651,7 @@ bool spok_engine_idle(const struct spok_engine *e)
 void spok_engine_stats(const struct spok_engine *e, struct spok_engine_stats *out)
 {
 	*out = e->stats;
+	out->loose = (size_t)e->loose;
 	for (const struct eng_ns *ns = e->nss; ns; ns = ns->next) {
 		struct kube_watch_stats ws;
 

@@ -113,6 +113,8 @@ struct spok_engine_stats {
 	uint64_t quota_waits;    /* creates refused for quota */
 	uint64_t store_writes;
 	size_t active;           /* executions tracked now */
+	size_t loose;            /* fire-and-forget requests in flight (old attempts' deletes,
+	                          * the ConfigMap's owner reference) */
 };
 
 int spok_engine_new(const struct spok_engine_opts *o, struct spok_engine **out,

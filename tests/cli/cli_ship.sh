@@ -134,6 +134,11 @@ job fits.py
 ID2=$(cat "$T/fit.out")
 APP2=$("$SPOK" status "$ID2" --no-refresh -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("resource_name") or "")')
 kcurl GET "$CMS/$APP2-files" && ok "1000 KiB shipped in $APP2-files" || fail "no ConfigMap $APP2-files: $(cat "$T/kcurl.out")"
+# -d returns once the owner reference is on it too (no wait here).
+python3 -c 'import json,sys
+refs = json.load(open(sys.argv[1]))["metadata"].get("ownerReferences") or []
+sys.exit(0 if [r["name"] for r in refs] == [sys.argv[2]] else 1)' "$T/kcurl.out" "$APP2" &&
+	ok "-d: $APP2-files owned by $APP2" || fail "-d: no ownerReference on $APP2-files"
 "$SPOK" abort "$ID2" >"$T/abort.out" 2>&1 || fail "spok abort: $(cat "$T/abort.out")"
 wait_gone "$CMS/$APP2-files" && ok "ConfigMap deleted after abort" || fail "ConfigMap $APP2-files left after abort"
 wait_gone "$APPS/$APP2" && ok "SparkApplication deleted after abort" || fail "SparkApplication $APP2 left after abort"
