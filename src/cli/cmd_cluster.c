@@ -200,6 +200,7 @@ static int engine_start(struct cl *c, const struct cluster_flags *f, const char 
 	o.keep_on_success = f->keep || c->plat.spok.keep_on_success;
 	o.submitted_timeout_ms = ms ? ms : c->plat.spok.submitted_timeout_ms;
 	o.spark_version = c->plat.spok.spark_version;
+	o.ship_local_files = true; /* the user's own files, read by the user's own spok */
 	return spok_engine_new(&o, &c->e, err);
 }
 
@@ -283,6 +284,13 @@ static int run_cluster(struct spok_cli *cli, const struct cluster_flags *f, cons
 				goto done;
 			if (x.started_ms != 0 || spok_phase_terminal(x.phase) ||
 			    x.phase == SPOK_PHASE_WAITING_FOR_RESOURCES)
+				break;
+			uv_run(&c.loop, UV_RUN_ONCE);
+		}
+		/* ... and its follow-ups are sent (the shipped ConfigMap's owner reference). */
+		for (struct spok_engine_stats es;;) {
+			spok_engine_stats(c.e, &es);
+			if (es.loose == 0)
 				break;
 			uv_run(&c.loop, UV_RUN_ONCE);
 		}

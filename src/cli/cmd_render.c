@@ -17,6 +17,7 @@ struct render_opts {
 	const char *service_account;
 	const char *input_prefix, *output_prefix, *raw_output_prefix, *prev_checkpoint;
 	bool interruptible;
+	bool no_ship;
 };
 
 /* Fills x from flags and the task; *ns_out is the namespace string to free. */
@@ -45,6 +46,7 @@ static int make_exec(const struct spok_cli *cli, const struct render_opts *o,
 	x->output_prefix = o->output_prefix;
 	x->raw_output_prefix = o->raw_output_prefix;
 	x->prev_checkpoint = o->prev_checkpoint;
+	x->ship_local_files = !o->no_ship; /* as `spok run --cluster` creates it */
 	return SPOK_OK;
 }
 
@@ -72,7 +74,7 @@ static int build(struct spok_cli *cli, const char *path, const struct render_opt
 }
 
 static const char *const render_synopsis =
-	"spok render TASK [--task NAME] [--execution NAME] [--attempt N] [-n NS] [-o yaml|json]";
+	"spok render TASK [--task NAME] [--execution NAME] [--attempt N] [-n NS] [--no-ship] [-o yaml|json]";
 
 static void render_flags(struct render_opts *o, struct spok_flag *f)
 {
@@ -97,13 +99,16 @@ static void render_flags(struct render_opts *o, struct spok_flag *f)
 				  "raw output data prefix ({{.RawOutputDataPrefix}})"};
 	f[10] = (struct spok_flag){"prev-checkpoint", 0, &o->prev_checkpoint, NULL, NULL,
 				   "previous checkpoint prefix ({{.PrevCheckpointPrefix}})"};
-	f[11] = (struct spok_flag){0};
+	f[11] = (struct spok_flag){"no-ship", 0, NULL, &o->no_ship, NULL,
+				   "keep local paths as written (as Flyte's plugin would; default: "
+				   "rewritten to the shipped-files ConfigMap)"};
+	f[12] = (struct spok_flag){0};
 }
 
 static int run(struct spok_cli *cli, int argc, char **argv, bool print)
 {
 	struct render_opts o = {0};
-	struct spok_flag flags[12];
+	struct spok_flag flags[13];
 	struct spok_strv pos = {0};
 	struct spok_err err = {0};
 	struct spok_task task;

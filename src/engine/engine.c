@@ -15,6 +15,7 @@
 #include "sparkapp/sparkapp.h"
 
 static const struct kube_gvr SPARKAPPS = {"sparkoperator.k8s.io", "v1beta2", "sparkapplications"};
+static const struct kube_gvr CONFIGMAPS = {"", "v1", "configmaps"};
 
 enum ex_state {
 	ES_WAIT,     /* create to be (re)sent at next_try_ms */
@@ -51,6 +52,13 @@ struct eng_exec {
 	int64_t next_try_ms;
 	uint64_t backoff_ms;
 	char app_state[40];
+	/* Shipped files (ship_local_files): read once per engine (at submit, or lazily after
+	 * re-adoption); cm_ok: this attempt's ConfigMap exists (created or adopted);
+	 * cm_gone: its teardown DELETE succeeded. */
+	struct spok_ship ship;
+	bool ship_read;
+	bool cm_ok;
+	bool cm_gone;
 	struct eng_exec *next;
 };
 
@@ -155,6 +163,7 @@ static void exec_free(struct eng_exec *ex)
 	if (ex->have_task)
 		spok_task_free(&ex->task);
 	free(ex->load_error);
+	spok_ship_free(&ex->ship);
 	free(ex);
 }
 
@@ -184,6 +193,32 @@ static const char *app_label(const json_t *app, const char *key)
 static const char *app_name(const json_t *app)
 {
 	return json_string_value(json_object_get(json_object_get(app, "metadata"), "name"));
+}
+
+/* The task has a path on the submitting machine (pi.py, /home/x/job.jar). */
+static bool task_has_local(const struct spok_task *t)
+{
+	return spok_path_is_local(t->main_application_file);
+}
+
+/* This execution's attempts come with a shipped-files ConfigMap. A task that cannot be
+ * loaded again may have one: its teardown looks for it too. */
+static bool ships(const struct eng_exec *ex)
+{
+	return ex->e->o.ship_local_files && (!ex->have_task || task_has_local(&ex->task));
+}
+
+/* Without shipping, a local path names a file on this host: refused, never read. */
+static int refuse_local(const struct spok_engine *e, const struct spok_task *t,
+			struct spok_err *err)
+{
+	if (e->o.ship_local_files || !task_has_local(t))
+		return SPOK_OK;
+	return spok_err_set(err, SPOK_EINVAL,
+			    "mainApplicationFile %s: a path on the submitting machine; this server "
+			    "does not ship local files: name a file in the image (local:///...) or a "
+			    "URI (s3a://, https://), or run the job with 'spok run --cluster'",
+			    t->main_application_file);
 }
 
 static uint64_t next_backoff(struct eng_exec *ex)
@@ -241,6 +276,8 @@ static void send_create(struct eng_exec *ex);
 static void send_delete(struct eng_exec *ex);
 static void start_attempt(struct eng_exec *ex, uint32_t attempt);
 static void handle_app(struct eng_exec *ex, const json_t *app);
+static void delete_cm_loose(struct spok_engine *e, const char *ns, const char *app,
+			    const char *id);
 
 /* Terminal phase: record it first, then tear down (DELETE) or leave. */
 static void finish(struct eng_exec *ex, enum spok_phase ph, const char *reason,
@@ -253,6 +290,10 @@ static void finish(struct eng_exec *ex, enum spok_phase ph, const char *reason,
 	ex->x.finished_ms = spok_now_ms();
 	save(ex);
 	crash_point("teardown");
+	/* A ConfigMap whose SparkApplication was never created (refused, name taken) has
+	 * nothing to keep it for. */
+	if (!del && ex->cm_ok && ex->x.started_ms == 0)
+		delete_cm_loose(ex->e, ex->x.namespace_, ex->x.resource_name, ex->x.id);
 	if (del) {
 		ex->st = ES_DELETING;
 		ex->backoff_ms = 0;
@@ -307,9 +348,51 @@ static void delete_loose(struct spok_engine *e, const char *ns, const char *name
 	e->loose++;
 }
 
+/* A DELETE of the configmaps collection selected by the attempt's ConfigMap name AND the
+ * execution label: only a ConfigMap spok made for this execution goes, and "none" is a
+ * success (idempotent). */
+static int delete_cm(struct spok_engine *e, const char *ns, const char *app, const char *id,
+		     kube_done_cb cb, void *data, struct spok_err *err)
+{
+	char *cm = spok_ship_configmap_name(app);
+	char *path = kube_path(&CONFIGMAPS, ns, NULL, NULL);
+	char *lv = kube_escape(id), *fv = kube_escape(cm);
+	char *query = xasprintf("labelSelector=%s%%3D%s&fieldSelector=metadata.name%%3D%s",
+				SPOK_LABEL_EXECUTION, lv, fv);
+	struct kube_req req = {.method = "DELETE", .path = path, .query = query};
+	int result;
+
+	e->stats.deletes++;
+	result = kube_request(e->o.client, &req, cb, data, err);
+	free(query);
+	free(fv);
+	free(lv);
+	free(path);
+	free(cm);
+	return result;
+}
+
+static void delete_cm_loose(struct spok_engine *e, const char *ns, const char *app,
+			    const char *id)
+{
+	struct loose_delete *d = xmalloc(sizeof(*d));
+	struct spok_err err = {0};
+
+	d->e = e;
+	if (delete_cm(e, ns, app, id, loose_deleted, d, &err) != 0) {
+		log_warn("engine: delete %s/%s%s: %s", ns, app, SPOK_SHIP_SUFFIX, err.msg);
+		free(d);
+		return;
+	}
+	e->pending++;
+	e->loose++;
+}
+
 static void fail_attempt(struct eng_exec *ex, const char *reason, const char *error_message,
 			 bool delete_old)
 {
+	if (delete_old && ex->x.resource_name && ships(ex))
+		delete_cm_loose(ex->e, ex->x.namespace_, ex->x.resource_name, ex->x.id);
 	if (delete_old && ex->x.resource_name)
 		delete_loose(ex->e, ex->x.namespace_, ex->x.resource_name);
 	if (ex->x.attempt + 1 >= ex->x.max_attempts || ex->x.abort_requested) {
@@ -340,10 +423,38 @@ static void on_deleted(void *data, const struct kube_resp *resp)
 	ex->next_try_ms = spok_now_ms() + (int64_t)next_backoff(ex);
 }
 
+static void on_cm_deleted(void *data, const struct kube_resp *resp)
+{
+	struct eng_exec *ex = data;
+
+	if (!call_back(ex))
+		return;
+	if (resp->code == 0 || resp->code == SPOK_ENOTFOUND) {
+		ex->cm_gone = true;
+		send_delete(ex);
+		return;
+	}
+	log_warn("engine: %s: %s; retrying", ex->x.id, resp->message);
+	ex->next_try_ms = spok_now_ms() + (int64_t)next_backoff(ex);
+}
+
+/* Teardown: the shipped-files ConfigMap first, then the SparkApplication (a crash in
+ * between leaves the SparkApplication, whose leftover cleanup takes both). */
 static void send_delete(struct eng_exec *ex)
 {
 	struct spok_err err = {0};
 
+	if (ships(ex) && !ex->cm_gone) {
+		if (delete_cm(ex->e, ex->x.namespace_, ex->x.resource_name, ex->x.id, on_cm_deleted,
+			      ex, &err) != 0) {
+			log_warn("engine: %s: %s; retrying", ex->x.id, err.msg);
+			ex->next_try_ms = spok_now_ms() + (int64_t)next_backoff(ex);
+			return;
+		}
+		ex->inflight = true;
+		ex->e->pending++;
+		return;
+	}
 	ex->e->stats.deletes++;
 	if (kube_delete(ex->e->o.client, &SPARKAPPS, ex->x.namespace_, ex->x.resource_name,
 			"Background", NULL, on_deleted, ex, &err) != 0) {
@@ -409,35 +520,13 @@ static void create_retry(struct eng_exec *ex, enum spok_phase ph, const char *re
 	}
 }
 
-static void on_created(void *data, const struct kube_resp *resp)
+/* A create (ConfigMap or SparkApplication) refused: wait, retry or fail, by the code.
+ * 409 is handled by the caller. */
+static void create_failed(struct eng_exec *ex, const struct kube_resp *resp)
 {
-	struct eng_exec *ex = data;
-	struct spok_err err = {0};
 	char msg[SPOK_ERR_MSG_MAX + 32];
 
-	if (!call_back(ex))
-		return;
-	if (resp->code == 0) {
-		json_t *seen = ex->seen;
-
-		crash_point("after-create");
-		mark_started(ex);
-		ex->seen = NULL;
-		if (seen)
-			handle_app(ex, seen);
-		json_decref(seen);
-		return;
-	}
 	switch (resp->code) {
-	case SPOK_ECONFLICT:
-		if (kube_get(ex->e->o.client, &SPARKAPPS, ex->x.namespace_, ex->x.resource_name,
-			     on_got_existing, ex, &err) == 0) {
-			ex->inflight = true;
-			ex->e->pending++;
-		} else {
-			create_retry(ex, ex->x.phase, err.msg);
-		}
-		return;
 	case SPOK_EQUOTA:
 		ex->e->stats.quota_waits++;
 		create_retry(ex, SPOK_PHASE_WAITING_FOR_RESOURCES, resp->message);
@@ -456,6 +545,70 @@ static void on_created(void *data, const struct kube_resp *resp)
 		}
 		/* Unavailable, timeouts, 5xx after the client's own retries: keep trying. */
 		create_retry(ex, ex->x.phase, resp->message);
+	}
+}
+
+/* The SparkApplication owns its ConfigMap from now on (garbage collection when a kept one
+ * is deleted by hand); spok deletes it itself at teardown and does not wait for this. */
+static void own_cm(struct eng_exec *ex, const json_t *app)
+{
+	const json_t *md = json_object_get(app, "metadata");
+	const char *uid = json_string_value(json_object_get(md, "uid"));
+	struct loose_delete *d;
+	struct spok_err err = {0};
+	char *cm;
+	json_t *patch;
+
+	if (uid == NULL)
+		return;
+	cm = spok_ship_configmap_name(ex->x.resource_name);
+	patch = json_pack("{s:{s:[{s:s,s:s,s:s,s:s}]}}", "metadata", "ownerReferences",
+			  "apiVersion", "sparkoperator.k8s.io/v1beta2", "kind", "SparkApplication",
+			  "name", ex->x.resource_name, "uid", uid);
+	d = xmalloc(sizeof(*d));
+	d->e = ex->e;
+	if (kube_patch_merge(ex->e->o.client, &CONFIGMAPS, ex->x.namespace_, cm, NULL, patch,
+			     loose_deleted, d, &err) == 0) {
+		ex->e->pending++;
+		ex->e->loose++;
+	} else {
+		log_warn("engine: %s: %s", ex->x.id, err.msg);
+		free(d);
+	}
+	json_decref(patch);
+	free(cm);
+}
+
+static void on_created(void *data, const struct kube_resp *resp)
+{
+	struct eng_exec *ex = data;
+	struct spok_err err = {0};
+
+	if (!call_back(ex))
+		return;
+	if (resp->code == 0) {
+		json_t *seen = ex->seen;
+
+		crash_point("after-create");
+		if (ex->cm_ok)
+			own_cm(ex, resp->body);
+		mark_started(ex);
+		ex->seen = NULL;
+		if (seen)
+			handle_app(ex, seen);
+		json_decref(seen);
+		return;
+	}
+	if (resp->code != SPOK_ECONFLICT) {
+		create_failed(ex, resp);
+		return;
+	}
+	if (kube_get(ex->e->o.client, &SPARKAPPS, ex->x.namespace_, ex->x.resource_name,
+		     on_got_existing, ex, &err) == 0) {
+		ex->inflight = true;
+		ex->e->pending++;
+	} else {
+		create_retry(ex, ex->x.phase, err.msg);
 	}
 }
 
@@ -480,6 +633,8 @@ static int build_app(struct eng_exec *ex, json_t **app, struct spok_err *err)
 				    "execution %s: the task could not be loaded again (%s); "
 				    "run the job again", ex->x.id,
 				    ex->load_error ? ex->load_error : "no task source");
+	if ((result = refuse_local(ex->e, &ex->task, err)) != SPOK_OK)
+		return result;
 	spok_strmap_set(&labels, SPOK_LABEL_EXECUTION, ex->x.id);
 	xe.execution_name = ex->x.id;
 	xe.node_id = "n0";
@@ -487,12 +642,15 @@ static int build_app(struct eng_exec *ex, json_t **app, struct spok_err *err)
 	xe.namespace_ = ex->x.namespace_;
 	xe.now_ms = spok_now_ms();
 	xe.labels = &labels;
+	xe.ship_local_files = ex->e->o.ship_local_files;
 	result = spok_sparkapp_build(&ex->task, ex->e->o.platform, &xe, app, err);
 	spok_strmap_free(&labels);
 	if (result == 0)
 		fill_spark_version(ex->e, *app);
 	return result;
 }
+
+static void send_cm_create(struct eng_exec *ex, const json_t *app);
 
 static void send_create(struct eng_exec *ex)
 {
@@ -501,6 +659,11 @@ static void send_create(struct eng_exec *ex)
 
 	if (build_app(ex, &app, &err) != 0) {
 		finish(ex, SPOK_PHASE_PERMANENT_FAILURE, err.msg, NULL, false);
+		return;
+	}
+	if (ships(ex) && !ex->cm_ok) { /* the ConfigMap first: the pods mount it */
+		send_cm_create(ex, app);
+		json_decref(app);
 		return;
 	}
 	ex->st = ES_CREATING;
@@ -513,6 +676,87 @@ static void send_create(struct eng_exec *ex)
 		return;
 	}
 	json_decref(app);
+	ex->inflight = true;
+	ex->e->pending++;
+}
+
+static void on_cm_existing(void *data, const struct kube_resp *resp)
+{
+	struct eng_exec *ex = data;
+	char msg[512];
+
+	if (!call_back(ex))
+		return;
+	if (resp->code == SPOK_ENOTFOUND) { /* gone in between: create again */
+		send_create(ex);
+		return;
+	}
+	if (resp->code != 0) {
+		create_retry(ex, ex->x.phase, resp->message);
+		return;
+	}
+	if (!str_eq(app_label(resp->body, SPOK_LABEL_EXECUTION), ex->x.id)) {
+		snprintf(msg, sizeof(msg), "ConfigMap %s/%s%s: name taken by an object spok did not "
+			 "create; delete it or run the job again", ex->x.namespace_,
+			 ex->x.resource_name, SPOK_SHIP_SUFFIX);
+		finish(ex, SPOK_PHASE_PERMANENT_FAILURE, msg, NULL, false);
+		return;
+	}
+	ex->cm_ok = true; /* ours, from before a crash */
+	send_create(ex);
+}
+
+static void on_cm_created(void *data, const struct kube_resp *resp)
+{
+	struct eng_exec *ex = data;
+	struct spok_err err = {0};
+	char *cm;
+
+	if (!call_back(ex))
+		return;
+	if (resp->code == 0) {
+		ex->cm_ok = true;
+		send_create(ex);
+		return;
+	}
+	if (resp->code != SPOK_ECONFLICT) {
+		create_failed(ex, resp);
+		return;
+	}
+	cm = spok_ship_configmap_name(ex->x.resource_name);
+	if (kube_get(ex->e->o.client, &CONFIGMAPS, ex->x.namespace_, cm, on_cm_existing, ex,
+		     &err) == 0) {
+		ex->inflight = true;
+		ex->e->pending++;
+	} else {
+		create_retry(ex, ex->x.phase, err.msg);
+	}
+	free(cm);
+}
+
+static void send_cm_create(struct eng_exec *ex, const json_t *app)
+{
+	struct spok_err err = {0};
+	json_t *cm;
+
+	if (!ex->ship_read) { /* after re-adoption: read the files again */
+		if (spok_ship_read(&ex->task, &ex->ship, &err) != 0) {
+			finish(ex, SPOK_PHASE_PERMANENT_FAILURE, err.msg, NULL, false);
+			return;
+		}
+		ex->ship_read = true;
+	}
+	ex->st = ES_CREATING;
+	set_seen(ex, NULL);
+	ex->e->stats.creates++;
+	cm = spok_ship_configmap(app, &ex->ship);
+	if (kube_create(ex->e->o.client, &CONFIGMAPS, ex->x.namespace_, cm, on_cm_created, ex,
+			&err) != 0) {
+		json_decref(cm);
+		create_retry(ex, ex->x.phase, err.msg);
+		return;
+	}
+	json_decref(cm);
 	ex->inflight = true;
 	ex->e->pending++;
 }
@@ -595,8 +839,11 @@ static void cleanup_leftover(struct spok_engine *e, struct eng_ns *ns, const jso
 		return;
 	if (str_eq(x.backend, e->cluster) && str_eq(x.resource_name, name) &&
 	    spok_phase_terminal(x.phase) && !spok_engine_needs_work(&x) &&
-	    !keep_terminal(e, x.phase))
+	    !keep_terminal(e, x.phase)) {
+		if (e->o.ship_local_files)
+			delete_cm_loose(e, ns->name, name, id);
 		delete_loose(e, ns->name, name);
+	}
 	spok_execution_free(&x);
 }
 
@@ -835,6 +1082,8 @@ static void start_attempt(struct eng_exec *ex, uint32_t attempt)
 
 	reset_attempt(&ex->x, attempt);
 	set_seen(ex, NULL);
+	ex->cm_ok = false;
+	ex->cm_gone = false;
 	ex->tracked = false;
 	ex->app_state[0] = '\0';
 	ex->backoff_ms = 0;
@@ -1060,6 +1309,7 @@ int spok_engine_submit(struct spok_engine *e, struct spok_task *t, const char *n
 	struct spok_exec xe = {0};
 	struct eng_exec *ex;
 	struct eng_ns *wns;
+	struct spok_ship ship = {0};
 	json_t *app = NULL;
 	char id[SPOK_EXEC_ID_LEN + 1];
 	int result;
@@ -1068,21 +1318,33 @@ int spok_engine_submit(struct spok_engine *e, struct spok_task *t, const char *n
 		return spok_err_set(err, SPOK_EINTERNAL, "engine: bad submit arguments; please report");
 	if ((result = spok_store_new_id(id, sizeof(id), err)) != 0)
 		return result;
+	if ((result = refuse_local(e, t, err)) != 0)
+		return result;
 	spok_strmap_set(&labels, SPOK_LABEL_EXECUTION, id);
 	xe.execution_name = id;
 	xe.node_id = "n0";
 	xe.namespace_ = ns;
 	xe.now_ms = spok_now_ms();
 	xe.labels = &labels;
+	xe.ship_local_files = e->o.ship_local_files;
 	result = spok_sparkapp_build(t, e->o.platform, &xe, &app, err);
 	spok_strmap_free(&labels);
 	if (result != 0)
 		return result;
+	/* The files are read before anything is recorded or created: a bad one fails here. */
+	if (e->o.ship_local_files && task_has_local(t) &&
+	    (result = spok_ship_read(t, &ship, err)) != 0) {
+		json_decref(app);
+		return result;
+	}
 	if ((wns = ensure_ns(e, ns, err)) == NULL) {
+		spok_ship_free(&ship);
 		json_decref(app);
 		return SPOK_EAPI;
 	}
 	ex = exec_new(e);
+	ex->ship = ship;
+	ex->ship_read = true;
 	ex->x.id = xstrdup(id);
 	ex->x.task_name = xstrdup(t->name);
 	ex->x.project = xstrdup(t->project);
@@ -1389,6 +1651,7 @@ bool spok_engine_idle(const struct spok_engine *e)
 void spok_engine_stats(const struct spok_engine *e, struct spok_engine_stats *out)
 {
 	*out = e->stats;
+	out->loose = (size_t)e->loose;
 	for (const struct eng_ns *ns = e->nss; ns; ns = ns->next) {
 		struct kube_watch_stats ws;
 

@@ -25,6 +25,14 @@
  *    spok_engine_adopt_all keeps taking over: rows a live process follows are re-checked
  *    every tick, and every rescan_ms the unfinished rows are listed again.
  *
+ * Shipped files (ship_local_files, `spok run --cluster` only): an attempt of a task with local
+ * paths first creates its ConfigMap <resource_name>-files (same write-ahead name rules; 409
+ * carrying our execution label = adopt), then the SparkApplication, whose owner reference
+ * the ConfigMap then gets. Every teardown that deletes the SparkApplication deletes the
+ * ConfigMap first (a DELETE of the collection selected by name AND our execution label, so
+ * nothing spok did not create is touched); kept objects keep theirs. Without the option a
+ * task with a local path is refused (SPOK_EINVAL): the daemon never reads its host's files.
+ *
  * Test-only fault injection: SPOK_CRASH_AT=<point> makes the process _exit(137) at that
  * point: before-create (row committed, request not sent), after-create (201 received, not
  * recorded), running (RUNNING recorded), teardown (terminal phase recorded, DELETE not sent).
@@ -45,6 +53,7 @@
 #include "common/err.h"
 #include "kube/client.h"
 #include "model/model.h"
+#include "sparkapp/sparkapp.h"
 #include "store/store.h"
 
 #define SPOK_LABEL_EXECUTION "spok.dev/execution"
@@ -88,6 +97,9 @@ struct spok_engine_opts {
 	/* Fills spec.sparkVersion when the core leaves it "" (Flyte never sets it; CRDs that
 	 * insist on a non-empty value, like deploy/crd, refuse ""). NULL: send as built. */
 	const char *spark_version;
+	/* Ship local files in a ConfigMap (the CLI, whose user owns them). false: refuse tasks
+	 * with local paths (the daemon: a client's path names the daemon host's files). */
+	bool ship_local_files;
 };
 
 struct spok_engine_stats {
@@ -101,6 +113,8 @@ struct spok_engine_stats {
 	uint64_t quota_waits;    /* creates refused for quota */
 	uint64_t store_writes;
 	size_t active;           /* executions tracked now */
+	size_t loose;            /* fire-and-forget requests in flight (old attempts' deletes,
+	                          * the ConfigMap's owner reference) */
 };
 
 int spok_engine_new(const struct spok_engine_opts *o, struct spok_engine **out,
@@ -140,6 +154,12 @@ size_t spok_engine_active(const struct spok_engine *e);
  * (so leftovers of cut-short teardowns have been found): the caller may close. */
 bool spok_engine_idle(const struct spok_engine *e);
 void spok_engine_stats(const struct spok_engine *e, struct spok_engine_stats *out);
+
+/* Reads the files spok_ship_list names for t (relative paths against the directory of
+ * t->source_path) into out, at most SPOK_SHIP_MAX_BYTES in all. SPOK_EINVAL with one line
+ * naming the file when one cannot be read, is not a regular file, or the cap is passed
+ * (nothing is kept then). Free with spok_ship_free. */
+int spok_ship_read(const struct spok_task *t, struct spok_ship *out, struct spok_err *err);
 
 /* True when x (a store row) still needs an engine: non-terminal, or RETRYABLE_FAILURE with
  * attempts left and no abort requested. */

@@ -197,6 +197,9 @@ struct spok_exec {
 	const char *output_prefix;
 	const char *raw_output_prefix;
 	const char *prev_checkpoint;
+	/* Local paths are shipped (spok run --cluster, spok render): rewritten to local:// paths
+	 * under a mounted ConfigMap (sparkapp.h, spok_ship_*). false: kept as written. */
+	bool ship_local_files;
 };
 
 /* x with t's Flyte task-execution identity applied, when t carries one (the strings stay

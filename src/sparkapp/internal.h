@@ -38,11 +38,16 @@ struct spok__ctx {
 	const struct spok_platform *p;
 	const struct spok_exec *x;
 	const char *gen;   /* generated name */
+	const char *app_name; /* metadata.name (the DNS-1123 form of gen) */
+	bool ship;         /* local files are shipped: rewrite paths, mount the ConfigMap */
 };
 
 /* Builds the driver (is_driver, never interruptible) or executor pod. */
 int spok__role_build(const struct spok__ctx *c, bool is_driver, struct spok__role *out,
 		     struct spok_err *err);
 void spok__role_free(struct spok__role *r);
+
+/* The pod template that mounts the shipped-files ConfigMap of app_name (ship.c). */
+json_t *spok__ship_template(const char *app_name, bool is_driver);
 
 #endif

@@ -166,6 +166,8 @@ static json_t *role_json(const struct spok__ctx *c, const struct spok__role *r, 
 	json_t *o = json_object();
 	char key[32];
 
+	if (c->ship) /* SparkPodSpec declares template first */
+		spok__jset(o, "template", spok__ship_template(c->app_name, is_driver));
 	snprintf(key, sizeof(key), "%scores", prefix);
 	set_int_conf(o, "cores", conf, key);
 	snprintf(key, sizeof(key), "%smemory", prefix);
@@ -196,7 +198,6 @@ static json_t *role_json(const struct spok__ctx *c, const struct spok__role *r, 
 static json_t *metadata_json(const struct spok__ctx *c)
 {
 	struct spok_strmap labels = {0}, ann = {0};
-	char *name = spok_dns1123_subdomain(c->gen);
 	json_t *md = json_object();
 
 	/* addObjectMetadata: defaults, the task's metadata, then the task execution's. */
@@ -206,12 +207,11 @@ static json_t *metadata_json(const struct spok__ctx *c)
 	spok_strmap_merge(&ann, &c->p->k8s.default_annotations);
 	spok_strmap_merge(&ann, &c->t->annotations);
 	exec_annotations(c, &ann);
-	spok__jset(md, "name", spok__jstr(name));
+	spok__jset(md, "name", spok__jstr(c->app_name));
 	spok__jset(md, "namespace", spok__jstr(c->x->namespace_));
 	spok__jset(md, "labels", spok__jmap_sorted(&labels));
 	if (ann.len > 0)
 		spok__jset(md, "annotations", spok__jmap_sorted(&ann));
-	free(name);
 	spok_strmap_free(&labels);
 	spok_strmap_free(&ann);
 	return md;
@@ -232,7 +232,11 @@ static json_t *spec_json(const struct spok__ctx *c, const struct spok__role *drv
 		   spok__jstr(json_string_value(json_object_get(exe->primary, "image"))));
 	if (t->main_class && t->main_class[0])
 		spok__jset(spec, "mainClass", spok__jstr(t->main_class));
-	if (t->main_application_file && t->main_application_file[0])
+	if (c->ship && spok_path_is_local(t->main_application_file)) {
+		char *uri = spok_ship_uri(t->main_application_file);
+		spok__jset(spec, "mainApplicationFile", spok__jstr(uri));
+		free(uri);
+	} else if (t->main_application_file && t->main_application_file[0])
 		spok__jset(spec, "mainApplicationFile", spok__jstr(t->main_application_file));
 	else
 		spok__jset(spec, "mainApplicationFile", json_null());
@@ -280,7 +284,8 @@ int spok_sparkapp_build(const struct spok_task *t, const struct spok_platform *p
 {
 	struct spok__role drv = {0}, exe = {0};
 	struct spok_strmap conf = {0};
-	struct spok__ctx c = {t, p, x, NULL};
+	struct spok__ctx c = {t, p, x, NULL, NULL, false};
+	struct spok_ship ship = {0};
 	struct spok_exec xf;
 	char attempt[16];
 	const char *parts[3];
@@ -295,6 +300,10 @@ int spok_sparkapp_build(const struct spok_task *t, const struct spok_platform *p
 	c.x = x = &xf;
 	if ((result = check_inputs(t, p, x, err)) != SPOK_OK)
 		return result;
+	if (x->ship_local_files && (result = spok_ship_list(t, &ship, err)) != SPOK_OK)
+		return result;
+	c.ship = ship.n > 0;
+	spok_ship_free(&ship);
 	snprintf(attempt, sizeof(attempt), "%u", x->attempt);
 	parts[0] = x->execution_name;
 	parts[1] = x->node_id ? x->node_id : "n0";
@@ -302,6 +311,7 @@ int spok_sparkapp_build(const struct spok_task *t, const struct spok_platform *p
 	c.gen = spok_generated_name(parts, 3,
 				    p->spok.name_max_len > 0 ? p->spok.name_max_len
 							     : SPOK_DEFAULT_NAME_MAX_LEN);
+	c.app_name = spok_dns1123_subdomain(c.gen);
 	if ((result = spok__role_build(&c, true, &drv, err)) != SPOK_OK)
 		goto fail;
 	if ((result = spok__role_build(&c, false, &exe, err)) != SPOK_OK)
@@ -318,5 +328,6 @@ fail:
 	spok__role_free(&drv);
 	spok__role_free(&exe);
 	free((char *)c.gen);
+	free((char *)c.app_name);
 	return result;
 }

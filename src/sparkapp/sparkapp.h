@@ -66,4 +66,47 @@ char *spok_dns1123_subdomain(const char *name);
  * [-a-z0-9] become '-', cut to 63 bytes, '-' trimmed. Caller frees. */
 char *spok_label_value(const char *name);
 
+/* ---- shipping local files (`spok run --cluster`; docs/ARCHITECTURE.md "Shipping local
+ * files") ----
+ * A task's local paths (no URI scheme) are sent as ONE immutable ConfigMap per attempt,
+ * named <SparkApplication name>-files and labelled like the SparkApplication, mounted
+ * read-only at SPOK_SHIP_MOUNT in the driver and executor pods through their pod templates;
+ * the paths become local://SPOK_SHIP_MOUNT/<base name>. The builder does this when
+ * x->ship_local_files is set; the caller reads the files and creates the ConfigMap. */
+#define SPOK_SHIP_MOUNT "/opt/spok/files"
+#define SPOK_SHIP_VOLUME "spok-files"
+#define SPOK_SHIP_SUFFIX "-files"
+/* Cap on the shipped bytes of one attempt: the API server refuses a ConfigMap whose data
+ * exceed 1 MiB; 24 KiB are left for keys, metadata and slack. */
+#define SPOK_SHIP_MAX_BYTES (1000u * 1024u)
+
+struct spok_ship_file {
+	char *field;          /* job-file key, e.g. "mainApplicationFile" */
+	char *path;           /* as written in the task */
+	char *key;            /* ConfigMap key = base name */
+	unsigned char *data;  /* the content once read (the caller fills it), or NULL */
+	size_t len;
+};
+
+struct spok_ship {
+	struct spok_ship_file *files;
+	size_t n;
+};
+
+/* True when path has no URI scheme (pi.py, /abs/pi.py, ../x.jar): a file on the submitting
+ * machine. local://, file:, s3a://, https:// ... are not local. NULL/"" are not. */
+bool spok_path_is_local(const char *path);
+/* The task's local paths (today: mainApplicationFile) with their keys; out->n == 0 when
+ * there are none. SPOK_EINVAL naming the file when a base name is not a valid ConfigMap key
+ * or two files share one. Free with spok_ship_free. */
+int spok_ship_list(const struct spok_task *t, struct spok_ship *out, struct spok_err *err);
+void spok_ship_free(struct spok_ship *s);
+/* "<app_name>-files". Caller frees. */
+char *spok_ship_configmap_name(const char *app_name);
+/* "local://SPOK_SHIP_MOUNT/<base name of path>". Caller frees. */
+char *spok_ship_uri(const char *path);
+/* The ConfigMap for app (a built SparkApplication: name, namespace and labels are taken
+ * from it) holding s's files (data may be NULL for empty) as binaryData. New reference. */
+json_t *spok_ship_configmap(const json_t *app, const struct spok_ship *s);
+
 #endif

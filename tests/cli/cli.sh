@@ -35,6 +35,10 @@ cmp -s "$T/out" "$SRC/tests/cli/data/pi-render.yaml" || {
 expect 0 "" "$SPOK" render "$PI" --now-ms 1700000000000 --execution demo -n team-a -o json
 grep -q '"name": "demo-n0-0"' "$T/out" || fail "-o json: no metadata.name demo-n0-0"
 grep -q '"namespace": "team-a"' "$T/out" || fail "-o json: no namespace team-a"
+# --no-ship: the local path as written, as Flyte's plugin would send it (no shipped files).
+expect 0 "" "$SPOK" render "$PI" --execution demo -n team-a --no-ship -o json
+grep -q '"mainApplicationFile": "pi.py"' "$T/out" || fail "--no-ship: mainApplicationFile rewritten"
+grep -q '"template"' "$T/out" && fail "--no-ship: a pod template"
 
 expect 0 "" "$SPOK" validate "$PI"
 [ "$(cat "$T/out")" = "$PI: ok (task pi, type PYTHON)" ] || fail "validate output: $(cat "$T/out")"

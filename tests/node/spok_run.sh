@@ -2,7 +2,9 @@
 # tests/node/spok_run.sh SPOK - `spok run JOB --cluster admin` on the real node with the real
 # operator: the driver pod's real log (with "Pi is roughly 3.14...") streams to stdout, phases
 # QUEUED -> INITIALIZING -> RUNNING -> SUCCEEDED are recorded with timestamps, two executor
-# pods really ran, and the run leaves nothing behind in its namespace.
+# pods really ran, and the run leaves nothing behind in its namespace. The first run is
+# examples/pi/pi.yaml as written (mainApplicationFile: pi.py, a file on this machine, shipped
+# in a ConfigMap); only its image line is swapped for the image built here (no registry).
 set -uo pipefail
 SPOK=${1:?usage: spok_run.sh SPOK}
 . "$(dirname "$0")/lib.sh"
@@ -25,8 +27,13 @@ plugins:
       spark.kubernetes.executor.deleteOnTermination: "false"
 YAML
 watch_to "$TMP/pods.watch" "/api/v1/namespaces/$NS/pods?watch=1&labelSelector=spark-role%3Dexecutor"
+watch_to "$TMP/cms.watch" "/api/v1/namespaces/$NS/configmaps?watch=1&labelSelector=spok.dev%2Fexecution"
 sleep 1
-"$SPOK" run "$SRC/tests/node/data/pi-image.yaml" --cluster admin -n "$NS" --config "$TMP/spok.yaml" \
+mkdir -p "$TMP/pi"
+sed "s#^image: .*#image: $IMAGE#" "$SRC/examples/pi/pi.yaml" >"$TMP/pi/pi.yaml"
+cp "$SRC/examples/pi/pi.py" "$TMP/pi/pi.py"
+grep -q '^mainApplicationFile: pi.py$' "$TMP/pi/pi.yaml" || not_ok "examples/pi/pi.yaml no longer names pi.py"
+(cd "$TMP" && "$SPOK" run "$TMP/pi/pi.yaml" --cluster admin -n "$NS" --config "$TMP/spok.yaml") \
   >"$TMP/out" 2>"$TMP/err"
 rc=$?
 [ $rc -eq 0 ] && ok "spok run --cluster exit 0" || { not_ok "spok run exit $rc"; tail -n 20 "$TMP/err"; }
@@ -61,6 +68,22 @@ print(len(names))
 PY
 )
 [ "$running" -ge 2 ] && ok "$running executor pods were Running" || not_ok "$running executor pods seen Running, want 2"
+APP=$(jfield "$TMP/status.json" resource_name)
+shipped=$(python3 - "$TMP/cms.watch" "$APP-files" <<'PY'
+import json, sys
+seen = []
+for line in open(sys.argv[1]):
+    try:
+        e = json.loads(line)
+    except Exception:
+        continue
+    if e["object"]["metadata"]["name"] == sys.argv[2]:
+        seen.append(e["type"])
+print(" ".join(seen))
+PY
+)
+case " $shipped " in *" ADDED "*" DELETED "*) ok "pi.py shipped in ConfigMap $APP-files, deleted at teardown" ;;
+  *) not_ok "ConfigMap $APP-files events: '$shipped'" ;; esac
 left() {
   local k
   for k in pods services configmaps; do
@@ -71,7 +94,7 @@ for o in json.load(open(sys.argv[1])).get("items", []):
     if n != "kube-root-ca.crt": print(sys.argv[2] + "/" + n)' "$TMP/body" "$k"
   done
   api GET "/apis/sparkoperator.k8s.io/v1beta2/namespaces/$NS/sparkapplications"
-  grep -o '"name":"pi-node[^"]*"' "$TMP/body"
+  grep -o '"name":"\(pi-node\|sp-\)[^"]*"' "$TMP/body"
 }
 empty() { [ -z "$(left)" ]; }
 wait_for 120 empty && ok "nothing left in $NS after the run" || not_ok "left after the run: $(left | tr '\n' ' ')"

@@ -622,6 +622,29 @@ static void test_many_labels(void **state)
 	json_decref(http_json("GET", "/healthz", NULL, NULL, 200));
 }
 
+/* A job file's local path names a file on the daemon's host: `spok serve` never reads or
+ * ships it (a token holder must not read the daemon's files): 400 naming the field, and
+ * nothing created. `spok run --cluster` is what ships local files. */
+static void test_local_path_refused(void **state)
+{
+	static const char *const paths[] = {"/etc/passwd", "pi.py", "../x.jar"};
+	char want[160], *body;
+	json_t *b;
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		b = json_pack("{s:{s:s,s:s,s:s,s:s}}", "task", "name", "shiplocal", "project", "ml",
+			      "type", "python", "mainApplicationFile", paths[i]);
+		body = json_dumps(b, JSON_COMPACT);
+		json_decref(b);
+		snprintf(want, sizeof(want), "mainApplicationFile %s: a path on the submitting "
+			 "machine; this server does not ship local files", paths[i]);
+		refuse(ML_TOKEN, body, 400, "invalid", want);
+		free(body);
+	}
+	assert_int_equal(apps_named("shiplocal"), 0);
+}
+
 /* A TCP connection to the API (or the health listener) from local address `from`. */
 static int raw_connect(const char *from, unsigned to)
 {
@@ -1384,6 +1407,7 @@ int main(void)
 		cmocka_unit_test(test_namespace_authz),
 		cmocka_unit_test(test_token_without_projects),
 		cmocka_unit_test(test_many_labels),
+		cmocka_unit_test(test_local_path_refused),
 		cmocka_unit_test(test_framing),
 		cmocka_unit_test(test_submit_status_links_abort),
 		cmocka_unit_test(test_route_to_down_cluster_waits),

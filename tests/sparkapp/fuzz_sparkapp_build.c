@@ -64,6 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				json_decref(app);
 			}
 			x.interruptible = !x.interruptible;
+			x.ship_local_files = !x.ship_local_files; /* the shipped form too */
 		}
 		spok_task_free(&t);
 	}

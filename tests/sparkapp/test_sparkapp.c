@@ -327,6 +327,87 @@ static void test_tolerations_and_gpu(void **state)
 	spok_platform_free(&p);
 }
 
+static void test_path_is_local(void **state)
+{
+	(void)state;
+	assert_true(spok_path_is_local("pi.py"));
+	assert_true(spok_path_is_local("../jobs/pi.py"));
+	assert_true(spok_path_is_local("/home/me/pi.py"));
+	assert_true(spok_path_is_local("1x:/y"));      /* a scheme starts with a letter */
+	assert_true(spok_path_is_local("my_dir:x.py")); /* '_' is not a scheme character */
+	assert_false(spok_path_is_local("local:///opt/pi.py"));
+	assert_false(spok_path_is_local("s3a://bucket/pi.py"));
+	assert_false(spok_path_is_local("https://example.com/pi.py"));
+	assert_false(spok_path_is_local("file:/tmp/pi.py"));
+	assert_false(spok_path_is_local(""));
+	assert_false(spok_path_is_local(NULL));
+}
+
+static unsigned char *dup_bytes(const unsigned char *p, size_t n)
+{
+	unsigned char *d = xmalloc(n);
+	memcpy(d, p, n);
+	return d;
+}
+
+static void test_ship(void **state)
+{
+	struct spok_task t;
+	struct spok_ship s;
+	struct spok_err err = {0};
+	static unsigned char hello[] = "hello\n", ab[] = "ab";
+	json_t *app, *cm, *want;
+	char *p;
+	(void)state;
+
+	spok_task_init(&t);
+	t.source_path = xstrdup("/w/job.yaml");
+	t.main_application_file = xstrdup("sub/pi.py");
+	assert_int_equal(spok_ship_list(&t, &s, &err), SPOK_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.files[0].key, "pi.py");
+	assert_string_equal(s.files[0].field, "mainApplicationFile");
+	spok_ship_free(&s);
+	free(t.main_application_file);
+	t.main_application_file = xstrdup("sub/");
+	assert_int_equal(spok_ship_list(&t, &s, &err), SPOK_EINVAL);
+	assert_string_equal(err.msg, "mainApplicationFile sub/: the file name cannot be "
+			    "shipped (a ConfigMap key: 1-253 letters, digits, '-', '_', '.'); rename the file");
+	assert_int_equal(s.n, 0);
+	free(t.main_application_file);
+	t.main_application_file = xstrdup("local:///opt/pi.py");
+	assert_int_equal(spok_ship_list(&t, &s, &err), SPOK_OK);
+	assert_int_equal(s.n, 0);
+	spok_task_free(&t);
+
+	p = spok_ship_uri("../a/b/pi.py");
+	assert_string_equal(p, "local:///opt/spok/files/pi.py");
+	free(p);
+	p = spok_ship_configmap_name("sp-x-n0-0");
+	assert_string_equal(p, "sp-x-n0-0-files");
+	free(p);
+
+	/* base64 by Python: b"hello\n" -> aGVsbG8K, b"ab" -> YWI=, b"" -> "" */
+	s.n = 3;
+	s.files = xcalloc(3, sizeof(*s.files));
+	s.files[0] = (struct spok_ship_file){.key = xstrdup("a.py"), .data = dup_bytes(hello, 6), .len = 6};
+	s.files[1] = (struct spok_ship_file){.key = xstrdup("b.txt"), .data = dup_bytes(ab, 2), .len = 2};
+	s.files[2] = (struct spok_ship_file){.key = xstrdup("empty")};
+	app = json_pack("{s:{s:s,s:s,s:{s:s}}}", "metadata", "name", "sp-x-n0-0", "namespace", "ns1",
+			"labels", "spok.dev/execution", "sp-x");
+	cm = spok_ship_configmap(app, &s);
+	want = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:b,s:{s:s,s:s,s:s}}", "apiVersion", "v1",
+			 "kind", "ConfigMap", "metadata", "name", "sp-x-n0-0-files", "namespace", "ns1",
+			 "labels", "spok.dev/execution", "sp-x", "immutable", 1, "binaryData",
+			 "a.py", "aGVsbG8K", "b.txt", "YWI=", "empty", "");
+	if (!json_equal(cm, want))
+		fail_msg("configmap: %s", json_dumps(cm, JSON_COMPACT));
+	json_decref(want);
+	json_decref(cm);
+	json_decref(app);
+	spok_ship_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +416,7 @@ int main(void)
 		cmocka_unit_test(test_missing_main),   cmocka_unit_test(test_k8s_pod_target),
 		cmocka_unit_test(test_conf_order),
 		cmocka_unit_test(test_tolerations_and_gpu),
+		cmocka_unit_test(test_path_is_local),  cmocka_unit_test(test_ship),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

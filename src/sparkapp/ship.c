@@ -1,0 +1,188 @@
+/* ship.c - the pure half of shipping a job's local files to the cluster: which paths are
+ * local, what their ConfigMap keys are, the ConfigMap object, and the pod-template volume
+ * the SparkApplication mounts it with. Reading the files is the engine's job. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+#include "sparkapp/internal.h"
+#include "sparkapp/sparkapp.h"
+
+bool spok_path_is_local(const char *path)
+{
+	const char *p = path;
+
+	if (path == NULL || path[0] == '\0')
+		return false;
+	/* RFC 3986 scheme, as java.net.URI (Spark's resolveURI) reads it: ALPHA *(ALPHA /
+	 * DIGIT / "+" / "-" / ".") ":". Anything else is a path on this machine. */
+	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+		return true;
+	for (p++; *p && *p != ':'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.'))
+			return true;
+	return *p != ':';
+}
+
+/* A ConfigMap key: [-._a-zA-Z0-9]+, at most 253 bytes, not "." or "..". */
+static bool valid_key(const char *k)
+{
+	size_t n = strlen(k);
+
+	if (n == 0 || n > 253 || strcmp(k, ".") == 0 || strcmp(k, "..") == 0)
+		return false;
+	for (const char *p = k; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+			return false;
+	return true;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+static void add_file(struct spok_ship *s, const char *field, const char *path)
+{
+	struct spok_ship_file *f;
+
+	s->files = xreallocarray(s->files, s->n + 1, sizeof(*s->files));
+	f = &s->files[s->n++];
+	memset(f, 0, sizeof(*f));
+	f->field = xstrdup(field);
+	f->path = xstrdup(path);
+	f->key = xstrdup(base_name(path));
+}
+
+int spok_ship_list(const struct spok_task *t, struct spok_ship *out, struct spok_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (spok_path_is_local(t->main_application_file))
+		add_file(out, "mainApplicationFile", t->main_application_file);
+	for (size_t i = 0; i < out->n; i++) {
+		const struct spok_ship_file *f = &out->files[i];
+
+		if (!valid_key(f->key)) {
+			spok_err_set(err, SPOK_EINVAL,
+				     "%s %s: the file name cannot be shipped (a ConfigMap key: 1-253 "
+				     "letters, digits, '-', '_', '.'); rename the file", f->field, f->path);
+			spok_ship_free(out);
+			return SPOK_EINVAL;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(out->files[j].key, f->key) == 0) {
+				spok_err_set(err, SPOK_EINVAL,
+					     "%s %s: another shipped file (%s) has the same base name; "
+					     "rename one of them", f->field, f->path, out->files[j].path);
+				spok_ship_free(out);
+				return SPOK_EINVAL;
+			}
+	}
+	return SPOK_OK;
+}
+
+void spok_ship_free(struct spok_ship *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->files[i].field);
+		free(s->files[i].path);
+		free(s->files[i].key);
+		free(s->files[i].data);
+	}
+	free(s->files);
+	memset(s, 0, sizeof(*s));
+}
+
+char *spok_ship_configmap_name(const char *app_name)
+{
+	return xasprintf("%s%s", app_name ? app_name : "", SPOK_SHIP_SUFFIX);
+}
+
+char *spok_ship_uri(const char *path)
+{
+	return xasprintf("local://%s/%s", SPOK_SHIP_MOUNT, base_name(path));
+}
+
+static char *base64(const unsigned char *d, size_t n)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *out = xmalloc((n + 2) / 3 * 4 + 1), *o = out;
+	size_t i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		*o++ = tab[d[i] >> 2];
+		*o++ = tab[((d[i] & 3) << 4) | (d[i + 1] >> 4)];
+		*o++ = tab[((d[i + 1] & 15) << 2) | (d[i + 2] >> 6)];
+		*o++ = tab[d[i + 2] & 63];
+	}
+	if (i < n) {
+		*o++ = tab[d[i] >> 2];
+		if (i + 1 < n) {
+			*o++ = tab[((d[i] & 3) << 4) | (d[i + 1] >> 4)];
+			*o++ = tab[(d[i + 1] & 15) << 2];
+		} else {
+			*o++ = tab[(d[i] & 3) << 4];
+			*o++ = '=';
+		}
+		*o++ = '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+json_t *spok_ship_configmap(const json_t *app, const struct spok_ship *s)
+{
+	const json_t *md = json_object_get(app, "metadata");
+	char *name = spok_ship_configmap_name(json_string_value(json_object_get(md, "name")));
+	json_t *cm = json_object(), *meta = json_object(), *bin = json_object();
+	const json_t *labels = json_object_get(md, "labels");
+
+	spok__jset(meta, "name", spok__jstr(name));
+	spok__jset(meta, "namespace",
+		   spok__jstr(json_string_value(json_object_get(md, "namespace"))));
+	if (json_is_object(labels))
+		spok__jset(meta, "labels", json_deep_copy(labels));
+	for (size_t i = 0; i < s->n; i++) {
+		char *b = base64(s->files[i].data ? s->files[i].data : (const unsigned char *)"",
+				 s->files[i].len);
+		json_object_set_new(bin, s->files[i].key, json_string(b));
+		free(b);
+	}
+	spok__jset(cm, "apiVersion", spok__jstr("v1"));
+	spok__jset(cm, "kind", spok__jstr("ConfigMap"));
+	spok__jset(cm, "metadata", meta);
+	/* The kubelet does not watch an immutable ConfigMap; its content never changes. */
+	spok__jset(cm, "immutable", json_true());
+	spok__jset(cm, "binaryData", bin);
+	free(name);
+	return cm;
+}
+
+/* The role's pod template: the ConfigMap as a read-only volume of Spark's container
+ * (Spark keeps a template's volumes and mounts; the operator adds its ownerReference). */
+json_t *spok__ship_template(const char *app_name, bool is_driver)
+{
+	char *cm = spok_ship_configmap_name(app_name);
+	json_t *vol = json_object(), *src = json_object(), *mnt = json_object();
+	json_t *ctr = json_object(), *spec = json_object(), *tpl = json_object();
+
+	spok__jset(src, "name", spok__jstr(cm));
+	spok__jset(vol, "name", spok__jstr(SPOK_SHIP_VOLUME));
+	spok__jset(vol, "configMap", src);
+	spok__jset(mnt, "name", spok__jstr(SPOK_SHIP_VOLUME));
+	spok__jset(mnt, "readOnly", json_true());
+	spok__jset(mnt, "mountPath", spok__jstr(SPOK_SHIP_MOUNT));
+	spok__jset(ctr, "name", spok__jstr(is_driver ? "spark-kubernetes-driver"
+						     : "spark-kubernetes-executor"));
+	spok__jset(ctr, "volumeMounts", json_pack("[o]", mnt));
+	spok__jset(spec, "volumes", json_pack("[o]", vol));
+	spok__jset(spec, "containers", json_pack("[o]", ctr));
+	spok__jset(tpl, "spec", spec);
+	free(cm);
+	return tpl;
+}
