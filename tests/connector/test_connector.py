@@ -596,6 +596,12 @@ def test_config(daemon, template, ns):
         c, d = code_of(stub.CreateTask, create_request(template, ns, "anon"), timeout=30)
         check(c == grpc.StatusCode.PERMISSION_DENIED and "'other'" in d,
               "unauthenticated-as other: %s %s" % (c, d))
+        # A token too long to read is a wrong token, not "no token" (which would get
+        # unauthenticated-as's rights).
+        c, d = code_of(stub.CreateTask, create_request(template, ns, "long"),
+                       metadata=auth("x" * 5000), timeout=30)
+        check(c == grpc.StatusCode.UNAUTHENTICATED, "over-long token with unauthenticated-as: "
+              "%s %s" % (c, d))
     daemon.stop()
     print("ok: unauthenticated-as maps token-less calls to one token's rights", flush=True)
 
