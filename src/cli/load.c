@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,28 +12,8 @@
 #include "spec/spec.h"
 #include "spec/yamljson.h"
 
-/* How a task file is read. The extension decides when it is one spok knows; the content
- * is sniffed only for other names, so one odd byte in a .yaml cannot turn it into a
- * protobuf (issue 8). */
-enum task_format { FMT_UNKNOWN, FMT_YAML, FMT_PROTO, FMT_PACKAGE };
-
-static bool ends_with(const char *path, const char *suffix)
-{
-	size_t n = strlen(path), k = strlen(suffix);
-
-	return n > k && strcasecmp(path + n - k, suffix) == 0;
-}
-
-static enum task_format by_extension(const char *path)
-{
-	if (ends_with(path, ".yaml") || ends_with(path, ".yml") || ends_with(path, ".json"))
-		return FMT_YAML;
-	if (ends_with(path, ".pb"))
-		return FMT_PROTO;
-	if (ends_with(path, ".tgz") || ends_with(path, ".tar.gz"))
-		return FMT_PACKAGE;
-	return FMT_UNKNOWN;
-}
+/* The name decides when it is one spok knows (spok_task_file_by_name); the content is
+ * sniffed only for other names. */
 
 /* Reads only the head of the file: enough for the protobuf/gzip sniff. */
 static int read_head(const char *path, unsigned char *head, size_t cap, size_t *n,
@@ -67,16 +46,16 @@ static size_t whole_utf8(const unsigned char *s, size_t n)
 
 /* Only for names whose extension says nothing: gzip data is a package, bytes that are not
  * UTF-8 text a protobuf, other text a job file. */
-static enum task_format sniff(unsigned char *head, size_t n, size_t cap)
+static enum spok_task_file sniff(unsigned char *head, size_t n, size_t cap)
 {
 	if (n == cap)
 		n = whole_utf8(head, n);
 	if (!spok_flyte_sniff(head, n))
-		return FMT_YAML;
-	return n >= 2 && head[0] == 0x1f && head[1] == 0x8b ? FMT_PACKAGE : FMT_PROTO;
+		return SPOK_TASK_FILE_JOB;
+	return n >= 2 && head[0] == 0x1f && head[1] == 0x8b ? SPOK_TASK_FILE_PACKAGE : SPOK_TASK_FILE_PROTO;
 }
 
-static int load_flyte(const char *path, const char *task_name, enum task_format fmt,
+static int load_flyte(const char *path, const char *task_name, enum spok_task_file fmt,
 		      bool sniffed, struct spok_task *out, struct spok_err *err)
 {
 	int result = spok_flyte_load_task(path, task_name, out, err);
@@ -88,7 +67,7 @@ static int load_flyte(const char *path, const char *task_name, enum task_format 
 	snprintf(msg, sizeof(msg), "%s", err->msg);
 	return spok_err_set(err, result, "%s (read as a %s: the name has no .yaml, .pb or .tgz "
 			    "extension and the content is not UTF-8 text)", msg,
-			    fmt == FMT_PACKAGE ? "pyflyte package" : "Flyte TaskSpec/TaskTemplate protobuf");
+			    fmt == SPOK_TASK_FILE_PACKAGE ? "pyflyte package" : "Flyte TaskSpec/TaskTemplate protobuf");
 }
 
 int spok_cli_load_task(const char *path, const char *task_name, struct spok_task *out,
@@ -96,18 +75,18 @@ int spok_cli_load_task(const char *path, const char *task_name, struct spok_task
 {
 	unsigned char head[4096];
 	size_t n = 0;
-	enum task_format fmt = by_extension(path);
-	bool sniffed = fmt == FMT_UNKNOWN;
+	enum spok_task_file fmt = spok_task_file_by_name(path);
+	bool sniffed = fmt == SPOK_TASK_FILE_UNKNOWN;
 	int result = read_head(path, head, sizeof(head), &n, err);
 
 	if (result != SPOK_OK)
 		return result;
 	if (sniffed)
 		fmt = sniff(head, n, sizeof(head));
-	if (fmt == FMT_PACKAGE && (n < 2 || head[0] != 0x1f || head[1] != 0x8b))
+	if (fmt == SPOK_TASK_FILE_PACKAGE && (n < 2 || head[0] != 0x1f || head[1] != 0x8b))
 		return spok_err_set(err, SPOK_EINVAL, "%s: not a pyflyte package (a .tgz must be "
 				    "gzip data); pass the file `pyflyte package` wrote", path);
-	if (fmt != FMT_YAML)
+	if (fmt != SPOK_TASK_FILE_JOB)
 		return load_flyte(path, task_name, fmt, sniffed, out, err);
 	if (task_name != NULL)
 		return spok_err_set(err, SPOK_EINVAL,

@@ -52,6 +52,18 @@ int spok_flyte_load_task(const char *path, const char *task_name, struct spok_ta
 int spok_flyte_load_task_buf(const uint8_t *buf, size_t len, const char *path,
 			     const char *task_name, struct spok_task *out, struct spok_err *err);
 
+/* What a task file's name says it holds: the one rule for the CLI and the daemon. .yaml,
+ * .yml, .json: a spok job file; .pb: a Flyte TaskSpec/TaskTemplate; .tgz, .tar.gz: a
+ * pyflyte package (case-insensitive). Any other name says nothing: the content decides
+ * (spok_flyte_sniff), so one odd byte in a .yaml is a YAML error, never a protobuf one. */
+enum spok_task_file {
+	SPOK_TASK_FILE_UNKNOWN,
+	SPOK_TASK_FILE_JOB,
+	SPOK_TASK_FILE_PROTO,
+	SPOK_TASK_FILE_PACKAGE
+};
+enum spok_task_file spok_task_file_by_name(const char *path);
+
 /* True if the bytes look like a protobuf or a gzip'd package rather than YAML text
  * (gzip magic, or C0 control bytes / invalid UTF-8, which YAML never contains). */
 bool spok_flyte_sniff(const uint8_t *buf, size_t len);

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <zlib.h>
 
 #include "common/buf.h"
@@ -502,6 +503,24 @@ int spok_flyte_load_task(const char *path, const char *task_name, struct spok_ta
 }
 
 /* ---- sniffing ---- */
+
+static bool name_ends(const char *path, const char *suffix)
+{
+	size_t n = strlen(path), k = strlen(suffix);
+
+	return n > k && strcasecmp(path + n - k, suffix) == 0;
+}
+
+enum spok_task_file spok_task_file_by_name(const char *path)
+{
+	if (name_ends(path, ".yaml") || name_ends(path, ".yml") || name_ends(path, ".json"))
+		return SPOK_TASK_FILE_JOB;
+	if (name_ends(path, ".pb"))
+		return SPOK_TASK_FILE_PROTO;
+	if (name_ends(path, ".tgz") || name_ends(path, ".tar.gz"))
+		return SPOK_TASK_FILE_PACKAGE;
+	return SPOK_TASK_FILE_UNKNOWN;
+}
 
 bool spok_flyte_sniff(const uint8_t *buf, size_t len)
 {

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -71,13 +70,6 @@ int srv_write_task_source(struct srv_daemon *d, const char *stem, const char *ex
 	return SPOK_OK;
 }
 
-static bool has_ext(const char *path, const char *ext)
-{
-	size_t n = strlen(path), k = strlen(ext);
-
-	return n > k && strcasecmp(path + n - k, ext) == 0;
-}
-
 /* The stored file's name says what the client sent (<stem>.pb or <stem>.yaml, chosen by
  * the submit form; <stem>.ctr from the Flyte connector); the bytes are not sniffed. A task
  * a CLI cluster run recorded (its job file, package or protobuf, followed here after the
@@ -92,12 +84,11 @@ static int parse_stored(const char *path, const struct spok_buf *b, struct spok_
 
 	if (srv_is_connector_source(path))
 		return srv_load_connector_task(b->data, b->len, path, out, err);
-	if (has_ext(path, ".pb") || has_ext(path, ".tgz") || has_ext(path, ".tar.gz"))
-		flyte = true;
-	else if (has_ext(path, ".yaml") || has_ext(path, ".yml") || has_ext(path, ".json"))
-		flyte = false;
-	else
-		flyte = spok_flyte_sniff(data, b->len);
+	switch (spok_task_file_by_name(path)) {
+	case SPOK_TASK_FILE_JOB: flyte = false; break;
+	case SPOK_TASK_FILE_UNKNOWN: flyte = spok_flyte_sniff(data, b->len); break;
+	default: flyte = true; break;
+	}
 	if (flyte)
 		return spok_flyte_load_task_buf(data, b->len, path, NULL, out, err);
 	return spok_spec_parse_task(b->data ? b->data : "", b->len, path, out, err);
