@@ -480,10 +480,25 @@ static void mark_started(struct eng_exec *ex)
 	save(ex);
 }
 
+/* After a 409: the object of that name (kind, <resource_name><suffix>) is adopted only if it
+ * carries this execution's label; otherwise the execution fails, naming it. */
+static bool ours_or_fail(struct eng_exec *ex, const json_t *obj, const char *kind,
+			 const char *suffix)
+{
+	char msg[512];
+
+	if (str_eq(app_label(obj, SPOK_LABEL_EXECUTION), ex->x.id))
+		return true;
+	snprintf(msg, sizeof(msg), "%s %s/%s%s: name taken by an object spok did not create; "
+		 "delete it or run the job again", kind, ex->x.namespace_, ex->x.resource_name,
+		 suffix);
+	finish(ex, SPOK_PHASE_PERMANENT_FAILURE, msg, NULL, false);
+	return false;
+}
+
 static void on_got_existing(void *data, const struct kube_resp *resp)
 {
 	struct eng_exec *ex = data;
-	char msg[512];
 
 	if (!call_back(ex))
 		return;
@@ -497,13 +512,8 @@ static void on_got_existing(void *data, const struct kube_resp *resp)
 		ex->next_try_ms = spok_now_ms() + (int64_t)next_backoff(ex);
 		return;
 	}
-	if (!str_eq(app_label(resp->body, SPOK_LABEL_EXECUTION), ex->x.id)) {
-		snprintf(msg, sizeof(msg),
-			 "SparkApplication %s/%s: name taken by an object spok did not create; "
-			 "delete it or run the job again", ex->x.namespace_, ex->x.resource_name);
-		finish(ex, SPOK_PHASE_PERMANENT_FAILURE, msg, NULL, false);
+	if (!ours_or_fail(ex, resp->body, "SparkApplication", ""))
 		return;
-	}
 	ex->e->stats.adopted_409++;
 	mark_started(ex);
 	handle_app(ex, resp->body);
@@ -683,7 +693,6 @@ static void send_create(struct eng_exec *ex)
 static void on_cm_existing(void *data, const struct kube_resp *resp)
 {
 	struct eng_exec *ex = data;
-	char msg[512];
 
 	if (!call_back(ex))
 		return;
@@ -695,13 +704,8 @@ static void on_cm_existing(void *data, const struct kube_resp *resp)
 		create_retry(ex, ex->x.phase, resp->message);
 		return;
 	}
-	if (!str_eq(app_label(resp->body, SPOK_LABEL_EXECUTION), ex->x.id)) {
-		snprintf(msg, sizeof(msg), "ConfigMap %s/%s%s: name taken by an object spok did not "
-			 "create; delete it or run the job again", ex->x.namespace_,
-			 ex->x.resource_name, SPOK_SHIP_SUFFIX);
-		finish(ex, SPOK_PHASE_PERMANENT_FAILURE, msg, NULL, false);
+	if (!ours_or_fail(ex, resp->body, "ConfigMap", SPOK_SHIP_SUFFIX))
 		return;
-	}
 	ex->cm_ok = true; /* ours, from before a crash */
 	send_create(ex);
 }
