@@ -95,13 +95,11 @@ static void cl_close(struct cl *c)
 static int load_task(void *data, const struct spok_execution *x, struct spok_task *out,
 		     struct spok_err *err)
 {
-	size_t n = x->task_source ? strlen(x->task_source) : 0;
-
 	if (x->task_source == NULL)
 		return spok_err_set(err, SPOK_ENOTFOUND, "execution %s: no task source recorded", x->id);
 	/* Recorded by `spok serve` (its tasks dir): the daemon's own loader, which knows the
 	 * connector's .ctr requests and parses a client's bytes in a child first. */
-	if (n > 4 && strcmp(x->task_source + n - 4, ".ctr") == 0)
+	if (spok_server_is_connector_source(x->task_source))
 		return spok_server_load_task(x, out, err);
 	(void)data;
 	spok_task_free(out);

@@ -202,7 +202,6 @@ int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 /* submit.c: task sources written by the connector are its CreateTaskRequest bytes
  * (<key>.ctr): they carry Flyte's task-execution identity, which restarts need again. */
 #define SRV_CONNECTOR_EXT "ctr"
-bool srv_is_connector_source(const char *path);
 int srv_load_connector_task(const char *data, size_t len, const char *path,
 			    struct spok_task *out, struct spok_err *err);
 

@@ -82,7 +82,7 @@ static int parse_stored(const char *path, const struct spok_buf *b, struct spok_
 	const uint8_t *data = (const uint8_t *)(b->data ? b->data : "");
 	bool flyte;
 
-	if (srv_is_connector_source(path))
+	if (spok_server_is_connector_source(path))
 		return srv_load_connector_task(b->data, b->len, path, out, err);
 	switch (spok_task_file_by_name(path)) {
 	case SPOK_TASK_FILE_JOB: flyte = false; break;

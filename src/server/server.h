@@ -44,6 +44,9 @@ struct spok_server_opts {
 /* Validates the configuration (clusters, routes, server, the tokens file and every
  * cluster's kubeconfig) without opening the store or listening. */
 int spok_server_check(const struct spok_server_opts *o, struct spok_err *err);
+/* True when a recorded task source is the connector's CreateTaskRequest (<key>.ctr), which
+ * only spok_server_load_task reads. */
+bool spok_server_is_connector_source(const char *path);
 /* Loads the task of an execution `spok serve` recorded (x->task_source: its stored .yaml,
  * .pb or connector .ctr file), parsing it in a child process first exactly as the daemon
  * does: for `spok reconcile`, which may have to create such an execution again. */

@@ -3,6 +3,7 @@
  * lookup, per-project authorization, the namespace policy, routing, the durable task
  * source, the engine. A rule added here holds for every front end. */
 #include "server/daemon.h"
+#include "server/server.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,7 +186,7 @@ done:
 	return result;
 }
 
-bool srv_is_connector_source(const char *path)
+bool spok_server_is_connector_source(const char *path)
 {
 	size_t n = path ? strlen(path) : 0, e = sizeof(SRV_CONNECTOR_EXT);
 
