@@ -723,7 +723,7 @@ static int live_map(struct cl *c, const struct spok_execution *x, const json_t *
 	}
 	spok_task_init(&task);
 	/* Only task-dependent links need the task; a moved job file costs just those. */
-	have_task = x->task_source && spok_cli_load_task(x->task_source, NULL, &task, NULL) == 0;
+	have_task = x->task_source && load_task(NULL, x, &task, NULL) == 0;
 	prev.phase = x->phase;
 	prev.phase_version = x->phase_version;
 	prev.reason = x->reason ? x->reason : (char *)"";
