@@ -1,0 +1,487 @@
+/* reconcile.c - the engine's rules, pure: see reconcile.h and docs/ARCHITECTURE.md,
+ * "Cluster runs". */
+#include "engine/reconcile.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sparkapp/sparkapp.h" /* SPOK_SHIP_SUFFIX only */
+
+/* One step's working set. */
+struct step {
+	const struct spok_rc_config *c;
+	const struct spok_rc_state *s;
+	struct spok_rc_state *n;
+	struct spok_rc_actions *out;
+	uint64_t now;
+};
+
+static struct spok_rc_action *push(struct step *st, enum spok_rc_act_kind kind)
+{
+	struct spok_rc_action *a;
+
+	/* The longest path (failed attempt: DELETE_OLD, RECORD, NEW_ATTEMPT, CREATE) fits. */
+	if (st->out->n == SPOK_RC_MAX_ACTIONS)
+		st->out->n--;
+	a = &st->out->a[st->out->n++];
+	memset(a, 0, sizeof(*a));
+	a->kind = kind;
+	return a;
+}
+
+static const char *fmt(struct step *st, const char *f, ...) __attribute__((format(printf, 2, 3)));
+
+static const char *fmt(struct step *st, const char *f, ...)
+{
+	char *b = st->out->buf[st->out->nbuf % 2];
+	va_list ap;
+
+	st->out->nbuf++;
+	va_start(ap, f);
+	vsnprintf(b, sizeof(st->out->buf[0]), f, ap);
+	va_end(ap);
+	return b;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static const char *or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+static struct spok_rc_action *record(struct step *st, enum spok_phase ph, const char *reason)
+{
+	struct spok_rc_action *a = push(st, SPOK_RC_RECORD);
+
+	a->phase = ph;
+	a->phase_version = st->n->phase_version;
+	a->reason = reason;
+	st->n->phase = ph;
+	st->n->reason = reason;
+	return a;
+}
+
+static uint64_t next_backoff(struct step *st)
+{
+	uint64_t b = st->n->backoff_ms ? st->n->backoff_ms * 2 : st->c->backoff_ms;
+
+	if (b > st->c->backoff_max_ms)
+		b = st->c->backoff_max_ms;
+	st->n->backoff_ms = b;
+	return b;
+}
+
+static void retry_later(struct step *st)
+{
+	st->n->next_try_ms = st->now + next_backoff(st);
+}
+
+/* The ConfigMap goes first when the attempt ships files: the pods mount it. */
+static void create(struct step *st)
+{
+	struct spok_rc_action *a = push(st, SPOK_RC_CREATE);
+
+	a->object = st->n->ships && !st->n->cm_ok ? SPOK_RC_CM : SPOK_RC_APP;
+	st->n->stage = SPOK_RC_STAGE_CREATING;
+}
+
+/* Teardown: the ConfigMap first, then the SparkApplication (a crash in between leaves the
+ * SparkApplication, whose leftover cleanup takes both). */
+static void delete_next(struct step *st)
+{
+	struct spok_rc_action *a = push(st, SPOK_RC_DELETE);
+
+	a->object = st->n->ships && !st->n->cm_gone ? SPOK_RC_CM : SPOK_RC_APP;
+}
+
+static void done(struct step *st)
+{
+	st->n->stage = SPOK_RC_STAGE_DONE;
+	push(st, SPOK_RC_DONE);
+}
+
+/* The object of the current attempt is confirmed to exist. */
+static void confirm(struct step *st)
+{
+	struct spok_rc_action *a;
+
+	st->n->stage = SPOK_RC_STAGE_TRACKING;
+	st->n->backoff_ms = 0;
+	if (st->n->confirmed)
+		return;
+	st->n->confirmed = true;
+	st->n->confirmed_at_ms = st->now;
+	a = record(st, st->n->phase == SPOK_PHASE_WAITING_FOR_RESOURCES ? SPOK_PHASE_QUEUED
+									: st->n->phase,
+		   "SparkApplication created");
+	a->stamp_started = true;
+}
+
+/* Terminal phase: recorded first, then teardown (DELETE) or leave. */
+static void finish(struct step *st, enum spok_phase ph, const char *reason,
+		   const char *error_message, bool del)
+{
+	struct spok_rc_action *a = record(st, ph, reason);
+
+	a->error_message = error_message;
+	a->set_error = error_message != NULL;
+	a->stamp_finished = true;
+	a->terminal = true;
+	/* A ConfigMap whose SparkApplication was never created (refused, name taken) has
+	 * nothing to keep it for. */
+	if (!del && st->n->cm_ok && !st->n->confirmed)
+		push(st, SPOK_RC_DELETE_CM);
+	if (!del) {
+		done(st);
+		return;
+	}
+	st->n->stage = SPOK_RC_STAGE_DELETING;
+	st->n->backoff_ms = 0;
+	if (!st->s->inflight)
+		delete_next(st);
+}
+
+static void new_attempt(struct step *st)
+{
+	struct spok_rc_state *n = st->n;
+
+	push(st, SPOK_RC_NEW_ATTEMPT);
+	n->attempt++;
+	n->phase = SPOK_PHASE_QUEUED;
+	n->phase_version = 0;
+	n->reason = "creating SparkApplication";
+	n->name = NULL; /* the driver names the new attempt's object */
+	n->confirmed = false;
+	n->confirmed_at_ms = 0;
+	n->app_state[0] = '\0';
+	n->cm_ok = false;
+	n->cm_gone = false;
+	n->backoff_ms = 0;
+	n->next_try_ms = 0;
+	create(st);
+}
+
+/* A failed attempt: the next one if any is left (and no abort), else RETRYABLE_FAILURE. */
+static void fail_attempt(struct step *st, const char *reason, const char *error_message,
+			 bool delete_old)
+{
+	struct spok_rc_action *a;
+
+	if (delete_old && st->n->name)
+		push(st, SPOK_RC_DELETE_OLD);
+	if (st->n->attempt + 1 >= st->n->max_attempts || st->n->abort_requested) {
+		finish(st, SPOK_PHASE_RETRYABLE_FAILURE, reason, error_message, false);
+		return;
+	}
+	/* Recorded as this attempt's end; a crash right here re-adopts it as "needs the next
+	 * attempt" (spok_engine_needs_work). */
+	a = record(st, SPOK_PHASE_RETRYABLE_FAILURE, reason);
+	a->error_message = error_message;
+	a->set_error = true;
+	a->stamp_finished = true;
+	new_attempt(st);
+}
+
+static void deleted_externally(struct step *st)
+{
+	fail_attempt(st, fmt(st, "ResourceDeletedExternally: SparkApplication %s/%s was deleted "
+			     "by someone else", or_empty(st->n->ns), or_empty(st->n->name)),
+		     NULL, false);
+}
+
+/* The create is to be sent again later; the row says why only when that changed. */
+static void create_retry(struct step *st, enum spok_phase ph, const char *reason)
+{
+	st->n->stage = SPOK_RC_STAGE_WAIT;
+	retry_later(st);
+	if (st->n->phase != ph || !str_eq(st->n->reason, reason))
+		record(st, ph, reason);
+}
+
+static void on_create(struct step *st, const struct spok_rc_event *ev)
+{
+	bool cm = ev->object == SPOK_RC_CM;
+
+	switch (ev->answer) {
+	case SPOK_RC_CREATED:
+	case SPOK_RC_CONFLICT_OURS:
+		if (!cm) {
+			confirm(st);
+			return;
+		}
+		st->n->cm_ok = true;
+		create(st);
+		return;
+	case SPOK_RC_CONFLICT:
+		push(st, SPOK_RC_GET_OWNER)->object = ev->object;
+		return;
+	case SPOK_RC_CONFLICT_NOT_OURS:
+		finish(st, SPOK_PHASE_PERMANENT_FAILURE,
+		       fmt(st, "%s %s/%s%s: name taken by an object spok did not create; delete "
+			   "it or run the job again", cm ? "ConfigMap" : "SparkApplication",
+			   or_empty(st->n->ns), or_empty(st->n->name), cm ? SPOK_SHIP_SUFFIX : ""),
+		       NULL, false);
+		return;
+	case SPOK_RC_GONE: /* deleted between the 409 and the GET: create again */
+		create(st);
+		return;
+	case SPOK_RC_QUOTA:
+		create_retry(st, SPOK_PHASE_WAITING_FOR_RESOURCES, ev->message);
+		return;
+	case SPOK_RC_INVALID:
+		finish(st, SPOK_PHASE_PERMANENT_FAILURE,
+		       fmt(st, "BadTaskFormat: %s", or_empty(ev->message)), NULL, false);
+		return;
+	case SPOK_RC_REFUSED:
+		finish(st, SPOK_PHASE_PERMANENT_FAILURE, ev->message, NULL, false);
+		return;
+	case SPOK_RC_UNAVAILABLE: /* after the client's own retries: keep trying */
+		create_retry(st, st->n->phase, ev->message);
+		return;
+	}
+}
+
+static void on_status(struct step *st, const struct spok_rc_status *s)
+{
+	const char *reason = s->error_message ? s->error_message : s->reason;
+	struct spok_rc_state *n = st->n;
+	struct spok_rc_action *a;
+
+	snprintf(n->app_state, sizeof(n->app_state), "%s", or_empty(s->app_state));
+	switch (s->phase) {
+	case SPOK_PHASE_SUCCEEDED:
+		finish(st, SPOK_PHASE_SUCCEEDED, reason, NULL,
+		       !spok_rc_keeps(st->c, SPOK_PHASE_SUCCEEDED));
+		return;
+	case SPOK_PHASE_RETRYABLE_FAILURE:
+		fail_attempt(st, reason, s->error_message,
+			     !spok_rc_keeps(st->c, SPOK_PHASE_RETRYABLE_FAILURE));
+		return;
+	case SPOK_PHASE_PERMANENT_FAILURE:
+		finish(st, SPOK_PHASE_PERMANENT_FAILURE, reason, s->error_message,
+		       !spok_rc_keeps(st->c, SPOK_PHASE_PERMANENT_FAILURE));
+		return;
+	default:
+		break;
+	}
+	/* "job queued" must not hide our own "SparkApplication created" note */
+	if (s->phase == SPOK_PHASE_QUEUED && n->phase == SPOK_PHASE_QUEUED && !s->info_changed &&
+	    str_eq(s->reason, "job queued"))
+		return;
+	if (s->info_changed || s->phase != n->phase || !str_eq(reason, n->reason) ||
+	    s->phase_version != n->phase_version) {
+		n->phase_version = s->phase_version;
+		a = record(st, s->phase, reason);
+		a->phase_version = s->phase_version;
+	}
+}
+
+static void fmt_duration(uint64_t ms, char *buf, size_t len)
+{
+	uint64_t s = ms / 1000;
+
+	if (s >= 3600)
+		snprintf(buf, len, "%lluh%llum%llus", (unsigned long long)(s / 3600),
+			 (unsigned long long)(s % 3600 / 60), (unsigned long long)(s % 60));
+	else
+		snprintf(buf, len, "%llum%llus", (unsigned long long)(s / 60),
+			 (unsigned long long)(s % 60));
+}
+
+/* Timeouts count from the confirmation of the attempt's object. */
+static void check_tracking(struct step *st)
+{
+	const struct spok_rc_state *n = st->n;
+	uint64_t age = st->now > n->confirmed_at_ms ? st->now - n->confirmed_at_ms : 0;
+	char d[32];
+
+	if (!n->confirmed)
+		return;
+	if (n->timeout_ms > 0 && age > n->timeout_ms) {
+		fmt_duration(n->timeout_ms, d, sizeof(d));
+		finish(st, SPOK_PHASE_TIMED_OUT, fmt(st, "task timed out after %s (task timeout)", d),
+		       NULL, true);
+		return;
+	}
+	if ((n->app_state[0] == '\0' || strcmp(n->app_state, "SUBMITTED") == 0) &&
+	    (n->phase == SPOK_PHASE_QUEUED || n->phase == SPOK_PHASE_INITIALIZING) &&
+	    age > st->c->submitted_timeout_ms) {
+		fmt_duration(st->c->submitted_timeout_ms, d, sizeof(d));
+		fail_attempt(st, fmt(st, "stuck in %s for %s: the operator did not start the "
+				     "driver; check the operator and quotas",
+				     n->app_state[0] ? n->app_state : "SUBMITTED", d),
+			     NULL, true);
+	}
+}
+
+static void on_tick(struct step *st)
+{
+	struct spok_rc_state *n = st->n;
+
+	if (st->s->inflight)
+		return;
+	if (n->stage != SPOK_RC_STAGE_DELETING && n->stage != SPOK_RC_STAGE_DONE && n->abort_requested) {
+		finish(st, SPOK_PHASE_ABORTED, "aborted by the user", NULL, true);
+		return;
+	}
+	switch (n->stage) {
+	case SPOK_RC_STAGE_WAIT:
+		if (st->now >= n->next_try_ms)
+			create(st);
+		return;
+	case SPOK_RC_STAGE_ADOPT:
+		if (n->next_try_ms != 0 && st->now >= n->next_try_ms)
+			push(st, SPOK_RC_GET);
+		return;
+	case SPOK_RC_STAGE_DELETING:
+		if (st->now >= n->next_try_ms)
+			delete_next(st);
+		return;
+	case SPOK_RC_STAGE_TRACKING:
+		check_tracking(st);
+		return;
+	case SPOK_RC_STAGE_CREATING:
+	case SPOK_RC_STAGE_DONE:
+		return;
+	}
+}
+
+/* A namespace list without our object. The first list was asked for before this session's
+ * creates: it says nothing about them. A list can be older than our own create: absence is
+ * confirmed by a GET before anything is concluded, or the create is sent (409 covers a
+ * stale list). */
+static void on_not_listed(struct step *st, bool first)
+{
+	enum spok_rc_stage stg = st->n->stage;
+
+	if (st->s->inflight || (first && stg == SPOK_RC_STAGE_TRACKING))
+		return;
+	if (stg == SPOK_RC_STAGE_ADOPT && !st->n->confirmed)
+		create(st);
+	else if (stg == SPOK_RC_STAGE_ADOPT || stg == SPOK_RC_STAGE_TRACKING)
+		push(st, SPOK_RC_GET);
+}
+
+static void on_adopt(struct step *st, bool listed)
+{
+	if (st->n->abort_requested) {
+		finish(st, SPOK_PHASE_ABORTED, "aborted by the user", NULL, true);
+		return;
+	}
+	if (spok_phase_terminal(st->n->phase)) { /* a retryable failure with attempts left */
+		new_attempt(st);
+		return;
+	}
+	st->n->stage = SPOK_RC_STAGE_ADOPT;
+	record(st, st->n->phase, st->n->reason); /* the new supervisor, told to the callback */
+	if (listed)
+		push(st, SPOK_RC_GET);
+}
+
+static void on_delete(struct step *st, const struct spok_rc_event *ev)
+{
+	if (!ev->ok) {
+		retry_later(st);
+		return;
+	}
+	if (ev->object == SPOK_RC_CM) {
+		st->n->cm_gone = true;
+		delete_next(st);
+		return;
+	}
+	done(st);
+}
+
+static bool finished(const struct spok_rc_state *s)
+{
+	return s->stage == SPOK_RC_STAGE_DELETING || s->stage == SPOK_RC_STAGE_DONE;
+}
+
+void spok_rc_step(const struct spok_rc_config *c, const struct spok_rc_state *s,
+		  const struct spok_rc_event *ev, uint64_t now, struct spok_rc_state *next,
+		  struct spok_rc_actions *out)
+{
+	struct step st = {.c = c, .s = s, .n = next, .out = out, .now = now};
+
+	*next = *s;
+	out->n = 0;
+	out->nbuf = 0;
+	switch (ev->kind) {
+	case SPOK_RC_EV_START:
+		create(&st);
+		return;
+	case SPOK_RC_EV_BAD_TASK:
+		finish(&st, SPOK_PHASE_PERMANENT_FAILURE, ev->message, NULL, false);
+		return;
+	case SPOK_RC_EV_CREATE:
+		on_create(&st, ev);
+		return;
+	case SPOK_RC_EV_SEEN:
+		if (!finished(s) && s->stage != SPOK_RC_STAGE_TRACKING)
+			confirm(&st);
+		return;
+	case SPOK_RC_EV_STATUS:
+		if (!finished(s))
+			on_status(&st, &ev->status);
+		return;
+	case SPOK_RC_EV_NOT_LISTED:
+		on_not_listed(&st, ev->first_list);
+		return;
+	case SPOK_RC_EV_ABSENT:
+		if (s->confirmed)
+			deleted_externally(&st);
+		else
+			create(&st);
+		return;
+	case SPOK_RC_EV_GET_FAILED:
+		retry_later(&st);
+		return;
+	case SPOK_RC_EV_DELETED:
+		if (!s->inflight && s->stage == SPOK_RC_STAGE_TRACKING)
+			deleted_externally(&st);
+		return;
+	case SPOK_RC_EV_DELETE:
+		on_delete(&st, ev);
+		return;
+	case SPOK_RC_EV_ABORT:
+		next->abort_requested = true;
+		on_tick(&st);
+		return;
+	case SPOK_RC_EV_TICK:
+		on_tick(&st);
+		return;
+	case SPOK_RC_EV_ADOPT:
+		on_adopt(&st, ev->first_list);
+		return;
+	}
+}
+
+bool spok_rc_keeps(const struct spok_rc_config *c, enum spok_phase ph)
+{
+	if (ph == SPOK_PHASE_SUCCEEDED)
+		return c->keep_on_success;
+	if (ph == SPOK_PHASE_ABORTED || ph == SPOK_PHASE_TIMED_OUT)
+		return false;
+	return !c->delete_failed;
+}
+
+const char *spok_rc_stage_name(enum spok_rc_stage st)
+{
+	static const char *const names[] = {"WAIT", "ADOPT", "CREATING", "TRACKING", "DELETING",
+					    "DONE"};
+
+	return (size_t)st < sizeof(names) / sizeof(names[0]) ? names[st] : "?";
+}
+
+const char *spok_rc_act_name(enum spok_rc_act_kind k)
+{
+	static const char *const names[] = {"RECORD", "CREATE", "GET_OWNER", "GET", "DELETE",
+					    "DELETE_OLD", "DELETE_CM", "NEW_ATTEMPT", "DONE"};
+
+	return (size_t)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
+}

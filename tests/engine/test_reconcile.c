@@ -1,0 +1,454 @@
+/* test_reconcile.c - every rule of "Cluster runs" (docs/ARCHITECTURE.md) against the pure
+ * reconciler (src/engine/reconcile.h): tables of (state, event, now) -> (actions, next state).
+ * No API server, no store, no clock. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine/reconcile.h"
+
+#define SEC 1000ULL
+#define MIN (60 * SEC)
+
+static const struct spok_rc_config CFG = {
+	.submitted_timeout_ms = 10 * MIN, .backoff_ms = SEC, .backoff_max_ms = 60 * SEC};
+static const struct spok_rc_config CFG_KEEP = {.keep_on_success = true,
+	.submitted_timeout_ms = 10 * MIN, .backoff_ms = SEC, .backoff_max_ms = 60 * SEC};
+static const struct spok_rc_config CFG_DELETE_FAILED = {.delete_failed = true,
+	.submitted_timeout_ms = 10 * MIN, .backoff_ms = SEC, .backoff_max_ms = 60 * SEC};
+
+/* Base states: attempt 0 of 2, object x1-n0-0 in namespace ns. */
+#define ROW_IDS .id = "x1", .ns = "ns", .name = "x1-n0-0", .max_attempts = 2
+#define CREATING {ROW_IDS, .stage = SPOK_RC_STAGE_CREATING, .phase = SPOK_PHASE_QUEUED, \
+		  .reason = "creating SparkApplication"}
+#define TRACKING(ph, st) {ROW_IDS, .stage = SPOK_RC_STAGE_TRACKING, .phase = (ph), \
+			  .reason = "", .confirmed = true, .confirmed_at_ms = 1000, .app_state = st}
+#define LAST .attempt = 1 /* with max_attempts 2: the last attempt */
+
+struct row {
+	const char *name;
+	const struct spok_rc_config *cfg; /* NULL: CFG */
+	struct spok_rc_state s;
+	struct spok_rc_event ev;
+	uint64_t now;
+	const char *acts;             /* the actions, e.g. "RECORD:SUCCEEDED DELETE" */
+	enum spok_rc_stage stage;     /* next stage */
+	const char *reason;           /* substring of next->reason; NULL: not checked */
+	uint64_t next_try;            /* next->next_try_ms; 0: not checked */
+	uint32_t attempt;             /* next->attempt */
+};
+
+static void render(const struct spok_rc_actions *a, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < a->n && off < len; i++) {
+		const struct spok_rc_action *x = &a->a[i];
+		const char *extra = "";
+
+		if (x->kind == SPOK_RC_RECORD)
+			extra = spok_phase_name(x->phase);
+		else if ((x->kind == SPOK_RC_CREATE || x->kind == SPOK_RC_DELETE ||
+			  x->kind == SPOK_RC_GET_OWNER) && x->object == SPOK_RC_CM)
+			extra = "CM";
+		off += (size_t)snprintf(buf + off, len - off, "%s%s%s%s", i ? " " : "",
+					spok_rc_act_name(x->kind), extra[0] ? ":" : "", extra);
+	}
+}
+
+static void run_rows(const struct row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct row *r = &rows[i];
+		struct spok_rc_state next;
+		struct spok_rc_actions out;
+		char got[256];
+
+		spok_rc_step(r->cfg ? r->cfg : &CFG, &r->s, &r->ev, r->now, &next, &out);
+		render(&out, got, sizeof(got));
+		if (strcmp(got, r->acts) != 0 || next.stage != r->stage ||
+		    (r->reason && strstr(next.reason ? next.reason : "", r->reason) == NULL) ||
+		    (r->next_try && next.next_try_ms != r->next_try) || next.attempt != r->attempt)
+			fail_msg("%s: got actions [%s] stage %s reason '%s' next_try %llu attempt %u; "
+				 "want [%s] stage %s reason '%s' next_try %llu attempt %u", r->name, got,
+				 spok_rc_stage_name(next.stage), next.reason ? next.reason : "",
+				 (unsigned long long)next.next_try_ms, next.attempt, r->acts,
+				 spok_rc_stage_name(r->stage), r->reason ? r->reason : "(any)",
+				 (unsigned long long)r->next_try, r->attempt);
+	}
+}
+
+#define RUN(rows) run_rows(rows, sizeof(rows) / sizeof(rows[0]))
+#define ANSWER(obj, ans, msg) {.kind = SPOK_RC_EV_CREATE, .object = (obj), .answer = (ans), \
+			       .message = (msg)}
+#define STATUS(ph, st, why) {.kind = SPOK_RC_EV_STATUS, .status = {.phase = (ph), \
+			     .reason = (why), .app_state = (st)}}
+
+static void test_reconcile_create_answers(void **state)
+{
+	static const struct row rows[] = {
+		{"201", NULL, CREATING, ANSWER(SPOK_RC_APP, SPOK_RC_CREATED, NULL), 5000,
+		 "RECORD:QUEUED", SPOK_RC_STAGE_TRACKING, "SparkApplication created", 0, 0},
+		{"201 after a quota wait", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_CREATING, .phase = SPOK_PHASE_WAITING_FOR_RESOURCES},
+		 ANSWER(SPOK_RC_APP, SPOK_RC_CREATED, NULL), 5000,
+		 "RECORD:QUEUED", SPOK_RC_STAGE_TRACKING, "SparkApplication created", 0, 0},
+		{"409: whose is it", NULL, CREATING, ANSWER(SPOK_RC_APP, SPOK_RC_CONFLICT, NULL), 5000,
+		 "GET_OWNER", SPOK_RC_STAGE_CREATING, "creating", 0, 0},
+		{"409 ours: adopted", NULL, CREATING,
+		 ANSWER(SPOK_RC_APP, SPOK_RC_CONFLICT_OURS, NULL), 5000,
+		 "RECORD:QUEUED", SPOK_RC_STAGE_TRACKING, "SparkApplication created", 0, 0},
+		{"409 not ours", NULL, CREATING,
+		 ANSWER(SPOK_RC_APP, SPOK_RC_CONFLICT_NOT_OURS, NULL), 5000,
+		 "RECORD:PERMANENT_FAILURE DONE", SPOK_RC_STAGE_DONE,
+		 "SparkApplication ns/x1-n0-0: name taken by an object spok did not create", 0, 0},
+		{"409, then gone before the GET: create again", NULL, CREATING,
+		 ANSWER(SPOK_RC_APP, SPOK_RC_GONE, NULL), 5000, "CREATE", SPOK_RC_STAGE_CREATING, NULL, 0, 0},
+		{"403 exceeded quota: wait", NULL, CREATING,
+		 ANSWER(SPOK_RC_APP, SPOK_RC_QUOTA, "exceeded quota: q"), 5000,
+		 "RECORD:WAITING_FOR_RESOURCES", SPOK_RC_STAGE_WAIT, "exceeded quota: q", 6000, 0},
+		{"403 quota again: not recorded twice, wait doubles", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_CREATING, .phase = SPOK_PHASE_WAITING_FOR_RESOURCES,
+		  .reason = "exceeded quota: q", .backoff_ms = SEC},
+		 ANSWER(SPOK_RC_APP, SPOK_RC_QUOTA, "exceeded quota: q"), 5000,
+		 "", SPOK_RC_STAGE_WAIT, NULL, 7000, 0},
+		{"422: BadTaskFormat", NULL, CREATING,
+		 ANSWER(SPOK_RC_APP, SPOK_RC_INVALID, "spec.driver: Invalid value"), 5000,
+		 "RECORD:PERMANENT_FAILURE DONE", SPOK_RC_STAGE_DONE,
+		 "BadTaskFormat: spec.driver: Invalid value", 0, 0},
+		{"403 forbidden / 413: refused", NULL, CREATING,
+		 ANSWER(SPOK_RC_APP, SPOK_RC_REFUSED, "forbidden: user u"), 5000,
+		 "RECORD:PERMANENT_FAILURE DONE", SPOK_RC_STAGE_DONE, "forbidden: user u", 0, 0},
+		{"5xx: keep trying", NULL, CREATING,
+		 ANSWER(SPOK_RC_APP, SPOK_RC_UNAVAILABLE, "503 Service Unavailable"), 5000,
+		 "RECORD:QUEUED", SPOK_RC_STAGE_WAIT, "503 Service Unavailable", 6000, 0},
+		{"transport error, same reason: only the wait", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_CREATING, .phase = SPOK_PHASE_QUEUED,
+		  .reason = "connection refused", .backoff_ms = 4 * SEC},
+		 ANSWER(SPOK_RC_APP, SPOK_RC_UNAVAILABLE, "connection refused"), 5000,
+		 "", SPOK_RC_STAGE_WAIT, NULL, 13000, 0},
+		{"ConfigMap 201: then the SparkApplication", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_CREATING, .ships = true},
+		 ANSWER(SPOK_RC_CM, SPOK_RC_CREATED, NULL), 5000, "CREATE", SPOK_RC_STAGE_CREATING, NULL, 0, 0},
+		{"ConfigMap 409 ours: then the SparkApplication", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_CREATING, .ships = true},
+		 ANSWER(SPOK_RC_CM, SPOK_RC_CONFLICT_OURS, NULL), 5000, "CREATE", SPOK_RC_STAGE_CREATING,
+		 NULL, 0, 0},
+		{"ConfigMap 409: whose is it", NULL, {ROW_IDS, .stage = SPOK_RC_STAGE_CREATING, .ships = true},
+		 ANSWER(SPOK_RC_CM, SPOK_RC_CONFLICT, NULL), 5000, "GET_OWNER:CM", SPOK_RC_STAGE_CREATING,
+		 NULL, 0, 0},
+		{"ConfigMap 409 not ours", NULL, {ROW_IDS, .stage = SPOK_RC_STAGE_CREATING, .ships = true},
+		 ANSWER(SPOK_RC_CM, SPOK_RC_CONFLICT_NOT_OURS, NULL), 5000,
+		 "RECORD:PERMANENT_FAILURE DONE", SPOK_RC_STAGE_DONE,
+		 "ConfigMap ns/x1-n0-0-files: name taken", 0, 0},
+		{"422 after the ConfigMap: the ConfigMap goes", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_CREATING, .ships = true, .cm_ok = true},
+		 ANSWER(SPOK_RC_APP, SPOK_RC_INVALID, "bad"), 5000,
+		 "RECORD:PERMANENT_FAILURE DELETE_CM DONE", SPOK_RC_STAGE_DONE, "BadTaskFormat: bad", 0, 0},
+	};
+
+	(void)state;
+	RUN(rows);
+}
+
+static void test_reconcile_start(void **state)
+{
+	static const struct row rows[] = {
+		{"start: create", NULL, {ROW_IDS, .stage = SPOK_RC_STAGE_WAIT}, {.kind = SPOK_RC_EV_START},
+		 0, "CREATE", SPOK_RC_STAGE_CREATING, NULL, 0, 0},
+		{"start with shipped files: the ConfigMap first", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_WAIT, .ships = true}, {.kind = SPOK_RC_EV_START},
+		 0, "CREATE:CM", SPOK_RC_STAGE_CREATING, NULL, 0, 0},
+		{"the object cannot be built", NULL, CREATING,
+		 {.kind = SPOK_RC_EV_BAD_TASK, .message = "spec: missing image"}, 0,
+		 "RECORD:PERMANENT_FAILURE DONE", SPOK_RC_STAGE_DONE, "spec: missing image", 0, 0},
+	};
+
+	(void)state;
+	RUN(rows);
+}
+
+static void test_reconcile_statuses(void **state)
+{
+	static const struct row rows[] = {
+		{"seen while creating: confirmed", NULL, CREATING, {.kind = SPOK_RC_EV_SEEN}, 5000,
+		 "RECORD:QUEUED", SPOK_RC_STAGE_TRACKING, "SparkApplication created", 0, 0},
+		{"seen when tracked: nothing", NULL, TRACKING(SPOK_PHASE_RUNNING, "RUNNING"),
+		 {.kind = SPOK_RC_EV_SEEN}, 5000, "", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"job submitted", NULL, TRACKING(SPOK_PHASE_QUEUED, ""),
+		 STATUS(SPOK_PHASE_QUEUED, "SUBMITTED", "job submitted"), 5000,
+		 "RECORD:QUEUED", SPOK_RC_STAGE_TRACKING, "job submitted", 0, 0},
+		{"job queued does not hide 'SparkApplication created'", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_QUEUED, .confirmed = true,
+		  .reason = "SparkApplication created"},
+		 STATUS(SPOK_PHASE_QUEUED, "", "job queued"), 5000, "", SPOK_RC_STAGE_TRACKING,
+		 "SparkApplication created", 0, 0},
+		{"RUNNING", NULL, TRACKING(SPOK_PHASE_QUEUED, "SUBMITTED"),
+		 STATUS(SPOK_PHASE_RUNNING, "RUNNING", ""), 5000, "RECORD:RUNNING", SPOK_RC_STAGE_TRACKING,
+		 NULL, 0, 0},
+		{"RUNNING again: nothing to record", NULL, TRACKING(SPOK_PHASE_RUNNING, "RUNNING"),
+		 STATUS(SPOK_PHASE_RUNNING, "RUNNING", ""), 5000, "", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"links changed: recorded", NULL, TRACKING(SPOK_PHASE_RUNNING, "RUNNING"),
+		 {.kind = SPOK_RC_EV_STATUS, .status = {.phase = SPOK_PHASE_RUNNING, .reason = "",
+		  .app_state = "RUNNING", .info_changed = true}},
+		 5000, "RECORD:RUNNING", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"SUCCEEDED: deleted", NULL, TRACKING(SPOK_PHASE_RUNNING, "RUNNING"),
+		 STATUS(SPOK_PHASE_SUCCEEDED, "COMPLETED", ""), 5000, "RECORD:SUCCEEDED DELETE",
+		 SPOK_RC_STAGE_DELETING, NULL, 0, 0},
+		{"SUCCEEDED, keep-on-success: kept", &CFG_KEEP, TRACKING(SPOK_PHASE_RUNNING, "RUNNING"),
+		 STATUS(SPOK_PHASE_SUCCEEDED, "COMPLETED", ""), 5000, "RECORD:SUCCEEDED DONE",
+		 SPOK_RC_STAGE_DONE, NULL, 0, 0},
+		{"SUCCEEDED with shipped files: the ConfigMap is deleted first", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_RUNNING, .confirmed = true,
+		  .ships = true, .cm_ok = true},
+		 STATUS(SPOK_PHASE_SUCCEEDED, "COMPLETED", ""), 5000, "RECORD:SUCCEEDED DELETE:CM",
+		 SPOK_RC_STAGE_DELETING, NULL, 0, 0},
+		{"FAILED with attempts left: next attempt, failed object kept", NULL,
+		 TRACKING(SPOK_PHASE_RUNNING, "RUNNING"),
+		 {.kind = SPOK_RC_EV_STATUS, .status = {.phase = SPOK_PHASE_RETRYABLE_FAILURE,
+		  .reason = "", .error_message = "boom", .app_state = "FAILED"}},
+		 5000, "RECORD:RETRYABLE_FAILURE NEW_ATTEMPT CREATE", SPOK_RC_STAGE_CREATING,
+		 "creating SparkApplication", 0, 1},
+		{"FAILED, delete_failed: the failed attempt's object goes", &CFG_DELETE_FAILED,
+		 TRACKING(SPOK_PHASE_RUNNING, "RUNNING"),
+		 STATUS(SPOK_PHASE_RETRYABLE_FAILURE, "FAILED", "boom"), 5000,
+		 "DELETE_OLD RECORD:RETRYABLE_FAILURE NEW_ATTEMPT CREATE", SPOK_RC_STAGE_CREATING, NULL, 0, 1},
+		{"FAILED, retries exhausted", NULL,
+		 {ROW_IDS, LAST, .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_RUNNING,
+		  .confirmed = true},
+		 STATUS(SPOK_PHASE_RETRYABLE_FAILURE, "FAILED", "boom"), 5000,
+		 "RECORD:RETRYABLE_FAILURE DONE", SPOK_RC_STAGE_DONE, "boom", 0, 1},
+		{"FAILED with abort requested: no new attempt", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_RUNNING, .confirmed = true,
+		  .abort_requested = true, .inflight = true},
+		 STATUS(SPOK_PHASE_RETRYABLE_FAILURE, "FAILED", "boom"), 5000,
+		 "RECORD:RETRYABLE_FAILURE DONE", SPOK_RC_STAGE_DONE, "boom", 0, 0},
+		{"PERMANENT_FAILURE: kept", NULL, TRACKING(SPOK_PHASE_RUNNING, "RUNNING"),
+		 STATUS(SPOK_PHASE_PERMANENT_FAILURE, "FAILED", "bad"), 5000,
+		 "RECORD:PERMANENT_FAILURE DONE", SPOK_RC_STAGE_DONE, "bad", 0, 0},
+		{"PERMANENT_FAILURE, delete_failed: deleted", &CFG_DELETE_FAILED,
+		 TRACKING(SPOK_PHASE_RUNNING, "RUNNING"),
+		 STATUS(SPOK_PHASE_PERMANENT_FAILURE, "FAILED", "bad"), 5000,
+		 "RECORD:PERMANENT_FAILURE DELETE", SPOK_RC_STAGE_DELETING, "bad", 0, 0},
+		{"status while deleting: ignored", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_DELETING, .phase = SPOK_PHASE_ABORTED, .confirmed = true},
+		 STATUS(SPOK_PHASE_RUNNING, "RUNNING", ""), 5000, "", SPOK_RC_STAGE_DELETING, NULL, 0, 0},
+	};
+
+	(void)state;
+	RUN(rows);
+}
+
+static void test_reconcile_timers(void **state)
+{
+	static const struct row rows[] = {
+		{"task timeout", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_RUNNING, .confirmed = true,
+		  .confirmed_at_ms = 1000, .timeout_ms = 5 * SEC, .app_state = "RUNNING"},
+		 {.kind = SPOK_RC_EV_TICK}, 6001, "RECORD:TIMED_OUT DELETE", SPOK_RC_STAGE_DELETING,
+		 "task timed out after 0m5s (task timeout)", 0, 0},
+		{"task timeout not reached", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_RUNNING, .confirmed = true,
+		  .confirmed_at_ms = 1000, .timeout_ms = 5 * SEC, .app_state = "RUNNING"},
+		 {.kind = SPOK_RC_EV_TICK}, 6000, "", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"SUBMITTED deadline: the attempt fails, its object goes", NULL,
+		 TRACKING(SPOK_PHASE_QUEUED, "SUBMITTED"), {.kind = SPOK_RC_EV_TICK},
+		 1000 + 10 * MIN + 1, "DELETE_OLD RECORD:RETRYABLE_FAILURE NEW_ATTEMPT CREATE",
+		 SPOK_RC_STAGE_CREATING, NULL, 0, 1},
+		{"SUBMITTED deadline on the last attempt", NULL,
+		 {ROW_IDS, LAST, .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_QUEUED,
+		  .confirmed = true, .confirmed_at_ms = 1000},
+		 {.kind = SPOK_RC_EV_TICK}, 1000 + 10 * MIN + 1,
+		 "DELETE_OLD RECORD:RETRYABLE_FAILURE DONE", SPOK_RC_STAGE_DONE,
+		 "stuck in SUBMITTED for 10m0s: the operator did not start the driver", 0, 1},
+		{"SUBMITTED deadline not reached", NULL, TRACKING(SPOK_PHASE_QUEUED, "SUBMITTED"),
+		 {.kind = SPOK_RC_EV_TICK}, 1000 + 10 * MIN, "", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"running past the SUBMITTED deadline: fine", NULL,
+		 TRACKING(SPOK_PHASE_RUNNING, "RUNNING"), {.kind = SPOK_RC_EV_TICK}, 2 * 10 * MIN,
+		 "", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"backoff: before the deadline nothing", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_WAIT, .next_try_ms = 9000}, {.kind = SPOK_RC_EV_TICK},
+		 8999, "", SPOK_RC_STAGE_WAIT, NULL, 0, 0},
+		{"backoff: at the deadline the create again", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_WAIT, .next_try_ms = 9000}, {.kind = SPOK_RC_EV_TICK},
+		 9000, "CREATE", SPOK_RC_STAGE_CREATING, NULL, 0, 0},
+		{"teardown retried at its deadline", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_DELETING, .next_try_ms = 9000}, {.kind = SPOK_RC_EV_TICK},
+		 9000, "DELETE", SPOK_RC_STAGE_DELETING, NULL, 0, 0},
+		{"adopted: the GET retried at its deadline", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_ADOPT, .next_try_ms = 9000}, {.kind = SPOK_RC_EV_TICK},
+		 9000, "GET", SPOK_RC_STAGE_ADOPT, NULL, 0, 0},
+		{"a request in flight: the tick waits", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_WAIT, .inflight = true}, {.kind = SPOK_RC_EV_TICK},
+		 9000, "", SPOK_RC_STAGE_WAIT, NULL, 0, 0},
+	};
+
+	(void)state;
+	RUN(rows);
+}
+
+static void test_reconcile_abort_and_deletes(void **state)
+{
+	static const struct row rows[] = {
+		{"abort while running", NULL, TRACKING(SPOK_PHASE_RUNNING, "RUNNING"),
+		 {.kind = SPOK_RC_EV_ABORT}, 5000, "RECORD:ABORTED DELETE", SPOK_RC_STAGE_DELETING,
+		 "aborted by the user", 0, 0},
+		{"abort while waiting for quota", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_WAIT, .phase = SPOK_PHASE_WAITING_FOR_RESOURCES},
+		 {.kind = SPOK_RC_EV_ABORT}, 5000, "RECORD:ABORTED DELETE", SPOK_RC_STAGE_DELETING, NULL, 0, 0},
+		{"abort noticed by the tick", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_RUNNING, .confirmed = true,
+		  .abort_requested = true}, {.kind = SPOK_RC_EV_TICK}, 5000, "RECORD:ABORTED DELETE",
+		 SPOK_RC_STAGE_DELETING, NULL, 0, 0},
+		{"abort with a request in flight: acted on after its answer", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_CREATING, .inflight = true}, {.kind = SPOK_RC_EV_ABORT},
+		 5000, "", SPOK_RC_STAGE_CREATING, NULL, 0, 0},
+		{"abort while deleting: nothing more", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_DELETING, .phase = SPOK_PHASE_SUCCEEDED, .next_try_ms = 9000},
+		 {.kind = SPOK_RC_EV_ABORT}, 5000, "", SPOK_RC_STAGE_DELETING, NULL, 0, 0},
+		{"deleted externally: next attempt", NULL, TRACKING(SPOK_PHASE_RUNNING, "RUNNING"),
+		 {.kind = SPOK_RC_EV_DELETED}, 5000, "RECORD:RETRYABLE_FAILURE NEW_ATTEMPT CREATE",
+		 SPOK_RC_STAGE_CREATING, NULL, 0, 1},
+		{"deleted externally on the last attempt", NULL,
+		 {ROW_IDS, LAST, .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_RUNNING,
+		  .confirmed = true},
+		 {.kind = SPOK_RC_EV_DELETED}, 5000, "RECORD:RETRYABLE_FAILURE DONE", SPOK_RC_STAGE_DONE,
+		 "ResourceDeletedExternally: SparkApplication ns/x1-n0-0 was deleted by someone else",
+		 0, 1},
+		{"DELETED while creating: not ours to judge", NULL, CREATING,
+		 {.kind = SPOK_RC_EV_DELETED}, 5000, "", SPOK_RC_STAGE_CREATING, NULL, 0, 0},
+		{"absent after confirmation (GET 404): deleted externally", NULL,
+		 {ROW_IDS, LAST, .stage = SPOK_RC_STAGE_ADOPT, .phase = SPOK_PHASE_RUNNING, .confirmed = true},
+		 {.kind = SPOK_RC_EV_ABSENT}, 5000, "RECORD:RETRYABLE_FAILURE DONE", SPOK_RC_STAGE_DONE,
+		 "ResourceDeletedExternally", 0, 1},
+		{"absent, never confirmed: create", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_ADOPT, .phase = SPOK_PHASE_QUEUED},
+		 {.kind = SPOK_RC_EV_ABSENT}, 5000, "CREATE", SPOK_RC_STAGE_CREATING, NULL, 0, 0},
+		{"the GET failed: retried later", NULL, {ROW_IDS, .stage = SPOK_RC_STAGE_ADOPT},
+		 {.kind = SPOK_RC_EV_GET_FAILED}, 5000, "", SPOK_RC_STAGE_ADOPT, NULL, 6000, 0},
+		{"first list without a tracked object: says nothing", NULL,
+		 TRACKING(SPOK_PHASE_RUNNING, "RUNNING"), {.kind = SPOK_RC_EV_NOT_LISTED,
+		 .first_list = true}, 5000, "", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"a later list without it: GET to confirm", NULL,
+		 TRACKING(SPOK_PHASE_RUNNING, "RUNNING"), {.kind = SPOK_RC_EV_NOT_LISTED}, 5000,
+		 "GET", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"adopted, never confirmed, not listed: create", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_ADOPT, .phase = SPOK_PHASE_QUEUED},
+		 {.kind = SPOK_RC_EV_NOT_LISTED, .first_list = true}, 5000, "CREATE", SPOK_RC_STAGE_CREATING,
+		 NULL, 0, 0},
+		{"adopted, confirmed, not listed: GET", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_ADOPT, .phase = SPOK_PHASE_RUNNING, .confirmed = true},
+		 {.kind = SPOK_RC_EV_NOT_LISTED, .first_list = true}, 5000, "GET", SPOK_RC_STAGE_ADOPT,
+		 NULL, 0, 0},
+		{"teardown DELETE done", NULL, {ROW_IDS, .stage = SPOK_RC_STAGE_DELETING},
+		 {.kind = SPOK_RC_EV_DELETE, .object = SPOK_RC_APP, .ok = true}, 5000, "DONE",
+		 SPOK_RC_STAGE_DONE, NULL, 0, 0},
+		{"ConfigMap deleted: then the SparkApplication", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_DELETING, .ships = true},
+		 {.kind = SPOK_RC_EV_DELETE, .object = SPOK_RC_CM, .ok = true}, 5000, "DELETE",
+		 SPOK_RC_STAGE_DELETING, NULL, 0, 0},
+		{"teardown DELETE failed: retried with backoff", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_DELETING},
+		 {.kind = SPOK_RC_EV_DELETE, .object = SPOK_RC_APP}, 5000, "", SPOK_RC_STAGE_DELETING, NULL,
+		 6000, 0},
+	};
+
+	(void)state;
+	RUN(rows);
+}
+
+static void test_reconcile_adopt(void **state)
+{
+	static const struct row rows[] = {
+		{"adopted in a listed namespace: GET", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_WAIT, .phase = SPOK_PHASE_RUNNING, .reason = "r",
+		  .confirmed = true},
+		 {.kind = SPOK_RC_EV_ADOPT, .first_list = true}, 5000, "RECORD:RUNNING GET",
+		 SPOK_RC_STAGE_ADOPT, "r", 0, 0},
+		{"adopted before the namespace's first list", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_WAIT, .phase = SPOK_PHASE_QUEUED},
+		 {.kind = SPOK_RC_EV_ADOPT}, 5000, "RECORD:QUEUED", SPOK_RC_STAGE_ADOPT, NULL, 0, 0},
+		{"adopted with an abort requested", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_WAIT, .phase = SPOK_PHASE_RUNNING, .abort_requested = true},
+		 {.kind = SPOK_RC_EV_ADOPT, .first_list = true}, 5000, "RECORD:ABORTED DELETE",
+		 SPOK_RC_STAGE_DELETING, NULL, 0, 0},
+		{"adopted between two attempts: the next one", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_WAIT, .phase = SPOK_PHASE_RETRYABLE_FAILURE},
+		 {.kind = SPOK_RC_EV_ADOPT}, 5000, "NEW_ATTEMPT CREATE", SPOK_RC_STAGE_CREATING,
+		 "creating SparkApplication", 0, 1},
+	};
+
+	(void)state;
+	RUN(rows);
+}
+
+/* Capped exponential backoff over successive refusals; a confirmed object resets it. */
+static void test_reconcile_backoff(void **state)
+{
+	static const uint64_t want[] = {1, 2, 4, 8, 16, 32, 60, 60};
+	struct spok_rc_state s = CREATING, next;
+	struct spok_rc_event quota = ANSWER(SPOK_RC_APP, SPOK_RC_QUOTA, "exceeded quota");
+	struct spok_rc_event created = ANSWER(SPOK_RC_APP, SPOK_RC_CREATED, NULL);
+	struct spok_rc_event tick = {.kind = SPOK_RC_EV_TICK};
+	struct spok_rc_actions out;
+	uint64_t now = 100000;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		spok_rc_step(&CFG, &s, &quota, now, &next, &out);
+		assert_int_equal(next.stage, SPOK_RC_STAGE_WAIT);
+		assert_int_equal(next.next_try_ms - now, want[i] * SEC);
+		s = next;
+		now = s.next_try_ms;
+		spok_rc_step(&CFG, &s, &tick, now, &next, &out);
+		assert_int_equal(out.n, 1);
+		assert_int_equal(out.a[0].kind, SPOK_RC_CREATE);
+		s = next;
+	}
+	spok_rc_step(&CFG, &s, &created, now, &next, &out);
+	assert_int_equal(next.backoff_ms, 0);
+	assert_int_equal(next.stage, SPOK_RC_STAGE_TRACKING);
+	assert_true(out.a[0].stamp_started);
+	assert_int_equal(next.confirmed_at_ms, now);
+}
+
+/* A terminal record is marked terminal (the driver's teardown point) and carries the error. */
+static void test_reconcile_record_fields(void **state)
+{
+	struct spok_rc_state s = TRACKING(SPOK_PHASE_RUNNING, "RUNNING"), next;
+	struct spok_rc_event ev = {.kind = SPOK_RC_EV_STATUS,
+		.status = {.phase = SPOK_PHASE_PERMANENT_FAILURE, .reason = "",
+			   .error_message = "Spark Job  Submission Failed", .app_state = "FAILED"}};
+	struct spok_rc_actions out;
+
+	(void)state;
+	spok_rc_step(&CFG, &s, &ev, 5000, &next, &out);
+	assert_int_equal(out.n, 2);
+	assert_true(out.a[0].terminal);
+	assert_true(out.a[0].stamp_finished);
+	assert_true(out.a[0].set_error);
+	assert_string_equal(out.a[0].error_message, "Spark Job  Submission Failed");
+	assert_string_equal(next.app_state, "FAILED");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reconcile_create_answers),
+		cmocka_unit_test(test_reconcile_start),
+		cmocka_unit_test(test_reconcile_statuses),
+		cmocka_unit_test(test_reconcile_timers),
+		cmocka_unit_test(test_reconcile_abort_and_deletes),
+		cmocka_unit_test(test_reconcile_adopt),
+		cmocka_unit_test(test_reconcile_backoff),
+		cmocka_unit_test(test_reconcile_record_fields),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
