@@ -580,6 +580,10 @@ static void on_event(void *data, enum spok_engine_event ev, const struct spok_ex
 	case SPOK_ENGINE_DONE: /* nothing finishes on its own here: only failures end */
 		fail_note(ph, "spok execution ended", x->reason ? x->reason : "(no reason)");
 		return;
+	case SPOK_ENGINE_FAILED: /* a store write failed (DONE follows) */
+		fail_note(ph, "spok store write failed",
+			  x->error_message ? x->error_message : "(no message)");
+		return;
 	}
 }
 

@@ -124,12 +124,16 @@ struct progress {
 	bool running;
 	char *ns;
 	char *app;
+	char *failed; /* SPOK_ENGINE_FAILED's message: a store write failed */
 };
 
 static void on_event(void *data, enum spok_engine_event ev, const struct spok_execution *x)
 {
 	struct progress *p = data;
 	char now[16], line[256];
+
+	if (ev == SPOK_ENGINE_FAILED && p->failed == NULL)
+		p->failed = xstrdup(x->error_message ? x->error_message : "a store write failed");
 
 	if (ev == SPOK_ENGINE_CHANGED && x->phase == SPOK_PHASE_RUNNING && !p->running &&
 	    x->namespace_ && x->resource_name) {
@@ -280,6 +284,10 @@ static int run_cluster(struct spok_cli *cli, const struct cluster_flags *f, cons
 			spok_execution_free(&x);
 			if ((result = spok_store_get(c.st, id, &x, err)) != 0)
 				goto done;
+			if (p.failed) {
+				result = spok_err_set(err, SPOK_EIO, "%s", p.failed);
+				goto done;
+			}
 			if (x.started_ms != 0 || spok_phase_terminal(x.phase) ||
 			    x.phase == SPOK_PHASE_WAITING_FOR_RESOURCES)
 				break;
@@ -307,6 +315,10 @@ static int run_cluster(struct spok_cli *cli, const struct cluster_flags *f, cons
 		*status = 128 + stop.sig;
 		goto done;
 	}
+	if (p.failed) {
+		result = spok_err_set(err, SPOK_EIO, "%s", p.failed);
+		goto done;
+	}
 	if ((result = spok_store_get(c.st, id, &x, err)) != 0)
 		goto done;
 	char *reason = spok_term_line(x.reason);
@@ -321,6 +333,7 @@ done:
 	free(p.links);
 	free(p.ns);
 	free(p.app);
+	free(p.failed);
 	free(ns);
 	free(abs);
 	return result;
@@ -401,8 +414,11 @@ static int reconcile_one(struct spok_cli *cli, const struct cluster_flags *f, co
 		result = only_id ? spok_engine_adopt(c.e, only_id, err) : spok_engine_adopt_all(c.e, n, err);
 	if (result == 0)
 		run_until_idle(&c);
+	if (result == 0 && p.failed)
+		result = spok_err_set(err, SPOK_EIO, "%s", p.failed);
 	cl_close(&c);
 	free(p.links);
+	free(p.failed);
 	return result;
 }
 

@@ -1,6 +1,7 @@
 /* engine.c - cluster executions: create, follow through one watch per namespace, retry,
  * time out, abort, tear down, re-adopt after a crash. See engine.h for the rules. */
 #include "engine/engine.h"
+#include "engine/reconcile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/pid.h"
+#include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "kube/watch.h"
 #include "phase/phase.h"
@@ -16,15 +18,6 @@
 
 static const struct kube_gvr SPARKAPPS = {"sparkoperator.k8s.io", "v1beta2", "sparkapplications"};
 static const struct kube_gvr CONFIGMAPS = {"", "v1", "configmaps"};
-
-enum ex_state {
-	ES_WAIT,     /* create to be (re)sent at next_try_ms */
-	ES_ADOPT,    /* re-adopted: waiting for the namespace list or a GET */
-	ES_CREATING, /* create (or the GET after a 409) in flight */
-	ES_TRACKING, /* the object exists; following the watch */
-	ES_DELETING, /* terminal phase stored; DELETE to be sent / in flight */
-	ES_DONE
-};
 
 struct eng_ns {
 	struct spok_engine *e;
@@ -41,7 +34,10 @@ struct eng_exec {
 	struct spok_task task;
 	bool have_task;
 	char *load_error; /* why the task could not be loaded again (heap), or NULL */
-	enum ex_state st;
+	/* The reconciler's view (stage, deadlines on the loop's clock, backoff, ConfigMap
+	 * flags); the row-derived fields are refreshed from x before every step. */
+	struct spok_rc_state rc;
+	json_t *app;    /* the current attempt's SparkApplication, built once per attempt */
 	bool inflight;  /* a request of ours is pending: its callback owns the next step */
 	bool orphan;    /* the engine closed while inflight: free in the callback */
 	bool tracked;   /* a watch event for the current attempt was seen */
@@ -49,16 +45,10 @@ struct eng_exec {
 	 * watch resumes after a list, so an object listed before its create was answered
 	 * sends no event of its own: this copy is handled once the answer is in. */
 	json_t *seen;
-	int64_t next_try_ms;
-	uint64_t backoff_ms;
-	char app_state[40];
 	/* Shipped files (ship_local_files): read once per engine (at submit, or lazily after
-	 * re-adoption); cm_ok: this attempt's ConfigMap exists (created or adopted);
-	 * cm_gone: its teardown DELETE succeeded. */
+	 * re-adoption). */
 	struct spok_ship ship;
 	bool ship_read;
-	bool cm_ok;
-	bool cm_gone;
 	struct eng_exec *next;
 };
 
@@ -70,6 +60,7 @@ struct held {
 
 struct spok_engine {
 	struct spok_engine_opts o;
+	struct spok_rc_config rc; /* the reconciler's rules, from o */
 	char *cluster;
 	char *spark_version;
 	uv_loop_t *loop;
@@ -84,14 +75,15 @@ struct spok_engine {
 	bool adopting;
 	struct held *held;
 	size_t nheld, capheld;
-	int64_t next_rescan_ms;
+	uint64_t next_rescan_ms; /* loop time */
 	int pending;    /* inflight calls + the timer handle */
 	int loose;      /* fire-and-forget deletes in flight */
 	bool closed;
 };
 
-/* ---- fault injection (test only) ---- */
+/* ---- fault injection: test builds only (CMake option SPOK_TEST_HOOKS) ---- */
 
+#ifdef SPOK_TEST_HOOKS
 static void crash_point(const char *name)
 {
 	const char *at = getenv("SPOK_CRASH_AT");
@@ -101,13 +93,22 @@ static void crash_point(const char *name)
 		_exit(137);
 	}
 }
+#else
+static void crash_point(const char *name)
+{
+	(void)name;
+}
+#endif
 
 /* ---- small helpers ---- */
 
+/* v may be *dst itself (a record of the row's own reason). */
 static void set_str(char **dst, const char *v)
 {
+	char *copy = (v && v[0]) ? xstrdup(v) : NULL;
+
 	free(*dst);
-	*dst = (v && v[0]) ? xstrdup(v) : NULL;
+	*dst = copy;
 }
 
 static bool str_eq(const char *a, const char *b)
@@ -159,6 +160,7 @@ static char *load_error_of(const struct spok_execution *x, const char *msg)
 static void exec_free(struct eng_exec *ex)
 {
 	set_seen(ex, NULL);
+	json_decref(ex->app);
 	spok_execution_free(&ex->x);
 	if (ex->have_task)
 		spok_task_free(&ex->task);
@@ -171,16 +173,6 @@ static void emit(struct eng_exec *ex, enum spok_engine_event ev)
 {
 	if (ex->e->o.on_event)
 		ex->e->o.on_event(ex->e->o.event_data, ev, &ex->x);
-}
-
-static void save(struct eng_exec *ex)
-{
-	struct spok_err err = {0};
-
-	ex->e->stats.store_writes++;
-	if (spok_store_update(ex->e->o.store, &ex->x, &err) != 0)
-		log_error("engine: %s: cannot record the execution: %s", ex->x.id, err.msg);
-	emit(ex, SPOK_ENGINE_CHANGED);
 }
 
 static const char *app_label(const json_t *app, const char *key)
@@ -221,17 +213,6 @@ static int refuse_local(const struct spok_engine *e, const struct spok_task *t,
 			    t->main_application_file);
 }
 
-static uint64_t next_backoff(struct eng_exec *ex)
-{
-	const struct spok_engine_opts *o = &ex->e->o;
-	uint64_t b = ex->backoff_ms ? ex->backoff_ms * 2 : o->backoff_ms;
-
-	if (b > o->backoff_max_ms)
-		b = o->backoff_max_ms;
-	ex->backoff_ms = b;
-	return b;
-}
-
 static void unlink_exec(struct eng_exec *ex)
 {
 	for (struct eng_exec **p = &ex->e->execs; *p; p = &(*p)->next)
@@ -245,13 +226,138 @@ static void unlink_exec(struct eng_exec *ex)
 /* The execution leaves the engine. */
 static void done(struct eng_exec *ex)
 {
-	ex->st = ES_DONE;
+	ex->rc.stage = SPOK_RC_STAGE_DONE;
 	emit(ex, SPOK_ENGINE_DONE);
 	unlink_exec(ex);
 	if (!ex->inflight)
 		exec_free(ex);
 	else
 		ex->orphan = true;
+}
+
+/* Writes the row and tells the callback. */
+static int save(struct eng_exec *ex, struct spok_err *err)
+{
+	int result;
+
+	ex->e->stats.store_writes++;
+	if ((result = spok_store_update(ex->e->o.store, &ex->x, err)) != 0)
+		return result;
+	emit(ex, SPOK_ENGINE_CHANGED);
+	return 0;
+}
+
+/* A write to the store failed: the row no longer says what the engine would do next, so the
+ * engine stops following the execution instead of acting on the cluster beyond what is
+ * durable (above all: no create whose write-ahead row is missing). The row still names this
+ * process as its supervisor: after it exits (the CLI), or at the next rescan (the daemon),
+ * re-adoption continues from what the store holds. */
+static void store_failed(struct eng_exec *ex, const struct spok_err *err)
+{
+	char *msg = xasprintf("execution %s: cannot record it in the store (%s); stopped "
+			      "following it: 'spok reconcile' continues once the store is writable",
+			      ex->x.id, err->msg);
+
+	if (ex->e->o.on_event == NULL) /* else the event is how it surfaces: one line, once */
+		log_error("engine: %s", msg);
+	free(ex->x.error_message);
+	ex->x.error_message = msg;
+	emit(ex, SPOK_ENGINE_FAILED);
+	done(ex);
+}
+
+/* ---- the reconciler's steps ---- */
+
+/* What an action did: go on with the next one, stop (it stepped the reconciler again with
+ * the outcome), or the execution left the engine (ex may be freed). */
+enum act { ACT_NEXT, ACT_STOP, ACT_GONE };
+
+static enum act perform(struct eng_exec *ex, const struct spok_rc_actions *out);
+
+/* The row-derived part of the reconciler's state, from x. */
+static void rc_refresh(struct eng_exec *ex)
+{
+	struct spok_rc_state *r = &ex->rc;
+	const struct spok_execution *x = &ex->x;
+
+	r->phase = x->phase;
+	r->phase_version = x->phase_version;
+	r->reason = x->reason;
+	r->id = x->id;
+	r->ns = x->namespace_;
+	r->name = x->resource_name;
+	r->attempt = x->attempt;
+	r->max_attempts = x->max_attempts;
+	r->abort_requested = x->abort_requested;
+	r->inflight = ex->inflight;
+	r->confirmed = x->started_ms != 0;
+	r->timeout_ms = ex->have_task ? ex->task.timeout_s * 1000 : 0;
+	r->ships = ships(ex);
+}
+
+/* One reconciler step on the loop's clock, its actions carried out. False: ex left the
+ * engine (it may be freed). */
+static bool step(struct eng_exec *ex, const struct spok_rc_event *ev)
+{
+	struct spok_rc_state next;
+	struct spok_rc_actions out;
+
+	rc_refresh(ex);
+	spok_rc_step(&ex->e->rc, &ex->rc, ev, uv_now(ex->e->loop), &next, &out);
+	ex->rc = next;
+	ex->x.abort_requested = next.abort_requested;
+	return perform(ex, &out) != ACT_GONE;
+}
+
+static bool step_kind(struct eng_exec *ex, enum spok_rc_event_kind kind)
+{
+	struct spok_rc_event ev = {.kind = kind};
+
+	return step(ex, &ev);
+}
+
+/* An action failed locally or a request answered: the reconciler decides what follows. */
+static enum act answer(struct eng_exec *ex, enum spok_rc_object obj, enum spok_rc_answer a,
+		       const char *message)
+{
+	struct spok_rc_event ev = {.kind = SPOK_RC_EV_CREATE, .object = obj, .answer = a,
+				   .message = message};
+
+	return step(ex, &ev) ? ACT_STOP : ACT_GONE;
+}
+
+static enum act bad_task(struct eng_exec *ex, const char *message)
+{
+	struct spok_rc_event ev = {.kind = SPOK_RC_EV_BAD_TASK, .message = message};
+
+	return step(ex, &ev) ? ACT_STOP : ACT_GONE;
+}
+
+static enum act delete_answer(struct eng_exec *ex, enum spok_rc_object obj, bool ok)
+{
+	struct spok_rc_event ev = {.kind = SPOK_RC_EV_DELETE, .object = obj, .ok = ok};
+
+	return step(ex, &ev) ? ACT_STOP : ACT_GONE;
+}
+
+/* A create's answer (not 201) as the reconciler's rules name it. */
+static enum spok_rc_answer answer_of(struct eng_exec *ex, const struct kube_resp *resp)
+{
+	switch (resp->code) {
+	case 0:
+		return SPOK_RC_CREATED;
+	case SPOK_ECONFLICT:
+		return SPOK_RC_CONFLICT;
+	case SPOK_EQUOTA:
+		ex->e->stats.quota_waits++;
+		return SPOK_RC_QUOTA;
+	case SPOK_EINVAL:
+		return SPOK_RC_INVALID;
+	case SPOK_EFORBIDDEN:
+		return SPOK_RC_REFUSED;
+	default:
+		return resp->http_status == 413 ? SPOK_RC_REFUSED : SPOK_RC_UNAVAILABLE;
+	}
 }
 
 /* ---- requests ---- */
@@ -264,7 +370,7 @@ static bool call_back(struct eng_exec *ex)
 	ex->inflight = false;
 	e->pending--;
 	if (ex->orphan || e->closed) {
-		if (ex->orphan || ex->st == ES_DONE)
+		if (ex->orphan || ex->rc.stage == SPOK_RC_STAGE_DONE)
 			exec_free(ex);
 		maybe_free_engine(e);
 		return false;
@@ -272,46 +378,13 @@ static bool call_back(struct eng_exec *ex)
 	return true;
 }
 
-static void send_create(struct eng_exec *ex);
-static void send_delete(struct eng_exec *ex);
-static void start_attempt(struct eng_exec *ex, uint32_t attempt);
+static void sent(struct eng_exec *ex)
+{
+	ex->inflight = true;
+	ex->e->pending++;
+}
+
 static void handle_app(struct eng_exec *ex, const json_t *app);
-static void delete_cm_loose(struct spok_engine *e, const char *ns, const char *app,
-			    const char *id);
-
-/* Terminal phase: record it first, then tear down (DELETE) or leave. */
-static void finish(struct eng_exec *ex, enum spok_phase ph, const char *reason,
-		   const char *error_message, bool del)
-{
-	ex->x.phase = ph;
-	set_str(&ex->x.reason, reason);
-	if (error_message)
-		set_str(&ex->x.error_message, error_message);
-	ex->x.finished_ms = spok_now_ms();
-	save(ex);
-	crash_point("teardown");
-	/* A ConfigMap whose SparkApplication was never created (refused, name taken) has
-	 * nothing to keep it for. */
-	if (!del && ex->cm_ok && ex->x.started_ms == 0)
-		delete_cm_loose(ex->e, ex->x.namespace_, ex->x.resource_name, ex->x.id);
-	if (del) {
-		ex->st = ES_DELETING;
-		ex->backoff_ms = 0;
-		if (!ex->inflight)
-			send_delete(ex);
-	} else {
-		done(ex);
-	}
-}
-
-/* A failed attempt: the next one if any is left, else the final RETRYABLE_FAILURE. */
-static void fail_attempt(struct eng_exec *ex, const char *reason, const char *error_message,
-			 bool delete_old);
-
-static bool should_delete_failed(const struct spok_engine *e)
-{
-	return e->o.delete_failed;
-}
 
 /* Fire-and-forget DELETE of an object we no longer follow (old attempt, leftover). */
 struct loose_delete {
@@ -388,174 +461,126 @@ static void delete_cm_loose(struct spok_engine *e, const char *ns, const char *a
 	e->loose++;
 }
 
-static void fail_attempt(struct eng_exec *ex, const char *reason, const char *error_message,
-			 bool delete_old)
+/* The failed attempt's objects (delete_failed, the SUBMITTED deadline). */
+static void delete_old(struct eng_exec *ex)
 {
-	if (delete_old && ex->x.resource_name && ships(ex))
+	if (ships(ex))
 		delete_cm_loose(ex->e, ex->x.namespace_, ex->x.resource_name, ex->x.id);
-	if (delete_old && ex->x.resource_name)
-		delete_loose(ex->e, ex->x.namespace_, ex->x.resource_name);
-	if (ex->x.attempt + 1 >= ex->x.max_attempts || ex->x.abort_requested) {
-		finish(ex, SPOK_PHASE_RETRYABLE_FAILURE, reason, error_message, false);
-		return;
-	}
-	/* Recorded as this attempt's end; a crash right here re-adopts it as "needs the
-	 * next attempt" (spok_engine_needs_work). */
-	ex->x.phase = SPOK_PHASE_RETRYABLE_FAILURE;
-	set_str(&ex->x.reason, reason);
-	set_str(&ex->x.error_message, error_message);
-	ex->x.finished_ms = spok_now_ms();
-	save(ex);
-	start_attempt(ex, ex->x.attempt + 1);
+	delete_loose(ex->e, ex->x.namespace_, ex->x.resource_name);
 }
 
 static void on_deleted(void *data, const struct kube_resp *resp)
 {
 	struct eng_exec *ex = data;
+	bool ok = resp->code == 0 || resp->code == SPOK_ENOTFOUND;
 
 	if (!call_back(ex))
 		return;
-	if (resp->code == 0 || resp->code == SPOK_ENOTFOUND) {
-		done(ex);
-		return;
-	}
-	log_warn("engine: %s: %s; retrying", ex->x.id, resp->message);
-	ex->next_try_ms = spok_now_ms() + (int64_t)next_backoff(ex);
+	if (!ok)
+		log_warn("engine: %s: %s; retrying", ex->x.id, resp->message);
+	(void)delete_answer(ex, SPOK_RC_APP, ok);
 }
 
 static void on_cm_deleted(void *data, const struct kube_resp *resp)
 {
 	struct eng_exec *ex = data;
+	bool ok = resp->code == 0 || resp->code == SPOK_ENOTFOUND;
 
 	if (!call_back(ex))
 		return;
-	if (resp->code == 0 || resp->code == SPOK_ENOTFOUND) {
-		ex->cm_gone = true;
-		send_delete(ex);
-		return;
-	}
-	log_warn("engine: %s: %s; retrying", ex->x.id, resp->message);
-	ex->next_try_ms = spok_now_ms() + (int64_t)next_backoff(ex);
+	if (!ok)
+		log_warn("engine: %s: %s; retrying", ex->x.id, resp->message);
+	(void)delete_answer(ex, SPOK_RC_CM, ok);
 }
 
-/* Teardown: the shipped-files ConfigMap first, then the SparkApplication (a crash in
- * between leaves the SparkApplication, whose leftover cleanup takes both). */
-static void send_delete(struct eng_exec *ex)
+/* Teardown DELETE of one object (the reconciler orders them). */
+static enum act send_delete(struct eng_exec *ex, enum spok_rc_object obj)
 {
 	struct spok_err err = {0};
+	int result;
 
-	if (ships(ex) && !ex->cm_gone) {
-		if (delete_cm(ex->e, ex->x.namespace_, ex->x.resource_name, ex->x.id, on_cm_deleted,
-			      ex, &err) != 0) {
-			log_warn("engine: %s: %s; retrying", ex->x.id, err.msg);
-			ex->next_try_ms = spok_now_ms() + (int64_t)next_backoff(ex);
-			return;
-		}
-		ex->inflight = true;
-		ex->e->pending++;
-		return;
+	if (obj == SPOK_RC_CM) {
+		result = delete_cm(ex->e, ex->x.namespace_, ex->x.resource_name, ex->x.id,
+				   on_cm_deleted, ex, &err);
+	} else {
+		ex->e->stats.deletes++;
+		result = kube_delete(ex->e->o.client, &SPARKAPPS, ex->x.namespace_,
+				     ex->x.resource_name, "Background", NULL, on_deleted, ex, &err);
 	}
-	ex->e->stats.deletes++;
-	if (kube_delete(ex->e->o.client, &SPARKAPPS, ex->x.namespace_, ex->x.resource_name,
-			"Background", NULL, on_deleted, ex, &err) != 0) {
+	if (result != 0) {
 		log_warn("engine: %s: %s; retrying", ex->x.id, err.msg);
-		ex->next_try_ms = spok_now_ms() + (int64_t)next_backoff(ex);
-		return;
+		return delete_answer(ex, obj, false);
 	}
-	ex->inflight = true;
-	ex->e->pending++;
+	sent(ex);
+	return ACT_NEXT;
 }
 
-/* The object of the current attempt is confirmed to exist. */
-static void mark_started(struct eng_exec *ex)
+static bool ours(const struct eng_exec *ex, const json_t *obj)
 {
-	ex->st = ES_TRACKING;
-	ex->backoff_ms = 0;
-	if (ex->x.started_ms != 0)
-		return;
-	ex->x.started_ms = spok_now_ms();
-	if (ex->x.phase == SPOK_PHASE_WAITING_FOR_RESOURCES)
-		ex->x.phase = SPOK_PHASE_QUEUED;
-	set_str(&ex->x.reason, "SparkApplication created");
-	save(ex);
+	return str_eq(app_label(obj, SPOK_LABEL_EXECUTION), ex->x.id);
 }
 
-/* After a 409: the object of that name (kind, <resource_name><suffix>) is adopted only if it
- * carries this execution's label; otherwise the execution fails, naming it. */
-static bool ours_or_fail(struct eng_exec *ex, const json_t *obj, const char *kind,
-			 const char *suffix)
-{
-	char msg[512];
-
-	if (str_eq(app_label(obj, SPOK_LABEL_EXECUTION), ex->x.id))
-		return true;
-	snprintf(msg, sizeof(msg), "%s %s/%s%s: name taken by an object spok did not create; "
-		 "delete it or run the job again", kind, ex->x.namespace_, ex->x.resource_name,
-		 suffix);
-	finish(ex, SPOK_PHASE_PERMANENT_FAILURE, msg, NULL, false);
-	return false;
-}
-
+/* After a 409: the object of that name is adopted only if it carries this execution's
+ * label. */
 static void on_got_existing(void *data, const struct kube_resp *resp)
 {
 	struct eng_exec *ex = data;
 
 	if (!call_back(ex))
 		return;
-	if (resp->code == SPOK_ENOTFOUND) { /* gone in between: create again */
-		send_create(ex);
+	if (resp->code == SPOK_ENOTFOUND) {
+		(void)answer(ex, SPOK_RC_APP, SPOK_RC_GONE, NULL);
 		return;
 	}
 	if (resp->code != 0) {
-		set_str(&ex->x.reason, resp->message);
-		ex->st = ES_WAIT;
-		ex->next_try_ms = spok_now_ms() + (int64_t)next_backoff(ex);
+		(void)answer(ex, SPOK_RC_APP, SPOK_RC_UNAVAILABLE, resp->message);
 		return;
 	}
-	if (!ours_or_fail(ex, resp->body, "SparkApplication", ""))
+	if (!ours(ex, resp->body)) {
+		(void)answer(ex, SPOK_RC_APP, SPOK_RC_CONFLICT_NOT_OURS, NULL);
 		return;
+	}
 	ex->e->stats.adopted_409++;
-	mark_started(ex);
-	handle_app(ex, resp->body);
+	if (answer(ex, SPOK_RC_APP, SPOK_RC_CONFLICT_OURS, NULL) != ACT_GONE)
+		handle_app(ex, resp->body);
 }
 
-static void create_retry(struct eng_exec *ex, enum spok_phase ph, const char *reason)
+static void on_cm_existing(void *data, const struct kube_resp *resp)
 {
-	ex->st = ES_WAIT;
-	ex->next_try_ms = spok_now_ms() + (int64_t)next_backoff(ex);
-	if (ex->x.phase != ph || !str_eq(ex->x.reason, reason)) {
-		ex->x.phase = ph;
-		set_str(&ex->x.reason, reason);
-		save(ex);
-	}
+	struct eng_exec *ex = data;
+	enum spok_rc_answer a;
+
+	if (!call_back(ex))
+		return;
+	if (resp->code == SPOK_ENOTFOUND)
+		a = SPOK_RC_GONE;
+	else if (resp->code != 0)
+		a = SPOK_RC_UNAVAILABLE;
+	else
+		a = ours(ex, resp->body) ? SPOK_RC_CONFLICT_OURS : SPOK_RC_CONFLICT_NOT_OURS;
+	(void)answer(ex, SPOK_RC_CM, a, resp->code != 0 ? resp->message : NULL);
 }
 
-/* A create (ConfigMap or SparkApplication) refused: wait, retry or fail, by the code.
- * 409 is handled by the caller. */
-static void create_failed(struct eng_exec *ex, const struct kube_resp *resp)
+/* GET the object that answered 409, to see whose it is. */
+static enum act send_get_owner(struct eng_exec *ex, enum spok_rc_object obj)
 {
-	char msg[SPOK_ERR_MSG_MAX + 32];
+	struct spok_err err = {0};
+	int result;
 
-	switch (resp->code) {
-	case SPOK_EQUOTA:
-		ex->e->stats.quota_waits++;
-		create_retry(ex, SPOK_PHASE_WAITING_FOR_RESOURCES, resp->message);
-		return;
-	case SPOK_EINVAL:
-		snprintf(msg, sizeof(msg), "BadTaskFormat: %s", resp->message);
-		finish(ex, SPOK_PHASE_PERMANENT_FAILURE, msg, NULL, false);
-		return;
-	case SPOK_EFORBIDDEN:
-		finish(ex, SPOK_PHASE_PERMANENT_FAILURE, resp->message, NULL, false);
-		return;
-	default:
-		if (resp->http_status == 413) {
-			finish(ex, SPOK_PHASE_PERMANENT_FAILURE, resp->message, NULL, false);
-			return;
-		}
-		/* Unavailable, timeouts, 5xx after the client's own retries: keep trying. */
-		create_retry(ex, ex->x.phase, resp->message);
+	if (obj == SPOK_RC_CM) {
+		char *cm = spok_ship_configmap_name(ex->x.resource_name);
+
+		result = kube_get(ex->e->o.client, &CONFIGMAPS, ex->x.namespace_, cm, on_cm_existing,
+				  ex, &err);
+		free(cm);
+	} else {
+		result = kube_get(ex->e->o.client, &SPARKAPPS, ex->x.namespace_, ex->x.resource_name,
+				  on_got_existing, ex, &err);
 	}
+	if (result != 0)
+		return answer(ex, obj, SPOK_RC_UNAVAILABLE, err.msg);
+	sent(ex);
+	return ACT_NEXT;
 }
 
 /* The SparkApplication owns its ConfigMap from now on (garbage collection when a kept one
@@ -592,34 +617,31 @@ static void own_cm(struct eng_exec *ex, const json_t *app)
 static void on_created(void *data, const struct kube_resp *resp)
 {
 	struct eng_exec *ex = data;
-	struct spok_err err = {0};
+	json_t *seen;
 
 	if (!call_back(ex))
 		return;
-	if (resp->code == 0) {
-		json_t *seen = ex->seen;
+	if (resp->code != 0) {
+		(void)answer(ex, SPOK_RC_APP, answer_of(ex, resp), resp->message);
+		return;
+	}
+	crash_point("after-create");
+	if (ex->rc.cm_ok)
+		own_cm(ex, resp->body);
+	seen = ex->seen;
+	ex->seen = NULL;
+	if (answer(ex, SPOK_RC_APP, SPOK_RC_CREATED, NULL) != ACT_GONE && seen)
+		handle_app(ex, seen);
+	json_decref(seen);
+}
 
-		crash_point("after-create");
-		if (ex->cm_ok)
-			own_cm(ex, resp->body);
-		mark_started(ex);
-		ex->seen = NULL;
-		if (seen)
-			handle_app(ex, seen);
-		json_decref(seen);
+static void on_cm_created(void *data, const struct kube_resp *resp)
+{
+	struct eng_exec *ex = data;
+
+	if (!call_back(ex))
 		return;
-	}
-	if (resp->code != SPOK_ECONFLICT) {
-		create_failed(ex, resp);
-		return;
-	}
-	if (kube_get(ex->e->o.client, &SPARKAPPS, ex->x.namespace_, ex->x.resource_name,
-		     on_got_existing, ex, &err) == 0) {
-		ex->inflight = true;
-		ex->e->pending++;
-	} else {
-		create_retry(ex, ex->x.phase, err.msg);
-	}
+	(void)answer(ex, SPOK_RC_CM, answer_of(ex, resp), resp->message);
 }
 
 static void fill_spark_version(const struct spok_engine *e, json_t *app)
@@ -631,138 +653,214 @@ static void fill_spark_version(const struct spok_engine *e, json_t *app)
 		json_object_set_new(spec, "sparkVersion", json_string(e->o.spark_version));
 }
 
-/* Builds the current attempt's object (pure core). */
-static int build_app(struct eng_exec *ex, json_t **app, struct spok_err *err)
+/* Builds attempt `attempt` of execution id's object for t (pure core). */
+static int build_for(const struct spok_engine *e, const struct spok_task *t, const char *id,
+		     const char *ns, uint32_t attempt, json_t **app, struct spok_err *err)
 {
 	struct spok_strmap labels = {0};
 	struct spok_exec xe = {0};
 	int result;
 
+	if ((result = refuse_local(e, t, err)) != SPOK_OK)
+		return result;
+	spok_strmap_set(&labels, SPOK_LABEL_EXECUTION, id);
+	xe.execution_name = id;
+	xe.node_id = "n0";
+	xe.attempt = attempt;
+	xe.namespace_ = ns;
+	xe.now_ms = spok_now_ms();
+	xe.labels = &labels;
+	xe.ship_local_files = e->o.ship_local_files;
+	result = spok_sparkapp_build(t, e->o.platform, &xe, app, err);
+	spok_strmap_free(&labels);
+	if (result == 0)
+		fill_spark_version(e, *app);
+	return result;
+}
+
+/* The current attempt's object, built once per attempt (ex->app). */
+static int build_app(struct eng_exec *ex, struct spok_err *err)
+{
+	if (ex->app != NULL)
+		return 0;
 	if (!ex->have_task)
 		return spok_err_set(err, SPOK_EINVAL,
 				    "execution %s: the task could not be loaded again (%s); "
 				    "run the job again", ex->x.id,
 				    ex->load_error ? ex->load_error : "no task source");
-	if ((result = refuse_local(ex->e, &ex->task, err)) != SPOK_OK)
-		return result;
-	spok_strmap_set(&labels, SPOK_LABEL_EXECUTION, ex->x.id);
-	xe.execution_name = ex->x.id;
-	xe.node_id = "n0";
-	xe.attempt = ex->x.attempt;
-	xe.namespace_ = ex->x.namespace_;
-	xe.now_ms = spok_now_ms();
-	xe.labels = &labels;
-	xe.ship_local_files = ex->e->o.ship_local_files;
-	result = spok_sparkapp_build(&ex->task, ex->e->o.platform, &xe, app, err);
-	spok_strmap_free(&labels);
-	if (result == 0)
-		fill_spark_version(ex->e, *app);
-	return result;
+	return build_for(ex->e, &ex->task, ex->x.id, ex->x.namespace_, ex->x.attempt, &ex->app,
+			 err);
 }
 
-static void send_cm_create(struct eng_exec *ex, const json_t *app);
-
-static void send_create(struct eng_exec *ex)
-{
-	struct spok_err err = {0};
-	json_t *app = NULL;
-
-	if (build_app(ex, &app, &err) != 0) {
-		finish(ex, SPOK_PHASE_PERMANENT_FAILURE, err.msg, NULL, false);
-		return;
-	}
-	if (ships(ex) && !ex->cm_ok) { /* the ConfigMap first: the pods mount it */
-		send_cm_create(ex, app);
-		json_decref(app);
-		return;
-	}
-	ex->st = ES_CREATING;
-	set_seen(ex, NULL); /* only copies seen while this create is in flight count */
-	ex->e->stats.creates++;
-	if (kube_create(ex->e->o.client, &SPARKAPPS, ex->x.namespace_, app, on_created, ex,
-			&err) != 0) {
-		json_decref(app);
-		create_retry(ex, ex->x.phase, err.msg);
-		return;
-	}
-	json_decref(app);
-	ex->inflight = true;
-	ex->e->pending++;
-}
-
-static void on_cm_existing(void *data, const struct kube_resp *resp)
-{
-	struct eng_exec *ex = data;
-
-	if (!call_back(ex))
-		return;
-	if (resp->code == SPOK_ENOTFOUND) { /* gone in between: create again */
-		send_create(ex);
-		return;
-	}
-	if (resp->code != 0) {
-		create_retry(ex, ex->x.phase, resp->message);
-		return;
-	}
-	if (!ours_or_fail(ex, resp->body, "ConfigMap", SPOK_SHIP_SUFFIX))
-		return;
-	ex->cm_ok = true; /* ours, from before a crash */
-	send_create(ex);
-}
-
-static void on_cm_created(void *data, const struct kube_resp *resp)
-{
-	struct eng_exec *ex = data;
-	struct spok_err err = {0};
-	char *cm;
-
-	if (!call_back(ex))
-		return;
-	if (resp->code == 0) {
-		ex->cm_ok = true;
-		send_create(ex);
-		return;
-	}
-	if (resp->code != SPOK_ECONFLICT) {
-		create_failed(ex, resp);
-		return;
-	}
-	cm = spok_ship_configmap_name(ex->x.resource_name);
-	if (kube_get(ex->e->o.client, &CONFIGMAPS, ex->x.namespace_, cm, on_cm_existing, ex,
-		     &err) == 0) {
-		ex->inflight = true;
-		ex->e->pending++;
-	} else {
-		create_retry(ex, ex->x.phase, err.msg);
-	}
-	free(cm);
-}
-
-static void send_cm_create(struct eng_exec *ex, const json_t *app)
+static enum act send_cm_create(struct eng_exec *ex)
 {
 	struct spok_err err = {0};
 	json_t *cm;
+	int result;
 
 	if (!ex->ship_read) { /* after re-adoption: read the files again */
-		if (spok_ship_read(&ex->task, &ex->ship, &err) != 0) {
-			finish(ex, SPOK_PHASE_PERMANENT_FAILURE, err.msg, NULL, false);
-			return;
-		}
+		if (spok_ship_read(&ex->task, &ex->ship, &err) != 0)
+			return bad_task(ex, err.msg);
 		ex->ship_read = true;
 	}
-	ex->st = ES_CREATING;
 	set_seen(ex, NULL);
 	ex->e->stats.creates++;
-	cm = spok_ship_configmap(app, &ex->ship);
-	if (kube_create(ex->e->o.client, &CONFIGMAPS, ex->x.namespace_, cm, on_cm_created, ex,
-			&err) != 0) {
-		json_decref(cm);
-		create_retry(ex, ex->x.phase, err.msg);
-		return;
-	}
+	cm = spok_ship_configmap(ex->app, &ex->ship);
+	result = kube_create(ex->e->o.client, &CONFIGMAPS, ex->x.namespace_, cm, on_cm_created, ex,
+			     &err);
 	json_decref(cm);
-	ex->inflight = true;
-	ex->e->pending++;
+	if (result != 0)
+		return answer(ex, SPOK_RC_CM, SPOK_RC_UNAVAILABLE, err.msg);
+	sent(ex);
+	return ACT_NEXT;
+}
+
+static enum act send_create(struct eng_exec *ex, enum spok_rc_object obj)
+{
+	struct spok_err err = {0};
+
+	if (build_app(ex, &err) != 0)
+		return bad_task(ex, err.msg);
+	if (obj == SPOK_RC_CM)
+		return send_cm_create(ex);
+	set_seen(ex, NULL); /* only copies seen while this create is in flight count */
+	ex->e->stats.creates++;
+	if (kube_create(ex->e->o.client, &SPARKAPPS, ex->x.namespace_, ex->app, on_created, ex,
+			&err) != 0)
+		return answer(ex, SPOK_RC_APP, SPOK_RC_UNAVAILABLE, err.msg);
+	sent(ex);
+	return ACT_NEXT;
+}
+
+static void on_adopt_get(void *data, const struct kube_resp *resp)
+{
+	struct eng_exec *ex = data;
+
+	if (!call_back(ex))
+		return;
+	if (resp->code == 0)
+		handle_app(ex, resp->body);
+	else
+		(void)step_kind(ex, resp->code == SPOK_ENOTFOUND ? SPOK_RC_EV_ABSENT
+								: SPOK_RC_EV_GET_FAILED);
+}
+
+static enum act adopt_get(struct eng_exec *ex)
+{
+	struct spok_err err = {0};
+
+	if (kube_get(ex->e->o.client, &SPARKAPPS, ex->x.namespace_, ex->x.resource_name,
+		     on_adopt_get, ex, &err) != 0)
+		return step_kind(ex, SPOK_RC_EV_GET_FAILED) ? ACT_STOP : ACT_GONE;
+	sent(ex);
+	return ACT_NEXT;
+}
+
+/* ---- attempts ---- */
+
+static void reset_attempt(struct spok_execution *x, uint32_t attempt)
+{
+	x->attempt = attempt;
+	x->phase = SPOK_PHASE_QUEUED;
+	x->phase_version = 0;
+	set_str(&x->reason, "creating SparkApplication");
+	set_str(&x->error_message, NULL);
+	set_str(&x->spark_app_id, NULL);
+	set_str(&x->ui_url, NULL);
+	set_str(&x->history_url, NULL);
+	set_str(&x->links_json, NULL);
+	x->started_ms = 0;
+	x->finished_ms = 0;
+}
+
+/* The next attempt: its object is built, then its row is written ahead of the create. A
+ * write-ahead that fails stops here: no object is ever created whose row is not durable. */
+static enum act new_attempt(struct eng_exec *ex)
+{
+	struct spok_err err = {0};
+
+	reset_attempt(&ex->x, ex->rc.attempt);
+	set_seen(ex, NULL);
+	ex->tracked = false;
+	json_decref(ex->app);
+	ex->app = NULL;
+	if (build_app(ex, &err) != 0)
+		return bad_task(ex, err.msg);
+	set_str(&ex->x.resource_name, app_name(ex->app));
+	if (save(ex, &err) != 0) {
+		store_failed(ex, &err);
+		return ACT_GONE;
+	}
+	crash_point("before-create");
+	return ACT_NEXT;
+}
+
+/* A record action: the row takes the reconciler's values and is written. */
+static enum act record(struct eng_exec *ex, const struct spok_rc_action *a)
+{
+	struct spok_execution *x = &ex->x;
+	enum spok_phase was = x->phase;
+	struct spok_err err = {0};
+
+	x->phase = a->phase;
+	x->phase_version = a->phase_version;
+	set_str(&x->reason, a->reason);
+	if (a->set_error)
+		set_str(&x->error_message, a->error_message);
+	if (a->stamp_started)
+		x->started_ms = spok_now_ms();
+	if (a->stamp_finished)
+		x->finished_ms = spok_now_ms();
+	if (save(ex, &err) != 0) {
+		store_failed(ex, &err);
+		return ACT_GONE;
+	}
+	if (a->terminal)
+		crash_point("teardown");
+	if (x->phase == SPOK_PHASE_RUNNING && was != SPOK_PHASE_RUNNING)
+		crash_point("running");
+	return ACT_NEXT;
+}
+
+static enum act perform(struct eng_exec *ex, const struct spok_rc_actions *out)
+{
+	for (size_t i = 0; i < out->n; i++) {
+		const struct spok_rc_action *a = &out->a[i];
+		enum act r = ACT_NEXT;
+
+		switch (a->kind) {
+		case SPOK_RC_RECORD:
+			r = record(ex, a);
+			break;
+		case SPOK_RC_CREATE:
+			r = send_create(ex, a->object);
+			break;
+		case SPOK_RC_GET_OWNER:
+			r = send_get_owner(ex, a->object);
+			break;
+		case SPOK_RC_GET:
+			r = adopt_get(ex);
+			break;
+		case SPOK_RC_DELETE:
+			r = send_delete(ex, a->object);
+			break;
+		case SPOK_RC_DELETE_OLD:
+			delete_old(ex);
+			break;
+		case SPOK_RC_DELETE_CM:
+			delete_cm_loose(ex->e, ex->x.namespace_, ex->x.resource_name, ex->x.id);
+			break;
+		case SPOK_RC_NEW_ATTEMPT:
+			r = new_attempt(ex);
+			break;
+		case SPOK_RC_DONE:
+			done(ex);
+			return ACT_GONE;
+		}
+		if (r != ACT_NEXT)
+			return r;
+	}
+	return ACT_NEXT;
 }
 
 /* ---- watches ---- */
@@ -776,63 +874,8 @@ static struct eng_exec *find_exec(struct spok_engine *e, const struct eng_ns *ns
 	return NULL;
 }
 
-static void deleted_externally(struct eng_exec *ex)
-{
-	char msg[512];
-
-	snprintf(msg, sizeof(msg),
-		 "ResourceDeletedExternally: SparkApplication %s/%s was deleted by someone else",
-		 ex->x.namespace_, ex->x.resource_name);
-	fail_attempt(ex, msg, NULL, false);
-}
-
-/* An adopted execution whose object is absent from the list / GET. */
-static void resolve_absent(struct eng_exec *ex)
-{
-	if (ex->x.started_ms != 0)
-		deleted_externally(ex);
-	else
-		send_create(ex);
-}
-
-static void on_adopt_get(void *data, const struct kube_resp *resp)
-{
-	struct eng_exec *ex = data;
-
-	if (!call_back(ex))
-		return;
-	if (resp->code == 0)
-		handle_app(ex, resp->body);
-	else if (resp->code == SPOK_ENOTFOUND)
-		resolve_absent(ex);
-	else
-		ex->next_try_ms = spok_now_ms() + (int64_t)next_backoff(ex); /* stays ES_ADOPT */
-}
-
-static void adopt_get(struct eng_exec *ex)
-{
-	struct spok_err err = {0};
-
-	if (kube_get(ex->e->o.client, &SPARKAPPS, ex->x.namespace_, ex->x.resource_name,
-		     on_adopt_get, ex, &err) != 0) {
-		ex->next_try_ms = spok_now_ms() + (int64_t)next_backoff(ex);
-		return;
-	}
-	ex->inflight = true;
-	ex->e->pending++;
-}
-
-static bool keep_terminal(const struct spok_engine *e, enum spok_phase ph)
-{
-	if (ph == SPOK_PHASE_SUCCEEDED)
-		return e->o.keep_on_success;
-	if (ph == SPOK_PHASE_ABORTED || ph == SPOK_PHASE_TIMED_OUT)
-		return false;
-	return !e->o.delete_failed;
-}
-
 /* An object in the list that no tracked execution follows: a teardown cut short by a
- * crash leaves one behind; delete it under the same rules. */
+ * crash leaves one behind; delete it under the same keep rules. */
 static void cleanup_leftover(struct spok_engine *e, struct eng_ns *ns, const json_t *app)
 {
 	const char *id = app_label(app, SPOK_LABEL_EXECUTION);
@@ -843,7 +886,7 @@ static void cleanup_leftover(struct spok_engine *e, struct eng_ns *ns, const jso
 		return;
 	if (str_eq(x.backend, e->cluster) && str_eq(x.resource_name, name) &&
 	    spok_phase_terminal(x.phase) && !spok_engine_needs_work(&x) &&
-	    !keep_terminal(e, x.phase)) {
+	    !spok_rc_keeps(&e->rc, x.phase)) {
 		if (e->o.ship_local_files)
 			delete_cm_loose(e, ns->name, name, id);
 		delete_loose(e, ns->name, name);
@@ -871,6 +914,7 @@ static void on_relist(struct spok_engine *e, struct eng_ns *ns, const json_t *li
 	}
 	ns->listed = true;
 	for (ex = e->execs; ex; ex = next) {
+		struct spok_rc_event ev = {.kind = SPOK_RC_EV_NOT_LISTED, .first_list = first};
 		bool present = false;
 
 		next = ex->next;
@@ -879,16 +923,8 @@ static void on_relist(struct spok_engine *e, struct eng_ns *ns, const json_t *li
 		json_array_foreach(items, i, app)
 			if (str_eq(app_name(app), ex->x.resource_name))
 				present = true;
-		/* The first list was asked for before this session's creates: it says
-		 * nothing about them. */
-		if (present || (first && ex->st == ES_TRACKING))
-			continue;
-		/* A list can be older than our own create (served before it committed):
-		 * absence is confirmed by a GET before anything is concluded. */
-		if (ex->st == ES_ADOPT && ex->x.started_ms == 0)
-			send_create(ex); /* 409 covers a stale list */
-		else if (ex->st == ES_ADOPT || ex->st == ES_TRACKING)
-			adopt_get(ex);
+		if (!present)
+			(void)step(ex, &ev);
 	}
 }
 
@@ -918,9 +954,8 @@ static void on_watch(void *data, const struct kube_event *ev)
 	case KUBE_EVENT_DELETED:
 		e->stats.events++;
 		ex = find_exec(e, ns, app_name(ev->object));
-		if (ex != NULL && !ex->inflight && ex->st == ES_TRACKING &&
-		    str_eq(app_label(ev->object, SPOK_LABEL_EXECUTION), ex->x.id))
-			deleted_externally(ex);
+		if (ex != NULL && ours(ex, ev->object))
+			(void)step_kind(ex, SPOK_RC_EV_DELETED);
 		return;
 	case KUBE_EVENT_RELIST:
 		e->stats.relists++;
@@ -1003,18 +1038,18 @@ static bool apply_info(struct eng_exec *ex, const struct spok_status *s)
 	return changed;
 }
 
+/* Our object as seen (watch, list, GET): confirmed, mapped, and its status stepped. */
 static void handle_app(struct eng_exec *ex, const json_t *app)
 {
 	struct spok_status prev = {0}, s = {0};
 	struct spok_err err = {0};
-	const char *reason;
-	bool changed;
+	struct spok_rc_event ev = {.kind = SPOK_RC_EV_STATUS};
 
-	if (ex->st == ES_DELETING || ex->st == ES_DONE ||
-	    !str_eq(app_label(app, SPOK_LABEL_EXECUTION), ex->x.id))
+	if (ex->rc.stage == SPOK_RC_STAGE_DELETING || ex->rc.stage == SPOK_RC_STAGE_DONE ||
+	    !ours(ex, app))
 		return;
-	if (ex->st != ES_TRACKING)
-		mark_started(ex);
+	if (ex->rc.stage != SPOK_RC_STAGE_TRACKING && !step_kind(ex, SPOK_RC_EV_SEEN))
+		return;
 	prev.phase = ex->x.phase;
 	prev.phase_version = ex->x.phase_version;
 	prev.reason = ex->x.reason ? ex->x.reason : (char *)"";
@@ -1023,83 +1058,18 @@ static void handle_app(struct eng_exec *ex, const json_t *app)
 		log_warn("engine: %s: %s", ex->x.id, err.msg);
 		return;
 	}
-	snprintf(ex->app_state, sizeof(ex->app_state), "%s", s.app_state ? s.app_state : "");
 	if (!ex->tracked) {
 		ex->tracked = true;
 		emit(ex, SPOK_ENGINE_TRACKED);
 	}
-	reason = s.error_message ? s.error_message : s.reason;
-	changed = apply_info(ex, &s);
-	switch (s.phase) {
-	case SPOK_PHASE_SUCCEEDED:
-		finish(ex, SPOK_PHASE_SUCCEEDED, reason, NULL, !ex->e->o.keep_on_success);
-		break;
-	case SPOK_PHASE_RETRYABLE_FAILURE:
-		fail_attempt(ex, reason, s.error_message, should_delete_failed(ex->e));
-		break;
-	case SPOK_PHASE_PERMANENT_FAILURE:
-		finish(ex, SPOK_PHASE_PERMANENT_FAILURE, reason, s.error_message,
-		       should_delete_failed(ex->e));
-		break;
-	default: {
-		bool to_running = s.phase == SPOK_PHASE_RUNNING && ex->x.phase != SPOK_PHASE_RUNNING;
-
-		/* "job queued" must not hide our own "SparkApplication created" note */
-		if (s.phase == SPOK_PHASE_QUEUED && ex->x.phase == SPOK_PHASE_QUEUED &&
-		    !changed && str_eq(s.reason, "job queued"))
-			break;
-		if (changed || s.phase != ex->x.phase || !str_eq(reason, ex->x.reason) ||
-		    s.phase_version != ex->x.phase_version) {
-			ex->x.phase = s.phase;
-			ex->x.phase_version = s.phase_version;
-			set_str(&ex->x.reason, reason);
-			save(ex);
-		}
-		if (to_running)
-			crash_point("running");
-	}
-	}
+	ev.status.phase = s.phase;
+	ev.status.phase_version = s.phase_version;
+	ev.status.reason = s.reason;
+	ev.status.error_message = s.error_message;
+	ev.status.app_state = s.app_state;
+	ev.status.info_changed = apply_info(ex, &s);
+	(void)step(ex, &ev);
 	spok_status_free(&s);
-}
-
-/* ---- attempts ---- */
-
-static void reset_attempt(struct spok_execution *x, uint32_t attempt)
-{
-	x->attempt = attempt;
-	x->phase = SPOK_PHASE_QUEUED;
-	x->phase_version = 0;
-	set_str(&x->reason, "creating SparkApplication");
-	set_str(&x->error_message, NULL);
-	set_str(&x->spark_app_id, NULL);
-	set_str(&x->ui_url, NULL);
-	set_str(&x->history_url, NULL);
-	set_str(&x->links_json, NULL);
-	x->started_ms = 0;
-	x->finished_ms = 0;
-}
-
-static void start_attempt(struct eng_exec *ex, uint32_t attempt)
-{
-	struct spok_err err = {0};
-	json_t *app = NULL;
-
-	reset_attempt(&ex->x, attempt);
-	set_seen(ex, NULL);
-	ex->cm_ok = false;
-	ex->cm_gone = false;
-	ex->tracked = false;
-	ex->app_state[0] = '\0';
-	ex->backoff_ms = 0;
-	if (build_app(ex, &app, &err) != 0) {
-		finish(ex, SPOK_PHASE_PERMANENT_FAILURE, err.msg, NULL, false);
-		return;
-	}
-	set_str(&ex->x.resource_name, app_name(app));
-	json_decref(app);
-	save(ex); /* write-ahead: the name is recorded before the create */
-	crash_point("before-create");
-	send_create(ex);
 }
 
 /* ---- tick: local checks only ---- */
@@ -1124,89 +1094,22 @@ static void note_abort_requests(struct spok_engine *e)
 	spok_strv_free(&ids);
 }
 
-static void fmt_duration(uint64_t ms, char *buf, size_t len)
-{
-	uint64_t s = ms / 1000;
-
-	if (s >= 3600)
-		snprintf(buf, len, "%lluh%llum%llus", (unsigned long long)(s / 3600),
-			 (unsigned long long)(s % 3600 / 60), (unsigned long long)(s % 60));
-	else
-		snprintf(buf, len, "%llum%llus", (unsigned long long)(s / 60),
-			 (unsigned long long)(s % 60));
-}
-
-static void check_tracking(struct eng_exec *ex, int64_t now)
-{
-	const struct spok_engine_opts *o = &ex->e->o;
-	char msg[512], d[32];
-	int64_t age = now - ex->x.started_ms;
-
-	if (ex->x.started_ms == 0)
-		return;
-	if (ex->have_task && ex->task.timeout_s > 0 && age > (int64_t)(ex->task.timeout_s * 1000)) {
-		fmt_duration(ex->task.timeout_s * 1000, d, sizeof(d));
-		snprintf(msg, sizeof(msg), "task timed out after %s (task timeout)", d);
-		finish(ex, SPOK_PHASE_TIMED_OUT, msg, NULL, true);
-		return;
-	}
-	if ((ex->app_state[0] == '\0' || strcmp(ex->app_state, "SUBMITTED") == 0) &&
-	    (ex->x.phase == SPOK_PHASE_QUEUED || ex->x.phase == SPOK_PHASE_INITIALIZING) &&
-	    age > (int64_t)o->submitted_timeout_ms) {
-		fmt_duration(o->submitted_timeout_ms, d, sizeof(d));
-		snprintf(msg, sizeof(msg),
-			 "stuck in %s for %s: the operator did not start the driver; check the "
-			 "operator and quotas", ex->app_state[0] ? ex->app_state : "SUBMITTED", d);
-		fail_attempt(ex, msg, NULL, true);
-	}
-}
-
-static void tick_one(struct eng_exec *ex, int64_t now)
-{
-	if (ex->inflight)
-		return;
-	if (ex->st != ES_DELETING && ex->x.abort_requested) {
-		finish(ex, SPOK_PHASE_ABORTED, "aborted by the user", NULL, true);
-		return;
-	}
-	switch (ex->st) {
-	case ES_WAIT:
-		if (now >= ex->next_try_ms)
-			send_create(ex);
-		break;
-	case ES_ADOPT:
-		if (ex->next_try_ms != 0 && now >= ex->next_try_ms)
-			adopt_get(ex);
-		break;
-	case ES_DELETING:
-		if (now >= ex->next_try_ms)
-			send_delete(ex);
-		break;
-	case ES_TRACKING:
-		check_tracking(ex, now);
-		break;
-	default:
-		break;
-	}
-}
-
 static void recheck_held(struct spok_engine *e);
 static void rescan(struct spok_engine *e);
 
 static void on_tick(uv_timer_t *t)
 {
 	struct spok_engine *e = t->data;
-	int64_t now = spok_now_ms();
 	struct eng_exec *ex, *next;
 
-	if (e->adopting && now >= e->next_rescan_ms)
+	if (e->adopting && uv_now(e->loop) >= e->next_rescan_ms)
 		rescan(e);
 	else if (e->nheld > 0)
 		recheck_held(e);
 	note_abort_requests(e);
 	for (ex = e->execs; ex; ex = next) {
 		next = ex->next;
-		tick_one(ex, now);
+		(void)step_kind(ex, SPOK_RC_EV_TICK);
 	}
 }
 
@@ -1244,6 +1147,11 @@ int spok_engine_new(const struct spok_engine_opts *o, struct spok_engine **out,
 		e->o.backoff_max_ms = 60000;
 	if (e->o.rescan_ms == 0)
 		e->o.rescan_ms = SPOK_ENGINE_RESCAN_MS;
+	e->rc = (struct spok_rc_config){.keep_on_success = e->o.keep_on_success,
+					.delete_failed = e->o.delete_failed,
+					.submitted_timeout_ms = e->o.submitted_timeout_ms,
+					.backoff_ms = e->o.backoff_ms,
+					.backoff_max_ms = e->o.backoff_max_ms};
 	e->self = spok_proc_self();
 	e->loop = kube_client_loop(o->client);
 	uv_timer_init(e->loop, &e->tick);
@@ -1309,8 +1217,6 @@ int spok_engine_submit(struct spok_engine *e, struct spok_task *t, const char *n
 		       const char *task_source, char *id_out, size_t id_len,
 		       struct spok_err *err)
 {
-	struct spok_strmap labels = {0};
-	struct spok_exec xe = {0};
 	struct eng_exec *ex;
 	struct eng_ns *wns;
 	struct spok_ship ship = {0};
@@ -1322,18 +1228,9 @@ int spok_engine_submit(struct spok_engine *e, struct spok_task *t, const char *n
 		return spok_err_set(err, SPOK_EINTERNAL, "engine: bad submit arguments; please report");
 	if ((result = spok_store_new_id(id, sizeof(id), err)) != 0)
 		return result;
-	if ((result = refuse_local(e, t, err)) != 0)
-		return result;
-	spok_strmap_set(&labels, SPOK_LABEL_EXECUTION, id);
-	xe.execution_name = id;
-	xe.node_id = "n0";
-	xe.namespace_ = ns;
-	xe.now_ms = spok_now_ms();
-	xe.labels = &labels;
-	xe.ship_local_files = e->o.ship_local_files;
-	result = spok_sparkapp_build(t, e->o.platform, &xe, &app, err);
-	spok_strmap_free(&labels);
-	if (result != 0)
+	/* Attempt 0's object, built once: its name goes into the write-ahead row below and the
+	 * same object is sent by the create. */
+	if ((result = build_for(e, t, id, ns, 0, &app, err)) != 0)
 		return result;
 	/* The files are read before anything is recorded or created: a bad one fails here. */
 	if (e->o.ship_local_files && task_has_local(t) &&
@@ -1349,6 +1246,7 @@ int spok_engine_submit(struct spok_engine *e, struct spok_task *t, const char *n
 	ex = exec_new(e);
 	ex->ship = ship;
 	ex->ship_read = true;
+	ex->app = app;
 	ex->x.id = xstrdup(id);
 	ex->x.task_name = xstrdup(t->name);
 	ex->x.project = xstrdup(t->project);
@@ -1357,15 +1255,19 @@ int spok_engine_submit(struct spok_engine *e, struct spok_task *t, const char *n
 	ex->x.namespace_ = xstrdup(ns);
 	ex->x.task_source = xstrdup(task_source);
 	ex->x.max_attempts = t->retries + 1;
-	ex->x.created_ms = xe.now_ms;
+	ex->x.created_ms = spok_now_ms();
 	ex->x.supervisor_pid = e->self.pid;
 	ex->x.supervisor_start = e->self.start;
 	reset_attempt(&ex->x, 0);
 	set_str(&ex->x.resource_name, app_name(app));
-	json_decref(app);
+	/* Write-ahead: without this row nothing is created. */
 	if ((result = spok_store_insert(e->o.store, &ex->x, err)) != 0) {
+		char msg[SPOK_ERR_MSG_MAX];
+
+		snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
 		exec_free(ex);
-		return result;
+		return spok_err_set(err, result, "cannot record the new execution in the store "
+				    "(%s); nothing was created", msg);
 	}
 	/* The engine takes the task over; the caller's struct is left empty. */
 	spok_task_free(&ex->task);
@@ -1377,7 +1279,7 @@ int spok_engine_submit(struct spok_engine *e, struct spok_task *t, const char *n
 	snprintf(id_out, id_len, "%s", id);
 	emit(ex, SPOK_ENGINE_CHANGED);
 	crash_point("before-create");
-	send_create(ex);
+	(void)step_kind(ex, SPOK_RC_EV_START);
 	return 0;
 }
 
@@ -1405,11 +1307,24 @@ static bool orphaned(const struct spok_engine *e, const struct spok_execution *x
 	return !spok_proc_alive(sup);
 }
 
+/* The confirmation time of an adopted attempt on the loop's clock: its age from the stored
+ * wall-clock started_ms, taken once here (timeouts then run on the loop's clock). */
+static void adopt_clock(struct eng_exec *ex)
+{
+	uint64_t now = uv_now(ex->e->loop);
+	int64_t age = ex->x.started_ms != 0 ? spok_now_ms() - ex->x.started_ms : 0;
+
+	if (age < 0)
+		age = 0;
+	ex->rc.confirmed_at_ms = (uint64_t)age < now ? now - (uint64_t)age : 0;
+}
+
 /* Takes over the row in ex->x (read from the store just before): claims it in the store
  * (compare-and-set on the supervisor read, so two engines never both take it), then follows
  * it. Frees ex on failure. */
 static int adopt_exec(struct spok_engine *e, struct eng_exec *ex, struct spok_err *err)
 {
+	struct spok_rc_event ev = {.kind = SPOK_RC_EV_ADOPT};
 	struct spok_err lerr = {0};
 	int result;
 
@@ -1438,16 +1353,9 @@ static int adopt_exec(struct spok_engine *e, struct eng_exec *ex, struct spok_er
 	ex->x.supervisor_pid = e->self.pid;
 	ex->x.supervisor_start = e->self.start;
 	link_exec(e, ex);
-	if (ex->x.abort_requested) {
-		finish(ex, SPOK_PHASE_ABORTED, "aborted by the user", NULL, true);
-	} else if (spok_phase_terminal(ex->x.phase)) { /* retryable failure, attempts left */
-		start_attempt(ex, ex->x.attempt + 1);
-	} else {
-		ex->st = ES_ADOPT;
-		save(ex);
-		if (ex->ns->listed)
-			adopt_get(ex);
-	}
+	adopt_clock(ex);
+	ev.first_list = ex->ns->listed;
+	(void)step(ex, &ev);
 	return 0;
 fail:
 	exec_free(ex);
@@ -1566,7 +1474,7 @@ static int scan(struct spok_engine *e, size_t *adopted, struct spok_err *err)
 		}
 	}
 	spok_execution_list_free(v, nv);
-	e->next_rescan_ms = spok_now_ms() + (int64_t)e->o.rescan_ms;
+	e->next_rescan_ms = uv_now(e->loop) + e->o.rescan_ms;
 	return result;
 }
 
@@ -1591,7 +1499,7 @@ static int watch_teardown_namespaces(struct spok_engine *e, struct spok_err *err
 	int result;
 
 	for (size_t p = 0; p < SPOK_STORE_NPHASES; p++)
-		if (spok_phase_terminal((enum spok_phase)p) && !keep_terminal(e, (enum spok_phase)p))
+		if (spok_phase_terminal((enum spok_phase)p) && !spok_rc_keeps(&e->rc, (enum spok_phase)p))
 			phases |= SPOK_STORE_PHASE(p);
 	result = spok_store_namespaces(e->o.store, e->cluster, phases, &nss, err);
 	for (size_t i = 0; result == 0 && i < nss.len; i++)
@@ -1624,8 +1532,7 @@ int spok_engine_abort(struct spok_engine *e, const char *id, struct spok_err *er
 		return result;
 	ex = find_id(e, id);
 	if (ex != NULL) {
-		ex->x.abort_requested = true;
-		tick_one(ex, spok_now_ms());
+		(void)step_kind(ex, SPOK_RC_EV_ABORT);
 		return 0;
 	}
 	/* Not followed here: a live supervisor acts on the flag; if there is none, nobody

@@ -33,8 +33,12 @@
  * nothing spok did not create is touched); kept objects keep theirs. Without the option a
  * task with a local path is refused (SPOK_EINVAL): the daemon never reads its host's files.
  *
- * Test-only fault injection: SPOK_CRASH_AT=<point> makes the process _exit(137) at that
- * point: before-create (row committed, request not sent), after-create (201 received, not
+ * The rules live in the pure reconciler (reconcile.h, spok_rc_step); this module is its
+ * driver on the loop. A store write that fails stops the engine from following that
+ * execution (SPOK_ENGINE_FAILED); a failed write-ahead never leads to a create.
+ *
+ * Test-only fault injection, compiled in only with the CMake option SPOK_TEST_HOOKS (test
+ * builds): SPOK_CRASH_AT=<point> makes the process _exit(137) at that point: before-create (row committed, request not sent), after-create (201 received, not
  * recorded), running (RUNNING recorded), teardown (terminal phase recorded, DELETE not sent).
  *
  * Ownership: the engine borrows client, store and platform (they must outlive it) and
@@ -65,7 +69,13 @@ struct spok_engine;
 enum spok_engine_event {
 	SPOK_ENGINE_CHANGED,  /* phase, reason or links changed (already stored) */
 	SPOK_ENGINE_TRACKED,  /* the first watch event for the current attempt arrived */
-	SPOK_ENGINE_DONE      /* terminal and torn down: the engine no longer tracks it */
+	SPOK_ENGINE_DONE,     /* terminal and torn down: the engine no longer tracks it */
+	/* A write to the store failed: the engine stops following the execution (DONE
+	 * follows) rather than act beyond what is recorded. x->error_message (in memory only,
+	 * not recorded) is a one-line message saying so (logged as an error instead when
+	 * on_event is NULL); the row is taken over again by re-adoption ('spok reconcile',
+	 * the daemon's rescan) once the store is writable. */
+	SPOK_ENGINE_FAILED
 };
 
 typedef void (*spok_engine_cb)(void *data, enum spok_engine_event ev,
