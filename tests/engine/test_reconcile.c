@@ -437,6 +437,30 @@ static void test_reconcile_record_fields(void **state)
 	assert_string_equal(next.app_state, "FAILED");
 }
 
+/* Which finished objects stay (also the rule for leftovers found after a crash). */
+static void test_reconcile_keep_rules(void **state)
+{
+	static const struct {
+		const struct spok_rc_config *cfg;
+		enum spok_phase phase;
+		bool keep;
+	} rows[] = {
+		{&CFG, SPOK_PHASE_SUCCEEDED, false},
+		{&CFG_KEEP, SPOK_PHASE_SUCCEEDED, true},
+		{&CFG, SPOK_PHASE_RETRYABLE_FAILURE, true},
+		{&CFG, SPOK_PHASE_PERMANENT_FAILURE, true},
+		{&CFG_DELETE_FAILED, SPOK_PHASE_RETRYABLE_FAILURE, false},
+		{&CFG_DELETE_FAILED, SPOK_PHASE_PERMANENT_FAILURE, false},
+		{&CFG_KEEP, SPOK_PHASE_ABORTED, false},
+		{&CFG_KEEP, SPOK_PHASE_TIMED_OUT, false},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if (spok_rc_keeps(rows[i].cfg, rows[i].phase) != rows[i].keep)
+			fail_msg("row %zu: %s keep %d", i, spok_phase_name(rows[i].phase), rows[i].keep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -448,6 +472,7 @@ int main(void)
 		cmocka_unit_test(test_reconcile_adopt),
 		cmocka_unit_test(test_reconcile_backoff),
 		cmocka_unit_test(test_reconcile_record_fields),
+		cmocka_unit_test(test_reconcile_keep_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
