@@ -48,7 +48,9 @@ waitfor() { # waitfor WHAT CMD...: polls CMD until it succeeds (bounded)
 }
 # app_names: the SparkApplications in $NS, one name a line
 app_names() {
-	[ "$(kcurl GET "$APPS")" = 200 ] || die "list $APPS: $(cat "$T/k.out")"
+	local code
+	code=$(kcurl GET "$APPS")
+	[ "$code" = 200 ] || die "list $APPS: HTTP $code: $(cat "$T/k.out")"
 	python3 -c 'import json,sys
 for i in json.load(open(sys.argv[1]))["items"]: print(i["metadata"]["name"])' "$T/k.out"
 }
