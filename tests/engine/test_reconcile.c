@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "engine/reconcile.h"
+#include "phase/phase.h"
 
 #define SEC 1000ULL
 #define MIN (60 * SEC)
@@ -437,6 +438,82 @@ static void test_reconcile_record_fields(void **state)
 	assert_string_equal(next.app_state, "FAILED");
 }
 
+/* Every SparkApplication state the operator writes, mapped by the same pure mapper the
+ * engine uses (spok_status_from_sparkapp), then stepped from a confirmed attempt 0 of 2. */
+static void test_reconcile_sparkapp_states(void **state)
+{
+	static const struct {
+		const char *state;
+		bool deleting; /* metadata.deletionTimestamp set */
+		const char *acts;
+		const char *reason; /* substring of the recorded reason, NULL: not checked */
+	} rows[] = {
+		{"", false, "", "SparkApplication created"}, /* "job queued" hides nothing */
+		{"SUBMITTED", false, "RECORD:INITIALIZING", "job submitted"},
+		{"PENDING_SUBMISSION", false, "RECORD:INITIALIZING", "job submitted"},
+		{"RUNNING", false, "RECORD:RUNNING", NULL},
+		{"PENDING_RERUN", false, "RECORD:RUNNING", NULL},
+		{"INVALIDATING", false, "RECORD:RUNNING", NULL},
+		{"SUCCEEDING", false, "RECORD:RUNNING", NULL},
+		{"FAILING", false, "RECORD:RUNNING", NULL},
+		{"UNKNOWN", false, "RECORD:RUNNING", NULL},
+		{"COMPLETED", false, "RECORD:SUCCEEDED DELETE", NULL},
+		{"FAILED", false, "RECORD:RETRYABLE_FAILURE NEW_ATTEMPT CREATE", NULL},
+		{"SUBMISSION_FAILED", false, "RECORD:RETRYABLE_FAILURE NEW_ATTEMPT CREATE", NULL},
+		{"RUNNING", true, "RECORD:RETRYABLE_FAILURE NEW_ATTEMPT CREATE", NULL},
+	};
+	static const char *const failed_reason[] = {
+		[10] = "Spark Job Failed with Error: boom",
+		[11] = "Spark Job  Submission Failed with Error: boom",
+		[12] = "terminated in the background",
+	};
+	struct spok_platform plat;
+
+	(void)state;
+	spok_platform_init(&plat);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct spok_rc_state s = {ROW_IDS, .stage = SPOK_RC_STAGE_TRACKING,
+			.phase = SPOK_PHASE_QUEUED, .reason = "SparkApplication created",
+			.confirmed = true}, next;
+		struct spok_status prev = {.phase = SPOK_PHASE_QUEUED,
+					   .reason = (char *)"SparkApplication created"};
+		struct spok_status st = {0};
+		struct spok_rc_event ev = {.kind = SPOK_RC_EV_STATUS};
+		struct spok_rc_actions out;
+		struct spok_err err = {0};
+		char got[256];
+		json_t *app = json_pack("{s:{s:s,s:s,s:{s:s}},s:{s:{s:s,s:s}}}", "metadata", "name",
+					"x1-n0-0", "namespace", "ns", "labels", "spok.dev/execution",
+					"x1", "status", "applicationState", "state", rows[i].state,
+					"errorMessage", "boom");
+
+		if (rows[i].deleting)
+			json_object_set_new(json_object_get(app, "metadata"), "deletionTimestamp",
+					    json_string("2024-01-01T00:00:00Z"));
+		assert_int_equal(spok_status_from_sparkapp(app, NULL, &plat, &prev, &st, &err), 0);
+		ev.status.phase = st.phase;
+		ev.status.phase_version = st.phase_version;
+		ev.status.reason = st.reason;
+		ev.status.error_message = st.error_message;
+		ev.status.app_state = st.app_state;
+		spok_rc_step(&CFG, &s, &ev, 5000, &next, &out);
+		render(&out, got, sizeof(got));
+		if (strcmp(got, rows[i].acts) != 0)
+			fail_msg("state '%s'%s: got [%s], want [%s]", rows[i].state,
+				 rows[i].deleting ? " (deleting)" : "", got, rows[i].acts);
+		if (rows[i].reason && strstr(next.reason ? next.reason : "", rows[i].reason) == NULL)
+			fail_msg("state '%s': reason '%s', want '%s'", rows[i].state,
+				 next.reason ? next.reason : "", rows[i].reason);
+		if (i < sizeof(failed_reason) / sizeof(failed_reason[0]) && failed_reason[i] &&
+		    (out.a[0].reason == NULL || strstr(out.a[0].reason, failed_reason[i]) == NULL))
+			fail_msg("state '%s': recorded '%s', want '%s'", rows[i].state,
+				 out.a[0].reason ? out.a[0].reason : "", failed_reason[i]);
+		spok_status_free(&st);
+		json_decref(app);
+	}
+	spok_platform_free(&plat);
+}
+
 /* Which finished objects stay (also the rule for leftovers found after a crash). */
 static void test_reconcile_keep_rules(void **state)
 {
@@ -473,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_reconcile_backoff),
 		cmocka_unit_test(test_reconcile_record_fields),
 		cmocka_unit_test(test_reconcile_keep_rules),
+		cmocka_unit_test(test_reconcile_sparkapp_states),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
