@@ -66,7 +66,8 @@ int spok_cli_fail(const struct spok_err *err);
 int spok_cli_print(const json_t *j, const char *format, struct spok_err *err);
 
 int cmd_render(struct spok_cli *cli, int argc, char **argv);
-/* local execution and the execution store (cmd_run.c, cmd_exec.c, cmd_history.c) */
+/* local execution and the execution store (cmd_run.c, cmd_exec.c, cmd_history.c); abort,
+ * logs and live status of any backend go through src/backend (cli/session.h). */
 int cmd_run(struct spok_cli *cli, int argc, char **argv);
 int cmd_list(struct spok_cli *cli, int argc, char **argv);
 int cmd_status(struct spok_cli *cli, int argc, char **argv);
@@ -78,28 +79,12 @@ int cmd_validate(struct spok_cli *cli, int argc, char **argv);
 int cmd_serve(struct spok_cli *cli, int argc, char **argv);
 /* `spok cluster sync` (cmd_sync.c, src/provision) */
 int cmd_cluster(struct spok_cli *cli, int argc, char **argv);
-/* cluster runs (cmd_cluster.c, src/engine): `spok run JOB --cluster CONTEXT` and
- * `spok reconcile`; abort/logs of executions whose backend is a cluster. */
-struct spok_store;
-struct spok_execution;
+/* cluster runs (cmd_run_cluster.c, cmd_reconcile.c; src/backend, src/engine):
+ * `spok run JOB --cluster CONTEXT` and `spok reconcile`. */
 bool spok_cli_wants_cluster(int argc, char **argv);
 int cmd_run_cluster(struct spok_cli *cli, int argc, char **argv);
 int cmd_reconcile(struct spok_cli *cli, int argc, char **argv);
 /* `spok ui ID`: a running cluster execution's Spark UI through the API server (cmd_ui.c). */
 int cmd_ui(struct spok_cli *cli, int argc, char **argv);
-int spok_cluster_abort(struct spok_cli *cli, struct spok_store *st, const struct spok_execution *x,
-		       struct spok_err *err);
-/* Prints the driver pod's log (executor 0) or executor N's (pod "<app>-exec-N", which Spark
- * removes when the job ends). */
-int spok_cluster_logs(struct spok_cli *cli, const struct spok_execution *x, bool follow,
-		      unsigned executor, bool raw, struct spok_err *err);
-/* One live read for `spok status`: GETs x's SparkApplication on its cluster and maps it as
- * the engine would, WITHOUT writing the store (a supervisor or `spok reconcile` owns writes).
- * *out (new reference, caller decrefs) is {"found": false} when the cluster has no such
- * object, else {"found": true, "phase", "recorded" (live phase == stored phase), "reason",
- * "app_state", "spark_app_id", "ui_url", "links": [{name, uri, kind}]} (absent values null).
- * Non-zero (and *out NULL) when the cluster cannot be asked: err says why in one line. */
-int spok_cluster_live(struct spok_cli *cli, const struct spok_execution *x, json_t **out,
-		      struct spok_err *err);
 
 #endif

@@ -10,14 +10,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/backend.h"
 #include "cli/cli.h"
+#include "cli/session.h"
 #include "common/pid.h"
 #include "common/termesc.h"
 #include "common/xalloc.h"
 #include "local/local.h"
 #include "store/store.h"
-
-#define FOLLOW_STEP_MS 200
 
 /* Parses flags, resolves the data dir and opens the store: the common head of every command
  * here. *pos gets the positional arguments. */
@@ -94,19 +94,16 @@ static void put_safe(const char *s)
 	free(safe);
 }
 
-static bool local_row(const struct spok_execution *x)
-{
-	return !x->backend || strcmp(x->backend, "local") == 0;
-}
-
-/* An unfinished local run whose supervisor died is recorded as ended before it is shown
- * (spok_local_settle), so no reader shows RUNNING forever. A failed write is reported on
- * stderr; the settled state is still shown. */
+/* An unfinished run whose supervisor died is recorded as ended before it is shown (the
+ * backend's settle: a local run's end), so no reader shows RUNNING forever. A failed write
+ * is reported on stderr; the settled state is still shown. */
 static void settle_rows(struct spok_store *st, struct spok_execution *v, size_t n)
 {
+	struct spok_backend_ctx ctx = {.store = st};
+
 	for (size_t i = 0; i < n; i++) {
 		struct spok_err e = {0};
-		if (local_row(&v[i]) && !spok_phase_terminal(v[i].phase) && spok_local_settle(st, &v[i], &e) < 0)
+		if (spok_backend_for(v[i].backend)->settle(&ctx, &v[i], &e) < 0)
 			fprintf(stderr, "spok: %s\n", e.msg);
 	}
 }
@@ -320,8 +317,8 @@ static void print_links(const struct spok_execution *x, const struct live_view *
 	size_t i;
 	json_t *l;
 
-	if (a == NULL && x->links_json && x->backend && strcmp(x->backend, "local") != 0)
-		a = stored = json_loads(x->links_json, 0, NULL);
+	if (a == NULL)
+		a = stored = spok_backend_for(x->backend)->links(x);
 	if (json_array_size(a) > 0)
 		printf("Links:%s\n", a == v->links ? " (live)" : "");
 	json_array_foreach(a, i, l) {
@@ -338,7 +335,8 @@ static void print_status(const struct spok_execution *x, const struct spok_attem
 			 const char *data_dir, const json_t *live)
 {
 	struct live_view v;
-	bool cluster = x->backend && strcmp(x->backend, "local") != 0;
+	const struct spok_backend_ops *b = spok_backend_for(x->backend);
+	bool cluster = b->cluster;
 	const char *app_id, *ui;
 	char dur[32];
 
@@ -379,11 +377,10 @@ static void print_status(const struct spok_execution *x, const struct spok_attem
 	if (x->outputs_json)
 		printf("%-11s %s\n", "Outputs:", x->outputs_json);
 	print_live_warning(x, &v);
-	if (!spok_phase_terminal(x->phase) && !cluster && !spok_local_supervisor_alive(x))
+	if (!spok_phase_terminal(x->phase) && !cluster && !b->supervised(x))
 		printf("%-11s the spok process supervising this run is gone and its end could not be "
 		       "recorded; 'spok abort %s' records it\n", "Warning:", x->id);
-	else if (!spok_phase_terminal(x->phase) && cluster && spok_pid_ok(x->supervisor_pid) &&
-		 !spok_proc_alive((struct spok_proc_id){x->supervisor_pid, x->supervisor_start}))
+	else if (!spok_phase_terminal(x->phase) && cluster && !b->supervised(x))
 		printf("%-11s no spok process is following this run; 'spok reconcile' follows it\n", "Note:");
 	if (na > 1) {
 		printf("Attempts:\n");
@@ -397,18 +394,23 @@ static void print_status(const struct spok_execution *x, const struct spok_attem
 	free(live_ui);
 }
 
-/* One live read for an unfinished cluster execution (see spok_cluster_live); the store is
- * left alone. NULL for local or finished runs. An unreachable cluster gives {"error"}. */
-static json_t *status_live(struct spok_cli *cli, const struct spok_execution *x)
+/* One live read for an unfinished execution (the backend's live op); the store is left
+ * alone. NULL when there is nothing beyond the row (local or finished runs, nothing created
+ * yet). An unreachable cluster gives {"error"}. */
+static json_t *status_live(struct spok_cli *cli, struct spok_store *st, const struct spok_execution *x)
 {
+	struct spok_cli_session s;
 	struct spok_err err = {0};
 	json_t *live = NULL;
+	int result;
 
-	if (!x->backend || strcmp(x->backend, "local") == 0 || spok_phase_terminal(x->phase))
+	if (spok_phase_terminal(x->phase))
 		return NULL;
-	if (x->resource_name == NULL || x->namespace_ == NULL)
-		return NULL; /* nothing to read yet */
-	if (spok_cluster_live(cli, x, &live, &err) != 0)
+	result = spok_cli_session_open(&s, cli, st, x->backend, true, &err);
+	if (result == 0)
+		result = s.ops->live(&s.ctx, x, &live, &err);
+	spok_cli_session_close(&s);
+	if (result != 0)
 		return json_pack("{s:s}", "error", err.msg);
 	return live;
 }
@@ -455,7 +457,7 @@ int cmd_status(struct spok_cli *cli, int argc, char **argv)
 	if (result == 0)
 		result = spok_store_attempts(st, x.id, &a, &na, &err);
 	if (result == 0 && !no_refresh)
-		live = status_live(cli, &x);
+		live = status_live(cli, st, &x);
 	if (result == 0 && cli->output) {
 		json_t *j = status_json(&x, a, na, live);
 
@@ -478,22 +480,23 @@ int cmd_status(struct spok_cli *cli, int argc, char **argv)
 
 /* ---- logs ---- */
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 /* Where log bytes go: stdout as they are, or escaped for a terminal (tty set). */
 struct log_sink {
 	struct spok_term_stream *tty; /* NULL: raw */
 	bool broken;                  /* a write failed (EPIPE: the reader went away) */
+	bool done;
+	int code;
+	uint64_t bytes;
+	char msg[SPOK_ERR_MSG_MAX];
+	char pod[256];
 };
 
-static void sink_write(struct log_sink *s, const char *p, size_t n)
+static bool sink_write(void *data, const char *p, size_t n)
 {
+	struct log_sink *s = data;
+
 	if (s->broken)
-		return;
+		return false;
 	if (s->tty) {
 		struct spok_buf b;
 		spok_buf_init(&b, 0);
@@ -506,6 +509,7 @@ static void sink_write(struct log_sink *s, const char *p, size_t n)
 	}
 	if (fflush(stdout) != 0)
 		s->broken = true;
+	return !s->broken;
 }
 
 static void sink_end(struct log_sink *s)
@@ -521,59 +525,36 @@ static void sink_end(struct log_sink *s)
 	fflush(stdout);
 }
 
-/* Copies new bytes of path from *off to the sink. */
-static void copy_from(const char *path, off_t *off, struct log_sink *sink)
+static void sink_done(void *data, const struct spok_backend_log_result *r)
 {
-	char buf[65536];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	ssize_t n;
-	while (!sink->broken && (n = pread(fd, buf, sizeof(buf), *off)) > 0) {
-		sink_write(sink, buf, (size_t)n);
-		*off += n;
-	}
-	close(fd);
+	struct log_sink *s = data;
+
+	s->done = true;
+	s->code = r->code;
+	s->bytes = r->bytes;
+	snprintf(s->msg, sizeof(s->msg), "%s", r->message);
+	snprintf(s->pod, sizeof(s->pod), "%s", r->pod ? r->pod : "-");
 }
 
-/* Follows the current attempt's log until the execution is terminal; a retry switches to
- * the new attempt's file. A local run whose supervisor died is settled (spok_local_settle)
- * so this returns instead of waiting forever; a closed stdout (EPIPE) ends it too. */
-static int follow(struct spok_store *st, struct spok_execution *x, struct log_sink *sink,
-		  struct spok_err *err)
+/* The log through the execution's backend, on a loop of this command's own: a local run's
+ * file (followed across retries until the run ends), a cluster run's driver or executor pod. */
+static int print_log(struct spok_cli *cli, struct spok_store *st, const struct spok_execution *x,
+		     const struct spok_backend_log_opts *o, struct log_sink *sink, struct spok_err *err)
 {
-	off_t off = 0;
-	char *path = xstrdup(x->log_path);
-	int result = 0;
+	struct spok_cli_session s;
+	int result = spok_cli_session_open(&s, cli, st, x->backend, false, err);
 
-	for (;;) {
-		copy_from(path, &off, sink);
-		if (sink->broken)
-			break;
-		struct spok_execution now;
-		result = spok_store_get(st, x->id, &now, err);
-		if (result != 0)
-			break;
-		bool done = spok_phase_terminal(now.phase);
-		if (!done && local_row(&now)) {
-			spok_local_settle(st, &now, NULL);
-			done = spok_phase_terminal(now.phase);
-		}
-		if (now.log_path && strcmp(now.log_path, path) != 0) {
-			copy_from(path, &off, sink);
-			free(path);
-			path = xstrdup(now.log_path);
-			off = 0;
-			done = false;
-		}
-		spok_execution_free(&now);
-		if (done) {
-			copy_from(path, &off, sink);
-			break;
-		}
-		sleep_ms(FOLLOW_STEP_MS);
-	}
-	free(path);
+	if (result == 0)
+		result = s.ops->logs(&s.ctx, x, o, NULL, err);
+	while (result == 0 && !sink->done)
+		uv_run(&s.loop, UV_RUN_ONCE);
+	sink_end(sink);
+	if (result == 0 && sink->code != 0)
+		result = spok_err_set(err, sink->code, "%s", sink->msg);
+	else if (result == 0 && s.ops->cluster && sink->bytes == 0) /* a pod on no node */
+		result = spok_err_set(err, SPOK_ENOTFOUND, "pod %s/%s has no logs yet (not running on a "
+				      "node, or no kubelet); retry later", x->namespace_, sink->pod);
+	spok_cli_session_close(&s);
 	return result;
 }
 
@@ -590,11 +571,14 @@ int cmd_logs(struct spok_cli *cli, int argc, char **argv)
 	};
 	struct spok_term_stream tty = {.flags = SPOK_TERM_TEXT};
 	struct log_sink sink = {0};
+	struct spok_backend_log_opts o = {.tail_lines = -1, .chunk = sink_write, .done = sink_done,
+					  .data = &sink};
 	struct spok_strv pos = {0};
 	struct spok_store *st;
 	struct spok_execution x = {0};
 	struct spok_err err = {0};
 	char *data_dir;
+	long long n = 0;
 	int result = open_cmd(cli, argc, argv, flags, "spok logs ID [-f] [--attempt N] [--executor N] [--raw]", 1, &pos, &data_dir, &st, &err);
 
 	/* The log is the job's own output: bytes unchanged into a file or pipe, but control
@@ -603,41 +587,19 @@ int cmd_logs(struct spok_cli *cli, int argc, char **argv)
 		sink.tty = &tty;
 	if (result == 0)
 		result = spok_store_get(st, pos.items[0], &x, &err);
-	if (result == 0 && x.backend && strcmp(x.backend, "local") != 0) { /* pods/log */
-		long long n = 0;
-
-		if (executor)
-			result = spok_cli_int("executor", executor, 1, 100000, &n, &err);
-		if (result == 0)
-			result = spok_cluster_logs(cli, &x, f, (unsigned)n, raw, &err);
-		goto out;
-	}
-	if (result == 0 && executor)
-		result = spok_err_set(&err, SPOK_EINVAL, "--executor: execution %s ran locally, where the "
-				      "executors share the driver's log", x.id);
-	if (result == 0 && attempt) {
-		long long n = 0;
-
+	if (result == 0 && executor && (result = spok_cli_int("executor", executor, 1, 100000, &n, &err)) == 0)
+		o.executor = (unsigned)n;
+	bool local_attempt = attempt && result == 0 && !spok_backend_for(x.backend)->cluster;
+	if (local_attempt) { /* a cluster keeps only the current attempt's pods */
 		result = spok_cli_int("attempt", attempt, 1, x.max_attempts, &n, &err);
 		if (result == 0) {
 			free(x.log_path);
 			x.log_path = xasprintf("%s/attempt-%lld.log", x.run_dir ? x.run_dir : ".", n - 1);
 		}
 	}
-	if (result == 0 && !x.log_path)
-		result = spok_err_set(&err, SPOK_ENOTFOUND, "execution %s: no log yet (phase %s); retry shortly", x.id,
-				      spok_phase_name(x.phase));
-	if (result == 0 && f && !attempt) {
-		result = follow(st, &x, &sink, &err);
-	} else if (result == 0) {
-		off_t off = 0;
-		if (access(x.log_path, R_OK) != 0)
-			result = spok_err_set(&err, SPOK_ENOTFOUND, "%s: %s; the log may have been removed", x.log_path, strerror(errno));
-		else
-			copy_from(x.log_path, &off, &sink);
-	}
-	sink_end(&sink);
-out:
+	o.follow = f && !local_attempt;
+	if (result == 0)
+		result = print_log(cli, st, &x, &o, &sink, &err);
 	spok_execution_free(&x);
 	spok_store_close(st);
 	free(data_dir);
@@ -668,18 +630,17 @@ int cmd_abort(struct spok_cli *cli, int argc, char **argv)
 		result = spok_parse_duration_ms("--grace", grace, &grace_ms, &err);
 	if (result == 0)
 		result = spok_store_get(st, pos.items[0], &x, &err);
-	bool cluster = result == 0 && x.backend && strcmp(x.backend, "local") != 0;
-	if (cluster && !spok_phase_terminal(x.phase)) { /* src/engine deletes the SparkApplication */
-		result = spok_cluster_abort(cli, st, &x, &err);
-		spok_execution_free(&x);
-		if (result == 0)
-			result = spok_store_get(st, pos.items[0], &x, &err);
-		if (result == 0)
-			printf("execution %s: %s\n", x.id, spok_phase_name(x.phase));
-	} else if (result == 0 && spok_phase_terminal(x.phase)) {
+	if (result == 0 && spok_phase_terminal(x.phase)) {
 		printf("execution %s already finished: %s\n", x.id, spok_phase_name(x.phase));
 	} else if (result == 0) {
-		result = spok_local_abort(st, x.id, grace_ms, &err);
+		struct spok_cli_session s;
+
+		/* local: TERM, KILL after the grace; cluster: the engine deletes the object */
+		result = spok_cli_session_open(&s, cli, st, x.backend, false, &err);
+		s.ctx.grace_ms = grace_ms;
+		if (result == 0)
+			result = s.ops->abort(&s.ctx, &x, &err);
+		spok_cli_session_close(&s);
 		spok_execution_free(&x);
 		if (result == 0)
 			result = spok_store_get(st, pos.items[0], &x, &err);

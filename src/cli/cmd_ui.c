@@ -38,6 +38,7 @@
 #ifdef SPOK_HAVE_ENGINE
 #include <microhttpd.h>
 
+#include "backend/backend.h"
 #include "common/buf.h"
 #include "common/termesc.h"
 #include "common/xalloc.h"
@@ -45,6 +46,7 @@
 #include "kube/kubeconfig.h"
 #include "kube/stream.h"
 #include "local/local.h"
+#include "sparkapp/sparkapp.h"
 #include "store/store.h"
 
 #define UI_MAX_CONNECTIONS 32u
@@ -57,7 +59,7 @@
 #define UI_QUERY_MAX 8192
 #define UI_ACCEPT_MAX 512
 
-static const struct kube_gvr SPARKAPPS = {"sparkoperator.k8s.io", "v1beta2", "sparkapplications"};
+static const struct kube_gvr SPARKAPPS = SPOK_SPARKAPP_GVR;
 static const struct kube_gvr SERVICES = {"", "v1", "services"};
 
 struct ui_req;
@@ -1009,7 +1011,7 @@ int cmd_ui(struct spok_cli *cli, int argc, char **argv)
 	if (result == 0)
 		result = spok_store_get(st, pos.items[0], &x, &err);
 	spok_store_close(st);
-	if (result == 0 && (!x.backend || strcmp(x.backend, "local") == 0))
+	if (result == 0 && !spok_backend_for(x.backend)->cluster)
 		result = local_ui(&x, &err);
 	else if (result == 0)
 		result = ui_cluster(cli, &x, addr, (uint16_t)port, via_pod, &err);

@@ -208,18 +208,11 @@ static void start_fetch(struct conn_stream *st, const struct spok_execution *x,
 			unsigned long tail, struct conn_reply *r)
 {
 	struct srv_log_opts o = {tail, SRV_LOG_LIMIT_MAX, on_log, st};
-	struct spok_buf now = {0};
 	struct spok_err err = {0};
 
-	if (srv_log_get(st->s->d, x, &o, &st->fetch, &now, &err) != SPOK_OK) {
+	if (srv_log_get(st->s->d, x, &o, &st->fetch, &err) != SPOK_OK)
 		conn_fail(r, err.code == SPOK_ENOTFOUND ? CONN_NOT_FOUND : CONN_UNAVAILABLE, "%s",
 			  err.msg);
-	} else if (st->fetch == NULL) {
-		st->have = true;
-		st->len = now.len;
-		st->log = spok_buf_detach(&now);
-	}
-	spok_buf_free(&now);
 }
 
 bool conn_logs_start(struct conn_service *s, const char *auth, const uint8_t *req,

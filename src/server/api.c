@@ -527,21 +527,22 @@ static void do_abort(struct srv_daemon *d, const struct srv_token *t, const char
 {
 	struct spok_execution x = {0};
 	struct spok_err err = {0};
-	struct srv_cluster *c;
+	struct spok_backend_ctx ctx;
+	const struct spok_backend_ops *b;
 	int result;
 
 	if (!load_exec(d, t, id, &x, r))
 		return;
-	if (spok_phase_terminal(x.phase) && !spok_engine_needs_work(&x)) {
+	b = srv_backend(d, &x, &ctx);
+	if (spok_phase_terminal(x.phase) && !b->needs_work(&x)) {
 		srv_reply_error(r, 409, "conflict", "execution %s already finished (%s)", x.id,
 				spok_phase_name(x.phase));
 		spok_execution_free(&x);
 		return;
 	}
-	c = srv_cluster_by_name(d, x.backend);
-	/* Executions of other backends (local runs) act on the store flag themselves. */
-	result = c ? spok_engine_abort(c->engine, x.id, &err)
-		   : spok_store_request_abort(d->store, x.id, &err);
+	/* On the daemon's loop: the cluster's engine acts at once; a run that no engine here
+	 * follows (a local run, a cluster not configured) gets the flag its supervisor acts on. */
+	result = b->abort(&ctx, &x, &err);
 	if (result != SPOK_OK) {
 		reply_err(r, &err);
 	} else {
@@ -568,22 +569,6 @@ static bool arg_num(struct MHD_Connection *c, const char *name, unsigned long lo
 	}
 	*out = n;
 	return true;
-}
-
-size_t srv_tail_lines(const char *data, size_t len, unsigned long lines)
-{
-	size_t i = len, seen = 0;
-
-	if (lines == 0)
-		return len;
-	if (i > 0 && data[i - 1] == '\n')
-		i--; /* the final newline ends the last line; it does not start one */
-	while (i > 0) {
-		if (data[i - 1] == '\n' && ++seen == lines)
-			break;
-		i--;
-	}
-	return i;
 }
 
 static void do_logs(struct srv_daemon *d, struct srv_req *rq, struct MHD_Connection *conn,

@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 #include <uv.h>
 
+#include "backend/backend.h"
 #include "common/buf.h"
 #include "engine/engine.h"
 #include "kube/client.h"
@@ -164,6 +165,10 @@ void srv_http_stop(struct srv_daemon *d);
 int srv_idem_find(struct srv_daemon *d, const char *hex, char **id, struct spok_err *err);
 /* server.c: a cluster by name; every cluster's health for routing. */
 struct srv_cluster *srv_cluster_by_name(struct srv_daemon *d, const char *name);
+/* server.c: the ops of x's backend and their context on the daemon's loop (shared: no op
+ * waits), with the cluster's client and engine when x runs on a configured cluster. */
+const struct spok_backend_ops *srv_backend(struct srv_daemon *d, const struct spok_execution *x,
+					   struct spok_backend_ctx *ctx);
 void srv_cluster_states(struct srv_daemon *d, struct srv_cluster_state *out);
 /* Writes the request's task source durably under tasks_dir; *path is heap. */
 int srv_write_task_source(struct srv_daemon *d, const char *stem, const char *ext,
@@ -206,9 +211,9 @@ int srv_load_connector_task(const char *data, size_t len, const char *path,
 			    struct spok_task *out, struct spok_err *err);
 
 /* logs.c: the driver log of an execution, the one way every front end gets it (HTTP GET
- * .../logs, the connector's GetTaskLogs). A local run's log file is read at once; a cluster
- * execution's driver pod name comes from its SparkApplication, then its log (tailLines and
- * limitBytes passed to the API server), both as cancellable streams on the loop. */
+ * .../logs, the connector's GetTaskLogs), through the execution's backend (src/backend) on
+ * the loop: a local run's log file (its tail), or a cluster execution's driver pod log
+ * (tailLines and limitBytes passed to the API server), each a cancellable fetch. */
 #define SRV_LOG_LIMIT_MAX ((size_t)1 << 20)  /* bytes of log per answer: default and maximum */
 #define SRV_LOG_TAIL_DEFAULT 1000ul          /* lines */
 #define SRV_LOG_TAIL_MAX 100000ul
@@ -223,21 +228,19 @@ struct srv_log_result {
 };
 typedef void (*srv_log_cb)(void *data, const struct srv_log_result *res);
 struct srv_log_opts {
-	unsigned long tail_lines;   /* the API server's tailLines; local files: 0 = all */
+	unsigned long tail_lines;   /* the last N lines (as the API server's tailLines) */
 	size_t limit_bytes;         /* 1 .. SRV_LOG_LIMIT_MAX */
-	srv_log_cb done;            /* cluster fetches only */
+	srv_log_cb done;
 	void *data;
 };
 struct srv_log_fetch;
-/* Starts getting x's driver log (x is borrowed). SPOK_OK with *out NULL: a local run's log
- * is in *now (caller frees it with spok_buf_free). SPOK_OK with *out set: the fetch runs;
- * o->done fires exactly once, from the loop (never from inside this call), unless
- * srv_log_cancel comes first; the fetch frees itself after done returns. Errors (nothing
- * started): SPOK_ENOTFOUND (no SparkApplication yet, no log), SPOK_EUNAVAIL (shutting
- * down), others (the request could not start), each with a one-line err. */
+/* Starts getting x's driver log (x is borrowed). SPOK_OK: *out is the fetch; o->done fires
+ * exactly once, from the loop (never from inside this call), unless srv_log_cancel comes
+ * first; the fetch frees itself after done returns. Errors (nothing started):
+ * SPOK_ENOTFOUND (no SparkApplication yet, no log), SPOK_EUNAVAIL (shutting down), others
+ * (the request could not start), each with a one-line err. */
 int srv_log_get(struct srv_daemon *d, const struct spok_execution *x,
-		const struct srv_log_opts *o, struct srv_log_fetch **out, struct spok_buf *now,
-		struct spok_err *err);
+		const struct srv_log_opts *o, struct srv_log_fetch **out, struct spok_err *err);
 /* Stops a fetch: no callback fires afterwards; frees it. From outside its callbacks. */
 void srv_log_cancel(struct srv_log_fetch *f);
 /* GET .../logs: answers r at once or suspends rq until the fetch answers (http.c cancels it

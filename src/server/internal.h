@@ -111,10 +111,6 @@ int srv_route_pick(const struct srv_config *c, const char *project, const char *
 /* Index of the cluster named name, or -1. */
 long srv_cluster_index(const struct srv_config *c, const char *name);
 
-/* api.c: where the last `lines` lines of data[0, len) start (len when lines is 0; a final
- * newline ends the last line). Like the API server's tailLines, for local log files. */
-size_t srv_tail_lines(const char *data, size_t len, unsigned long lines);
-
 /* sha256.c */
 void srv_sha256(const void *data, size_t len, uint8_t out[32]);
 void srv_hex(const uint8_t *in, size_t n, char *out); /* out: 2n + 1 bytes */

@@ -202,6 +202,22 @@ struct srv_cluster *srv_cluster_by_name(struct srv_daemon *d, const char *name)
 	return i < 0 ? NULL : &d->clusters[i];
 }
 
+const struct spok_backend_ops *srv_backend(struct srv_daemon *d, const struct spok_execution *x,
+					   struct spok_backend_ctx *ctx)
+{
+	const struct spok_backend_ops *b = spok_backend_for(x->backend);
+	struct srv_cluster *c = b->cluster ? srv_cluster_by_name(d, x->backend) : NULL;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->loop = &d->loop;
+	ctx->store = d->store;
+	ctx->platform = d->platform;
+	ctx->client = c ? c->client : NULL;
+	ctx->engine = c ? c->engine : NULL;
+	ctx->shared_loop = true;
+	return b;
+}
+
 void srv_cluster_states(struct srv_daemon *d, struct srv_cluster_state *out)
 {
 	for (size_t i = 0; i < d->nclusters; i++) {

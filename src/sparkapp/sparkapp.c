@@ -318,7 +318,7 @@ int spok_sparkapp_build(const struct spok_task *t, const struct spok_platform *p
 		goto fail;
 	spok_sparkapp_conf(t, p, x, c.gen, &conf);
 	app = json_object();
-	spok__jset(app, "apiVersion", spok__jstr("sparkoperator.k8s.io/v1beta2"));
+	spok__jset(app, "apiVersion", spok__jstr(SPOK_SPARKAPP_API_VERSION));
 	spok__jset(app, "kind", spok__jstr("SparkApplication"));
 	spok__jset(app, "metadata", metadata_json(&c));
 	spok__jset(app, "spec", spec_json(&c, &drv, &exe, &conf));

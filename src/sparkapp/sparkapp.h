@@ -22,6 +22,15 @@
 #include "common/strmap.h"
 #include "model/model.h"
 
+/* The one spelling of the SparkApplication resource: its API group, version and plural.
+ * SPOK_SPARKAPP_GVR initialises a struct kube_gvr (src/kube) without this module needing
+ * kube: `static const struct kube_gvr SPARKAPPS = SPOK_SPARKAPP_GVR;`. */
+#define SPOK_SPARKAPP_GROUP "sparkoperator.k8s.io"
+#define SPOK_SPARKAPP_VERSION "v1beta2"
+#define SPOK_SPARKAPP_PLURAL "sparkapplications"
+#define SPOK_SPARKAPP_API_VERSION SPOK_SPARKAPP_GROUP "/" SPOK_SPARKAPP_VERSION
+#define SPOK_SPARKAPP_GVR {SPOK_SPARKAPP_GROUP, SPOK_SPARKAPP_VERSION, SPOK_SPARKAPP_PLURAL}
+
 /* Builds the SparkApplication (apiVersion sparkoperator.k8s.io/v1beta2) for one attempt.
  * x->execution_name and x->namespace_ are required; x->node_id defaults to "n0".
  * On success *out is a new json_t (caller decrefs) whose keys come in a fixed order (maps are

@@ -320,25 +320,6 @@ static void test_auth(void **state)
 	free(hb);
 }
 
-static size_t tail(const char *s, unsigned long lines)
-{
-	return srv_tail_lines(s, strlen(s), lines);
-}
-
-static void test_tail_lines(void **state)
-{
-	(void)state;
-	assert_int_equal(tail("a\nb\nc\n", 2), 2);     /* "b\nc\n" */
-	assert_int_equal(tail("a\nb\nc", 2), 2);       /* "b\nc", no final newline */
-	assert_int_equal(tail("a\nb\nc\n", 3), 0);
-	assert_int_equal(tail("a\nb\nc\n", 100000), 0);
-	assert_int_equal(tail("a\nb\nc\n", 1), 4);
-	assert_int_equal(tail("a\nb\nc\n", 0), 6);     /* nothing */
-	assert_int_equal(tail("", 5), 0);
-	assert_int_equal(tail("\n\n", 1), 1);
-	assert_int_equal(srv_tail_lines(NULL, 0, 3), 0);
-}
-
 /* Messages quote the URL and request fields, which may hold invalid or cut UTF-8: the
  * reply must still be a JSON error object, never an empty body. */
 static void test_reply_error_bad_utf8(void **state)
@@ -427,7 +408,6 @@ int main(void)
 		cmocka_unit_test(test_missing_tokens_file),
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_auth),
-		cmocka_unit_test(test_tail_lines),
 		cmocka_unit_test(test_reply_error_bad_utf8),
 		cmocka_unit_test(test_load_cli_task),
 	};

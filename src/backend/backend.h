@@ -1,0 +1,134 @@
+/* backend.h - the one interface between the front ends (src/cli, src/server) and the places
+ * an execution runs. Every execution row names its backend ("local", or the name of a
+ * Kubernetes cluster); spok_backend_for maps that name to an ops table, and a front end only
+ * ever calls through the table: it never tests the name itself. A new backend is one file
+ * set here plus one line in spok_backend_for.
+ *
+ * The ops act on a caller-provided context (struct spok_backend_ctx): a borrowed libuv loop,
+ * the store, the platform config and, for a cluster, the kube client and (when one follows
+ * that cluster) the engine. Asynchronous ops (logs) deliver through callbacks on that loop.
+ * Ops marked "runs the loop" drive ctx->loop until they are done; a daemon sets
+ * ctx->shared_loop, and then every op returns without waiting (see each op).
+ *
+ * Ownership: the ctx and everything it points to are borrowed for the call (for logs: until
+ * the done callback or spok_backend_log_cancel). json_t results are new references the
+ * caller decrefs; heap strings are the caller's to free.
+ */
+#ifndef SPOK_BACKEND_BACKEND_H
+#define SPOK_BACKEND_BACKEND_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/err.h"
+#include "model/model.h"
+#include "store/store.h"
+
+struct kube_client;
+struct spok_engine;
+
+/* Loads the task of a recorded execution (as spok_engine_load_cb). */
+typedef int (*spok_backend_load_cb)(void *data, const struct spok_execution *x,
+				    struct spok_task *out, struct spok_err *err);
+
+struct spok_backend_ctx {
+	uv_loop_t *loop;                      /* borrowed; required for logs and cluster ops */
+	struct spok_store *store;             /* borrowed */
+	const struct spok_platform *platform; /* borrowed */
+	struct kube_client *client;           /* the execution's cluster; NULL for local */
+	struct spok_engine *engine;           /* an engine following that cluster, or NULL */
+	spok_backend_load_cb load_task;       /* for live status links and adoption; may be NULL */
+	void *load_data;
+	/* The loop serves others (the daemon): ops never wait, never signal processes of other
+	 * users, and leave acting on an abort to whoever supervises the run. */
+	bool shared_loop;
+	uint64_t grace_ms;                    /* local abort: TERM -> KILL; 0: the default */
+	bool ship_local_files;                /* an engine started here may ship the user's files */
+};
+
+/* ---- logs ---- */
+
+struct spok_backend_log;
+
+/* A chunk of log bytes; false stops the transfer. */
+typedef bool (*spok_backend_chunk_cb)(void *data, const char *p, size_t n);
+
+struct spok_backend_log_result {
+	int code;              /* 0 or SPOK_E*: message is one line naming what is missing */
+	long http_status;      /* cluster logs: the API server's answer, else 0 */
+	uint64_t bytes;        /* bytes delivered to the chunk callback */
+	const char *message;   /* "" or the error line; borrowed for the callback */
+	const char *pod;       /* cluster logs: the pod read (or tried), else NULL; borrowed */
+};
+typedef void (*spok_backend_log_done_cb)(void *data, const struct spok_backend_log_result *r);
+
+struct spok_backend_log_opts {
+	bool follow;               /* until the execution (or the container) ends */
+	unsigned executor;         /* 0: the driver; N: executor N (cluster runs only) */
+	long tail_lines;           /* < 0: all; 0: none (as the API server's tailLines) */
+	size_t limit_bytes;        /* 0: no cap */
+	long timeout_ms;           /* each cluster GET; 0: none */
+	spok_backend_chunk_cb chunk;
+	spok_backend_log_done_cb done;
+	void *data;
+};
+
+/* Stops a fetch from outside its callbacks; nothing fires afterwards. NULL is fine. A fetch
+ * frees itself right after its done callback returns. */
+void spok_backend_log_cancel(struct spok_backend_log *l);
+
+/* ---- the ops table ---- */
+
+struct spok_backend_ops {
+	const char *kind;      /* "local" or "kubernetes" */
+	bool cluster;          /* the row's backend names a Kubernetes cluster */
+	/* Still needs a supervisor: for a cluster, a retryable failure with attempts left too. */
+	bool (*needs_work)(const struct spok_execution *x);
+	/* Whether a live process follows x now (its recorded supervisor runs). */
+	bool (*supervised)(const struct spok_execution *x);
+	/* A reader's fix-up of an unfinished row whose supervisor died (local: records how the
+	 * run ended; *x is replaced). 1 when it changed x, 0 nothing to do, else an error. */
+	int (*settle)(struct spok_backend_ctx *c, struct spok_execution *x, struct spok_err *err);
+	/* Requests the stop of x and acts on it: with ctx->engine or ctx->shared_loop at once
+	 * (the engine or the run's supervisor finishes it); otherwise runs the loop until the
+	 * run is stopped (local: TERM, KILL after grace_ms; cluster: the object is deleted). */
+	int (*abort)(struct spok_backend_ctx *c, const struct spok_execution *x, struct spok_err *err);
+	/* One live read, never written to the store: *out NULL when there is nothing beyond
+	 * the row (local runs; a cluster run with no SparkApplication recorded yet), else {"found", "phase", "recorded", "reason", "app_state",
+	 * "spark_app_id", "ui_url", "links"} ("found" false: the cluster has no such object;
+	 * absent values null). Runs the loop. */
+	int (*live)(struct spok_backend_ctx *c, const struct spok_execution *x, json_t **out,
+		    struct spok_err *err);
+	/* Starts a log fetch; on success *out (may be NULL when not wanted) is the handle and
+	 * done fires exactly once from the loop, unless cancelled first. */
+	int (*logs)(struct spok_backend_ctx *c, const struct spok_execution *x,
+		    const struct spok_backend_log_opts *o, struct spok_backend_log **out,
+		    struct spok_err *err);
+	/* The links recorded for x: a JSON array of {name, uri, kind} (new reference), or NULL. */
+	json_t *(*links)(const struct spok_execution *x);
+};
+
+extern const struct spok_backend_ops spok_backend_local;
+extern const struct spok_backend_ops spok_backend_kube;
+
+/* The ops of an execution's backend column: NULL and "local" are this machine, any other
+ * name is a Kubernetes cluster. Never NULL. */
+const struct spok_backend_ops *spok_backend_for(const char *backend);
+
+/* ---- Kubernetes pieces both front ends need ---- */
+
+/* The driver pod of a SparkApplication (the one rule): status.driverInfo.podName, else the
+ * operator's default "<resource_name>-driver". app may be NULL (object not found). Heap. */
+char *spok_backend_driver_pod(const json_t *app, const char *resource_name);
+
+/* Where the last `lines` lines of data[0..len) start (a final newline ends the last line,
+ * it does not start one); 0 lines start at len. Like the API server's tailLines, for files. */
+size_t spok_backend_tail_lines(const char *data, size_t len, unsigned long lines);
+
+#define SPOK_BACKEND_DRIVER_CONTAINER "spark-kubernetes-driver"
+#define SPOK_BACKEND_EXECUTOR_CONTAINER "spark-kubernetes-executor"
+
+#endif

@@ -1,0 +1,259 @@
+/* backend_local.c - executions on this machine (src/local): abort, settle-on-read, and the
+ * per-attempt log files, read or followed on the caller's loop. See docs/LOCAL.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend/internal.h"
+#include "common/buf.h"
+#include "common/xalloc.h"
+#include "local/local.h"
+
+#define FOLLOW_STEP_MS 200
+
+static bool local_needs_work(const struct spok_execution *x)
+{
+	return !spok_phase_terminal(x->phase);
+}
+
+static bool local_supervised(const struct spok_execution *x)
+{
+	return spok_local_supervisor_alive(x);
+}
+
+static int local_settle(struct spok_backend_ctx *c, struct spok_execution *x, struct spok_err *err)
+{
+	if (spok_phase_terminal(x->phase))
+		return 0;
+	return spok_local_settle(c->store, x, err);
+}
+
+/* On a shared loop only the flag is set: the run's supervisor acts on it (TERM, then KILL);
+ * signalling another user's processes or waiting out the grace is not the daemon's part. */
+static int local_abort(struct spok_backend_ctx *c, const struct spok_execution *x,
+		       struct spok_err *err)
+{
+	if (c->shared_loop)
+		return spok_store_request_abort(c->store, x->id, err);
+	return spok_local_abort(c->store, x->id, c->grace_ms ? c->grace_ms : SPOK_LOCAL_GRACE_MS, err);
+}
+
+static int local_live(struct spok_backend_ctx *c, const struct spok_execution *x, json_t **out,
+		      struct spok_err *err)
+{
+	(void)c;
+	(void)x;
+	(void)err;
+	*out = NULL; /* the row is the live state: its supervisor writes it as things happen */
+	return 0;
+}
+
+static json_t *local_links(const struct spok_execution *x)
+{
+	(void)x;
+	return NULL; /* the Spark UI and history links are the row's own fields */
+}
+
+/* ---- logs ---- */
+
+struct local_log {
+	struct spok_backend_log base;
+	struct spok_backend_log_opts o;
+	struct spok_store *st; /* follow: the row is read again each step */
+	uv_timer_t timer;
+	char *id, *path;
+	off_t off;
+	uint64_t bytes;
+	bool stopped;          /* the chunk callback said stop */
+};
+
+static void llog_free(uv_handle_t *h)
+{
+	struct local_log *l = h->data;
+
+	free(l->id);
+	free(l->path);
+	free(l);
+}
+
+static void llog_cancel(struct spok_backend_log *b)
+{
+	struct local_log *l = (struct local_log *)b;
+
+	uv_timer_stop(&l->timer);
+	uv_close((uv_handle_t *)&l->timer, llog_free);
+}
+
+static void llog_finish(struct local_log *l, int code, const char *msg)
+{
+	struct spok_backend_log_result r = {code, 0, l->bytes, msg, NULL};
+
+	uv_timer_stop(&l->timer);
+	l->o.done(l->o.data, &r);
+	uv_close((uv_handle_t *)&l->timer, llog_free);
+}
+
+static void deliver(struct local_log *l, const char *p, size_t n)
+{
+	if (l->stopped || n == 0)
+		return;
+	l->bytes += n;
+	if (!l->o.chunk(l->o.data, p, n))
+		l->stopped = true;
+}
+
+/* A log only when it is a regular file: a loop must never block on a FIFO or a device
+ * that someone put at that path. -1 with errno set otherwise. */
+static int open_log(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
+/* Copies the new bytes of l->path from l->off. */
+static void copy_new(struct local_log *l)
+{
+	char buf[65536];
+	int fd = open_log(l->path);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	while (!l->stopped && (n = pread(fd, buf, sizeof(buf), l->off)) > 0) {
+		deliver(l, buf, (size_t)n);
+		l->off += n;
+	}
+	close(fd);
+}
+
+/* The whole file, or its tail: at most limit_bytes, then the last tail_lines lines. */
+static void copy_tail(struct local_log *l)
+{
+	struct stat st;
+	struct spok_buf b;
+	char chunk[8192];
+	size_t skip;
+	ssize_t n;
+	int fd;
+
+	if (l->o.limit_bytes == 0 && l->o.tail_lines < 0) {
+		copy_new(l);
+		return;
+	}
+	if ((fd = open_log(l->path)) < 0)
+		return;
+	if (l->o.limit_bytes && fstat(fd, &st) == 0 && st.st_size > (off_t)l->o.limit_bytes)
+		l->off = st.st_size - (off_t)l->o.limit_bytes;
+	spok_buf_init(&b, l->o.limit_bytes ? l->o.limit_bytes : SPOK_BUF_DEFAULT_MAX);
+	while ((n = pread(fd, chunk, sizeof(chunk), l->off)) > 0 &&
+	       spok_buf_append(&b, chunk, (size_t)n) == 0)
+		l->off += n;
+	close(fd);
+	skip = l->o.tail_lines < 0 ? 0 : spok_backend_tail_lines(b.data, b.len, (unsigned long)l->o.tail_lines);
+	if (b.len > skip)
+		deliver(l, b.data + skip, b.len - skip);
+	spok_buf_free(&b);
+}
+
+static void on_read_once(uv_timer_t *t)
+{
+	struct local_log *l = t->data;
+
+	copy_tail(l);
+	llog_finish(l, 0, "");
+}
+
+/* One follow step: new bytes; the row again (a reader settles a run whose supervisor died,
+ * so this ends instead of waiting forever); a retry switches to the new attempt's file. */
+static void on_follow_step(uv_timer_t *t)
+{
+	struct local_log *l = t->data;
+	struct spok_execution now = {0};
+	struct spok_err err = {0};
+	bool done;
+
+	copy_new(l);
+	if (l->stopped) {
+		llog_finish(l, 0, "");
+		return;
+	}
+	if (spok_store_get(l->st, l->id, &now, &err) != 0) {
+		llog_finish(l, err.code, err.msg);
+		return;
+	}
+	done = spok_phase_terminal(now.phase);
+	if (!done) {
+		spok_local_settle(l->st, &now, NULL);
+		done = spok_phase_terminal(now.phase);
+	}
+	if (now.log_path && strcmp(now.log_path, l->path) != 0) {
+		copy_new(l);
+		free(l->path);
+		l->path = xstrdup(now.log_path);
+		l->off = 0;
+		done = false;
+	}
+	spok_execution_free(&now);
+	if (done) {
+		copy_new(l);
+		llog_finish(l, 0, "");
+	}
+}
+
+static int local_logs(struct spok_backend_ctx *c, const struct spok_execution *x,
+		      const struct spok_backend_log_opts *o, struct spok_backend_log **out,
+		      struct spok_err *err)
+{
+	struct local_log *l;
+
+	if (out)
+		*out = NULL;
+	if (o->executor)
+		return spok_err_set(err, SPOK_EINVAL, "--executor: execution %s ran locally, where the "
+				    "executors share the driver's log", x->id);
+	if (!x->log_path)
+		return spok_err_set(err, SPOK_ENOTFOUND, "execution %s: no log yet (phase %s); retry shortly",
+				    x->id, spok_phase_name(x->phase));
+	if (!o->follow && access(x->log_path, R_OK) != 0)
+		return spok_err_set(err, SPOK_ENOTFOUND, "%s: %s; the log may have been removed",
+				    x->log_path, strerror(errno));
+	l = xcalloc(1, sizeof(*l));
+	l->base.cancel = llog_cancel;
+	l->o = *o;
+	l->st = c->store;
+	l->id = xstrdup(x->id);
+	l->path = xstrdup(x->log_path);
+	uv_timer_init(c->loop, &l->timer);
+	l->timer.data = l;
+	if (o->follow)
+		uv_timer_start(&l->timer, on_follow_step, 0, FOLLOW_STEP_MS);
+	else
+		uv_timer_start(&l->timer, on_read_once, 0, 0);
+	if (out)
+		*out = &l->base;
+	return 0;
+}
+
+const struct spok_backend_ops spok_backend_local = {
+	.kind = "local",
+	.cluster = false,
+	.needs_work = local_needs_work,
+	.supervised = local_supervised,
+	.settle = local_settle,
+	.abort = local_abort,
+	.live = local_live,
+	.logs = local_logs,
+	.links = local_links,
+};
