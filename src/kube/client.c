@@ -49,6 +49,9 @@ struct kube_call {
 	struct exec_cred *cred; /* the exec credential of the running attempt, or NULL */
 	unsigned cred_gen;      /* which exec credential the last attempt used */
 	bool cred_fresh;        /* retry after a 401: use the client's credential as it is */
+	bool auth_ok;           /* a credential is there for the next attempt */
+	bool auth_parked;       /* in the client's list of calls waiting for the plugin */
+	struct kube_call *auth_next;
 	int attempt;
 	char *method, *path, *url, *content_type, *body;
 	size_t body_len;
@@ -95,6 +98,8 @@ struct kube_client {
 	bool token_loaded;
 	struct exec_cred *cred; /* current exec plugin credential, or NULL */
 	unsigned cred_gen;      /* bumped on every new exec credential */
+	struct kube_exec_job *exec_job; /* the plugin running now, or NULL */
+	struct kube_call *auth_head, *auth_tail; /* calls waiting for it, in order */
 	int running;      /* calls holding an in-flight slot */
 	struct kube_call *park_head, *park_tail;
 	double tokens;    /* rate limiter bucket */
@@ -105,6 +110,7 @@ struct kube_client {
 
 static void drain_done(struct kube_client *c);
 static void call_start(struct kube_call *call);
+static void call_schedule(struct kube_call *call, uint64_t delay_ms);
 static void on_call_timer(uv_timer_t *t);
 static void sock_release(struct kube_client *c, struct ksock *s);
 
@@ -217,11 +223,30 @@ static void call_closed(uv_handle_t *h)
 		client_free(c);
 }
 
+static void auth_remove(struct kube_client *c, struct kube_call *call)
+{
+	struct kube_call **p = &c->auth_head, *prev = NULL;
+
+	if (!call->auth_parked)
+		return;
+	call->auth_parked = false;
+	for (; *p != NULL; prev = *p, p = &(*p)->auth_next) {
+		if (*p == call) {
+			*p = call->auth_next;
+			if (c->auth_tail == call)
+				c->auth_tail = prev;
+			call->auth_next = NULL;
+			return;
+		}
+	}
+}
+
 static void call_destroy(struct kube_call *call)
 {
 	struct kube_client *c = call->c;
 
 	park_remove(c, call);
+	auth_remove(c, call);
 	easy_done(call);
 	call->state = CALL_DONE;
 	if (call->prev != NULL)
@@ -257,6 +282,9 @@ static void reaper_cb(uv_timer_t *t)
 {
 	struct kube_client *c = t->data;
 
+	/* The plugin's process group is killed; its job frees itself on the loop. */
+	kube_exec_cancel(c->exec_job);
+	c->exec_job = NULL;
 	while (c->calls != NULL)
 		fail_call(c->calls, SPOK_EUNAVAIL, "client closed");
 	curl_multi_cleanup(c->multi);
@@ -590,36 +618,70 @@ static const char *current_token(struct kube_client *c, bool force)
 	return c->token;
 }
 
-/* Runs the exec plugin when there is no credential yet, when it is about to expire, or
- * when forced (after a 401 with the current one). Synchronous: see exec.h. A failed
- * refresh keeps a credential that has not expired yet. */
-static int exec_refresh(struct kube_client *c, bool force, struct spok_err *e)
+/* The exec plugin runs on the loop (exec.h) when a call finds no credential, one about to
+ * expire, or (after a 401) the one that was refused. Calls that need a credential meanwhile
+ * wait in the client's auth list, so a hung plugin holds back this client's calls only, and
+ * each of them fails with the plugin's error; the loop keeps serving everything else. */
+static void exec_install(struct kube_client *c, struct kube_exec_cred *nc)
 {
-	int64_t now = (int64_t)time(NULL);
-	struct kube_exec_cred nc;
-	struct exec_cred *ec;
+	struct exec_cred *ec = xcalloc(1, sizeof(*ec));
 
-	if (!force && c->cred != NULL && !kube_exec_cred_expired(&c->cred->cred, now))
-		return 0;
-	c->stats.exec_runs++;
-	if (kube_exec_run(&c->cfg, &nc, e) != 0) {
-		if (c->cred != NULL && (c->cred->cred.expiry == 0 || now < c->cred->cred.expiry)) {
-			log_warn("kube: %s", e->msg);
-			return 0;
-		}
-		return e->code;
-	}
-	ec = xcalloc(1, sizeof(*ec));
 	ec->refs = 1;
 	ec->gen = ++c->cred_gen;
-	ec->cred = nc;
-	if (nc.client_cert.data != NULL) {
+	ec->cred = *nc;
+	memset(nc, 0, sizeof(*nc));
+	if (ec->cred.client_cert.data != NULL) {
 		set_blob(&ec->cert, &ec->cred.client_cert);
 		set_blob(&ec->key, &ec->cred.client_key);
 	}
 	cred_unref(c->cred);
 	c->cred = ec;
-	return 0;
+}
+
+/* Every waiting call goes on (from the loop) when there is a credential it may use;
+ * otherwise it fails with the plugin's error. The list is taken first: callbacks may add
+ * calls (they start from the loop, later) or cancel some (those are skipped here). */
+static void exec_release_waiting(struct kube_client *c, bool usable, int code, const char *msg)
+{
+	struct kube_call *call = c->auth_head, *next;
+
+	c->auth_head = c->auth_tail = NULL;
+	for (; call != NULL; call = next) {
+		next = call->auth_next;
+		call->auth_next = NULL;
+		call->auth_parked = false;
+		if (call->cancelled)
+			continue;
+		if (usable || (call->cred_fresh && c->cred != NULL)) {
+			call->auth_ok = true;
+			call_schedule(call, 0);
+		} else {
+			fail_call(call, code, msg);
+		}
+	}
+}
+
+/* A failed refresh keeps a credential that has not expired yet. */
+static void exec_done(void *data, int code, struct kube_exec_cred *nc, const char *msg)
+{
+	struct kube_client *c = data;
+	int64_t now = (int64_t)time(NULL);
+	bool usable = code == 0;
+
+	c->exec_job = NULL;
+	if (code == 0) {
+		exec_install(c, nc);
+	} else if (c->cred != NULL && (c->cred->cred.expiry == 0 || now < c->cred->cred.expiry)) {
+		log_warn("kube: %s", msg);
+		usable = true;
+	}
+	exec_release_waiting(c, usable, code, msg);
+}
+
+static void exec_start(struct kube_client *c)
+{
+	c->stats.exec_runs++;
+	c->exec_job = kube_exec_start(c->loop, &c->cfg, exec_done, c);
 }
 
 /* ---- one attempt ---- */
@@ -776,27 +838,48 @@ static void call_schedule(struct kube_call *call, uint64_t delay_ms)
 	uv_timer_start(&call->timer, on_call_timer, delay_ms, 0);
 }
 
-/* Takes a reference to the exec credential for this attempt; false when the plugin
- * failed and the call was finished with its error. */
-static bool call_auth(struct kube_call *call)
+/* True when the call may go on: no plugin, or a credential it may use. Otherwise the call
+ * waits in the auth list (starting the plugin unless it runs already) and exec_done
+ * schedules it again. */
+static bool auth_ready(struct kube_call *call)
 {
 	struct kube_client *c = call->c;
-	struct spok_err e;
 
-	if (c->cfg.exec == NULL)
+	if (c->cfg.exec == NULL || call->auth_ok)
 		return true;
-	/* After a 401 the credential was just fetched again (by this call or another): even
-	 * one that is already inside the expiry slack gets this one attempt. */
-	if (call->cred_fresh && c->cred != NULL)
-		call->cred_fresh = false;
-	else if (exec_refresh(c, false, &e) != 0) {
-		fail_call(call, e.code, e.msg);
-		return false;
+	if (c->exec_job == NULL) {
+		/* After a 401 the credential was just fetched again (by this call or another):
+		 * even one that is already inside the expiry slack gets this one attempt. */
+		if ((call->cred_fresh && c->cred != NULL) ||
+		    (c->cred != NULL && !kube_exec_cred_expired(&c->cred->cred, (int64_t)time(NULL)))) {
+			call->auth_ok = true;
+			return true;
+		}
+		exec_start(c);
 	}
+	call->state = CALL_WAITING;
+	call->auth_parked = true;
+	if (c->auth_tail != NULL)
+		c->auth_tail->auth_next = call;
+	else
+		c->auth_head = call;
+	c->auth_tail = call;
+	return false;
+}
+
+/* Takes a reference to the exec credential for this attempt (auth_ready passed, so the
+ * client has one: a credential is replaced, never dropped). */
+static void auth_take(struct kube_call *call)
+{
+	struct kube_client *c = call->c;
+
+	call->auth_ok = false;
+	call->cred_fresh = false;
+	if (c->cfg.exec == NULL || c->cred == NULL)
+		return;
 	call->cred = c->cred;
 	call->cred->refs++;
 	call->cred_gen = c->cred->gen;
-	return true;
 }
 
 static void call_start(struct kube_call *call)
@@ -804,6 +887,8 @@ static void call_start(struct kube_call *call)
 	struct kube_client *c = call->c;
 	uint64_t wait;
 
+	if (!auth_ready(call))
+		return;
 	if (!call->admitted) {
 		if (!call->reserved) {
 			call->reserved = true;
@@ -839,8 +924,7 @@ static void call_start(struct kube_call *call)
 	call->aborted = false;
 	call->curl_err[0] = '\0';
 	spok_buf_reset(&call->resp);
-	if (!call_auth(call))
-		return;
+	auth_take(call);
 	call->easy = easy_new(call, call->cred != NULL ? call->cred->cred.token
 			      : current_token(c, false));
 	call->state = CALL_RUNNING;
@@ -892,20 +976,18 @@ static uint64_t backoff_ms(struct kube_call *call)
 }
 
 /* Many calls may fail with the same stale credential: only the first of them runs the
- * plugin again; the others retry with the credential it fetched. */
+ * plugin again; the others wait for it (auth_ready) and retry with what it fetched. */
 static void auth_after_401(struct kube_call *call)
 {
 	struct kube_client *c = call->c;
-	struct spok_err e;
 
 	if (c->cfg.exec == NULL) {
 		current_token(c, true);
 		return;
 	}
-	if (c->cred == NULL || c->cred->gen != call->cred_gen)
+	if (c->exec_job != NULL || c->cred == NULL || c->cred->gen != call->cred_gen)
 		return;
-	if (exec_refresh(c, true, &e) != 0)
-		log_warn("kube: %s", e.msg);
+	exec_start(c);
 }
 
 static bool maybe_retry(struct kube_call *call, CURLcode res)

@@ -4,10 +4,11 @@
  * loop's thread. Requests go through a client-side token bucket (QPS/burst), are retried
  * with exponential backoff and jitter on 429, 5xx and connection errors (Retry-After in
  * seconds is honoured), and re-read a tokenFile once a minute and on a 401. An exec
- * credential plugin (exec.h) runs, synchronously on the loop thread, when the client first
- * needs a credential, when the cached one is within KUBE_EXEC_EXPIRY_SLACK_S of its
- * expirationTimestamp, and once after a 401; a call whose plugin fails completes with the
- * plugin's error.
+ * credential plugin (exec.h) runs, as a child process watched by the loop, when the client
+ * first needs a credential, when the cached one is within KUBE_EXEC_EXPIRY_SLACK_S of its
+ * expirationTimestamp, and once after a 401. While it runs, this client's calls wait for it
+ * (in order); the loop and other clients are not held back. A call whose plugin fails (exit
+ * status, bad output, its timeout) completes with the plugin's error.
  *
  * Callback rules (libuv style):
  *  - A call that returns non-zero never fires its callback; one that returns 0 fires it

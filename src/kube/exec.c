@@ -1,17 +1,12 @@
-/* exec.c - exec credential plugins: run one, parse its ExecCredential. */
+/* exec.c - exec credential plugins: run one on a libuv loop, parse its ExecCredential. */
 #include "kube/exec.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+#include <uv.h>
 
 #include "common/err.h"
 #include "common/timefmt.h"
@@ -330,76 +325,56 @@ static void out_free(struct out_buf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
+enum run_end { RUN_NONE, RUN_EOF, RUN_TOO_BIG, RUN_IOERR, RUN_SPAWN };
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+/* One run of a plugin on a loop. It ends when both the process has exited and its stdout is
+ * closed (or when it could not start); the timer kills the process group past the timeout. */
+struct kube_exec_job {
+	uv_process_t proc;
+	uv_pipe_t out;
+	uv_timer_t timer;
+	int open;                /* handles not closed yet; the job is freed at 0 */
+	bool spawned, exited, out_open, timed_out, cancelled, finished;
+	enum run_end end;
+	int spawn_err;           /* errno of a failed start */
+	int64_t exit_status;
+	int term_signal;
+	struct out_buf b;
+	char chunk[4096];        /* the read buffer: holds part of a token, wiped after each read */
+	struct kube_exec *x;     /* a copy: the caller's config may go away */
+	long timeout_ms;
+	kube_exec_done_cb cb;
+	void *data;
+};
+
+static void job_closed(uv_handle_t *h)
+{
+	struct kube_exec_job *j = h->data;
+
+	if (--j->open > 0)
+		return;
+	out_free(&j->b);
+	explicit_bzero(j->chunk, sizeof(j->chunk));
+	kube_exec_free(j->x);
+	free(j);
 }
 
-enum run_end { RUN_EOF, RUN_TIMEOUT, RUN_TOO_BIG, RUN_IOERR };
-
-/* Reads stdout until EOF, the deadline or the cap. */
-static enum run_end read_chunks(int fd, struct out_buf *b, int64_t deadline, char *chunk,
-				size_t size)
+/* The plugin runs in its own session: its pid is its process group, and everything it
+ * started goes with it. Only while the group can still have members (the plugin has not
+ * been reaped, or something still holds its stdout). */
+static void job_kill(struct kube_exec_job *j)
 {
-	for (;;) {
-		struct pollfd pfd = {fd, POLLIN, 0};
-		int64_t left = deadline - mono_ms();
-		ssize_t n;
-		int r;
-
-		if (left <= 0)
-			return RUN_TIMEOUT;
-		r = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
-		if (r < 0 && errno != EINTR)
-			return RUN_IOERR;
-		if (r <= 0)
-			continue;
-		n = read(fd, chunk, size);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0)
-			return RUN_IOERR;
-		if (n == 0)
-			return RUN_EOF;
-		if (!out_append(b, chunk, (size_t)n))
-			return RUN_TOO_BIG;
-	}
+	if (j->spawned && (!j->exited || j->out_open))
+		kill(-j->proc.pid, SIGKILL);
 }
 
-/* The chunk buffer held part of a token: wipe it on every way out. */
-static enum run_end read_output(int fd, struct out_buf *b, int64_t deadline)
+static void job_close_out(struct kube_exec_job *j)
 {
-	char chunk[4096];
-	enum run_end end = read_chunks(fd, b, deadline, chunk, sizeof(chunk));
-
-	explicit_bzero(chunk, sizeof(chunk));
-	return end;
-}
-
-/* Waits for the child until the deadline; kills it past that. Returns the wait status,
- * or -1 if it had to be killed. */
-static int reap(pid_t pid, int64_t deadline)
-{
-	int status = 0;
-
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			return status;
-		if (r < 0 && errno != EINTR)
-			return -2;
-		if (mono_ms() >= deadline)
-			break;
-		usleep(10000);
-	}
-	kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return -1;
+	if (!j->out_open)
+		return;
+	j->out_open = false;
+	uv_read_stop((uv_stream_t *)&j->out);
+	uv_close((uv_handle_t *)&j->out, job_closed);
 }
 
 static int spawn_error(const struct kube_exec *x, int e, struct spok_err *err)
@@ -412,87 +387,216 @@ static int spawn_error(const struct kube_exec *x, int e, struct spok_err *err)
 			    x->where, x->command, strerror(e));
 }
 
-static int start_child(const struct kube_exec *x, char **envp, int out_fd, pid_t *pid)
+static int finish_error(const struct kube_exec_job *j, struct spok_err *err)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, def;
-	struct spok_strv argv = {0};
-	int rc;
+	const struct kube_exec *x = j->x;
 
-	spok_strv_push(&argv, x->command);
-	for (size_t i = 0; i < x->args.len; i++)
-		spok_strv_push(&argv, x->args.items[i]);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-	/* The daemon ignores SIGPIPE and libuv may block signals: the plugin gets defaults. */
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &def);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawnp(pid, x->command, &fa, &attr, argv.items, envp);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	spok_strv_free(&argv);
-	return rc;
-}
-
-static int finish_error(const struct kube_exec *x, enum run_end end, int status, long timeout_ms,
-			size_t max, struct spok_err *err)
-{
-	if (end == RUN_TOO_BIG)
+	if (j->end == RUN_SPAWN)
+		return spawn_error(x, j->spawn_err, err);
+	if (j->end == RUN_TOO_BIG)
 		return spok_err_set(err, SPOK_EINVAL, "%s: plugin \"%s\" wrote more than %zu bytes; "
-				    "check the plugin", x->where, x->command, max);
-	if (end == RUN_TIMEOUT || status == -1)
+				    "check the plugin", x->where, x->command, j->b.max);
+	if (j->timed_out)
 		return spok_err_set(err, SPOK_ETIMEOUT, "%s: plugin \"%s\" did not finish within %ld ms "
 				    "and was killed; check that it can run without a terminal",
-				    x->where, x->command, timeout_ms);
-	if (end == RUN_IOERR || status == -2)
+				    x->where, x->command, j->timeout_ms);
+	if (j->end == RUN_IOERR)
 		return spok_err_set(err, SPOK_EIO, "%s: reading plugin \"%s\" failed; try again",
 				    x->where, x->command);
-	if (WIFSIGNALED(status))
+	if (j->term_signal != 0)
 		return spok_err_set(err, SPOK_EIO, "%s: plugin \"%s\" was killed by signal %d; see "
-				    "its messages above", x->where, x->command, WTERMSIG(status));
-	return spok_err_set(err, SPOK_EIO, "%s: plugin \"%s\" exited with status %d; see its "
-			    "messages above", x->where, x->command, WEXITSTATUS(status));
+				    "its messages above", x->where, x->command, j->term_signal);
+	return spok_err_set(err, SPOK_EIO, "%s: plugin \"%s\" exited with status %lld; see its "
+			    "messages above", x->where, x->command, (long long)j->exit_status);
+}
+
+static void job_report(struct kube_exec_job *j)
+{
+	struct kube_exec_cred cred;
+	struct spok_err err = {0};
+	int code;
+
+	memset(&cred, 0, sizeof(cred));
+	if (j->end == RUN_EOF && !j->timed_out && j->term_signal == 0 && j->exit_status == 0)
+		code = kube_exec_parse(j->b.p != NULL ? j->b.p : "", j->b.len, j->x->api_version,
+				       j->x->where, &cred, &err);
+	else
+		code = finish_error(j, &err);
+	out_free(&j->b);
+	j->cb(j->data, code, code == 0 ? &cred : NULL, code == 0 ? "" : err.msg);
+	kube_exec_cred_free(&cred);
+}
+
+/* Called after every event: once the process is gone and its stdout closed, the job
+ * answers (unless cancelled) and closes its remaining handles. */
+static void job_maybe_finish(struct kube_exec_job *j)
+{
+	if (j->finished || (j->spawned && !j->exited) || j->out_open)
+		return;
+	j->finished = true;
+	uv_close((uv_handle_t *)&j->timer, job_closed);
+	uv_close((uv_handle_t *)&j->proc, job_closed);
+	if (!j->cancelled)
+		job_report(j);
+}
+
+static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
+{
+	struct kube_exec_job *j = p->data;
+
+	j->exited = true;
+	j->exit_status = status;
+	j->term_signal = sig;
+	job_maybe_finish(j);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct kube_exec_job *j = h->data;
+
+	(void)hint;
+	*buf = uv_buf_init(j->chunk, sizeof(j->chunk));
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct kube_exec_job *j = s->data;
+
+	if (n > 0) {
+		bool fits = out_append(&j->b, buf->base, (size_t)n);
+
+		explicit_bzero(buf->base, (size_t)n);
+		if (fits)
+			return;
+		j->end = RUN_TOO_BIG;
+		job_kill(j);
+	} else if (n == UV_EOF) {
+		if (j->end == RUN_NONE)
+			j->end = RUN_EOF;
+	} else if (n < 0) {
+		j->end = RUN_IOERR;
+		job_kill(j);
+	} else {
+		return; /* 0: nothing this time */
+	}
+	job_close_out(j);
+	job_maybe_finish(j);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct kube_exec_job *j = t->data;
+
+	if (j->end != RUN_SPAWN)
+		j->timed_out = true;
+	job_kill(j);
+	job_close_out(j);
+	job_maybe_finish(j);
+}
+
+static void job_spawn(struct kube_exec_job *j, uv_loop_t *loop, const struct kube_config *cfg)
+{
+	struct spok_strv argv = {0}, env = {0};
+	uv_stdio_container_t stdio[3];
+	uv_process_options_t po;
+	int rc;
+
+	spok_strv_push(&argv, j->x->command);
+	for (size_t i = 0; i < j->x->args.len; i++)
+		spok_strv_push(&argv, j->x->args.items[i]);
+	build_env(cfg, &env);
+	memset(&po, 0, sizeof(po));
+	memset(stdio, 0, sizeof(stdio));
+	stdio[0].flags = UV_IGNORE; /* /dev/null: the plugin never gets a terminal */
+	stdio[1].flags = (uv_stdio_flags)(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+	stdio[1].data.stream = (uv_stream_t *)&j->out;
+	stdio[2].flags = UV_INHERIT_FD; /* its prompts and errors, as kubectl shows them */
+	stdio[2].data.fd = 2;
+	po.file = j->x->command;
+	po.args = argv.items;
+	po.env = env.items;
+	po.stdio = stdio;
+	po.stdio_count = 3;
+	po.exit_cb = on_exit_cb;
+	/* A new session: the plugin's pid is its process group, which the timeout kills whole.
+	 * libuv resets signal dispositions and the mask in the child (the daemon ignores
+	 * SIGPIPE). */
+	po.flags = UV_PROCESS_DETACHED;
+	rc = uv_spawn(loop, &j->proc, &po);
+	strv_wipe_free(&env);
+	spok_strv_free(&argv);
+	if (rc != 0) {
+		j->end = RUN_SPAWN;
+		j->spawn_err = -rc;
+		uv_close((uv_handle_t *)&j->out, job_closed);
+		j->out_open = false;
+		uv_timer_start(&j->timer, on_timer, 0, 0); /* answer from the loop, not from here */
+		return;
+	}
+	j->spawned = true;
+	uv_read_start((uv_stream_t *)&j->out, on_alloc, on_read);
+	uv_timer_start(&j->timer, on_timer, (uint64_t)j->timeout_ms, 0);
+}
+
+struct kube_exec_job *kube_exec_start(uv_loop_t *loop, const struct kube_config *cfg,
+				      kube_exec_done_cb cb, void *data)
+{
+	struct kube_exec_job *j = xcalloc(1, sizeof(*j));
+
+	j->x = kube_exec_copy(cfg->exec);
+	j->timeout_ms = j->x->timeout_ms > 0 ? j->x->timeout_ms : KUBE_EXEC_TIMEOUT_MS;
+	j->b.max = j->x->max_output > 0 ? j->x->max_output : KUBE_EXEC_MAX_OUTPUT;
+	j->cb = cb;
+	j->data = data;
+	uv_pipe_init(loop, &j->out, 0);
+	uv_timer_init(loop, &j->timer);
+	j->proc.data = j->out.data = j->timer.data = j;
+	j->open = 3;
+	j->out_open = true;
+	job_spawn(j, loop, cfg);
+	return j;
+}
+
+void kube_exec_cancel(struct kube_exec_job *j)
+{
+	if (j == NULL || j->cancelled || j->finished)
+		return;
+	j->cancelled = true;
+	job_kill(j);
+	job_close_out(j);
+	job_maybe_finish(j);
+}
+
+/* ---- synchronous use ---- */
+
+struct sync_run {
+	struct kube_exec_cred *out;
+	struct spok_err *err;
+	int code;
+};
+
+static void sync_done(void *data, int code, struct kube_exec_cred *cred, const char *msg)
+{
+	struct sync_run *s = data;
+
+	s->code = code;
+	if (code == 0) {
+		*s->out = *cred;
+		memset(cred, 0, sizeof(*cred));
+	} else {
+		spok_err_set(s->err, code, "%s", msg);
+	}
 }
 
 int kube_exec_run(const struct kube_config *cfg, struct kube_exec_cred *out, struct spok_err *err)
 {
-	const struct kube_exec *x = cfg->exec;
-	long timeout_ms = x->timeout_ms > 0 ? x->timeout_ms : KUBE_EXEC_TIMEOUT_MS;
-	struct out_buf b = {NULL, 0, 0, x->max_output > 0 ? x->max_output : KUBE_EXEC_MAX_OUTPUT};
-	struct spok_strv env = {0};
-	enum run_end end;
-	int fds[2], rc, status, result;
-	int64_t deadline;
-	pid_t pid;
+	struct sync_run s = {out, err, SPOK_EINTERNAL};
+	uv_loop_t loop;
 
 	memset(out, 0, sizeof(*out));
-	if (pipe2(fds, O_CLOEXEC) != 0)
-		return spok_err_set(err, SPOK_EIO, "%s: cannot create a pipe: %s", x->where,
-				    strerror(errno));
-	build_env(cfg, &env);
-	rc = start_child(x, env.items, fds[1], &pid);
-	strv_wipe_free(&env);
-	close(fds[1]);
-	if (rc != 0) {
-		close(fds[0]);
-		return spawn_error(x, rc, err);
-	}
-	deadline = mono_ms() + timeout_ms;
-	end = read_output(fds[0], &b, deadline);
-	close(fds[0]);
-	status = reap(pid, end == RUN_EOF ? deadline : 0);
-	if (end == RUN_EOF && status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		result = kube_exec_parse(b.p != NULL ? b.p : "", b.len, x->api_version, x->where, out,
-					 err);
-	else
-		result = finish_error(x, end, status, timeout_ms, b.max, err);
-	out_free(&b);
-	return result;
+	uv_loop_init(&loop);
+	kube_exec_start(&loop, cfg, sync_done, &s);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	return s.code;
 }

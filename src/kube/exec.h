@@ -1,12 +1,13 @@
 /* exec.h - kubeconfig exec credential plugins (users[].user.exec: aws eks get-token,
  * gke-gcloud-auth-plugin, kubelogin, ...).
  *
- * The plugin runs with an argv (posix_spawnp, never through a shell), our environment plus
+ * The plugin runs with an argv (uv_spawn, never through a shell), our environment plus
  * exec.env plus KUBERNETES_EXEC_INFO, stdin from /dev/null, stdout captured up to a hard
- * cap, stderr passed through. It runs synchronously: the client calls kube_exec_run from
- * the loop thread when it first needs a credential, when the cached one is about to
- * expire and once after a 401, so a slow plugin stalls the loop for at most timeout_ms
- * (then it is killed). Credentials are short-lived and cached, so this is rare.
+ * cap, stderr passed through. It runs asynchronously on the caller's libuv loop, in a
+ * session (and so a process group) of its own: past timeout_ms, or past the output cap, the
+ * whole group is killed and the run fails. Nothing waits for it on the loop thread, so a
+ * plugin that hangs holds back only the requests that need its credential (client.c queues
+ * them meanwhile).
  *
  * Ownership: struct kube_exec owns every pointer in it (kube_exec_free wipes env values,
  * which may be secrets); struct kube_exec_cred owns its token and blobs (kube_exec_cred_free
@@ -18,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <uv.h>
 
 #include "common/strv.h"
 #include "kube/kubeconfig.h"
@@ -36,7 +39,7 @@ struct kube_exec {
 	struct spok_strv env;  /* "NAME=value" added to our environment (wiped on free) */
 	char *install_hint;    /* shown when the command is not found; or NULL */
 	bool provide_cluster_info;
-	long timeout_ms;       /* 0: KUBE_EXEC_TIMEOUT_MS (tests lower it) */
+	long timeout_ms;       /* 0: KUBE_EXEC_TIMEOUT_MS (the daemon's exec-timeout; tests lower it) */
 	size_t max_output;     /* 0: KUBE_EXEC_MAX_OUTPUT */
 };
 
@@ -47,8 +50,24 @@ struct kube_exec_cred {
 	int64_t expiry;               /* seconds since the epoch; 0: no expiry given */
 };
 
-/* Runs the plugin of cfg->exec for cfg's cluster and parses its ExecCredential.
- * On error *out is left zeroed. */
+struct kube_exec_job;
+
+/* The end of a run: code 0 with cred (the callback may take its contents, leaving it
+ * zeroed; what it leaves is wiped after it returns), or a SPOK_E* code with a one-line msg
+ * naming the kubeconfig user entry and the plugin (never a token). */
+typedef void (*kube_exec_done_cb)(void *data, int code, struct kube_exec_cred *cred,
+				  const char *msg);
+
+/* Starts the plugin of cfg->exec for cfg's cluster (cfg is copied). cb fires exactly once,
+ * from the loop (never from inside this call), even when the plugin cannot be started,
+ * unless kube_exec_cancel comes first. The job frees itself once its handles are closed
+ * (run the loop). */
+struct kube_exec_job *kube_exec_start(uv_loop_t *loop, const struct kube_config *cfg,
+				      kube_exec_done_cb cb, void *data);
+/* Kills the plugin's process group; cb does not fire. Only before cb has fired. */
+void kube_exec_cancel(struct kube_exec_job *job);
+
+/* Synchronous run on a private loop (tests, one-shot tools). On error *out is zeroed. */
 int kube_exec_run(const struct kube_config *cfg, struct kube_exec_cred *out, struct spok_err *err);
 
 /* Parses an ExecCredential (the plugin's stdout, not NUL-terminated) that must carry

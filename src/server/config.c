@@ -204,8 +204,8 @@ static int read_cluster(struct jctx *c, const json_t *j, const char *field, cons
 			struct srv_cluster_cfg *k)
 {
 	static const char *const keys[] = {"name", "kubeconfig", "context", "in-cluster",
-					   "labels", "qps", "burst", NULL};
-	double qps = 0, burst = 0;
+					   "labels", "qps", "burst", "exec-timeout", NULL};
+	double qps = 0, burst = 0, exec_timeout = 0;
 	char *kc = NULL;
 	int result;
 
@@ -216,7 +216,9 @@ static int read_cluster(struct jctx *c, const json_t *j, const char *field, cons
 	    (result = get_bool(c, j, field, "in-cluster", &k->in_cluster)) != SPOK_OK ||
 	    (result = get_labels(c, j, field, "labels", &k->labels)) != SPOK_OK ||
 	    (result = get_num(c, j, field, "qps", 0, 100000, &qps)) != SPOK_OK ||
-	    (result = get_num(c, j, field, "burst", 0, 100000, &burst)) != SPOK_OK) {
+	    (result = get_num(c, j, field, "burst", 0, 100000, &burst)) != SPOK_OK ||
+	    (result = get_num(c, j, field, "exec-timeout", 1, SRV_EXEC_TIMEOUT_MAX_S,
+			      &exec_timeout)) != SPOK_OK) {
 		free(kc);
 		return result;
 	}
@@ -224,6 +226,7 @@ static int read_cluster(struct jctx *c, const json_t *j, const char *field, cons
 	free(kc);
 	k->qps = qps;
 	k->burst = (int)burst;
+	k->exec_timeout_ms = (long)(exec_timeout * 1000.0);
 	if (!valid_name(k->name))
 		return bad(c, field, "name must be 1-63 of [a-z0-9._-]");
 	if (k->in_cluster && (k->kubeconfig || k->context))

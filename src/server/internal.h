@@ -39,7 +39,10 @@ struct srv_cluster_cfg {
 	struct spok_strmap labels;
 	double qps;            /* 0: client default */
 	int burst;
+	long exec_timeout_ms;  /* exec credential plugin timeout; 0: KUBE_EXEC_TIMEOUT_MS */
 };
+
+#define SRV_EXEC_TIMEOUT_MAX_S 300 /* exec-timeout: seconds, 1 .. this */
 
 struct srv_route {
 	char *project;         /* "*" matches any */

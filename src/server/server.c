@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "flyteidl/flyteidl.h"
+#include "kube/exec.h"
 #include "spec/spec.h"
 
 #define TASK_FILE_MAX ((size_t)16 << 20)
@@ -291,6 +292,8 @@ static int cluster_open(struct srv_daemon *d, size_t i, struct spok_err *err)
 	c->cfg = &d->cfg.clusters[i];
 	if ((result = load_kubeconfig(c->cfg, &kc, err)) != SPOK_OK)
 		return result;
+	if (kc.exec != NULL && c->cfg->exec_timeout_ms > 0)
+		kc.exec->timeout_ms = c->cfg->exec_timeout_ms;
 	ko.qps = c->cfg->qps;
 	ko.burst = c->cfg->burst;
 	result = kube_client_new(&d->loop, &kc, &ko, &c->client, err);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ftw.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -474,6 +475,139 @@ static void test_client_cache(void **state)
 	assert_non_null(strstr(msg, "exited with status 3"));
 }
 
+/* The plugin's whole process group goes at the timeout, including a child of it that still
+ * holds its stdout. */
+static void test_run_timeout_kills_group(void **state)
+{
+	char *env = xasprintf(",{\"name\":\"PLUGIN_INFO_OUT\",\"value\":\"%s/bgpid\"}", tmpdir);
+	struct kube_config cfg;
+	struct kube_exec_cred c;
+	struct spok_err err = {0};
+	char *text;
+	pid_t bg;
+	int gone = 0;
+
+	(void)state;
+	load_kc(&cfg, plugin, "group", env, NULL);
+	cfg.exec->timeout_ms = 500;
+	assert_int_equal(kube_exec_run(&cfg, &c, &err), SPOK_ETIMEOUT);
+	assert_non_null(strstr(err.msg, "did not finish within 500 ms and was killed"));
+	text = slurp("bgpid");
+	bg = (pid_t)strtol(text, NULL, 10);
+	assert_true(bg > 1);
+	/* SIGKILL was sent before the run answered; the reaper (init) may need a moment. */
+	for (int i = 0; i < 1000 && !gone; i++) {
+		gone = kill(bg, 0) != 0;
+		if (!gone)
+			usleep(10000);
+	}
+	assert_true(gone);
+	free(text);
+	free(env);
+	kube_config_free(&cfg);
+}
+
+/* ---- the client while its plugin hangs ---- */
+
+struct tick {
+	int fired;
+	uv_timer_t t;
+};
+
+static void on_tick(uv_timer_t *t)
+{
+	struct tick *k = t->data;
+
+	k->fired++;
+}
+
+struct done {
+	int n;
+	int codes[4];
+	char msgs[4][SPOK_ERR_MSG_MAX];
+	int ticks_then[4]; /* timer ticks seen when each answered */
+	struct tick *tick;
+};
+
+static void on_done(void *data, const struct kube_resp *r)
+{
+	struct done *d = data;
+
+	d->codes[d->n] = r->code;
+	snprintf(d->msgs[d->n], sizeof(d->msgs[0]), "%s", r->message);
+	d->ticks_then[d->n] = d->tick->fired;
+	d->n++;
+}
+
+/* Three calls wait for one run of a plugin that hangs; the loop keeps running (a timer
+ * fires while they wait) and each fails with the plugin's timeout. */
+static void test_client_hung_plugin(void **state)
+{
+	struct kube_client_opts o = {.max_retries = -1};
+	struct kube_req req = {"GET", "/api", NULL, NULL, NULL, 0, true, NULL};
+	struct kube_client_stats st;
+	struct kube_config cfg;
+	struct kube_client *c;
+	struct tick tick = {0};
+	struct done d = {0};
+	uv_loop_t loop;
+
+	(void)state;
+	d.tick = &tick;
+	uv_loop_init(&loop);
+	load_kc(&cfg, plugin, "slow", NULL, NULL);
+	cfg.exec->timeout_ms = 1500;
+	assert_int_equal(kube_client_new(&loop, &cfg, &o, &c, NULL), 0);
+	kube_config_free(&cfg);
+	uv_timer_init(&loop, &tick.t);
+	tick.t.data = &tick;
+	uv_timer_start(&tick.t, on_tick, 1, 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(kube_request(c, &req, on_done, &d, NULL), 0);
+	while (d.n < 3)
+		uv_run(&loop, UV_RUN_ONCE);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(d.codes[i], SPOK_ETIMEOUT);
+		assert_non_null(strstr(d.msgs[i], "GET /api: kc.json: users[u].user.exec: plugin \""));
+		assert_non_null(strstr(d.msgs[i], "did not finish within 1500 ms"));
+		assert_int_equal(d.ticks_then[i], 1); /* the loop ran while they waited */
+	}
+	kube_client_stats(c, &st);
+	assert_int_equal(st.exec_runs, 1);
+	assert_int_equal(st.sent, 0);
+	uv_close((uv_handle_t *)&tick.t, NULL);
+	kube_client_close(c);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* Closing the client while its plugin runs: the waiting call fails "client closed", the
+ * plugin is killed and the loop ends (nothing left running). */
+static void test_client_close_during_plugin(void **state)
+{
+	struct kube_req req = {"GET", "/api", NULL, NULL, NULL, 0, true, NULL};
+	struct kube_config cfg;
+	struct kube_client *c;
+	struct tick tick = {0};
+	struct done d = {0};
+	uv_loop_t loop;
+
+	(void)state;
+	d.tick = &tick;
+	uv_loop_init(&loop);
+	load_kc(&cfg, plugin, "slow", NULL, NULL);
+	assert_int_equal(kube_client_new(&loop, &cfg, NULL, &c, NULL), 0);
+	kube_config_free(&cfg);
+	assert_int_equal(kube_request(c, &req, on_done, &d, NULL), 0);
+	uv_run(&loop, UV_RUN_NOWAIT); /* the plugin starts */
+	kube_client_close(c);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.codes[0], SPOK_EUNAVAIL);
+	assert_non_null(strstr(d.msgs[0], "client closed"));
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -486,6 +620,9 @@ int main(void)
 		cmocka_unit_test(test_run_cert),
 		cmocka_unit_test(test_run_errors),
 		cmocka_unit_test(test_client_cache),
+		cmocka_unit_test(test_run_timeout_kills_group),
+		cmocka_unit_test(test_client_hung_plugin),
+		cmocka_unit_test(test_client_close_during_plugin),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -72,7 +72,7 @@ static int parse_cfg(const char *yaml, const char *tokens, struct srv_config *ou
 static const char *two_clusters =
 	"  clusters:\n"
 	"  - {name: east, kubeconfig: /k/east, labels: {region: east, tier: prod}, qps: 20}\n"
-	"  - {name: west, kubeconfig: /k/west, labels: {region: west, tier: prod}}\n"
+	"  - {name: west, kubeconfig: /k/west, labels: {region: west, tier: prod}, exec-timeout: 2.5}\n"
 	"  - {name: dev, in-cluster: true, labels: {tier: dev}}\n"
 	"  routes:\n"
 	"  - {project: ml, domain: '*', cluster: dev}\n"
@@ -96,6 +96,8 @@ static void test_config_and_routing(void **state)
 	assert_int_equal(c.listen_port, 8080);
 	assert_int_equal(c.max_body, SRV_DEFAULT_MAX_BODY);
 	assert_true(c.clusters[2].in_cluster);
+	assert_int_equal(c.clusters[0].exec_timeout_ms, 0);
+	assert_int_equal(c.clusters[1].exec_timeout_ms, 2500);
 	/* first match wins: ml -> dev whatever the load */
 	assert_int_equal(srv_route_pick(&c, "ml", "production", st, &idx, &err), 0);
 	assert_int_equal(idx, 2);
@@ -156,6 +158,10 @@ static void test_bad_config(void **state)
 	expect_bad("  clusters:\n  - {name: a, kubeconfg: /x}\n", tok, "spok.clusters[0].kubeconfg: unknown key");
 	expect_bad("  clusters:\n  - {name: a, in-cluster: true, context: c}\n", tok, "in-cluster");
 	expect_bad("  clusters:\n  - {name: a, qps: -1}\n", tok, "spok.clusters[0].qps");
+	expect_bad("  clusters:\n  - {name: a, exec-timeout: 0}\n", tok,
+		   "spok.clusters[0].exec-timeout: expected a number in 1..300");
+	expect_bad("  clusters:\n  - {name: a, exec-timeout: 301}\n", tok, "exec-timeout");
+	expect_bad("  clusters:\n  - {name: a, exec-timeout: 30s}\n", tok, "exec-timeout");
 	expect_bad("  routes:\n  - {cluster: nope}\n", tok, "spok.routes[0]: cluster is not one of");
 	expect_bad("  routes:\n  - {cluster: default, cluster-labels: {a: b}}\n", tok, "either cluster");
 	expect_bad("  routes: {a: b}\n", tok, "expected a list");

@@ -38,6 +38,12 @@ big)
 	head -c 5000 /dev/zero | tr '\0' 'a' ;;
 slow)
 	exec sleep 30 ;;
+group)
+	# A helper that keeps stdout open after the plugin is gone: only killing the plugin's
+	# process group ends it.
+	sleep 60 &
+	echo $! > "$PLUGIN_INFO_OUT"
+	exec sleep 30 ;;
 *)
 	echo "exec-plugin: unknown mode $mode" >&2
 	exit 2 ;;
