@@ -75,6 +75,7 @@ const char *spok_code_name(int code)
 	case SPOK_ETIMEOUT: return "timeout";
 	case SPOK_EFORBIDDEN: return "forbidden";
 	case SPOK_EQUOTA: return "quota";
+	case SPOK_EBUSY: return "busy";
 	default: return "internal";
 	}
 }
@@ -88,6 +89,7 @@ int spok_code_exit(int code)
 	case SPOK_EINVAL: return 2;
 	case SPOK_EAPI:
 	case SPOK_EUNAVAIL:
+	case SPOK_EBUSY:
 	case SPOK_ECONFLICT:
 	case SPOK_EQUOTA: return 3;
 	case SPOK_ENOTFOUND: return 4;

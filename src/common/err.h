@@ -25,7 +25,8 @@ enum spok_code {
 	SPOK_ETIMEOUT = -7,  /* a deadline passed */
 	SPOK_EFORBIDDEN = -8,/* authentication or authorization refused */
 	SPOK_EQUOTA = -9,    /* a quota is full: wait and retry */
-	SPOK_EINTERNAL = -10 /* a bug in spok: please report */
+	SPOK_EINTERNAL = -10,/* a bug in spok: please report */
+	SPOK_EBUSY = -11     /* a local resource (the store) is locked by another process: retry */
 };
 
 #define SPOK_ERR_MSG_MAX 1024

@@ -75,7 +75,8 @@ static int status_of(int code)
 	case SPOK_ENOTFOUND: return CONN_NOT_FOUND;
 	case SPOK_ECONFLICT: return CONN_FAILED_PRECONDITION;
 	case SPOK_EFORBIDDEN: return CONN_PERMISSION_DENIED;
-	case SPOK_EUNAVAIL: case SPOK_EQUOTA: case SPOK_EAPI: return CONN_UNAVAILABLE;
+	case SPOK_EUNAVAIL: case SPOK_EQUOTA: case SPOK_EAPI: case SPOK_EBUSY:
+		return CONN_UNAVAILABLE;
 	case SPOK_ETIMEOUT: return CONN_DEADLINE_EXCEEDED;
 	default: return CONN_INTERNAL;
 	}
@@ -89,6 +90,12 @@ static void fail_err(struct conn_reply *r, const struct spok_err *e)
 		fail(r, status_of(e->code), "%s", e->code == SPOK_EIO ? "storage error on the "
 		     "server; retry, and tell its operator if it persists" : "internal error on "
 		     "the server; tell its operator");
+		return;
+	}
+	/* The store's lock is held by another process (its message names the file). */
+	if (e->code == SPOK_EBUSY) {
+		log_warn("connector: %s", e->msg);
+		fail(r, CONN_UNAVAILABLE, "the server's store is busy; retry shortly");
 		return;
 	}
 	fail(r, status_of(e->code), "%s", e->msg);

@@ -73,6 +73,14 @@ static void reply_err(struct srv_reply *r, const struct spok_err *e)
 				"log has the details)");
 		return;
 	}
+	/* Another process holds the store's lock: the loop does not wait for it (daemon.h). */
+	if (e->code == SPOK_EBUSY) {
+		log_warn("serve: %s", e->msg);
+		srv_reply_error(r, 503, "busy", "the server's store is busy; retry in %d s",
+				SRV_STORE_RETRY_S);
+		r->retry_after_s = SRV_STORE_RETRY_S;
+		return;
+	}
 
 	switch (e->code) {
 	case SPOK_EINVAL: status = 400; break;
@@ -500,8 +508,11 @@ static bool load_exec(struct srv_daemon *d, const struct srv_token *t, const cha
 
 	if (spok_store_get(d->store, id, x, &err) != SPOK_OK || strcmp(x->id, id) != 0) {
 		spok_execution_free(x);
-		srv_reply_error(r, 404, "not_found", "execution '%.40s' does not exist; list them "
-				"with GET " API_PREFIX, id);
+		if (err.code != SPOK_OK && err.code != SPOK_ENOTFOUND)
+			reply_err(r, &err);
+		else
+			srv_reply_error(r, 404, "not_found", "execution '%.40s' does not exist; "
+					"list them with GET " API_PREFIX, id);
 		return false;
 	}
 	if (!authorize(t, x->project, r)) {
@@ -622,9 +633,13 @@ void srv_api_healthz(struct srv_daemon *d, struct srv_reply *r)
 			"daemon's log says why" : NULL, "activeExecutions",
 			(json_int_t)(c->engine ? spok_engine_active(c->engine) : 0)));
 	}
+	if (sr == SPOK_EBUSY)
+		r->retry_after_s = SRV_STORE_RETRY_S;
 	reply_json(r, store_ok && !d->stopping ? 200 : 503, json_pack(
 		"{s:s,s:s,s:o,s:I}", "status", d->stopping ? "draining" : !store_ok ? "failing"
-		: all_up ? "ok" : "degraded", "store", store_ok ? "ok" : "failing; the daemon's log says why",
+		: all_up ? "ok" : "degraded", "store", store_ok ? "ok" : sr == SPOK_EBUSY ?
+		"busy (another process holds its lock); retry shortly" :
+		"failing; the daemon's log says why",
 		"clusters",
 		clusters, "uptimeSeconds", (json_int_t)((spok_now_ms() - d->started_ms) / 1000)));
 }

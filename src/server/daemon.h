@@ -22,6 +22,10 @@
 #define SRV_PROBE_MS 2000
 #define SRV_DRAIN_MAX_MS 10000
 #define SRV_FIRST_PROBE_MAX_MS 5000
+/* The store runs on the loop: a statement waits at most this long for another process's
+ * lock, then the request answers 503 with Retry-After (SRV_STORE_RETRY_S). */
+#define SRV_STORE_BUSY_MS 250
+#define SRV_STORE_RETRY_S 1
 
 enum srv_health { SRV_UNKNOWN = 0, SRV_UP, SRV_DOWN };
 
@@ -106,6 +110,7 @@ struct srv_reply {
 	bool www_authenticate;
 	const char *allow;          /* Allow header for 405, or NULL */
 	bool close;                 /* Connection: close (the rest of the stream is not trusted) */
+	unsigned retry_after_s;     /* Retry-After header when > 0 */
 };
 
 /* One HTTP request (http.c). Opaque outside http.c; lives until MHD completes the request. */

@@ -176,6 +176,12 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct srv_daemon
 		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"spok\"");
 	if (r->allow)
 		MHD_add_response_header(resp, "Allow", r->allow);
+	if (r->retry_after_s > 0) {
+		char ra[16];
+
+		snprintf(ra, sizeof(ra), "%u", r->retry_after_s);
+		MHD_add_response_header(resp, "Retry-After", ra);
+	}
 	if (d->stopping || r->close)
 		MHD_add_response_header(resp, "Connection", "close");
 	if (r->status < 600)

@@ -462,6 +462,8 @@ static int daemon_open(struct srv_daemon *d, const struct spok_server_opts *o,
 	uv_timer_init(&d->loop, &d->drain);
 	d->drain.data = d;
 	wait_first_probes(d);
+	/* From here on requests use the store on the loop: never wait long for a lock. */
+	spok_store_set_busy_timeout(d->store, SRV_STORE_BUSY_MS);
 	if ((result = srv_http_start(d, err)) != SPOK_OK)
 		return result;
 	d->ext_stop = o->ext_stop;

@@ -21,6 +21,7 @@
 
 struct spok_store {
 	sqlite3 *db;
+	int busy_ms;   /* how long a statement waits for another process's lock */
 	char *path;
 	bool readonly; /* opened by spok_store_open_reader without write access */
 };
@@ -184,7 +185,7 @@ int spok_data_dir(const char *flag, char **out, struct spok_err *err)
 static int db_fail(struct spok_store *s, struct spok_err *err, const char *what)
 {
 	int code = sqlite3_errcode(s->db);
-	int c = (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? SPOK_EUNAVAIL : SPOK_EIO;
+	int c = (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? SPOK_EBUSY : SPOK_EIO;
 
 	if (s->readonly && code == SQLITE_READONLY)
 		return spok_err_set(err, SPOK_EIO, "%s: %s failed: this user may only read the data dir; "
@@ -263,12 +264,13 @@ int spok_store_open_file(const char *db_path, struct spok_store **out, struct sp
 
 	*out = NULL;
 	s->path = xstrdup(db_path);
+	s->busy_ms = BUSY_TIMEOUT_MS;
 	if (sqlite3_open_v2(db_path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
 		result = db_fail(s, err, "opening the database");
 		goto fail;
 	}
-	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(s->db, s->busy_ms);
 	sqlite3_extended_result_codes(s->db, 0);
 	result = exec_sql(s, "PRAGMA journal_mode=WAL", "enabling WAL", err);
 	if (result == 0)
@@ -342,7 +344,7 @@ static int open_ro(struct spok_store *s, const char *query)
 	r = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
 	free(uri);
 	if (r == SQLITE_OK) {
-		sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+		sqlite3_busy_timeout(s->db, s->busy_ms);
 		sqlite3_extended_result_codes(s->db, 0);
 	}
 	return r;
@@ -399,6 +401,7 @@ int spok_store_open_reader(const char *data_dir, struct spok_store **out, struct
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->path = path;
+	s->busy_ms = BUSY_TIMEOUT_MS;
 	result = open_readonly(s, data_dir, err);
 	if (result != 0) {
 		spok_store_close(s);
@@ -411,6 +414,12 @@ int spok_store_open_reader(const char *data_dir, struct spok_store **out, struct
 bool spok_store_readonly(const struct spok_store *s)
 {
 	return s->readonly;
+}
+
+void spok_store_set_busy_timeout(struct spok_store *s, int ms)
+{
+	s->busy_ms = ms;
+	sqlite3_busy_timeout(s->db, ms);
 }
 
 void spok_store_close(struct spok_store *s)

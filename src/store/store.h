@@ -107,6 +107,10 @@ int spok_store_open(const char *data_dir, struct spok_store **out, struct spok_e
 int spok_store_open_reader(const char *data_dir, struct spok_store **out, struct spok_err *err);
 /* True when spok_store_open_reader opened it read-only: callers skip optional writes. */
 bool spok_store_readonly(const struct spok_store *s);
+/* How long one statement waits for another process's lock (default 10 s) before failing
+ * with SPOK_EBUSY. The daemon sets it short: it runs the store on its event loop, so every
+ * wait there holds back all its requests. */
+void spok_store_set_busy_timeout(struct spok_store *s, int ms);
 /* Opens a database file directly (tests, tools). */
 int spok_store_open_file(const char *db_path, struct spok_store **out, struct spok_err *err);
 void spok_store_close(struct spok_store *s);

@@ -283,6 +283,34 @@ static void test_two_connections(void **state)
 	free(dir);
 }
 
+/* Another connection holds the write lock: with a short busy timeout, a write fails fast
+ * with SPOK_EBUSY (what the daemon answers 503 for) and works again once the lock is gone. */
+static void test_busy(void **state)
+{
+	(void)state;
+	char *dir = make_tmpdir(), *db = xasprintf("%s/spok.db", dir);
+	struct spok_store *s = NULL;
+	struct spok_execution e;
+	struct spok_err err = {0};
+	sqlite3 *other = NULL;
+
+	assert_int_equal(spok_store_open(dir, &s, NULL), 0);
+	spok_store_set_busy_timeout(s, 50);
+	assert_int_equal(sqlite3_open(db, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+	fill(&e, "sp-busy000001");
+	assert_int_equal(spok_store_insert(s, &e, &err), SPOK_EBUSY);
+	assert_string_equal(spok_code_name(err.code), "busy");
+	assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	assert_int_equal(spok_store_insert(s, &e, &err), 0);
+	spok_execution_free(&e);
+	spok_store_close(s);
+	rm_rf(dir);
+	free(db);
+	free(dir);
+}
+
 /* A writer SIGKILLed mid-stream must leave a consistent database: integrity_check ok and
  * every row complete (an execution row always has its attempt row). */
 static void test_crash_safety(void **state)
@@ -482,6 +510,7 @@ int main(void)
 		cmocka_unit_test(test_migrations),
 		cmocka_unit_test(test_data_dir),
 		cmocka_unit_test(test_two_connections),
+		cmocka_unit_test(test_busy),
 		cmocka_unit_test(test_crash_safety),
 		cmocka_unit_test(test_claim),
 		cmocka_unit_test(test_open_reader),
