@@ -1311,12 +1311,9 @@ static bool orphaned(const struct spok_engine *e, const struct spok_execution *x
  * wall-clock started_ms, taken once here (timeouts then run on the loop's clock). */
 static void adopt_clock(struct eng_exec *ex)
 {
-	uint64_t now = uv_now(ex->e->loop);
 	int64_t age = ex->x.started_ms != 0 ? spok_now_ms() - ex->x.started_ms : 0;
 
-	if (age < 0)
-		age = 0;
-	ex->rc.confirmed_at_ms = (uint64_t)age < now ? now - (uint64_t)age : 0;
+	ex->rc.confirmed_at_ms = (int64_t)uv_now(ex->e->loop) - (age > 0 ? age : 0);
 }
 
 /* Takes over the row in ex->x (read from the store just before): claims it in the store

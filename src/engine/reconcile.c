@@ -115,7 +115,7 @@ static void confirm(struct step *st)
 	if (st->n->confirmed)
 		return;
 	st->n->confirmed = true;
-	st->n->confirmed_at_ms = st->now;
+	st->n->confirmed_at_ms = (int64_t)st->now;
 	a = record(st, st->n->phase == SPOK_PHASE_WAITING_FOR_RESOURCES ? SPOK_PHASE_QUEUED
 									: st->n->phase,
 		   "SparkApplication created");
@@ -297,7 +297,8 @@ static void fmt_duration(uint64_t ms, char *buf, size_t len)
 static void check_tracking(struct step *st)
 {
 	const struct spok_rc_state *n = st->n;
-	uint64_t age = st->now > n->confirmed_at_ms ? st->now - n->confirmed_at_ms : 0;
+	int64_t since = (int64_t)st->now - n->confirmed_at_ms;
+	uint64_t age = since > 0 ? (uint64_t)since : 0;
 	char d[32];
 
 	if (!n->confirmed)

@@ -51,7 +51,9 @@ struct spok_rc_state {
 	bool abort_requested;
 	bool inflight;        /* a request of ours is pending: its answer decides the next step */
 	bool confirmed;       /* this attempt's object was seen to exist (started_ms != 0) */
-	uint64_t confirmed_at_ms; /* loop time of that (for an adopted row: derived once) */
+	/* Loop time of that; for an adopted row derived once from its stored age, so it may be
+	 * negative (confirmed before the loop's clock began, e.g. before a reboot). */
+	int64_t confirmed_at_ms;
 	uint64_t timeout_ms;  /* the task's timeout; 0: none */
 	char app_state[40];   /* the object's raw status.applicationState.state */
 	bool ships;           /* attempts come with a shipped-files ConfigMap */
