@@ -9,7 +9,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "server/server.h"
-#include "spec/spec.h"
+#include "jobfile/jobfile.h"
 #ifdef SPOK_HAVE_CONNECTOR
 #include "connector/connector.h"
 #endif

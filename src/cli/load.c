@@ -9,8 +9,8 @@
 #include "common/buf.h"
 #include "common/xalloc.h"
 #include "flyteidl/flyteidl.h"
-#include "spec/spec.h"
-#include "spec/yamljson.h"
+#include "jobfile/jobfile.h"
+#include "jobfile/yamljson.h"
 
 /* The name decides when it is one spok knows (spok_task_file_by_name); the content is
  * sniffed only for other names. */
@@ -92,7 +92,7 @@ int spok_cli_load_task(const char *path, const char *task_name, struct spok_task
 		return spok_err_set(err, SPOK_EINVAL,
 				    "--task %s: only Flyte packages hold several tasks; %s is a job file",
 				    task_name, path);
-	return spok_spec_load_task(path, out, err);
+	return spok_jobfile_load_task(path, out, err);
 }
 
 static char *default_config_path(void)

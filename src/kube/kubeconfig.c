@@ -12,7 +12,7 @@
 #include "kube/exec.h"
 #include "kube/internal.h"
 #ifdef SPOK_KUBE_HAVE_YAML
-#include "spec/yamljson.h"
+#include "jobfile/yamljson.h"
 #endif
 
 void kube_secret_free(char *s)

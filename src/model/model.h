@@ -1,6 +1,6 @@
 /* model.h - the task model: what a Spark job is, independent of where it came from.
  *
- * One struct spok_task is filled either from a spok job file (YAML, src/spec) or from a
+ * One struct spok_task is filled either from a spok job file (YAML, src/jobfile) or from a
  * Flyte TaskTemplate (protobuf, src/flyteidl); everything downstream (SparkApplication
  * builder, local runner, engine) reads only this. The platform configuration
  * (struct spok_platform) has the shape of Flyte's `plugins.spark` + `plugins.k8s`

@@ -10,7 +10,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "flyteidl/flyteidl.h"
-#include "spec/spec.h"
+#include "jobfile/jobfile.h"
 
 #define API_PREFIX "/api/v1/executions"
 #define LIST_DEFAULT 100
@@ -340,7 +340,7 @@ bool srv_submit_parse(const struct srv_submit *s, struct spok_task *t, struct sr
 	if (strcmp(s->ext, "pb") == 0)
 		result = spok_flyte_load_task_buf((const uint8_t *)s->text, s->len, name, NULL, t, &err);
 	else
-		result = spok_spec_parse_task(s->text, s->len, name, t, &err);
+		result = spok_jobfile_parse_task(s->text, s->len, name, t, &err);
 	/* The loaders check too; the daemon does not rely on every loader remembering. */
 	if (result == SPOK_OK && (result = spok_task_check_limits(t, name, &err)) != SPOK_OK)
 		spok_task_free(t);

@@ -9,7 +9,7 @@
 #include "common/buf.h"
 #include "common/xalloc.h"
 #include "kube/stream.h"
-#include "spec/yamljson.h"
+#include "jobfile/yamljson.h"
 
 #define DOC "see docs/SERVER.md"
 

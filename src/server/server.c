@@ -17,7 +17,7 @@
 #include "common/xalloc.h"
 #include "flyteidl/flyteidl.h"
 #include "kube/exec.h"
-#include "spec/spec.h"
+#include "jobfile/jobfile.h"
 
 #define TASK_FILE_MAX ((size_t)16 << 20)
 #define SRV_TASK_PARSE_S 30 /* seconds a stored task may take to parse in the check */
@@ -92,7 +92,7 @@ static int parse_stored(const char *path, const struct spok_buf *b, struct spok_
 	}
 	if (flyte)
 		return spok_flyte_load_task_buf(data, b->len, path, NULL, out, err);
-	return spok_spec_parse_task(b->data ? b->data : "", b->len, path, out, err);
+	return spok_jobfile_parse_task(b->data ? b->data : "", b->len, path, out, err);
 }
 
 /* A stored task is a client's text. It is parsed first in a child process, so a parser bug

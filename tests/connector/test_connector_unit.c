@@ -19,7 +19,7 @@
 #include "flyteidl/agent.h"
 #include "server/daemon.h"
 #include "sparkapp/sparkapp.h"
-#include "spec/spec.h"
+#include "jobfile/jobfile.h"
 
 static int build(const char *server_yaml, const char *listen, struct conn_config *out,
 		 struct spok_err *err)

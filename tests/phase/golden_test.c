@@ -1,7 +1,7 @@
 /* golden_test.c - runs every case under tests/phase/golden/<NN-name>/:
  *   app.json            the SparkApplication (with status) as the API server returns it
  *   config.yaml         optional platform config (spok_config_load; Flyte's plugins.spark shape)
- *   task.yaml           optional spok job file (spok_spec_load_task), for task vars/link_type
+ *   task.yaml           optional spok job file (spok_jobfile_load_task), for task vars/link_type
  *   prev.json           optional previous status {"phase", "phase_version", "reason"}
  *   expected.json       spok_status_to_json() of the result, or
  *   expected-error.txt  the one-line error
@@ -17,7 +17,7 @@
 #include "common/xalloc.h"
 #include "phase/phase.h"
 #ifdef SPOK_HAVE_SPEC
-#include "spec/spec.h"
+#include "jobfile/jobfile.h"
 #endif
 
 static bool exists(const char *dir, const char *name)
@@ -142,7 +142,7 @@ static int run_case(const char *dir)
 	}
 	if (exists(dir, "task.yaml")) {
 		char *path = xasprintf("%s/task.yaml", dir);
-		rc = spok_spec_load_task(path, &t, &err);
+		rc = spok_jobfile_load_task(path, &t, &err);
 		free(path);
 		if (rc != 0) {
 			fprintf(stderr, "%s: task: %s\n", dir, err.msg);

@@ -11,7 +11,7 @@
 
 #include "common/xalloc.h"
 #include "provision/provision.h"
-#include "spec/spec.h"
+#include "jobfile/jobfile.h"
 
 static struct spok_strmap vars(void)
 {

@@ -10,7 +10,7 @@
 
 #include "flyteidl/flyteidl.h"
 #include "server/daemon.h"
-#include "spec/spec.h"
+#include "jobfile/jobfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -46,7 +46,7 @@ static void check_reload(const struct srv_submit *s, const struct spok_task *t)
 		result = spok_flyte_load_task_buf((const uint8_t *)s->text, s->len, "stored", NULL,
 						  &again, NULL);
 	else
-		result = spok_spec_parse_task(s->text, s->len, "stored", &again, NULL);
+		result = spok_jobfile_parse_task(s->text, s->len, "stored", &again, NULL);
 	if (result != 0 || !same(again.name, t->name) || !same(again.project, t->project) ||
 	    !same(again.domain, t->domain) || again.labels.len != t->labels.len)
 		abort();

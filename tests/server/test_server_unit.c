@@ -14,7 +14,7 @@
 #include "server/daemon.h"
 #include "server/server.h"
 #include "server/internal.h"
-#include "spec/spec.h"
+#include "jobfile/jobfile.h"
 
 /* sha256("secret-a") etc. are computed by the test itself through srv_sha256, and checked
  * against the FIPS 180-4 example vectors first. */

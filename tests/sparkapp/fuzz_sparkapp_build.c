@@ -1,4 +1,4 @@
-/* fuzz_sparkapp_build.c - job-file bytes -> spok_spec_parse_task -> spok_sparkapp_build with
+/* fuzz_sparkapp_build.c - job-file bytes -> spok_jobfile_parse_task -> spok_sparkapp_build with
  * a platform config that exercises every pod rule. Must never crash or leak. */
 #include <stddef.h>
 #include <stdint.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "sparkapp/sparkapp.h"
-#include "spec/spec.h"
+#include "jobfile/jobfile.h"
 
 static const char config_yaml[] =
 	"plugins:\n"
@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (spok_config_parse(config_yaml, sizeof(config_yaml) - 1, "fuzz-config", &p, NULL) != 0)
 		__builtin_trap();
-	if (spok_spec_parse_task((const char *)data, size, "fuzz", &t, NULL) == 0) {
+	if (spok_jobfile_parse_task((const char *)data, size, "fuzz", &t, NULL) == 0) {
 		memset(&x, 0, sizeof(x));
 		x.execution_name = t.name;
 		x.node_id = "n0";

@@ -15,7 +15,7 @@
 
 #include "common/xalloc.h"
 #include "sparkapp/sparkapp.h"
-#include "spec/spec.h"
+#include "jobfile/jobfile.h"
 
 struct exec_file {
 	json_t *root;
@@ -175,7 +175,7 @@ static void run_case(void **state)
 	json_t *app = NULL;
 	int rc;
 
-	if (spok_spec_load_task(task_path, &t, &err) != SPOK_OK)
+	if (spok_jobfile_load_task(task_path, &t, &err) != SPOK_OK)
 		fail_msg("%s", err.msg);
 	if (exists(cfg_path)) {
 		if (spok_config_load(cfg_path, &p, &err) != SPOK_OK)

@@ -1,4 +1,4 @@
-/* walk.h - internal to src/spec: typed readers over a struct ydoc tree, shared by the job-file
+/* walk.h - internal to src/jobfile: typed readers over a struct ydoc tree, shared by the job-file
  * and platform-config parsers. Every reader reports errors as one line:
  *   <file>:<line>:<col>: <field path>: <problem>; <what to do>
  * Outputs are replaced only on success; strings/maps written into them are owned by the
@@ -14,7 +14,7 @@
 #include "common/err.h"
 #include "common/strmap.h"
 #include "common/strv.h"
-#include "spec/ydoc.h"
+#include "jobfile/ydoc.h"
 
 #define WALK_PATH_MAX 512
 

@@ -1,4 +1,4 @@
-#include "spec/ydoc.h"
+#include "jobfile/ydoc.h"
 
 #include <errno.h>
 #include <limits.h>

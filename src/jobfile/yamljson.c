@@ -1,4 +1,4 @@
-#include "spec/yamljson.h"
+#include "jobfile/yamljson.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "spec/ydoc.h"
+#include "jobfile/ydoc.h"
 
 json_t *spok_yaml_to_json(const char *text, size_t len, const char *path, struct spok_err *err)
 {

@@ -1,5 +1,5 @@
-/* spec_task.c - job file -> struct spok_task (format: docs/JOBFILE.md). */
-#include "spec/spec.h"
+/* task.c - job file -> struct spok_task (format: docs/JOBFILE.md). */
+#include "jobfile/jobfile.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +8,7 @@
 #include "common/timefmt.h"
 #include "common/buf.h"
 #include "common/xalloc.h"
-#include "spec/walk.h"
+#include "jobfile/walk.h"
 
 #define NAME_MAX_LEN 63
 #define RETRIES_MAX 100
@@ -84,7 +84,7 @@ static int read_type(struct walk *w, const struct ynode *v, const char *field, e
 	return result;
 }
 
-bool spok_spec_parse_duration(const char *s, uint64_t *seconds)
+bool spok_jobfile_parse_duration(const char *s, uint64_t *seconds)
 {
 	int64_t ns;
 
@@ -112,7 +112,7 @@ static int read_timeout(struct walk *w, const struct ynode *v, const char *field
 		return SPOK_EINVAL;
 	if (s == NULL)
 		*out = 0;
-	else if (!spok_spec_parse_duration(s, out))
+	else if (!spok_jobfile_parse_duration(s, out))
 		result = walk_fail(w, v, field,
 				   "'%.80s' is not a duration; write whole seconds (90) or a duration like 90s, 30m, 2h, 1h30m (0 = none)",
 				   s);
@@ -260,7 +260,7 @@ static int read_task(struct walk *w, const struct ynode *root, struct spok_task 
 	return SPOK_OK;
 }
 
-int spok_spec_parse_task(const char *text, size_t len, const char *path, struct spok_task *out,
+int spok_jobfile_parse_task(const char *text, size_t len, const char *path, struct spok_task *out,
 			 struct spok_err *err)
 {
 	struct walk w = {path ? path : "<input>", err, "docs/JOBFILE.md"};
@@ -284,7 +284,7 @@ int spok_spec_parse_task(const char *text, size_t len, const char *path, struct 
 	return SPOK_OK;
 }
 
-int spok_spec_load_task(const char *path, struct spok_task *out, struct spok_err *err)
+int spok_jobfile_load_task(const char *path, struct spok_task *out, struct spok_err *err)
 {
 	struct spok_buf b;
 	int result;
@@ -292,7 +292,7 @@ int spok_spec_load_task(const char *path, struct spok_task *out, struct spok_err
 	spok_task_init(out);
 	result = walk_read_file(&b, path, err);
 	if (result == SPOK_OK)
-		result = spok_spec_parse_task(b.data, b.len, path, out, err);
+		result = spok_jobfile_parse_task(b.data, b.len, path, out, err);
 	spok_buf_free(&b);
 	return result;
 }

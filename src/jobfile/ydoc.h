@@ -1,4 +1,4 @@
-/* ydoc.h - internal to src/spec: one YAML document loaded into a small tree that keeps
+/* ydoc.h - internal to src/jobfile: one YAML document loaded into a small tree that keeps
  * source positions, so job-file and config errors can name line and column.
  *
  * Built from libyaml's event parser (yaml_parser_parse; not its document loader) because

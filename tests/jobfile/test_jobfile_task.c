@@ -1,4 +1,4 @@
-/* Tests of spok_spec_parse_task / spok_spec_load_task. */
+/* Tests of spok_jobfile_parse_task / spok_jobfile_load_task. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "common/xalloc.h"
-#include "spec/spec.h"
+#include "jobfile/jobfile.h"
 
 static const char full_job[] =
 	"name: pi\n"
@@ -59,7 +59,7 @@ static void test_full(void **state)
 	json_t *c0;
 
 	(void)state;
-	if (spok_spec_parse_task(full_job, strlen(full_job), "job.yaml", &t, &err) != SPOK_OK)
+	if (spok_jobfile_parse_task(full_job, strlen(full_job), "job.yaml", &t, &err) != SPOK_OK)
 		fail_msg("%s", err.msg);
 	assert_int_equal(t.origin, SPOK_ORIGIN_SPEC);
 	assert_string_equal(t.source_path, "job.yaml");
@@ -125,7 +125,7 @@ static void test_defaults(void **state)
 	struct spok_task t;
 
 	(void)state;
-	assert_int_equal(spok_spec_parse_task(y, strlen(y), NULL, &t, &err), SPOK_OK);
+	assert_int_equal(spok_jobfile_parse_task(y, strlen(y), NULL, &t, &err), SPOK_OK);
 	assert_string_equal(t.source_path, "<input>");
 	assert_string_equal(t.project, "spok");
 	assert_string_equal(t.domain, "development");
@@ -150,7 +150,7 @@ static void expect_timeout(const char *value, uint64_t want)
 	struct spok_task t;
 
 	snprintf(y, sizeof(y), "name: x\nmainClass: M\ntimeout: %s\n", value);
-	if (spok_spec_parse_task(y, strlen(y), "j.yaml", &t, &err) != SPOK_OK)
+	if (spok_jobfile_parse_task(y, strlen(y), "j.yaml", &t, &err) != SPOK_OK)
 		fail_msg("timeout %s: %s", value, err.msg);
 	assert_int_equal(t.timeout_s, want);
 	spok_task_free(&t);
@@ -175,7 +175,7 @@ static void expect_error(const char *yaml, const char *msg)
 	struct spok_err err = {0};
 	struct spok_task t;
 
-	assert_int_equal(spok_spec_parse_task(yaml, strlen(yaml), "job.yaml", &t, &err), SPOK_EINVAL);
+	assert_int_equal(spok_jobfile_parse_task(yaml, strlen(yaml), "job.yaml", &t, &err), SPOK_EINVAL);
 	if (strcmp(err.msg, msg) != 0)
 		fail_msg("for:\n%s\n got: %s\nwant: %s", yaml, err.msg, msg);
 	/* nothing half-filled */
@@ -265,7 +265,7 @@ static void test_caps(void **state)
 	(void)state;
 	memset(big, ' ', n);
 	memcpy(big, HEAD, strlen(HEAD));
-	assert_int_equal(spok_spec_parse_task(big, n, "big.yaml", &t, &err), SPOK_EINVAL);
+	assert_int_equal(spok_jobfile_parse_task(big, n, "big.yaml", &t, &err), SPOK_EINVAL);
 	assert_string_equal(err.msg, "big.yaml: input is 4194314 bytes, more than the 4194304-byte limit; split or shrink the file");
 	free(big);
 
@@ -274,7 +274,7 @@ static void test_caps(void **state)
 	for (int i = 0; i < 70; i++)
 		deep[off++] = '[';
 	deep[off] = '\0';
-	assert_int_equal(spok_spec_parse_task(deep, strlen(deep), "deep.yaml", &t, &err), SPOK_EINVAL);
+	assert_int_equal(spok_jobfile_parse_task(deep, strlen(deep), "deep.yaml", &t, &err), SPOK_EINVAL);
 	assert_string_equal(err.msg, "deep.yaml:3:84: nesting is deeper than 64 levels; flatten the document");
 	free(deep);
 }
@@ -288,14 +288,14 @@ static void test_load(void **state)
 
 	(void)state;
 	assert_non_null(src);
-	snprintf(path, sizeof(path), "%s/tests/spec/data/pi.yaml", src);
-	if (spok_spec_load_task(path, &t, &err) != SPOK_OK)
+	snprintf(path, sizeof(path), "%s/tests/jobfile/data/pi.yaml", src);
+	if (spok_jobfile_load_task(path, &t, &err) != SPOK_OK)
 		fail_msg("%s", err.msg);
 	assert_string_equal(t.name, "pi");
 	assert_string_equal(t.source_path, path);
 	spok_task_free(&t);
 
-	assert_int_equal(spok_spec_load_task("/nonexistent/job.yaml", &t, &err), SPOK_ENOTFOUND);
+	assert_int_equal(spok_jobfile_load_task("/nonexistent/job.yaml", &t, &err), SPOK_ENOTFOUND);
 	assert_string_equal(err.msg, "/nonexistent/job.yaml: cannot open: No such file or directory");
 	assert_null(t.name);
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "spec/ydoc.h"
+#include "jobfile/ydoc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

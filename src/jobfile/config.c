@@ -1,5 +1,5 @@
-/* spec_config.c - platform config file -> struct spok_platform (format: docs/CONFIG.md). */
-#include "spec/spec.h"
+/* config.c - platform config file -> struct spok_platform (format: docs/CONFIG.md). */
+#include "jobfile/jobfile.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +8,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/xalloc.h"
-#include "spec/walk.h"
+#include "jobfile/walk.h"
 
 /* The walk of one config file plus where its warnings go. Every struct walk in this file
  * is the first member of one of these (spok_config_parse makes it), so readers reach the
@@ -602,7 +602,7 @@ static int submitted_timeout(struct walk *w, const struct ynode *v, const char *
 	uint64_t secs = 0;
 	int result = walk_string(w, v, path, &text);
 
-	if (result == SPOK_OK && (text == NULL || !spok_spec_parse_duration(text, &secs) || secs == 0))
+	if (result == SPOK_OK && (text == NULL || !spok_jobfile_parse_duration(text, &secs) || secs == 0))
 		result = walk_fail(w, v, path, "expected a positive duration such as 10m or 90s");
 	if (result == SPOK_OK)
 		s->submitted_timeout_ms = secs * 1000;

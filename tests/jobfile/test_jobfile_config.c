@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "spec/spec.h"
+#include "jobfile/jobfile.h"
 
 static const char full_config[] =
 	"plugins:\n"
@@ -388,7 +388,7 @@ static void test_load(void **state)
 
 	(void)state;
 	assert_non_null(src);
-	snprintf(path, sizeof(path), "%s/tests/spec/data/flyte-config.yaml", src);
+	snprintf(path, sizeof(path), "%s/tests/jobfile/data/flyte-config.yaml", src);
 	if (spok_config_load(path, &p, &err) != SPOK_OK)
 		fail_msg("%s", err.msg);
 	assert_string_equal(p.source_path, path);

@@ -1,4 +1,4 @@
-#include "spec/walk.h"
+#include "jobfile/walk.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* spec.h - spok job files (YAML) -> struct spok_task, and the platform config file
+/* jobfile.h - spok job files (YAML) -> struct spok_task, and the platform config file
  * (Flyte's plugins.spark / plugins.k8s shape plus `spok:`) -> struct spok_platform.
  * Formats: docs/JOBFILE.md and docs/CONFIG.md.
  *
@@ -9,8 +9,8 @@
  *   <path>:<line>:<col>: <field path>: <problem>; <what to do>
  * Inputs are capped at 4 MiB and 64 levels of nesting. path may be NULL ("<input>").
  */
-#ifndef SPOK_SPEC_SPEC_H
-#define SPOK_SPEC_SPEC_H
+#ifndef SPOK_JOBFILE_JOBFILE_H
+#define SPOK_JOBFILE_JOBFILE_H
 
 #include <stddef.h>
 
@@ -19,9 +19,9 @@
 
 /* Parses a job file's text. out is overwritten (not freed first): pass an empty or
  * uninitialised struct. Sets origin SPOK_ORIGIN_SPEC and source_path. */
-int spok_spec_parse_task(const char *text, size_t len, const char *path, struct spok_task *out,
+int spok_jobfile_parse_task(const char *text, size_t len, const char *path, struct spok_task *out,
 			 struct spok_err *err);
-int spok_spec_load_task(const char *path, struct spok_task *out, struct spok_err *err);
+int spok_jobfile_load_task(const char *path, struct spok_task *out, struct spok_err *err);
 
 /* Parses a platform config. out is overwritten (not freed first); the result starts from
  * spok_platform_init() defaults and the file's values override them as Flyte's loader does:
@@ -36,6 +36,6 @@ int spok_config_load(const char *path, struct spok_platform *out, struct spok_er
 /* Parses a duration: whole seconds ("90") or a Go-style duration ("1h30m", "90s", "1.5m",
  * "500ms"; a sub-second remainder rounds up). Returns false if malformed, negative or over
  * ~100 years. */
-bool spok_spec_parse_duration(const char *s, uint64_t *seconds);
+bool spok_jobfile_parse_duration(const char *s, uint64_t *seconds);
 
 #endif

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spec/spec.h"
+#include "jobfile/jobfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct spok_err err = {0};
 	struct spok_task t;
 
-	if (spok_spec_parse_task((const char *)data, size, "fuzz.yaml", &t, &err) != SPOK_OK) {
+	if (spok_jobfile_parse_task((const char *)data, size, "fuzz.yaml", &t, &err) != SPOK_OK) {
 		if (strchr(err.msg, '\n') != NULL || t.name != NULL || t.spark_conf.len != 0)
 			abort();
 		return 0;
