@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "common/buf.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "flyteidl/flyteidl.h"
 #include "jobfile/jobfile.h"
@@ -29,27 +30,12 @@ static int read_head(const char *path, unsigned char *head, size_t cap, size_t *
 	return SPOK_OK;
 }
 
-/* A head cut at the buffer's end may split a UTF-8 sequence; that is not invalid text.
- * Returns the length without such an incomplete last sequence. */
-static size_t whole_utf8(const unsigned char *s, size_t n)
-{
-	size_t i = n, want;
-
-	while (i > 0 && n - i < 4 && (s[i - 1] & 0xC0) == 0x80)
-		i--;
-	if (i == 0)
-		return n;
-	want = (s[i - 1] & 0xE0) == 0xC0 ? 2 : (s[i - 1] & 0xF0) == 0xE0 ? 3 :
-	       (s[i - 1] & 0xF8) == 0xF0 ? 4 : 1;
-	return n - (i - 1) < want ? i - 1 : n;
-}
-
 /* Only for names whose extension says nothing: gzip data is a package, bytes that are not
  * UTF-8 text a protobuf, other text a job file. */
 static enum spok_task_file sniff(unsigned char *head, size_t n, size_t cap)
 {
 	if (n == cap)
-		n = whole_utf8(head, n);
+		n = spok_utf8_complete((const char *)head, n); /* the cut may split a character */
 	if (!spok_flyte_sniff(head, n))
 		return SPOK_TASK_FILE_JOB;
 	return n >= 2 && head[0] == 0x1f && head[1] == 0x8b ? SPOK_TASK_FILE_PACKAGE : SPOK_TASK_FILE_PROTO;

@@ -44,6 +44,31 @@ size_t spok_utf8_decode(const char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
+size_t spok_utf8_rune_len(const char *s, size_t n)
+{
+	uint32_t cp;
+	size_t k;
+
+	if (n == 0)
+		return 0;
+	k = spok_utf8_decode(s, n, &cp);
+	return k ? k : 1;
+}
+
+size_t spok_utf8_complete(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = n, want;
+
+	while (i > 0 && n - i < 4 && is_cont(u[i - 1]))
+		i--;
+	if (i == 0)
+		return n;
+	want = (u[i - 1] & 0xE0) == 0xC0 ? 2 : (u[i - 1] & 0xF0) == 0xE0 ? 3 :
+	       (u[i - 1] & 0xF8) == 0xF0 ? 4 : 1;
+	return n - (i - 1) < want ? i - 1 : n;
+}
+
 size_t spok_utf8_prefix(const char *s, size_t max)
 {
 	size_t n = strnlen(s, max + 1);

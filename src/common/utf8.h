@@ -16,6 +16,15 @@
  * bytes there are not valid UTF-8 (callers skip one byte and go on). n == 0 gives 0. */
 size_t spok_utf8_decode(const char *s, size_t n, uint32_t *cp);
 
+/* Length of the sequence at s[0..n) counted as Go's utf8.DecodeRune does: a valid
+ * sequence's length, 1 for a byte that does not start one (Go decodes it as U+FFFD and
+ * moves on one byte). 0 only when n == 0. */
+size_t spok_utf8_rune_len(const char *s, size_t n);
+
+/* n less an incomplete last sequence: a buffer cut at its end (a file's head read into a
+ * fixed buffer) may split a character, which does not make the text invalid. */
+size_t spok_utf8_complete(const char *s, size_t n);
+
 /* The longest prefix of the NUL-terminated s that is at most max bytes and does not end
  * inside a multi-byte character: cutting there never makes valid text invalid. */
 size_t spok_utf8_prefix(const char *s, size_t max);

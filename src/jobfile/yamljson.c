@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/utf8.h"
 #include "jobfile/ydoc.h"
 
 json_t *spok_yaml_to_json(const char *text, size_t len, const char *path, struct spok_err *err)
@@ -52,26 +53,6 @@ static bool plain_safe(const char *s, size_t len)
 	return ydoc_classify(s, len) == YS_STRING;
 }
 
-/* Decodes one UTF-8 sequence; returns its length (1 for an invalid byte, cp = byte). */
-static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	size_t n;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	n = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 1;
-	if (n == 1 || n > len) {
-		*cp = s[0];
-		return 1;
-	}
-	*cp = s[0] & (0x7F >> n);
-	for (size_t i = 1; i < n; i++)
-		*cp = (*cp << 6) | (s[i] & 0x3F);
-	return n;
-}
-
 /* Code points YAML does not allow raw (or that some readers treat as line breaks). */
 static bool needs_escape(uint32_t cp)
 {
@@ -85,8 +66,12 @@ static void emit_quoted(struct spok_buf *b, const char *s, size_t len)
 
 	spok_buf_append(b, "\"", 1);
 	for (size_t i = 0; i < len;) {
-		uint32_t cp;
-		size_t n = utf8_next(u + i, len - i, &cp);
+		uint32_t cp = u[i];
+		/* An invalid byte (jansson's strings never hold one) is taken as itself. */
+		size_t n = spok_utf8_rune_len(s + i, len - i);
+
+		if (n > 1)
+			spok_utf8_decode(s + i, n, &cp);
 
 		if (cp == '"' || cp == '\\')
 			spok_buf_printf(b, "\\%c", (char)cp);

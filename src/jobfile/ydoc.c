@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "common/err.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 
 #define TAG_STR "tag:yaml.org,2002:str"
@@ -413,27 +414,6 @@ static int run_parser(struct loader *l, const char *text, size_t len)
 	return result;
 }
 
-/* Decodes one strict UTF-8 sequence (no overlongs, surrogates or values past U+10FFFF).
- * Returns its length, or 0 if invalid. */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 :
-		   (s[0] & 0xF8) == 0xF0 ? 4 : 0;
-	static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-
-	if (n == 0 || n > len)
-		return 0;
-	*cp = n == 1 ? s[0] : s[0] & (0x7Fu >> n);
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		*cp = (*cp << 6) | (s[i] & 0x3Fu);
-	}
-	if (*cp < min[n] || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF))
-		return 0;
-	return n;
-}
-
 /* YAML's c-printable set. */
 static bool printable(uint32_t cp)
 {
@@ -451,7 +431,7 @@ static int check_text(struct loader *l, const char *text, size_t len)
 
 	for (size_t i = 0; i < len;) {
 		uint32_t cp = 0;
-		size_t n = utf8_decode(u + i, len - i, &cp);
+		size_t n = spok_utf8_decode(text + i, len - i, &cp);
 
 		if (n == 0 || !printable(cp))
 			return lfail(l, line, col,

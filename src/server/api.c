@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "flyteidl/flyteidl.h"
 #include "jobfile/jobfile.h"
@@ -26,15 +27,6 @@ static void reply_json(struct srv_reply *r, unsigned status, json_t *j)
 	json_decref(j);
 }
 
-static bool utf8_valid(const char *s)
-{
-	json_t *j = json_string(s);
-	bool ok = j != NULL;
-
-	json_decref(j);
-	return ok;
-}
-
 void srv_reply_error(struct srv_reply *r, unsigned status, const char *code, const char *fmt, ...)
 {
 	char msg[SPOK_ERR_MSG_MAX];
@@ -46,7 +38,7 @@ void srv_reply_error(struct srv_reply *r, unsigned status, const char *code, con
 	free(r->body);
 	/* Messages quote URLs and request fields, and %.Ns may cut a UTF-8 sequence: JSON
 	 * strings must be UTF-8, so when it is not, send every non-ASCII byte as '?'. */
-	if (!utf8_valid(msg))
+	if (!spok_utf8_validn(msg, strlen(msg)))
 		for (char *p = msg; *p; p++)
 			if ((unsigned char)*p >= 0x80)
 				*p = '?';

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "sparkapp/internal.h"
 #include "sparkapp/sparkapp.h"
@@ -15,7 +16,7 @@ static size_t re_dot(const char *k, size_t n, size_t p)
 {
 	if (p >= n || k[p] == '\n')
 		return 0;
-	return spok__rune_len((const unsigned char *)k + p, n - p);
+	return spok_utf8_rune_len(k + p, n - p);
 }
 
 /* Matches "(.+).enabled$" on k[q..n): the name is every rune but the last before "enabled". */
@@ -90,7 +91,7 @@ static bool flag_true(const char *v)
 	size_t n = strlen(v), i = 0, end = n;
 
 	while (i < n) {
-		size_t r = spok__rune_len(u + i, n - i);
+		size_t r = spok_utf8_rune_len((const char *)u + i, n - i);
 		if (!go_space(u + i, r))
 			break;
 		i += r;
@@ -98,7 +99,7 @@ static bool flag_true(const char *v)
 	/* Trailing space: walk forward and remember where the last non-space rune ends. */
 	end = i;
 	for (size_t j = i; j < n;) {
-		size_t r = spok__rune_len(u + j, n - j);
+		size_t r = spok_utf8_rune_len((const char *)u + j, n - j);
 		j += r;
 		if (!go_space(u + j - r, r))
 			end = j;

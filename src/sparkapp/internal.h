@@ -14,10 +14,6 @@
 #include "common/strmap.h"
 #include "model/model.h"
 
-/* Length of the UTF-8 sequence at s (n bytes left), decoding like Go: an invalid or
- * truncated sequence counts as one byte. 0 only when n == 0. */
-size_t spok__rune_len(const unsigned char *s, size_t n);
-
 /* A JSON string for s; invalid UTF-8 becomes U+FFFD as Go's encoding/json does. */
 json_t *spok__jstr(const char *s);
 /* obj[key] = val (stolen), with the same UTF-8 repair applied to key. */

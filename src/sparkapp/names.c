@@ -5,78 +5,15 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "sparkapp/internal.h"
 #include "sparkapp/sparkapp.h"
 
-static bool is_cont(unsigned char c)
-{
-	return c >= 0x80 && c <= 0xBF;
-}
-
-size_t spok__rune_len(const unsigned char *s, size_t n)
-{
-	unsigned char c, lo = 0x80, hi = 0xBF;
-	size_t need;
-
-	if (n == 0)
-		return 0;
-	c = s[0];
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		need = 1;
-	else if (c >= 0xE0 && c <= 0xEF)
-		need = 2;
-	else if (c >= 0xF0 && c <= 0xF4)
-		need = 3;
-	else
-		return 1;
-	/* The second byte's range is narrower for a few leads (no overlongs, no surrogates). */
-	if (c == 0xE0)
-		lo = 0xA0;
-	else if (c == 0xED)
-		hi = 0x9F;
-	else if (c == 0xF0)
-		lo = 0x90;
-	else if (c == 0xF4)
-		hi = 0x8F;
-	if (n < need + 1 || s[1] < lo || s[1] > hi)
-		return 1;
-	for (size_t i = 2; i <= need; i++)
-		if (!is_cont(s[i]))
-			return 1;
-	return need + 1;
-}
-
 /* Copy of s with every invalid UTF-8 byte replaced by U+FFFD, or NULL if s is valid. */
 static char *utf8_repair(const char *s)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t n = strlen(s), i = 0;
-	struct spok_buf b;
-	bool bad = false;
-
-	while (i < n) {
-		size_t r = spok__rune_len(u + i, n - i);
-		if (r == 1 && u[i] >= 0x80) {
-			bad = true;
-			break;
-		}
-		i += r;
-	}
-	if (!bad)
-		return NULL;
-	spok_buf_init(&b, 0);
-	for (i = 0; i < n;) {
-		size_t r = spok__rune_len(u + i, n - i);
-		if (r == 1 && u[i] >= 0x80)
-			spok_buf_appends(&b, "\xEF\xBF\xBD");
-		else
-			spok_buf_append(&b, u + i, r);
-		i += r;
-	}
-	return spok_buf_detach(&b);
+	return spok_utf8_validn(s, strlen(s)) ? NULL : spok_utf8_sanitize(s);
 }
 
 json_t *spok__jstr(const char *s)

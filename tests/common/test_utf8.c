@@ -88,12 +88,40 @@ static void test_sanitize(void **state)
 	assert_true(spok_utf8_validn("a\0b", 3));
 }
 
+/* Go's utf8.DecodeRune: a byte that starts no valid sequence is one rune of its own. */
+static void test_rune_len(void **state)
+{
+	(void)state;
+	assert_int_equal(spok_utf8_rune_len("", 0), 0);
+	assert_int_equal(spok_utf8_rune_len("A", 1), 1);
+	assert_int_equal(spok_utf8_rune_len("\xE2\x82\xAC", 3), 3);
+	assert_int_equal(spok_utf8_rune_len("\xE2\x82", 2), 1);     /* truncated */
+	assert_int_equal(spok_utf8_rune_len("\xE0\x80\xAF", 3), 1); /* overlong */
+	assert_int_equal(spok_utf8_rune_len("\xED\xA0\x80", 3), 1); /* surrogate */
+	assert_int_equal(spok_utf8_rune_len("\xF4\x90\x80\x80", 4), 1);
+	assert_int_equal(spok_utf8_rune_len("\x80", 1), 1);
+}
+
+static void test_complete(void **state)
+{
+	(void)state;
+	assert_int_equal(spok_utf8_complete("", 0), 0);
+	assert_int_equal(spok_utf8_complete("ab", 2), 2);
+	assert_int_equal(spok_utf8_complete("a\xE2\x82\xAC", 4), 4);
+	assert_int_equal(spok_utf8_complete("a\xE2\x82", 3), 1);         /* cut inside '€' */
+	assert_int_equal(spok_utf8_complete("a\xF0\x9F\x98", 4), 1);     /* cut inside an emoji */
+	assert_int_equal(spok_utf8_complete("a\xC3", 2), 1);
+	assert_int_equal(spok_utf8_complete("\x80\x80\x80\x80\x80", 5), 5); /* stray: not a cut */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decode),
 		cmocka_unit_test(test_prefix),
 		cmocka_unit_test(test_sanitize),
+		cmocka_unit_test(test_rune_len),
+		cmocka_unit_test(test_complete),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
