@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/base64.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/xalloc.h"
@@ -86,61 +87,6 @@ void kube_config_free(struct kube_config *cfg)
 }
 
 /* ---- small helpers ---- */
-
-static int b64_value(int ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+')
-		return 62;
-	if (ch == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict standard base64 (line breaks tolerated, padding optional). Returns false on
- * any other character or a dangling single sextet. */
-static bool b64_decode(const char *s, struct kube_blob *out)
-{
-	size_t n = strlen(s), o = 0;
-	unsigned char *dst = xmalloc(n / 4 * 3 + 3);
-	unsigned acc = 0, bits = 0;
-	bool pad = false;
-
-	for (size_t i = 0; i < n; i++) {
-		int ch = (unsigned char)s[i];
-		int v;
-
-		if (ch == '\n' || ch == '\r')
-			continue;
-		if (ch == '=') {
-			pad = true;
-			continue;
-		}
-		v = b64_value(ch);
-		if (v < 0 || pad)
-			goto bad;
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			dst[o++] = (unsigned char)((acc >> bits) & 0xffu);
-		}
-	}
-	if (bits >= 6)
-		goto bad;
-	out->data = dst;
-	out->len = o;
-	return true;
-bad:
-	explicit_bzero(dst, n / 4 * 3 + 3);
-	free(dst);
-	return false;
-}
 
 /* A bearer token goes into an HTTP header: a control byte (CR/LF above all) would end it
  * early and inject headers of its own. */
@@ -398,7 +344,7 @@ static int pem_field(struct ctx *x, const json_t *o, const char *where, const ch
 	if (result != 0)
 		return result;
 	if (data != NULL) {
-		if (!b64_decode(data, out))
+		if (!spok_base64_decode(data, SPOK_BASE64_LINES, &out->data, &out->len))
 			return spok_err_set(x->err, SPOK_EINVAL, "%s: %s.%s: not valid base64; re-encode "
 					    "the PEM with `base64 -w0`", x->src, where, dkey);
 		return 0;

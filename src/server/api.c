@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/base64.h"
 #include "common/log.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
@@ -175,46 +176,6 @@ static bool authorize(const struct srv_token *t, const char *project, struct srv
 
 /* ---- submit ---- */
 
-static int b64val(char c)
-{
-	if (c >= 'A' && c <= 'Z') return c - 'A';
-	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-	if (c >= '0' && c <= '9') return c - '0' + 52;
-	if (c == '+' || c == '-') return 62;
-	if (c == '/' || c == '_') return 63;
-	return -1;
-}
-
-/* Standard or URL-safe base64, padding optional. */
-static int b64decode(const char *s, uint8_t **out, size_t *len)
-{
-	size_t n = strlen(s), o = 0;
-	uint8_t *buf;
-	uint32_t acc = 0;
-	unsigned bits = 0;
-
-	while (n > 0 && s[n - 1] == '=')
-		n--;
-	buf = xmalloc(n * 3 / 4 + 3);
-	for (size_t i = 0; i < n; i++) {
-		int v = b64val(s[i]);
-
-		if (v < 0) {
-			free(buf);
-			return -1;
-		}
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			buf[o++] = (uint8_t)(acc >> bits);
-		}
-	}
-	*out = buf;
-	*len = o;
-	return 0;
-}
-
 static bool submit_fields(json_t *body, struct srv_submit *s, struct srv_reply *r)
 {
 	static const char *const keys[] = {"task", "taskYaml", "taskSpecBase64", "cluster",
@@ -265,13 +226,15 @@ static bool submit_fields(json_t *body, struct srv_submit *s, struct srv_reply *
 		s->ext = "yaml";
 	}
 	if ((v = json_object_get(body, "taskSpecBase64")) != NULL) {
-		uint8_t *raw;
+		unsigned char *raw;
 
 		forms++;
 		s->form = "taskSpecBase64";
 		free(s->text);
 		s->text = NULL;
-		if (b64decode(json_string_value(v), &raw, &s->len) != 0) {
+		/* Standard or URL-safe, padding optional, a dangling last character ignored. */
+		if (!spok_base64_decode(json_string_value(v), SPOK_BASE64_URL | SPOK_BASE64_LOOSE_TAIL,
+					&raw, &s->len)) {
 			srv_reply_error(r, 400, "invalid", "request body: taskSpecBase64: not base64; "
 					"encode the TaskSpec/TaskTemplate protobuf bytes");
 			return false;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/xalloc.h"
 #include "sparkapp/internal.h"
 #include "sparkapp/sparkapp.h"
@@ -108,33 +109,6 @@ char *spok_ship_uri(const char *path)
 	return xasprintf("local://%s/%s", SPOK_SHIP_MOUNT, base_name(path));
 }
 
-static char *base64(const unsigned char *d, size_t n)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *out = xmalloc((n + 2) / 3 * 4 + 1), *o = out;
-	size_t i;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		*o++ = tab[d[i] >> 2];
-		*o++ = tab[((d[i] & 3) << 4) | (d[i + 1] >> 4)];
-		*o++ = tab[((d[i + 1] & 15) << 2) | (d[i + 2] >> 6)];
-		*o++ = tab[d[i + 2] & 63];
-	}
-	if (i < n) {
-		*o++ = tab[d[i] >> 2];
-		if (i + 1 < n) {
-			*o++ = tab[((d[i] & 3) << 4) | (d[i + 1] >> 4)];
-			*o++ = tab[(d[i + 1] & 15) << 2];
-		} else {
-			*o++ = tab[(d[i] & 3) << 4];
-			*o++ = '=';
-		}
-		*o++ = '=';
-	}
-	*o = '\0';
-	return out;
-}
-
 json_t *spok_ship_configmap(const json_t *app, const struct spok_ship *s)
 {
 	const json_t *md = json_object_get(app, "metadata");
@@ -148,7 +122,7 @@ json_t *spok_ship_configmap(const json_t *app, const struct spok_ship *s)
 	if (json_is_object(labels))
 		spok__jset(meta, "labels", json_deep_copy(labels));
 	for (size_t i = 0; i < s->n; i++) {
-		char *b = base64(s->files[i].data ? s->files[i].data : (const unsigned char *)"",
+		char *b = spok_base64_encode(s->files[i].data ? s->files[i].data : (const unsigned char *)"",
 				 s->files[i].len);
 		json_object_set_new(bin, s->files[i].key, json_string(b));
 		free(b);
