@@ -19,7 +19,4 @@ struct spok_tvar {
 /* Applies vars in order (empty values skipped); returns a new string. */
 char *spok_render_tvars(const char *tmpl, const struct spok_tvar *vars, size_t n);
 
-/* Pushes (copies of) the KEYs of every `{{ .taskConfig.KEY }}` placeholder in tmpl. */
-void spok_task_config_keys(const char *tmpl, struct spok_strv *keys);
-
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/flytetpl.h"
 #include "common/xalloc.h"
 
 #define FMT_JSON 2
@@ -155,7 +156,7 @@ static void dynamic_links(struct tvlist *tv, const struct spok_log_template *d,
 			const char *uri = d->template_uris.items[u];
 			size_t first = keys->len;
 
-			spok_task_config_keys(uri, keys);
+			spok_flytetpl_task_config_keys(uri, keys);
 			for (size_t i = first; i < keys->len; i++) {
 				const char *val = spok_strmap_get(&t->config, keys->items[i]);
 				if (val != NULL)

@@ -3,66 +3,20 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/buf.h"
+#include "common/flytetpl.h"
 #include "common/xalloc.h"
 #include "sparkapp/sparkapp.h"
-
-/* RE2's \s: [\t\n\f\r ] */
-static bool re_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
-}
-
-/* Length of a match of (?i){{\s*[.$]KEY\s*}} at s, or 0. */
-static size_t match_placeholder(const char *s, const char *key)
-{
-	size_t i = 2, k = strlen(key);
-
-	if (s[0] != '{' || s[1] != '{')
-		return 0;
-	while (re_space(s[i]))
-		i++;
-	if (s[i] != '.' && s[i] != '$')
-		return 0;
-	i++;
-	if (strncasecmp(s + i, key, k) != 0)
-		return 0;
-	i += k;
-	while (re_space(s[i]))
-		i++;
-	if (s[i] != '}' || s[i + 1] != '}')
-		return 0;
-	return i + 2;
-}
 
 /* Replaces every placeholder KEY in *s by val (literally); val NULL leaves *s alone. */
 static void replace_all(char **s, const char *key, const char *val)
 {
-	struct spok_buf b;
-	const char *p = *s;
-	bool hit = false;
+	char *next;
 
-	if (val == NULL || strstr(p, "{{") == NULL)
+	if (val == NULL || strstr(*s, "{{") == NULL)
 		return;
-	spok_buf_init(&b, 0);
-	spok_buf_appends(&b, "");
-	while (*p) {
-		size_t m = match_placeholder(p, key);
-		if (m > 0) {
-			spok_buf_appends(&b, val);
-			p += m;
-			hit = true;
-		} else {
-			spok_buf_append(&b, p, 1);
-			p++;
-		}
-	}
-	if (!hit) {
-		spok_buf_free(&b);
-		return;
-	}
+	next = spok_flytetpl_replace(*s, key, false, val, 0);
 	free(*s);
-	*s = spok_buf_detach(&b);
+	*s = next;
 }
 
 /* dir + "/" + leaf, without doubling a trailing '/' of dir (like a storage reference join). */
