@@ -15,6 +15,7 @@
 #include "cli/session.h"
 #include "common/pid.h"
 #include "common/termesc.h"
+#include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "local/local.h"
 #include "store/store.h"

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "common/termesc.h"
+#include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "local/local.h"
 #include "store/store.h"

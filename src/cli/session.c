@@ -6,6 +6,7 @@
 
 #include "cli/session.h"
 #include "common/termesc.h"
+#include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "engine/engine.h"
 #include "local/local.h"

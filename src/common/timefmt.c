@@ -2,8 +2,11 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "common/err.h"
 
 int64_t spok_now_ms(void)
 {
@@ -200,4 +203,20 @@ bool spok_parse_duration_ns(const char *s, int64_t *ns_out)
 	}
 	*ns_out = neg ? -(int64_t)total : (int64_t)total;
 	return true;
+}
+
+int spok_parse_duration_ms(const char *what, const char *s, uint64_t *ms, struct spok_err *err)
+{
+	size_t digits = strspn(s, "0123456789");
+	int64_t ns;
+
+	if (*s != '\0' && s[digits] == '\0' && digits <= 12) {
+		*ms = strtoull(s, NULL, 10) * 1000;
+		return SPOK_OK;
+	}
+	if (*s == '-' || *s == '+' || !spok_parse_duration_ns(s, &ns))
+		return spok_err_set(err, SPOK_EINVAL,
+				    "%s %s: expected a duration like 10s, 500ms, 2m or 1h30m", what, s);
+	*ms = (uint64_t)(ns / 1000000) + (ns % 1000000 != 0);
+	return SPOK_OK;
 }

@@ -31,4 +31,12 @@ void spok_format_rfc3339(int64_t secs, char *buf, size_t len);
  * False on syntax errors and on overflow of int64 nanoseconds. */
 bool spok_parse_duration_ns(const char *s, int64_t *ns);
 
+/* A duration as spok's own inputs write it (job files, the config file, flags): whole
+ * seconds ("90", as kubectl's --grace-period; at most 12 digits) or a Go-style duration
+ * without a sign ("1h30m", "1.5m", "500ms"). *ms is rounded up to a whole millisecond: a
+ * timeout never ends early. On error returns SPOK_EINVAL with err (may be NULL) saying
+ * "<what> <s>: expected ...". Callers apply their own upper bound. */
+struct spok_err;
+int spok_parse_duration_ms(const char *what, const char *s, uint64_t *ms, struct spok_err *err);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "jobfile/walk.h"
 
@@ -599,13 +600,15 @@ static int submitted_timeout(struct walk *w, const struct ynode *v, const char *
 			     struct spok_settings *s)
 {
 	char *text = NULL;
-	uint64_t secs = 0;
+	uint64_t ms = 0;
 	int result = walk_string(w, v, path, &text);
 
-	if (result == SPOK_OK && (text == NULL || !spok_jobfile_parse_duration(text, &secs) || secs == 0))
+	if (result == SPOK_OK &&
+	    (text == NULL || spok_parse_duration_ms(path, text, &ms, NULL) != SPOK_OK || ms == 0 ||
+	     ms > SPOK_TASK_TIMEOUT_MAX_S * 1000))
 		result = walk_fail(w, v, path, "expected a positive duration such as 10m or 90s");
 	if (result == SPOK_OK)
-		s->submitted_timeout_ms = secs * 1000;
+		s->submitted_timeout_ms = (ms + 999) / 1000 * 1000; /* whole seconds, rounded up */
 	free(text);
 	return result;
 }

@@ -33,9 +33,4 @@ int spok_config_parse(const char *text, size_t len, const char *path, struct spo
 		      struct spok_err *err);
 int spok_config_load(const char *path, struct spok_platform *out, struct spok_err *err);
 
-/* Parses a duration: whole seconds ("90") or a Go-style duration ("1h30m", "90s", "1.5m",
- * "500ms"; a sub-second remainder rounds up). Returns false if malformed, negative or over
- * ~100 years. */
-bool spok_jobfile_parse_duration(const char *s, uint64_t *seconds);
-
 #endif

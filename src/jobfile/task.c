@@ -84,23 +84,15 @@ static int read_type(struct walk *w, const struct ynode *v, const char *field, e
 	return result;
 }
 
-bool spok_jobfile_parse_duration(const char *s, uint64_t *seconds)
+/* A duration in whole seconds, rounded up, within the model's bound. */
+static bool duration_s(const char *s, uint64_t *secs)
 {
-	int64_t ns;
+	uint64_t ms;
 
-	if (s[0] == '\0')
+	if (spok_parse_duration_ms("timeout", s, &ms, NULL) != SPOK_OK)
 		return false;
-	if (strspn(s, "0123456789") == strlen(s)) {
-		if (strlen(s) > 12)
-			return false;
-		*seconds = strtoull(s, NULL, 10);
-		return *seconds <= DURATION_MAX_S;
-	}
-	if (s[0] == '-' || s[0] == '+' || !spok_parse_duration_ns(s, &ns))
-		return false;
-	/* A sub-second remainder rounds up: a timeout never ends early. */
-	*seconds = (uint64_t)(ns / 1000000000) + (ns % 1000000000 != 0);
-	return *seconds <= DURATION_MAX_S;
+	*secs = ms / 1000 + (ms % 1000 != 0);
+	return *secs <= DURATION_MAX_S;
 }
 
 static int read_timeout(struct walk *w, const struct ynode *v, const char *field, uint64_t *out)
@@ -112,7 +104,7 @@ static int read_timeout(struct walk *w, const struct ynode *v, const char *field
 		return SPOK_EINVAL;
 	if (s == NULL)
 		*out = 0;
-	else if (!spok_jobfile_parse_duration(s, out))
+	else if (!duration_s(s, out))
 		result = walk_fail(w, v, field,
 				   "'%.80s' is not a duration; write whole seconds (90) or a duration like 90s, 30m, 2h, 1h30m (0 = none)",
 				   s);

@@ -137,8 +137,6 @@ int spok_local_stop_signal(void);
  * *permanent is set when retrying cannot help (bad arguments / conf). */
 char *spok_local_reason(const char *log_text, bool *permanent);
 
-/* "10s", "500ms", "2m", "1h", or a plain number of seconds -> ms. `what` names the flag. */
-int spok_parse_duration_ms(const char *what, const char *s, uint64_t *out, struct spok_err *err);
 
 /* History server (pyspark's spark-class ... HistoryServer) over <data dir>/spark-events.
  * start is idempotent (an already running one is kept); its pid is recorded in

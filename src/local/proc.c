@@ -273,19 +273,3 @@ int spok_history_stop(const char *data_dir, struct spok_err *err)
 	free(pidpath);
 	return result;
 }
-
-int spok_parse_duration_ms(const char *what, const char *s, uint64_t *out, struct spok_err *err)
-{
-	int64_t ns;
-
-	/* A bare number means seconds, as kubectl's --grace-period does. */
-	if (*s != '\0' && strspn(s, "0123456789") == strlen(s) && strlen(s) <= 12) {
-		*out = strtoull(s, NULL, 10) * 1000;
-		return 0;
-	}
-	if (*s == '-' || !spok_parse_duration_ns(s, &ns))
-		return spok_err_set(err, SPOK_EINVAL,
-				    "%s %s: expected a duration like 10s, 500ms, 2m or 1h30m", what, s);
-	*out = (uint64_t)(ns / 1000000) + (ns % 1000000 != 0);
-	return 0;
-}

@@ -3,8 +3,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
+#include "common/err.h"
 #include "common/timefmt.h"
 
 static void test_rfc3339(void **state)
@@ -56,11 +58,39 @@ static void test_durations(void **state)
 	assert_false(spok_parse_duration_ns("3000000h", &ns));    /* overflows int64 ns */
 }
 
+/* spok's own duration inputs (flags, job files, config): whole seconds or unsigned Go. */
+static void test_durations_ms(void **state)
+{
+	(void)state;
+	uint64_t ms;
+	assert_int_equal(spok_parse_duration_ms("--grace", "10s", &ms, NULL), 0);
+	assert_int_equal(ms, 10000);
+	assert_int_equal(spok_parse_duration_ms("--grace", "250ms", &ms, NULL), 0);
+	assert_int_equal(ms, 250);
+	assert_int_equal(spok_parse_duration_ms("--grace", "3", &ms, NULL), 0);
+	assert_int_equal(ms, 3000);
+	assert_int_equal(spok_parse_duration_ms("--grace", "2m", &ms, NULL), 0);
+	assert_int_equal(ms, 120000);
+	struct spok_err err = {0};
+	assert_int_equal(spok_parse_duration_ms("--grace", "soon", &ms, &err), SPOK_EINVAL);
+	assert_non_null(strstr(err.msg, "--grace soon"));
+	assert_int_equal(spok_parse_duration_ms("--grace", "-1s", &ms, NULL), SPOK_EINVAL);
+	assert_int_equal(spok_parse_duration_ms("--grace", "+1s", &ms, NULL), SPOK_EINVAL);
+	assert_int_equal(spok_parse_duration_ms("--grace", "", &ms, NULL), SPOK_EINVAL);
+	assert_int_equal(spok_parse_duration_ms("--grace", "1.0001s", &ms, NULL), 0);
+	assert_int_equal(ms, 1001); /* rounded up: a timeout never ends early */
+	assert_int_equal(spok_parse_duration_ms("--grace", "999999999999", &ms, NULL), 0);
+	assert_int_equal(ms, UINT64_C(999999999999000));
+	assert_int_equal(spok_parse_duration_ms("--grace", "1000000000000", &ms, NULL), SPOK_EINVAL);
+	assert_int_equal(spok_parse_duration_ms("--grace", "99999999999999999999h", &ms, NULL), SPOK_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_durations_ms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -73,25 +73,6 @@ static void test_reasons(void **state)
 	free(r);
 }
 
-static void test_durations(void **state)
-{
-	(void)state;
-	uint64_t ms;
-	assert_int_equal(spok_parse_duration_ms("--grace", "10s", &ms, NULL), 0);
-	assert_int_equal(ms, 10000);
-	assert_int_equal(spok_parse_duration_ms("--grace", "250ms", &ms, NULL), 0);
-	assert_int_equal(ms, 250);
-	assert_int_equal(spok_parse_duration_ms("--grace", "3", &ms, NULL), 0);
-	assert_int_equal(ms, 3000);
-	assert_int_equal(spok_parse_duration_ms("--grace", "2m", &ms, NULL), 0);
-	assert_int_equal(ms, 120000);
-	struct spok_err err = {0};
-	assert_int_equal(spok_parse_duration_ms("--grace", "soon", &ms, &err), SPOK_EINVAL);
-	assert_non_null(strstr(err.msg, "--grace soon"));
-	assert_int_equal(spok_parse_duration_ms("--grace", "-1s", &ms, NULL), SPOK_EINVAL);
-	assert_int_equal(spok_parse_duration_ms("--grace", "99999999999999999999h", &ms, NULL), SPOK_EINVAL);
-}
-
 static bool has_arg(const struct spok_strv *v, const char *s)
 {
 	for (size_t i = 0; i < v->len; i++)
@@ -354,7 +335,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reasons),
-		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_argv),
 		cmocka_unit_test(test_stale_pidfile),
 		cmocka_unit_test(test_settle),
