@@ -11,7 +11,7 @@
 #include "common/xalloc.h"
 #include "flyteidl/flyteidl.h"
 #include "jobfile/jobfile.h"
-#include "jobfile/yamljson.h"
+#include "yamljson/yamljson.h"
 
 /* The name decides when it is one spok knows (spok_task_file_by_name); the content is
  * sniffed only for other names. */

@@ -4,8 +4,8 @@
  * Outputs are replaced only on success; strings/maps written into them are owned by the
  * caller's struct (freed by its model *_free function).
  */
-#ifndef SPOK_SPEC_WALK_H
-#define SPOK_SPEC_WALK_H
+#ifndef SPOK_JOBFILE_WALK_H
+#define SPOK_JOBFILE_WALK_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -14,7 +14,7 @@
 #include "common/err.h"
 #include "common/strmap.h"
 #include "common/strv.h"
-#include "jobfile/ydoc.h"
+#include "yamljson/ydoc.h"
 
 #define WALK_PATH_MAX 512
 

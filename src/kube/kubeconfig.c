@@ -13,7 +13,7 @@
 #include "kube/exec.h"
 #include "kube/internal.h"
 #ifdef SPOK_KUBE_HAVE_YAML
-#include "jobfile/yamljson.h"
+#include "yamljson/yamljson.h"
 #endif
 
 void kube_secret_free(char *s)

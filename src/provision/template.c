@@ -8,7 +8,7 @@
 
 #include "common/buf.h"
 #include "common/xalloc.h"
-#include "jobfile/yamljson.h"
+#include "yamljson/yamljson.h"
 
 #define VAR_NAME_MAX 128
 

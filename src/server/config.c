@@ -9,7 +9,7 @@
 #include "common/buf.h"
 #include "common/xalloc.h"
 #include "kube/stream.h"
-#include "jobfile/yamljson.h"
+#include "yamljson/yamljson.h"
 
 #define DOC "see docs/SERVER.md"
 

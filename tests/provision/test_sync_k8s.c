@@ -17,7 +17,7 @@
 #include "common/xalloc.h"
 #include "kube/kubeconfig.h"
 #include "provision/internal.h"
-#include "jobfile/yamljson.h"
+#include "yamljson/yamljson.h"
 #include "k8s_env.h"
 
 static uv_loop_t loop;

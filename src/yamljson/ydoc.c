@@ -1,4 +1,4 @@
-#include "jobfile/ydoc.h"
+#include "yamljson/ydoc.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,5 +1,6 @@
-/* ydoc.h - internal to src/jobfile: one YAML document loaded into a small tree that keeps
- * source positions, so job-file and config errors can name line and column.
+/* ydoc.h - module yamljson: one YAML document loaded into a small tree that keeps
+ * source positions, so job-file and config errors (src/jobfile walks it) and YAML->JSON
+ * conversion errors can name line and column.
  *
  * Built from libyaml's event parser (yaml_parser_parse; not its document loader) because
  * we need positions of every node and hard caps on depth and alias expansion, enforced
@@ -10,8 +11,8 @@
  * Ownership: struct ydoc owns every node (freed by ydoc_free); nodes reached through an
  * alias are shared, so readers must never free or modify nodes.
  */
-#ifndef SPOK_SPEC_YDOC_H
-#define SPOK_SPEC_YDOC_H
+#ifndef SPOK_YAMLJSON_YDOC_H
+#define SPOK_YAMLJSON_YDOC_H
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "jobfile/ydoc.h"
+#include "yamljson/ydoc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-#include "jobfile/yamljson.h"
+#include "yamljson/yamljson.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -8,7 +8,7 @@
 
 #include "common/buf.h"
 #include "common/utf8.h"
-#include "jobfile/ydoc.h"
+#include "yamljson/ydoc.h"
 
 json_t *spok_yaml_to_json(const char *text, size_t len, const char *path, struct spok_err *err)
 {

@@ -4,8 +4,8 @@
  * spok_json_to_yaml returns a heap string the caller free()s. Neither keeps pointers
  * to its input.
  */
-#ifndef SPOK_SPEC_YAMLJSON_H
-#define SPOK_SPEC_YAMLJSON_H
+#ifndef SPOK_YAMLJSON_YAMLJSON_H
+#define SPOK_YAMLJSON_YAMLJSON_H
 
 #include <jansson.h>
 #include <stddef.h>

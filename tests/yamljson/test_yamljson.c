@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "common/xalloc.h"
-#include "jobfile/yamljson.h"
+#include "yamljson/yamljson.h"
 
 static json_t *parse(const char *yaml, struct spok_err *err)
 {
