@@ -613,6 +613,18 @@ static int submitted_timeout(struct walk *w, const struct ynode *v, const char *
 	return result;
 }
 
+/* A `spok serve` section, kept as JSON with the position of each node, so src/server's
+ * checks name file:line:col as this reader does. */
+static int serve_section(struct walk *w, const struct ynode *v, const char *path, int kind,
+			 json_t **out, struct spok_strmap *positions)
+{
+	int result = walk_json(w, v, path, kind, out);
+
+	if (result == SPOK_OK)
+		ydoc_positions(v, path, positions);
+	return result;
+}
+
 static int spok_field(struct walk *w, void *out, int idx, const struct ynode *v, const char *path)
 {
 	struct spok_settings *s = out;
@@ -623,9 +635,9 @@ static int spok_field(struct walk *w, void *out, int idx, const struct ynode *v,
 	case 1: return walk_string(w, v, path, &s->namespace_template);
 	case 2: return walk_string(w, v, path, &s->default_service_account);
 	/* `spok serve` sections: shape checked here, fields checked by src/server. */
-	case 4: return walk_json(w, v, path, Y_SEQ, &s->clusters);
-	case 5: return walk_json(w, v, path, Y_SEQ, &s->routes);
-	case 6: return walk_json(w, v, path, Y_MAP, &s->server);
+	case 4: return serve_section(w, v, path, Y_SEQ, &s->clusters, &s->positions);
+	case 5: return serve_section(w, v, path, Y_SEQ, &s->routes, &s->positions);
+	case 6: return serve_section(w, v, path, Y_MAP, &s->server, &s->positions);
 	case 7:
 		return each_field(w, v, path, cluster_resources_keys, NULL, &s->cluster_resources,
 				  cluster_resources_field);

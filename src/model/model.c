@@ -254,6 +254,7 @@ void spok_platform_free(struct spok_platform *p)
 	json_decref(p->spok.clusters);
 	json_decref(p->spok.routes);
 	json_decref(p->spok.server);
+	spok_strmap_free(&p->spok.positions);
 	spok_cluster_resources_free(&p->spok.cluster_resources);
 	spok_strv_free(&p->warnings);
 	memset(p, 0, sizeof(*p));

@@ -312,6 +312,9 @@ struct spok_settings {
 	json_t *clusters;
 	json_t *routes;
 	json_t *server;
+	/* Where each node of those three starts in the config file: field path as src/server
+	 * names it ("spok.clusters[0].server") -> "line:col". Empty for built-in defaults. */
+	struct spok_strmap positions;
 	struct spok_cluster_resources cluster_resources; /* `spok cluster sync` */
 	/* cluster runs (src/engine) */
 	bool keep_on_success;          /* keep-on-success: leave the SparkApplication after success */

@@ -16,11 +16,39 @@
 struct jctx {
 	const char *file;   /* config file name for messages */
 	struct spok_err *err;
+	const struct spok_strmap *pos; /* field path -> "line:col", or NULL */
 };
+
+/* "file:line:col" of the nearest recorded node at or above field (a missing key is named
+ * at its mapping), or just "file" when the text's positions are unknown. As the job-file
+ * and config reader names places. */
+static const char *where(const struct jctx *c, const char *field, char *buf, size_t len)
+{
+	char f[256];
+
+	snprintf(f, sizeof(f), "%s", field);
+	while (c->pos != NULL) {
+		const char *lc = spok_strmap_get(c->pos, f);
+		char *dot = strrchr(f, '.'), *br = strrchr(f, '[');
+
+		if (lc != NULL) {
+			snprintf(buf, len, "%s:%s", c->file, lc);
+			return buf;
+		}
+		if (dot == NULL && br == NULL)
+			break;
+		*(dot > br ? dot : br) = '\0';
+	}
+	snprintf(buf, len, "%s", c->file);
+	return buf;
+}
 
 static int bad(struct jctx *c, const char *field, const char *what)
 {
-	return spok_err_set(c->err, SPOK_EINVAL, "%s: %s: %s; %s", c->file, field, what, DOC);
+	char w[300];
+
+	return spok_err_set(c->err, SPOK_EINVAL, "%s: %s: %s; %s", where(c, field, w, sizeof(w)),
+			    field, what, DOC);
 }
 
 /* Checks obj's keys against keys[]; names the first unknown one. */
@@ -92,6 +120,7 @@ static int get_bool(struct jctx *c, const json_t *obj, const char *field, const 
 static int get_num(struct jctx *c, const json_t *obj, const char *field, const char *key,
 		   double lo, double hi, double *out)
 {
+	char w[300]; /* where(): file:line:col */
 	json_t *v = json_object_get(obj, key);
 	char path[256];
 
@@ -100,7 +129,7 @@ static int get_num(struct jctx *c, const json_t *obj, const char *field, const c
 	snprintf(path, sizeof(path), "%s.%s", field, key);
 	if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi)
 		return spok_err_set(c->err, SPOK_EINVAL, "%s: %s: expected a number in %g..%g; %s",
-				    c->file, path, lo, hi, DOC);
+				    where(c, path, w, sizeof(w)), path, lo, hi, DOC);
 	*out = json_number_value(v);
 	return SPOK_OK;
 }
@@ -365,6 +394,7 @@ static int read_limits(struct jctx *c, const json_t *j, struct srv_config *out)
 static int read_server(struct jctx *c, const json_t *j, const char *base, const char *listen,
 		       const char *health_listen, struct srv_config *out)
 {
+	char w[300]; /* where(): file:line:col */
 	/* "grpc" belongs to src/connector (spok serve --grpc), which validates it. */
 	static const char *const keys[] = {"grpc", "listen", "tokens-file", "max-body", "health-listen",
 					   "max-connections", "max-connections-per-ip",
@@ -387,15 +417,17 @@ static int read_server(struct jctx *c, const json_t *j, const char *base, const 
 	result = srv_parse_listen(listen ? listen : l ? l : SRV_DEFAULT_LISTEN, &out->listen_host,
 				  &out->listen_port, c->err);
 	if (result != SPOK_OK) {
-		spok_err_prefix(c->err, "%s: %s", c->file, listen ? "--listen" : "spok.server.listen");
+		spok_err_prefix(c->err, "%s: %s", listen ? c->file : where(c, "spok.server.listen", w, sizeof(w)),
+				listen ? "--listen" : "spok.server.listen");
 		goto done;
 	}
 	if (health_listen || hl) {
 		result = srv_parse_listen(health_listen ? health_listen : hl, &out->health_host,
 					  &out->health_port, c->err);
 		if (result != SPOK_OK)
-			spok_err_prefix(c->err, "%s: %s", c->file, health_listen ? "--health-listen"
-					: "spok.server.health-listen");
+			spok_err_prefix(c->err, "%s: %s",
+					health_listen ? c->file : where(c, "spok.server.health-listen", w, sizeof(w)),
+					health_listen ? "--health-listen" : "spok.server.health-listen");
 	}
 done:
 	free(l);
@@ -408,7 +440,7 @@ int srv_config_build(const struct spok_platform *p, const char *base_dir, const 
 		     const char *health_listen, const char *kubeconfig, const char *context,
 		     struct srv_config *out, struct spok_err *err)
 {
-	struct jctx c = {p->source_path ? p->source_path : "<built-in config>", err};
+	struct jctx c = {p->source_path ? p->source_path : "<built-in config>", err, &p->spok.positions};
 	int result;
 
 	memset(out, 0, sizeof(*out));
@@ -443,6 +475,7 @@ int srv_config_build(const struct spok_platform *p, const char *base_dir, const 
 static int read_names(struct jctx *c, const json_t *j, const char *field, const char *key,
 		      bool *star, struct spok_strv *out)
 {
+	char w[300]; /* where(): file:line:col */
 	json_t *arr = json_object_get(j, key), *p;
 	char path[64];
 	size_t i;
@@ -455,7 +488,7 @@ static int read_names(struct jctx *c, const json_t *j, const char *field, const 
 				       : "namespaces must be a list of namespace names");
 	if (json_array_size(arr) > SRV_TOKEN_LIST_MAX)
 		return spok_err_set(c->err, SPOK_EINVAL, "%s: %s: over %d entries; use admin: true or "
-				    "fewer entries", c->file, path, SRV_TOKEN_LIST_MAX);
+				    "fewer entries", where(c, path, w, sizeof(w)), path, SRV_TOKEN_LIST_MAX);
 	json_array_foreach(arr, i, p) {
 		const char *v = json_string_value(p);
 
@@ -474,6 +507,7 @@ static int read_names(struct jctx *c, const json_t *j, const char *field, const 
 
 static int read_token(struct jctx *c, const json_t *j, const char *field, struct srv_token *t)
 {
+	char w[300]; /* where(): file:line:col */
 	static const char *const keys[] = {"name", "token-sha256", "projects", "namespaces",
 					   "admin", NULL};
 	char *hex = NULL;
@@ -498,7 +532,7 @@ static int read_token(struct jctx *c, const json_t *j, const char *field, struct
 	if (!t->all_projects && t->projects.len == 0)
 		result = spok_err_set(c->err, SPOK_EINVAL, "%s: %s.projects is empty: a token with no "
 				      "projects has no rights; list its projects (['*'] for all) or "
-				      "remove it; %s", c->file, field, DOC);
+				      "remove it; %s", where(c, field, w, sizeof(w)), field, DOC);
 done:
 	free(hex);
 	return result;
@@ -507,18 +541,23 @@ done:
 int srv_tokens_parse(struct srv_config *cfg, const char *text, size_t len, const char *path,
 		     struct spok_err *err)
 {
-	struct jctx c = {path ? path : "<tokens>", err};
+	struct spok_strmap pos = {0};
+	struct jctx c = {path ? path : "<tokens>", err, &pos};
 	struct srv_token *t = NULL;
 	json_t *doc, *j;
 	size_t i, n = 0;
 	int result = SPOK_OK;
 
-	doc = spok_yaml_to_json(text, len, c.file, err);
-	if (doc == NULL)
+	doc = spok_yaml_to_json_at(text, len, c.file, "tokens", &pos, err);
+	if (doc == NULL) {
+		spok_strmap_free(&pos);
 		return SPOK_EINVAL;
+	}
 	if (!json_is_array(doc)) {
 		json_decref(doc);
-		return bad(&c, "(top level)", "expected a list of {name, token-sha256, projects, admin}");
+		result = bad(&c, "(top level)", "expected a list of {name, token-sha256, projects, admin}");
+		spok_strmap_free(&pos);
+		return result;
 	}
 	t = xcalloc(json_array_size(doc) + 1, sizeof(*t));
 	json_array_foreach(doc, i, j) {
@@ -535,6 +574,7 @@ int srv_tokens_parse(struct srv_config *cfg, const char *text, size_t len, const
 			break;
 	}
 	json_decref(doc);
+	spok_strmap_free(&pos);
 	if (result != SPOK_OK) {
 		tokens_free(t, n);
 		return result;

@@ -12,12 +12,20 @@
 
 json_t *spok_yaml_to_json(const char *text, size_t len, const char *path, struct spok_err *err)
 {
+	return spok_yaml_to_json_at(text, len, path, NULL, NULL, err);
+}
+
+json_t *spok_yaml_to_json_at(const char *text, size_t len, const char *path, const char *prefix,
+			     struct spok_strmap *pos, struct spok_err *err)
+{
 	struct ydoc d;
 	json_t *j;
 
 	if (ydoc_load(&d, text, len, path, err) != SPOK_OK)
 		return NULL;
 	j = d.root ? ydoc_to_json(d.root, path, err) : json_null();
+	if (j != NULL && pos != NULL)
+		ydoc_positions(d.root, prefix, pos);
 	ydoc_free(&d);
 	return j;
 }

@@ -21,6 +21,13 @@
  * path may be NULL ("<input>"). Returns NULL on error. */
 json_t *spok_yaml_to_json(const char *text, size_t len, const char *path, struct spok_err *err);
 
+/* As spok_yaml_to_json, and records where each node starts (pos[field path] = "line:col",
+ * paths prefix, prefix.key, prefix[i]; see ydoc_positions) so checks made on the JSON can
+ * name line and column. pos is added to, not cleared; the caller frees it. */
+struct spok_strmap;
+json_t *spok_yaml_to_json_at(const char *text, size_t len, const char *path, const char *prefix,
+			     struct spok_strmap *pos, struct spok_err *err);
+
 /* Emits j as block-style YAML (caller frees). Deterministic; keeps object key order; quotes any
  * string that would otherwise read back as a non-string ("true", "1", "null", "", "~", leading/
  * trailing space, ": ", "#", etc.) so spok_yaml_to_json(spok_json_to_yaml(j)) equals j.

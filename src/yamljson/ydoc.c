@@ -10,6 +10,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
@@ -720,4 +721,41 @@ static json_t *convert(const struct ynode *n, const char *path, struct spok_err 
 json_t *ydoc_to_json(const struct ynode *n, const char *path, struct spok_err *err)
 {
 	return convert(n, path ? path : "<input>", err);
+}
+
+static void record(const struct ynode *n, struct spok_buf *path, struct spok_strmap *pos)
+{
+	size_t at = path->len;
+	char lc[32];
+
+	if (pos->len >= YDOC_MAX_POSITIONS)
+		return;
+	snprintf(lc, sizeof(lc), "%d:%d", n->line, n->col);
+	spok_strmap_set(pos, path->data, lc);
+	for (size_t i = 0; n->kind != Y_SCALAR && i < n->n; i++) {
+		const struct ynode *key = n->kind == Y_MAP ? n->items[2 * i] : NULL;
+		const struct ynode *v = n->kind == Y_MAP ? n->items[2 * i + 1] : n->items[i];
+		int r;
+
+		if (key && (key->kind != Y_SCALAR || memchr(key->text, '\0', key->len)))
+			continue;
+		if (key)
+			r = spok_buf_printf(path, "%s%s", at ? "." : "", key->text);
+		else
+			r = spok_buf_printf(path, "[%zu]", i);
+		if (r == SPOK_OK)
+			record(v, path, pos);
+		path->len = at;
+		path->data[at] = '\0';
+	}
+}
+
+void ydoc_positions(const struct ynode *n, const char *prefix, struct spok_strmap *pos)
+{
+	struct spok_buf path;
+
+	spok_buf_init(&path, 4096); /* deeper paths are not recorded */
+	if (n != NULL && spok_buf_appends(&path, prefix ? prefix : "") == SPOK_OK)
+		record(n, &path, pos);
+	spok_buf_free(&path);
 }

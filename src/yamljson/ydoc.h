@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/strmap.h"
+
 struct spok_err;
 
 #define YDOC_MAX_INPUT ((size_t)4 << 20) /* bytes */
@@ -61,5 +63,13 @@ enum yscalar ydoc_classify(const char *s, size_t len);
 /* Converts a node to JSON. Scalar keys only; plain scalars typed by the core schema.
  * On error returns NULL with "<path>:<line>:<col>: <problem>" in err. */
 json_t *ydoc_to_json(const struct ynode *n, const char *path, struct spok_err *err);
+
+/* Records where each node of n's subtree starts, pos[path] = "line:col", so a check made
+ * later on the JSON can still name line and column. Paths are built as the job-file
+ * walker names fields: prefix, prefix.key, prefix[i] (prefix may be ""). Pairs whose key
+ * is not a scalar are skipped; after YDOC_MAX_POSITIONS entries the rest are left out
+ * (aliases can make a small file name very many paths). */
+#define YDOC_MAX_POSITIONS 4096
+void ydoc_positions(const struct ynode *n, const char *prefix, struct spok_strmap *pos);
 
 #endif

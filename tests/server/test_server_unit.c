@@ -179,6 +179,21 @@ static void test_bad_config(void **state)
 	expect_bad("    health-listen: nowhere\n", tok, "spok.server.health-listen");
 }
 
+/* The daemon's checks name file:line:col as the config reader does (issue 10): the place of
+ * the value, or of the mapping a missing key belongs in. The test prepends 3 lines. */
+static void test_config_positions(void **state)
+{
+	const char *tok = "- {name: a, token-sha256: 'a00000000000000000000000000000000000000000000000000000000000000f', admin: true}\n";
+
+	(void)state;
+	expect_bad("  clusters:\n  - {kubeconfig: /x}\n", tok, "cfg.yaml:5:5: spok.clusters[0].name: missing");
+	expect_bad("  clusters:\n  - name: a\n    qps: -1\n", tok, "cfg.yaml:6:10: spok.clusters[0].qps: expected");
+	expect_bad("    header-timeout: 0\n", tok, "cfg.yaml:4:21: spok.server.header-timeout");
+	expect_bad("    health-listen: nowhere\n", tok, "cfg.yaml:4:20: spok.server.health-listen");
+	expect_bad("", "- {name: a, token-sha256: 'a00000000000000000000000000000000000000000000000000000000000000f', admin: true}\n"
+		       "- {name: b, token-sha256: xyz}\n", ":2:3: tokens[1]: token-sha256 must be");
+}
+
 /* Issue 8: a token with no projects listed every project's executions. An empty list is
  * no rights, so the file is refused with the token named; admin and ['*'] are explicit. */
 static void test_token_without_projects(void **state)
@@ -409,6 +424,7 @@ int main(void)
 		cmocka_unit_test(test_no_route),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_token_without_projects),
+		cmocka_unit_test(test_config_positions),
 		cmocka_unit_test(test_namespaces),
 		cmocka_unit_test(test_limits_config),
 		cmocka_unit_test(test_missing_tokens_file),
