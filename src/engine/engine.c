@@ -16,7 +16,7 @@
 #include "phase/phase.h"
 #include "sparkapp/sparkapp.h"
 
-static const struct kube_gvr SPARKAPPS = {"sparkoperator.k8s.io", "v1beta2", "sparkapplications"};
+static const struct kube_gvr SPARKAPPS = SPOK_SPARKAPP_GVR;
 static const struct kube_gvr CONFIGMAPS = {"", "v1", "configmaps"};
 
 struct eng_ns {
@@ -598,7 +598,7 @@ static void own_cm(struct eng_exec *ex, const json_t *app)
 		return;
 	cm = spok_ship_configmap_name(ex->x.resource_name);
 	patch = json_pack("{s:{s:[{s:s,s:s,s:s,s:s}]}}", "metadata", "ownerReferences",
-			  "apiVersion", "sparkoperator.k8s.io/v1beta2", "kind", "SparkApplication",
+			  "apiVersion", SPOK_SPARKAPP_API_VERSION, "kind", "SparkApplication",
 			  "name", ex->x.resource_name, "uid", uid);
 	d = xmalloc(sizeof(*d));
 	d->e = ex->e;
