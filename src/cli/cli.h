@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "common/strv.h"
+#include "model/execution.h"
 #include "model/model.h"
 
 #define SPOK_EXIT_JOB_FAILED 1
@@ -86,5 +87,9 @@ int cmd_run_cluster(struct spok_cli *cli, int argc, char **argv);
 int cmd_reconcile(struct spok_cli *cli, int argc, char **argv);
 /* `spok ui ID`: a running cluster execution's Spark UI through the API server (cmd_ui.c). */
 int cmd_ui(struct spok_cli *cli, int argc, char **argv);
+
+/* The CLI's view of an execution for -o json|yaml (view.c): every stored field, snake_case,
+ * host paths included; unset strings and times are null. New reference. */
+json_t *cli_execution_json(const struct spok_execution *e);
 
 #endif

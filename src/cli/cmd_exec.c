@@ -179,7 +179,7 @@ static int list_run(struct spok_store *st, const struct list_opts *o, const char
 		result = spok_store_list_page(st, &o->f, o->limit ? o->limit : LIST_PAGE, cur, &v, &n, &next, err);
 		settle_rows(st, v, n);
 		for (size_t i = 0; a && i < n; i++)
-			json_array_append_new(a, spok_execution_to_json(&v[i]));
+			json_array_append_new(a, cli_execution_json(&v[i]));
 		if (!a)
 			print_table_rows(v, n, now);
 		spok_execution_list_free(v, n);
@@ -419,7 +419,7 @@ static json_t *status_live(struct spok_cli *cli, struct spok_store *st, const st
 static json_t *status_json(const struct spok_execution *x, const struct spok_attempt *a, size_t na,
 			   json_t *live)
 {
-	json_t *j = spok_execution_to_json(x);
+	json_t *j = cli_execution_json(x);
 	json_t *arr = json_array();
 
 	for (size_t i = 0; i < na; i++)

@@ -115,35 +115,63 @@ static json_t *links_of(const struct spok_execution *x)
 	return out;
 }
 
-/* What API clients may see of a record: an allow-list, so a column added to the store
- * later (a pid, a host path) stays off the API until someone decides it belongs here.
- * Left out: pid, pgid, proc_start, supervisor_pid, supervisor_start, log_path, run_dir,
- * event_log_dir, task_source - the daemon host's processes and paths (the CLI's local views
- * keep them). */
-static const char *const view_fields[] = {
-	"id", "task_name", "project", "domain", "backend", "namespace", "resource_name",
-	"attempt", "max_attempts", "phase", "phase_version", "reason", "error_message",
-	"created_ms", "started_ms", "finished_ms", "exit_code", "abort_requested",
-	"spark_app_id", "ui_url", "history_url", "outputs", NULL
-};
+/* Text from outside (driver logs, error.pb) need not be UTF-8; jansson refuses it, so bad
+ * bytes become U+FFFD instead of the field disappearing. */
+static json_t *api_text(const char *v)
+{
+	char *clean;
+	json_t *j;
 
+	if (v == NULL)
+		return json_null();
+	if ((j = json_string(v)) != NULL)
+		return j;
+	clean = spok_utf8_sanitize(v);
+	j = json_string(clean);
+	free(clean);
+	return j ? j : json_null();
+}
+
+static json_t *api_ms(int64_t v)
+{
+	return v == 0 ? json_null() : json_integer(v);
+}
+
+/* The API's view of a record, camelCase throughout: an allow-list, so a field added to the
+ * store later (a pid, a host path) stays off the API until someone decides it belongs here.
+ * Left out: pid, pgid, proc_start, supervisor_pid, supervisor_start, log_path, run_dir,
+ * event_log_dir, task_source - the daemon host's processes and paths (the CLI's view on
+ * the host keeps them). */
 static json_t *exec_view(const struct spok_execution *x)
 {
-	json_t *all = spok_execution_to_json(x), *j = json_object();
+	json_t *j = json_object(), *outputs = x->outputs_json ?
+		json_loads(x->outputs_json, JSON_DECODE_ANY, NULL) : NULL;
 	int64_t end = x->finished_ms ? x->finished_ms : spok_now_ms();
 
-	for (size_t i = 0; view_fields[i]; i++) {
-		json_t *v = json_object_get(all, view_fields[i]);
-
-		if (v)
-			json_object_set(j, view_fields[i], v);
-	}
-	json_decref(all);
+	json_object_set_new(j, "id", api_text(x->id));
+	json_object_set_new(j, "taskName", api_text(x->task_name));
+	json_object_set_new(j, "project", api_text(x->project));
+	json_object_set_new(j, "domain", api_text(x->domain));
+	json_object_set_new(j, "backend", api_text(x->backend));
+	json_object_set_new(j, "namespace", api_text(x->namespace_));
+	json_object_set_new(j, "resourceName", api_text(x->resource_name));
+	json_object_set_new(j, "attempt", json_integer(x->attempt));
+	json_object_set_new(j, "maxAttempts", json_integer(x->max_attempts));
+	json_object_set_new(j, "phase", json_string(spok_phase_name(x->phase)));
+	json_object_set_new(j, "phaseVersion", json_integer(x->phase_version));
+	json_object_set_new(j, "reason", api_text(x->reason));
+	json_object_set_new(j, "errorMessage", api_text(x->error_message));
+	json_object_set_new(j, "createdMs", api_ms(x->created_ms));
+	json_object_set_new(j, "startedMs", api_ms(x->started_ms));
+	json_object_set_new(j, "finishedMs", api_ms(x->finished_ms));
+	json_object_set_new(j, "exitCode", x->has_exit_code ? json_integer(x->exit_code) : json_null());
+	json_object_set_new(j, "abortRequested", json_boolean(x->abort_requested));
+	json_object_set_new(j, "sparkAppId", api_text(x->spark_app_id));
+	json_object_set_new(j, "uiUrl", api_text(x->ui_url));
+	json_object_set_new(j, "historyUrl", api_text(x->history_url));
+	json_object_set_new(j, "outputs", outputs ? outputs : api_text(x->outputs_json));
 	json_object_set_new(j, "links", links_of(x));
-	if (x->started_ms)
-		json_object_set_new(j, "durationMs", json_integer(end - x->started_ms));
-	else
-		json_object_set_new(j, "durationMs", json_null());
+	json_object_set_new(j, "durationMs", x->started_ms ? json_integer(end - x->started_ms) : json_null());
 	return j;
 }
 

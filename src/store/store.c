@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "common/buf.h"
-#include "common/utf8.h"
 #include "common/xalloc.h"
 
 #define BUSY_TIMEOUT_MS 10000
@@ -1169,92 +1168,3 @@ int spok_store_each_source(struct spok_store *s, const char *prefix, spok_store_
 	return result;
 }
 
-/* ---- freeing and JSON ---- */
-
-void spok_execution_free(struct spok_execution *e)
-{
-	if (!e)
-		return;
-	for (size_t i = 0; i < NCOLS; i++)
-		if (cols[i].kind == C_STR) {
-			void *f = (char *)e + cols[i].off;
-			free(*(char **)f);
-		}
-	memset(e, 0, sizeof(*e));
-}
-
-void spok_execution_list_free(struct spok_execution *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		spok_execution_free(&v[i]);
-	free(v);
-}
-
-void spok_attempts_free(struct spok_attempt *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(v[i].reason);
-		free(v[i].log_path);
-	}
-	free(v);
-}
-
-/* jansson refuses text that is not valid UTF-8 (json_string returns NULL, and
- * json_object_set_new then drops the key): reasons and messages come from driver logs and
- * error.pb files, so bad bytes become U+FFFD instead of the field disappearing. */
-static json_t *json_text(const char *v)
-{
-	json_t *j = json_string(v);
-	if (!j) {
-		char *clean = spok_utf8_sanitize(v);
-		j = json_string(clean);
-		free(clean);
-	}
-	return j ? j : json_null();
-}
-
-static json_t *json_col(const struct col *c, const struct spok_execution *e)
-{
-	const void *f = (const char *)e + c->off;
-
-	switch (c->kind) {
-	case C_STR: {
-		const char *v = *(char *const *)f;
-		if (!v)
-			return json_null();
-		/* JSON columns are embedded as values, not strings. */
-		if (strcmp(c->name, "links_json") == 0 || strcmp(c->name, "outputs_json") == 0) {
-			json_t *j = json_loads(v, JSON_DECODE_ANY, NULL);
-			return j ? j : json_text(v);
-		}
-		return json_text(v);
-	}
-	case C_U32: return json_integer(*(const uint32_t *)f);
-	case C_I64: {
-		int64_t v = *(const int64_t *)f;
-		return (v == 0 && strstr(c->name, "_ms")) ? json_null() : json_integer(v);
-	}
-	case C_U64: return json_integer((json_int_t)*(const uint64_t *)f);
-	case C_BOOL: return json_boolean(*(const bool *)f);
-	case C_PHASE: return json_string(spok_phase_name(*(const enum spok_phase *)f));
-	case C_EXIT: return e->has_exit_code ? json_integer(e->exit_code) : json_null();
-	}
-	return json_null();
-}
-
-json_t *spok_execution_to_json(const struct spok_execution *e)
-{
-	json_t *o = json_object();
-	for (size_t i = 0; i < NCOLS; i++) {
-		const char *name = cols[i].name;
-		char key[64];
-		size_t n = strlen(name);
-		/* "links_json" -> "links" */
-		if (n > 5 && strcmp(name + n - 5, "_json") == 0) {
-			snprintf(key, sizeof(key), "%.*s", (int)(n - 5), name);
-			name = key;
-		}
-		json_object_set_new(o, name, json_col(&cols[i], e));
-	}
-	return o;
-}

@@ -15,8 +15,7 @@
  * (50 bits): short enough to type, unique without coordination between processes.
  *
  * Ownership: struct spok_store is opaque; spok_store_close frees it. struct spok_execution
- * owns all its strings (NULL = unset); spok_execution_free releases them and zeroes the
- * struct. Arrays from spok_store_list, spok_store_list_page and spok_store_list_unfinished
+ * (model/execution.h) owns all its strings; spok_execution_free releases them. Arrays from spok_store_list, spok_store_list_page and spok_store_list_unfinished
  * are freed with spok_execution_list_free; a page's *next_cursor is heap (caller frees).
  * Inputs (filters, cursors) are only read, never kept.
  *
@@ -37,6 +36,7 @@
 #include "common/pid.h"
 #include "common/strv.h"
 #include "common/timefmt.h"
+#include "model/execution.h"
 #include "model/model.h"
 
 #define SPOK_STORE_SCHEMA_VERSION 4
@@ -44,53 +44,6 @@
 
 struct spok_store;
 
-struct spok_execution {
-	char *id;
-	char *task_name;
-	char *project;
-	char *domain;
-	char *backend;         /* "local" or a cluster name */
-	char *namespace_;      /* cluster runs: Kubernetes namespace */
-	char *resource_name;   /* cluster runs: SparkApplication name */
-	uint32_t attempt;      /* 0-based current attempt */
-	uint32_t max_attempts; /* retries + 1 */
-	enum spok_phase phase;
-	uint32_t phase_version;
-	char *reason;          /* one line: why this phase */
-	char *error_message;   /* longer failure text (traceback line, error.pb message) */
-	int64_t created_ms;    /* ms since epoch; 0 = unset */
-	int64_t started_ms;
-	int64_t finished_ms;
-	bool has_exit_code;
-	int exit_code;         /* >= 0 exit status; 128+N killed by signal N */
-	int64_t pid;           /* local runs: the spark-submit process (its own group) */
-	int64_t pgid;
-	uint64_t proc_start;   /* /proc/<pid>/stat starttime, to detect pid reuse */
-	int64_t supervisor_pid;/* the spok process watching the run ... */
-	uint64_t supervisor_start; /* ... and its start time (spok_proc_id.start; 0 = unknown) */
-	bool abort_requested;  /* set only by spok_store_request_abort */
-	char *spark_app_id;    /* e.g. "local-1700000000000" */
-	char *ui_url;          /* live Spark UI */
-	char *history_url;     /* Spark history server page of the finished app */
-	char *event_log_dir;   /* spark.eventLog.dir (a file:// URI for local runs) */
-	char *log_path;        /* current attempt's driver log */
-	char *run_dir;         /* per-execution working files */
-	char *task_source;     /* job file / package the task came from */
-	char *links_json;      /* JSON array of {name, uri}, or NULL */
-	char *outputs_json;    /* JSON object of outputs (flytekit tasks), or NULL */
-};
-
-/* One attempt's summary (read-only view for `spok status`). */
-struct spok_attempt {
-	uint32_t attempt;
-	enum spok_phase phase;
-	char *reason;
-	int64_t started_ms;
-	int64_t finished_ms;
-	bool has_exit_code;
-	int exit_code;
-	char *log_path;
-};
 
 /* Resolves the data dir: flag, else $SPOK_DATA_DIR, else $XDG_DATA_HOME/spok, else
  * ~/.local/share/spok; creates it (and parents) with mode 0700. *out is heap (caller frees). */
@@ -199,12 +152,8 @@ int spok_store_each_source(struct spok_store *s, const char *prefix, spok_store_
 int spok_store_attempts(struct spok_store *s, const char *id, struct spok_attempt **out,
 			size_t *n, struct spok_err *err);
 
-void spok_execution_free(struct spok_execution *e);
-void spok_execution_list_free(struct spok_execution *v, size_t n);
-void spok_attempts_free(struct spok_attempt *v, size_t n);
-
-/* JSON view for `-o json|yaml` (new reference). Unset strings/times are null. */
-json_t *spok_execution_to_json(const struct spok_execution *e);
+/* struct spok_execution, struct spok_attempt and their *_free live in model/execution.h;
+ * the CLI and the HTTP API each build their own JSON view of them. */
 
 /* spok_now_ms (the wall clock) lives in common/timefmt.h. */
 

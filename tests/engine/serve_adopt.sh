@@ -112,7 +112,7 @@ waitfor "daemon 2 to listen" port_of "$T/d2.out"
 # Every execution is followed: the operator's RUNNING reaches the store through daemon 2.
 for id in "${IDS[@]}"; do
 	[ "$(sapi GET "/api/v1/executions/$id")" = 200 ] || die "get $id: $(cat "$T/s.out")"
-	name=$(jget "$T/s.out" resource_name)
+	name=$(jget "$T/s.out" resourceName)
 	[ "$(kcurl PATCH "$APPS/$name/status" '{"status":{"applicationState":{"state":"RUNNING"}}}' application/merge-patch+json)" = 200 ] ||
 		die "patch $name: $(cat "$T/k.out")"
 	waitfor "$id to be followed (RUNNING) by the new daemon" phase_is "$id" RUNNING
@@ -120,14 +120,14 @@ done
 
 # Abort really aborts: ABORTED and the object deleted.
 victim=${IDS[0]}
-[ "$(sapi GET "/api/v1/executions/$victim")" = 200 ] && vname=$(jget "$T/s.out" resource_name)
+[ "$(sapi GET "/api/v1/executions/$victim")" = 200 ] && vname=$(jget "$T/s.out" resourceName)
 [ "$(sapi POST "/api/v1/executions/$victim/abort")" = 202 ] || die "abort: $(cat "$T/s.out")"
 waitfor "$victim ABORTED" phase_is "$victim" ABORTED
 waitfor "the aborted object $vname to be deleted" app_gone "$vname"
 
 # The others run to the end.
 for id in "${IDS[@]:1}"; do
-	[ "$(sapi GET "/api/v1/executions/$id")" = 200 ] && name=$(jget "$T/s.out" resource_name)
+	[ "$(sapi GET "/api/v1/executions/$id")" = 200 ] && name=$(jget "$T/s.out" resourceName)
 	[ "$(kcurl PATCH "$APPS/$name/status" '{"status":{"applicationState":{"state":"COMPLETED"}}}' application/merge-patch+json)" = 200 ] ||
 		die "patch $name: $(cat "$T/k.out")"
 	waitfor "$id SUCCEEDED" phase_is "$id" SUCCEEDED

@@ -552,7 +552,7 @@ static void test_namespace_authz(void **state)
 	assert_int_equal(apps_named(name), 0);
 	l = http_json("GET", "/api/v1/executions?limit=1000", ADMIN_TOKEN, NULL, 200);
 	json_array_foreach(json_object_get(l, "items"), i, it)
-		if (strcmp(json_string_value(json_object_get(it, "task_name")), name) == 0)
+		if (strcmp(json_string_value(json_object_get(it, "taskName")), name) == 0)
 			fail_msg("a refused submission was recorded: %s",
 				 json_string_value(json_object_get(it, "id")));
 	json_decref(l);
@@ -880,12 +880,21 @@ static void test_submit_status_links_abort(void **state)
 	{
 		static const char *const host[] = {"pid", "pgid", "proc_start", "supervisor_pid",
 						   "log_path", "run_dir", "task_source",
-						   "event_log_dir", NULL};
+						   "event_log_dir", "procStart", "supervisorPid",
+						   "logPath", "runDir", "taskSource", "eventLogDir", NULL};
+		const char *k;
+		json_t *v;
 
 		for (size_t i = 0; host[i]; i++)
 			if (json_object_get(x, host[i]) != NULL)
 				fail_msg("GET execution shows '%s'", host[i]);
 		assert_non_null(json_object_get(x, "namespace"));
+		/* one naming style (issue 10): camelCase keys, no snake_case column names */
+		json_object_foreach(x, k, v)
+			if (strchr(k, '_') != NULL)
+				fail_msg("GET execution has a snake_case key '%s'", k);
+		assert_non_null(json_object_get(x, "taskName"));
+		assert_non_null(json_object_get(x, "createdMs"));
 	}
 	json_decref(x);
 	free(app);
