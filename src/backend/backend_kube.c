@@ -43,6 +43,15 @@ static int kube_settle(struct spok_backend_ctx *c, struct spok_execution *x, str
 	return 0; /* an engine (a supervisor, `spok reconcile`, the daemon) records cluster runs */
 }
 
+static int kube_submit(struct spok_backend_ctx *c, struct spok_task *t, const char *ns,
+		       const char *task_source, char *id_out, size_t id_len, struct spok_err *err)
+{
+	if (c->engine == NULL)
+		return spok_err_set(err, SPOK_EINVAL, "no engine follows this cluster here: submit "
+				    "through 'spok run --cluster' or 'spok serve'");
+	return spok_engine_submit(c->engine, t, ns, task_source, id_out, id_len, err);
+}
+
 /* ---- abort ---- */
 
 static void sleep_ms(unsigned ms)
@@ -411,6 +420,7 @@ static json_t *kube_links(const struct spok_execution *x)
 const struct spok_backend_ops spok_backend_kube = {
 	.kind = "kubernetes",
 	.cluster = true,
+	.submit = kube_submit,
 	.needs_work = spok_engine_needs_work,
 	.supervised = kube_supervised,
 	.settle = kube_settle,

@@ -16,6 +16,19 @@
 
 #define FOLLOW_STEP_MS 200
 
+static int local_submit(struct spok_backend_ctx *c, struct spok_task *t, const char *ns,
+			const char *task_source, char *id_out, size_t id_len, struct spok_err *err)
+{
+	(void)c;
+	(void)t;
+	(void)ns;
+	(void)task_source;
+	(void)id_out;
+	(void)id_len;
+	return spok_err_set(err, SPOK_EINVAL, "local runs are started by 'spok run' on this "
+			    "machine; this front end cannot start one");
+}
+
 static bool local_needs_work(const struct spok_execution *x)
 {
 	return !spok_phase_terminal(x->phase);
@@ -249,6 +262,7 @@ static int local_logs(struct spok_backend_ctx *c, const struct spok_execution *x
 const struct spok_backend_ops spok_backend_local = {
 	.kind = "local",
 	.cluster = false,
+	.submit = local_submit,
 	.needs_work = local_needs_work,
 	.supervised = local_supervised,
 	.settle = local_settle,

@@ -134,6 +134,17 @@ static int replay(struct srv_daemon *d, const struct srv_token *tok, const struc
 	return SPOK_OK;
 }
 
+/* Hands t to the backend of the cluster named `cluster` (its engine on the daemon's loop). */
+static int submit_to(struct srv_daemon *d, char *cluster, struct spok_task *t, const char *ns,
+		     const char *path, char *id, size_t id_len, struct spok_err *err)
+{
+	struct spok_execution row = {.backend = cluster};
+	struct spok_backend_ctx ctx;
+	const struct spok_backend_ops *b = srv_backend(d, &row, &ctx);
+
+	return b->submit(&ctx, t, ns, path, id, id_len, err);
+}
+
 int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 		    const struct srv_submission *s, struct spok_task *t, struct srv_submitted *out,
 		    struct spok_err *err)
@@ -171,7 +182,7 @@ int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 	result = srv_write_task_source(d, stem, s->ext, s->data, s->len, &path, err);
 	if (result != SPOK_OK)
 		goto done;
-	result = spok_engine_submit(d->clusters[k].engine, t, ns, path, id, sizeof(id), err);
+	result = submit_to(d, d->cfg.clusters[k].name, t, ns, path, id, sizeof(id), err);
 	if (result != SPOK_OK) {
 		unlink(path);
 		goto done;

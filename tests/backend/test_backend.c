@@ -323,6 +323,23 @@ static void test_kube_before_create(void **state)
 	spok_buf_free(&g.text);
 }
 
+/* submit needs an engine following the cluster; local runs are not started through here. */
+static void test_submit_refusals(void **state)
+{
+	struct fx *f = *state;
+	struct spok_task t;
+	struct spok_err err = {0};
+	char id[SPOK_EXEC_ID_LEN + 1];
+
+	spok_task_init(&t);
+	assert_int_equal(spok_backend_kube.submit(&f->ctx, &t, "ns", NULL, id, sizeof(id), &err),
+			 SPOK_EINVAL);
+	assert_non_null(strstr(err.msg, "no engine"));
+	assert_int_equal(spok_backend_local.submit(&f->ctx, &t, "ns", NULL, id, sizeof(id), &err),
+			 SPOK_EINVAL);
+	spok_task_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +351,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_local_stop_and_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_local_abort_shared_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kube_before_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_submit_refusals, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
