@@ -55,7 +55,7 @@ static void store(const struct spok_flag *f, char *v)
 		*f->value = v;
 	else if (f->list)
 		spok_strv_push(f->list, v);
-	else
+	else if (f->flag)
 		*f->flag = true;
 }
 

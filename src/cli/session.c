@@ -182,9 +182,9 @@ static void on_event(void *data, enum spok_engine_event ev, const struct spok_ex
 		char *reason = spok_term_line(x->reason);
 		snprintf(p->last, sizeof(p->last), "%s", line);
 		stamp(now, sizeof(now));
-		fprintf(stderr, "%s %s %-20s attempt %u/%u %s%s\n", now, x->id,
+		fprintf(stderr, "%s %s %-20s attempt %u/%u %s\n", now, x->id,
 			spok_phase_name(x->phase), x->attempt + 1, x->max_attempts,
-			x->resource_name ? x->resource_name : "", x->reason ? "" : "");
+			x->resource_name ? x->resource_name : "");
 		if (reason)
 			fprintf(stderr, "         %s\n", reason);
 		free(reason);

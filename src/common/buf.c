@@ -24,7 +24,7 @@ int spok_buf_append(struct spok_buf *b, const void *p, size_t n)
 {
 	if (n > limit(b) || b->len > limit(b) - n)
 		return SPOK_EINVAL;
-	if (b->len + n + 1 > b->cap) {
+	if (b->data == NULL || b->len + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 256;
 		while (cap < b->len + n + 1)
 			cap *= 2;

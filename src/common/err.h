@@ -40,6 +40,12 @@ struct spok_err {
 int spok_err_set(struct spok_err *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+#ifdef __clang_analyzer__
+/* clang-tidy's analyzer sees one file at a time and would assume spok_err_set may return 0,
+ * then walk error paths as if they succeeded. Tell it the result is the code. */
+#define spok_err_set(e, code, ...) (spok_err_set((e), (code), __VA_ARGS__), (code))
+#endif
+
 /* Prefixes an existing message with "prefix: " (for adding a file name). Returns e->code. */
 int spok_err_prefix(struct spok_err *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -165,7 +165,9 @@ void spok_strmap_set(struct spok_strmap *m, const char *key, const char *value)
 
 	if (at >= 0) {
 		char *v = xstrdup(value ? value : "");
-		free(m->items[at].value);
+		/* find() gives at >= 0 only for an existing item, so items is set; the analyzer
+		 * does not follow find() into the index. */
+		free(m->items[at].value); // NOLINT(clang-analyzer-core.NullDereference)
 		m->items[at].value = v;
 		return;
 	}
@@ -233,6 +235,8 @@ void spok_strmap_merge(struct spok_strmap *dst, const struct spok_strmap *src)
 
 void spok_strmap_copy(struct spok_strmap *dst, const struct spok_strmap *src)
 {
+	if (dst == src) /* freeing dst first would free what is to be copied */
+		return;
 	spok_strmap_free(dst);
 	spok_strmap_merge(dst, src);
 }

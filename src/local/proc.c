@@ -1,6 +1,7 @@
 /* proc.c - process facts (start time), abort from another process, the history server. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,14 +105,37 @@ struct pidfile {
 	int port;
 };
 
+/* "PID START PORT". strto* rather than scanf, which does not report an out-of-range number. */
+static bool parse_pidfile(const char *s, struct pidfile *pf)
+{
+	char *end;
+	long port;
+
+	errno = 0;
+	pf->pid = strtoll(s, &end, 10);
+	if (end == s)
+		return false;
+	s = end;
+	pf->start = strtoull(s, &end, 10);
+	if (end == s)
+		return false;
+	s = end;
+	port = strtol(s, &end, 10);
+	if (end == s || errno != 0 || port < INT_MIN || port > INT_MAX)
+		return false;
+	pf->port = (int)port;
+	return true;
+}
+
 static bool read_pidfile(const char *data_dir, struct pidfile *pf)
 {
 	char *path = xasprintf("%s/history.pid", data_dir);
 	FILE *f = fopen(path, "r");
+	char line[128];
 	free(path);
 	if (!f)
 		return false;
-	bool ok = fscanf(f, "%lld %llu %d", &pf->pid, &pf->start, &pf->port) == 3;
+	bool ok = fgets(line, sizeof(line), f) != NULL && parse_pidfile(line, pf);
 	fclose(f);
 	/* start 0 means the server had already exited when the file was written (or the file
 	 * is damaged): /proc of a missing pid also gives 0, so such a file would always match. */

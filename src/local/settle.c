@@ -299,8 +299,22 @@ static int64_t proc_pgrp(const char *pid)
 		return 0;
 	buf[n] = '\0';
 	char *p = strrchr(buf, ')'); /* comm may hold anything: skip to its end */
-	long long pgrp = 0;
-	if (!p || sscanf(p + 1, " %*c %*d %lld", &pgrp) != 1)
+	if (!p)
+		return 0;
+	/* After "(comm)": state ppid pgrp. strtoll, not scanf, reports an out-of-range number. */
+	char *s = p + 1, *end;
+	while (*s == ' ')
+		s++;
+	if (*s == '\0')
+		return 0;
+	s++; /* state, one character */
+	(void)strtoll(s, &end, 10); /* ppid */
+	if (end == s)
+		return 0;
+	s = end;
+	errno = 0;
+	long long pgrp = strtoll(s, &end, 10);
+	if (end == s || errno != 0)
 		return 0;
 	return pgrp;
 }

@@ -306,7 +306,7 @@ static int cluster_open(struct srv_daemon *d, size_t i, struct spok_err *err)
 	eo.platform = d->platform;
 	eo.load_task = srv_load_task;
 	eo.load_data = d;
-	if ((result = spok_engine_new(&eo, &c->engine, err)) != SPOK_OK)
+	if (spok_engine_new(&eo, &c->engine, err) != SPOK_OK)
 		return spok_err_prefix(err, "cluster %s", c->cfg->name);
 	/* Crash-safe restart: take over what a previous daemon left running. A cluster that
 	 * is down only delays its own executions: the engine retries in the background. */

@@ -44,7 +44,7 @@ static const char *own_refused(const struct spok_platform *p, const struct spok_
 
 	if (tpl != NULL && strstr(tpl, "{{domain}}") == NULL)
 		return NULL;
-	if (!domain_known(p, t->domain))
+	if (t->domain == NULL || !domain_known(p, t->domain))
 		return "its domain is not one of spok.cluster-resources.domains";
 	if (strchr(t->domain, '-'))
 		return "a '-' in the domain makes it ambiguous";

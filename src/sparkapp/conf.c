@@ -88,7 +88,7 @@ static bool go_space(const unsigned char *s, size_t r)
 static bool flag_true(const char *v)
 {
 	const unsigned char *u = (const unsigned char *)v;
-	size_t n = strlen(v), i = 0, end = n;
+	size_t n = strlen(v), i = 0, end;
 
 	while (i < n) {
 		size_t r = spok_utf8_rune_len((const char *)u + i, n - i);

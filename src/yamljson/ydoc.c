@@ -274,7 +274,7 @@ static int on_alias(struct loader *l, const yaml_event_t *ev)
 	json_t *idx = name ? json_object_getn(l->anchor_index, name, len) : NULL;
 	struct ynode *target;
 
-	if (idx == NULL)
+	if (idx == NULL || (size_t)json_integer_value(idx) >= l->nanchors)
 		return lfail(l, mark_int(ev->start_mark.line), mark_int(ev->start_mark.column),
 			     "unknown alias '*%.*s'; define the anchor '&%.*s' before using it",
 			     cut, name ? name : "", cut, name ? name : "");
