@@ -386,6 +386,9 @@ static int resolve_cluster(struct ctx *x, const json_t *cl, const char *name, st
 	n = strlen(server);
 	while (n > 0 && server[n - 1] == '/')
 		n--;
+	if (n <= strlen(strncmp(server, "https://", 8) == 0 ? "https://" : "http://"))
+		return spok_err_set(x->err, SPOK_EINVAL, "%s: %s.server: \"%s\" names no host; use "
+				    "https://host:port", x->src, where, server);
 	cfg->server = xstrndup(server, n);
 	cfg->tls_server_name = xstrdup(tsn);
 	return 0;
