@@ -28,7 +28,7 @@ static const struct spok_rc_config CFG_DELETE_FAILED = {.delete_failed = true,
 #define CREATING {ROW_IDS, .stage = SPOK_RC_STAGE_CREATING, .phase = SPOK_PHASE_QUEUED, \
 		  .reason = "creating SparkApplication"}
 #define TRACKING(ph, st) {ROW_IDS, .stage = SPOK_RC_STAGE_TRACKING, .phase = (ph), \
-			  .reason = "", .confirmed = true, .confirmed_at_ms = 1000, .app_state = st}
+			  .reason = "", .confirmed = true, .confirmed_at_ms = 1000, .app_state = (st)}
 #define LAST .attempt = 1 /* with max_attempts 2: the last attempt */
 
 struct row {
@@ -85,7 +85,7 @@ static void run_rows(const struct row *rows, size_t n)
 	}
 }
 
-#define RUN(rows) run_rows(rows, sizeof(rows) / sizeof(rows[0]))
+#define RUN(rows) run_rows((rows), sizeof(rows) / sizeof((rows)[0]))
 #define ANSWER(obj, ans, msg) {.kind = SPOK_RC_EV_CREATE, .object = (obj), .answer = (ans), \
 			       .message = (msg)}
 #define STATUS(ph, st, why) {.kind = SPOK_RC_EV_STATUS, .status = {.phase = (ph), \
