@@ -23,6 +23,8 @@ static int open_client(struct spok_cli_session *s, const struct spok_cli *cli, c
 	struct kube_config cfg = {0};
 	int result;
 
+	if (cluster == NULL) /* a cluster backend always has a name; keep a NULL from strcmp */
+		return spok_err_set(err, SPOK_EINVAL, "no cluster named; pass --cluster CONTEXT");
 	if (strcmp(cluster, "in-cluster") == 0)
 		result = kube_config_in_cluster(&cfg, NULL, err);
 	else
