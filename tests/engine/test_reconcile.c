@@ -27,8 +27,9 @@ static const struct spok_rc_config CFG_DELETE_FAILED = {.delete_failed = true,
 #define ROW_IDS .id = "x1", .ns = "ns", .name = "x1-n0-0", .max_attempts = 2
 #define CREATING {ROW_IDS, .stage = SPOK_RC_STAGE_CREATING, .phase = SPOK_PHASE_QUEUED, \
 		  .reason = "creating SparkApplication"}
+/* TRACKING's st fills a char array, which a parenthesized string may not initialize. */
 #define TRACKING(ph, st) {ROW_IDS, .stage = SPOK_RC_STAGE_TRACKING, .phase = (ph), \
-			  .reason = "", .confirmed = true, .confirmed_at_ms = 1000, .app_state = (st)}
+			  .reason = "", .confirmed = true, .confirmed_at_ms = 1000, .app_state = st} /* NOLINT(bugprone-macro-parentheses): a char array */
 #define LAST .attempt = 1 /* with max_attempts 2: the last attempt */
 
 struct row {
