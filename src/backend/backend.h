@@ -87,12 +87,14 @@ struct spok_backend_ops {
 	bool cluster;          /* the row's backend names a Kubernetes cluster */
 	/* Records a new execution of t in namespace ns and starts it; id_out (at least
 	 * SPOK_EXEC_ID_LEN + 1 bytes) gets its id; task_source (may be NULL) is stored for
-	 * re-adoption. On success the backend has taken t over (the caller's struct is left
+	 * re-adoption; key (may be NULL) is the row's idempotency key, unique in the store (a
+	 * used key: SPOK_ECONFLICT, nothing created). On success the backend has taken t over (the caller's struct is left
 	 * initialised and empty); bad tasks fail here (SPOK_EINVAL) and record nothing.
 	 * Cluster: through ctx->engine (required). Local: SPOK_EINVAL for now; the local runner
 	 * still runs attempts on a loop of its own, so `spok run` calls src/local itself. */
 	int (*submit)(struct spok_backend_ctx *c, struct spok_task *t, const char *ns,
-		      const char *task_source, char *id_out, size_t id_len, struct spok_err *err);
+		      const char *task_source, const char *key, char *id_out, size_t id_len,
+		      struct spok_err *err);
 	/* Still needs a supervisor: for a cluster, a retryable failure with attempts left too. */
 	bool (*needs_work)(const struct spok_execution *x);
 	/* Whether a live process follows x now (its recorded supervisor runs). */

@@ -44,12 +44,13 @@ static int kube_settle(struct spok_backend_ctx *c, struct spok_execution *x, str
 }
 
 static int kube_submit(struct spok_backend_ctx *c, struct spok_task *t, const char *ns,
-		       const char *task_source, char *id_out, size_t id_len, struct spok_err *err)
+		       const char *task_source, const char *key, char *id_out, size_t id_len,
+		       struct spok_err *err)
 {
 	if (c->engine == NULL)
 		return spok_err_set(err, SPOK_EINVAL, "no engine follows this cluster here: submit "
 				    "through 'spok run --cluster' or 'spok serve'");
-	return spok_engine_submit(c->engine, t, ns, task_source, id_out, id_len, err);
+	return spok_engine_submit_keyed(c->engine, t, ns, task_source, key, id_out, id_len, err);
 }
 
 /* ---- abort ---- */

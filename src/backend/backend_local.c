@@ -17,9 +17,11 @@
 #define FOLLOW_STEP_MS 200
 
 static int local_submit(struct spok_backend_ctx *c, struct spok_task *t, const char *ns,
-			const char *task_source, char *id_out, size_t id_len, struct spok_err *err)
+			const char *task_source, const char *key, char *id_out, size_t id_len,
+			struct spok_err *err)
 {
 	(void)c;
+	(void)key;
 	(void)t;
 	(void)ns;
 	(void)task_source;

@@ -254,7 +254,7 @@ static int run_cluster(struct spok_cli *cli, const struct spok_cli_cluster_flags
 	ns = cli->namespace_ ? xstrdup(cli->namespace_)
 			     : spok_namespace_for(&c.plat, task.project, task.domain);
 	abs = realpath(job, NULL);
-	result = c.ops->submit(&c.ctx, &task, ns, abs ? abs : job, id, sizeof(id), err);
+	result = c.ops->submit(&c.ctx, &task, ns, abs ? abs : job, NULL, id, sizeof(id), err);
 	if (result != 0)
 		goto done;
 	fprintf(stderr, "spok: execution %s: SparkApplication in %s/%s\n", id, cluster, ns);

@@ -74,5 +74,6 @@ json_t *cli_execution_json(const struct spok_execution *e)
 	json_object_set_new(o, "task_source", text(e->task_source));
 	json_object_set_new(o, "links", embedded(e->links_json));
 	json_object_set_new(o, "outputs", embedded(e->outputs_json));
+	json_object_set_new(o, "idempotency_key", text(e->idempotency_key));
 	return o;
 }

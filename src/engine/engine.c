@@ -1217,6 +1217,13 @@ int spok_engine_submit(struct spok_engine *e, struct spok_task *t, const char *n
 		       const char *task_source, char *id_out, size_t id_len,
 		       struct spok_err *err)
 {
+	return spok_engine_submit_keyed(e, t, ns, task_source, NULL, id_out, id_len, err);
+}
+
+int spok_engine_submit_keyed(struct spok_engine *e, struct spok_task *t, const char *ns,
+			     const char *task_source, const char *key, char *id_out,
+			     size_t id_len, struct spok_err *err)
+{
 	struct eng_exec *ex;
 	struct eng_ns *wns;
 	struct spok_ship ship = {0};
@@ -1254,6 +1261,7 @@ int spok_engine_submit(struct spok_engine *e, struct spok_task *t, const char *n
 	ex->x.backend = xstrdup(e->cluster);
 	ex->x.namespace_ = xstrdup(ns);
 	ex->x.task_source = xstrdup(task_source);
+	ex->x.idempotency_key = xstrdup(key);
 	ex->x.max_attempts = t->retries + 1;
 	ex->x.created_ms = spok_now_ms();
 	ex->x.supervisor_pid = e->self.pid;

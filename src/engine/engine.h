@@ -145,6 +145,11 @@ void spok_engine_close(struct spok_engine *e);
 int spok_engine_submit(struct spok_engine *e, struct spok_task *t, const char *ns,
 		       const char *task_source, char *id_out, size_t id_len,
 		       struct spok_err *err);
+/* As spok_engine_submit, recording idempotency key key (may be NULL) in the write-ahead row:
+ * a key already recorded fails with SPOK_ECONFLICT and creates nothing. */
+int spok_engine_submit_keyed(struct spok_engine *e, struct spok_task *t, const char *ns,
+			     const char *task_source, const char *key, char *id_out,
+			     size_t id_len, struct spok_err *err);
 /* Takes over one recorded execution of this cluster (non-terminal, or a retryable failure
  * with attempts left; anything else: SPOK_EINVAL), whoever its recorded supervisor is.
  * SPOK_ECONFLICT when another process claimed it between the read and the claim. */

@@ -50,6 +50,8 @@ struct spok_execution {
 	char *task_source;     /* job file / package the task came from */
 	char *links_json;      /* JSON array of {name, uri}, or NULL */
 	char *outputs_json;    /* JSON object of outputs (flytekit tasks), or NULL */
+	char *idempotency_key; /* the daemon's key digest (64 hex) of a keyed submission, or
+				* NULL; unique among executions (same key, same execution) */
 };
 
 /* One attempt's summary (read-only view for `spok status`). */

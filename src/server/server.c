@@ -160,38 +160,13 @@ int srv_load_task(void *data, const struct spok_execution *x, struct spok_task *
 
 /* ---- idempotency ---- */
 
-/* The execution created for idempotency key <hex> is the one whose task source is
- * <tasks_dir>/k-<hex>.<ext>: the row and the key are the same record, so a crash between
- * creating the execution and answering the client cannot lose the mapping, and nothing is
- * kept in memory (a map would grow with every keyed submission). The task file is fsynced
- * before the row naming it is committed, so a row found here always has its task. One
- * seek in the store's task_source index per keyed POST; oldest first wins. */
-struct idem_find {
-	char *id;
-};
-
-static void idem_first(void *data, const char *id, const char *src)
-{
-	struct idem_find *f = data;
-
-	(void)src;
-	if (f->id == NULL && id != NULL)
-		f->id = xstrdup(id);
-}
-
+/* The execution created for idempotency key <hex>: the key is a column of the execution's
+ * row with a UNIQUE index, written in the same write-ahead insert as the row, so a crash
+ * between creating the execution and answering the client cannot lose the mapping, and
+ * nothing is kept in memory. One index seek per keyed POST. */
 int srv_idem_find(struct srv_daemon *d, const char *hex, char **id, struct spok_err *err)
 {
-	char *prefix = xasprintf("%s/k-%s.", d->tasks_dir, hex);
-	struct idem_find f = {NULL};
-	int result = spok_store_each_source(d->store, prefix, idem_first, &f, err);
-
-	free(prefix);
-	if (result != SPOK_OK) {
-		free(f.id);
-		return result;
-	}
-	*id = f.id;
-	return SPOK_OK;
+	return spok_store_find_key(d->store, hex, id, err);
 }
 
 /* ---- clusters ---- */

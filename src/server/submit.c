@@ -136,13 +136,13 @@ static int replay(struct srv_daemon *d, const struct srv_token *tok, const struc
 
 /* Hands t to the backend of the cluster named `cluster` (its engine on the daemon's loop). */
 static int submit_to(struct srv_daemon *d, char *cluster, struct spok_task *t, const char *ns,
-		     const char *path, char *id, size_t id_len, struct spok_err *err)
+		     const char *path, const char *key, char *id, size_t id_len, struct spok_err *err)
 {
 	struct spok_execution row = {.backend = cluster};
 	struct spok_backend_ctx ctx;
 	const struct spok_backend_ops *b = srv_backend(d, &row, &ctx);
 
-	return b->submit(&ctx, t, ns, path, id, id_len, err);
+	return b->submit(&ctx, t, ns, path, key, id, id_len, err);
 }
 
 int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
@@ -170,9 +170,7 @@ int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 	if ((result = pick_namespace(d, tok, s->ns, t, &ns, err)) != SPOK_OK ||
 	    (result = pick_cluster(d, s->cluster, t, &k, &out->no_route, err)) != SPOK_OK)
 		goto done;
-	if (s->key_hex) {
-		snprintf(stem, sizeof(stem), "k-%s", s->key_hex);
-	} else {
+	{
 		char rnd[SPOK_EXEC_ID_LEN + 1];
 
 		if ((result = spok_store_new_id(rnd, sizeof(rnd), err)) != SPOK_OK)
@@ -182,7 +180,8 @@ int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 	result = srv_write_task_source(d, stem, s->ext, s->data, s->len, &path, err);
 	if (result != SPOK_OK)
 		goto done;
-	result = submit_to(d, d->cfg.clusters[k].name, t, ns, path, id, sizeof(id), err);
+	/* The key goes into the write-ahead row itself (UNIQUE): same key, same execution. */
+	result = submit_to(d, d->cfg.clusters[k].name, t, ns, path, s->key_hex, id, sizeof(id), err);
 	if (result != SPOK_OK) {
 		unlink(path);
 		goto done;

@@ -69,6 +69,7 @@ static const struct col cols[] = {
 	COL("task_source", C_STR, task_source),
 	COL("links_json", C_STR, links_json),
 	COL("outputs_json", C_STR, outputs_json),
+	COL("idempotency_key", C_STR, idempotency_key),
 };
 #define NCOLS (sizeof(cols) / sizeof(cols[0]))
 
@@ -84,6 +85,11 @@ static const struct col cols[] = {
 #define ABORT_PENDING_SQL                                                                         \
 	"(abort_requested = 1 AND phase IN ('UNDEFINED', 'QUEUED', 'WAITING_FOR_RESOURCES',"     \
 	" 'INITIALIZING', 'RUNNING'))"
+
+/* The file name of task_source (what follows its last '/'), in SQL. */
+#define BASENAME_SQL "replace(task_source, rtrim(task_source, replace(task_source, '/', '')), '')"
+#define HEX8_GLOB "[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]"
+#define HEX64_GLOB HEX8_GLOB HEX8_GLOB HEX8_GLOB HEX8_GLOB HEX8_GLOB HEX8_GLOB HEX8_GLOB HEX8_GLOB
 
 /* Forward-only migrations; index i upgrades user_version i -> i+1. */
 static const char *const migrations[] = {
@@ -122,6 +128,15 @@ static const char *const migrations[] = {
 	/* v4: the supervisor's start time next to its pid, so a reused pid or a zombie is not
 	 * taken for the process that follows the execution. Old rows keep 0 ("not known"). */
 	"ALTER TABLE executions ADD COLUMN supervisor_start INTEGER NOT NULL DEFAULT 0;",
+	/* v5: the daemon's idempotency key is a column with a UNIQUE index instead of a task
+	 * file name found by prefix search (k-<64 hex>.<ext> under the tasks dir). Existing
+	 * keyed rows get their key from that name; should two rows carry one key, the first
+	 * row keeps it (UPDATE OR IGNORE in rowid order), as the oldest won before. */
+	"ALTER TABLE executions ADD COLUMN idempotency_key TEXT;"
+	"CREATE UNIQUE INDEX executions_idempotency ON executions(idempotency_key);"
+	"UPDATE OR IGNORE executions SET idempotency_key = substr(" BASENAME_SQL ", 3, 64)"
+	" WHERE " BASENAME_SQL " GLOB 'k-" HEX64_GLOB ".*';"
+	"DROP INDEX IF EXISTS executions_source;",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == SPOK_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -584,7 +599,7 @@ int spok_store_insert(struct spok_store *s, const struct spok_execution *e, stru
 static bool update_skips(const struct col *c)
 {
 	return strcmp(c->name, "id") == 0 || strcmp(c->name, "abort_requested") == 0 ||
-	       strcmp(c->name, "created_ms") == 0;
+	       strcmp(c->name, "created_ms") == 0 || strcmp(c->name, "idempotency_key") == 0;
 }
 
 static int update_row(struct spok_store *s, const struct spok_execution *e, struct spok_err *err)
@@ -1131,40 +1146,22 @@ int spok_store_namespaces(struct spok_store *s, const char *backend, uint32_t ph
 	return result;
 }
 
-int spok_store_each_source(struct spok_store *s, const char *prefix, spok_store_source_fn fn,
-			   void *data, struct spok_err *err)
+int spok_store_find_key(struct spok_store *s, const char *key, char **id, struct spok_err *err)
 {
-	size_t len = strlen(prefix);
-	char *upper = xstrdup(prefix);
 	sqlite3_stmt *st = NULL;
 	int r, result;
 
-	/* [prefix, prefix with its last byte + 1) is a range the task_source index can seek;
-	 * the substr test keeps the answer exact when no such bound exists. */
-	while (len > 0 && (unsigned char)upper[len - 1] == 0xff)
-		upper[--len] = '\0';
-	if (len > 0)
-		upper[len - 1] = (char)((unsigned char)upper[len - 1] + 1);
-	result = prepare(s, len > 0 ? "SELECT id, task_source FROM executions WHERE task_source >= ?1"
-				      " AND task_source < ?2 AND substr(task_source, 1, length(?1)) = ?1"
-				      " ORDER BY created_ms, id"
-				    : "SELECT id, task_source FROM executions WHERE task_source IS NOT NULL"
-				      " AND substr(task_source, 1, length(?1)) = ?1 ORDER BY created_ms, id",
-			 &st, err);
+	*id = NULL;
+	result = prepare(s, "SELECT id FROM executions WHERE idempotency_key = ?1", &st, err);
 	if (result == 0) {
-		sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
-		if (len > 0)
-			sqlite3_bind_text(st, 2, upper, -1, SQLITE_STATIC);
-	}
-	while (result == 0 && (r = sqlite3_step(st)) != SQLITE_DONE) {
-		if (r != SQLITE_ROW)
-			result = db_fail(s, err, "listing task sources");
-		else
-			fn(data, (const char *)sqlite3_column_text(st, 0),
-			   (const char *)sqlite3_column_text(st, 1));
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		r = sqlite3_step(st);
+		if (r == SQLITE_ROW)
+			*id = xstrdup((const char *)sqlite3_column_text(st, 0));
+		else if (r != SQLITE_DONE)
+			result = db_fail(s, err, "looking up an idempotency key");
 	}
 	sqlite3_finalize(st);
-	free(upper);
 	return result;
 }
 

@@ -22,7 +22,7 @@
  * Scale: spok_store_list reads every row and is for small stores and tests. Readers that
  * must stay cheap at 100k+ executions use the indexed calls: spok_store_list_page (keyset
  * pages, newest first), spok_store_count_by_phase (one GROUP BY), spok_store_list_unfinished
- * (what an engine adopts), spok_store_namespaces and spok_store_each_source.
+ * (what an engine adopts), spok_store_namespaces and spok_store_find_key.
  */
 #ifndef SPOK_STORE_STORE_H
 #define SPOK_STORE_STORE_H
@@ -39,7 +39,7 @@
 #include "model/execution.h"
 #include "model/model.h"
 
-#define SPOK_STORE_SCHEMA_VERSION 4
+#define SPOK_STORE_SCHEMA_VERSION 5
 #define SPOK_EXEC_ID_LEN 13 /* "sp-" + 10 */
 
 struct spok_store;
@@ -141,12 +141,10 @@ int spok_store_abort_requests(struct spok_store *s, const char *backend, struct 
  * in phases (0 = any), pushed onto out (sorted). */
 int spok_store_namespaces(struct spok_store *s, const char *backend, uint32_t phases,
 			  struct spok_strv *out, struct spok_err *err);
-/* Calls fn(data, id, task_source) for every execution whose task_source starts with
- * prefix, oldest first, through the task_source index (the daemon's idempotency keys live
- * in task file names). Strings are valid only during the call. */
-typedef void (*spok_store_source_fn)(void *data, const char *id, const char *task_source);
-int spok_store_each_source(struct spok_store *s, const char *prefix, spok_store_source_fn fn,
-			   void *data, struct spok_err *err);
+/* The id of the execution recorded with idempotency key key (*id heap, caller frees), or
+ * *id NULL when there is none. One seek in the key's UNIQUE index; inserting a second row
+ * with a key already used fails with SPOK_ECONFLICT. */
+int spok_store_find_key(struct spok_store *s, const char *key, char **id, struct spok_err *err);
 
 /* Attempts of one execution, oldest first. */
 int spok_store_attempts(struct spok_store *s, const char *id, struct spok_attempt **out,

@@ -332,10 +332,10 @@ static void test_submit_refusals(void **state)
 	char id[SPOK_EXEC_ID_LEN + 1];
 
 	spok_task_init(&t);
-	assert_int_equal(spok_backend_kube.submit(&f->ctx, &t, "ns", NULL, id, sizeof(id), &err),
+	assert_int_equal(spok_backend_kube.submit(&f->ctx, &t, "ns", NULL, NULL, id, sizeof(id), &err),
 			 SPOK_EINVAL);
 	assert_non_null(strstr(err.msg, "no engine"));
-	assert_int_equal(spok_backend_local.submit(&f->ctx, &t, "ns", NULL, id, sizeof(id), &err),
+	assert_int_equal(spok_backend_local.submit(&f->ctx, &t, "ns", NULL, NULL, id, sizeof(id), &err),
 			 SPOK_EINVAL);
 	spok_task_free(&t);
 }

@@ -125,6 +125,103 @@ static void test_ids(void **state)
 	assert_string_not_equal(a, b);
 }
 
+#define KEY_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define KEY_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+/* Idempotency keys are a UNIQUE column (issue 10): same key, same execution. */
+static void test_idempotency_key(void **state)
+{
+	(void)state;
+	char *dir = make_tmpdir();
+	struct spok_store *s = NULL;
+	struct spok_err err = {0};
+	struct spok_execution e;
+	char *id = NULL;
+
+	assert_int_equal(spok_store_open(dir, &s, &err), 0);
+	fill(&e, "sp-keyedkeyed");
+	e.idempotency_key = xstrdup(KEY_A);
+	assert_int_equal(spok_store_insert(s, &e, &err), 0);
+	e.phase = SPOK_PHASE_RUNNING; /* an update keeps the key */
+	free(e.idempotency_key);
+	e.idempotency_key = NULL;
+	assert_int_equal(spok_store_update(s, &e, &err), 0);
+	spok_execution_free(&e);
+	assert_int_equal(spok_store_find_key(s, KEY_A, &id, &err), 0);
+	assert_string_equal(id, "sp-keyedkeyed");
+	free(id);
+	assert_int_equal(spok_store_find_key(s, KEY_B, &id, &err), 0);
+	assert_null(id);
+	fill(&e, "sp-keyedagain");
+	e.idempotency_key = xstrdup(KEY_A);
+	assert_int_equal(spok_store_insert(s, &e, &err), SPOK_ECONFLICT);
+	spok_execution_free(&e);
+	fill(&e, "sp-nokeynokey"); /* rows without a key do not collide */
+	assert_int_equal(spok_store_insert(s, &e, &err), 0);
+	spok_execution_free(&e);
+	fill(&e, "sp-nokeynoke2");
+	assert_int_equal(spok_store_insert(s, &e, &err), 0);
+	spok_execution_free(&e);
+	spok_store_close(s);
+	rm_rf(dir);
+	free(dir);
+}
+
+/* Schema 4 -> 5: a keyed row's key came from its task file name k-<hex>.<ext>; the
+ * migration moves it into the column, and the first of two rows with one name keeps it. */
+static void test_migrate_keys(void **state)
+{
+	(void)state;
+	char *dir = make_tmpdir();
+	char *path = xasprintf("%s/spok.db", dir);
+	struct spok_store *s = NULL;
+	struct spok_err err = {0};
+	struct spok_execution e;
+	char *id = NULL;
+	sqlite3 *db;
+
+	assert_int_equal(spok_store_open(dir, &s, &err), 0);
+	fill(&e, "sp-oldkeyed01");
+	e.task_source = xstrdup("/d/server/tasks/k-" KEY_A ".yaml");
+	assert_int_equal(spok_store_insert(s, &e, &err), 0);
+	spok_execution_free(&e);
+	fill(&e, "sp-oldkeyed02");
+	e.task_source = xstrdup("/d/server/tasks/k-" KEY_A ".yaml");
+	assert_int_equal(spok_store_insert(s, &e, &err), 0);
+	spok_execution_free(&e);
+	fill(&e, "sp-oldkeyed03");
+	e.task_source = xstrdup("/d/k-dir/server/tasks/k-" KEY_B ".ctr");
+	assert_int_equal(spok_store_insert(s, &e, &err), 0);
+	spok_execution_free(&e);
+	fill(&e, "sp-oldrandom1");
+	e.task_source = xstrdup("/d/server/tasks/r-abcdefghij.yaml");
+	assert_int_equal(spok_store_insert(s, &e, &err), 0);
+	spok_execution_free(&e);
+	spok_store_close(s);
+	/* Make it a version 4 store: no key column, no key index. */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX executions_idempotency;"
+				      "ALTER TABLE executions DROP COLUMN idempotency_key;"
+				      "CREATE INDEX executions_source ON executions(task_source);"
+				      "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(spok_store_open(dir, &s, &err), 0);
+	assert_int_equal(spok_store_find_key(s, KEY_A, &id, &err), 0);
+	assert_string_equal(id, "sp-oldkeyed01");
+	free(id);
+	assert_int_equal(spok_store_find_key(s, KEY_B, &id, &err), 0);
+	assert_string_equal(id, "sp-oldkeyed03");
+	free(id);
+	assert_int_equal(spok_store_get(s, "sp-oldrandom1", &e, &err), 0);
+	assert_null(e.idempotency_key);
+	spok_execution_free(&e);
+	spok_store_close(s);
+	rm_rf(dir);
+	free(dir);
+	free(path);
+}
+
 static void test_migrations(void **state)
 {
 	(void)state;
@@ -485,6 +582,8 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_migrations),
+		cmocka_unit_test(test_idempotency_key),
+		cmocka_unit_test(test_migrate_keys),
 		cmocka_unit_test(test_data_dir),
 		cmocka_unit_test(test_two_connections),
 		cmocka_unit_test(test_busy),

@@ -411,15 +411,10 @@ static void add_ns(struct spok_store *s, const char *id, const char *backend, co
 	spok_execution_free(&e);
 }
 
-static void collect_src(void *data, const char *id, const char *src)
-{
-	spok_strv_pushf(data, "%s=%s", id, src);
-}
-
 static void test_namespaces_and_sources(void **state)
 {
 	struct fx *f = *state;
-	struct spok_strv ns = {0}, src = {0};
+	struct spok_strv ns = {0};
 	uint32_t done = SPOK_STORE_PHASE(SPOK_PHASE_SUCCEEDED);
 
 	add_ns(f->s, "sp-1", "kind", "b", "app1", SPOK_PHASE_SUCCEEDED, "/t/k-aa.json");
@@ -437,18 +432,6 @@ static void test_namespaces_and_sources(void **state)
 	assert_int_equal(ns.len, 3);
 	spok_strv_free(&ns);
 
-	assert_int_equal(spok_store_each_source(f->s, "/t/k-", collect_src, &src, NULL), 0);
-	assert_int_equal(src.len, 3);
-	assert_string_equal(src.items[0], "sp-1=/t/k-aa.json");
-	assert_string_equal(src.items[1], "sp-2=/t/k-bb.yaml");
-	assert_string_equal(src.items[2], "sp-5=/t/k-\xff.json");
-	spok_strv_free(&src);
-	assert_int_equal(spok_store_each_source(f->s, "/t/k-\xff", collect_src, &src, NULL), 0);
-	assert_int_equal(src.len, 1);
-	spok_strv_free(&src);
-	assert_int_equal(spok_store_each_source(f->s, "", collect_src, &src, NULL), 0);
-	assert_int_equal(src.len, 6);
-	spok_strv_free(&src);
 }
 
 /* The query plans use the v2 indexes (a plan, not a timing). */
@@ -572,8 +555,8 @@ static void test_migrate_from_v1(void **state)
 		    " 'WAITING_FOR_RESOURCES', 'INITIALIZING', 'RUNNING') OR (phase = 'RETRYABLE_FAILURE'"
 		    " AND attempt < max_attempts - 1 AND abort_requested = 0)) AND backend = 'kind'"
 		    " ORDER BY created_ms, id", "executions_unfinished");
-	assert_plan(f->path, "SELECT id FROM executions WHERE task_source >= '/t/k-' AND"
-		    " task_source < '/t/k.'", "executions_source");
+	assert_plan(f->path, "SELECT id FROM executions WHERE idempotency_key = 'k'",
+		    "executions_idempotency");
 }
 
 int main(void)
