@@ -10,9 +10,7 @@
 #include "common/xalloc.h"
 #include "server/server.h"
 #include "jobfile/jobfile.h"
-#ifdef SPOK_HAVE_CONNECTOR
 #include "connector/connector.h"
-#endif
 
 static const char serve_synopsis[] = "spok serve [--config FILE] [--listen HOST:PORT] "
 				     "[--health-listen HOST:PORT] [--grpc HOST:PORT] [--check-config]";
@@ -25,7 +23,6 @@ static void on_listening(void *data, const char *host, unsigned port)
 	fflush(stdout);
 }
 
-#ifdef SPOK_HAVE_CONNECTOR
 static void on_grpc_listening(void *data, const char *addr, unsigned port)
 {
 	(void)data;
@@ -43,7 +40,6 @@ static void grpc_stop(void *ext)
 {
 	spok_connector_stop(ext);
 }
-#endif
 
 static void on_health_listening(void *data, const char *host, unsigned port)
 {
@@ -95,7 +91,6 @@ int cmd_serve(struct spok_cli *cli, int argc, char **argv)
 	o.context = cli->context;
 	o.on_listening = on_listening;
 	o.on_health_listening = on_health_listening;
-#ifdef SPOK_HAVE_CONNECTOR
 	struct spok_conn_opts co = {&plat, dir, grpc, on_grpc_listening, NULL};
 
 	if (grpc) {
@@ -105,11 +100,6 @@ int cmd_serve(struct spok_cli *cli, int argc, char **argv)
 	}
 	if (result == 0 && check && grpc)
 		result = spok_connector_check(&co, &err);
-#else
-	if (result == 0 && grpc)
-		result = spok_err_set(&err, SPOK_EINVAL, "serve: --grpc: this spok was built "
-				      "without the connector (libgrpc-dev)");
-#endif
 	if (result == 0 && check) {
 		result = spok_server_check(&o, &err);
 		if (result == 0)

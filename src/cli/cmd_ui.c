@@ -35,7 +35,6 @@
 
 #include "cli/cli.h"
 
-#ifdef SPOK_HAVE_ENGINE
 #include <microhttpd.h>
 
 #include "backend/backend.h"
@@ -1021,17 +1020,3 @@ int cmd_ui(struct spok_cli *cli, int argc, char **argv)
 	return result == 0 ? 0 : spok_cli_fail(&err);
 }
 
-#else /* built without src/engine */
-
-int cmd_ui(struct spok_cli *cli, int argc, char **argv)
-{
-	struct spok_err err = {0};
-
-	(void)cli;
-	(void)argc;
-	(void)argv;
-	spok_err_set(&err, SPOK_EINVAL, "this spok was built without cluster support (src/engine); "
-		     "rebuild with the engine module");
-	return spok_cli_fail(&err);
-}
-#endif

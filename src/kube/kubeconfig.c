@@ -12,9 +12,7 @@
 #include "common/xalloc.h"
 #include "kube/exec.h"
 #include "kube/internal.h"
-#ifdef SPOK_KUBE_HAVE_YAML
 #include "yamljson/yamljson.h"
-#endif
 
 void kube_secret_free(char *s)
 {
@@ -137,13 +135,7 @@ static json_t *text_to_json(const char *text, size_t len, const char *path, stru
 				     path, jerr.line, jerr.column, jerr.text);
 		return doc;
 	}
-#ifdef SPOK_KUBE_HAVE_YAML
 	return spok_yaml_to_json(text, len, path, err);
-#else
-	spok_err_set(err, SPOK_EINVAL, "%s: YAML kubeconfig needs the spec module (not built); "
-		     "convert it to JSON with `kubectl config view --raw -o json`", path);
-	return NULL;
-#endif
 }
 
 /* ---- path rebasing (per file, before merging) ---- */

@@ -12,15 +12,12 @@
 #include "common/utf8.h"
 #include "common/xalloc.h"
 #include "local/internal.h"
-#ifdef SPOK_HAVE_FLYTE
 #include "flyteidl/flyteidl.h"
 #include "sparkapp/sparkapp.h"
-#endif
 
 #define PB_MAX ((size_t)64 << 20)
 #define REASON_MAX 400
 
-#ifdef SPOK_HAVE_FLYTE
 static int write_file(const char *path, const uint8_t *p, size_t n, struct spok_err *err)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -158,20 +155,13 @@ static void flyte_outputs(struct spok_execution *x)
 	free(errpb);
 	free(outpb);
 }
-#endif
 
 int spok_local_flyte_prepare(const struct spok_task *t, const struct spok_local_opts *o,
 			     const struct spok_execution *x, struct spok_strv *argv,
 			     struct spok_err *err)
 {
 	if (t->origin == SPOK_ORIGIN_FLYTE) {
-#ifdef SPOK_HAVE_FLYTE
 		return flyte_prepare(t, o, x, argv, err);
-#else
-		(void)o;
-		(void)x;
-		return spok_err_set(err, SPOK_EINVAL, "flytekit tasks need spok built with src/flyteidl and src/sparkapp");
-#endif
 	}
 	(void)o;
 	(void)x;
@@ -183,11 +173,6 @@ int spok_local_flyte_prepare(const struct spok_task *t, const struct spok_local_
 
 void spok_local_flyte_outputs(const struct spok_task *t, struct spok_execution *x)
 {
-#ifdef SPOK_HAVE_FLYTE
 	if (t->origin == SPOK_ORIGIN_FLYTE)
 		flyte_outputs(x);
-#else
-	(void)t;
-	(void)x;
-#endif
 }

@@ -22,12 +22,8 @@
 #include "common/utf8.h"
 #include "common/xalloc.h"
 #include "local/internal.h"
-#ifdef SPOK_HAVE_SPARKAPP
 #include "sparkapp/sparkapp.h"
-#endif
-#ifdef SPOK_HAVE_FLYTE
 #include "flyteidl/flyteidl.h"
-#endif
 
 extern char **environ;
 
@@ -214,14 +210,8 @@ static void effective_conf(const struct spok_task *t, const struct spok_platform
 			   struct spok_strmap *out)
 {
 	struct spok_strmap all = {0};
-#ifdef SPOK_HAVE_SPARKAPP
 	struct spok_exec ex = {.execution_name = x->id, .attempt = x->attempt, .now_ms = x->started_ms};
 	spok_sparkapp_conf(t, p, &ex, x->id, &all);
-#else
-	(void)x;
-	spok_strmap_copy(&all, &p->spark.spark_config_default);
-	spok_strmap_merge(&all, &t->spark_conf);
-#endif
 	for (size_t i = 0; i < all.len; i++) {
 		const char *k = all.items[i].key, *v = all.items[i].value;
 		if (k8s_only(k))
@@ -472,16 +462,12 @@ static int check_inputs(const struct spok_task *t, const struct spok_local_opts 
 					    o->inputs->items[0].key);
 		return 0;
 	}
-#ifdef SPOK_HAVE_FLYTE
 	struct spok_strmap none = {0};
 	uint8_t *buf = NULL;
 	size_t n = 0;
 	int r = spok_flyte_encode_inputs(&t->inputs, o->inputs ? o->inputs : &none, &buf, &n, err);
 	free(buf);
 	return r;
-#else
-	return spok_err_set(err, SPOK_EINVAL, "%s: flytekit tasks need spok built with src/flyteidl", t->source_path ? t->source_path : "task");
-#endif
 }
 
 static int make_dirs(const char *data_dir, const char *id, char **run_dir, char **events,
