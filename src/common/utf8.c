@@ -1,6 +1,7 @@
 /* utf8.c - see utf8.h. */
 #include "common/utf8.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/xalloc.h"
@@ -121,4 +122,19 @@ char *spok_utf8_sanitize(const char *s)
 	}
 	r[out] = '\0';
 	return r;
+}
+
+json_t *spok_json_text(const char *s)
+{
+	char *clean;
+	json_t *j;
+
+	if (s == NULL)
+		return json_null();
+	if ((j = json_string(s)) != NULL)
+		return j;
+	clean = spok_utf8_sanitize(s);
+	j = json_string(clean);
+	free(clean);
+	return j ? j : json_null();
 }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 /* Length (1-4) of the valid sequence at s[0..n), with its code point in *cp; 0 when the
  * bytes there are not valid UTF-8 (callers skip one byte and go on). n == 0 gives 0. */
 size_t spok_utf8_decode(const char *s, size_t n, uint32_t *cp);
@@ -35,5 +37,9 @@ bool spok_utf8_validn(const char *s, size_t n);
 /* A heap copy of s with every byte that does not start a valid sequence replaced by U+FFFD.
  * NULL in, NULL out. Valid input comes back unchanged. */
 char *spok_utf8_sanitize(const char *s);
+
+/* A JSON string of s (new reference): as-is when valid, else spok_utf8_sanitize'd, so text
+ * from outside never makes a field disappear. NULL in, JSON null out. */
+json_t *spok_json_text(const char *s);
 
 #endif

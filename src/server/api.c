@@ -115,23 +115,6 @@ static json_t *links_of(const struct spok_execution *x)
 	return out;
 }
 
-/* Text from outside (driver logs, error.pb) need not be UTF-8; jansson refuses it, so bad
- * bytes become U+FFFD instead of the field disappearing. */
-static json_t *api_text(const char *v)
-{
-	char *clean;
-	json_t *j;
-
-	if (v == NULL)
-		return json_null();
-	if ((j = json_string(v)) != NULL)
-		return j;
-	clean = spok_utf8_sanitize(v);
-	j = json_string(clean);
-	free(clean);
-	return j ? j : json_null();
-}
-
 static json_t *api_ms(int64_t v)
 {
 	return v == 0 ? json_null() : json_integer(v);
@@ -148,28 +131,28 @@ static json_t *exec_view(const struct spok_execution *x)
 		json_loads(x->outputs_json, JSON_DECODE_ANY, NULL) : NULL;
 	int64_t end = x->finished_ms ? x->finished_ms : spok_now_ms();
 
-	json_object_set_new(j, "id", api_text(x->id));
-	json_object_set_new(j, "taskName", api_text(x->task_name));
-	json_object_set_new(j, "project", api_text(x->project));
-	json_object_set_new(j, "domain", api_text(x->domain));
-	json_object_set_new(j, "backend", api_text(x->backend));
-	json_object_set_new(j, "namespace", api_text(x->namespace_));
-	json_object_set_new(j, "resourceName", api_text(x->resource_name));
+	json_object_set_new(j, "id", spok_json_text(x->id));
+	json_object_set_new(j, "taskName", spok_json_text(x->task_name));
+	json_object_set_new(j, "project", spok_json_text(x->project));
+	json_object_set_new(j, "domain", spok_json_text(x->domain));
+	json_object_set_new(j, "backend", spok_json_text(x->backend));
+	json_object_set_new(j, "namespace", spok_json_text(x->namespace_));
+	json_object_set_new(j, "resourceName", spok_json_text(x->resource_name));
 	json_object_set_new(j, "attempt", json_integer(x->attempt));
 	json_object_set_new(j, "maxAttempts", json_integer(x->max_attempts));
 	json_object_set_new(j, "phase", json_string(spok_phase_name(x->phase)));
 	json_object_set_new(j, "phaseVersion", json_integer(x->phase_version));
-	json_object_set_new(j, "reason", api_text(x->reason));
-	json_object_set_new(j, "errorMessage", api_text(x->error_message));
+	json_object_set_new(j, "reason", spok_json_text(x->reason));
+	json_object_set_new(j, "errorMessage", spok_json_text(x->error_message));
 	json_object_set_new(j, "createdMs", api_ms(x->created_ms));
 	json_object_set_new(j, "startedMs", api_ms(x->started_ms));
 	json_object_set_new(j, "finishedMs", api_ms(x->finished_ms));
 	json_object_set_new(j, "exitCode", x->has_exit_code ? json_integer(x->exit_code) : json_null());
 	json_object_set_new(j, "abortRequested", json_boolean(x->abort_requested));
-	json_object_set_new(j, "sparkAppId", api_text(x->spark_app_id));
-	json_object_set_new(j, "uiUrl", api_text(x->ui_url));
-	json_object_set_new(j, "historyUrl", api_text(x->history_url));
-	json_object_set_new(j, "outputs", outputs ? outputs : api_text(x->outputs_json));
+	json_object_set_new(j, "sparkAppId", spok_json_text(x->spark_app_id));
+	json_object_set_new(j, "uiUrl", spok_json_text(x->ui_url));
+	json_object_set_new(j, "historyUrl", spok_json_text(x->history_url));
+	json_object_set_new(j, "outputs", outputs ? outputs : spok_json_text(x->outputs_json));
 	json_object_set_new(j, "links", links_of(x));
 	json_object_set_new(j, "durationMs", x->started_ms ? json_integer(end - x->started_ms) : json_null());
 	return j;

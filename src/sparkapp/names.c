@@ -18,15 +18,7 @@ static char *utf8_repair(const char *s)
 
 json_t *spok__jstr(const char *s)
 {
-	char *fixed;
-	json_t *j;
-
-	if (s == NULL)
-		s = "";
-	fixed = utf8_repair(s);
-	j = json_string(fixed ? fixed : s);
-	free(fixed);
-	return j;
+	return spok_json_text(s ? s : "");
 }
 
 void spok__jset(json_t *obj, const char *key, json_t *val)

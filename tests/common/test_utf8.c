@@ -114,6 +114,24 @@ static void test_complete(void **state)
 	assert_int_equal(spok_utf8_complete("\x80\x80\x80\x80\x80", 5), 5); /* stray: not a cut */
 }
 
+/* One JSON string helper for the CLI view, the API view and the builder: bad bytes become
+ * U+FFFD instead of the value disappearing; NULL becomes JSON null. */
+static void test_json_text(void **state)
+{
+	json_t *j;
+
+	(void)state;
+	j = spok_json_text(NULL);
+	assert_true(json_is_null(j));
+	json_decref(j);
+	j = spok_json_text("ok \xc3\xa9");
+	assert_string_equal(json_string_value(j), "ok \xc3\xa9");
+	json_decref(j);
+	j = spok_json_text("a\xff" "b");
+	assert_string_equal(json_string_value(j), "a\xef\xbf\xbd" "b");
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -122,6 +140,7 @@ int main(void)
 		cmocka_unit_test(test_sanitize),
 		cmocka_unit_test(test_rune_len),
 		cmocka_unit_test(test_complete),
+		cmocka_unit_test(test_json_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
