@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "common/pid.h" /* spok_pid_ok: a stored pid/pgid is checked before any signal */
 #include "local/local.h"
@@ -24,12 +25,25 @@ int spok_local_main_file(const struct spok_task *t, const struct spok_spark_env 
 void spok_local_env(const struct spok_task *t, const struct spok_spark_env *env,
 		    const struct spok_local_opts *o, const struct spok_execution *x,
 		    struct spok_strv *envv);
-/* Spawns argv in its own session, streams output to x->log_path (and the terminal),
- * records RUNNING/pid/UI in the store, handles abort/timeout/signals; fills *ar. */
-int spok_local_spawn_and_wait(struct spok_store *st, const struct spok_task *t,
-			      const struct spok_local_opts *o, struct spok_execution *x,
-			      const struct spok_strv *argv, const struct spok_strv *envv,
-			      struct attempt_result *ar, struct spok_err *err);
+/* One attempt on a borrowed loop (spawn.c). */
+struct spok_local_attempt;
+/* The attempt's end: its handles are closed and what was left of its process group is gone;
+ * result is nonzero (err says why) when spawning or the RUNNING write failed. */
+typedef void (*spok_local_attempt_cb)(void *arg, int result, const struct spok_err *err);
+/* Spawns argv in its own session, streams output to x->log_path (and the terminal), records
+ * RUNNING/pid/UI in the store, acts on abort requests and the timeout; fills *ar. An error
+ * return (the log cannot be created) starts nothing and never calls cb; otherwise cb is
+ * called exactly once from the loop, and *out is valid until then. Everything passed in is
+ * borrowed until cb. */
+int spok_local_attempt_start(uv_loop_t *loop, struct spok_store *st, const struct spok_task *t,
+			     const struct spok_local_opts *o, struct spok_execution *x,
+			     const struct spok_strv *argv, const struct spok_strv *envv,
+			     struct attempt_result *ar, spok_local_attempt_cb cb, void *arg,
+			     struct spok_local_attempt **out, struct spok_err *err);
+/* TERM the group, KILL after the grace (why: static string, the recorded reason). */
+void spok_local_attempt_stop(struct spok_local_attempt *a, const char *why);
+/* KILL the group now (asked again while waiting for the grace). */
+void spok_local_attempt_kill(struct spok_local_attempt *a);
 /* flytekit tasks: writes inputs.pb and appends the rendered container args to argv.
  * Other tasks: appends the task's args. */
 int spok_local_flyte_prepare(const struct spok_task *t, const struct spok_local_opts *o,
@@ -42,9 +56,14 @@ void spok_local_flyte_outputs(const struct spok_task *t, struct spok_execution *
 void spok_local_stop_group(int64_t pgid, uint64_t grace_ms);
 
 /* ---- settle.c ---- */
-/* Takes (creating it) the exclusive flock on <run_dir>/supervisor.lock for execution id and
- * holds it until spok_local_lock_release; a second supervisor gets SPOK_ECONFLICT. The fd is
- * close-on-exec: spark-submit does not inherit it. One execution per process. */
+/* Takes (creating it) the exclusive flock on <run_dir>/supervisor.lock; *fd holds it until
+ * closed; a second supervisor gets SPOK_ECONFLICT. The fd is close-on-exec: spark-submit does
+ * not inherit it. */
+int spok_local_lock_open(const char *run_dir, const char *id, int *fd, struct spok_err *err);
+/* The lock spok_local_submit left for execution id: the caller now owns its fd; -1 if none.
+ * Only bridges spok_local_submit and spok_local_start (one held at a time per process). */
+int spok_local_lock_adopt(const char *id);
+/* spok_local_submit's lock (see above): take / drop it. */
 int spok_local_lock_take(const char *run_dir, const char *id, struct spok_err *err);
 void spok_local_lock_release(void);
 /* <run dir>/outcome.json (heap). */
@@ -61,10 +80,13 @@ int spok_local_settle_as(struct spok_store *st, struct spok_execution *x, const 
 			 uint64_t grace_ms, struct spok_err *err);
 
 /* ---- stop signals (spawn.c) ---- */
-/* SIGHUP/SIGINT/SIGTERM/SIGQUIT only note the signal (and wake the attempt's loop) while a
- * supervisor runs; SIGPIPE is ignored. install/restore bracket spok_local_supervise. */
-void spok_local_signals_install(void);
+/* SIGHUP/SIGINT/SIGTERM/SIGQUIT only note the signal (and uv_async_send wake) while the
+ * blocking supervisor runs; SIGPIPE is ignored. install/restore bracket spok_local_supervise;
+ * restore forgets wake before the caller closes it. */
+void spok_local_signals_install(uv_async_t *wake);
 void spok_local_signals_restore(void);
+/* How many stop signals came since install. */
+int spok_local_stop_count(void);
 /* The reason recorded for a run stopped by sig (static string). */
 const char *spok_local_signal_reason(int sig);
 

@@ -634,45 +634,29 @@ static void unlink_props(const struct spok_execution *x)
 	free(path);
 }
 
-static int run_one(struct spok_store *st, const struct spok_task *t, const struct spok_platform *p,
-		   const struct spok_spark_env *env, const struct spok_local_opts *o,
-		   struct spok_execution *x, struct spok_err *err)
-{
-	struct spok_strv argv = {0}, envv = {0};
-	struct attempt_result ar;
-	int ui_port = free_port();
-	int result;
+/* ---- a run on a borrowed loop ---- */
 
-	x->started_ms = spok_now_ms();
-	x->finished_ms = 0;
-	x->has_exit_code = false;
-	set_str(&x->reason, NULL);
-	set_str(&x->ui_url, NULL);
-	set_str(&x->spark_app_id, NULL);
-	set_str(&x->history_url, NULL);
-	set_str(&x->log_path, xasprintf("%s/attempt-%u.log", x->run_dir, x->attempt));
-	result = spok_local_argv(t, p, env, o, x, ui_port, &argv, err);
-	if (result == 0)
-		result = spok_local_flyte_prepare(t, o, x, &argv, err);
-	if (result != 0) {
-		unlink_props(x);
-		goto fail;
-	}
-	spok_local_env(t, env, o, x, &envv);
-	spok_local_outcome_reserve(x);
-	result = spok_local_spawn_and_wait(st, t, o, x, &argv, &envv, &ar, err);
-	unlink_props(x);
-	if (result != 0)
-		goto fail;
-	x->finished_ms = spok_now_ms();
-	classify(st, t, x, &ar);
-	set_history(x, o->data_dir);
-	result = spok_local_commit(st, x, err);
-fail:
-	spok_strv_free(&argv);
-	spok_strv_free(&envv);
-	return result;
-}
+struct spok_local_run {
+	uv_loop_t *loop;
+	struct spok_store *st;
+	const struct spok_task *t;
+	const struct spok_platform *p;
+	const struct spok_local_opts *o;
+	struct spok_execution *x;
+	struct spok_spark_env env;
+	int lock_fd;
+	uv_timer_t kick;                /* the next step: an attempt, or the end */
+	struct spok_local_attempt *a;   /* the attempt running now, or NULL */
+	struct attempt_result ar;
+	struct spok_strv argv, envv;
+	const char *stop_why;           /* spok_local_run_abort's reason (static), or NULL */
+	unsigned stops;                 /* spok_local_run_abort calls */
+	bool ending;
+	int result;
+	struct spok_err err;
+	spok_local_done_cb cb;
+	void *cb_arg;
+};
 
 static void say(const struct spok_local_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(const struct spok_local_opts *o, const char *fmt, ...)
@@ -697,49 +681,225 @@ static bool abort_pending(struct spok_store *st, const struct spok_execution *x)
 	return req;
 }
 
-int spok_local_supervise(struct spok_store *st, const struct spok_task *t,
-			 const struct spok_platform *p, const struct spok_local_opts *o,
-			 struct spok_execution *x, struct spok_err *err)
+static void on_run_closed(uv_handle_t *h)
 {
-	struct spok_spark_env env;
-	int result = spok_spark_env_find(&env, err);
+	struct spok_local_run *r = h->data;
+	spok_local_done_cb cb = r->cb;
+	void *arg = r->cb_arg;
+	int result = r->result;
+	struct spok_err e = r->err;
 
-	if (result != 0)
-		return result;
-	result = spok_local_lock_take(x->run_dir, x->id, err);
+	/* Recorded (or left in outcome.json): from here a reader may settle the row. */
+	if (r->lock_fd >= 0)
+		close(r->lock_fd);
+	spok_spark_env_free(&r->env);
+	free(r);
+	cb(arg, result, &e);
+}
+
+static void run_end(struct spok_local_run *r, int result)
+{
+	r->ending = true;
+	r->result = result;
+	uv_timer_stop(&r->kick);
+	uv_close((uv_handle_t *)&r->kick, on_run_closed);
+}
+
+static void on_kick(uv_timer_t *t);
+
+static void on_attempt_done(void *arg, int result, const struct spok_err *err)
+{
+	struct spok_local_run *r = arg;
+	struct spok_execution *x = r->x;
+
+	r->a = NULL;
+	unlink_props(x);
+	spok_strv_free(&r->argv);
+	spok_strv_free(&r->envv);
 	if (result != 0) {
-		spok_spark_env_free(&env);
+		r->err = *err;
+		run_end(r, result);
+		return;
+	}
+	x->finished_ms = spok_now_ms();
+	classify(r->st, r->t, x, &r->ar);
+	set_history(x, r->o->data_dir);
+	result = spok_local_commit(r->st, x, &r->err);
+	if (result != 0 || x->phase != SPOK_PHASE_RETRYABLE_FAILURE || x->attempt + 1 >= x->max_attempts) {
+		run_end(r, result);
+		return;
+	}
+	char *why = spok_term_line(x->reason ? x->reason : "unknown reason");
+	say(r->o, "spok: attempt %u of %u failed: %s; retrying\n", x->attempt + 1, x->max_attempts, why);
+	free(why);
+	x->attempt++;
+	x->phase = SPOK_PHASE_QUEUED;
+	uv_timer_start(&r->kick, on_kick, 0, 0);
+}
+
+/* Starts one attempt; nonzero when it could not start (r->err says why). */
+static int attempt_begin(struct spok_local_run *r)
+{
+	struct spok_execution *x = r->x;
+	int ui_port = free_port();
+	int result;
+
+	x->started_ms = spok_now_ms();
+	x->finished_ms = 0;
+	x->has_exit_code = false;
+	set_str(&x->reason, NULL);
+	set_str(&x->ui_url, NULL);
+	set_str(&x->spark_app_id, NULL);
+	set_str(&x->history_url, NULL);
+	set_str(&x->log_path, xasprintf("%s/attempt-%u.log", x->run_dir, x->attempt));
+	result = spok_local_argv(r->t, r->p, &r->env, r->o, x, ui_port, &r->argv, &r->err);
+	if (result == 0)
+		result = spok_local_flyte_prepare(r->t, r->o, x, &r->argv, &r->err);
+	if (result == 0) {
+		spok_local_env(r->t, &r->env, r->o, x, &r->envv);
+		spok_local_outcome_reserve(x);
+		result = spok_local_attempt_start(r->loop, r->st, r->t, r->o, x, &r->argv, &r->envv,
+						  &r->ar, on_attempt_done, r, &r->a, &r->err);
+	}
+	if (result != 0) {
+		unlink_props(x);
+		spok_strv_free(&r->argv);
+		spok_strv_free(&r->envv);
+	}
+	return result;
+}
+
+/* The next attempt, unless the run was asked to stop before it started. */
+static void on_kick(uv_timer_t *t)
+{
+	struct spok_local_run *r = t->data;
+	struct spok_execution *x = r->x;
+
+	if (r->stop_why || abort_pending(r->st, x)) {
+		x->phase = SPOK_PHASE_ABORTED;
+		x->finished_ms = spok_now_ms();
+		set_str(&x->reason, r->stop_why ? xasprintf("%s before the attempt started", r->stop_why)
+					       : xstrdup("aborted by spok abort before the attempt started"));
+		run_end(r, spok_local_commit(r->st, x, &r->err));
+		return;
+	}
+	int result = attempt_begin(r);
+	if (result != 0)
+		run_end(r, result);
+}
+
+int spok_local_start(uv_loop_t *loop, struct spok_store *st, const struct spok_task *t,
+		     const struct spok_platform *p, const struct spok_local_opts *o,
+		     struct spok_execution *x, spok_local_done_cb cb, void *arg,
+		     struct spok_local_run **out, struct spok_err *err)
+{
+	struct spok_local_run *r = xcalloc(1, sizeof(*r));
+	int result;
+
+	*out = NULL;
+	r->lock_fd = spok_local_lock_adopt(x->id);
+	if (r->lock_fd < 0)
+		result = spok_local_lock_open(x->run_dir, x->id, &r->lock_fd, err);
+	else
+		result = 0;
+	if (result == 0 && (result = spok_spark_env_find(&r->env, err)) != 0)
+		close(r->lock_fd); /* spok_spark_env_find left nothing to free */
+	if (result != 0) {
+		free(r);
 		return result;
 	}
 	struct spok_proc_id self = spok_proc_self();
 
 	x->supervisor_pid = self.pid;
 	x->supervisor_start = self.start;
-	spok_local_signals_install();
-	for (;;) {
-		int sig = spok_local_stop_signal();
-		if (sig || abort_pending(st, x)) {
-			x->phase = SPOK_PHASE_ABORTED;
-			x->finished_ms = spok_now_ms();
-			set_str(&x->reason, sig ? xasprintf("%s before the attempt started", spok_local_signal_reason(sig))
-						: xstrdup("aborted by spok abort before the attempt started"));
-			result = spok_local_commit(st, x, err);
-			break;
-		}
-		result = run_one(st, t, p, &env, o, x, err);
-		if (result != 0)
-			break;
-		if (x->phase != SPOK_PHASE_RETRYABLE_FAILURE || x->attempt + 1 >= x->max_attempts)
-			break;
-		char *why = spok_term_line(x->reason ? x->reason : "unknown reason");
-		say(o, "spok: attempt %u of %u failed: %s; retrying\n", x->attempt + 1, x->max_attempts, why);
-		free(why);
-		x->attempt++;
-		x->phase = SPOK_PHASE_QUEUED;
-	}
+	r->loop = loop;
+	r->st = st;
+	r->t = t;
+	r->p = p;
+	r->o = o;
+	r->x = x;
+	r->cb = cb;
+	r->cb_arg = arg;
+	uv_timer_init(loop, &r->kick);
+	r->kick.data = r;
+	uv_timer_start(&r->kick, on_kick, 0, 0);
+	*out = r;
+	return 0;
+}
+
+void spok_local_run_abort(struct spok_local_run *r, const char *why)
+{
+	if (r->ending)
+		return;
+	r->stops++;
+	if (!r->stop_why)
+		r->stop_why = why;
+	if (r->a && r->stops == 1)
+		spok_local_attempt_stop(r->a, why);
+	else if (r->a)
+		spok_local_attempt_kill(r->a);
+}
+
+/* ---- the blocking supervisor (spok run): its own loop and the stop signals ---- */
+
+struct supervise {
+	struct spok_local_run *run;
+	uv_async_t wake;
+	int handled;    /* stop signals acted on */
+	bool done;
+	int result;
+	struct spok_err err;
+};
+
+static void on_signal_wake(uv_async_t *a)
+{
+	struct supervise *s = a->data;
+	int sig = spok_local_stop_signal(), count = spok_local_stop_count();
+
+	if (!sig || !s->run || s->done || count <= s->handled)
+		return;
+	/* The first signal stops the run (TERM, KILL after the grace); another one KILLs now. */
+	spok_local_run_abort(s->run, spok_local_signal_reason(sig));
+	s->handled = s->handled ? count : 1;
+}
+
+static void on_supervised(void *arg, int result, const struct spok_err *err)
+{
+	struct supervise *s = arg;
+
+	s->done = true;
+	s->run = NULL;
+	s->result = result;
+	if (result != 0)
+		s->err = *err;
 	spok_local_signals_restore();
-	/* Recorded (or left in outcome.json): from here a reader may settle the row. */
-	spok_local_lock_release();
-	spok_spark_env_free(&env);
+	uv_close((uv_handle_t *)&s->wake, NULL);
+}
+
+int spok_local_supervise(struct spok_store *st, const struct spok_task *t,
+			 const struct spok_platform *p, const struct spok_local_opts *o,
+			 struct spok_execution *x, struct spok_err *err)
+{
+	struct supervise s = {0};
+	uv_loop_t loop;
+
+	uv_loop_init(&loop);
+	uv_async_init(&loop, &s.wake, on_signal_wake);
+	s.wake.data = &s;
+	spok_local_signals_install(&s.wake);
+	int result = spok_local_start(&loop, st, t, p, o, x, on_supervised, &s, &s.run, err);
+	if (result != 0) {
+		spok_local_signals_restore();
+		uv_close((uv_handle_t *)&s.wake, NULL);
+	} else if (spok_local_stop_signal()) {
+		uv_async_send(&s.wake); /* a signal that came before the loop ran */
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	if (result == 0 && s.result != 0) {
+		result = s.result;
+		if (err)
+			*err = s.err;
+	}
 	return result;
 }

@@ -50,6 +50,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <uv.h>
 
 #include "common/err.h"
 #include "common/strmap.h"
@@ -92,9 +93,28 @@ int spok_local_submit(struct spok_store *st, const struct spok_task *t,
 		      const struct spok_platform *p, const struct spok_local_opts *o,
 		      struct spok_execution *out, struct spok_err *err);
 
-/* Runs the attempts of a submitted execution to a terminal phase; *x is updated in place
- * and in the store. Returns 0 when the run reached any terminal phase (look at x->phase),
- * an error only when spok itself failed (I/O, store). */
+/* ---- a run on a borrowed loop (a daemon hosts many) ----
+ * spok_local_start runs the attempts of a submitted execution on the caller's loop and
+ * returns at once; cb fires exactly once from the loop when the run reached a terminal phase
+ * (result 0: look at x->phase) or spok itself failed (I/O, store: err says why). It owns
+ * nothing process-wide (no signal handlers): only its execution's supervisor lock (adopted
+ * from spok_local_submit when this process submitted it, else taken; SPOK_ECONFLICT when
+ * another process supervises x), held until its end is recorded, so a reader settles the row
+ * however this process dies. t, p, o, x and st are borrowed until cb; *x is updated in place
+ * and in the store; *out is valid until cb. An error return starts nothing (no cb). */
+struct spok_local_run;
+typedef void (*spok_local_done_cb)(void *arg, int result, const struct spok_err *err);
+int spok_local_start(uv_loop_t *loop, struct spok_store *st, const struct spok_task *t,
+		     const struct spok_platform *p, const struct spok_local_opts *o,
+		     struct spok_execution *x, spok_local_done_cb cb, void *arg,
+		     struct spok_local_run **out, struct spok_err *err);
+/* Stops the run as ABORTED with reason why (static string): TERM to its process group, KILL
+ * after the grace; a second call KILLs at once. Before an attempt started, none starts. */
+void spok_local_run_abort(struct spok_local_run *r, const char *why);
+
+/* The blocking form for `spok run`: its own loop plus the stop signals (see the top of this
+ * file) around spok_local_start. Returns 0 when the run reached any terminal phase (look at
+ * x->phase), an error only when spok itself failed (I/O, store). */
 int spok_local_supervise(struct spok_store *st, const struct spok_task *t,
 			 const struct spok_platform *p, const struct spok_local_opts *o,
 			 struct spok_execution *x, struct spok_err *err);

@@ -38,7 +38,7 @@ static int64_t mono_ms(void)
 
 /* ---- the supervisor lock ---- */
 
-/* The lock this process holds as a supervisor: one execution at a time. */
+/* spok_local_submit's lock until spok_local_start (or the blocking supervisor) adopts it. */
 static struct {
 	int fd;
 	char id[SPOK_EXEC_ID_LEN + 1];
@@ -51,9 +51,34 @@ static char *lock_path(const char *run_dir)
 
 int spok_local_lock_take(const char *run_dir, const char *id, struct spok_err *err)
 {
+	int fd;
+
 	if (held.fd >= 0 && strcmp(held.id, id) == 0)
 		return 0;
 	spok_local_lock_release();
+	int result = spok_local_lock_open(run_dir, id, &fd, err);
+	if (result == 0) {
+		held.fd = fd;
+		snprintf(held.id, sizeof(held.id), "%s", id);
+	}
+	return result;
+}
+
+int spok_local_lock_adopt(const char *id)
+{
+	int fd = -1;
+
+	if (held.fd >= 0 && strcmp(held.id, id) == 0) {
+		fd = held.fd;
+		held.fd = -1;
+		held.id[0] = '\0';
+	}
+	return fd;
+}
+
+int spok_local_lock_open(const char *run_dir, const char *id, int *fdp, struct spok_err *err)
+{
+	*fdp = -1;
 	char *path = lock_path(run_dir);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	int result = 0;
@@ -65,8 +90,7 @@ int spok_local_lock_take(const char *run_dir, const char *id, struct spok_err *e
 				 : spok_err_set(err, SPOK_EIO, "%s: cannot lock: %s", path, strerror(errno));
 		close(fd);
 	} else {
-		held.fd = fd;
-		snprintf(held.id, sizeof(held.id), "%s", id);
+		*fdp = fd;
 	}
 	free(path);
 	return result;

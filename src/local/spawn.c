@@ -1,12 +1,12 @@
-/* spawn.c - one attempt under libuv: spark-submit in its own session, output to the log
- * (and the terminal), abort / timeout / signal handling. One loop owns all the state.
+/* spawn.c - one attempt on a borrowed libuv loop: spark-submit in its own session, output to
+ * the log (and the terminal), abort / timeout handling. The attempt owns its handles only; it
+ * reports its end through a callback once they are all closed.
  *
- * Signals: while a supervisor runs, SIGHUP (terminal closed), SIGINT (^C), SIGTERM, SIGQUIT
- * and the other catchable signals that would end spok (stop_signals) only record which came
- * and wake the attempt's loop (uv_async_send is async-signal-safe); the loop then stops
- * Spark's process group as an abort. A signal before
- * or between attempts is seen by spok_local_supervise. SIGPIPE is ignored: writes to a closed
- * stdout/stderr fail with EPIPE and the echo to that stream stops; the run goes on. */
+ * Signals (the blocking spok_local_supervise only): SIGHUP (terminal closed), SIGINT (^C),
+ * SIGTERM, SIGQUIT and the other catchable signals that would end spok (stop_signals) only
+ * record which came and wake the supervisor's loop (uv_async_send is async-signal-safe),
+ * which then aborts the run. SIGPIPE is ignored: writes to a closed stdout/stderr fail with
+ * EPIPE and the echo to that stream stops; the run goes on. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -39,13 +39,18 @@ struct stream {
 };
 
 struct run {
-	uv_loop_t loop;
+	uv_loop_t *loop; /* borrowed */
 	uv_process_t proc;
 	struct stream out, err;
-	uv_timer_t poll, grace, timeout, drain;
-	uv_async_t wake; /* a stop signal arrived */
+	uv_timer_t poll, grace, timeout, drain, reap;
 	int log_fd;
-	bool exited, closing;
+	int nopen;       /* handles not closed yet */
+	int reap_tries;
+	bool exited, spawned, closing;
+	int result;      /* spawn / store failure, reported with the end */
+	struct spok_err error;
+	spok_local_attempt_cb cb;
+	void *cb_arg;
 	struct attempt_result *ar;
 	struct spok_store *st;
 	struct spok_execution *x;
@@ -92,7 +97,7 @@ static const int stop_signals[] = {SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGUSR1, SI
 #define NSTOP (sizeof(stop_signals) / sizeof(stop_signals[0]))
 static volatile sig_atomic_t stop_sig;   /* the first stop signal, or 0 */
 static volatile sig_atomic_t stop_count; /* how many came */
-static uv_async_t *volatile wake_async;  /* the running attempt's loop, or NULL */
+static uv_async_t *volatile wake_async;  /* the supervisor's loop, or NULL */
 static struct sigaction saved[NSTOP], saved_pipe, saved_xfsz;
 static bool caught[NSTOP]; /* the handler is ours for stop_signals[i] */
 static bool installed;
@@ -110,12 +115,13 @@ static void on_stop_signal(int sig)
 	errno = saved_errno;
 }
 
-void spok_local_signals_install(void)
+void spok_local_signals_install(uv_async_t *wake)
 {
 	struct sigaction sa;
 
 	if (installed)
 		return;
+	wake_async = wake;
 	stop_sig = 0;
 	stop_count = 0;
 	memset(&sa, 0, sizeof(sa));
@@ -139,6 +145,7 @@ void spok_local_signals_install(void)
 /* The stop signal, if any, stays readable (spok_local_stop_signal) for the caller's exit. */
 void spok_local_signals_restore(void)
 {
+	wake_async = NULL; /* before the handle goes: the handler must not touch it */
 	if (!installed)
 		return;
 	for (size_t i = 0; i < NSTOP; i++)
@@ -152,6 +159,11 @@ void spok_local_signals_restore(void)
 int spok_local_stop_signal(void)
 {
 	return stop_sig;
+}
+
+int spok_local_stop_count(void)
+{
+	return stop_count;
 }
 
 const char *spok_local_signal_reason(int sig)
@@ -181,18 +193,6 @@ static void kill_group(struct run *r, int sig)
 		kill((pid_t)-r->x->pgid, sig);
 }
 
-/* After the attempt: KILL whatever is left of the group and wait (bounded) until it is gone,
- * so the phase is recorded only once nothing of the job runs any more. */
-static void reap_group(int64_t pgid)
-{
-	for (int i = 0; i < REAP_TRIES && spok_pid_ok(pgid); i++) {
-		if (kill((pid_t)-pgid, SIGKILL) != 0 && errno == ESRCH)
-			return;
-		struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
-		nanosleep(&ts, NULL);
-	}
-}
-
 static void on_grace(uv_timer_t *t)
 {
 	struct run *r = t->data;
@@ -212,20 +212,6 @@ static void begin_stop(struct run *r, enum stop_kind kind, const char *why)
 	    (unsigned long long)(r->o->grace_ms ? r->o->grace_ms : SPOK_LOCAL_GRACE_MS));
 	kill_group(r, SIGTERM);
 	uv_timer_start(&r->grace, on_grace, r->o->grace_ms ? r->o->grace_ms : SPOK_LOCAL_GRACE_MS, 0);
-}
-
-static void on_wake(uv_async_t *a)
-{
-	struct run *r = a->data;
-	if (!stop_sig)
-		return;
-	if (r->ar->stop == STOP_NONE) {
-		begin_stop(r, STOP_ABORT, spok_local_signal_reason(stop_sig));
-	} else if (stop_count > 1 && !r->exited) {
-		/* Asked again while waiting for the grace period: do not make the user wait. */
-		msg(r, "spok: second signal; killing spark-submit now\n");
-		kill_group(r, SIGKILL);
-	}
 }
 
 static void on_timeout(uv_timer_t *t)
@@ -328,11 +314,15 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void maybe_done(struct run *r);
 
+static bool handle_gone(struct run *r);
+
 static void on_closed_stream(uv_handle_t *h)
 {
 	struct stream *s = h->data;
+	struct run *r = s->run;
 	s->open = false;
-	maybe_done(s->run);
+	if (!handle_gone(r))
+		maybe_done(r);
 }
 
 static void on_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf)
@@ -365,26 +355,73 @@ static void on_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf)
 
 /* ---- exit and teardown ---- */
 
-static void close_if(uv_handle_t *h)
+/* One handle less; true when it was the last and r is gone (its callback has run). */
+static bool handle_gone(struct run *r)
 {
-	if (h->data && !uv_is_closing(h))
-		uv_close(h, NULL);
+	if (--r->nopen > 0)
+		return false;
+	/* Every handle is gone: nothing of the attempt touches the loop any more. */
+	close(r->log_fd);
+	spok_local_attempt_cb cb = r->cb;
+	void *arg = r->cb_arg;
+	int result = r->result;
+	struct spok_err e = r->error;
+	free(r);
+	cb(arg, result, &e);
+	return true;
 }
 
-/* Closes the remaining handles once the process has exited and both pipes are done, so
- * uv_run returns. */
+static void on_handle_closed(uv_handle_t *h)
+{
+	handle_gone(h->data);
+}
+
+static void close_one(struct run *r, uv_handle_t *h)
+{
+	if (!uv_is_closing(h)) {
+		h->data = r;
+		uv_close(h, on_handle_closed);
+	}
+}
+
+static void close_all(struct run *r)
+{
+	r->closing = true;
+	close_one(r, (uv_handle_t *)&r->poll);
+	close_one(r, (uv_handle_t *)&r->grace);
+	close_one(r, (uv_handle_t *)&r->timeout);
+	close_one(r, (uv_handle_t *)&r->drain);
+	close_one(r, (uv_handle_t *)&r->reap);
+	close_one(r, (uv_handle_t *)&r->proc);
+}
+
+/* After the attempt: KILL whatever is left of the group and wait (bounded, on the loop) until
+ * it is gone, so the phase is recorded only once nothing of the job runs any more. */
+static void on_reap(uv_timer_t *t)
+{
+	struct run *r = t->data;
+	int64_t pgid = r->x->pgid;
+
+	if (!r->spawned || r->reap_tries >= REAP_TRIES || !spok_pid_ok(pgid) ||
+	    (kill((pid_t)-pgid, SIGKILL) != 0 && errno == ESRCH)) {
+		close_all(r);
+		return;
+	}
+	r->reap_tries++;
+	uv_timer_start(&r->reap, on_reap, 50, 0);
+}
+
+/* Once the process has exited and both pipes are done: reap the group, then close. */
 static void maybe_done(struct run *r)
 {
 	if (!r->exited || r->out.open || r->err.open || r->closing)
 		return;
 	r->closing = true;
-	close_if((uv_handle_t *)&r->poll);
-	close_if((uv_handle_t *)&r->grace);
-	close_if((uv_handle_t *)&r->timeout);
-	close_if((uv_handle_t *)&r->drain);
-	wake_async = NULL; /* before the handle goes: the handler must not touch it */
-	close_if((uv_handle_t *)&r->wake);
-	close_if((uv_handle_t *)&r->proc);
+	uv_timer_stop(&r->poll);
+	uv_timer_stop(&r->grace);
+	uv_timer_stop(&r->timeout);
+	uv_timer_stop(&r->drain);
+	uv_timer_start(&r->reap, on_reap, 0, 0);
 }
 
 static void on_drain(uv_timer_t *t)
@@ -414,7 +451,8 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int term_signal)
 
 static void init_stream(struct run *r, struct stream *s, int echo_fd)
 {
-	uv_pipe_init(&r->loop, &s->pipe, 0);
+	uv_pipe_init(r->loop, &s->pipe, 0);
+	r->nopen++;
 	s->pipe.data = s;
 	s->echo_fd = echo_fd;
 	s->echo_tty = echo_fd >= 0 && isatty(echo_fd);
@@ -425,8 +463,9 @@ static void init_stream(struct run *r, struct stream *s, int echo_fd)
 
 static void init_timer(struct run *r, uv_timer_t *t)
 {
-	uv_timer_init(&r->loop, t);
+	uv_timer_init(r->loop, t);
 	t->data = r;
+	r->nopen++;
 }
 
 static int open_log(const char *path, struct spok_err *err)
@@ -459,7 +498,8 @@ static int spawn(struct run *r, const struct spok_strv *argv, const struct spok_
 	 * group that abort can signal as a whole, and a terminal ^C reaches only spok. */
 	po.flags = UV_PROCESS_DETACHED;
 	r->proc.data = r;
-	int rc = uv_spawn(&r->loop, &r->proc, &po);
+	int rc = uv_spawn(r->loop, &r->proc, &po);
+	r->nopen++; /* initialised even when the spawn fails: closed either way */
 	if (rc != 0)
 		return spok_err_set(err, SPOK_EIO, "%s: cannot start: %s; run scripts/setup python or set SPARK_HOME",
 				    argv->items[0], uv_strerror(rc));
@@ -468,69 +508,80 @@ static int spawn(struct run *r, const struct spok_strv *argv, const struct spok_
 
 static void start_watchers(struct run *r, const struct spok_task *t)
 {
-	init_timer(r, &r->poll);
-	init_timer(r, &r->grace);
-	init_timer(r, &r->timeout);
-	init_timer(r, &r->drain);
 	uv_timer_start(&r->poll, on_poll, POLL_MS, POLL_MS);
 	if (t->timeout_s > 0)
 		uv_timer_start(&r->timeout, on_timeout, t->timeout_s * 1000, 0);
-	uv_async_init(&r->loop, &r->wake, on_wake);
-	r->wake.data = r;
-	wake_async = &r->wake;
 	uv_read_start((uv_stream_t *)&r->out.pipe, on_alloc, on_read);
 	uv_read_start((uv_stream_t *)&r->err.pipe, on_alloc, on_read);
-	/* A signal that came before the loop existed. */
-	if (stop_sig)
-		uv_async_send(&r->wake);
 }
 
-int spok_local_spawn_and_wait(struct spok_store *st, const struct spok_task *t,
-			      const struct spok_local_opts *o, struct spok_execution *x,
-			      const struct spok_strv *argv, const struct spok_strv *envv,
-			      struct attempt_result *ar, struct spok_err *err)
+int spok_local_attempt_start(uv_loop_t *loop, struct spok_store *st, const struct spok_task *t,
+			     const struct spok_local_opts *o, struct spok_execution *x,
+			     const struct spok_strv *argv, const struct spok_strv *envv,
+			     struct attempt_result *ar, spok_local_attempt_cb cb, void *arg,
+			     struct spok_local_attempt **out, struct spok_err *err)
 {
 	struct run *r = xcalloc(1, sizeof(*r));
-	int result;
 
+	*out = NULL;
 	memset(ar, 0, sizeof(*ar));
+	r->loop = loop;
 	r->ar = ar;
 	r->st = st;
 	r->x = x;
 	r->o = o;
+	r->cb = cb;
+	r->cb_arg = arg;
 	r->log_fd = open_log(x->log_path, err);
 	if (r->log_fd < 0) {
 		free(r);
 		return SPOK_EIO;
 	}
-	uv_loop_init(&r->loop);
 	init_stream(r, &r->out, o->msg ? STDOUT_FILENO : -1); /* the job's own output */
 	init_stream(r, &r->err, o->quiet || !o->msg ? -1 : STDERR_FILENO); /* Spark's log */
-	result = spawn(r, argv, envv, err);
-	if (result != 0) {
-		uv_close((uv_handle_t *)&r->out.pipe, NULL);
-		uv_close((uv_handle_t *)&r->err.pipe, NULL);
-		uv_close((uv_handle_t *)&r->proc, NULL);
-		uv_run(&r->loop, UV_RUN_DEFAULT);
-		goto done;
+	init_timer(r, &r->poll);
+	init_timer(r, &r->grace);
+	init_timer(r, &r->timeout);
+	init_timer(r, &r->drain);
+	init_timer(r, &r->reap);
+	*out = (struct spok_local_attempt *)r;
+	r->result = spawn(r, argv, envv, &r->error);
+	if (r->result != 0) {
+		/* Nothing runs: close the pipes, then everything else; cb reports the error. */
+		r->exited = true;
+		r->closing = true;
+		uv_close((uv_handle_t *)&r->out.pipe, on_closed_stream);
+		uv_close((uv_handle_t *)&r->err.pipe, on_closed_stream);
+		close_all(r);
+		return 0;
 	}
+	r->spawned = true;
 	x->pid = r->proc.pid;
 	x->pgid = r->proc.pid;
 	x->proc_start = spok_pid_start_time(x->pid);
 	x->phase = SPOK_PHASE_RUNNING;
-	result = spok_store_update(st, x, err);
-	if (result != 0) {
+	r->result = spok_store_update(st, x, &r->error);
+	if (r->result != 0)
 		kill_group(r, SIGKILL);
-	}
 	start_watchers(r, t);
-	uv_run(&r->loop, UV_RUN_DEFAULT);
-	/* Whatever the outcome, nothing of the attempt outlives it (as when the operator's driver
-	 * pod ends): stragglers and background processes the job left in its group are killed
-	 * before the end is recorded, since no supervisor would ever stop them afterwards. */
-	reap_group(x->pgid);
-done:
-	uv_loop_close(&r->loop);
-	close(r->log_fd);
-	free(r);
-	return result;
+	return 0;
+}
+
+void spok_local_attempt_stop(struct spok_local_attempt *a, const char *why)
+{
+	begin_stop((struct run *)a, STOP_ABORT, why);
+}
+
+void spok_local_attempt_kill(struct spok_local_attempt *a)
+{
+	struct run *r = (struct run *)a;
+
+	if (r->exited)
+		return;
+	if (r->ar->stop == STOP_NONE) {
+		r->ar->stop = STOP_ABORT;
+		r->ar->stop_why = "aborted";
+	}
+	msg(r, "spok: second signal; killing spark-submit now\n");
+	kill_group(r, SIGKILL);
 }
