@@ -1,5 +1,6 @@
 /* test_local.c - the runner's pure parts: failure reasons from driver logs, the
- * spark-submit argv for a task, durations. (End-to-end runs with real Spark: e2e.sh.) */
+ * spark-submit argv for a task, durations; and runs on a borrowed loop with a stand-in
+ * spark-submit. (End-to-end runs with real Spark: e2e.sh.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "common/utf8.h"
 #include "common/xalloc.h"
@@ -331,6 +333,110 @@ static void test_settle(void **state)
 	waitpid(pid, NULL, 0);
 }
 
+/* ---- a run on a borrowed loop (no Spark: a stand-in spark-submit under $SPARK_HOME) ---- */
+
+struct borrowed {
+	struct spok_execution x[2];
+	struct spok_local_run *run[2];
+	int done, result[2];
+	bool abort_sent;
+	uv_timer_t watch;
+};
+
+static void on_borrowed_done(void *arg, int result, const struct spok_err *err)
+{
+	int *slot = arg;
+	(void)err;
+	*slot = result;
+}
+
+static void on_watch(uv_timer_t *t)
+{
+	struct borrowed *b = t->data;
+	/* The long run is RUNNING once its row says so: stop it (the loop is the caller's). */
+	if (!b->abort_sent && b->x[1].phase == SPOK_PHASE_RUNNING) {
+		spok_local_run_abort(b->run[1], "aborted by the test");
+		b->abort_sent = true;
+	}
+	if (b->result[0] != -1 && b->result[1] != -1)
+		uv_close((uv_handle_t *)t, NULL);
+}
+
+static void test_borrowed_loop(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/spok-test-loop-XXXXXX";
+	struct spok_store *st = NULL;
+	struct spok_err err = {0};
+	struct spok_platform p;
+	struct spok_task t[2];
+	struct borrowed b = {.result = {-1, -1}};
+	struct spok_local_opts o = {.quiet = true, .grace_ms = 2000};
+	uv_loop_t loop;
+
+	assert_non_null(mkdtemp(dir));
+	char *bin = xasprintf("%s/bin", dir), *submit = xasprintf("%s/bin/spark-submit", dir);
+	char *main_py = xasprintf("%s/main.py", dir);
+	assert_int_equal(mkdir(bin, 0700), 0);
+	put_file(submit, "#!/bin/sh\necho started\ncase \"$*\" in *long*) exec sleep 300;; esac\nexit 0\n");
+	assert_int_equal(chmod(submit, 0700), 0);
+	put_file(main_py, "print('x')\n");
+	setenv("SPARK_HOME", dir, 1);
+	o.data_dir = dir;
+	assert_int_equal(spok_store_open(dir, &st, &err), 0);
+	spok_platform_init(&p);
+	uv_loop_init(&loop);
+	/* Two runs on one loop in one process: nothing process-wide is held per run. */
+	for (int i = 0; i < 2; i++) {
+		spok_task_init(&t[i]);
+		t[i].name = xstrdup(i ? "long" : "ok");
+		t[i].type = SPOK_APP_PYTHON;
+		t[i].main_application_file = xstrdup(main_py);
+		assert_int_equal(spok_local_submit(st, &t[i], &p, &o, &b.x[i], &err), 0);
+		assert_int_equal(spok_local_start(&loop, st, &t[i], &p, &o, &b.x[i], on_borrowed_done,
+						  &b.result[i], &b.run[i], &err), 0);
+	}
+	/* Both supervised by this process: a reader sees their locks held. */
+	assert_true(spok_local_supervisor_alive(&b.x[0]));
+	assert_true(spok_local_supervisor_alive(&b.x[1]));
+	uv_timer_init(&loop, &b.watch);
+	b.watch.data = &b;
+	uv_timer_start(&b.watch, on_watch, 10, 10);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+
+	assert_int_equal(b.result[0], 0);
+	assert_int_equal(b.x[0].phase, SPOK_PHASE_SUCCEEDED);
+	assert_int_equal(b.result[1], 0);
+	assert_int_equal(b.x[1].phase, SPOK_PHASE_ABORTED);
+	assert_string_equal(b.x[1].reason, "aborted by the test");
+	assert_true(b.x[1].pgid > 1);
+	assert_int_equal(kill((pid_t)-b.x[1].pgid, 0), -1); /* nothing of the group is left */
+	for (int i = 0; i < 2; i++) {
+		struct spok_execution y;
+		/* Recorded, and the lock released: a reader has nothing to settle. */
+		assert_false(spok_local_supervisor_alive(&b.x[i]));
+		assert_int_equal(spok_store_get(st, b.x[i].id, &y, &err), 0);
+		assert_int_equal(y.phase, b.x[i].phase);
+		spok_execution_free(&y);
+		spok_execution_free(&b.x[i]);
+		spok_task_free(&t[i]);
+	}
+	spok_platform_free(&p);
+	spok_store_close(st);
+	unsetenv("SPARK_HOME");
+	free(bin);
+	free(submit);
+	free(main_py);
+	char *rm[] = {(char *)"rm", (char *)"-rf", dir, NULL};
+	pid_t pid = fork();
+	if (pid == 0) {
+		execvp("rm", rm);
+		_exit(127);
+	}
+	waitpid(pid, NULL, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -338,6 +444,7 @@ int main(void)
 		cmocka_unit_test(test_argv),
 		cmocka_unit_test(test_stale_pidfile),
 		cmocka_unit_test(test_settle),
+		cmocka_unit_test(test_borrowed_loop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
