@@ -29,6 +29,7 @@
 
 struct kube_client;
 struct spok_engine;
+struct spok_backend_local_host;
 
 /* Loads the task of a recorded execution (as spok_engine_load_cb). */
 typedef int (*spok_backend_load_cb)(void *data, const struct spok_execution *x,
@@ -46,6 +47,9 @@ struct spok_backend_ctx {
 	 * users, and leave acting on an abort to whoever supervises the run. */
 	bool shared_loop;
 	uint64_t grace_ms;                    /* local abort: TERM -> KILL; 0: the default */
+	/* Local runs hosted on ctx->loop (a daemon with spok.server.local-runs), or NULL: the
+	 * local backend's submit refuses. */
+	struct spok_backend_local_host *local;
 	bool ship_local_files;                /* an engine started here may ship the user's files */
 };
 
@@ -90,8 +94,9 @@ struct spok_backend_ops {
 	 * re-adoption; key (may be NULL) is the row's idempotency key, unique in the store (a
 	 * used key: SPOK_ECONFLICT, nothing created). On success the backend has taken t over (the caller's struct is left
 	 * initialised and empty); bad tasks fail here (SPOK_EINVAL) and record nothing.
-	 * Cluster: through ctx->engine (required). Local: SPOK_EINVAL for now; the local runner
-	 * still runs attempts on a loop of its own, so `spok run` calls src/local itself. */
+	 * Cluster: through ctx->engine (required). Local: on ctx->loop through ctx->local (NULL:
+	 * SPOK_EINVAL, this front end does not host local runs; `spok run` calls src/local's
+	 * blocking supervisor itself); ns is not used. */
 	int (*submit)(struct spok_backend_ctx *c, struct spok_task *t, const char *ns,
 		      const char *task_source, const char *key, char *id_out, size_t id_len,
 		      struct spok_err *err);
@@ -127,6 +132,21 @@ extern const struct spok_backend_ops spok_backend_kube;
 /* The ops of an execution's backend column: NULL and "local" are this machine, any other
  * name is a Kubernetes cluster. Never NULL. */
 const struct spok_backend_ops *spok_backend_for(const char *backend);
+
+/* ---- local runs hosted on a borrowed loop (the daemon) ----
+ * The host keeps each run it started (the task, the row, src/local's run) until the run's end
+ * is recorded. loop, st and p are borrowed for the host's life; data_dir is copied. */
+struct spok_backend_local_host *spok_backend_local_host_new(uv_loop_t *loop,
+							    struct spok_store *st,
+							    const struct spok_platform *p,
+							    const char *data_dir);
+/* Runs not ended yet. */
+size_t spok_backend_local_host_active(const struct spok_backend_local_host *h);
+/* Stops every run as ABORTED with reason why (static string; TERM, KILL after the grace);
+ * a second call KILLs at once. Their ends are recorded as they come (watch _active). */
+void spok_backend_local_host_stop(struct spok_backend_local_host *h, const char *why);
+/* Only when no run is active. NULL is fine. */
+void spok_backend_local_host_free(struct spok_backend_local_host *h);
 
 /* ---- Kubernetes pieces both front ends need ---- */
 

@@ -1,5 +1,6 @@
-/* backend_local.c - executions on this machine (src/local): abort, settle-on-read, and the
- * per-attempt log files, read or followed on the caller's loop. See docs/LOCAL.md.
+/* backend_local.c - executions on this machine (src/local): runs hosted on the caller's loop (the
+ * daemon with spok.server.local-runs), abort, settle-on-read, and the per-attempt log files,
+ * read or followed on the caller's loop. See docs/LOCAL.md.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,19 +17,136 @@
 
 #define FOLLOW_STEP_MS 200
 
+/* ---- runs hosted on the caller's loop ---- */
+
+struct hosted {
+	struct hosted *next;
+	struct spok_backend_local_host *h;
+	struct spok_task task;
+	struct spok_execution x;
+	struct spok_local_opts o;
+	struct spok_local_run *run;
+};
+
+struct spok_backend_local_host {
+	uv_loop_t *loop;
+	struct spok_store *st;
+	const struct spok_platform *p;
+	char *data_dir;
+	struct hosted *runs;
+	size_t active;
+};
+
+struct spok_backend_local_host *spok_backend_local_host_new(uv_loop_t *loop,
+							    struct spok_store *st,
+							    const struct spok_platform *p,
+							    const char *data_dir)
+{
+	struct spok_backend_local_host *h = xcalloc(1, sizeof(*h));
+
+	h->loop = loop;
+	h->st = st;
+	h->p = p;
+	h->data_dir = xstrdup(data_dir);
+	return h;
+}
+
+size_t spok_backend_local_host_active(const struct spok_backend_local_host *h)
+{
+	return h ? h->active : 0;
+}
+
+void spok_backend_local_host_stop(struct spok_backend_local_host *h, const char *why)
+{
+	for (struct hosted *e = h ? h->runs : NULL; e; e = e->next)
+		spok_local_run_abort(e->run, why);
+}
+
+void spok_backend_local_host_free(struct spok_backend_local_host *h)
+{
+	if (h == NULL)
+		return;
+	free(h->data_dir);
+	free(h);
+}
+
+static void hosted_free(struct hosted *e)
+{
+	spok_task_free(&e->task);
+	spok_execution_free(&e->x);
+	free(e);
+}
+
+static void on_hosted_done(void *arg, int result, const struct spok_err *err)
+{
+	struct hosted *e = arg;
+	struct spok_backend_local_host *h = e->h;
+
+	for (struct hosted **p = &h->runs; *p; p = &(*p)->next)
+		if (*p == e) {
+			*p = e->next;
+			break;
+		}
+	h->active--;
+	/* The end is recorded (or left in outcome.json for the next reader): nothing to keep. */
+	if (result != 0)
+		fprintf(stderr, "spok: local execution %s: %s\n", e->x.id, err->msg);
+	hosted_free(e);
+}
+
+static struct hosted *hosted_find(struct spok_backend_local_host *h, const char *id)
+{
+	for (struct hosted *e = h ? h->runs : NULL; e; e = e->next)
+		if (strcmp(e->x.id, id) == 0)
+			return e;
+	return NULL;
+}
+
+/* Records the row (QUEUED, this process holding its supervisor lock) and starts the run on
+ * the host's loop; the task moves into the host. */
 static int local_submit(struct spok_backend_ctx *c, struct spok_task *t, const char *ns,
 			const char *task_source, const char *key, char *id_out, size_t id_len,
 			struct spok_err *err)
 {
-	(void)c;
-	(void)key;
-	(void)t;
+	struct spok_backend_local_host *h = c->local;
+	struct hosted *e;
+	int result;
+
 	(void)ns;
-	(void)task_source;
-	(void)id_out;
-	(void)id_len;
-	return spok_err_set(err, SPOK_EINVAL, "local runs are started by 'spok run' on this "
-			    "machine; this front end cannot start one");
+	if (h == NULL)
+		return spok_err_set(err, SPOK_EINVAL, "local runs are off here: this front end does "
+				    "not run jobs on its own host (the daemon: set "
+				    "spok.server.local-runs: true, see docs/SERVER.md); name a cluster");
+	e = xcalloc(1, sizeof(*e));
+	e->h = h;
+	e->o.data_dir = h->data_dir;
+	e->o.quiet = true;
+	e->o.idempotency_key = key;
+	spok_task_init(&e->task);
+	result = spok_local_submit(h->st, t, h->p, &e->o, &e->x, err);
+	e->o.idempotency_key = NULL; /* borrowed for the insert only */
+	if (result != 0) {
+		free(e);
+		return result;
+	}
+	if (task_source && !e->x.task_source) {
+		e->x.task_source = xstrdup(task_source);
+		spok_store_update(h->st, &e->x, NULL);
+	}
+	e->task = *t;
+	spok_task_init(t);
+	result = spok_local_start(h->loop, h->st, &e->task, h->p, &e->o, &e->x, on_hosted_done, e,
+				  &e->run, err);
+	if (result != 0) {
+		/* The row stays QUEUED with no supervisor: the next reader settles it. */
+		hosted_free(e);
+		return result;
+	}
+	snprintf(id_out, id_len, "%s", e->x.id);
+	e->next = h->runs;
+	h->runs = e;
+	h->active++;
+	return 0;
 }
 
 static bool local_needs_work(const struct spok_execution *x)
@@ -48,13 +166,21 @@ static int local_settle(struct spok_backend_ctx *c, struct spok_execution *x, st
 	return spok_local_settle(c->store, x, err);
 }
 
-/* On a shared loop only the flag is set: the run's supervisor acts on it (TERM, then KILL);
- * signalling another user's processes or waiting out the grace is not the daemon's part. */
+/* On a shared loop only the flag is set and a run hosted here is told: the run's supervisor
+ * acts on it (TERM, then KILL); signalling another process's runs or waiting out the grace
+ * is not the daemon's part. */
 static int local_abort(struct spok_backend_ctx *c, const struct spok_execution *x,
 		       struct spok_err *err)
 {
-	if (c->shared_loop)
-		return spok_store_request_abort(c->store, x->id, err);
+	if (c->shared_loop) {
+		struct hosted *e = hosted_find(c->local, x->id);
+		int result = spok_store_request_abort(c->store, x->id, err);
+
+		/* A run this loop hosts stops at once (else its supervisor sees the flag). */
+		if (result == 0 && e)
+			spok_local_run_abort(e->run, "aborted by spok abort");
+		return result;
+	}
 	return spok_local_abort(c->store, x->id, c->grace_ms ? c->grace_ms : SPOK_LOCAL_GRACE_MS, err);
 }
 

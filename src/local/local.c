@@ -516,6 +516,7 @@ int spok_local_submit(struct spok_store *st, const struct spok_task *t,
 	out->project = xstrdup(t->project ? t->project : "spok");
 	out->domain = xstrdup(t->domain ? t->domain : "development");
 	out->backend = xstrdup("local");
+	out->idempotency_key = o->idempotency_key ? xstrdup(o->idempotency_key) : NULL;
 	out->max_attempts = t->retries + 1;
 	out->phase = SPOK_PHASE_QUEUED;
 	out->created_ms = spok_now_ms();

@@ -71,6 +71,7 @@ struct spok_local_opts {
 	const struct spok_strmap *inputs; /* typed task inputs name -> text (flytekit tasks) */
 	bool quiet;                  /* do not echo Spark's log (stderr); the job's stdout still shows */
 	uint64_t grace_ms;           /* TERM -> KILL; 0: SPOK_LOCAL_GRACE_MS */
+	const char *idempotency_key; /* spok_local_submit: the row's key (unique), or NULL */
 	FILE *msg;                   /* progress lines ("Spark UI: ..."), or NULL for none (and then
 	                              * nothing of the job is echoed either: detached runs) */
 };

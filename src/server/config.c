@@ -398,7 +398,8 @@ static int read_server(struct jctx *c, const json_t *j, const char *base, const 
 	/* "grpc" belongs to src/connector (spok serve --grpc), which validates it. */
 	static const char *const keys[] = {"grpc", "listen", "tokens-file", "max-body", "health-listen",
 					   "max-connections", "max-connections-per-ip",
-					   "idle-timeout", "header-timeout", "body-timeout", NULL};
+					   "idle-timeout", "header-timeout", "body-timeout",
+					   "local-runs", NULL};
 	char *l = NULL, *tf = NULL, *hl = NULL;
 	double mb = (double)SRV_DEFAULT_MAX_BODY;
 	int result = SPOK_OK;
@@ -407,6 +408,7 @@ static int read_server(struct jctx *c, const json_t *j, const char *base, const 
 		  (result = get_str(c, j, "spok.server", "listen", false, &l)) != SPOK_OK ||
 		  (result = get_str(c, j, "spok.server", "health-listen", false, &hl)) != SPOK_OK ||
 		  (result = get_str(c, j, "spok.server", "tokens-file", false, &tf)) != SPOK_OK ||
+		  (result = get_bool(c, j, "spok.server", "local-runs", &out->local_runs)) != SPOK_OK ||
 		  (result = get_num(c, j, "spok.server", "max-body", 1024,
 				    (double)SRV_MAX_BODY_LIMIT, &mb)) != SPOK_OK))
 		goto done;

@@ -87,6 +87,7 @@ struct srv_daemon {
 	struct spok_store *store;
 	struct srv_cluster *clusters;
 	size_t nclusters;
+	struct spok_backend_local_host *local; /* spok.server.local-runs, else NULL */
 	struct srv_listener api, health;
 	struct srv_conn *conns;     /* http.c: every open connection of both listeners */
 	uv_timer_t sweep;           /* http.c: closes connections past their deadline */

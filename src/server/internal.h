@@ -73,6 +73,7 @@ struct srv_config {
 	uint16_t health_port;
 	unsigned max_connections, max_per_ip;
 	unsigned idle_timeout_s, header_timeout_s, body_timeout_s;
+	bool local_runs;       /* spok.server.local-runs: host local executions (user code) */
 	struct srv_token *tokens;
 	size_t ntokens;
 };

@@ -190,6 +190,7 @@ const struct spok_backend_ops *srv_backend(struct srv_daemon *d, const struct sp
 	ctx->platform = d->platform;
 	ctx->client = c ? c->client : NULL;
 	ctx->engine = c ? c->engine : NULL;
+	ctx->local = d->local;
 	ctx->shared_loop = true;
 	return b;
 }
@@ -339,6 +340,10 @@ static void on_drain(uv_timer_t *t)
 {
 	struct srv_daemon *d = t->data;
 
+	/* Local runs end in bounded time (TERM, KILL after the grace): their ends are recorded
+	 * before the store closes, so no row is left RUNNING. */
+	if (spok_backend_local_host_active(d->local) > 0)
+		return;
 	if (srv_http_connections(d) == 0 || spok_now_ms() >= d->drain_deadline_ms)
 		finish_stop(d);
 }
@@ -355,14 +360,20 @@ static void on_signal(uv_signal_t *s, int signum)
 			log_warn("serve: SIGHUP: reloaded %zu tokens", d->cfg.ntokens);
 		return;
 	}
-	if (d->stopping)
+	if (d->stopping) {
+		/* Asked again while draining: local runs are KILLed now, not after the grace. */
+		spok_backend_local_host_stop(d->local, "aborted: the spok daemon was stopped");
 		return;
+	}
 	log_warn("serve: %s: draining", signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	d->stopping = true;
 	srv_http_quiesce(d);
 	ext_stop(d);
 	/* Fetches in flight (driver logs) answer 503 now rather than hold the drain. */
 	srv_http_cancel_all(d);
+	spok_backend_local_host_stop(d->local, signum == SIGTERM
+						  ? "aborted: the spok daemon received SIGTERM"
+						  : "aborted: the spok daemon received SIGINT");
 	d->drain_deadline_ms = spok_now_ms() + SRV_DRAIN_MAX_MS;
 	uv_timer_start(&d->drain, on_drain, 0, 50);
 }
@@ -418,6 +429,26 @@ static void wait_first_probes(struct srv_daemon *d)
 	d->drain.data = d;
 }
 
+/* Local runs an earlier daemon hosted and did not see to their end (it was killed): recorded
+ * as ended before serving, whatever is left of their processes stopped. Before the loop
+ * serves anyone, so the (bounded) waits of a settle hold nobody back. */
+static void settle_local(struct srv_daemon *d)
+{
+	struct spok_backend_ctx ctx = {.store = d->store, .platform = d->platform};
+	struct spok_execution *v = NULL;
+	struct spok_err err = {0};
+	size_t n = 0;
+
+	if (spok_store_list_unfinished(d->store, "local", &v, &n, &err) != SPOK_OK) {
+		log_error("serve: local runs: %s", err.msg);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (spok_backend_local.settle(&ctx, &v[i], &err) < 0)
+			log_error("serve: local run %s: %s", v[i].id, err.msg);
+	spok_execution_list_free(v, n);
+}
+
 static int daemon_open(struct srv_daemon *d, const struct spok_server_opts *o,
 		       struct spok_err *err)
 {
@@ -439,6 +470,10 @@ static int daemon_open(struct srv_daemon *d, const struct spok_server_opts *o,
 	wait_first_probes(d);
 	/* From here on requests use the store on the loop: never wait long for a lock. */
 	spok_store_set_busy_timeout(d->store, SRV_STORE_BUSY_MS);
+	if (d->cfg.local_runs) {
+		settle_local(d);
+		d->local = spok_backend_local_host_new(&d->loop, d->store, d->platform, d->data_dir);
+	}
 	if ((result = srv_http_start(d, err)) != SPOK_OK)
 		return result;
 	d->ext_stop = o->ext_stop;
@@ -472,6 +507,7 @@ static void daemon_free(struct srv_daemon *d)
 	uv_walk(&d->loop, close_walk, NULL);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&d->loop);
+	spok_backend_local_host_free(d->local);
 	spok_store_close(d->store);
 	free(d->clusters);
 	free(d->tasks_dir);

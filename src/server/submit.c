@@ -135,10 +135,11 @@ static int replay(struct srv_daemon *d, const struct srv_token *tok, const struc
 }
 
 /* Hands t to the backend of the cluster named `cluster` (its engine on the daemon's loop). */
-static int submit_to(struct srv_daemon *d, char *cluster, struct spok_task *t, const char *ns,
-		     const char *path, const char *key, char *id, size_t id_len, struct spok_err *err)
+static int submit_to(struct srv_daemon *d, const char *cluster, struct spok_task *t,
+		     const char *ns, const char *path, const char *key, char *id, size_t id_len,
+		     struct spok_err *err)
 {
-	struct spok_execution row = {.backend = cluster};
+	struct spok_execution row = {.backend = (char *)cluster};
 	struct spok_backend_ctx ctx;
 	const struct spok_backend_ops *b = srv_backend(d, &row, &ctx);
 
@@ -151,6 +152,10 @@ int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 {
 	char stem[80], id[SPOK_EXEC_ID_LEN + 1];
 	char *path = NULL, *ns = NULL, *prev = NULL;
+	/* A request naming the local backend runs on this host (when spok.server.local-runs
+	 * allows it: the backend's submit refuses otherwise). */
+	bool local = s->cluster != NULL && !spok_backend_for(s->cluster)->cluster;
+	const char *target;
 	size_t k = 0;
 	int result;
 
@@ -168,8 +173,9 @@ int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 				    "ask an admin to add it to the token's projects", tok->name,
 				    t->project ? t->project : "");
 	if ((result = pick_namespace(d, tok, s->ns, t, &ns, err)) != SPOK_OK ||
-	    (result = pick_cluster(d, s->cluster, t, &k, &out->no_route, err)) != SPOK_OK)
+	    (!local && (result = pick_cluster(d, s->cluster, t, &k, &out->no_route, err)) != SPOK_OK))
 		goto done;
+	target = local ? s->cluster : d->cfg.clusters[k].name;
 	{
 		char rnd[SPOK_EXEC_ID_LEN + 1];
 
@@ -181,14 +187,13 @@ int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 	if (result != SPOK_OK)
 		goto done;
 	/* The key goes into the write-ahead row itself (UNIQUE): same key, same execution. */
-	result = submit_to(d, d->cfg.clusters[k].name, t, ns, path, s->key_hex, id, sizeof(id), err);
+	result = submit_to(d, target, t, ns, path, s->key_hex, id, sizeof(id), err);
 	if (result != SPOK_OK) {
 		unlink(path);
 		goto done;
 	}
 	d->m.submissions++;
-	log_info("serve: %s submitted %s to %s/%s (%s)", tok->name, id, d->cfg.clusters[k].name,
-		 ns, s->via);
+	log_info("serve: %s submitted %s to %s/%s (%s)", tok->name, id, target, ns, s->via);
 	out->id = xstrdup(id);
 done:
 	free(path);
