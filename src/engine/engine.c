@@ -18,6 +18,7 @@
 
 static const struct kube_gvr SPARKAPPS = SPOK_SPARKAPP_GVR;
 static const struct kube_gvr CONFIGMAPS = {"", "v1", "configmaps"};
+static const struct kube_gvr PODS = {"", "v1", "pods"};
 
 struct eng_ns {
 	struct spok_engine *e;
@@ -49,6 +50,11 @@ struct eng_exec {
 	 * re-adoption). */
 	struct spok_ship ship;
 	bool ship_read;
+	/* The driver pod of the current attempt: status.driverInfo.podName as last seen (heap),
+	 * NULL until the operator names it (then "<resource_name>-driver"). */
+	char *driver_pod;
+	bool pod_inflight; /* a read of it is pending (not a request of the attempt's own) */
+	bool pod_warned;   /* a failed read was logged for this attempt */
 	struct eng_exec *next;
 };
 
@@ -165,6 +171,7 @@ static void exec_free(struct eng_exec *ex)
 	if (ex->have_task)
 		spok_task_free(&ex->task);
 	free(ex->load_error);
+	free(ex->driver_pod);
 	spok_ship_free(&ex->ship);
 	free(ex);
 }
@@ -293,6 +300,7 @@ static void rc_refresh(struct eng_exec *ex)
 	r->confirmed = x->started_ms != 0;
 	r->timeout_ms = ex->have_task ? ex->task.timeout_s * 1000 : 0;
 	r->ships = ships(ex);
+	r->pod_inflight = ex->pod_inflight;
 }
 
 /* One reconciler step on the loop's clock, its actions carried out. False: ex left the
@@ -782,6 +790,9 @@ static enum act new_attempt(struct eng_exec *ex)
 	reset_attempt(&ex->x, ex->rc.attempt);
 	set_seen(ex, NULL);
 	ex->tracked = false;
+	set_str(&ex->driver_pod, NULL);
+	ex->pod_inflight = false; /* a read still pending for the old attempt is dropped */
+	ex->pod_warned = false;
 	json_decref(ex->app);
 	ex->app = NULL;
 	if (build_app(ex, &err) != 0)
@@ -793,6 +804,83 @@ static enum act new_attempt(struct eng_exec *ex)
 	}
 	crash_point("before-create");
 	return ACT_NEXT;
+}
+
+/* ---- the driver pod (read while the object is SUBMITTED) ---- */
+
+static struct eng_exec *find_id(struct spok_engine *e, const char *id);
+
+/* A read of the driver pod outlives nothing: it names its execution and attempt, and its
+ * answer is dropped when either is gone. It is not the attempt's request (ex->inflight):
+ * watch events go on being handled while it is pending. */
+struct pod_read {
+	struct spok_engine *e;
+	char *id;
+	uint32_t attempt;
+};
+
+static enum spok_rc_pod pod_answer(const struct kube_resp *resp, char **msg)
+{
+	*msg = NULL;
+	if (resp->code == SPOK_ENOTFOUND)
+		return SPOK_RC_POD_ABSENT;
+	if (resp->code != 0)
+		return SPOK_RC_POD_UNKNOWN;
+	switch (spok_driver_pod_verdict(resp->body, msg)) {
+	case SPOK_POD_WAITING:
+		return SPOK_RC_POD_WAITING;
+	case SPOK_POD_BROKEN:
+		return SPOK_RC_POD_BROKEN;
+	case SPOK_POD_FINE:
+		break;
+	}
+	return SPOK_RC_POD_FINE;
+}
+
+static void on_driver_pod(void *data, const struct kube_resp *resp)
+{
+	struct pod_read *d = data;
+	struct spok_engine *e = d->e;
+	struct eng_exec *ex = e->closed ? NULL : find_id(e, d->id);
+	struct spok_rc_event ev = {.kind = SPOK_RC_EV_DRIVER_POD};
+	char *msg = NULL;
+
+	e->pending--;
+	if (ex != NULL && ex->x.attempt == d->attempt && ex->pod_inflight) {
+		ex->pod_inflight = false;
+		ev.pod = pod_answer(resp, &msg);
+		ev.message = msg;
+		if (ev.pod == SPOK_RC_POD_UNKNOWN && !ex->pod_warned) {
+			ex->pod_warned = true; /* once per attempt: the read repeats every few seconds */
+			log_warn("engine: %s: reading the driver pod: %s", ex->x.id, resp->message);
+		}
+		(void)step(ex, &ev);
+	}
+	free(msg);
+	free(d->id);
+	free(d);
+	maybe_free_engine(e);
+}
+
+static void get_driver(struct eng_exec *ex)
+{
+	struct pod_read *d = xmalloc(sizeof(*d));
+	struct spok_err err = {0};
+	char *pod = ex->driver_pod ? xstrdup(ex->driver_pod)
+				   : xasprintf("%s-driver", ex->x.resource_name);
+
+	d->e = ex->e;
+	d->id = xstrdup(ex->x.id);
+	d->attempt = ex->x.attempt;
+	if (kube_get(ex->e->o.client, &PODS, ex->x.namespace_, pod, on_driver_pod, d, &err) != 0) {
+		log_warn("engine: %s: reading the driver pod: %s", ex->x.id, err.msg);
+		free(d->id);
+		free(d);
+	} else {
+		ex->e->pending++;
+		ex->pod_inflight = true;
+	}
+	free(pod);
 }
 
 /* A record action: the row takes the reconciler's values and is written. */
@@ -856,6 +944,9 @@ static enum act perform(struct eng_exec *ex, const struct spok_rc_actions *out)
 		case SPOK_RC_DONE:
 			done(ex);
 			return ACT_GONE;
+		case SPOK_RC_GET_DRIVER:
+			get_driver(ex);
+			break;
 		}
 		if (r != ACT_NEXT)
 			return r;
@@ -1068,6 +1159,8 @@ static void handle_app(struct eng_exec *ex, const json_t *app)
 	ev.status.error_message = s.error_message;
 	ev.status.app_state = s.app_state;
 	ev.status.info_changed = apply_info(ex, &s);
+	if (s.driver_pod && s.driver_pod[0])
+		set_str(&ex->driver_pod, s.driver_pod);
 	(void)step(ex, &ev);
 	spok_status_free(&s);
 }
@@ -1147,11 +1240,14 @@ int spok_engine_new(const struct spok_engine_opts *o, struct spok_engine **out,
 		e->o.backoff_max_ms = 60000;
 	if (e->o.rescan_ms == 0)
 		e->o.rescan_ms = SPOK_ENGINE_RESCAN_MS;
+	if (e->o.driver_check_ms == 0)
+		e->o.driver_check_ms = SPOK_ENGINE_DRIVER_CHECK_MS;
 	e->rc = (struct spok_rc_config){.keep_on_success = e->o.keep_on_success,
 					.delete_failed = e->o.delete_failed,
 					.submitted_timeout_ms = e->o.submitted_timeout_ms,
 					.backoff_ms = e->o.backoff_ms,
-					.backoff_max_ms = e->o.backoff_max_ms};
+					.backoff_max_ms = e->o.backoff_max_ms,
+					.driver_check_ms = e->o.driver_check_ms};
 	e->self = spok_proc_self();
 	e->loop = kube_client_loop(o->client);
 	uv_timer_init(e->loop, &e->tick);

@@ -3,8 +3,12 @@
  * One struct spok_engine per (cluster, process), on the loop of its kube_client. It keeps
  * ONE shared watch per namespace on sparkapplications carrying the label
  * SPOK_LABEL_EXECUTION (= execution id) and dispatches events to executions by name; there
- * is no per-job polling. A periodic local tick (no API calls) checks abort requests in the
- * store, task timeouts, the stuck-in-SUBMITTED deadline and backoff deadlines.
+ * is no per-job polling of SparkApplications. A periodic local tick checks abort requests in
+ * the store, task timeouts, the stuck-in-SUBMITTED deadline and backoff deadlines. Its one
+ * API call: while an object is SUBMITTED (the operator waits for its driver pod and reports
+ * nothing about it) the driver pod is read every driver_check_ms, so a pod that cannot pull
+ * its image ends the attempt (PERMANENT_FAILURE) and an unschedulable one shows the
+ * scheduler's reason (docs/ARCHITECTURE.md, "Cluster runs").
  *
  * Durability (see docs/ARCHITECTURE.md, "Cluster runs"):
  *  - write-ahead: an attempt's row (phase QUEUED, resource_name = the deterministic
@@ -63,6 +67,7 @@
 #define SPOK_LABEL_EXECUTION "spok.dev/execution"
 #define SPOK_ENGINE_SUBMITTED_TIMEOUT_MS (10ULL * 60 * 1000)
 #define SPOK_ENGINE_RESCAN_MS 30000
+#define SPOK_ENGINE_DRIVER_CHECK_MS 5000
 
 struct spok_engine;
 
@@ -100,6 +105,10 @@ struct spok_engine_opts {
 	uint64_t tick_ms;              /* local checks; 0: 1000 */
 	uint64_t backoff_ms;           /* first create retry wait (quota, unavailable); 0: 1000 */
 	uint64_t backoff_max_ms;       /* cap; 0: 60000 */
+	/* While a SparkApplication is SUBMITTED: how often its driver pod is read (one GET) for
+	 * what the operator does not report (ErrImagePull, Unschedulable); 0:
+	 * SPOK_ENGINE_DRIVER_CHECK_MS. */
+	uint64_t driver_check_ms;
 	long watch_timeout_s;          /* server-side watch timeout; <= 0: watch.h default */
 	/* After spok_engine_adopt_all: how often the unfinished rows are listed again to take
 	 * over those whose supervisor died; 0: SPOK_ENGINE_RESCAN_MS. */

@@ -163,6 +163,9 @@ static void new_attempt(struct step *st)
 	n->cm_gone = false;
 	n->backoff_ms = 0;
 	n->next_try_ms = 0;
+	n->pod_inflight = false;
+	n->next_pod_ms = 0;
+	n->waiting[0] = '\0';
 	create(st);
 }
 
@@ -246,6 +249,25 @@ static void on_create(struct step *st, const struct spok_rc_event *ev)
 	}
 }
 
+/* The object is SUBMITTED: the operator ran spark-submit and waits for the driver pod. */
+static bool submitted(const struct spok_rc_state *n)
+{
+	return strcmp(n->app_state, "SUBMITTED") == 0;
+}
+
+/* A record of our own reason, with Flyte's phase-version rule: the same phase with a new
+ * reason is a new event (version + 1); a new phase starts at 0. */
+static void record_versioned(struct step *st, enum spok_phase ph, const char *reason)
+{
+	struct spok_rc_state *n = st->n;
+
+	if (ph != n->phase)
+		n->phase_version = 0;
+	else if (!str_eq(n->reason, reason))
+		n->phase_version++;
+	record(st, ph, reason);
+}
+
 static void on_status(struct step *st, const struct spok_rc_status *s)
 {
 	const char *reason = s->error_message ? s->error_message : s->reason;
@@ -253,6 +275,8 @@ static void on_status(struct step *st, const struct spok_rc_status *s)
 	struct spok_rc_action *a;
 
 	snprintf(n->app_state, sizeof(n->app_state), "%s", or_empty(s->app_state));
+	if (!submitted(n))
+		n->waiting[0] = '\0'; /* the driver pod got past that */
 	switch (s->phase) {
 	case SPOK_PHASE_SUCCEEDED:
 		finish(st, SPOK_PHASE_SUCCEEDED, reason, NULL,
@@ -268,6 +292,12 @@ static void on_status(struct step *st, const struct spok_rc_status *s)
 		return;
 	default:
 		break;
+	}
+	/* The driver pod's reason says more than "job submitted" while it lasts. */
+	if (n->waiting[0]) {
+		if (s->info_changed || s->phase != n->phase || !str_eq(n->reason, n->waiting))
+			record_versioned(st, s->phase, fmt(st, "%s", n->waiting));
+		return;
 	}
 	/* "job queued" must not hide our own "SparkApplication created" note */
 	if (s->phase == SPOK_PHASE_QUEUED && n->phase == SPOK_PHASE_QUEUED && !s->info_changed &&
@@ -293,6 +323,20 @@ static void fmt_duration(uint64_t ms, char *buf, size_t len)
 			 (unsigned long long)(s % 60));
 }
 
+/* While the object is SUBMITTED the operator says nothing of the driver pod (it stays
+ * SUBMITTED through ErrImagePull and Unschedulable): the pod is read every
+ * driver_check_ms, one read at a time. */
+static void read_driver(struct step *st)
+{
+	struct spok_rc_state *n = st->n;
+
+	if (st->c->driver_check_ms == 0 || !submitted(n) || n->pod_inflight || st->now < n->next_pod_ms)
+		return;
+	push(st, SPOK_RC_GET_DRIVER);
+	n->pod_inflight = true;
+	n->next_pod_ms = st->now + st->c->driver_check_ms;
+}
+
 /* Timeouts count from the confirmation of the attempt's object. */
 static void check_tracking(struct step *st)
 {
@@ -305,7 +349,9 @@ static void check_tracking(struct step *st)
 		return;
 	if (n->timeout_ms > 0 && age > n->timeout_ms) {
 		fmt_duration(n->timeout_ms, d, sizeof(d));
-		finish(st, SPOK_PHASE_TIMED_OUT, fmt(st, "task timed out after %s (task timeout)", d),
+		finish(st, SPOK_PHASE_TIMED_OUT,
+		       fmt(st, "task timed out after %s (task timeout)%s%s", d,
+			   n->waiting[0] ? "; the driver pod was still " : "", n->waiting),
 		       NULL, true);
 		return;
 	}
@@ -313,11 +359,17 @@ static void check_tracking(struct step *st)
 	    (n->phase == SPOK_PHASE_QUEUED || n->phase == SPOK_PHASE_INITIALIZING) &&
 	    age > st->c->submitted_timeout_ms) {
 		fmt_duration(st->c->submitted_timeout_ms, d, sizeof(d));
-		fail_attempt(st, fmt(st, "stuck in %s for %s: the operator did not start the "
-				     "driver; check the operator and quotas",
-				     n->app_state[0] ? n->app_state : "SUBMITTED", d),
-			     NULL, true);
+		if (n->waiting[0])
+			fail_attempt(st, fmt(st, "stuck in SUBMITTED for %s: the driver pod was still %s",
+					     d, n->waiting), NULL, true);
+		else
+			fail_attempt(st, fmt(st, "stuck in %s for %s: the operator did not start the "
+					     "driver; check the operator and quotas",
+					     n->app_state[0] ? n->app_state : "SUBMITTED", d),
+				     NULL, true);
+		return;
 	}
+	read_driver(st);
 }
 
 static void on_tick(struct step *st)
@@ -382,6 +434,40 @@ static void on_adopt(struct step *st, bool listed)
 	record(st, st->n->phase, st->n->reason); /* the new supervisor, told to the callback */
 	if (listed)
 		push(st, SPOK_RC_GET);
+}
+
+/* What the driver pod says while the object is SUBMITTED. An answer that comes after the
+ * object moved on (or while a request of the attempt is in flight) is stale: the next read
+ * asks again. */
+static void on_driver_pod(struct step *st, const struct spok_rc_event *ev)
+{
+	struct spok_rc_state *n = st->n;
+	const char *why;
+	bool shown;
+
+	n->pod_inflight = false;
+	if (st->s->inflight || n->stage != SPOK_RC_STAGE_TRACKING || !submitted(n))
+		return;
+	switch (ev->pod) {
+	case SPOK_RC_POD_ABSENT:  /* not created yet: keep waiting (deadlines still apply) */
+	case SPOK_RC_POD_UNKNOWN: /* cannot tell: the same */
+		return;
+	case SPOK_RC_POD_FINE: /* scheduled after all: back to what the object says */
+		shown = n->waiting[0] && str_eq(n->reason, n->waiting);
+		n->waiting[0] = '\0';
+		if (shown)
+			record_versioned(st, n->phase, "job submitted");
+		return;
+	case SPOK_RC_POD_WAITING:
+		snprintf(n->waiting, sizeof(n->waiting), "%s", or_empty(ev->message));
+		if (!str_eq(n->reason, n->waiting))
+			record_versioned(st, n->phase, fmt(st, "%s", n->waiting));
+		return;
+	case SPOK_RC_POD_BROKEN: /* no wait cures it, nor another attempt of the same task */
+		why = fmt(st, "%s", or_empty(ev->message));
+		finish(st, SPOK_PHASE_PERMANENT_FAILURE, why, why, true);
+		return;
+	}
 }
 
 static void on_delete(struct step *st, const struct spok_rc_event *ev)
@@ -459,6 +545,9 @@ void spok_rc_step(const struct spok_rc_config *c, const struct spok_rc_state *s,
 	case SPOK_RC_EV_ADOPT:
 		on_adopt(&st, ev->first_list);
 		return;
+	case SPOK_RC_EV_DRIVER_POD:
+		on_driver_pod(&st, ev);
+		return;
 	}
 }
 
@@ -482,7 +571,8 @@ const char *spok_rc_stage_name(enum spok_rc_stage st)
 const char *spok_rc_act_name(enum spok_rc_act_kind k)
 {
 	static const char *const names[] = {"RECORD", "CREATE", "GET_OWNER", "GET", "DELETE",
-					    "DELETE_OLD", "DELETE_CM", "NEW_ATTEMPT", "DONE"};
+					    "DELETE_OLD", "DELETE_CM", "NEW_ATTEMPT", "DONE",
+					    "GET_DRIVER"};
 
 	return (size_t)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
 }

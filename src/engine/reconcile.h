@@ -39,7 +39,13 @@ struct spok_rc_config {
 	uint64_t submitted_timeout_ms; /* stuck in ""/SUBMITTED this long: the attempt fails */
 	uint64_t backoff_ms;           /* first retry wait */
 	uint64_t backoff_max_ms;       /* cap of the doubling */
+	/* While the object is SUBMITTED: how often its driver pod is read (GET_DRIVER); 0: never.
+	 * The operator leaves an app SUBMITTED while its driver pod cannot start. */
+	uint64_t driver_check_ms;
 };
+
+/* "waiting: <the scheduler's message>" fits (phase.h: spok_driver_pod_verdict caps it). */
+#define SPOK_RC_WAITING_MAX 384
 
 struct spok_rc_state {
 	enum spok_rc_stage stage;
@@ -61,6 +67,11 @@ struct spok_rc_state {
 	bool cm_gone;         /* its teardown DELETE succeeded */
 	uint64_t backoff_ms;  /* the last wait; 0: the next one is config.backoff_ms */
 	uint64_t next_try_ms; /* WAIT / ADOPT / DELETING: when to try again; 0: not set */
+	bool pod_inflight;    /* a read of the driver pod is pending */
+	uint64_t next_pod_ms; /* TRACKING in SUBMITTED: when to read the driver pod next */
+	/* The driver pod's last "waiting: ..." (Unschedulable), shown as the reason while the
+	 * app stays SUBMITTED; "" when none. */
+	char waiting[SPOK_RC_WAITING_MAX];
 };
 
 /* Which object a request or an answer is about. */
@@ -93,8 +104,18 @@ enum spok_rc_event_kind {
 	SPOK_RC_EV_DELETE,     /* a teardown DELETE answered: object, ok */
 	SPOK_RC_EV_TICK,       /* the timer: deadlines, backoff, abort */
 	SPOK_RC_EV_ABORT,      /* abort requested */
-	SPOK_RC_EV_ADOPT       /* a recorded execution was taken over: first_list (its namespace
+	SPOK_RC_EV_ADOPT,      /* a recorded execution was taken over: first_list (its namespace
 	                        * was listed already) */
+	SPOK_RC_EV_DRIVER_POD  /* a read of this attempt's driver pod answered: pod, message */
+};
+
+/* What a read of the driver pod found (the driver maps spok_driver_pod_verdict, phase.h). */
+enum spok_rc_pod {
+	SPOK_RC_POD_ABSENT,  /* 404: not created yet (or already gone) */
+	SPOK_RC_POD_UNKNOWN, /* the read failed */
+	SPOK_RC_POD_FINE,    /* nothing wrong spok can name */
+	SPOK_RC_POD_WAITING, /* unschedulable: message "waiting: <scheduler's message>" */
+	SPOK_RC_POD_BROKEN   /* cannot start as specified (image, config): message */
 };
 
 /* A status of our object as spok_status_from_sparkapp maps it. */
@@ -115,6 +136,7 @@ struct spok_rc_event {
 	bool ok;                   /* DELETE: done (or already gone) */
 	bool first_list;           /* NOT_LISTED: the namespace's first list; ADOPT: listed */
 	struct spok_rc_status status;
+	enum spok_rc_pod pod;      /* DRIVER_POD */
 };
 
 enum spok_rc_act_kind {
@@ -126,7 +148,9 @@ enum spok_rc_act_kind {
 	SPOK_RC_DELETE_OLD,  /* fire-and-forget DELETE of this attempt's objects (and ConfigMap) */
 	SPOK_RC_DELETE_CM,   /* fire-and-forget DELETE of a ConfigMap whose app never existed */
 	SPOK_RC_NEW_ATTEMPT, /* reset the row to next->attempt, build its object, write-ahead */
-	SPOK_RC_DONE         /* the execution leaves the engine */
+	SPOK_RC_DONE,        /* the execution leaves the engine */
+	SPOK_RC_GET_DRIVER   /* read this attempt's driver pod (answer: SPOK_RC_EV_DRIVER_POD);
+	                      * it is no request of the attempt's own: others may be in flight */
 };
 
 struct spok_rc_action {

@@ -140,6 +140,29 @@ void spok_log_links(const struct spok_log_config *lc, const struct spok_strmap *
 /* Frees an array of links built by spok_log_links. */
 void spok_links_free(struct spok_link *links, size_t n);
 
+/* Why a Spark driver pod has not started (spok extension: the operator keeps an app in
+ * SUBMITTED while its driver pod cannot start, kubeflow/spark-operator#2667, so the engine
+ * reads the pod itself). */
+enum spok_pod_verdict {
+	SPOK_POD_FINE,    /* nothing spok can name: starting, running, ended, being deleted */
+	SPOK_POD_WAITING, /* PodScheduled=False, reason Unschedulable: no node fits it (yet) */
+	SPOK_POD_BROKEN   /* a container waits for a reason no wait cures: ErrImagePull,
+	                   * ImagePullBackOff, ErrImageNeverPull, InvalidImageName,
+	                   * CreateContainerConfigError (init containers included) */
+};
+
+/* Reads a core/v1 Pod as the API server returns it (only a Pending one is judged; BROKEN
+ * wins over WAITING). *msg is NULL for FINE, else a heap line (caller frees):
+ *   BROKEN:  driver pod <name> cannot pull image "<image>": <reason>: <kubelet's message>
+ *            (InvalidImageName: has an invalid image name "<image>"; otherwise:
+ *            cannot start container <c>)
+ *   WAITING: waiting: <scheduler's message>, e.g. "waiting: 0/1 nodes are available: 1
+ *            Insufficient memory. ..."
+ * Everything taken from the pod is hostile: it is made one line (breaks become blanks),
+ * escaped for a terminal (common/termesc.h), valid UTF-8, and each piece is capped, so the
+ * line stays under 1 KiB. Shapes that are not a Pod give FINE. */
+enum spok_pod_verdict spok_driver_pod_verdict(const json_t *pod, char **msg);
+
 /* Timestamps (spok_parse_rfc3339, spok_format_rfc3339) live in common/timefmt.h. */
 
 #endif

@@ -31,6 +31,8 @@
 static const struct kube_gvr SPARK = {"sparkoperator.k8s.io", "v1beta2", "sparkapplications"};
 static const struct kube_gvr NAMESPACES = {"", "v1", "namespaces"};
 static const struct kube_gvr QUOTAS = {"", "v1", "resourcequotas"};
+static const struct kube_gvr PODS = {"", "v1", "pods"};
+static const struct kube_gvr SAS = {"", "v1", "serviceaccounts"};
 #define WAIT_GUARD_MS 120000
 
 static char ns[64];
@@ -452,6 +454,90 @@ static void test_stuck_submitted(void **state)
 	assert_non_null(strstr(x.reason, "stuck in SUBMITTED for 0m0s: the operator did not start the driver"));
 	spok_execution_free(&x);
 	WAIT_FOR(get_code(name) == SPOK_ENOTFOUND, "the delete");
+	free(name);
+	h_close(&h);
+}
+
+/* ---- playing the kubelet and the scheduler: a driver pod's status ---- */
+
+static void make_driver_pod(const char *name)
+{
+	struct kube_sync s = {0};
+	json_t *sa = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "ServiceAccount",
+			       "metadata", "name", "default");
+	json_t *pod = json_pack("{s:s,s:s,s:{s:s},s:{s:[{s:s,s:s}]}}", "apiVersion", "v1", "kind",
+				"Pod", "metadata", "name", name, "spec", "containers", "name",
+				"spark-kubernetes-driver", "image", "spok.local/nope:1");
+
+	/* No ServiceAccount controller runs here: the pod's admission needs "default". */
+	(void)sync_call(&s, kube_create(cli, &SAS, ns, sa, kube_sync_cb, &s, NULL));
+	kube_sync_free(&s);
+	if (sync_call(&s, kube_create(cli, &PODS, ns, pod, kube_sync_cb, &s, NULL)) != 0)
+		fail_msg("create pod %s: %s", name, s.message);
+	kube_sync_free(&s);
+	json_decref(pod);
+	json_decref(sa);
+}
+
+static void set_pod_status(const char *name, json_t *status)
+{
+	struct kube_sync s = {0};
+
+	if (sync_call(&s, kube_patch_status(cli, &PODS, ns, name, status, kube_sync_cb, &s, NULL)) != 0)
+		fail_msg("patch pod status %s: %s", name, s.message);
+	kube_sync_free(&s);
+	json_decref(status);
+}
+
+static bool reason_has(struct h *h, const char *id, const char *part)
+{
+	struct spok_execution x = row_of(h, id);
+	bool yes = x.reason && strstr(x.reason, part);
+
+	spok_execution_free(&x);
+	return yes;
+}
+
+/* The operator keeps an app SUBMITTED while its driver pod cannot start: the engine reads
+ * the pod. Unschedulable -> the scheduler's reason while it waits; ErrImagePull ->
+ * PERMANENT_FAILURE naming the image, and the live object is deleted. */
+static void test_driver_pod_read(void **state)
+{
+	struct spok_engine_opts o = {.driver_check_ms = 50};
+	struct spok_execution x;
+	struct h h;
+	char id[32], pod[128];
+	char *name;
+
+	(void)state;
+	h_open(&h, &o);
+	submit(&h, 1, 0, id);
+	WAIT_FOR(row_started(&h, id), "the create");
+	name = name_of(&h, id);
+	set_state(name, "SUBMITTED");
+	snprintf(pod, sizeof(pod), "%s-driver", name);
+	make_driver_pod(pod);
+	set_pod_status(pod, json_pack("{s:s,s:[{s:s,s:s,s:s,s:s}]}", "phase", "Pending",
+				      "conditions", "type", "PodScheduled", "status", "False",
+				      "reason", "Unschedulable", "message",
+				      "0/1 nodes are available: 1 Insufficient memory."));
+	WAIT_FOR(reason_has(&h, id, "waiting: 0/1 nodes are available: 1 Insufficient memory."),
+		 "the scheduler's reason");
+	assert_true(row_is(&h, id, SPOK_PHASE_INITIALIZING));
+	set_pod_status(pod, json_pack(
+		"{s:s,s:[{s:s,s:s}],s:[{s:s,s:s,s:s,s:b,s:i,s:{s:{s:s,s:s}}}]}", "phase", "Pending",
+		"conditions", "type", "PodScheduled", "status", "True", "containerStatuses", "name",
+		"spark-kubernetes-driver", "image", "spok.local/nope:1", "imageID", "", "ready", 0,
+		"restartCount", 0, "state", "waiting", "reason", "ErrImagePull", "message",
+		"failed to pull and unpack image \"spok.local/nope:1\": not found"));
+	WAIT_FOR(spok_engine_active(h.e) == 0, "the end");
+	x = row_of(&h, id);
+	assert_int_equal(x.phase, SPOK_PHASE_PERMANENT_FAILURE); /* retries left: not retried */
+	assert_int_equal(x.attempt, 0);
+	assert_non_null(strstr(x.reason, "cannot pull image \"spok.local/nope:1\": ErrImagePull"));
+	assert_non_null(x.error_message);
+	spok_execution_free(&x);
+	assert_int_equal(get_code(name), SPOK_ENOTFOUND);
 	free(name);
 	h_close(&h);
 }
@@ -1020,6 +1106,7 @@ int main(void)
 		cmocka_unit_test(test_timeout_deletes),
 		cmocka_unit_test(test_abort_from_other_process),
 		cmocka_unit_test(test_stuck_submitted),
+		cmocka_unit_test(test_driver_pod_read),
 		cmocka_unit_test(test_deleted_externally),
 		cmocka_unit_test(test_name_taken),
 		cmocka_unit_test(test_quota_waits),

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -17,11 +18,16 @@
 #define MIN (60 * SEC)
 
 static const struct spok_rc_config CFG = {
-	.submitted_timeout_ms = 10 * MIN, .backoff_ms = SEC, .backoff_max_ms = 60 * SEC};
+	.submitted_timeout_ms = 10 * MIN, .backoff_ms = SEC, .backoff_max_ms = 60 * SEC,
+	.driver_check_ms = 5 * SEC};
 static const struct spok_rc_config CFG_KEEP = {.keep_on_success = true,
+	.submitted_timeout_ms = 10 * MIN, .backoff_ms = SEC, .backoff_max_ms = 60 * SEC,
+	.driver_check_ms = 5 * SEC};
+static const struct spok_rc_config CFG_NO_POD_READS = {
 	.submitted_timeout_ms = 10 * MIN, .backoff_ms = SEC, .backoff_max_ms = 60 * SEC};
 static const struct spok_rc_config CFG_DELETE_FAILED = {.delete_failed = true,
-	.submitted_timeout_ms = 10 * MIN, .backoff_ms = SEC, .backoff_max_ms = 60 * SEC};
+	.submitted_timeout_ms = 10 * MIN, .backoff_ms = SEC, .backoff_max_ms = 60 * SEC,
+	.driver_check_ms = 5 * SEC};
 
 /* Base states: attempt 0 of 2, object x1-n0-0 in namespace ns. */
 #define ROW_IDS .id = "x1", .ns = "ns", .name = "x1-n0-0", .max_attempts = 2
@@ -275,8 +281,9 @@ static void test_reconcile_timers(void **state)
 		 {.kind = SPOK_RC_EV_TICK}, 1000 + 10 * MIN + 1,
 		 "DELETE_OLD RECORD:RETRYABLE_FAILURE DONE", SPOK_RC_STAGE_DONE,
 		 "stuck in SUBMITTED for 10m0s: the operator did not start the driver", 0, 1},
-		{"SUBMITTED deadline not reached", NULL, TRACKING(SPOK_PHASE_QUEUED, "SUBMITTED"),
-		 {.kind = SPOK_RC_EV_TICK}, 1000 + 10 * MIN, "", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"SUBMITTED deadline not reached (the driver pod is read)", NULL,
+		 TRACKING(SPOK_PHASE_QUEUED, "SUBMITTED"), {.kind = SPOK_RC_EV_TICK}, 1000 + 10 * MIN,
+		 "GET_DRIVER", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
 		{"running past the SUBMITTED deadline: fine", NULL,
 		 TRACKING(SPOK_PHASE_RUNNING, "RUNNING"), {.kind = SPOK_RC_EV_TICK}, 2 * 10 * MIN,
 		 "", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
@@ -521,6 +528,288 @@ static void test_reconcile_sparkapp_states(void **state)
 	spok_platform_free(&plat);
 }
 
+/* ---- the driver pod, read while the object is SUBMITTED ---- */
+
+#define UNSCHED "waiting: 0/1 nodes are available: 1 Insufficient memory."
+#define PULL "driver pod x1-n0-0-driver cannot pull image \"spok.local/nope:1\": ErrImagePull: not found"
+/* SUBMITTED, and the driver pod was last seen unschedulable (its reason recorded). */
+#define WAITING_ROW {ROW_IDS, .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_INITIALIZING, \
+		     .reason = UNSCHED, .confirmed = true, .confirmed_at_ms = 1000, \
+		     .app_state = "SUBMITTED", .waiting = UNSCHED}
+#define POD(v, msg) {.kind = SPOK_RC_EV_DRIVER_POD, .pod = (v), .message = (msg)}
+
+static void test_reconcile_driver_pod(void **state)
+{
+	static const struct row rows[] = {
+		{"SUBMITTED: the tick reads the driver pod", NULL,
+		 TRACKING(SPOK_PHASE_INITIALIZING, "SUBMITTED"), {.kind = SPOK_RC_EV_TICK}, 5000,
+		 "GET_DRIVER", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"a read pending: no second one", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_INITIALIZING,
+		  .confirmed = true, .app_state = "SUBMITTED", .pod_inflight = true},
+		 {.kind = SPOK_RC_EV_TICK}, 5000, "", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"read a moment ago: not yet again", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_INITIALIZING,
+		  .confirmed = true, .app_state = "SUBMITTED", .next_pod_ms = 9000},
+		 {.kind = SPOK_RC_EV_TICK}, 8999, "", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"not submitted yet (no spark-submit, no pod): no read", NULL,
+		 TRACKING(SPOK_PHASE_QUEUED, ""), {.kind = SPOK_RC_EV_TICK}, 5000, "",
+		 SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"RUNNING: the driver pod is the operator's to report", NULL,
+		 TRACKING(SPOK_PHASE_RUNNING, "RUNNING"), {.kind = SPOK_RC_EV_TICK}, 5000, "",
+		 SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"reads off (driver_check_ms 0)", &CFG_NO_POD_READS,
+		 TRACKING(SPOK_PHASE_INITIALIZING, "SUBMITTED"), {.kind = SPOK_RC_EV_TICK}, 5000, "",
+		 SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"ErrImagePull: permanent at once (retries left), the object deleted", NULL,
+		 TRACKING(SPOK_PHASE_INITIALIZING, "SUBMITTED"), POD(SPOK_RC_POD_BROKEN, PULL), 5000,
+		 "RECORD:PERMANENT_FAILURE DELETE", SPOK_RC_STAGE_DELETING,
+		 "cannot pull image \"spok.local/nope:1\": ErrImagePull", 0, 0},
+		{"ErrImagePull, even when failures are kept: the object is live, deleted", &CFG_KEEP,
+		 TRACKING(SPOK_PHASE_INITIALIZING, "SUBMITTED"), POD(SPOK_RC_POD_BROKEN, PULL), 5000,
+		 "RECORD:PERMANENT_FAILURE DELETE", SPOK_RC_STAGE_DELETING, "ErrImagePull", 0, 0},
+		{"ErrImagePull with shipped files: the ConfigMap goes first", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_INITIALIZING,
+		  .confirmed = true, .app_state = "SUBMITTED", .ships = true, .cm_ok = true},
+		 POD(SPOK_RC_POD_BROKEN, PULL), 5000, "RECORD:PERMANENT_FAILURE DELETE:CM",
+		 SPOK_RC_STAGE_DELETING, "ErrImagePull", 0, 0},
+		{"Unschedulable: the scheduler's reason recorded", NULL,
+		 TRACKING(SPOK_PHASE_INITIALIZING, "SUBMITTED"), POD(SPOK_RC_POD_WAITING, UNSCHED), 5000,
+		 "RECORD:INITIALIZING", SPOK_RC_STAGE_TRACKING, UNSCHED, 0, 0},
+		{"Unschedulable again, same reason: nothing to record", NULL, WAITING_ROW,
+		 POD(SPOK_RC_POD_WAITING, UNSCHED), 5000, "", SPOK_RC_STAGE_TRACKING, UNSCHED, 0, 0},
+		{"Unschedulable, a new reason: recorded", NULL, WAITING_ROW,
+		 POD(SPOK_RC_POD_WAITING, "waiting: 0/1 nodes are available: 1 Insufficient cpu."), 5000,
+		 "RECORD:INITIALIZING", SPOK_RC_STAGE_TRACKING, "Insufficient cpu", 0, 0},
+		{"status 'job submitted' keeps the waiting reason", NULL, WAITING_ROW,
+		 STATUS(SPOK_PHASE_INITIALIZING, "SUBMITTED", "job submitted"), 5000, "",
+		 SPOK_RC_STAGE_TRACKING, UNSCHED, 0, 0},
+		{"RUNNING after all: the waiting reason goes", NULL, WAITING_ROW,
+		 STATUS(SPOK_PHASE_RUNNING, "RUNNING", ""), 5000, "RECORD:RUNNING",
+		 SPOK_RC_STAGE_TRACKING, "", 0, 0},
+		{"pod not found while SUBMITTED: keep waiting", NULL,
+		 TRACKING(SPOK_PHASE_INITIALIZING, "SUBMITTED"), POD(SPOK_RC_POD_ABSENT, NULL), 5000,
+		 "", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"pod not found, reason kept", NULL, WAITING_ROW, POD(SPOK_RC_POD_ABSENT, NULL), 5000,
+		 "", SPOK_RC_STAGE_TRACKING, UNSCHED, 0, 0},
+		{"the read failed: keep waiting", NULL, TRACKING(SPOK_PHASE_INITIALIZING, "SUBMITTED"),
+		 POD(SPOK_RC_POD_UNKNOWN, NULL), 5000, "", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"scheduled after all: back to 'job submitted'", NULL, WAITING_ROW,
+		 POD(SPOK_RC_POD_FINE, NULL), 5000, "RECORD:INITIALIZING", SPOK_RC_STAGE_TRACKING,
+		 "job submitted", 0, 0},
+		{"a fine pod: nothing", NULL, TRACKING(SPOK_PHASE_INITIALIZING, "SUBMITTED"),
+		 POD(SPOK_RC_POD_FINE, NULL), 5000, "", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"stale answer (the object runs now): dropped", NULL,
+		 TRACKING(SPOK_PHASE_RUNNING, "RUNNING"), POD(SPOK_RC_POD_BROKEN, PULL), 5000, "",
+		 SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"answer while deleting: dropped", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_DELETING, .phase = SPOK_PHASE_ABORTED, .confirmed = true,
+		  .app_state = "SUBMITTED"},
+		 POD(SPOK_RC_POD_BROKEN, PULL), 5000, "", SPOK_RC_STAGE_DELETING, NULL, 0, 0},
+		{"answer while a request of the attempt is in flight: dropped", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_INITIALIZING,
+		  .confirmed = true, .app_state = "SUBMITTED", .inflight = true},
+		 POD(SPOK_RC_POD_BROKEN, PULL), 5000, "", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"task timeout while unschedulable: TIMED_OUT naming the reason", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_INITIALIZING,
+		  .reason = UNSCHED, .confirmed = true, .confirmed_at_ms = 1000, .timeout_ms = 5 * SEC,
+		  .app_state = "SUBMITTED", .waiting = UNSCHED},
+		 {.kind = SPOK_RC_EV_TICK}, 6001, "RECORD:TIMED_OUT DELETE", SPOK_RC_STAGE_DELETING,
+		 "task timed out after 0m5s (task timeout); the driver pod was still " UNSCHED, 0, 0},
+		{"SUBMITTED deadline while unschedulable: the reason instead of 'check the operator'",
+		 NULL,
+		 {ROW_IDS, LAST, .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_INITIALIZING,
+		  .reason = UNSCHED, .confirmed = true, .confirmed_at_ms = 1000,
+		  .app_state = "SUBMITTED", .waiting = UNSCHED},
+		 {.kind = SPOK_RC_EV_TICK}, 1000 + 10 * MIN + 1,
+		 "DELETE_OLD RECORD:RETRYABLE_FAILURE DONE", SPOK_RC_STAGE_DONE,
+		 "stuck in SUBMITTED for 10m0s: the driver pod was still " UNSCHED, 0, 1},
+	};
+
+	(void)state;
+	RUN(rows);
+}
+
+/* The fields a row does not show: read deadline, phase versions, the waiting reason across
+ * a new attempt, and the error of a permanent failure. */
+static void test_reconcile_driver_pod_fields(void **state)
+{
+	struct spok_rc_state s = TRACKING(SPOK_PHASE_INITIALIZING, "SUBMITTED"), next;
+	struct spok_rc_event tick = {.kind = SPOK_RC_EV_TICK};
+	struct spok_rc_event waiting = POD(SPOK_RC_POD_WAITING, UNSCHED);
+	struct spok_rc_event broken = POD(SPOK_RC_POD_BROKEN, PULL);
+	struct spok_rc_event status = STATUS(SPOK_PHASE_INITIALIZING, "SUBMITTED", "job submitted");
+	struct spok_rc_actions out;
+
+	(void)state;
+	s.phase_version = 3;
+	spok_rc_step(&CFG, &s, &tick, 7000, &next, &out);
+	assert_true(next.pod_inflight);
+	assert_int_equal(next.next_pod_ms, 7000 + 5 * SEC);
+	s = next;
+	s.pod_inflight = false; /* the driver: the read answered */
+	spok_rc_step(&CFG, &s, &waiting, 7100, &next, &out);
+	assert_false(next.pod_inflight);
+	assert_string_equal(next.waiting, UNSCHED);
+	assert_int_equal(out.n, 1);
+	assert_int_equal(out.a[0].phase_version, 4); /* same phase, new reason: a new event */
+	assert_string_equal(out.a[0].reason, UNSCHED);
+	s = next;
+	s.reason = UNSCHED; /* as recorded */
+	status.status.phase_version = 5;   /* the mapper bumped it against "job submitted" */
+	spok_rc_step(&CFG, &s, &status, 7200, &next, &out);
+	assert_int_equal(out.n, 0);        /* nothing new: no version churn */
+	assert_int_equal(next.phase_version, 4);
+	/* The SUBMITTED deadline with attempts left: the next attempt starts without it. */
+	spok_rc_step(&CFG, &s, &tick, 1000 + 10 * MIN + 1, &next, &out);
+	assert_int_equal(next.attempt, 1);
+	assert_string_equal(next.waiting, "");
+	assert_int_equal(next.next_pod_ms, 0);
+	/* A permanent failure carries the line as its error too. */
+	s = (struct spok_rc_state)TRACKING(SPOK_PHASE_INITIALIZING, "SUBMITTED");
+	spok_rc_step(&CFG, &s, &broken, 7000, &next, &out);
+	assert_true(out.a[0].terminal);
+	assert_true(out.a[0].set_error);
+	assert_string_equal(out.a[0].error_message, PULL);
+	assert_string_equal(out.a[0].reason, PULL);
+}
+
+/* Pods as the API server returns them, judged by the same pure function the engine uses
+ * (spok_driver_pod_verdict), then stepped from a SUBMITTED attempt 0 of 2. */
+static void test_reconcile_driver_pod_objects(void **state)
+{
+	static const struct {
+		const char *name;
+		const char *json;
+		const char *acts;
+		const char *reason; /* the recorded reason, exactly; NULL: none recorded */
+	} rows[] = {
+		{"ErrImagePull",
+		 "{\"metadata\":{\"name\":\"x1-n0-0-driver\"},\"status\":{\"phase\":\"Pending\","
+		 "\"containerStatuses\":[{\"name\":\"spark-kubernetes-driver\",\"image\":\"spok.local/nope:1\","
+		 "\"state\":{\"waiting\":{\"reason\":\"ErrImagePull\",\"message\":\"failed to pull and "
+		 "unpack image \\\"spok.local/nope:1\\\": not found\"}}}]}}",
+		 "RECORD:PERMANENT_FAILURE DELETE",
+		 "driver pod x1-n0-0-driver cannot pull image \"spok.local/nope:1\": ErrImagePull: "
+		 "failed to pull and unpack image \"spok.local/nope:1\": not found"},
+		{"ImagePullBackOff, image from the spec",
+		 "{\"metadata\":{\"name\":\"d\"},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i:2\"}]},"
+		 "\"status\":{\"phase\":\"Pending\",\"containerStatuses\":[{\"name\":\"c\","
+		 "\"state\":{\"waiting\":{\"reason\":\"ImagePullBackOff\"}}}]}}",
+		 "RECORD:PERMANENT_FAILURE DELETE",
+		 "driver pod d cannot pull image \"i:2\": ImagePullBackOff"},
+		{"ErrImageNeverPull (pull policy Never)",
+		 "{\"metadata\":{\"name\":\"d\"},\"status\":{\"phase\":\"Pending\",\"containerStatuses\":["
+		 "{\"name\":\"c\",\"image\":\"i:3\",\"state\":{\"waiting\":{\"reason\":\"ErrImageNeverPull\","
+		 "\"message\":\"Container image \\\"i:3\\\" is not present with pull policy of Never\"}}}]}}",
+		 "RECORD:PERMANENT_FAILURE DELETE",
+		 "driver pod d cannot pull image \"i:3\": ErrImageNeverPull: Container image \"i:3\" is "
+		 "not present with pull policy of Never"},
+		{"InvalidImageName",
+		 "{\"metadata\":{\"name\":\"d\"},\"status\":{\"phase\":\"Pending\",\"containerStatuses\":["
+		 "{\"name\":\"c\",\"image\":\"Bad Name\",\"state\":{\"waiting\":{\"reason\":\"InvalidImageName\","
+		 "\"message\":\"couldn't parse image name\"}}}]}}",
+		 "RECORD:PERMANENT_FAILURE DELETE",
+		 "driver pod d has an invalid image name \"Bad Name\": InvalidImageName: couldn't parse "
+		 "image name"},
+		{"CreateContainerConfigError in an init container",
+		 "{\"metadata\":{\"name\":\"d\"},\"status\":{\"phase\":\"Pending\",\"initContainerStatuses\":["
+		 "{\"name\":\"init\",\"state\":{\"waiting\":{\"reason\":\"CreateContainerConfigError\","
+		 "\"message\":\"secret \\\"s\\\" not found\"}}}]}}",
+		 "RECORD:PERMANENT_FAILURE DELETE",
+		 "driver pod d cannot start container init: CreateContainerConfigError: secret \"s\" not found"},
+		{"Unschedulable",
+		 "{\"metadata\":{\"name\":\"d\"},\"status\":{\"phase\":\"Pending\",\"conditions\":["
+		 "{\"type\":\"PodScheduled\",\"status\":\"False\",\"reason\":\"Unschedulable\","
+		 "\"message\":\"0/1 nodes are available: 1 Insufficient memory.\"}]}}",
+		 "RECORD:INITIALIZING", UNSCHED},
+		{"ContainerCreating: fine", "{\"metadata\":{\"name\":\"d\"},\"status\":{\"phase\":\"Pending\","
+		 "\"containerStatuses\":[{\"name\":\"c\",\"state\":{\"waiting\":{\"reason\":\"ContainerCreating\"}}}]}}",
+		 "", NULL},
+		{"Running: fine", "{\"metadata\":{\"name\":\"d\"},\"status\":{\"phase\":\"Running\"}}", "", NULL},
+		{"a Failed pod with a pull error left: the operator's to report",
+		 "{\"metadata\":{\"name\":\"d\"},\"status\":{\"phase\":\"Failed\",\"containerStatuses\":["
+		 "{\"name\":\"c\",\"image\":\"i\",\"state\":{\"waiting\":{\"reason\":\"ErrImagePull\"}}}]}}",
+		 "", NULL},
+		{"being deleted: fine",
+		 "{\"metadata\":{\"name\":\"d\",\"deletionTimestamp\":\"2026-01-01T00:00:00Z\"},\"status\":{"
+		 "\"phase\":\"Pending\",\"containerStatuses\":[{\"name\":\"c\",\"state\":{\"waiting\":"
+		 "{\"reason\":\"ErrImagePull\"}}}]}}", "", NULL},
+		{"not a pod: fine", "[1,2]", "", NULL},
+		{"hostile text: one line, escaped",
+		 "{\"metadata\":{\"name\":\"d\\u001b[2J\"},\"status\":{\"phase\":\"Pending\",\"containerStatuses\":["
+		 "{\"name\":\"c\",\"image\":\"i\\u202e\",\"state\":{\"waiting\":{\"reason\":\"ErrImagePull\","
+		 "\"message\":\"line1\\nline2\\r\\u009b31m\"}}}]}}",
+		 "RECORD:PERMANENT_FAILURE DELETE",
+		 "driver pod d\\x1b[2J cannot pull image \"i\\u202e\": ErrImagePull: line1 line2 \\u009b31m"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct spok_rc_state s = TRACKING(SPOK_PHASE_INITIALIZING, "SUBMITTED"), next;
+		struct spok_rc_event ev = {.kind = SPOK_RC_EV_DRIVER_POD};
+		struct spok_rc_actions out;
+		json_error_t jerr;
+		json_t *pod = json_loads(rows[i].json, 0, &jerr);
+		char *msg = NULL;
+		char got[256];
+
+		if (pod == NULL)
+			fail_msg("%s: bad JSON in the test: %s", rows[i].name, jerr.text);
+		switch (spok_driver_pod_verdict(pod, &msg)) {
+		case SPOK_POD_FINE:
+			ev.pod = SPOK_RC_POD_FINE;
+			assert_null(msg);
+			break;
+		case SPOK_POD_WAITING:
+			ev.pod = SPOK_RC_POD_WAITING;
+			break;
+		case SPOK_POD_BROKEN:
+			ev.pod = SPOK_RC_POD_BROKEN;
+			break;
+		}
+		ev.message = msg;
+		spok_rc_step(&CFG, &s, &ev, 5000, &next, &out);
+		render(&out, got, sizeof(got));
+		if (strcmp(got, rows[i].acts) != 0)
+			fail_msg("%s: got [%s], want [%s]", rows[i].name, got, rows[i].acts);
+		if (rows[i].reason && (out.n == 0 || strcmp(out.a[0].reason, rows[i].reason) != 0))
+			fail_msg("%s: recorded '%s', want '%s'", rows[i].name,
+				 out.n ? out.a[0].reason : "(nothing)", rows[i].reason);
+		free(msg);
+		json_decref(pod);
+	}
+}
+
+/* A pod's message of any length and content gives one bounded line. */
+static void test_reconcile_driver_pod_caps(void **state)
+{
+	char big[8192];
+	json_t *pod;
+	char *msg = NULL;
+
+	(void)state;
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	big[100] = '\n';
+	pod = json_pack("{s:{s:s},s:{s:s,s:[{s:s,s:s,s:{s:{s:s,s:s}}}]}}", "metadata", "name", big,
+			"status", "phase", "Pending", "containerStatuses", "name", big, "image", big,
+			"state", "waiting", "reason", "ErrImagePull", "message", big);
+	assert_int_equal(spok_driver_pod_verdict(pod, &msg), SPOK_POD_BROKEN);
+	assert_true(strlen(msg) < 1024);
+	assert_null(strchr(msg, '\n'));
+	assert_non_null(strstr(msg, "ErrImagePull"));
+	free(msg);
+	json_decref(pod);
+	pod = json_pack("{s:{s:s},s:{s:s,s:[{s:s,s:s,s:s,s:s}]}}", "metadata", "name", "d", "status",
+			"phase", "Pending", "conditions", "type", "PodScheduled", "status", "False",
+			"reason", "Unschedulable", "message", big);
+	assert_int_equal(spok_driver_pod_verdict(pod, &msg), SPOK_POD_WAITING);
+	assert_true(strlen(msg) < SPOK_RC_WAITING_MAX);
+	free(msg);
+	json_decref(pod);
+}
+
 /* Which finished objects stay (also the rule for leftovers found after a crash). */
 static void test_reconcile_keep_rules(void **state)
 {
@@ -558,6 +847,10 @@ int main(void)
 		cmocka_unit_test(test_reconcile_record_fields),
 		cmocka_unit_test(test_reconcile_keep_rules),
 		cmocka_unit_test(test_reconcile_sparkapp_states),
+		cmocka_unit_test(test_reconcile_driver_pod),
+		cmocka_unit_test(test_reconcile_driver_pod_fields),
+		cmocka_unit_test(test_reconcile_driver_pod_objects),
+		cmocka_unit_test(test_reconcile_driver_pod_caps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
