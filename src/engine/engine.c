@@ -194,10 +194,13 @@ static const char *app_name(const json_t *app)
 	return json_string_value(json_object_get(json_object_get(app, "metadata"), "name"));
 }
 
-/* The task has a path on the submitting machine (pi.py, /home/x/job.jar). */
+/* The task has a path on the submitting machine (pi.py, /home/x/job.jar) as its main file,
+ * among its pyFiles or among its files. */
 static bool task_has_local(const struct spok_task *t)
 {
-	return spok_path_is_local(t->main_application_file);
+	const char *field;
+
+	return spok_ship_first_local(t, &field) != NULL;
 }
 
 /* This execution's attempts come with a shipped-files ConfigMap. A task that cannot be
@@ -211,13 +214,15 @@ static bool ships(const struct eng_exec *ex)
 static int refuse_local(const struct spok_engine *e, const struct spok_task *t,
 			struct spok_err *err)
 {
-	if (e->o.ship_local_files || !task_has_local(t))
+	const char *field, *path = spok_ship_first_local(t, &field);
+
+	if (e->o.ship_local_files || path == NULL)
 		return SPOK_OK;
 	return spok_err_set(err, SPOK_EINVAL,
-			    "mainApplicationFile %s: a path on the submitting machine; this server "
+			    "%s %s: a path on the submitting machine; this server "
 			    "does not ship local files: name a file in the image (local:///...) or a "
 			    "URI (s3a://, https://), or run the job with 'spok run --cluster'",
-			    t->main_application_file);
+			    field, path);
 }
 
 static void unlink_exec(struct eng_exec *ex)

@@ -18,14 +18,14 @@ enum task_key {
 	K_NAME, K_PROJECT, K_DOMAIN, K_VERSION, K_TYPE, K_MAIN_FILE, K_MAIN_CLASS, K_ARGS,
 	K_SPARK_CONF, K_HADOOP_CONF, K_EXECUTOR_PATH, K_IMAGE, K_COMMAND, K_ENV, K_SERVICE_ACCOUNT,
 	K_DRIVER_POD, K_EXECUTOR_POD, K_RETRIES, K_TIMEOUT, K_INTERRUPTIBLE, K_POD_TEMPLATE_NAME,
-	K_LABELS, K_ANNOTATIONS, K_CONFIG, K_INPUTS, K_OUTPUTS
+	K_LABELS, K_ANNOTATIONS, K_CONFIG, K_INPUTS, K_OUTPUTS, K_PY_FILES, K_FILES
 };
 
 static const char *const task_keys[] = {
 	"name", "project", "domain", "version", "type", "mainApplicationFile", "mainClass", "args",
 	"sparkConf", "hadoopConf", "executorPath", "image", "command", "env", "serviceAccount",
 	"driverPod", "executorPod", "retries", "timeout", "interruptible", "podTemplateName",
-	"labels", "annotations", "config", "inputs", "outputs", NULL
+	"labels", "annotations", "config", "inputs", "outputs", "pyFiles", "files", NULL
 };
 
 static const char *const pod_keys[] = {
@@ -174,6 +174,32 @@ static int read_pod(struct walk *w, const struct ynode *v, const char *field, st
 	return result;
 }
 
+/* pyFiles / files: paths or URIs that spark-submit joins with ',' into one argument. */
+static int read_deps(struct walk *w, const struct ynode *v, const char *field,
+		     struct spok_strv *out)
+{
+	char path[WALK_PATH_MAX];
+
+	if (walk_strv(w, v, field, out) != SPOK_OK)
+		return SPOK_EINVAL;
+	if (out->len > SPOK_TASK_DEPS_MAX)
+		return walk_fail(w, v, field,
+				 "%zu entries is over the cap of %d; bundle them (a .zip for Python "
+				 "modules) or put them in the image", out->len, SPOK_TASK_DEPS_MAX);
+	for (size_t i = 0; i < out->len; i++) {
+		const char *s = out->items[i];
+
+		walk_index(path, field, i);
+		if (s[0] == '\0')
+			return walk_fail(w, v->items[i], path, "empty; name a file or a URI");
+		if (strchr(s, ',') != NULL)
+			return walk_fail(w, v->items[i], path,
+					 "the path contains ',', which spark-submit reads as a "
+					 "separator; rename the file");
+	}
+	return SPOK_OK;
+}
+
 static int read_field(struct walk *w, struct spok_task *t, int idx, const struct ynode *v,
 		      const char *path)
 {
@@ -210,6 +236,8 @@ static int read_field(struct walk *w, struct spok_task *t, int idx, const struct
 	case K_CONFIG: return walk_strmap(w, v, path, false, &t->config);
 	case K_INPUTS: return read_vars(w, v, path, &t->inputs);
 	case K_OUTPUTS: return read_vars(w, v, path, &t->outputs);
+	case K_PY_FILES: return read_deps(w, v, path, &t->py_files);
+	case K_FILES: return read_deps(w, v, path, &t->files);
 	}
 	return SPOK_EINTERNAL;
 }

@@ -21,6 +21,10 @@ struct attempt_result {
 /* Main file resolved to a local path (or a URI Spark fetches itself). *out is heap. */
 int spok_local_main_file(const struct spok_task *t, const struct spok_spark_env *env,
 			 char **out, struct spok_err *err);
+/* Appends --py-files / --files with the task's pyFiles / files resolved as the main file
+ * is (comma-joined), nothing for an empty list. SPOK_EINVAL naming the entry when a local
+ * one is not a regular file. */
+int spok_local_deps(const struct spok_task *t, struct spok_strv *argv, struct spok_err *err);
 /* The child's environment: ours plus Spark/Python/flytekit variables and the task env. */
 void spok_local_env(const struct spok_task *t, const struct spok_spark_env *env,
 		    const struct spok_local_opts *o, const struct spok_execution *x,

@@ -197,6 +197,80 @@ int spok_local_main_file(const struct spok_task *t, const struct spok_spark_env 
 	return 0;
 }
 
+/* One pyFiles / files entry as spark-submit takes it here: local:// and file:// name files
+ * on this machine, other schemes pass through, a plain path is relative to the job file and
+ * must be a regular file. */
+static int dep_path(const struct spok_task *t, const char *field, size_t i, const char *f,
+		    char **out, struct spok_err *err)
+{
+	const char *src = t->source_path ? t->source_path : "task";
+	struct stat st;
+	char *path;
+	int serr;
+
+	*out = NULL;
+	if (strncmp(f, "local://", 8) == 0)
+		f += 8;
+	else if (strncmp(f, "file://", 7) == 0)
+		f += 7;
+	else if (has_scheme(f)) {
+		*out = xstrdup(f);
+		return 0;
+	}
+	if (f[0] == '/') {
+		path = xstrdup(f);
+	} else {
+		char *d = task_dir(t);
+		path = xasprintf("%s/%s", d, f);
+		free(d);
+	}
+	serr = stat(path, &st) != 0 ? errno : 0;
+	if (serr != 0 || !S_ISREG(st.st_mode)) {
+		const char *why = serr != 0 ? strerror(serr) : "not a regular file";
+		int r = spok_err_set(err, SPOK_EINVAL, "%s: %s[%zu] %s: %s; fix the path (relative paths "
+				     "are relative to the job file)", src, field, i, path, why);
+		free(path);
+		return r;
+	}
+	*out = path;
+	return 0;
+}
+
+/* "--py-files"/"--files" FLAG and the comma-joined list, when the task has entries. */
+static int push_deps(const struct spok_task *t, const char *field, const char *flag,
+		     const struct spok_strv *v, struct spok_strv *argv, struct spok_err *err)
+{
+	char *joined = NULL;
+
+	for (size_t i = 0; i < v->len; i++) {
+		char *p = NULL, *next;
+		int result = dep_path(t, field, i, v->items[i], &p, err);
+
+		if (result != 0) {
+			free(joined);
+			return result;
+		}
+		next = joined ? xasprintf("%s,%s", joined, p) : p;
+		if (joined) {
+			free(joined);
+			free(p);
+		}
+		joined = next;
+	}
+	if (joined) {
+		spok_strv_push(argv, flag);
+		spok_strv_push_own(argv, joined);
+	}
+	return 0;
+}
+
+int spok_local_deps(const struct spok_task *t, struct spok_strv *argv, struct spok_err *err)
+{
+	int result = push_deps(t, "pyFiles", "--py-files", &t->py_files, argv, err);
+
+	return result ? result : push_deps(t, "files", "--files", &t->files, argv, err);
+}
+
 /* ---- conf and argv ---- */
 
 static bool k8s_only(const char *key)
@@ -336,11 +410,17 @@ int spok_local_argv(const struct spok_task *t, const struct spok_platform *p,
 		    struct spok_err *err)
 {
 	struct spok_strmap conf = {0};
+	struct spok_strv deps = {0};
 	char *main_file = NULL, *props = NULL;
 	int result = spok_local_main_file(t, env, &main_file, err);
 
-	if (result != 0)
+	if (result == 0)
+		result = spok_local_deps(t, &deps, err);
+	if (result != 0) {
+		free(main_file);
+		spok_strv_free(&deps);
 		return result;
+	}
 	effective_conf(t, p, env, x, &conf);
 	/* spok's own keys win: the runner depends on them (history, UI link, loopback). */
 	spok_strmap_set(&conf, "spark.eventLog.enabled", "true");
@@ -369,11 +449,14 @@ int spok_local_argv(const struct spok_task *t, const struct spok_platform *p,
 		spok_strv_push(argv, "--class");
 		spok_strv_push(argv, t->main_class);
 	}
+	for (size_t i = 0; i < deps.len; i++)
+		spok_strv_push(argv, deps.items[i]);
 	spok_strv_push_own(argv, main_file);
 	main_file = NULL;
 done:
 	free(main_file);
 	free(props);
+	spok_strv_free(&deps);
 	/* The values may be secrets: wipe them before the memory goes back to the allocator. */
 	for (size_t i = 0; i < conf.len; i++)
 		explicit_bzero(conf.items[i].value, strlen(conf.items[i].value));
@@ -503,6 +586,12 @@ int spok_local_submit(struct spok_store *st, const struct spok_task *t,
 	if (result != 0)
 		return result;
 	result = spok_local_main_file(t, &env, &main_file, err);
+	if (result == 0) { /* a missing pyFiles/files entry fails before anything is recorded */
+		struct spok_strv deps = {0};
+
+		result = spok_local_deps(t, &deps, err);
+		spok_strv_free(&deps);
+	}
 	if (result == 0)
 		result = check_inputs(t, o, err);
 	if (result == 0)

@@ -102,18 +102,22 @@ int spok_task_check_limits(const struct spok_task *t, const char *where, struct 
 	};
 	const struct {
 		const char *field;
-		size_t n;
+		size_t n, cap;
 	} lists[] = {
-		{"args", t->args.len}, {"command", t->command.len}, {"inputs", t->inputs.len},
-		{"outputs", t->outputs.len},
+		{"args", t->args.len, SPOK_TASK_LIST_MAX},
+		{"command", t->command.len, SPOK_TASK_LIST_MAX},
+		{"inputs", t->inputs.len, SPOK_TASK_LIST_MAX},
+		{"outputs", t->outputs.len, SPOK_TASK_LIST_MAX},
+		{"pyFiles", t->py_files.len, SPOK_TASK_DEPS_MAX},
+		{"files", t->files.len, SPOK_TASK_DEPS_MAX},
 	};
 
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		if (maps[i].m->len > SPOK_TASK_MAP_MAX)
 			return over(where, maps[i].field, maps[i].m->len, SPOK_TASK_MAP_MAX, "keys", err);
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
-		if (lists[i].n > SPOK_TASK_LIST_MAX)
-			return over(where, lists[i].field, lists[i].n, SPOK_TASK_LIST_MAX, "items", err);
+		if (lists[i].n > lists[i].cap)
+			return over(where, lists[i].field, lists[i].n, lists[i].cap, "items", err);
 	return SPOK_OK;
 }
 
@@ -134,6 +138,8 @@ void spok_task_free(struct spok_task *t)
 	free(t->image);
 	spok_strv_free(&t->command);
 	spok_strv_free(&t->args);
+	spok_strv_free(&t->py_files);
+	spok_strv_free(&t->files);
 	spok_strmap_free(&t->env);
 	spok_strmap_free(&t->resource_requests);
 	spok_strmap_free(&t->resource_limits);

@@ -117,6 +117,11 @@ struct spok_task {
 	char *executor_path;
 	struct spok_pod driver_pod;
 	struct spok_pod executor_pod;
+	/* Job files only (flyteidl's SparkJob has neither): SparkApplication spec.deps.pyFiles /
+	 * spec.deps.files, spark-submit's --py-files / --files. Paths on this machine (no URI
+	 * scheme) are shipped by `spok run --cluster` like main_application_file. */
+	struct spok_strv py_files;
+	struct spok_strv files;
 
 	/* the container (flyteidl.core.Container) */
 	char *image;
@@ -174,6 +179,8 @@ void spok_task_free(struct spok_task *t);
  * generous for real jobs, and they bound what one request costs the daemon. */
 #define SPOK_TASK_MAP_MAX 1000      /* keys per map: labels, sparkConf, env, ... */
 #define SPOK_TASK_LIST_MAX 10000    /* items per list: args, command, inputs, outputs */
+#define SPOK_TASK_DEPS_MAX 100      /* items of pyFiles and of files (spark-submit joins each
+                                     * list into one comma-separated argument) */
 /* Names the first field over its cap (job file names: "labels", "driverPod.labels", ...),
  * prefixed with where ("<file>: "); SPOK_EINVAL. */
 int spok_task_check_limits(const struct spok_task *t, const char *where, struct spok_err *err);

@@ -60,11 +60,39 @@ static void add_file(struct spok_ship *s, const char *field, const char *path)
 	f->key = xstrdup(base_name(path));
 }
 
+static void add_local(struct spok_ship *s, const char *field, const struct spok_strv *v)
+{
+	for (size_t i = 0; i < v->len; i++)
+		if (spok_path_is_local(v->items[i]))
+			add_file(s, field, v->items[i]);
+}
+
+const char *spok_ship_first_local(const struct spok_task *t, const char **field)
+{
+	const struct {
+		const char *field;
+		const struct spok_strv *v;
+	} lists[] = {{"pyFiles", &t->py_files}, {"files", &t->files}};
+
+	*field = "mainApplicationFile";
+	if (spok_path_is_local(t->main_application_file))
+		return t->main_application_file;
+	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
+		for (size_t i = 0; i < lists[l].v->len; i++)
+			if (spok_path_is_local(lists[l].v->items[i])) {
+				*field = lists[l].field;
+				return lists[l].v->items[i];
+			}
+	return NULL;
+}
+
 int spok_ship_list(const struct spok_task *t, struct spok_ship *out, struct spok_err *err)
 {
 	memset(out, 0, sizeof(*out));
 	if (spok_path_is_local(t->main_application_file))
 		add_file(out, "mainApplicationFile", t->main_application_file);
+	add_local(out, "pyFiles", &t->py_files);
+	add_local(out, "files", &t->files);
 	for (size_t i = 0; i < out->n; i++) {
 		const struct spok_ship_file *f = &out->files[i];
 

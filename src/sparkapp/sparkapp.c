@@ -217,6 +217,38 @@ static json_t *metadata_json(const struct spok__ctx *c)
 	return md;
 }
 
+/* One spec.deps list: local paths rewritten when shipped, everything else verbatim. */
+static void deps_list(const struct spok__ctx *c, json_t *deps, const char *key,
+		      const struct spok_strv *v)
+{
+	json_t *a;
+
+	if (v->len == 0) /* omitempty */
+		return;
+	a = json_array();
+	for (size_t i = 0; i < v->len; i++) {
+		if (c->ship && spok_path_is_local(v->items[i])) {
+			char *uri = spok_ship_uri(v->items[i]);
+			json_array_append_new(a, spok__jstr(uri));
+			free(uri);
+		} else {
+			json_array_append_new(a, spok__jstr(v->items[i]));
+		}
+	}
+	spok__jset(deps, key, a);
+}
+
+/* The operator's Dependencies in its declaration order (jars, files, pyFiles, ...). Go's
+ * encoder never omits a struct: "deps": {} when the task has none (every Flyte task). */
+static json_t *deps_json(const struct spok__ctx *c)
+{
+	json_t *deps = json_object();
+
+	deps_list(c, deps, "files", &c->t->files);
+	deps_list(c, deps, "pyFiles", &c->t->py_files);
+	return deps;
+}
+
 static json_t *spec_json(const struct spok__ctx *c, const struct spok__role *drv,
 			 const struct spok__role *exe, const struct spok_strmap *conf)
 {
@@ -247,8 +279,7 @@ static json_t *spec_json(const struct spok__ctx *c, const struct spok__role *drv
 		spok__jset(spec, "hadoopConf", spok__jmap_sorted(&t->hadoop_conf));
 	spok__jset(spec, "driver", role_json(c, drv, true, conf));
 	spok__jset(spec, "executor", role_json(c, exe, false, conf));
-	/* The operator's Deps is a struct, which Go's encoder never omits. */
-	spok__jset(spec, "deps", json_object());
+	spok__jset(spec, "deps", deps_json(c));
 	spok__jset(rp, "type", spok__jstr("OnFailure"));
 	spok__jset(rp, "onSubmissionFailureRetries", json_integer(SUBMISSION_FAILURE_RETRIES));
 	spok__jset(spec, "restartPolicy", rp);

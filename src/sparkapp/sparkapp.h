@@ -77,7 +77,7 @@ char *spok_label_value(const char *name);
 
 /* ---- shipping local files (`spok run --cluster`; docs/ARCHITECTURE.md "Shipping local
  * files") ----
- * A task's local paths (no URI scheme) are sent as ONE immutable ConfigMap per attempt,
+ * A task's local paths (no URI scheme: mainApplicationFile, pyFiles, files) are sent as ONE immutable ConfigMap per attempt,
  * named <SparkApplication name>-files and labelled like the SparkApplication, mounted
  * read-only at SPOK_SHIP_MOUNT in the driver and executor pods through their pod templates;
  * the paths become local://SPOK_SHIP_MOUNT/<base name>. The builder does this when
@@ -105,11 +105,14 @@ struct spok_ship {
 /* True when path has no URI scheme (pi.py, /abs/pi.py, ../x.jar): a file on the submitting
  * machine. local://, file:, s3a://, https:// ... are not local. NULL/"" are not. */
 bool spok_path_is_local(const char *path);
-/* The task's local paths (today: mainApplicationFile) with their keys; out->n == 0 when
- * there are none. SPOK_EINVAL naming the file when a base name is not a valid ConfigMap key
+/* The task's local paths (mainApplicationFile, then pyFiles, then files, in the order
+ * written) with their keys; out->n == 0 when there are none. SPOK_EINVAL naming the file when a base name is not a valid ConfigMap key
  * or two files share one. Free with spok_ship_free. */
 int spok_ship_list(const struct spok_task *t, struct spok_ship *out, struct spok_err *err);
 void spok_ship_free(struct spok_ship *s);
+/* The task's first local path (same order as spok_ship_list) and, in *field, its job-file
+ * key; NULL when it has none. Borrowed from t. */
+const char *spok_ship_first_local(const struct spok_task *t, const char **field);
 /* "<app_name>-files". Caller frees. */
 char *spok_ship_configmap_name(const char *app_name);
 /* "local://SPOK_SHIP_MOUNT/<base name of path>". Caller frees. */

@@ -3,8 +3,9 @@
 # against the real API server (fixture `k8s`; no kubelet, nothing plays the operator but this
 # script): the ConfigMap <app>-files holds the file's bytes under our execution label and is
 # owned by the SparkApplication, which names it as local:///opt/spok/files/pi.py and mounts it
-# through its driver and executor templates; files that cannot be shipped fail with one line
-# and create nothing; the run's teardown (success, abort) deletes the ConfigMap.
+# through its driver and executor templates; pyFiles/files entries ship in the same ConfigMap
+# and are rewritten in spec.deps; files that cannot be shipped fail with one line and create
+# nothing; the run's teardown (success, abort) deletes the ConfigMap.
 set -u
 SPOK=$1
 SRC=$2
@@ -142,6 +143,69 @@ sys.exit(0 if [r["name"] for r in refs] == [sys.argv[2]] else 1)' "$T/kcurl.out"
 "$SPOK" abort "$ID2" >"$T/abort.out" 2>&1 || fail "spok abort: $(cat "$T/abort.out")"
 wait_gone "$CMS/$APP2-files" && ok "ConfigMap deleted after abort" || fail "ConfigMap $APP2-files left after abort"
 wait_gone "$APPS/$APP2" && ok "SparkApplication deleted after abort" || fail "SparkApplication $APP2 left after abort"
+
+# 4. pyFiles and files: local entries go into the same ConfigMap (relative to the job file)
+#    and are rewritten in spec.deps; URIs pass through; a main file in the image stays as is.
+mkdir -p "$T/deps/lib" "$T/deps/data" "$T/deps/a" "$T/deps/b"
+printf 'def f():\n    return 1\n' >"$T/deps/lib/helper.py"
+printf 'a\nb\n' >"$T/deps/data/words.txt"
+cat >"$T/deps/job.yaml" <<'YAML'
+name: shipdeps
+mainApplicationFile: local:///opt/spark/examples/src/main/python/pi.py
+image: spark:x
+pyFiles: [lib/helper.py, s3a://bucket/deps/m.zip]
+files: [data/words.txt, https://example.com/lookup.csv, local:///opt/x.txt]
+YAML
+"$SPOK" run "$T/deps/job.yaml" --cluster admin -n "$NS" -d -q >"$T/deps.out" 2>"$T/deps.err" ||
+	fail "pyFiles/files job: $(cat "$T/deps.err")"
+ID3=$(cat "$T/deps.out")
+APP3=$("$SPOK" status "$ID3" --no-refresh -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("resource_name") or "")')
+kcurl GET "$APPS/$APP3" && cp "$T/kcurl.out" "$T/app3.json" || fail "GET $APP3"
+python3 - "$T/app3.json" <<'PY' && ok "spec.deps: local entries rewritten, URIs as written, main file kept" || fail "spec.deps: $(head -c 600 "$T/app3.json")"
+import json, sys
+s = json.load(open(sys.argv[1]))["spec"]
+sys.exit(0 if s["deps"] == {
+    "files": ["local:///opt/spok/files/words.txt", "https://example.com/lookup.csv", "local:///opt/x.txt"],
+    "pyFiles": ["local:///opt/spok/files/helper.py", "s3a://bucket/deps/m.zip"]}
+    and s["mainApplicationFile"] == "local:///opt/spark/examples/src/main/python/pi.py"
+    and s["driver"]["template"]["spec"]["volumes"][0]["configMap"]["name"].endswith("-files") else 1)
+PY
+kcurl GET "$CMS/$APP3-files" && cp "$T/kcurl.out" "$T/cm3.json" || fail "no ConfigMap $APP3-files: $(cat "$T/kcurl.out")"
+python3 - "$T/cm3.json" "$T/deps/lib/helper.py" "$T/deps/data/words.txt" <<'PY' && ok "ConfigMap $APP3-files holds helper.py and words.txt" || fail "ConfigMap: $(head -c 400 "$T/cm3.json")"
+import base64, json, sys
+b = json.load(open(sys.argv[1]))["binaryData"]
+sys.exit(0 if sorted(b) == ["helper.py", "words.txt"]
+         and base64.b64decode(b["helper.py"]) == open(sys.argv[2], "rb").read()
+         and base64.b64decode(b["words.txt"]) == open(sys.argv[3], "rb").read() else 1)
+PY
+"$SPOK" abort "$ID3" >"$T/abort3.out" 2>&1 || fail "spok abort: $(cat "$T/abort3.out")"
+wait_gone "$CMS/$APP3-files" && ok "deps ConfigMap deleted after abort" || fail "ConfigMap $APP3-files left after abort"
+
+# The cap is on all shipped files together: a 600 KiB main file + a 500 KiB files entry is
+# refused, naming the entry that went over; a missing pyFiles entry names itself; nothing is
+# created.
+before_apps=$(count "$APPS") before_cms=$(count "$CMS")
+head -c $((600 * 1024)) /dev/zero >"$T/deps/main.py"
+head -c $((500 * 1024)) /dev/zero >"$T/deps/data/big.bin"
+printf 'x\n' >"$T/deps/a/x.txt"
+printf 'x\n' >"$T/deps/b/x.txt"
+printf 'name: shipbad\nmainApplicationFile: main.py\nimage: spark:x\nfiles: [data/big.bin]\n' >"$T/deps/big.yaml"
+printf 'name: shipbad\nmainApplicationFile: local:///x.py\nimage: spark:x\npyFiles: [lib/nope.py]\n' >"$T/deps/missing.yaml"
+printf 'name: shipbad\nmainApplicationFile: local:///x.py\nimage: spark:x\nfiles: [a/x.txt, b/x.txt]\n' >"$T/deps/twice.yaml"
+expect_deps_err() { # expect_deps_err JOB PATTERN
+	"$SPOK" run "$T/deps/$1" --cluster admin -n "$NS" -d -q >"$T/bad.out" 2>"$T/bad.err"
+	local rc=$?
+	if [ $rc -ne 0 ] && [ "$(wc -l <"$T/bad.err")" = 1 ] && grep -q -- "$2" "$T/bad.err"; then
+		ok "$1: exit $rc, $(cat "$T/bad.err")"
+	else
+		fail "$1: exit $rc, stderr: $(cat "$T/bad.err")"
+	fi
+}
+expect_deps_err big.yaml "^spok: $T/deps/big.yaml: files $T/deps/data/big.bin: the shipped files come to more than 1000 KiB (the cap of one ConfigMap)"
+expect_deps_err missing.yaml "^spok: $T/deps/missing.yaml: pyFiles $T/deps/lib/nope.py: cannot read it (No such file or directory)"
+expect_deps_err twice.yaml "^spok: files b/x.txt: another shipped file (a/x.txt) has the same base name; rename one of them$"
+[ "$(count "$APPS")" = "$before_apps" ] && [ "$(count "$CMS")" = "$before_cms" ] &&
+	ok "nothing created by the refused deps runs" || fail "refused deps runs created objects: apps $(count "$APPS") (was $before_apps), configmaps $(count "$CMS") (was $before_cms)"
 
 kcurl DELETE "/api/v1/namespaces/$NS" || true
 exit $FAILED

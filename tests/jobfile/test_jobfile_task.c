@@ -50,7 +50,9 @@ static const char full_job[] =
 	"annotations: {an: v}\n"
 	"config: {link_type: dashboard}\n"
 	"inputs: {n: integer, x: Float}\n"
-	"outputs: {pi: float, at: datetime, d: duration, s: string, b: boolean}\n";
+	"outputs: {pi: float, at: datetime, d: duration, s: string, b: boolean}\n"
+	"pyFiles: [lib/helper.py, local:///opt/deps/util.zip, s3a://b/m.egg]\n"
+	"files:\n  - data.txt\n  - https://example.com/lookup.csv\n";
 
 static void test_full(void **state)
 {
@@ -115,6 +117,13 @@ static void test_full(void **state)
 	assert_int_equal(t.outputs.items[2].type, SPOK_LIT_DURATION);
 	assert_int_equal(t.outputs.items[3].type, SPOK_LIT_STRING);
 	assert_int_equal(t.outputs.items[4].type, SPOK_LIT_BOOLEAN);
+	assert_int_equal(t.py_files.len, 3);
+	assert_string_equal(t.py_files.items[0], "lib/helper.py");
+	assert_string_equal(t.py_files.items[1], "local:///opt/deps/util.zip");
+	assert_string_equal(t.py_files.items[2], "s3a://b/m.egg");
+	assert_int_equal(t.files.len, 2);
+	assert_string_equal(t.files.items[0], "data.txt");
+	assert_string_equal(t.files.items[1], "https://example.com/lookup.csv");
 	spok_task_free(&t);
 }
 
@@ -252,6 +261,43 @@ static void test_errors(void **state)
 		     "job.yaml:2:6: mapping values are not allowed in this context; fix the YAML syntax");
 	expect_error(HEAD "[a]: 1\n", "job.yaml:3:1: (top level): keys must be scalars, got a list; use a plain key");
 	expect_error(HEAD "env: {\"A\\0B\": x}\n", "job.yaml:3:7: env.A?B: value contains a NUL character; remove it");
+	expect_error(HEAD "pyFiles: helper.py\n",
+		     "job.yaml:3:10: pyFiles: expected a list, got a scalar; write [a, b] or one '- item' per line");
+	expect_error(HEAD "pyFiles: [a.py, '']\n",
+		     "job.yaml:3:17: pyFiles[1]: empty; name a file or a URI");
+	expect_error(HEAD "files:\n  - a.txt\n  - 'b,c.txt'\n",
+		     "job.yaml:5:5: files[1]: the path contains ',', which spark-submit reads as a separator; rename the file");
+	expect_error(HEAD "files: [{a: b}]\n",
+		     "job.yaml:3:9: files[0]: expected a scalar value, got a mapping; quote the value");
+}
+
+static void test_deps_cap(void **state)
+{
+	struct spok_err err = {0};
+	struct spok_task t;
+	char *yaml = xasprintf(HEAD "pyFiles: [");
+
+	(void)state;
+	for (int i = 0; i < SPOK_TASK_DEPS_MAX; i++) {
+		char *next = xasprintf("%s%sm%d.py", yaml, i ? ", " : "", i);
+		free(yaml);
+		yaml = next;
+	}
+	{
+		char *at_cap = xasprintf("%s]\n", yaml);
+		if (spok_jobfile_parse_task(at_cap, strlen(at_cap), "job.yaml", &t, &err) != SPOK_OK)
+			fail_msg("%s", err.msg);
+		assert_int_equal(t.py_files.len, SPOK_TASK_DEPS_MAX);
+		spok_task_free(&t);
+		free(at_cap);
+	}
+	{
+		char *over = xasprintf("%s, one-more.py]\n", yaml);
+		assert_int_equal(spok_jobfile_parse_task(over, strlen(over), "job.yaml", &t, &err), SPOK_EINVAL);
+		assert_string_equal(err.msg, "job.yaml:3:10: pyFiles: 101 entries is over the cap of 100; bundle them (a .zip for Python modules) or put them in the image");
+		free(over);
+	}
+	free(yaml);
 }
 
 static void test_caps(void **state)
@@ -307,7 +353,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_conversions),
 		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_caps), cmocka_unit_test(test_deps_cap),
 		cmocka_unit_test(test_load),
 	};
 

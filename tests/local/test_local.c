@@ -191,6 +191,29 @@ static void test_argv(void **state)
 	spok_strv_free(&argv);
 	assert_int_equal(unlink(props), 0);
 
+	/* pyFiles / files: --py-files and --files before the main file, comma-joined; local://
+	 * and relative paths resolved here, other URIs as written. */
+	spok_strv_push(&t.py_files, "SparkPi.java");
+	spok_strv_push(&t.py_files, "s3a://b/m.zip");
+	spok_strv_push(&t.files, "local://build.sh");
+	assert_int_equal(spok_local_argv(&t, &p, &env, &o, &x, 0, &argv, &err), 0);
+	assert_string_equal(argv.items[argv.len - 5], "--py-files");
+	text = xasprintf("%s/examples/java/SparkPi.java,s3a://b/m.zip", src ? src : ".");
+	assert_string_equal(argv.items[argv.len - 4], text);
+	free(text);
+	assert_string_equal(argv.items[argv.len - 3], "--files");
+	assert_non_null(strstr(argv.items[argv.len - 2], "/examples/java/build.sh"));
+	assert_int_equal(argv.items[argv.len - 2][0], '/');
+	spok_strv_free(&argv);
+	assert_int_equal(unlink(props), 0);
+	spok_strv_push(&t.files, "missing.txt");
+	assert_int_equal(spok_local_argv(&t, &p, &env, &o, &x, 0, &argv, &err), SPOK_EINVAL);
+	assert_non_null(strstr(err.msg, "sparkpi.yaml: files[1] "));
+	assert_non_null(strstr(err.msg, "missing.txt: No such file or directory; fix the path"));
+	assert_int_equal(access(props, F_OK), -1);
+	spok_strv_free(&t.py_files);
+	spok_strv_free(&t.files);
+
 	/* A missing main file names the job file and the resolved path. */
 	free(t.main_application_file);
 	t.main_application_file = xstrdup("nope.jar");

@@ -642,6 +642,15 @@ static void test_local_path_refused(void **state)
 		refuse(ML_TOKEN, body, 400, "invalid", want);
 		free(body);
 	}
+	/* pyFiles / files entries too, with the main file in the image. */
+	b = json_pack("{s:{s:s,s:s,s:s,s:s,s:[s,s]}}", "task", "name", "shiplocal", "project", "ml",
+		      "type", "python", "mainApplicationFile", "local:///opt/pi.py", "files",
+		      "s3a://b/ok.csv", "/etc/shadow");
+	body = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	refuse(ML_TOKEN, body, 400, "invalid", "files /etc/shadow: a path on the submitting machine; "
+	       "this server does not ship local files");
+	free(body);
 	assert_int_equal(apps_named("shiplocal"), 0);
 }
 

@@ -357,6 +357,7 @@ static void test_ship(void **state)
 	struct spok_err err = {0};
 	static unsigned char hello[] = "hello\n", ab[] = "ab";
 	json_t *app, *cm, *want;
+	const char *f;
 	char *p;
 	(void)state;
 
@@ -378,6 +379,30 @@ static void test_ship(void **state)
 	t.main_application_file = xstrdup("local:///opt/pi.py");
 	assert_int_equal(spok_ship_list(&t, &s, &err), SPOK_OK);
 	assert_int_equal(s.n, 0);
+	assert_null(spok_ship_first_local(&t, &f));
+
+	/* pyFiles and files: local entries in order after the main file, URIs left out */
+	spok_strv_push(&t.py_files, "s3a://b/m.egg");
+	spok_strv_push(&t.py_files, "lib/helper.py");
+	spok_strv_push(&t.files, "https://x/a.csv");
+	spok_strv_push(&t.files, "/abs/data.txt");
+	assert_string_equal(spok_ship_first_local(&t, &f), "lib/helper.py");
+	assert_string_equal(f, "pyFiles");
+	assert_int_equal(spok_ship_list(&t, &s, &err), SPOK_OK);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.files[0].field, "pyFiles");
+	assert_string_equal(s.files[0].key, "helper.py");
+	assert_string_equal(s.files[1].field, "files");
+	assert_string_equal(s.files[1].path, "/abs/data.txt");
+	assert_string_equal(s.files[1].key, "data.txt");
+	spok_ship_free(&s);
+	free(t.main_application_file);
+	t.main_application_file = xstrdup("data.txt");
+	assert_string_equal(spok_ship_first_local(&t, &f), "data.txt");
+	assert_string_equal(f, "mainApplicationFile");
+	assert_int_equal(spok_ship_list(&t, &s, &err), SPOK_EINVAL);
+	assert_string_equal(err.msg, "files /abs/data.txt: another shipped file (data.txt) has the "
+			    "same base name; rename one of them");
 	spok_task_free(&t);
 
 	p = spok_ship_uri("../a/b/pi.py");
