@@ -43,7 +43,11 @@ int spok__role_build(const struct spok__ctx *c, bool is_driver, struct spok__rol
 		     struct spok_err *err);
 void spok__role_free(struct spok__role *r);
 
-/* The pod template that mounts the shipped-files ConfigMap of app_name (ship.c). */
-json_t *spok__ship_template(const char *app_name, bool is_driver);
+/* The pod template that mounts the shipped-files ConfigMap of app_name and, when pythonpath
+ * is not NULL, sets PYTHONPATH to it (ship.c). */
+json_t *spok__ship_template(const char *app_name, bool is_driver, const char *pythonpath);
+/* PYTHONPATH for t's shipped pyFiles: the mount, then each shipped .zip/.egg; NULL when no
+ * pyFiles entry is shipped. Caller frees. */
+char *spok__ship_pythonpath(const struct spok_task *t);
 
 #endif

@@ -165,9 +165,37 @@ json_t *spok_ship_configmap(const json_t *app, const struct spok_ship *s)
 	return cm;
 }
 
+/* Shipped pyFiles: Spark leaves local:// files where they are (it serves only other files to
+ * the executors), so a module shipped with pyFiles would be importable on the driver only.
+ * Python in both pods finds the mount's .py files and each shipped .zip/.egg through
+ * PYTHONPATH, which Spark's Python runner and workers extend. NULL when none is shipped. */
+char *spok__ship_pythonpath(const struct spok_task *t)
+{
+	char *out = NULL;
+
+	for (size_t i = 0; i < t->py_files.len; i++) {
+		const char *f = t->py_files.items[i], *b = base_name(f);
+		size_t n = strlen(b);
+		bool pkg = n > 4 && (strcmp(b + n - 4, ".zip") == 0 || strcmp(b + n - 4, ".egg") == 0);
+		char *next;
+
+		if (!spok_path_is_local(f))
+			continue;
+		if (out == NULL)
+			out = xstrdup(SPOK_SHIP_MOUNT);
+		if (!pkg)
+			continue;
+		next = xasprintf("%s:%s/%s", out, SPOK_SHIP_MOUNT, b);
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
 /* The role's pod template: the ConfigMap as a read-only volume of Spark's container
- * (Spark keeps a template's volumes and mounts; the operator adds its ownerReference). */
-json_t *spok__ship_template(const char *app_name, bool is_driver)
+ * (Spark keeps a template's volumes, mounts and env; the operator adds its ownerReference),
+ * and PYTHONPATH when pythonpath is not NULL. */
+json_t *spok__ship_template(const char *app_name, bool is_driver, const char *pythonpath)
 {
 	char *cm = spok_ship_configmap_name(app_name);
 	json_t *vol = json_object(), *src = json_object(), *mnt = json_object();
@@ -181,6 +209,8 @@ json_t *spok__ship_template(const char *app_name, bool is_driver)
 	spok__jset(mnt, "mountPath", spok__jstr(SPOK_SHIP_MOUNT));
 	spok__jset(ctr, "name", spok__jstr(is_driver ? "spark-kubernetes-driver"
 						     : "spark-kubernetes-executor"));
+	if (pythonpath != NULL) /* Container declares env before volumeMounts */
+		spok__jset(ctr, "env", json_pack("[o]", spok__env_var("PYTHONPATH", pythonpath)));
 	spok__jset(ctr, "volumeMounts", json_pack("[o]", mnt));
 	spok__jset(spec, "volumes", json_pack("[o]", vol));
 	spok__jset(spec, "containers", json_pack("[o]", ctr));

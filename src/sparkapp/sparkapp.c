@@ -166,8 +166,12 @@ static json_t *role_json(const struct spok__ctx *c, const struct spok__role *r, 
 	json_t *o = json_object();
 	char key[32];
 
-	if (c->ship) /* SparkPodSpec declares template first */
-		spok__jset(o, "template", spok__ship_template(c->app_name, is_driver));
+	if (c->ship) { /* SparkPodSpec declares template first */
+		char *pp = spok__ship_pythonpath(c->t);
+
+		spok__jset(o, "template", spok__ship_template(c->app_name, is_driver, pp));
+		free(pp);
+	}
 	snprintf(key, sizeof(key), "%scores", prefix);
 	set_int_conf(o, "cores", conf, key);
 	snprintf(key, sizeof(key), "%smemory", prefix);
