@@ -33,6 +33,24 @@ static void on_follow_signal(uv_signal_t *h, int signum)
 		s->sig = signum;
 }
 
+static void mark_closed(uv_handle_t *h)
+{
+	*(bool *)h->data = true;
+}
+
+/* For a handle in the caller's stack frame: the loop must be done with it before the frame
+ * goes, or the closing list keeps a pointer into reused stack (libuv then aborts in
+ * uv__finish_close at the session's last uv_run). */
+static void close_in_frame(uv_loop_t *loop, uv_handle_t *h)
+{
+	bool closed = false;
+
+	h->data = &closed;
+	uv_close(h, mark_closed);
+	while (!closed)
+		uv_run(loop, UV_RUN_NOWAIT);
+}
+
 static void follow_signals(struct spok_cli_session *c, struct follow_stop *s, bool start)
 {
 	static const int sigs[4] = {SIGHUP, SIGINT, SIGTERM, SIGQUIT};
@@ -43,7 +61,7 @@ static void follow_signals(struct spok_cli_session *c, struct follow_stop *s, bo
 			s->h[i].data = s;
 			s->on[i] = uv_signal_start(&s->h[i], on_follow_signal, sigs[i]) == 0;
 		} else if (!start && s->on[i]) {
-			uv_close((uv_handle_t *)&s->h[i], NULL);
+			close_in_frame(&c->loop, (uv_handle_t *)&s->h[i]);
 			s->on[i] = false;
 		}
 	}
@@ -161,8 +179,7 @@ static void run_following_log(struct spok_cli_session *c, struct spok_cli_progre
 	while (!l.done && !s->sig)
 		uv_run(&c->loop, UV_RUN_ONCE);
 	log_stop(&l);
-	uv_close((uv_handle_t *)&l.grace, NULL);
-	uv_run(&c->loop, UV_RUN_NOWAIT);
+	close_in_frame(&c->loop, (uv_handle_t *)&l.grace);
 out:
 	if (l.done && l.code != 0 && l.msg[0])
 		fprintf(stderr, "spok: driver log: %s\n", l.msg);
