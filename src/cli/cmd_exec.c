@@ -362,14 +362,16 @@ static void print_status(const struct spok_execution *x, const struct spok_attem
 		printf("%-11s %s\n", "Spark app:", app_id);
 	if (ui)
 		printf("%-11s %s\n", "Spark UI:", ui);
-	/* The stored link assumes the default port; a running server's own port wins. */
-	int hport = spok_history_running(data_dir);
+	/* A local run's stored link assumes the default port; a running server's own port wins.
+	 * A cluster run's link is the platform's history server (spark-history-server-url). */
+	int hport = cluster ? 0 : spok_history_running(data_dir);
 	if (x->spark_app_id && hport && spok_phase_terminal(x->phase)) {
 		char *u = spok_history_url(hport, x->spark_app_id);
 		printf("%-11s %s\n", "History:", u);
 		free(u);
 	} else if (x->history_url) {
-		printf("%-11s %s (start the server with 'spok history')\n", "History:", x->history_url);
+		printf("%-11s %s%s\n", "History:", x->history_url,
+		       cluster ? "" : " (start the server with 'spok history')");
 	}
 	if (x->log_path)
 		printf("%-11s %s\n", "Log:", x->log_path);

@@ -1,5 +1,6 @@
-/* cmd_history.c - `spok history [--port N] [stop]`: the Spark history server from the pyspark
- * distribution over the event logs of local runs. */
+/* cmd_history.c - `spok history [--port N] [--log-dir DIR] [stop]`: the Spark history server
+ * from the pyspark distribution over the event logs of local runs, or over another directory
+ * (the host side of cluster runs' event-log volume, docs/CONFIG.md spok.event-log). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,18 +9,20 @@
 #include "local/local.h"
 #include "store/store.h"
 
-static const char history_synopsis[] = "spok history [--port N] [stop]";
+static const char history_synopsis[] = "spok history [--port N] [--log-dir DIR|URI] [stop]";
 
 int cmd_history(struct spok_cli *cli, int argc, char **argv)
 {
-	const char *port_s = NULL;
+	const char *port_s = NULL, *log_dir = NULL;
 	struct spok_flag flags[] = {
 		{"port", 0, &port_s, NULL, NULL, "port of the history server (default 18080)"},
+		{"log-dir", 0, &log_dir, NULL, NULL,
+		 "event logs to serve (default: DATA_DIR/spark-events, local runs)"},
 		{0},
 	};
 	struct spok_strv pos = {0};
 	struct spok_err err = {0};
-	char *data_dir = NULL;
+	char *data_dir = NULL, *uri = NULL;
 	int port = SPOK_HISTORY_PORT;
 	int result = spok_cli_parse(cli, argc, argv, flags, &pos, &err);
 
@@ -43,11 +46,12 @@ int cmd_history(struct spok_cli *cli, int argc, char **argv)
 			printf("history server stopped\n");
 	} else if (result == 0) {
 		int got = 0;
-		result = spok_history_start(data_dir, port, &got, &err);
+		result = spok_history_start(data_dir, log_dir, port, &got, &uri, &err);
 		if (result == 0)
-			printf("Spark history server: http://127.0.0.1:%d (event logs in %s/spark-events)\n", got, data_dir);
+			printf("Spark history server: http://127.0.0.1:%d (event logs in %s)\n", got, uri);
 	}
 done:
+	free(uri);
 	free(data_dir);
 	spok_strv_free(&pos);
 	return result == 0 ? 0 : spok_cli_fail(&err);

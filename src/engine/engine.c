@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -192,6 +193,18 @@ static const char *app_label(const json_t *app, const char *key)
 static const char *app_name(const json_t *app)
 {
 	return json_string_value(json_object_get(json_object_get(app, "metadata"), "name"));
+}
+
+/* Where the driver writes its event log (spark.eventLog.dir when enabled: from the platform's
+ * spok.event-log or its spark-config-default), recorded for `spok status`; else NULL. */
+static const char *app_event_log_dir(const json_t *app)
+{
+	const json_t *conf = json_object_get(json_object_get(app, "spec"), "sparkConf");
+	const char *on = json_string_value(json_object_get(conf, "spark.eventLog.enabled"));
+
+	if (on == NULL || strcasecmp(on, "true") != 0) /* Scala's toBoolean ignores case */
+		return NULL;
+	return json_string_value(json_object_get(conf, "spark.eventLog.dir"));
 }
 
 /* The task has a path on the submitting machine (pi.py, /home/x/job.jar) as its main file,
@@ -1369,6 +1382,7 @@ int spok_engine_submit_keyed(struct spok_engine *e, struct spok_task *t, const c
 	ex->x.supervisor_start = e->self.start;
 	reset_attempt(&ex->x, 0);
 	set_str(&ex->x.resource_name, app_name(app));
+	set_str(&ex->x.event_log_dir, app_event_log_dir(app));
 	/* Write-ahead: without this row nothing is created. */
 	if ((result = spok_store_insert(e->o.store, &ex->x, err)) != 0) {
 		char msg[SPOK_ERR_MSG_MAX];

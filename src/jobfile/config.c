@@ -31,8 +31,9 @@ static const char *const top_ignored[] = {
 static const char *const spok_keys[] = {
 	"default-image", "namespace-template", "default-service-account", "name-max-len",
 	"clusters", "routes", "server", "cluster-resources", "keep-on-success", "submitted-timeout",
-	"spark-version", NULL
+	"spark-version", "event-log", NULL
 };
+static const char *const event_log_keys[] = {"dir", "volume", NULL};
 static const char *const cluster_resources_keys[] = {
 	"templates-dir", "projects", "domains", "values", "project-values", NULL
 };
@@ -613,6 +614,101 @@ static int submitted_timeout(struct walk *w, const struct ynode *v, const char *
 	return result;
 }
 
+/* ---- spok.event-log: cluster runs' event logs (docs/CONFIG.md) ---- */
+
+static int event_log_field(struct walk *w, void *out, int idx, const struct ynode *v,
+			   const char *path)
+{
+	struct spok_settings *s = out;
+
+	if (idx == 0)
+		return walk_string(w, v, path, &s->event_log_dir);
+	if (walk_json(w, v, path, Y_MAP, &s->event_log_volume) != SPOK_OK)
+		return SPOK_EINVAL;
+	if (s->event_log_volume != NULL && json_object_size(s->event_log_volume) == 0)
+		return walk_fail(w, v, path, "empty volume; give a volume source such as "
+				 "'hostPath: {path: /srv/spark-events}' or "
+				 "'persistentVolumeClaim: {claimName: spark-events}'");
+	if (json_object_get(s->event_log_volume, "name") != NULL)
+		return walk_fail(w, v, path, "a volume source has no 'name' (spok names the volume "
+				 "spok-event-log); remove it");
+	return SPOK_OK;
+}
+
+/* An RFC 3986 scheme ("s3a:", "file:") at the start of text. */
+static bool has_scheme(const char *text)
+{
+	const char *p = text;
+
+	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+		return false;
+	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+	       *p == '+' || *p == '-' || *p == '.')
+		p++;
+	return *p == ':';
+}
+
+/* The mount path of a dir given as /path, file:/path or file:///path; NULL for another URI
+ * (s3a://, hdfs://, ...) or a path that cannot be one (relative, file://host/...). */
+static char *event_log_path(const char *dir, bool *is_uri)
+{
+	const char *p = dir;
+	size_t n;
+
+	*is_uri = false;
+	if (strncmp(p, "file:///", 8) == 0)
+		p += 7;
+	else if (strncmp(p, "file:/", 6) == 0 && p[6] != '/')
+		p += 5;
+	else if (has_scheme(p) && strncmp(p, "file:", 5) != 0) {
+		*is_uri = true;
+		return NULL;
+	}
+	if (p[0] != '/' || strstr(p, "/../") != NULL || strstr(p, "/./") != NULL)
+		return NULL;
+	n = strlen(p);
+	while (n > 1 && p[n - 1] == '/')
+		n--;
+	if (n == 1 || (n >= 3 && strncmp(p + n - 3, "/..", 3) == 0) ||
+	    (n >= 2 && strncmp(p + n - 2, "/.", 2) == 0))
+		return NULL;
+	return xstrndup(p, n);
+}
+
+/* Reads the section, then checks dir and volume together: a path in the driver pod needs a
+ * volume (else the logs end with the pod); a URI names its own store and takes none. */
+static int read_event_log(struct walk *w, const struct ynode *v, const char *path,
+			  struct spok_settings *s)
+{
+	bool is_uri;
+
+	if (walk_is_null(v))
+		return SPOK_OK;
+	if (each_field(w, v, path, event_log_keys, NULL, s, event_log_field) != SPOK_OK)
+		return SPOK_EINVAL;
+	if (s->event_log_dir == NULL || s->event_log_dir[0] == '\0')
+		return walk_fail(w, v, path, "no dir; add 'dir: /spark-events' (a path in the driver "
+				 "pod, with a volume) or 'dir: s3a://bucket/spark-events'");
+	s->event_log_mount = event_log_path(s->event_log_dir, &is_uri);
+	if (is_uri && s->event_log_volume != NULL)
+		return walk_fail(w, v, path, "dir %s is a URI and takes no volume; remove 'volume' "
+				 "or make dir a path in the driver pod", s->event_log_dir);
+	if (is_uri)
+		return SPOK_OK;
+	if (s->event_log_mount == NULL)
+		return walk_fail(w, v, path, "dir '%s' is neither an absolute path (/spark-events, "
+				 "file:///spark-events) nor a URI such as s3a://bucket/spark-events; "
+				 "fix it", s->event_log_dir);
+	if (s->event_log_volume == NULL)
+		return walk_fail(w, v, path, "dir %s is a path in the driver pod and needs a volume "
+				 "(without one the event logs end with the pod); add 'volume: "
+				 "{persistentVolumeClaim: {claimName: spark-events}}' or a hostPath",
+				 s->event_log_mount);
+	free(s->event_log_dir);
+	s->event_log_dir = xasprintf("file://%s", s->event_log_mount);
+	return SPOK_OK;
+}
+
 /* A `spok serve` section, kept as JSON with the position of each node, so src/server's
  * checks name file:line:col as this reader does. */
 static int serve_section(struct walk *w, const struct ynode *v, const char *path, int kind,
@@ -644,6 +740,7 @@ static int spok_field(struct walk *w, void *out, int idx, const struct ynode *v,
 	case 8: return walk_bool(w, v, path, &s->keep_on_success);
 	case 9: return submitted_timeout(w, v, path, s);
 	case 10: return walk_string(w, v, path, &s->spark_version);
+	case 11: return read_event_log(w, v, path, s);
 	default:
 		if (walk_int(w, v, path, 8, 253, &n) != SPOK_OK)
 			return SPOK_EINVAL;

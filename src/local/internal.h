@@ -56,6 +56,11 @@ int spok_local_flyte_prepare(const struct spok_task *t, const struct spok_local_
 /* flytekit tasks after exit 0: outputs.pb -> x->outputs_json, or error.pb -> failure. */
 void spok_local_flyte_outputs(const struct spok_task *t, struct spok_execution *x);
 
+/* Appends s as one key (key) or value in java.util.Properties syntax (local.c); nonzero when
+ * b's cap is reached. */
+struct spok_buf;
+int spok_local_props_escape(struct spok_buf *b, const char *s, bool key);
+
 /* TERM the group, wait up to grace_ms for it to go, then KILL (proc.c). */
 void spok_local_stop_group(int64_t pgid, uint64_t grace_ms);
 

@@ -313,7 +313,7 @@ static void effective_conf(const struct spok_task *t, const struct spok_platform
  * load() would otherwise eat (all of them in a key, leading ones in a value); everything
  * outside printable ASCII as \uXXXX (UTF-16, so surrogate pairs above U+FFFF), invalid
  * UTF-8 as U+FFFD. The file is then plain ASCII whatever charset reads it. */
-static int props_escape(struct spok_buf *b, const char *s, bool key)
+int spok_local_props_escape(struct spok_buf *b, const char *s, bool key)
 {
 	size_t n = strlen(s);
 	int rc = 0;
@@ -363,9 +363,9 @@ static int write_props(const char *path, const struct spok_strmap *conf, struct 
 	spok_buf_init(&b, 0);
 	int rc = spok_buf_appends(&b, "# spark-submit --properties-file, written by spok; removed after the attempt\n");
 	for (size_t i = 0; i < conf->len && rc == 0; i++) {
-		rc = props_escape(&b, conf->items[i].key, true);
+		rc = spok_local_props_escape(&b, conf->items[i].key, true);
 		rc = rc ? rc : spok_buf_appends(&b, "=");
-		rc = rc ? rc : props_escape(&b, conf->items[i].value, false);
+		rc = rc ? rc : spok_local_props_escape(&b, conf->items[i].value, false);
 		rc = rc ? rc : spok_buf_appends(&b, "\n");
 	}
 	if (rc != 0) {

@@ -159,10 +159,16 @@ int spok_local_stop_signal(void);
 char *spok_local_reason(const char *log_text, bool *permanent);
 
 
-/* History server (pyspark's spark-class ... HistoryServer) over <data dir>/spark-events.
- * start is idempotent (an already running one is kept); its pid is recorded in
- * <data dir>/history.pid as "<pid> <start time> <port>". */
-int spok_history_start(const char *data_dir, int port, int *port_out, struct spok_err *err);
+/* History server (pyspark's spark-class ... HistoryServer), one per data dir, over log_dir:
+ * NULL means <data dir>/spark-events (local runs' event logs); else an existing directory
+ * (a path, or file:///path; made absolute) or a URI Spark reads itself (hdfs://...), such as
+ * the host side of cluster runs' event-log volume (docs/CONFIG.md, spok.event-log).
+ * start is idempotent for the same dir (the running one is kept and its port returned); one
+ * running over another dir is SPOK_ECONFLICT. Its pid is recorded in <data dir>/history.pid
+ * as "<pid> <start time> <port>", the dir's URI on the next line. *uri_out (if not NULL)
+ * gets the URI served (heap) on success. */
+int spok_history_start(const char *data_dir, const char *log_dir, int port, int *port_out,
+		       char **uri_out, struct spok_err *err);
 int spok_history_stop(const char *data_dir, struct spok_err *err);
 /* Port of the running history server, or 0 when none runs. */
 int spok_history_running(const char *data_dir);

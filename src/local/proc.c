@@ -18,6 +18,7 @@
 #include "common/buf.h"
 #include "common/xalloc.h"
 #include "local/internal.h"
+#include "sparkapp/sparkapp.h"
 
 #define WAIT_STEP_MS 100
 #define HISTORY_START_MS 60000
@@ -127,7 +128,8 @@ static bool parse_pidfile(const char *s, struct pidfile *pf)
 	return true;
 }
 
-static bool read_pidfile(const char *data_dir, struct pidfile *pf)
+/* The first line "PID START PORT"; the second, when given, the log dir's URI (heap). */
+static bool read_pidfile_uri(const char *data_dir, struct pidfile *pf, char **uri)
 {
 	char *path = xasprintf("%s/history.pid", data_dir);
 	FILE *f = fopen(path, "r");
@@ -136,11 +138,32 @@ static bool read_pidfile(const char *data_dir, struct pidfile *pf)
 	if (!f)
 		return false;
 	bool ok = fgets(line, sizeof(line), f) != NULL && parse_pidfile(line, pf);
+	if (ok && uri != NULL) {
+		char *u = NULL;
+		size_t cap = 0;
+		ssize_t n = getline(&u, &cap, f);
+
+		while (n > 0 && (u[n - 1] == '\n' || u[n - 1] == '\r'))
+			u[--n] = '\0';
+		if (n > 0)
+			*uri = u;
+		else
+			free(u);
+	}
 	fclose(f);
 	/* start 0 means the server had already exited when the file was written (or the file
 	 * is damaged): /proc of a missing pid also gives 0, so such a file would always match. */
-	return ok && spok_pid_ok(pf->pid) && pf->start != 0 &&
-	       pf->start == spok_pid_start_time(pf->pid);
+	ok = ok && spok_pid_ok(pf->pid) && pf->start != 0 && pf->start == spok_pid_start_time(pf->pid);
+	if (!ok && uri != NULL) {
+		free(*uri);
+		*uri = NULL;
+	}
+	return ok;
+}
+
+static bool read_pidfile(const char *data_dir, struct pidfile *pf)
+{
+	return read_pidfile_uri(data_dir, pf, NULL);
 }
 
 int spok_history_running(const char *data_dir)
@@ -228,42 +251,130 @@ static int spawn_history(const struct spok_spark_env *env, const char *props, co
 	return 0;
 }
 
-int spok_history_start(const char *data_dir, int port, int *port_out, struct spok_err *err)
+/* An existing directory this user can list, as a file:// URI (heap), or an error. */
+static int dir_uri(const char *path, char **uri, struct spok_err *err)
+{
+	struct stat st;
+	char *real = realpath(path, NULL);
+
+	if (real == NULL)
+		return spok_err_set(err, SPOK_ENOTFOUND, "%s: cannot use as the event-log dir: %s; "
+				    "give an existing directory", path, strerror(errno));
+	if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		free(real);
+		return spok_err_set(err, SPOK_EINVAL, "%s: not a directory; give the event-log "
+				    "directory", path);
+	}
+	if (access(real, R_OK | X_OK) != 0) {
+		int e = errno;
+
+		free(real);
+		return spok_err_set(err, SPOK_EIO, "%s: cannot list it: %s; run as a user who may "
+				    "read the event logs (cluster drivers write them as uid 185)",
+				    path, strerror(e));
+	}
+	*uri = xasprintf("file://%s", real);
+	free(real);
+	return 0;
+}
+
+/* The URI the server reads: the data dir's spark-events (made if missing), a local
+ * directory (/path, file:///path), or another URI passed through for Spark (hdfs://...). */
+static int history_dir(const char *data_dir, const char *log_dir, char **uri,
+		       struct spok_err *err)
+{
+	if (log_dir == NULL) {
+		char *events = xasprintf("%s/spark-events", data_dir);
+		int result = 0;
+
+		if (mkdir(events, 0700) != 0 && errno != EEXIST)
+			result = spok_err_set(err, SPOK_EIO, "%s: cannot create: %s", events, strerror(errno));
+		else
+			*uri = xasprintf("file://%s", events);
+		free(events);
+		return result;
+	}
+	if (log_dir[0] == '\0')
+		return spok_err_set(err, SPOK_EINVAL, "--log-dir: empty; give a directory or a URI");
+	if (strncmp(log_dir, "file:///", 8) == 0)
+		return dir_uri(log_dir + 7, uri, err);
+	if (strncmp(log_dir, "file:/", 6) == 0 && log_dir[6] != '/')
+		return dir_uri(log_dir + 5, uri, err);
+	if (strncmp(log_dir, "file:", 5) == 0)
+		return spok_err_set(err, SPOK_EINVAL, "--log-dir %s: a file URI names a local path "
+				    "(file:///path); fix it", log_dir);
+	if (!spok_path_is_local(log_dir)) {
+		*uri = xstrdup(log_dir);
+		return 0;
+	}
+	return dir_uri(log_dir, uri, err);
+}
+
+/* java.util.Properties text for the server; values escaped (a path may hold ':' or '='). */
+static char *history_props(const char *uri, int port)
+{
+	struct spok_buf b;
+	char *text;
+
+	spok_buf_init(&b, 0);
+	(void)spok_buf_appends(&b, "spark.history.fs.logDirectory=");
+	(void)spok_local_props_escape(&b, uri, false);
+	(void)spok_buf_printf(&b, "\nspark.history.ui.port=%d\nspark.history.fs.update.interval=2s\n", port);
+	text = xstrndup(b.data ? b.data : "", b.len);
+	spok_buf_free(&b);
+	return text;
+}
+
+int spok_history_start(const char *data_dir, const char *log_dir, int port, int *port_out,
+		       char **uri_out, struct spok_err *err)
 {
 	struct spok_spark_env env;
 	struct pidfile pf;
 	int64_t pid = 0;
-	int result;
+	char *uri = NULL, *running = NULL;
+	int result = history_dir(data_dir, log_dir, &uri, err);
 
-	if (read_pidfile(data_dir, &pf)) {
+	if (result != 0)
+		return result;
+	if (read_pidfile_uri(data_dir, &pf, &running)) {
+		char *served = running ? running : xasprintf("file://%s/spark-events", data_dir);
+
+		if (strcmp(served, uri) != 0)
+			result = spok_err_set(err, SPOK_ECONFLICT, "history server: already running on "
+					      "port %d over %s; stop it first ('spok history stop')",
+					      pf.port, served);
 		*port_out = pf.port;
-		return 0;
+		free(served);
+		if (result == 0 && uri_out)
+			*uri_out = uri;
+		else
+			free(uri);
+		return result;
 	}
 	if (port <= 0)
 		port = SPOK_HISTORY_PORT;
-	if (port_open(port))
+	if (port_open(port)) {
+		free(uri);
 		return spok_err_set(err, SPOK_ECONFLICT, "history server: port %d is already in use; pass --port", port);
+	}
 	result = spok_spark_env_find(&env, err);
-	if (result != 0)
+	if (result != 0) {
+		free(uri);
 		return result;
-	char *events = xasprintf("%s/spark-events", data_dir);
+	}
 	char *props = xasprintf("%s/history.properties", data_dir);
 	char *log = xasprintf("%s/history.log", data_dir);
 	char *pidpath = xasprintf("%s/history.pid", data_dir);
-	if (mkdir(events, 0700) != 0 && errno != EEXIST) {
-		result = spok_err_set(err, SPOK_EIO, "%s: cannot create: %s", events, strerror(errno));
-		goto done;
-	}
-	char *text = xasprintf("spark.history.fs.logDirectory=file://%s\nspark.history.ui.port=%d\n"
-			       "spark.history.fs.update.interval=2s\n",
-			       events, port);
+	char *text = history_props(uri, port);
 	result = write_text(props, text, err);
 	free(text);
 	if (result == 0)
 		result = spawn_history(&env, props, log, &pid, err);
 	if (result != 0)
 		goto done;
-	text = xasprintf("%lld %llu %d\n", (long long)pid, (unsigned long long)spok_pid_start_time(pid), port);
+	/* The URI goes on a line of its own: a path may hold spaces. */
+	text = xasprintf("%lld %llu %d\n%s\n", (long long)pid,
+			 (unsigned long long)spok_pid_start_time(pid), port, uri);
 	result = write_text(pidpath, text, err);
 	free(text);
 	for (unsigned waited = 0; result == 0 && !port_open(port); waited += WAIT_STEP_MS) {
@@ -275,7 +386,10 @@ int spok_history_start(const char *data_dir, int port, int *port_out, struct spo
 	}
 	*port_out = port;
 done:
-	free(events);
+	if (result == 0 && uri_out)
+		*uri_out = uri;
+	else
+		free(uri);
 	free(props);
 	free(log);
 	free(pidpath);

@@ -257,6 +257,9 @@ void spok_platform_free(struct spok_platform *p)
 	free(p->spok.namespace_template);
 	free(p->spok.default_service_account);
 	free(p->spok.spark_version);
+	free(p->spok.event_log_dir);
+	free(p->spok.event_log_mount);
+	json_decref(p->spok.event_log_volume);
 	json_decref(p->spok.clusters);
 	json_decref(p->spok.routes);
 	json_decref(p->spok.server);

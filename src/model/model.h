@@ -327,6 +327,11 @@ struct spok_settings {
 	bool keep_on_success;          /* keep-on-success: leave the SparkApplication after success */
 	uint64_t submitted_timeout_ms; /* submitted-timeout: stuck in SUBMITTED; 0 = 10 min */
 	char *spark_version;           /* spark-version: fills an empty spec.sparkVersion, or NULL */
+	/* event-log: where cluster runs' drivers write Spark event logs for a history server
+	 * (docs/CONFIG.md). Unset (all NULL): the SparkApplication carries none of it. */
+	char *event_log_dir;      /* spark.eventLog.dir: file:///<path> or a URI (s3a://...) */
+	char *event_log_mount;    /* the <path> of a file:/// dir, where the volume is mounted */
+	json_t *event_log_volume; /* a Kubernetes volume source ({hostPath: ...}), or NULL */
 };
 
 struct spok_platform {

@@ -43,9 +43,11 @@ int spok__role_build(const struct spok__ctx *c, bool is_driver, struct spok__rol
 		     struct spok_err *err);
 void spok__role_free(struct spok__role *r);
 
-/* The pod template that mounts the shipped-files ConfigMap of app_name and, when pythonpath
- * is not NULL, sets PYTHONPATH to it (ship.c). */
-json_t *spok__ship_template(const char *app_name, bool is_driver, const char *pythonpath);
+/* Appends the shipped-files ConfigMap of app_name to volumes and its mount to mounts (ship.c). */
+void spok__ship_volume(const char *app_name, json_t *volumes, json_t *mounts);
+/* The role's pod template (template.c): the volumes spok mounts into Spark's container
+ * (shipped files; the platform's event-log volume on the driver), or NULL when none. */
+json_t *spok__pod_template(const struct spok__ctx *c, bool is_driver);
 /* PYTHONPATH for t's shipped pyFiles: the mount, then each shipped .zip/.egg; NULL when no
  * pyFiles entry is shipped. Caller frees. */
 char *spok__ship_pythonpath(const struct spok_task *t);

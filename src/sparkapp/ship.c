@@ -192,14 +192,11 @@ char *spok__ship_pythonpath(const struct spok_task *t)
 	return out;
 }
 
-/* The role's pod template: the ConfigMap as a read-only volume of Spark's container
- * (Spark keeps a template's volumes, mounts and env; the operator adds its ownerReference),
- * and PYTHONPATH when pythonpath is not NULL. */
-json_t *spok__ship_template(const char *app_name, bool is_driver, const char *pythonpath)
+/* The ConfigMap as a read-only volume (and its mount) of Spark's container in both roles. */
+void spok__ship_volume(const char *app_name, json_t *volumes, json_t *mounts)
 {
 	char *cm = spok_ship_configmap_name(app_name);
 	json_t *vol = json_object(), *src = json_object(), *mnt = json_object();
-	json_t *ctr = json_object(), *spec = json_object(), *tpl = json_object();
 
 	spok__jset(src, "name", spok__jstr(cm));
 	spok__jset(vol, "name", spok__jstr(SPOK_SHIP_VOLUME));
@@ -207,14 +204,7 @@ json_t *spok__ship_template(const char *app_name, bool is_driver, const char *py
 	spok__jset(mnt, "name", spok__jstr(SPOK_SHIP_VOLUME));
 	spok__jset(mnt, "readOnly", json_true());
 	spok__jset(mnt, "mountPath", spok__jstr(SPOK_SHIP_MOUNT));
-	spok__jset(ctr, "name", spok__jstr(is_driver ? "spark-kubernetes-driver"
-						     : "spark-kubernetes-executor"));
-	if (pythonpath != NULL) /* Container declares env before volumeMounts */
-		spok__jset(ctr, "env", json_pack("[o]", spok__env_var("PYTHONPATH", pythonpath)));
-	spok__jset(ctr, "volumeMounts", json_pack("[o]", mnt));
-	spok__jset(spec, "volumes", json_pack("[o]", vol));
-	spok__jset(spec, "containers", json_pack("[o]", ctr));
-	spok__jset(tpl, "spec", spec);
+	json_array_append_new(volumes, vol);
+	json_array_append_new(mounts, mnt);
 	free(cm);
-	return tpl;
 }

@@ -163,15 +163,11 @@ static json_t *role_json(const struct spok__ctx *c, const struct spok__role *r, 
 	const char *sched = json_string_value(json_object_get(pod, "schedulerName"));
 	const char *prio = json_string_value(json_object_get(pod, "priorityClassName"));
 	const char *mem;
-	json_t *o = json_object();
+	json_t *o = json_object(), *tpl = spok__pod_template(c, is_driver);
 	char key[32];
 
-	if (c->ship) { /* SparkPodSpec declares template first */
-		char *pp = spok__ship_pythonpath(c->t);
-
-		spok__jset(o, "template", spok__ship_template(c->app_name, is_driver, pp));
-		free(pp);
-	}
+	if (tpl) /* SparkPodSpec declares template first */
+		spok__jset(o, "template", tpl);
 	snprintf(key, sizeof(key), "%scores", prefix);
 	set_int_conf(o, "cores", conf, key);
 	snprintf(key, sizeof(key), "%smemory", prefix);
@@ -292,6 +288,16 @@ static json_t *spec_json(const struct spok__ctx *c, const struct spok__role *drv
 	return spec;
 }
 
+/* The platform's event-log dir (spok.event-log) wins over the job's keys: the history link
+ * the platform hands out must find the log. Cluster runs only: local runs set their own. */
+static void event_log_conf(const struct spok_platform *p, struct spok_strmap *conf)
+{
+	if (p->spok.event_log_dir == NULL)
+		return;
+	spok_strmap_set(conf, "spark.eventLog.enabled", "true");
+	spok_strmap_set(conf, "spark.eventLog.dir", p->spok.event_log_dir);
+}
+
 static int check_inputs(const struct spok_task *t, const struct spok_platform *p,
 			const struct spok_exec *x, struct spok_err *err)
 {
@@ -352,6 +358,7 @@ int spok_sparkapp_build(const struct spok_task *t, const struct spok_platform *p
 	if ((result = spok__role_build(&c, false, &exe, err)) != SPOK_OK)
 		goto fail;
 	spok_sparkapp_conf(t, p, x, c.gen, &conf);
+	event_log_conf(p, &conf);
 	app = json_object();
 	spok__jset(app, "apiVersion", spok__jstr(SPOK_SPARKAPP_API_VERSION));
 	spok__jset(app, "kind", spok__jstr("SparkApplication"));

@@ -75,6 +75,11 @@ char *spok_dns1123_subdomain(const char *name);
  * [-a-z0-9] become '-', cut to 63 bytes, '-' trimmed. Caller frees. */
 char *spok_label_value(const char *name);
 
+/* The driver's volume for the platform's event-log dir (spok.event-log in docs/CONFIG.md):
+ * when configured, sparkConf gets spark.eventLog.enabled=true and spark.eventLog.dir, and a
+ * dir that is a path gets this volume mounted there in the driver's pod template. */
+#define SPOK_EVENT_LOG_VOLUME "spok-event-log"
+
 /* ---- shipping local files (`spok run --cluster`; docs/ARCHITECTURE.md "Shipping local
  * files") ----
  * A task's local paths (no URI scheme: mainApplicationFile, pyFiles, files) are sent as ONE immutable ConfigMap per attempt,

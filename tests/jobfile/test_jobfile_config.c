@@ -372,11 +372,68 @@ static void test_errors(void **state)
 		     "flyte.yaml:2:17: spok.name-max-len: '7' is not a whole number from 8 to 253; write one");
 	expect_error("spok:\n  name-max-len: 300\n",
 		     "flyte.yaml:2:17: spok.name-max-len: '300' is not a whole number from 8 to 253; write one");
+	expect_error("spok:\n  event-log: {volume: {hostPath: {path: /x}}}\n",
+		     "flyte.yaml:2:14: spok.event-log: no dir; add 'dir: /spark-events' (a path in the driver pod, with a volume) or 'dir: s3a://bucket/spark-events'");
+	expect_error("spok:\n  event-log: {dir: /ev}\n",
+		     "flyte.yaml:2:14: spok.event-log: dir /ev is a path in the driver pod and needs a volume (without one the event logs end with the pod); add 'volume: {persistentVolumeClaim: {claimName: spark-events}}' or a hostPath");
+	expect_error("spok:\n  event-log: {dir: s3a://b/ev, volume: {hostPath: {path: /x}}}\n",
+		     "flyte.yaml:2:14: spok.event-log: dir s3a://b/ev is a URI and takes no volume; remove 'volume' or make dir a path in the driver pod");
+	expect_error("spok:\n  event-log: {dir: spark-events, volume: {emptyDir: {}}}\n",
+		     "flyte.yaml:2:14: spok.event-log: dir 'spark-events' is neither an absolute path (/spark-events, file:///spark-events) nor a URI such as s3a://bucket/spark-events; fix it");
+	expect_error("spok:\n  event-log: {dir: /, volume: {emptyDir: {}}}\n",
+		     "flyte.yaml:2:14: spok.event-log: dir '/' is neither an absolute path (/spark-events, file:///spark-events) nor a URI such as s3a://bucket/spark-events; fix it");
+	expect_error("spok:\n  event-log: {dir: /a/../b, volume: {emptyDir: {}}}\n",
+		     "flyte.yaml:2:14: spok.event-log: dir '/a/../b' is neither an absolute path (/spark-events, file:///spark-events) nor a URI such as s3a://bucket/spark-events; fix it");
+	expect_error("spok:\n  event-log: {dir: /ev, volume: {}}\n",
+		     "flyte.yaml:2:33: spok.event-log.volume: empty volume; give a volume source such as 'hostPath: {path: /srv/spark-events}' or 'persistentVolumeClaim: {claimName: spark-events}'");
+	expect_error("spok:\n  event-log: {dir: /ev, volume: {name: v, emptyDir: {}}}\n",
+		     "flyte.yaml:2:33: spok.event-log.volume: a volume source has no 'name' (spok names the volume spok-event-log); remove it");
+	expect_error("spok:\n  event-log: {dir: /ev, volume: [a]}\n",
+		     "flyte.yaml:2:33: spok.event-log.volume: expected a mapping, got a list; fix the value");
+	expect_error("spok:\n  event-log: {dri: /ev}\n",
+		     "flyte.yaml:2:15: spok.event-log.dri: unknown key; did you mean 'dir'?");
 	expect_error("- plugins\n",
 		     "flyte.yaml:1:1: (top level): expected a mapping, got a list; a config file has 'plugins:' and 'spok:' sections");
 	expect_error("plugins: [spark]\n",
 		     "flyte.yaml:1:10: plugins: expected a mapping, got a list; write key: value pairs");
 	expect_error("plugins:\n  spark: {\n", "flyte.yaml:3:1: did not find expected node content while parsing a flow node; fix the YAML syntax");
+}
+
+/* spok.event-log: a path dir becomes file:///path with its mount; a URI takes no volume. */
+static void test_event_log(void **state)
+{
+	static const char *const ok_docs[][3] = {
+		{"spok:\n  event-log:\n    dir: /var/spark-events/\n    volume: {hostPath: {path: /srv/ev}}\n",
+		 "file:///var/spark-events", "/var/spark-events"},
+		{"spok:\n  event-log:\n    dir: file:///ev\n    volume:\n      persistentVolumeClaim: {claimName: ev}\n",
+		 "file:///ev", "/ev"},
+		{"spok:\n  event-log:\n    dir: file:/ev\n    volume: {emptyDir: {}}\n", "file:///ev", "/ev"},
+		{"spok:\n  event-log: {dir: s3a://b/ev}\n", "s3a://b/ev", NULL},
+		{"spok:\n  event-log:\n", NULL, NULL},
+	};
+	struct spok_err err = {0};
+	struct spok_platform p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok_docs) / sizeof(ok_docs[0]); i++) {
+		if (spok_config_parse(ok_docs[i][0], strlen(ok_docs[i][0]), "c.yaml", &p, &err) != SPOK_OK)
+			fail_msg("%s", err.msg);
+		if (ok_docs[i][1])
+			assert_string_equal(p.spok.event_log_dir, ok_docs[i][1]);
+		else
+			assert_null(p.spok.event_log_dir);
+		if (ok_docs[i][2]) {
+			assert_string_equal(p.spok.event_log_mount, ok_docs[i][2]);
+			assert_int_equal(json_object_size(p.spok.event_log_volume), 1);
+		} else {
+			assert_null(p.spok.event_log_mount);
+			assert_null(p.spok.event_log_volume);
+		}
+		spok_platform_free(&p);
+	}
+	spok_platform_init(&p); /* unset by default: nothing is added to a SparkApplication */
+	assert_null(p.spok.event_log_dir);
+	spok_platform_free(&p);
 }
 
 static void test_load(void **state)
@@ -408,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_key_case),
 		cmocka_unit_test(test_default_annotations),
 		cmocka_unit_test(test_gpu_settings),
+		cmocka_unit_test(test_event_log),
 		cmocka_unit_test(test_load),
 	};
 

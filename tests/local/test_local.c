@@ -263,6 +263,58 @@ static void test_stale_pidfile(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* spok history --log-dir: bad dirs are refused before anything starts; one server per data
+ * dir, so a running one (this process stands in for it) over another dir is a conflict and
+ * over the same dir is kept. (A real server over cluster event logs: tests/node/history.sh.) */
+static void test_history_log_dir(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/spok-test-hist-XXXXXX";
+	struct spok_err err = {0};
+	char *uri = NULL, *text, *file, *other, *events, *pidpath;
+	int port = 0;
+
+	assert_non_null(mkdtemp(dir));
+	file = xasprintf("%s/file", dir);
+	other = xasprintf("%s/other", dir);
+	events = xasprintf("%s/spark-events", dir);
+	pidpath = xasprintf("%s/history.pid", dir);
+	write_pidfile(dir, "");
+	rename(pidpath, file);
+	assert_int_equal(mkdir(other, 0700), 0);
+	assert_int_equal(spok_history_start(dir, "/nonexistent/ev", 1, &port, &uri, &err), SPOK_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "/nonexistent/ev: cannot use as the event-log dir"));
+	assert_int_equal(spok_history_start(dir, file, 1, &port, &uri, &err), SPOK_EINVAL);
+	assert_int_equal(spok_history_start(dir, "file://host/ev", 1, &port, &uri, &err), SPOK_EINVAL);
+	assert_int_equal(spok_history_start(dir, "", 1, &port, &uri, &err), SPOK_EINVAL);
+	assert_null(uri);
+	/* "running" over other/ (our own pid and start time) */
+	text = xasprintf("%d %llu 18099\nfile://%s\n", (int)getpid(),
+			 (unsigned long long)spok_pid_start_time(getpid()), other);
+	write_pidfile(dir, text);
+	free(text);
+	assert_int_equal(spok_history_running(dir), 18099);
+	assert_int_equal(spok_history_start(dir, NULL, 1, &port, &uri, &err), SPOK_ECONFLICT);
+	assert_non_null(strstr(err.msg, "already running on port 18099 over file://"));
+	text = xasprintf("file://%s/other/../other/", dir);
+	assert_int_equal(spok_history_start(dir, text, 1, &port, &uri, &err), 0);
+	free(text);
+	assert_int_equal(port, 18099);
+	assert_non_null(uri);
+	assert_non_null(strstr(uri, "/other"));
+	assert_null(strstr(uri, ".."));
+	free(uri);
+	unlink(pidpath);
+	unlink(file);
+	rmdir(other);
+	rmdir(events);
+	assert_int_equal(rmdir(dir), 0);
+	free(file);
+	free(other);
+	free(events);
+	free(pidpath);
+}
+
 /* A reader settling local rows whose supervisor is gone: a held lock means alive; a free
  * one applies the outcome the supervisor left (only its own), else records ABORTED; leftover
  * properties files go. (With real signals and Spark: signals.sh, diskfull.sh.) */
@@ -466,6 +518,7 @@ int main(void)
 		cmocka_unit_test(test_reasons),
 		cmocka_unit_test(test_argv),
 		cmocka_unit_test(test_stale_pidfile),
+		cmocka_unit_test(test_history_log_dir),
 		cmocka_unit_test(test_settle),
 		cmocka_unit_test(test_borrowed_loop),
 	};

@@ -31,7 +31,8 @@ static const char config_yaml[] =
 	"    default-pod-dns-config: {options: [{name: ndots, value: '1'}]}\n"
 	"    scheduler-name: sched\n"
 	"spok:\n"
-	"  default-image: img\n";
+	"  default-image: img\n"
+	"  event-log: {dir: /ev, volume: {hostPath: {path: /srv/ev}}}\n";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
