@@ -60,6 +60,8 @@ static void follow_signals(struct spok_cli_session *c, struct follow_stop *s, bo
 			uv_signal_init(&c->loop, &s->h[i]);
 			s->h[i].data = s;
 			s->on[i] = uv_signal_start(&s->h[i], on_follow_signal, sigs[i]) == 0;
+			if (!s->on[i]) /* initialised all the same: the loop holds it until closed */
+				close_in_frame(&c->loop, (uv_handle_t *)&s->h[i]);
 		} else if (!start && s->on[i]) {
 			close_in_frame(&c->loop, (uv_handle_t *)&s->h[i]);
 			s->on[i] = false;
