@@ -41,7 +41,9 @@ sqlite3 "$D/spok.db" "INSERT INTO executions (id, task_name, backend, phase, cre
  1700000000000, 1700000001000, 1700000060000, 0, '$D/runs/sp-aaaaaaaaaa/attempt-0.log',
  '$D/runs/sp-aaaaaaaaaa'), ('sp-bbbbbbbbbb', 'etl', 'local', 'RUNNING', 1700000100000, 0, 0,
  NULL, NULL, NULL);
- INSERT INTO attempts (execution_id, attempt, phase) VALUES ('sp-aaaaaaaaaa', 0, 'SUCCEEDED');"
+ INSERT INTO attempts (execution_id, attempt, phase) VALUES ('sp-aaaaaaaaaa', 0, 'SUCCEEDED');
+ INSERT INTO executions (id, task_name, backend, phase, created_ms, finished_ms, reason) VALUES ('sp-eeeeeeeeee',
+ 'etl', 'local', 'PERMANENT_FAILURE', 1700000200000, 1700000260000, 'boom' || char(27) || '[2J' || char(10) || 'second line');"
 chmod -R a+rX "$D"
 find "$D" -type f -exec chmod 0444 {} +
 find "$D" -type d -exec chmod 0555 {} +
@@ -56,6 +58,12 @@ ro list -o json
 ro status sp-aaaaaaaaaa
 [ "$rc" = 0 ] || fail "status: exit $rc: $(cat "$T/err")"
 grep -q 'SUCCEEDED' "$T/out" || fail "status: no phase: $(cat "$T/out")"
+# A stored reason (the operator's or Spark's words) reaches the terminal escaped, on one line.
+ro status sp-eeeeeeeeee
+[ "$rc" = 0 ] || fail "status of a failed row: exit $rc: $(cat "$T/err")"
+grep -q 'Reason: *boom' "$T/out" || fail "status: no reason: $(cat "$T/out")"
+! grep -q $'\x1b' "$T/out" || fail "status printed a stored reason's escape sequence raw"
+! grep -q '^second line' "$T/out" || fail "status let a stored reason start a new line"
 ro logs sp-aaaaaaaaaa
 [ "$rc" = 0 ] || fail "logs: exit $rc: $(cat "$T/err")"
 [ "$(cat "$T/out")" = "hello from the driver" ] || fail "logs: '$(cat "$T/out")'"
