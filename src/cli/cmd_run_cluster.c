@@ -79,6 +79,7 @@ struct live_log {
 	bool to_tty;                 /* escape control sequences: stdout is a terminal */
 	struct spok_backend_log *l;  /* the fetch in flight, NULL once done */
 	bool started, done;
+	unsigned seq;                /* the progress's app_seq this stream follows */
 	int code;
 	char msg[SPOK_ERR_MSG_MAX];
 	uv_timer_t grace;
@@ -137,6 +138,12 @@ static void log_stop(struct live_log *l)
 	l->done = true;
 }
 
+static void log_report(const struct live_log *l)
+{
+	if (l->done && l->code != 0 && l->msg[0])
+		fprintf(stderr, "spok: driver log: %s\n", l->msg);
+}
+
 static void log_grace_expired(uv_timer_t *t)
 {
 	log_stop(t->data);
@@ -152,6 +159,11 @@ static void start_driver_log(struct spok_cli_session *c, const struct spok_cli_p
 	struct spok_err e = {0};
 
 	l->started = true;
+	l->done = false;
+	l->code = 0;
+	l->msg[0] = '\0';
+	l->seq = p->app_seq;
+	l->tty = (struct spok_term_stream){.flags = SPOK_TERM_TEXT};
 	if (c->ops->logs(&c->ctx, &x, &o, &l->l, &e) != 0) {
 		l->done = true;
 		fprintf(stderr, "spok: cannot follow the driver log of %s/%s: %s\n", p->ns, p->app, e.msg);
@@ -168,8 +180,13 @@ static void run_following_log(struct spok_cli_session *c, struct spok_cli_progre
 
 	while (!s->sig && !spok_engine_idle(c->e)) {
 		uv_run(&c->loop, UV_RUN_ONCE);
-		if (p->running && !l.started)
-			start_driver_log(c, p, &l);
+		if (!p->running || (l.started && l.seq == p->app_seq))
+			continue;
+		if (l.started) { /* a retry is running: its driver is a new pod */
+			log_stop(&l);
+			log_report(&l);
+		}
+		start_driver_log(c, p, &l);
 	}
 	if (s->sig)
 		log_stop(&l); /* stopped following: the log stops with it */
@@ -183,8 +200,7 @@ static void run_following_log(struct spok_cli_session *c, struct spok_cli_progre
 	log_stop(&l);
 	close_in_frame(&c->loop, (uv_handle_t *)&l.grace);
 out:
-	if (l.done && l.code != 0 && l.msg[0])
-		fprintf(stderr, "spok: driver log: %s\n", l.msg);
+	log_report(&l);
 }
 
 /* Back once the create is confirmed; `spok reconcile` follows it from here. */

@@ -68,7 +68,8 @@ struct spok_cli_progress {
 	char *links;
 	bool running;
 	char *ns;
-	char *app;
+	char *app;       /* the SparkApplication of the attempt that last reached RUNNING */
+	unsigned app_seq; /* counts those attempts: a retry's driver log is a new stream */
 	char *failed; /* SPOK_ENGINE_FAILED's message: a store write failed */
 };
 void spok_cli_progress_free(struct spok_cli_progress *p);

@@ -172,8 +172,8 @@ grep -q '^a replacement executor ran tasks' "$TMP/exec.out" && ok "3: $(grep '^e
 nothing_left 3
 
 # ---- 4 ----
-# --keep: the second attempt's driver log is read after the run (`spok run` streams the log of
-# the first attempt that runs).
+# `spok run` streams each attempt's driver log in turn (stdout); --keep: the second attempt's
+# log is also read after the run with `spok logs`.
 run_bg drv "$DATA/driver-loss.yaml" --keep
 DRV=$BG
 wait_for 60 id_of drv && DRV_ID=$ID || not_ok "4: no execution id: $(cat "$TMP/drv.err")"
@@ -196,6 +196,8 @@ echo "# 4: $line"
 why=$(awk -v id="$DRV_ID" '$2 == id && $3 == "RETRYABLE_FAILURE" { getline; print; exit }' "$TMP/drv.err")
 [ -n "$why" ] && ok "4: attempt 1 RETRYABLE_FAILURE: $(echo $why | cut -c1-120)" ||
   not_ok "4: no RETRYABLE_FAILURE of attempt 1: $(cat "$TMP/drv.err")"
+grep -q '^attempt 1: sum 499500' "$TMP/drv.out" && ok "4: spok run streamed attempt 2's driver log too" ||
+  not_ok "4: attempt 2's driver log is not on spok run's stdout: $(tail -n 3 "$TMP/drv.out")"
 "$SPOK" logs "$DRV_ID" >"$TMP/drv.log" 2>"$TMP/drv.log.err"
 grep -q '^attempt 1: sum 499500' "$TMP/drv.log" && ok "4: attempt 2's driver log: $(grep '^attempt 1:' "$TMP/drv.log")" ||
   not_ok "4: spok logs: $(tail -n 3 "$TMP/drv.log") $(cat "$TMP/drv.log.err")"
