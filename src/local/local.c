@@ -142,6 +142,25 @@ static bool has_scheme(const char *s)
 	return true;
 }
 
+/* A job's file as a path on this machine: local:// and file:// name files here, a plain path
+ * is relative to the job file. NULL when f has another scheme: spark-submit reads it itself.
+ * Heap. */
+static char *local_path_of(const struct spok_task *t, const char *f)
+{
+	if (strncmp(f, "local://", 8) == 0)
+		f += 8;
+	else if (strncmp(f, "file://", 7) == 0)
+		f += 7;
+	else if (has_scheme(f))
+		return NULL;
+	if (f[0] == '/')
+		return xstrdup(f);
+	char *d = task_dir(t);
+	char *path = xasprintf("%s/%s", d, f);
+	free(d);
+	return path;
+}
+
 /* local:// and file:// name files here; other schemes (s3a://, https://) pass through to
  * Spark. Relative paths are relative to the job file. flytekit's in-image entrypoint maps to
  * the venv's. */
@@ -154,21 +173,10 @@ int spok_local_main_file(const struct spok_task *t, const struct spok_spark_env 
 	*out = NULL;
 	if (!f || !*f)
 		return spok_err_set(err, SPOK_EINVAL, "%s: mainApplicationFile: not set; name the .py or .jar to run", src);
-	if (strncmp(f, "local://", 8) == 0)
-		f += 8;
-	else if (strncmp(f, "file://", 7) == 0)
-		f += 7;
-	else if (has_scheme(f)) {
+	char *path = local_path_of(t, f);
+	if (!path) {
 		*out = xstrdup(f);
 		return 0;
-	}
-	char *path;
-	if (f[0] == '/') {
-		path = xstrdup(f);
-	} else {
-		char *d = task_dir(t);
-		path = xasprintf("%s/%s", d, f);
-		free(d);
 	}
 	struct stat st;
 	if (stat(path, &st) != 0) {
@@ -209,20 +217,9 @@ static int dep_path(const struct spok_task *t, const char *field, size_t i, cons
 	int serr;
 
 	*out = NULL;
-	if (strncmp(f, "local://", 8) == 0)
-		f += 8;
-	else if (strncmp(f, "file://", 7) == 0)
-		f += 7;
-	else if (has_scheme(f)) {
+	if (!(path = local_path_of(t, f))) {
 		*out = xstrdup(f);
 		return 0;
-	}
-	if (f[0] == '/') {
-		path = xstrdup(f);
-	} else {
-		char *d = task_dir(t);
-		path = xasprintf("%s/%s", d, f);
-		free(d);
 	}
 	serr = stat(path, &st) != 0 ? errno : 0;
 	if (serr != 0 || !S_ISREG(st.st_mode)) {
