@@ -180,7 +180,7 @@ static void run_following_log(struct spok_cli_session *c, struct spok_cli_progre
 
 	while (!s->sig && !spok_engine_idle(c->e)) {
 		uv_run(&c->loop, UV_RUN_ONCE);
-		if (!p->running || (l.started && l.seq == p->app_seq))
+		if (p->app_seq == 0 || (l.started && l.seq == p->app_seq))
 			continue;
 		if (l.started) { /* a retry is running: its driver is a new pod */
 			log_stop(&l);

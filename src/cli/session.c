@@ -171,7 +171,6 @@ static void on_event(void *data, enum spok_engine_event ev, const struct spok_ex
 		p->failed = xstrdup(x->error_message ? x->error_message : "a store write failed");
 	if (ev == SPOK_ENGINE_CHANGED && x->phase == SPOK_PHASE_RUNNING && x->namespace_ &&
 	    x->resource_name && (!p->app || strcmp(p->app, x->resource_name) != 0)) {
-		p->running = true;
 		free(p->ns);
 		free(p->app);
 		p->ns = xstrdup(x->namespace_);

@@ -66,10 +66,9 @@ struct spok_cli_progress {
 	bool quiet;
 	char last[256];
 	char *links;
-	bool running;
 	char *ns;
 	char *app;       /* the SparkApplication of the attempt that last reached RUNNING */
-	unsigned app_seq; /* counts those attempts: a retry's driver log is a new stream */
+	unsigned app_seq; /* counts those attempts (0: none ran yet); a retry's driver log is a new stream */
 	char *failed; /* SPOK_ENGINE_FAILED's message: a store write failed */
 };
 void spok_cli_progress_free(struct spok_cli_progress *p);
