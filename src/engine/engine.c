@@ -1679,6 +1679,16 @@ bool spok_engine_idle(const struct spok_engine *e)
 	return true;
 }
 
+bool spok_engine_settled(const struct spok_engine *e)
+{
+	if (e->loose > 0)
+		return false;
+	for (const struct eng_exec *ex = e->execs; ex; ex = ex->next)
+		if (ex->x.abort_requested || ex->rc.stage == SPOK_RC_STAGE_DELETING)
+			return false;
+	return true;
+}
+
 void spok_engine_stats(const struct spok_engine *e, struct spok_engine_stats *out)
 {
 	*out = e->stats;

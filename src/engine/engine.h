@@ -177,6 +177,10 @@ size_t spok_engine_active(const struct spok_engine *e);
 /* Nothing tracked, no cleanup DELETE in flight and every watched namespace listed once
  * (so leftovers of cut-short teardowns have been found): the caller may close. */
 bool spok_engine_idle(const struct spok_engine *e);
+/* The engine owes the cluster nothing: no delete in flight and no followed execution is
+ * being aborted or torn down. A daemon that stops waits for this (bounded) so an abort or a
+ * teardown it accepted is carried out, not left to the next process to find. */
+bool spok_engine_settled(const struct spok_engine *e);
 void spok_engine_stats(const struct spok_engine *e, struct spok_engine_stats *out);
 
 /* Reads the files spok_ship_list names for t (relative paths against the directory of

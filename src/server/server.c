@@ -336,6 +336,14 @@ static void finish_stop(struct srv_daemon *d)
 	log_info("serve: stopped accepting; engines closed");
 }
 
+static bool engines_settled(const struct srv_daemon *d)
+{
+	for (size_t i = 0; i < d->nclusters; i++)
+		if (d->clusters[i].engine && !spok_engine_settled(d->clusters[i].engine))
+			return false;
+	return true;
+}
+
 static void on_drain(uv_timer_t *t)
 {
 	struct srv_daemon *d = t->data;
@@ -344,7 +352,10 @@ static void on_drain(uv_timer_t *t)
 	 * before the store closes, so no row is left RUNNING. */
 	if (spok_backend_local_host_active(d->local) > 0)
 		return;
-	if (srv_http_connections(d) == 0 || spok_now_ms() >= d->drain_deadline_ms)
+	/* Aborts (DeleteTask, DELETE /executions) and teardowns already accepted are carried
+	 * out before the engines close, within the same bound as the connections. */
+	if ((srv_http_connections(d) == 0 && engines_settled(d)) ||
+	    spok_now_ms() >= d->drain_deadline_ms)
 		finish_stop(d);
 }
 

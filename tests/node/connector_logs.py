@@ -6,14 +6,18 @@ operator; flyteidl's Python stubs + grpcio send CreateTask for a Flyte Spark tas
 SparkJob: the image's own pi.py, the image from scripts/build-image) to namespace spark-jobs
 with service account spark. The driver really runs; GetTaskLogs then streams its real log:
 one header (empty token), body lines holding "Pi is roughly 3.14...", results and
-structured_lines alike; `lines` = 5 keeps at most 5 lines. The daemon runs under ASan/LSan
-and must exit 0 on SIGTERM. Waits are bounded only to turn a hang into a failure.
+structured_lines alike; `lines` = 5 keeps at most 5 lines. DeleteTask, then SIGTERM at once:
+the daemon runs under ASan/LSan, must exit 0, and must have carried the abort out before it
+exits — nothing of the task is left in the namespace (its SparkApplication, and with it the
+driver's pod, service and ConfigMaps). Waits are bounded only to turn a hang into a failure.
 """
 import hashlib
 import os
 import re
 import secrets
+import json
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -68,6 +72,42 @@ IMAGE = ENV.get("SPOK_TEST_SPARK_IMAGE")
 if not IMAGE:
     print("no spark image in the node env; run scripts/build-image")
     sys.exit(1)
+
+
+def api_get(path):
+    ctx = ssl.create_default_context(cafile=ENV["SPOK_TEST_CA"])
+    ctx.load_cert_chain(ENV["SPOK_TEST_ADMIN_CERT"], ENV["SPOK_TEST_ADMIN_KEY"])
+    import urllib.request
+    with urllib.request.urlopen(ENV["SPOK_TEST_APISERVER"] + path, context=ctx,
+                                timeout=60) as r:
+        return json.load(r)
+
+
+def left_of(prefix):
+    """Objects in NS named after the task (or owned by one that is): kind/name."""
+    out = []
+    for kind, path in (("sparkapplications",
+                        "/apis/sparkoperator.k8s.io/v1beta2/namespaces/%s/sparkapplications"),
+                       ("pods", "/api/v1/namespaces/%s/pods"),
+                       ("services", "/api/v1/namespaces/%s/services"),
+                       ("configmaps", "/api/v1/namespaces/%s/configmaps")):
+        for o in api_get(path % NS).get("items", []):
+            md = o["metadata"]
+            owners = [r.get("name", "") for r in md.get("ownerReferences", [])]
+            if md["name"].startswith(prefix) or any(n.startswith(prefix) for n in owners):
+                out.append("%s/%s" % (kind, md["name"]))
+    return out
+
+
+def check_nothing_left(prefix):
+    deadline, left = time.monotonic() + 120, None
+    while time.monotonic() < deadline:
+        left = left_of(prefix)
+        if not left:
+            ok("nothing of %s left in %s after DeleteTask and SIGTERM" % (prefix, NS))
+            return
+        time.sleep(2)
+    not_ok("left in %s after DeleteTask and SIGTERM: %s" % (NS, " ".join(left)))
 
 
 def start_daemon(work):
@@ -195,10 +235,12 @@ def check_logs(stub, meta):
 def main():
     work = tempfile.mkdtemp(prefix="spok-node-logs-")
     proc, addr = start_daemon(work)
+    execution = None
     try:
         with grpc.insecure_channel(addr) as ch:
             stub = agent_pb2_grpc.AsyncAgentServiceStub(ch)
-            meta = create(stub, pi_task(), "nl" + secrets.token_hex(4))
+            execution = "nl" + secrets.token_hex(4)
+            meta = create(stub, pi_task(), execution)
             ok("CreateTask: %s" % meta.decode())
             check_logs(stub, meta)
             stub.DeleteTask(agent_pb2.DeleteTaskRequest(resource_meta=meta),
@@ -207,6 +249,8 @@ def main():
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=120)
         (ok if rc == 0 else not_ok)("spok serve exit %d after SIGTERM" % rc)
+    if execution:
+        check_nothing_left(execution)
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)
 

@@ -31,17 +31,22 @@ YAML
 watch_to "$TMP/cms.watch" "/api/v1/namespaces/$NS/configmaps?watch=1&labelSelector=spok.dev%2Fexecution"
 sleep 1
 
+# left: what of this run (execution $ID) is in the namespace: objects named after it or
+# owned by one that is (spark-submit's ConfigMap belongs to the driver pod). Other tests'
+# runs are theirs to check.
 left() {
-  local k
-  for k in pods services configmaps; do
-    api GET "/api/v1/namespaces/$NS/$k"
+  local k p
+  for k in sparkapplications pods services configmaps; do
+    p=/api/v1/namespaces/$NS/$k
+    [ $k = sparkapplications ] && p=/apis/sparkoperator.k8s.io/v1beta2/namespaces/$NS/$k
+    api GET "$p"
     python3 -c 'import json,sys
 for o in json.load(open(sys.argv[1])).get("items", []):
-    n = o["metadata"]["name"]
-    if n != "kube-root-ca.crt": print(sys.argv[2] + "/" + n)' "$TMP/body" "$k"
+    md = o["metadata"]
+    owners = [r.get("name", "") for r in md.get("ownerReferences", [])]
+    if any(n.startswith(sys.argv[3]) for n in [md["name"]] + owners):
+        print(sys.argv[2] + "/" + md["name"])' "$TMP/body" "$k" "$ID"
   done
-  api GET "/apis/sparkoperator.k8s.io/v1beta2/namespaces/$NS/sparkapplications"
-  grep -o '"name":"sp-[^"]*"' "$TMP/body"
 }
 empty() { [ -z "$(left)" ]; }
 
@@ -87,7 +92,7 @@ fi
 keys=$(shipped_keys "$APP")
 [ "$keys" = "deps_job.py helper.py words.txt" ] && ok "deps: ConfigMap $APP-files held $keys" ||
   not_ok "deps: ConfigMap $APP-files keys '$keys'"
-wait_for 120 empty && ok "deps: nothing left in $NS" || not_ok "deps: left: $(left | tr '\n' ' ')"
+wait_for 120 empty && ok "deps: nothing of $ID left in $NS" || not_ok "deps: left: $(left | tr '\n' ' ')"
 
 # 2. The Java example: the jar is built here and shipped; only the image line is swapped.
 mkdir -p "$TMP/java"
@@ -108,5 +113,5 @@ fi
 keys=$(shipped_keys "$APP")
 [ "$keys" = "sparkpi.jar" ] && ok "java: sparkpi.jar shipped as binaryData of $APP-files" ||
   not_ok "java: ConfigMap $APP-files keys '$keys'"
-wait_for 120 empty && ok "java: nothing left in $NS" || not_ok "java: left: $(left | tr '\n' ' ')"
+wait_for 120 empty && ok "java: nothing of $ID left in $NS" || not_ok "java: left: $(left | tr '\n' ' ')"
 finish
