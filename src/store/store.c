@@ -2,6 +2,7 @@
 #include "store/store.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,6 +93,15 @@ static const struct col cols[] = {
 #define HEX8_GLOB "[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]"
 #define HEX64_GLOB HEX8_GLOB HEX8_GLOB HEX8_GLOB HEX8_GLOB HEX8_GLOB HEX8_GLOB HEX8_GLOB HEX8_GLOB
 
+/* Trigger steps that keep phase_counts. No INSERT OR IGNORE/UPSERT: an outer statement's
+ * conflict clause (INSERT OR REPLACE) would override the trigger's and reset a count. */
+#define COUNT_ADD_SQL(r)                                                                          \
+	"INSERT INTO phase_counts SELECT " r ".backend, " r ".phase, 0 WHERE NOT EXISTS"          \
+	" (SELECT 1 FROM phase_counts WHERE backend = " r ".backend AND phase = " r ".phase);"     \
+	" UPDATE phase_counts SET n = n + 1 WHERE backend = " r ".backend AND phase = " r ".phase;"
+#define COUNT_SUB_SQL(r)                                                                          \
+	"UPDATE phase_counts SET n = n - 1 WHERE backend = " r ".backend AND phase = " r ".phase;"
+
 /* Forward-only migrations; index i upgrades user_version i -> i+1. */
 static const char *const migrations[] = {
 	"CREATE TABLE executions ("
@@ -137,6 +148,23 @@ static const char *const migrations[] = {
 	"UPDATE OR IGNORE executions SET idempotency_key = substr(" BASENAME_SQL ", 3, 64)"
 	" WHERE " BASENAME_SQL " GLOB 'k-" HEX64_GLOB ".*';"
 	"DROP INDEX IF EXISTS executions_source;",
+	/* v6: executions per (backend, phase), kept by triggers in the transaction of every
+	 * write that adds, removes or moves a row, so counts by phase read a few rows however
+	 * many executions there are, and a crash keeps rows and counts consistent (both or
+	 * neither). The migration counts the existing rows once. And pages of one backend
+	 * (the API's cluster filter) newest first from an index instead of a sort. */
+	"CREATE TABLE phase_counts (backend TEXT NOT NULL, phase TEXT NOT NULL,"
+	" n INTEGER NOT NULL, PRIMARY KEY (backend, phase)) WITHOUT ROWID;"
+	"INSERT INTO phase_counts SELECT backend, phase, count(*) FROM executions"
+	" GROUP BY backend, phase;"
+	"CREATE INDEX executions_backend ON executions(backend, created_ms DESC, id);"
+	"CREATE TRIGGER executions_count_insert AFTER INSERT ON executions BEGIN "
+	COUNT_ADD_SQL("NEW") " END;"
+	"CREATE TRIGGER executions_count_delete AFTER DELETE ON executions BEGIN "
+	COUNT_SUB_SQL("OLD") " END;"
+	"CREATE TRIGGER executions_count_update AFTER UPDATE OF backend, phase ON executions"
+	" WHEN OLD.backend IS NOT NEW.backend OR OLD.phase IS NOT NEW.phase BEGIN "
+	COUNT_SUB_SQL("OLD") " " COUNT_ADD_SQL("NEW") " END;",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == SPOK_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -1008,6 +1036,80 @@ static int cursor_parse(const char *c, int64_t *ms, char **id, struct spok_err *
 	return 0;
 }
 
+/* One page's statement for a filter that one index walk newest first can serve: a single
+ * project, phase or backend (each has an index ordered by created_ms), or none. */
+static void q_page_one(struct query *q, const struct spok_store_filter *f, size_t limit,
+		       int64_t ms, const char *after_id)
+{
+	q_filter(q, f);
+	if (after_id) {
+		/* "created_ms <= ?" lets the index seek to the cursor instead of walking the
+		 * rows of every earlier page. */
+		spok_buf_appends(&q->sql, " AND created_ms <= ");
+		q_arg(q, NULL, ms);
+		spok_buf_appends(&q->sql, " AND (created_ms < ");
+		q_arg(q, NULL, ms);
+		spok_buf_appends(&q->sql, " OR id > ");
+		q_arg(q, after_id, 0);
+		spok_buf_appends(&q->sql, ")");
+	}
+	/* One row more than asked tells whether another page follows. */
+	spok_buf_appends(&q->sql, " ORDER BY created_ms DESC, id LIMIT ");
+	q_arg(q, NULL, (int64_t)limit + 1);
+}
+
+static size_t popcount32(uint32_t v)
+{
+	size_t n = 0;
+
+	for (; v; v &= v - 1)
+		n++;
+	return n;
+}
+
+#define PAGE_SPLIT_MAX 64
+
+/* A set of projects (a token's scope) or of phases ("active") cannot be one ordered index
+ * walk: SQLite would read every matching row and sort them. Instead each project (or
+ * phase) gets its own walk of at most one page, and the arms are merged: a page costs
+ * (arms x page), not the rows of the set. Larger sets (rare) stay one query. */
+static void q_page(struct query *q, const struct spok_store_filter *f, size_t limit, int64_t ms,
+		   const char *after_id)
+{
+	bool by_project = f && f->projects && f->nprojects > 1 && !f->project &&
+			  f->nprojects <= PAGE_SPLIT_MAX;
+	bool by_phase = f && !by_project &&
+			popcount32(f->phases & (SPOK_STORE_PHASE(SPOK_STORE_NPHASES) - 1)) > 1;
+	size_t arms = by_project ? f->nprojects : SPOK_STORE_NPHASES;
+
+	if (!by_project && !by_phase) {
+		q_init(q, select_sql("WHERE 1"));
+		q_page_one(q, f, limit, ms, after_id);
+		return;
+	}
+	q_init(q, xstrdup(""));
+	for (size_t i = 0, used = 0; i < arms; i++) {
+		struct spok_store_filter g = *f;
+		char *head;
+
+		if (by_project) {
+			g.projects = NULL;
+			g.project = f->projects[i];
+		} else if (f->phases & SPOK_STORE_PHASE(i)) {
+			g.phases = SPOK_STORE_PHASE(i);
+		} else {
+			continue;
+		}
+		head = select_sql("WHERE 1");
+		spok_buf_printf(&q->sql, "%sSELECT * FROM (%s", used++ ? " UNION ALL " : "", head);
+		free(head);
+		q_page_one(q, &g, limit, ms, after_id);
+		spok_buf_appends(&q->sql, ")");
+	}
+	spok_buf_appends(&q->sql, " ORDER BY created_ms DESC, id LIMIT ");
+	q_arg(q, NULL, (int64_t)limit + 1);
+}
+
 int spok_store_list_page(struct spok_store *s, const struct spok_store_filter *f, size_t limit,
 			 const char *after_cursor, struct spok_execution **out, size_t *n,
 			 char **next_cursor, struct spok_err *err)
@@ -1026,22 +1128,7 @@ int spok_store_list_page(struct spok_store *s, const struct spok_store_filter *f
 	if (after_cursor && *after_cursor &&
 	    (result = cursor_parse(after_cursor, &ms, &after_id, err)) != 0)
 		return result;
-	q_init(&q, select_sql("WHERE 1"));
-	q_filter(&q, f);
-	if (after_id) {
-		/* "created_ms <= ?" lets the index seek to the cursor instead of walking the
-		 * rows of every earlier page. */
-		spok_buf_appends(&q.sql, " AND created_ms <= ");
-		q_arg(&q, NULL, ms);
-		spok_buf_appends(&q.sql, " AND (created_ms < ");
-		q_arg(&q, NULL, ms);
-		spok_buf_appends(&q.sql, " OR id > ");
-		q_arg(&q, after_id, 0);
-		spok_buf_appends(&q.sql, ")");
-	}
-	/* One row more than asked tells whether another page follows. */
-	spok_buf_appends(&q.sql, " ORDER BY created_ms DESC, id LIMIT ");
-	q_arg(&q, NULL, (int64_t)limit + 1);
+	q_page(&q, f, limit, ms, after_id);
 	result = query_rows(s, &q, out, n, "listing executions", err);
 	if (result == 0 && *n > limit) {
 		spok_execution_free(&(*out)[limit]);
@@ -1054,13 +1141,43 @@ int spok_store_list_page(struct spok_store *s, const struct spok_store_filter *f
 	return result;
 }
 
+int spok_store_page_plan(struct spok_store *s, const struct spok_store_filter *f, size_t limit,
+			 bool after, char **plan, struct spok_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct query q;
+	struct spok_buf b;
+	int r, result;
+
+	*plan = NULL;
+	q_page(&q, f, limit, 1, after ? "sp-" : NULL);
+	spok_buf_init(&b, 0);
+	spok_buf_printf(&b, "EXPLAIN QUERY PLAN %s", q.sql.data);
+	spok_buf_free(&q.sql);
+	q.sql = b;
+	result = q_prepare(s, &q, &st, err);
+	spok_buf_init(&b, 0);
+	while (result == 0 && (r = sqlite3_step(st)) != SQLITE_DONE) {
+		if (r != SQLITE_ROW)
+			result = db_fail(s, err, "explaining a page");
+		else
+			spok_buf_printf(&b, "%s\n", (const char *)sqlite3_column_text(st, 3));
+	}
+	sqlite3_finalize(st);
+	q_free(&q);
+	if (result == 0)
+		*plan = b.data ? spok_buf_detach(&b) : xstrdup("");
+	else
+		spok_buf_free(&b);
+	return result;
+}
+
 int spok_store_count_by_phase(struct spok_store *s, const char *backend,
 			      uint64_t counts[SPOK_STORE_NPHASES], struct spok_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int r, result = prepare(s, backend ? "SELECT phase, count(*) FROM executions WHERE backend = ?"
-						" GROUP BY phase"
-					   : "SELECT phase, count(*) FROM executions GROUP BY phase",
+	int r, result = prepare(s, backend ? "SELECT phase, n FROM phase_counts WHERE backend = ?"
+					   : "SELECT phase, n FROM phase_counts",
 				&st, err);
 
 	memset(counts, 0, SPOK_STORE_NPHASES * sizeof(counts[0]));
@@ -1074,7 +1191,8 @@ int spok_store_count_by_phase(struct spok_store *s, const char *backend,
 
 		if (t == NULL || !spok_phase_parse((const char *)t, &p) || (size_t)p >= SPOK_STORE_NPHASES)
 			p = SPOK_PHASE_UNDEFINED;
-		counts[p] += (uint64_t)sqlite3_column_int64(st, 1);
+		sqlite3_int64 c = sqlite3_column_int64(st, 1);
+		counts[p] += c > 0 ? (uint64_t)c : 0;
 	}
 	if (r != SQLITE_DONE) {
 		memset(counts, 0, SPOK_STORE_NPHASES * sizeof(counts[0]));
@@ -1165,3 +1283,237 @@ int spok_store_find_key(struct spok_store *s, const char *key, char **id, struct
 	return result;
 }
 
+
+/* ---- retention ---- */
+
+/* Appends the terms of a row spok_store_gc may delete: terminal, not a retryable failure
+ * with attempts left (spok_engine_needs_work, negated), ended before before_ms. The
+ * created_ms term lets an index on created_ms narrow the scan (a row ends after it starts). */
+static void q_gc_due(struct query *q, int64_t before_ms)
+{
+	uint32_t done = 0;
+
+	for (size_t p = 0; p < SPOK_STORE_NPHASES; p++)
+		if (spok_phase_terminal((enum spok_phase)p))
+			done |= SPOK_STORE_PHASE(p);
+	q_phases(q, done);
+	spok_buf_appends(&q->sql, " AND created_ms < ");
+	q_arg(q, NULL, before_ms);
+	spok_buf_appends(&q->sql, " AND max(finished_ms, created_ms) < ");
+	q_arg(q, NULL, before_ms);
+	spok_buf_appends(&q->sql, " AND NOT (phase = 'RETRYABLE_FAILURE' AND attempt < max_attempts - 1"
+			    " AND abort_requested = 0)");
+}
+
+struct gc_row {
+	char *id;
+	char *task_source;
+	bool keep; /* skipped this time: its files could not all go */
+};
+
+static void gc_rows_free(struct gc_row *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].id);
+		free(v[i].task_source);
+	}
+	free(v);
+}
+
+static int gc_candidates(struct spok_store *s, int64_t before_ms, size_t batch,
+			 struct gc_row **out, size_t *n, struct spok_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct query q;
+	int r, result;
+
+	*out = NULL;
+	*n = 0;
+	q_init(&q, xstrdup("SELECT id, task_source FROM executions WHERE 1"));
+	q_gc_due(&q, before_ms);
+	/* No ORDER BY: any due rows will do, and the scan stops after batch of them. */
+	spok_buf_appends(&q.sql, " LIMIT ");
+	q_arg(&q, NULL, (int64_t)batch);
+	result = q_prepare(s, &q, &st, err);
+	if (result == 0)
+		*out = xcalloc(batch, sizeof(**out));
+	while (result == 0 && (r = sqlite3_step(st)) != SQLITE_DONE) {
+		if (r != SQLITE_ROW || *n == batch) {
+			result = db_fail(s, err, "finding finished executions");
+			break;
+		}
+		(*out)[*n].id = col_text(st, 0);
+		(*out)[(*n)++].task_source = col_text(st, 1);
+	}
+	sqlite3_finalize(st);
+	q_free(&q);
+	if (result != 0) {
+		gc_rows_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return result;
+}
+
+/* An id that is one path component of [A-Za-z0-9_-] (spok's ids are "sp-" + base32). */
+static bool gc_id_ok(const char *id)
+{
+	if (id == NULL || *id == '\0')
+		return false;
+	for (const char *p = id; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+			return false;
+	return true;
+}
+
+/* Whether a live process holds the run's supervisor lock (src/local takes an exclusive
+ * flock on <run dir>/supervisor.lock until the end is recorded). */
+static bool gc_run_held(const char *run)
+{
+	char *lock = xasprintf("%s/supervisor.lock", run);
+	int fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	bool held = false;
+
+	if (fd >= 0) {
+		held = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+		close(fd);
+	}
+	free(lock);
+	return held;
+}
+
+/* Removes name (relative to parent) and everything under it without following a symlink:
+ * 0, or an errno. Run dirs are flat; the depth bound only stops a pathological tree. */
+static int rm_tree_at(int parent, const char *name, int depth)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, result = 0;
+
+	if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return errno;
+	if (depth > 16)
+		return ELOOP;
+	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		result = errno;
+		close(fd);
+		return result;
+	}
+	while (result == 0 && (de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			result = rm_tree_at(dirfd(d), de->d_name, depth + 1);
+	closedir(d);
+	if (result == 0 && unlinkat(parent, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+		result = errno;
+	return result;
+}
+
+/* What the data dir holds for one row: its run dir and, when task_source is the daemon's
+ * copy (a file directly in <data dir>/server/tasks, compared by real path), that file.
+ * False when the row must stay: a live supervisor, or a file that would not go. */
+static bool gc_files(const char *dir, const char *tasks_real, struct gc_row *row, size_t *files)
+{
+	char *run = xasprintf("%s/runs/%s", dir, row->id);
+	const char *base = row->task_source ? strrchr(row->task_source, '/') : NULL;
+	struct stat st;
+	bool ok = !gc_run_held(run);
+
+	if (ok && lstat(run, &st) == 0) {
+		ok = rm_tree_at(AT_FDCWD, run, 0) == 0;
+		*files += ok;
+	}
+	if (ok && tasks_real && base && base > row->task_source && base[1]) {
+		char *parent = xstrndup(row->task_source, (size_t)(base - row->task_source));
+		char *real = realpath(parent, NULL);
+
+		if (real && strcmp(real, tasks_real) == 0) {
+			char *f = xasprintf("%s/%s", tasks_real, base + 1);
+
+			if (unlink(f) == 0)
+				(*files)++;
+			else
+				ok = errno == ENOENT;
+			free(f);
+		}
+		free(real);
+		free(parent);
+	}
+	free(run);
+	return ok;
+}
+
+/* Deletes the rows not kept, each only if still due, in one write transaction. */
+static int gc_delete(struct spok_store *s, int64_t before_ms, const struct gc_row *v, size_t n,
+		     size_t *rows, struct spok_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct query q;
+	int result;
+
+	q_init(&q, xstrdup("DELETE FROM executions WHERE id = "));
+	q_arg(&q, "", 0);
+	q_gc_due(&q, before_ms);
+	result = q_prepare(s, &q, &st, err);
+	if (result == 0)
+		result = exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
+	for (size_t i = 0; result == 0 && i < n; i++) {
+		if (v[i].keep)
+			continue;
+		sqlite3_bind_text(st, 1, v[i].id, -1, SQLITE_STATIC);
+		result = step_done(s, st, "deleting finished executions", err);
+		*rows += result == 0 ? (size_t)sqlite3_changes(s->db) : 0;
+		sqlite3_reset(st);
+	}
+	if (st != NULL)
+		result = end_write(s, result, err);
+	if (result != 0)
+		*rows = 0;
+	sqlite3_finalize(st);
+	q_free(&q);
+	return result;
+}
+
+int spok_store_gc(struct spok_store *s, int64_t before_ms, size_t batch,
+		  struct spok_store_gc_result *out, struct spok_err *err)
+{
+	const char *slash = strrchr(s->path, '/');
+	struct gc_row *v = NULL;
+	size_t n = 0;
+	int result;
+
+	memset(out, 0, sizeof(*out));
+	if (batch == 0 || batch > INT32_MAX)
+		return spok_err_set(err, SPOK_EINVAL, "gc batch: %zu is out of range; use 1 or more", batch);
+	if (s->readonly)
+		return spok_err_set(err, SPOK_EIO, "%s: deleting finished executions needs write access; "
+				    "run it as the owner of the data dir", s->path);
+	result = gc_candidates(s, before_ms, batch, &v, &n, err);
+	if (result != 0 || n == 0) {
+		gc_rows_free(v, n);
+		return result;
+	}
+	char *dir = slash == NULL ? xstrdup(".") : slash == s->path ? xstrdup("/")
+		  : xstrndup(s->path, (size_t)(slash - s->path));
+	char *tasks = xasprintf("%s/server/tasks", dir);
+	char *tasks_real = realpath(tasks, NULL);
+
+	for (size_t i = 0; i < n; i++) {
+		v[i].keep = !gc_id_ok(v[i].id) || !gc_files(dir, tasks_real, &v[i], &out->files);
+		out->skipped += v[i].keep;
+	}
+	result = gc_delete(s, before_ms, v, n, &out->rows, err);
+	/* A full batch that deleted something may have more behind it; one that deleted
+	 * nothing would only find the same kept rows again. */
+	out->more = result == 0 && n == batch && out->rows > 0;
+	free(tasks_real);
+	free(tasks);
+	free(dir);
+	gc_rows_free(v, n);
+	return result;
+}

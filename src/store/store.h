@@ -9,7 +9,8 @@
  *
  * Tables: `executions` (one row per execution: the current attempt's state) and
  * `attempts` (one row per (execution, attempt), written by spok_store_update, so retries
- * stay visible).
+ * stay visible), and `phase_counts` (executions per (backend, phase), kept by triggers in
+ * the same transaction as the row's write, so it never disagrees with `executions`).
  *
  * Execution ids are "sp-" + 10 lowercase RFC 4648 base32 characters from /dev/urandom
  * (50 bits): short enough to type, unique without coordination between processes.
@@ -21,7 +22,7 @@
  *
  * Scale: spok_store_list reads every row and is for small stores and tests. Readers that
  * must stay cheap at 100k+ executions use the indexed calls: spok_store_list_page (keyset
- * pages, newest first), spok_store_count_by_phase (one GROUP BY), spok_store_list_unfinished
+ * pages, newest first), spok_store_count_by_phase (maintained counters), spok_store_list_unfinished
  * (what an engine adopts), spok_store_namespaces and spok_store_find_key.
  */
 #ifndef SPOK_STORE_STORE_H
@@ -39,7 +40,7 @@
 #include "model/execution.h"
 #include "model/model.h"
 
-#define SPOK_STORE_SCHEMA_VERSION 5
+#define SPOK_STORE_SCHEMA_VERSION 6
 #define SPOK_EXEC_ID_LEN 13 /* "sp-" + 10 */
 
 struct spok_store;
@@ -123,8 +124,14 @@ struct spok_store_filter {
 int spok_store_list_page(struct spok_store *s, const struct spok_store_filter *f, size_t limit,
 			 const char *after_cursor, struct spok_execution **out, size_t *n,
 			 char **next_cursor, struct spok_err *err);
-/* counts[phase] = executions in that phase (backend NULL = all backends), one GROUP BY over
- * the (backend, phase) index. Rows with an unknown phase name count as UNDEFINED. */
+/* SQLite's plan (EXPLAIN QUERY PLAN, one line per step) for the statement
+ * spok_store_list_page runs with f and limit, from the newest or (after) from a cursor:
+ * tests and bench/store check it walks indexes and sorts nothing big. *plan is heap. */
+int spok_store_page_plan(struct spok_store *s, const struct spok_store_filter *f, size_t limit,
+			 bool after, char **plan, struct spok_err *err);
+/* counts[phase] = executions in that phase (backend NULL = all backends), read from the
+ * counters that triggers keep per (backend, phase) (schema v6): the cost does not grow with
+ * the number of executions. Rows with an unknown phase name count as UNDEFINED. */
 int spok_store_count_by_phase(struct spok_store *s, const char *backend,
 			      uint64_t counts[SPOK_STORE_NPHASES], struct spok_err *err);
 /* Executions of backend that still need an engine (spok_engine_needs_work): not terminal,
@@ -145,6 +152,32 @@ int spok_store_namespaces(struct spok_store *s, const char *backend, uint32_t ph
  * *id NULL when there is none. One seek in the key's UNIQUE index; inserting a second row
  * with a key already used fails with SPOK_ECONFLICT. */
 int spok_store_find_key(struct spok_store *s, const char *key, char **id, struct spok_err *err);
+
+/* ---- retention (spok gc, the daemon's spok.store.retention) ---- */
+
+/* Rows one spok_store_gc call deletes at most by default: one short write transaction, so
+ * readers in other processes (and the daemon's loop) wait at most for one batch. */
+#define SPOK_STORE_GC_BATCH 500
+
+struct spok_store_gc_result {
+	size_t rows;    /* executions deleted (their attempts and counts go with them) */
+	size_t files;   /* run dirs and task files removed */
+	size_t skipped; /* due rows kept: a live supervisor holds the run, or a file could not
+	                 * be removed (they are tried again by the next call) */
+	bool more;      /* the batch was full: call again for the rest */
+};
+
+/* Deletes at most batch (>= 1) finished executions that ended before before_ms (finished_ms,
+ * or created_ms for a row that never recorded an end): terminal rows that no engine needs
+ * (spok_engine_needs_work is false). Never a non-terminal row, nor a retryable failure with
+ * attempts left. Before a row goes, removes what the store's data dir holds for it alone:
+ * <data dir>/runs/<id> (a local run's logs; kept, with its row, while a supervisor holds its
+ * lock) and a daemon task file in <data dir>/server/tasks. Files go first, then the rows in
+ * one transaction: a crash in between leaves rows that the next call deletes, never files
+ * that no row names. Nothing outside the data dir and no cluster object is touched.
+ * Fills *out (zeroed first). SPOK_EIO for a read-only store. */
+int spok_store_gc(struct spok_store *s, int64_t before_ms, size_t batch,
+		  struct spok_store_gc_result *out, struct spok_err *err);
 
 /* Attempts of one execution, oldest first. */
 int spok_store_attempts(struct spok_store *s, const char *id, struct spok_attempt **out,

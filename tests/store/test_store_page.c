@@ -205,6 +205,99 @@ static void test_filters(void **state)
 		}
 }
 
+/* The first page (and any page from a cursor) walks indexes newest first and sorts
+ * nothing but at most one page per arm: no filter, one project, one backend, one phase,
+ * a token's project set and the "active" phase set (issue 15: O(page) at 1M rows). */
+static void test_page_plans(void **state)
+{
+	struct fx *f = *state;
+	const char *scope[] = {"ml", "etl", "web"};
+	struct spok_store_filter cases[] = {
+		{0},
+		{.project = "ml"},
+		{.backend = "kind"},
+		{.phases = SPOK_STORE_PHASE(SPOK_PHASE_RUNNING)},
+		{.phases = SPOK_STORE_PHASES_ACTIVE},
+		{.projects = scope, .nprojects = 3},
+		{.projects = scope, .nprojects = 3, .phases = SPOK_STORE_PHASES_ACTIVE},
+		{.project = "ml", .backend = "kind", .phases = SPOK_STORE_PHASES_ACTIVE},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		for (int after = 0; after < 2; after++) {
+			char *plan = NULL;
+			struct spok_err err = {0};
+
+			assert_int_equal(spok_store_page_plan(f->s, &cases[i], 200, after, &plan, &err), 0);
+			/* a split query merges arms of at most one page each (each sorted for
+			 * the merge: the TEMP B-TREE there holds one page, not the set) */
+			bool split = cases[i].nprojects > 1 || cases[i].phases == SPOK_STORE_PHASES_ACTIVE;
+			if (strstr(plan, "INDEX") == NULL || strstr(plan, "SCAN executions\n") != NULL ||
+			    (!split && strstr(plan, "TEMP B-TREE") != NULL) ||
+			    (split && strstr(plan, "MERGE (UNION ALL)") == NULL))
+				fail_msg("case %zu (after %d): plan reads more than a page:\n%s", i, after, plan);
+			free(plan);
+		}
+}
+
+/* Pages of a split query (a project set, a phase set) give exactly the rows and order of
+ * the filter applied to the full list, at every page size, through runs of equal times. */
+static void test_split_pages(void **state)
+{
+	struct fx *f = *state;
+	const char *projects[] = {"ml", "etl", "web", "ops"};
+	const char *scope[] = {"ml", "web", "ops"};
+	const char *backends[] = {"kind", "local"};
+	enum spok_phase phases[] = {SPOK_PHASE_QUEUED, SPOK_PHASE_RUNNING, SPOK_PHASE_SUCCEEDED,
+				    SPOK_PHASE_ABORTED};
+	struct spok_store_filter cases[] = {
+		{.projects = scope, .nprojects = 3},
+		{.phases = SPOK_STORE_PHASES_ACTIVE},
+		{.projects = scope, .nprojects = 3, .phases = SPOK_STORE_PHASES_ACTIVE},
+		{.phases = SPOK_STORE_PHASES_ACTIVE, .backend = "kind"},
+		{.projects = scope + 1, .nprojects = 2, .backend = "local"},
+	};
+	char id[32];
+
+	for (unsigned i = 0; i < 60; i++) {
+		snprintf(id, sizeof(id), "sp-%02u", (i * 37) % 60);
+		add(f->s, id, 1000 + (i % 7), projects[(i * 3) % 4], backends[i % 2], phases[(i * 5) % 4]);
+	}
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const struct spok_store_filter *q = &cases[c];
+		struct spok_execution *v = NULL;
+		size_t n = 0;
+		struct spok_buf want;
+
+		assert_int_equal(spok_store_list(f->s, &v, &n, NULL), 0);
+		spok_buf_init(&want, 0);
+		for (size_t i = 0; i < n; i++) {
+			bool in = true;
+
+			if (q->projects) {
+				in = false;
+				for (size_t k = 0; k < q->nprojects; k++)
+					in = in || strcmp(v[i].project, q->projects[k]) == 0;
+			}
+			in = in && (!q->backend || strcmp(v[i].backend, q->backend) == 0);
+			in = in && (!q->phases || (q->phases & SPOK_STORE_PHASE(v[i].phase)));
+			if (in)
+				spok_buf_printf(&want, "%s%s", want.len ? " " : "", v[i].id);
+		}
+		spok_execution_list_free(v, n);
+		assert_true(want.len > 0);
+		for (size_t limit = 1; limit <= 8; limit++) {
+			size_t pages;
+			char *got = walk(f->s, q, limit, &pages);
+
+			if (strcmp(got, want.data) != 0)
+				fail_msg("case %zu limit %zu: got '%s', want '%s'", c, limit, got, want.data);
+			free(got);
+		}
+		spok_buf_free(&want);
+	}
+}
+
 /* Rows created while a client pages never shift the pages it has not read yet. */
 static void test_new_rows_do_not_shift(void **state)
 {
@@ -565,6 +658,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pages_equal_times, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_and_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_page_plans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_split_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_rows_do_not_shift, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cursor_tampering, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counts, setup, teardown),
