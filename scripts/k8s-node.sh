@@ -452,12 +452,15 @@ node_up() {
   # Cluster runs' event logs land here (a hostPath volume, spok.event-log in docs/CONFIG.md);
   # Spark's drivers write as uid 185, a history server on this host reads them. Kept by down.
   install -d -m 0755 -o 185 -g 185 "$NR/spark-events"
+  # flytekit tasks' inputs and outputs (spok.flyte-data): spok writes here, pods mount it.
+  install -d -m 0755 "$NR/flyte-data"
   cat >>"$D/env.tmp" <<EOF
 SPOK_TEST_NODE=$NODE_NAME
 SPOK_TEST_NODE_IP=$NODE_IP
 SPOK_TEST_NODE_CONTAINERD=$NR/containerd/containerd.sock
 SPOK_TEST_POD_LOGS=$NR/pod-logs
 SPOK_TEST_EVENT_LOG_DIR=$NR/spark-events
+SPOK_TEST_FLYTE_DATA_DIR=$NR/flyte-data
 SPOK_TEST_SPARK_IMAGE=$(image_ref spark || true)
 SPOK_TEST_SPARK_FLYTE_IMAGE=$(image_ref spark-flyte || true)
 EOF

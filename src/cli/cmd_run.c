@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/session.h"
 #include "common/termesc.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
@@ -41,19 +42,6 @@ static void run_flags(struct run_opts *o, struct spok_flag *f)
 	f[6] = (struct spok_flag){"grace", 0, &o->grace, NULL, NULL,
 				  "on abort, wait this long after TERM before KILL (default 10s)"};
 	f[7] = (struct spok_flag){0};
-}
-
-static int parse_inputs(const struct spok_strv *in, struct spok_strmap *out, struct spok_err *err)
-{
-	for (size_t i = 0; i < in->len; i++) {
-		const char *eq = strchr(in->items[i], '=');
-		if (!eq || eq == in->items[i])
-			return spok_err_set(err, SPOK_EINVAL, "--input %s: expected name=value", in->items[i]);
-		char *name = xstrndup(in->items[i], (size_t)(eq - in->items[i]));
-		spok_strmap_set(out, name, eq + 1);
-		free(name);
-	}
-	return 0;
 }
 
 /* The reason comes from the job's output and is escaped for the terminal; outputs stay JSON
@@ -123,7 +111,7 @@ static int run(struct spok_cli *cli, struct run_opts *o, const char *job, int *s
 
 	spok_task_init(&task);
 	spok_platform_init(&plat);
-	result = parse_inputs(&o->inputs, &inputs, err);
+	result = spok_cli_parse_inputs(&o->inputs, &inputs, err);
 	if (result == 0 && o->grace)
 		result = spok_parse_duration_ms("--grace", o->grace, &grace_ms, err);
 	if (result == 0) {

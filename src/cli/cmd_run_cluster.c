@@ -262,9 +262,33 @@ static int follow(struct spok_cli_session *c, struct spok_cli_progress *p, const
 	fprintf(stderr, "spok: execution %s %s%s%s (attempt %u of %u)\n", x.id, spok_phase_name(x.phase),
 		reason ? ": " : "", reason ? reason : "", x.attempt + 1, x.max_attempts);
 	free(reason);
+	if (x.outputs_json) { /* a flytekit task's outputs, as a local run prints them */
+		char *out = spok_term_line(x.outputs_json);
+
+		printf("%s\n", out);
+		free(out);
+		fflush(stdout);
+	}
 	*status = spok_cli_phase_exit(x.phase);
 	spok_execution_free(&x);
 	return 0;
+}
+
+/* A flytekit task's inputs and module (spok.flyte-data); other tasks take neither. */
+static int flyte_task(struct spok_cli_session *c, const struct spok_cli_cluster_flags *f,
+		      struct spok_task *t, struct spok_err *err)
+{
+	struct spok_strmap values = {0};
+	char *note = NULL;
+	int result = spok_cli_parse_inputs(&f->inputs, &values, err);
+
+	if (result == 0)
+		result = spok_engine_flyte_task(&c->plat, t, &values, f->python_path, &note, err);
+	if (note != NULL && !f->quiet)
+		fprintf(stderr, "spok: %s\n", note);
+	free(note);
+	spok_strmap_free(&values);
+	return result;
 }
 
 static int run_cluster(struct spok_cli *cli, const struct spok_cli_cluster_flags *f, const char *job,
@@ -282,6 +306,8 @@ static int run_cluster(struct spok_cli *cli, const struct spok_cli_cluster_flags
 	result = spok_cli_session_open(&c, cli, NULL, cluster, false, err);
 	if (result == 0)
 		result = spok_cli_load_task(job, f->task_name, &task, err);
+	if (result == 0)
+		result = flyte_task(&c, f, &task, err);
 	if (result == 0)
 		result = spok_cli_engine_start(&c, f, cluster, &p, err);
 	if (result != 0)
@@ -307,12 +333,13 @@ done:
 }
 
 static const char run_synopsis[] =
-	"spok run JOB --cluster CONTEXT [-n NAMESPACE] [--keep] [-d] [--submitted-timeout 10m]";
+	"spok run JOB --cluster CONTEXT [-n NAMESPACE] [--task NAME] [--input name=value]... "
+	"[--python-path DIR] [--keep] [-d] [--submitted-timeout 10m]";
 
 int cmd_run_cluster(struct spok_cli *cli, int argc, char **argv)
 {
 	struct spok_cli_cluster_flags f = {0};
-	struct spok_flag flags[8];
+	struct spok_flag flags[10];
 	struct spok_strv pos = {0};
 	struct spok_err err = {0};
 	int status = 0;
@@ -323,6 +350,7 @@ int cmd_run_cluster(struct spok_cli *cli, int argc, char **argv)
 	if (result == 0 && cli->help) {
 		spok_cli_usage(run_synopsis, flags);
 		spok_strv_free(&pos);
+		spok_strv_free(&f.inputs);
 		return 0;
 	}
 	if (result == 0 && pos.len != 1)
@@ -332,6 +360,7 @@ int cmd_run_cluster(struct spok_cli *cli, int argc, char **argv)
 	if (result == 0)
 		result = run_cluster(cli, &f, pos.items[0], &status, &err);
 	spok_strv_free(&pos);
+	spok_strv_free(&f.inputs);
 	return result == 0 ? status : spok_cli_fail(&err);
 }
 

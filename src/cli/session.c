@@ -115,8 +115,30 @@ void spok_cli_cluster_flag_table(struct spok_cli_cluster_flags *f, struct spok_f
 		t[i++] = (struct spok_flag){"task", 0, &f->task_name, NULL, NULL, "task inside a pyflyte package"};
 		t[i++] = (struct spok_flag){"detach", 'd', NULL, &f->detach, NULL,
 					    "return once the SparkApplication exists; 'spok reconcile' follows it"};
+		t[i++] = (struct spok_flag){"input", 'i', NULL, NULL, &f->inputs,
+					    "typed task input name=value (flytekit tasks; repeatable)"};
+		t[i++] = (struct spok_flag){"python-path", 0, &f->python_path, NULL, NULL,
+					    "folder with the flytekit task's module, copied to the "
+					    "cluster (default: current folder, if it is there)"};
 	}
 	t[i] = (struct spok_flag){0};
+}
+
+int spok_cli_parse_inputs(const struct spok_strv *in, struct spok_strmap *out,
+			  struct spok_err *err)
+{
+	for (size_t i = 0; i < in->len; i++) {
+		const char *eq = strchr(in->items[i], '=');
+		char *name;
+
+		if (!eq || eq == in->items[i])
+			return spok_err_set(err, SPOK_EINVAL, "--input %s: expected name=value",
+					    in->items[i]);
+		name = xstrndup(in->items[i], (size_t)(eq - in->items[i]));
+		spok_strmap_set(out, name, eq + 1);
+		free(name);
+	}
+	return 0;
 }
 
 const char *spok_cli_cluster_of(const struct spok_cli *cli, const struct spok_cli_cluster_flags *f)

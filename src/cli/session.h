@@ -50,13 +50,18 @@ struct spok_cli_cluster_flags {
 	const char *cluster;
 	const char *task_name;
 	const char *submitted_timeout;
+	const char *python_path;
+	struct spok_strv inputs; /* --input name=value (owned: spok_strv_free) */
 	bool keep;
 	bool detach;
 	bool quiet;
 };
 
-/* Fills t (at least 8 entries) with the flags of `run --cluster` (run) or `reconcile`. */
+/* Fills t (at least 10 entries) with the flags of `run --cluster` (run) or `reconcile`. */
 void spok_cli_cluster_flag_table(struct spok_cli_cluster_flags *f, struct spok_flag *t, bool run);
+/* `--input name=value` items into out (name -> value); SPOK_EINVAL naming a bad one. */
+int spok_cli_parse_inputs(const struct spok_strv *in, struct spok_strmap *out,
+			  struct spok_err *err);
 /* --cluster, else the global --context; NULL when neither was given. */
 const char *spok_cli_cluster_of(const struct spok_cli *cli, const struct spok_cli_cluster_flags *f);
 

@@ -1,6 +1,7 @@
 /* engine.c - cluster executions: create, follow through one watch per namespace, retry,
  * time out, abort, tear down, re-adopt after a crash. See engine.h for the rules. */
 #include "engine/engine.h"
+#include "engine/flytedata.h"
 #include "engine/reconcile.h"
 
 #include <stdio.h>
@@ -685,10 +686,22 @@ static int build_for(const struct spok_engine *e, const struct spok_task *t, con
 {
 	struct spok_strmap labels = {0};
 	struct spok_exec xe = {0};
+	struct spok_fd_paths fd = {0};
 	int result;
 
 	if ((result = refuse_local(e, t, err)) != SPOK_OK)
 		return result;
+	if (spok_fd_applies(e->o.platform, t)) {
+		/* This attempt's output folder exists before its pods do. */
+		if ((result = spok_fd_attempt(e->o.platform, id, attempt, err)) != SPOK_OK)
+			return result;
+		spok_fd_paths(e->o.platform, id, attempt, &fd);
+		xe.input_prefix = fd.input;
+		xe.output_prefix = fd.output;
+		xe.raw_output_prefix = fd.raw;
+		xe.prev_checkpoint = fd.prev_checkpoint;
+		xe.flyte_data = true;
+	}
 	spok_strmap_set(&labels, SPOK_LABEL_EXECUTION, id);
 	xe.execution_name = id;
 	xe.node_id = "n0";
@@ -699,6 +712,7 @@ static int build_for(const struct spok_engine *e, const struct spok_task *t, con
 	xe.ship_local_files = e->o.ship_local_files;
 	result = spok_sparkapp_build(t, e->o.platform, &xe, app, err);
 	spok_strmap_free(&labels);
+	spok_fd_paths_free(&fd);
 	if (result == 0)
 		fill_spark_version(e, *app);
 	return result;
@@ -1147,6 +1161,30 @@ static bool apply_info(struct eng_exec *ex, const struct spok_status *s)
 	return changed;
 }
 
+/* A flytekit task's Spark application completed: what flytekit left decides how the attempt
+ * ended (it writes error.pb and exits 0 when the task raised). o outlives the step. */
+static void flyte_outcome(struct eng_exec *ex, const struct spok_flyte_outcome *o,
+			  struct spok_rc_status *st)
+{
+	switch (o->kind) {
+	case SPOK_FLYTE_OUTPUTS:
+		set_str(&ex->x.outputs_json, o->outputs_json);
+		return;
+	case SPOK_FLYTE_FAILED:
+		st->phase = o->recoverable ? SPOK_PHASE_RETRYABLE_FAILURE
+					   : SPOK_PHASE_PERMANENT_FAILURE;
+		/* The whole message is kept with the row (the record writes all of it); the
+		 * reason is flytekit's "<code>: <last line>", as for a local run. */
+		set_str(&ex->x.error_message, o->error_message);
+		break;
+	default:
+		st->phase = SPOK_PHASE_RETRYABLE_FAILURE;
+		break;
+	}
+	st->error_message = NULL; /* else the reconciler takes it for the reason */
+	st->reason = o->reason;
+}
+
 /* Our object as seen (watch, list, GET): confirmed, mapped, and its status stepped. */
 static void handle_app(struct eng_exec *ex, const json_t *app)
 {
@@ -1179,7 +1217,17 @@ static void handle_app(struct eng_exec *ex, const json_t *app)
 	ev.status.info_changed = apply_info(ex, &s);
 	if (s.driver_pod && s.driver_pod[0])
 		set_str(&ex->driver_pod, s.driver_pod);
-	(void)step(ex, &ev);
+	if (s.phase == SPOK_PHASE_SUCCEEDED && ex->have_task &&
+	    spok_fd_applies(ex->e->o.platform, &ex->task)) {
+		struct spok_flyte_outcome o;
+
+		spok_fd_outcome(ex->e->o.platform, ex->x.id, ex->x.attempt, &o);
+		flyte_outcome(ex, &o, &ev.status);
+		(void)step(ex, &ev);
+		spok_flyte_outcome_free(&o);
+	} else {
+		(void)step(ex, &ev);
+	}
 	spok_status_free(&s);
 }
 
@@ -1334,12 +1382,44 @@ int spok_engine_submit(struct spok_engine *e, struct spok_task *t, const char *n
 	return spok_engine_submit_keyed(e, t, ns, task_source, NULL, id_out, id_len, err);
 }
 
+/* Everything a submit needs before its row: flytekit's folder, the object, the shipped files,
+ * the namespace's watch. On failure nothing is left behind (flytekit's folder is removed). */
+static int submit_prepare(struct spok_engine *e, const struct spok_task *t, const char *id,
+			  const char *ns, json_t **app, struct spok_ship *ship, struct eng_ns **wns,
+			  struct spok_err *err)
+{
+	bool fd = spok_fd_applies(e->o.platform, t);
+	int result = SPOK_OK;
+
+	/* Valid inputs, and inputs.pb in place before the row that lets anyone create the pods
+	 * that read it. */
+	if (fd)
+		result = spok_fd_prepare(e->o.platform, t, id, err);
+	/* Attempt 0's object, built once: its name goes into the write-ahead row and the same
+	 * object is sent by the create. */
+	if (result == SPOK_OK)
+		result = build_for(e, t, id, ns, 0, app, err);
+	/* The files are read before anything is recorded or created: a bad one fails here. */
+	if (result == SPOK_OK && e->o.ship_local_files && task_has_local(t))
+		result = spok_ship_read(t, ship, err);
+	if (result == SPOK_OK && (*wns = ensure_ns(e, ns, err)) == NULL)
+		result = SPOK_EAPI;
+	if (result != SPOK_OK) {
+		spok_ship_free(ship);
+		json_decref(*app);
+		*app = NULL;
+		if (fd)
+			spok_fd_discard(e->o.platform, id);
+	}
+	return result;
+}
+
 int spok_engine_submit_keyed(struct spok_engine *e, struct spok_task *t, const char *ns,
 			     const char *task_source, const char *key, char *id_out,
 			     size_t id_len, struct spok_err *err)
 {
 	struct eng_exec *ex;
-	struct eng_ns *wns;
+	struct eng_ns *wns = NULL;
 	struct spok_ship ship = {0};
 	json_t *app = NULL;
 	char id[SPOK_EXEC_ID_LEN + 1];
@@ -1349,21 +1429,8 @@ int spok_engine_submit_keyed(struct spok_engine *e, struct spok_task *t, const c
 		return spok_err_set(err, SPOK_EINTERNAL, "engine: bad submit arguments; please report");
 	if ((result = spok_store_new_id(id, sizeof(id), err)) != 0)
 		return result;
-	/* Attempt 0's object, built once: its name goes into the write-ahead row below and the
-	 * same object is sent by the create. */
-	if ((result = build_for(e, t, id, ns, 0, &app, err)) != 0)
+	if ((result = submit_prepare(e, t, id, ns, &app, &ship, &wns, err)) != 0)
 		return result;
-	/* The files are read before anything is recorded or created: a bad one fails here. */
-	if (e->o.ship_local_files && task_has_local(t) &&
-	    (result = spok_ship_read(t, &ship, err)) != 0) {
-		json_decref(app);
-		return result;
-	}
-	if ((wns = ensure_ns(e, ns, err)) == NULL) {
-		spok_ship_free(&ship);
-		json_decref(app);
-		return SPOK_EAPI;
-	}
 	ex = exec_new(e);
 	ex->ship = ship;
 	ex->ship_read = true;
@@ -1389,6 +1456,8 @@ int spok_engine_submit_keyed(struct spok_engine *e, struct spok_task *t, const c
 
 		snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
 		exec_free(ex);
+		if (spok_fd_applies(e->o.platform, t))
+			spok_fd_discard(e->o.platform, id);
 		return spok_err_set(err, result, "cannot record the new execution in the store "
 				    "(%s); nothing was created", msg);
 	}

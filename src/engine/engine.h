@@ -189,6 +189,15 @@ void spok_engine_stats(const struct spok_engine *e, struct spok_engine_stats *ou
  * (nothing is kept then). Free with spok_ship_free. */
 int spok_ship_read(const struct spok_task *t, struct spok_ship *out, struct spok_err *err);
 
+/* Readies flytekit task t for a run on a cluster (spok.flyte-data, docs/CONFIG.md): values
+ * become its inputs (inputs.pb at submit); its module (flytekit's task-module) is copied at
+ * submit from python_path, or from the current folder when python_path is NULL and it is
+ * there (else *note, heap, says the image must have it). A flytekit task without flyte-data,
+ * or values / python_path for another task: SPOK_EINVAL, one line. */
+int spok_engine_flyte_task(const struct spok_platform *p, struct spok_task *t,
+			   const struct spok_strmap *values, const char *python_path, char **note,
+			   struct spok_err *err);
+
 /* True when x (a store row) still needs an engine: non-terminal, or RETRYABLE_FAILURE with
  * attempts left and no abort requested. */
 bool spok_engine_needs_work(const struct spok_execution *x);

@@ -88,4 +88,25 @@ int spok_flyte_decode_literal_map(const uint8_t *buf, size_t len, const char *pa
 int spok_flyte_decode_error(const uint8_t *buf, size_t len, const char *path, char **code,
 			    char **message, bool *recoverable, struct spok_err *err);
 
+/* What a flytekit task left in its output prefix dir (a path here). */
+enum spok_flyte_outcome_kind {
+	SPOK_FLYTE_OUTPUTS,   /* outputs.pb: outputs_json */
+	SPOK_FLYTE_FAILED,    /* error.pb: reason "<code>: <last line>", error_message, recoverable */
+	SPOK_FLYTE_NOTHING,   /* neither file: reason names dir and `see` */
+	SPOK_FLYTE_UNREADABLE /* a file that cannot be read or decoded: reason */
+};
+
+struct spok_flyte_outcome {
+	enum spok_flyte_outcome_kind kind;
+	char *outputs_json;  /* compact JSON of the LiteralMap (spok_flyte_decode_literal_map) */
+	char *reason;        /* one line for the execution's reason */
+	char *error_message; /* the whole error message (error.pb) */
+	bool recoverable;
+};
+
+/* Reads dir/error.pb (it wins) or dir/outputs.pb into *o (always set; free with
+ * spok_flyte_outcome_free). see: where to look when neither exists (a log path, a command). */
+void spok_flyte_read_outcome(const char *dir, const char *see, struct spok_flyte_outcome *o);
+void spok_flyte_outcome_free(struct spok_flyte_outcome *o);
+
 #endif

@@ -31,9 +31,10 @@ static const char *const top_ignored[] = {
 static const char *const spok_keys[] = {
 	"default-image", "namespace-template", "default-service-account", "name-max-len",
 	"clusters", "routes", "server", "cluster-resources", "keep-on-success", "submitted-timeout",
-	"spark-version", "event-log", NULL
+	"spark-version", "event-log", "flyte-data", NULL
 };
 static const char *const event_log_keys[] = {"dir", "volume", NULL};
+static const char *const flyte_data_keys[] = {"dir", "volume", "local-dir", NULL};
 static const char *const cluster_resources_keys[] = {
 	"templates-dir", "projects", "domains", "values", "project-values", NULL
 };
@@ -709,6 +710,70 @@ static int read_event_log(struct walk *w, const struct ynode *v, const char *pat
 	return SPOK_OK;
 }
 
+/* ---- spok.flyte-data: flytekit tasks' inputs and outputs on a cluster (docs/CONFIG.md) ---- */
+
+/* An absolute path without "." or ".." components or a trailing "/" (kept as is). */
+static bool clean_abs_path(const char *p)
+{
+	size_t n = strlen(p);
+
+	if (p[0] != '/' || n < 2 || p[n - 1] == '/' || strstr(p, "//") != NULL)
+		return false;
+	for (const char *c = p; c; c = strchr(c + 1, '/'))
+		if (strncmp(c, "/./", 3) == 0 || strcmp(c, "/.") == 0 || strncmp(c, "/../", 4) == 0 ||
+		    strcmp(c, "/..") == 0)
+			return false;
+	return true;
+}
+
+static int flyte_data_field(struct walk *w, void *out, int idx, const struct ynode *v,
+			    const char *path)
+{
+	struct spok_settings *s = out;
+
+	if (idx == 0)
+		return walk_string(w, v, path, &s->flyte_data_dir);
+	if (idx == 2)
+		return walk_string(w, v, path, &s->flyte_data_local_dir);
+	if (walk_json(w, v, path, Y_MAP, &s->flyte_data_volume) != SPOK_OK)
+		return SPOK_EINVAL;
+	if (s->flyte_data_volume != NULL && json_object_size(s->flyte_data_volume) == 0)
+		return walk_fail(w, v, path, "empty volume; give a volume source such as "
+				 "'hostPath: {path: /srv/spok-flyte, type: Directory}'");
+	if (json_object_get(s->flyte_data_volume, "name") != NULL)
+		return walk_fail(w, v, path, "a volume source has no 'name' (spok names the volume "
+				 "spok-flyte-data); remove it");
+	return SPOK_OK;
+}
+
+/* dir (in the pods) and local-dir (here) name one storage: a volume mounted at dir, seen by
+ * spok at local-dir; a hostPath volume's path is its local-dir unless one is given. */
+static int read_flyte_data(struct walk *w, const struct ynode *v, const char *path,
+			   struct spok_settings *s)
+{
+	const char *host;
+
+	if (walk_is_null(v))
+		return SPOK_OK;
+	if (each_field(w, v, path, flyte_data_keys, NULL, s, flyte_data_field) != SPOK_OK)
+		return SPOK_EINVAL;
+	if (s->flyte_data_dir == NULL || !clean_abs_path(s->flyte_data_dir))
+		return walk_fail(w, v, path, "dir: expected the absolute path where the volume is "
+				 "mounted in the pods, such as 'dir: /var/spok/flyte'");
+	if (s->flyte_data_volume == NULL)
+		return walk_fail(w, v, path, "no volume; add one that both the pods and this machine "
+				 "reach, such as 'volume: {hostPath: {path: /srv/spok-flyte, type: "
+				 "Directory}}' or an NFS volume");
+	host = json_string_value(json_object_get(json_object_get(s->flyte_data_volume, "hostPath"),
+						 "path"));
+	if (s->flyte_data_local_dir == NULL && host != NULL)
+		s->flyte_data_local_dir = xstrdup(host);
+	if (s->flyte_data_local_dir == NULL || !clean_abs_path(s->flyte_data_local_dir))
+		return walk_fail(w, v, path, "local-dir: expected the absolute path where this machine "
+				 "sees the volume (a hostPath volume's path is the default)");
+	return SPOK_OK;
+}
+
 /* A `spok serve` section, kept as JSON with the position of each node, so src/server's
  * checks name file:line:col as this reader does. */
 static int serve_section(struct walk *w, const struct ynode *v, const char *path, int kind,
@@ -741,6 +806,7 @@ static int spok_field(struct walk *w, void *out, int idx, const struct ynode *v,
 	case 9: return submitted_timeout(w, v, path, s);
 	case 10: return walk_string(w, v, path, &s->spark_version);
 	case 11: return read_event_log(w, v, path, s);
+	case 12: return read_flyte_data(w, v, path, s);
 	default:
 		if (walk_int(w, v, path, 8, 253, &n) != SPOK_OK)
 			return SPOK_EINVAL;

@@ -8,15 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/buf.h"
-#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "local/internal.h"
 #include "flyteidl/flyteidl.h"
 #include "sparkapp/sparkapp.h"
-
-#define PB_MAX ((size_t)64 << 20)
-#define REASON_MAX 400
 
 static int write_file(const char *path, const uint8_t *p, size_t n, struct spok_err *err)
 {
@@ -85,75 +80,36 @@ static int flyte_prepare(const struct spok_task *t, const struct spok_local_opts
 	return result;
 }
 
-static int read_pb(const char *path, struct spok_buf *b)
-{
-	spok_buf_init(b, PB_MAX);
-	return spok_buf_read_file(b, path, NULL);
-}
-
-/* The exception line of a traceback: its last non-empty line. */
-static char *last_line(const char *msg)
-{
-	const char *end = msg + strlen(msg);
-	while (end > msg && (end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\r'))
-		end--;
-	const char *start = end;
-	while (start > msg && start[-1] != '\n')
-		start--;
-	size_t n = (size_t)(end - start);
-	/* Cut at a character boundary, as reason.c does. */
-	return xstrndup(start, n > REASON_MAX ? spok_utf8_prefix(start, REASON_MAX) : n);
-}
-
+/* The task's outputs (stored as JSON) or its error document decide how the run ended. */
 static void flyte_outputs(struct spok_execution *x)
 {
 	char *dir = xasprintf("%s/outputs/%u", x->run_dir, x->attempt);
-	char *errpb = xasprintf("%s/error.pb", dir), *outpb = xasprintf("%s/outputs.pb", dir);
-	struct spok_buf b;
-	struct spok_err err = {0};
+	struct spok_flyte_outcome o;
 
-	if (access(errpb, F_OK) == 0) {
-		char *code = NULL, *message = NULL;
-		bool recoverable = false;
-		if (read_pb(errpb, &b) == 0 &&
-		    spok_flyte_decode_error((const uint8_t *)b.data, b.len, errpb, &code, &message, &recoverable, &err) == 0) {
-			x->phase = recoverable ? SPOK_PHASE_RETRYABLE_FAILURE : SPOK_PHASE_PERMANENT_FAILURE;
-			free(x->reason);
-			char *line = last_line(message ? message : "");
-			x->reason = xasprintf("%s: %s", code ? code : "USER", line);
-			free(line);
-			free(x->error_message);
-			x->error_message = message;
-			message = NULL;
-		} else {
-			x->phase = SPOK_PHASE_RETRYABLE_FAILURE;
-			free(x->reason);
-			x->reason = xasprintf("task failed but its error file is unreadable: %s", err.msg[0] ? err.msg : errpb);
-		}
-		free(code);
-		free(message);
-		spok_buf_free(&b);
-	} else if (access(outpb, F_OK) == 0) {
-		json_t *j = NULL;
-		if (read_pb(outpb, &b) == 0 &&
-		    spok_flyte_decode_literal_map((const uint8_t *)b.data, b.len, outpb, &j, &err) == 0) {
-			free(x->outputs_json);
-			x->outputs_json = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
-			json_decref(j);
-		} else {
-			x->phase = SPOK_PHASE_RETRYABLE_FAILURE;
-			free(x->reason);
-			x->reason = xasprintf("outputs unreadable: %s", err.msg[0] ? err.msg : outpb);
-		}
-		spok_buf_free(&b);
-	} else {
+	spok_flyte_read_outcome(dir, x->log_path ? x->log_path : "the run's log", &o);
+	switch (o.kind) {
+	case SPOK_FLYTE_OUTPUTS:
+		free(x->outputs_json);
+		x->outputs_json = o.outputs_json;
+		o.outputs_json = NULL;
+		break;
+	case SPOK_FLYTE_FAILED:
+		x->phase = o.recoverable ? SPOK_PHASE_RETRYABLE_FAILURE : SPOK_PHASE_PERMANENT_FAILURE;
+		free(x->error_message);
+		x->error_message = o.error_message;
+		o.error_message = NULL;
+		break;
+	default:
 		x->phase = SPOK_PHASE_RETRYABLE_FAILURE;
-		free(x->reason);
-		x->reason = xasprintf("flytekit wrote neither outputs.pb nor error.pb to %s; see %s", dir, x->log_path);
+		break;
 	}
+	if (o.kind != SPOK_FLYTE_OUTPUTS) {
+		free(x->reason);
+		x->reason = o.reason;
+		o.reason = NULL;
+	}
+	spok_flyte_outcome_free(&o);
 	free(dir);
-	free(errpb);
-	free(outpb);
 }
 
 int spok_local_flyte_prepare(const struct spok_task *t, const struct spok_local_opts *o,

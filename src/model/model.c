@@ -153,6 +153,8 @@ void spok_task_free(struct spok_task *t)
 	spok_strmap_free(&t->config);
 	spok_vars_free(&t->inputs);
 	spok_vars_free(&t->outputs);
+	spok_strmap_free(&t->input_values);
+	free(t->python_path);
 	free(t->flyte_execution_name);
 	free(t->flyte_node_id);
 	free(t->flyte_task_project);
@@ -260,6 +262,9 @@ void spok_platform_free(struct spok_platform *p)
 	free(p->spok.event_log_dir);
 	free(p->spok.event_log_mount);
 	json_decref(p->spok.event_log_volume);
+	free(p->spok.flyte_data_dir);
+	json_decref(p->spok.flyte_data_volume);
+	free(p->spok.flyte_data_local_dir);
 	json_decref(p->spok.clusters);
 	json_decref(p->spok.routes);
 	json_decref(p->spok.server);

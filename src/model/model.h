@@ -159,6 +159,12 @@ struct spok_task {
 	/* typed interface (flytekit tasks) */
 	struct spok_vars inputs;
 	struct spok_vars outputs;
+	/* This run's input values (`spok run --input name=value`), encoded by the interface
+	 * above into inputs.pb; not part of the task as stored. */
+	struct spok_strmap input_values;
+	/* Where this run's task module is (`spok run --python-path`, a directory here); a run
+	 * on a cluster with flyte-data copies the module from it. NULL: the image has it. */
+	char *python_path;
 
 	/* Flyte task-execution identity, when flytepropeller sent the task through the
 	 * connector (src/connector): the object's name, the execution-id/node-id labels and the
@@ -204,6 +210,9 @@ struct spok_exec {
 	const char *output_prefix;
 	const char *raw_output_prefix;
 	const char *prev_checkpoint;
+	/* The platform's flyte-data volume is mounted in driver and executors (the I/O prefixes
+	 * above point into it). */
+	bool flyte_data;
 	/* Local paths are shipped (spok run --cluster, spok render): rewritten to local:// paths
 	 * under a mounted ConfigMap (sparkapp.h, spok_ship_*). false: kept as written. */
 	bool ship_local_files;
@@ -332,6 +341,12 @@ struct spok_settings {
 	char *event_log_dir;      /* spark.eventLog.dir: file:///<path> or a URI (s3a://...) */
 	char *event_log_mount;    /* the <path> of a file:/// dir, where the volume is mounted */
 	json_t *event_log_volume; /* a Kubernetes volume source ({hostPath: ...}), or NULL */
+	/* flyte-data: where flytekit tasks run by spok on a cluster read inputs.pb and write
+	 * their outputs (docs/CONFIG.md). Unset (all NULL): their {{.Input}} etc. stay as
+	 * written, as for any other backend's data plane. */
+	char *flyte_data_dir;       /* the volume's mount path in driver and executor pods */
+	json_t *flyte_data_volume;  /* a Kubernetes volume source */
+	char *flyte_data_local_dir; /* where spok reads and writes the same storage */
 };
 
 struct spok_platform {

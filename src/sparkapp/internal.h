@@ -46,7 +46,8 @@ void spok__role_free(struct spok__role *r);
 /* Appends the shipped-files ConfigMap of app_name to volumes and its mount to mounts (ship.c). */
 void spok__ship_volume(const char *app_name, json_t *volumes, json_t *mounts);
 /* The role's pod template (template.c): the volumes spok mounts into Spark's container
- * (shipped files; the platform's event-log volume on the driver), or NULL when none. */
+ * (shipped files; the platform's event-log volume on the driver; its flyte-data volume on
+ * both when c->x->flyte_data), or NULL when none. */
 json_t *spok__pod_template(const struct spok__ctx *c, bool is_driver);
 /* PYTHONPATH for t's shipped pyFiles: the mount, then each shipped .zip/.egg; NULL when no
  * pyFiles entry is shipped. Caller frees. */

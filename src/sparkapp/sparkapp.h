@@ -79,6 +79,9 @@ char *spok_label_value(const char *name);
  * when configured, sparkConf gets spark.eventLog.enabled=true and spark.eventLog.dir, and a
  * dir that is a path gets this volume mounted there in the driver's pod template. */
 #define SPOK_EVENT_LOG_VOLUME "spok-event-log"
+/* The driver's and executors' volume for the platform's flyte-data storage (spok.flyte-data),
+ * mounted at its dir when spok_exec.flyte_data is set. */
+#define SPOK_FLYTE_DATA_VOLUME "spok-flyte-data"
 
 /* ---- shipping local files (`spok run --cluster`; docs/ARCHITECTURE.md "Shipping local
  * files") ----

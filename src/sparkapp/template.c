@@ -1,6 +1,7 @@
 /* template.c - the driver's and executors' pod templates: volumes spok mounts into Spark's
- * container (and PYTHONPATH for shipped pyFiles). Pod templates need no webhook: the operator (v2.1+) hands them to spark-submit
+ * container (shipped files, event logs, flytekit data) and PYTHONPATH for shipped pyFiles. Pod templates need no webhook: the operator (v2.1+) hands them to spark-submit
  * as files, and Spark keeps a template's volumes and its named container's mounts. */
+#include "common/xalloc.h"
 #include "sparkapp/internal.h"
 #include "sparkapp/sparkapp.h"
 
@@ -20,6 +21,22 @@ static void event_log_volume(const struct spok_platform *p, json_t *volumes, jso
 	json_array_append_new(mounts, mnt);
 }
 
+/* The platform's flyte-data volume (spok.flyte-data.volume) at its dir, on the driver (where
+ * flytekit reads inputs.pb and writes outputs) and the executors (raw output data). */
+static void flyte_data_volume(const struct spok_platform *p, json_t *volumes, json_t *mounts)
+{
+	json_t *vol = json_object(), *mnt = json_object();
+	json_t *src = json_deep_copy(p->spok.flyte_data_volume);
+
+	spok__jset(vol, "name", spok__jstr(SPOK_FLYTE_DATA_VOLUME));
+	json_object_update(vol, src);
+	json_decref(src);
+	spok__jset(mnt, "name", spok__jstr(SPOK_FLYTE_DATA_VOLUME));
+	spok__jset(mnt, "mountPath", spok__jstr(p->spok.flyte_data_dir));
+	json_array_append_new(volumes, vol);
+	json_array_append_new(mounts, mnt);
+}
+
 json_t *spok__pod_template(const struct spok__ctx *c, bool is_driver)
 {
 	const struct spok_settings *s = &c->p->spok;
@@ -33,6 +50,16 @@ json_t *spok__pod_template(const struct spok__ctx *c, bool is_driver)
 	}
 	if (is_driver && s->event_log_volume != NULL && s->event_log_mount != NULL)
 		event_log_volume(c->p, volumes, mounts);
+	if (c->x != NULL && c->x->flyte_data && s->flyte_data_volume != NULL &&
+	    s->flyte_data_dir != NULL && c->x->input_prefix != NULL) {
+		char *code = xasprintf("%s/code", c->x->input_prefix), *pp = pythonpath;
+
+		flyte_data_volume(c->p, volumes, mounts);
+		/* The task's module, copied there from --python-path (flytedata.h). */
+		pythonpath = pp ? xasprintf("%s:%s", pp, code) : xstrdup(code);
+		free(pp);
+		free(code);
+	}
 	if (json_array_size(volumes) == 0) {
 		json_decref(volumes);
 		json_decref(mounts);

@@ -436,6 +436,52 @@ static void test_event_log(void **state)
 	spok_platform_free(&p);
 }
 
+/* spok.flyte-data: a mount path in the pods, a volume, and where this machine sees it (a
+ * hostPath's path unless local-dir says otherwise); one line naming the field otherwise. */
+static void test_flyte_data(void **state)
+{
+	static const char *const ok_docs[][3] = {
+		{"spok:\n  flyte-data:\n    dir: /var/spok/flyte\n    volume: {hostPath: {path: /srv/f}}\n",
+		 "/var/spok/flyte", "/srv/f"},
+		{"spok:\n  flyte-data:\n    dir: /d\n    volume: {nfs: {server: n, path: /x}}\n    local-dir: /mnt/x\n",
+		 "/d", "/mnt/x"},
+		{"spok:\n  flyte-data:\n    dir: /d\n    volume: {hostPath: {path: /srv/f}}\n    local-dir: /mnt/f\n",
+		 "/d", "/mnt/f"},
+	};
+	static const char *const bad[][2] = {
+		{"spok:\n  flyte-data: {volume: {hostPath: {path: /x}}}\n",
+		 "flyte.yaml:2:15: spok.flyte-data: dir: expected the absolute path where the volume is mounted in the pods, such as 'dir: /var/spok/flyte'"},
+		{"spok:\n  flyte-data: {dir: /a/../b, volume: {hostPath: {path: /x}}}\n",
+		 "flyte.yaml:2:15: spok.flyte-data: dir: expected the absolute path where the volume is mounted in the pods, such as 'dir: /var/spok/flyte'"},
+		{"spok:\n  flyte-data: {dir: /d}\n",
+		 "flyte.yaml:2:15: spok.flyte-data: no volume; add one that both the pods and this machine reach, such as 'volume: {hostPath: {path: /srv/spok-flyte, type: Directory}}' or an NFS volume"},
+		{"spok:\n  flyte-data: {dir: /d, volume: {nfs: {server: n, path: /x}}}\n",
+		 "flyte.yaml:2:15: spok.flyte-data: local-dir: expected the absolute path where this machine sees the volume (a hostPath volume's path is the default)"},
+		{"spok:\n  flyte-data: {dir: /d, volume: {hostPath: {path: x/}}}\n",
+		 "flyte.yaml:2:15: spok.flyte-data: local-dir: expected the absolute path where this machine sees the volume (a hostPath volume's path is the default)"},
+		{"spok:\n  flyte-data: {dir: /d, volume: {name: v, hostPath: {path: /x}}}\n",
+		 "flyte.yaml:2:33: spok.flyte-data.volume: a volume source has no 'name' (spok names the volume spok-flyte-data); remove it"},
+		{"spok:\n  flyte-data: {dir: /d, volume: {}}\n",
+		 "flyte.yaml:2:33: spok.flyte-data.volume: empty volume; give a volume source such as 'hostPath: {path: /srv/spok-flyte, type: Directory}'"},
+		{"spok:\n  flyte-data: {dir: /d, volume: {hostPath: {path: /x}}, locl-dir: /y}\n",
+		 "flyte.yaml:2:57: spok.flyte-data.locl-dir: unknown key; did you mean 'local-dir'?"},
+	};
+	struct spok_err err = {0};
+	struct spok_platform p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok_docs) / sizeof(ok_docs[0]); i++) {
+		if (spok_config_parse(ok_docs[i][0], strlen(ok_docs[i][0]), "c.yaml", &p, &err) != SPOK_OK)
+			fail_msg("%s", err.msg);
+		assert_string_equal(p.spok.flyte_data_dir, ok_docs[i][1]);
+		assert_string_equal(p.spok.flyte_data_local_dir, ok_docs[i][2]);
+		assert_int_equal(json_object_size(p.spok.flyte_data_volume), 1);
+		spok_platform_free(&p);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_error(bad[i][0], bad[i][1]);
+}
+
 static void test_load(void **state)
 {
 	struct spok_err err = {0};
@@ -466,6 +512,7 @@ int main(void)
 		cmocka_unit_test(test_default_annotations),
 		cmocka_unit_test(test_gpu_settings),
 		cmocka_unit_test(test_event_log),
+		cmocka_unit_test(test_flyte_data),
 		cmocka_unit_test(test_load),
 	};
 

@@ -53,6 +53,7 @@ static void load_exec(const char *path, struct exec_file *e)
 	e->x.service_account = opt_str(e->root, "service_account");
 	e->x.interruptible = json_is_true(json_object_get(e->root, "interruptible"));
 	e->x.ship_local_files = json_is_true(json_object_get(e->root, "ship_local_files"));
+	e->x.flyte_data = json_is_true(json_object_get(e->root, "flyte_data"));
 	e->x.input_prefix = opt_str(e->root, "input_prefix");
 	e->x.output_prefix = opt_str(e->root, "output_prefix");
 	e->x.raw_output_prefix = opt_str(e->root, "raw_output_prefix");
