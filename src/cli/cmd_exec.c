@@ -13,6 +13,7 @@
 #include "backend/backend.h"
 #include "cli/cli.h"
 #include "cli/session.h"
+#include "cli/watch.h"
 #include "common/pid.h"
 #include "common/termesc.h"
 #include "common/timefmt.h"
@@ -434,12 +435,91 @@ static json_t *status_json(const struct spok_execution *x, const struct spok_att
 	return j;
 }
 
+/* ---- status --watch ---- */
+
+struct status_watch {
+	struct spok_store *st;
+	struct spok_execution x;
+	struct spok_cli_watch *w;
+	uv_timer_t poll;
+	uv_signal_t sig[3];
+	bool done;
+};
+
+static void status_watch_end(struct status_watch *sw)
+{
+	if (sw->done)
+		return;
+	sw->done = true;
+	spok_cli_watch_end(sw->w, &sw->x);
+	uv_close((uv_handle_t *)&sw->poll, NULL);
+	for (size_t i = 0; i < 3; i++)
+		uv_close((uv_handle_t *)&sw->sig[i], NULL);
+}
+
+/* The row again (settled when its supervisor died); a read that fails (a busy store) keeps
+ * the last one for this round. */
+static void on_status_poll(uv_timer_t *t)
+{
+	struct status_watch *sw = t->data;
+	struct spok_execution now = {0};
+
+	if (spok_store_get(sw->st, sw->x.id, &now, NULL) == 0) {
+		settle_rows(sw->st, &now, 1);
+		spok_execution_free(&sw->x);
+		sw->x = now;
+	}
+	spok_cli_watch_row(sw->w, &sw->x);
+	if (spok_phase_terminal(sw->x.phase))
+		status_watch_end(sw);
+}
+
+static void on_status_signal(uv_signal_t *h, int signum)
+{
+	(void)signum;
+	status_watch_end(h->data); /* the line ends with a newline, not mid-way */
+}
+
+/* Follows x (taken over; freed here) until it finishes or a signal stops the watch: the same
+ * output as `spok run` (watch.h) on stdout; a finished execution gives its final state at
+ * once. */
+static int status_watch(struct spok_cli *cli, struct spok_store *st, struct spok_execution *x)
+{
+	static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+	struct status_watch sw = {.st = st, .x = *x};
+	uv_loop_t loop;
+
+	memset(x, 0, sizeof(*x));
+	uv_loop_init(&loop);
+	sw.w = spok_cli_watch_new(&loop, stdout, spok_cli_watch_mode_for(1, cli->output != NULL));
+	uv_timer_init(&loop, &sw.poll);
+	sw.poll.data = &sw;
+	for (size_t i = 0; i < 3; i++) {
+		uv_signal_init(&loop, &sw.sig[i]);
+		sw.sig[i].data = &sw;
+		uv_signal_start(&sw.sig[i], on_status_signal, sigs[i]);
+	}
+	if (spok_phase_terminal(sw.x.phase)) {
+		status_watch_end(&sw);
+	} else {
+		spok_cli_watch_row(sw.w, &sw.x);
+		uv_timer_start(&sw.poll, on_status_poll, SPOK_CLI_WATCH_POLL_MS, SPOK_CLI_WATCH_POLL_MS);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	spok_execution_free(&sw.x);
+	return 0;
+}
+
 int cmd_status(struct spok_cli *cli, int argc, char **argv)
 {
-	bool no_refresh = false;
+	bool no_refresh = false, watch = false;
 	struct spok_flag flags[] = {
 		{"no-refresh", 0, NULL, &no_refresh, NULL,
 		 "show only the stored state (no live read of a cluster execution)"},
+		{"watch", 'w', NULL, &watch, NULL,
+		 "follow it until it finishes: one live line on a terminal, phase lines otherwise, "
+		 "JSON lines with -o json"},
 		{0},
 	};
 	struct spok_strv pos = {0};
@@ -450,13 +530,21 @@ int cmd_status(struct spok_cli *cli, int argc, char **argv)
 	json_t *live = NULL;
 	char *data_dir;
 	size_t na = 0;
-	int result = open_cmd(cli, argc, argv, flags, "spok status ID [--no-refresh] [-o json|yaml]", 1,
+	int result = open_cmd(cli, argc, argv, flags,
+			      "spok status ID [--no-refresh] [-o json|yaml] [--watch [-o json]]", 1,
 			      &pos, &data_dir, &st, &err);
 
+	if (result == 0 && watch && cli->output && strcmp(cli->output, "json") != 0)
+		result = spok_err_set(&err, SPOK_EINVAL, "-o %s: not supported with --watch; use -o json "
+				      "(one JSON object per line)", cli->output);
 	if (result == 0)
 		result = spok_store_get(st, pos.items[0], &x, &err);
 	if (result == 0)
 		settle_rows(st, &x, 1);
+	if (result == 0 && watch)
+		result = status_watch(cli, st, &x);
+	if (watch)
+		goto out;
 	if (result == 0)
 		result = spok_store_attempts(st, x.id, &a, &na, &err);
 	if (result == 0 && !no_refresh)
@@ -470,6 +558,7 @@ int cmd_status(struct spok_cli *cli, int argc, char **argv)
 		term_exec(&x);
 		print_status(&x, a, na, data_dir, live);
 	}
+out:
 	json_decref(live);
 	spok_attempts_free(a, na);
 	spok_execution_free(&x);

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/session.h"
+#include "cli/watch.h"
 #include "common/termesc.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
@@ -63,6 +64,46 @@ static void report(const struct spok_execution *x, const char *data_dir)
 		free(out);
 	}
 	fflush(stdout);
+}
+
+/* `spok run`'s live progress on stderr (watch.h): the run's loop calls in once it started
+ * (loop set) and once it ended (loop NULL); a timer feeds the live row in meanwhile. */
+struct run_watch {
+	struct spok_cli_watch *w;
+	const struct spok_execution *x;
+	uv_timer_t feed;
+};
+
+static void on_feed(uv_timer_t *t)
+{
+	struct run_watch *rw = t->data;
+
+	spok_cli_watch_row(rw->w, rw->x);
+}
+
+static void run_watch(void *arg, uv_loop_t *loop, const struct spok_execution *x)
+{
+	struct run_watch *rw = arg;
+
+	if (loop) {
+		rw->x = x;
+		rw->w = spok_cli_watch_new(loop, stderr, spok_cli_watch_mode_for(2, false));
+		spok_cli_watch_row(rw->w, x);
+		uv_timer_init(loop, &rw->feed);
+		rw->feed.data = rw;
+		uv_timer_start(&rw->feed, on_feed, SPOK_CLI_WATCH_TICK_MS, SPOK_CLI_WATCH_TICK_MS);
+	} else if (rw->w) {
+		uv_close((uv_handle_t *)&rw->feed, NULL);
+		spok_cli_watch_end(rw->w, x);
+		rw->w = NULL;
+	}
+}
+
+static void run_before_output(void *arg)
+{
+	struct run_watch *rw = arg;
+
+	spok_cli_watch_clear(rw->w);
 }
 
 /* Detached: the child becomes the supervisor in its own session; the parent prints the id.
@@ -142,6 +183,10 @@ static int run(struct spok_cli *cli, struct run_opts *o, const char *job, int *s
 	char *what = spok_term_line(task.name ? task.name : job);
 	fprintf(stderr, "spok: execution %s: running %s locally (log %s/attempt-0.log)\n", x.id, what, x.run_dir);
 	free(what);
+	struct run_watch rw = {0};
+	lo.watch = run_watch;
+	lo.before_output = run_before_output;
+	lo.watch_arg = &rw;
 	result = spok_local_supervise(st, &task, &plat, &lo, &x, err);
 	if (result == 0) {
 		report(&x, data_dir);

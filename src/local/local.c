@@ -933,6 +933,8 @@ struct supervise {
 	struct spok_local_run *run;
 	uv_async_t wake;
 	int handled;    /* stop signals acted on */
+	const struct spok_local_opts *o;
+	const struct spok_execution *x;
 	bool done;
 	int result;
 	struct spok_err err;
@@ -957,6 +959,8 @@ static void on_supervised(void *arg, int result, const struct spok_err *err)
 	s->done = true;
 	s->run = NULL;
 	s->result = result;
+	if (s->o->watch)
+		s->o->watch(s->o->watch_arg, NULL, s->x);
 	if (result != 0)
 		s->err = *err;
 	spok_local_signals_restore();
@@ -973,13 +977,18 @@ int spok_local_supervise(struct spok_store *st, const struct spok_task *t,
 	uv_loop_init(&loop);
 	uv_async_init(&loop, &s.wake, on_signal_wake);
 	s.wake.data = &s;
+	s.o = o;
+	s.x = x;
 	spok_local_signals_install(&s.wake);
 	int result = spok_local_start(&loop, st, t, p, o, x, on_supervised, &s, &s.run, err);
 	if (result != 0) {
 		spok_local_signals_restore();
 		uv_close((uv_handle_t *)&s.wake, NULL);
-	} else if (spok_local_stop_signal()) {
-		uv_async_send(&s.wake); /* a signal that came before the loop ran */
+	} else {
+		if (spok_local_stop_signal())
+			uv_async_send(&s.wake); /* a signal that came before the loop ran */
+		if (o->watch)
+			o->watch(o->watch_arg, &loop, x);
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);

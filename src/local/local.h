@@ -74,6 +74,15 @@ struct spok_local_opts {
 	const char *idempotency_key; /* spok_local_submit: the row's key (unique), or NULL */
 	FILE *msg;                   /* progress lines ("Spark UI: ..."), or NULL for none (and then
 	                              * nothing of the job is echoed either: detached runs) */
+	/* A watcher of the run (`spok run`'s live progress), or NULL. spok_local_supervise calls
+	 * watch(watch_arg, loop, x) on the run's loop once the run started and watch(watch_arg,
+	 * NULL, x) when it ended, before the loop winds down (the watcher closes its handles then);
+	 * x is the live row (phase, ui_url change in place). before_output(watch_arg) is called
+	 * before anything is written to the terminal (job output, progress lines), so a live line
+	 * there can be cleared first. */
+	void (*watch)(void *arg, uv_loop_t *loop, const struct spok_execution *x);
+	void (*before_output)(void *arg);
+	void *watch_arg;
 };
 
 /* Where Spark and Python live. Strings are heap (spok_spark_env_free). */

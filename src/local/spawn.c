@@ -65,6 +65,8 @@ static void msg(const struct run *r, const char *fmt, ...)
 	va_list ap;
 	if (!r->o->msg)
 		return;
+	if (r->o->before_output)
+		r->o->before_output(r->o->watch_arg);
 	va_start(ap, fmt);
 	vfprintf(r->o->msg, fmt, ap);
 	va_end(ap);
@@ -292,6 +294,8 @@ static void feed(struct stream *s, const char *p, size_t n)
 static void echo(struct stream *s, const char *p, size_t n)
 {
 	int rc;
+	if (s->run->o->before_output)
+		s->run->o->before_output(s->run->o->watch_arg);
 	if (s->echo_tty) {
 		struct spok_buf b;
 		spok_buf_init(&b, 0);
