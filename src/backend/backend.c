@@ -1,9 +1,11 @@
 /* backend.c - the registry: an execution's backend column -> its ops. The only place that
  * knows what the name "local" means. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend/internal.h"
 #include "common/xalloc.h"
+#include "kube/stream.h"
 
 const struct spok_backend_ops *spok_backend_for(const char *backend)
 {
@@ -24,6 +26,53 @@ char *spok_backend_driver_pod(const json_t *app, const char *resource_name)
 		json_object_get(app, "status"), "driverInfo"), "podName"));
 
 	return pod && pod[0] ? xstrdup(pod) : xasprintf("%s-driver", resource_name);
+}
+
+static long ui_port_conf(const json_t *app)
+{
+	const char *v = json_string_value(json_object_get(
+		json_object_get(json_object_get(app, "spec"), "sparkConf"), "spark.ui.port"));
+	char *end;
+	long p = v ? strtol(v, &end, 10) : 0;
+
+	return v && *end == '\0' && p > 0 && p < 65536 ? p : 4040;
+}
+
+int spok_backend_ui_of(const json_t *app, const char *resource_name, struct spok_backend_ui *out,
+		       struct spok_err *err)
+{
+	const json_t *di = json_object_get(json_object_get(app, "status"), "driverInfo");
+	const char *name = json_string_value(json_object_get(di, "webUIServiceName"));
+	json_int_t port = json_integer_value(json_object_get(di, "webUIPort"));
+
+	memset(out, 0, sizeof(*out));
+	out->service_named = name != NULL;
+	out->service = name ? xstrdup(name) : xasprintf("%s-ui-svc", resource_name);
+	out->service_port = port > 0 && port < 65536 ? (long)port : 0;
+	out->pod = spok_backend_driver_pod(app, resource_name);
+	out->pod_port = ui_port_conf(app);
+	if (!kube_dns_label(out->service) || !kube_dns_label(out->pod)) {
+		bool svc = !kube_dns_label(out->service);
+
+		spok_backend_ui_free(out);
+		return spok_err_set(err, SPOK_EAPI, "SparkApplication %s: status.driverInfo.%s is not a DNS "
+				    "label", resource_name, svc ? "webUIServiceName" : "podName");
+	}
+	return 0;
+}
+
+void spok_backend_ui_free(struct spok_backend_ui *u)
+{
+	free(u->service);
+	free(u->pod);
+	memset(u, 0, sizeof(*u));
+}
+
+char *spok_backend_ui_prefix(const struct spok_backend_ui *u, const char *ns)
+{
+	if (u->service_named && u->service_port > 0)
+		return kube_service_proxy_prefix(ns, u->service, u->service_port);
+	return kube_pod_proxy_prefix(ns, u->pod, u->pod_port);
 }
 
 size_t spok_backend_tail_lines(const char *data, size_t len, unsigned long lines)

@@ -154,6 +154,25 @@ void spok_backend_local_host_free(struct spok_backend_local_host *h);
  * operator's default "<resource_name>-driver". app may be NULL (object not found). Heap. */
 char *spok_backend_driver_pod(const json_t *app, const char *resource_name);
 
+/* Where a running SparkApplication's Spark UI is reached through the API server (the one
+ * rule `spok ui` and progress readers follow): the operator's UI Service named in
+ * status.driverInfo (webUIServiceName, webUIPort), or else the driver pod's own proxy at
+ * spark.ui.port (sparkConf; default 4040). Owned strings (spok_backend_ui_free). */
+struct spok_backend_ui {
+	char *service;       /* webUIServiceName, else the operator's default "<app>-ui-svc" */
+	bool service_named;  /* the status named it (else it may not exist) */
+	long service_port;   /* webUIPort; 0 when the status gives none */
+	char *pod;           /* spok_backend_driver_pod */
+	long pod_port;
+};
+/* Reads app (a SparkApplication). Names that are not DNS labels: SPOK_EAPI naming the field. */
+int spok_backend_ui_of(const json_t *app, const char *resource_name, struct spok_backend_ui *out,
+		       struct spok_err *err);
+void spok_backend_ui_free(struct spok_backend_ui *u);
+/* The proxy prefix without a round trip (kube_service_proxy_prefix / kube_pod_proxy_prefix):
+ * the named Service with its port, else the driver pod. NULL when none is valid. Heap. */
+char *spok_backend_ui_prefix(const struct spok_backend_ui *u, const char *ns);
+
 /* Where the last `lines` lines of data[0..len) start (a final newline ends the last line,
  * it does not start one); 0 lines start at len. Like the API server's tailLines, for files. */
 size_t spok_backend_tail_lines(const char *data, size_t len, unsigned long lines);

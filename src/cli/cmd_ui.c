@@ -674,24 +674,14 @@ static void target_free(struct target *t)
 	free(t->pod_name);
 }
 
-static long ui_port_conf(const json_t *app)
-{
-	const char *v = json_string_value(json_object_get(
-		json_object_get(json_object_get(app, "spec"), "sparkConf"), "spark.ui.port"));
-	char *end;
-	long p = v ? strtol(v, &end, 10) : 0;
-
-	return v && *end == '\0' && p > 0 && p < 65536 ? p : 4040;
-}
-
 /* Reads the SparkApplication: it must be this execution's and RUNNING (the UI comes with the
  * driver). Its status names the UI Service and port when the operator made one. */
 static int find_target(struct ui *u, const struct spok_execution *x, struct target *t,
 		       struct spok_err *err)
 {
 	struct kube_sync s = {0};
-	json_t *di;
-	const char *st, *name, *pod;
+	struct spok_backend_ui ui;
+	const char *st;
 	int result = get_sync(u, &SPARKAPPS, u->app, &s, err);
 
 	if (result == SPOK_ENOTFOUND)
@@ -717,18 +707,14 @@ static int find_target(struct ui *u, const struct spok_execution *x, struct targ
 				      "retry shortly", x->id, st[0] ? st : "not yet submitted");
 		goto out;
 	}
-	di = json_object_get(json_object_get(s.body, "status"), "driverInfo");
-	name = json_string_value(json_object_get(di, "webUIServiceName"));
-	pod = json_string_value(json_object_get(di, "podName"));
-	t->port = (long)json_integer_value(json_object_get(di, "webUIPort"));
-	t->name = name ? xstrdup(name) : xasprintf("%s-ui-svc", u->app);
-	t->pod = name == NULL; /* decided by check_target: the Service may still exist */
-	t->pod_name = pod ? xstrdup(pod) : xasprintf("%s-driver", u->app);
-	t->pod_port = ui_port_conf(s.body);
-	if (!kube_dns_label(t->name) || !kube_dns_label(t->pod_name))
-		result = spok_err_set(err, SPOK_EAPI, "SparkApplication %s/%s: status.driverInfo.%s is not a "
-				      "DNS label", u->ns, u->app, kube_dns_label(t->name) ? "podName"
-				      : "webUIServiceName");
+	result = spok_backend_ui_of(s.body, u->app, &ui, err); /* the one rule (backend.h) */
+	if (result != 0)
+		goto out;
+	t->name = ui.service; /* taken over */
+	t->port = ui.service_port;
+	t->pod = !ui.service_named; /* decided by check_target: the Service may still exist */
+	t->pod_name = ui.pod;
+	t->pod_port = ui.pod_port;
 out:
 	kube_sync_free(&s);
 	return result;

@@ -493,9 +493,15 @@ static void do_get(struct srv_daemon *d, const struct srv_token *t, const char *
 {
 	struct spok_execution x = {0};
 
+	json_t *j, *progress;
+
 	if (!load_exec(d, t, id, &x, r))
 		return;
-	reply_json(r, 200, exec_view(&x));
+	j = exec_view(&x);
+	progress = srv_progress_of(d, &x); /* running only; asking is what starts the reads */
+	if (progress)
+		json_object_set_new(j, "progress", progress);
+	reply_json(r, 200, j);
 	spok_execution_free(&x);
 }
 

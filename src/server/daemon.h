@@ -99,6 +99,7 @@ struct srv_daemon {
 	int64_t started_ms;
 	struct srv_metrics m;
 	struct srv_req *suspended;  /* http.c: requests waiting for async work (linked list) */
+	struct srv_progress *progress; /* progress.c: readers of running executions' Spark UIs */
 	void *ext;                  /* the extra front end (spok_server_opts.ext_start), or NULL */
 	void (*ext_stop)(void *ext);
 };
@@ -114,6 +115,15 @@ struct srv_reply {
 	unsigned retry_after_s;     /* Retry-After header when > 0 */
 };
 
+/* progress.c: the `progress` of a running execution for GET /executions/{id}: NULL when x
+ * has finished (no key), JSON null while nothing was read (the first ask starts a reader),
+ * else spok_progress_json of the last read. Never waits. New reference. */
+#define SRV_PROGRESS_MAX 64          /* executions read at once */
+#define SRV_PROGRESS_KEEP_MS 15000   /* a reader stops this long after the last ask */
+#define SRV_PROGRESS_POLL_MS 1000    /* its reads of the UI */
+json_t *srv_progress_of(struct srv_daemon *d, const struct spok_execution *x);
+/* Stops every reader (drain, shutdown); before the clusters' clients close. */
+void srv_progress_stop(struct srv_daemon *d);
 /* One HTTP request (http.c). Opaque outside http.c; lives until MHD completes the request. */
 struct srv_req;
 

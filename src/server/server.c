@@ -330,6 +330,7 @@ static void finish_stop(struct srv_daemon *d)
 	uv_timer_stop(&d->drain);
 	uv_close((uv_handle_t *)&d->drain, NULL);
 	srv_http_stop(d);
+	srv_progress_stop(d);
 	clusters_close(d);
 	for (size_t i = 0; i < 3; i++)
 		uv_close((uv_handle_t *)&d->sig[i], NULL);
@@ -512,6 +513,7 @@ static void daemon_free(struct srv_daemon *d)
 	/* A failed start leaves handles open: close what is left and let callbacks run. */
 	ext_stop(d);
 	srv_http_stop(d);
+	srv_progress_stop(d);
 	clusters_close(d);
 	/* kube_client_close frees from a 0 ms timer: let it fire before the walk closes it. */
 	uv_run(&d->loop, UV_RUN_NOWAIT);

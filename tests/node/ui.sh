@@ -4,7 +4,8 @@
 # API server's service proxy (no ingress): /jobs/ is Spark's jobs page listing the running
 # job and the app name, links the API server rewrote come back to short paths, the REST API
 # answers, and only the listener's own Host, GET and HEAD pass. SIGTERM ends one `spok ui`
-# cleanly (exit 0 under LSan); the other ends by itself once the run is aborted.
+# cleanly (exit 0 under LSan); the other ends by itself once the run is aborted. `spok status
+# ID --watch -o json` streams the run's progress through the same proxy (label progress too).
 set -uo pipefail
 SPOK=${1:?usage: ui.sh SPOK}
 . "$(dirname "$0")/lib.sh"
@@ -60,6 +61,16 @@ get() { # get PATH [curl args]: body in $TMP/page, code in CODE
 has_job() { get /jobs/ && [ "$CODE" = 200 ] && grep -q 'reduce at' "$TMP/page"; }
 wait_for 120 has_job && ok "/jobs/ lists the running job ('reduce at ...pi.py')" ||
   not_ok "/jobs/: HTTP $CODE $(head -c 600 "$TMP/page")"
+# `spok status ID --watch -o json` reads the same UI's status REST API through the same proxy
+# (the UI-address rule of backend.h): its progress names the application and its tasks.
+"$SPOK" status "$ID" --watch -o json >"$TMP/watch.jsonl" 2>"$TMP/watch.err" &
+WPID=$!
+PIDS+=("$WPID")
+has_progress() { grep -q '"progress":{"app_id":"spark-[0-9a-f]*".*"tasks_total":[1-9]' "$TMP/watch.jsonl"; }
+wait_for 60 has_progress && ok "status --watch -o json: progress through the API server" ||
+  not_ok "status --watch -o json: $(tail -n 2 "$TMP/watch.jsonl") $(cat "$TMP/watch.err")"
+kill -TERM "$WPID"; wait "$WPID"; rc=$?
+[ $rc -eq 0 ] && ok "status --watch: SIGTERM ends it, exit 0" || not_ok "status --watch after SIGTERM: exit $rc"
 grep -q '<title>PythonPi - Spark Jobs</title>' "$TMP/page" && ok "/jobs/ is Spark's jobs page of PythonPi" ||
   not_ok "/jobs/ title: $(grep -o '<title>[^<]*</title>' "$TMP/page")"
 grep -q 'Active Jobs' "$TMP/page" && ok "/jobs/ shows Active Jobs" || not_ok "/jobs/ has no 'Active Jobs'"
