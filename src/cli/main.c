@@ -21,6 +21,7 @@ static const struct {
 	{"status", cmd_status, "phase, reason and links of an execution"},
 	{"logs", cmd_logs, "print (or follow) an execution's driver log"},
 	{"abort", cmd_abort, "stop a running execution"},
+	{"gc", cmd_gc, "delete finished executions older than a duration"},
 	{"ui", cmd_ui, "open a running execution's live Spark UI (cluster: via the API server)"},
 	{"history", cmd_history, "start (or stop) the Spark history server"},
 	{"cluster", cmd_cluster, "per-namespace cluster resources (spok cluster sync)"},

@@ -3,10 +3,12 @@
 
 #include <arpa/inet.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "kube/stream.h"
 #include "yamljson/yamljson.h"
@@ -391,6 +393,30 @@ static int read_limits(struct jctx *c, const json_t *j, struct srv_config *out)
 	return SPOK_OK;
 }
 
+/* spok.server.retention: how long finished executions stay in the store (a duration such as
+ * 720h, or whole seconds); unset keeps them forever. */
+static int read_retention(struct jctx *c, const json_t *j, struct srv_config *out)
+{
+	const json_t *v = json_object_get(j, "retention");
+	char text[32];
+	uint64_t ms = 0;
+
+	if (v == NULL || json_is_null(v))
+		return SPOK_OK;
+	if (json_is_integer(v) && json_integer_value(v) >= 0)
+		snprintf(text, sizeof(text), "%lld", (long long)json_integer_value(v));
+	else if (json_is_string(v) && json_string_length(v) < sizeof(text))
+		snprintf(text, sizeof(text), "%s", json_string_value(v));
+	else
+		text[0] = '\0';
+	if (text[0] == '\0' || spok_parse_duration_ms("retention", text, &ms, NULL) != SPOK_OK ||
+	    ms < SRV_RETENTION_MIN_MS || ms > SRV_RETENTION_MAX_MS)
+		return bad(c, "spok.server.retention", "expected a duration of 1m to 87600h such as "
+			   "720h (finished executions older than that are deleted)");
+	out->retention_ms = ms;
+	return SPOK_OK;
+}
+
 static int read_server(struct jctx *c, const json_t *j, const char *base, const char *listen,
 		       const char *health_listen, struct srv_config *out)
 {
@@ -399,7 +425,7 @@ static int read_server(struct jctx *c, const json_t *j, const char *base, const 
 	static const char *const keys[] = {"grpc", "listen", "tokens-file", "max-body", "health-listen",
 					   "max-connections", "max-connections-per-ip",
 					   "idle-timeout", "header-timeout", "body-timeout",
-					   "local-runs", NULL};
+					   "local-runs", "retention", NULL};
 	char *l = NULL, *tf = NULL, *hl = NULL;
 	double mb = (double)SRV_DEFAULT_MAX_BODY;
 	int result = SPOK_OK;
@@ -412,7 +438,8 @@ static int read_server(struct jctx *c, const json_t *j, const char *base, const 
 		  (result = get_num(c, j, "spok.server", "max-body", 1024,
 				    (double)SRV_MAX_BODY_LIMIT, &mb)) != SPOK_OK))
 		goto done;
-	if ((result = read_limits(c, j, out)) != SPOK_OK)
+	if ((result = read_limits(c, j, out)) != SPOK_OK ||
+	    (j && (result = read_retention(c, j, out)) != SPOK_OK))
 		goto done;
 	out->max_body = (size_t)mb;
 	out->tokens_file = resolve(base, tf);

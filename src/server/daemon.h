@@ -26,6 +26,13 @@
  * lock, then the request answers 503 with Retry-After (SRV_STORE_RETRY_S). */
 #define SRV_STORE_BUSY_MS 250
 #define SRV_STORE_RETRY_S 1
+/* Retention (spok.server.retention) on the loop: one batch of at most SRV_GC_BATCH rows per
+ * turn, the next batch SRV_GC_NEXT_MS later while more are due (requests run in between),
+ * then a new pass every SRV_GC_PERIOD_MS. The first pass starts SRV_GC_FIRST_MS after start. */
+#define SRV_GC_BATCH 100
+#define SRV_GC_NEXT_MS 20
+#define SRV_GC_PERIOD_MS (10 * 60 * 1000)
+#define SRV_GC_FIRST_MS 1000
 
 enum srv_health { SRV_UNKNOWN = 0, SRV_UP, SRV_DOWN };
 
@@ -93,6 +100,9 @@ struct srv_daemon {
 	uv_timer_t sweep;           /* http.c: closes connections past their deadline */
 	bool sweep_open;
 	uv_timer_t drain;
+	uv_timer_t gc;              /* retention batches, when spok.server.retention is set */
+	bool gc_open;
+	uint64_t gc_pass_rows;      /* rows this retention pass deleted so far */
 	uv_signal_t sig[3];         /* SIGTERM, SIGINT, SIGHUP */
 	bool stopping;
 	int64_t drain_deadline_ms;

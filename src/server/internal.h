@@ -42,6 +42,8 @@ struct srv_cluster_cfg {
 	long exec_timeout_ms;  /* exec credential plugin timeout; 0: KUBE_EXEC_TIMEOUT_MS */
 };
 
+#define SRV_RETENTION_MIN_MS (60ULL * 1000)                 /* spok.server.retention bounds */
+#define SRV_RETENTION_MAX_MS (87600ULL * 3600 * 1000)       /* 10 years */
 #define SRV_EXEC_TIMEOUT_MAX_S 300 /* exec-timeout: seconds, 1 .. this */
 
 struct srv_route {
@@ -74,6 +76,8 @@ struct srv_config {
 	unsigned max_connections, max_per_ip;
 	unsigned idle_timeout_s, header_timeout_s, body_timeout_s;
 	bool local_runs;       /* spok.server.local-runs: host local executions (user code) */
+	uint64_t retention_ms; /* spok.server.retention: finished executions older than this
+	                        * are deleted on the loop (spok_store_gc); 0 = kept forever */
 	struct srv_token *tokens;
 	size_t ntokens;
 };

@@ -324,9 +324,19 @@ static void ext_stop(struct srv_daemon *d)
 	d->ext = NULL;
 }
 
+static void gc_stop(struct srv_daemon *d)
+{
+	if (!d->gc_open)
+		return;
+	uv_timer_stop(&d->gc);
+	uv_close((uv_handle_t *)&d->gc, NULL);
+	d->gc_open = false;
+}
+
 static void finish_stop(struct srv_daemon *d)
 {
 	ext_stop(d);
+	gc_stop(d);
 	uv_timer_stop(&d->drain);
 	uv_close((uv_handle_t *)&d->drain, NULL);
 	srv_http_stop(d);
@@ -441,6 +451,33 @@ static void wait_first_probes(struct srv_daemon *d)
 	d->drain.data = d;
 }
 
+/* One retention batch (spok_store_gc): a short write transaction with the loop's short
+ * busy timeout, so requests wait at most for one batch; a busy store waits for the next
+ * pass. Files of rows a hosted local run still holds stay (its supervisor lock). */
+static void on_gc(uv_timer_t *t)
+{
+	struct srv_daemon *d = t->data;
+	struct spok_store_gc_result r = {0};
+	struct spok_err err = {0};
+	int64_t before_ms = spok_now_ms() - (int64_t)d->cfg.retention_ms;
+
+	if (d->stopping)
+		return;
+	if (spok_store_gc(d->store, before_ms, SRV_GC_BATCH, &r, &err) != SPOK_OK) {
+		if (err.code != SPOK_EBUSY)
+			log_error("serve: retention: %s", err.msg);
+		r.more = false;
+	}
+	d->gc_pass_rows += r.rows;
+	if (!r.more && d->gc_pass_rows > 0) {
+		log_info("serve: retention: deleted %llu finished executions older than %llu s",
+			 (unsigned long long)d->gc_pass_rows,
+			 (unsigned long long)(d->cfg.retention_ms / 1000));
+		d->gc_pass_rows = 0;
+	}
+	uv_timer_start(&d->gc, on_gc, r.more ? SRV_GC_NEXT_MS : SRV_GC_PERIOD_MS, 0);
+}
+
 /* Local runs an earlier daemon hosted and did not see to their end (it was killed): recorded
  * as ended before serving, whatever is left of their processes stopped. Before the loop
  * serves anyone, so the (bounded) waits of a settle hold nobody back. */
@@ -486,6 +523,12 @@ static int daemon_open(struct srv_daemon *d, const struct spok_server_opts *o,
 		settle_local(d);
 		d->local = spok_backend_local_host_new(&d->loop, d->store, d->platform, d->data_dir);
 	}
+	if (d->cfg.retention_ms > 0) {
+		uv_timer_init(&d->loop, &d->gc);
+		d->gc.data = d;
+		d->gc_open = true;
+		uv_timer_start(&d->gc, on_gc, SRV_GC_FIRST_MS, 0);
+	}
 	if ((result = srv_http_start(d, err)) != SPOK_OK)
 		return result;
 	d->ext_stop = o->ext_stop;
@@ -512,6 +555,7 @@ static void daemon_free(struct srv_daemon *d)
 {
 	/* A failed start leaves handles open: close what is left and let callbacks run. */
 	ext_stop(d);
+	gc_stop(d);
 	srv_http_stop(d);
 	srv_progress_stop(d);
 	clusters_close(d);
