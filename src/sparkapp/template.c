@@ -1,38 +1,25 @@
 /* template.c - the driver's and executors' pod templates: volumes spok mounts into Spark's
- * container (shipped files, event logs, flytekit data) and PYTHONPATH for shipped pyFiles. Pod templates need no webhook: the operator (v2.1+) hands them to spark-submit
- * as files, and Spark keeps a template's volumes and its named container's mounts. */
+ * container (shipped files, event logs, flytekit data) and PYTHONPATH for shipped pyFiles and
+ * a flytekit task's module. Pod templates need no webhook: the operator (v2.1+) hands them to
+ * spark-submit as files, and Spark keeps a template's volumes and its named container's
+ * mounts. */
 #include "common/xalloc.h"
 #include "sparkapp/internal.h"
 #include "sparkapp/sparkapp.h"
 
-/* The platform's event-log volume (spok.event-log.volume), read-write at the dir's path.
- * Only the driver writes event logs, so executors do not get it. */
-static void event_log_volume(const struct spok_platform *p, json_t *volumes, json_t *mounts)
+/* A platform volume (the source as the admin wrote it) named name, mounted read-write at path
+ * in Spark's container. */
+static void platform_volume(const char *name, const json_t *source, const char *path,
+			    json_t *volumes, json_t *mounts)
 {
 	json_t *vol = json_object(), *mnt = json_object();
-	json_t *src = json_deep_copy(p->spok.event_log_volume); /* as the admin wrote it */
+	json_t *src = json_deep_copy(source);
 
-	spok__jset(vol, "name", spok__jstr(SPOK_EVENT_LOG_VOLUME));
+	spok__jset(vol, "name", spok__jstr(name));
 	json_object_update(vol, src);
 	json_decref(src);
-	spok__jset(mnt, "name", spok__jstr(SPOK_EVENT_LOG_VOLUME));
-	spok__jset(mnt, "mountPath", spok__jstr(p->spok.event_log_mount));
-	json_array_append_new(volumes, vol);
-	json_array_append_new(mounts, mnt);
-}
-
-/* The platform's flyte-data volume (spok.flyte-data.volume) at its dir, on the driver (where
- * flytekit reads inputs.pb and writes outputs) and the executors (raw output data). */
-static void flyte_data_volume(const struct spok_platform *p, json_t *volumes, json_t *mounts)
-{
-	json_t *vol = json_object(), *mnt = json_object();
-	json_t *src = json_deep_copy(p->spok.flyte_data_volume);
-
-	spok__jset(vol, "name", spok__jstr(SPOK_FLYTE_DATA_VOLUME));
-	json_object_update(vol, src);
-	json_decref(src);
-	spok__jset(mnt, "name", spok__jstr(SPOK_FLYTE_DATA_VOLUME));
-	spok__jset(mnt, "mountPath", spok__jstr(p->spok.flyte_data_dir));
+	spok__jset(mnt, "name", spok__jstr(name));
+	spok__jset(mnt, "mountPath", spok__jstr(path));
 	json_array_append_new(volumes, vol);
 	json_array_append_new(mounts, mnt);
 }
@@ -48,14 +35,18 @@ json_t *spok__pod_template(const struct spok__ctx *c, bool is_driver)
 		spok__ship_volume(c->app_name, volumes, mounts);
 		pythonpath = spok__ship_pythonpath(c->t);
 	}
+	/* Only the driver writes event logs, so executors do not get that volume. */
 	if (is_driver && s->event_log_volume != NULL && s->event_log_mount != NULL)
-		event_log_volume(c->p, volumes, mounts);
+		platform_volume(SPOK_EVENT_LOG_VOLUME, s->event_log_volume, s->event_log_mount,
+				volumes, mounts);
 	if (c->x != NULL && c->x->flyte_data && s->flyte_data_volume != NULL &&
 	    s->flyte_data_dir != NULL && c->x->input_prefix != NULL) {
 		char *code = xasprintf("%s/code", c->x->input_prefix), *pp = pythonpath;
 
-		flyte_data_volume(c->p, volumes, mounts);
-		/* The task's module, copied there from --python-path (flytedata.h). */
+		/* The driver reads inputs.pb and writes outputs; executors write raw data. */
+		platform_volume(SPOK_FLYTE_DATA_VOLUME, s->flyte_data_volume, s->flyte_data_dir,
+				volumes, mounts);
+		/* The task's module, copied there from --python-path (src/engine/flytedata.h). */
 		pythonpath = pp ? xasprintf("%s:%s", pp, code) : xstrdup(code);
 		free(pp);
 		free(code);

@@ -44,22 +44,6 @@ else
   not_ok "pyflyte package: $(tail -n 5 "$TMP/pkg.log")"; finish; exit 1
 fi
 
-left() { # what of execution $1 is in the namespace (named after it or owned by one that is)
-  local k p
-  for k in sparkapplications pods services configmaps; do
-    p=/api/v1/namespaces/$NS/$k
-    [ $k = sparkapplications ] && p=/apis/sparkoperator.k8s.io/v1beta2/namespaces/$NS/$k
-    api GET "$p"
-    python3 -c 'import json,sys
-for o in json.load(open(sys.argv[1])).get("items", []):
-    md = o["metadata"]
-    owners = [r.get("name", "") for r in md.get("ownerReferences", [])]
-    if any(n.startswith(sys.argv[3]) for n in [md["name"]] + owners):
-        print(sys.argv[2] + "/" + md["name"])' "$TMP/body" "$k" "$1"
-  done
-}
-empty() { [ -z "$(left "$1")" ]; }
-
 # run_task NAME PARTITIONS: `spok run` from another folder; sets RC and ID.
 run_task() {
   (cd "$TMP" && "$SPOK" run "$TMP/pkg.tgz" --task hello_spark --input "partitions=$2" \
@@ -92,8 +76,8 @@ fi
   not_ok "pi: volume holds: $(cd "$FD" && find . -maxdepth 4 | tr '\n' ' ')"
 grep -q "SparkContext: Running Spark version" "$TMP/pi.out" && ok "pi: the driver's log streamed to stdout" ||
   not_ok "pi: no driver log on stdout: $(head -c 300 "$TMP/pi.out")"
-wait_for 120 empty "$ID" && ok "pi: nothing of $ID left in $NS" ||
-  not_ok "pi: left: $(left "$ID" | tr '\n' ' ')"
+wait_for 120 none_of "$ID" && ok "pi: nothing of $ID left in $NS" ||
+  not_ok "pi: left: $(left_of "$ID" | tr '\n' ' ')"
 
 # 2. partitions=0: the task raises.
 run_task fail 0
@@ -109,6 +93,6 @@ APP=$(jfield "$TMP/fail.status" resource_name)
 api DELETE "/apis/sparkoperator.k8s.io/v1beta2/namespaces/$NS/sparkapplications/$APP"
 [ "$CODE" = 200 ] && ok "fail: the failed app $APP was kept; deleted it" ||
   not_ok "fail: DELETE $APP: $CODE $(head -c 300 "$TMP/body")"
-wait_for 120 empty "$ID" && ok "fail: nothing of $ID left in $NS" ||
-  not_ok "fail: left: $(left "$ID" | tr '\n' ' ')"
+wait_for 120 none_of "$ID" && ok "fail: nothing of $ID left in $NS" ||
+  not_ok "fail: left: $(left_of "$ID" | tr '\n' ' ')"
 finish

@@ -31,25 +31,6 @@ YAML
 watch_to "$TMP/cms.watch" "/api/v1/namespaces/$NS/configmaps?watch=1&labelSelector=spok.dev%2Fexecution"
 sleep 1
 
-# left: what of this run (execution $ID) is in the namespace: objects named after it or
-# owned by one that is (spark-submit's ConfigMap belongs to the driver pod). Other tests'
-# runs are theirs to check.
-left() {
-  local k p
-  for k in sparkapplications pods services configmaps; do
-    p=/api/v1/namespaces/$NS/$k
-    [ $k = sparkapplications ] && p=/apis/sparkoperator.k8s.io/v1beta2/namespaces/$NS/$k
-    api GET "$p"
-    python3 -c 'import json,sys
-for o in json.load(open(sys.argv[1])).get("items", []):
-    md = o["metadata"]
-    owners = [r.get("name", "") for r in md.get("ownerReferences", [])]
-    if any(n.startswith(sys.argv[3]) for n in [md["name"]] + owners):
-        print(sys.argv[2] + "/" + md["name"])' "$TMP/body" "$k" "$ID"
-  done
-}
-empty() { [ -z "$(left)" ]; }
-
 # run_job NAME JOBFILE: `spok run --cluster` from another directory; sets ID and APP.
 run_job() {
   local name=$1 job=$2 rc
@@ -92,7 +73,7 @@ fi
 keys=$(shipped_keys "$APP")
 [ "$keys" = "deps_job.py helper.py words.txt" ] && ok "deps: ConfigMap $APP-files held $keys" ||
   not_ok "deps: ConfigMap $APP-files keys '$keys'"
-wait_for 120 empty && ok "deps: nothing of $ID left in $NS" || not_ok "deps: left: $(left | tr '\n' ' ')"
+wait_for 120 none_of "$ID" && ok "deps: nothing of $ID left in $NS" || not_ok "deps: left: $(left_of "$ID" | tr '\n' ' ')"
 
 # 2. The Java example: the jar is built here and shipped; only the image line is swapped.
 mkdir -p "$TMP/java"
@@ -113,5 +94,5 @@ fi
 keys=$(shipped_keys "$APP")
 [ "$keys" = "sparkpi.jar" ] && ok "java: sparkpi.jar shipped as binaryData of $APP-files" ||
   not_ok "java: ConfigMap $APP-files keys '$keys'"
-wait_for 120 empty && ok "java: nothing of $ID left in $NS" || not_ok "java: left: $(left | tr '\n' ' ')"
+wait_for 120 none_of "$ID" && ok "java: nothing of $ID left in $NS" || not_ok "java: left: $(left_of "$ID" | tr '\n' ' ')"
 finish

@@ -44,3 +44,22 @@ for k in sys.argv[2].split("."):
     v = v[int(k)] if isinstance(v, list) else (v.get(k) if isinstance(v, dict) else None)
 print("" if v is None else v)' "$@"
 }
+
+# left_of ID: what of execution ID is in $NS: SparkApplications, pods, services and
+# ConfigMaps named after it or owned by one that is (spark-submit's ConfigMap belongs to the
+# driver pod), one kind/name a line. Other tests' runs are theirs to check.
+left_of() {
+  local k p
+  for k in sparkapplications pods services configmaps; do
+    p=/api/v1/namespaces/$NS/$k
+    [ $k = sparkapplications ] && p=/apis/sparkoperator.k8s.io/v1beta2/namespaces/$NS/$k
+    api GET "$p"
+    python3 -c 'import json,sys
+for o in json.load(open(sys.argv[1])).get("items", []):
+    md = o["metadata"]
+    owners = [r.get("name", "") for r in md.get("ownerReferences", [])]
+    if any(n.startswith(sys.argv[3]) for n in [md["name"]] + owners):
+        print(sys.argv[2] + "/" + md["name"])' "$TMP/body" "$k" "$1"
+  done
+}
+none_of() { [ -z "$(left_of "$1")" ]; }
