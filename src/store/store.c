@@ -1036,11 +1036,15 @@ static int cursor_parse(const char *c, int64_t *ms, char **id, struct spok_err *
 	return 0;
 }
 
-/* One page's statement for a filter that one index walk newest first can serve: a single
- * project, phase or backend (each has an index ordered by created_ms), or none. */
-static void q_page_one(struct query *q, const struct spok_store_filter *f, size_t limit,
-		       int64_t ms, const char *after_id)
+/* One page's statement: each filter has an index ordered by created_ms (all rows, project,
+ * phase, backend). A set of projects (a token's scope) or of phases ("active") is an IN list
+ * on such an index's first column: SQLite walks each value's range newest first and stops it
+ * once the page's sorter holds `limit` newer rows, so a page costs about (values x page)
+ * rows, not the rows of the set (test_page_steps counts it). */
+static void q_page(struct query *q, const struct spok_store_filter *f, size_t limit, int64_t ms,
+		   const char *after_id)
 {
+	q_init(q, select_sql("WHERE 1"));
 	q_filter(q, f);
 	if (after_id) {
 		/* "created_ms <= ?" lets the index seek to the cursor instead of walking the
@@ -1054,58 +1058,6 @@ static void q_page_one(struct query *q, const struct spok_store_filter *f, size_
 		spok_buf_appends(&q->sql, ")");
 	}
 	/* One row more than asked tells whether another page follows. */
-	spok_buf_appends(&q->sql, " ORDER BY created_ms DESC, id LIMIT ");
-	q_arg(q, NULL, (int64_t)limit + 1);
-}
-
-static size_t popcount32(uint32_t v)
-{
-	size_t n = 0;
-
-	for (; v; v &= v - 1)
-		n++;
-	return n;
-}
-
-#define PAGE_SPLIT_MAX 64
-
-/* A set of projects (a token's scope) or of phases ("active") cannot be one ordered index
- * walk: SQLite would read every matching row and sort them. Instead each project (or
- * phase) gets its own walk of at most one page, and the arms are merged: a page costs
- * (arms x page), not the rows of the set. Larger sets (rare) stay one query. */
-static void q_page(struct query *q, const struct spok_store_filter *f, size_t limit, int64_t ms,
-		   const char *after_id)
-{
-	bool by_project = f && f->projects && f->nprojects > 1 && !f->project &&
-			  f->nprojects <= PAGE_SPLIT_MAX;
-	bool by_phase = f && !by_project &&
-			popcount32(f->phases & (SPOK_STORE_PHASE(SPOK_STORE_NPHASES) - 1)) > 1;
-	size_t arms = by_project ? f->nprojects : SPOK_STORE_NPHASES;
-
-	if (!by_project && !by_phase) {
-		q_init(q, select_sql("WHERE 1"));
-		q_page_one(q, f, limit, ms, after_id);
-		return;
-	}
-	q_init(q, xstrdup(""));
-	for (size_t i = 0, used = 0; i < arms; i++) {
-		struct spok_store_filter g = *f;
-		char *head;
-
-		if (by_project) {
-			g.projects = NULL;
-			g.project = f->projects[i];
-		} else if (f->phases & SPOK_STORE_PHASE(i)) {
-			g.phases = SPOK_STORE_PHASE(i);
-		} else {
-			continue;
-		}
-		head = select_sql("WHERE 1");
-		spok_buf_printf(&q->sql, "%sSELECT * FROM (%s", used++ ? " UNION ALL " : "", head);
-		free(head);
-		q_page_one(q, &g, limit, ms, after_id);
-		spok_buf_appends(&q->sql, ")");
-	}
 	spok_buf_appends(&q->sql, " ORDER BY created_ms DESC, id LIMIT ");
 	q_arg(q, NULL, (int64_t)limit + 1);
 }
@@ -1141,8 +1093,23 @@ int spok_store_list_page(struct spok_store *s, const struct spok_store_filter *f
 	return result;
 }
 
+/* Runs q to the end; *steps = the virtual machine steps it took (SQLite's own work count). */
+static int page_steps(struct spok_store *s, struct query *q, uint64_t *steps, struct spok_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r, result = q_prepare(s, q, &st, err);
+
+	while (result == 0 && (r = sqlite3_step(st)) != SQLITE_DONE)
+		if (r != SQLITE_ROW)
+			result = db_fail(s, err, "running a page");
+	if (result == 0)
+		*steps = (uint64_t)sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
+	sqlite3_finalize(st);
+	return result;
+}
+
 int spok_store_page_plan(struct spok_store *s, const struct spok_store_filter *f, size_t limit,
-			 bool after, char **plan, struct spok_err *err)
+			 bool after, char **plan, uint64_t *steps, struct spok_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	struct query q;
@@ -1150,12 +1117,15 @@ int spok_store_page_plan(struct spok_store *s, const struct spok_store_filter *f
 	int r, result;
 
 	*plan = NULL;
-	q_page(&q, f, limit, 1, after ? "sp-" : NULL);
+	/* a cursor at the far future: the same rows as the first page, through the seek */
+	q_page(&q, f, limit, INT64_MAX, after ? "sp-" : NULL);
+	result = page_steps(s, &q, steps, err);
 	spok_buf_init(&b, 0);
 	spok_buf_printf(&b, "EXPLAIN QUERY PLAN %s", q.sql.data);
 	spok_buf_free(&q.sql);
 	q.sql = b;
-	result = q_prepare(s, &q, &st, err);
+	if (result == 0)
+		result = q_prepare(s, &q, &st, err);
 	spok_buf_init(&b, 0);
 	while (result == 0 && (r = sqlite3_step(st)) != SQLITE_DONE) {
 		if (r != SQLITE_ROW)

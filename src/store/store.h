@@ -125,10 +125,12 @@ int spok_store_list_page(struct spok_store *s, const struct spok_store_filter *f
 			 const char *after_cursor, struct spok_execution **out, size_t *n,
 			 char **next_cursor, struct spok_err *err);
 /* SQLite's plan (EXPLAIN QUERY PLAN, one line per step) for the statement
- * spok_store_list_page runs with f and limit, from the newest or (after) from a cursor:
- * tests and bench/store check it walks indexes and sorts nothing big. *plan is heap. */
+ * spok_store_list_page runs with f and limit, from the newest or (after) through a cursor
+ * seek, and *steps, the virtual machine steps that statement takes to the end (SQLite's work
+ * count, which grows with the rows it reads): tests and bench/store check that a page costs
+ * about its size, not the store's. *plan is heap. */
 int spok_store_page_plan(struct spok_store *s, const struct spok_store_filter *f, size_t limit,
-			 bool after, char **plan, struct spok_err *err);
+			 bool after, char **plan, uint64_t *steps, struct spok_err *err);
 /* counts[phase] = executions in that phase (backend NULL = all backends), read from the
  * counters that triggers keep per (backend, phase) (schema v6): the cost does not grow with
  * the number of executions. Rows with an unknown phase name count as UNDEFINED. */
