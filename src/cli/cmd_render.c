@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
+#include "direct/direct.h"
 #include "sparkapp/sparkapp.h"
 
 struct render_opts {
@@ -16,6 +17,7 @@ struct render_opts {
 	const char *now_ms;
 	const char *service_account;
 	const char *input_prefix, *output_prefix, *raw_output_prefix, *prev_checkpoint;
+	const char *submit;   /* "operator" (default) or "direct" */
 	bool interruptible;
 	bool no_ship;
 };
@@ -74,7 +76,8 @@ static int build(struct spok_cli *cli, const char *path, const struct render_opt
 }
 
 static const char *const render_synopsis =
-	"spok render TASK [--task NAME] [--execution NAME] [--attempt N] [-n NS] [--no-ship] [-o yaml|json]";
+	"spok render TASK [--task NAME] [--execution NAME] [--attempt N] [-n NS] [--no-ship] "
+	"[--submit operator|direct] [-o yaml|json]";
 
 static void render_flags(struct render_opts *o, struct spok_flag *f)
 {
@@ -102,13 +105,36 @@ static void render_flags(struct render_opts *o, struct spok_flag *f)
 	f[11] = (struct spok_flag){"no-ship", 0, NULL, &o->no_ship, NULL,
 				   "keep local paths as written (as Flyte's plugin would; default: "
 				   "rewritten to the shipped-files ConfigMap)"};
-	f[12] = (struct spok_flag){0};
+	f[12] = (struct spok_flag){"submit", 0, &o->submit, NULL, NULL,
+				   "operator (the SparkApplication, default) or direct (a v1 List: "
+				   "the ConfigMap, driver Pod and Service spark-submit would create)"};
+	f[13] = (struct spok_flag){0};
+}
+
+/* --submit direct: the SparkApplication becomes what spark-submit would create from it. */
+static int to_direct(const char *submit, json_t **app, struct spok_err *err)
+{
+	struct spok_direct d;
+	int result;
+
+	if (submit == NULL || strcmp(submit, "operator") == 0)
+		return SPOK_OK;
+	if (strcmp(submit, "direct") != 0)
+		return spok_err_set(err, SPOK_EINVAL, "--submit %s: want operator or direct", submit);
+	result = spok_direct_build(*app, NULL, &d, err);
+	json_decref(*app);
+	*app = NULL;
+	if (result == SPOK_OK) {
+		*app = spok_direct_list(&d);
+		spok_direct_free(&d);
+	}
+	return result;
 }
 
 static int run(struct spok_cli *cli, int argc, char **argv, bool print)
 {
 	struct render_opts o = {0};
-	struct spok_flag flags[13];
+	struct spok_flag flags[14];
 	struct spok_strv pos = {0};
 	struct spok_err err = {0};
 	struct spok_task task;
@@ -128,6 +154,8 @@ static int run(struct spok_cli *cli, int argc, char **argv, bool print)
 				      argv[0], print ? render_synopsis : "spok validate TASK");
 	if (result == SPOK_OK)
 		result = build(cli, pos.items[0], &o, &app, &task, &err);
+	if (result == SPOK_OK)
+		result = to_direct(o.submit, &app, &err);
 	if (result == SPOK_OK && print)
 		result = spok_cli_print(app, cli->output, &err);
 	if (result == SPOK_OK && !print)

@@ -38,6 +38,15 @@ grep -q '"namespace": "team-a"' "$T/out" || fail "-o json: no namespace team-a"
 # --no-ship: the local path as written, as Flyte's plugin would send it (no shipped files).
 expect 0 "" "$SPOK" render "$PI" --execution demo -n team-a --no-ship -o json
 grep -q '"mainApplicationFile": "pi.py"' "$T/out" || fail "--no-ship: mainApplicationFile rewritten"
+# --submit direct: what spark-submit would create (docs/ARCHITECTURE.md "Direct submission").
+expect 0 "" "$SPOK" render "$PI" --now-ms 1 --execution demo -n team-a --submit direct -o json
+grep -q '"kind": "List"' "$T/out" || fail "--submit direct: not a List"
+grep -q '"name": "demo-n0-0-conf"' "$T/out" || fail "--submit direct: no ConfigMap demo-n0-0-conf"
+grep -q '"name": "demo-n0-0-driver"' "$T/out" || fail "--submit direct: no Pod demo-n0-0-driver"
+grep -q '"name": "demo-n0-0-driver-svc"' "$T/out" || fail "--submit direct: no Service"
+expect 2 "spok: spec.mainApplicationFile pi.py: direct submission does not upload local files; name a local:// path in the image or a remote URI (spok run --cluster ships local files as local://)" \
+	"$SPOK" render "$PI" --submit direct --no-ship
+expect 2 "spok: --submit spark: want operator or direct" "$SPOK" render "$PI" --submit spark
 grep -q '"template"' "$T/out" && fail "--no-ship: a pod template"
 
 expect 0 "" "$SPOK" validate "$PI"
