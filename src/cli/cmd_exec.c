@@ -18,9 +18,7 @@
 #include "common/termesc.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
-#include "kube/client.h"
 #include "local/local.h"
-#include "sparkapp/sparkapp.h"
 #include "store/store.h"
 
 /* Parses flags, resolves the data dir and opens the store: the common head of every command
@@ -439,16 +437,10 @@ static json_t *status_json(const struct spok_execution *x, const struct spok_att
 
 /* ---- status --watch ---- */
 
-#define WATCH_UI_EVERY 10 /* polls between reads of a cluster run's SparkApplication (5 s) */
-
 struct status_watch {
 	struct spok_store *st;
 	struct spok_execution x;
 	struct spok_cli_watch *w;
-	struct kube_client *client; /* a cluster run's: progress through the API server */
-	unsigned polls;
-	bool app_busy;
-	bool have_prefix;
 	uv_timer_t poll;
 	uv_signal_t sig[3];
 	bool done;
@@ -465,45 +457,6 @@ static void status_watch_end(struct status_watch *sw)
 		uv_close((uv_handle_t *)&sw->sig[i], NULL);
 }
 
-/* A cluster run's UI: where its SparkApplication says (backend.h, the rule `spok ui` uses). */
-static void on_watch_app(void *data, const struct kube_resp *r)
-{
-	struct status_watch *sw = data;
-	struct spok_backend_ui ui;
-	char *prefix = NULL;
-
-	sw->app_busy = false;
-	if (sw->done)
-		return; /* the client was closed under this read */
-	if (r->code == 0 && spok_backend_ui_of(r->body, sw->x.resource_name, &ui, NULL) == 0) {
-		prefix = spok_backend_ui_prefix(&ui, sw->x.namespace_);
-		spok_backend_ui_free(&ui);
-	}
-	sw->have_prefix = prefix != NULL;
-	spok_cli_watch_proxy(sw->w, sw->client, prefix);
-	free(prefix);
-}
-
-static void watch_cluster_ui(struct status_watch *sw)
-{
-	static const struct kube_gvr sparkapps = SPOK_SPARKAPP_GVR;
-
-	if (sw->client == NULL || sw->app_busy)
-		return;
-	if (sw->x.phase != SPOK_PHASE_RUNNING || !sw->x.namespace_ || !sw->x.resource_name) {
-		sw->have_prefix = false;
-		spok_cli_watch_proxy(sw->w, sw->client, NULL);
-		return;
-	}
-	if (sw->have_prefix && sw->polls % (WATCH_UI_EVERY * 6) != 0)
-		return; /* found: look again now and then (a retry's driver is a new pod) */
-	if (!sw->have_prefix && sw->polls % WATCH_UI_EVERY != 0)
-		return;
-	if (kube_get(sw->client, &sparkapps, sw->x.namespace_, sw->x.resource_name, on_watch_app, sw,
-		     NULL) == 0)
-		sw->app_busy = true;
-}
-
 /* The row again (settled when its supervisor died); a read that fails (a busy store) keeps
  * the last one for this round. */
 static void on_status_poll(uv_timer_t *t)
@@ -517,12 +470,8 @@ static void on_status_poll(uv_timer_t *t)
 		sw->x = now;
 	}
 	spok_cli_watch_row(sw->w, &sw->x);
-	if (spok_phase_terminal(sw->x.phase)) {
+	if (spok_phase_terminal(sw->x.phase))
 		status_watch_end(sw);
-		return;
-	}
-	watch_cluster_ui(sw);
-	sw->polls++;
 }
 
 static void on_status_signal(uv_signal_t *h, int signum)
@@ -548,10 +497,9 @@ static int status_watch(struct spok_cli *cli, struct spok_store *st, struct spok
 	if (spok_cli_session_open(&s, cli, st, finished ? NULL : sw.x.backend, true, &err) != 0)
 		fprintf(stderr, "spok: no progress from cluster %s (following the phase only): %s\n",
 			sw.x.backend, err.msg);
-	sw.client = s.client;
 	sw.w = spok_cli_watch_new(&s.loop, stdout, spok_cli_watch_mode_for(1, cli->output != NULL));
 	if (cluster)
-		spok_cli_watch_proxy(sw.w, sw.client, NULL); /* the row's ui_url is the cluster's */
+		spok_cli_watch_cluster(sw.w, s.client);
 	uv_timer_init(&s.loop, &sw.poll);
 	sw.poll.data = &sw;
 	for (size_t i = 0; i < 3; i++) {
@@ -563,7 +511,6 @@ static int status_watch(struct spok_cli *cli, struct spok_store *st, struct spok
 		status_watch_end(&sw);
 	} else {
 		spok_cli_watch_row(sw.w, &sw.x);
-		watch_cluster_ui(&sw);
 		uv_timer_start(&sw.poll, on_status_poll, SPOK_CLI_WATCH_POLL_MS, SPOK_CLI_WATCH_POLL_MS);
 	}
 	uv_run(&s.loop, UV_RUN_DEFAULT);

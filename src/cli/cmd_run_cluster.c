@@ -80,6 +80,7 @@ struct live_log {
 	struct spok_backend_log *l;  /* the fetch in flight, NULL once done */
 	bool started, done;
 	unsigned seq;                /* the progress's app_seq this stream follows */
+	struct spok_cli_watch *live; /* the live line on the terminal, erased before output */
 	int code;
 	char msg[SPOK_ERR_MSG_MAX];
 	uv_timer_t grace;
@@ -105,6 +106,7 @@ static bool log_chunk(void *data, const char *p, size_t n)
 	struct live_log *l = data;
 	struct spok_buf b;
 
+	spok_cli_watch_clear(l->live);
 	if (!l->to_tty) {
 		fwrite(p, 1, n, stdout);
 	} else {
@@ -176,7 +178,8 @@ static void start_driver_log(struct spok_cli_session *c, const struct spok_cli_p
 static void run_following_log(struct spok_cli_session *c, struct spok_cli_progress *p,
 			      const struct follow_stop *s)
 {
-	struct live_log l = {.tty = {.flags = SPOK_TERM_TEXT}, .to_tty = isatty(STDOUT_FILENO)};
+	struct live_log l = {.tty = {.flags = SPOK_TERM_TEXT}, .to_tty = isatty(STDOUT_FILENO),
+			     .live = p->live};
 
 	while (!s->sig && !spok_engine_idle(c->e)) {
 		uv_run(&c->loop, UV_RUN_ONCE);
@@ -244,9 +247,30 @@ static int follow(struct spok_cli_session *c, struct spok_cli_progress *p, const
 	struct spok_execution x = {0};
 	int result;
 
+	/* On a terminal: one live line with the run's Spark progress through the API server */
+	if (!p->quiet && spok_cli_watch_mode_for(STDERR_FILENO, false) == SPOK_WATCH_LIVE) {
+		p->live = spok_cli_watch_new(&c->loop, stderr, SPOK_WATCH_LIVE);
+		spok_cli_watch_cluster(p->live, c->client);
+		if (spok_store_get(c->st, id, &x, NULL) == 0)
+			spok_cli_watch_row(p->live, &x);
+		spok_execution_free(&x);
+		memset(&x, 0, sizeof(x));
+	}
 	follow_signals(c, &stop, true);
 	run_following_log(c, p, &stop);
 	follow_signals(c, &stop, false);
+	if (p->live) {
+		struct spok_cli_watch *live = p->live;
+
+		p->live = NULL;
+		if (spok_store_get(c->st, id, &x, NULL) == 0) {
+			spok_cli_watch_end(live, &x);
+			spok_execution_free(&x);
+			memset(&x, 0, sizeof(x));
+		} else {
+			spok_cli_watch_end(live, NULL);
+		}
+	}
 	if (stop.sig) {
 		fprintf(stderr, "spok: SIG%s: stopped following execution %s; its SparkApplication keeps running on "
 			"cluster %s ('spok reconcile' follows it, 'spok abort %s' stops it)\n",

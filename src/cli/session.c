@@ -201,6 +201,10 @@ static void on_event(void *data, enum spok_engine_event ev, const struct spok_ex
 	}
 	if (p->quiet || ev != SPOK_ENGINE_CHANGED)
 		return;
+	if (p->live) {
+		spok_cli_watch_clear(p->live); /* the lines below stay; the live line comes back */
+		spok_cli_watch_row(p->live, x);
+	}
 	snprintf(line, sizeof(line), "%s %u %s", spok_phase_name(x->phase), x->attempt,
 		 x->reason ? x->reason : "");
 	if (strcmp(line, p->last) != 0) {

@@ -13,6 +13,7 @@
 
 #include "backend/backend.h"
 #include "cli/cli.h"
+#include "cli/watch.h"
 
 struct spok_cli_session {
 	uv_loop_t loop;
@@ -75,6 +76,8 @@ struct spok_cli_progress {
 	char *app;       /* the SparkApplication of the attempt that last reached RUNNING */
 	unsigned app_seq; /* counts those attempts (0: none ran yet); a retry's driver log is a new stream */
 	char *failed; /* SPOK_ENGINE_FAILED's message: a store write failed */
+	struct spok_cli_watch *live; /* a foreground run's live line on a terminal (watch.h), or NULL:
+	                              * erased before each line here, fed each changed row */
 };
 void spok_cli_progress_free(struct spok_cli_progress *p);
 

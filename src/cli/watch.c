@@ -1,6 +1,7 @@
 /* watch.c - a running execution's phase and Spark progress on a terminal, as lines, or as
  * JSON lines (see watch.h). */
 #include "cli/watch.h"
+#include "backend/backend.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,10 @@
 #include "common/timefmt.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
+#include "kube/client.h"
 #include "progress/progress.h"
 #include "progress/reader.h"
+#include "sparkapp/sparkapp.h"
 
 #define BAR_WIDTH 20
 
@@ -40,6 +43,13 @@ struct spok_cli_watch {
 	char *line;                 /* LIVE: the text on the terminal now */
 	bool line_shown;
 	bool dirty;                 /* JSON: something changed since the last object */
+	/* a cluster run: its SparkApplication says where the UI is (spok_cli_watch_cluster) */
+	struct kube_client *cluster;
+	char *ns, *app;
+	bool app_busy;              /* a GET of it is out: the watcher's memory waits for it */
+	bool closed;                /* the timer closed: freed when no GET is out */
+	bool have_prefix;
+	unsigned ticks;
 };
 
 enum spok_cli_watch_mode spok_cli_watch_mode_for(int fd, bool json)
@@ -184,6 +194,63 @@ void spok_cli_watch_proxy(struct spok_cli_watch *w, struct kube_client *client, 
 		w->url = xstrdup(prefix);
 }
 
+/* ---- a cluster run's UI: where its SparkApplication says (backend.h, the rule of spok ui) ---- */
+
+static void watch_free(struct spok_cli_watch *w)
+{
+	free(w->line);
+	free(w->id);
+	free(w->reason);
+	free(w->ns);
+	free(w->app);
+	free(w);
+}
+
+static void on_app(void *data, const struct kube_resp *r)
+{
+	struct spok_cli_watch *w = data;
+	struct spok_backend_ui ui;
+	char *prefix = NULL;
+
+	w->app_busy = false;
+	if (w->closed) {
+		watch_free(w);
+		return;
+	}
+	if (r->code == 0 && w->app && spok_backend_ui_of(r->body, w->app, &ui, NULL) == 0) {
+		prefix = spok_backend_ui_prefix(&ui, w->ns);
+		spok_backend_ui_free(&ui);
+	}
+	w->have_prefix = prefix != NULL;
+	spok_cli_watch_proxy(w, w->cluster, prefix);
+	free(prefix);
+}
+
+/* Looks for the UI every 5 s until found, then every 30 s (a retry's driver is a new pod). */
+static void cluster_ui(struct spok_cli_watch *w)
+{
+	static const struct kube_gvr sparkapps = SPOK_SPARKAPP_GVR;
+	unsigned every = (w->have_prefix ? 30000u : 5000u) / SPOK_CLI_WATCH_TICK_MS;
+
+	if (w->cluster == NULL || w->app_busy)
+		return;
+	if (w->phase != SPOK_PHASE_RUNNING || w->ns == NULL || w->app == NULL) {
+		w->have_prefix = false;
+		spok_cli_watch_proxy(w, w->cluster, NULL);
+		return;
+	}
+	if (w->ticks++ % every != 0)
+		return;
+	if (kube_get(w->cluster, &sparkapps, w->ns, w->app, on_app, w, NULL) == 0)
+		w->app_busy = true;
+}
+
+void spok_cli_watch_cluster(struct spok_cli_watch *w, struct kube_client *client)
+{
+	w->cluster = client;
+	spok_cli_watch_proxy(w, client, NULL); /* rows' ui_url are the cluster's, not ours */
+}
+
 /* ---- rows and ticks ---- */
 
 static void on_tick(uv_timer_t *t)
@@ -192,6 +259,7 @@ static void on_tick(uv_timer_t *t)
 
 	if (!w->have_phase)
 		return;
+	cluster_ui(w);
 	if (w->mode == SPOK_WATCH_LIVE)
 		live_draw(w, false);
 	else if (w->mode == SPOK_WATCH_JSON && w->dirty)
@@ -226,6 +294,8 @@ void spok_cli_watch_row(struct spok_cli_watch *w, const struct spok_execution *x
 
 	set_str(&w->id, x->id);
 	set_str(&w->reason, x->reason);
+	set_str(&w->ns, x->namespace_);
+	set_str(&w->app, x->resource_name);
 	w->phase = x->phase;
 	w->have_phase = true;
 	w->start_ms = x->started_ms ? x->started_ms : x->created_ms;
@@ -253,10 +323,9 @@ static void on_closed(uv_handle_t *h)
 {
 	struct spok_cli_watch *w = h->data;
 
-	free(w->line);
-	free(w->id);
-	free(w->reason);
-	free(w);
+	w->closed = true;
+	if (!w->app_busy) /* else its answer frees (a closed client answers at once) */
+		watch_free(w);
 }
 
 void spok_cli_watch_end(struct spok_cli_watch *w, const struct spok_execution *x)

@@ -46,6 +46,11 @@ void spok_cli_watch_row(struct spok_cli_watch *w, const struct spok_execution *x
 /* A cluster run: read progress through client (borrowed; outlives the watcher) at the UI's
  * proxy prefix (copied); NULL prefix stops reading. */
 void spok_cli_watch_proxy(struct spok_cli_watch *w, struct kube_client *client, const char *prefix);
+/* A cluster run whose UI the watcher finds itself: while a row says RUNNING it reads the
+ * row's SparkApplication through client (every 5 s until the UI is found, then every 30 s)
+ * and follows spok_backend_ui_prefix (backend.h). client is borrowed and must stay open until
+ * the loop has run after spok_cli_watch_end (closing it answers a read still out). */
+void spok_cli_watch_cluster(struct spok_cli_watch *w, struct kube_client *client);
 /* Erases a live line before someone else writes to the terminal (redrawn at the next tick). */
 void spok_cli_watch_clear(struct spok_cli_watch *w);
 /* The final state (x), then closes. NULL w is fine. */

@@ -5,7 +5,8 @@
 # job and the app name, links the API server rewrote come back to short paths, the REST API
 # answers, and only the listener's own Host, GET and HEAD pass. SIGTERM ends one `spok ui`
 # cleanly (exit 0 under LSan); the other ends by itself once the run is aborted. `spok status
-# ID --watch -o json` streams the run's progress through the same proxy (label progress too).
+# ID --watch -o json` streams the run's progress through the same proxy, and `spok run --cluster`
+# on a terminal (script(1)) draws its live line from it (label progress too).
 set -uo pipefail
 SPOK=${1:?usage: ui.sh SPOK}
 . "$(dirname "$0")/lib.sh"
@@ -22,8 +23,10 @@ plugins:
       spark.kubernetes.driver.request.cores: "250m"
       spark.kubernetes.executor.request.cores: "250m"
 YAML
-"$SPOK" run "$SRC/tests/node/data/pi-ui.yaml" --cluster admin -n "$NS" --config "$TMP/spok.yaml" -q \
-  >"$TMP/run.out" 2>"$TMP/run.err" &
+# On a terminal (a pty from script(1), wide enough for the whole line), so that `spok run
+# --cluster` draws its live progress line; run.err is the terminal's whole output.
+script -qfec "stty cols 200 && exec $SPOK run $SRC/tests/node/data/pi-ui.yaml --cluster admin -n $NS --config $TMP/spok.yaml" \
+  "$TMP/run.err" >/dev/null 2>&1 &
 RUN=$!
 PIDS+=("$RUN")
 run_id() { ID=$(sed -n 's/^spok: execution \(sp-[^:]*\): SparkApplication.*/\1/p' "$TMP/run.err"); ID=${ID%%$'\n'*}; [ -n "$ID" ]; }
@@ -71,6 +74,9 @@ wait_for 60 has_progress && ok "status --watch -o json: progress through the API
   not_ok "status --watch -o json: $(tail -n 2 "$TMP/watch.jsonl") $(cat "$TMP/watch.err")"
 kill -TERM "$WPID"; wait "$WPID"; rc=$?
 [ $rc -eq 0 ] && ok "status --watch: SIGTERM ends it, exit 0" || not_ok "status --watch after SIGTERM: exit $rc"
+live_line() { grep -q $'\r\x1b\\[KRUNNING [0-9hms]* \\[[=> ]*\\] [0-9]*/[1-9][0-9]* tasks, [0-9]* failed, [0-9]* executor' "$TMP/run.err"; }
+wait_for 60 live_line && ok "spok run --cluster on a terminal: the live line with tasks and executors" ||
+  not_ok "spok run --cluster: no live progress line: $(tail -c 400 "$TMP/run.err" | tr '\r\033' '|~')"
 grep -q '<title>PythonPi - Spark Jobs</title>' "$TMP/page" && ok "/jobs/ is Spark's jobs page of PythonPi" ||
   not_ok "/jobs/ title: $(grep -o '<title>[^<]*</title>' "$TMP/page")"
 grep -q 'Active Jobs' "$TMP/page" && ok "/jobs/ shows Active Jobs" || not_ok "/jobs/ has no 'Active Jobs'"
