@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/xalloc.h"
 #include "direct/direct.h"
@@ -445,6 +446,128 @@ static int basic_pod(const struct spok__dx *d, json_t *pod, json_t *spec, struct
 	return SPOK_OK;
 }
 
+/* MountSecretsFeatureStep (spark.kubernetes.driver.secrets.<name>=<path>) and
+ * EnvSecretsFeatureStep (spark.kubernetes.driver.secretKeyRef.<ENV>=<name>:<key>). */
+static int secrets(const struct spok__dx *d, json_t *spec, json_t *ctr, struct spok_err *err)
+{
+	struct spok_strmap m = {0}, e = {0};
+	int rc = SPOK_OK;
+
+	spok__dx_prefixed(&d->conf, "spark.kubernetes.driver.secrets.", &m);
+	for (size_t i = 0; i < m.len; i++) {
+		char *vol = xasprintf("%s-volume", m.items[i].key);
+		json_array_append_new(spok__dx_arr(spec, "volumes"),
+				      json_pack("{s:s, s:{s:s}}", "name", vol, "secret", "secretName",
+						m.items[i].key));
+		json_array_append_new(spok__dx_arr(ctr, "volumeMounts"),
+				      json_pack("{s:s, s:s}", "name", vol, "mountPath", m.items[i].value));
+		free(vol);
+	}
+	spok__dx_prefixed(&d->conf, "spark.kubernetes.driver.secretKeyRef.", &e);
+	for (size_t i = 0; i < e.len && rc == SPOK_OK; i++) {
+		const char *ref = e.items[i].value, *colon = strchr(ref, ':');
+		char *name;
+
+		if (colon == NULL || strchr(colon + 1, ':') != NULL) {
+			rc = spok_err_set(err, SPOK_EINVAL, "sparkConf spark.kubernetes.driver.secretKeyRef.%s:"
+					  " want <secret name>:<key>", e.items[i].key);
+			break;
+		}
+		name = xstrndup(ref, (size_t)(colon - ref));
+		json_array_append_new(spok__dx_arr(ctr, "env"),
+				      json_pack("{s:s, s:{s:{s:s, s:s}}}", "name", e.items[i].key,
+						"valueFrom", "secretKeyRef", "key", colon + 1, "name", name));
+		free(name);
+	}
+	spok_strmap_free(&m);
+	spok_strmap_free(&e);
+	return rc;
+}
+
+/* One volume's source from its options (KubernetesVolumeUtils), or NULL with err set. */
+static json_t *volume_source(const char *type, const struct spok_strmap *o, const char *name,
+			     struct spok_err *err)
+{
+	const char *path = spok_strmap_get(o, "options.path");
+	const char *claim = spok_strmap_get(o, "options.claimName");
+	const char *server = spok_strmap_get(o, "options.server");
+	json_t *src = json_object();
+
+	if (strcmp(type, "hostPath") == 0 && path) {
+		json_object_set_new(src, "path", json_string(path));
+		if (spok_strmap_get(o, "options.type"))
+			json_object_set_new(src, "type", json_string(spok_strmap_get(o, "options.type")));
+	} else if (strcmp(type, "persistentVolumeClaim") == 0 && claim &&
+		   strcasecmp(claim, "OnDemand") != 0) {
+		json_object_set_new(src, "claimName", json_string(claim));
+		if (strcmp(spok_strmap_get(o, "mount.readOnly") ? spok_strmap_get(o, "mount.readOnly")
+								: "false", "true") == 0)
+			json_object_set_new(src, "readOnly", json_true());
+	} else if (strcmp(type, "emptyDir") == 0) {
+		if (spok_strmap_get(o, "options.medium"))
+			json_object_set_new(src, "medium", json_string(spok_strmap_get(o, "options.medium")));
+		if (spok_strmap_get(o, "options.sizeLimit"))
+			json_object_set_new(src, "sizeLimit",
+					    json_string(spok_strmap_get(o, "options.sizeLimit")));
+	} else if (strcmp(type, "nfs") == 0 && path && server) {
+		json_object_set_new(src, "path", json_string(path));
+		json_object_set_new(src, "server", json_string(server));
+	} else {
+		json_decref(src);
+		spok_err_set(err, SPOK_EINVAL, "sparkConf spark.kubernetes.driver.volumes.%s.%s: direct "
+			     "submission mounts hostPath (options.path), persistentVolumeClaim "
+			     "(options.claimName, not OnDemand), emptyDir and nfs (options.path, "
+			     "options.server)", type, name);
+		return NULL;
+	}
+	return src;
+}
+
+/* MountVolumesFeatureStep: spark.kubernetes.driver.volumes.<type>.<name>.mount.path and the
+ * volume's other keys; the volume is named <name>. */
+static int conf_volumes(const struct spok__dx *d, json_t *spec, json_t *ctr, struct spok_err *err)
+{
+	struct spok_strmap all = {0};
+	int rc = SPOK_OK;
+
+	spok__dx_prefixed(&d->conf, "spark.kubernetes.driver.volumes.", &all);
+	for (size_t i = 0; i < all.len && rc == SPOK_OK; i++) {
+		const char *k = all.items[i].key, *dot = strchr(k, '.'), *dot2;
+		struct spok_strmap o = {0};
+		char *type, *name, *pfx;
+		const char *ro;
+		json_t *src, *mount;
+
+		if (dot == NULL || (dot2 = strchr(dot + 1, '.')) == NULL || strcmp(dot2, ".mount.path") != 0)
+			continue;
+		type = xstrndup(k, (size_t)(dot - k));
+		name = xstrndup(dot + 1, (size_t)(dot2 - dot - 1));
+		pfx = xasprintf("%s.%s.", type, name);
+		spok__dx_prefixed(&all, pfx, &o);
+		src = volume_source(type, &o, name, err);
+		if (src == NULL) {
+			rc = SPOK_EINVAL;
+		} else {
+			json_array_append_new(spok__dx_arr(spec, "volumes"),
+					      json_pack("{s:s, s:o}", "name", name, type, src));
+			mount = json_pack("{s:s, s:s}", "name", name, "mountPath", all.items[i].value);
+			ro = spok_strmap_get(&o, "mount.readOnly");
+			if (ro && strcmp(ro, "true") == 0)
+				json_object_set_new(mount, "readOnly", json_true());
+			if (spok_strmap_get(&o, "mount.subPath"))
+				json_object_set_new(mount, "subPath",
+						    json_string(spok_strmap_get(&o, "mount.subPath")));
+			json_array_append_new(spok__dx_arr(ctr, "volumeMounts"), mount);
+		}
+		spok_strmap_free(&o);
+		free(type);
+		free(name);
+		free(pfx);
+	}
+	spok_strmap_free(&all);
+	return rc;
+}
+
 /* DriverCommandFeatureStep: the entrypoint's arguments, and the PySpark interpreter env. */
 static void command(const struct spok__dx *d, json_t *ctr)
 {
@@ -538,6 +661,11 @@ int spok__dx_pod(struct spok__dx *d, json_t **out, struct spok_err *err)
 	json_object_set_new(pod, "spec", spec);
 	json_decref(tpl);
 	if ((rc = basic_container(d, ctr, err)) || (rc = basic_pod(d, pod, spec, err))) {
+		json_decref(ctr);
+		json_decref(pod);
+		return rc;
+	}
+	if ((rc = secrets(d, spec, ctr, err)) || (rc = conf_volumes(d, spec, ctr, err))) {
 		json_decref(ctr);
 		json_decref(pod);
 		return rc;
