@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "common/xalloc.h"
@@ -113,4 +114,24 @@ int spok_buf_read_file(struct spok_buf *b, const char *path, struct spok_err *er
 	if (result == SPOK_OK && b->data == NULL)
 		spok_buf_append(b, "", 0);
 	return result;
+}
+
+int spok_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
 }

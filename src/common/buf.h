@@ -33,4 +33,8 @@ void spok_buf_free(struct spok_buf *b);
 struct spok_err;
 int spok_buf_read_file(struct spok_buf *b, const char *path, struct spok_err *err);
 
+/* Writes all n bytes of p to fd through short writes and EINTR: 0, or -1 with errno set (EIO
+ * when write made no progress). Only calls write(2), so a forked child may use it. */
+int spok_write_all(int fd, const void *p, size_t n);
+
 #endif

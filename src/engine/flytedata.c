@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/xalloc.h"
 #include "engine/engine.h"
 
@@ -62,28 +63,13 @@ static int make_dir(const char *path, mode_t mode, struct spok_err *err)
 	return SPOK_OK;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int write_atomic(const char *path, const uint8_t *p, size_t n, struct spok_err *err)
 {
 	char *tmp = xasprintf("%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	int result = SPOK_OK;
 
-	if (fd < 0 || write_all(fd, p, n) != 0 || fsync(fd) != 0 || fchmod(fd, 0644) != 0)
+	if (fd < 0 || spok_write_all(fd, p, n) != 0 || fsync(fd) != 0 || fchmod(fd, 0644) != 0)
 		result = spok_err_set(err, SPOK_EIO, "%s: cannot write: %s; check the flyte-data "
 				      "volume", tmp, strerror(errno));
 	if (fd >= 0 && close(fd) != 0 && result == SPOK_OK)
@@ -201,7 +187,7 @@ static int copy_file(const char *from, const char *to, struct code_copy *c)
 	while (result == SPOK_OK && (n = read(in, buf, sizeof(buf))) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 || write_all(out, (const uint8_t *)buf, (size_t)n) != 0)
+		if (n < 0 || spok_write_all(out, buf, (size_t)n) != 0)
 			result = spok_err_set(c->err, SPOK_EIO, "copying %s to %s: %s", from, to,
 					      strerror(errno));
 	}

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/xalloc.h"
 #include "local/internal.h"
 #include "flyteidl/flyteidl.h"
@@ -16,17 +17,8 @@
 static int write_file(const char *path, const uint8_t *p, size_t n, struct spok_err *err)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	bool ok = fd >= 0;
-	while (ok && n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		ok = w > 0;
-		if (ok) {
-			p += w;
-			n -= (size_t)w;
-		}
-	}
+	bool ok = fd >= 0 && spok_write_all(fd, p, n) == 0;
+
 	if (fd >= 0 && close(fd) != 0)
 		ok = false;
 	if (!ok)

@@ -378,17 +378,8 @@ static int write_props(const char *path, const struct spok_strmap *conf, struct 
 		result = spok_err_set(err, SPOK_EIO, "%s: cannot create: %s; check the run dir", path, strerror(errno));
 		goto done;
 	}
-	size_t off = 0;
-	while (off < b.len) {
-		ssize_t w = write(fd, b.data + off, b.len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			result = spok_err_set(err, SPOK_EIO, "%s: cannot write: %s; check the run dir", path, strerror(errno));
-			break;
-		}
-		off += (size_t)w;
-	}
+	if (spok_write_all(fd, b.data, b.len) != 0)
+		result = spok_err_set(err, SPOK_EIO, "%s: cannot write: %s; check the run dir", path, strerror(errno));
 	if (close(fd) != 0 && result == 0)
 		result = spok_err_set(err, SPOK_EIO, "%s: cannot write: %s; check the run dir", path, strerror(errno));
 	if (result != 0)

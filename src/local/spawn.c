@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "common/buf.h"
 #include "common/termesc.h"
 #include "common/xalloc.h"
 #include "local/internal.h"
@@ -76,16 +77,7 @@ static void msg(const struct run *r, const char *fmt, ...)
 /* 0, or the errno of a failed write. */
 static int write_all(int fd, const char *p, size_t n)
 {
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? errno : EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return spok_write_all(fd, p, n) == 0 ? 0 : errno;
 }
 
 /* ---- stop signals ---- */

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "flyteidl/flyteidl.h"
@@ -25,23 +26,6 @@
 
 /* ---- task sources ---- */
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int srv_write_task_source(struct srv_daemon *d, const char *stem, const char *ext,
 			  const void *data, size_t len, char **path, struct spok_err *err)
 {
@@ -52,7 +36,7 @@ int srv_write_task_source(struct srv_daemon *d, const char *stem, const char *ex
 	/* Written and synced before the execution row names it: a restart can always reload
 	 * the task of a recorded execution. */
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0 || close(fd) != 0) {
+	if (fd < 0 || spok_write_all(fd, data, len) != 0 || fsync(fd) != 0 || close(fd) != 0) {
 		result = spok_err_set(err, SPOK_EIO, "%s: cannot write the task source: %s; check "
 				      "the data dir", tmp, strerror(errno));
 		if (fd >= 0)
