@@ -1191,6 +1191,7 @@ static void handle_app(struct eng_exec *ex, const json_t *app)
 	struct spok_status prev = {0}, s = {0};
 	struct spok_err err = {0};
 	struct spok_rc_event ev = {.kind = SPOK_RC_EV_STATUS};
+	struct spok_flyte_outcome fo = {0};
 
 	if (ex->rc.stage == SPOK_RC_STAGE_DELETING || ex->rc.stage == SPOK_RC_STAGE_DONE ||
 	    !ours(ex, app))
@@ -1219,15 +1220,11 @@ static void handle_app(struct eng_exec *ex, const json_t *app)
 		set_str(&ex->driver_pod, s.driver_pod);
 	if (s.phase == SPOK_PHASE_SUCCEEDED && ex->have_task &&
 	    spok_fd_applies(ex->e->o.platform, &ex->task)) {
-		struct spok_flyte_outcome o;
-
-		spok_fd_outcome(ex->e->o.platform, ex->x.id, ex->x.attempt, &o);
-		flyte_outcome(ex, &o, &ev.status);
-		(void)step(ex, &ev);
-		spok_flyte_outcome_free(&o);
-	} else {
-		(void)step(ex, &ev);
+		spok_fd_outcome(ex->e->o.platform, ex->x.id, ex->x.attempt, &fo);
+		flyte_outcome(ex, &fo, &ev.status);
 	}
+	(void)step(ex, &ev);
+	spok_flyte_outcome_free(&fo); /* after the step: ev.status points into it */
 	spok_status_free(&s);
 }
 

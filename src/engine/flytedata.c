@@ -301,6 +301,14 @@ static bool dotted_name(const char *m)
 	return !start;
 }
 
+static int no_module(const char *dir, const char *module, struct spok_err *err)
+{
+	return spok_err_set(err, SPOK_EINVAL, "--python-path %s: no module '%.*s' there (the "
+			    "task-module %s); give the folder that holds it", dir,
+			    module ? (int)strcspn(module, ".") : 0, module ? module : "",
+			    module ? module : "(none in the task's args)");
+}
+
 int spok_fd_copy_code(const struct spok_platform *p, const struct spok_task *t, const char *id,
 		      struct spok_err *err)
 {
@@ -317,9 +325,7 @@ int spok_fd_copy_code(const struct spok_platform *p, const struct spok_task *t, 
 				    "Python module name) to copy from --python-path",
 				    t->source_path ? t->source_path : "task");
 	if ((src = module_source(t->python_path, module, &is_dir)) == NULL)
-		return spok_err_set(err, SPOK_EINVAL, "--python-path %s: no module '%.*s' there "
-				    "(the task-module %s); give the folder that holds it",
-				    t->python_path, (int)strcspn(module, "."), module, module);
+		return no_module(t->python_path, module, err);
 	code = xasprintf("%s/%s/code", p->spok.flyte_data_local_dir, id);
 	top = xstrndup(module, strcspn(module, "."));
 	dst = is_dir ? xasprintf("%s/%s", code, top) : xasprintf("%s/%s.py", code, top);
@@ -343,11 +349,9 @@ int spok_engine_flyte_task(const struct spok_platform *p, struct spok_task *t,
 	const char *dir = python_path;
 
 	*note = NULL;
+	if (spok_flyte_check_inputs(t, values, err) != SPOK_OK)
+		return SPOK_EINVAL;
 	if (t->origin != SPOK_ORIGIN_FLYTE) {
-		if (values->len > 0)
-			return spok_err_set(err, SPOK_EINVAL, "--input %s: only flytekit tasks take "
-					    "typed inputs; put program arguments in the job file's "
-					    "arguments", values->items[0].key);
 		if (python_path != NULL)
 			return spok_err_set(err, SPOK_EINVAL, "--python-path: only for flytekit "
 					    "tasks; ship a job's modules with pyFiles");
@@ -370,10 +374,7 @@ int spok_engine_flyte_task(const struct spok_platform *p, struct spok_task *t,
 		return SPOK_OK;
 	}
 	if (python_path != NULL)
-		return spok_err_set(err, SPOK_EINVAL, "--python-path %s: no module '%.*s' there "
-				    "(the task-module %s); give the folder that holds it", dir,
-				    module ? (int)strcspn(module, ".") : 0, module ? module : "",
-				    module ? module : "(none in the task's args)");
+		return no_module(dir, module, err);
 	*note = xasprintf("task module %s is not in the current folder: the image must have it "
 			  "(--python-path DIR copies it from DIR)", module ? module : "(none)");
 	return SPOK_OK;

@@ -75,6 +75,10 @@ bool spok_flyte_sniff(const uint8_t *buf, size_t len);
  * On success *out (caller frees) holds *out_len bytes. */
 int spok_flyte_encode_inputs(const struct spok_vars *iface, const struct spok_strmap *values,
 			     uint8_t **out, size_t *out_len, struct spok_err *err);
+/* `--input` values for t (values may be NULL: none): only a flytekit task takes them, and they
+ * must encode (spok_flyte_encode_inputs's checks). SPOK_EINVAL with one line otherwise. */
+int spok_flyte_check_inputs(const struct spok_task *t, const struct spok_strmap *values,
+			    struct spok_err *err);
 
 /* Decodes a LiteralMap (outputs.pb) into a JSON object {name: value}: primitives as JSON
  * scalars (datetime/duration as RFC 3339 / "1.5s" strings), blobs, schemas and

@@ -478,3 +478,23 @@ int spok_flyte_decode_error(const uint8_t *buf, size_t len, const char *path, ch
 	flyteidl__core__error_document__free_unpacked(doc, NULL);
 	return result;
 }
+
+int spok_flyte_check_inputs(const struct spok_task *t, const struct spok_strmap *values,
+			    struct spok_err *err)
+{
+	struct spok_strmap none = {0};
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	int result;
+
+	if (t->origin != SPOK_ORIGIN_FLYTE) {
+		if (values != NULL && values->len > 0)
+			return spok_err_set(err, SPOK_EINVAL, "--input %s: only flytekit tasks take "
+					    "typed inputs; put program arguments in the job file's "
+					    "arguments", values->items[0].key);
+		return SPOK_OK;
+	}
+	result = spok_flyte_encode_inputs(&t->inputs, values ? values : &none, &buf, &n, err);
+	free(buf);
+	return result;
+}

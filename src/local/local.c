@@ -523,24 +523,6 @@ static int free_port(void)
 
 /* ---- submission ---- */
 
-static int check_inputs(const struct spok_task *t, const struct spok_local_opts *o,
-			struct spok_err *err)
-{
-	bool any = o->inputs && o->inputs->len > 0;
-	if (t->origin != SPOK_ORIGIN_FLYTE) {
-		if (any)
-			return spok_err_set(err, SPOK_EINVAL, "--input %s: only flytekit tasks take typed inputs; put program arguments in the job file's arguments",
-					    o->inputs->items[0].key);
-		return 0;
-	}
-	struct spok_strmap none = {0};
-	uint8_t *buf = NULL;
-	size_t n = 0;
-	int r = spok_flyte_encode_inputs(&t->inputs, o->inputs ? o->inputs : &none, &buf, &n, err);
-	free(buf);
-	return r;
-}
-
 static int make_dirs(const char *data_dir, const char *id, char **run_dir, char **events,
 		     struct spok_err *err)
 {
@@ -581,7 +563,7 @@ int spok_local_submit(struct spok_store *st, const struct spok_task *t,
 		spok_strv_free(&deps);
 	}
 	if (result == 0)
-		result = check_inputs(t, o, err);
+		result = spok_flyte_check_inputs(t, o->inputs, err);
 	if (result == 0)
 		result = spok_store_new_id(id, sizeof(id), err);
 	if (result == 0)
