@@ -413,6 +413,19 @@ static void sent(struct eng_exec *ex)
 
 static void handle_app(struct eng_exec *ex, const json_t *app);
 
+/* Our object as a GET answered it. A copy the watch delivered while the GET was in flight
+ * wins over the answer: the GET's snapshot may predate it, and dropping that copy lost a
+ * change for good (a terminal state among them) because the watch never sends it again;
+ * the watch is ordered, so whatever follows its copy still arrives. */
+static void handle_fetched(struct eng_exec *ex, const json_t *body)
+{
+	json_t *seen = ex->seen;
+
+	ex->seen = NULL;
+	handle_app(ex, seen ? seen : body);
+	json_decref(seen);
+}
+
 /* Fire-and-forget DELETE of an object we no longer follow (old attempt, leftover). */
 struct loose_delete {
 	struct spok_engine *e;
@@ -569,7 +582,7 @@ static void on_got_existing(void *data, const struct kube_resp *resp)
 	}
 	ex->e->stats.adopted_409++;
 	if (answer(ex, SPOK_RC_APP, SPOK_RC_CONFLICT_OURS, NULL) != ACT_GONE)
-		handle_app(ex, resp->body);
+		handle_fetched(ex, resp->body);
 }
 
 static void on_cm_existing(void *data, const struct kube_resp *resp)
@@ -772,23 +785,86 @@ static enum act send_create(struct eng_exec *ex, enum spok_rc_object obj)
 	return ACT_NEXT;
 }
 
+static void adopt_answer(struct eng_exec *ex, const struct kube_resp *resp)
+{
+	if (resp->code == 0)
+		handle_fetched(ex, resp->body);
+	else
+		(void)step_kind(ex, resp->code == SPOK_ENOTFOUND ? SPOK_RC_EV_ABSENT
+								: SPOK_RC_EV_GET_FAILED);
+}
+
+#ifdef SPOK_TEST_HOOKS
+/* SPOK_HOLD_GET_MS: an adopting GET's answer is handed on that much later, so a test can
+ * change the object in between and the watch's copy arrives before the older answer. */
+struct held_get {
+	uv_timer_t timer;
+	struct eng_exec *ex;
+	int code;
+	json_t *body;
+	char *message;
+};
+
+static void held_closed(uv_handle_t *h)
+{
+	struct held_get *g = h->data;
+
+	json_decref(g->body);
+	free(g->message);
+	free(g);
+}
+
+static void held_due(uv_timer_t *t)
+{
+	struct held_get *g = t->data;
+	struct kube_resp r = {.code = g->code, .body = g->body, .message = g->message};
+
+	if (call_back(g->ex))
+		adopt_answer(g->ex, &r);
+	uv_close((uv_handle_t *)t, held_closed);
+}
+
+static bool hold_get(struct eng_exec *ex, const struct kube_resp *resp)
+{
+	const char *v = getenv("SPOK_HOLD_GET_MS");
+	long ms = v ? strtol(v, NULL, 10) : 0;
+	struct held_get *g;
+
+	if (ms <= 0)
+		return false;
+	g = xcalloc(1, sizeof(*g));
+	g->ex = ex;
+	g->code = resp->code;
+	g->body = resp->body ? json_incref(resp->body) : NULL;
+	g->message = xstrdup(resp->message ? resp->message : "");
+	uv_timer_init(ex->e->loop, &g->timer);
+	g->timer.data = g;
+	uv_timer_start(&g->timer, held_due, (uint64_t)ms, 0);
+	return true;
+}
+#else
+static bool hold_get(struct eng_exec *ex, const struct kube_resp *resp)
+{
+	(void)ex;
+	(void)resp;
+	return false;
+}
+#endif
+
 static void on_adopt_get(void *data, const struct kube_resp *resp)
 {
 	struct eng_exec *ex = data;
 
-	if (!call_back(ex))
+	if (hold_get(ex, resp) || !call_back(ex))
 		return;
-	if (resp->code == 0)
-		handle_app(ex, resp->body);
-	else
-		(void)step_kind(ex, resp->code == SPOK_ENOTFOUND ? SPOK_RC_EV_ABSENT
-								: SPOK_RC_EV_GET_FAILED);
+	adopt_answer(ex, resp);
 }
 
 static enum act adopt_get(struct eng_exec *ex)
 {
 	struct spok_err err = {0};
 
+	set_seen(ex, NULL); /* only copies seen while this GET is in flight count */
 	if (kube_get(ex->e->o.client, &SPARKAPPS, ex->x.namespace_, ex->x.resource_name,
 		     on_adopt_get, ex, &err) != 0)
 		return step_kind(ex, SPOK_RC_EV_GET_FAILED) ? ACT_STOP : ACT_GONE;

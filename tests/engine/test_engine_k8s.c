@@ -1029,6 +1029,68 @@ static void test_supervisor_pid_reused(void **state)
 	h_close(&h);
 }
 
+static uint64_t relists(struct h *h)
+{
+	struct spok_engine_stats st;
+
+	spok_engine_stats(h->e, &st);
+	return st.relists;
+}
+
+/* Adopted executions whose objects change while the adopting GETs' answers are on their way
+ * (held back by the test hook SPOK_HOLD_GET_MS): the watch's newer copy used to be dropped
+ * for the GET's older snapshot, and the run then waited for a change that never came again
+ * (seen under load as a hang of test_supervisor_pid_reused). */
+static void test_adopt_races_status(void **state)
+{
+	enum { N = 8 };
+	struct h h;
+	char ids[N][32];
+	struct kube_sync s[N];
+	size_t adopted = 0;
+	pid_t child;
+	int wst;
+	int64_t until;
+
+	(void)state;
+#ifndef SPOK_TEST_HOOKS
+	skip();
+#endif
+	h_open(&h, NULL);
+	child = start_supervisor(&h, N, ids);
+	assert_int_equal(kill(child, SIGKILL), 0);
+	assert_int_equal(waitpid(child, &wst, 0), child);
+	/* the namespace listed first: later adoptions then GET their objects */
+	assert_int_equal(spok_engine_adopt(h.e, ids[0], NULL), 0);
+	WAIT_FOR(relists(&h) > 0, "the namespace's list");
+	setenv("SPOK_HOLD_GET_MS", "1500", 1);
+	assert_int_equal(spok_engine_adopt_all(h.e, &adopted, NULL), 0);
+	assert_int_equal(adopted, N - 1);
+	until = spok_now_ms() + 500; /* the GETs answered (and held), the watch started */
+	WAIT_FOR(spok_now_ms() >= until, "the GETs' answers");
+	unsetenv("SPOK_HOLD_GET_MS");
+	memset(s, 0, sizeof(s));
+	for (int i = 0; i < N; i++) {
+		char *name = name_of(&h, ids[i]);
+		json_t *st = json_pack("{s:{s:s},s:s}", "applicationState", "state", "COMPLETED",
+				       "sparkApplicationId", "spark-0123");
+
+		assert_int_equal(kube_patch_status(cli, &SPARK, ns, name, st, kube_sync_cb, &s[i],
+						   NULL), 0);
+		json_decref(st);
+		free(name);
+	}
+	for (int i = 0; i < N; i++) {
+		if (kube_sync_wait(cli, &s[i], NULL) != 0)
+			fail_msg("patch status: %s", s[i].message);
+		kube_sync_free(&s[i]);
+	}
+	for (int i = 0; i < N; i++)
+		WAIT_FOR(row_is(&h, ids[i], SPOK_PHASE_SUCCEEDED), "SUCCEEDED after the adoption");
+	WAIT_FOR(spok_engine_idle(h.e), "the end");
+	h_close(&h);
+}
+
 /* A row whose supervisor is alive is left to it; when that supervisor dies later (here
  * killed and left a zombie), the engine that skipped the row takes it over on its own. */
 static void test_supervisor_dies_later(void **state)
@@ -1118,6 +1180,7 @@ int main(void)
 		cmocka_unit_test(test_supervisor_zombie),
 		cmocka_unit_test(test_supervisor_pid_reused),
 		cmocka_unit_test(test_supervisor_dies_later),
+		cmocka_unit_test(test_adopt_races_status),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
