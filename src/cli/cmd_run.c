@@ -87,7 +87,11 @@ static void run_watch(void *arg, uv_loop_t *loop, const struct spok_execution *x
 
 	if (loop) {
 		rw->x = x;
-		rw->w = spok_cli_watch_new(loop, stderr, spok_cli_watch_mode_for(2, false));
+		enum spok_cli_watch_mode m = spok_cli_watch_mode_for(2, false);
+
+		rw->w = spok_cli_watch_new(loop, stderr, m);
+		if (m != SPOK_WATCH_LIVE) /* only a terminal shows the numbers as they change */
+			spok_cli_watch_no_progress(rw->w);
 		spok_cli_watch_row(rw->w, x);
 		uv_timer_init(loop, &rw->feed);
 		rw->feed.data = rw;

@@ -30,6 +30,7 @@ struct spok_cli_watch {
 	struct spok_progress_reader *reader;
 	char *url;                  /* what the reader reads: a UI URL, or a proxy prefix */
 	bool proxy;                 /* a cluster's proxy: rows' ui_url are not ours to follow */
+	bool no_reader;             /* phase lines only: never read the UI */
 	struct spok_progress prog;  /* the last good read */
 	bool have_prog;
 	struct spok_progress sent;  /* JSON: the progress last written */
@@ -300,7 +301,7 @@ void spok_cli_watch_row(struct spok_cli_watch *w, const struct spok_execution *x
 	w->have_phase = true;
 	w->start_ms = x->started_ms ? x->started_ms : x->created_ms;
 	w->end_ms = spok_phase_terminal(x->phase) ? x->finished_ms : 0;
-	if (!w->proxy) /* a local run's UI is on this machine: its URL is in the row */
+	if (!w->proxy && !w->no_reader) /* a local run's UI is on this machine: its URL is in the row */
 		reader_follow(w, spok_phase_terminal(x->phase) ? NULL : x->ui_url);
 	if (!changed)
 		return;
@@ -308,6 +309,12 @@ void spok_cli_watch_row(struct spok_cli_watch *w, const struct spok_execution *x
 		plain_line(w);
 	else if (w->mode == SPOK_WATCH_JSON)
 		w->dirty = true;
+}
+
+void spok_cli_watch_no_progress(struct spok_cli_watch *w)
+{
+	w->no_reader = true;
+	reader_stop(w);
 }
 
 void spok_cli_watch_clear(struct spok_cli_watch *w)

@@ -7,8 +7,8 @@
  *    elapsed time, the active job and stage, tasks done/total with a bar, failed tasks,
  *    executors. Cut to the terminal's width so it never wraps. Names from Spark are escaped.
  *  - PLAIN (not a terminal): one line per phase change, "<RFC 3339 time> execution <id>
- *    <PHASE>[: reason] (<tasks done>/<total> tasks, <n> failed, <n> executors)"; no escape
- *    sequences at all.
+ *    <PHASE>[: reason] (<tasks done>/<total> tasks, <n> failed, <n> executors)" (the part in
+ *    parentheses once progress was read); no escape sequences at all.
  *  - JSON (-o json): one compact JSON object per line, per change of phase or progress:
  *    {"id", "time", "phase", "reason", "elapsed_ms", "progress": {...} | null}.
  *
@@ -51,6 +51,11 @@ void spok_cli_watch_proxy(struct spok_cli_watch *w, struct kube_client *client, 
  * and follows spok_backend_ui_prefix (backend.h). client is borrowed and must stay open until
  * the loop has run after spok_cli_watch_end (closing it answers a read still out). */
 void spok_cli_watch_cluster(struct spok_cli_watch *w, struct kube_client *client);
+/* Phase lines only: the watcher never reads the UI (and stops a reader it has). For `spok run`
+ * to a file or pipe, where nobody watches the numbers live: a Spark UI's first status read
+ * costs its driver seconds of CPU (the REST layer starts on first use), which a run pays in
+ * wall time on a small machine (bench/README.md, "local"). */
+void spok_cli_watch_no_progress(struct spok_cli_watch *w);
 /* Erases a live line before someone else writes to the terminal (redrawn at the next tick). */
 void spok_cli_watch_clear(struct spok_cli_watch *w);
 /* The final state (x), then closes. NULL w is fine. */
