@@ -138,7 +138,7 @@ static int local_submit(struct spok_backend_ctx *c, struct spok_task *t, const c
 	result = spok_local_start(h->loop, h->st, &e->task, h->p, &e->o, &e->x, on_hosted_done, e,
 				  &e->run, err);
 	if (result != 0) {
-		/* The row stays QUEUED with no supervisor: the next reader settles it. */
+		/* spok_local_start ended the row with the cause (RETRYABLE_FAILURE). */
 		hosted_free(e);
 		return result;
 	}

@@ -848,14 +848,32 @@ static void on_kick(uv_timer_t *t)
 		run_end(r, result);
 }
 
+/* A run that cannot start ends its row here, with the cause: left QUEUED it waited for a
+ * reader to settle it as "supervisor died" (and the daemon's reads never do). A row another
+ * process supervises (ECONFLICT) is that process's. */
+static void start_failed(struct spok_store *st, struct spok_execution *x, int code,
+			 const struct spok_err *err)
+{
+	if (code == SPOK_ECONFLICT || spok_phase_terminal(x->phase))
+		return;
+	x->phase = SPOK_PHASE_RETRYABLE_FAILURE;
+	x->finished_ms = spok_now_ms();
+	set_str(&x->reason, xasprintf("could not start: %s", err->msg));
+	/* The caller reports the cause; a row this write misses is settled by its next reader. */
+	(void)spok_store_update(st, x, NULL);
+}
+
 int spok_local_start(uv_loop_t *loop, struct spok_store *st, const struct spok_task *t,
 		     const struct spok_platform *p, const struct spok_local_opts *o,
 		     struct spok_execution *x, spok_local_done_cb cb, void *arg,
 		     struct spok_local_run **out, struct spok_err *err)
 {
 	struct spok_local_run *r = xcalloc(1, sizeof(*r));
+	struct spok_err lerr = {0};
 	int result;
 
+	if (err == NULL)
+		err = &lerr; /* the row records the cause */
 	*out = NULL;
 	r->lock_fd = spok_local_lock_adopt(x->id);
 	if (r->lock_fd < 0)
@@ -866,6 +884,7 @@ int spok_local_start(uv_loop_t *loop, struct spok_store *st, const struct spok_t
 		close(r->lock_fd); /* spok_spark_env_find left nothing to free */
 	if (result != 0) {
 		free(r);
+		start_failed(st, x, result, err);
 		return result;
 	}
 	struct spok_proc_id self = spok_proc_self();

@@ -512,6 +512,74 @@ static void test_borrowed_loop(void **state)
 	waitpid(pid, NULL, 0);
 }
 
+/* A run whose start fails after its row exists (here spark-submit vanished between submit
+ * and start) ends that row with the cause instead of leaving it QUEUED for a reader. */
+static void test_start_fails_records(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/spok-test-startfail-XXXXXX";
+	struct spok_store *st = NULL;
+	struct spok_err err = {0};
+	struct spok_platform p;
+	struct spok_task t;
+	struct spok_execution x = {0}, y = {0};
+	struct spok_local_opts o = {.quiet = true};
+	struct spok_local_run *run = NULL;
+	const char *old_path = getenv("PATH");
+	char *saved_path = old_path ? xstrdup(old_path) : NULL;
+	uv_loop_t loop;
+
+	assert_non_null(mkdtemp(dir));
+	char *bin = xasprintf("%s/bin", dir), *submit = xasprintf("%s/bin/spark-submit", dir);
+	char *main_py = xasprintf("%s/main.py", dir);
+	assert_int_equal(mkdir(bin, 0700), 0);
+	put_file(submit, "#!/bin/sh\nexit 0\n");
+	assert_int_equal(chmod(submit, 0700), 0);
+	put_file(main_py, "print('x')\n");
+	setenv("SPARK_HOME", dir, 1);
+	setenv("SPOK_VENV", dir, 1);
+	setenv("PATH", bin, 1);
+	o.data_dir = dir;
+	assert_int_equal(spok_store_open(dir, &st, &err), 0);
+	spok_platform_init(&p);
+	spok_task_init(&t);
+	t.name = xstrdup("gone");
+	t.type = SPOK_APP_PYTHON;
+	t.main_application_file = xstrdup(main_py);
+	assert_int_equal(spok_local_submit(st, &t, &p, &o, &x, &err), 0);
+	assert_int_equal(unlink(submit), 0);
+	uv_loop_init(&loop);
+	assert_int_equal(spok_local_start(&loop, st, &t, &p, &o, &x, on_borrowed_done, NULL, &run,
+					  &err), SPOK_ENOTFOUND);
+	assert_null(run);
+	assert_int_equal(spok_store_get(st, x.id, &y, &err), 0);
+	assert_int_equal(y.phase, SPOK_PHASE_RETRYABLE_FAILURE);
+	assert_non_null(strstr(y.reason, "could not start: spark-submit: not found"));
+	assert_true(y.finished_ms != 0);
+	assert_false(spok_local_supervisor_alive(&y)); /* the lock is released */
+	assert_int_equal(uv_loop_close(&loop), 0);
+	spok_execution_free(&x);
+	spok_execution_free(&y);
+	spok_task_free(&t);
+	spok_platform_free(&p);
+	spok_store_close(st);
+	unsetenv("SPARK_HOME");
+	unsetenv("SPOK_VENV");
+	if (saved_path)
+		setenv("PATH", saved_path, 1);
+	free(saved_path);
+	free(bin);
+	free(submit);
+	free(main_py);
+	char *rm[] = {(char *)"rm", (char *)"-rf", dir, NULL};
+	pid_t pid = fork();
+	if (pid == 0) {
+		execvp("/bin/rm", rm);
+		_exit(127);
+	}
+	waitpid(pid, NULL, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -521,6 +589,7 @@ int main(void)
 		cmocka_unit_test(test_history_log_dir),
 		cmocka_unit_test(test_settle),
 		cmocka_unit_test(test_borrowed_loop),
+		cmocka_unit_test(test_start_fails_records),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
