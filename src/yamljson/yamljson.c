@@ -166,10 +166,55 @@ static void pad(struct spok_buf *b, int indent)
 
 static void emit_block(struct spok_buf *b, const json_t *j, int indent, bool inline_first);
 
+/* Multi-line text (a properties file, a script) reads better as a literal block. Only text
+ * that certainly reads back the same: no code point that needs an escape (tabs and CRs
+ * included), a first line that does not start with a space or a break (the reader takes
+ * the block's indentation from it), at most one final break (clip / strip chomping). */
+static bool literal_safe(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	if (len == 0 || memchr(s, '\n', len) == NULL || s[0] == ' ' || s[0] == '\n')
+		return false;
+	if (len >= 2 && s[len - 1] == '\n' && s[len - 2] == '\n')
+		return false;
+	for (size_t i = 0; i < len;) {
+		uint32_t cp = u[i];
+		size_t n = spok_utf8_rune_len(s + i, len - i);
+
+		if (n > 1 && spok_utf8_decode(s + i, n, &cp) == 0)
+			return false;
+		if (cp != '\n' && needs_escape(cp))
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+static void emit_literal(struct spok_buf *b, const char *s, size_t len, int indent)
+{
+	bool ends_in_break = s[len - 1] == '\n';
+	size_t end = ends_in_break ? len - 1 : len;
+
+	spok_buf_appends(b, ends_in_break ? " |\n" : " |-\n");
+	for (size_t i = 0; i <= end;) {
+		const char *nl = memchr(s + i, '\n', end - i);
+		size_t n = nl ? (size_t)(nl - (s + i)) : end - i;
+
+		if (n > 0)
+			pad(b, indent + 2);
+		spok_buf_append(b, s + i, n);
+		spok_buf_append(b, "\n", 1);
+		i += n + 1;
+	}
+}
+
 /* A value after "key:" or "-": scalars on the same line, collections below. */
 static void emit_value(struct spok_buf *b, const json_t *v, int indent, bool after_dash)
 {
-	if (is_empty_or_scalar(v)) {
+	if (json_is_string(v) && literal_safe(json_string_value(v), json_string_length(v))) {
+		emit_literal(b, json_string_value(v), json_string_length(v), indent);
+	} else if (is_empty_or_scalar(v)) {
 		spok_buf_append(b, " ", 1);
 		emit_scalar(b, v);
 		spok_buf_append(b, "\n", 1);

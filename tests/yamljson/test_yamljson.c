@@ -186,6 +186,10 @@ static void test_roundtrip(void **state)
 		"{\"podSpec\": {\"containers\": [{\"name\": \"c\", \"args\": [\"--x\", \"1\"], \"resources\": {\"limits\": {\"cpu\": \"1\"}}}]}}",
 		"[12345678901234567, -9223372036854775808, 9223372036854775807, 0.30000000000000004, 1.7976931348623157e308, 5e-324]",
 		"\"multi\\nline top\"",
+		/* literal blocks: breaks kept, clip/strip chomping, indented and empty lines */
+		"{\"p\": \"a=1\\nb=2\\n\", \"q\": \"a\\nb\", \"r\": \"x\\n\\n  y\\n   \\nz \\n\", \"s\": \"a\\n\\n\"}",
+		"[\"m\\nn\", [\"k\\n- v\\n# c\\n---\\n...\"], {\"t\": \" lead\\nx\", \"u\": \"\\nfirst empty\", \"v\": \"cr\\r\\nlf\", \"w\": \"tab\\tx\\ny\"}]",
+		"{\"x\": \"caf\\u00e9\\n\\ud83d\\ude00\\n\", \"y\": \"nel\\u0085\\nx\", \"z\": \"|\\n>\\n\"}",
 	};
 	char longkey[300];
 
@@ -227,6 +231,20 @@ static void test_emit_shape(void **state)
 			    "  - []\n"
 			    "e:\n"
 			    "  f: \"true\"\n");
+	free(yaml);
+	json_decref(j);
+	/* multi-line text as a literal block, chomping by its final break */
+	j = json_pack("{s:s, s:[s]}", "props", "a=1\nb=2\n", "args", "x\n\ny");
+	yaml = spok_json_to_yaml(j);
+	assert_string_equal(yaml,
+			    "props: |\n"
+			    "  a=1\n"
+			    "  b=2\n"
+			    "args:\n"
+			    "  - |-\n"
+			    "    x\n"
+			    "\n"
+			    "    y\n");
 	free(yaml);
 	json_decref(j);
 }
