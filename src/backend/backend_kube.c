@@ -23,6 +23,7 @@
 #define APP_MAX ((uint64_t)1 << 20) /* a SparkApplication is far smaller */
 
 static const struct kube_gvr SPARKAPPS = SPOK_SPARKAPP_GVR;
+static const struct kube_gvr PODS = {"", "v1", "pods"};
 
 static struct spok_proc_id supervisor_of(const struct spok_execution *x)
 {
@@ -155,8 +156,8 @@ static const char *nonempty(const char *s)
 	return s && *s ? s : NULL;
 }
 
-/* Maps the object as the engine would (same task, platform and previous phase), so the
- * live phase is what the next reconcile records. An object labelled for another execution
+/* Maps the object (a direct execution's: its driver pod) as the engine would (same task,
+ * platform and previous phase), so the live phase is what the next reconcile records. An object labelled for another execution
  * is not this one's (the engine ignores it too). */
 static int live_map(struct spok_backend_ctx *c, const struct spok_execution *x, const json_t *app,
 		    json_t **out, struct spok_err *err)
@@ -178,7 +179,12 @@ static int live_map(struct spok_backend_ctx *c, const struct spok_execution *x, 
 	prev.phase = x->phase;
 	prev.phase_version = x->phase_version;
 	prev.reason = x->reason ? x->reason : (char *)"";
-	result = spok_status_from_sparkapp(app, have_task ? &task : NULL, c->platform, &prev, &s, err);
+	if (spok_execution_direct(x)) /* the driver pod; the executors only the engine sees */
+		result = spok_status_from_driver_pod(app, NULL, have_task ? &task : NULL, c->platform,
+						     &prev, &s, err);
+	else
+		result = spok_status_from_sparkapp(app, have_task ? &task : NULL, c->platform, &prev,
+						   &s, err);
 	if (result == 0) {
 		const char *reason = s.error_message ? s.error_message : s.reason;
 
@@ -205,7 +211,15 @@ static int kube_live(struct spok_backend_ctx *c, const struct spok_execution *x,
 	if (c->client == NULL)
 		return spok_err_set(err, SPOK_EUNAVAIL, "execution %s: cluster %s is not configured "
 				    "here", x->id, x->backend ? x->backend : "-");
-	result = kube_get(c->client, &SPARKAPPS, x->namespace_, x->resource_name, kube_sync_cb, &s, err);
+	if (spok_execution_direct(x)) {
+		char *pod = xasprintf("%s-driver", x->resource_name);
+
+		result = kube_get(c->client, &PODS, x->namespace_, pod, kube_sync_cb, &s, err);
+		free(pod);
+	} else {
+		result = kube_get(c->client, &SPARKAPPS, x->namespace_, x->resource_name,
+				  kube_sync_cb, &s, err);
+	}
 	if (result == 0)
 		result = kube_sync_wait(c->client, &s, err);
 	if (result == SPOK_ENOTFOUND && s.done && s.http_status == 404) {
@@ -400,6 +414,9 @@ static int kube_logs(struct spok_backend_ctx *c, const struct spok_execution *x,
 	l->app = xstrdup(x->resource_name);
 	if (o->executor) { /* spok sets spark.kubernetes.executor.podNamePrefix to the app's name */
 		l->pod = xasprintf("%s-exec-%u", x->resource_name, o->executor);
+		result = log_start(l, err);
+	} else if (spok_execution_direct(x)) { /* no SparkApplication: spok named the pod */
+		l->pod = xasprintf("%s-driver", x->resource_name);
 		result = log_start(l, err);
 	} else {
 		result = app_start(l, err);

@@ -226,10 +226,11 @@ static int detach(struct spok_cli_session *c, const struct spok_cli_progress *p,
 			break;
 		uv_run(&c->loop, UV_RUN_ONCE);
 	}
-	/* ... and its follow-ups are sent (the shipped ConfigMap's owner reference). */
+	/* ... and its follow-ups are done (the shipped ConfigMap's owner reference; direct: the
+	 * Service and the owner references). */
 	for (struct spok_engine_stats es;;) {
 		spok_engine_stats(c->e, &es);
-		if (es.loose == 0)
+		if (es.loose == 0 && es.inflight == 0)
 			break;
 		uv_run(&c->loop, UV_RUN_ONCE);
 	}
@@ -342,7 +343,9 @@ static int run_cluster(struct spok_cli *cli, const struct spok_cli_cluster_flags
 	result = c.ops->submit(&c.ctx, &task, ns, abs ? abs : job, NULL, id, sizeof(id), err);
 	if (result != 0)
 		goto done;
-	fprintf(stderr, "spok: execution %s: SparkApplication in %s/%s\n", id, cluster, ns);
+	fprintf(stderr, "spok: execution %s: %s in %s/%s\n", id,
+		spok_engine_direct(c.e) ? "driver pod (direct submission)" : "SparkApplication",
+		cluster, ns);
 	if (f->detach)
 		result = detach(&c, &p, id, status, err);
 	else
@@ -358,12 +361,12 @@ done:
 
 static const char run_synopsis[] =
 	"spok run JOB --cluster CONTEXT [-n NAMESPACE] [--task NAME] [--input name=value]... "
-	"[--python-path DIR] [--keep] [-d] [--submitted-timeout 10m]";
+	"[--python-path DIR] [--keep] [-d] [--submitted-timeout 10m] [--submit operator|direct]";
 
 int cmd_run_cluster(struct spok_cli *cli, int argc, char **argv)
 {
 	struct spok_cli_cluster_flags f = {0};
-	struct spok_flag flags[10];
+	struct spok_flag flags[12];
 	struct spok_strv pos = {0};
 	struct spok_err err = {0};
 	int status = 0;

@@ -9,6 +9,7 @@
 #include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "engine/engine.h"
+#include "jobfile/jobfile.h"
 #include "local/local.h"
 #include "kube/kubeconfig.h"
 #include "server/server.h"
@@ -117,6 +118,9 @@ void spok_cli_cluster_flag_table(struct spok_cli_cluster_flags *f, struct spok_f
 					    "return once the SparkApplication exists; 'spok reconcile' follows it"};
 		t[i++] = (struct spok_flag){"input", 'i', NULL, NULL, &f->inputs,
 					    "typed task input name=value (flytekit tasks; repeatable)"};
+		t[i++] = (struct spok_flag){"submit", 0, &f->submit, NULL, NULL,
+					    "operator (a SparkApplication) or direct (spok creates the "
+					    "driver pod); default: the cluster's submission in the config"};
 		t[i++] = (struct spok_flag){"python-path", 0, &f->python_path, NULL, NULL,
 					    "folder with the flytekit task's module, copied to the "
 					    "cluster (default: current folder, if it is there)"};
@@ -242,6 +246,13 @@ int spok_cli_engine_start(struct spok_cli_session *s, const struct spok_cli_clus
 	o.submitted_timeout_ms = ms ? ms : s->plat.spok.submitted_timeout_ms;
 	o.spark_version = s->plat.spok.spark_version;
 	o.ship_local_files = true; /* the user's own files, read by the user's own spok */
+	if (f->submit != NULL && strcmp(f->submit, SPOK_SUBMISSION_DIRECT) != 0 &&
+	    strcmp(f->submit, SPOK_SUBMISSION_OPERATOR) != 0)
+		return spok_err_set(err, SPOK_EINVAL, "--submit %s: expected operator or direct",
+				    f->submit);
+	/* New runs only: an adopted execution keeps the submission it was created with. */
+	o.direct = f->submit ? strcmp(f->submit, SPOK_SUBMISSION_DIRECT) == 0
+			     : spok_config_direct(&s->plat, cluster);
 	result = spok_engine_new(&o, &s->e, err);
 	s->ctx.engine = s->e;
 	return result;

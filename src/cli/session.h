@@ -52,13 +52,14 @@ struct spok_cli_cluster_flags {
 	const char *task_name;
 	const char *submitted_timeout;
 	const char *python_path;
+	const char *submit;      /* --submit operator|direct; NULL: the cluster's config */
 	struct spok_strv inputs; /* --input name=value (owned: spok_strv_free) */
 	bool keep;
 	bool detach;
 	bool quiet;
 };
 
-/* Fills t (at least 10 entries) with the flags of `run --cluster` (run) or `reconcile`. */
+/* Fills t (at least 11 entries) with the flags of `run --cluster` (run) or `reconcile`. */
 void spok_cli_cluster_flag_table(struct spok_cli_cluster_flags *f, struct spok_flag *t, bool run);
 /* `--input name=value` items into out (name -> value); SPOK_EINVAL naming a bad one. */
 int spok_cli_parse_inputs(const struct spok_strv *in, struct spok_strmap *out,

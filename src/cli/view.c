@@ -60,5 +60,7 @@ json_t *cli_execution_json(const struct spok_execution *e)
 	json_object_set_new(o, "links", embedded(e->links_json));
 	json_object_set_new(o, "outputs", embedded(e->outputs_json));
 	json_object_set_new(o, "idempotency_key", spok_json_text(e->idempotency_key));
+	if (e->submission != NULL) /* "direct"; absent for the operator's (older rows too) */
+		json_object_set_new(o, "submission", spok_json_text(e->submission));
 	return o;
 }

@@ -14,6 +14,7 @@
 #include "common/pid.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
+#include "direct/direct.h"
 #include "kube/watch.h"
 #include "phase/phase.h"
 #include "sparkapp/sparkapp.h"
@@ -21,12 +22,18 @@
 static const struct kube_gvr SPARKAPPS = SPOK_SPARKAPP_GVR;
 static const struct kube_gvr CONFIGMAPS = {"", "v1", "configmaps"};
 static const struct kube_gvr PODS = {"", "v1", "pods"};
+static const struct kube_gvr SERVICES = {"", "v1", "services"};
 
+/* A namespace's watches, each started once an execution of its kind needs it: on
+ * SparkApplications (operator submission) and on pods (direct submission: drivers and
+ * executors). */
 struct eng_ns {
 	struct spok_engine *e;
 	char *name;
-	struct kube_watch *w;
-	bool listed; /* the first list arrived */
+	struct kube_watch *w;  /* sparkapplications, or NULL */
+	bool listed;           /* its first list arrived */
+	struct kube_watch *pw; /* pods, or NULL */
+	bool plisted;
 	struct eng_ns *next;
 };
 
@@ -57,6 +64,15 @@ struct eng_exec {
 	char *driver_pod;
 	bool pod_inflight; /* a read of it is pending (not a request of the attempt's own) */
 	bool pod_warned;   /* a failed read was logged for this attempt */
+	/* Direct submission (x.submission): the attempt's conf ConfigMap, driver pod and
+	 * Service, built once per attempt from app; the pod's uid once seen (the owner of the
+	 * others); the newest copy of the pod; its executors as {pod: state}. */
+	bool direct;
+	struct spok_direct d;
+	char *pod_uid;
+	json_t *pod;
+	json_t *executors;
+	enum spok_rc_object req; /* the object the attempt's pending request is about */
 	struct eng_exec *next;
 };
 
@@ -175,6 +191,10 @@ static void exec_free(struct eng_exec *ex)
 	free(ex->load_error);
 	free(ex->driver_pod);
 	spok_ship_free(&ex->ship);
+	spok_direct_free(&ex->d);
+	free(ex->pod_uid);
+	json_decref(ex->pod);
+	json_decref(ex->executors);
 	free(ex);
 }
 
@@ -319,6 +339,7 @@ static void rc_refresh(struct eng_exec *ex)
 	r->confirmed = x->started_ms != 0;
 	r->timeout_ms = ex->have_task ? ex->task.timeout_s * 1000 : 0;
 	r->ships = ships(ex);
+	r->direct = ex->direct;
 	r->pod_inflight = ex->pod_inflight;
 }
 
@@ -411,7 +432,7 @@ static void sent(struct eng_exec *ex)
 	ex->e->pending++;
 }
 
-static void handle_app(struct eng_exec *ex, const json_t *app);
+static void handle_obj(struct eng_exec *ex, const json_t *obj);
 
 /* Our object as a GET answered it. A copy the watch delivered while the GET was in flight
  * wins over the answer: the GET's snapshot may predate it, and dropping that copy lost a
@@ -422,7 +443,7 @@ static void handle_fetched(struct eng_exec *ex, const json_t *body)
 	json_t *seen = ex->seen;
 
 	ex->seen = NULL;
-	handle_app(ex, seen ? seen : body);
+	handle_obj(ex, seen ? seen : body);
 	json_decref(seen);
 }
 
@@ -444,14 +465,15 @@ static void loose_deleted(void *data, const struct kube_resp *resp)
 	maybe_free_engine(e);
 }
 
-static void delete_loose(struct spok_engine *e, const char *ns, const char *name)
+static void delete_loose_of(struct spok_engine *e, const struct kube_gvr *gvr, const char *ns,
+			    const char *name)
 {
 	struct loose_delete *d = xmalloc(sizeof(*d));
 	struct spok_err err = {0};
 
 	d->e = e;
 	e->stats.deletes++;
-	if (kube_delete(e->o.client, &SPARKAPPS, ns, name, "Background", NULL, loose_deleted, d,
+	if (kube_delete(e->o.client, gvr, ns, name, "Background", NULL, loose_deleted, d,
 			&err) != 0) {
 		log_warn("engine: delete %s/%s: %s", ns, name, err.msg);
 		free(d);
@@ -461,13 +483,23 @@ static void delete_loose(struct spok_engine *e, const char *ns, const char *name
 	e->loose++;
 }
 
-/* A DELETE of the configmaps collection selected by the attempt's ConfigMap name AND the
- * execution label: only a ConfigMap spok made for this execution goes, and "none" is a
- * success (idempotent). */
-static int delete_cm(struct spok_engine *e, const char *ns, const char *app, const char *id,
+static void delete_loose(struct spok_engine *e, const char *ns, const char *name)
+{
+	delete_loose_of(e, &SPARKAPPS, ns, name);
+}
+
+/* The names of a direct attempt's objects, from its SparkApplication name. Heap. */
+static char *pod_name_of(const char *app)
+{
+	return xasprintf("%s-driver", app);
+}
+
+/* A DELETE of the configmaps collection selected by the ConfigMap's name AND the execution
+ * label: only a ConfigMap spok made for this execution goes, and "none" is a success
+ * (idempotent). cm: the shipped files' (spok_ship_configmap_name) or direct's conf. */
+static int delete_cm(struct spok_engine *e, const char *ns, const char *cm, const char *id,
 		     kube_done_cb cb, void *data, struct spok_err *err)
 {
-	char *cm = spok_ship_configmap_name(app);
 	char *path = kube_path(&CONFIGMAPS, ns, NULL, NULL);
 	char *lv = kube_escape(id), *fv = kube_escape(cm);
 	char *query = xasprintf("labelSelector=%s%%3D%s&fieldSelector=metadata.name%%3D%s",
@@ -481,19 +513,18 @@ static int delete_cm(struct spok_engine *e, const char *ns, const char *app, con
 	free(fv);
 	free(lv);
 	free(path);
-	free(cm);
 	return result;
 }
 
-static void delete_cm_loose(struct spok_engine *e, const char *ns, const char *app,
+static void delete_cm_loose(struct spok_engine *e, const char *ns, const char *cm,
 			    const char *id)
 {
 	struct loose_delete *d = xmalloc(sizeof(*d));
 	struct spok_err err = {0};
 
 	d->e = e;
-	if (delete_cm(e, ns, app, id, loose_deleted, d, &err) != 0) {
-		log_warn("engine: delete %s/%s%s: %s", ns, app, SPOK_SHIP_SUFFIX, err.msg);
+	if (delete_cm(e, ns, cm, id, loose_deleted, d, &err) != 0) {
+		log_warn("engine: delete %s/%s: %s", ns, cm, err.msg);
 		free(d);
 		return;
 	}
@@ -501,14 +532,51 @@ static void delete_cm_loose(struct spok_engine *e, const char *ns, const char *a
 	e->loose++;
 }
 
+/* The shipped files' ConfigMap of app, if any, and (direct) its conf ConfigMap. */
+static void delete_cms_loose(struct spok_engine *e, const char *ns, const char *app,
+			     const char *id, bool files, bool direct)
+{
+	char *cm;
+
+	if (files) {
+		cm = spok_ship_configmap_name(app);
+		delete_cm_loose(e, ns, cm, id);
+		free(cm);
+	}
+	if (direct) {
+		cm = spok_direct_configmap_name(app);
+		delete_cm_loose(e, ns, cm, id);
+		free(cm);
+	}
+}
+
+/* Everything of attempt app (direct: ConfigMaps, Service, driver pod), fire and forget. */
+static void delete_all_loose(struct spok_engine *e, const char *ns, const char *app,
+			     const char *id, bool files, bool direct)
+{
+	char *svc, *pod;
+
+	delete_cms_loose(e, ns, app, id, files, direct);
+	if (!direct) {
+		delete_loose(e, ns, app);
+		return;
+	}
+	svc = spok_direct_service_name(app);
+	pod = pod_name_of(app);
+	delete_loose_of(e, &SERVICES, ns, svc);
+	delete_loose_of(e, &PODS, ns, pod);
+	free(pod);
+	free(svc);
+}
+
 /* The failed attempt's objects (delete_failed, the SUBMITTED deadline). */
 static void delete_old(struct eng_exec *ex)
 {
-	if (ships(ex))
-		delete_cm_loose(ex->e, ex->x.namespace_, ex->x.resource_name, ex->x.id);
-	delete_loose(ex->e, ex->x.namespace_, ex->x.resource_name);
+	delete_all_loose(ex->e, ex->x.namespace_, ex->x.resource_name, ex->x.id, ships(ex),
+			 ex->direct);
 }
 
+/* A teardown DELETE answered; ex->req names the object. */
 static void on_deleted(void *data, const struct kube_resp *resp)
 {
 	struct eng_exec *ex = data;
@@ -518,35 +586,45 @@ static void on_deleted(void *data, const struct kube_resp *resp)
 		return;
 	if (!ok)
 		log_warn("engine: %s: %s; retrying", ex->x.id, resp->message);
-	(void)delete_answer(ex, SPOK_RC_APP, ok);
-}
-
-static void on_cm_deleted(void *data, const struct kube_resp *resp)
-{
-	struct eng_exec *ex = data;
-	bool ok = resp->code == 0 || resp->code == SPOK_ENOTFOUND;
-
-	if (!call_back(ex))
-		return;
-	if (!ok)
-		log_warn("engine: %s: %s; retrying", ex->x.id, resp->message);
-	(void)delete_answer(ex, SPOK_RC_CM, ok);
+	(void)delete_answer(ex, ex->req, ok);
 }
 
 /* Teardown DELETE of one object (the reconciler orders them). */
 static enum act send_delete(struct eng_exec *ex, enum spok_rc_object obj)
 {
+	const char *ns = ex->x.namespace_, *app = ex->x.resource_name;
+	struct kube_client *kc = ex->e->o.client;
 	struct spok_err err = {0};
+	char *name = NULL;
 	int result;
 
-	if (obj == SPOK_RC_CM) {
-		result = delete_cm(ex->e, ex->x.namespace_, ex->x.resource_name, ex->x.id,
-				   on_cm_deleted, ex, &err);
-	} else {
+	ex->req = obj;
+	switch (obj) {
+	case SPOK_RC_CM:
+	case SPOK_RC_CONF:
+		name = obj == SPOK_RC_CM ? spok_ship_configmap_name(app)
+					 : spok_direct_configmap_name(app);
+		result = delete_cm(ex->e, ns, name, ex->x.id, on_deleted, ex, &err);
+		break;
+	case SPOK_RC_SVC:
 		ex->e->stats.deletes++;
-		result = kube_delete(ex->e->o.client, &SPARKAPPS, ex->x.namespace_,
-				     ex->x.resource_name, "Background", NULL, on_deleted, ex, &err);
+		name = spok_direct_service_name(app);
+		result = kube_delete(kc, &SERVICES, ns, name, NULL, NULL, on_deleted, ex, &err);
+		break;
+	case SPOK_RC_APP:
+	default:
+		ex->e->stats.deletes++;
+		if (ex->direct) {
+			name = pod_name_of(app);
+			result = kube_delete(kc, &PODS, ns, name, "Background", NULL, on_deleted, ex,
+					     &err);
+		} else {
+			result = kube_delete(kc, &SPARKAPPS, ns, app, "Background", NULL, on_deleted,
+					     ex, &err);
+		}
+		break;
 	}
+	free(name);
 	if (result != 0) {
 		log_warn("engine: %s: %s; retrying", ex->x.id, err.msg);
 		return delete_answer(ex, obj, false);
@@ -560,11 +638,23 @@ static bool ours(const struct eng_exec *ex, const json_t *obj)
 	return str_eq(app_label(obj, SPOK_LABEL_EXECUTION), ex->x.id);
 }
 
+static void replay_pod(struct eng_exec *ex);
+
+/* The pod's uid, the owner of a direct attempt's ConfigMaps and Service. */
+static void note_pod_uid(struct eng_exec *ex, const json_t *pod)
+{
+	const char *uid = json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid"));
+
+	if (uid != NULL && uid[0] != '\0')
+		set_str(&ex->pod_uid, uid);
+}
+
 /* After a 409: the object of that name is adopted only if it carries this execution's
- * label. */
+ * label (the SparkApplication, or direct's driver pod). */
 static void on_got_existing(void *data, const struct kube_resp *resp)
 {
 	struct eng_exec *ex = data;
+	char *what;
 
 	if (!call_back(ex))
 		return;
@@ -577,18 +667,37 @@ static void on_got_existing(void *data, const struct kube_resp *resp)
 		return;
 	}
 	if (!ours(ex, resp->body)) {
-		(void)answer(ex, SPOK_RC_APP, SPOK_RC_CONFLICT_NOT_OURS, NULL);
+		what = ex->direct ? xasprintf("Pod %s/%s", ex->x.namespace_, ex->driver_pod) : NULL;
+		(void)answer(ex, SPOK_RC_APP, SPOK_RC_CONFLICT_NOT_OURS, what);
+		free(what);
 		return;
 	}
 	ex->e->stats.adopted_409++;
+	if (ex->direct)
+		note_pod_uid(ex, resp->body);
 	if (answer(ex, SPOK_RC_APP, SPOK_RC_CONFLICT_OURS, NULL) != ACT_GONE)
 		handle_fetched(ex, resp->body);
 }
 
-static void on_cm_existing(void *data, const struct kube_resp *resp)
+/* The name of object obj of the current attempt (not the followed one). Heap. */
+static char *aux_name(const struct eng_exec *ex, enum spok_rc_object obj)
+{
+	const char *app = ex->x.resource_name;
+
+	if (obj == SPOK_RC_CM)
+		return spok_ship_configmap_name(app);
+	if (obj == SPOK_RC_CONF)
+		return spok_direct_configmap_name(app);
+	return spok_direct_service_name(app);
+}
+
+/* The GET after a 409 of a ConfigMap or Service (ex->req). */
+static void on_aux_existing(void *data, const struct kube_resp *resp)
 {
 	struct eng_exec *ex = data;
+	enum spok_rc_object obj;
 	enum spok_rc_answer a;
+	char *name, *what = NULL;
 
 	if (!call_back(ex))
 		return;
@@ -598,7 +707,22 @@ static void on_cm_existing(void *data, const struct kube_resp *resp)
 		a = SPOK_RC_UNAVAILABLE;
 	else
 		a = ours(ex, resp->body) ? SPOK_RC_CONFLICT_OURS : SPOK_RC_CONFLICT_NOT_OURS;
-	(void)answer(ex, SPOK_RC_CM, a, resp->code != 0 ? resp->message : NULL);
+	if (a == SPOK_RC_CONFLICT_NOT_OURS && ex->req != SPOK_RC_CM) {
+		name = aux_name(ex, ex->req);
+		what = xasprintf("%s %s/%s", ex->req == SPOK_RC_SVC ? "Service" : "ConfigMap",
+				 ex->x.namespace_, name);
+		free(name);
+	}
+	obj = ex->req;
+	if (answer(ex, obj, a, resp->code != 0 ? resp->message : what) != ACT_GONE &&
+	    obj == SPOK_RC_SVC)
+		replay_pod(ex);
+	free(what);
+}
+
+static const struct kube_gvr *aux_gvr(enum spok_rc_object obj)
+{
+	return obj == SPOK_RC_SVC ? &SERVICES : &CONFIGMAPS;
 }
 
 /* GET the object that answered 409, to see whose it is. */
@@ -607,12 +731,16 @@ static enum act send_get_owner(struct eng_exec *ex, enum spok_rc_object obj)
 	struct spok_err err = {0};
 	int result;
 
-	if (obj == SPOK_RC_CM) {
-		char *cm = spok_ship_configmap_name(ex->x.resource_name);
+	ex->req = obj;
+	if (obj != SPOK_RC_APP) {
+		char *name = aux_name(ex, obj);
 
-		result = kube_get(ex->e->o.client, &CONFIGMAPS, ex->x.namespace_, cm, on_cm_existing,
-				  ex, &err);
-		free(cm);
+		result = kube_get(ex->e->o.client, aux_gvr(obj), ex->x.namespace_, name,
+				  on_aux_existing, ex, &err);
+		free(name);
+	} else if (ex->direct) {
+		result = kube_get(ex->e->o.client, &PODS, ex->x.namespace_, ex->driver_pod,
+				  on_got_existing, ex, &err);
 	} else {
 		result = kube_get(ex->e->o.client, &SPARKAPPS, ex->x.namespace_, ex->x.resource_name,
 				  on_got_existing, ex, &err);
@@ -623,24 +751,13 @@ static enum act send_get_owner(struct eng_exec *ex, enum spok_rc_object obj)
 	return ACT_NEXT;
 }
 
-/* The SparkApplication owns its ConfigMap from now on (garbage collection when a kept one
- * is deleted by hand); spok deletes it itself at teardown and does not wait for this. */
-static void own_cm(struct eng_exec *ex, const json_t *app)
+/* A merge patch of a ConfigMap's ownerReferences, fire and forget. */
+static void own_loose(struct eng_exec *ex, const char *cm, json_t *refs)
 {
-	const json_t *md = json_object_get(app, "metadata");
-	const char *uid = json_string_value(json_object_get(md, "uid"));
-	struct loose_delete *d;
+	struct loose_delete *d = xmalloc(sizeof(*d));
 	struct spok_err err = {0};
-	char *cm;
-	json_t *patch;
+	json_t *patch = json_pack("{s:{s:O}}", "metadata", "ownerReferences", refs);
 
-	if (uid == NULL)
-		return;
-	cm = spok_ship_configmap_name(ex->x.resource_name);
-	patch = json_pack("{s:{s:[{s:s,s:s,s:s,s:s}]}}", "metadata", "ownerReferences",
-			  "apiVersion", SPOK_SPARKAPP_API_VERSION, "kind", "SparkApplication",
-			  "name", ex->x.resource_name, "uid", uid);
-	d = xmalloc(sizeof(*d));
 	d->e = ex->e;
 	if (kube_patch_merge(ex->e->o.client, &CONFIGMAPS, ex->x.namespace_, cm, NULL, patch,
 			     loose_deleted, d, &err) == 0) {
@@ -651,6 +768,24 @@ static void own_cm(struct eng_exec *ex, const json_t *app)
 		free(d);
 	}
 	json_decref(patch);
+}
+
+/* The SparkApplication owns its ConfigMap from now on (garbage collection when a kept one
+ * is deleted by hand); spok deletes it itself at teardown and does not wait for this. */
+static void own_cm(struct eng_exec *ex, const json_t *app)
+{
+	const json_t *md = json_object_get(app, "metadata");
+	const char *uid = json_string_value(json_object_get(md, "uid"));
+	char *cm;
+	json_t *refs;
+
+	if (uid == NULL)
+		return;
+	cm = spok_ship_configmap_name(ex->x.resource_name);
+	refs = json_pack("[{s:s,s:s,s:s,s:s}]", "apiVersion", SPOK_SPARKAPP_API_VERSION, "kind",
+			 "SparkApplication", "name", ex->x.resource_name, "uid", uid);
+	own_loose(ex, cm, refs);
+	json_decref(refs);
 	free(cm);
 }
 
@@ -666,22 +801,55 @@ static void on_created(void *data, const struct kube_resp *resp)
 		return;
 	}
 	crash_point("after-create");
-	if (ex->rc.cm_ok)
+	if (ex->direct)
+		note_pod_uid(ex, resp->body);
+	else if (ex->rc.cm_ok)
 		own_cm(ex, resp->body);
 	seen = ex->seen;
 	ex->seen = NULL;
 	if (answer(ex, SPOK_RC_APP, SPOK_RC_CREATED, NULL) != ACT_GONE && seen)
-		handle_app(ex, seen);
+		handle_obj(ex, seen);
 	json_decref(seen);
 }
 
+/* A ConfigMap's (ex->req) create answered. */
 static void on_cm_created(void *data, const struct kube_resp *resp)
 {
 	struct eng_exec *ex = data;
 
 	if (!call_back(ex))
 		return;
-	(void)answer(ex, SPOK_RC_CM, answer_of(ex, resp), resp->message);
+	if (resp->code == 0 && ex->req == SPOK_RC_CONF)
+		crash_point("after-conf");
+	(void)answer(ex, ex->req, answer_of(ex, resp), resp->message);
+}
+
+/* Direct, after an answer about the Service: the newest copy of the pod (seen meanwhile,
+ * else the last one) is handled again, since what the reconciler makes of a pending pod
+ * (ErrImagePull, Unschedulable) waits for no request of the attempt in flight. */
+static void replay_pod(struct eng_exec *ex)
+{
+	json_t *pod = ex->seen ? ex->seen : json_incref(ex->pod);
+
+	ex->seen = NULL;
+	if (pod != NULL && ex->inflight)
+		set_seen(ex, pod);
+	else if (pod != NULL)
+		handle_obj(ex, pod);
+	json_decref(pod);
+}
+
+/* Direct: the Service's create answered. */
+static void on_svc_created(void *data, const struct kube_resp *resp)
+{
+	struct eng_exec *ex = data;
+
+	if (!call_back(ex))
+		return;
+	if (resp->code == 0)
+		crash_point("after-service");
+	if (answer(ex, SPOK_RC_SVC, answer_of(ex, resp), resp->message) != ACT_GONE)
+		replay_pod(ex);
 }
 
 static void fill_spark_version(const struct spok_engine *e, json_t *app)
@@ -731,18 +899,33 @@ static int build_for(const struct spok_engine *e, const struct spok_task *t, con
 	return result;
 }
 
-/* The current attempt's object, built once per attempt (ex->app). */
+/* Direct: what spark-submit would create from app (pure core). */
+static int build_direct(const struct spok_engine *e, const json_t *app, struct spok_direct *d,
+			struct spok_err *err)
+{
+	struct spok_direct_opts o = {.spark_version = e->o.spark_version && e->o.spark_version[0]
+							      ? e->o.spark_version : NULL};
+
+	return spok_direct_build(app, &o, d, err);
+}
+
+/* The current attempt's objects, built once per attempt (ex->app; direct: ex->d too). */
 static int build_app(struct eng_exec *ex, struct spok_err *err)
 {
-	if (ex->app != NULL)
+	int result;
+
+	if (ex->app != NULL && (!ex->direct || ex->d.pod != NULL))
 		return 0;
 	if (!ex->have_task)
 		return spok_err_set(err, SPOK_EINVAL,
 				    "execution %s: the task could not be loaded again (%s); "
 				    "run the job again", ex->x.id,
 				    ex->load_error ? ex->load_error : "no task source");
-	return build_for(ex->e, &ex->task, ex->x.id, ex->x.namespace_, ex->x.attempt, &ex->app,
-			 err);
+	if (ex->app == NULL &&
+	    (result = build_for(ex->e, &ex->task, ex->x.id, ex->x.namespace_, ex->x.attempt,
+				&ex->app, err)) != 0)
+		return result;
+	return ex->direct ? build_direct(ex->e, ex->app, &ex->d, err) : 0;
 }
 
 static enum act send_cm_create(struct eng_exec *ex)
@@ -768,19 +951,69 @@ static enum act send_cm_create(struct eng_exec *ex)
 	return ACT_NEXT;
 }
 
+/* Direct: the Service, created with the driver pod as its owner; the ConfigMaps get the
+ * same owner reference now (a merge patch works on an immutable ConfigMap: metadata only).
+ * Sent again after a re-adoption: both are idempotent. */
+static enum act send_svc_create(struct eng_exec *ex)
+{
+	struct spok_err err = {0};
+	json_t *svc, *refs;
+	char *cm;
+	int result;
+
+	if (ex->pod_uid == NULL) /* not seen yet: the tick asks again */
+		return answer(ex, SPOK_RC_SVC, SPOK_RC_UNAVAILABLE, "the driver pod's uid is not known yet");
+	refs = spok_direct_owner_refs(ex->driver_pod, ex->pod_uid);
+	cm = spok_direct_configmap_name(ex->x.resource_name);
+	own_loose(ex, cm, refs);
+	free(cm);
+	if (ships(ex)) {
+		cm = spok_ship_configmap_name(ex->x.resource_name);
+		own_loose(ex, cm, refs);
+		free(cm);
+	}
+	svc = json_deep_copy(ex->d.service);
+	json_object_set(json_object_get(svc, "metadata"), "ownerReferences", refs);
+	json_decref(refs);
+	/* ex->seen is kept: a copy of the pod the watch sent during the GET this Service
+	 * follows is handled after it (handle_fetched), later ones by replay_pod. */
+	ex->e->stats.creates++;
+	result = kube_create(ex->e->o.client, &SERVICES, ex->x.namespace_, svc, on_svc_created, ex,
+			     &err);
+	json_decref(svc);
+	if (result != 0)
+		return answer(ex, SPOK_RC_SVC, SPOK_RC_UNAVAILABLE, err.msg);
+	sent(ex);
+	return ACT_NEXT;
+}
+
 static enum act send_create(struct eng_exec *ex, enum spok_rc_object obj)
 {
 	struct spok_err err = {0};
+	const json_t *body;
+	const struct kube_gvr *gvr = &SPARKAPPS;
+	kube_done_cb cb = on_created;
 
 	if (build_app(ex, &err) != 0)
 		return bad_task(ex, err.msg);
+	body = ex->app; /* built just now after a re-adoption */
+	ex->req = obj;
 	if (obj == SPOK_RC_CM)
 		return send_cm_create(ex);
+	if (obj == SPOK_RC_SVC)
+		return send_svc_create(ex);
+	if (obj == SPOK_RC_CONF) {
+		body = ex->d.configmap;
+		gvr = &CONFIGMAPS;
+		cb = on_cm_created;
+	} else if (ex->direct) {
+		body = ex->d.pod;
+		gvr = &PODS;
+	}
 	set_seen(ex, NULL); /* only copies seen while this create is in flight count */
 	ex->e->stats.creates++;
-	if (kube_create(ex->e->o.client, &SPARKAPPS, ex->x.namespace_, ex->app, on_created, ex,
-			&err) != 0)
-		return answer(ex, SPOK_RC_APP, SPOK_RC_UNAVAILABLE, err.msg);
+	if (kube_create(ex->e->o.client, gvr, ex->x.namespace_, body, cb, ex, &err) != 0)
+		return answer(ex, obj, SPOK_RC_UNAVAILABLE, err.msg);
 	sent(ex);
 	return ACT_NEXT;
 }
@@ -863,10 +1096,16 @@ static void on_adopt_get(void *data, const struct kube_resp *resp)
 static enum act adopt_get(struct eng_exec *ex)
 {
 	struct spok_err err = {0};
+	int result;
 
 	set_seen(ex, NULL); /* only copies seen while this GET is in flight count */
-	if (kube_get(ex->e->o.client, &SPARKAPPS, ex->x.namespace_, ex->x.resource_name,
-		     on_adopt_get, ex, &err) != 0)
+	if (ex->direct)
+		result = kube_get(ex->e->o.client, &PODS, ex->x.namespace_, ex->driver_pod,
+				  on_adopt_get, ex, &err);
+	else
+		result = kube_get(ex->e->o.client, &SPARKAPPS, ex->x.namespace_,
+				  ex->x.resource_name, on_adopt_get, ex, &err);
+	if (result != 0)
 		return step_kind(ex, SPOK_RC_EV_GET_FAILED) ? ACT_STOP : ACT_GONE;
 	sent(ex);
 	return ACT_NEXT;
@@ -874,12 +1113,20 @@ static enum act adopt_get(struct eng_exec *ex)
 
 /* ---- attempts ---- */
 
+/* Direct: the followed pod's name, from the attempt's resource name. */
+static void set_direct_names(struct eng_exec *ex)
+{
+	free(ex->driver_pod);
+	ex->driver_pod = ex->x.resource_name ? pod_name_of(ex->x.resource_name) : NULL;
+}
+
 static void reset_attempt(struct spok_execution *x, uint32_t attempt)
 {
 	x->attempt = attempt;
 	x->phase = SPOK_PHASE_QUEUED;
 	x->phase_version = 0;
-	set_str(&x->reason, "creating SparkApplication");
+	set_str(&x->reason, spok_execution_direct(x) ? "creating the driver pod"
+						     : "creating SparkApplication");
 	set_str(&x->error_message, NULL);
 	set_str(&x->spark_app_id, NULL);
 	set_str(&x->ui_url, NULL);
@@ -903,9 +1150,17 @@ static enum act new_attempt(struct eng_exec *ex)
 	ex->pod_warned = false;
 	json_decref(ex->app);
 	ex->app = NULL;
+	spok_direct_free(&ex->d);
+	set_str(&ex->pod_uid, NULL);
+	json_decref(ex->pod);
+	ex->pod = NULL;
+	json_decref(ex->executors);
+	ex->executors = NULL;
 	if (build_app(ex, &err) != 0)
 		return bad_task(ex, err.msg);
 	set_str(&ex->x.resource_name, app_name(ex->app));
+	if (ex->direct)
+		set_direct_names(ex);
 	if (save(ex, &err) != 0) {
 		store_failed(ex, &err);
 		return ACT_GONE;
@@ -1044,7 +1299,8 @@ static enum act perform(struct eng_exec *ex, const struct spok_rc_actions *out)
 			delete_old(ex);
 			break;
 		case SPOK_RC_DELETE_CM:
-			delete_cm_loose(ex->e, ex->x.namespace_, ex->x.resource_name, ex->x.id);
+			delete_cms_loose(ex->e, ex->x.namespace_, ex->x.resource_name, ex->x.id,
+					 ships(ex), ex->direct);
 			break;
 		case SPOK_RC_NEW_ATTEMPT:
 			r = new_attempt(ex);
@@ -1064,72 +1320,116 @@ static enum act perform(struct eng_exec *ex, const struct spok_rc_actions *out)
 
 /* ---- watches ---- */
 
+/* The execution following object `name` of namespace ns: a SparkApplication (direct false)
+ * or a driver pod (direct true). */
 static struct eng_exec *find_exec(struct spok_engine *e, const struct eng_ns *ns,
-				  const char *name)
+				  const char *name, bool direct)
 {
 	for (struct eng_exec *ex = e->execs; ex; ex = ex->next)
-		if (ex->ns == ns && name && str_eq(ex->x.resource_name, name))
+		if (ex->ns == ns && name && ex->direct == direct &&
+		    str_eq(direct ? ex->driver_pod : ex->x.resource_name, name))
 			return ex;
 	return NULL;
 }
 
 /* An object in the list that no tracked execution follows: a teardown cut short by a
- * crash leaves one behind; delete it under the same keep rules. */
-static void cleanup_leftover(struct spok_engine *e, struct eng_ns *ns, const json_t *app)
+ * crash leaves one behind; delete it under the same keep rules. A direct one is a driver
+ * pod; the SparkApplication name is its spark-app-name label. */
+static void cleanup_leftover(struct spok_engine *e, struct eng_ns *ns, const json_t *obj,
+			     bool direct)
 {
-	const char *id = app_label(app, SPOK_LABEL_EXECUTION);
-	const char *name = app_name(app);
+	const char *id = app_label(obj, SPOK_LABEL_EXECUTION);
+	const char *name = direct ? app_label(obj, "spark-app-name") : app_name(obj);
 	struct spok_execution x = {0};
 
 	if (id == NULL || name == NULL || spok_store_get(e->o.store, id, &x, NULL) != 0)
 		return;
 	if (str_eq(x.backend, e->cluster) && str_eq(x.resource_name, name) &&
-	    spok_phase_terminal(x.phase) && !spok_engine_needs_work(&x) &&
-	    !spok_rc_keeps(&e->rc, x.phase)) {
-		if (e->o.ship_local_files)
-			delete_cm_loose(e, ns->name, name, id);
-		delete_loose(e, ns->name, name);
-	}
+	    spok_execution_direct(&x) == direct && spok_phase_terminal(x.phase) &&
+	    !spok_engine_needs_work(&x) && !spok_rc_keeps(&e->rc, x.phase))
+		delete_all_loose(e, ns->name, name, id, e->o.ship_local_files, direct);
 	spok_execution_free(&x);
 }
 
-static void on_relist(struct spok_engine *e, struct eng_ns *ns, const json_t *list)
+static bool is_executor(const json_t *pod)
+{
+	return str_eq(app_label(pod, "spark-role"), "executor");
+}
+
+/* An executor pod of a direct attempt we follow: its state for the executor log links. The
+ * driver pod's status is mapped again when the set changed. */
+static void note_executor(struct spok_engine *e, const json_t *pod, bool replay)
+{
+	const char *id = app_label(pod, SPOK_LABEL_EXECUTION), *name = app_name(pod);
+	const char *state = spok_executor_pod_state(pod);
+	struct eng_exec *ex;
+
+	if (id == NULL || name == NULL)
+		return;
+	for (ex = e->execs; ex; ex = ex->next)
+		if (ex->direct && str_eq(ex->x.id, id))
+			break;
+	if (ex == NULL || ex->pod == NULL ||
+	    !str_eq(app_label(pod, "spark-app-selector"), app_label(ex->pod, "spark-app-selector")))
+		return;
+	if (ex->executors == NULL)
+		ex->executors = json_object();
+	if (str_eq(json_string_value(json_object_get(ex->executors, name)), state))
+		return;
+	json_object_set_new(ex->executors, name, json_string(state));
+	if (replay && !ex->inflight && ex->rc.stage == SPOK_RC_STAGE_TRACKING) {
+		json_t *p = json_incref(ex->pod);
+
+		handle_obj(ex, p);
+		json_decref(p);
+	}
+}
+
+static void on_relist(struct spok_engine *e, struct eng_ns *ns, const json_t *list, bool direct)
 {
 	const json_t *items = json_object_get(list, "items");
 	struct eng_exec *ex, *next;
 	size_t i;
 	json_t *app;
 
-	bool first = !ns->listed;
+	bool first = direct ? !ns->plisted : !ns->listed;
 
+	if (direct) /* the executors first: the drivers' links then name them */
+		json_array_foreach(items, i, app)
+			if (is_executor(app))
+				note_executor(e, app, false);
 	json_array_foreach(items, i, app) {
-		ex = find_exec(e, ns, app_name(app));
+		if (direct && is_executor(app))
+			continue;
+		ex = find_exec(e, ns, app_name(app), direct);
 		if (ex != NULL && !ex->inflight)
-			handle_app(ex, app);
+			handle_obj(ex, app);
 		else if (ex != NULL)
 			set_seen(ex, app);
 		else if (ex == NULL && first)
-			cleanup_leftover(e, ns, app);
+			cleanup_leftover(e, ns, app, direct);
 	}
-	ns->listed = true;
+	if (direct)
+		ns->plisted = true;
+	else
+		ns->listed = true;
 	for (ex = e->execs; ex; ex = next) {
 		struct spok_rc_event ev = {.kind = SPOK_RC_EV_NOT_LISTED, .first_list = first};
 		bool present = false;
 
 		next = ex->next;
-		if (ex->ns != ns || ex->inflight)
+		if (ex->ns != ns || ex->inflight || ex->direct != direct)
 			continue;
 		json_array_foreach(items, i, app)
-			if (str_eq(app_name(app), ex->x.resource_name))
+			if (str_eq(app_name(app), direct ? ex->driver_pod : ex->x.resource_name))
 				present = true;
 		if (!present)
 			(void)step(ex, &ev);
 	}
 }
 
-static void on_watch(void *data, const struct kube_event *ev)
+static void on_any_watch(struct eng_ns *ns, const struct kube_event *ev, bool direct)
 {
-	struct eng_ns *ns = data;
 	struct spok_engine *e = ns->e;
 	struct eng_exec *ex;
 
@@ -1137,11 +1437,15 @@ static void on_watch(void *data, const struct kube_event *ev)
 	case KUBE_EVENT_ADDED:
 	case KUBE_EVENT_MODIFIED:
 		e->stats.events++;
-		ex = find_exec(e, ns, app_name(ev->object));
+		if (direct && is_executor(ev->object)) {
+			note_executor(e, ev->object, true);
+			return;
+		}
+		ex = find_exec(e, ns, app_name(ev->object), direct);
 		if (ex == NULL)
 			return;
 		if (!ex->inflight) {
-			handle_app(ex, ev->object);
+			handle_obj(ex, ev->object);
 			return;
 		}
 		set_seen(ex, ev->object); /* the create answer is still on its way */
@@ -1152,13 +1456,15 @@ static void on_watch(void *data, const struct kube_event *ev)
 		return;
 	case KUBE_EVENT_DELETED:
 		e->stats.events++;
-		ex = find_exec(e, ns, app_name(ev->object));
+		if (direct && is_executor(ev->object))
+			return; /* Spark removes its executors; their last state stays */
+		ex = find_exec(e, ns, app_name(ev->object), direct);
 		if (ex != NULL && ours(ex, ev->object))
 			(void)step_kind(ex, SPOK_RC_EV_DELETED);
 		return;
 	case KUBE_EVENT_RELIST:
 		e->stats.relists++;
-		on_relist(e, ns, ev->object);
+		on_relist(e, ns, ev->object, direct);
 		return;
 	case KUBE_EVENT_ERROR:
 		log_info("engine: watch %s: %s", ns->name, ev->message);
@@ -1168,27 +1474,51 @@ static void on_watch(void *data, const struct kube_event *ev)
 	}
 }
 
-static struct eng_ns *ensure_ns(struct spok_engine *e, const char *name, struct spok_err *err)
+static void on_watch(void *data, const struct kube_event *ev)
+{
+	on_any_watch(data, ev, false);
+}
+
+static void on_pod_watch(void *data, const struct kube_event *ev)
+{
+	on_any_watch(data, ev, true);
+}
+
+/* The namespace's watch for executions of this kind, started once. */
+static struct eng_ns *ensure_ns(struct spok_engine *e, const char *name, bool direct,
+				struct spok_err *err)
 {
 	struct kube_watch_opts wo = {0};
 	struct eng_ns *ns;
+	bool fresh = false;
 
 	for (ns = e->nss; ns; ns = ns->next)
 		if (strcmp(ns->name, name) == 0)
-			return ns;
-	ns = xcalloc(1, sizeof(*ns));
-	ns->e = e;
-	ns->name = xstrdup(name);
+			break;
+	if (ns == NULL) {
+		ns = xcalloc(1, sizeof(*ns));
+		ns->e = e;
+		ns->name = xstrdup(name);
+		fresh = true;
+	}
+	if (direct ? ns->pw != NULL : ns->w != NULL)
+		return ns;
 	wo.label_selector = SPOK_LABEL_EXECUTION;
 	wo.timeout_s = e->o.watch_timeout_s;
-	if (kube_watch_start(e->o.client, &SPARKAPPS, name, &wo, on_watch, ns, &ns->w, err) != 0) {
-		free(ns->name);
-		free(ns);
+	if (kube_watch_start(e->o.client, direct ? &PODS : &SPARKAPPS, name, &wo,
+			     direct ? on_pod_watch : on_watch, ns, direct ? &ns->pw : &ns->w,
+			     err) != 0) {
+		if (fresh) {
+			free(ns->name);
+			free(ns);
+		}
 		return NULL;
 	}
 	e->stats.watches++;
-	ns->next = e->nss;
-	e->nss = ns;
+	if (fresh) {
+		ns->next = e->nss;
+		e->nss = ns;
+	}
 	return ns;
 }
 
@@ -1261,24 +1591,61 @@ static void flyte_outcome(struct eng_exec *ex, const struct spok_flyte_outcome *
 	st->reason = o->reason;
 }
 
-/* Our object as seen (watch, list, GET): confirmed, mapped, and its status stepped. */
-static void handle_app(struct eng_exec *ex, const json_t *app)
+/* Direct: what the pending driver pod says of itself (the operator's mode reads it on a
+ * timer: spok_driver_pod_verdict, the same rules). */
+static void pod_verdict(struct eng_exec *ex, const json_t *pod)
+{
+	struct spok_rc_event ev = {.kind = SPOK_RC_EV_DRIVER_POD, .pod = SPOK_RC_POD_FINE};
+	char *msg = NULL;
+
+	switch (spok_driver_pod_verdict(pod, &msg)) {
+	case SPOK_POD_WAITING:
+		ev.pod = SPOK_RC_POD_WAITING;
+		break;
+	case SPOK_POD_BROKEN:
+		ev.pod = SPOK_RC_POD_BROKEN;
+		break;
+	case SPOK_POD_FINE:
+		break;
+	}
+	ev.message = msg;
+	(void)step(ex, &ev);
+	free(msg);
+}
+
+/* Our object as seen (watch, list, GET): confirmed, mapped, and its status stepped. It is
+ * the SparkApplication, or direct's driver pod (kept in ex->pod for the executor links). */
+static void handle_obj(struct eng_exec *ex, const json_t *app)
 {
 	struct spok_status prev = {0}, s = {0};
 	struct spok_err err = {0};
 	struct spok_rc_event ev = {.kind = SPOK_RC_EV_STATUS};
 	struct spok_flyte_outcome fo = {0};
+	const struct spok_task *t = ex->have_task ? &ex->task : NULL;
+	uint32_t attempt;
+	int result;
 
 	if (ex->rc.stage == SPOK_RC_STAGE_DELETING || ex->rc.stage == SPOK_RC_STAGE_DONE ||
 	    !ours(ex, app))
 		return;
+	if (ex->direct) {
+		json_t *keep = json_incref((json_t *)app); /* app may be ex->pod itself */
+
+		json_decref(ex->pod);
+		ex->pod = keep;
+		note_pod_uid(ex, app);
+	}
 	if (ex->rc.stage != SPOK_RC_STAGE_TRACKING && !step_kind(ex, SPOK_RC_EV_SEEN))
 		return;
 	prev.phase = ex->x.phase;
 	prev.phase_version = ex->x.phase_version;
 	prev.reason = ex->x.reason ? ex->x.reason : (char *)"";
-	if (spok_status_from_sparkapp(app, ex->have_task ? &ex->task : NULL, ex->e->o.platform, &prev,
-				      &s, &err) != 0) {
+	if (ex->direct)
+		result = spok_status_from_driver_pod(app, ex->executors, t, ex->e->o.platform, &prev,
+						     &s, &err);
+	else
+		result = spok_status_from_sparkapp(app, t, ex->e->o.platform, &prev, &s, &err);
+	if (result != 0) {
 		log_warn("engine: %s: %s", ex->x.id, err.msg);
 		return;
 	}
@@ -1299,7 +1666,10 @@ static void handle_app(struct eng_exec *ex, const json_t *app)
 		spok_fd_outcome(ex->e->o.platform, ex->x.id, ex->x.attempt, &fo);
 		flyte_outcome(ex, &fo, &ev.status);
 	}
-	(void)step(ex, &ev);
+	attempt = ex->x.attempt;
+	if (step(ex, &ev) && ex->direct && str_eq(s.app_state, "SUBMITTED") &&
+	    ex->x.attempt == attempt)
+		pod_verdict(ex, app);
 	spok_flyte_outcome_free(&fo); /* after the step: ev.status points into it */
 	spok_status_free(&s);
 }
@@ -1416,6 +1786,7 @@ void spok_engine_close(struct spok_engine *e)
 	for (ns = e->nss; ns; ns = nn) {
 		nn = ns->next;
 		kube_watch_stop(ns->w);
+		kube_watch_stop(ns->pw);
 		free(ns->name);
 		free(ns);
 	}
@@ -1458,8 +1829,8 @@ int spok_engine_submit(struct spok_engine *e, struct spok_task *t, const char *n
 /* Everything a submit needs before its row: flytekit's folder, the object, the shipped files,
  * the namespace's watch. On failure nothing is left behind (flytekit's folder is removed). */
 static int submit_prepare(struct spok_engine *e, const struct spok_task *t, const char *id,
-			  const char *ns, json_t **app, struct spok_ship *ship, struct eng_ns **wns,
-			  struct spok_err *err)
+			  const char *ns, json_t **app, struct spok_direct *d, struct spok_ship *ship,
+			  struct eng_ns **wns, struct spok_err *err)
 {
 	bool fd = spok_fd_applies(e->o.platform, t);
 	int result = SPOK_OK;
@@ -1472,12 +1843,16 @@ static int submit_prepare(struct spok_engine *e, const struct spok_task *t, cons
 	 * object is sent by the create. */
 	if (result == SPOK_OK)
 		result = build_for(e, t, id, ns, 0, app, err);
+	/* Direct: what spark-submit would refuse is refused here, before any row. */
+	if (result == SPOK_OK && e->o.direct)
+		result = build_direct(e, *app, d, err);
 	/* The files are read before anything is recorded or created: a bad one fails here. */
 	if (result == SPOK_OK && e->o.ship_local_files && task_has_local(t))
 		result = spok_ship_read(t, ship, err);
-	if (result == SPOK_OK && (*wns = ensure_ns(e, ns, err)) == NULL)
+	if (result == SPOK_OK && (*wns = ensure_ns(e, ns, e->o.direct, err)) == NULL)
 		result = SPOK_EAPI;
 	if (result != SPOK_OK) {
+		spok_direct_free(d);
 		spok_ship_free(ship);
 		json_decref(*app);
 		*app = NULL;
@@ -1494,6 +1869,7 @@ int spok_engine_submit_keyed(struct spok_engine *e, struct spok_task *t, const c
 	struct eng_exec *ex;
 	struct eng_ns *wns = NULL;
 	struct spok_ship ship = {0};
+	struct spok_direct d = {0};
 	json_t *app = NULL;
 	char id[SPOK_EXEC_ID_LEN + 1];
 	int result;
@@ -1502,12 +1878,15 @@ int spok_engine_submit_keyed(struct spok_engine *e, struct spok_task *t, const c
 		return spok_err_set(err, SPOK_EINTERNAL, "engine: bad submit arguments; please report");
 	if ((result = spok_store_new_id(id, sizeof(id), err)) != 0)
 		return result;
-	if ((result = submit_prepare(e, t, id, ns, &app, &ship, &wns, err)) != 0)
+	if ((result = submit_prepare(e, t, id, ns, &app, &d, &ship, &wns, err)) != 0)
 		return result;
 	ex = exec_new(e);
 	ex->ship = ship;
 	ex->ship_read = true;
 	ex->app = app;
+	ex->d = d;
+	ex->direct = e->o.direct;
+	ex->x.submission = e->o.direct ? xstrdup(SPOK_SUBMISSION_DIRECT) : NULL;
 	ex->x.id = xstrdup(id);
 	ex->x.task_name = xstrdup(t->name);
 	ex->x.project = xstrdup(t->project);
@@ -1522,6 +1901,8 @@ int spok_engine_submit_keyed(struct spok_engine *e, struct spok_task *t, const c
 	ex->x.supervisor_start = e->self.start;
 	reset_attempt(&ex->x, 0);
 	set_str(&ex->x.resource_name, app_name(app));
+	if (ex->direct)
+		set_direct_names(ex);
 	set_str(&ex->x.event_log_dir, app_event_log_dir(app));
 	/* Write-ahead: without this row nothing is created. */
 	if ((result = spok_store_insert(e->o.store, &ex->x, err)) != 0) {
@@ -1606,7 +1987,10 @@ static int adopt_exec(struct spok_engine *e, struct eng_exec *ex, struct spok_er
 		log_warn("engine: %s: cannot reload the task: %s", ex->x.id, lerr.msg);
 		ex->load_error = load_error_of(&ex->x, lerr.msg);
 	}
-	if ((ex->ns = ensure_ns(e, ex->x.namespace_, err)) == NULL) {
+	ex->direct = spok_execution_direct(&ex->x);
+	if (ex->direct)
+		set_direct_names(ex);
+	if ((ex->ns = ensure_ns(e, ex->x.namespace_, ex->direct, err)) == NULL) {
 		result = SPOK_EAPI;
 		goto fail;
 	}
@@ -1616,7 +2000,7 @@ static int adopt_exec(struct spok_engine *e, struct eng_exec *ex, struct spok_er
 	ex->x.supervisor_start = e->self.start;
 	link_exec(e, ex);
 	adopt_clock(ex);
-	ev.first_list = ex->ns->listed;
+	ev.first_list = ex->direct ? ex->ns->plisted : ex->ns->listed;
 	(void)step(ex, &ev);
 	return 0;
 fail:
@@ -1758,15 +2142,21 @@ static int watch_teardown_namespaces(struct spok_engine *e, struct spok_err *err
 {
 	struct spok_strv nss = {0};
 	uint32_t phases = 0;
-	int result;
+	int result = 0;
 
 	for (size_t p = 0; p < SPOK_STORE_NPHASES; p++)
 		if (spok_phase_terminal((enum spok_phase)p) && !spok_rc_keeps(&e->rc, (enum spok_phase)p))
 			phases |= SPOK_STORE_PHASE(p);
-	result = spok_store_namespaces(e->o.store, e->cluster, phases, &nss, err);
-	for (size_t i = 0; result == 0 && i < nss.len; i++)
-		(void)ensure_ns(e, nss.items[i], NULL);
-	spok_strv_free(&nss);
+	/* Each kind on its own watch: a cluster of direct runs alone may have no
+	 * SparkApplication kind to list. */
+	for (int k = 0; result == 0 && k < 2; k++) {
+		bool direct = k == 1;
+
+		result = spok_store_namespaces(e->o.store, e->cluster, phases, direct, &nss, err);
+		for (size_t i = 0; result == 0 && i < nss.len; i++)
+			(void)ensure_ns(e, nss.items[i], direct, NULL);
+		spok_strv_free(&nss);
+	}
 	return result;
 }
 
@@ -1806,6 +2196,11 @@ int spok_engine_abort(struct spok_engine *e, const char *id, struct spok_err *er
 	return 0;
 }
 
+bool spok_engine_direct(const struct spok_engine *e)
+{
+	return e->o.direct;
+}
+
 size_t spok_engine_active(const struct spok_engine *e)
 {
 	return e->stats.active;
@@ -1816,7 +2211,7 @@ bool spok_engine_idle(const struct spok_engine *e)
 	if (e->stats.active > 0 || e->loose > 0)
 		return false;
 	for (const struct eng_ns *ns = e->nss; ns; ns = ns->next)
-		if (!ns->listed)
+		if ((ns->w && !ns->listed) || (ns->pw && !ns->plisted))
 			return false;
 	return true;
 }
@@ -1835,10 +2230,19 @@ void spok_engine_stats(const struct spok_engine *e, struct spok_engine_stats *ou
 {
 	*out = e->stats;
 	out->loose = (size_t)e->loose;
+	out->inflight = 0;
+	for (const struct eng_exec *ex = e->execs; ex; ex = ex->next)
+		out->inflight += ex->inflight;
 	for (const struct eng_ns *ns = e->nss; ns; ns = ns->next) {
-		struct kube_watch_stats ws;
+		const struct kube_watch *ws[2] = {ns->w, ns->pw};
 
-		kube_watch_stats(ns->w, &ws);
-		out->watch_connects += ws.connects;
+		for (size_t i = 0; i < 2; i++) {
+			struct kube_watch_stats st;
+
+			if (ws[i] == NULL)
+				continue;
+			kube_watch_stats(ws[i], &st);
+			out->watch_connects += st.connects;
+		}
 	}
 }

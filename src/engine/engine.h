@@ -2,7 +2,8 @@
  *
  * One struct spok_engine per (cluster, process), on the loop of its kube_client. It keeps
  * ONE shared watch per namespace on sparkapplications carrying the label
- * SPOK_LABEL_EXECUTION (= execution id) and dispatches events to executions by name; there
+ * SPOK_LABEL_EXECUTION (= execution id), and for direct submission one on pods with that
+ * label, and dispatches events to executions by name; there
  * is no per-job polling of SparkApplications. A periodic local tick checks abort requests in
  * the store, task timeouts, the stuck-in-SUBMITTED deadline and backoff deadlines. Its one
  * API call: while an object is SUBMITTED (the operator waits for its driver pod and reports
@@ -41,9 +42,20 @@
  * driver on the loop. A store write that fails stops the engine from following that
  * execution (SPOK_ENGINE_FAILED); a failed write-ahead never leads to a create.
  *
+ * Direct submission (opts.direct; docs/ARCHITECTURE.md "Direct submission"): an attempt is
+ * the conf ConfigMap <name>-conf, then the driver pod <name>-driver (the followed object:
+ * its row's started_ms is set once the pod is confirmed), then the headless Service created
+ * with the pod as its owner, the ConfigMaps getting the same owner reference by a merge
+ * patch; 409 on any of them = adopt if it carries our execution label. Status comes from
+ * the driver pod (spok_status_from_driver_pod) and executor log links from the executor pods
+ * the same watch sees. Teardown deletes ConfigMaps, Service, then the pod (Spark's executors
+ * are owned by it).
+ *
  * Test-only fault injection, compiled in only with the CMake option SPOK_TEST_HOOKS (test
  * builds): SPOK_CRASH_AT=<point> makes the process _exit(137) at that point: before-create (row committed, request not sent), after-create (201 received, not
- * recorded), running (RUNNING recorded), teardown (terminal phase recorded, DELETE not sent).
+ * recorded), running (RUNNING recorded), teardown (terminal phase recorded, DELETE not sent);
+ * direct only: after-conf (the conf ConfigMap's 201 received), after-service (the Service's
+ * 201 received).
  *
  * Ownership: the engine borrows client, store and platform (they must outlive it) and
  * copies everything else it keeps. Tasks come from load_task (the engine owns the filled
@@ -119,6 +131,11 @@ struct spok_engine_opts {
 	/* Ship local files in a ConfigMap (the CLI, whose user owns them). false: refuse tasks
 	 * with local paths (the daemon: a client's path names the daemon host's files). */
 	bool ship_local_files;
+	/* New submissions are direct (submission: direct): spok creates the conf ConfigMap, the
+	 * driver pod and its Service itself and follows the pod (one watch per namespace on
+	 * pods labelled SPOK_LABEL_EXECUTION). An adopted execution keeps the submission its
+	 * row records. */
+	bool direct;
 };
 
 struct spok_engine_stats {
@@ -134,6 +151,8 @@ struct spok_engine_stats {
 	size_t active;           /* executions tracked now */
 	size_t loose;            /* fire-and-forget requests in flight (old attempts' deletes,
 	                          * the ConfigMap's owner reference) */
+	size_t inflight;         /* followed executions with a request of theirs in flight (a
+	                          * direct attempt's Service after its pod) */
 };
 
 int spok_engine_new(const struct spok_engine_opts *o, struct spok_engine **out,
@@ -174,6 +193,8 @@ int spok_engine_adopt_all(struct spok_engine *e, size_t *n, struct spok_err *err
 int spok_engine_abort(struct spok_engine *e, const char *id, struct spok_err *err);
 
 size_t spok_engine_active(const struct spok_engine *e);
+/* New submissions are direct (opts.direct). */
+bool spok_engine_direct(const struct spok_engine *e);
 /* Nothing tracked, no cleanup DELETE in flight and every watched namespace listed once
  * (so leftovers of cut-short teardowns have been found): the caller may close. */
 bool spok_engine_idle(const struct spok_engine *e);

@@ -81,22 +81,50 @@ static void retry_later(struct step *st)
 	st->n->next_try_ms = st->now + next_backoff(st);
 }
 
-/* The ConfigMap goes first when the attempt ships files: the pods mount it. */
+/* What the attempt's followed object is called in reasons. */
+static const char *object_word(const struct spok_rc_state *n)
+{
+	return n->direct ? "driver pod" : "SparkApplication";
+}
+
+/* The ConfigMaps go first (the files one when the attempt ships files, then direct's conf):
+ * the pods mount them. */
 static void create(struct step *st)
 {
 	struct spok_rc_action *a = push(st, SPOK_RC_CREATE);
+	const struct spok_rc_state *n = st->n;
 
-	a->object = st->n->ships && !st->n->cm_ok ? SPOK_RC_CM : SPOK_RC_APP;
+	if (n->ships && !n->cm_ok)
+		a->object = SPOK_RC_CM;
+	else if (n->direct && !n->conf_ok)
+		a->object = SPOK_RC_CONF;
+	else
+		a->object = SPOK_RC_APP;
 	st->n->stage = SPOK_RC_STAGE_CREATING;
 }
 
-/* Teardown: the ConfigMap first, then the SparkApplication (a crash in between leaves the
- * SparkApplication, whose leftover cleanup takes both). */
+/* Direct: the driver's Service, once its owner (the pod) exists. */
+static void create_svc(struct step *st)
+{
+	push(st, SPOK_RC_CREATE)->object = SPOK_RC_SVC;
+	st->n->next_try_ms = 0;
+}
+
+/* Teardown: the ConfigMaps (and direct's Service) first, then the SparkApplication or
+ * driver pod (a crash in between leaves that object, whose leftover cleanup takes all). */
 static void delete_next(struct step *st)
 {
 	struct spok_rc_action *a = push(st, SPOK_RC_DELETE);
+	const struct spok_rc_state *n = st->n;
 
-	a->object = st->n->ships && !st->n->cm_gone ? SPOK_RC_CM : SPOK_RC_APP;
+	if (n->ships && !n->cm_gone)
+		a->object = SPOK_RC_CM;
+	else if (n->direct && !n->conf_gone)
+		a->object = SPOK_RC_CONF;
+	else if (n->direct && !n->svc_gone)
+		a->object = SPOK_RC_SVC;
+	else
+		a->object = SPOK_RC_APP;
 }
 
 static void done(struct step *st)
@@ -105,21 +133,24 @@ static void done(struct step *st)
 	push(st, SPOK_RC_DONE);
 }
 
-/* The object of the current attempt is confirmed to exist. */
+/* The object of the current attempt is confirmed to exist. A direct attempt's Service
+ * follows (again after a re-adoption: 409 ours is fine). */
 static void confirm(struct step *st)
 {
 	struct spok_rc_action *a;
 
 	st->n->stage = SPOK_RC_STAGE_TRACKING;
 	st->n->backoff_ms = 0;
-	if (st->n->confirmed)
-		return;
-	st->n->confirmed = true;
-	st->n->confirmed_at_ms = (int64_t)st->now;
-	a = record(st, st->n->phase == SPOK_PHASE_WAITING_FOR_RESOURCES ? SPOK_PHASE_QUEUED
-									: st->n->phase,
-		   "SparkApplication created");
-	a->stamp_started = true;
+	if (!st->n->confirmed) {
+		st->n->confirmed = true;
+		st->n->confirmed_at_ms = (int64_t)st->now;
+		a = record(st, st->n->phase == SPOK_PHASE_WAITING_FOR_RESOURCES ? SPOK_PHASE_QUEUED
+										: st->n->phase,
+			   st->n->direct ? "driver pod created" : "SparkApplication created");
+		a->stamp_started = true;
+	}
+	if (st->n->direct && !st->n->svc_ok)
+		create_svc(st);
 }
 
 /* Terminal phase: recorded first, then teardown (DELETE) or leave. */
@@ -132,9 +163,9 @@ static void finish(struct step *st, enum spok_phase ph, const char *reason,
 	a->set_error = error_message != NULL;
 	a->stamp_finished = true;
 	a->terminal = true;
-	/* A ConfigMap whose SparkApplication was never created (refused, name taken) has
-	 * nothing to keep it for. */
-	if (!del && st->n->cm_ok && !st->n->confirmed)
+	/* A ConfigMap whose SparkApplication (driver pod) was never created (refused, name
+	 * taken) has nothing to keep it for. */
+	if (!del && (st->n->cm_ok || st->n->conf_ok) && !st->n->confirmed)
 		push(st, SPOK_RC_DELETE_CM);
 	if (!del) {
 		done(st);
@@ -154,13 +185,17 @@ static void new_attempt(struct step *st)
 	n->attempt++;
 	n->phase = SPOK_PHASE_QUEUED;
 	n->phase_version = 0;
-	n->reason = "creating SparkApplication";
+	n->reason = n->direct ? "creating the driver pod" : "creating SparkApplication";
 	n->name = NULL; /* the driver names the new attempt's object */
 	n->confirmed = false;
 	n->confirmed_at_ms = 0;
 	n->app_state[0] = '\0';
 	n->cm_ok = false;
 	n->cm_gone = false;
+	n->conf_ok = false;
+	n->conf_gone = false;
+	n->svc_ok = false;
+	n->svc_gone = false;
 	n->backoff_ms = 0;
 	n->next_try_ms = 0;
 	n->pod_inflight = false;
@@ -190,11 +225,14 @@ static void fail_attempt(struct step *st, const char *reason, const char *error_
 	new_attempt(st);
 }
 
+/* A direct attempt's ConfigMaps and Service go with it (its driver pod owned them, but a
+ * crash may have come before the owner references). */
 static void deleted_externally(struct step *st)
 {
-	fail_attempt(st, fmt(st, "ResourceDeletedExternally: SparkApplication %s/%s was deleted "
-			     "by someone else", or_empty(st->n->ns), or_empty(st->n->name)),
-		     NULL, false);
+	fail_attempt(st, fmt(st, "ResourceDeletedExternally: %s %s/%s%s was deleted by someone "
+			     "else", object_word(st->n), or_empty(st->n->ns), or_empty(st->n->name),
+			     st->n->direct ? "-driver" : ""),
+		     NULL, st->n->direct);
 }
 
 /* The create is to be sent again later; the row says why only when that changed. */
@@ -206,29 +244,79 @@ static void create_retry(struct step *st, enum spok_phase ph, const char *reason
 		record(st, ph, reason);
 }
 
-static void on_create(struct step *st, const struct spok_rc_event *ev)
+static const char *name_taken(struct step *st, const struct spok_rc_event *ev)
 {
 	bool cm = ev->object == SPOK_RC_CM;
 
+	if (ev->message != NULL)
+		return fmt(st, "%s: name taken by an object spok did not create; delete it or run "
+			   "the job again", ev->message);
+	return fmt(st, "%s %s/%s%s: name taken by an object spok did not create; delete it or "
+		   "run the job again", cm ? "ConfigMap" : "SparkApplication", or_empty(st->n->ns),
+		   or_empty(st->n->name), cm ? SPOK_SHIP_SUFFIX : "");
+}
+
+/* Direct: the Service's answer. The driver pod runs already, so a Service that cannot be
+ * had ends the attempt with the pod deleted; one that may come later is asked for again on
+ * the tick. An answer after the attempt ended changes nothing. */
+static void on_svc(struct step *st, const struct spok_rc_event *ev)
+{
+	struct spok_rc_state *n = st->n;
+
+	if (n->stage != SPOK_RC_STAGE_TRACKING)
+		return;
 	switch (ev->answer) {
 	case SPOK_RC_CREATED:
 	case SPOK_RC_CONFLICT_OURS:
-		if (!cm) {
+		n->svc_ok = true;
+		return;
+	case SPOK_RC_CONFLICT:
+		push(st, SPOK_RC_GET_OWNER)->object = SPOK_RC_SVC;
+		return;
+	case SPOK_RC_GONE:
+		create_svc(st);
+		return;
+	case SPOK_RC_CONFLICT_NOT_OURS:
+		finish(st, SPOK_PHASE_PERMANENT_FAILURE, name_taken(st, ev), NULL, true);
+		return;
+	case SPOK_RC_INVALID:
+		finish(st, SPOK_PHASE_PERMANENT_FAILURE,
+		       fmt(st, "BadTaskFormat: %s", or_empty(ev->message)), NULL, true);
+		return;
+	case SPOK_RC_REFUSED:
+		finish(st, SPOK_PHASE_PERMANENT_FAILURE, ev->message, NULL, true);
+		return;
+	case SPOK_RC_QUOTA:
+	case SPOK_RC_UNAVAILABLE:
+		n->next_try_ms = st->now + next_backoff(st);
+		return;
+	}
+}
+
+static void on_create(struct step *st, const struct spok_rc_event *ev)
+{
+	if (ev->object == SPOK_RC_SVC) {
+		on_svc(st, ev);
+		return;
+	}
+	switch (ev->answer) {
+	case SPOK_RC_CREATED:
+	case SPOK_RC_CONFLICT_OURS:
+		if (ev->object == SPOK_RC_APP) {
 			confirm(st);
 			return;
 		}
-		st->n->cm_ok = true;
+		if (ev->object == SPOK_RC_CM)
+			st->n->cm_ok = true;
+		else
+			st->n->conf_ok = true;
 		create(st);
 		return;
 	case SPOK_RC_CONFLICT:
 		push(st, SPOK_RC_GET_OWNER)->object = ev->object;
 		return;
 	case SPOK_RC_CONFLICT_NOT_OURS:
-		finish(st, SPOK_PHASE_PERMANENT_FAILURE,
-		       fmt(st, "%s %s/%s%s: name taken by an object spok did not create; delete "
-			   "it or run the job again", cm ? "ConfigMap" : "SparkApplication",
-			   or_empty(st->n->ns), or_empty(st->n->name), cm ? SPOK_SHIP_SUFFIX : ""),
-		       NULL, false);
+		finish(st, SPOK_PHASE_PERMANENT_FAILURE, name_taken(st, ev), NULL, false);
 		return;
 	case SPOK_RC_GONE: /* deleted between the 409 and the GET: create again */
 		create(st);
@@ -330,7 +418,9 @@ static void read_driver(struct step *st)
 {
 	struct spok_rc_state *n = st->n;
 
-	if (st->c->driver_check_ms == 0 || !submitted(n) || n->pod_inflight || st->now < n->next_pod_ms)
+	/* Direct: every change of the pod comes through the watch (the driver steps it). */
+	if (st->c->driver_check_ms == 0 || n->direct || !submitted(n) || n->pod_inflight ||
+	    st->now < n->next_pod_ms)
 		return;
 	push(st, SPOK_RC_GET_DRIVER);
 	n->pod_inflight = true;
@@ -359,7 +449,13 @@ static void check_tracking(struct step *st)
 	    (n->phase == SPOK_PHASE_QUEUED || n->phase == SPOK_PHASE_INITIALIZING) &&
 	    age > st->c->submitted_timeout_ms) {
 		fmt_duration(st->c->submitted_timeout_ms, d, sizeof(d));
-		if (n->waiting[0])
+		if (n->direct)
+			fail_attempt(st, fmt(st, "stuck in Pending for %s: the driver pod %s%s", d,
+					     n->waiting[0] ? "was still " : "",
+					     n->waiting[0] ? n->waiting
+							   : "did not start; check the nodes and quotas"),
+				     NULL, true);
+		else if (n->waiting[0])
 			fail_attempt(st, fmt(st, "stuck in SUBMITTED for %s: the driver pod was still %s",
 					     d, n->waiting), NULL, true);
 		else
@@ -367,6 +463,10 @@ static void check_tracking(struct step *st)
 					     "driver; check the operator and quotas",
 					     n->app_state[0] ? n->app_state : "SUBMITTED", d),
 				     NULL, true);
+		return;
+	}
+	if (n->direct && !n->svc_ok && n->next_try_ms != 0 && st->now >= n->next_try_ms) {
+		create_svc(st); /* an earlier try was refused for now */
 		return;
 	}
 	read_driver(st);
@@ -476,12 +576,21 @@ static void on_delete(struct step *st, const struct spok_rc_event *ev)
 		retry_later(st);
 		return;
 	}
-	if (ev->object == SPOK_RC_CM) {
+	switch (ev->object) {
+	case SPOK_RC_CM:
 		st->n->cm_gone = true;
-		delete_next(st);
+		break;
+	case SPOK_RC_CONF:
+		st->n->conf_gone = true;
+		break;
+	case SPOK_RC_SVC:
+		st->n->svc_gone = true;
+		break;
+	case SPOK_RC_APP:
+		done(st);
 		return;
 	}
-	done(st);
+	delete_next(st);
 }
 
 static bool finished(const struct spok_rc_state *s)

@@ -65,6 +65,13 @@ struct spok_rc_state {
 	bool ships;           /* attempts come with a shipped-files ConfigMap */
 	bool cm_ok;           /* this attempt's ConfigMap exists (created or adopted) */
 	bool cm_gone;         /* its teardown DELETE succeeded */
+	/* Direct submission: the attempt's objects are the conf ConfigMap (CONF), the driver pod
+	 * (APP: the object followed) and its headless Service (SVC), created in that order,
+	 * the Service once the pod is confirmed (its owner). Teardown deletes them in the same
+	 * order, the pod last. */
+	bool direct;
+	bool conf_ok, conf_gone;
+	bool svc_ok, svc_gone;
 	uint64_t backoff_ms;  /* the last wait; 0: the next one is config.backoff_ms */
 	uint64_t next_try_ms; /* WAIT / ADOPT / DELETING: when to try again; 0: not set */
 	bool pod_inflight;    /* a read of the driver pod is pending */
@@ -74,8 +81,9 @@ struct spok_rc_state {
 	char waiting[SPOK_RC_WAITING_MAX];
 };
 
-/* Which object a request or an answer is about. */
-enum spok_rc_object { SPOK_RC_APP, SPOK_RC_CM };
+/* Which object a request or an answer is about: the SparkApplication (direct: the driver
+ * pod), the shipped-files ConfigMap, and (direct only) the conf ConfigMap and the Service. */
+enum spok_rc_object { SPOK_RC_APP, SPOK_RC_CM, SPOK_RC_CONF, SPOK_RC_SVC };
 
 /* A create's answer, mapped from the API's (engine.c: answer_of); CONFLICT_* and GONE are
  * the GET that follows a 409. */
@@ -132,7 +140,9 @@ struct spok_rc_event {
 	enum spok_rc_event_kind kind;
 	enum spok_rc_object object;
 	enum spok_rc_answer answer;
-	const char *message;       /* the API's or the builder's message */
+	/* The API's or the builder's message; for CONFLICT_NOT_OURS of a direct attempt's object
+	 * the driver names it ("Service ns/name"). */
+	const char *message;
 	bool ok;                   /* DELETE: done (or already gone) */
 	bool first_list;           /* NOT_LISTED: the namespace's first list; ADOPT: listed */
 	struct spok_rc_status status;
@@ -145,8 +155,10 @@ enum spok_rc_act_kind {
 	SPOK_RC_GET_OWNER,   /* GET `object` that answered 409, to see whose it is */
 	SPOK_RC_GET,         /* GET our SparkApplication: is it there? */
 	SPOK_RC_DELETE,      /* teardown DELETE of `object` (answer: SPOK_RC_EV_DELETE) */
-	SPOK_RC_DELETE_OLD,  /* fire-and-forget DELETE of this attempt's objects (and ConfigMap) */
-	SPOK_RC_DELETE_CM,   /* fire-and-forget DELETE of a ConfigMap whose app never existed */
+	SPOK_RC_DELETE_OLD,  /* fire-and-forget DELETE of this attempt's objects (and ConfigMaps,
+	                      * Service) */
+	SPOK_RC_DELETE_CM,   /* fire-and-forget DELETE of the ConfigMaps (files; direct: conf) of
+	                      * an attempt whose SparkApplication / driver pod never existed */
 	SPOK_RC_NEW_ATTEMPT, /* reset the row to next->attempt, build its object, write-ahead */
 	SPOK_RC_DONE,        /* the execution leaves the engine */
 	SPOK_RC_GET_DRIVER   /* read this attempt's driver pod (answer: SPOK_RC_EV_DRIVER_POD);

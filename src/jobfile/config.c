@@ -10,6 +10,7 @@
 #include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "jobfile/walk.h"
+#include "model/execution.h"
 
 /* The walk of one config file plus where its warnings go. Every struct walk in this file
  * is the first member of one of these (spok_config_parse makes it), so readers reach the
@@ -786,6 +787,31 @@ static int serve_section(struct walk *w, const struct ynode *v, const char *path
 	return result;
 }
 
+/* spok.clusters[i].submission: checked here (not only by src/server) because `spok run
+ * --cluster NAME` reads it too. */
+static int check_submissions(struct walk *w, const struct ynode *v, const char *path)
+{
+	char item[WALK_PATH_MAX], field[WALK_PATH_MAX];
+
+	for (size_t i = 0; v->kind == Y_SEQ && i < v->n; i++) {
+		const struct ynode *c = v->items[i];
+
+		for (size_t k = 0; c->kind == Y_MAP && k < c->n; k++) {
+			const struct ynode *key = c->items[2 * k], *val = c->items[2 * k + 1];
+
+			if (key->kind != Y_SCALAR || strcmp(key->text, "submission") != 0 ||
+			    walk_is_null(val))
+				continue;
+			walk_index(item, path, i);
+			walk_child(field, item, key);
+			if (val->kind != Y_SCALAR || (strcmp(val->text, SPOK_SUBMISSION_OPERATOR) != 0 &&
+						      strcmp(val->text, SPOK_SUBMISSION_DIRECT) != 0))
+				return walk_fail(w, val, field, "expected operator or direct");
+		}
+	}
+	return SPOK_OK;
+}
+
 static int spok_field(struct walk *w, void *out, int idx, const struct ynode *v, const char *path)
 {
 	struct spok_settings *s = out;
@@ -796,7 +822,10 @@ static int spok_field(struct walk *w, void *out, int idx, const struct ynode *v,
 	case 1: return walk_string(w, v, path, &s->namespace_template);
 	case 2: return walk_string(w, v, path, &s->default_service_account);
 	/* `spok serve` sections: shape checked here, fields checked by src/server. */
-	case 4: return serve_section(w, v, path, Y_SEQ, &s->clusters, &s->positions);
+	case 4:
+		if (check_submissions(w, v, path) != SPOK_OK)
+			return SPOK_EINVAL;
+		return serve_section(w, v, path, Y_SEQ, &s->clusters, &s->positions);
 	case 5: return serve_section(w, v, path, Y_SEQ, &s->routes, &s->positions);
 	case 6: return serve_section(w, v, path, Y_MAP, &s->server, &s->positions);
 	case 7:
@@ -822,6 +851,24 @@ static int top_field(struct walk *w, void *out, int idx, const struct ynode *v, 
 	if (idx == 0)
 		return read_plugins(w, v, path, p);
 	return each_field(w, v, path, spok_keys, NULL, &p->spok, spok_field);
+}
+
+bool spok_config_direct(const struct spok_platform *p, const char *cluster)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(p->spok.clusters, i, c) {
+		const char *name = json_string_value(json_object_get(c, "name"));
+		const char *ctx = json_string_value(json_object_get(c, "context"));
+		const char *sub = json_string_value(json_object_get(c, "submission"));
+
+		if (cluster == NULL || !((name && strcmp(name, cluster) == 0) ||
+					 (ctx && strcmp(ctx, cluster) == 0)))
+			continue;
+		return sub != NULL && strcmp(sub, SPOK_SUBMISSION_DIRECT) == 0;
+	}
+	return false;
 }
 
 int spok_config_parse(const char *text, size_t len, const char *path, struct spok_platform *out,

@@ -33,4 +33,9 @@ int spok_config_parse(const char *text, size_t len, const char *path, struct spo
 		      struct spok_err *err);
 int spok_config_load(const char *path, struct spok_platform *out, struct spok_err *err);
 
+/* True when the entry of p's spok.clusters named `cluster` (by name, else by context) says
+ * `submission: direct`; false for operator, no such entry, or no entry at all (checked when
+ * the file was read). */
+bool spok_config_direct(const struct spok_platform *p, const char *cluster);
+
 #endif

@@ -10,13 +10,18 @@ void spok_execution_free(struct spok_execution *e)
 			 &e->namespace_, &e->resource_name, &e->reason, &e->error_message,
 			 &e->spark_app_id, &e->ui_url, &e->history_url, &e->event_log_dir,
 			 &e->log_path, &e->run_dir, &e->task_source, &e->links_json,
-			 &e->outputs_json, &e->idempotency_key};
+			 &e->outputs_json, &e->idempotency_key, &e->submission};
 
 	if (!e)
 		return;
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		free(*strs[i]);
 	memset(e, 0, sizeof(*e));
+}
+
+bool spok_execution_direct(const struct spok_execution *x)
+{
+	return x->submission != NULL && strcmp(x->submission, SPOK_SUBMISSION_DIRECT) == 0;
 }
 
 void spok_execution_list_free(struct spok_execution *v, size_t n)

@@ -52,6 +52,10 @@ struct spok_execution {
 	char *outputs_json;    /* JSON object of outputs (flytekit tasks), or NULL */
 	char *idempotency_key; /* the daemon's key digest (64 hex) of a keyed submission, or
 				* NULL; unique among executions (same key, same execution) */
+	/* Cluster runs: how the attempts are submitted, fixed when the row is written:
+	 * SPOK_SUBMISSION_DIRECT ("direct": spok creates the driver pod itself), or NULL /
+	 * "operator" (a SparkApplication for the Spark operator). */
+	char *submission;
 };
 
 /* One attempt's summary (read-only view for `spok status`). */
@@ -65,6 +69,12 @@ struct spok_attempt {
 	int exit_code;
 	char *log_path;
 };
+
+#define SPOK_SUBMISSION_OPERATOR "operator"
+#define SPOK_SUBMISSION_DIRECT "direct"
+
+/* x's attempts are created by spok itself (submission "direct"), not by the operator. */
+bool spok_execution_direct(const struct spok_execution *x);
 
 void spok_execution_free(struct spok_execution *e);
 void spok_execution_list_free(struct spok_execution *v, size_t n);

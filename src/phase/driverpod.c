@@ -1,6 +1,6 @@
 /* driverpod.c - why a Spark driver pod has not started, as one safe line (see phase.h,
  * spok_driver_pod_verdict). */
-#include "phase/phase.h"
+#include "phase/internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +24,7 @@ static const char *const PULL_REASONS[] = {"ErrImagePull", "ImagePullBackOff", "
  * as one bounded line: line breaks and tabs become blanks, other controls and bidirectional
  * overrides are escaped (common/termesc.h), invalid UTF-8 is replaced, and the result is cut
  * at max bytes on a character boundary. Never NULL. */
-static char *one_line(const char *s, size_t max)
+char *spok_pod_line(const char *s, size_t max)
 {
 	char *flat, *line, *valid;
 	size_t cut;
@@ -76,18 +76,18 @@ static const char *image_of(const json_t *pod, const json_t *cs)
 static char *broken_line(const char *pod, const json_t *podj, const json_t *cs,
 			 const char *reason, const char *message)
 {
-	char *p = one_line(pod, NAME_MAX_BYTES), *r = one_line(reason, REASON_MAX_BYTES);
-	char *m = one_line(message, MESSAGE_MAX_BYTES);
+	char *p = spok_pod_line(pod, NAME_MAX_BYTES), *r = spok_pod_line(reason, REASON_MAX_BYTES);
+	char *m = spok_pod_line(message, MESSAGE_MAX_BYTES);
 	char *what, *out;
 
 	if (is_pull_reason(reason) || strcmp(reason, "InvalidImageName") == 0) {
-		char *img = one_line(image_of(podj, cs), IMAGE_MAX_BYTES);
+		char *img = spok_pod_line(image_of(podj, cs), IMAGE_MAX_BYTES);
 
 		what = xasprintf(strcmp(reason, "InvalidImageName") == 0 ? "has an invalid image name \"%s\""
 									  : "cannot pull image \"%s\"", img);
 		free(img);
 	} else {
-		char *c = one_line(str_at(cs, "name"), NAME_MAX_BYTES);
+		char *c = spok_pod_line(str_at(cs, "name"), NAME_MAX_BYTES);
 
 		what = xasprintf("cannot start container %s", c);
 		free(c);
@@ -159,7 +159,7 @@ enum spok_pod_verdict spok_driver_pod_verdict(const json_t *pod, char **msg)
 		return SPOK_POD_BROKEN;
 	}
 	if ((cond = unschedulable(status)) != NULL) {
-		char *m = one_line(str_at(cond, "message"), MESSAGE_MAX_BYTES);
+		char *m = spok_pod_line(str_at(cond, "message"), MESSAGE_MAX_BYTES);
 
 		*msg = xasprintf("waiting: %s", m[0] ? m : "no node can take the driver pod");
 		free(m);

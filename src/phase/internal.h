@@ -16,6 +16,34 @@ struct spok_tvar {
 	bool task_config;
 };
 
+/* What the status mapping reads from a SparkApplication (or, for direct submission, what a
+ * driver pod stands for); all strings borrowed from the JSON. */
+struct app_view {
+	const char *name;
+	const char *ns;
+	const char *created;
+	const char *deleted;
+	const char *node_id, *execution_id, *project, *domain; /* labels */
+	const char *state;         /* the operator's applicationState.state, never NULL */
+	const char *error_message;
+	const char *app_id;
+	const char *terminated;
+	const char *driver_pod;
+	const char *ingress;
+	json_t *executors;
+	int64_t start_unix;
+	int64_t finish_unix;
+};
+
+/* metadata: name, namespace, creation and deletion times, Flyte's labels; checked shapes. */
+int spok_phase_read_metadata(const json_t *obj, struct app_view *v, struct spok_err *err);
+/* The rules of spok_status_from_sparkapp over a view; out starts zeroed. */
+void spok_status_of_view(const struct app_view *v, const struct spok_task *t,
+			 const struct spok_platform *p, const struct spok_status *prev,
+			 struct spok_status *out);
+/* Pod text (hostile) as one bounded, terminal-safe, valid UTF-8 line; heap, never NULL. */
+char *spok_pod_line(const char *s, size_t max);
+
 /* Applies vars in order (empty values skipped); returns a new string. */
 char *spok_render_tvars(const char *tmpl, const struct spok_tvar *vars, size_t n);
 

@@ -11,24 +11,6 @@
 #define FMT_JSON 2
 #define HINT "the object is not a sparkoperator.k8s.io/v1beta2 SparkApplication as the API server returns it"
 
-/* What the mapping reads from the object; all strings borrowed from the JSON. */
-struct app_view {
-	const char *name;
-	const char *ns;
-	const char *created;
-	const char *deleted;
-	const char *node_id, *execution_id, *project, *domain; /* labels */
-	const char *state;
-	const char *error_message;
-	const char *app_id;
-	const char *terminated;
-	const char *driver_pod;
-	const char *ingress;
-	json_t *executors;
-	int64_t start_unix;
-	int64_t finish_unix;
-};
-
 static const char *type_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
@@ -106,7 +88,7 @@ static void safe_name(const char *s, char *buf, size_t len)
 	buf[i] = '\0';
 }
 
-static int read_metadata(const json_t *app, struct app_view *v, struct spok_err *err)
+int spok_phase_read_metadata(const json_t *app, struct app_view *v, struct spok_err *err)
 {
 	json_t *md = NULL, *labels = NULL;
 	int result;
@@ -364,23 +346,31 @@ int spok_status_from_sparkapp(const json_t *app, const struct spok_task *t,
 		return spok_err_set(err, SPOK_EINVAL,
 				    "SparkApplication: expected a JSON object, got %s; " HINT,
 				    app ? type_name(app) : "nothing");
-	if ((result = read_metadata(app, &v, err)) != 0 || (result = read_status(app, &v, err)) != 0)
+	if ((result = spok_phase_read_metadata(app, &v, err)) != 0 ||
+	    (result = read_status(app, &v, err)) != 0)
 		return result;
 
-	out->app_state = xstrdup(v.state);
-	out->spark_app_id = nonempty(v.app_id) ? xstrdup(v.app_id) : NULL;
-	out->driver_pod = nonempty(v.driver_pod) ? xstrdup(v.driver_pod) : NULL;
-	out->ui_address = ui_address(v.ingress);
-	out->start_unix = v.start_unix;
-	if (strcmp(v.state, "COMPLETED") == 0 || strcmp(v.state, "FAILED") == 0)
-		out->finish_unix = v.finish_unix;
-	out->executors = v.executors ? json_deep_copy(v.executors) : NULL;
-
-	map_state(&v, out);
-	bump_version(prev, out);
-	deletion_rule(&v, out);
-	build_links(&v, t, p, out);
+	spok_status_of_view(&v, t, p, prev, out);
 	return 0;
+}
+
+void spok_status_of_view(const struct app_view *v, const struct spok_task *t,
+			 const struct spok_platform *p, const struct spok_status *prev,
+			 struct spok_status *out)
+{
+	out->app_state = xstrdup(v->state);
+	out->spark_app_id = nonempty(v->app_id) ? xstrdup(v->app_id) : NULL;
+	out->driver_pod = nonempty(v->driver_pod) ? xstrdup(v->driver_pod) : NULL;
+	out->ui_address = ui_address(v->ingress);
+	out->start_unix = v->start_unix;
+	if (strcmp(v->state, "COMPLETED") == 0 || strcmp(v->state, "FAILED") == 0)
+		out->finish_unix = v->finish_unix;
+	out->executors = v->executors ? json_deep_copy(v->executors) : NULL;
+
+	map_state(v, out);
+	bump_version(prev, out);
+	deletion_rule(v, out);
+	build_links(v, t, p, out);
 }
 
 void spok_status_free(struct spok_status *s)

@@ -163,6 +163,29 @@ enum spok_pod_verdict {
  * line stays under 1 KiB. Shapes that are not a Pod give FINE. */
 enum spok_pod_verdict spok_driver_pod_verdict(const json_t *pod, char **msg);
 
+/* Direct submission (no SparkApplication): the driver pod as the API server returns it, read
+ * the way the Spark operator reads it to set the application's state, then mapped by
+ * spok_status_from_sparkapp's rules, so both modes give the same phases, reasons and links:
+ *   Pending -> SUBMITTED (INITIALIZING "job submitted"; why it does not start is
+ *   spok_driver_pod_verdict's), Running -> RUNNING, Succeeded -> COMPLETED (SUCCEEDED),
+ *   Failed -> FAILED (RETRYABLE_FAILURE "Spark Job Failed with Error: driver container failed
+ *   with ExitCode: 137, Reason: OOMKilled", the pod's own reason appended, e.g. "; pod
+ *   Evicted: The node was low on resource: memory."), Unknown -> UNKNOWN (RUNNING); a driver
+ *   container that ended while sidecars run decides by its exit code; deletionTimestamp as
+ *   for a SparkApplication. app_state is that operator state; spark_app_id the pod's
+ *   spark-app-selector; driver_pod its name; no ui_address (no ingress); generatedName is the
+ *   pod's spark-app-name label (the SparkApplication name spok built it from).
+ * executors (may be NULL): {pod name: state} as status.executorState (spok_executor_pod_state)
+ * for the executor log links. Pod text is made one safe line. Errors as
+ * spok_status_from_sparkapp's (metadata shapes); out is zeroed then. */
+int spok_status_from_driver_pod(const json_t *pod, const json_t *executors,
+				const struct spok_task *t, const struct spok_platform *p,
+				const struct spok_status *prev, struct spok_status *out,
+				struct spok_err *err);
+/* An executor pod's state as the operator's executorState names it: PENDING, RUNNING,
+ * COMPLETED, FAILED or UNKNOWN. */
+const char *spok_executor_pod_state(const json_t *pod);
+
 /* Timestamps (spok_parse_rfc3339, spok_format_rfc3339) live in common/timefmt.h. */
 
 #endif

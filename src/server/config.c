@@ -11,6 +11,7 @@
 #include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "kube/stream.h"
+#include "model/execution.h"
 #include "yamljson/yamljson.h"
 
 #define DOC "see docs/SERVER.md"
@@ -235,9 +236,10 @@ static int read_cluster(struct jctx *c, const json_t *j, const char *field, cons
 			struct srv_cluster_cfg *k)
 {
 	static const char *const keys[] = {"name", "kubeconfig", "context", "in-cluster",
-					   "labels", "qps", "burst", "exec-timeout", NULL};
+					   "labels", "qps", "burst", "exec-timeout", "submission",
+					   NULL};
 	double qps = 0, burst = 0, exec_timeout = 0;
-	char *kc = NULL;
+	char *kc = NULL, *sub = NULL;
 	int result;
 
 	if ((result = check_keys(c, j, field, keys)) != SPOK_OK ||
@@ -249,10 +251,21 @@ static int read_cluster(struct jctx *c, const json_t *j, const char *field, cons
 	    (result = get_num(c, j, field, "qps", 0, 100000, &qps)) != SPOK_OK ||
 	    (result = get_num(c, j, field, "burst", 0, 100000, &burst)) != SPOK_OK ||
 	    (result = get_num(c, j, field, "exec-timeout", 1, SRV_EXEC_TIMEOUT_MAX_S,
-			      &exec_timeout)) != SPOK_OK) {
+			      &exec_timeout)) != SPOK_OK ||
+	    (result = get_str(c, j, field, "submission", false, &sub)) != SPOK_OK) {
 		free(kc);
+		free(sub);
 		return result;
 	}
+	/* The config reader checked the value already (jobfile/config.c); JSON given here
+	 * directly is checked again. */
+	k->direct = sub != NULL && strcmp(sub, SPOK_SUBMISSION_DIRECT) == 0;
+	if (sub != NULL && !k->direct && strcmp(sub, SPOK_SUBMISSION_OPERATOR) != 0) {
+		free(sub);
+		free(kc);
+		return bad(c, field, "submission: expected operator or direct");
+	}
+	free(sub);
 	k->kubeconfig = resolve(base, kc);
 	free(kc);
 	k->qps = qps;

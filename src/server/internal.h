@@ -40,6 +40,7 @@ struct srv_cluster_cfg {
 	double qps;            /* 0: client default */
 	int burst;
 	long exec_timeout_ms;  /* exec credential plugin timeout; 0: KUBE_EXEC_TIMEOUT_MS */
+	bool direct;           /* submission: direct (spok creates the driver pod itself) */
 };
 
 #define SRV_RETENTION_MIN_MS (60ULL * 1000)                 /* spok.server.retention bounds */

@@ -261,6 +261,7 @@ static int cluster_open(struct srv_daemon *d, size_t i, struct spok_err *err)
 	if (result != SPOK_OK)
 		return spok_err_prefix(err, "cluster %s", c->cfg->name);
 	eo.cluster = c->cfg->name;
+	eo.direct = c->cfg->direct;
 	eo.client = c->client;
 	eo.store = d->store;
 	eo.platform = d->platform;

@@ -72,6 +72,7 @@ static const struct col cols[] = {
 	COL("links_json", C_STR, links_json),
 	COL("outputs_json", C_STR, outputs_json),
 	COL("idempotency_key", C_STR, idempotency_key),
+	COL("submission", C_STR, submission),
 };
 #define NCOLS (sizeof(cols) / sizeof(cols[0]))
 
@@ -165,6 +166,9 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER executions_count_update AFTER UPDATE OF backend, phase ON executions"
 	" WHEN OLD.backend IS NOT NEW.backend OR OLD.phase IS NOT NEW.phase BEGIN "
 	COUNT_SUB_SQL("OLD") " " COUNT_ADD_SQL("NEW") " END;",
+	/* v7: how a cluster run's attempts are submitted ("direct": spok creates the driver
+	 * pod; NULL, as every older row: the Spark operator), written with the row. */
+	"ALTER TABLE executions ADD COLUMN submission TEXT;",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == SPOK_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -627,7 +631,8 @@ int spok_store_insert(struct spok_store *s, const struct spok_execution *e, stru
 static bool update_skips(const struct col *c)
 {
 	return strcmp(c->name, "id") == 0 || strcmp(c->name, "abort_requested") == 0 ||
-	       strcmp(c->name, "created_ms") == 0 || strcmp(c->name, "idempotency_key") == 0;
+	       strcmp(c->name, "created_ms") == 0 || strcmp(c->name, "idempotency_key") == 0 ||
+	       strcmp(c->name, "submission") == 0;
 }
 
 static int update_row(struct spok_store *s, const struct spok_execution *e, struct spok_err *err)
@@ -1210,7 +1215,7 @@ int spok_store_abort_requests(struct spok_store *s, const char *backend, struct 
 	return result;
 }
 
-int spok_store_namespaces(struct spok_store *s, const char *backend, uint32_t phases,
+int spok_store_namespaces(struct spok_store *s, const char *backend, uint32_t phases, bool direct,
 			  struct spok_strv *out, struct spok_err *err)
 {
 	struct spok_store_filter f = {.backend = backend, .phases = phases};
@@ -1218,8 +1223,11 @@ int spok_store_namespaces(struct spok_store *s, const char *backend, uint32_t ph
 	struct query q;
 	int r, result;
 
-	q_init(&q, xstrdup("SELECT DISTINCT namespace FROM executions WHERE namespace IS NOT NULL"
-			   " AND resource_name IS NOT NULL"));
+	q_init(&q, xstrdup(direct ? "SELECT DISTINCT namespace FROM executions WHERE namespace IS"
+				    " NOT NULL AND resource_name IS NOT NULL AND submission IS 'direct'"
+				  : "SELECT DISTINCT namespace FROM executions WHERE namespace IS"
+				    " NOT NULL AND resource_name IS NOT NULL AND submission IS NOT"
+				    " 'direct'"));
 	q_filter(&q, &f);
 	spok_buf_appends(&q.sql, " ORDER BY namespace");
 	result = q_prepare(s, &q, &st, err);

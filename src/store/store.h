@@ -40,7 +40,7 @@
 #include "model/execution.h"
 #include "model/model.h"
 
-#define SPOK_STORE_SCHEMA_VERSION 6
+#define SPOK_STORE_SCHEMA_VERSION 7
 #define SPOK_EXEC_ID_LEN 13 /* "sp-" + 10 */
 
 struct spok_store;
@@ -146,9 +146,10 @@ int spok_store_list_unfinished(struct spok_store *s, const char *backend,
 int spok_store_abort_requests(struct spok_store *s, const char *backend, struct spok_strv *ids,
 			      struct spok_err *err);
 
-/* Distinct namespaces of backend's executions that have a resource_name and whose phase is
- * in phases (0 = any), pushed onto out (sorted). */
-int spok_store_namespaces(struct spok_store *s, const char *backend, uint32_t phases,
+/* Distinct namespaces of backend's executions that have a resource_name, whose phase is
+ * in phases (0 = any) and whose submission is direct (direct true) or not (false), pushed
+ * onto out (sorted). */
+int spok_store_namespaces(struct spok_store *s, const char *backend, uint32_t phases, bool direct,
 			  struct spok_strv *out, struct spok_err *err);
 /* The id of the execution recorded with idempotency key key (*id heap, caller frees), or
  * *id NULL when there is none. One seek in the key's UNIQUE index; inserting a second row

@@ -63,8 +63,8 @@ static void render(const struct spok_rc_actions *a, char *buf, size_t len)
 		if (x->kind == SPOK_RC_RECORD)
 			extra = spok_phase_name(x->phase);
 		else if ((x->kind == SPOK_RC_CREATE || x->kind == SPOK_RC_DELETE ||
-			  x->kind == SPOK_RC_GET_OWNER) && x->object == SPOK_RC_CM)
-			extra = "CM";
+			  x->kind == SPOK_RC_GET_OWNER) && x->object != SPOK_RC_APP)
+			extra = x->object == SPOK_RC_CM ? "CM" : x->object == SPOK_RC_CONF ? "CONF" : "SVC";
 		off += (size_t)snprintf(buf + off, len - off, "%s%s%s%s", i ? " " : "",
 					spok_rc_act_name(x->kind), extra[0] ? ":" : "", extra);
 	}
@@ -834,6 +834,180 @@ static void test_reconcile_keep_rules(void **state)
 			fail_msg("row %zu: %s keep %d", i, spok_phase_name(rows[i].phase), rows[i].keep);
 }
 
+/* Direct submission: conf ConfigMap, driver pod, Service; the pod is the followed object. */
+#define D_CREATING {ROW_IDS, .direct = true, .stage = SPOK_RC_STAGE_CREATING, \
+		    .phase = SPOK_PHASE_QUEUED, .reason = "creating the driver pod"}
+#define D_TRACKING(ph, st) {ROW_IDS, .direct = true, .conf_ok = true, .svc_ok = true, \
+			    .stage = SPOK_RC_STAGE_TRACKING, .phase = (ph), .reason = "", \
+			    .confirmed = true, .confirmed_at_ms = 1000, .app_state = st} /* NOLINT(bugprone-macro-parentheses): a char array */
+
+static void test_reconcile_direct_create(void **state)
+{
+	static const struct row rows[] = {
+		{"direct start: the conf ConfigMap first", NULL,
+		 {ROW_IDS, .direct = true, .stage = SPOK_RC_STAGE_WAIT}, {.kind = SPOK_RC_EV_START}, 0,
+		 "CREATE:CONF", SPOK_RC_STAGE_CREATING, NULL, 0, 0},
+		{"direct start with shipped files: files, then conf", NULL,
+		 {ROW_IDS, .direct = true, .ships = true, .stage = SPOK_RC_STAGE_WAIT},
+		 {.kind = SPOK_RC_EV_START}, 0, "CREATE:CM", SPOK_RC_STAGE_CREATING, NULL, 0, 0},
+		{"files ConfigMap 201: then conf", NULL,
+		 {ROW_IDS, .direct = true, .ships = true, .stage = SPOK_RC_STAGE_CREATING},
+		 ANSWER(SPOK_RC_CM, SPOK_RC_CREATED, NULL), 5000, "CREATE:CONF", SPOK_RC_STAGE_CREATING,
+		 NULL, 0, 0},
+		{"conf 201: then the driver pod", NULL, D_CREATING,
+		 ANSWER(SPOK_RC_CONF, SPOK_RC_CREATED, NULL), 5000, "CREATE", SPOK_RC_STAGE_CREATING,
+		 NULL, 0, 0},
+		{"conf 409: whose is it", NULL, D_CREATING, ANSWER(SPOK_RC_CONF, SPOK_RC_CONFLICT, NULL),
+		 5000, "GET_OWNER:CONF", SPOK_RC_STAGE_CREATING, NULL, 0, 0},
+		{"conf 409 ours (a crash after it): adopted, then the pod", NULL, D_CREATING,
+		 ANSWER(SPOK_RC_CONF, SPOK_RC_CONFLICT_OURS, NULL), 5000, "CREATE",
+		 SPOK_RC_STAGE_CREATING, NULL, 0, 0},
+		{"conf 409 not ours: refused, nothing to delete", NULL, D_CREATING,
+		 ANSWER(SPOK_RC_CONF, SPOK_RC_CONFLICT_NOT_OURS, "ConfigMap ns/x1-n0-0-conf"), 5000,
+		 "RECORD:PERMANENT_FAILURE DONE", SPOK_RC_STAGE_DONE,
+		 "ConfigMap ns/x1-n0-0-conf: name taken by an object spok did not create", 0, 0},
+		{"pod 201: confirmed, then the Service", NULL,
+		 {ROW_IDS, .direct = true, .conf_ok = true, .stage = SPOK_RC_STAGE_CREATING,
+		  .phase = SPOK_PHASE_QUEUED},
+		 ANSWER(SPOK_RC_APP, SPOK_RC_CREATED, NULL), 5000, "RECORD:QUEUED CREATE:SVC",
+		 SPOK_RC_STAGE_TRACKING, "driver pod created", 0, 0},
+		{"pod 409 ours (a crash after it): adopted, then the Service", NULL,
+		 {ROW_IDS, .direct = true, .conf_ok = true, .stage = SPOK_RC_STAGE_CREATING,
+		  .phase = SPOK_PHASE_QUEUED},
+		 ANSWER(SPOK_RC_APP, SPOK_RC_CONFLICT_OURS, NULL), 5000, "RECORD:QUEUED CREATE:SVC",
+		 SPOK_RC_STAGE_TRACKING, "driver pod created", 0, 0},
+		{"pod 409 not ours: refused, the conf ConfigMap goes", NULL,
+		 {ROW_IDS, .direct = true, .conf_ok = true, .stage = SPOK_RC_STAGE_CREATING,
+		  .phase = SPOK_PHASE_QUEUED},
+		 ANSWER(SPOK_RC_APP, SPOK_RC_CONFLICT_NOT_OURS, "Pod ns/x1-n0-0-driver"), 5000,
+		 "RECORD:PERMANENT_FAILURE DELETE_CM DONE", SPOK_RC_STAGE_DONE,
+		 "Pod ns/x1-n0-0-driver: name taken", 0, 0},
+		{"pod 422: BadTaskFormat, the conf ConfigMap goes", NULL,
+		 {ROW_IDS, .direct = true, .conf_ok = true, .stage = SPOK_RC_STAGE_CREATING},
+		 ANSWER(SPOK_RC_APP, SPOK_RC_INVALID, "spec.containers: bad"), 5000,
+		 "RECORD:PERMANENT_FAILURE DELETE_CM DONE", SPOK_RC_STAGE_DONE, "BadTaskFormat", 0, 0},
+		{"Service 201: nothing more", NULL,
+		 {ROW_IDS, .direct = true, .conf_ok = true, .stage = SPOK_RC_STAGE_TRACKING,
+		  .confirmed = true, .inflight = false},
+		 ANSWER(SPOK_RC_SVC, SPOK_RC_CREATED, NULL), 5000, "", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"Service 409: whose is it", NULL,
+		 {ROW_IDS, .direct = true, .conf_ok = true, .stage = SPOK_RC_STAGE_TRACKING,
+		  .confirmed = true},
+		 ANSWER(SPOK_RC_SVC, SPOK_RC_CONFLICT, NULL), 5000, "GET_OWNER:SVC",
+		 SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"Service 409 not ours: the attempt ends, its pod is deleted", NULL,
+		 {ROW_IDS, .direct = true, .conf_ok = true, .stage = SPOK_RC_STAGE_TRACKING,
+		  .confirmed = true, .phase = SPOK_PHASE_QUEUED},
+		 ANSWER(SPOK_RC_SVC, SPOK_RC_CONFLICT_NOT_OURS, "Service ns/x1-n0-0-driver-svc"), 5000,
+		 "RECORD:PERMANENT_FAILURE DELETE:CONF", SPOK_RC_STAGE_DELETING,
+		 "Service ns/x1-n0-0-driver-svc: name taken", 0, 0},
+		{"Service unavailable: asked again on the tick", NULL,
+		 {ROW_IDS, .direct = true, .conf_ok = true, .stage = SPOK_RC_STAGE_TRACKING,
+		  .confirmed = true},
+		 ANSWER(SPOK_RC_SVC, SPOK_RC_UNAVAILABLE, "503"), 5000, "", SPOK_RC_STAGE_TRACKING, NULL,
+		 6000, 0},
+		{"Service retry due", NULL,
+		 {ROW_IDS, .direct = true, .conf_ok = true, .stage = SPOK_RC_STAGE_TRACKING,
+		  .confirmed = true, .confirmed_at_ms = 1000, .next_try_ms = 6000,
+		  .app_state = "SUBMITTED"},
+		 {.kind = SPOK_RC_EV_TICK}, 6000, "CREATE:SVC", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"Service answer after the attempt ended: nothing", NULL,
+		 {ROW_IDS, .direct = true, .stage = SPOK_RC_STAGE_DELETING, .confirmed = true},
+		 ANSWER(SPOK_RC_SVC, SPOK_RC_CREATED, NULL), 5000, "", SPOK_RC_STAGE_DELETING, NULL, 0, 0},
+		{"re-adopted pod seen: the Service again (409 ours is fine)", NULL,
+		 {ROW_IDS, .direct = true, .stage = SPOK_RC_STAGE_ADOPT, .phase = SPOK_PHASE_RUNNING,
+		  .confirmed = true},
+		 {.kind = SPOK_RC_EV_SEEN}, 5000, "CREATE:SVC", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"re-adopted, pod never confirmed and absent: the conf ConfigMap again", NULL,
+		 {ROW_IDS, .direct = true, .stage = SPOK_RC_STAGE_ADOPT, .phase = SPOK_PHASE_QUEUED},
+		 {.kind = SPOK_RC_EV_NOT_LISTED, .first_list = true}, 5000, "CREATE:CONF",
+		 SPOK_RC_STAGE_CREATING, NULL, 0, 0},
+	};
+
+	(void)state;
+	RUN(rows);
+}
+
+static void test_reconcile_direct_teardown(void **state)
+{
+	static const struct row rows[] = {
+		{"SUCCEEDED: conf ConfigMap first", NULL, D_TRACKING(SPOK_PHASE_RUNNING, "RUNNING"),
+		 STATUS(SPOK_PHASE_SUCCEEDED, "COMPLETED", ""), 5000, "RECORD:SUCCEEDED DELETE:CONF",
+		 SPOK_RC_STAGE_DELETING, NULL, 0, 0},
+		{"SUCCEEDED with shipped files: files ConfigMap first", NULL,
+		 {ROW_IDS, .direct = true, .ships = true, .cm_ok = true, .conf_ok = true, .svc_ok = true,
+		  .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_RUNNING, .confirmed = true},
+		 STATUS(SPOK_PHASE_SUCCEEDED, "COMPLETED", ""), 5000, "RECORD:SUCCEEDED DELETE:CM",
+		 SPOK_RC_STAGE_DELETING, NULL, 0, 0},
+		{"conf deleted: then the Service", NULL,
+		 {ROW_IDS, .direct = true, .stage = SPOK_RC_STAGE_DELETING},
+		 {.kind = SPOK_RC_EV_DELETE, .object = SPOK_RC_CONF, .ok = true}, 5000, "DELETE:SVC",
+		 SPOK_RC_STAGE_DELETING, NULL, 0, 0},
+		{"Service deleted: then the driver pod", NULL,
+		 {ROW_IDS, .direct = true, .conf_gone = true, .stage = SPOK_RC_STAGE_DELETING},
+		 {.kind = SPOK_RC_EV_DELETE, .object = SPOK_RC_SVC, .ok = true}, 5000, "DELETE",
+		 SPOK_RC_STAGE_DELETING, NULL, 0, 0},
+		{"driver pod deleted: done", NULL,
+		 {ROW_IDS, .direct = true, .conf_gone = true, .svc_gone = true,
+		  .stage = SPOK_RC_STAGE_DELETING},
+		 {.kind = SPOK_RC_EV_DELETE, .object = SPOK_RC_APP, .ok = true}, 5000, "DONE",
+		 SPOK_RC_STAGE_DONE, NULL, 0, 0},
+		{"a failed delete: retried later", NULL,
+		 {ROW_IDS, .direct = true, .stage = SPOK_RC_STAGE_DELETING},
+		 {.kind = SPOK_RC_EV_DELETE, .object = SPOK_RC_CONF, .ok = false}, 5000, "",
+		 SPOK_RC_STAGE_DELETING, NULL, 6000, 0},
+		{"abort", NULL, D_TRACKING(SPOK_PHASE_RUNNING, "RUNNING"), {.kind = SPOK_RC_EV_ABORT},
+		 5000, "RECORD:ABORTED DELETE:CONF", SPOK_RC_STAGE_DELETING, "aborted by the user", 0, 0},
+		{"task timeout", NULL,
+		 {ROW_IDS, .direct = true, .conf_ok = true, .svc_ok = true,
+		  .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_RUNNING, .confirmed = true,
+		  .confirmed_at_ms = 1000, .timeout_ms = 5 * SEC, .app_state = "RUNNING"},
+		 {.kind = SPOK_RC_EV_TICK}, 6001, "RECORD:TIMED_OUT DELETE:CONF", SPOK_RC_STAGE_DELETING,
+		 "task timed out after 0m5s", 0, 0},
+		{"driver pod failed, attempts left: attempt 2 under its own names, the pod kept", NULL,
+		 D_TRACKING(SPOK_PHASE_RUNNING, "RUNNING"),
+		 {.kind = SPOK_RC_EV_STATUS, .status = {.phase = SPOK_PHASE_RETRYABLE_FAILURE,
+		  .reason = "", .error_message = "Spark Job Failed with Error: driver container "
+		  "failed with ExitCode: 1, Reason: Error", .app_state = "FAILED"}},
+		 5000, "RECORD:RETRYABLE_FAILURE NEW_ATTEMPT CREATE:CONF", SPOK_RC_STAGE_CREATING,
+		 "creating the driver pod", 0, 1},
+		{"driver pod deleted by someone else: next attempt, its objects go", NULL,
+		 D_TRACKING(SPOK_PHASE_RUNNING, "RUNNING"), {.kind = SPOK_RC_EV_DELETED}, 5000,
+		 "DELETE_OLD RECORD:RETRYABLE_FAILURE NEW_ATTEMPT CREATE:CONF", SPOK_RC_STAGE_CREATING,
+		 NULL, 0, 1},
+		{"driver pod deleted by someone else, last attempt", NULL,
+		 {ROW_IDS, LAST, .direct = true, .conf_ok = true, .svc_ok = true,
+		  .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_RUNNING, .confirmed = true},
+		 {.kind = SPOK_RC_EV_DELETED}, 5000, "DELETE_OLD RECORD:RETRYABLE_FAILURE DONE",
+		 SPOK_RC_STAGE_DONE,
+		 "ResourceDeletedExternally: driver pod ns/x1-n0-0-driver was deleted by someone else",
+		 0, 1},
+		{"Pending past the deadline: the attempt fails, its objects go", NULL,
+		 D_TRACKING(SPOK_PHASE_INITIALIZING, "SUBMITTED"), {.kind = SPOK_RC_EV_TICK},
+		 1000 + 10 * MIN + 1, "DELETE_OLD RECORD:RETRYABLE_FAILURE NEW_ATTEMPT CREATE:CONF",
+		 SPOK_RC_STAGE_CREATING, NULL, 0, 1},
+		{"Pending past the deadline, last attempt: the reason", NULL,
+		 {ROW_IDS, LAST, .direct = true, .conf_ok = true, .svc_ok = true,
+		  .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_INITIALIZING, .confirmed = true,
+		  .confirmed_at_ms = 1000, .app_state = "SUBMITTED"},
+		 {.kind = SPOK_RC_EV_TICK}, 1000 + 10 * MIN + 1,
+		 "DELETE_OLD RECORD:RETRYABLE_FAILURE DONE", SPOK_RC_STAGE_DONE,
+		 "stuck in Pending for 10m0s: the driver pod did not start", 0, 1},
+		{"Pending, deadline not reached: no pod read (the watch brings it)", NULL,
+		 D_TRACKING(SPOK_PHASE_INITIALIZING, "SUBMITTED"), {.kind = SPOK_RC_EV_TICK},
+		 1000 + 10 * MIN, "", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"image pull error: PERMANENT_FAILURE, objects deleted", NULL,
+		 D_TRACKING(SPOK_PHASE_INITIALIZING, "SUBMITTED"),
+		 {.kind = SPOK_RC_EV_DRIVER_POD, .pod = SPOK_RC_POD_BROKEN,
+		  .message = "driver pod x1-n0-0-driver cannot pull image \"i:1\": ErrImagePull: no"},
+		 5000, "RECORD:PERMANENT_FAILURE DELETE:CONF", SPOK_RC_STAGE_DELETING,
+		 "cannot pull image", 0, 0},
+	};
+
+	(void)state;
+	RUN(rows);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -851,6 +1025,8 @@ int main(void)
 		cmocka_unit_test(test_reconcile_driver_pod_fields),
 		cmocka_unit_test(test_reconcile_driver_pod_objects),
 		cmocka_unit_test(test_reconcile_driver_pod_caps),
+		cmocka_unit_test(test_reconcile_direct_create),
+		cmocka_unit_test(test_reconcile_direct_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -125,10 +125,11 @@ static void test_ids(void **state)
 	assert_string_not_equal(a, b);
 }
 
-/* Undoes schema v6 (the phase counters), to make an older store from a current one. */
+/* Undoes schemas v7 (submission) and v6 (the phase counters), to make an older store from a current one. */
 #define DROP_V6                                                                                   \
 	"DROP TRIGGER executions_count_insert; DROP TRIGGER executions_count_delete;"              \
-	"DROP TRIGGER executions_count_update; DROP TABLE phase_counts; DROP INDEX executions_backend;"
+	"DROP TRIGGER executions_count_update; DROP TABLE phase_counts; DROP INDEX executions_backend;" \
+	"ALTER TABLE executions DROP COLUMN submission;"
 
 #define KEY_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define KEY_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"

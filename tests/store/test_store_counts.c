@@ -245,10 +245,11 @@ static void test_counts_crash(void **state)
 	}
 }
 
-/* Undoes schema v6, to make a version 5 store from a current one. */
+/* Undoes schemas v7 and v6, to make a version 5 store from a current one. */
 #define DROP_V6                                                                                   \
 	"DROP TRIGGER executions_count_insert; DROP TRIGGER executions_count_delete;"              \
-	"DROP TRIGGER executions_count_update; DROP TABLE phase_counts; DROP INDEX executions_backend;"
+	"DROP TRIGGER executions_count_update; DROP TABLE phase_counts; DROP INDEX executions_backend;" \
+	"ALTER TABLE executions DROP COLUMN submission;"
 
 static void test_migrate_v5(void **state)
 {

@@ -550,13 +550,40 @@ static void test_namespaces_and_sources(void **state)
 	add_ns(f->s, "sp-4", "kind", "c", NULL, SPOK_PHASE_SUCCEEDED, "/t/k");
 	add_ns(f->s, "sp-5", "kind", "d", "app5", SPOK_PHASE_RUNNING, "/t/k-\xff.json");
 	add_ns(f->s, "sp-6", "other", "e", "app6", SPOK_PHASE_SUCCEEDED, "/tt/k-dd.json");
-	assert_int_equal(spok_store_namespaces(f->s, "kind", done, &ns, NULL), 0);
+	assert_int_equal(spok_store_namespaces(f->s, "kind", done, false, &ns, NULL), 0);
 	assert_int_equal(ns.len, 2);
 	assert_string_equal(ns.items[0], "a");
 	assert_string_equal(ns.items[1], "b");
 	spok_strv_free(&ns);
-	assert_int_equal(spok_store_namespaces(f->s, "kind", 0, &ns, NULL), 0);
+	assert_int_equal(spok_store_namespaces(f->s, "kind", 0, false, &ns, NULL), 0);
 	assert_int_equal(ns.len, 3);
+	spok_strv_free(&ns);
+	/* direct submissions' namespaces apart (they are watched on pods) */
+	assert_int_equal(spok_store_namespaces(f->s, "kind", done, true, &ns, NULL), 0);
+	assert_int_equal(ns.len, 0);
+	spok_strv_free(&ns);
+	{
+		struct spok_execution e = {0};
+
+		e.id = xstrdup("sp-7");
+		e.backend = xstrdup("kind");
+		e.namespace_ = xstrdup("f");
+		e.resource_name = xstrdup("app7");
+		e.submission = xstrdup("direct");
+		e.phase = SPOK_PHASE_SUCCEEDED;
+		e.max_attempts = 1;
+		assert_int_equal(spok_store_insert(f->s, &e, NULL), 0);
+		spok_execution_free(&e);
+		assert_int_equal(spok_store_get(f->s, "sp-7", &e, NULL), 0);
+		assert_string_equal(e.submission, "direct");
+		spok_execution_free(&e);
+	}
+	assert_int_equal(spok_store_namespaces(f->s, "kind", done, true, &ns, NULL), 0);
+	assert_int_equal(ns.len, 1);
+	assert_string_equal(ns.items[0], "f");
+	spok_strv_free(&ns);
+	assert_int_equal(spok_store_namespaces(f->s, "kind", done, false, &ns, NULL), 0);
+	assert_int_equal(ns.len, 2);
 	spok_strv_free(&ns);
 
 }
