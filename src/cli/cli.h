@@ -74,6 +74,8 @@ int cmd_list(struct spok_cli *cli, int argc, char **argv);
 int cmd_status(struct spok_cli *cli, int argc, char **argv);
 int cmd_logs(struct spok_cli *cli, int argc, char **argv);
 int cmd_abort(struct spok_cli *cli, int argc, char **argv);
+/* `spok session start|list|stop|url` (cmd_session.c, src/connect) */
+int cmd_session(struct spok_cli *cli, int argc, char **argv);
 /* `spok gc` (cmd_gc.c): retention for the store */
 int cmd_gc(struct spok_cli *cli, int argc, char **argv);
 int cmd_history(struct spok_cli *cli, int argc, char **argv);

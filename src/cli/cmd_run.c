@@ -12,20 +12,23 @@
 #include "common/termesc.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
+#include "connect/connect.h"
 #include "local/local.h"
 #include "store/store.h"
 
 static const char run_synopsis[] =
-	"spok run JOB [--task NAME] [--input name=value]... [--master local[N]] [-d] [-q]";
+	"spok run JOB [--task NAME] [--input name=value]... [--master local[N]] [--warm [--pool P]] [-d] [-q]";
 
 struct run_opts {
 	const char *task_name;
 	const char *master;
 	const char *python_path;
 	const char *grace;
+	const char *pool;
 	struct spok_strv inputs;
 	bool detach;
 	bool quiet;
+	bool warm;
 };
 
 static void run_flags(struct run_opts *o, struct spok_flag *f)
@@ -42,7 +45,11 @@ static void run_flags(struct run_opts *o, struct spok_flag *f)
 				  "directory with the task's Python code (default: current directory)"};
 	f[6] = (struct spok_flag){"grace", 0, &o->grace, NULL, NULL,
 				  "on abort, wait this long after TERM before KILL (default 10s)"};
-	f[7] = (struct spok_flag){0};
+	f[7] = (struct spok_flag){"warm", 0, NULL, &o->warm, NULL,
+				  "run the Python driver as a Spark Connect client of a warm session (docs/CLI.md)"};
+	f[8] = (struct spok_flag){"pool", 0, &o->pool, NULL, NULL,
+				  "with --warm: the pool (spok.pools) whose session runs it (default 'default')"};
+	f[9] = (struct spok_flag){0};
 }
 
 /* The reason comes from the job's output and is escaped for the terminal; outputs stay JSON
@@ -142,6 +149,85 @@ static int detach(const char *data_dir, const struct spok_task *t, const struct 
 	exit(r == 0 ? 0 : 70);
 }
 
+/* What --warm needs besides the local run: the pool, the session's URL and UI, or why the
+ * job runs as a normal local run instead. */
+struct warm_ctx {
+	struct spok_pools pools;
+	const struct spok_pool *pool;
+	struct spok_local_warm w;
+	char *fallback, *remote, *ui;
+};
+
+static void warm_free(struct warm_ctx *c)
+{
+	spok_pools_free(&c->pools);
+	free(c->fallback);
+	free(c->remote);
+	free(c->ui);
+}
+
+/* Before the submit: the pool, and whether the task can run on Connect at all. */
+static int warm_check(const struct run_opts *o, const struct spok_platform *p,
+		      const struct spok_task *t, struct warm_ctx *c, struct spok_local_opts *lo,
+		      struct spok_err *err)
+{
+	struct spok_spark_env env;
+	int result = spok_pools_load(p, &c->pools, err);
+
+	if (result == 0 && !(c->pool = spok_pools_find(&c->pools, o->pool)))
+		result = spok_err_set(err, SPOK_ENOTFOUND, "--pool %.63s: no such pool in spok.pools of %s; declare it (docs/CONFIG.md) or use 'default'",
+				      o->pool, p->source_path ? p->source_path : "the config");
+	if (result == 0)
+		result = spok_spark_env_find(&env, err);
+	if (result != 0)
+		return result;
+	c->fallback = spok_local_warm_unsupported(t, &env);
+	spok_spark_env_free(&env);
+	if (c->fallback) {
+		char *why = spok_term_line(c->fallback);
+		fprintf(stderr, "spok: not warm: %s; running it as a normal local run\n", why);
+		free(why);
+		lo->fallback = c->fallback;
+	} else {
+		c->w.session = c->pool->name;
+		lo->warm = &c->w;
+	}
+	return 0;
+}
+
+/* After the submit (the row counts as the session's client from now on, so it is not
+ * reaped idle): the session runs, started if need be; if it cannot, a normal local run. */
+static int warm_session(struct spok_store *st, const char *data_dir, const char *config_path,
+			struct warm_ctx *c,
+			struct spok_local_opts *lo, struct spok_execution *x, struct spok_err *err)
+{
+	struct spok_session s;
+	struct spok_err e = {0};
+
+	if (!lo->warm)
+		return 0;
+	if (spok_connect_ensure(st, data_dir, config_path, c->pool->name, c->pool, &s, NULL, &e) == 0) {
+		char *user = spok_connect_user();
+		c->remote = spok_connect_url(&s, user);
+		c->ui = spok_connect_ui_url(&s);
+		c->w.remote = c->remote;
+		c->w.ui_url = c->ui;
+		free(user);
+		spok_session_free(&s);
+		return 0;
+	}
+	c->fallback = xasprintf("warm session %s could not start (%s)", c->pool->name, e.msg);
+	char *why = spok_term_line(c->fallback);
+	fprintf(stderr, "spok: not warm: %s; running it as a normal local run\n", why);
+	free(why);
+	lo->warm = NULL;
+	lo->fallback = c->fallback;
+	free(x->session);
+	x->session = NULL;
+	x->fallback = xstrdup(c->fallback);
+	return spok_store_update(st, x, err);
+}
+
 static int run(struct spok_cli *cli, struct run_opts *o, const char *job, int *status,
 	       struct spok_err *err)
 {
@@ -150,6 +236,7 @@ static int run(struct spok_cli *cli, struct run_opts *o, const char *job, int *s
 	struct spok_strmap inputs = {0};
 	struct spok_store *st = NULL;
 	struct spok_execution x = {0};
+	struct warm_ctx wc = {0};
 	char *data_dir = NULL;
 	uint64_t grace_ms = 0;
 	int result;
@@ -175,7 +262,14 @@ static int run(struct spok_cli *cli, struct run_opts *o, const char *job, int *s
 		.data_dir = data_dir, .master = o->master, .python_path = o->python_path,
 		.inputs = &inputs, .quiet = o->quiet, .grace_ms = grace_ms, .msg = stderr,
 	};
-	result = spok_local_submit(st, &task, &plat, &lo, &x, err);
+	if (o->pool && !o->warm)
+		result = spok_err_set(err, SPOK_EINVAL, "--pool: only with --warm (the pool whose session runs the job)");
+	if (result == 0 && o->warm)
+		result = warm_check(o, &plat, &task, &wc, &lo, err);
+	if (result == 0)
+		result = spok_local_submit(st, &task, &plat, &lo, &x, err);
+	if (result == 0)
+		result = warm_session(st, data_dir, cli->config_path, &wc, &lo, &x, err);
 	if (result != 0)
 		goto done;
 	if (o->detach) {
@@ -185,13 +279,19 @@ static int run(struct spok_cli *cli, struct run_opts *o, const char *job, int *s
 		goto done;
 	}
 	char *what = spok_term_line(task.name ? task.name : job);
-	fprintf(stderr, "spok: execution %s: running %s locally (log %s/attempt-0.log)\n", x.id, what, x.run_dir);
+	if (lo.warm)
+		fprintf(stderr, "spok: execution %s: running %s warm on session %s, a Spark Connect client (log %s/attempt-0.log)\n",
+			x.id, what, lo.warm->session, x.run_dir);
+	else
+		fprintf(stderr, "spok: execution %s: running %s locally (log %s/attempt-0.log)\n", x.id, what, x.run_dir);
 	free(what);
 	struct run_watch rw = {0};
 	lo.watch = run_watch;
 	lo.before_output = run_before_output;
 	lo.watch_arg = &rw;
 	result = spok_local_supervise(st, &task, &plat, &lo, &x, err);
+	if (lo.warm) /* the session's idle time counts from the end of its last run */
+		spok_store_session_touch(st, lo.warm->session, spok_now_ms(), NULL);
 	if (result == 0) {
 		report(&x, data_dir);
 		*status = spok_cli_phase_exit(x.phase);
@@ -199,6 +299,7 @@ static int run(struct spok_cli *cli, struct run_opts *o, const char *job, int *s
 done:
 	spok_execution_free(&x);
 	spok_store_close(st);
+	warm_free(&wc);
 	free(data_dir);
 	spok_strmap_free(&inputs);
 	spok_task_free(&task);
@@ -209,7 +310,7 @@ done:
 int cmd_run(struct spok_cli *cli, int argc, char **argv)
 {
 	struct run_opts o = {0};
-	struct spok_flag flags[8];
+	struct spok_flag flags[10];
 	struct spok_strv pos = {0};
 	struct spok_err err = {0};
 	int status = 0;

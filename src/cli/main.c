@@ -26,6 +26,7 @@ static const struct {
 	{"history", cmd_history, "start (or stop) the Spark history server"},
 	{"cluster", cmd_cluster, "per-namespace cluster resources (spok cluster sync)"},
 	{"reconcile", cmd_reconcile, "follow unfinished cluster executions to their end"},
+	{"session", cmd_session, "warm Spark Connect sessions: start, list, stop, url"},
 	{"serve", cmd_serve, "run the daemon: HTTP/JSON API, metrics, dashboard"},
 	/* local and cluster execution commands register here */
 	{"version", cmd_version, "print the spok version"},

@@ -62,5 +62,7 @@ json_t *cli_execution_json(const struct spok_execution *e)
 	json_object_set_new(o, "idempotency_key", spok_json_text(e->idempotency_key));
 	if (e->submission != NULL) /* "direct"; absent for the operator's (older rows too) */
 		json_object_set_new(o, "submission", spok_json_text(e->submission));
+	json_object_set_new(o, "session", spok_json_text(e->session));
+	json_object_set_new(o, "fallback", spok_json_text(e->fallback));
 	return o;
 }

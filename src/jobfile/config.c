@@ -32,7 +32,7 @@ static const char *const top_ignored[] = {
 static const char *const spok_keys[] = {
 	"default-image", "namespace-template", "default-service-account", "name-max-len",
 	"clusters", "routes", "server", "cluster-resources", "keep-on-success", "submitted-timeout",
-	"spark-version", "event-log", "flyte-data", NULL
+	"spark-version", "event-log", "flyte-data", "pools", NULL
 };
 static const char *const event_log_keys[] = {"dir", "volume", NULL};
 static const char *const flyte_data_keys[] = {"dir", "volume", "local-dir", NULL};
@@ -836,6 +836,8 @@ static int spok_field(struct walk *w, void *out, int idx, const struct ynode *v,
 	case 10: return walk_string(w, v, path, &s->spark_version);
 	case 11: return read_event_log(w, v, path, s);
 	case 12: return read_flyte_data(w, v, path, s);
+	/* warm pools: shape checked here, fields checked by src/connect */
+	case 13: return serve_section(w, v, path, Y_SEQ, &s->pools, &s->positions);
 	default:
 		if (walk_int(w, v, path, 8, 253, &n) != SPOK_OK)
 			return SPOK_EINVAL;

@@ -56,6 +56,15 @@ int spok_local_flyte_prepare(const struct spok_task *t, const struct spok_local_
 /* flytekit tasks after exit 0: outputs.pb -> x->outputs_json, or error.pb -> failure. */
 void spok_local_flyte_outputs(const struct spok_task *t, struct spok_execution *x);
 
+/* ---- warm.c ---- */
+/* python MAIN (the task's args are appended by spok_local_flyte_prepare). */
+int spok_local_warm_argv(const struct spok_task *t, const struct spok_spark_env *env,
+			 struct spok_strv *argv, struct spok_err *err);
+/* w->remote + ";session_id=<id of exec_id>" (heap). */
+char *spok_local_warm_remote(const struct spok_local_warm *w, const char *exec_id);
+/* python -c <glue>: interrupts every operation of the session in $SPARK_REMOTE. */
+void spok_local_warm_interrupt_argv(const struct spok_spark_env *env, struct spok_strv *argv);
+
 /* Appends s as one key (key) or value in java.util.Properties syntax (local.c); nonzero when
  * b's cap is reached. */
 struct spok_buf;

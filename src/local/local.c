@@ -352,7 +352,7 @@ char *spok_local_props_path(const struct spok_execution *x)
 /* Writes the conf where only this user can read it: sparkConf/hadoopConf may hold secrets
  * (S3 keys, passwords, tokens) that --conf arguments would show to every user in ps. A file
  * left by an earlier try of this attempt is replaced, never followed (O_EXCL). */
-static int write_props(const char *path, const struct spok_strmap *conf, struct spok_err *err)
+int spok_local_props_write(const char *path, const struct spok_strmap *conf, struct spok_err *err)
 {
 	struct spok_buf b;
 	int result = 0;
@@ -422,7 +422,7 @@ int spok_local_argv(const struct spok_task *t, const struct spok_platform *p,
 	spok_strmap_set(&conf, "spark.driver.host", "127.0.0.1");
 	/* No --conf at all: every value goes through the 0600 file, none through argv. */
 	props = spok_local_props_path(x);
-	result = write_props(props, &conf, err);
+	result = spok_local_props_write(props, &conf, err);
 	if (result != 0)
 		goto done;
 
@@ -576,6 +576,8 @@ int spok_local_submit(struct spok_store *st, const struct spok_task *t,
 	out->domain = xstrdup(t->domain ? t->domain : "development");
 	out->backend = xstrdup("local");
 	out->idempotency_key = o->idempotency_key ? xstrdup(o->idempotency_key) : NULL;
+	out->session = o->warm ? xstrdup(o->warm->session) : NULL;
+	out->fallback = o->fallback ? xstrdup(o->fallback) : NULL;
 	out->max_attempts = t->retries + 1;
 	out->phase = SPOK_PHASE_QUEUED;
 	out->created_ms = spok_now_ms();
@@ -711,6 +713,11 @@ struct spok_local_run {
 	struct spok_strv argv, envv;
 	const char *stop_why;           /* spok_local_run_abort's reason (static), or NULL */
 	unsigned stops;                 /* spok_local_run_abort calls */
+	bool warm_off;                  /* a warm run fell back: attempts run under spark-submit */
+	uv_process_t glue;              /* a failed warm attempt's interrupt of its session */
+	uv_timer_t glue_timer;
+	int glue_open;                  /* glue handles not closed yet */
+	int glue_fd;                    /* the attempt's log, appended to by the glue */
 	bool ending;
 	int result;
 	struct spok_err err;
@@ -767,13 +774,144 @@ static void run_end(struct spok_local_run *r, int result)
 
 static void on_kick(uv_timer_t *t);
 
+static bool warm_attempt(const struct spok_local_run *r)
+{
+	return r->o->warm && !r->warm_off;
+}
+
+/* A warm attempt that failed with Connect's "not supported" error: the next attempt is a
+ * normal local run (not counted against retries), and the row says why. */
+static void maybe_fall_back(struct spok_local_run *r)
+{
+	struct spok_execution *x = r->x;
+
+	if (!warm_attempt(r) || (x->phase != SPOK_PHASE_RETRYABLE_FAILURE &&
+				 x->phase != SPOK_PHASE_PERMANENT_FAILURE))
+		return;
+	char *log = read_log_tail(x->log_path);
+	char *why = spok_local_warm_log_reason(log);
+	free(log);
+	if (!why)
+		return;
+	r->warm_off = true;
+	x->phase = SPOK_PHASE_RETRYABLE_FAILURE;
+	x->max_attempts++;
+	set_str(&x->reason, xasprintf("%s; running it as a normal local run", why));
+	set_str(&x->fallback, why);
+	set_str(&x->session, NULL);
+	int fd = open(x->log_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd >= 0) {
+		char *line = xasprintf("spok: %s\n", x->reason);
+		spok_write_all(fd, line, strlen(line));
+		free(line);
+		close(fd);
+	}
+}
+
+/* The attempt's end once its process (and a warm attempt's interrupt) are done. */
+static void attempt_finish(struct spok_local_run *r)
+{
+	struct spok_execution *x = r->x;
+
+	x->finished_ms = spok_now_ms();
+	classify(r->st, r->t, x, &r->ar);
+	maybe_fall_back(r);
+	set_history(x, r->o->data_dir);
+	int result = spok_local_commit(r->st, x, &r->err);
+	if (result != 0 || x->phase != SPOK_PHASE_RETRYABLE_FAILURE || x->attempt + 1 >= x->max_attempts) {
+		run_end(r, result);
+		return;
+	}
+	char *why = spok_term_line(x->reason ? x->reason : "unknown reason");
+	say(r->o, "spok: attempt %u of %u failed: %s; %s\n", x->attempt + 1, x->max_attempts, why,
+	    r->warm_off && x->fallback && x->attempt + 2 == x->max_attempts ? "falling back" : "retrying");
+	free(why);
+	x->attempt++;
+	x->phase = SPOK_PHASE_QUEUED;
+	uv_timer_start(&r->kick, on_kick, 0, 0);
+}
+
+static void on_glue_closed(uv_handle_t *h)
+{
+	struct spok_local_run *r = h->data;
+
+	if (--r->glue_open == 0) {
+		close(r->glue_fd);
+		attempt_finish(r);
+	}
+}
+
+static void on_glue_exit(uv_process_t *p, int64_t status, int term_signal)
+{
+	struct spok_local_run *r = p->data;
+
+	(void)status;
+	(void)term_signal;
+	uv_timer_stop(&r->glue_timer);
+	uv_close((uv_handle_t *)&r->glue, on_glue_closed);
+	uv_close((uv_handle_t *)&r->glue_timer, on_glue_closed);
+}
+
+static void on_glue_timeout(uv_timer_t *t)
+{
+	struct spok_local_run *r = t->data;
+
+	uv_process_kill(&r->glue, SIGKILL);
+}
+
+/* A warm attempt that did not succeed may have left operations running on the server (the
+ * client was killed, or died): interrupt every operation of its session, and only those,
+ * before the end is recorded. 0 when the glue runs (attempt_finish follows). */
+static int glue_start(struct spok_local_run *r)
+{
+	struct spok_strv argv = {0}, envv = {0};
+	uv_process_options_t po;
+	uv_stdio_container_t stdio[3];
+
+	r->glue_fd = open(r->x->log_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (r->glue_fd < 0)
+		return -1;
+	spok_local_warm_interrupt_argv(&r->env, &argv);
+	spok_local_env(r->t, &r->env, r->o, r->x, &envv);
+	char *remote = spok_local_warm_remote(r->o->warm, r->x->id);
+	env_set(&envv, "SPARK_REMOTE", remote);
+	free(remote);
+	memset(&po, 0, sizeof(po));
+	stdio[0].flags = UV_IGNORE;
+	stdio[1].flags = UV_INHERIT_FD;
+	stdio[1].data.fd = r->glue_fd;
+	stdio[2].flags = UV_INHERIT_FD;
+	stdio[2].data.fd = r->glue_fd;
+	po.file = argv.items[0];
+	po.args = argv.items;
+	po.env = envv.items;
+	po.stdio = stdio;
+	po.stdio_count = 3;
+	po.exit_cb = on_glue_exit;
+	po.flags = UV_PROCESS_DETACHED;
+	r->glue.data = r;
+	int rc = uv_spawn(r->loop, &r->glue, &po);
+	spok_strv_free(&argv);
+	spok_strv_free(&envv);
+	r->glue_open = 2;
+	uv_timer_init(r->loop, &r->glue_timer);
+	r->glue_timer.data = r;
+	if (rc != 0) {
+		uv_close((uv_handle_t *)&r->glue, on_glue_closed);
+		uv_close((uv_handle_t *)&r->glue_timer, on_glue_closed);
+		return 0;
+	}
+	say(r->o, "spok: interrupting this run's operations on the Spark Connect server\n");
+	uv_timer_start(&r->glue_timer, on_glue_timeout, SPOK_LOCAL_GLUE_MS, 0);
+	return 0;
+}
+
 static void on_attempt_done(void *arg, int result, const struct spok_err *err)
 {
 	struct spok_local_run *r = arg;
-	struct spok_execution *x = r->x;
 
 	r->a = NULL;
-	unlink_props(x);
+	unlink_props(r->x);
 	spok_strv_free(&r->argv);
 	spok_strv_free(&r->envv);
 	if (result != 0) {
@@ -781,20 +919,9 @@ static void on_attempt_done(void *arg, int result, const struct spok_err *err)
 		run_end(r, result);
 		return;
 	}
-	x->finished_ms = spok_now_ms();
-	classify(r->st, r->t, x, &r->ar);
-	set_history(x, r->o->data_dir);
-	result = spok_local_commit(r->st, x, &r->err);
-	if (result != 0 || x->phase != SPOK_PHASE_RETRYABLE_FAILURE || x->attempt + 1 >= x->max_attempts) {
-		run_end(r, result);
+	if (warm_attempt(r) && (r->ar.exit_status != 0 || r->ar.term_signal != 0) && glue_start(r) == 0)
 		return;
-	}
-	char *why = spok_term_line(x->reason ? x->reason : "unknown reason");
-	say(r->o, "spok: attempt %u of %u failed: %s; retrying\n", x->attempt + 1, x->max_attempts, why);
-	free(why);
-	x->attempt++;
-	x->phase = SPOK_PHASE_QUEUED;
-	uv_timer_start(&r->kick, on_kick, 0, 0);
+	attempt_finish(r);
 }
 
 /* Starts one attempt; nonzero when it could not start (r->err says why). */
@@ -812,11 +939,22 @@ static int attempt_begin(struct spok_local_run *r)
 	set_str(&x->spark_app_id, NULL);
 	set_str(&x->history_url, NULL);
 	set_str(&x->log_path, xasprintf("%s/attempt-%u.log", x->run_dir, x->attempt));
-	result = spok_local_argv(r->t, r->p, &r->env, r->o, x, ui_port, &r->argv, &r->err);
+	if (warm_attempt(r))
+		result = spok_local_warm_argv(r->t, &r->env, &r->argv, &r->err);
+	else
+		result = spok_local_argv(r->t, r->p, &r->env, r->o, x, ui_port, &r->argv, &r->err);
 	if (result == 0)
 		result = spok_local_flyte_prepare(r->t, r->o, x, &r->argv, &r->err);
 	if (result == 0) {
 		spok_local_env(r->t, &r->env, r->o, x, &r->envv);
+		if (warm_attempt(r)) {
+			char *remote = spok_local_warm_remote(r->o->warm, x->id);
+			env_set(&r->envv, "SPARK_REMOTE", remote);
+			free(remote);
+			/* the client's output as it comes, not when its buffer fills */
+			env_set(&r->envv, "PYTHONUNBUFFERED", "1");
+			set_str(&x->ui_url, r->o->warm->ui_url ? xstrdup(r->o->warm->ui_url) : NULL);
+		}
 		spok_local_outcome_reserve(x);
 		result = spok_local_attempt_start(r->loop, r->st, r->t, r->o, x, &r->argv, &r->envv,
 						  &r->ar, on_attempt_done, r, &r->a, &r->err);

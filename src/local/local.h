@@ -63,6 +63,20 @@
 #define SPOK_LOCAL_COMMIT_RETRY_MS 15000    /* a supervisor retries its final store write */
 #define SPOK_LOCAL_OUTCOME_RESERVE ((size_t)64 << 10) /* bytes reserved for outcome.json */
 #define SPOK_HISTORY_PORT 18080
+#define SPOK_LOCAL_GLUE_MS 60000         /* a warm run's interrupt of its session, at most */
+
+/* A warm run (`spok run --warm`): the job's Python driver code runs as a Spark Connect client
+ * of a warm server (src/connect) instead of under spark-submit. SPARK_REMOTE is remote plus
+ * ";session_id=<spok_local_warm_session_id of the execution>", so each run is its own
+ * server-side session (temp views, conf, operations) and an abort interrupts only its own
+ * operations. A warm attempt that fails with Connect's "not supported" error
+ * (spok_local_warm_log_reason) is followed by a normal local attempt (spark-submit) that does
+ * not count against retries; the row's `fallback` says why. */
+struct spok_local_warm {
+	const char *session;  /* the session's name (recorded in the row's `session`) */
+	const char *remote;   /* "sc://127.0.0.1:PORT/;user_id=USER" */
+	const char *ui_url;   /* the server's Spark UI (the run's UI link) */
+};
 
 struct spok_local_opts {
 	const char *data_dir;        /* resolved data dir (spok_data_dir) */
@@ -72,6 +86,8 @@ struct spok_local_opts {
 	bool quiet;                  /* do not echo Spark's log (stderr); the job's stdout still shows */
 	uint64_t grace_ms;           /* TERM -> KILL; 0: SPOK_LOCAL_GRACE_MS */
 	const char *idempotency_key; /* spok_local_submit: the row's key (unique), or NULL */
+	const struct spok_local_warm *warm; /* run as a Spark Connect client, or NULL */
+	const char *fallback;        /* spok_local_submit: asked warm but run normally: why */
 	FILE *msg;                   /* progress lines ("Spark UI: ..."), or NULL for none (and then
 	                              * nothing of the job is echoed either: detached runs) */
 	/* A watcher of the run (`spok run`'s live progress), or NULL. spok_local_supervise calls
@@ -138,6 +154,10 @@ int spok_local_argv(const struct spok_task *t, const struct spok_platform *p,
 		    const struct spok_execution *x, int ui_port, struct spok_strv *argv,
 		    struct spok_err *err);
 
+/* Writes conf to path as a properties file spark-submit reads (--properties-file): a fresh
+ * file of mode 0600 (an old one is replaced, never followed), Java properties escaping. */
+int spok_local_props_write(const char *path, const struct spok_strmap *conf, struct spok_err *err);
+
 /* "<x->run_dir>/spark-conf-<attempt>.properties" (heap). */
 char *spok_local_props_path(const struct spok_execution *x);
 
@@ -161,6 +181,16 @@ int spok_local_settle(struct spok_store *st, struct spok_execution *x, struct sp
 bool spok_local_supervisor_alive(const struct spok_execution *x);
 /* The signal that stopped the last spok_local_supervise of this process, or 0. */
 int spok_local_stop_signal(void);
+
+/* Why task t cannot run as a Spark Connect client, found without running it (heap), or NULL
+ * when it may: JVM applications, flytekit tasks, pyFiles/files, spark.sql.* conf, and a main
+ * file that names RDD/SparkContext/JVM APIs (file:line). env finds the main file. */
+char *spok_local_warm_unsupported(const struct spok_task *t, const struct spok_spark_env *env);
+/* The Spark Connect session id of execution exec_id (a UUID-shaped string, 36 chars + NUL),
+ * the same in every process. */
+void spok_local_warm_session_id(const char *exec_id, char out[37]);
+/* Connect's "not supported" error in a client's log, as a one-line reason (heap), or NULL. */
+char *spok_local_warm_log_reason(const char *log_text);
 
 /* Reason for a failed attempt from its driver log (OutOfMemoryError, Python traceback,
  * 'Exception in thread "main"', spark-submit "Error:" lines). Heap string or NULL.

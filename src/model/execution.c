@@ -10,7 +10,8 @@ void spok_execution_free(struct spok_execution *e)
 			 &e->namespace_, &e->resource_name, &e->reason, &e->error_message,
 			 &e->spark_app_id, &e->ui_url, &e->history_url, &e->event_log_dir,
 			 &e->log_path, &e->run_dir, &e->task_source, &e->links_json,
-			 &e->outputs_json, &e->idempotency_key, &e->submission};
+			 &e->outputs_json, &e->idempotency_key, &e->submission, &e->session,
+			 &e->fallback};
 
 	if (!e)
 		return;

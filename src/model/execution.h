@@ -56,6 +56,10 @@ struct spok_execution {
 	 * SPOK_SUBMISSION_DIRECT ("direct": spok creates the driver pod itself), or NULL /
 	 * "operator" (a SparkApplication for the Spark operator). */
 	char *submission;
+	char *session;         /* warm runs (`spok run --warm`): the Spark Connect session (a row
+				* of the store's sessions table) the job ran on, else NULL */
+	char *fallback;        /* a run asked warm that ran as a normal local run instead: why
+				* (Connect cannot run it), else NULL */
 };
 
 /* One attempt's summary (read-only view for `spok status`). */

@@ -328,6 +328,9 @@ struct spok_settings {
 	json_t *clusters;
 	json_t *routes;
 	json_t *server;
+	/* pools: warm Spark Connect pools (array), kept as JSON and validated by src/connect
+	 * (docs/CONFIG.md, spok.pools); NULL when absent. Positions as for the three above. */
+	json_t *pools;
 	/* Where each node of those three starts in the config file: field path as src/server
 	 * names it ("spok.clusters[0].server") -> "line:col". Empty for built-in defaults. */
 	struct spok_strmap positions;

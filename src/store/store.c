@@ -17,15 +17,9 @@
 
 #include "common/buf.h"
 #include "common/xalloc.h"
+#include "store/internal.h"
 
 #define BUSY_TIMEOUT_MS 10000
-
-struct spok_store {
-	sqlite3 *db;
-	int busy_ms;   /* how long a statement waits for another process's lock */
-	char *path;
-	bool readonly; /* opened by spok_store_open_reader without write access */
-};
 
 /* ---- column table: one place that maps struct fields to SQL columns ---- */
 
@@ -73,6 +67,8 @@ static const struct col cols[] = {
 	COL("outputs_json", C_STR, outputs_json),
 	COL("idempotency_key", C_STR, idempotency_key),
 	COL("submission", C_STR, submission),
+	COL("session", C_STR, session),
+	COL("fallback", C_STR, fallback),
 };
 #define NCOLS (sizeof(cols) / sizeof(cols[0]))
 
@@ -169,6 +165,20 @@ static const char *const migrations[] = {
 	/* v7: how a cluster run's attempts are submitted ("direct": spok creates the driver
 	 * pod; NULL, as every older row: the Spark operator), written with the row. */
 	"ALTER TABLE executions ADD COLUMN submission TEXT;",
+	/* v8: warm Spark Connect sessions (src/connect): one row per named session, its server
+	 * process and supervisor recorded as (pid, start time); and on executions, the session
+	 * a warm run used and why a run asked warm fell back to a normal local run. */
+	"ALTER TABLE executions ADD COLUMN session TEXT;"
+	"ALTER TABLE executions ADD COLUMN fallback TEXT;"
+	"CREATE TABLE sessions (name TEXT PRIMARY KEY NOT NULL, pool TEXT NOT NULL,"
+	" backend TEXT NOT NULL DEFAULT 'local', phase TEXT NOT NULL, reason TEXT, user_id TEXT,"
+	" port INTEGER NOT NULL DEFAULT 0, ui_port INTEGER NOT NULL DEFAULT 0,"
+	" pid INTEGER NOT NULL DEFAULT 0, proc_start INTEGER NOT NULL DEFAULT 0,"
+	" supervisor_pid INTEGER NOT NULL DEFAULT 0, supervisor_start INTEGER NOT NULL DEFAULT 0,"
+	" created_ms INTEGER NOT NULL DEFAULT 0, started_ms INTEGER NOT NULL DEFAULT 0,"
+	" last_used_ms INTEGER NOT NULL DEFAULT 0, finished_ms INTEGER NOT NULL DEFAULT 0,"
+	" stop_requested INTEGER NOT NULL DEFAULT 0, generation INTEGER NOT NULL DEFAULT 0,"
+	" starts INTEGER NOT NULL DEFAULT 0, log_path TEXT);",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == SPOK_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -228,7 +238,7 @@ int spok_data_dir(const char *flag, char **out, struct spok_err *err)
 
 /* ---- open / migrate ---- */
 
-static int db_fail(struct spok_store *s, struct spok_err *err, const char *what)
+int spok_store_db_fail(struct spok_store *s, struct spok_err *err, const char *what)
 {
 	int code = sqlite3_errcode(s->db);
 	int c = (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? SPOK_EBUSY : SPOK_EIO;
@@ -241,19 +251,19 @@ static int db_fail(struct spok_store *s, struct spok_err *err, const char *what)
 			    s->path, what, sqlite3_errmsg(s->db));
 }
 
-static int exec_sql(struct spok_store *s, const char *sql, const char *what, struct spok_err *err)
+int spok_store_exec_sql(struct spok_store *s, const char *sql, const char *what, struct spok_err *err)
 {
 	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return db_fail(s, err, what);
+		return spok_store_db_fail(s, err, what);
 	return 0;
 }
 
 /* Ends a BEGIN IMMEDIATE write: COMMIT after success, ROLLBACK after any failure (the
  * COMMIT's own included), so no failed write leaves a transaction open. */
-static int end_write(struct spok_store *s, int result, struct spok_err *err)
+int spok_store_end_write(struct spok_store *s, int result, struct spok_err *err)
 {
 	if (result == 0)
-		result = exec_sql(s, "COMMIT", "committing", err);
+		result = spok_store_exec_sql(s, "COMMIT", "committing", err);
 	if (result != 0)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return result;
@@ -264,11 +274,11 @@ static int user_version(struct spok_store *s, int *out, struct spok_err *err)
 	sqlite3_stmt *st = NULL;
 
 	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-		return db_fail(s, err, "reading schema version");
+		return spok_store_db_fail(s, err, "reading schema version");
 	int r = sqlite3_step(st);
 	*out = r == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
 	sqlite3_finalize(st);
-	return r == SQLITE_ROW ? 0 : db_fail(s, err, "reading schema version");
+	return r == SQLITE_ROW ? 0 : spok_store_db_fail(s, err, "reading schema version");
 }
 
 /* Applies pending migrations in one IMMEDIATE transaction, so two processes opening a
@@ -276,7 +286,7 @@ static int user_version(struct spok_store *s, int *out, struct spok_err *err)
 static int migrate(struct spok_store *s, struct spok_err *err)
 {
 	int v = 0;
-	int result = exec_sql(s, "BEGIN IMMEDIATE", "starting migration", err);
+	int result = spok_store_exec_sql(s, "BEGIN IMMEDIATE", "starting migration", err);
 	if (result != 0)
 		return result;
 	result = user_version(s, &v, err);
@@ -288,16 +298,16 @@ static int migrate(struct spok_store *s, struct spok_err *err)
 		goto fail;
 	}
 	for (; v < SPOK_STORE_SCHEMA_VERSION; v++) {
-		result = exec_sql(s, migrations[v], "migrating schema", err);
+		result = spok_store_exec_sql(s, migrations[v], "migrating schema", err);
 		if (result != 0)
 			goto fail;
 		char pragma[64];
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
-		result = exec_sql(s, pragma, "migrating schema", err);
+		result = spok_store_exec_sql(s, pragma, "migrating schema", err);
 		if (result != 0)
 			goto fail;
 	}
-	return exec_sql(s, "COMMIT", "committing migration", err);
+	return spok_store_exec_sql(s, "COMMIT", "committing migration", err);
 fail:
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return result;
@@ -313,14 +323,14 @@ int spok_store_open_file(const char *db_path, struct spok_store **out, struct sp
 	s->busy_ms = BUSY_TIMEOUT_MS;
 	if (sqlite3_open_v2(db_path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
-		result = db_fail(s, err, "opening the database");
+		result = spok_store_db_fail(s, err, "opening the database");
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, s->busy_ms);
 	sqlite3_extended_result_codes(s->db, 0);
-	result = exec_sql(s, "PRAGMA journal_mode=WAL", "enabling WAL", err);
+	result = spok_store_exec_sql(s, "PRAGMA journal_mode=WAL", "enabling WAL", err);
 	if (result == 0)
-		result = exec_sql(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", "configuring", err);
+		result = spok_store_exec_sql(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", "configuring", err);
 	if (result == 0)
 		result = migrate(s, err);
 	if (result != 0)
@@ -419,7 +429,7 @@ static int open_readonly(struct spok_store *s, const char *dir, struct spok_err 
 				      "%s: %s; nothing has run with this data dir yet, or pass another --data-dir",
 				      s->path, strerror(errno));
 	} else if (open_ro(s, "immutable=1") != SQLITE_OK) {
-		result = db_fail(s, err, "opening the database read-only");
+		result = spok_store_db_fail(s, err, "opening the database read-only");
 	} else {
 		result = check_version(s, dir, err);
 	}
@@ -580,22 +590,22 @@ static char *select_sql(const char *tail)
 	return spok_buf_detach(&b);
 }
 
-static int prepare(struct spok_store *s, const char *sql, sqlite3_stmt **st, struct spok_err *err)
+int spok_store_prepare(struct spok_store *s, const char *sql, sqlite3_stmt **st, struct spok_err *err)
 {
 	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
-		return db_fail(s, err, "preparing a statement");
+		return spok_store_db_fail(s, err, "preparing a statement");
 	return 0;
 }
 
 /* Runs one write statement inside BEGIN IMMEDIATE ... COMMIT. */
-static int step_done(struct spok_store *s, sqlite3_stmt *st, const char *what, struct spok_err *err)
+int spok_store_step_done(struct spok_store *s, sqlite3_stmt *st, const char *what, struct spok_err *err)
 {
 	int r = sqlite3_step(st);
 	if (r == SQLITE_DONE)
 		return 0;
 	if (r == SQLITE_CONSTRAINT)
 		return spok_err_set(err, SPOK_ECONFLICT, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
-	return db_fail(s, err, what);
+	return spok_store_db_fail(s, err, what);
 }
 
 int spok_store_insert(struct spok_store *s, const struct spok_execution *e, struct spok_err *err)
@@ -614,16 +624,16 @@ int spok_store_insert(struct spok_store *s, const struct spok_execution *e, stru
 	for (size_t i = 0; i < NCOLS; i++)
 		spok_buf_printf(&b, "%s?", i ? ", " : "");
 	spok_buf_appends(&b, ")");
-	result = prepare(s, b.data, &st, err);
+	result = spok_store_prepare(s, b.data, &st, err);
 	spok_buf_free(&b);
 	if (result != 0)
 		return result;
 	for (size_t i = 0; i < NCOLS; i++)
 		bind_col(st, (int)i + 1, &cols[i], e);
-	result = exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
+	result = spok_store_exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
 	if (result == 0)
-		result = step_done(s, st, "inserting an execution", err);
-	result = end_write(s, result, err);
+		result = spok_store_step_done(s, st, "inserting an execution", err);
+	result = spok_store_end_write(s, result, err);
 	sqlite3_finalize(st);
 	return result;
 }
@@ -647,7 +657,7 @@ static int update_row(struct spok_store *s, const struct spok_execution *e, stru
 		if (!update_skips(&cols[i]))
 			spok_buf_printf(&b, "%s%s = ?", idx++ > 1 ? ", " : "", cols[i].name);
 	spok_buf_appends(&b, " WHERE id = ?");
-	result = prepare(s, b.data, &st, err);
+	result = spok_store_prepare(s, b.data, &st, err);
 	spok_buf_free(&b);
 	if (result != 0)
 		return result;
@@ -656,7 +666,7 @@ static int update_row(struct spok_store *s, const struct spok_execution *e, stru
 		if (!update_skips(&cols[i]))
 			bind_col(st, idx++, &cols[i], e);
 	sqlite3_bind_text(st, idx, e->id, -1, SQLITE_STATIC);
-	result = step_done(s, st, "updating an execution", err);
+	result = spok_store_step_done(s, st, "updating an execution", err);
 	if (result == 0 && sqlite3_changes(s->db) == 0)
 		result = spok_err_set(err, SPOK_ENOTFOUND, "execution %s: not found; run 'spok list'", e->id);
 	sqlite3_finalize(st);
@@ -666,7 +676,7 @@ static int update_row(struct spok_store *s, const struct spok_execution *e, stru
 static int upsert_attempt(struct spok_store *s, const struct spok_execution *e, struct spok_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int result = prepare(s,
+	int result = spok_store_prepare(s,
 			     "INSERT INTO attempts (execution_id, attempt, phase, reason, started_ms,"
 			     " finished_ms, exit_code, log_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 			     " ON CONFLICT (execution_id, attempt) DO UPDATE SET phase = excluded.phase,"
@@ -687,36 +697,36 @@ static int upsert_attempt(struct spok_store *s, const struct spok_execution *e, 
 		sqlite3_bind_int(st, 7, e->exit_code);
 	if (e->log_path)
 		sqlite3_bind_text(st, 8, e->log_path, -1, SQLITE_STATIC);
-	result = step_done(s, st, "recording an attempt", err);
+	result = spok_store_step_done(s, st, "recording an attempt", err);
 	sqlite3_finalize(st);
 	return result;
 }
 
 int spok_store_update(struct spok_store *s, const struct spok_execution *e, struct spok_err *err)
 {
-	int result = exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
+	int result = spok_store_exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
 	if (result != 0)
 		return result;
 	result = update_row(s, e, err);
 	if (result == 0)
 		result = upsert_attempt(s, e, err);
-	result = end_write(s, result, err);
+	result = spok_store_end_write(s, result, err);
 	return result;
 }
 
 int spok_store_request_abort(struct spok_store *s, const char *id, struct spok_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int result = prepare(s, "UPDATE executions SET abort_requested = 1 WHERE id = ?", &st, err);
+	int result = spok_store_prepare(s, "UPDATE executions SET abort_requested = 1 WHERE id = ?", &st, err);
 	if (result != 0)
 		return result;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	result = exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
+	result = spok_store_exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
 	if (result == 0)
-		result = step_done(s, st, "requesting abort", err);
+		result = spok_store_step_done(s, st, "requesting abort", err);
 	if (result == 0 && sqlite3_changes(s->db) == 0)
 		result = spok_err_set(err, SPOK_ENOTFOUND, "execution %s: not found; run 'spok list'", id);
-	result = end_write(s, result, err);
+	result = spok_store_end_write(s, result, err);
 	sqlite3_finalize(st);
 	return result;
 }
@@ -725,7 +735,7 @@ int spok_store_claim(struct spok_store *s, const char *id, struct spok_proc_id f
 		     struct spok_proc_id to, struct spok_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int result = prepare(s, "UPDATE executions SET supervisor_pid = ?1, supervisor_start = ?2"
+	int result = spok_store_prepare(s, "UPDATE executions SET supervisor_pid = ?1, supervisor_start = ?2"
 			     " WHERE id = ?3 AND supervisor_pid = ?4 AND supervisor_start = ?5", &st, err);
 
 	if (result != 0)
@@ -735,14 +745,14 @@ int spok_store_claim(struct spok_store *s, const char *id, struct spok_proc_id f
 	sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, from.pid);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)from.start);
-	result = exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
+	result = spok_store_exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
 	if (result == 0)
-		result = step_done(s, st, "claiming an execution", err);
+		result = spok_store_step_done(s, st, "claiming an execution", err);
 	if (result == 0 && sqlite3_changes(s->db) == 0) {
 		sqlite3_stmt *q = NULL;
 
 		/* Nothing changed: either the row is gone or another process claimed it. */
-		result = prepare(s, "SELECT 1 FROM executions WHERE id = ?", &q, err);
+		result = spok_store_prepare(s, "SELECT 1 FROM executions WHERE id = ?", &q, err);
 		if (result == 0) {
 			sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
 			result = sqlite3_step(q) == SQLITE_ROW
@@ -752,7 +762,7 @@ int spok_store_claim(struct spok_store *s, const char *id, struct spok_proc_id f
 		}
 		sqlite3_finalize(q);
 	}
-	result = end_write(s, result, err);
+	result = spok_store_end_write(s, result, err);
 	sqlite3_finalize(st);
 	return result;
 }
@@ -763,7 +773,7 @@ int spok_store_get(struct spok_store *s, const char *id, struct spok_execution *
 {
 	char *sql = select_sql("WHERE id = ?1 OR substr(id, 1, length(?1)) = ?1 ORDER BY id = ?1 DESC LIMIT 2");
 	sqlite3_stmt *st = NULL;
-	int result = prepare(s, sql, &st, err);
+	int result = spok_store_prepare(s, sql, &st, err);
 
 	free(sql);
 	memset(out, 0, sizeof(*out));
@@ -784,7 +794,7 @@ int spok_store_get(struct spok_store *s, const char *id, struct spok_execution *
 	} else if (r == SQLITE_DONE) {
 		result = spok_err_set(err, SPOK_ENOTFOUND, "execution %s: not found; run 'spok list' (database %s)", id, s->path);
 	} else {
-		result = db_fail(s, err, "reading an execution");
+		result = spok_store_db_fail(s, err, "reading an execution");
 	}
 	sqlite3_finalize(st);
 	return result;
@@ -798,7 +808,7 @@ int spok_store_list(struct spok_store *s, struct spok_execution **out, size_t *n
 {
 	char *sql = select_sql("ORDER BY created_ms DESC, id");
 	sqlite3_stmt *st = NULL;
-	int result = prepare(s, sql, &st, err);
+	int result = spok_store_prepare(s, sql, &st, err);
 
 	free(sql);
 	*out = NULL;
@@ -814,7 +824,7 @@ int spok_store_attempts(struct spok_store *s, const char *id, struct spok_attemp
 {
 	sqlite3_stmt *st = NULL;
 	size_t cap = 0;
-	int result = prepare(s,
+	int result = spok_store_prepare(s,
 			     "SELECT attempt, phase, reason, started_ms, finished_ms, exit_code, log_path"
 			     " FROM attempts WHERE execution_id = ? ORDER BY attempt",
 			     &st, err);
@@ -843,7 +853,7 @@ int spok_store_attempts(struct spok_store *s, const char *id, struct spok_attemp
 		a->log_path = col_text(st, 6);
 	}
 	if (r != SQLITE_DONE) {
-		result = db_fail(s, err, "listing attempts");
+		result = spok_store_db_fail(s, err, "listing attempts");
 		spok_attempts_free(*out, *n);
 		*out = NULL;
 		*n = 0;
@@ -935,7 +945,7 @@ static void q_filter(struct query *q, const struct spok_store_filter *f)
 static int q_prepare(struct spok_store *s, struct query *q, sqlite3_stmt **st,
 		     struct spok_err *err)
 {
-	int result = prepare(s, q->sql.data, st, err);
+	int result = spok_store_prepare(s, q->sql.data, st, err);
 
 	for (size_t i = 0; result == 0 && i < q->n; i++) {
 		if (q->args[i].text)
@@ -967,7 +977,7 @@ static int collect(struct spok_store *s, sqlite3_stmt *st, struct spok_execution
 	spok_execution_list_free(*out, *n);
 	*out = NULL;
 	*n = 0;
-	return db_fail(s, err, what);
+	return spok_store_db_fail(s, err, what);
 }
 
 static int query_rows(struct spok_store *s, struct query *q, struct spok_execution **out,
@@ -1106,7 +1116,7 @@ static int page_steps(struct spok_store *s, struct query *q, uint64_t *steps, st
 
 	while (result == 0 && (r = sqlite3_step(st)) != SQLITE_DONE)
 		if (r != SQLITE_ROW)
-			result = db_fail(s, err, "running a page");
+			result = spok_store_db_fail(s, err, "running a page");
 	if (result == 0)
 		*steps = (uint64_t)sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
 	sqlite3_finalize(st);
@@ -1134,7 +1144,7 @@ int spok_store_page_plan(struct spok_store *s, const struct spok_store_filter *f
 	spok_buf_init(&b, 0);
 	while (result == 0 && (r = sqlite3_step(st)) != SQLITE_DONE) {
 		if (r != SQLITE_ROW)
-			result = db_fail(s, err, "explaining a page");
+			result = spok_store_db_fail(s, err, "explaining a page");
 		else
 			spok_buf_printf(&b, "%s\n", (const char *)sqlite3_column_text(st, 3));
 	}
@@ -1151,7 +1161,7 @@ int spok_store_count_by_phase(struct spok_store *s, const char *backend,
 			      uint64_t counts[SPOK_STORE_NPHASES], struct spok_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int r, result = prepare(s, backend ? "SELECT phase, n FROM phase_counts WHERE backend = ?"
+	int r, result = spok_store_prepare(s, backend ? "SELECT phase, n FROM phase_counts WHERE backend = ?"
 					   : "SELECT phase, n FROM phase_counts",
 				&st, err);
 
@@ -1171,7 +1181,7 @@ int spok_store_count_by_phase(struct spok_store *s, const char *backend,
 	}
 	if (r != SQLITE_DONE) {
 		memset(counts, 0, SPOK_STORE_NPHASES * sizeof(counts[0]));
-		result = db_fail(s, err, "counting executions");
+		result = spok_store_db_fail(s, err, "counting executions");
 	}
 	sqlite3_finalize(st);
 	return result;
@@ -1200,14 +1210,14 @@ int spok_store_abort_requests(struct spok_store *s, const char *backend, struct 
 	sqlite3_stmt *st = NULL;
 	int r, result;
 
-	result = prepare(s, "SELECT id FROM executions INDEXED BY executions_abort WHERE backend = ?1"
+	result = spok_store_prepare(s, "SELECT id FROM executions INDEXED BY executions_abort WHERE backend = ?1"
 			    " AND " ABORT_PENDING_SQL " ORDER BY id", &st, err);
 	if (result != 0)
 		return result;
 	sqlite3_bind_text(st, 1, backend, -1, SQLITE_TRANSIENT);
 	while (result == 0 && (r = sqlite3_step(st)) != SQLITE_DONE) {
 		if (r != SQLITE_ROW)
-			result = db_fail(s, err, "listing abort requests");
+			result = spok_store_db_fail(s, err, "listing abort requests");
 		else
 			spok_strv_push(ids, (const char *)sqlite3_column_text(st, 0));
 	}
@@ -1233,7 +1243,7 @@ int spok_store_namespaces(struct spok_store *s, const char *backend, uint32_t ph
 	result = q_prepare(s, &q, &st, err);
 	while (result == 0 && (r = sqlite3_step(st)) != SQLITE_DONE) {
 		if (r != SQLITE_ROW)
-			result = db_fail(s, err, "listing namespaces");
+			result = spok_store_db_fail(s, err, "listing namespaces");
 		else
 			spok_strv_push(out, (const char *)sqlite3_column_text(st, 0));
 	}
@@ -1248,14 +1258,14 @@ int spok_store_find_key(struct spok_store *s, const char *key, char **id, struct
 	int r, result;
 
 	*id = NULL;
-	result = prepare(s, "SELECT id FROM executions WHERE idempotency_key = ?1", &st, err);
+	result = spok_store_prepare(s, "SELECT id FROM executions WHERE idempotency_key = ?1", &st, err);
 	if (result == 0) {
 		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 		r = sqlite3_step(st);
 		if (r == SQLITE_ROW)
 			*id = xstrdup((const char *)sqlite3_column_text(st, 0));
 		else if (r != SQLITE_DONE)
-			result = db_fail(s, err, "looking up an idempotency key");
+			result = spok_store_db_fail(s, err, "looking up an idempotency key");
 	}
 	sqlite3_finalize(st);
 	return result;
@@ -1317,7 +1327,7 @@ static int gc_candidates(struct spok_store *s, int64_t before_ms, size_t batch,
 		*out = xcalloc(batch, sizeof(**out));
 	while (result == 0 && (r = sqlite3_step(st)) != SQLITE_DONE) {
 		if (r != SQLITE_ROW || *n == batch) {
-			result = db_fail(s, err, "finding finished executions");
+			result = spok_store_db_fail(s, err, "finding finished executions");
 			break;
 		}
 		(*out)[*n].id = col_text(st, 0);
@@ -1439,17 +1449,17 @@ static int gc_delete(struct spok_store *s, int64_t before_ms, const struct gc_ro
 	q_gc_due(&q, before_ms);
 	result = q_prepare(s, &q, &st, err);
 	if (result == 0)
-		result = exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
+		result = spok_store_exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
 	for (size_t i = 0; result == 0 && i < n; i++) {
 		if (v[i].keep)
 			continue;
 		sqlite3_bind_text(st, 1, v[i].id, -1, SQLITE_STATIC);
-		result = step_done(s, st, "deleting finished executions", err);
+		result = spok_store_step_done(s, st, "deleting finished executions", err);
 		*rows += result == 0 ? (size_t)sqlite3_changes(s->db) : 0;
 		sqlite3_reset(st);
 	}
 	if (st != NULL)
-		result = end_write(s, result, err);
+		result = spok_store_end_write(s, result, err);
 	if (result != 0)
 		*rows = 0;
 	sqlite3_finalize(st);

@@ -39,8 +39,9 @@
 #include "common/timefmt.h"
 #include "model/execution.h"
 #include "model/model.h"
+#include "model/session.h"
 
-#define SPOK_STORE_SCHEMA_VERSION 7
+#define SPOK_STORE_SCHEMA_VERSION 8
 #define SPOK_EXEC_ID_LEN 13 /* "sp-" + 10 */
 
 struct spok_store;
@@ -185,6 +186,40 @@ int spok_store_gc(struct spok_store *s, int64_t before_ms, size_t batch,
 /* Attempts of one execution, oldest first. */
 int spok_store_attempts(struct spok_store *s, const char *id, struct spok_attempt **out,
 			size_t *n, struct spok_err *err);
+
+/* ---- warm Spark Connect sessions (model/session.h; src/connect, `spok session`) ----
+ * One row per session name. Whoever starts a server first wins the row with
+ * spok_store_session_begin (a compare-and-set on its generation); the supervisor's writes
+ * (spok_store_session_update) only land while the row still has that generation, so a
+ * supervisor that lost the name to a newer start cannot overwrite it. */
+
+/* SPOK_ENOTFOUND when there is no such session. */
+int spok_store_session_get(struct spok_store *s, const char *name, struct spok_session *out,
+			   struct spok_err *err);
+/* Every session, by name. *out is NULL when there are none. */
+int spok_store_session_list(struct spok_store *s, struct spok_session **out, size_t *n,
+			    struct spok_err *err);
+/* Starts a new server generation of session name: if the row's generation is still
+ * expect_gen (-1: there must be no row yet), writes phase STARTING, pool, user_id, log_path,
+ * supervisor sup, generation + 1, starts + 1, and clears the server's pid, ports, reason,
+ * times (created_ms is kept, or set now) and stop request. SPOK_ECONFLICT when another
+ * process changed the row first. *gen_out gets the new generation. */
+int spok_store_session_begin(struct spok_store *s, const char *name, const char *pool,
+			     const char *user_id, const char *log_path, int64_t expect_gen,
+			     struct spok_proc_id sup, int64_t *gen_out, struct spok_err *err);
+/* Writes phase, reason, ports, pid/proc_start, supervisor, started_ms and finished_ms of
+ * x's row if its generation is still x->generation; SPOK_ECONFLICT otherwise. */
+int spok_store_session_update(struct spok_store *s, const struct spok_session *x,
+			      struct spok_err *err);
+/* Sets stop_requested. SPOK_ENOTFOUND if missing. */
+int spok_store_session_request_stop(struct spok_store *s, const char *name, struct spok_err *err);
+/* last_used_ms = now_ms (a warm run, `spok session url`). */
+int spok_store_session_touch(struct spok_store *s, const char *name, int64_t now_ms,
+			     struct spok_err *err);
+/* How many executions use session name now: local rows naming it that are not finished
+ * and whose supervisor still runs (spok_proc_alive). Reads the unfinished-rows index. */
+int spok_store_session_clients(struct spok_store *s, const char *name, size_t *n,
+			       struct spok_err *err);
 
 /* struct spok_execution, struct spok_attempt and their *_free live in model/execution.h;
  * the CLI and the HTTP API each build their own JSON view of them. */

@@ -580,6 +580,82 @@ static void test_start_fails_records(void **state)
 	waitpid(pid, NULL, 0);
 }
 
+/* What cannot run as a Spark Connect client is found up front (spok run --warm); the session
+ * id of an execution; Connect's "not supported" errors in a client's log. */
+static void test_warm(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/spok-test-warm-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *ok_py = xasprintf("%s/ok.py", dir), *rdd_py = xasprintf("%s/rdd.py", dir);
+	FILE *f = fopen(ok_py, "w");
+	assert_non_null(f);
+	fputs("from pyspark.sql import SparkSession\nprint(SparkSession.builder.getOrCreate().range(3).count())\n", f);
+	fclose(f);
+	f = fopen(rdd_py, "w");
+	assert_non_null(f);
+	fputs("import sys\n\nspark = None\nsc = spark.sparkContext\n", f);
+	fclose(f);
+	struct spok_spark_env env = {0};
+	struct spok_task t;
+	char *why;
+
+	spok_task_init(&t);
+	t.type = SPOK_APP_PYTHON;
+	t.main_application_file = xstrdup(ok_py);
+	assert_null(spok_local_warm_unsupported(&t, &env));
+	spok_strmap_set(&t.spark_conf, "spark.driver.memory", "1g"); /* resources: fine */
+	assert_null(spok_local_warm_unsupported(&t, &env));
+	spok_strmap_set(&t.spark_conf, "spark.sql.ansi.enabled", "true");
+	why = spok_local_warm_unsupported(&t, &env);
+	assert_non_null(strstr(why, "spark.sql.ansi.enabled"));
+	free(why);
+	spok_task_free(&t);
+
+	spok_task_init(&t);
+	t.type = SPOK_APP_PYTHON;
+	t.main_application_file = xstrdup(rdd_py);
+	why = spok_local_warm_unsupported(&t, &env);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "rdd.py:4 uses sparkContext"));
+	free(why);
+	t.type = SPOK_APP_JAVA;
+	why = spok_local_warm_unsupported(&t, &env);
+	assert_non_null(strstr(why, "JVM application"));
+	free(why);
+	t.type = SPOK_APP_PYTHON;
+	t.origin = SPOK_ORIGIN_FLYTE;
+	why = spok_local_warm_unsupported(&t, &env);
+	assert_non_null(strstr(why, "flytekit"));
+	free(why);
+	t.origin = SPOK_ORIGIN_SPEC;
+	spok_strv_push(&t.py_files, "dep.zip");
+	why = spok_local_warm_unsupported(&t, &env);
+	assert_non_null(strstr(why, "pyFiles"));
+	free(why);
+	spok_task_free(&t);
+
+	char sid[37], sid2[37];
+	spok_local_warm_session_id("sp-abcdefghij", sid);
+	assert_string_equal(sid, "73706f6b-6162-6364-6566-6768696a0000");
+	spok_local_warm_session_id("sp-abcdefghik", sid2);
+	assert_string_not_equal(sid, sid2);
+
+	assert_null(spok_local_warm_log_reason(NULL));
+	assert_null(spok_local_warm_log_reason("Traceback\nValueError: boom\n"));
+	why = spok_local_warm_log_reason("Traceback (most recent call last):\n"
+					 "pyspark.errors.exceptions.base.PySparkNotImplementedError: [NOT_IMPLEMENTED] sparkContext() is not implemented.\n");
+	assert_non_null(why);
+	assert_non_null(strstr(why, "[NOT_IMPLEMENTED] sparkContext() is not implemented."));
+	assert_null(strchr(why, '\n'));
+	free(why);
+	unlink(ok_py);
+	unlink(rdd_py);
+	rmdir(dir);
+	free(ok_py);
+	free(rdd_py);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +666,7 @@ int main(void)
 		cmocka_unit_test(test_settle),
 		cmocka_unit_test(test_borrowed_loop),
 		cmocka_unit_test(test_start_fails_records),
+		cmocka_unit_test(test_warm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

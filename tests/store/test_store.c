@@ -125,8 +125,11 @@ static void test_ids(void **state)
 	assert_string_not_equal(a, b);
 }
 
-/* Undoes schemas v7 (submission) and v6 (the phase counters), to make an older store from a current one. */
-#define DROP_V6                                                                                   \
+/* Undoes schema v8 (sessions; the session and fallback columns). */
+#define DROP_V8 "DROP TABLE sessions; ALTER TABLE executions DROP COLUMN session;" \
+	"ALTER TABLE executions DROP COLUMN fallback;"
+/* Undoes schemas v8 (DROP_V8), v7 (submission) and v6 (the phase counters), to make an older store from a current one. */
+#define DROP_V6 DROP_V8                                                                           \
 	"DROP TRIGGER executions_count_insert; DROP TRIGGER executions_count_delete;"              \
 	"DROP TRIGGER executions_count_update; DROP TABLE phase_counts; DROP INDEX executions_backend;" \
 	"ALTER TABLE executions DROP COLUMN submission;"

@@ -245,8 +245,11 @@ static void test_counts_crash(void **state)
 	}
 }
 
-/* Undoes schemas v7 and v6, to make a version 5 store from a current one. */
-#define DROP_V6                                                                                   \
+/* Undoes schema v8 (sessions; the session and fallback columns). */
+#define DROP_V8 "DROP TABLE sessions; ALTER TABLE executions DROP COLUMN session;" \
+	"ALTER TABLE executions DROP COLUMN fallback;"
+/* Undoes schemas v8 (after DROP_V8), v7 and v6, to make a version 5 store from a current one. */
+#define DROP_V6 DROP_V8                                                                           \
 	"DROP TRIGGER executions_count_insert; DROP TRIGGER executions_count_delete;"              \
 	"DROP TRIGGER executions_count_update; DROP TABLE phase_counts; DROP INDEX executions_backend;" \
 	"ALTER TABLE executions DROP COLUMN submission;"

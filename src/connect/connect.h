@@ -1,0 +1,109 @@
+/* connect.h - warm Spark Connect sessions on this machine (`spok session`, `spok run --warm`).
+ *
+ * A session is one Spark Connect server (spark-submit --class ...SparkConnectServer with
+ * the spark-connect jar that scripts/setup caches, the same pinned Spark as local runs) in
+ * its own process group, bound for clients to a free port and recorded in the store's
+ * `sessions` table (model/session.h). A supervising spok process (forked by the start, in
+ * its own session) spawns the server, marks it RUNNING once its port answers, stops it when
+ * asked (`spok session stop`), when it has been idle for the pool's idle-timeout (no warm run
+ * in progress and no use recorded) or when it reached the pool's max-lifetime with no warm
+ * run in progress, and records how it ended: STOPPED (on purpose) or FAILED (it exited on
+ * its own). Whoever reads a session whose supervisor is gone (pid + start time,
+ * spok_proc_alive) settles it: ends what is left of the server's process group and records
+ * FAILED, so no row stays RUNNING without a server. The next use of a session that is not
+ * running starts a new server (spok_connect_ensure): a dead server is restarted on next use.
+ *
+ * Spark 3.5's Connect server has no authentication and listens on every interface
+ * (NettyServerBuilder.forPort); spok gives clients only 127.0.0.1 URLs and binds the
+ * driver and its UI to loopback (docs/SECURITY.md names the gap).
+ *
+ * Ownership: pools are owned by struct spok_pools (spok_pools_free); everything passed in is
+ * borrowed for the call; struct spok_session out-params are the caller's (spok_session_free).
+ */
+#ifndef SPOK_CONNECT_CONNECT_H
+#define SPOK_CONNECT_CONNECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/strmap.h"
+#include "model/model.h"
+#include "model/session.h"
+#include "store/store.h"
+
+#define SPOK_POOL_DEFAULT "default"
+#define SPOK_POOL_IDLE_MS ((uint64_t)15 * 60 * 1000)          /* idle-timeout default */
+#define SPOK_POOL_LIFETIME_MS ((uint64_t)8 * 3600 * 1000)     /* max-lifetime default */
+#define SPOK_CONNECT_START_MS ((uint64_t)180 * 1000)          /* a server must answer by then */
+#define SPOK_CONNECT_GRACE_MS ((uint64_t)10 * 1000)           /* stop: TERM -> KILL */
+#define SPOK_CONNECT_SERVER_CLASS "org.apache.spark.sql.connect.service.SparkConnectServer"
+
+/* A pool (spok.pools[] in the config, docs/CONFIG.md): how its sessions' servers run. */
+struct spok_pool {
+	char *name;
+	struct spok_strmap conf;   /* spark-conf: Spark conf of the server (resources, SQL defaults) */
+	char *master;              /* master: local[N] (local[*] when unset) */
+	uint64_t idle_ms;          /* idle-timeout */
+	uint64_t lifetime_ms;      /* max-lifetime */
+	long min_executors;        /* min-executors / max-executors: Kubernetes pools' dynamic */
+	long max_executors;        /* allocation; a local server has no executors (-1: unset) */
+};
+
+struct spok_pools {
+	struct spok_pool *v;
+	size_t n;
+};
+
+/* Reads and checks p->spok.pools (errors name file:line:col and the field). A config without
+ * pools has none; spok_pools_find still answers "default" with the defaults above. */
+int spok_pools_load(const struct spok_platform *p, struct spok_pools *out, struct spok_err *err);
+/* The pool called name (NULL: "default"), or NULL when the config declares none of that name
+ * (the built-in "default" pool is always found). */
+const struct spok_pool *spok_pools_find(const struct spok_pools *ps, const char *name);
+void spok_pools_free(struct spok_pools *ps);
+
+/* A pool or session name: 1-63 of [a-z0-9_-], starting with a letter or digit (it names a
+ * directory under the data dir). */
+bool spok_connect_name_ok(const char *s);
+
+/* The user this process runs as (user_id of its sessions). Heap. */
+char *spok_connect_user(void);
+/* "sc://127.0.0.1:<port>/;user_id=<user>" (heap): what `spok session url` prints. */
+char *spok_connect_url(const struct spok_session *s, const char *user);
+/* "http://127.0.0.1:<ui_port>" (heap), or NULL when the UI port is not known. */
+char *spok_connect_ui_url(const struct spok_session *s);
+/* Where the spark-connect jar is: $SPOK_CONNECT_JAR, else the one scripts/setup connect
+ * caches. Heap; SPOK_ENOTFOUND naming the setup step when it is not there. */
+int spok_connect_jar(char **out, struct spok_err *err);
+
+/* Makes session name run and returns its RUNNING row in *out: a running session is used as
+ * it is (its pool must be pool's: else SPOK_ECONFLICT); one that never ran, was stopped,
+ * failed or whose supervisor died is started: its supervisor is this spok binary run as
+ * `spok session _supervise NAME --generation G --pool P --data-dir D [--config C]` in a
+ * session of its own (config_path: the config the pool came from, NULL for the default
+ * lookup); this call waits until the server answers, at most SPOK_CONNECT_START_MS.
+ * *started (may be NULL) tells whether this call started it. Errors: the server failed to
+ * start (its reason and log). */
+int spok_connect_ensure(struct spok_store *st, const char *data_dir, const char *config_path,
+			const char *name, const struct spok_pool *pool, struct spok_session *out,
+			bool *started, struct spok_err *err);
+/* Asks the supervisor of session name to stop its server and waits (up to the grace and a
+ * few seconds) until the row is STOPPED; a session without a live supervisor is settled
+ * here. *out (may be NULL) gets the final row. */
+int spok_connect_stop(struct spok_store *st, const char *name, struct spok_session *out,
+		      struct spok_err *err);
+/* A reader's fix-up: when x is not terminal and its supervisor is gone, ends what is left of
+ * its server (pid + start time must match; TERM, KILL after 3 s) and records FAILED with
+ * "supervisor (pid N) died; ...". *x is replaced by the settled row. 1 settled, 0 nothing to
+ * do, or an error. */
+int spok_connect_settle(struct spok_store *st, struct spok_session *x, struct spok_err *err);
+
+/* The supervisor (`spok session _supervise`, started by spok_connect_ensure): takes over
+ * generation gen of session name from the process that began it, spawns and watches the
+ * server until it ends, and records that end. Returns when the server is gone. */
+int spok_connect_supervise(const char *data_dir, const char *name, int64_t gen,
+			   const struct spok_pool *pool, struct spok_err *err);
+
+#endif

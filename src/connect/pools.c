@@ -1,0 +1,248 @@
+/* pools.c - spok.pools in the platform config: warm Spark Connect pools. See connect.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/timefmt.h"
+#include "common/xalloc.h"
+#include "connect/connect.h"
+
+#define DOC "see docs/CONFIG.md (spok.pools)"
+
+static const char *const pool_keys[] = {
+	"name", "spark-conf", "master", "idle-timeout", "max-lifetime", "min-executors",
+	"max-executors", NULL
+};
+
+struct pctx {
+	const struct spok_platform *p;
+	struct spok_err *err;
+};
+
+/* "file:line:col" of the nearest recorded node at or above field. */
+static void where(const struct pctx *c, const char *field, char *buf, size_t len)
+{
+	const char *file = c->p->source_path ? c->p->source_path : "<built-in config>";
+	char f[256];
+
+	snprintf(f, sizeof(f), "%s", field);
+	for (;;) {
+		const char *lc = spok_strmap_get(&c->p->spok.positions, f);
+		char *dot = strrchr(f, '.'), *br = strrchr(f, '[');
+
+		if (lc) {
+			snprintf(buf, len, "%s:%s", file, lc);
+			return;
+		}
+		if (!dot && !br)
+			break;
+		*(dot > br ? dot : br) = '\0';
+	}
+	snprintf(buf, len, "%s", file);
+}
+
+static int bad(const struct pctx *c, const char *field, const char *what)
+{
+	char w[300];
+
+	where(c, field, w, sizeof(w));
+	return spok_err_set(c->err, SPOK_EINVAL, "%s: %s: %s; %s", w, field, what, DOC);
+}
+
+/* A printable, bounded copy of text from the file for a message. */
+static void safe(const char *s, char *out, size_t len)
+{
+	size_t n = 0;
+
+	for (; s[n] && n < len - 1; n++)
+		out[n] = (unsigned char)s[n] < 0x20 || s[n] == 0x7f ? '?' : s[n];
+	out[n] = '\0';
+}
+
+bool spok_connect_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	/* A session's name becomes a directory name and part of Spark's app name. */
+	if (n == 0 || n > 63 || !((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+}
+
+static int duration(const struct pctx *c, const json_t *v, const char *field, uint64_t *out)
+{
+	struct spok_err e = {0};
+
+	if (!json_is_string(v))
+		return bad(c, field, "expected a duration such as 30s, 15m or 8h");
+	if (spok_parse_duration_ms(field, json_string_value(v), out, &e) != 0 || *out == 0)
+		return bad(c, field, "expected a positive duration such as 30s, 15m or 8h");
+	return 0;
+}
+
+static int count(const struct pctx *c, const json_t *v, const char *field, long *out)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 10000)
+		return bad(c, field, "expected an integer from 0 to 10000");
+	*out = (long)json_integer_value(v);
+	return 0;
+}
+
+static int read_conf(const struct pctx *c, const json_t *v, const char *field, struct spok_pool *pl)
+{
+	const char *k;
+	json_t *val;
+	char path[300], sk[61];
+
+	if (!json_is_object(v))
+		return bad(c, field, "expected a mapping of Spark conf keys to values");
+	json_object_foreach((json_t *)v, k, val) {
+		safe(k, sk, sizeof(sk));
+		snprintf(path, sizeof(path), "%s.%s", field, sk);
+		if (!json_is_string(val) || strlen(json_string_value(val)) != json_string_length(val))
+			return bad(c, path, "expected a string (quote values YAML reads as numbers or booleans)");
+		if (strcmp(k, "spark.master") == 0 || strncmp(k, "spark.connect.grpc.binding", 26) == 0 ||
+		    strcmp(k, "spark.ui.port") == 0 || strncmp(k, "spark.driver.bindAddress", 24) == 0 ||
+		    strcmp(k, "spark.driver.host") == 0)
+			return bad(c, path, "spok sets this key itself (master: use the pool's master field)");
+		spok_strmap_set(&pl->conf, k, json_string_value(val));
+	}
+	return 0;
+}
+
+static int read_field(const struct pctx *c, const char *key, const json_t *v, const char *path,
+		      struct spok_pool *pl)
+{
+	if (strcmp(key, "name") == 0) {
+		if (!json_is_string(v) || !spok_connect_name_ok(json_string_value(v)))
+			return bad(c, path, "expected a name of 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit");
+		pl->name = xstrdup(json_string_value(v));
+		return 0;
+	}
+	if (strcmp(key, "spark-conf") == 0)
+		return read_conf(c, v, path, pl);
+	if (strcmp(key, "master") == 0) {
+		const char *m = json_is_string(v) ? json_string_value(v) : "";
+		if (strncmp(m, "local[", 6) != 0 || m[strlen(m) - 1] != ']' ||
+		    (strcmp(m + 6, "*]") != 0 && strspn(m + 6, "0123456789") != strlen(m) - 7) || strlen(m) < 8)
+			return bad(c, path, "expected local[N] or local[*] (a local pool's server runs in local mode)");
+		pl->master = xstrdup(m);
+		return 0;
+	}
+	if (strcmp(key, "idle-timeout") == 0)
+		return duration(c, v, path, &pl->idle_ms);
+	if (strcmp(key, "max-lifetime") == 0)
+		return duration(c, v, path, &pl->lifetime_ms);
+	if (strcmp(key, "min-executors") == 0)
+		return count(c, v, path, &pl->min_executors);
+	return count(c, v, path, &pl->max_executors);
+}
+
+static void pool_defaults(struct spok_pool *pl)
+{
+	memset(pl, 0, sizeof(*pl));
+	pl->idle_ms = SPOK_POOL_IDLE_MS;
+	pl->lifetime_ms = SPOK_POOL_LIFETIME_MS;
+	pl->min_executors = -1;
+	pl->max_executors = -1;
+}
+
+static void pool_free(struct spok_pool *pl)
+{
+	free(pl->name);
+	free(pl->master);
+	spok_strmap_free(&pl->conf);
+}
+
+static int read_pool(const struct pctx *c, const json_t *v, size_t i, struct spok_pool *pl)
+{
+	char field[64], path[160], sk[61];
+	const char *k;
+	json_t *val;
+
+	snprintf(field, sizeof(field), "spok.pools[%zu]", i);
+	if (!json_is_object(v))
+		return bad(c, field, "expected a mapping with name and the pool's settings");
+	json_object_foreach((json_t *)v, k, val) {
+		bool known = false;
+
+		for (size_t j = 0; pool_keys[j] && !known; j++)
+			known = strcmp(pool_keys[j], k) == 0;
+		safe(k, sk, sizeof(sk));
+		snprintf(path, sizeof(path), "%s.%s", field, sk);
+		if (!known)
+			return bad(c, path, "unknown key (name, spark-conf, master, idle-timeout, max-lifetime, min-executors, max-executors)");
+		int r = read_field(c, k, val, path, pl);
+		if (r != 0)
+			return r;
+	}
+	snprintf(path, sizeof(path), "%s.name", field);
+	if (!pl->name)
+		return bad(c, path, "missing");
+	if (pl->min_executors >= 0 && pl->max_executors >= 0 && pl->min_executors > pl->max_executors) {
+		snprintf(path, sizeof(path), "%s.min-executors", field);
+		return bad(c, path, "greater than max-executors");
+	}
+	return 0;
+}
+
+int spok_pools_load(const struct spok_platform *p, struct spok_pools *out, struct spok_err *err)
+{
+	const json_t *arr = p->spok.pools;
+	struct pctx c = {p, err};
+
+	memset(out, 0, sizeof(*out));
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr))
+		return bad(&c, "spok.pools", "expected a list of pools");
+	out->v = xcalloc(json_array_size(arr) + 1, sizeof(*out->v));
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		struct spok_pool *pl = &out->v[out->n];
+
+		pool_defaults(pl);
+		out->n++;
+		int r = read_pool(&c, json_array_get(arr, i), i, pl);
+		for (size_t j = 0; r == 0 && j + 1 < out->n; j++)
+			if (strcmp(out->v[j].name, pl->name) == 0) {
+				char path[64];
+
+				snprintf(path, sizeof(path), "spok.pools[%zu].name", i);
+				r = bad(&c, path, "a pool of that name is declared above");
+			}
+		if (r != 0) {
+			spok_pools_free(out);
+			return r;
+		}
+	}
+	return 0;
+}
+
+const struct spok_pool *spok_pools_find(const struct spok_pools *ps, const char *name)
+{
+	static struct spok_pool builtin;
+
+	if (!name)
+		name = SPOK_POOL_DEFAULT;
+	for (size_t i = 0; i < ps->n; i++)
+		if (strcmp(ps->v[i].name, name) == 0)
+			return &ps->v[i];
+	if (strcmp(name, SPOK_POOL_DEFAULT) != 0)
+		return NULL;
+	/* Immutable after the first call: its only string is a literal. */
+	if (!builtin.name) {
+		pool_defaults(&builtin);
+		builtin.name = (char *)SPOK_POOL_DEFAULT;
+	}
+	return &builtin;
+}
+
+void spok_pools_free(struct spok_pools *ps)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		pool_free(&ps->v[i]);
+	free(ps->v);
+	memset(ps, 0, sizeof(*ps));
+}

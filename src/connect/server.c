@@ -1,0 +1,685 @@
+/* server.c - a local session's Spark Connect server: start (fork a supervisor), the
+ * supervisor's loop, stop, settle. See connect.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "common/pid.h"
+#include "common/timefmt.h"
+#include "common/xalloc.h"
+#include "connect/connect.h"
+#include "local/local.h"
+
+#define TICK_MS 500
+#define STEP_MS 200
+#define SETTLE_GRACE_MS 3000
+
+extern char **environ;
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static void set_str(char **dst, char *v)
+{
+	free(*dst);
+	*dst = v;
+}
+
+char *spok_connect_user(void)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	if (pw && pw->pw_name && *pw->pw_name &&
+	    strspn(pw->pw_name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == strlen(pw->pw_name))
+		return xstrdup(pw->pw_name);
+	return xasprintf("uid%u", (unsigned)geteuid());
+}
+
+char *spok_connect_url(const struct spok_session *s, const char *user)
+{
+	return xasprintf("sc://127.0.0.1:%d/;user_id=%s", s->port, user);
+}
+
+char *spok_connect_ui_url(const struct spok_session *s)
+{
+	return s->ui_port > 0 ? xasprintf("http://127.0.0.1:%d", s->ui_port) : NULL;
+}
+
+int spok_connect_jar(char **out, struct spok_err *err)
+{
+	const char *env = getenv("SPOK_CONNECT_JAR");
+	const char *jar = env && *env ? env : SPOK_DEFAULT_CONNECT_JAR;
+	struct stat st;
+
+	*out = NULL;
+	if (stat(jar, &st) != 0 || !S_ISREG(st.st_mode))
+		return spok_err_set(err, SPOK_ENOTFOUND, "%s: the spark-connect jar is missing; run scripts/setup connect (or set SPOK_CONNECT_JAR)", jar);
+	*out = xstrdup(jar);
+	return 0;
+}
+
+/* ---- processes ---- */
+
+static bool group_alive(int64_t pgid)
+{
+	return spok_pid_ok(pgid) && (kill((pid_t)-pgid, 0) == 0 || errno == EPERM);
+}
+
+/* TERM the group, KILL after grace_ms; waits (bounded) until it is empty. */
+static void stop_group(int64_t pgid, uint64_t grace_ms)
+{
+	if (!spok_pid_ok(pgid))
+		return;
+	kill((pid_t)-pgid, SIGTERM);
+	for (uint64_t w = 0; w < grace_ms && group_alive(pgid); w += STEP_MS)
+		sleep_ms(STEP_MS);
+	kill((pid_t)-pgid, SIGKILL);
+	for (unsigned w = 0; w < 5000 && group_alive(pgid); w += STEP_MS)
+		sleep_ms(STEP_MS);
+}
+
+static bool server_alive(const struct spok_session *x)
+{
+	return x->proc_start != 0 && spok_proc_alive((struct spok_proc_id){x->pid, x->proc_start});
+}
+
+static bool supervisor_alive(const struct spok_session *x)
+{
+	return spok_proc_alive((struct spok_proc_id){x->supervisor_pid, x->supervisor_start});
+}
+
+/* A free loopback port. Another process may take it before Spark binds it: the server then
+ * fails to start and the next use starts another. */
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int port = 0;
+
+	if (fd < 0)
+		return 0;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* Whether something accepts connections on 127.0.0.1:port (loopback: no wait). */
+static bool port_answers(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* ---- settle ---- */
+
+int spok_connect_settle(struct spok_store *st, struct spok_session *x, struct spok_err *err)
+{
+	if (spok_session_phase_terminal(x->phase) || supervisor_alive(x))
+		return 0;
+	bool had_server = server_alive(x);
+	if (had_server)
+		stop_group(x->pid, SETTLE_GRACE_MS);
+	x->phase = SPOK_SESSION_FAILED;
+	x->finished_ms = spok_now_ms();
+	set_str(&x->reason, xasprintf("supervisor (pid %lld) died; %s", (long long)x->supervisor_pid,
+				      had_server ? "spok ended its Spark Connect server"
+						 : "its Spark Connect server had already ended"));
+	int result = spok_store_session_update(st, x, err);
+	if (result == SPOK_ECONFLICT) {
+		/* someone else settled or restarted it meanwhile: show what is recorded now */
+		struct spok_session now;
+		if (spok_store_session_get(st, x->name, &now, NULL) == 0) {
+			spok_session_free(x);
+			*x = now;
+		}
+		return 1;
+	}
+	return result == 0 ? 1 : result;
+}
+
+/* ---- the supervisor ---- */
+
+struct sup {
+	uv_loop_t loop;
+	uv_process_t proc;
+	uv_timer_t tick;
+	uv_signal_t sig[3];
+	struct spok_store *st;
+	struct spok_session x;
+	const struct spok_pool *pool;
+	char *props;
+	bool exited, stopping, failed_start;
+	char *stop_why;           /* the reason recorded at the end of a stop */
+	uint64_t kill_at;         /* uv_now when a stopping server gets KILL */
+	uint64_t start_deadline;
+	int64_t exit_status;
+	int term_signal;
+	int open;                 /* handles to close */
+};
+
+static void on_closed(uv_handle_t *h)
+{
+	struct sup *s = h->data;
+	s->open--;
+}
+
+static void close_all(struct sup *s)
+{
+	uv_handle_t *hs[] = {(uv_handle_t *)&s->tick, (uv_handle_t *)&s->sig[0],
+			     (uv_handle_t *)&s->sig[1], (uv_handle_t *)&s->sig[2]};
+	for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
+		if (!uv_is_closing(hs[i]))
+			uv_close(hs[i], on_closed);
+}
+
+static void begin_stop(struct sup *s, char *why, bool failed)
+{
+	if (s->stopping || s->exited) {
+		free(why);
+		return;
+	}
+	s->stopping = true;
+	s->failed_start = failed;
+	s->stop_why = why;
+	s->x.phase = SPOK_SESSION_STOPPING;
+	set_str(&s->x.reason, xstrdup(why));
+	spok_store_session_update(s->st, &s->x, NULL);
+	if (spok_pid_ok(s->x.pid))
+		kill((pid_t)-s->x.pid, SIGTERM);
+	s->kill_at = uv_now(&s->loop) + SPOK_CONNECT_GRACE_MS;
+}
+
+static void record_end(struct sup *s)
+{
+	struct spok_session *x = &s->x;
+
+	x->finished_ms = spok_now_ms();
+	if (s->stopping && !s->failed_start) {
+		x->phase = SPOK_SESSION_STOPPED;
+		set_str(&x->reason, xstrdup(s->stop_why));
+	} else if (s->stopping) {
+		x->phase = SPOK_SESSION_FAILED;
+		set_str(&x->reason, xasprintf("%s; see %s", s->stop_why, x->log_path));
+	} else {
+		x->phase = SPOK_SESSION_FAILED;
+		set_str(&x->reason, s->term_signal
+			? xasprintf("Spark Connect server was killed by signal %d; see %s", s->term_signal, x->log_path)
+			: xasprintf("Spark Connect server exited with status %d; see %s", (int)s->exit_status, x->log_path));
+	}
+	/* A newer start owns the row when this fails with a conflict: nothing to record. */
+	for (int i = 0; i < 30; i++) {
+		int r = spok_store_session_update(s->st, x, NULL);
+		if (r == 0 || r == SPOK_ECONFLICT)
+			break;
+		sleep_ms(500);
+	}
+}
+
+static void on_proc_closed(uv_handle_t *h)
+{
+	struct sup *s = h->data;
+
+	s->open--;
+	record_end(s);
+	close_all(s);
+}
+
+static void on_exit_cb(uv_process_t *p, int64_t status, int term_signal)
+{
+	struct sup *s = p->data;
+
+	s->exited = true;
+	s->exit_status = status;
+	s->term_signal = term_signal;
+	/* nothing of the server may outlive it (its Python workers, a straggler) */
+	if (spok_pid_ok(s->x.pid))
+		kill((pid_t)-s->x.pid, SIGKILL);
+	uv_close((uv_handle_t *)p, on_proc_closed);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct sup *s = h->data;
+
+	begin_stop(s, xasprintf("its supervisor received %s", strsignal(signum)), false);
+}
+
+static char *ms_text(uint64_t ms)
+{
+	if (ms % 3600000 == 0)
+		return xasprintf("%lluh", (unsigned long long)(ms / 3600000));
+	if (ms % 60000 == 0)
+		return xasprintf("%llum", (unsigned long long)(ms / 60000));
+	return xasprintf("%llus", (unsigned long long)(ms / 1000));
+}
+
+static void check_use(struct sup *s, const struct spok_session *now)
+{
+	size_t clients = 0;
+	int64_t t = spok_now_ms();
+
+	if (spok_store_session_clients(s->st, s->x.name, &clients, NULL) != 0 || clients > 0)
+		return;
+	int64_t last = now->last_used_ms > s->x.started_ms ? now->last_used_ms : s->x.started_ms;
+	if (t - last >= (int64_t)s->pool->idle_ms) {
+		char *d = ms_text(s->pool->idle_ms);
+		begin_stop(s, xasprintf("idle for %s (pool %s's idle-timeout)", d, s->pool->name), false);
+		free(d);
+	} else if (t - s->x.started_ms >= (int64_t)s->pool->lifetime_ms) {
+		char *d = ms_text(s->pool->lifetime_ms);
+		begin_stop(s, xasprintf("reached pool %s's max-lifetime of %s", s->pool->name, d), false);
+		free(d);
+	}
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct sup *s = t->data;
+	struct spok_session now;
+
+	if (s->exited)
+		return;
+	if (s->stopping) {
+		if (uv_now(&s->loop) >= s->kill_at && spok_pid_ok(s->x.pid))
+			kill((pid_t)-s->x.pid, SIGKILL);
+		return;
+	}
+	if (spok_store_session_get(s->st, s->x.name, &now, NULL) != 0)
+		return;
+	if (now.generation != s->x.generation) {
+		/* a newer start owns the name (this one was settled as dead): end quietly */
+		begin_stop(s, xstrdup("replaced by a newer start"), false);
+	} else if (now.stop_requested) {
+		begin_stop(s, xstrdup("stopped by spok session stop"), false);
+	} else if (s->x.phase == SPOK_SESSION_STARTING && port_answers(s->x.port)) {
+		s->x.phase = SPOK_SESSION_RUNNING;
+		s->x.started_ms = spok_now_ms();
+		unlink(s->props); /* Spark has read it */
+		spok_store_session_update(s->st, &s->x, NULL);
+		spok_store_session_touch(s->st, s->x.name, s->x.started_ms, NULL);
+	} else if (s->x.phase == SPOK_SESSION_STARTING && uv_now(&s->loop) >= s->start_deadline) {
+		char *d = ms_text(SPOK_CONNECT_START_MS);
+		begin_stop(s, xasprintf("the Spark Connect server did not answer within %s", d), true);
+		free(d);
+	} else if (s->x.phase == SPOK_SESSION_RUNNING) {
+		check_use(s, &now);
+	}
+	spok_session_free(&now);
+}
+
+/* The server's conf, through a 0600 properties file as local runs pass theirs: the pool's
+ * conf may hold secrets and argv is visible to every user. */
+static int write_props(struct sup *s, struct spok_err *err)
+{
+	struct spok_strmap conf = {0};
+	char port[16];
+
+	for (size_t i = 0; i < s->pool->conf.len; i++)
+		spok_strmap_set(&conf, s->pool->conf.items[i].key, s->pool->conf.items[i].value);
+	snprintf(port, sizeof(port), "%d", s->x.port);
+	spok_strmap_set(&conf, "spark.connect.grpc.binding.port", port);
+	if (s->x.ui_port > 0) {
+		snprintf(port, sizeof(port), "%d", s->x.ui_port);
+		spok_strmap_set(&conf, "spark.ui.port", port);
+	}
+	spok_strmap_set(&conf, "spark.driver.bindAddress", "127.0.0.1");
+	/* the jar is served to the local executor from the driver's file server: loopback */
+	spok_strmap_set(&conf, "spark.driver.host", "127.0.0.1");
+	int result = spok_local_props_write(s->props, &conf, err);
+	for (size_t i = 0; i < conf.len; i++)
+		explicit_bzero(conf.items[i].value, strlen(conf.items[i].value));
+	spok_strmap_free(&conf);
+	return result;
+}
+
+static int spawn_server(struct sup *s, int log_fd, struct spok_err *err)
+{
+	struct spok_spark_env env;
+	struct spok_strv argv = {0}, envv = {0};
+	char *jar = NULL;
+	int result = spok_spark_env_find(&env, err);
+
+	if (result != 0)
+		return result;
+	result = spok_connect_jar(&jar, err);
+	if (result == 0)
+		result = write_props(s, err);
+	if (result != 0)
+		goto done;
+	spok_strv_push(&argv, env.spark_submit);
+	spok_strv_push(&argv, "--properties-file");
+	spok_strv_push(&argv, s->props);
+	spok_strv_push(&argv, "--master");
+	spok_strv_push(&argv, s->pool->master ? s->pool->master : "local[*]");
+	spok_strv_pushf(&argv, "--name=spok-session-%s", s->x.name);
+	spok_strv_push(&argv, "--class");
+	spok_strv_push(&argv, SPOK_CONNECT_SERVER_CLASS);
+	spok_strv_push(&argv, "--jars");
+	spok_strv_push(&argv, jar);
+	for (char **e = environ; e && *e; e++)
+		if (strncmp(*e, "SPARK_HOME=", 11) != 0 && strncmp(*e, "PYSPARK_PYTHON=", 15) != 0 &&
+		    strncmp(*e, "SPARK_LOCAL_IP=", 15) != 0 && strncmp(*e, "SPOK_SESSION=", 13) != 0)
+			spok_strv_push(&envv, *e);
+	if (env.spark_home)
+		spok_strv_pushf(&envv, "SPARK_HOME=%s", env.spark_home);
+	if (env.python) /* the server's Python workers (UDFs) */
+		spok_strv_pushf(&envv, "PYSPARK_PYTHON=%s", env.python);
+	spok_strv_push(&envv, "SPARK_LOCAL_IP=127.0.0.1");
+	spok_strv_pushf(&envv, "SPOK_SESSION=%s", s->x.name);
+
+	uv_process_options_t po;
+	uv_stdio_container_t stdio[3];
+	memset(&po, 0, sizeof(po));
+	stdio[0].flags = UV_IGNORE;
+	stdio[1].flags = UV_INHERIT_FD;
+	stdio[1].data.fd = log_fd;
+	stdio[2].flags = UV_INHERIT_FD;
+	stdio[2].data.fd = log_fd;
+	po.file = argv.items[0];
+	po.args = argv.items;
+	po.env = envv.items;
+	po.stdio = stdio;
+	po.stdio_count = 3;
+	po.exit_cb = on_exit_cb;
+	po.flags = UV_PROCESS_DETACHED; /* setsid: the server leads its own process group */
+	s->proc.data = s;
+	int rc = uv_spawn(&s->loop, &s->proc, &po);
+	s->open++;
+	if (rc != 0) {
+		uv_close((uv_handle_t *)&s->proc, on_closed);
+		result = spok_err_set(err, SPOK_EIO, "%s: cannot start: %s; run scripts/setup python or set SPARK_HOME",
+				      argv.items[0], uv_strerror(rc));
+		goto done;
+	}
+	s->x.pid = s->proc.pid;
+	s->x.proc_start = spok_pid_start_time(s->x.pid);
+done:
+	spok_strv_free(&argv);
+	spok_strv_free(&envv);
+	free(jar);
+	spok_spark_env_free(&env);
+	return result;
+}
+
+static int sup_prepare(struct sup *s, const char *data_dir, const char *name, int64_t gen,
+		       struct spok_err *err)
+{
+	int result = spok_store_open(data_dir, &s->st, err);
+
+	if (result == 0)
+		result = spok_store_session_get(s->st, name, &s->x, err);
+	if (result != 0)
+		return result;
+	if (s->x.generation != gen)
+		return spok_err_set(err, SPOK_ECONFLICT, "session %s: started again by another spok", name);
+	struct spok_proc_id self = spok_proc_self();
+	s->x.supervisor_pid = self.pid;
+	s->x.supervisor_start = self.start;
+	s->x.port = free_port();
+	s->x.ui_port = free_port();
+	if (s->x.port == s->x.ui_port)
+		s->x.ui_port = 0; /* Spark picks the next free one after its default */
+	char *dir = xasprintf("%s/sessions/%s", data_dir, name);
+	s->props = xasprintf("%s/spark-conf.properties", dir);
+	free(dir);
+	/* the supervisor's identity is the row's from here: a reader sees a live one */
+	return spok_store_session_update(s->st, &s->x, err);
+}
+
+int spok_connect_supervise(const char *data_dir, const char *name, int64_t gen,
+			   const struct spok_pool *pool, struct spok_err *err)
+{
+	struct sup s;
+	int result;
+
+	memset(&s, 0, sizeof(s));
+	s.pool = pool;
+	uv_loop_init(&s.loop);
+	result = sup_prepare(&s, data_dir, name, gen, err);
+	int log_fd = -1;
+	if (result == 0) {
+		log_fd = open(s.x.log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (log_fd < 0)
+			result = spok_err_set(err, SPOK_EIO, "%s: cannot create the server log: %s",
+					      s.x.log_path, strerror(errno));
+	}
+	if (result == 0)
+		result = spawn_server(&s, log_fd, err);
+	if (log_fd >= 0)
+		close(log_fd);
+	if (result != 0) {
+		if (s.st && s.x.name) {
+			s.x.phase = SPOK_SESSION_FAILED;
+			s.x.finished_ms = spok_now_ms();
+			set_str(&s.x.reason, xstrdup(err->msg));
+			spok_store_session_update(s.st, &s.x, NULL);
+		}
+		uv_run(&s.loop, UV_RUN_DEFAULT);
+		goto done;
+	}
+	spok_store_session_update(s.st, &s.x, NULL);
+	uv_timer_init(&s.loop, &s.tick);
+	s.tick.data = &s;
+	s.open++;
+	int sigs[3] = {SIGTERM, SIGINT, SIGHUP};
+	for (int i = 0; i < 3; i++) {
+		uv_signal_init(&s.loop, &s.sig[i]);
+		s.sig[i].data = &s;
+		s.open++;
+		uv_signal_start(&s.sig[i], on_signal, sigs[i]);
+	}
+	s.start_deadline = uv_now(&s.loop) + SPOK_CONNECT_START_MS;
+	uv_timer_start(&s.tick, on_tick, TICK_MS, TICK_MS);
+	uv_run(&s.loop, UV_RUN_DEFAULT);
+done:
+	if (s.props)
+		unlink(s.props);
+	uv_loop_close(&s.loop);
+	free(s.props);
+	free(s.stop_why);
+	spok_session_free(&s.x);
+	spok_store_close(s.st);
+	return result;
+}
+
+/* ---- start, stop ---- */
+
+/* The supervisor is a fresh spok process (`spok session _supervise`), exec'd with argv in a
+ * session of its own without a terminal: a forked copy of this process would inherit the
+ * caller's open SQLite connection, whose locks (per process in POSIX) it does not hold, and
+ * SQLite would then let another process delete the write-ahead log under it. */
+static void exec_child(const char *exe, const char *data_dir, const char *name, int64_t gen,
+		       const struct spok_pool *pool, const char *config_path)
+{
+	struct spok_strv argv = {0};
+
+	setsid();
+	int devnull = open("/dev/null", O_RDWR);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		if (devnull > 2)
+			close(devnull);
+	}
+	spok_strv_push(&argv, exe);
+	spok_strv_push(&argv, "session");
+	spok_strv_push(&argv, "_supervise");
+	spok_strv_push(&argv, name);
+	spok_strv_pushf(&argv, "--generation=%lld", (long long)gen);
+	spok_strv_pushf(&argv, "--pool=%s", pool->name);
+	spok_strv_pushf(&argv, "--data-dir=%s", data_dir);
+	if (config_path)
+		spok_strv_pushf(&argv, "--config=%s", config_path);
+	execv(exe, argv.items);
+	_exit(127);
+}
+
+static int make_dir(const char *data_dir, const char *name, char **log_path, struct spok_err *err)
+{
+	char *top = xasprintf("%s/sessions", data_dir);
+	char *dir = xasprintf("%s/%s", top, name);
+	int result = 0;
+
+	*log_path = NULL;
+	if ((mkdir(top, 0700) != 0 && errno != EEXIST) || (mkdir(dir, 0700) != 0 && errno != EEXIST))
+		result = spok_err_set(err, SPOK_EIO, "%s: cannot create directory: %s; check the data dir", dir, strerror(errno));
+	else
+		*log_path = xasprintf("%s/server.log", dir);
+	free(top);
+	free(dir);
+	return result;
+}
+
+/* Begins generation expect+1 and forks its supervisor. SPOK_ECONFLICT: someone else did. */
+static int start_one(struct spok_store *st, const char *data_dir, const char *name,
+		     const struct spok_pool *pool, const char *config_path, int64_t expect,
+		     int64_t *gen, struct spok_err *err)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return spok_err_set(err, SPOK_EIO, "session %s: cannot find the spok binary (/proc/self/exe): %s",
+				    name, strerror(errno));
+	exe[n] = '\0';
+	char *log_path = NULL, *user = spok_connect_user();
+	int result = make_dir(data_dir, name, &log_path, err);
+
+	if (result == 0)
+		result = spok_store_session_begin(st, name, pool->name, user, log_path, expect,
+						  spok_proc_self(), gen, err);
+	free(user);
+	free(log_path);
+	if (result != 0)
+		return result;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0)
+		exec_child(exe, data_dir, name, *gen, pool, config_path);
+	if (pid < 0) {
+		struct spok_session x;
+		if (spok_store_session_get(st, name, &x, NULL) == 0) {
+			x.phase = SPOK_SESSION_FAILED;
+			set_str(&x.reason, xstrdup("cannot fork its supervisor"));
+			spok_store_session_update(st, &x, NULL);
+			spok_session_free(&x);
+		}
+		return spok_err_set(err, SPOK_EIO, "session %s: cannot fork its supervisor: %s", name, strerror(errno));
+	}
+	return 0;
+}
+
+int spok_connect_ensure(struct spok_store *st, const char *data_dir, const char *config_path,
+			const char *name, const struct spok_pool *pool, struct spok_session *out,
+			bool *started, struct spok_err *err)
+{
+	int64_t mine = -1; /* the generation this call started */
+	uint64_t waited = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (started)
+		*started = false;
+	for (;;) {
+		struct spok_session x;
+		int result = spok_store_session_get(st, name, &x, err);
+
+		if (result == SPOK_ENOTFOUND) {
+			result = start_one(st, data_dir, name, pool, config_path, -1, &mine, err);
+			if (result == 0 && started)
+				*started = true;
+			if (result != 0 && result != SPOK_ECONFLICT)
+				return result;
+			continue;
+		}
+		if (result != 0)
+			return result;
+		spok_connect_settle(st, &x, NULL);
+		if (x.phase == SPOK_SESSION_RUNNING) {
+			if (strcmp(x.pool, pool->name) != 0) {
+				result = spok_err_set(err, SPOK_ECONFLICT, "session %s runs in pool %s, not %s; stop it first ('spok session stop %s')",
+						      name, x.pool, pool->name, name);
+				spok_session_free(&x);
+				return result;
+			}
+			*out = x;
+			return 0;
+		}
+		if (x.generation == mine && spok_session_phase_terminal(x.phase)) {
+			result = spok_err_set(err, SPOK_EIO, "session %s: the Spark Connect server did not start: %s",
+					      name, x.reason ? x.reason : "unknown reason");
+			spok_session_free(&x);
+			return result;
+		}
+		if (spok_session_phase_terminal(x.phase)) {
+			result = start_one(st, data_dir, name, pool, config_path, x.generation, &mine, err);
+			spok_session_free(&x);
+			if (result == 0 && started)
+				*started = true;
+			if (result != 0 && result != SPOK_ECONFLICT)
+				return result;
+			continue;
+		}
+		spok_session_free(&x);
+		/* STARTING or STOPPING: someone is at it; wait (bounded) */
+		if (waited >= SPOK_CONNECT_START_MS + SPOK_CONNECT_GRACE_MS)
+			return spok_err_set(err, SPOK_EBUSY, "session %s: still starting or stopping after %llus; see 'spok session list'",
+					    name, (unsigned long long)(waited / 1000));
+		sleep_ms(STEP_MS);
+		waited += STEP_MS;
+	}
+}
+
+int spok_connect_stop(struct spok_store *st, const char *name, struct spok_session *out,
+		      struct spok_err *err)
+{
+	struct spok_session x;
+	int result = spok_store_session_get(st, name, &x, err);
+
+	if (result != 0)
+		return result;
+	if (!spok_session_phase_terminal(x.phase) && spok_connect_settle(st, &x, NULL) == 0) {
+		result = spok_store_session_request_stop(st, name, err);
+		for (uint64_t w = 0; result == 0 && w < SPOK_CONNECT_GRACE_MS + 10000; w += STEP_MS) {
+			spok_session_free(&x);
+			result = spok_store_session_get(st, name, &x, err);
+			if (result != 0 || spok_session_phase_terminal(x.phase) || spok_connect_settle(st, &x, NULL) == 1)
+				break;
+			sleep_ms(STEP_MS);
+		}
+		if (result == 0 && !spok_session_phase_terminal(x.phase))
+			result = spok_err_set(err, SPOK_EBUSY, "session %s: its supervisor (pid %lld) did not stop it in time; see 'spok session list'",
+					      name, (long long)x.supervisor_pid);
+	}
+	if (result == 0 && out)
+		*out = x;
+	else
+		spok_session_free(&x);
+	return result;
+}

@@ -1,0 +1,70 @@
+# lib.sh - shared by the connect tests: a throw-away data dir, helpers, and a cleanup that
+# stops only the sessions and runs this test started (in its own data dir).
+SPOK=$1
+SRC=${SPOK_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+VENV=${SPOK_VENV:-$SRC/.cache/venv}
+PY=$VENV/bin/python
+T=$(mktemp -d /tmp/spok-connect-XXXXXX)
+export SPOK_DATA_DIR=$T/data
+FAILED=0
+
+cleanup() {
+	for id in $("$SPOK" list 2>/dev/null | awk 'NR>1 && $3=="RUNNING" {print $1}'); do
+		"$SPOK" abort "$id" --grace 1s >/dev/null 2>&1
+	done
+	for s in $("$SPOK" session list 2>/dev/null | awk 'NR>1 && $3!="STOPPED" && $3!="FAILED" {print $1}'); do
+		"$SPOK" session stop "$s" >/dev/null 2>&1
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+say() { printf '=== %s\n' "$*"; }
+fail() { printf 'FAIL: %s\n' "$*" >&2; FAILED=1; }
+# skip_unless_ready: the spark-connect jar and the venv's pyarrow (scripts/setup) are needed.
+skip_unless_ready() {
+	local jar=${SPOK_CONNECT_JAR:-$SRC/.cache/spark-connect/spark-connect_2.12-3.5.7.jar}
+	if [ ! -f "$jar" ] || ! "$PY" -c 'import pyarrow' 2>/dev/null; then
+		echo "SKIP: run scripts/setup python connect (spark-connect jar, pyarrow)"
+		exit 77
+	fi
+}
+# expect_rc WANT CMD...: runs CMD with output to $T/out and $T/err.
+expect_rc() {
+	local want=$1
+	shift
+	"$@" >"$T/out" 2>"$T/err"
+	local rc=$?
+	if [ "$rc" != "$want" ]; then
+		fail "$* exited $rc, want $want"
+		sed 's/^/  | /' "$T/err" | tail -20 >&2
+	fi
+}
+has() { grep -q -- "$2" "$1" || { fail "$1 lacks '$2'"; sed 's/^/  | /' "$1" | tail -10 >&2; }; }
+# sget NAME KEY: a field of `spok session list -o json` for session NAME (null as "null").
+sget() {
+	"$SPOK" session list -o json | "$PY" -c '
+import json, sys
+for s in json.load(sys.stdin):
+    if s["name"] == sys.argv[1]:
+        v = s.get(sys.argv[2])
+        print("null" if v is None else v)' "$1" "$2"
+}
+# xget ID KEY: a field of `spok status ID -o json` (null as "null").
+xget() {
+	"$SPOK" status "$1" -o json | "$PY" -c '
+import json, sys
+v = json.load(sys.stdin).get(sys.argv[1])
+print("null" if v is None else v)' "$2"
+}
+# wait_for SECONDS CMD...: until CMD succeeds (bounded; not a timing assertion).
+wait_for() {
+	local n=$(($1 * 5))
+	shift
+	for _ in $(seq "$n"); do
+		"$@" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+alive() { kill -0 "$1" 2>/dev/null; }

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# warm.sh SPOK_BINARY - `spok run --warm` with a real Spark Connect server and real pyspark
+# clients: the DataFrame Pi example gives the right answer on the pool's session (started by
+# the run); two concurrent warm runs are separate Connect sessions (their conf and temp views
+# do not leak); `spok abort` of one warm run interrupts its operation on the server and
+# nothing of the other run, which goes on to succeed; an RDD job the up-front check cannot see
+# fails on Connect's "not supported" error and falls back to a normal local run with the
+# reason in its log and its record; one the check sees runs normally from the start.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+skip_unless_ready
+
+J=$T/jobs
+mkdir -p "$J" "$T/sync"
+cat >"$T/config.yaml" <<'YAML'
+spok:
+  pools:
+    - name: default
+      master: local[2]
+      idle-timeout: 10m
+YAML
+export SPOK_CONFIG=$T/config.yaml
+job() { # job NAME FILE ARGS...: a job file running FILE with ARGS
+	local name=$1 file=$2
+	shift 2
+	{
+		echo "name: $name"
+		echo "type: PYTHON"
+		echo "mainApplicationFile: $file"
+		printf 'args: ['
+		local sep=""
+		for a in "$@"; do printf '%s"%s"' "$sep" "$a"; sep=", "; done
+		echo "]"
+	} >"$J/$name.yaml"
+}
+cat >"$J/iso.py" <<'PY'
+import os, sys, time
+from pyspark.sql import SparkSession
+mark, n, d = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+spark = SparkSession.builder.getOrCreate()
+spark.conf.set("spok.test.mark", mark)
+spark.range(n).createOrReplaceTempView("t")
+open(os.path.join(d, "ready-" + mark), "w").close()
+for _ in range(900):  # until both runs have set theirs (bounded)
+    if len([f for f in os.listdir(d) if f.startswith("ready-")]) >= 2:
+        break
+    time.sleep(0.2)
+print("mark", spark.conf.get("spok.test.mark"))
+print("rows", spark.sql("select count(*) from t").collect()[0][0])
+print("session", spark.session_id)
+PY
+cat >"$J/long.py" <<'PY'
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.getOrCreate()
+print("long: starting", flush=True)
+print(spark.range(0, 10**13, numPartitions=2).selectExpr("sum(id)").collect())
+PY
+cat >"$J/waiter.py" <<'PY'
+import os, sys, time
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.getOrCreate()
+print("waiter: session", spark.session_id, flush=True)
+for _ in range(3000):  # small queries until the test says so (bounded)
+    if os.path.exists(sys.argv[1]):
+        break
+    spark.range(100).count()
+    time.sleep(0.1)
+print("waiter: done", spark.range(5).count())
+PY
+cat >"$J/hidden.py" <<'PY'
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.getOrCreate()
+sc = getattr(spark, "spark" + "Con" + "text")  # out of the up-front check's sight
+print("sum", getattr(sc, "para" + "llelize")(range(10), 2).sum())
+PY
+job iso-a iso.py a 5 "$T/sync"
+job iso-b iso.py b 7 "$T/sync"
+job long long.py
+job waiter waiter.py "$T/sync/go"
+job hidden hidden.py
+
+say "the DataFrame Pi on a warm session the run starts"
+expect_rc 0 "$SPOK" run "$SRC/examples/warm/pi.yaml" --warm -q
+grep -Eq "^Pi is roughly 3\.1[2-6]" "$T/out" || { fail "no Pi"; cat "$T/out" >&2; }
+has "$T/err" "running pi-df warm on session default"
+ID=$("$SPOK" list | awk 'NR==2 {print $1}')
+[ "$(xget "$ID" session)" = default ] || fail "$ID: session $(xget "$ID" session)"
+[ "$(xget "$ID" fallback)" = null ] || fail "$ID: fallback $(xget "$ID" fallback)"
+[ "$(xget "$ID" ui_url)" = "$(sget default ui_url)" ] || fail "$ID: ui_url is not the pool's UI"
+[ "$(sget default phase)" = RUNNING ] || fail "the session is not RUNNING after the run"
+UI=$(sget default ui_url)
+APP=$(curl -sf "$UI/api/v1/applications" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+# jobs of a Connect session carry its id in their tags: running ones whose tag names SID
+running_of() {
+	curl -sf "$UI/api/v1/applications/$APP/jobs?status=running" | "$PY" -c '
+import json, sys
+print(sum(1 for j in json.load(sys.stdin) if any("_Session_" + sys.argv[1] + "_" in t for t in j.get("jobTags", []))))' "$1"
+}
+sid_of() { # the Connect session id spok gives execution $1 ("spok" + the id's bytes, hex)
+	printf '%s' "${1#sp-}" | od -An -tx1 | tr -d ' \n' | sed 's/^/73706f6b/; s/$/0000000000000000/' |
+		cut -c1-32 | sed -E 's/(.{8})(.{4})(.{4})(.{4})(.{12})/\1-\2-\3-\4-\5/'
+}
+
+say "two concurrent warm runs are separate sessions"
+"$SPOK" run "$J/iso-a.yaml" --warm -q >"$T/a.out" 2>"$T/a.err" &
+PA=$!
+"$SPOK" run "$J/iso-b.yaml" --warm -q >"$T/b.out" 2>"$T/b.err" &
+PB=$!
+wait $PA || fail "iso-a failed: $(tail -3 "$T/a.err")"
+wait $PB || fail "iso-b failed: $(tail -3 "$T/b.err")"
+has "$T/a.out" "^mark a$"
+has "$T/a.out" "^rows 5$"
+has "$T/b.out" "^mark b$"
+has "$T/b.out" "^rows 7$"
+SA=$(sed -n 's/^session //p' "$T/a.out")
+SB=$(sed -n 's/^session //p' "$T/b.out")
+[ -n "$SA" ] && [ "$SA" != "$SB" ] || fail "session ids '$SA' and '$SB'"
+
+say "abort interrupts only its own session's operations"
+rm -f "$T/sync/go"
+AID=$("$SPOK" run "$J/long.yaml" --warm -d)
+BID=$("$SPOK" run "$J/waiter.yaml" --warm -d)
+SIDA=$(sid_of "$AID")
+wait_for 120 sh -c "[ \"\$(curl -sf '$UI/api/v1/applications/$APP/jobs?status=running' | grep -c '_Session_${SIDA}_')\" -ge 1 ]" ||
+	fail "$AID's job never ran on the server"
+wait_for 60 grep -q "waiter: session" "$T/data/runs/$BID/attempt-0.log" || fail "$BID never started"
+expect_rc 0 "$SPOK" abort "$AID"
+[ "$(xget "$AID" phase)" = ABORTED ] || fail "$AID: $(xget "$AID" phase)"
+has "$T/data/runs/$AID/attempt-0.log" "interrupted 1 operation(s)"
+[ "$(running_of "$SIDA")" = 0 ] || fail "$AID's operation still runs on the server"
+[ "$(xget "$BID" phase)" = RUNNING ] || fail "$BID: $(xget "$BID" phase) after the other run's abort"
+touch "$T/sync/go"
+wait_for 120 sh -c "[ \"\$('$SPOK' list | awk '\$1==\"$BID\" {print \$3}')\" = SUCCEEDED ]" ||
+	fail "$BID: $(xget "$BID" phase), want SUCCEEDED"
+has "$T/data/runs/$BID/attempt-0.log" "waiter: done 5"
+
+say "an RDD job falls back on Connect's 'not supported' error"
+expect_rc 0 "$SPOK" run "$J/hidden.yaml" --warm -q
+has "$T/out" "^sum 45$"
+has "$T/err" "falling back"
+ID=$("$SPOK" list | awk 'NR==2 {print $1}')
+xget "$ID" fallback | grep -q "NOT_IMPLEMENTED\] sparkContext() is not implemented" ||
+	fail "$ID: fallback '$(xget "$ID" fallback)'"
+[ "$(xget "$ID" session)" = null ] || fail "$ID: a fallen-back run names a session"
+[ "$(xget "$ID" attempt)" = 1 ] || fail "$ID: attempt $(xget "$ID" attempt), want 1 (0: warm, 1: local)"
+has "$T/data/runs/$ID/attempt-0.log" "running it as a normal local run"
+"$SPOK" status "$ID" >"$T/st"
+has "$T/st" "Spark Connect does not support"
+
+say "an RDD job the up-front check sees runs normally from the start"
+expect_rc 0 "$SPOK" run "$SRC/examples/pi/pi.yaml" --warm -q
+has "$T/err" "not warm: pi.py:25 uses sparkContext"
+grep -Eq "^Pi is roughly 3\.1[2-6]" "$T/out" || fail "no Pi from the fallen-back run"
+ID=$("$SPOK" list | awk 'NR==2 {print $1}')
+xget "$ID" fallback | grep -q "pi.py:25 uses sparkContext" || fail "$ID: fallback '$(xget "$ID" fallback)'"
+[ "$(xget "$ID" attempt)" = 0 ] || fail "$ID: more than one attempt"
+
+[ "$FAILED" = 0 ] && echo "connect warm: all passed"
+exit "$FAILED"
