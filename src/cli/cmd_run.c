@@ -204,7 +204,7 @@ static int warm_session(struct spok_store *st, const char *data_dir, const char 
 	struct spok_session s;
 	struct spok_err e = {0};
 
-	if (!lo->warm)
+	if (!lo->warm || !c->pool)
 		return 0;
 	if (spok_connect_ensure(st, data_dir, config_path, c->pool->name, c->pool, &s, NULL, &e) == 0) {
 		char *user = spok_connect_user();

@@ -241,7 +241,7 @@ static int dispatch(struct spok_cli *cli, const char *verb, const struct spok_st
 	size_t max = strcmp(verb, "list") == 0 ? 1 : 2;
 	int result = 0;
 
-	if (strcmp(verb, "start") && strcmp(verb, "list") && !needs_name)
+	if (strcmp(verb, "start") != 0 && strcmp(verb, "list") != 0 && !needs_name)
 		return spok_err_set(err, SPOK_EINVAL, "session %.40s: unknown; usage: %s", verb, session_synopsis);
 	if (pos->len > max || (needs_name && pos->len < 2))
 		return spok_err_set(err, SPOK_EINVAL, "usage: %s", session_synopsis);
@@ -276,7 +276,7 @@ int cmd_session(struct spok_cli *cli, int argc, char **argv)
 		spok_strv_free(&pos);
 		return cli->help ? 0 : SPOK_EXIT_USAGE;
 	}
-	if (result == 0 && cli->output && strcmp(cli->output, "json") && strcmp(cli->output, "yaml"))
+	if (result == 0 && cli->output && strcmp(cli->output, "json") != 0 && strcmp(cli->output, "yaml") != 0)
 		result = spok_err_set(&err, SPOK_EINVAL, "-o %.20s: use json or yaml", cli->output);
 	if (result == 0 && strcmp(pos.items[0], "_supervise") == 0)
 		result = supervise(cli, &pos, pool, gen, &err);
