@@ -1703,6 +1703,7 @@ static void on_tick(uv_timer_t *t)
 {
 	struct spok_engine *e = t->data;
 	struct eng_exec *ex, *next;
+	uint64_t t0 = uv_hrtime();
 
 	if (e->adopting && uv_now(e->loop) >= e->next_rescan_ms)
 		rescan(e);
@@ -1711,8 +1712,11 @@ static void on_tick(uv_timer_t *t)
 	note_abort_requests(e);
 	for (ex = e->execs; ex; ex = next) {
 		next = ex->next;
+		e->stats.tick_steps++;
 		(void)step_kind(ex, SPOK_RC_EV_TICK);
 	}
+	e->stats.ticks++;
+	e->stats.tick_ns += uv_hrtime() - t0;
 }
 
 /* ---- public ---- */

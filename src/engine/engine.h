@@ -148,6 +148,9 @@ struct spok_engine_stats {
 	uint64_t deletes;        /* delete requests sent */
 	uint64_t quota_waits;    /* creates refused for quota */
 	uint64_t store_writes;
+	uint64_t ticks;          /* engine ticks run */
+	uint64_t tick_steps;     /* executions those ticks stepped (only due ones: timer heap) */
+	uint64_t tick_ns;        /* time spent in ticks (rescans and abort checks included) */
 	size_t active;           /* executions tracked now */
 	size_t loose;            /* fire-and-forget requests in flight (old attempts' deletes,
 	                          * the ConfigMap's owner reference) */
