@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# run.sh [--levels N1,N2,...] [--latency-at N] [--rates R1,R2,...] [--rate-seconds S]
+#        [--steady S] - one spok engine following N live SparkApplications, N = each level,
+# on a throw-away loopback kube-apiserver + etcd (scripts/k8s) started for this run and
+# stopped on exit. Per level: `bench_scale populate` grows the object set to N (raw creates,
+# rows in one transaction), then a fresh `bench_scale engine` process adopts them all
+# (spok_engine_adopt_all, as after a daemon restart) and reports memory, tick cost, API
+# requests at steady state and CPU per status event; at the --latency-at level (default:
+# the first) it also patches /status at each rate and reports the latency to the store.
+# Builds bench_scale in build/ (RelWithDebInfo, as scripts/build release) unless
+# $BENCH_SCALE names a binary. Not part of ctest. The last line starts with "summary:".
+# Usage: bench/scale/run.sh                        (10k, 50k, 100k; needs scripts/setup k8s)
+#        bench/scale/run.sh --levels 1000,5000    (a quick run)
+set -euo pipefail
+LEVELS=10000,50000,100000
+LAT_AT=
+RATES=10,100,1000
+RATE_S=5
+STEADY=10
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--levels) LEVELS=$2; shift 2 ;;
+	--latency-at) LAT_AT=$2; shift 2 ;;
+	--rates) RATES=$2; shift 2 ;;
+	--rate-seconds) RATE_S=$2; shift 2 ;;
+	--steady) STEADY=$2; shift 2 ;;
+	*) echo "run.sh: unknown argument '$1'; see the comment at the top of $0" >&2; exit 2 ;;
+	esac
+done
+[ -n "$LAT_AT" ] || LAT_AT=${LEVELS%%,*}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+if [ -z "${BENCH_SCALE:-}" ]; then
+	CC=${CC:-clang} cmake -S "$ROOT" -B "$ROOT/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build "$ROOT/build" --target bench_scale -j 2 >/dev/null
+	BENCH_SCALE=$ROOT/build/bench/scale/bench_scale
+fi
+[ -x "$BENCH_SCALE" ] || { echo "run.sh: $BENCH_SCALE is not built; check the build output" >&2; exit 1; }
+DIR=$(mktemp -d /tmp/spok-bench-scale.XXXXXX)
+cleanup() {
+	"$ROOT/scripts/k8s" down "$DIR/k8s" >/dev/null 2>&1 || true
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+"$ROOT/scripts/k8s" up --fresh "$DIR/k8s"
+APISERVER_PID=$(sed -n 's/^SPOK_TEST_APISERVER_PID=//p' "$DIR/k8s/env")
+ETCD_PID=$(sed -n 's/^SPOK_TEST_ETCD_PID=//p' "$DIR/k8s/env")
+common=(--kubeconfig "$DIR/k8s/kubeconfig" --context admin --dir "$DIR/bench" --namespace spok-scale)
+mkdir -p "$DIR/bench"
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); levels $LEVELS; latency at $LAT_AT: $RATES/s for ${RATE_S}s each"
+summary=""
+lat=""
+IFS=, read -r -a levels <<<"$LEVELS"
+for n in "${levels[@]}"; do
+	echo "== N=$n"
+	"$BENCH_SCALE" populate "${common[@]}" -n "$n"
+	srv_kib=$(awk '/^VmRSS/ {s += $2} END {print s}' "/proc/$APISERVER_PID/status" "/proc/$ETCD_PID/status")
+	echo "  API server + etcd VmRSS $((srv_kib / 1024)) MiB"
+	rates=()
+	[ "$n" = "$LAT_AT" ] && rates=(--rates "$RATES" --rate-seconds "$RATE_S")
+	out=$("$BENCH_SCALE" engine "${common[@]}" -n "$n" --steady "$STEADY" \
+		--server-pid "$APISERVER_PID" --server-pid "$ETCD_PID" "${rates[@]}" | tee /dev/stderr)
+	line=$(printf '%s\n' "$out" | sed -n 's/^result: //p')
+	val() { printf '%s\n' "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+	summary+="${summary:+, }$n: $(val rss_mib) MiB RSS (HWM $(val hwm_mib), heap $(val heap_b) B/exec, tick $(val tick_us) us, $(val api_per_exec) req/exec, $(val cpu_event_ms) ms CPU/event)"
+	if [ "$n" = "$LAT_AT" ]; then
+		for r in $(printf '%s\n' "$line" | tr ' ' '\n' | sed -n 's/^lat//p'); do
+			rate=${r%%=*}; v=${r#*=}; IFS=/ read -r achieved p50 p99 <<<"$v"
+			lat+="${lat:+, }$rate/s (sent $achieved/s) p50 $p50 ms p99 $p99 ms"
+		done
+	fi
+done
+echo "summary: RSS per tracked executions: $summary; status latency with N=$LAT_AT tracked: $lat; load average $(cut -d' ' -f1-3 /proc/loadavg)"
