@@ -142,6 +142,11 @@ struct kube_list_opts {
 	const char *label_selector; /* NULL: all */
 	const char *field_selector; /* NULL: all */
 	long limit;                 /* page size; <= 0: 500 */
+	/* NULL: the pages are gathered into the one List the callback gets. Set: each page's
+	 * body (its own items only, borrowed) goes here as it arrives, with its index (0 for
+	 * the first page of a list that started or started over), and the callback's List has
+	 * no items. Memory then holds one page, not every object of a big collection. */
+	void (*page_cb)(void *data, const json_t *page, int index);
 };
 /* Lists every page (limit/continue) and delivers one List object:
  * {"kind":"List","metadata":{"resourceVersion":<first page's RV>},"items":[...],

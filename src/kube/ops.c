@@ -201,6 +201,7 @@ struct list_op {
 	char *rv;
 	char *cont;
 	int pages, restarts;
+	void (*page_cb)(void *data, const json_t *page, int index);
 	kube_done_cb cb;
 	void *data;
 };
@@ -286,7 +287,10 @@ static void list_page_done(void *data, const struct kube_resp *r)
 		list_deliver(op, &fail);
 		return;
 	}
-	json_array_extend(op->items, json_object_get(r->body, "items"));
+	if (op->page_cb != NULL)
+		op->page_cb(op->data, r->body, op->pages);
+	else
+		json_array_extend(op->items, json_object_get(r->body, "items"));
 	op->pages++;
 	rv = json_string_value(json_object_get(json_object_get(r->body, "metadata"), "resourceVersion"));
 	cont = json_string_value(json_object_get(json_object_get(r->body, "metadata"), "continue"));
@@ -338,6 +342,7 @@ int kube_list(struct kube_client *c, const struct kube_gvr *gvr, const char *ns,
 	op->path = kube_path(gvr, ns, NULL, NULL);
 	op->base_query = list_query(opts);
 	op->items = json_array();
+	op->page_cb = opts != NULL ? opts->page_cb : NULL;
 	op->cb = cb;
 	op->data = data;
 	result = list_next(op, err);

@@ -166,7 +166,7 @@ static void w_timer_closed(uv_handle_t *h)
 
 static void w_emit_error(struct kube_watch *w, json_t *obj, long code, const char *msg)
 {
-	struct kube_event ev = {KUBE_EVENT_ERROR, obj, NULL, code, msg};
+	struct kube_event ev = {KUBE_EVENT_ERROR, obj, NULL, code, msg, 0, false};
 
 	if (!w->stopped)
 		w->cb(w->data, &ev);
@@ -219,10 +219,20 @@ static void w_start_failed(struct kube_watch *w, enum next_step next, const stru
 		w_backoff(w, next);
 }
 
+/* paged_relist: one page of the list, as it arrives. */
+static void w_list_page(void *data, const json_t *page, int index)
+{
+	struct kube_watch *w = data;
+	struct kube_event ev = {KUBE_EVENT_RELIST, (json_t *)page, NULL, 0, "", index, true};
+
+	if (!w->stopped)
+		w->cb(w->data, &ev);
+}
+
 static void w_list_done(void *data, const struct kube_resp *r)
 {
 	struct kube_watch *w = data;
-	struct kube_event ev = {KUBE_EVENT_RELIST, r->body, NULL, 0, ""};
+	struct kube_event ev = {KUBE_EVENT_RELIST, r->body, NULL, 0, "", 0, false};
 
 	w->list_pending = false;
 	if (w->stopped) {
@@ -238,6 +248,8 @@ static void w_list_done(void *data, const struct kube_resp *r)
 	w_set_rv(w, json_string_value(json_object_get(json_object_get(r->body, "metadata"),
 						      "resourceVersion")));
 	ev.resource_version = w->rv;
+	if (w->opts.paged_relist) /* the end of the pages: after the last index */
+		ev.page = (int)json_integer_value(json_object_get(r->body, "pages"));
 	w->cb(w->data, &ev);
 	if (!w->stopped) {
 		w->failures = 0;
@@ -248,7 +260,8 @@ static void w_list_done(void *data, const struct kube_resp *r)
 static void w_relist(struct kube_watch *w)
 {
 	struct kube_gvr gvr = {w->group, w->version, w->resource};
-	struct kube_list_opts lo = {w->selector, NULL, w->opts.list_limit};
+	struct kube_list_opts lo = {w->selector, NULL, w->opts.list_limit,
+				    w->opts.paged_relist ? w_list_page : NULL};
 	struct spok_err e;
 
 	w->stats.relists++;

@@ -8,8 +8,8 @@
  * resourceVersion (from every event, bookmarks included), reconnects from it when the
  * server ends the stream, backs off (0.8 s doubling to 30 s, jittered) after failures, and
  * on 410 Gone (HTTP status or an ERROR event with code 410) lists everything again and
- * delivers it as one KUBE_EVENT_RELIST. Without a starting resourceVersion it starts with
- * that same list.
+ * delivers it as one KUBE_EVENT_RELIST (or, with paged_relist, one per page). Without a
+ * starting resourceVersion it starts with that same list.
  *
  * Ownership and callbacks: struct kube_watch is owned by the module; kube_watch_stop ends
  * it. After kube_watch_stop returns, the callback never fires again; calling it from
@@ -35,7 +35,8 @@ enum kube_event_type {
 	KUBE_EVENT_DELETED,
 	KUBE_EVENT_BOOKMARK,
 	KUBE_EVENT_ERROR,  /* the stream failed; it is retried. object: a Status or NULL */
-	KUBE_EVENT_RELIST  /* object: the full List; replace everything you knew */
+	KUBE_EVENT_RELIST  /* object: the full List; replace everything you knew (paged_relist:
+	                    * one page of it, see `page` and `more`) */
 };
 
 struct kube_event {
@@ -44,6 +45,11 @@ struct kube_event {
 	const char *resource_version; /* the object's (borrowed), or NULL */
 	long status_code;             /* ERROR: Status.code (410 = too old), else 0 */
 	const char *message;          /* ERROR: one line, else "" */
+	/* RELIST with paged_relist: the page's index (0: a list starts, or starts over after
+	 * an expired continue token: forget the earlier pages) and whether pages follow. The
+	 * last event (more false) has no items; resource_version is set on it only. */
+	int page;
+	bool more;
 };
 
 typedef void (*kube_watch_cb)(void *data, const struct kube_event *ev);
@@ -54,6 +60,7 @@ struct kube_watch_opts {
 	long timeout_s;               /* server-side timeoutSeconds; <= 0: random 300-600 */
 	size_t max_line;              /* one event's cap; 0: KUBE_WATCH_LINE_MAX */
 	long list_limit;              /* page size of relists; <= 0: 500 */
+	bool paged_relist;            /* deliver a relist page by page (memory: one page) */
 };
 
 struct kube_watch_stats {

@@ -192,7 +192,7 @@ static void test_crud(void **state)
 static void test_list_pages(void **state)
 {
 	struct kube_client *cli = client_for("admin", NULL);
-	struct kube_list_opts lo = {"spok.io/test=page", NULL, 2};
+	struct kube_list_opts lo = {"spok.io/test=page", NULL, 2, NULL};
 	struct kube_sync s;
 	char name[32];
 
@@ -358,6 +358,54 @@ static void on_relist_event(void *data, const struct kube_event *ev)
 	}
 }
 
+/* paged_relist: the 5 objects of test_list_pages arrive two per event, in page order, then
+ * an event without items closes the list and carries its resourceVersion. */
+struct paged_run {
+	struct kube_watch *w;
+	int pages, items, last_index;
+	bool ended;
+};
+
+static void on_paged_event(void *data, const struct kube_event *ev)
+{
+	struct paged_run *pr = data;
+	size_t n;
+
+	if (ev->type != KUBE_EVENT_RELIST)
+		return;
+	n = json_array_size(json_object_get(ev->object, "items"));
+	if (ev->more) {
+		assert_int_equal(ev->page, pr->pages);
+		assert_true(n >= 1 && n <= 2);
+		pr->pages++;
+		pr->items += (int)n;
+		return;
+	}
+	assert_int_equal(n, 0);
+	assert_non_null(ev->resource_version);
+	pr->last_index = ev->page;
+	pr->ended = true;
+	kube_watch_stop(pr->w);
+}
+
+static void test_watch_paged_relist(void **state)
+{
+	struct kube_client *cli = client_for("admin", NULL);
+	struct kube_watch_opts wo = {.label_selector = "spok.io/test=page", .timeout_s = 30,
+				     .list_limit = 2, .paged_relist = true};
+	struct paged_run pr = {0};
+	struct spok_err err;
+
+	(void)state;
+	assert_int_equal(kube_watch_start(cli, &SPARK, ns, &wo, on_paged_event, &pr, &pr.w, &err), 0);
+	while (!pr.ended)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(pr.pages, 3);
+	assert_int_equal(pr.items, 5);
+	assert_int_equal(pr.last_index, 3);
+	client_done(cli);
+}
+
 static void test_watch_relist_on_410(void **state)
 {
 	struct kube_client *cli = client_for("admin", NULL);
@@ -381,7 +429,7 @@ static void test_watch_relist_on_410(void **state)
 
 static int list_code(struct kube_client *cli, char *msg, size_t n)
 {
-	struct kube_list_opts lo = {NULL, NULL, 1};
+	struct kube_list_opts lo = {NULL, NULL, 1, NULL};
 	struct kube_sync s;
 	int code = SYNC(s, kube_list(cli, &SPARK, ns, &lo, kube_sync_cb, &s, NULL));
 
@@ -784,6 +832,7 @@ int main(void)
 		cmocka_unit_test(test_list_pages),
 		cmocka_unit_test(test_watch_events),
 		cmocka_unit_test(test_watch_relist_on_410),
+		cmocka_unit_test(test_watch_paged_relist),
 		cmocka_unit_test(test_auth_forms),
 		cmocka_unit_test(test_tls_verified),
 		cmocka_unit_test(test_token_file_reread),
