@@ -30,10 +30,11 @@ static const struct kube_gvr SERVICES = {"", "v1", "services"};
 struct eng_ns {
 	struct spok_engine *e;
 	char *name;
-	struct kube_watch *w;  /* sparkapplications, or NULL */
-	bool listed;           /* its first list arrived */
+	struct kube_watch *w;  /* sparkapplications, or NULL (its lists come page by page) */
+	bool listed;           /* its first list arrived (all its pages) */
 	struct kube_watch *pw; /* pods, or NULL */
 	bool plisted;
+	uint64_t list_gen, plist_gen; /* the generation of the list being delivered (on_relist) */
 	struct eng_ns *next;
 };
 
@@ -73,7 +74,14 @@ struct eng_exec {
 	json_t *pod;
 	json_t *executors;
 	enum spok_rc_object req; /* the object the attempt's pending request is about */
-	struct eng_exec *next;
+	/* Links: the engine's list (iteration), its id table (lookups by id: watch events carry
+	 * the execution label) and its timer heap (due = spok_rc_due; heap_at SIZE_MAX: not in
+	 * it). linked: in the list and the table. */
+	struct eng_exec *next, *prev, *hnext;
+	bool linked;
+	uint64_t due;
+	size_t heap_at;
+	uint64_t listed_gen; /* the namespace list that last held our object (on_relist) */
 };
 
 /* An unfinished execution that another live process follows (adopt_all found it so). */
@@ -91,6 +99,11 @@ struct spok_engine {
 	uv_timer_t tick;
 	struct eng_ns *nss;
 	struct eng_exec *execs;
+	struct eng_exec **byid; /* chained hash table of the linked executions by id */
+	size_t byid_cap;        /* a power of two, or 0 */
+	struct eng_exec **heap; /* min-heap by due: what a tick visits */
+	size_t nheap, capheap;
+	uint64_t list_gen;
 	struct spok_engine_stats stats;
 	struct spok_proc_id self; /* recorded as the supervisor of what we follow */
 	/* After adopt_all: rows other live processes follow are re-checked every tick and
@@ -152,6 +165,8 @@ static void maybe_free_engine(struct spok_engine *e)
 	if (e->closed && e->pending == 0) {
 		held_clear(e);
 		free(e->held);
+		free(e->byid);
+		free(e->heap);
 		free(e->cluster);
 		free(e->spark_version);
 		free(e);
@@ -259,14 +274,157 @@ static int refuse_local(const struct spok_engine *e, const struct spok_task *t,
 			    field, path);
 }
 
+/* ---- the executions' list, id table and timer heap ---- */
+
+static size_t id_hash(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static struct eng_exec **byid_slot(struct spok_engine *e, const char *id)
+{
+	return &e->byid[id_hash(id) & (e->byid_cap - 1)];
+}
+
+static void byid_grow(struct spok_engine *e)
+{
+	struct eng_exec **old = e->byid;
+	size_t n = e->byid_cap;
+
+	e->byid_cap = n ? n * 2 : 64;
+	e->byid = xcalloc(e->byid_cap, sizeof(*e->byid));
+	for (size_t i = 0; i < n; i++)
+		for (struct eng_exec *ex = old[i], *nx; ex; ex = nx) {
+			struct eng_exec **slot = byid_slot(e, ex->x.id);
+
+			nx = ex->hnext;
+			ex->hnext = *slot;
+			*slot = ex;
+		}
+	free(old);
+}
+
+static struct eng_exec *find_id(struct spok_engine *e, const char *id)
+{
+	if (e->byid_cap == 0 || id == NULL)
+		return NULL;
+	for (struct eng_exec *ex = *byid_slot(e, id); ex; ex = ex->hnext)
+		if (strcmp(ex->x.id, id) == 0)
+			return ex;
+	return NULL;
+}
+
+static bool heap_less(const struct spok_engine *e, size_t a, size_t b)
+{
+	return e->heap[a]->due < e->heap[b]->due;
+}
+
+static void heap_swap(struct spok_engine *e, size_t a, size_t b)
+{
+	struct eng_exec *t = e->heap[a];
+
+	e->heap[a] = e->heap[b];
+	e->heap[b] = t;
+	e->heap[a]->heap_at = a;
+	e->heap[b]->heap_at = b;
+}
+
+static void heap_fix(struct spok_engine *e, size_t i)
+{
+	while (i > 0 && heap_less(e, i, (i - 1) / 2)) {
+		heap_swap(e, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+
+		if (l < e->nheap && heap_less(e, l, m))
+			m = l;
+		if (l + 1 < e->nheap && heap_less(e, l + 1, m))
+			m = l + 1;
+		if (m == i)
+			return;
+		heap_swap(e, i, m);
+		i = m;
+	}
+}
+
+static void heap_remove(struct spok_engine *e, struct eng_exec *ex)
+{
+	size_t i = ex->heap_at;
+
+	if (i == SIZE_MAX)
+		return;
+	ex->heap_at = SIZE_MAX;
+	if (i != --e->nheap) {
+		e->heap[i] = e->heap[e->nheap];
+		e->heap[i]->heap_at = i;
+		heap_fix(e, i);
+	}
+}
+
+/* Puts ex in the heap at `due`, moves it, or takes it out (SPOK_RC_NEVER). */
+static void heap_set(struct spok_engine *e, struct eng_exec *ex, uint64_t due)
+{
+	ex->due = due;
+	if (due == SPOK_RC_NEVER || !ex->linked) {
+		heap_remove(e, ex);
+		return;
+	}
+	if (ex->heap_at == SIZE_MAX) {
+		if (e->nheap == e->capheap) {
+			e->capheap = e->capheap ? e->capheap * 2 : 64;
+			e->heap = xreallocarray(e->heap, e->capheap, sizeof(*e->heap));
+		}
+		ex->heap_at = e->nheap;
+		e->heap[e->nheap++] = ex;
+	}
+	heap_fix(e, ex->heap_at);
+}
+
+static void link_exec(struct spok_engine *e, struct eng_exec *ex)
+{
+	struct eng_exec **slot;
+
+	if (e->stats.active + 1 > e->byid_cap)
+		byid_grow(e);
+	slot = byid_slot(e, ex->x.id);
+	ex->hnext = *slot;
+	*slot = ex;
+	ex->prev = NULL;
+	ex->next = e->execs;
+	if (e->execs)
+		e->execs->prev = ex;
+	e->execs = ex;
+	ex->linked = true;
+	e->stats.active++;
+}
+
 static void unlink_exec(struct eng_exec *ex)
 {
-	for (struct eng_exec **p = &ex->e->execs; *p; p = &(*p)->next)
+	struct spok_engine *e = ex->e;
+
+	if (!ex->linked)
+		return;
+	for (struct eng_exec **p = byid_slot(e, ex->x.id); *p; p = &(*p)->hnext)
 		if (*p == ex) {
-			*p = ex->next;
-			ex->e->stats.active--;
-			return;
+			*p = ex->hnext;
+			break;
 		}
+	if (ex->prev)
+		ex->prev->next = ex->next;
+	else
+		e->execs = ex->next;
+	if (ex->next)
+		ex->next->prev = ex->prev;
+	ex->next = ex->prev = ex->hnext = NULL;
+	ex->linked = false;
+	heap_remove(e, ex);
+	e->stats.active--;
 }
 
 /* The execution leaves the engine. */
@@ -343,6 +501,13 @@ static void rc_refresh(struct eng_exec *ex)
 	r->pod_inflight = ex->pod_inflight;
 }
 
+/* ex's place in the timer heap, from its state now. */
+static void schedule(struct eng_exec *ex)
+{
+	rc_refresh(ex);
+	heap_set(ex->e, ex, spok_rc_due(&ex->e->rc, &ex->rc));
+}
+
 /* One reconciler step on the loop's clock, its actions carried out. False: ex left the
  * engine (it may be freed). */
 static bool step(struct eng_exec *ex, const struct spok_rc_event *ev)
@@ -354,7 +519,10 @@ static bool step(struct eng_exec *ex, const struct spok_rc_event *ev)
 	spok_rc_step(&ex->e->rc, &ex->rc, ev, uv_now(ex->e->loop), &next, &out);
 	ex->rc = next;
 	ex->x.abort_requested = next.abort_requested;
-	return perform(ex, &out) != ACT_GONE;
+	if (perform(ex, &out) == ACT_GONE)
+		return false;
+	schedule(ex);
+	return true;
 }
 
 static bool step_kind(struct eng_exec *ex, enum spok_rc_event_kind kind)
@@ -423,6 +591,7 @@ static bool call_back(struct eng_exec *ex)
 		maybe_free_engine(e);
 		return false;
 	}
+	schedule(ex); /* no longer waiting for an answer: ticks may act again */
 	return true;
 }
 
@@ -1171,8 +1340,6 @@ static enum act new_attempt(struct eng_exec *ex)
 
 /* ---- the driver pod (read while the object is SUBMITTED) ---- */
 
-static struct eng_exec *find_id(struct spok_engine *e, const char *id);
-
 /* A read of the driver pod outlives nothing: it names its execution and attempt, and its
  * answer is dropped when either is gone. It is not the attempt's request (ex->inflight):
  * watch events go on being handled while it is pending. */
@@ -1320,15 +1487,18 @@ static enum act perform(struct eng_exec *ex, const struct spok_rc_actions *out)
 
 /* ---- watches ---- */
 
-/* The execution following object `name` of namespace ns: a SparkApplication (direct false)
- * or a driver pod (direct true). */
+/* The execution following object obj of namespace ns: a SparkApplication (direct false)
+ * or a driver pod (direct true). Found by its execution label (both watches select objects
+ * that carry one), then checked by namespace, kind and name. */
 static struct eng_exec *find_exec(struct spok_engine *e, const struct eng_ns *ns,
-				  const char *name, bool direct)
+				  const json_t *obj, bool direct)
 {
-	for (struct eng_exec *ex = e->execs; ex; ex = ex->next)
-		if (ex->ns == ns && name && ex->direct == direct &&
-		    str_eq(direct ? ex->driver_pod : ex->x.resource_name, name))
-			return ex;
+	const char *name = app_name(obj);
+	struct eng_exec *ex = find_id(e, app_label(obj, SPOK_LABEL_EXECUTION));
+
+	if (ex != NULL && ex->ns == ns && name && ex->direct == direct &&
+	    str_eq(direct ? ex->driver_pod : ex->x.resource_name, name))
+		return ex;
 	return NULL;
 }
 
@@ -1366,9 +1536,8 @@ static void note_executor(struct spok_engine *e, const json_t *pod, bool replay)
 
 	if (id == NULL || name == NULL)
 		return;
-	for (ex = e->execs; ex; ex = ex->next)
-		if (ex->direct && str_eq(ex->x.id, id))
-			break;
+	if ((ex = find_id(e, id)) != NULL && !ex->direct)
+		ex = NULL;
 	if (ex == NULL || ex->pod == NULL ||
 	    !str_eq(app_label(pod, "spark-app-selector"), app_label(ex->pod, "spark-app-selector")))
 		return;
@@ -1385,15 +1554,22 @@ static void note_executor(struct spok_engine *e, const json_t *pod, bool replay)
 	}
 }
 
-static void on_relist(struct spok_engine *e, struct eng_ns *ns, const json_t *list, bool direct)
+/* A namespace's list, or one page of it (the SparkApplications' watch delivers its list as
+ * the pages arrive, so memory holds one page, not every object: ~40 KB of JSON tree each).
+ * Executions seen are marked with the list's generation; after the last page, the unmarked
+ * ones were not listed. The pods' list comes whole: a driver's executors may be on any page. */
+static void on_relist(struct spok_engine *e, struct eng_ns *ns, const struct kube_event *le,
+		      bool direct)
 {
-	const json_t *items = json_object_get(list, "items");
+	const json_t *items = json_object_get(le->object, "items");
+	uint64_t *ns_gen = direct ? &ns->plist_gen : &ns->list_gen;
 	struct eng_exec *ex, *next;
 	size_t i;
 	json_t *app;
-
 	bool first = direct ? !ns->plisted : !ns->listed;
 
+	if (le->page == 0) /* a list starts (or starts over): earlier pages do not count */
+		*ns_gen = ++e->list_gen;
 	if (direct) /* the executors first: the drivers' links then name them */
 		json_array_foreach(items, i, app)
 			if (is_executor(app))
@@ -1401,7 +1577,9 @@ static void on_relist(struct spok_engine *e, struct eng_ns *ns, const json_t *li
 	json_array_foreach(items, i, app) {
 		if (direct && is_executor(app))
 			continue;
-		ex = find_exec(e, ns, app_name(app), direct);
+		ex = find_exec(e, ns, app, direct);
+		if (ex != NULL)
+			ex->listed_gen = *ns_gen;
 		if (ex != NULL && !ex->inflight)
 			handle_obj(ex, app);
 		else if (ex != NULL)
@@ -1409,22 +1587,21 @@ static void on_relist(struct spok_engine *e, struct eng_ns *ns, const json_t *li
 		else if (ex == NULL && first)
 			cleanup_leftover(e, ns, app, direct);
 	}
+	if (le->more)
+		return;
+	e->stats.relists++;
 	if (direct)
 		ns->plisted = true;
 	else
 		ns->listed = true;
 	for (ex = e->execs; ex; ex = next) {
 		struct spok_rc_event ev = {.kind = SPOK_RC_EV_NOT_LISTED, .first_list = first};
-		bool present = false;
 
 		next = ex->next;
-		if (ex->ns != ns || ex->inflight || ex->direct != direct)
+		if (ex->ns != ns || ex->inflight || ex->direct != direct ||
+		    ex->listed_gen == *ns_gen)
 			continue;
-		json_array_foreach(items, i, app)
-			if (str_eq(app_name(app), direct ? ex->driver_pod : ex->x.resource_name))
-				present = true;
-		if (!present)
-			(void)step(ex, &ev);
+		(void)step(ex, &ev);
 	}
 }
 
@@ -1441,7 +1618,7 @@ static void on_any_watch(struct eng_ns *ns, const struct kube_event *ev, bool di
 			note_executor(e, ev->object, true);
 			return;
 		}
-		ex = find_exec(e, ns, app_name(ev->object), direct);
+		ex = find_exec(e, ns, ev->object, direct);
 		if (ex == NULL)
 			return;
 		if (!ex->inflight) {
@@ -1458,13 +1635,12 @@ static void on_any_watch(struct eng_ns *ns, const struct kube_event *ev, bool di
 		e->stats.events++;
 		if (direct && is_executor(ev->object))
 			return; /* Spark removes its executors; their last state stays */
-		ex = find_exec(e, ns, app_name(ev->object), direct);
+		ex = find_exec(e, ns, ev->object, direct);
 		if (ex != NULL && ours(ex, ev->object))
 			(void)step_kind(ex, SPOK_RC_EV_DELETED);
 		return;
 	case KUBE_EVENT_RELIST:
-		e->stats.relists++;
-		on_relist(e, ns, ev->object, direct);
+		on_relist(e, ns, ev, direct);
 		return;
 	case KUBE_EVENT_ERROR:
 		log_info("engine: watch %s: %s", ns->name, ev->message);
@@ -1504,6 +1680,7 @@ static struct eng_ns *ensure_ns(struct spok_engine *e, const char *name, bool di
 	if (direct ? ns->pw != NULL : ns->w != NULL)
 		return ns;
 	wo.label_selector = SPOK_LABEL_EXECUTION;
+	wo.paged_relist = !direct;
 	wo.timeout_s = e->o.watch_timeout_s;
 	if (kube_watch_start(e->o.client, direct ? &PODS : &SPARKAPPS, name, &wo,
 			     direct ? on_pod_watch : on_watch, ns, direct ? &ns->pw : &ns->w,
@@ -1689,29 +1866,38 @@ static void note_abort_requests(struct spok_engine *e)
 		log_warn("engine: %s", err.msg);
 		return;
 	}
-	for (size_t i = 0; i < ids.len; i++)
-		for (struct eng_exec *ex = e->execs; ex; ex = ex->next)
-			if (str_eq(ex->x.id, ids.items[i]))
-				ex->x.abort_requested = true;
+	for (size_t i = 0; i < ids.len; i++) {
+		struct eng_exec *ex = find_id(e, ids.items[i]);
+
+		if (ex != NULL) {
+			ex->x.abort_requested = true;
+			schedule(ex); /* due now */
+		}
+	}
 	spok_strv_free(&ids);
 }
 
 static void recheck_held(struct spok_engine *e);
 static void rescan(struct spok_engine *e);
 
+/* Steps only the executions whose deadline has come (the heap's top): a tick costs what is
+ * due, not what is tracked. Each is visited at most once per tick (a step may put it back). */
 static void on_tick(uv_timer_t *t)
 {
 	struct spok_engine *e = t->data;
-	struct eng_exec *ex, *next;
-	uint64_t t0 = uv_hrtime();
+	uint64_t t0 = uv_hrtime(), now;
+	size_t budget;
 
 	if (e->adopting && uv_now(e->loop) >= e->next_rescan_ms)
 		rescan(e);
 	else if (e->nheld > 0)
 		recheck_held(e);
 	note_abort_requests(e);
-	for (ex = e->execs; ex; ex = next) {
-		next = ex->next;
+	now = uv_now(e->loop);
+	for (budget = e->nheap; budget > 0 && e->nheap > 0 && e->heap[0]->due <= now; budget--) {
+		struct eng_exec *ex = e->heap[0];
+
+		heap_remove(e, ex);
 		e->stats.tick_steps++;
 		(void)step_kind(ex, SPOK_RC_EV_TICK);
 	}
@@ -1803,6 +1989,7 @@ void spok_engine_close(struct spok_engine *e)
 			exec_free(ex);
 	}
 	e->execs = NULL;
+	e->nheap = 0; /* its executions are freed or orphaned: no tick runs again */
 	uv_timer_stop(&e->tick);
 	uv_close((uv_handle_t *)&e->tick, tick_closed);
 }
@@ -1812,15 +1999,10 @@ static struct eng_exec *exec_new(struct spok_engine *e)
 	struct eng_exec *ex = xcalloc(1, sizeof(*ex));
 
 	ex->e = e;
+	ex->heap_at = SIZE_MAX;
+	ex->due = SPOK_RC_NEVER;
 	spok_task_init(&ex->task);
 	return ex;
-}
-
-static void link_exec(struct spok_engine *e, struct eng_exec *ex)
-{
-	ex->next = e->execs;
-	e->execs = ex;
-	e->stats.active++;
 }
 
 int spok_engine_submit(struct spok_engine *e, struct spok_task *t, const char *ns,
@@ -1931,14 +2113,6 @@ int spok_engine_submit_keyed(struct spok_engine *e, struct spok_task *t, const c
 	crash_point("before-create");
 	(void)step_kind(ex, SPOK_RC_EV_START);
 	return 0;
-}
-
-static struct eng_exec *find_id(struct spok_engine *e, const char *id)
-{
-	for (struct eng_exec *ex = e->execs; ex; ex = ex->next)
-		if (strcmp(ex->x.id, id) == 0)
-			return ex;
-	return NULL;
 }
 
 static struct spok_proc_id supervisor_of(const struct spok_execution *x)

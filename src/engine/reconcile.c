@@ -660,6 +660,53 @@ void spok_rc_step(const struct spok_rc_config *c, const struct spok_rc_state *s,
 	}
 }
 
+/* confirmed_at + ms + 1 (the checks want age > ms), clamped to the clock's start. */
+static uint64_t after(const struct spok_rc_state *s, uint64_t ms)
+{
+	int64_t t = s->confirmed_at_ms + (int64_t)ms + 1;
+
+	return t > 0 ? (uint64_t)t : 0;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Mirrors on_tick and check_tracking: the earliest time one of their branches acts. */
+uint64_t spok_rc_due(const struct spok_rc_config *c, const struct spok_rc_state *s)
+{
+	uint64_t due = SPOK_RC_NEVER;
+
+	if (s->inflight || s->stage == SPOK_RC_STAGE_DONE)
+		return SPOK_RC_NEVER;
+	if (s->abort_requested && s->stage != SPOK_RC_STAGE_DELETING)
+		return 0;
+	switch (s->stage) {
+	case SPOK_RC_STAGE_WAIT:
+	case SPOK_RC_STAGE_DELETING:
+		return s->next_try_ms;
+	case SPOK_RC_STAGE_ADOPT:
+		return s->next_try_ms != 0 ? s->next_try_ms : SPOK_RC_NEVER;
+	case SPOK_RC_STAGE_TRACKING:
+		break;
+	default:
+		return SPOK_RC_NEVER;
+	}
+	if (!s->confirmed)
+		return SPOK_RC_NEVER;
+	if (s->timeout_ms > 0)
+		due = after(s, s->timeout_ms);
+	if ((s->app_state[0] == '\0' || submitted(s)) &&
+	    (s->phase == SPOK_PHASE_QUEUED || s->phase == SPOK_PHASE_INITIALIZING))
+		due = min_u64(due, after(s, c->submitted_timeout_ms));
+	if (s->direct && !s->svc_ok && s->next_try_ms != 0)
+		due = min_u64(due, s->next_try_ms);
+	if (c->driver_check_ms != 0 && !s->direct && submitted(s) && !s->pod_inflight)
+		due = min_u64(due, s->next_pod_ms);
+	return due;
+}
+
 bool spok_rc_keeps(const struct spok_rc_config *c, enum spok_phase ph)
 {
 	if (ph == SPOK_PHASE_SUCCEEDED)

@@ -197,6 +197,14 @@ void spok_rc_step(const struct spok_rc_config *c, const struct spok_rc_state *s,
 		  const struct spok_rc_event *ev, uint64_t now, struct spok_rc_state *next,
 		  struct spok_rc_actions *out);
 
+/* When a TICK could next do anything for s (loop time, like the state's deadlines): a TICK
+ * stepped before it changes nothing and asks for nothing, so the driver visits only
+ * executions that are due (a timer heap) instead of every execution every tick.
+ * SPOK_RC_NEVER: no tick ever acts (a request in flight, whose answer steps it; a running
+ * object without a task timeout; a finished execution). Recompute it after every step. */
+#define SPOK_RC_NEVER UINT64_MAX
+uint64_t spok_rc_due(const struct spok_rc_config *c, const struct spok_rc_state *s);
+
 /* Keep rules: true when a finished execution's object stays on the cluster (SUCCEEDED with
  * keep_on_success; failures unless delete_failed; ABORTED and TIMED_OUT never). The
  * teardown of a leftover found after a crash uses the same rules. */

@@ -1008,6 +1008,85 @@ static void test_reconcile_direct_teardown(void **state)
 	RUN(rows);
 }
 
+/* The fields a TICK may change. */
+static bool tick_changed(const struct spok_rc_state *a, const struct spok_rc_state *b)
+{
+	return a->stage != b->stage || a->phase != b->phase || a->attempt != b->attempt ||
+	       a->next_try_ms != b->next_try_ms || a->next_pod_ms != b->next_pod_ms ||
+	       a->pod_inflight != b->pod_inflight || a->abort_requested != b->abort_requested ||
+	       a->backoff_ms != b->backoff_ms || a->confirmed != b->confirmed ||
+	       a->svc_ok != b->svc_ok ||
+	       strcmp(a->app_state, b->app_state) != 0 || strcmp(a->waiting, b->waiting) != 0;
+}
+
+/* spok_rc_due is what lets the driver visit only due executions: over a grid of states and
+ * clocks, a TICK before the due time must do nothing, and one at it must act (else the
+ * execution would sit in the timer heap for nothing). */
+static void test_reconcile_due(void **state)
+{
+	static const enum spok_rc_stage stages[] = {
+		SPOK_RC_STAGE_WAIT, SPOK_RC_STAGE_ADOPT, SPOK_RC_STAGE_CREATING,
+		SPOK_RC_STAGE_TRACKING, SPOK_RC_STAGE_DELETING, SPOK_RC_STAGE_DONE};
+	static const enum spok_phase phases[] = {SPOK_PHASE_QUEUED, SPOK_PHASE_INITIALIZING,
+						 SPOK_PHASE_RUNNING};
+	static const char *const app_states[] = {"", "SUBMITTED", "RUNNING"};
+	static const struct spok_rc_config *const cfgs[] = {&CFG, &CFG_NO_POD_READS};
+	static const uint64_t nows[] = {0, 999, 1000, 5999, 6000, 6001, 6002, 7000, 8999, 9000,
+					9001, 1000 + 10 * MIN, 1000 + 10 * MIN + 1, 20 * MIN};
+	struct spok_rc_event tick = {.kind = SPOK_RC_EV_TICK};
+	size_t checked = 0, acted = 0;
+
+	(void)state;
+	for (unsigned bits = 0; bits < 256; bits++)
+	for (size_t st = 0; st < sizeof(stages) / sizeof(stages[0]); st++)
+	for (size_t ph = 0; ph < sizeof(phases) / sizeof(phases[0]); ph++)
+	for (size_t as = 0; as < sizeof(app_states) / sizeof(app_states[0]); as++)
+	for (size_t c = 0; c < sizeof(cfgs) / sizeof(cfgs[0]); c++) {
+		struct spok_rc_state s = {ROW_IDS, .stage = stages[st], .phase = phases[ph],
+					  .reason = "", .confirmed_at_ms = 1000};
+		uint64_t due;
+
+		s.confirmed = bits & 1;
+		s.timeout_ms = bits & 2 ? 5 * SEC : 0;
+		s.abort_requested = bits & 4;
+		s.inflight = bits & 8;
+		s.pod_inflight = bits & 16;
+		s.next_try_ms = bits & 32 ? 9000 : 0;
+		s.next_pod_ms = bits & 32 ? 7000 : 0;
+		s.direct = bits & 64;
+		s.svc_ok = bits & 128;
+		snprintf(s.app_state, sizeof(s.app_state), "%s", app_states[as]);
+		due = spok_rc_due(cfgs[c], &s);
+		for (size_t k = 0; k < sizeof(nows) / sizeof(nows[0]); k++) {
+			struct spok_rc_state next;
+			struct spok_rc_actions out;
+			bool did;
+
+			spok_rc_step(cfgs[c], &s, &tick, nows[k], &next, &out);
+			did = out.n > 0 || tick_changed(&s, &next);
+			if (nows[k] < due && did)
+				fail_msg("stage %s phase %s app '%s' bits %u: a tick at %llu acts before "
+					 "the due time %llu", spok_rc_stage_name(s.stage),
+					 spok_phase_name(s.phase), s.app_state, bits,
+					 (unsigned long long)nows[k], (unsigned long long)due);
+			checked++;
+		}
+		if (due != SPOK_RC_NEVER) {
+			struct spok_rc_state next;
+			struct spok_rc_actions out;
+
+			spok_rc_step(cfgs[c], &s, &tick, due, &next, &out);
+			if (out.n == 0 && !tick_changed(&s, &next))
+				fail_msg("stage %s phase %s app '%s' bits %u: due at %llu but a tick "
+					 "then does nothing", spok_rc_stage_name(s.stage),
+					 spok_phase_name(s.phase), s.app_state, bits,
+					 (unsigned long long)due);
+			acted++;
+		}
+	}
+	assert_true(checked > 10000 && acted > 100);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1015,6 +1094,7 @@ int main(void)
 		cmocka_unit_test(test_reconcile_start),
 		cmocka_unit_test(test_reconcile_statuses),
 		cmocka_unit_test(test_reconcile_timers),
+		cmocka_unit_test(test_reconcile_due),
 		cmocka_unit_test(test_reconcile_abort_and_deletes),
 		cmocka_unit_test(test_reconcile_adopt),
 		cmocka_unit_test(test_reconcile_backoff),
