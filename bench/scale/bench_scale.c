@@ -27,6 +27,7 @@
 #include <getopt.h>
 #include <malloc.h>
 #include <math.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -59,7 +60,7 @@ static const struct kube_gvr NAMESPACES = {"", "v1", "namespaces"};
 #define CREATE_WINDOW 256
 
 struct opts {
-	const char *cmd, *kubeconfig, *context, *dir, *ns, *out;
+	const char *cmd, *kubeconfig, *context, *dir, *ns, *out, *perf_out;
 	size_t n, count;
 	double rate;
 	double steady_s;
@@ -139,9 +140,9 @@ static void mem_kib(long *rss, long *hwm)
 		return;
 	while (fgets(line, sizeof(line), f)) {
 		if (strncmp(line, "VmRSS:", 6) == 0)
-			*rss = atol(line + 6);
+			*rss = strtol(line + 6, NULL, 10);
 		else if (strncmp(line, "VmHWM:", 6) == 0)
-			*hwm = atol(line + 6);
+			*hwm = strtol(line + 6, NULL, 10);
 	}
 	fclose(f);
 }
@@ -755,8 +756,67 @@ static bool child_gone(void *data)
 
 struct phase_result {
 	size_t patches, matched, errors;
-	double achieved, p50, p99, p50_done, p99_done, cpu_per_event, events;
+	double sent_rate; /* handed to the patcher's client (open loop: the asked rate) */
+	double achieved;  /* answered by the API server: count / (last answer - first send) */
+	double p50, p99, p50_done, p99_done, cpu_per_event, events;
 };
+
+/* --perf: `perf record -g` of this process while the status events run (perf must be on the
+ * PATH; the profile is only as good as the kernel lets it be). */
+struct perf_run {
+	uv_process_t proc;
+	bool running;
+};
+
+static void perf_exit(uv_process_t *p, int64_t status, int sig)
+{
+	struct perf_run *pr = p->data;
+
+	(void)status;
+	(void)sig;
+	pr->running = false;
+	uv_close((uv_handle_t *)p, NULL);
+}
+
+static bool perf_gone(void *data)
+{
+	return !((const struct perf_run *)data)->running;
+}
+
+static void perf_start(uv_loop_t *loop, const char *out, struct perf_run *pr)
+{
+	char pid[32];
+	const char *args[] = {"perf", "record", "-F", "999", "-g", "-p", pid, "-o", out, NULL};
+	uv_process_options_t po = {0};
+	uv_stdio_container_t stdio[3];
+	int r;
+
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	for (int i = 0; i < 3; i++) {
+		stdio[i].flags = i == 0 ? UV_IGNORE : UV_INHERIT_FD;
+		stdio[i].data.fd = i;
+	}
+	po.file = "perf";
+	po.args = (char **)args;
+	po.exit_cb = perf_exit;
+	po.stdio = stdio;
+	po.stdio_count = 3;
+	pr->proc.data = pr;
+	if ((r = uv_spawn(loop, &pr->proc, &po)) != 0) {
+		fprintf(stderr, "bench_scale: perf: %s; no profile\n", uv_strerror(r));
+		return;
+	}
+	pr->running = true;
+	run_until(loop, never, NULL, 1.0); /* perf attaches */
+}
+
+static void perf_stop(uv_loop_t *loop, struct perf_run *pr)
+{
+	if (!pr->running)
+		return;
+	uv_process_kill(&pr->proc, SIGINT);
+	run_until(loop, perf_gone, pr, 60);
+}
 
 /* Runs a patcher child (this binary, `patch`), then matches its records with the commits. */
 static void run_patches(struct eng *g, const struct opts *o, size_t count, double rate,
@@ -771,7 +831,7 @@ static void run_patches(struct eng *g, const struct opts *o, size_t count, doubl
 	struct spok_engine_stats s0, s1;
 	struct patch_rec *recs;
 	double cpu0, *lat, *lat_done;
-	uint64_t t_first = 0, t_last = 0;
+	uint64_t t_first = 0, t_last = 0, t_answered = 0;
 	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	FILE *f;
 	int r;
@@ -867,9 +927,12 @@ static void run_patches(struct eng *g, const struct opts *o, size_t count, doubl
 			t_first = recs[k].t_sent;
 		if (recs[k].t_sent > t_last)
 			t_last = recs[k].t_sent;
+		if (recs[k].t_done > t_answered)
+			t_answered = recs[k].t_done;
 	}
 	res->patches = count;
-	res->achieved = count > 1 && t_last > t_first ? (double)(count - 1) / ((double)(t_last - t_first) / 1e9) : 0;
+	res->sent_rate = count > 1 && t_last > t_first ? (double)(count - 1) / ((double)(t_last - t_first) / 1e9) : 0;
+	res->achieved = t_answered > t_first ? (double)count / ((double)(t_answered - t_first) / 1e9) : 0;
 	res->p50 = percentile(lat, res->matched, 0.5);
 	res->p99 = percentile(lat, res->matched, 0.99);
 	res->p50_done = percentile(lat_done, res->matched, 0.5);
@@ -964,8 +1027,13 @@ static int cmd_engine(const struct opts *o)
 	if (scpu_steady >= 0)
 		printf(", API server + etcd CPU %.1f ms/s\n", scpu_steady / o->steady_s);
 	if (o->cpu_events > 0) {
+		struct perf_run pr = {0};
+
+		if (o->perf_out)
+			perf_start(&g.loop, o->perf_out, &pr);
 		run_patches(&g, o, o->cpu_events, o->cpu_rate, &cpu_res);
-		printf("  status events: %zu patches at %.0f/s: engine CPU %.3f ms per event (%.0f "
+		perf_stop(&g.loop, &pr);
+		printf("  status events: %zu patches answered at %.0f/s: engine CPU %.3f ms per event (%.0f "
 		       "events), %zu/%zu committed, p50 %.1f ms p99 %.1f ms\n", cpu_res.patches,
 		       cpu_res.achieved, cpu_res.cpu_per_event, cpu_res.events, cpu_res.matched,
 		       cpu_res.patches, cpu_res.p50, cpu_res.p99);
@@ -974,10 +1042,10 @@ static int cmd_engine(const struct opts *o)
 		size_t count = (size_t)(o->rates[i] * o->rate_s);
 
 		run_patches(&g, o, count, o->rates[i], &lat_res[i]);
-		printf("  latency at %.0f/s asked (%.0f/s sent): patch sent -> phase committed p50 "
+		printf("  latency at %.0f/s asked (%.0f/s sent, %.0f/s answered): patch sent -> phase committed p50 "
 		       "%.1f ms p99 %.1f ms (from the patch's answer: p50 %.1f p99 %.1f), %zu/%zu "
 		       "committed, %zu patch errors, engine CPU %.3f ms/event\n", o->rates[i],
-		       lat_res[i].achieved, lat_res[i].p50, lat_res[i].p99, lat_res[i].p50_done,
+		       lat_res[i].sent_rate, lat_res[i].achieved, lat_res[i].p50, lat_res[i].p99, lat_res[i].p50_done,
 		       lat_res[i].p99_done, lat_res[i].matched, lat_res[i].patches, lat_res[i].errors,
 		       lat_res[i].cpu_per_event);
 	}
@@ -1016,7 +1084,7 @@ static void usage(FILE *f)
 		"                   --namespace NS [-n N] [options]\n"
 		"  populate -n N                    make N objects and rows exist (grows DIR's set)\n"
 		"  engine [-n N] [--steady S] [--cpu-events C] [--cpu-rate R] [--rates R1,R2,..]\n"
-		"         [--rate-seconds S] [--server-pid PID]...\n"
+		"         [--rate-seconds S] [--server-pid PID]... [--perf FILE]\n"
 		"                                   adopt the first N (default all) and measure\n"
 		"  patch -n N --count C --rate R --out FILE   (run by engine)\n");
 }
@@ -1049,7 +1117,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"out", required_argument, NULL, 'o'},        {"steady", required_argument, NULL, 'S'},
 		{"cpu-events", required_argument, NULL, 'E'}, {"cpu-rate", required_argument, NULL, 'Q'},
 		{"rates", required_argument, NULL, 'L'},      {"rate-seconds", required_argument, NULL, 'T'},
-		{"server-pid", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+		{"server-pid", required_argument, NULL, 'p'}, {"perf", required_argument, NULL, 'P'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	double v;
 	int ch;
@@ -1071,6 +1140,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'd': o->dir = optarg; break;
 		case 's': o->ns = optarg; break;
 		case 'o': o->out = optarg; break;
+		case 'P': o->perf_out = optarg; break;
 		case 'n':
 			if (!parse_num(optarg, 1, MAX_OBJECTS, &v))
 				return bad("-n", optarg);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run.sh [--levels N1,N2,...] [--latency-at N] [--rates R1,R2,...] [--rate-seconds S]
-#        [--steady S] - one spok engine following N live SparkApplications, N = each level,
+#        [--steady S] [--perf FILE] - one spok engine following N live SparkApplications, N = each level,
 # on a throw-away loopback kube-apiserver + etcd (scripts/k8s) started for this run and
 # stopped on exit. Per level: `bench_scale populate` grows the object set to N (raw creates,
 # rows in one transaction), then a fresh `bench_scale engine` process adopts them all
@@ -9,6 +9,7 @@
 # the first) it also patches /status at each rate and reports the latency to the store.
 # Builds bench_scale in build/ (RelWithDebInfo, as scripts/build release) unless
 # $BENCH_SCALE names a binary. Not part of ctest. The last line starts with "summary:".
+# --perf FILE: `perf record -g` of the engine during the last level's status events.
 # Usage: bench/scale/run.sh                        (10k, 50k, 100k; needs scripts/setup k8s)
 #        bench/scale/run.sh --levels 1000,5000    (a quick run)
 set -euo pipefail
@@ -17,6 +18,7 @@ LAT_AT=
 RATES=10,100,1000
 RATE_S=5
 STEADY=10
+PERF=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--levels) LEVELS=$2; shift 2 ;;
@@ -24,6 +26,7 @@ while [ $# -gt 0 ]; do
 	--rates) RATES=$2; shift 2 ;;
 	--rate-seconds) RATE_S=$2; shift 2 ;;
 	--steady) STEADY=$2; shift 2 ;;
+	--perf) PERF=$2; shift 2 ;;
 	*) echo "run.sh: unknown argument '$1'; see the comment at the top of $0" >&2; exit 2 ;;
 	esac
 done
@@ -57,9 +60,10 @@ for n in "${levels[@]}"; do
 	echo "  API server + etcd VmRSS $((srv_kib / 1024)) MiB"
 	rates=()
 	[ "$n" = "$LAT_AT" ] && rates=(--rates "$RATES" --rate-seconds "$RATE_S")
-	out=$("$BENCH_SCALE" engine "${common[@]}" -n "$n" --steady "$STEADY" \
-		--server-pid "$APISERVER_PID" --server-pid "$ETCD_PID" "${rates[@]}" | tee /dev/stderr)
-	line=$(printf '%s\n' "$out" | sed -n 's/^result: //p')
+	[ -n "$PERF" ] && [ "$n" = "${levels[-1]}" ] && rates+=(--perf "$PERF")
+	"$BENCH_SCALE" engine "${common[@]}" -n "$n" --steady "$STEADY" \
+		--server-pid "$APISERVER_PID" --server-pid "$ETCD_PID" "${rates[@]}" | tee "$DIR/engine.out"
+	line=$(sed -n 's/^result: //p' "$DIR/engine.out")
 	val() { printf '%s\n' "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 	summary+="${summary:+, }$n: $(val rss_mib) MiB RSS (HWM $(val hwm_mib), heap $(val heap_b) B/exec, tick $(val tick_us) us, $(val api_per_exec) req/exec, $(val cpu_event_ms) ms CPU/event)"
 	if [ "$n" = "$LAT_AT" ]; then
