@@ -5,6 +5,7 @@
 
 #include "backend/internal.h"
 #include "common/xalloc.h"
+#include "direct/direct.h"
 #include "kube/stream.h"
 
 const struct spok_backend_ops *spok_backend_for(const char *backend)
@@ -57,6 +58,40 @@ int spok_backend_ui_of(const json_t *app, const char *resource_name, struct spok
 		spok_backend_ui_free(out);
 		return spok_err_set(err, SPOK_EAPI, "SparkApplication %s: status.driverInfo.%s is not a DNS "
 				    "label", resource_name, svc ? "webUIServiceName" : "podName");
+	}
+	return 0;
+}
+
+/* The driver container's port named spark-ui (Spark's name), else 4040. */
+static long pod_ui_port(const json_t *pod)
+{
+	const json_t *c, *p;
+	size_t i, j;
+
+	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c)
+		json_array_foreach(json_object_get(c, "ports"), j, p) {
+			const char *name = json_string_value(json_object_get(p, "name"));
+			json_int_t port = json_integer_value(json_object_get(p, "containerPort"));
+
+			if (name && strcmp(name, "spark-ui") == 0 && port > 0 && port < 65536)
+				return (long)port;
+		}
+	return 4040;
+}
+
+int spok_backend_ui_of_pod(const json_t *pod, const char *resource_name,
+			   struct spok_backend_ui *out, struct spok_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	out->service = spok_direct_service_name(resource_name);
+	out->service_named = true;
+	out->service_port = pod_ui_port(pod);
+	out->pod = xasprintf("%s-driver", resource_name);
+	out->pod_port = out->service_port;
+	if (!kube_dns_label(out->service) || !kube_dns_label(out->pod)) {
+		spok_backend_ui_free(out);
+		return spok_err_set(err, SPOK_EAPI, "driver pod of %s: its name is not a DNS label",
+				    resource_name);
 	}
 	return 0;
 }

@@ -168,6 +168,11 @@ struct spok_backend_ui {
 /* Reads app (a SparkApplication). Names that are not DNS labels: SPOK_EAPI naming the field. */
 int spok_backend_ui_of(const json_t *app, const char *resource_name, struct spok_backend_ui *out,
 		       struct spok_err *err);
+/* Direct submission: reads the driver pod spok created for resource_name. The UI is its
+ * headless Service (spok_direct_service_name; service_named) at the pod's spark-ui container
+ * port (else 4040), or the pod itself at that port. */
+int spok_backend_ui_of_pod(const json_t *pod, const char *resource_name,
+			   struct spok_backend_ui *out, struct spok_err *err);
 void spok_backend_ui_free(struct spok_backend_ui *u);
 /* The proxy prefix without a round trip (kube_service_proxy_prefix / kube_pod_proxy_prefix):
  * the named Service with its port, else the driver pod. NULL when none is valid. Heap. */

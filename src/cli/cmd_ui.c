@@ -45,6 +45,7 @@
 #include "kube/kubeconfig.h"
 #include "kube/stream.h"
 #include "local/local.h"
+#include "phase/phase.h"
 #include "sparkapp/sparkapp.h"
 #include "store/store.h"
 
@@ -60,6 +61,7 @@
 
 static const struct kube_gvr SPARKAPPS = SPOK_SPARKAPP_GVR;
 static const struct kube_gvr SERVICES = {"", "v1", "services"};
+static const struct kube_gvr PODS = {"", "v1", "pods"};
 
 struct ui_req;
 
@@ -76,6 +78,11 @@ struct ui {
 	bool finished, watching;
 	char end_why[160];
 	const char *id, *ns, *app;
+	/* Direct submission: the followed object is the driver pod (obj), not the
+	 * SparkApplication (app); kind names it in messages. */
+	bool direct;
+	char *obj;
+	const char *kind;
 	const char *what, *where; /* "Spark UI Service"/"driver pod" and its name, for errors */
 	char *prefix;
 	char bind[INET6_ADDRSTRLEN];
@@ -563,11 +570,16 @@ static void listen_stop(struct ui *u)
 
 /* ---- the SparkApplication: its UI Service, and the end of the run ---- */
 
-static const char *app_state(const json_t *app)
+/* The operator's state of the SparkApplication, or (direct) what the driver pod's phase
+ * stands for (phase.h: Pending -> PENDING, Running -> RUNNING, Succeeded -> COMPLETED, ...). */
+static const char *obj_state(const struct ui *u, const json_t *obj)
 {
-	const char *s = json_string_value(json_object_get(
-		json_object_get(json_object_get(app, "status"), "applicationState"), "state"));
+	const char *s;
 
+	if (u->direct)
+		return spok_executor_pod_state(obj);
+	s = json_string_value(json_object_get(
+		json_object_get(json_object_get(obj, "status"), "applicationState"), "state"));
 	return s ? s : "";
 }
 
@@ -599,14 +611,14 @@ static void on_watch_get(void *data, const struct kube_resp *r)
 	if (u->stop_sig || u->finished)
 		return; /* shutting down: the client was closed under this read */
 	if (r->code == SPOK_ENOTFOUND || (r->code == 0 && !app_is_ours(r->body, u->id))) {
-		snprintf(u->end_why, sizeof(u->end_why), "its SparkApplication %s/%s is gone", u->ns, u->app);
+		snprintf(u->end_why, sizeof(u->end_why), "its %s %s/%s is gone", u->kind, u->ns, u->obj);
 		u->finished = true;
-	} else if (r->code == 0 && state_over(st = app_state(r->body))) {
-		snprintf(u->end_why, sizeof(u->end_why), "its SparkApplication is %s", st);
+	} else if (r->code == 0 && state_over(st = obj_state(u, r->body))) {
+		snprintf(u->end_why, sizeof(u->end_why), "its %s is %s", u->kind, st);
 		u->finished = true;
 	} else if (r->code != 0 && !u->warned_watch) {
 		u->warned_watch = true; /* the UI may still answer: keep serving */
-		fprintf(stderr, "spok: cannot read the SparkApplication (still serving): %s\n", r->message);
+		fprintf(stderr, "spok: cannot read the %s (still serving): %s\n", u->kind, r->message);
 	}
 }
 
@@ -616,7 +628,8 @@ static void on_watch_timer(uv_timer_t *t)
 
 	if (u->watching || u->finished)
 		return;
-	if (kube_get(u->client, &SPARKAPPS, u->ns, u->app, on_watch_get, u, NULL) == 0)
+	if (kube_get(u->client, u->direct ? &PODS : &SPARKAPPS, u->ns, u->obj, on_watch_get, u,
+		     NULL) == 0)
 		u->watching = true;
 }
 
@@ -674,6 +687,53 @@ static void target_free(struct target *t)
 	free(t->pod_name);
 }
 
+/* Direct submission: the driver pod must be this execution's and running; the UI is its
+ * headless Service's spark-ui port (spok named both), else the pod's. */
+static int find_direct_target(struct ui *u, const struct spok_execution *x, struct target *t,
+			      struct spok_err *err)
+{
+	struct kube_sync s = {0};
+	struct spok_backend_ui ui;
+	const char *st;
+	int result = get_sync(u, &PODS, u->obj, &s, err);
+
+	if (result == SPOK_ENOTFOUND)
+		result = spok_err_set(err, SPOK_ENOTFOUND, "execution %s: its driver pod %s/%s is not on "
+				      "cluster %s (finished and deleted?); 'spok status %s'", x->id, u->ns,
+				      u->obj, x->backend, x->id);
+	if (result != 0)
+		goto out;
+	if (!app_is_ours(s.body, x->id)) {
+		result = spok_err_set(err, SPOK_ENOTFOUND, "execution %s: driver pod %s/%s belongs to "
+				      "another execution now; this one has finished", x->id, u->ns, u->obj);
+		goto out;
+	}
+	st = obj_state(u, s.body);
+	if (state_over(st)) {
+		result = spok_err_set(err, SPOK_ENOTFOUND, "execution %s: the driver pod is %s: its Spark "
+				      "UI stopped with the driver ('spok history' shows finished runs)",
+				      x->id, st);
+		goto out;
+	}
+	if (strcmp(st, "RUNNING") != 0) {
+		result = spok_err_set(err, SPOK_ENOTFOUND, "execution %s: the Spark UI is not up yet: the "
+				      "driver pod is %s (the UI comes with the driver); retry shortly",
+				      x->id, st);
+		goto out;
+	}
+	result = spok_backend_ui_of_pod(s.body, u->app, &ui, err); /* the one rule (backend.h) */
+	if (result != 0)
+		goto out;
+	t->name = ui.service; /* taken over */
+	t->port = ui.service_port;
+	t->pod = false;
+	t->pod_name = ui.pod;
+	t->pod_port = ui.pod_port;
+out:
+	kube_sync_free(&s);
+	return result;
+}
+
 /* Reads the SparkApplication: it must be this execution's and RUNNING (the UI comes with the
  * driver). Its status names the UI Service and port when the operator made one. */
 static int find_target(struct ui *u, const struct spok_execution *x, struct target *t,
@@ -682,8 +742,11 @@ static int find_target(struct ui *u, const struct spok_execution *x, struct targ
 	struct kube_sync s = {0};
 	struct spok_backend_ui ui;
 	const char *st;
-	int result = get_sync(u, &SPARKAPPS, u->app, &s, err);
+	int result;
 
+	if (u->direct)
+		return find_direct_target(u, x, t, err);
+	result = get_sync(u, &SPARKAPPS, u->app, &s, err);
 	if (result == SPOK_ENOTFOUND)
 		result = spok_err_set(err, SPOK_ENOTFOUND, "execution %s: its SparkApplication %s/%s is not "
 				      "on cluster %s (finished and deleted?); 'spok status %s'", x->id,
@@ -695,7 +758,7 @@ static int find_target(struct ui *u, const struct spok_execution *x, struct targ
 				      "another execution now; this one has finished", x->id, u->ns, u->app);
 		goto out;
 	}
-	st = app_state(s.body);
+	st = obj_state(u, s.body);
 	if (state_over(st)) {
 		result = spok_err_set(err, SPOK_ENOTFOUND, "execution %s: SparkApplication is %s: its Spark UI "
 				      "stopped with the driver ('spok history' shows finished runs)", x->id, st);
@@ -925,6 +988,8 @@ static int ui_cluster(struct spok_cli *cli, const struct spok_execution *x, cons
 	u.id = x->id;
 	u.ns = x->namespace_;
 	u.app = x->resource_name;
+	u.direct = spok_execution_direct(x);
+	u.kind = u.direct ? "driver pod" : "SparkApplication";
 	if (spok_phase_terminal(x->phase))
 		return spok_err_set(err, SPOK_ENOTFOUND, "execution %s has finished (%s): its Spark UI stopped "
 				    "with the driver ('spok history' shows finished runs)", x->id,
@@ -936,6 +1001,7 @@ static int ui_cluster(struct spok_cli *cli, const struct spok_execution *x, cons
 	if (!kube_dns_label(u.ns) || !kube_dns_label(u.app))
 		return spok_err_set(err, SPOK_EINVAL, "execution %s: the recorded namespace or "
 				    "SparkApplication name is not a DNS label; the store was altered", x->id);
+	u.obj = u.direct ? xasprintf("%s-driver", u.app) : xstrdup(u.app);
 	uv_loop_init(&u.loop);
 	u.loop_ok = true;
 	result = cluster_client(&u, cli, x->backend, err);
@@ -952,6 +1018,7 @@ static int ui_cluster(struct spok_cli *cli, const struct spok_execution *x, cons
 	uv_run(&u.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&u.loop);
 	free(u.prefix);
+	free(u.obj);
 	target_free(&t);
 	return result;
 }

@@ -50,6 +50,7 @@ struct spok_cli_watch {
 	bool app_busy;              /* a GET of it is out: the watcher's memory waits for it */
 	bool closed;                /* the timer closed: freed when no GET is out */
 	bool have_prefix;
+	bool direct;                /* the row's submission: its UI is found from the driver pod */
 	unsigned ticks;
 };
 
@@ -218,7 +219,9 @@ static void on_app(void *data, const struct kube_resp *r)
 		watch_free(w);
 		return;
 	}
-	if (r->code == 0 && w->app && spok_backend_ui_of(r->body, w->app, &ui, NULL) == 0) {
+	if (r->code == 0 && w->app &&
+	    (w->direct ? spok_backend_ui_of_pod(r->body, w->app, &ui, NULL)
+		       : spok_backend_ui_of(r->body, w->app, &ui, NULL)) == 0) {
 		prefix = spok_backend_ui_prefix(&ui, w->ns);
 		spok_backend_ui_free(&ui);
 	}
@@ -231,6 +234,7 @@ static void on_app(void *data, const struct kube_resp *r)
 static void cluster_ui(struct spok_cli_watch *w)
 {
 	static const struct kube_gvr sparkapps = SPOK_SPARKAPP_GVR;
+	static const struct kube_gvr pods = {"", "v1", "pods"};
 	unsigned every = (w->have_prefix ? 30000u : 5000u) / SPOK_CLI_WATCH_TICK_MS;
 
 	if (w->cluster == NULL || w->app_busy)
@@ -242,8 +246,15 @@ static void cluster_ui(struct spok_cli_watch *w)
 	}
 	if (w->ticks++ % every != 0)
 		return;
-	if (kube_get(w->cluster, &sparkapps, w->ns, w->app, on_app, w, NULL) == 0)
+	if (w->direct) { /* the driver pod names the UI port (spok_backend_ui_of_pod) */
+		char *pod = xasprintf("%s-driver", w->app);
+
+		if (kube_get(w->cluster, &pods, w->ns, pod, on_app, w, NULL) == 0)
+			w->app_busy = true;
+		free(pod);
+	} else if (kube_get(w->cluster, &sparkapps, w->ns, w->app, on_app, w, NULL) == 0) {
 		w->app_busy = true;
+	}
 }
 
 void spok_cli_watch_cluster(struct spok_cli_watch *w, struct kube_client *client)
@@ -297,6 +308,7 @@ void spok_cli_watch_row(struct spok_cli_watch *w, const struct spok_execution *x
 	set_str(&w->reason, x->reason);
 	set_str(&w->ns, x->namespace_);
 	set_str(&w->app, x->resource_name);
+	w->direct = spok_execution_direct(x);
 	w->phase = x->phase;
 	w->have_phase = true;
 	w->start_ms = x->started_ms ? x->started_ms : x->created_ms;

@@ -25,6 +25,7 @@ struct srv_progress_entry {
 	char *url;                    /* what the reader reads (local: the UI URL) */
 	struct spok_progress_reader *reader;
 	bool app_busy;                /* a GET of the SparkApplication is out */
+	bool direct;                  /* direct submission: the driver pod is read instead */
 	bool dead;                    /* dropped: freed when that GET returns */
 	struct spok_progress last;
 	bool have;
@@ -99,7 +100,8 @@ static void on_app(void *data, const struct kube_resp *r)
 		entry_free(e);
 		return;
 	}
-	if (r->code == 0 && spok_backend_ui_of(r->body, e->app, &ui, NULL) == 0) {
+	if (r->code == 0 && (e->direct ? spok_backend_ui_of_pod(r->body, e->app, &ui, NULL)
+				       : spok_backend_ui_of(r->body, e->app, &ui, NULL)) == 0) {
 		prefix = spok_backend_ui_prefix(&ui, e->ns);
 		spok_backend_ui_free(&ui);
 	}
@@ -119,6 +121,7 @@ static void on_app(void *data, const struct kube_resp *r)
 static void entry_follow(struct srv_progress_entry *e, const struct spok_execution *x)
 {
 	static const struct kube_gvr sparkapps = SPOK_SPARKAPP_GVR;
+	static const struct kube_gvr pods = {"", "v1", "pods"};
 
 	if (e->client == NULL) {
 		if (x->ui_url == NULL || (e->url && strcmp(e->url, x->ui_url) == 0))
@@ -132,9 +135,16 @@ static void entry_follow(struct srv_progress_entry *e, const struct spok_executi
 			e->url = xstrdup(x->ui_url);
 		return;
 	}
-	if (e->reader == NULL && !e->app_busy && x->phase == SPOK_PHASE_RUNNING &&
-	    kube_get(e->client, &sparkapps, e->ns, e->app, on_app, e, NULL) == 0)
+	if (e->reader != NULL || e->app_busy || x->phase != SPOK_PHASE_RUNNING)
+		return;
+	if (e->direct) { /* the driver pod names the UI port (spok_backend_ui_of_pod) */
+		char *pod = xasprintf("%s-driver", e->app);
+
+		e->app_busy = kube_get(e->client, &pods, e->ns, pod, on_app, e, NULL) == 0;
+		free(pod);
+	} else if (kube_get(e->client, &sparkapps, e->ns, e->app, on_app, e, NULL) == 0) {
 		e->app_busy = true;
+	}
 }
 
 static struct srv_progress_entry *entry_new(struct srv_daemon *d, const struct spok_execution *x)
@@ -153,6 +163,7 @@ static struct srv_progress_entry *entry_new(struct srv_daemon *d, const struct s
 	e->client = b->cluster ? ctx.client : NULL;
 	e->ns = x->namespace_ ? xstrdup(x->namespace_) : NULL;
 	e->app = x->resource_name ? xstrdup(x->resource_name) : NULL;
+	e->direct = spok_execution_direct(x);
 	spok_progress_init(&e->last);
 	e->next = p->head;
 	p->head = e;

@@ -125,7 +125,16 @@ kcurl GET "/api/v1/namespaces/$NS/configmaps/$APP-conf" && [ "$(jget "$T/k.out" 
 	fail "$APP-conf is not immutable"
 "$SPOK" status "$ID" -o json >"$T/live.json" || fail "status (live)"
 [ "$(jget "$T/live.json" live.phase)" = INITIALIZING ] || fail "live status of a pending pod: $(cat "$T/live.json")"
+# spok ui: the driver pod decides, the UI is its Service's (no kubelet: no endpoints)
+timeout 60 "$SPOK" ui "$ID" --port 0 >/dev/null 2>"$T/ui.err"
+rc=$?
+[ "$rc" = 4 ] && grep -q "the Spark UI is not up yet: the driver pod is PENDING" "$T/ui.err" ||
+	fail "ui of a pending driver pod: exit $rc: $(cat "$T/ui.err")"
 running "$APP-driver"
+timeout 60 "$SPOK" ui "$ID" --port 0 >/dev/null 2>"$T/ui.err"
+rc=$?
+[ "$rc" = 3 ] && grep -q "the Spark UI Service $NS/$APP-driver-svc does not answer yet" "$T/ui.err" ||
+	fail "ui of a running driver pod: exit $rc: $(cat "$T/ui.err")"
 ended "$APP-driver" Succeeded 0 Completed
 reconcile
 phase_is "$ID" SUCCEEDED || fail "success: $(cat "$T/st.json")"

@@ -292,6 +292,19 @@ static void test_sync_rbac_idempotent(void **state)
 	assert_false(can(ns1, ns2, "list", "services"));
 	assert_false(can(ns1, ns1, "create", "secrets"));
 	assert_false(can(ns1, ns1, "create", "sparkapplications"));
+	/* what a driver does under direct submission too: its own pod, executor pods, their
+	 * conf ConfigMap, on-demand PVCs, each created, watched and deleted (also in bulk) */
+	{
+		static const char *const res[] = {"pods", "services", "configmaps",
+						  "persistentvolumeclaims"};
+		static const char *const verbs[] = {"create", "get", "list", "watch", "delete",
+						    "deletecollection"};
+
+		for (size_t r = 0; r < sizeof(res) / sizeof(res[0]); r++)
+			for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++)
+				if (!can(ns1, ns1, verbs[v], res[r]))
+					fail_msg("spark may not %s %s in %s", verbs[v], res[r], ns1);
+	}
 	/* the quota exists with the rendered values */
 	qp = xasprintf("/api/v1/namespaces/%s/resourcequotas/spark-quota", ns2);
 	assert_int_equal(request("GET", qp, NULL, &quota), 0);
@@ -576,6 +589,19 @@ static void test_deploy_manifests(void **state)
 	assert_true(can_as("spok-system", "spok", "", "patch", "", "namespaces"));
 	assert_true(can_as("spok-system", "spok", "any-ns", "patch", "", "resourcequotas"));
 	assert_true(can_as("spok-system", "spok", "any-ns", "get", "", "pods"));
+	/* direct submission: spok's own objects in any job namespace */
+	{
+		static const char *const res[] = {"pods", "services", "configmaps"};
+		static const char *const verbs[] = {"create", "get", "list", "watch", "patch",
+						    "delete"};
+
+		for (size_t r = 0; r < sizeof(res) / sizeof(res[0]); r++)
+			for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++)
+				if (!can_as("spok-system", "spok", "any-ns", verbs[v], "", res[r]))
+					fail_msg("spok may not %s %s", verbs[v], res[r]);
+		assert_true(can_as("spok-system", "spok", "any-ns", "deletecollection", "",
+				   "configmaps"));
+	}
 	assert_false(can_as("spok-system", "spok", "any-ns", "get", "", "secrets"));
 	assert_false(can_as("spok-system", "spok", "any-ns", "create", "rbac.authorization.k8s.io",
 			    "clusterroles"));
