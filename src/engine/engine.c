@@ -1122,7 +1122,8 @@ static enum act send_cm_create(struct eng_exec *ex)
 
 /* Direct: the Service, created with the driver pod as its owner; the ConfigMaps get the
  * same owner reference now (a merge patch works on an immutable ConfigMap: metadata only).
- * Sent again after a re-adoption: both are idempotent. */
+ * Sent again after a re-adoption: both are idempotent. A task that cannot be loaded again
+ * gives no Service to send: asked again on the tick, the running pod still followed. */
 static enum act send_svc_create(struct eng_exec *ex)
 {
 	struct spok_err err = {0};
@@ -1140,6 +1141,10 @@ static enum act send_svc_create(struct eng_exec *ex)
 		cm = spok_ship_configmap_name(ex->x.resource_name);
 		own_loose(ex, cm, refs);
 		free(cm);
+	}
+	if (build_app(ex, &err) != 0) {
+		json_decref(refs);
+		return answer(ex, SPOK_RC_SVC, SPOK_RC_UNAVAILABLE, err.msg);
 	}
 	svc = json_deep_copy(ex->d.service);
 	json_object_set(json_object_get(svc, "metadata"), "ownerReferences", refs);
@@ -1163,14 +1168,14 @@ static enum act send_create(struct eng_exec *ex, enum spok_rc_object obj)
 	const struct kube_gvr *gvr = &SPARKAPPS;
 	kube_done_cb cb = on_created;
 
+	ex->req = obj;
+	if (obj == SPOK_RC_SVC)
+		return send_svc_create(ex);
 	if (build_app(ex, &err) != 0)
 		return bad_task(ex, err.msg);
 	body = ex->app; /* built just now after a re-adoption */
-	ex->req = obj;
 	if (obj == SPOK_RC_CM)
 		return send_cm_create(ex);
-	if (obj == SPOK_RC_SVC)
-		return send_svc_create(ex);
 	if (obj == SPOK_RC_CONF) {
 		body = ex->d.configmap;
 		gvr = &CONFIGMAPS;

@@ -4,9 +4,9 @@
 # pod's /status, as other tests patch a SparkApplication's status to play the operator):
 #   - `spok run --submit direct` creates the conf ConfigMap, the driver pod and the headless
 #     Service, the ConfigMaps and the Service owned by the pod; the row records "direct";
-#   - success (exit 0), failure with an exit code, OOMKilled, an image pull error, abort, the
-#     task timeout and a retry (attempt 2 under its own names), each ending with the objects
-#     the keep rules leave;
+#   - success (exit 0), failure with an exit code, OOMKilled, an image pull error, the pod
+#     deleted by someone else, the stuck-in-Pending deadline, abort, the task timeout and a
+#     retry (attempt 2 under its own names), each ending with the objects the keep rules leave;
 #   - kill -9 (SPOK_CRASH_AT) at every step of the create path and of the run, then `spok
 #     reconcile`: exactly one driver pod for the attempt, the Service and owner references
 #     there, and after the end nothing left (no orphan ConfigMap or Service);
@@ -170,6 +170,24 @@ grep -q "driver pod $APP-driver cannot pull image \\\\\"apache/spark:3.5.7\\\\\"
 	fail "ErrImagePull reason: $(cat "$T/st.json")"
 expect_objects "$ID" "" "" ""
 printf 'ok - image pull error: permanent, deleted\n'
+
+ID=$(run_d pi.yaml) || die "run: $(cat "$T/run.err")"
+APP=$(app_of "$ID")
+kcurl DELETE "/api/v1/namespaces/$NS/pods/$APP-driver" || fail "delete $APP-driver"
+reconcile
+phase_is "$ID" RETRYABLE_FAILURE || fail "pod deleted: $(cat "$T/st.json")"
+grep -q "ResourceDeletedExternally: driver pod $NS/$APP-driver was deleted by someone else" "$T/st.json" ||
+	fail "pod deleted: reason: $(cat "$T/st.json")"
+expect_objects "$ID" "" "" ""
+printf 'ok - driver pod deleted by someone else\n'
+
+# A pod that never runs: the SUBMITTED-style deadline (here 2 s) fails the attempt.
+ID=$(run_d pi.yaml) || die "run: $(cat "$T/run.err")"
+"$SPOK" reconcile --cluster admin -q --submitted-timeout 2s >"$T/rec.out" 2>&1 || fail "reconcile: $(cat "$T/rec.out")"
+phase_is "$ID" RETRYABLE_FAILURE || fail "deadline: $(cat "$T/st.json")"
+grep -q "stuck in Pending for 0m2s: the driver pod did not start" "$T/st.json" || fail "deadline reason: $(cat "$T/st.json")"
+expect_objects "$ID" "" "" ""
+printf 'ok - a pod that never runs: the deadline\n'
 
 # ---- 3. abort, timeout, retry ----
 ID=$(run_d pi.yaml) || die "run: $(cat "$T/run.err")"
