@@ -313,8 +313,10 @@ void spok_cli_watch_row(struct spok_cli_watch *w, const struct spok_execution *x
 	w->have_phase = true;
 	w->start_ms = x->started_ms ? x->started_ms : x->created_ms;
 	w->end_ms = spok_phase_terminal(x->phase) ? x->finished_ms : 0;
-	if (!w->proxy && !w->no_reader) /* a local run's UI is on this machine: its URL is in the row */
-		reader_follow(w, spok_phase_terminal(x->phase) ? NULL : x->ui_url);
+	/* A local run's UI is on this machine: its URL is in the row. A warm run's UI is its
+	 * session server's, whose totals are every run's, not this one's: phase and time only. */
+	if (!w->proxy && !w->no_reader)
+		reader_follow(w, spok_phase_terminal(x->phase) || x->session ? NULL : x->ui_url);
 	if (!changed)
 		return;
 	if (w->mode == SPOK_WATCH_PLAIN)

@@ -124,7 +124,8 @@ static void entry_follow(struct srv_progress_entry *e, const struct spok_executi
 	static const struct kube_gvr pods = {"", "v1", "pods"};
 
 	if (e->client == NULL) {
-		if (x->ui_url == NULL || (e->url && strcmp(e->url, x->ui_url) == 0))
+		/* a warm run's UI is its session server's, shared with other runs: no totals */
+		if (x->ui_url == NULL || x->session != NULL || (e->url && strcmp(e->url, x->ui_url) == 0))
 			return;
 		spok_progress_reader_free(e->reader);
 		e->reader = NULL;
