@@ -196,8 +196,15 @@ static int local_live(struct spok_backend_ctx *c, const struct spok_execution *x
 
 static json_t *local_links(const struct spok_execution *x)
 {
-	(void)x;
-	return NULL; /* the Spark UI and history links are the row's own fields */
+	/* The Spark UI and history links are the row's own fields; a warm run also records the
+	 * page of its Connect session on the session server's UI. */
+	json_t *a = x->links_json ? json_loads(x->links_json, 0, NULL) : NULL;
+
+	if (a && !json_is_array(a)) {
+		json_decref(a);
+		a = NULL;
+	}
+	return a;
 }
 
 /* ---- logs ---- */

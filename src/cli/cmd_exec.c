@@ -376,8 +376,14 @@ static void print_status(const struct spok_execution *x, const struct spok_attem
 	}
 	if (x->log_path)
 		printf("%-11s %s\n", "Log:", x->log_path);
-	if (cluster)
-		print_links(x, &v);
+	if (x->session)
+		printf("%-11s %s (a Spark Connect client of it; 'spok session list')\n", "Session:", x->session);
+	if (x->fallback) {
+		printf("%-11s ", "Not warm:");
+		put_safe(x->fallback);
+		putchar('\n');
+	}
+	print_links(x, &v); /* local runs: what the row recorded beyond its UI (a warm run's page) */
 	if (x->outputs_json)
 		printf("%-11s %s\n", "Outputs:", x->outputs_json);
 	print_live_warning(x, &v);

@@ -85,7 +85,8 @@ int spok_connect_jar(char **out, struct spok_err *err);
  * session of its own (config_path: the config the pool came from, NULL for the default
  * lookup); this call waits until the server answers, at most SPOK_CONNECT_START_MS.
  * *started (may be NULL) tells whether this call started it. Errors: the server failed to
- * start (its reason and log). */
+ * start (its reason and log). Blocks (sleeps while it polls the row): for the CLI, not for a
+ * daemon's loop. */
 int spok_connect_ensure(struct spok_store *st, const char *data_dir, const char *config_path,
 			const char *name, const struct spok_pool *pool, struct spok_session *out,
 			bool *started, struct spok_err *err);

@@ -384,7 +384,10 @@ static int spawn_server(struct sup *s, int log_fd, struct spok_err *err)
 	spok_strv_push(&argv, jar);
 	for (char **e = environ; e && *e; e++)
 		if (strncmp(*e, "SPARK_HOME=", 11) != 0 && strncmp(*e, "PYSPARK_PYTHON=", 15) != 0 &&
-		    strncmp(*e, "SPARK_LOCAL_IP=", 15) != 0 && strncmp(*e, "SPOK_SESSION=", 13) != 0)
+		    strncmp(*e, "SPARK_LOCAL_IP=", 15) != 0 && strncmp(*e, "SPOK_SESSION=", 13) != 0 &&
+		    /* a session started from inside a run is not that run's: settling the run
+		     * ends the groups whose environment names it */
+		    strncmp(*e, "SPOK_EXECUTION_ID=", 18) != 0 && strncmp(*e, "SPARK_REMOTE=", 13) != 0)
 			spok_strv_push(&envv, *e);
 	if (env.spark_home)
 		spok_strv_pushf(&envv, "SPARK_HOME=%s", env.spark_home);

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
+#include <jansson.h>
 
 #include "common/buf.h"
 #include "common/termesc.h"
@@ -779,6 +780,24 @@ static bool warm_attempt(const struct spok_local_run *r)
 	return r->o->warm && !r->warm_off;
 }
 
+/* The run's own page on its session server's UI (the Connect tab lists a session's
+ * statements and their jobs): a JSON array for links_json, or NULL without a UI. */
+static char *warm_links(const struct spok_local_warm *w, const char *exec_id)
+{
+	char sid[37];
+
+	if (!w->ui_url)
+		return NULL;
+	spok_local_warm_session_id(exec_id, sid);
+	char *uri = xasprintf("%s/connect/session/?id=%s", w->ui_url, sid);
+	json_t *a = json_pack("[{s:s,s:s,s:s}]", "name", "Spark UI: this run's Connect session", "uri", uri,
+			      "kind", "driver_ui");
+	char *text = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	free(uri);
+	return text;
+}
+
 /* A warm attempt that failed with Connect's "not supported" error: the next attempt is a
  * normal local run (not counted against retries), and the row says why. */
 static void maybe_fall_back(struct spok_local_run *r)
@@ -799,6 +818,7 @@ static void maybe_fall_back(struct spok_local_run *r)
 	set_str(&x->reason, xasprintf("%s; running it as a normal local run", why));
 	set_str(&x->fallback, why);
 	set_str(&x->session, NULL);
+	set_str(&x->links_json, NULL);
 	int fd = open(x->log_path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (fd >= 0) {
 		char *line = xasprintf("spok: %s\n", x->reason);
@@ -954,6 +974,7 @@ static int attempt_begin(struct spok_local_run *r)
 			/* the client's output as it comes, not when its buffer fills */
 			env_set(&r->envv, "PYTHONUNBUFFERED", "1");
 			set_str(&x->ui_url, r->o->warm->ui_url ? xstrdup(r->o->warm->ui_url) : NULL);
+			set_str(&x->links_json, warm_links(r->o->warm, x->id));
 		}
 		spok_local_outcome_reserve(x);
 		result = spok_local_attempt_start(r->loop, r->st, r->t, r->o, x, &r->argv, &r->envv,

@@ -33,6 +33,10 @@ job() { # job NAME FILE ARGS...: a job file running FILE with ARGS
 		echo "]"
 	} >"$J/$name.yaml"
 }
+sid_of() { # the Connect session id spok gives execution $1 ("spok" + the id's bytes, hex)
+	printf '%s' "${1#sp-}" | od -An -tx1 | tr -d ' \n' | sed 's/^/73706f6b/; s/$/0000000000000000/' |
+		cut -c1-32 | sed -E 's/(.{8})(.{4})(.{4})(.{4})(.{12})/\1-\2-\3-\4-\5/'
+}
 cat >"$J/iso.py" <<'PY'
 import os, sys, time
 from pyspark.sql import SparkSession
@@ -89,16 +93,19 @@ ID=$("$SPOK" list | awk 'NR==2 {print $1}')
 [ "$(xget "$ID" ui_url)" = "$(sget default ui_url)" ] || fail "$ID: ui_url is not the pool's UI"
 [ "$(sget default phase)" = RUNNING ] || fail "the session is not RUNNING after the run"
 UI=$(sget default ui_url)
+# the run's own page on the server's UI: the Connect tab's session page, listing its jobs
+"$SPOK" status "$ID" >"$T/st"
+LINK=$(sed -n "s|^  Spark UI: this run's Connect session: ||p" "$T/st")
+[ "$LINK" = "$UI/connect/session/?id=$(sid_of "$ID")" ] || fail "$ID: session link '$LINK'"
+curl -sf "$LINK" >"$T/page" || fail "$LINK does not answer"
+has "$T/page" "$(sid_of "$ID")"
+has "$T/page" "jobs/job/?id="
 APP=$(curl -sf "$UI/api/v1/applications" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 # jobs of a Connect session carry its id in their tags: running ones whose tag names SID
 running_of() {
 	curl -sf "$UI/api/v1/applications/$APP/jobs?status=running" | "$PY" -c '
 import json, sys
 print(sum(1 for j in json.load(sys.stdin) if any("_Session_" + sys.argv[1] + "_" in t for t in j.get("jobTags", []))))' "$1"
-}
-sid_of() { # the Connect session id spok gives execution $1 ("spok" + the id's bytes, hex)
-	printf '%s' "${1#sp-}" | od -An -tx1 | tr -d ' \n' | sed 's/^/73706f6b/; s/$/0000000000000000/' |
-		cut -c1-32 | sed -E 's/(.{8})(.{4})(.{4})(.{4})(.{12})/\1-\2-\3-\4-\5/'
 }
 
 say "two concurrent warm runs are separate sessions"
