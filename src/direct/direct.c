@@ -232,6 +232,37 @@ static json_t *service(const struct spok__dx *d, const json_t *pod)
 	return svc;
 }
 
+json_t *spok_direct_service_of_pod(const json_t *pod, const char *svc_name)
+{
+	const json_t *md = json_object_get(pod, "metadata"), *ctrs, *c, *p;
+	const json_t *labels = json_object_get(md, "labels");
+	const char *ns = json_string_value(json_object_get(md, "namespace"));
+	json_t *ports = json_array(), *spec;
+	size_t i, j;
+
+	if (ns == NULL || !json_is_object(labels) || json_object_size(labels) == 0 ||
+	    svc_name == NULL) {
+		json_decref(ports);
+		return NULL;
+	}
+	ctrs = json_object_get(json_object_get(pod, "spec"), "containers");
+	json_array_foreach(ctrs, i, c) {
+		if (!json_is_string(json_object_get(c, "name")) ||
+		    strcmp(json_string_value(json_object_get(c, "name")), "spark-kubernetes-driver") != 0)
+			continue;
+		json_array_foreach(json_object_get(c, "ports"), j, p)
+			if (json_is_string(json_object_get(p, "name")) &&
+			    json_is_integer(json_object_get(p, "containerPort")))
+				svc_port(ports, json_string_value(json_object_get(p, "name")),
+					 json_integer_value(json_object_get(p, "containerPort")));
+	}
+	spec = json_pack("{s:s, s:s, s:[s], s:O, s:o}", "clusterIP", "None", "ipFamilyPolicy",
+			 "SingleStack", "ipFamilies", "IPv4", "selector", labels, "ports", ports);
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:O}, s:o}", "apiVersion", "v1", "kind",
+			 "Service", "metadata", "name", svc_name, "namespace", ns, "labels", labels,
+			 "spec", spec);
+}
+
 static void dx_free(struct spok__dx *d)
 {
 	free(d->app_id);

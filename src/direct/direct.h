@@ -71,6 +71,12 @@ char *spok_direct_app_id(const char *namespace_, const char *name);
 /* "<app>-driver-svc", or, when that is no DNS label (over 63 bytes), the app name cut and a
  * hash of the whole name kept in front of "-driver-svc". Caller frees. */
 char *spok_direct_service_name(const char *app_name);
+/* The headless Service of a driver pod that exists, from the pod alone (a re-adopted attempt
+ * whose task cannot be loaded again): named svc_name in the pod's namespace, labels and
+ * selector the pod's labels, ports those of its container spark-kubernetes-driver (ipFamilies
+ * as Spark's defaults: the conf is not read). NULL when pod has no name, namespace or labels.
+ * New reference. */
+json_t *spok_direct_service_of_pod(const json_t *pod, const char *svc_name);
 /* "<app>-conf". Caller frees. */
 char *spok_direct_configmap_name(const char *app_name);
 /* The metadata.ownerReferences array that makes the driver pod (name, uid) own an object, as

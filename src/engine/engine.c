@@ -663,16 +663,19 @@ static char *pod_name_of(const char *app)
 	return xasprintf("%s-driver", app);
 }
 
-/* A DELETE of the configmaps collection selected by the ConfigMap's name AND the execution
- * label: only a ConfigMap spok made for this execution goes, and "none" is a success
- * (idempotent). cm: the shipped files' (spok_ship_configmap_name) or direct's conf. */
-static int delete_cm(struct spok_engine *e, const char *ns, const char *cm, const char *id,
-		     kube_done_cb cb, void *data, struct spok_err *err)
+/* A DELETE of gvr's collection in ns selected by the object's name AND the execution label:
+ * only an object spok made for this execution goes (never one of that name someone else
+ * made), and "none" is a success (idempotent). propagation: NULL or "Background". */
+static int delete_guarded(struct spok_engine *e, const struct kube_gvr *gvr, const char *ns,
+			  const char *name, const char *id, const char *propagation,
+			  kube_done_cb cb, void *data, struct spok_err *err)
 {
-	char *path = kube_path(&CONFIGMAPS, ns, NULL, NULL);
-	char *lv = kube_escape(id), *fv = kube_escape(cm);
-	char *query = xasprintf("labelSelector=%s%%3D%s&fieldSelector=metadata.name%%3D%s",
-				SPOK_LABEL_EXECUTION, lv, fv);
+	char *path = kube_path(gvr, ns, NULL, NULL);
+	char *lv = kube_escape(id), *fv = kube_escape(name);
+	char *query = xasprintf("labelSelector=%s%%3D%s&fieldSelector=metadata.name%%3D%s%s%s",
+				SPOK_LABEL_EXECUTION, lv, fv,
+				propagation ? "&propagationPolicy=" : "",
+				propagation ? propagation : "");
 	struct kube_req req = {.method = "DELETE", .path = path, .query = query};
 	int result;
 
@@ -685,20 +688,35 @@ static int delete_cm(struct spok_engine *e, const char *ns, const char *cm, cons
 	return result;
 }
 
-static void delete_cm_loose(struct spok_engine *e, const char *ns, const char *cm,
-			    const char *id)
+/* cm: the shipped files' ConfigMap (spok_ship_configmap_name) or direct's conf. */
+static int delete_cm(struct spok_engine *e, const char *ns, const char *cm, const char *id,
+		     kube_done_cb cb, void *data, struct spok_err *err)
+{
+	return delete_guarded(e, &CONFIGMAPS, ns, cm, id, NULL, cb, data, err);
+}
+
+/* Fire-and-forget delete_guarded. */
+static void delete_guarded_loose(struct spok_engine *e, const struct kube_gvr *gvr,
+				 const char *ns, const char *name, const char *id,
+				 const char *propagation)
 {
 	struct loose_delete *d = xmalloc(sizeof(*d));
 	struct spok_err err = {0};
 
 	d->e = e;
-	if (delete_cm(e, ns, cm, id, loose_deleted, d, &err) != 0) {
-		log_warn("engine: delete %s/%s: %s", ns, cm, err.msg);
+	if (delete_guarded(e, gvr, ns, name, id, propagation, loose_deleted, d, &err) != 0) {
+		log_warn("engine: delete %s/%s: %s", ns, name, err.msg);
 		free(d);
 		return;
 	}
 	e->pending++;
 	e->loose++;
+}
+
+static void delete_cm_loose(struct spok_engine *e, const char *ns, const char *cm,
+			    const char *id)
+{
+	delete_guarded_loose(e, &CONFIGMAPS, ns, cm, id, NULL);
 }
 
 /* The shipped files' ConfigMap of app, if any, and (direct) its conf ConfigMap. */
@@ -730,10 +748,11 @@ static void delete_all_loose(struct spok_engine *e, const char *ns, const char *
 		delete_loose(e, ns, app);
 		return;
 	}
+	/* By name AND label: a Service or pod of that name spok did not make stays. */
 	svc = spok_direct_service_name(app);
 	pod = pod_name_of(app);
-	delete_loose_of(e, &SERVICES, ns, svc);
-	delete_loose_of(e, &PODS, ns, pod);
+	delete_guarded_loose(e, &SERVICES, ns, svc, id, NULL);
+	delete_guarded_loose(e, &PODS, ns, pod, id, "Background");
 	free(pod);
 	free(svc);
 }
@@ -776,18 +795,18 @@ static enum act send_delete(struct eng_exec *ex, enum spok_rc_object obj)
 		result = delete_cm(ex->e, ns, name, ex->x.id, on_deleted, ex, &err);
 		break;
 	case SPOK_RC_SVC:
-		ex->e->stats.deletes++;
 		name = spok_direct_service_name(app);
-		result = kube_delete(kc, &SERVICES, ns, name, NULL, NULL, on_deleted, ex, &err);
+		result = delete_guarded(ex->e, &SERVICES, ns, name, ex->x.id, NULL, on_deleted, ex,
+					&err);
 		break;
 	case SPOK_RC_APP:
 	default:
-		ex->e->stats.deletes++;
 		if (ex->direct) {
 			name = pod_name_of(app);
-			result = kube_delete(kc, &PODS, ns, name, "Background", NULL, on_deleted, ex,
-					     &err);
+			result = delete_guarded(ex->e, &PODS, ns, name, ex->x.id, "Background",
+						on_deleted, ex, &err);
 		} else {
+			ex->e->stats.deletes++;
 			result = kube_delete(kc, &SPARKAPPS, ns, app, "Background", NULL, on_deleted,
 					     ex, &err);
 		}
@@ -1120,10 +1139,30 @@ static enum act send_cm_create(struct eng_exec *ex)
 	return ACT_NEXT;
 }
 
+/* Direct: the Service as built from the task, else (a re-adopted attempt whose task cannot
+ * be loaded again) from the live pod: the pod runs, it needs its Service, not the task.
+ * New reference; NULL with err set when neither works. */
+static json_t *svc_body(struct eng_exec *ex, struct spok_err *err)
+{
+	char *name;
+	json_t *svc;
+
+	if (build_app(ex, err) == 0)
+		return json_deep_copy(ex->d.service);
+	name = spok_direct_service_name(ex->x.resource_name);
+	svc = ex->pod ? spok_direct_service_of_pod(ex->pod, name) : NULL;
+	free(name);
+	if (svc != NULL)
+		log_info("engine: %s: the Service is made from the driver pod (%s)", ex->x.id,
+			 err->msg);
+	return svc;
+}
+
 /* Direct: the Service, created with the driver pod as its owner; the ConfigMaps get the
  * same owner reference now (a merge patch works on an immutable ConfigMap: metadata only).
  * Sent again after a re-adoption: both are idempotent. A task that cannot be loaded again
- * gives no Service to send: asked again on the tick, the running pod still followed. */
+ * gives the Service made from the live pod (svc_body); with neither it is asked again on the
+ * tick, the running pod still followed. */
 static enum act send_svc_create(struct eng_exec *ex)
 {
 	struct spok_err err = {0};
@@ -1142,11 +1181,10 @@ static enum act send_svc_create(struct eng_exec *ex)
 		own_loose(ex, cm, refs);
 		free(cm);
 	}
-	if (build_app(ex, &err) != 0) {
+	if ((svc = svc_body(ex, &err)) == NULL) { /* neither the task nor a pod seen yet */
 		json_decref(refs);
 		return answer(ex, SPOK_RC_SVC, SPOK_RC_UNAVAILABLE, err.msg);
 	}
-	svc = json_deep_copy(ex->d.service);
 	json_object_set(json_object_get(svc, "metadata"), "ownerReferences", refs);
 	json_decref(refs);
 	/* ex->seen is kept: a copy of the pod the watch sent during the GET this Service
@@ -1795,6 +1833,13 @@ static void pod_verdict(struct eng_exec *ex, const json_t *pod)
 	free(msg);
 }
 
+static bool being_deleted(const json_t *obj)
+{
+	const json_t *ts = json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp");
+
+	return json_is_string(ts) && json_string_value(ts)[0] != '\0';
+}
+
 /* Our object as seen (watch, list, GET): confirmed, mapped, and its status stepped. It is
  * the SparkApplication, or direct's driver pod (kept in ex->pod for the executor links). */
 static void handle_obj(struct eng_exec *ex, const json_t *app)
@@ -1829,6 +1874,12 @@ static void handle_obj(struct eng_exec *ex, const json_t *app)
 		result = spok_status_from_sparkapp(app, t, ex->e->o.platform, &prev, &s, &err);
 	if (result != 0) {
 		log_warn("engine: %s: %s", ex->x.id, err.msg);
+		return;
+	}
+	if (ex->direct && being_deleted(app) && !spok_phase_terminal(s.phase)) {
+		/* spok deletes its pod only once finished (returned above): someone else did */
+		spok_status_free(&s);
+		(void)step_kind(ex, SPOK_RC_EV_DELETED);
 		return;
 	}
 	if (!ex->tracked) {

@@ -164,8 +164,10 @@ static void finish(struct step *st, enum spok_phase ph, const char *reason,
 	a->stamp_finished = true;
 	a->terminal = true;
 	/* A ConfigMap whose SparkApplication (driver pod) was never created (refused, name
-	 * taken) has nothing to keep it for. */
-	if (!del && (st->n->cm_ok || st->n->conf_ok) && !st->n->confirmed)
+	 * taken) has nothing to keep it for. A direct attempt re-adopted before its pod was
+	 * confirmed does not know which ConfigMaps exist (cm_ok, conf_ok are not stored): the
+	 * label-guarded DELETE is sent anyway (none found is a success). */
+	if (!del && !st->n->confirmed && (st->n->cm_ok || st->n->conf_ok || st->n->direct))
 		push(st, SPOK_RC_DELETE_CM);
 	if (!del) {
 		done(st);
@@ -277,6 +279,7 @@ static void on_svc(struct step *st, const struct spok_rc_event *ev)
 		create_svc(st);
 		return;
 	case SPOK_RC_CONFLICT_NOT_OURS:
+		n->svc_gone = true; /* someone else's: the teardown must not touch it */
 		finish(st, SPOK_PHASE_PERMANENT_FAILURE, name_taken(st, ev), NULL, true);
 		return;
 	case SPOK_RC_INVALID:
@@ -612,7 +615,10 @@ void spok_rc_step(const struct spok_rc_config *c, const struct spok_rc_state *s,
 		create(&st);
 		return;
 	case SPOK_RC_EV_BAD_TASK:
-		finish(&st, SPOK_PHASE_PERMANENT_FAILURE, ev->message, NULL, false);
+		/* After the confirmation (direct: the Service of a re-adopted attempt) the pod
+		 * runs: what exists goes, nothing would follow it. */
+		finish(&st, SPOK_PHASE_PERMANENT_FAILURE, ev->message, NULL,
+		       s->confirmed && !finished(s));
 		return;
 	case SPOK_RC_EV_CREATE:
 		on_create(&st, ev);

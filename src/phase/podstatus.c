@@ -4,6 +4,7 @@
  * give the same phases and reasons. */
 #include "phase/internal.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,8 @@ static const char *str_at(const json_t *o, const char *key)
 	return v ? v : "";
 }
 
-/* The status of Spark's container (by name, else the first one). */
+/* The status of Spark's container, by its name only (as the operator's
+ * GetDriverContainerTerminatedState: another container's end says nothing of the driver). */
 static const json_t *driver_status(const json_t *status)
 {
 	const json_t *all = json_object_get(status, "containerStatuses"), *cs;
@@ -30,7 +32,7 @@ static const json_t *driver_status(const json_t *status)
 	json_array_foreach(all, i, cs)
 		if (strcmp(str_at(cs, "name"), DRIVER_CONTAINER) == 0)
 			return cs;
-	return json_array_get(all, 0);
+	return NULL;
 }
 
 static const json_t *terminated_of(const json_t *cs)
@@ -38,21 +40,23 @@ static const json_t *terminated_of(const json_t *cs)
 	return json_object_get(json_object_get(cs, "state"), "terminated");
 }
 
-/* The operator's state for the pod (v2: driver pod phase -> application state; a driver
- * container that ended decides even while sidecars keep the pod Running). */
+/* The operator's state for the pod (v2 GetDriverState: driver pod phase -> application
+ * state; a driver container that ended decides even while sidecars keep the pod Running,
+ * and a Failed pod whose driver container exited 0 is COMPLETED). */
 static const char *state_of(const char *phase, const json_t *term)
 {
+	bool exited_0 = term != NULL && json_integer_value(json_object_get(term, "exitCode")) == 0;
+
 	if (strcmp(phase, "Pending") == 0)
 		return "SUBMITTED";
 	if (strcmp(phase, "Succeeded") == 0)
 		return "COMPLETED";
 	if (strcmp(phase, "Failed") == 0)
-		return "FAILED";
+		return exited_0 ? "COMPLETED" : "FAILED";
 	if (strcmp(phase, "Running") == 0) {
 		if (term == NULL)
 			return "RUNNING";
-		return json_integer_value(json_object_get(term, "exitCode")) == 0 ? "COMPLETED"
-										   : "FAILED";
+		return exited_0 ? "COMPLETED" : "FAILED";
 	}
 	if (strcmp(phase, "Unknown") == 0)
 		return "UNKNOWN";
@@ -106,6 +110,9 @@ int spok_status_from_driver_pod(const json_t *pod, const json_t *executors,
 		return spok_err_set(err, SPOK_EINVAL, "driver pod: expected a JSON object");
 	if ((result = spok_phase_read_metadata(pod, &v, err)) != 0)
 		return result;
+	/* A deletionTimestamp is no status of the pod's: the engine knows whether it asked for
+	 * the deletion (teardown) or someone else did (ResourceDeletedExternally). */
+	v.deleted = NULL;
 	v.driver_pod = v.name;
 	if (app != NULL && app[0] != '\0') /* the SparkApplication's name: links as in operator mode */
 		v.name = app;

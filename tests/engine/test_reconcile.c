@@ -862,9 +862,10 @@ static void test_reconcile_direct_create(void **state)
 		{"conf 409 ours (a crash after it): adopted, then the pod", NULL, D_CREATING,
 		 ANSWER(SPOK_RC_CONF, SPOK_RC_CONFLICT_OURS, NULL), 5000, "CREATE",
 		 SPOK_RC_STAGE_CREATING, NULL, 0, 0},
-		{"conf 409 not ours: refused, nothing to delete", NULL, D_CREATING,
+		{"conf 409 not ours: refused, only the label-guarded ConfigMap DELETE (matches none "
+		 "of someone else's)", NULL, D_CREATING,
 		 ANSWER(SPOK_RC_CONF, SPOK_RC_CONFLICT_NOT_OURS, "ConfigMap ns/x1-n0-0-conf"), 5000,
-		 "RECORD:PERMANENT_FAILURE DONE", SPOK_RC_STAGE_DONE,
+		 "RECORD:PERMANENT_FAILURE DELETE_CM DONE", SPOK_RC_STAGE_DONE,
 		 "ConfigMap ns/x1-n0-0-conf: name taken by an object spok did not create", 0, 0},
 		{"pod 201: confirmed, then the Service", NULL,
 		 {ROW_IDS, .direct = true, .conf_ok = true, .stage = SPOK_RC_STAGE_CREATING,
@@ -1008,6 +1009,52 @@ static void test_reconcile_direct_teardown(void **state)
 	RUN(rows);
 }
 
+/* Review findings of direct mode: spok deletes only what it made, a re-adopted attempt that
+ * must fail deletes what exists, and nothing is left unowned. */
+static void test_reconcile_direct_only_ours(void **state)
+{
+	static const struct row rows[] = {
+		{"Service 409 not ours: PERMANENT_FAILURE, the teardown skips that Service", NULL,
+		 {ROW_IDS, .direct = true, .conf_ok = true, .svc_gone = true,
+		  .stage = SPOK_RC_STAGE_DELETING},
+		 {.kind = SPOK_RC_EV_DELETE, .object = SPOK_RC_CONF, .ok = true}, 5000, "DELETE",
+		 SPOK_RC_STAGE_DELETING, NULL, 0, 0},
+		{"re-adopted before its pod, the conf create refused: guarded ConfigMap DELETE "
+		 "although cm_ok/conf_ok were not restored", NULL,
+		 {ROW_IDS, .direct = true, .stage = SPOK_RC_STAGE_CREATING, .phase = SPOK_PHASE_QUEUED},
+		 ANSWER(SPOK_RC_CONF, SPOK_RC_REFUSED, "forbidden: user u"), 5000,
+		 "RECORD:PERMANENT_FAILURE DELETE_CM DONE", SPOK_RC_STAGE_DONE, "forbidden", 0, 0},
+		{"re-adopted before its pod, the task not loadable: guarded ConfigMap DELETE", NULL,
+		 {ROW_IDS, .direct = true, .stage = SPOK_RC_STAGE_ADOPT, .phase = SPOK_PHASE_QUEUED},
+		 {.kind = SPOK_RC_EV_BAD_TASK, .message = "the task could not be loaded again"}, 5000,
+		 "RECORD:PERMANENT_FAILURE DELETE_CM DONE", SPOK_RC_STAGE_DONE, "loaded again", 0, 0},
+		{"operator mode, no ConfigMap made: no DELETE_CM (unchanged)", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_CREATING, .phase = SPOK_PHASE_QUEUED},
+		 {.kind = SPOK_RC_EV_BAD_TASK, .message = "bad"}, 5000,
+		 "RECORD:PERMANENT_FAILURE DONE", SPOK_RC_STAGE_DONE, "bad", 0, 0},
+		{"the pod runs but its Service cannot be built: what exists is deleted", NULL,
+		 {ROW_IDS, .direct = true, .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_RUNNING,
+		  .confirmed = true, .confirmed_at_ms = 1000, .app_state = "RUNNING"},
+		 {.kind = SPOK_RC_EV_BAD_TASK, .message = "the task could not be loaded again"}, 5000,
+		 "RECORD:PERMANENT_FAILURE DELETE:CONF", SPOK_RC_STAGE_DELETING, "loaded again", 0, 0},
+	};
+	struct spok_rc_state s = D_TRACKING(SPOK_PHASE_RUNNING, "RUNNING"), next;
+	struct spok_rc_event ev = ANSWER(SPOK_RC_SVC, SPOK_RC_CONFLICT_NOT_OURS,
+					 "Service ns/x1-n0-0-driver-svc");
+	struct spok_rc_actions out;
+
+	(void)state;
+	RUN(rows);
+	/* the not-ours Service is marked gone before the teardown starts */
+	s.svc_ok = false;
+	spok_rc_step(&CFG, &s, &ev, 5000, &next, &out);
+	assert_int_equal(next.stage, SPOK_RC_STAGE_DELETING);
+	assert_true(next.svc_gone);
+	assert_non_null(strstr(next.reason, "Service ns/x1-n0-0-driver-svc: name taken"));
+	for (size_t i = 0; i < out.n; i++)
+		assert_false(out.a[i].kind == SPOK_RC_DELETE && out.a[i].object == SPOK_RC_SVC);
+}
+
 /* The fields a TICK may change. */
 static bool tick_changed(const struct spok_rc_state *a, const struct spok_rc_state *b)
 {
@@ -1107,6 +1154,7 @@ int main(void)
 		cmocka_unit_test(test_reconcile_driver_pod_caps),
 		cmocka_unit_test(test_reconcile_direct_create),
 		cmocka_unit_test(test_reconcile_direct_teardown),
+		cmocka_unit_test(test_reconcile_direct_only_ours),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -105,11 +105,18 @@ static void test_podstatus_table(void **state)
 		{"12-evicted-no-status.json", SPOK_PHASE_RETRYABLE_FAILURE, "FAILED", "",
 		 FAILED_WITH "driver pod failed: pod Evicted: The node was low on resource: "
 		 "ephemeral-storage.", SPOK_POD_FINE, NULL, 0},
-		{"13-deleting.json", SPOK_PHASE_RETRYABLE_FAILURE, "RUNNING", "",
-		 "object [ns/x1-n0-0] terminated in the background, manually", SPOK_POD_FINE, NULL, 0},
+		/* a deletionTimestamp is the engine's to judge (it knows whether it asked) */
+		{"13-deleting.json", SPOK_PHASE_RUNNING, "RUNNING", "", NULL, SPOK_POD_FINE, NULL, 0},
 		{"14-sidecar-driver-done.json", SPOK_PHASE_SUCCEEDED, "COMPLETED", "", NULL,
 		 SPOK_POD_FINE, NULL, T1},
 		{"15-unknown.json", SPOK_PHASE_RUNNING, "UNKNOWN", "", NULL, SPOK_POD_FINE, NULL, 0},
+		/* the operator's GetDriverState: a Failed pod whose driver exited 0 completed (a
+		 * sidecar's failure is not the driver's) */
+		{"17-failed-driver-exit-0.json", SPOK_PHASE_SUCCEEDED, "COMPLETED", "", NULL,
+		 SPOK_POD_FINE, NULL, T1},
+		/* only the container named spark-kubernetes-driver is the driver */
+		{"18-running-no-driver-status.json", SPOK_PHASE_RUNNING, "RUNNING", "", NULL,
+		 SPOK_POD_FINE, NULL, 0},
 	};
 
 	(void)state;
