@@ -274,6 +274,83 @@ for at in running teardown; do
 	printf 'ok - crash at %s, reconciled\n' "$at"
 done
 
+# ---- 6. review findings: only spok's objects deleted, nothing left unowned or running ----
+crashed_id() { # the one unfinished execution after a crash
+	"$SPOK" list --phase active -o json >"$T/active.json" 2>/dev/null || fail "list"
+	python3 -c 'import json,sys
+v=json.load(open(sys.argv[1]))
+rows=v if isinstance(v, list) else (v.get("executions") or v.get("items") or [])
+print(rows[0]["id"] if len(rows)==1 else "")' "$T/active.json"
+}
+# A Service of the attempt's name that spok did not make stays (the attempt fails).
+SPOK_CRASH_AT=after-create run_d pi.yaml >/dev/null
+ID=$(crashed_id)
+APP=$(app_of "$ID")
+kcurl POST "/api/v1/namespaces/$NS/services" "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"$APP-driver-svc\"},\"spec\":{\"clusterIP\":\"None\",\"ports\":[{\"port\":1}]}}" ||
+	fail "foreign Service: $(cat "$T/k.out")"
+reconcile
+phase_is "$ID" PERMANENT_FAILURE || fail "foreign Service: $(cat "$T/st.json")"
+grep -q "Service $NS/$APP-driver-svc: name taken" "$T/st.json" || fail "foreign Service reason: $(cat "$T/st.json")"
+kcurl GET "/api/v1/namespaces/$NS/services/$APP-driver-svc" || fail "spok deleted a Service it did not create"
+expect_objects "$ID" "" "" ""
+kcurl DELETE "/api/v1/namespaces/$NS/services/$APP-driver-svc"
+printf 'ok - a Service spok did not create is left alone\n'
+
+# A re-adopted attempt whose task file is gone: its Service is made from the live pod and the
+# run is followed to its end.
+cp "$T/job/pi.yaml" "$T/job/gone.yaml"
+SPOK_CRASH_AT=after-create run_d gone.yaml >/dev/null
+ID=$(crashed_id)
+APP=$(app_of "$ID")
+rm "$T/job/gone.yaml"
+"$SPOK" reconcile --cluster admin -q >"$T/rec4.out" 2>&1 &
+BG=$!
+wait_for "the Service made from the pod" kcurl GET "/api/v1/namespaces/$NS/services/$APP-driver-svc"
+owned "$APP"
+ended "$APP-driver" Succeeded 0 Completed
+wait "$BG" || fail "reconcile (task gone): $(cat "$T/rec4.out")"
+BG=
+phase_is "$ID" SUCCEEDED || fail "task gone: $(cat "$T/st.json")"
+expect_objects "$ID" "" "" ""
+printf 'ok - task gone after the pod: Service from the pod, followed to the end\n'
+
+# ... gone before the pod: the attempt fails and its ConfigMaps go.
+cp "$T/job/pi.yaml" "$T/job/gone.yaml"
+SPOK_CRASH_AT=after-conf run_d gone.yaml >/dev/null
+ID=$(crashed_id)
+APP=$(app_of "$ID")
+rm "$T/job/gone.yaml"
+expect_objects "$ID" "$APP-conf $APP-files" "" ""
+reconcile
+phase_is "$ID" PERMANENT_FAILURE || fail "task gone before the pod: $(cat "$T/st.json")"
+expect_objects "$ID" "" "" ""
+printf 'ok - task gone before the pod: failed, no ConfigMap left\n'
+
+# A driver pod someone else deletes (deletionTimestamp set, a finalizer holds it):
+# ResourceDeletedExternally naming the pod, its ConfigMaps and Service deleted.
+ID=$(run_d pi.yaml) || die "run: $(cat "$T/run.err")"
+APP=$(app_of "$ID")
+running "$APP-driver"
+kcurl PATCH "/api/v1/namespaces/$NS/pods/$APP-driver" '{"metadata":{"finalizers":["spok.test/hold"]}}' application/merge-patch+json ||
+	fail "finalizer: $(cat "$T/k.out")"
+kcurl DELETE "/api/v1/namespaces/$NS/pods/$APP-driver" || fail "delete pod: $(cat "$T/k.out")"
+reconcile
+phase_is "$ID" RETRYABLE_FAILURE || fail "pod deleted: $(cat "$T/st.json")"
+grep -q "ResourceDeletedExternally: driver pod $NS/$APP-driver was deleted by someone else" "$T/st.json" ||
+	fail "pod deleted, reason: $(cat "$T/st.json")"
+expect_objects "$ID" "" "$APP-driver" ""
+kcurl PATCH "/api/v1/namespaces/$NS/pods/$APP-driver" '{"metadata":{"finalizers":null}}' application/merge-patch+json ||
+	fail "finalizer off: $(cat "$T/k.out")"
+printf 'ok - driver pod deleted by someone else: ResourceDeletedExternally\n'
+
+# A Failed pod whose driver exited 0 completed (the operator's rule).
+ID=$(run_d pi.yaml) || die "run: $(cat "$T/run.err")"
+APP=$(app_of "$ID")
+ended "$APP-driver" Failed 0 Completed
+reconcile
+phase_is "$ID" SUCCEEDED || fail "Failed pod, exit 0: $(cat "$T/st.json")"
+printf 'ok - Failed pod with driver exit 0: succeeded\n'
+
 # ---- 5. the platform config: submission per cluster ----
 mkdir -p "$T/config/spok"
 cat >"$T/config/spok/config.yaml" <<EOF
