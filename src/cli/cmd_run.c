@@ -206,10 +206,15 @@ static int warm_session(struct spok_store *st, const char *data_dir, const char 
 
 	if (!lo->warm || !c->pool)
 		return 0;
-	if (spok_connect_ensure(st, data_dir, config_path, c->pool->name, c->pool, &s, NULL, &e) == 0) {
+	bool started = false;
+	if (spok_connect_ensure(st, data_dir, config_path, c->pool->name, c->pool, &s, &started, &e) == 0) {
 		char *user = spok_connect_user();
 		c->remote = spok_connect_url(&s, user);
 		c->ui = spok_connect_ui_url(&s);
+		/* the same warning as spok session start: this run started a server others can use */
+		if (started)
+			fprintf(stderr, "spok: session %s started in pool %s (Spark UI %s); " SPOK_CONNECT_NO_AUTH "\n",
+				c->pool->name, s.pool ? s.pool : c->pool->name, c->ui ? c->ui : "unknown");
 		c->w.remote = c->remote;
 		c->w.ui_url = c->ui;
 		free(user);

@@ -93,7 +93,7 @@ static int ensure(struct spok_cli *cli, struct sctx *c, const char *name, const 
 	char *ui = spok_connect_ui_url(&x);
 	spok_store_session_touch(c->st, name, spok_now_ms(), NULL);
 	if (!url_only || started)
-		fprintf(stderr, "spok: session %s %s in pool %s (Spark UI %s); no authentication: Spark 3.5 Connect has none, spok hands out 127.0.0.1 URLs only\n",
+		fprintf(stderr, "spok: session %s %s in pool %s (Spark UI %s); " SPOK_CONNECT_NO_AUTH "\n",
 			name, started ? "started" : "running", x.pool, ui ? ui : "unknown");
 	printf("%s\n", url);
 	fflush(stdout);

@@ -78,6 +78,10 @@ char *spok_connect_ui_url(const struct spok_session *s);
  * caches. Heap; SPOK_ENOTFOUND naming the setup step when it is not there. */
 int spok_connect_jar(char **out, struct spok_err *err);
 
+/* The warning every command that starts a session prints (stderr), after its own words. */
+#define SPOK_CONNECT_NO_AUTH \
+	"no authentication: Spark 3.5 Connect has none, spok hands out 127.0.0.1 URLs only"
+
 /* Makes session name run and returns its RUNNING row in *out: a running session is used as
  * it is (its pool must be pool's: else SPOK_ECONFLICT); one that never ran, was stopped,
  * failed or whose supervisor died is started: its supervisor is this spok binary run as

@@ -125,9 +125,12 @@ static int read_field(const struct pctx *c, const char *key, const json_t *v, co
 		return read_conf(c, v, path, pl);
 	if (strcmp(key, "master") == 0) {
 		const char *m = json_is_string(v) ? json_string_value(v) : "";
+		size_t digits = strlen(m) > 7 ? strspn(m + 6, "0123456789") : 0;
+		/* local[N] with N >= 1 (local[0] would run no task), or local[*] */
+		bool n_ok = digits && digits == strlen(m) - 7 && digits <= 4 && strtoul(m + 6, NULL, 10) >= 1;
 		if (strncmp(m, "local[", 6) != 0 || m[strlen(m) - 1] != ']' ||
-		    (strcmp(m + 6, "*]") != 0 && strspn(m + 6, "0123456789") != strlen(m) - 7) || strlen(m) < 8)
-			return bad(c, path, "expected local[N] or local[*] (a local pool's server runs in local mode)");
+		    (strcmp(m + 6, "*]") != 0 && !n_ok))
+			return bad(c, path, "expected local[N] with N >= 1, or local[*] (a local pool's server runs in local mode)");
 		pl->master = xstrdup(m);
 		return 0;
 	}

@@ -387,7 +387,9 @@ static int spawn_server(struct sup *s, int log_fd, struct spok_err *err)
 		    strncmp(*e, "SPARK_LOCAL_IP=", 15) != 0 && strncmp(*e, "SPOK_SESSION=", 13) != 0 &&
 		    /* a session started from inside a run is not that run's: settling the run
 		     * ends the groups whose environment names it */
-		    strncmp(*e, "SPOK_EXECUTION_ID=", 18) != 0 && strncmp(*e, "SPARK_REMOTE=", 13) != 0)
+		    strncmp(*e, "SPOK_EXECUTION_ID=", 18) != 0 && strncmp(*e, "SPARK_REMOTE=", 13) != 0 &&
+		    /* with either exported, spark-submit would start a Connect client, not the server */
+		    strncmp(*e, "SPARK_CONNECT_MODE_ENABLED=", 27) != 0)
 			spok_strv_push(&envv, *e);
 	if (env.spark_home)
 		spok_strv_pushf(&envv, "SPARK_HOME=%s", env.spark_home);

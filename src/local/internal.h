@@ -60,8 +60,9 @@ void spok_local_flyte_outputs(const struct spok_task *t, struct spok_execution *
 /* python MAIN (the task's args are appended by spok_local_flyte_prepare). */
 int spok_local_warm_argv(const struct spok_task *t, const struct spok_spark_env *env,
 			 struct spok_strv *argv, struct spok_err *err);
-/* w->remote + ";session_id=<id of exec_id>" (heap). */
-char *spok_local_warm_remote(const struct spok_local_warm *w, const char *exec_id);
+/* w->remote + ";session_id=<id of that attempt of exec_id>" (heap). */
+char *spok_local_warm_remote(const struct spok_local_warm *w, const char *exec_id,
+			     unsigned attempt);
 /* python -c <glue>: interrupts every operation of the session in $SPARK_REMOTE. */
 void spok_local_warm_interrupt_argv(const struct spok_spark_env *env, struct spok_strv *argv);
 

@@ -780,15 +780,15 @@ static bool warm_attempt(const struct spok_local_run *r)
 	return r->o->warm && !r->warm_off;
 }
 
-/* The run's own page on its session server's UI (the Connect tab lists a session's
+/* The attempt's own page on its session server's UI (the Connect tab lists a session's
  * statements and their jobs): a JSON array for links_json, or NULL without a UI. */
-static char *warm_links(const struct spok_local_warm *w, const char *exec_id)
+static char *warm_links(const struct spok_local_warm *w, const char *exec_id, unsigned attempt)
 {
 	char sid[37];
 
 	if (!w->ui_url)
 		return NULL;
-	spok_local_warm_session_id(exec_id, sid);
+	spok_local_warm_session_id(exec_id, attempt, sid);
 	char *uri = xasprintf("%s/connect/session/?id=%s", w->ui_url, sid);
 	json_t *a = json_pack("[{s:s,s:s,s:s}]", "name", "Spark UI: this run's Connect session", "uri", uri,
 			      "kind", "driver_ui");
@@ -893,7 +893,7 @@ static int glue_start(struct spok_local_run *r)
 		return -1;
 	spok_local_warm_interrupt_argv(&r->env, &argv);
 	spok_local_env(r->t, &r->env, r->o, r->x, &envv);
-	char *remote = spok_local_warm_remote(r->o->warm, r->x->id);
+	char *remote = spok_local_warm_remote(r->o->warm, r->x->id, r->x->attempt);
 	env_set(&envv, "SPARK_REMOTE", remote);
 	free(remote);
 	memset(&po, 0, sizeof(po));
@@ -968,13 +968,13 @@ static int attempt_begin(struct spok_local_run *r)
 	if (result == 0) {
 		spok_local_env(r->t, &r->env, r->o, x, &r->envv);
 		if (warm_attempt(r)) {
-			char *remote = spok_local_warm_remote(r->o->warm, x->id);
+			char *remote = spok_local_warm_remote(r->o->warm, x->id, x->attempt);
 			env_set(&r->envv, "SPARK_REMOTE", remote);
 			free(remote);
 			/* the client's output as it comes, not when its buffer fills */
 			env_set(&r->envv, "PYTHONUNBUFFERED", "1");
 			set_str(&x->ui_url, r->o->warm->ui_url ? xstrdup(r->o->warm->ui_url) : NULL);
-			set_str(&x->links_json, warm_links(r->o->warm, x->id));
+			set_str(&x->links_json, warm_links(r->o->warm, x->id, x->attempt));
 		}
 		spok_local_outcome_reserve(x);
 		result = spok_local_attempt_start(r->loop, r->st, r->t, r->o, x, &r->argv, &r->envv,

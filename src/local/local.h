@@ -67,7 +67,7 @@
 
 /* A warm run (`spok run --warm`): the job's Python driver code runs as a Spark Connect client
  * of a warm server (src/connect) instead of under spark-submit. SPARK_REMOTE is remote plus
- * ";session_id=<spok_local_warm_session_id of the execution>", so each run is its own
+ * ";session_id=<spok_local_warm_session_id of the attempt>", so each attempt is its own
  * server-side session (temp views, conf, operations) and an abort interrupts only its own
  * operations. A warm attempt that fails with Connect's "not supported" error
  * (spok_local_warm_log_reason) is followed by a normal local attempt (spark-submit) that does
@@ -183,13 +183,16 @@ bool spok_local_supervisor_alive(const struct spok_execution *x);
 int spok_local_stop_signal(void);
 
 /* Why task t cannot run as a Spark Connect client, found without running it (heap), or NULL
- * when it may: JVM applications, flytekit tasks, pyFiles/files, spark.sql.* conf, and a main
+ * when it may: JVM applications, flytekit tasks, pyFiles/files, hadoopConf, sparkConf other than
+ * cluster sizing (the shared server's settings would silently apply instead), and a main
  * file that names RDD/SparkContext/JVM APIs (file:line). env finds the main file. */
 char *spok_local_warm_unsupported(const struct spok_task *t, const struct spok_spark_env *env);
-/* The Spark Connect session id of execution exec_id (a UUID-shaped string, 36 chars + NUL),
- * the same in every process. */
-void spok_local_warm_session_id(const char *exec_id, char out[37]);
-/* Connect's "not supported" error in a client's log, as a one-line reason (heap), or NULL. */
+/* The Spark Connect session id of attempt `attempt` of execution exec_id (a UUID-shaped
+ * string, 36 chars + NUL), the same in every process; each attempt has its own. */
+void spok_local_warm_session_id(const char *exec_id, unsigned attempt, char out[37]);
+/* Connect's "not supported" error as the exception the client FAILED with (the last Python
+ * traceback's exception line), as a one-line reason (heap), or NULL: an error the job caught
+ * before failing for another reason is not a reason to run it again cold. */
 char *spok_local_warm_log_reason(const char *log_text);
 
 /* Reason for a failed attempt from its driver log (OutOfMemoryError, Python traceback,

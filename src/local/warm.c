@@ -54,6 +54,22 @@ static char *scan_main(const char *path)
 	return why;
 }
 
+/* sparkConf a warm run may leave out: the size of a cluster the run does not start (the
+ * server is sized by its pool). Anything else (spark.sql.*, spark.hadoop.*, packages, jars,
+ * credentials, ...) changes what the job computes or reads, so the job runs cold. */
+static bool sizing_conf(const char *key)
+{
+	static const char *const exact[] = {
+		"spark.driver.memory", "spark.driver.cores", "spark.driver.memoryOverhead",
+		"spark.executor.memory", "spark.executor.cores", "spark.executor.instances",
+		"spark.executor.memoryOverhead", "spark.app.name", NULL
+	};
+	for (size_t i = 0; exact[i]; i++)
+		if (strcmp(key, exact[i]) == 0)
+			return true;
+	return strncmp(key, "spark.dynamicAllocation.", 24) == 0;
+}
+
 char *spok_local_warm_unsupported(const struct spok_task *t, const struct spok_spark_env *env)
 {
 	if (t->type == SPOK_APP_JAVA || t->type == SPOK_APP_SCALA)
@@ -65,10 +81,13 @@ char *spok_local_warm_unsupported(const struct spok_task *t, const struct spok_s
 	if (t->py_files.len || t->files.len)
 		return xstrdup("pyFiles/files would have to be uploaded to the server (addArtifacts), "
 			       "which warm runs do not do yet");
+	if (t->hadoop_conf.len)
+		return xasprintf("hadoopConf %s: a warm run uses the shared server's Hadoop settings, "
+				 "not the job's", t->hadoop_conf.items[0].key);
 	for (size_t i = 0; i < t->spark_conf.len; i++)
-		if (strncmp(t->spark_conf.items[i].key, "spark.sql.", 10) == 0)
-			return xasprintf("sparkConf %s: a session conf on a shared server is not applied "
-					 "by warm runs yet", t->spark_conf.items[i].key);
+		if (!sizing_conf(t->spark_conf.items[i].key))
+			return xasprintf("sparkConf %s: a warm run uses the shared server's settings, "
+					 "not the job's", t->spark_conf.items[i].key);
 	char *main_file = NULL;
 	if (spok_local_main_file(t, env, &main_file, NULL) != 0)
 		return NULL; /* the normal checks report it */
@@ -77,27 +96,30 @@ char *spok_local_warm_unsupported(const struct spok_task *t, const struct spok_s
 	return why;
 }
 
-void spok_local_warm_session_id(const char *exec_id, char out[37])
+void spok_local_warm_session_id(const char *exec_id, unsigned attempt, char out[37])
 {
-	/* Deterministic, so any process can name a run's session: "spok" then the id's bytes in
-	 * hex, padded, in the 8-4-4-4-12 form Spark Connect requires of a session id. */
+	/* Deterministic, so any process can name an attempt's session: "spok", the id's bytes
+	 * in hex (padded), then the attempt in the last 4 digits, in the 8-4-4-4-12 form Spark
+	 * Connect requires of a session id. A retry gets a fresh session: nothing the failed
+	 * attempt left on the server (temp views, conf) leaks into it. */
 	char hex[33];
 	size_t n = 0;
 	const char *p = strncmp(exec_id, "sp-", 3) == 0 ? exec_id + 3 : exec_id;
 	n += (size_t)snprintf(hex, sizeof(hex), "73706f6b");
-	for (; *p && n + 2 < sizeof(hex); p++)
+	for (; *p && n + 2 <= 28; p++)
 		n += (size_t)snprintf(hex + n, sizeof(hex) - n, "%02x", (unsigned char)*p);
-	while (n < 32)
+	while (n < 28)
 		hex[n++] = '0';
-	hex[32] = '\0';
+	snprintf(hex + 28, 5, "%04x", attempt & 0xffffu);
 	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
 }
 
-char *spok_local_warm_remote(const struct spok_local_warm *w, const char *exec_id)
+char *spok_local_warm_remote(const struct spok_local_warm *w, const char *exec_id,
+			     unsigned attempt)
 {
 	char sid[37];
 
-	spok_local_warm_session_id(exec_id, sid);
+	spok_local_warm_session_id(exec_id, attempt, sid);
 	return xasprintf("%s;session_id=%s", w->remote, sid);
 }
 
@@ -107,23 +129,48 @@ static const char *const not_supported[] = {
 	"[NOT_IMPLEMENTED]", "[JVM_ATTRIBUTE_NOT_SUPPORTED]", "PySparkNotImplementedError", NULL
 };
 
-char *spok_local_warm_log_reason(const char *log_text)
+/* The exception line of the log's last Python traceback (the first unindented line after
+ * its header; chained exceptions end with the final one), or NULL. Not NUL-terminated:
+ * *len is its length. */
+static const char *last_exception(const char *log_text, size_t *len)
 {
-	if (!log_text)
+	static const char head[] = "Traceback (most recent call last):";
+	const char *last = NULL;
+
+	for (const char *p = log_text; (p = strstr(p, head)) != NULL; p += sizeof(head) - 1)
+		last = p;
+	if (!last)
 		return NULL;
-	for (size_t i = 0; not_supported[i]; i++) {
-		const char *hit = strstr(log_text, not_supported[i]);
-		if (!hit)
-			continue;
-		const char *start = hit;
-		while (start > log_text && start[-1] != '\n')
-			start--;
-		size_t len = strcspn(start, "\r\n");
-		if (len > 300)
-			len = 300;
-		return xasprintf("Spark Connect does not support what the job calls: %.*s", (int)len, start);
+	for (const char *line = strchr(last, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+		const char *s = line + 1;
+		if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') {
+			*len = strcspn(s, "\r\n");
+			return s;
+		}
 	}
 	return NULL;
+}
+
+char *spok_local_warm_log_reason(const char *log_text)
+{
+	size_t len = 0;
+	const char *line = log_text ? last_exception(log_text, &len) : NULL;
+
+	/* Only when the job FAILED on it: a job that caught a "not supported" error and then
+	 * failed for its own reason fails with that reason (a cold re-run would repeat its side
+	 * effects). */
+	if (!line)
+		return NULL;
+	char *text = xstrndup(line, len);
+	bool hit = false;
+	for (size_t i = 0; not_supported[i] && !hit; i++)
+		hit = strstr(text, not_supported[i]) != NULL;
+	free(text);
+	if (!hit)
+		return NULL;
+	if (len > 300)
+		len = 300;
+	return xasprintf("Spark Connect does not support what the job calls: %.*s", (int)len, line);
 }
 
 /* The glue that must be Python: a second client on the same session id interrupts every

@@ -101,11 +101,22 @@ static void test_errors(void **state)
 		     "cfg.yaml:4:13: spok.pools[1].name", "declared above");
 	expect_error("spok:\n  pools:\n    - name: a\n      master: yarn\n",
 		     "spok.pools[0].master", "local[N]");
+	/* local[0] runs no task: refused with the place (a regression: it was accepted) */
+	expect_error("spok:\n  pools:\n    - name: a\n      master: local[0]\n",
+		     "cfg.yaml:4:15: spok.pools[0].master", "N >= 1");
+	expect_error("spok:\n  pools:\n    - name: a\n      master: local[]\n",
+		     "spok.pools[0].master", "local[N]");
 	expect_error("spok:\n  pools:\n    - name: a\n      spark-conf:\n        spark.ui.port: \"4040\"\n",
 		     "spok.pools[0].spark-conf.spark.ui.port", "spok sets this key");
 	expect_error("spok:\n  pools:\n    - name: a\n      min-executors: 3\n      max-executors: 1\n",
 		     "spok.pools[0].min-executors", "greater than max-executors");
 	expect_error("spok:\n  pools: {name: a}\n", "cfg.yaml", "spok.pools");
+	struct spok_pools ps;
+	struct spok_err err = {0};
+	assert_int_equal(load("spok:\n  pools:\n    - name: a\n      master: local[*]\n", &ps, &err), 0);
+	spok_pools_free(&ps);
+	assert_int_equal(load("spok:\n  pools:\n    - name: a\n      master: local[12]\n", &ps, &err), 0);
+	spok_pools_free(&ps);
 }
 
 int main(void)

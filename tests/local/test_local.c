@@ -606,7 +606,7 @@ static void test_warm(void **state)
 	assert_null(spok_local_warm_unsupported(&t, &env));
 	spok_strmap_set(&t.spark_conf, "spark.driver.memory", "1g"); /* resources: fine */
 	assert_null(spok_local_warm_unsupported(&t, &env));
-	spok_strmap_set(&t.spark_conf, "spark.sql.ansi.enabled", "true");
+	spok_strmap_set(&t.spark_conf, "spark.sql.ansi.enabled", "true"); /* not the server's */
 	why = spok_local_warm_unsupported(&t, &env);
 	assert_non_null(strstr(why, "spark.sql.ansi.enabled"));
 	free(why);
@@ -636,9 +636,9 @@ static void test_warm(void **state)
 	spok_task_free(&t);
 
 	char sid[37], sid2[37];
-	spok_local_warm_session_id("sp-abcdefghij", sid);
+	spok_local_warm_session_id("sp-abcdefghij", 0, sid);
 	assert_string_equal(sid, "73706f6b-6162-6364-6566-6768696a0000");
-	spok_local_warm_session_id("sp-abcdefghik", sid2);
+	spok_local_warm_session_id("sp-abcdefghik", 0, sid2);
 	assert_string_not_equal(sid, sid2);
 
 	assert_null(spok_local_warm_log_reason(NULL));

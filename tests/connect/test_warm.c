@@ -1,0 +1,108 @@
+/* test_warm.c - what decides how a warm run (spok run --warm) behaves, without a server:
+ * the fallback only on the exception the client failed with, a session per attempt, and no
+ * job setting silently replaced by the shared server's. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/xalloc.h"
+#include "local/local.h"
+
+#define NOT_IMPL "pyspark.errors.exceptions.base.PySparkNotImplementedError: [NOT_IMPLEMENTED] sparkContext() is not implemented.\n"
+
+/* A job that caught Connect's "not supported" error and then failed for its own reason fails
+ * with that reason: re-running it cold would repeat its side effects. */
+static void test_fallback_only_on_final_error(void **state)
+{
+	(void)state;
+	const char *caught = "Traceback (most recent call last):\n  File \"j.py\", line 3, in <module>\n"
+			     NOT_IMPL "\nwrote 10 rows to the sink\n"
+			     "Traceback (most recent call last):\n  File \"j.py\", line 9, in <module>\n"
+			     "    raise ValueError('boom')\nValueError: boom\n";
+	assert_null(spok_local_warm_log_reason(caught));
+	assert_null(spok_local_warm_log_reason("spok: " NOT_IMPL)); /* printed, not failed on */
+
+	const char *failed = "Traceback (most recent call last):\n  File \"j.py\", line 3, in <module>\n"
+			     "    sc = spark.sparkContext\n" NOT_IMPL;
+	char *why = spok_local_warm_log_reason(failed);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "[NOT_IMPLEMENTED] sparkContext()"));
+	free(why);
+	/* chained: the final exception is Connect's */
+	const char *chained = "Traceback (most recent call last):\nValueError: x\n\nDuring handling of "
+			      "the above exception, another exception occurred:\n\n"
+			      "Traceback (most recent call last):\n  File \"j.py\", line 5\n" NOT_IMPL;
+	why = spok_local_warm_log_reason(chained);
+	assert_non_null(why);
+	free(why);
+}
+
+/* A retry is a new Connect session: the failed attempt's temp views and conf stay behind. */
+static void test_session_per_attempt(void **state)
+{
+	(void)state;
+	char a0[37], a1[37], other[37];
+
+	spok_local_warm_session_id("sp-abcdefghij", 0, a0);
+	spok_local_warm_session_id("sp-abcdefghij", 1, a1);
+	spok_local_warm_session_id("sp-abcdefghik", 1, other);
+	assert_string_equal(a0, "73706f6b-6162-6364-6566-6768696a0000");
+	assert_string_equal(a1, "73706f6b-6162-6364-6566-6768696a0001");
+	assert_string_not_equal(a1, other);
+}
+
+/* Settings the shared server would silently replace make the job run cold, up front. */
+static void test_job_settings_not_dropped(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/spok-test-warm-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_true(write(fd, "print(1)\n", 9) == 9);
+	close(fd);
+	struct spok_spark_env env = {0};
+	struct spok_task t;
+	const char *const cold[] = { "spark.hadoop.fs.s3a.access.key", "spark.jars.packages",
+				     "spark.sql.shuffle.partitions", "spark.executorEnv.X", NULL };
+
+	for (size_t i = 0; cold[i]; i++) {
+		spok_task_init(&t);
+		t.type = SPOK_APP_PYTHON;
+		t.main_application_file = xstrdup(path);
+		spok_strmap_set(&t.spark_conf, "spark.executor.memory", "1g");
+		spok_strmap_set(&t.spark_conf, cold[i], "v");
+		char *why = spok_local_warm_unsupported(&t, &env);
+		assert_non_null(why);
+		assert_non_null(strstr(why, cold[i]));
+		free(why);
+		spok_task_free(&t);
+	}
+	spok_task_init(&t);
+	t.type = SPOK_APP_PYTHON;
+	t.main_application_file = xstrdup(path);
+	spok_strmap_set(&t.spark_conf, "spark.dynamicAllocation.maxExecutors", "3");
+	assert_null(spok_local_warm_unsupported(&t, &env)); /* sizing only: fine */
+	spok_strmap_set(&t.hadoop_conf, "fs.s3a.endpoint", "http://x");
+	char *why = spok_local_warm_unsupported(&t, &env);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "hadoopConf fs.s3a.endpoint"));
+	free(why);
+	spok_task_free(&t);
+	unlink(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fallback_only_on_final_error),
+		cmocka_unit_test(test_session_per_attempt),
+		cmocka_unit_test(test_job_settings_not_dropped),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
