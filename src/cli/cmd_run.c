@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/session.h"
 #include "cli/watch.h"
+#include "common/sys.h"
 #include "common/termesc.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
@@ -130,15 +131,7 @@ static int detach(const char *data_dir, const struct spok_task *t, const struct 
 		printf("%s\n", x->id);
 		return 0;
 	}
-	setsid();
-	int devnull = open("/dev/null", O_RDWR);
-	if (devnull >= 0) {
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-		if (devnull > 2)
-			close(devnull);
-	}
+	spok_detach_stdio();
 	struct spok_store *st = NULL;
 	lo->quiet = true;
 	lo->msg = NULL;

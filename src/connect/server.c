@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "common/pid.h"
+#include "common/sys.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "connect/connect.h"
@@ -101,24 +102,6 @@ static bool server_alive(const struct spok_session *x)
 static bool supervisor_alive(const struct spok_session *x)
 {
 	return spok_proc_alive((struct spok_proc_id){x->supervisor_pid, x->supervisor_start});
-}
-
-/* A free loopback port. Another process may take it before Spark binds it: the server then
- * fails to start and the next use starts another. */
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int port = 0;
-
-	if (fd < 0)
-		return 0;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
 }
 
 /* Whether something accepts connections on 127.0.0.1:port (loopback: no wait). */
@@ -446,8 +429,10 @@ static int sup_prepare(struct sup *s, const char *data_dir, const char *name, in
 	struct spok_proc_id self = spok_proc_self();
 	s->x.supervisor_pid = self.pid;
 	s->x.supervisor_start = self.start;
-	s->x.port = free_port();
-	s->x.ui_port = free_port();
+	/* Another process may take a port before Spark binds it: the server then fails to
+	 * start and the next use starts another. */
+	s->x.port = spok_free_loopback_port();
+	s->x.ui_port = spok_free_loopback_port();
 	if (s->x.port == s->x.ui_port)
 		s->x.ui_port = 0; /* Spark picks the next free one after its default */
 	char *dir = xasprintf("%s/sessions/%s", data_dir, name);
@@ -524,15 +509,7 @@ static void exec_child(const char *exe, const char *data_dir, const char *name, 
 {
 	struct spok_strv argv = {0};
 
-	setsid();
-	int devnull = open("/dev/null", O_RDWR);
-	if (devnull >= 0) {
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-		if (devnull > 2)
-			close(devnull);
-	}
+	spok_detach_stdio();
 	spok_strv_push(&argv, exe);
 	spok_strv_push(&argv, "session");
 	spok_strv_push(&argv, "_supervise");

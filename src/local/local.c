@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "common/buf.h"
+#include "common/sys.h"
 #include "common/termesc.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
@@ -504,24 +505,6 @@ void spok_local_env(const struct spok_task *t, const struct spok_spark_env *env,
 	env_set(envv, "SPOK_EXECUTION_ID", x->id);
 }
 
-/* A free loopback port for the Spark UI. Spark moves to the next port if another process
- * takes it meanwhile; the runner reads the port Spark reports. */
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int port = 0;
-
-	if (fd < 0)
-		return 0;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 /* ---- submission ---- */
 
 static int make_dirs(const char *data_dir, const char *id, char **run_dir, char **events,
@@ -948,7 +931,9 @@ static void on_attempt_done(void *arg, int result, const struct spok_err *err)
 static int attempt_begin(struct spok_local_run *r)
 {
 	struct spok_execution *x = r->x;
-	int ui_port = free_port();
+	/* Spark moves to the next port if another process takes this one meanwhile; the runner
+	 * reads the port Spark reports. */
+	int ui_port = spok_free_loopback_port();
 	int result;
 
 	x->started_ms = spok_now_ms();
