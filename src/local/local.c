@@ -701,6 +701,7 @@ struct spok_local_run {
 	uv_process_t glue;              /* a failed warm attempt's interrupt of its session */
 	uv_timer_t glue_timer;
 	int glue_open;                  /* glue handles not closed yet */
+	bool glue_running;              /* the glue process has not exited yet */
 	int glue_fd;                    /* the attempt's log, appended to by the glue */
 	bool ending;
 	int result;
@@ -850,6 +851,12 @@ static void on_glue_exit(uv_process_t *p, int64_t status, int term_signal)
 
 	(void)status;
 	(void)term_signal;
+	r->glue_running = false;
+	if (r->stop_why) {
+		char line[128];
+		int n = snprintf(line, sizeof(line), "spok: interrupt step ended: %s\n", r->stop_why);
+		spok_write_all(r->glue_fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	}
 	uv_timer_stop(&r->glue_timer);
 	uv_close((uv_handle_t *)&r->glue, on_glue_closed);
 	uv_close((uv_handle_t *)&r->glue_timer, on_glue_closed);
@@ -904,6 +911,7 @@ static int glue_start(struct spok_local_run *r)
 		uv_close((uv_handle_t *)&r->glue_timer, on_glue_closed);
 		return 0;
 	}
+	r->glue_running = true;
 	say(r->o, "spok: interrupting this run's operations on the Spark Connect server\n");
 	uv_timer_start(&r->glue_timer, on_glue_timeout, SPOK_LOCAL_GLUE_MS, 0);
 	return 0;
@@ -1061,6 +1069,8 @@ void spok_local_run_abort(struct spok_local_run *r, const char *why)
 		spok_local_attempt_stop(r->a, why);
 	else if (r->a)
 		spok_local_attempt_kill(r->a);
+	else if (r->glue_running) /* the interrupt step is not waited for once asked to stop */
+		uv_process_kill(&r->glue, SIGKILL);
 }
 
 /* ---- the blocking supervisor (spok run): its own loop and the stop signals ---- */

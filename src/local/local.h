@@ -63,7 +63,8 @@
 #define SPOK_LOCAL_COMMIT_RETRY_MS 15000    /* a supervisor retries its final store write */
 #define SPOK_LOCAL_OUTCOME_RESERVE ((size_t)64 << 10) /* bytes reserved for outcome.json */
 #define SPOK_HISTORY_PORT 18080
-#define SPOK_LOCAL_GLUE_MS 60000         /* a warm run's interrupt of its session, at most */
+#define SPOK_LOCAL_GLUE_MS 15000         /* a warm run's interrupt of its session, at most
+                                          * (an abort ends it at once) */
 
 /* A warm run (`spok run --warm`): the job's Python driver code runs as a Spark Connect client
  * of a warm server (src/connect) instead of under spark-submit. SPARK_REMOTE is remote plus
