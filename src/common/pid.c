@@ -1,6 +1,7 @@
 /* pid.c - see pid.h. */
 #include "common/pid.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -10,9 +11,10 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-/* What /proc/<pid>/stat says: state (field 3) and starttime (field 22). false when it
+/* What /proc/<pid>/stat says: state (field 3), starttime (field 22) and, when pgrp is not
+ * NULL, the process group (field 5). false when it
  * cannot be read (no such process, no /proc, hidden by hidepid) or does not parse. */
-static bool proc_stat(int64_t pid, char *state, uint64_t *start)
+static bool proc_stat(int64_t pid, char *state, uint64_t *start, int64_t *pgrp)
 {
 	char path[64], buf[1024];
 	char *p, *end;
@@ -35,6 +37,19 @@ static bool proc_stat(int64_t pid, char *state, uint64_t *start)
 	if (p == NULL || p[1] != ' ' || p[2] == '\0')
 		return false;
 	*state = p[2];
+	if (pgrp != NULL) {
+		/* fields 4 (ppid) and 5 (pgrp) follow the state */
+		char *f5 = strchr(p + 3, ' ');
+
+		f5 = f5 ? strchr(f5 + 1, ' ') : NULL;
+		if (f5 == NULL)
+			return false;
+		errno = 0;
+		long long g = strtoll(f5 + 1, &end, 10);
+		if (end == f5 + 1 || errno != 0)
+			return false;
+		*pgrp = (int64_t)g;
+	}
 	p += 1; /* at the space before field 3 */
 	for (int field = 3; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
@@ -53,7 +68,7 @@ uint64_t spok_pid_start_time(int64_t pid)
 	char state;
 	uint64_t start;
 
-	return proc_stat(pid, &state, &start) ? start : 0;
+	return proc_stat(pid, &state, &start, NULL) ? start : 0;
 }
 
 struct spok_proc_id spok_proc_self(void)
@@ -71,7 +86,7 @@ bool spok_proc_alive(struct spok_proc_id p)
 
 	if (!spok_pid_ok(p.pid))
 		return false;
-	if (proc_stat(p.pid, &state, &start))
+	if (proc_stat(p.pid, &state, &start, NULL))
 		return state != 'Z' && state != 'X' && (p.start == 0 || start == p.start);
 	/* No /proc answer: the pid is all there is to go on. */
 	return kill((pid_t)p.pid, 0) == 0 || errno == EPERM;
@@ -81,4 +96,29 @@ bool spok_other_process_alive(int64_t pid)
 {
 	return spok_pid_ok(pid) && (pid_t)pid != getpid() &&
 	       spok_proc_alive((struct spok_proc_id){.pid = pid});
+}
+
+bool spok_pgrp_running(int64_t pgid)
+{
+	DIR *d;
+	struct dirent *de;
+	bool running = false;
+
+	if (!spok_pid_ok(pgid))
+		return false;
+	d = opendir("/proc");
+	if (d == NULL) /* cannot tell members apart: any member counts, zombies too */
+		return kill((pid_t)-pgid, 0) == 0 || errno == EPERM;
+	while (!running && (de = readdir(d)) != NULL) {
+		char *end, state;
+		uint64_t start;
+		int64_t g;
+		long long pid = strtoll(de->d_name, &end, 10);
+
+		if (end == de->d_name || *end != '\0' || !proc_stat(pid, &state, &start, &g))
+			continue;
+		running = g == pgid && state != 'Z' && state != 'X';
+	}
+	closedir(d);
+	return running;
 }

@@ -50,4 +50,9 @@ bool spok_proc_alive(struct spok_proc_id p);
  * ours. For callers that recorded no start time. */
 bool spok_other_process_alive(int64_t pid);
 
+/* Whether process group pgid still has a member that is not a zombie. A zombie whose parent
+ * died waits for PID 1 to reap it (on some machines only every second or so) and keeps
+ * kill(-pgid, 0) succeeding, though nothing of it runs. Without /proc every member counts. */
+bool spok_pgrp_running(int64_t pgid);
+
 #endif

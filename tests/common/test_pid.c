@@ -90,6 +90,33 @@ static void test_zombie_is_gone(void **state)
 	assert_int_equal(spok_pid_start_time(child), 0);
 }
 
+/* A process group whose only member is a zombie runs nothing, though kill(-pgid, 0) still
+ * succeeds; with a live member it runs. */
+static void test_pgrp_of_zombies(void **state)
+{
+	(void)state;
+	pid_t lead = fork();
+	assert_true(lead >= 0);
+	if (lead == 0) {
+		setpgid(0, 0);
+		pause();
+		_exit(0);
+	}
+	setpgid(lead, lead); /* whichever of the two runs first */
+	for (int i = 0; i < 100000 && getpgid(lead) != lead; i++)
+		usleep(1000);
+	assert_true(spok_pgrp_running(lead));
+	assert_int_equal(kill(lead, SIGKILL), 0);
+	for (int i = 0; i < 100000 && spok_proc_alive((struct spok_proc_id){lead, 0}); i++)
+		usleep(1000);
+	assert_int_equal(kill(-lead, 0), 0); /* the zombie is still a member ... */
+	assert_false(spok_pgrp_running(lead)); /* ... that runs nothing */
+	int status;
+	assert_int_equal(waitpid(lead, &status, 0), lead);
+	assert_false(spok_pgrp_running(lead));
+	assert_false(spok_pgrp_running(0));
+}
+
 /* The same pid with another start time is another process: the recorded one is gone. */
 static void test_start_time_names_the_process(void **state)
 {
@@ -130,6 +157,7 @@ int main(void)
 		cmocka_unit_test(test_gone),
 		cmocka_unit_test(test_other_user_alive),
 		cmocka_unit_test(test_zombie_is_gone),
+		cmocka_unit_test(test_pgrp_of_zombies),
 		cmocka_unit_test(test_start_time_names_the_process),
 		cmocka_unit_test(test_self),
 	};

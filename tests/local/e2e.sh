@@ -171,7 +171,7 @@ else
 	rc=$?
 	[ "$rc" = 130 ] || fail "aborted run exited $rc, want 130"
 	[ "$(jget "$ID" phase)" = ABORTED ] || fail "abort phase $(jget "$ID" phase)"
-	left=$(pgrep -g "$PGID" || true)
+	left=$(ps -eo pid=,pgid=,stat= | awk -v g="$PGID" '$2 == g && $3 !~ /^Z/ { print $1 }')
 	[ -z "$left" ] || fail "processes left in group $PGID: $left"
 fi
 
@@ -201,7 +201,7 @@ case "$ID" in sp-*) ;; *) fail "run -d printed '$ID'" ;; esac
 expect_rc 0 timeout 300 "$SPOK" logs "$ID" -f
 [ "$(jget "$ID" phase)" = TIMED_OUT ] || fail "timeout phase $(jget "$ID" phase)"
 PGID=$(jget "$ID" pgid)
-left=$(pgrep -g "$PGID" || true)
+left=$(ps -eo pid=,pgid=,stat= | awk -v g="$PGID" '$2 == g && $3 !~ /^Z/ { print $1 }')
 [ -z "$left" ] || fail "processes left in group $PGID after timeout: $left"
 
 "$SPOK" list

@@ -76,7 +76,8 @@ start_run() {
 # ended_cleanly WHAT: no process left in Spark's group, no properties file left.
 ended_cleanly() {
 	local left props
-	left=$(pgrep -g "$PGID" || true)
+	# zombies run nothing (PID 1 reaps orphans in its own time): only live members count
+	left=$(ps -eo pid=,pgid=,stat= | awk -v g="$PGID" '$2 == g && $3 !~ /^Z/ { print $1 }')
 	[ -z "$left" ] || fail "$1: processes left in group $PGID: $left"
 	props=$(ls "$RUNDIR"/spark-conf-*.properties 2>/dev/null || true)
 	[ -z "$props" ] || fail "$1: properties file left: $props"
