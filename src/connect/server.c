@@ -76,21 +76,16 @@ int spok_connect_jar(char **out, struct spok_err *err)
 
 /* ---- processes ---- */
 
-static bool group_alive(int64_t pgid)
-{
-	return spok_pid_ok(pgid) && (kill((pid_t)-pgid, 0) == 0 || errno == EPERM);
-}
-
 /* TERM the group, KILL after grace_ms; waits (bounded) until it is empty. */
 static void stop_group(int64_t pgid, uint64_t grace_ms)
 {
 	if (!spok_pid_ok(pgid))
 		return;
 	kill((pid_t)-pgid, SIGTERM);
-	for (uint64_t w = 0; w < grace_ms && group_alive(pgid); w += STEP_MS)
+	for (uint64_t w = 0; w < grace_ms && spok_pgrp_running(pgid); w += STEP_MS)
 		sleep_ms(STEP_MS);
 	kill((pid_t)-pgid, SIGKILL);
-	for (unsigned w = 0; w < 5000 && group_alive(pgid); w += STEP_MS)
+	for (unsigned w = 0; w < 5000 && spok_pgrp_running(pgid); w += STEP_MS)
 		sleep_ms(STEP_MS);
 }
 

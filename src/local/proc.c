@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <uv.h>
 
+#include "common/pid.h"
 #include "common/timefmt.h"
 #include "common/buf.h"
 #include "common/xalloc.h"
@@ -31,19 +32,14 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
-static bool group_alive(int64_t pgid)
-{
-	return spok_pid_ok(pgid) && (kill((pid_t)-pgid, 0) == 0 || errno == EPERM);
-}
-
 void spok_local_stop_group(int64_t pgid, uint64_t grace_ms)
 {
 	if (!spok_pid_ok(pgid))
 		return;
 	kill((pid_t)-pgid, SIGTERM);
-	for (uint64_t waited = 0; waited < grace_ms && group_alive(pgid); waited += WAIT_STEP_MS)
+	for (uint64_t waited = 0; waited < grace_ms && spok_pgrp_running(pgid); waited += WAIT_STEP_MS)
 		sleep_ms(WAIT_STEP_MS);
-	if (group_alive(pgid))
+	if (spok_pgrp_running(pgid))
 		kill((pid_t)-pgid, SIGKILL);
 }
 

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "common/utf8.h"
+#include "common/pid.h"
 #include "common/xalloc.h"
 #include "local/internal.h"
 
@@ -304,11 +305,6 @@ int spok_local_commit(struct spok_store *st, struct spok_execution *x, struct sp
 
 /* ---- ending what a dead supervisor left behind ---- */
 
-static bool group_alive(int64_t pgid)
-{
-	return spok_pid_ok(pgid) && (kill((pid_t)-pgid, 0) == 0 || errno == EPERM);
-}
-
 /* Process group of /proc/<pid>, or 0. */
 static int64_t proc_pgrp(const char *pid)
 {
@@ -414,7 +410,7 @@ static size_t end_groups(const struct spok_execution *x, uint64_t grace_ms)
 	for (size_t i = 0; i < n; i++)
 		spok_local_stop_group(g[i], grace_ms);
 	for (size_t i = 0; i < n; i++)
-		for (unsigned w = 0; w < GONE_WAIT_MS && group_alive(g[i]); w += 50) {
+		for (unsigned w = 0; w < GONE_WAIT_MS && spok_pgrp_running(g[i]); w += 50) {
 			kill((pid_t)-g[i], SIGKILL);
 			sleep_ms(50);
 		}

@@ -67,4 +67,5 @@ wait_for() {
 	done
 	return 1
 }
-alive() { kill -0 "$1" 2>/dev/null; }
+# A zombie runs nothing (PID 1 reaps an orphan in its own time): only a live process counts.
+alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" | cut -c1)" != Z ]; }
