@@ -67,5 +67,6 @@ wait_for() {
 	done
 	return 1
 }
-# A zombie runs nothing (PID 1 reaps an orphan in its own time): only a live process counts.
-alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" | cut -c1)" != Z ]; }
+# A zombie runs nothing (tests/proc.sh): only a live process counts.
+. "$(dirname "${BASH_SOURCE[0]}")/../proc.sh"
+alive() { proc_running "$1"; }

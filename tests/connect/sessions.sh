@@ -74,7 +74,7 @@ wait_for 60 sh -c "[ \"\$('$SPOK' session list | awk '\$1==\"s2\" {print \$3}')\
 	fail "s2 not FAILED after its server was killed"
 R=$(sget s2 reason)
 [[ "$R" == *"killed by signal 9"* ]] || fail "s2's reason: $R"
-wait_for 30 sh -c "! kill -0 $SUP 2>/dev/null" || fail "s2's supervisor $SUP outlived its server"
+wait_for 30 proc_gone "$SUP" || fail "s2's supervisor $SUP outlived its server"
 expect_rc 0 "$SPOK" session url s2
 [ "$(sget s2 phase)" = RUNNING ] || fail "s2 not restarted by url"
 [ "$(sget s2 starts)" = 2 ] || fail "s2 starts $(sget s2 starts), want 2"
@@ -84,7 +84,7 @@ say "the supervisor killed with -9: the next reader settles the row and ends the
 PID=$(sget s2 pid)
 SUP=$(sget s2 supervisor_pid)
 kill -9 "$SUP"
-wait_for 10 sh -c "! kill -0 $SUP 2>/dev/null"
+wait_for 10 proc_gone "$SUP"
 expect_rc 0 "$SPOK" session list
 grep -q "^s2 .*FAILED.*supervisor (pid $SUP) died; spok ended its Spark Connect server" "$T/out" ||
 	{ fail "s2 not settled by list"; cat "$T/out" >&2; }

@@ -6,6 +6,7 @@
 #   `pyflyte package` with typed inputs, the history server listing a finished run, and a
 #   detached run hitting its task timeout.
 set -uo pipefail
+. "$(dirname "$0")/../proc.sh" # pgrp_members: live members only (zombies run nothing)
 SPOK=$1
 SRC=${SPOK_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 VENV=${SPOK_VENV:-$SRC/.cache/venv}
@@ -171,7 +172,7 @@ else
 	rc=$?
 	[ "$rc" = 130 ] || fail "aborted run exited $rc, want 130"
 	[ "$(jget "$ID" phase)" = ABORTED ] || fail "abort phase $(jget "$ID" phase)"
-	left=$(ps -eo pid=,pgid=,stat= | awk -v g="$PGID" '$2 == g && $3 !~ /^Z/ { print $1 }')
+	left=$(pgrp_members "$PGID")
 	[ -z "$left" ] || fail "processes left in group $PGID: $left"
 fi
 
@@ -201,7 +202,7 @@ case "$ID" in sp-*) ;; *) fail "run -d printed '$ID'" ;; esac
 expect_rc 0 timeout 300 "$SPOK" logs "$ID" -f
 [ "$(jget "$ID" phase)" = TIMED_OUT ] || fail "timeout phase $(jget "$ID" phase)"
 PGID=$(jget "$ID" pgid)
-left=$(ps -eo pid=,pgid=,stat= | awk -v g="$PGID" '$2 == g && $3 !~ /^Z/ { print $1 }')
+left=$(pgrp_members "$PGID")
 [ -z "$left" ] || fail "processes left in group $PGID after timeout: $left"
 
 "$SPOK" list

@@ -9,6 +9,7 @@
 #   a job whose failure reason holds terminal escapes: `spok status`/`spok run` show them
 #   escaped, JSON keeps them as \u001b, `spok logs` escapes on a terminal unless --raw.
 set -uo pipefail
+. "$(dirname "$0")/../proc.sh" # pgrp_members: live members only (zombies run nothing)
 SPOK=$1
 T=$(mktemp -d /tmp/spok-signals-XXXXXX)
 export SPOK_DATA_DIR=$T/data
@@ -76,8 +77,7 @@ start_run() {
 # ended_cleanly WHAT: no process left in Spark's group, no properties file left.
 ended_cleanly() {
 	local left props
-	# zombies run nothing (PID 1 reaps orphans in its own time): only live members count
-	left=$(ps -eo pid=,pgid=,stat= | awk -v g="$PGID" '$2 == g && $3 !~ /^Z/ { print $1 }')
+	left=$(pgrp_members "$PGID")
 	[ -z "$left" ] || fail "$1: processes left in group $PGID: $left"
 	props=$(ls "$RUNDIR"/spark-conf-*.properties 2>/dev/null || true)
 	[ -z "$props" ] || fail "$1: properties file left: $props"

@@ -94,7 +94,7 @@ wait_phase() { # ID PHASE... : PHASE (the last seen); waits up to 240 s
 pgid_of() { # ID: the process group the host recorded (the CLI's view on this host)
 	"$SPOK" status "$1" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin).get("pgid", 0))'
 }
-group_gone() { ! kill -0 -- "-$1" 2>/dev/null; }
+. "$(dirname "$0")/../proc.sh" # pgrp_gone: a zombie-only group counts as gone, as spok says
 
 mkdir -p "$T/jobs"
 cat >"$T/jobs/sleep.py" <<'EOF'
@@ -149,7 +149,7 @@ api POST "/api/v1/executions/$LONG/abort" "{}"
 wait_phase "$LONG" ABORTED SUCCEEDED FAILED PERMANENT_FAILURE RETRYABLE_FAILURE TIMED_OUT ||
 	fail "$LONG: not finished after the abort (phase $PHASE)"
 [ "$PHASE" = ABORTED ] || fail "$LONG: phase $PHASE after the abort, want ABORTED"
-[ "${PGID:-0}" -gt 1 ] && ! group_gone "$PGID" && fail "$LONG: process group $PGID still runs"
+[ "${PGID:-0}" -gt 1 ] && ! pgrp_gone "$PGID" && fail "$LONG: process group $PGID still runs"
 
 say "local-runs on: SIGTERM to the daemon ends a run in flight as ABORTED"
 submit long2 300
@@ -167,7 +167,7 @@ json=$("$SPOK" status "$LONG2" -o json)
 phase=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["phase"])' "$json")
 [ "$phase" = ABORTED ] || fail "$LONG2: phase $phase after the daemon's SIGTERM, want ABORTED: $json"
 grep -q "daemon received SIGTERM" <<<"$json" || fail "$LONG2: the reason does not name the daemon's SIGTERM: $json"
-[ "${PGID:-0}" -gt 1 ] && ! group_gone "$PGID" && fail "$LONG2: process group $PGID still runs"
+[ "${PGID:-0}" -gt 1 ] && ! pgrp_gone "$PGID" && fail "$LONG2: process group $PGID still runs"
 grep -q "Sanitizer" "$T/daemon.log" && fail "sanitizer report: $(grep -m1 Sanitizer "$T/daemon.log")"
 
 exit $FAILED
