@@ -2,8 +2,9 @@
  * renders/s and heap allocations per render. Not a test: no timing is asserted anywhere.
  * Allocations are counted two ways: spok's own code through -Wl,--wrap=malloc/calloc/realloc
  * (the static libraries are linked into this binary), jansson through json_set_alloc_funcs.
- * Usage: bench_render [N] */
+ * Usage: bench_render [N]   or   bench_render --dump (prints the one render, to compare builds) */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 #include "common/xalloc.h"
 #include "sparkapp/sparkapp.h"
 
-static unsigned long long n_allocs;
+static unsigned long long n_allocs, n_json_allocs;
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t c, size_t n);
@@ -43,6 +44,7 @@ void *__wrap_realloc(void *p, size_t n)
 static void *json_counting_malloc(size_t n)
 {
 	n_allocs++;
+	n_json_allocs++;
 	return __real_malloc(n);
 }
 
@@ -98,12 +100,13 @@ static void make_platform(struct spok_platform *p)
 
 int main(int argc, char **argv)
 {
-	long n = argc > 1 ? strtol(argv[1], NULL, 10) : 20000;
+	bool dump = argc > 1 && strcmp(argv[1], "--dump") == 0;
+	long n = argc > 1 && !dump ? strtol(argv[1], NULL, 10) : 20000;
 	struct spok_platform p;
 	struct spok_task t;
 	struct spok_exec x = {0};
 	struct timespec a, b;
-	unsigned long long before;
+	unsigned long long before, before_json;
 	double secs;
 
 	if (n <= 0)
@@ -119,7 +122,18 @@ int main(int argc, char **argv)
 	x.output_prefix = "s3://my-s3-bucket/metadata/propeller/flytesnacks-development-abc123/n0/data/0";
 	x.raw_output_prefix = "s3://my-s3-bucket/data/ab/abc123-n0-0";
 	x.prev_checkpoint = "";
+	if (dump) {
+		json_t *app = NULL;
+		int rc = spok_sparkapp_build(&t, &p, &x, &app, NULL);
+		if (rc == 0)
+			json_dumpf(app, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		json_decref(app);
+		spok_task_free(&t);
+		spok_platform_free(&p);
+		return rc == 0 ? 0 : 1;
+	}
 	before = n_allocs;
+	before_json = n_json_allocs;
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (long i = 0; i < n; i++) {
 		json_t *app = NULL;
@@ -133,6 +147,9 @@ int main(int argc, char **argv)
 	secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
 	printf("renders: %ld\nrenders/s: %.0f\nallocations/render: %.1f\n", n, (double)n / secs,
 	       (double)(n_allocs - before) / (double)n);
+	printf("  of which jansson: %.1f, spok's own: %.1f\n",
+	       (double)(n_json_allocs - before_json) / (double)n,
+	       (double)(n_allocs - before - (n_json_allocs - before_json)) / (double)n);
 	spok_task_free(&t);
 	spok_platform_free(&p);
 	return 0;

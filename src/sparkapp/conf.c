@@ -141,14 +141,14 @@ static void derive_limit(struct spok_strmap *m, const char *limit, const char *r
 static void add_user_conf(const struct spok_task *t, const struct spok_platform *p,
 			  struct spok_strmap *dst)
 {
-	struct spok_strmap user = {0};
+	struct spok__kvs user = {0}; /* sorted view: no copies of the strings */
 	const struct spok_feature **defer = xcalloc(t->spark_conf.len + 1, sizeof(*defer));
 	size_t ndefer = 0;
 
-	spok_strmap_copy(&user, &t->spark_conf);
-	spok_strmap_sort(&user);
+	spok__kvs_add_map(&user, &t->spark_conf);
+	spok__kvs_sort(&user);
 	for (size_t i = 0; i < user.len; i++) {
-		const char *k = user.items[i].key, *v = user.items[i].value;
+		const char *k = user.v[i].key, *v = user.v[i].value;
 		const struct spok_feature *f = NULL;
 		size_t off, len;
 		if (feature_flag(k, &off, &len) && flag_true(v))
@@ -161,7 +161,7 @@ static void add_user_conf(const struct spok_task *t, const struct spok_platform 
 	for (size_t i = 0; i < ndefer; i++)
 		spok_strmap_merge(dst, &defer[i]->spark_config);
 	free(defer);
-	spok_strmap_free(&user);
+	spok__kvs_free(&user);
 }
 
 void spok_sparkapp_conf(const struct spok_task *t, const struct spok_platform *p,

@@ -20,6 +20,29 @@ json_t *spok__jstr(const char *s);
 void spok__jset(json_t *obj, const char *key, json_t *val);
 /* A JSON object holding m's entries sorted bytewise by key (Go map encoding order). */
 json_t *spok__jmap_sorted(const struct spok_strmap *m);
+
+/* Several maps layered into one sorted JSON object without copying a string: add entries
+ * in precedence order (a later key wins, as spok_strmap_set would), then take the object.
+ * Entries are borrowed until spok__kvs_json; a zeroed struct is empty; up to
+ * SPOK__KVS_INLINE entries need no heap. */
+#define SPOK__KVS_INLINE 32
+struct spok__kvref {
+	const char *key;
+	const char *value;
+	size_t seq;
+};
+struct spok__kvs {
+	struct spok__kvref *v; /* inline_ or the heap */
+	size_t len, cap;
+	struct spok__kvref inline_[SPOK__KVS_INLINE];
+};
+void spok__kvs_add(struct spok__kvs *s, const char *key, const char *value);
+void spok__kvs_add_map(struct spok__kvs *s, const struct spok_strmap *m);
+/* Sorts s bytewise by key and keeps the winner of each key (read s->v[0 .. s->len)). */
+void spok__kvs_sort(struct spok__kvs *s);
+void spok__kvs_free(struct spok__kvs *s);
+/* The object (new reference), keys sorted bytewise, one per key; frees s. */
+json_t *spok__kvs_json(struct spok__kvs *s);
 /* {"name": name, "value": value}, "value" left out when empty (Go omitempty). */
 json_t *spok__env_var(const char *name, const char *value);
 
@@ -35,6 +58,8 @@ struct spok__ctx {
 	const struct spok_exec *x;
 	const char *gen;   /* generated name */
 	const char *app_name; /* metadata.name (the DNS-1123 form of gen) */
+	const char *node_label; /* label values of the node id and task name (NULL: none) */
+	const char *task_label;
 	bool ship;         /* local files are shipped: rewrite paths, mount the ConfigMap */
 };
 

@@ -31,14 +31,73 @@ void spok__jset(json_t *obj, const char *key, json_t *val)
 
 json_t *spok__jmap_sorted(const struct spok_strmap *m)
 {
-	struct spok_strmap s = {0};
+	struct spok__kvs s = {0};
+
+	spok__kvs_add_map(&s, m);
+	return spok__kvs_json(&s);
+}
+
+void spok__kvs_add(struct spok__kvs *s, const char *key, const char *value)
+{
+	if (s->v == NULL) {
+		s->v = s->inline_;
+		s->cap = SPOK__KVS_INLINE;
+	}
+	if (s->len == s->cap) {
+		struct spok__kvref *v = xcalloc(s->cap * 2, sizeof(*v));
+
+		memcpy(v, s->v, s->len * sizeof(*v));
+		if (s->v != s->inline_)
+			free(s->v);
+		s->v = v;
+		s->cap *= 2;
+	}
+	s->v[s->len] = (struct spok__kvref){key, value, s->len};
+	s->len++;
+}
+
+void spok__kvs_add_map(struct spok__kvs *s, const struct spok_strmap *m)
+{
+	for (size_t i = 0; i < m->len; i++)
+		spok__kvs_add(s, m->items[i].key, m->items[i].value);
+}
+
+/* By key, then by the order added: the last of equal keys is the one that wins. */
+static int cmp_kvref(const void *a, const void *b)
+{
+	const struct spok__kvref *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	return c != 0 ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+void spok__kvs_sort(struct spok__kvs *s)
+{
+	size_t n = 0;
+
+	if (s->len > 1)
+		qsort(s->v, s->len, sizeof(*s->v), cmp_kvref);
+	for (size_t i = 0; i < s->len; i++)
+		if (i + 1 == s->len || strcmp(s->v[i].key, s->v[i + 1].key) != 0)
+			s->v[n++] = s->v[i];
+	s->len = n;
+}
+
+void spok__kvs_free(struct spok__kvs *s)
+{
+	if (s->v != s->inline_)
+		free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+json_t *spok__kvs_json(struct spok__kvs *s)
+{
 	json_t *o = json_object();
 
-	spok_strmap_copy(&s, m);
-	spok_strmap_sort(&s);
-	for (size_t i = 0; i < s.len; i++)
-		spok__jset(o, s.items[i].key, spok__jstr(s.items[i].value));
-	spok_strmap_free(&s);
+	spok__kvs_sort(s);
+	for (size_t i = 0; i < s->len; i++)
+		spok__jset(o, s->v[i].key, spok__jstr(s->v[i].value));
+	spok__kvs_free(s);
 	return o;
 }
 

@@ -222,18 +222,21 @@ static void merge_pod_overlay(json_t *base, const json_t *overlay)
 
 /* ---- BuildRawPod ---- */
 
-static json_t *raw_container(const struct spok__ctx *c, const char *image)
+/* with_args false leaves args out: the SparkApplication takes them from the executor's
+ * container only (spec.arguments), so the driver's would be built for nothing. */
+static json_t *raw_container(const struct spok__ctx *c, const char *image, bool with_args)
 {
 	const struct spok_task *t = c->t;
-	json_t *ct = json_object(), *args = json_array(), *env = json_array();
+	json_t *ct = json_object(), *args = with_args ? json_array() : NULL, *env = json_array();
 
-	for (size_t i = 0; i < t->args.len; i++)
+	for (size_t i = 0; with_args && i < t->args.len; i++)
 		json_array_append_new(args, spok__jstr(t->args.items[i]));
 	for (size_t i = 0; i < t->env.len; i++)
 		json_array_append_new(env, spok__env_var(t->env.items[i].key, t->env.items[i].value));
 	spok__jset(ct, "name", spok__jstr(c->gen));
 	spok__jset(ct, "image", spok__jstr(image));
-	spok__jset(ct, "args", args);
+	if (args != NULL)
+		spok__jset(ct, "args", args);
 	spok__jset(ct, "env", env);
 	if (t->resource_requests.len > 0 || t->resource_limits.len > 0) {
 		json_t *res = json_object();
@@ -244,7 +247,7 @@ static json_t *raw_container(const struct spok__ctx *c, const char *image)
 	return ct;
 }
 
-static int raw_pod(const struct spok__ctx *c, json_t **pod, const char **primary,
+static int raw_pod(const struct spok__ctx *c, bool with_args, json_t **pod, const char **primary,
 		   struct spok_err *err)
 {
 	const struct spok_task *t = c->t;
@@ -258,7 +261,7 @@ static int raw_pod(const struct spok__ctx *c, json_t **pod, const char **primary
 					    "or spok.default-image in the config");
 		*pod = json_object();
 		spok__jset(*pod, "containers", json_array());
-		json_array_append_new(json_object_get(*pod, "containers"), raw_container(c, image));
+		json_array_append_new(json_object_get(*pod, "containers"), raw_container(c, image, with_args));
 		*primary = c->gen;
 		return SPOK_OK;
 	}
@@ -293,7 +296,7 @@ static void decorate_env(const struct spok__ctx *c, json_t *container)
 {
 	const struct spok_task *t = c->t;
 	json_t *env = json_object_get(container, "env");
-	struct spok_strmap defaults = {0};
+	struct spok__kvs defaults = {0};
 	char attempt[16];
 
 	if (!json_is_array(env)) {
@@ -311,11 +314,11 @@ static void decorate_env(const struct spok__ctx *c, json_t *container)
 		   t->flyte_task_domain ? t->flyte_task_domain : t->domain);
 	append_env(env, "FLYTE_INTERNAL_TASK_NAME", t->name);
 	append_env(env, "FLYTE_INTERNAL_TASK_VERSION", t->version);
-	spok_strmap_copy(&defaults, &c->p->k8s.default_env_vars);
-	spok_strmap_sort(&defaults);
+	spok__kvs_add_map(&defaults, &c->p->k8s.default_env_vars);
+	spok__kvs_sort(&defaults);
 	for (size_t i = 0; i < defaults.len; i++)
-		append_env(env, defaults.items[i].key, defaults.items[i].value);
-	spok_strmap_free(&defaults);
+		append_env(env, defaults.v[i].key, defaults.v[i].value);
+	spok__kvs_free(&defaults);
 }
 
 static void render_args(const struct spok__ctx *c, json_t *container)
@@ -324,7 +327,11 @@ static void render_args(const struct spok__ctx *c, json_t *container)
 	size_t i;
 
 	json_array_foreach(args, i, a) {
-		char *r = spok_render_arg(json_string_value(a), c->x, c->gen);
+		char *r;
+
+		if (json_string_value(a) != NULL && strstr(json_string_value(a), "{{") == NULL)
+			continue; /* nothing to render */
+		r = spok_render_arg(json_string_value(a), c->x, c->gen);
 		json_array_set_new(args, i, spok__jstr(r));
 		free(r);
 	}
@@ -369,7 +376,9 @@ static json_t *pod_tolerations(const struct spok__ctx *c, const json_t *pod, boo
 	json_t *out = json_array(), *ct;
 	size_t i;
 
-	json_array_foreach(json_object_get(pod, "containers"), i, ct) {
+	/* The names only select resource-tolerations: none configured, none to collect. */
+	json_array_foreach(json_object_size(k->resource_tolerations) > 0
+				   ? json_object_get(pod, "containers") : NULL, i, ct) {
 		const json_t *res = json_object_get(ct, "resources");
 		spok_strmap_set(&names, "cpu", "");
 		spok_strmap_set(&names, "memory", "");
@@ -695,10 +704,12 @@ int spok__role_build(const struct spok__ctx *c, bool is_driver, struct spok__rol
 	size_t i;
 
 	memset(out, 0, sizeof(*out));
-	if ((result = raw_pod(c, &pod, &primary_name, err)) != SPOK_OK)
+	/* Only the executor's args reach the SparkApplication (spec.arguments). */
+	if ((result = raw_pod(c, !is_driver, &pod, &primary_name, err)) != SPOK_OK)
 		return result;
 	json_array_foreach(json_object_get(pod, "containers"), i, ct) {
-		render_args(c, ct);
+		if (!is_driver)
+			render_args(c, ct);
 		decorate_env(c, ct);
 	}
 	primary = find_container(json_object_get(pod, "containers"), primary_name);

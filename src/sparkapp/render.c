@@ -7,12 +7,21 @@
 #include "common/xalloc.h"
 #include "sparkapp/sparkapp.h"
 
+/* Whether s holds a placeholder for key (what a replace would change). */
+static bool has_placeholder(const char *s, const char *key)
+{
+	for (const char *p = strstr(s, "{{"); p != NULL; p = strstr(p + 1, "{{"))
+		if (spok_flytetpl_match(p, key, false) != 0)
+			return true;
+	return false;
+}
+
 /* Replaces every placeholder KEY in *s by val (literally); val NULL leaves *s alone. */
 static void replace_all(char **s, const char *key, const char *val)
 {
 	char *next;
 
-	if (val == NULL || strstr(*s, "{{") == NULL)
+	if (val == NULL || !has_placeholder(*s, key))
 		return;
 	next = spok_flytetpl_replace(*s, key, false, val, 0);
 	free(*s);
@@ -69,21 +78,23 @@ char *spok_render_arg(const char *arg, const struct spok_exec *x, const char *ge
 
 	if (strstr(s, "{{") == NULL)
 		return s;
-	if (x && x->input_prefix)
+	/* The derived values are worked out only for a placeholder that asks for them, at the
+	 * step that replaces it (an earlier value may bring a placeholder in). */
+	if (x && x->input_prefix && has_placeholder(s, "Input"))
 		input = join_path(x->input_prefix, "inputs.pb");
-	if (x && x->raw_output_prefix)
-		ckpt = join_path(x->raw_output_prefix, "_flytecheckpoints");
-	if (x && x->prev_checkpoint)
-		prev = x->prev_checkpoint[0] ? x->prev_checkpoint : "\"\"";
-	if (generated_name)
-		key = per_retry_key(generated_name);
 	/* Flyte's substitution order; Namespace last. */
 	replace_all(&s, "Input", input);
 	replace_all(&s, "OutputPrefix", x ? x->output_prefix : NULL);
 	replace_all(&s, "InputPrefix", x ? x->input_prefix : NULL);
 	replace_all(&s, "RawOutputDataPrefix", x ? x->raw_output_prefix : NULL);
+	if (x && x->prev_checkpoint)
+		prev = x->prev_checkpoint[0] ? x->prev_checkpoint : "\"\"";
 	replace_all(&s, "PrevCheckpointPrefix", prev);
+	if (x && x->raw_output_prefix && has_placeholder(s, "CheckpointOutputPrefix"))
+		ckpt = join_path(x->raw_output_prefix, "_flytecheckpoints");
 	replace_all(&s, "CheckpointOutputPrefix", ckpt);
+	if (generated_name && has_placeholder(s, "PerRetryUniqueKey"))
+		key = per_retry_key(generated_name);
 	replace_all(&s, "PerRetryUniqueKey", key);
 	replace_all(&s, "Namespace", x ? x->namespace_ : NULL);
 	free(input);

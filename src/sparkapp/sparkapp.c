@@ -48,30 +48,25 @@ static bool parse_int32(const char *s, int32_t *out)
  * execution labels, then the ones flytepropeller sets on the workflow and node (they win).
  * The task's own labels (TaskMetadata.metadata) are not among them: propeller adds those to
  * the SparkApplication's metadata only (addObjectMetadata). */
-static void exec_labels(const struct spok__ctx *c, struct spok_strmap *m)
+static void exec_labels(const struct spok__ctx *c, struct spok__kvs *m)
 {
 	const struct spok_task *t = c->t;
-	char *node = spok_label_value(c->x->node_id ? c->x->node_id : "n0");
 
 	if (c->x->labels)
-		spok_strmap_merge(m, c->x->labels);
-	spok_strmap_set(m, "execution-id", c->x->execution_name);
-	spok_strmap_set(m, "project", t->project ? t->project : "");
-	spok_strmap_set(m, "domain", t->domain ? t->domain : "");
-	spok_strmap_set(m, "node-id", node);
-	free(node);
-	if (t->name != NULL) {
-		char *tn = spok_label_value(t->name);
-		spok_strmap_set(m, "task-name", tn);
-		free(tn);
-	}
-	spok_strmap_set(m, "interruptible", c->x->interruptible ? "true" : "false");
+		spok__kvs_add_map(m, c->x->labels);
+	spok__kvs_add(m, "execution-id", c->x->execution_name);
+	spok__kvs_add(m, "project", t->project ? t->project : "");
+	spok__kvs_add(m, "domain", t->domain ? t->domain : "");
+	spok__kvs_add(m, "node-id", c->node_label);
+	if (c->task_label != NULL)
+		spok__kvs_add(m, "task-name", c->task_label);
+	spok__kvs_add(m, "interruptible", c->x->interruptible ? "true" : "false");
 }
 
-static void exec_annotations(const struct spok__ctx *c, struct spok_strmap *m)
+static void exec_annotations(const struct spok__ctx *c, struct spok__kvs *m)
 {
 	if (c->x->annotations)
-		spok_strmap_merge(m, c->x->annotations);
+		spok__kvs_add_map(m, c->x->annotations);
 }
 
 static const char *service_account(const struct spok__ctx *c)
@@ -85,10 +80,13 @@ static const char *service_account(const struct spok__ctx *c)
 	return "spark";
 }
 
-static void set_copy(json_t *dst, const char *key, const json_t *v)
+/* dst[key] = v, shared rather than copied: v belongs to a role pod (struct spok__role), whose
+ * tree is built afresh for this render, is not changed after the role is built and is freed
+ * once the SparkApplication is assembled, so the SparkApplication ends up its only owner. */
+static void set_moved(json_t *dst, const char *key, const json_t *v)
 {
 	if (v != NULL && !json_is_null(v))
-		spok__jset(dst, key, json_deep_copy(v));
+		spok__jset(dst, key, json_incref((json_t *)v));
 }
 
 static void set_int_conf(json_t *o, const char *key, const struct spok_strmap *conf,
@@ -118,23 +116,21 @@ static void role_meta(const struct spok__ctx *c, const struct spok_pod *role, js
 {
 	const struct spok_platform *p = c->p;
 	const struct spok_task *t = c->t;
-	struct spok_strmap labels = {0}, ann = {0};
+	struct spok__kvs labels = {0}, ann = {0};
 
-	spok_strmap_merge(&labels, &p->k8s.default_labels);
-	spok_strmap_merge(&ann, &p->k8s.default_annotations);
+	spok__kvs_add_map(&labels, &p->k8s.default_labels);
+	spok__kvs_add_map(&ann, &p->k8s.default_annotations);
 	if (t->k8s_pod.present) {
-		spok_strmap_merge(&labels, &t->k8s_pod.labels);
-		spok_strmap_merge(&ann, &t->k8s_pod.annotations);
+		spok__kvs_add_map(&labels, &t->k8s_pod.labels);
+		spok__kvs_add_map(&ann, &t->k8s_pod.annotations);
 	}
 	exec_labels(c, &labels);
 	exec_annotations(c, &ann);
-	spok_strmap_merge(&labels, &role->labels);
-	spok_strmap_merge(&ann, &role->annotations);
-	spok__jset(o, "labels", spok__jmap_sorted(&labels));
+	spok__kvs_add_map(&labels, &role->labels);
+	spok__kvs_add_map(&ann, &role->annotations);
+	spok__jset(o, "labels", spok__kvs_json(&labels));
 	if (ann.len > 0)
-		spok__jset(o, "annotations", spok__jmap_sorted(&ann));
-	spok_strmap_free(&labels);
-	spok_strmap_free(&ann);
+		spok__jset(o, "annotations", spok__kvs_json(&ann));
 }
 
 static json_t *role_env(const struct spok__ctx *c, const json_t *primary)
@@ -144,8 +140,8 @@ static json_t *role_env(const struct spok__ctx *c, const json_t *primary)
 	char max_attempts[16];
 	size_t i;
 
-	json_array_foreach(json_object_get(primary, "env"), i, e)
-		json_array_append_new(env, json_deep_copy(e));
+	json_array_foreach(json_object_get(primary, "env"), i, e) /* moved: see set_moved */
+		json_array_append(env, (json_t *)e);
 	snprintf(max_attempts, sizeof(max_attempts), "%u", c->t->retries + 1u);
 	json_array_append_new(env, spok__env_var("FLYTE_MAX_ATTEMPTS", max_attempts));
 	return env;
@@ -177,16 +173,16 @@ static json_t *role_json(const struct spok__ctx *c, const struct spok__role *r, 
 	spok__jset(o, "image", spok__jstr(image));
 	spok__jset(o, "env", role_env(c, r->primary));
 	role_meta(c, role, o);
-	set_copy(o, "affinity", json_object_get(pod, "affinity"));
+	set_moved(o, "affinity", json_object_get(pod, "affinity"));
 	if (json_array_size(tol) > 0)
-		set_copy(o, "tolerations", tol);
-	set_copy(o, "podSecurityContext", json_object_get(pod, "securityContext"));
-	set_copy(o, "securityContext", json_object_get(r->primary, "securityContext"));
+		set_moved(o, "tolerations", tol);
+	set_moved(o, "podSecurityContext", json_object_get(pod, "securityContext"));
+	set_moved(o, "securityContext", json_object_get(r->primary, "securityContext"));
 	spok__jset(o, "schedulerName", spok__jstr(sched));
 	spok__jset(o, "hostNetwork", json_boolean(json_is_true(json_object_get(pod, "hostNetwork"))));
 	if (json_object_size(ns) > 0)
 		spok__jset(o, "nodeSelector", sorted_object(ns));
-	set_copy(o, "dnsConfig", json_object_get(pod, "dnsConfig"));
+	set_moved(o, "dnsConfig", json_object_get(pod, "dnsConfig"));
 	spok__jset(o, "serviceAccount", spok__jstr(service_account(c)));
 	if (!is_driver)
 		set_int_conf(o, "instances", conf, "spark.executor.instances");
@@ -197,23 +193,21 @@ static json_t *role_json(const struct spok__ctx *c, const struct spok__role *r, 
 
 static json_t *metadata_json(const struct spok__ctx *c)
 {
-	struct spok_strmap labels = {0}, ann = {0};
+	struct spok__kvs labels = {0}, ann = {0};
 	json_t *md = json_object();
 
 	/* addObjectMetadata: defaults, the task's metadata, then the task execution's. */
-	spok_strmap_merge(&labels, &c->p->k8s.default_labels);
-	spok_strmap_merge(&labels, &c->t->labels);
+	spok__kvs_add_map(&labels, &c->p->k8s.default_labels);
+	spok__kvs_add_map(&labels, &c->t->labels);
 	exec_labels(c, &labels);
-	spok_strmap_merge(&ann, &c->p->k8s.default_annotations);
-	spok_strmap_merge(&ann, &c->t->annotations);
+	spok__kvs_add_map(&ann, &c->p->k8s.default_annotations);
+	spok__kvs_add_map(&ann, &c->t->annotations);
 	exec_annotations(c, &ann);
 	spok__jset(md, "name", spok__jstr(c->app_name));
 	spok__jset(md, "namespace", spok__jstr(c->x->namespace_));
-	spok__jset(md, "labels", spok__jmap_sorted(&labels));
+	spok__jset(md, "labels", spok__kvs_json(&labels));
 	if (ann.len > 0)
-		spok__jset(md, "annotations", spok__jmap_sorted(&ann));
-	spok_strmap_free(&labels);
-	spok_strmap_free(&ann);
+		spok__jset(md, "annotations", spok__kvs_json(&ann));
 	return md;
 }
 
@@ -273,7 +267,7 @@ static json_t *spec_json(const struct spok__ctx *c, const struct spok__role *drv
 	else
 		spok__jset(spec, "mainApplicationFile", json_null());
 	if (json_array_size(args) > 0)
-		set_copy(spec, "arguments", args);
+		set_moved(spec, "arguments", args);
 	spok__jset(spec, "sparkConf", spok__jmap_sorted(conf));
 	if (t->hadoop_conf.len > 0)
 		spok__jset(spec, "hadoopConf", spok__jmap_sorted(&t->hadoop_conf));
@@ -325,7 +319,7 @@ int spok_sparkapp_build(const struct spok_task *t, const struct spok_platform *p
 {
 	struct spok__role drv = {0}, exe = {0};
 	struct spok_strmap conf = {0};
-	struct spok__ctx c = {t, p, x, NULL, NULL, false};
+	struct spok__ctx c = {t, p, x, NULL, NULL, NULL, NULL, false};
 	struct spok_ship ship = {0};
 	struct spok_exec xf;
 	char attempt[16];
@@ -353,6 +347,9 @@ int spok_sparkapp_build(const struct spok_task *t, const struct spok_platform *p
 				    p->spok.name_max_len > 0 ? p->spok.name_max_len
 							     : SPOK_DEFAULT_NAME_MAX_LEN);
 	c.app_name = spok_dns1123_subdomain(c.gen);
+	/* The label values every role's labels repeat, worked out once. */
+	c.node_label = spok_label_value(x->node_id ? x->node_id : "n0");
+	c.task_label = t->name != NULL ? spok_label_value(t->name) : NULL;
 	if ((result = spok__role_build(&c, true, &drv, err)) != SPOK_OK)
 		goto fail;
 	if ((result = spok__role_build(&c, false, &exe, err)) != SPOK_OK)
@@ -371,5 +368,7 @@ fail:
 	spok__role_free(&exe);
 	free((char *)c.gen);
 	free((char *)c.app_name);
+	free((char *)c.node_label);
+	free((char *)c.task_label);
 	return result;
 }
