@@ -65,12 +65,15 @@ struct eng_exec {
 	char *driver_pod;
 	bool pod_inflight; /* a read of it is pending (not a request of the attempt's own) */
 	bool pod_warned;   /* a failed read was logged for this attempt */
+	bool own_inflight; /* the ConfigMaps' owner patches are pending (SPOK_RC_OWN) */
+	/* The followed object's uid once seen (direct: the driver pod's): the owner of the
+	 * attempt's ConfigMaps (direct: and of its Service). */
+	char *owner_uid;
 	/* Direct submission (x.submission): the attempt's conf ConfigMap, driver pod and
-	 * Service, built once per attempt from app; the pod's uid once seen (the owner of the
-	 * others); the newest copy of the pod; its executors as {pod: state}. */
+	 * Service, built once per attempt from app; the newest copy of the pod; its executors
+	 * as {pod: state}. */
 	bool direct;
 	struct spok_direct d;
-	char *pod_uid;
 	json_t *pod;
 	json_t *executors;
 	enum spok_rc_object req; /* the object the attempt's pending request is about */
@@ -114,7 +117,7 @@ struct spok_engine {
 	size_t nheld, capheld;
 	uint64_t next_rescan_ms; /* loop time */
 	int pending;    /* inflight calls + the timer handle */
-	int loose;      /* fire-and-forget deletes in flight */
+	int loose;      /* not an attempt's own: loose deletes, owner patches */
 	bool closed;
 };
 
@@ -207,7 +210,7 @@ static void exec_free(struct eng_exec *ex)
 	free(ex->driver_pod);
 	spok_ship_free(&ex->ship);
 	spok_direct_free(&ex->d);
-	free(ex->pod_uid);
+	free(ex->owner_uid);
 	json_decref(ex->pod);
 	json_decref(ex->executors);
 	free(ex);
@@ -499,6 +502,7 @@ static void rc_refresh(struct eng_exec *ex)
 	r->ships = ships(ex);
 	r->direct = ex->direct;
 	r->pod_inflight = ex->pod_inflight;
+	r->own_inflight = ex->own_inflight;
 }
 
 /* ex's place in the timer heap, from its state now. */
@@ -828,13 +832,13 @@ static bool ours(const struct eng_exec *ex, const json_t *obj)
 
 static void replay_pod(struct eng_exec *ex);
 
-/* The pod's uid, the owner of a direct attempt's ConfigMaps and Service. */
-static void note_pod_uid(struct eng_exec *ex, const json_t *pod)
+/* The followed object's uid: the owner of the attempt's ConfigMaps (direct: and Service). */
+static void note_owner_uid(struct eng_exec *ex, const json_t *obj)
 {
-	const char *uid = json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid"));
+	const char *uid = json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid"));
 
 	if (uid != NULL && uid[0] != '\0')
-		set_str(&ex->pod_uid, uid);
+		set_str(&ex->owner_uid, uid);
 }
 
 /* After a 409: the object of that name is adopted only if it carries this execution's
@@ -861,8 +865,7 @@ static void on_got_existing(void *data, const struct kube_resp *resp)
 		return;
 	}
 	ex->e->stats.adopted_409++;
-	if (ex->direct)
-		note_pod_uid(ex, resp->body);
+	note_owner_uid(ex, resp->body);
 	if (answer(ex, SPOK_RC_APP, SPOK_RC_CONFLICT_OURS, NULL) != ACT_GONE)
 		handle_fetched(ex, resp->body);
 }
@@ -939,44 +942,6 @@ static enum act send_get_owner(struct eng_exec *ex, enum spok_rc_object obj)
 	return ACT_NEXT;
 }
 
-/* A merge patch of a ConfigMap's ownerReferences, fire and forget. */
-static void own_loose(struct eng_exec *ex, const char *cm, json_t *refs)
-{
-	struct loose_delete *d = xmalloc(sizeof(*d));
-	struct spok_err err = {0};
-	json_t *patch = json_pack("{s:{s:O}}", "metadata", "ownerReferences", refs);
-
-	d->e = ex->e;
-	if (kube_patch_merge(ex->e->o.client, &CONFIGMAPS, ex->x.namespace_, cm, NULL, patch,
-			     loose_deleted, d, &err) == 0) {
-		ex->e->pending++;
-		ex->e->loose++;
-	} else {
-		log_warn("engine: %s: %s", ex->x.id, err.msg);
-		free(d);
-	}
-	json_decref(patch);
-}
-
-/* The SparkApplication owns its ConfigMap from now on (garbage collection when a kept one
- * is deleted by hand); spok deletes it itself at teardown and does not wait for this. */
-static void own_cm(struct eng_exec *ex, const json_t *app)
-{
-	const json_t *md = json_object_get(app, "metadata");
-	const char *uid = json_string_value(json_object_get(md, "uid"));
-	char *cm;
-	json_t *refs;
-
-	if (uid == NULL)
-		return;
-	cm = spok_ship_configmap_name(ex->x.resource_name);
-	refs = json_pack("[{s:s,s:s,s:s,s:s}]", "apiVersion", SPOK_SPARKAPP_API_VERSION, "kind",
-			 "SparkApplication", "name", ex->x.resource_name, "uid", uid);
-	own_loose(ex, cm, refs);
-	json_decref(refs);
-	free(cm);
-}
-
 static void on_created(void *data, const struct kube_resp *resp)
 {
 	struct eng_exec *ex = data;
@@ -989,10 +954,7 @@ static void on_created(void *data, const struct kube_resp *resp)
 		return;
 	}
 	crash_point("after-create");
-	if (ex->direct)
-		note_pod_uid(ex, resp->body);
-	else if (ex->rc.cm_ok)
-		own_cm(ex, resp->body);
+	note_owner_uid(ex, resp->body);
 	seen = ex->seen;
 	ex->seen = NULL;
 	if (answer(ex, SPOK_RC_APP, SPOK_RC_CREATED, NULL) != ACT_GONE && seen)
@@ -1158,29 +1120,19 @@ static json_t *svc_body(struct eng_exec *ex, struct spok_err *err)
 	return svc;
 }
 
-/* Direct: the Service, created with the driver pod as its owner; the ConfigMaps get the
- * same owner reference now (a merge patch works on an immutable ConfigMap: metadata only).
- * Sent again after a re-adoption: both are idempotent. A task that cannot be loaded again
- * gives the Service made from the live pod (svc_body); with neither it is asked again on the
- * tick, the running pod still followed. */
+/* Direct: the Service, created with the driver pod as its owner (the ConfigMaps get the same
+ * owner reference by SPOK_RC_OWN). Sent again after a re-adoption: 409 ours is fine. A task
+ * that cannot be loaded again gives the Service made from the live pod (svc_body); with
+ * neither it is asked again on the tick, the running pod still followed. */
 static enum act send_svc_create(struct eng_exec *ex)
 {
 	struct spok_err err = {0};
 	json_t *svc, *refs;
-	char *cm;
 	int result;
 
-	if (ex->pod_uid == NULL) /* not seen yet: the tick asks again */
+	if (ex->owner_uid == NULL) /* not seen yet: the tick asks again */
 		return answer(ex, SPOK_RC_SVC, SPOK_RC_UNAVAILABLE, "the driver pod's uid is not known yet");
-	refs = spok_direct_owner_refs(ex->driver_pod, ex->pod_uid);
-	cm = spok_direct_configmap_name(ex->x.resource_name);
-	own_loose(ex, cm, refs);
-	free(cm);
-	if (ships(ex)) {
-		cm = spok_ship_configmap_name(ex->x.resource_name);
-		own_loose(ex, cm, refs);
-		free(cm);
-	}
+	refs = spok_direct_owner_refs(ex->driver_pod, ex->owner_uid);
 	if ((svc = svc_body(ex, &err)) == NULL) { /* neither the task nor a pod seen yet */
 		json_decref(refs);
 		return answer(ex, SPOK_RC_SVC, SPOK_RC_UNAVAILABLE, err.msg);
@@ -1360,10 +1312,11 @@ static enum act new_attempt(struct eng_exec *ex)
 	set_str(&ex->driver_pod, NULL);
 	ex->pod_inflight = false; /* a read still pending for the old attempt is dropped */
 	ex->pod_warned = false;
+	ex->own_inflight = false; /* patches still pending for the old attempt are dropped */
 	json_decref(ex->app);
 	ex->app = NULL;
 	spok_direct_free(&ex->d);
-	set_str(&ex->pod_uid, NULL);
+	set_str(&ex->owner_uid, NULL);
 	json_decref(ex->pod);
 	ex->pod = NULL;
 	json_decref(ex->executors);
@@ -1456,6 +1409,101 @@ static void get_driver(struct eng_exec *ex)
 	free(pod);
 }
 
+/* ---- the ConfigMaps' owner references (SPOK_RC_OWN) ---- */
+
+/* One round of owner patches: like a read of the driver pod it names its execution and
+ * attempt, and its answer is dropped when either is gone. Counted as loose requests, so
+ * `spok run -d` waits for them. */
+struct own_round {
+	struct spok_engine *e;
+	char *id;
+	uint32_t attempt;
+	int left;    /* patches pending */
+	bool failed; /* one of them failed (a ConfigMap that is gone needs no owner) */
+};
+
+static void on_owned(void *data, const struct kube_resp *resp)
+{
+	struct own_round *d = data;
+	struct spok_engine *e = d->e;
+	struct eng_exec *ex;
+
+	e->pending--;
+	e->loose--;
+	if (resp->code != 0 && resp->code != SPOK_ENOTFOUND) {
+		d->failed = true;
+		log_warn("engine: %s: the ConfigMap's owner reference (asked again): %s", d->id,
+			 resp->message);
+	}
+	if (--d->left > 0)
+		return;
+	ex = e->closed ? NULL : find_id(e, d->id);
+	if (ex != NULL && ex->x.attempt == d->attempt && ex->own_inflight) {
+		struct spok_rc_event ev = {.kind = SPOK_RC_EV_OWNED, .ok = !d->failed};
+
+		ex->own_inflight = false;
+		(void)step(ex, &ev);
+	}
+	free(d->id);
+	free(d);
+	maybe_free_engine(e);
+}
+
+/* The owner's reference for the attempt's ConfigMaps: the driver pod, else the
+ * SparkApplication. New reference. */
+static json_t *owner_refs(const struct eng_exec *ex)
+{
+	if (ex->direct)
+		return spok_direct_owner_refs(ex->driver_pod, ex->owner_uid);
+	return json_pack("[{s:s,s:s,s:s,s:s}]", "apiVersion", SPOK_SPARKAPP_API_VERSION, "kind",
+			 "SparkApplication", "name", ex->x.resource_name, "uid", ex->owner_uid);
+}
+
+/* A merge patch of metadata.ownerReferences (it works on an immutable ConfigMap: metadata
+ * only) on the conf ConfigMap (direct) and the files one (when the attempt ships files).
+ * The owner's uid not known yet: nothing is sent, the tick asks again. */
+static void send_own(struct eng_exec *ex)
+{
+	struct own_round *d;
+	struct spok_err err = {0};
+	char *cms[2];
+	size_t n = 0;
+	json_t *patch, *refs;
+
+	if (ex->owner_uid == NULL)
+		return;
+	if (ex->direct)
+		cms[n++] = spok_direct_configmap_name(ex->x.resource_name);
+	if (ships(ex))
+		cms[n++] = spok_ship_configmap_name(ex->x.resource_name);
+	refs = owner_refs(ex);
+	patch = json_pack("{s:{s:O}}", "metadata", "ownerReferences", refs);
+	d = xcalloc(1, sizeof(*d));
+	d->e = ex->e;
+	d->id = xstrdup(ex->x.id);
+	d->attempt = ex->x.attempt;
+	for (size_t i = 0; i < n; i++) {
+		if (kube_patch_merge(ex->e->o.client, &CONFIGMAPS, ex->x.namespace_, cms[i], NULL,
+				     patch, on_owned, d, &err) == 0) {
+			d->left++;
+			ex->e->pending++;
+			ex->e->loose++;
+		} else {
+			log_warn("engine: %s: %s", ex->x.id, err.msg);
+			d->failed = true;
+		}
+		free(cms[i]);
+	}
+	json_decref(patch);
+	json_decref(refs);
+	if (d->left == 0) { /* nothing sent: the tick asks again */
+		free(d->id);
+		free(d);
+		return;
+	}
+	ex->own_inflight = true;
+}
+
 /* A record action: the row takes the reconciler's values and is written. */
 static enum act record(struct eng_exec *ex, const struct spok_rc_action *a)
 {
@@ -1520,6 +1568,9 @@ static enum act perform(struct eng_exec *ex, const struct spok_rc_actions *out)
 			return ACT_GONE;
 		case SPOK_RC_GET_DRIVER:
 			get_driver(ex);
+			break;
+		case SPOK_RC_OWN:
+			send_own(ex);
 			break;
 		}
 		if (r != ACT_NEXT)
@@ -1855,12 +1906,12 @@ static void handle_obj(struct eng_exec *ex, const json_t *app)
 	if (ex->rc.stage == SPOK_RC_STAGE_DELETING || ex->rc.stage == SPOK_RC_STAGE_DONE ||
 	    !ours(ex, app))
 		return;
+	note_owner_uid(ex, app);
 	if (ex->direct) {
 		json_t *keep = json_incref((json_t *)app); /* app may be ex->pod itself */
 
 		json_decref(ex->pod);
 		ex->pod = keep;
-		note_pod_uid(ex, app);
 	}
 	if (ex->rc.stage != SPOK_RC_STAGE_TRACKING && !step_kind(ex, SPOK_RC_EV_SEEN))
 		return;

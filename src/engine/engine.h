@@ -152,8 +152,8 @@ struct spok_engine_stats {
 	uint64_t tick_steps;     /* executions those ticks stepped (only due ones: timer heap) */
 	uint64_t tick_ns;        /* time spent in ticks (rescans and abort checks included) */
 	size_t active;           /* executions tracked now */
-	size_t loose;            /* fire-and-forget requests in flight (old attempts' deletes,
-	                          * the ConfigMap's owner reference) */
+	size_t loose;            /* requests in flight that are not an attempt's own (old
+	                          * attempts' deletes, the ConfigMaps' owner references) */
 	size_t inflight;         /* followed executions with a request of theirs in flight (a
 	                          * direct attempt's Service after its pod) */
 };

@@ -133,8 +133,35 @@ static void done(struct step *st)
 	push(st, SPOK_RC_DONE);
 }
 
+/* The attempt's ConfigMaps need their owner's reference: direct's always (conf, and files
+ * when shipped; after a re-adoption too), the files ConfigMap of a SparkApplication when
+ * this session created it. */
+static bool needs_own(const struct spok_rc_state *n)
+{
+	return n->direct || (n->ships && n->cm_ok);
+}
+
+/* One round of owner patches; should it fail, the next one waits own_backoff_ms, doubling
+ * up to the cap (a patch refused for good is not sent at every tick). */
+static void own(struct step *st)
+{
+	struct spok_rc_state *n = st->n;
+	uint64_t wait = n->own_backoff_ms ? n->own_backoff_ms : st->c->backoff_ms;
+
+	push(st, SPOK_RC_OWN);
+	n->own_inflight = true;
+	n->next_own_ms = st->now + wait;
+	n->own_backoff_ms = wait * 2 < st->c->backoff_max_ms ? wait * 2 : st->c->backoff_max_ms;
+}
+
+static bool owes_own(const struct spok_rc_state *n)
+{
+	return needs_own(n) && !n->own_ok && !n->own_inflight;
+}
+
 /* The object of the current attempt is confirmed to exist. A direct attempt's Service
- * follows (again after a re-adoption: 409 ours is fine). */
+ * follows (again after a re-adoption: 409 ours is fine), and the ConfigMaps' owner
+ * references. */
 static void confirm(struct step *st)
 {
 	struct spok_rc_action *a;
@@ -151,6 +178,8 @@ static void confirm(struct step *st)
 	}
 	if (st->n->direct && !st->n->svc_ok)
 		create_svc(st);
+	if (owes_own(st->n))
+		own(st);
 }
 
 /* Terminal phase: recorded first, then teardown (DELETE) or leave. */
@@ -198,6 +227,10 @@ static void new_attempt(struct step *st)
 	n->conf_gone = false;
 	n->svc_ok = false;
 	n->svc_gone = false;
+	n->own_ok = false;
+	n->own_inflight = false;
+	n->next_own_ms = 0;
+	n->own_backoff_ms = 0;
 	n->backoff_ms = 0;
 	n->next_try_ms = 0;
 	n->pod_inflight = false;
@@ -468,6 +501,8 @@ static void check_tracking(struct step *st)
 				     NULL, true);
 		return;
 	}
+	if (owes_own(n) && n->next_own_ms != 0 && st->now >= n->next_own_ms)
+		own(st); /* the last round failed */
 	if (n->direct && !n->svc_ok && n->next_try_ms != 0 && st->now >= n->next_try_ms) {
 		create_svc(st); /* an earlier try was refused for now */
 		return;
@@ -663,6 +698,13 @@ void spok_rc_step(const struct spok_rc_config *c, const struct spok_rc_state *s,
 	case SPOK_RC_EV_DRIVER_POD:
 		on_driver_pod(&st, ev);
 		return;
+	case SPOK_RC_EV_OWNED: /* a failed round: the tick at next_own_ms sends the next */
+		next->own_inflight = false;
+		if (ev->ok) {
+			next->own_ok = true;
+			next->own_backoff_ms = 0;
+		}
+		return;
 	}
 }
 
@@ -708,6 +750,8 @@ uint64_t spok_rc_due(const struct spok_rc_config *c, const struct spok_rc_state 
 		due = min_u64(due, after(s, c->submitted_timeout_ms));
 	if (s->direct && !s->svc_ok && s->next_try_ms != 0)
 		due = min_u64(due, s->next_try_ms);
+	if (owes_own(s) && s->next_own_ms != 0)
+		due = min_u64(due, s->next_own_ms);
 	if (c->driver_check_ms != 0 && !s->direct && submitted(s) && !s->pod_inflight)
 		due = min_u64(due, s->next_pod_ms);
 	return due;
@@ -734,7 +778,7 @@ const char *spok_rc_act_name(enum spok_rc_act_kind k)
 {
 	static const char *const names[] = {"RECORD", "CREATE", "GET_OWNER", "GET", "DELETE",
 					    "DELETE_OLD", "DELETE_CM", "NEW_ATTEMPT", "DONE",
-					    "GET_DRIVER"};
+					    "GET_DRIVER", "OWN"};
 
 	return (size_t)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
 }

@@ -72,6 +72,15 @@ struct spok_rc_state {
 	bool direct;
 	bool conf_ok, conf_gone;
 	bool svc_ok, svc_gone;
+	/* The attempt's ConfigMaps carry their owner reference (direct: the driver pod's, on
+	 * the conf and files ConfigMaps; else the SparkApplication's, on the files ConfigMap this
+	 * session created), merge-patched once the owner is confirmed and asked again until that
+	 * worked, so none stays unowned while the run lives. Not stored: a re-adopted direct
+	 * attempt patches again (idempotent). */
+	bool own_ok;
+	bool own_inflight;       /* the patches are pending (not a request of the attempt's own) */
+	uint64_t next_own_ms;    /* TRACKING: when to patch again if this round fails; 0: not set */
+	uint64_t own_backoff_ms; /* the next round's wait; 0: config.backoff_ms */
 	uint64_t backoff_ms;  /* the last wait; 0: the next one is config.backoff_ms */
 	uint64_t next_try_ms; /* WAIT / ADOPT / DELETING: when to try again; 0: not set */
 	bool pod_inflight;    /* a read of the driver pod is pending */
@@ -114,7 +123,9 @@ enum spok_rc_event_kind {
 	SPOK_RC_EV_ABORT,      /* abort requested */
 	SPOK_RC_EV_ADOPT,      /* a recorded execution was taken over: first_list (its namespace
 	                        * was listed already) */
-	SPOK_RC_EV_DRIVER_POD  /* a read of this attempt's driver pod answered: pod, message */
+	SPOK_RC_EV_DRIVER_POD, /* a read of this attempt's driver pod answered: pod, message */
+	SPOK_RC_EV_OWNED       /* the owner patches answered: ok (each done, or its ConfigMap
+	                        * gone) */
 };
 
 /* What a read of the driver pod found (the driver maps spok_driver_pod_verdict, phase.h). */
@@ -143,7 +154,7 @@ struct spok_rc_event {
 	/* The API's or the builder's message; for CONFLICT_NOT_OURS of a direct attempt's object
 	 * the driver names it ("Service ns/name"). */
 	const char *message;
-	bool ok;                   /* DELETE: done (or already gone) */
+	bool ok;                   /* DELETE: done (or already gone); OWNED: all patched */
 	bool first_list;           /* NOT_LISTED: the namespace's first list; ADOPT: listed */
 	struct spok_rc_status status;
 	enum spok_rc_pod pod;      /* DRIVER_POD */
@@ -161,8 +172,12 @@ enum spok_rc_act_kind {
 	                      * an attempt whose SparkApplication / driver pod never existed */
 	SPOK_RC_NEW_ATTEMPT, /* reset the row to next->attempt, build its object, write-ahead */
 	SPOK_RC_DONE,        /* the execution leaves the engine */
-	SPOK_RC_GET_DRIVER   /* read this attempt's driver pod (answer: SPOK_RC_EV_DRIVER_POD);
+	SPOK_RC_GET_DRIVER,  /* read this attempt's driver pod (answer: SPOK_RC_EV_DRIVER_POD);
 	                      * it is no request of the attempt's own: others may be in flight */
+	SPOK_RC_OWN          /* merge-patch the owner reference onto the attempt's ConfigMaps
+	                      * (answer: SPOK_RC_EV_OWNED); no request of the attempt's own
+	                      * either. The driver answers nothing when the owner's uid is not
+	                      * known yet: the tick at next_own_ms asks again */
 };
 
 struct spok_rc_action {

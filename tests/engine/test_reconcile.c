@@ -867,15 +867,15 @@ static void test_reconcile_direct_create(void **state)
 		 ANSWER(SPOK_RC_CONF, SPOK_RC_CONFLICT_NOT_OURS, "ConfigMap ns/x1-n0-0-conf"), 5000,
 		 "RECORD:PERMANENT_FAILURE DELETE_CM DONE", SPOK_RC_STAGE_DONE,
 		 "ConfigMap ns/x1-n0-0-conf: name taken by an object spok did not create", 0, 0},
-		{"pod 201: confirmed, then the Service", NULL,
+		{"pod 201: confirmed, then the Service and the ConfigMaps' owner", NULL,
 		 {ROW_IDS, .direct = true, .conf_ok = true, .stage = SPOK_RC_STAGE_CREATING,
 		  .phase = SPOK_PHASE_QUEUED},
-		 ANSWER(SPOK_RC_APP, SPOK_RC_CREATED, NULL), 5000, "RECORD:QUEUED CREATE:SVC",
+		 ANSWER(SPOK_RC_APP, SPOK_RC_CREATED, NULL), 5000, "RECORD:QUEUED CREATE:SVC OWN",
 		 SPOK_RC_STAGE_TRACKING, "driver pod created", 0, 0},
-		{"pod 409 ours (a crash after it): adopted, then the Service", NULL,
+		{"pod 409 ours (a crash after it): adopted, then the Service and the owner", NULL,
 		 {ROW_IDS, .direct = true, .conf_ok = true, .stage = SPOK_RC_STAGE_CREATING,
 		  .phase = SPOK_PHASE_QUEUED},
-		 ANSWER(SPOK_RC_APP, SPOK_RC_CONFLICT_OURS, NULL), 5000, "RECORD:QUEUED CREATE:SVC",
+		 ANSWER(SPOK_RC_APP, SPOK_RC_CONFLICT_OURS, NULL), 5000, "RECORD:QUEUED CREATE:SVC OWN",
 		 SPOK_RC_STAGE_TRACKING, "driver pod created", 0, 0},
 		{"pod 409 not ours: refused, the conf ConfigMap goes", NULL,
 		 {ROW_IDS, .direct = true, .conf_ok = true, .stage = SPOK_RC_STAGE_CREATING,
@@ -915,10 +915,10 @@ static void test_reconcile_direct_create(void **state)
 		{"Service answer after the attempt ended: nothing", NULL,
 		 {ROW_IDS, .direct = true, .stage = SPOK_RC_STAGE_DELETING, .confirmed = true},
 		 ANSWER(SPOK_RC_SVC, SPOK_RC_CREATED, NULL), 5000, "", SPOK_RC_STAGE_DELETING, NULL, 0, 0},
-		{"re-adopted pod seen: the Service again (409 ours is fine)", NULL,
+		{"re-adopted pod seen: the Service and the owner patches again (idempotent)", NULL,
 		 {ROW_IDS, .direct = true, .stage = SPOK_RC_STAGE_ADOPT, .phase = SPOK_PHASE_RUNNING,
 		  .confirmed = true},
-		 {.kind = SPOK_RC_EV_SEEN}, 5000, "CREATE:SVC", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		 {.kind = SPOK_RC_EV_SEEN}, 5000, "CREATE:SVC OWN", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
 		{"re-adopted, pod never confirmed and absent: the conf ConfigMap again", NULL,
 		 {ROW_IDS, .direct = true, .stage = SPOK_RC_STAGE_ADOPT, .phase = SPOK_PHASE_QUEUED},
 		 {.kind = SPOK_RC_EV_NOT_LISTED, .first_list = true}, 5000, "CREATE:CONF",
@@ -1062,7 +1062,9 @@ static bool tick_changed(const struct spok_rc_state *a, const struct spok_rc_sta
 	       a->next_try_ms != b->next_try_ms || a->next_pod_ms != b->next_pod_ms ||
 	       a->pod_inflight != b->pod_inflight || a->abort_requested != b->abort_requested ||
 	       a->backoff_ms != b->backoff_ms || a->confirmed != b->confirmed ||
-	       a->svc_ok != b->svc_ok ||
+	       a->svc_ok != b->svc_ok || a->own_ok != b->own_ok ||
+	       a->own_inflight != b->own_inflight || a->next_own_ms != b->next_own_ms ||
+	       a->own_backoff_ms != b->own_backoff_ms ||
 	       strcmp(a->app_state, b->app_state) != 0 || strcmp(a->waiting, b->waiting) != 0;
 }
 
@@ -1084,7 +1086,7 @@ static void test_reconcile_due(void **state)
 	size_t checked = 0, acted = 0;
 
 	(void)state;
-	for (unsigned bits = 0; bits < 256; bits++)
+	for (unsigned bits = 0; bits < 1024; bits++)
 	for (size_t st = 0; st < sizeof(stages) / sizeof(stages[0]); st++)
 	for (size_t ph = 0; ph < sizeof(phases) / sizeof(phases[0]); ph++)
 	for (size_t as = 0; as < sizeof(app_states) / sizeof(app_states[0]); as++)
@@ -1102,6 +1104,9 @@ static void test_reconcile_due(void **state)
 		s.next_pod_ms = bits & 32 ? 7000 : 0;
 		s.direct = bits & 64;
 		s.svc_ok = bits & 128;
+		s.own_ok = bits & 256;
+		s.own_inflight = bits & 512;
+		s.next_own_ms = bits & 32 ? 8000 : 0;
 		snprintf(s.app_state, sizeof(s.app_state), "%s", app_states[as]);
 		due = spok_rc_due(cfgs[c], &s);
 		for (size_t k = 0; k < sizeof(nows) / sizeof(nows[0]); k++) {
@@ -1134,6 +1139,106 @@ static void test_reconcile_due(void **state)
 	assert_true(checked > 10000 && acted > 100);
 }
 
+/* The ConfigMaps' owner references (SPOK_RC_OWN): sent with the confirmation, asked again
+ * on the tick after a failed round (the wait doubling), never again once done; none for a
+ * SparkApplication whose files ConfigMap this session did not create. */
+static void test_reconcile_own(void **state)
+{
+	static const struct row rows[] = {
+		{"SparkApplication 201 after its files ConfigMap: the owner patch", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_CREATING, .phase = SPOK_PHASE_QUEUED, .ships = true,
+		  .cm_ok = true},
+		 ANSWER(SPOK_RC_APP, SPOK_RC_CREATED, NULL), 5000, "RECORD:QUEUED OWN",
+		 SPOK_RC_STAGE_TRACKING, "SparkApplication created", 0, 0},
+		{"SparkApplication 201, no files: no patch", NULL, CREATING,
+		 ANSWER(SPOK_RC_APP, SPOK_RC_CREATED, NULL), 5000, "RECORD:QUEUED",
+		 SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"a re-adopted SparkApplication (its ConfigMap not made here): no patch", NULL,
+		 {ROW_IDS, .stage = SPOK_RC_STAGE_ADOPT, .phase = SPOK_PHASE_RUNNING, .ships = true,
+		  .confirmed = true},
+		 {.kind = SPOK_RC_EV_SEEN}, 5000, "", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		{"a round in flight: the pod's confirmation sends no second one", NULL,
+		 {ROW_IDS, .direct = true, .svc_ok = true, .own_inflight = true,
+		  .stage = SPOK_RC_STAGE_ADOPT, .phase = SPOK_PHASE_RUNNING, .confirmed = true},
+		 {.kind = SPOK_RC_EV_SEEN}, 5000, "", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+	};
+	const struct spok_rc_state tracking = D_TRACKING(SPOK_PHASE_RUNNING, "RUNNING");
+	struct spok_rc_event owned = {.kind = SPOK_RC_EV_OWNED};
+	struct spok_rc_event tick = {.kind = SPOK_RC_EV_TICK};
+	struct spok_rc_state s = tracking, next;
+	struct spok_rc_actions out;
+
+	(void)state;
+	RUN(rows);
+	/* confirmed at 5000: OWN, the next round (should this one fail) not before 6000 */
+	s.stage = SPOK_RC_STAGE_ADOPT;
+	spok_rc_step(&CFG, &s, &(struct spok_rc_event){.kind = SPOK_RC_EV_SEEN}, 5000, &next, &out);
+	assert_int_equal(out.n, 1); /* no CREATE:SVC: svc_ok */
+	assert_int_equal(out.a[0].kind, SPOK_RC_OWN);
+	s = tracking;
+	s.svc_ok = false;
+	s.stage = SPOK_RC_STAGE_ADOPT;
+	spok_rc_step(&CFG, &s, &(struct spok_rc_event){.kind = SPOK_RC_EV_SEEN}, 5000, &next, &out);
+	assert_true(next.own_inflight && !next.own_ok);
+	assert_int_equal(next.next_own_ms, 6000);
+	assert_int_equal(next.own_backoff_ms, 2 * SEC);
+	/* the round failed (a 5xx, a 403): nothing at once, nor on a tick before 6000 */
+	s = next;
+	s.svc_ok = true;
+	owned.ok = false;
+	spok_rc_step(&CFG, &s, &owned, 5500, &next, &out);
+	assert_int_equal(out.n, 0);
+	assert_false(next.own_inflight || next.own_ok);
+	s = next;
+	assert_int_equal(spok_rc_due(&CFG, &s), 6000);
+	spok_rc_step(&CFG, &s, &tick, 5999, &next, &out);
+	assert_int_equal(out.n, 0);
+	spok_rc_step(&CFG, &s, &tick, 6000, &next, &out);
+	assert_int_equal(out.n, 1);
+	assert_int_equal(out.a[0].kind, SPOK_RC_OWN);
+	assert_int_equal(next.next_own_ms, 8000); /* the wait doubles */
+	assert_int_equal(next.own_backoff_ms, 4 * SEC);
+	/* in flight: no tick sends another; then it worked: never again */
+	s = next;
+	assert_int_equal(spok_rc_due(&CFG, &s), SPOK_RC_NEVER);
+	spok_rc_step(&CFG, &s, &tick, 9000, &next, &out);
+	assert_int_equal(out.n, 0);
+	owned.ok = true;
+	spok_rc_step(&CFG, &s, &owned, 9000, &next, &out);
+	assert_int_equal(out.n, 0);
+	assert_true(next.own_ok && !next.own_inflight);
+	assert_int_equal(next.own_backoff_ms, 0);
+	s = next;
+	assert_int_equal(spok_rc_due(&CFG, &s), SPOK_RC_NEVER);
+	spok_rc_step(&CFG, &s, &tick, 60 * SEC, &next, &out);
+	assert_int_equal(out.n, 0);
+	/* the wait stops doubling at backoff_max_ms */
+	s = tracking;
+	s.own_backoff_ms = 40 * SEC;
+	s.next_own_ms = 6000;
+	spok_rc_step(&CFG, &s, &tick, 6000, &next, &out);
+	assert_int_equal(out.n, 1);
+	assert_int_equal(next.own_backoff_ms, 60 * SEC);
+	/* a failed attempt's next one starts over: its own owner, its own patches */
+	s = tracking;
+	s.own_ok = true;
+	s.own_backoff_ms = 8 * SEC;
+	spok_rc_step(&CFG_DELETE_FAILED, &s,
+		     &(struct spok_rc_event)STATUS(SPOK_PHASE_RETRYABLE_FAILURE, "FAILED", "x"), 7000,
+		     &next, &out);
+	assert_int_equal(next.attempt, 1);
+	assert_false(next.own_ok || next.own_inflight);
+	assert_int_equal(next.next_own_ms, 0);
+	assert_int_equal(next.own_backoff_ms, 0);
+	/* an answer after the attempt ended changes nothing else */
+	s = tracking;
+	s.stage = SPOK_RC_STAGE_DELETING;
+	s.own_inflight = true;
+	spok_rc_step(&CFG, &s, &owned, 7000, &next, &out);
+	assert_int_equal(out.n, 0);
+	assert_int_equal(next.stage, SPOK_RC_STAGE_DELETING);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1155,6 +1260,7 @@ int main(void)
 		cmocka_unit_test(test_reconcile_direct_create),
 		cmocka_unit_test(test_reconcile_direct_teardown),
 		cmocka_unit_test(test_reconcile_direct_only_ours),
+		cmocka_unit_test(test_reconcile_own),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
