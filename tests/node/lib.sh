@@ -63,3 +63,25 @@ for o in json.load(open(sys.argv[1])).get("items", []):
   done
 }
 none_of() { [ -z "$(left_of "$1")" ]; }
+
+# ui_start N [FLAGS]: `$SPOK ui $ID` in the background until it prints its URL (in URL; its
+# pid in UIPID). The driver's UI comes up a little after the pod runs: until then it says so
+# on one line and exits 3; retried.
+ui_start() {
+  local n=$1 deadline=$((SECONDS + 120)) rc
+  shift
+  while [ $SECONDS -lt $deadline ]; do
+    "$SPOK" ui "$ID" --port 0 "$@" >"$TMP/ui$n.out" 2>"$TMP/ui$n.err" &
+    UIPID=$!
+    while kill -0 "$UIPID" 2>/dev/null && ! grep -q '^Spark UI of' "$TMP/ui$n.out"; do sleep 0.2; done
+    if grep -q '^Spark UI of' "$TMP/ui$n.out"; then
+      URL=$(sed -n "s|^Spark UI of $ID: \(http://127\.0\.0\.1:[0-9]*/\)$|\1|p" "$TMP/ui$n.out")
+      PIDS+=("$UIPID")
+      return 0
+    fi
+    wait "$UIPID"; rc=$?
+    echo "# spok ui exit $rc: $(cat "$TMP/ui$n.err")"
+    sleep 3
+  done
+  return 1
+}

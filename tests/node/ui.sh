@@ -34,26 +34,6 @@ wait_for 60 run_id && ok "execution $ID" || { not_ok "no execution id: $(cat "$T
 running() { "$SPOK" status "$ID" -o json --no-refresh >"$TMP/st.json" 2>/dev/null && [ "$(jfield "$TMP/st.json" phase)" = RUNNING ]; }
 wait_for 400 running && ok "RUNNING" || { not_ok "never RUNNING: $(cat "$TMP/st.json") $(tail -n 5 "$TMP/run.err")"; finish; exit 1; }
 
-# ui_start N [FLAGS]: `spok ui` in the background until it prints its URL (the driver's UI comes up a
-# little after the pod runs: until then it says so on one line and exits 3; retried).
-ui_start() {
-  local n=$1 deadline=$((SECONDS + 120)) rc
-  shift
-  while [ $SECONDS -lt $deadline ]; do
-    "$SPOK" ui "$ID" --port 0 "$@" >"$TMP/ui$n.out" 2>"$TMP/ui$n.err" &
-    UIPID=$!
-    while kill -0 "$UIPID" 2>/dev/null && ! grep -q '^Spark UI of' "$TMP/ui$n.out"; do sleep 0.2; done
-    if grep -q '^Spark UI of' "$TMP/ui$n.out"; then
-      URL=$(sed -n "s|^Spark UI of $ID: \(http://127\.0\.0\.1:[0-9]*/\)$|\1|p" "$TMP/ui$n.out")
-      PIDS+=("$UIPID")
-      return 0
-    fi
-    wait "$UIPID"; rc=$?
-    echo "# spok ui exit $rc: $(cat "$TMP/ui$n.err")"
-    sleep 3
-  done
-  return 1
-}
 ui_start 1 && [ -n "$URL" ] && ok "spok ui prints $URL" || { not_ok "spok ui: $(cat "$TMP/ui1.out" "$TMP/ui1.err")"; finish; exit 1; }
 UI1=$UIPID
 
