@@ -399,9 +399,11 @@ static int kube_logs(struct spok_backend_ctx *c, const struct spok_execution *x,
 	if (out)
 		*out = NULL;
 	if (x->resource_name == NULL || x->namespace_ == NULL)
-		return spok_err_set(err, SPOK_ENOTFOUND, "execution %s has no SparkApplication yet "
-				    "(phase %s), so no driver pod; retry shortly", x->id,
-				    spok_phase_name(x->phase));
+		return spok_err_set(err, SPOK_ENOTFOUND, "execution %s has no %s yet (phase %s)%s; "
+				    "retry shortly", x->id,
+				    spok_execution_direct(x) ? "driver pod" : "SparkApplication",
+				    spok_phase_name(x->phase),
+				    spok_execution_direct(x) ? "" : ", so no driver pod");
 	if (c->client == NULL)
 		return spok_err_set(err, SPOK_EUNAVAIL, "execution %s: cluster %s is not configured "
 				    "here", x->id, x->backend ? x->backend : "-");

@@ -301,15 +301,19 @@ static void print_phase(const struct spok_execution *x, const struct live_view *
 /* The line a user reads when the live read did not give a phase. */
 static void print_live_warning(const struct spok_execution *x, const struct live_view *v)
 {
+	bool direct = spok_execution_direct(x); /* its object is the driver pod */
+	const char *kind = direct ? "driver pod" : "SparkApplication";
+
 	if (v->error) {
-		printf("%-11s cannot read the SparkApplication from cluster %s: ", "Warning:", x->backend);
+		printf("%-11s cannot read the %s from cluster %s: ", "Warning:", kind, x->backend);
 		put_safe(v->error);
 		printf("; showing the stored state\n");
 	}
 	else if (v->asked && !v->found)
-		printf("%-11s cluster %s has no SparkApplication %s/%s (not created yet, or deleted); "
-		       "'spok reconcile' records what happened\n", "Warning:", x->backend,
-		       x->namespace_ ? x->namespace_ : "-", x->resource_name ? x->resource_name : "-");
+		printf("%-11s cluster %s has no %s %s/%s%s (not created yet, or deleted); "
+		       "'spok reconcile' records what happened\n", "Warning:", x->backend, kind,
+		       x->namespace_ ? x->namespace_ : "-", x->resource_name ? x->resource_name : "-",
+		       direct && x->resource_name ? "-driver" : "");
 }
 
 static void print_links(const struct spok_execution *x, const struct live_view *v)

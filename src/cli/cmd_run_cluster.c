@@ -18,8 +18,8 @@
 #include "store/store.h"
 
 /* A foreground cluster run stopped by SIGHUP/SIGINT/SIGTERM/SIGQUIT stops following; the
- * SparkApplication keeps running on the cluster (as after SIGKILL): 'spok reconcile' follows
- * it, 'spok abort' stops it. Signals ignored by whoever started spok stay ignored (nohup). */
+ * SparkApplication (direct: the driver pod) keeps running on the cluster (as after SIGKILL):
+ * 'spok reconcile' follows it, 'spok abort' stops it. Signals ignored by whoever started spok stay ignored (nohup). */
 struct follow_stop {
 	uv_signal_t h[4];
 	bool on[4];
@@ -273,9 +273,11 @@ static int follow(struct spok_cli_session *c, struct spok_cli_progress *p, const
 		}
 	}
 	if (stop.sig) {
-		fprintf(stderr, "spok: SIG%s: stopped following execution %s; its SparkApplication keeps running on "
+		fprintf(stderr, "spok: SIG%s: stopped following execution %s; its %s keeps running on "
 			"cluster %s ('spok reconcile' follows it, 'spok abort %s' stops it)\n",
-			sigabbrev_np(stop.sig), id, cluster, id);
+			sigabbrev_np(stop.sig), id,
+			spok_engine_direct(c->e) ? "driver pod (direct submission)" : "SparkApplication",
+			cluster, id);
 		*status = 128 + stop.sig;
 		return 0;
 	}

@@ -995,8 +995,8 @@ static int ui_cluster(struct spok_cli *cli, const struct spok_execution *x, cons
 				    "with the driver ('spok history' shows finished runs)", x->id,
 				    spok_phase_name(x->phase));
 	if (u.ns == NULL || u.app == NULL)
-		return spok_err_set(err, SPOK_ENOTFOUND, "execution %s: no SparkApplication yet (phase %s): the "
-				    "Spark UI comes with the driver; retry shortly", x->id,
+		return spok_err_set(err, SPOK_ENOTFOUND, "execution %s: no %s yet (phase %s): the "
+				    "Spark UI comes with the driver; retry shortly", x->id, u.kind,
 				    spok_phase_name(x->phase));
 	if (!kube_dns_label(u.ns) || !kube_dns_label(u.app))
 		return spok_err_set(err, SPOK_EINVAL, "execution %s: the recorded namespace or "

@@ -35,8 +35,16 @@ struct app_view {
 	int64_t finish_unix;
 };
 
-/* metadata: name, namespace, creation and deletion times, Flyte's labels; checked shapes. */
-int spok_phase_read_metadata(const json_t *obj, struct app_view *v, struct spok_err *err);
+/* What ends an error about the shape of the object read, by kind. */
+#define SPOK_PHASE_HINT_SPARKAPP \
+	"the object is not a sparkoperator.k8s.io/v1beta2 SparkApplication as the API server returns it"
+#define SPOK_PHASE_HINT_POD \
+	"the object is not a v1 Pod as the API server returns it (direct submission's driver pod)"
+
+/* metadata: name, namespace, creation and deletion times, Flyte's labels; checked shapes
+ * (an error ends with hint). */
+int spok_phase_read_metadata(const json_t *obj, const char *hint, struct app_view *v,
+			     struct spok_err *err);
 /* The rules of spok_status_from_sparkapp over a view; out starts zeroed. */
 void spok_status_of_view(const struct app_view *v, const struct spok_task *t,
 			 const struct spok_platform *p, const struct spok_status *prev,

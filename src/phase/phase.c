@@ -9,7 +9,7 @@
 #include "common/xalloc.h"
 
 #define FMT_JSON 2
-#define HINT "the object is not a sparkoperator.k8s.io/v1beta2 SparkApplication as the API server returns it"
+#define HINT SPOK_PHASE_HINT_SPARKAPP
 
 static const char *type_name(const json_t *v)
 {
@@ -32,9 +32,10 @@ static const char *type_name(const json_t *v)
 	}
 }
 
-/* Absent or null -> *out = NULL. A value of another type is an error naming path.key. */
-static int get_obj(const json_t *parent, const char *path, const char *key, json_t **out,
-		   struct spok_err *err)
+/* Absent or null -> *out = NULL. A value of another type is an error naming path.key, ended
+ * by hint h (which kind of object was expected). */
+static int get_obj(const char *h, const json_t *parent, const char *path, const char *key,
+		   json_t **out, struct spok_err *err)
 {
 	json_t *v = parent ? json_object_get(parent, key) : NULL;
 
@@ -42,14 +43,14 @@ static int get_obj(const json_t *parent, const char *path, const char *key, json
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_object(v))
-		return spok_err_set(err, SPOK_EINVAL, "%s%s: expected an object, got %s; " HINT,
-				    path, key, type_name(v));
+		return spok_err_set(err, SPOK_EINVAL, "%s%s: expected an object, got %s; %s",
+				    path, key, type_name(v), h);
 	*out = v;
 	return 0;
 }
 
-static int get_str(const json_t *parent, const char *path, const char *key, const char **out,
-		   struct spok_err *err)
+static int get_str(const char *h, const json_t *parent, const char *path, const char *key,
+		   const char **out, struct spok_err *err)
 {
 	json_t *v = parent ? json_object_get(parent, key) : NULL;
 
@@ -57,24 +58,24 @@ static int get_str(const json_t *parent, const char *path, const char *key, cons
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_string(v))
-		return spok_err_set(err, SPOK_EINVAL, "%s%s: expected a string, got %s; " HINT,
-				    path, key, type_name(v));
+		return spok_err_set(err, SPOK_EINVAL, "%s%s: expected a string, got %s; %s",
+				    path, key, type_name(v), h);
 	*out = json_string_value(v);
 	return 0;
 }
 
-static int get_time(const json_t *parent, const char *path, const char *key, const char **s,
-		    int64_t *out, struct spok_err *err)
+static int get_time(const char *h, const json_t *parent, const char *path, const char *key,
+		    const char **s, int64_t *out, struct spok_err *err)
 {
-	int result = get_str(parent, path, key, s, err);
+	int result = get_str(h, parent, path, key, s, err);
 
 	*out = 0;
 	if (result != 0 || *s == NULL || (*s)[0] == '\0')
 		return result;
 	if (!spok_parse_rfc3339(*s, out))
 		return spok_err_set(err, SPOK_EINVAL,
-				    "%s%s: not an RFC 3339 time (like 2024-01-02T03:04:05Z); " HINT,
-				    path, key);
+				    "%s%s: not an RFC 3339 time (like 2024-01-02T03:04:05Z); %s",
+				    path, key, h);
 	return 0;
 }
 
@@ -88,29 +89,30 @@ static void safe_name(const char *s, char *buf, size_t len)
 	buf[i] = '\0';
 }
 
-int spok_phase_read_metadata(const json_t *app, struct app_view *v, struct spok_err *err)
+int spok_phase_read_metadata(const json_t *app, const char *h, struct app_view *v,
+			     struct spok_err *err)
 {
 	json_t *md = NULL, *labels = NULL;
 	int result;
 
-	if ((result = get_obj(app, "", "metadata", &md, err)) != 0)
+	if ((result = get_obj(h, app, "", "metadata", &md, err)) != 0)
 		return result;
 	if (md == NULL)
-		return spok_err_set(err, SPOK_EINVAL, "metadata: missing; " HINT);
-	if ((result = get_str(md, "metadata.", "name", &v->name, err)) != 0 ||
-	    (result = get_str(md, "metadata.", "namespace", &v->ns, err)) != 0 ||
-	    (result = get_time(md, "metadata.", "creationTimestamp", &v->created,
+		return spok_err_set(err, SPOK_EINVAL, "metadata: missing; %s", h);
+	if ((result = get_str(h, md, "metadata.", "name", &v->name, err)) != 0 ||
+	    (result = get_str(h, md, "metadata.", "namespace", &v->ns, err)) != 0 ||
+	    (result = get_time(h, md, "metadata.", "creationTimestamp", &v->created,
 			       &v->start_unix, err)) != 0 ||
-	    (result = get_str(md, "metadata.", "deletionTimestamp", &v->deleted, err)) != 0 ||
-	    (result = get_obj(md, "metadata.", "labels", &labels, err)) != 0 ||
-	    (result = get_str(labels, "metadata.labels.", "node-id", &v->node_id, err)) != 0 ||
-	    (result = get_str(labels, "metadata.labels.", "execution-id", &v->execution_id,
+	    (result = get_str(h, md, "metadata.", "deletionTimestamp", &v->deleted, err)) != 0 ||
+	    (result = get_obj(h, md, "metadata.", "labels", &labels, err)) != 0 ||
+	    (result = get_str(h, labels, "metadata.labels.", "node-id", &v->node_id, err)) != 0 ||
+	    (result = get_str(h, labels, "metadata.labels.", "execution-id", &v->execution_id,
 			      err)) != 0 ||
-	    (result = get_str(labels, "metadata.labels.", "project", &v->project, err)) != 0 ||
-	    (result = get_str(labels, "metadata.labels.", "domain", &v->domain, err)) != 0)
+	    (result = get_str(h, labels, "metadata.labels.", "project", &v->project, err)) != 0 ||
+	    (result = get_str(h, labels, "metadata.labels.", "domain", &v->domain, err)) != 0)
 		return result;
 	if (v->name == NULL || v->name[0] == '\0')
-		return spok_err_set(err, SPOK_EINVAL, "metadata.name: missing; " HINT);
+		return spok_err_set(err, SPOK_EINVAL, "metadata.name: missing; %s", h);
 	return 0;
 }
 
@@ -133,22 +135,23 @@ static int read_executors(json_t *ex, struct spok_err *err)
 
 static int read_status(const json_t *app, struct app_view *v, struct spok_err *err)
 {
+	const char *h = HINT;
 	json_t *st = NULL, *as = NULL, *di = NULL;
 	int result;
 
-	if ((result = get_obj(app, "", "status", &st, err)) != 0 ||
-	    (result = get_obj(st, "status.", "applicationState", &as, err)) != 0 ||
-	    (result = get_str(as, "status.applicationState.", "state", &v->state, err)) != 0 ||
-	    (result = get_str(as, "status.applicationState.", "errorMessage", &v->error_message,
+	if ((result = get_obj(h, app, "", "status", &st, err)) != 0 ||
+	    (result = get_obj(h, st, "status.", "applicationState", &as, err)) != 0 ||
+	    (result = get_str(h, as, "status.applicationState.", "state", &v->state, err)) != 0 ||
+	    (result = get_str(h, as, "status.applicationState.", "errorMessage", &v->error_message,
 			      err)) != 0 ||
-	    (result = get_str(st, "status.", "sparkApplicationId", &v->app_id, err)) != 0 ||
-	    (result = get_time(st, "status.", "terminationTime", &v->terminated,
+	    (result = get_str(h, st, "status.", "sparkApplicationId", &v->app_id, err)) != 0 ||
+	    (result = get_time(h, st, "status.", "terminationTime", &v->terminated,
 			       &v->finish_unix, err)) != 0 ||
-	    (result = get_obj(st, "status.", "driverInfo", &di, err)) != 0 ||
-	    (result = get_str(di, "status.driverInfo.", "podName", &v->driver_pod, err)) != 0 ||
-	    (result = get_str(di, "status.driverInfo.", "webUIIngressAddress", &v->ingress,
+	    (result = get_obj(h, st, "status.", "driverInfo", &di, err)) != 0 ||
+	    (result = get_str(h, di, "status.driverInfo.", "podName", &v->driver_pod, err)) != 0 ||
+	    (result = get_str(h, di, "status.driverInfo.", "webUIIngressAddress", &v->ingress,
 			      err)) != 0 ||
-	    (result = get_obj(st, "status.", "executorState", &v->executors, err)) != 0)
+	    (result = get_obj(h, st, "status.", "executorState", &v->executors, err)) != 0)
 		return result;
 	if (v->executors != NULL && (result = read_executors(v->executors, err)) != 0)
 		return result;
@@ -346,7 +349,7 @@ int spok_status_from_sparkapp(const json_t *app, const struct spok_task *t,
 		return spok_err_set(err, SPOK_EINVAL,
 				    "SparkApplication: expected a JSON object, got %s; " HINT,
 				    app ? type_name(app) : "nothing");
-	if ((result = spok_phase_read_metadata(app, &v, err)) != 0 ||
+	if ((result = spok_phase_read_metadata(app, HINT, &v, err)) != 0 ||
 	    (result = read_status(app, &v, err)) != 0)
 		return result;
 

@@ -108,7 +108,7 @@ int spok_status_from_driver_pod(const json_t *pod, const json_t *executors,
 				    "config given; please report this bug");
 	if (!json_is_object(pod))
 		return spok_err_set(err, SPOK_EINVAL, "driver pod: expected a JSON object");
-	if ((result = spok_phase_read_metadata(pod, &v, err)) != 0)
+	if ((result = spok_phase_read_metadata(pod, SPOK_PHASE_HINT_POD, &v, err)) != 0)
 		return result;
 	/* A deletionTimestamp is no status of the pod's: the engine knows whether it asked for
 	 * the deletion (teardown) or someone else did (ResourceDeletedExternally). */

@@ -209,6 +209,9 @@ static void test_podstatus_errors(void **state)
 	spok_platform_init(&p);
 	assert_int_equal(spok_status_from_driver_pod(bad, NULL, NULL, &p, NULL, &st, &err), SPOK_EINVAL);
 	assert_non_null(strstr(err.msg, "metadata.name"));
+	/* the hint names what was read: a pod, not a SparkApplication */
+	assert_non_null(strstr(err.msg, "; the object is not a v1 Pod as the API server returns it"));
+	assert_null(strstr(err.msg, "SparkApplication"));
 	assert_int_equal(spok_status_from_driver_pod(NULL, NULL, NULL, &p, NULL, &st, &err), SPOK_EINVAL);
 	assert_null(st.reason);
 	spok_platform_free(&p);
