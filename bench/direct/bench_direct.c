@@ -15,10 +15,11 @@
  *            "exists" when the observer (below) first sees it; rate = N / (first submit ->
  *            last driver pod seen). CPU: this process's getrusage (spok's engine, plus the
  *            bench's small bookkeeping), the operator's from a cpuacct cgroup
- *            (--operator-cgroup: every process it starts, spark-submit's JVMs and the
- *            launcher JVM that spark-class leaves to PID 1 included) or else from
- *            /proc/<pid>/stat utime+stime+cutime+cstime (--operator-pid: children it
- *            reaped), and --server-pid processes' utime+stime.
+ *            (--operator-cgroup: every process it starts, spark-submit's JVMs and what
+ *            they start, reaped by it or not) or else from /proc/<pid>/stat
+ *            utime+stime+cutime+cstime (--operator-pid: children it reaped; with both,
+ *            the two whole-run readings are printed side by side), and --server-pid
+ *            processes' utime+stime.
  *   observe  a separate process (so that its CPU is not spok's) watching driver pods in all
  *            namespaces (spark-role=driver and the spok.dev/execution label, which the
  *            operator copies from the SparkApplication) and printing one line per event:
@@ -73,7 +74,8 @@ struct opts {
 	double qps;
 	int burst;
 	const char *op_cgroup;  /* cpuacct cgroup dir holding the operator, or NULL */
-	long op_pid;            /* else the operator's pid, or 0 */
+	long op_pid;            /* the operator's pid, or 0: its CPU when there is no cgroup,
+	                         * and with one, the /proc reading printed beside it */
 	long server_pids[MAX_SERVER_PIDS];
 	int nserver_pids;
 	bool skip_operator;
@@ -935,6 +937,7 @@ static void print_summary(const struct bench *b, const struct batch_result *dir_
 static int run_main(const struct opts *o)
 {
 	struct batch_result dir_one, dir, op_one, op;
+	double cg0 = -1, proc0 = -1;
 	struct spok_err err = {0};
 	struct bench b;
 	bool have_ns = false;
@@ -953,11 +956,20 @@ static int run_main(const struct opts *o)
 	have_ns = true;
 	if ((result = obs_start(&b, &err)) != 0)
 		goto out;
+	if (o->op_cgroup != NULL && o->op_pid > 0) {
+		cg0 = op_cpu_ms(o);
+		proc0 = proc_cpu_ms(o->op_pid, true);
+	}
 	if ((result = run_mode(&b, true, o->direct_ns, o->n_direct, &dir_one, &dir, &err)) != 0)
 		goto out;
 	if (!o->skip_operator &&
 	    (result = run_mode(&b, false, o->op_ns, o->n_operator, &op_one, &op, &err)) != 0)
 		goto out;
+	if (cg0 >= 0 && proc0 >= 0)
+		printf("\noperator CPU over both modes: %.0f ms in its cgroup; %.0f ms by "
+		       "/proc/%ld/stat utime+stime+cutime+cstime (what a reading without the cgroup "
+		       "would have seen)\n", op_cpu_ms(o) - cg0,
+		       proc_cpu_ms(o->op_pid, true) - proc0, o->op_pid);
 	printf("\n");
 	print_summary(&b, &dir_one, &dir, o->skip_operator ? NULL : &op_one,
 		      o->skip_operator ? NULL : &op);
@@ -982,7 +994,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: bench_direct run --kubeconfig FILE [--context NAME] [--direct-n N] "
 		   "[--operator-n N]\n"
 		   "         [--operator-namespace NS] [--direct-namespace NS] [--qps Q] [--burst B]\n"
-		   "         [--operator-cgroup DIR | --operator-pid PID] [--server-pid PID]... "
+		   "         [--operator-cgroup DIR] [--operator-pid PID] [--server-pid PID]... "
 		   "[--skip-operator]\n"
 		   "       bench_direct observe --kubeconfig FILE [--context NAME]\n"
 		   "  defaults: --direct-n 200, --operator-n 20 (at most %d), operator namespace "

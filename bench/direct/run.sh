@@ -45,14 +45,15 @@ started=$SECONDS
 env_of() { sed -n "s/^$1=//p" "$DIR/k8s/env"; }
 OP_PID=$(env_of SPOK_TEST_OPERATOR_PID)
 op_cpu=(--operator-pid "$OP_PID")
-# A cgroup of the operator's own: its children (spark-submit, spark-class's launcher JVM that
-# ends up orphaned to PID 1, the driver-creating JVM) are all counted, exited or not.
+# A cgroup of the operator's own: every process it starts (spark-submit's JVMs and what they
+# start) is counted, exited or not, reaped by the operator or not. --operator-pid stays, so
+# the bench also prints the /proc reading beside the cgroup's.
 for base in /sys/fs/cgroup/cpuacct /sys/fs/cgroup/unified /sys/fs/cgroup; do
 	{ [ -f "$base/cpuacct.usage" ] || [ -f "$base/cgroup.controllers" ]; } || continue
 	if mkdir "$base/spok-bench-operator-$$" 2>/dev/null; then
 		if echo "$OP_PID" >"$base/spok-bench-operator-$$/cgroup.procs" 2>/dev/null; then
 			CG=$base/spok-bench-operator-$$
-			op_cpu=(--operator-cgroup "$CG")
+			op_cpu+=(--operator-cgroup "$CG")
 			break
 		fi
 		rmdir "$base/spok-bench-operator-$$"
