@@ -10,6 +10,8 @@
 #   - kill -9 (SPOK_CRASH_AT) at every step of the create path and of the run, then `spok
 #     reconcile`: exactly one driver pod for the attempt, the Service and owner references
 #     there, and after the end nothing left (no orphan ConfigMap or Service);
+#   - an owner patch the API server refuses (no `patch` on ConfigMaps for the kubeconfig's user
+#     yet) is asked again until it is done, the run going on meanwhile;
 #   - `submission: direct` in the platform config, and a bad value named with file:line:col.
 set -u
 SPOK=$1
@@ -350,6 +352,45 @@ ended "$APP-driver" Failed 0 Completed
 reconcile
 phase_is "$ID" SUCCEEDED || fail "Failed pod, exit 0: $(cat "$T/st.json")"
 printf 'ok - Failed pod with driver exit 0: succeeded\n'
+
+# ---- 7. an owner patch refused at first (the kubeconfig user may not patch ConfigMaps yet) is
+# asked again until it is done; the run goes on meanwhile ----
+rules() { # rules CONFIGMAP-VERBS: what the limited user may do in $NS
+	printf '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"spok-run","namespace":"%s"},"rules":[{"apiGroups":[""],"resources":["pods","services"],"verbs":["create","get","list","watch","delete","deletecollection"]},{"apiGroups":[""],"resources":["pods/log"],"verbs":["get"]},{"apiGroups":[""],"resources":["configmaps"],"verbs":%s}]}' "$NS" "$1"
+}
+CM_VERBS='["create","get","list","watch","delete","deletecollection"'
+kcurl POST "/apis/rbac.authorization.k8s.io/v1/namespaces/$NS/roles" "$(rules "$CM_VERBS]")" ||
+	fail "role: $(cat "$T/k.out")"
+kcurl POST "/apis/rbac.authorization.k8s.io/v1/namespaces/$NS/rolebindings" \
+	"{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\",\"metadata\":{\"name\":\"spok-run\"},\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"spok-run\"},\"subjects\":[{\"kind\":\"User\",\"name\":\"${SPOK_TEST_USER:-spok-user}\"}]}" ||
+	fail "rolebinding: $(cat "$T/k.out")"
+ID=$("$SPOK" run "$T/job/pi.yaml" --cluster user -n "$NS" -d -q --submit direct 2>"$T/own.err") ||
+	fail "spok run --cluster user: $(cat "$T/own.err")"
+APP=$(app_of "$ID")
+refused() { grep -q "$ID: the ConfigMap's owner reference (asked again): .*forbidden" "$1"; }
+refused "$T/own.err" || fail "no refused owner patch: $(cat "$T/own.err")"
+# reconcile re-adopts the run: its patches are refused again, and asked again
+"$SPOK" reconcile --cluster user >"$T/own2.out" 2>&1 &
+BG=$!
+wait_for "the refused owner patch after re-adoption" refused "$T/own2.out"
+cm_owned() { # cm_owned NAME: the ConfigMap names the driver pod as its owner
+	kcurl GET "/api/v1/namespaces/$NS/configmaps/$1" && python3 -c 'import json,sys
+refs=json.load(open(sys.argv[1]))["metadata"].get("ownerReferences") or []
+sys.exit(0 if [(r["kind"], r["name"]) for r in refs] == [("Pod", sys.argv[2])] else 1)' "$T/k.out" "$APP-driver"
+}
+cm_owned "$APP-conf" && fail "$APP-conf has an owner although the patch was refused"
+kcurl PUT "/apis/rbac.authorization.k8s.io/v1/namespaces/$NS/roles/spok-run" "$(rules "$CM_VERBS,\"patch\"]")" ||
+	fail "role with patch: $(cat "$T/k.out")"
+both_owned() { cm_owned "$APP-conf" && cm_owned "$APP-files"; }
+for ((i = 0; i < 900; i++)); do both_owned && break; sleep 0.1; done # the retry waits double
+both_owned || fail "the owner patches were not asked again once allowed: $(tail -n 5 "$T/own2.out")"
+owned "$APP"
+ended "$APP-driver" Succeeded 0 Completed
+wait "$BG" || fail "reconcile (owner patch refused at first): exit $?: $(tail -n 5 "$T/own2.out")"
+BG=
+phase_is "$ID" SUCCEEDED || fail "owner patch refused at first: $(cat "$T/st.json")"
+expect_objects "$ID" "" "" ""
+printf 'ok - a refused owner patch is asked again until it is done\n'
 
 # ---- 5. the platform config: submission per cluster ----
 mkdir -p "$T/config/spok"
