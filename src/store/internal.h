@@ -7,8 +7,21 @@
 
 #include "store/store.h"
 
+/* The statements of the engine's hot write path (a submit's insert, every status update),
+ * prepared once per store and reused: preparing them again per write cost about as much
+ * CPU as the write itself (SQLite's parser, measured in bench/submit). */
+enum spok_store_stmt {
+	SPOK_STORE_ST_BEGIN,
+	SPOK_STORE_ST_COMMIT,
+	SPOK_STORE_ST_INSERT,
+	SPOK_STORE_ST_UPDATE,
+	SPOK_STORE_ST_ATTEMPT,
+	SPOK_STORE_NSTMT
+};
+
 struct spok_store {
 	sqlite3 *db;
+	sqlite3_stmt *stmt[SPOK_STORE_NSTMT]; /* prepared on first use; finalized by close */
 	int busy_ms;   /* how long a statement waits for another process's lock */
 	char *path;
 	bool readonly; /* opened by spok_store_open_reader without write access */
@@ -20,6 +33,13 @@ int spok_store_exec_sql(struct spok_store *s, const char *sql, const char *what,
 /* Ends a BEGIN IMMEDIATE write: COMMIT after success, ROLLBACK after any failure. */
 int spok_store_end_write(struct spok_store *s, int result, struct spok_err *err);
 int spok_store_prepare(struct spok_store *s, const char *sql, sqlite3_stmt **st, struct spok_err *err);
+/* *st = the kept statement `which` (sql, prepared on the first call). The store owns it: the
+ * caller hands it back with spok_store_release (never sqlite3_finalize). A store is used
+ * from one thread at a time, so one statement per kind is enough. */
+int spok_store_kept(struct spok_store *s, enum spok_store_stmt which, const char *sql,
+		    sqlite3_stmt **st, struct spok_err *err);
+/* Resets a kept statement and clears its bindings (no bound string outlives the call). */
+void spok_store_release(sqlite3_stmt *st);
 /* Steps a write statement to SQLITE_DONE (a constraint is SPOK_ECONFLICT). */
 int spok_store_step_done(struct spok_store *s, sqlite3_stmt *st, const char *what, struct spok_err *err);
 

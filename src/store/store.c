@@ -251,11 +251,43 @@ int spok_store_db_fail(struct spok_store *s, struct spok_err *err, const char *w
 			    s->path, what, sqlite3_errmsg(s->db));
 }
 
+int spok_store_kept(struct spok_store *s, enum spok_store_stmt which, const char *sql,
+		    sqlite3_stmt **st, struct spok_err *err)
+{
+	if (s->stmt[which] == NULL &&
+	    sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[which], NULL) !=
+		    SQLITE_OK)
+		return spok_store_db_fail(s, err, "preparing a statement");
+	*st = s->stmt[which];
+	return 0;
+}
+
+void spok_store_release(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
 int spok_store_exec_sql(struct spok_store *s, const char *sql, const char *what, struct spok_err *err)
 {
-	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return spok_store_db_fail(s, err, what);
-	return 0;
+	/* Every write begins and commits: those two are kept statements. */
+	int which = strcmp(sql, "BEGIN IMMEDIATE") == 0 ? SPOK_STORE_ST_BEGIN
+		    : strcmp(sql, "COMMIT") == 0        ? SPOK_STORE_ST_COMMIT
+							: -1;
+	sqlite3_stmt *st = NULL;
+	int result;
+
+	if (which < 0) {
+		if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			return spok_store_db_fail(s, err, what);
+		return 0;
+	}
+	if ((result = spok_store_kept(s, (enum spok_store_stmt)which, sql, &st, err)) != 0)
+		return result;
+	/* The error is read before the reset, which would leave its own code behind. */
+	result = sqlite3_step(st) == SQLITE_DONE ? 0 : spok_store_db_fail(s, err, what);
+	spok_store_release(st);
+	return result;
 }
 
 /* Ends a BEGIN IMMEDIATE write: COMMIT after success, ROLLBACK after any failure (the
@@ -482,6 +514,8 @@ void spok_store_close(struct spok_store *s)
 {
 	if (!s)
 		return;
+	for (size_t i = 0; i < SPOK_STORE_NSTMT; i++)
+		sqlite3_finalize(s->stmt[i]);
 	sqlite3_close(s->db);
 	free(s->path);
 	free(s);
@@ -617,14 +651,16 @@ int spok_store_insert(struct spok_store *s, const struct spok_execution *e, stru
 	if (!e->id)
 		return spok_err_set(err, SPOK_EINTERNAL, "store insert: execution has no id");
 	spok_buf_init(&b, 0);
-	spok_buf_appends(&b, "INSERT INTO executions (");
-	for (size_t i = 0; i < NCOLS; i++)
-		spok_buf_printf(&b, "%s%s", i ? ", " : "", cols[i].name);
-	spok_buf_appends(&b, ") VALUES (");
-	for (size_t i = 0; i < NCOLS; i++)
-		spok_buf_printf(&b, "%s?", i ? ", " : "");
-	spok_buf_appends(&b, ")");
-	result = spok_store_prepare(s, b.data, &st, err);
+	if (s->stmt[SPOK_STORE_ST_INSERT] == NULL) { /* the SQL is only needed to prepare it */
+		spok_buf_appends(&b, "INSERT INTO executions (");
+		for (size_t i = 0; i < NCOLS; i++)
+			spok_buf_printf(&b, "%s%s", i ? ", " : "", cols[i].name);
+		spok_buf_appends(&b, ") VALUES (");
+		for (size_t i = 0; i < NCOLS; i++)
+			spok_buf_printf(&b, "%s?", i ? ", " : "");
+		spok_buf_appends(&b, ")");
+	}
+	result = spok_store_kept(s, SPOK_STORE_ST_INSERT, b.data, &st, err);
 	spok_buf_free(&b);
 	if (result != 0)
 		return result;
@@ -633,8 +669,8 @@ int spok_store_insert(struct spok_store *s, const struct spok_execution *e, stru
 	result = spok_store_exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
 	if (result == 0)
 		result = spok_store_step_done(s, st, "inserting an execution", err);
+	spok_store_release(st); /* before the COMMIT: a statement still stepping would block it */
 	result = spok_store_end_write(s, result, err);
-	sqlite3_finalize(st);
 	return result;
 }
 
@@ -652,12 +688,14 @@ static int update_row(struct spok_store *s, const struct spok_execution *e, stru
 	int idx = 1, result;
 
 	spok_buf_init(&b, 0);
-	spok_buf_appends(&b, "UPDATE executions SET ");
-	for (size_t i = 0; i < NCOLS; i++)
-		if (!update_skips(&cols[i]))
-			spok_buf_printf(&b, "%s%s = ?", idx++ > 1 ? ", " : "", cols[i].name);
-	spok_buf_appends(&b, " WHERE id = ?");
-	result = spok_store_prepare(s, b.data, &st, err);
+	if (s->stmt[SPOK_STORE_ST_UPDATE] == NULL) { /* the SQL is only needed to prepare it */
+		spok_buf_appends(&b, "UPDATE executions SET ");
+		for (size_t i = 0; i < NCOLS; i++)
+			if (!update_skips(&cols[i]))
+				spok_buf_printf(&b, "%s%s = ?", idx++ > 1 ? ", " : "", cols[i].name);
+		spok_buf_appends(&b, " WHERE id = ?");
+	}
+	result = spok_store_kept(s, SPOK_STORE_ST_UPDATE, b.data, &st, err);
 	spok_buf_free(&b);
 	if (result != 0)
 		return result;
@@ -669,14 +707,14 @@ static int update_row(struct spok_store *s, const struct spok_execution *e, stru
 	result = spok_store_step_done(s, st, "updating an execution", err);
 	if (result == 0 && sqlite3_changes(s->db) == 0)
 		result = spok_err_set(err, SPOK_ENOTFOUND, "execution %s: not found; run 'spok list'", e->id);
-	sqlite3_finalize(st);
+	spok_store_release(st);
 	return result;
 }
 
 static int upsert_attempt(struct spok_store *s, const struct spok_execution *e, struct spok_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int result = spok_store_prepare(s,
+	int result = spok_store_kept(s, SPOK_STORE_ST_ATTEMPT,
 			     "INSERT INTO attempts (execution_id, attempt, phase, reason, started_ms,"
 			     " finished_ms, exit_code, log_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 			     " ON CONFLICT (execution_id, attempt) DO UPDATE SET phase = excluded.phase,"
@@ -698,7 +736,7 @@ static int upsert_attempt(struct spok_store *s, const struct spok_execution *e, 
 	if (e->log_path)
 		sqlite3_bind_text(st, 8, e->log_path, -1, SQLITE_STATIC);
 	result = spok_store_step_done(s, st, "recording an attempt", err);
-	sqlite3_finalize(st);
+	spok_store_release(st);
 	return result;
 }
 
