@@ -48,7 +48,10 @@ struct eng_exec {
 	/* The reconciler's view (stage, deadlines on the loop's clock, backoff, ConfigMap
 	 * flags); the row-derived fields are refreshed from x before every step. */
 	struct spok_rc_state rc;
-	json_t *app;    /* the current attempt's SparkApplication, built once per attempt */
+	char *waiting;  /* rc.waiting's own copy (heap), or NULL when there is none */
+	/* The current attempt's SparkApplication, built once per attempt and dropped once the
+	 * attempt's objects are created (drop_built); NULL then. */
+	json_t *app;
 	bool inflight;  /* a request of ours is pending: its callback owns the next step */
 	bool orphan;    /* the engine closed while inflight: free in the callback */
 	bool tracked;   /* a watch event for the current attempt was seen */
@@ -207,6 +210,7 @@ static void exec_free(struct eng_exec *ex)
 	if (ex->have_task)
 		spok_task_free(&ex->task);
 	free(ex->load_error);
+	free(ex->waiting);
 	free(ex->driver_pod);
 	spok_ship_free(&ex->ship);
 	spok_direct_free(&ex->d);
@@ -512,6 +516,23 @@ static void schedule(struct eng_exec *ex)
 	heap_set(ex->e, ex, spok_rc_due(&ex->e->rc, &ex->rc));
 }
 
+/* A step that set a new waiting message left it in its actions (out.waiting, gone after
+ * the step): the execution keeps its own copy, and none while there is no message. */
+static void keep_waiting(struct eng_exec *ex)
+{
+	const char *w = ex->rc.waiting;
+
+	if (w == ex->waiting)
+		return;
+	if (w == NULL || w[0] == '\0') {
+		set_str(&ex->waiting, NULL);
+		ex->rc.waiting = NULL;
+		return;
+	}
+	set_str(&ex->waiting, w);
+	ex->rc.waiting = ex->waiting;
+}
+
 /* One reconciler step on the loop's clock, its actions carried out. False: ex left the
  * engine (it may be freed). */
 static bool step(struct eng_exec *ex, const struct spok_rc_event *ev)
@@ -522,6 +543,7 @@ static bool step(struct eng_exec *ex, const struct spok_rc_event *ev)
 	rc_refresh(ex);
 	spok_rc_step(&ex->e->rc, &ex->rc, ev, uv_now(ex->e->loop), &next, &out);
 	ex->rc = next;
+	keep_waiting(ex);
 	ex->x.abort_requested = next.abort_requested;
 	if (perform(ex, &out) == ACT_GONE)
 		return false;
@@ -942,6 +964,16 @@ static enum act send_get_owner(struct eng_exec *ex, enum spok_rc_object obj)
 	return ACT_NEXT;
 }
 
+/* The attempt's objects are all created: their bodies (tens of KB of JSON per execution)
+ * are not kept while it runs. Should one be needed again (a create after a re-adoption),
+ * build_app makes it anew, as it does for an adopted execution. */
+static void drop_built(struct eng_exec *ex)
+{
+	json_decref(ex->app);
+	ex->app = NULL;
+	spok_direct_free(&ex->d);
+}
+
 static void on_created(void *data, const struct kube_resp *resp)
 {
 	struct eng_exec *ex = data;
@@ -955,6 +987,8 @@ static void on_created(void *data, const struct kube_resp *resp)
 	}
 	crash_point("after-create");
 	note_owner_uid(ex, resp->body);
+	if (!ex->direct) /* direct: the Service is still to come from ex->d */
+		drop_built(ex);
 	seen = ex->seen;
 	ex->seen = NULL;
 	if (answer(ex, SPOK_RC_APP, SPOK_RC_CREATED, NULL) != ACT_GONE && seen)
@@ -996,8 +1030,10 @@ static void on_svc_created(void *data, const struct kube_resp *resp)
 
 	if (!call_back(ex))
 		return;
-	if (resp->code == 0)
+	if (resp->code == 0) {
 		crash_point("after-service");
+		drop_built(ex);
+	}
 	if (answer(ex, SPOK_RC_SVC, answer_of(ex, resp), resp->message) != ACT_GONE)
 		replay_pod(ex);
 }
@@ -1059,7 +1095,8 @@ static int build_direct(const struct spok_engine *e, const json_t *app, struct s
 	return spok_direct_build(app, &o, d, err);
 }
 
-/* The current attempt's objects, built once per attempt (ex->app; direct: ex->d too). */
+/* The current attempt's objects (ex->app; direct: ex->d too), built when a create needs
+ * them and not held already (once per attempt, again only after drop_built). */
 static int build_app(struct eng_exec *ex, struct spok_err *err)
 {
 	int result;

@@ -54,6 +54,11 @@ static const char *or_empty(const char *s)
 	return s ? s : "";
 }
 
+static bool waiting(const struct spok_rc_state *n)
+{
+	return n->waiting != NULL && n->waiting[0] != '\0';
+}
+
 static struct spok_rc_action *record(struct step *st, enum spok_phase ph, const char *reason)
 {
 	struct spok_rc_action *a = push(st, SPOK_RC_RECORD);
@@ -235,7 +240,7 @@ static void new_attempt(struct step *st)
 	n->next_try_ms = 0;
 	n->pod_inflight = false;
 	n->next_pod_ms = 0;
-	n->waiting[0] = '\0';
+	n->waiting = "";
 	create(st);
 }
 
@@ -400,7 +405,7 @@ static void on_status(struct step *st, const struct spok_rc_status *s)
 
 	snprintf(n->app_state, sizeof(n->app_state), "%s", or_empty(s->app_state));
 	if (!submitted(n))
-		n->waiting[0] = '\0'; /* the driver pod got past that */
+		n->waiting = ""; /* the driver pod got past that */
 	switch (s->phase) {
 	case SPOK_PHASE_SUCCEEDED:
 		finish(st, SPOK_PHASE_SUCCEEDED, reason, NULL,
@@ -418,7 +423,7 @@ static void on_status(struct step *st, const struct spok_rc_status *s)
 		break;
 	}
 	/* The driver pod's reason says more than "job submitted" while it lasts. */
-	if (n->waiting[0]) {
+	if (waiting(n)) {
 		if (s->info_changed || s->phase != n->phase || !str_eq(n->reason, n->waiting))
 			record_versioned(st, s->phase, fmt(st, "%s", n->waiting));
 		return;
@@ -477,7 +482,7 @@ static void check_tracking(struct step *st)
 		fmt_duration(n->timeout_ms, d, sizeof(d));
 		finish(st, SPOK_PHASE_TIMED_OUT,
 		       fmt(st, "task timed out after %s (task timeout)%s%s", d,
-			   n->waiting[0] ? "; the driver pod was still " : "", n->waiting),
+			   waiting(n) ? "; the driver pod was still " : "", or_empty(n->waiting)),
 		       NULL, true);
 		return;
 	}
@@ -487,11 +492,11 @@ static void check_tracking(struct step *st)
 		fmt_duration(st->c->submitted_timeout_ms, d, sizeof(d));
 		if (n->direct)
 			fail_attempt(st, fmt(st, "stuck in Pending for %s: the driver pod %s%s", d,
-					     n->waiting[0] ? "was still " : "",
-					     n->waiting[0] ? n->waiting
+					     waiting(n) ? "was still " : "",
+					     waiting(n) ? n->waiting
 							   : "did not start; check the nodes and quotas"),
 				     NULL, true);
-		else if (n->waiting[0])
+		else if (waiting(n))
 			fail_attempt(st, fmt(st, "stuck in SUBMITTED for %s: the driver pod was still %s",
 					     d, n->waiting), NULL, true);
 		else
@@ -591,13 +596,14 @@ static void on_driver_pod(struct step *st, const struct spok_rc_event *ev)
 	case SPOK_RC_POD_UNKNOWN: /* cannot tell: the same */
 		return;
 	case SPOK_RC_POD_FINE: /* scheduled after all: back to what the object says */
-		shown = n->waiting[0] && str_eq(n->reason, n->waiting);
-		n->waiting[0] = '\0';
+		shown = waiting(n) && str_eq(n->reason, n->waiting);
+		n->waiting = "";
 		if (shown)
 			record_versioned(st, n->phase, "job submitted");
 		return;
 	case SPOK_RC_POD_WAITING:
-		snprintf(n->waiting, sizeof(n->waiting), "%s", or_empty(ev->message));
+		snprintf(st->out->waiting, sizeof(st->out->waiting), "%s", or_empty(ev->message));
+		n->waiting = st->out->waiting;
 		if (!str_eq(n->reason, n->waiting))
 			record_versioned(st, n->phase, fmt(st, "%s", n->waiting));
 		return;

@@ -86,8 +86,10 @@ struct spok_rc_state {
 	bool pod_inflight;    /* a read of the driver pod is pending */
 	uint64_t next_pod_ms; /* TRACKING in SUBMITTED: when to read the driver pod next */
 	/* The driver pod's last "waiting: ..." (Unschedulable), shown as the reason while the
-	 * app stays SUBMITTED; "" when none. */
-	char waiting[SPOK_RC_WAITING_MAX];
+	 * app stays SUBMITTED; NULL or "" when none. Borrowed like the strings above: a step
+	 * that sets a new one points it into its actions' waiting buffer, and the driver keeps
+	 * a copy (a pointer here instead of a buffer: ~380 bytes less per execution). */
+	const char *waiting;
 };
 
 /* Which object a request or an answer is about: the SparkApplication (direct: the driver
@@ -203,6 +205,7 @@ struct spok_rc_actions {
 	struct spok_rc_action a[SPOK_RC_MAX_ACTIONS];
 	char buf[2][1280]; /* formatted reasons */
 	size_t nbuf;
+	char waiting[SPOK_RC_WAITING_MAX]; /* a new state's waiting message */
 };
 
 /* One step. *next starts as a copy of *s; the caller applies it (stage, deadlines, flags)
