@@ -149,6 +149,7 @@ struct warm_ctx {
 	const struct spok_pool *pool;
 	struct spok_local_warm w;
 	char *fallback, *remote, *ui;
+	const char *data_dir, *config_path; /* borrowed: for the ensure before each attempt */
 };
 
 static void warm_free(struct warm_ctx *c)
@@ -188,30 +189,50 @@ static int warm_check(const struct run_opts *o, const struct spok_platform *p,
 	return 0;
 }
 
+/* The pool's session runs (started, or restarted after its server died): c->w names it.
+ * Also the runner's ensure before every warm attempt (spok_local_warm.ensure). */
+static int warm_ensure(void *arg, struct spok_store *st, struct spok_err *err)
+{
+	struct warm_ctx *c = arg;
+	struct spok_session s;
+	bool started = false;
+	int result = spok_connect_ensure(st, c->data_dir, c->config_path, c->pool->name, c->pool, &s,
+					 &started, err);
+
+	if (result != 0)
+		return result;
+	char *user = spok_connect_user();
+	free(c->remote);
+	free(c->ui);
+	c->remote = spok_connect_url(&s, user);
+	c->ui = spok_connect_ui_url(&s);
+	/* the same warning as spok session start: this run started a server others can use */
+	if (started)
+		fprintf(stderr, "spok: session %s started in pool %s (Spark UI %s); " SPOK_CONNECT_NO_AUTH "\n",
+			c->pool->name, s.pool ? s.pool : c->pool->name, c->ui ? c->ui : "unknown");
+	c->w.remote = c->remote;
+	c->w.ui_url = c->ui;
+	c->w.server = (struct spok_proc_id){s.pid, s.proc_start};
+	free(user);
+	spok_session_free(&s);
+	return 0;
+}
+
 /* After the submit (the row counts as the session's client from now on, so it is not
  * reaped idle): the session runs, started if need be; if it cannot, a normal local run. */
 static int warm_session(struct spok_store *st, const char *data_dir, const char *config_path,
 			struct warm_ctx *c,
 			struct spok_local_opts *lo, struct spok_execution *x, struct spok_err *err)
 {
-	struct spok_session s;
 	struct spok_err e = {0};
 
 	if (!lo->warm || !c->pool)
 		return 0;
-	bool started = false;
-	if (spok_connect_ensure(st, data_dir, config_path, c->pool->name, c->pool, &s, &started, &e) == 0) {
-		char *user = spok_connect_user();
-		c->remote = spok_connect_url(&s, user);
-		c->ui = spok_connect_ui_url(&s);
-		/* the same warning as spok session start: this run started a server others can use */
-		if (started)
-			fprintf(stderr, "spok: session %s started in pool %s (Spark UI %s); " SPOK_CONNECT_NO_AUTH "\n",
-				c->pool->name, s.pool ? s.pool : c->pool->name, c->ui ? c->ui : "unknown");
-		c->w.remote = c->remote;
-		c->w.ui_url = c->ui;
-		free(user);
-		spok_session_free(&s);
+	c->data_dir = data_dir;
+	c->config_path = config_path;
+	if (warm_ensure(c, st, &e) == 0) {
+		c->w.ensure = warm_ensure;
+		c->w.ensure_arg = c;
 		return 0;
 	}
 	c->fallback = xasprintf("warm session %s could not start (%s)", c->pool->name, e.msg);

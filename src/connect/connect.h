@@ -105,6 +105,24 @@ int spok_connect_stop(struct spok_store *st, const char *name, struct spok_sessi
  * do, or an error. */
 int spok_connect_settle(struct spok_store *st, struct spok_session *x, struct spok_err *err);
 
+/* spok_connect_settle without waiting: the server's group is KILLed, not given a grace
+ * (spok serve's loop must not sleep). */
+int spok_connect_settle_nowait(struct spok_store *st, struct spok_session *x, struct spok_err *err);
+
+/* spok_connect_ensure without waiting (spok serve's loop): a session that is not terminal is
+ * returned as it is (RUNNING, or STARTING/STOPPING on its way), one that never ran or ended
+ * gets a supervisor started for it (*started; *out is then STARTING) and recorded for
+ * project (may be NULL). A session of another project (or of none, when project is set) or
+ * another pool: SPOK_ECONFLICT. */
+int spok_connect_begin(struct spok_store *st, const char *data_dir, const char *config_path,
+		       const char *name, const struct spok_pool *pool, const char *project,
+		       struct spok_session *out, bool *started, struct spok_err *err);
+/* Asks session name's supervisor to stop its server and returns at once with the row in
+ * *out (the caller's; stop_requested set, or already terminal). A dead supervisor's row is
+ * settled first (nowait). SPOK_ENOTFOUND when there is no such session. */
+int spok_connect_request_stop(struct spok_store *st, const char *name, struct spok_session *out,
+			      struct spok_err *err);
+
 /* The supervisor (`spok session _supervise`, started by spok_connect_ensure): takes over
  * generation gen of session name from the process that began it, spawns and watches the
  * server until it ends, and records that end. Returns when the server is gone. */

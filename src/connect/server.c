@@ -4,17 +4,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <jansson.h>
 #include <uv.h>
 
+#include "common/buf.h"
 #include "common/pid.h"
 #include "common/sys.h"
 #include "common/timefmt.h"
@@ -25,6 +27,10 @@
 #define TICK_MS 500
 #define STEP_MS 200
 #define SETTLE_GRACE_MS 3000
+#define UI_TIMEOUT_MS 1000          /* one request to the server's own UI (loopback) */
+#define UI_MAX ((size_t)1 << 20)    /* bytes of an answer read */
+#define ACTIVITY_MIN_MS 500         /* how often the idle check looks for activity: */
+#define ACTIVITY_MAX_MS 10000       /* a quarter of idle-timeout, within these bounds */
 
 extern char **environ;
 
@@ -43,12 +49,7 @@ static void set_str(char **dst, char *v)
 
 char *spok_connect_user(void)
 {
-	struct passwd *pw = getpwuid(geteuid());
-
-	if (pw && pw->pw_name && *pw->pw_name &&
-	    strspn(pw->pw_name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == strlen(pw->pw_name))
-		return xstrdup(pw->pw_name);
-	return xasprintf("uid%u", (unsigned)geteuid());
+	return spok_local_user(); /* a settling reader names a run's session the same way */
 }
 
 char *spok_connect_url(const struct spok_session *s, const char *user)
@@ -116,13 +117,16 @@ static bool port_answers(int port)
 
 /* ---- settle ---- */
 
-int spok_connect_settle(struct spok_store *st, struct spok_session *x, struct spok_err *err)
+/* wait: TERM, KILL after the grace, and wait for the group to go; else KILL and return. */
+static int settle(struct spok_store *st, struct spok_session *x, bool wait, struct spok_err *err)
 {
 	if (spok_session_phase_terminal(x->phase) || supervisor_alive(x))
 		return 0;
 	bool had_server = server_alive(x);
-	if (had_server)
+	if (had_server && wait)
 		stop_group(x->pid, SETTLE_GRACE_MS);
+	else if (had_server && spok_pid_ok(x->pid))
+		kill((pid_t)-x->pid, SIGKILL);
 	x->phase = SPOK_SESSION_FAILED;
 	x->finished_ms = spok_now_ms();
 	set_str(&x->reason, xasprintf("supervisor (pid %lld) died; %s", (long long)x->supervisor_pid,
@@ -139,6 +143,16 @@ int spok_connect_settle(struct spok_store *st, struct spok_session *x, struct sp
 		return 1;
 	}
 	return result == 0 ? 1 : result;
+}
+
+int spok_connect_settle(struct spok_store *st, struct spok_session *x, struct spok_err *err)
+{
+	return settle(st, x, true, err);
+}
+
+int spok_connect_settle_nowait(struct spok_store *st, struct spok_session *x, struct spok_err *err)
+{
+	return settle(st, x, false, err);
 }
 
 /* ---- the supervisor ---- */
@@ -159,6 +173,9 @@ struct sup {
 	int64_t exit_status;
 	int term_signal;
 	int open;                 /* handles to close */
+	char *app_id;             /* the server's Spark application (its UI's REST API) */
+	int64_t tasks_seen;       /* its task count at the last look (-1: not looked yet) */
+	uint64_t look_at;         /* uv_now of the next look for interactive activity */
 };
 
 static void on_closed(uv_handle_t *h)
@@ -257,6 +274,121 @@ static char *ms_text(uint64_t ms)
 	return xasprintf("%llus", (unsigned long long)(ms / 1000));
 }
 
+/* ---- activity a warm run does not record: interactive clients ---- */
+
+/* GET http://127.0.0.1:port<path> (HTTP/1.0, loopback, bounded in time and size): the
+ * body as JSON, or NULL. */
+static json_t *ui_get(int port, const char *path)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct timeval tv = {.tv_sec = UI_TIMEOUT_MS / 1000, .tv_usec = (UI_TIMEOUT_MS % 1000) * 1000};
+	json_t *j = NULL;
+
+	if (fd < 0)
+		return NULL;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	char *req = xasprintf("GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n", path);
+	char *buf = xmalloc(UI_MAX + 1);
+	size_t n = 0;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && spok_write_all(fd, req, strlen(req)) == 0) {
+		ssize_t r;
+		while (n < UI_MAX && (r = recv(fd, buf + n, UI_MAX - n, 0)) > 0)
+			n += (size_t)r;
+	}
+	buf[n] = '\0';
+	char *body = strstr(buf, "\r\n\r\n");
+	if (n < UI_MAX && strncmp(buf, "HTTP/1.", 7) == 0 && strncmp(buf + 8, " 200", 4) == 0 && body)
+		j = json_loads(body + 4, 0, NULL);
+	free(buf);
+	free(req);
+	close(fd);
+	return j;
+}
+
+/* Tasks the server has run (all of its executors; a local server's are the driver's), from
+ * its status REST API; *active: running now. false when the UI did not answer. */
+static bool ui_tasks(struct sup *s, int64_t *total, int64_t *active)
+{
+	if (!s->app_id) {
+		json_t *apps = ui_get(s->x.ui_port, "/api/v1/applications");
+		const char *id = json_string_value(json_object_get(json_array_get(apps, 0), "id"));
+		/* an app id is Spark's (local-<digits>): checked before it goes into a path */
+		if (id && strlen(id) < 100 && strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789-_") == strlen(id))
+			s->app_id = xstrdup(id);
+		json_decref(apps);
+		if (!s->app_id)
+			return false;
+	}
+	char *path = xasprintf("/api/v1/applications/%s/executors", s->app_id);
+	json_t *ex = ui_get(s->x.ui_port, path);
+	free(path);
+	size_t i;
+	json_t *e;
+	*total = *active = 0;
+	json_array_foreach(ex, i, e) {
+		*total += json_integer_value(json_object_get(e, "totalTasks"));
+		*active += json_integer_value(json_object_get(e, "activeTasks"));
+	}
+	bool ok = json_is_array(ex);
+	json_decref(ex);
+	return ok;
+}
+
+/* Whether a client holds a connection to the server's gRPC port: an interactive
+ * `pyspark --remote` or notebook keeps its channel open between statements (gRPC closes an
+ * unused one after its idle timeout, 30 min by default). From /proc/net/tcp and tcp6:
+ * an ESTABLISHED socket whose local port is the server's. */
+static bool client_connected(int port)
+{
+	static const char *const files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+	bool found = false;
+
+	for (size_t f = 0; f < 2 && !found; f++) {
+		FILE *in = fopen(files[f], "re");
+		char line[512];
+		if (!in)
+			continue;
+		while (!found && fgets(line, sizeof(line), in)) {
+			/* "  0: 0100007F:1F90 0100007F:C350 01 ..." (sl local remote state) */
+			char *local = strchr(line, ':');
+			local = local ? local + 1 : NULL;
+			while (local && *local == ' ')
+				local++;
+			char *colon = local ? strchr(local, ':') : NULL;
+			if (!colon)
+				continue;
+			char *end;
+			unsigned long lport = strtoul(colon + 1, &end, 16);
+			char *remote = end;
+			while (*remote == ' ')
+				remote++;
+			char *state = strchr(remote, ' ');
+			while (state && *state == ' ')
+				state++;
+			found = lport == (unsigned long)port && state && strncmp(state, "01 ", 3) == 0;
+		}
+		fclose(in);
+	}
+	return found;
+}
+
+/* Activity the store does not see: a connected client, or tasks that ran on the server
+ * since the last look (interactive statements; warm runs are counted as clients anyway). */
+static bool interactive_activity(struct sup *s)
+{
+	int64_t total = 0, active = 0;
+	bool busy = client_connected(s->x.port);
+
+	if (s->x.ui_port > 0 && ui_tasks(s, &total, &active)) {
+		busy = busy || active > 0 || (s->tasks_seen >= 0 && total != s->tasks_seen);
+		s->tasks_seen = total;
+	}
+	return busy;
+}
+
 static void check_use(struct sup *s, const struct spok_session *now)
 {
 	size_t clients = 0;
@@ -265,6 +397,16 @@ static void check_use(struct sup *s, const struct spok_session *now)
 	if (spok_store_session_clients(s->st, s->x.name, &clients, NULL) != 0 || clients > 0)
 		return;
 	int64_t last = now->last_used_ms > s->x.started_ms ? now->last_used_ms : s->x.started_ms;
+	uint64_t tick = uv_now(&s->loop);
+	if (tick >= s->look_at) {
+		uint64_t every = s->pool->idle_ms / 4;
+		every = every < ACTIVITY_MIN_MS ? ACTIVITY_MIN_MS : every > ACTIVITY_MAX_MS ? ACTIVITY_MAX_MS : every;
+		s->look_at = tick + every;
+		if (interactive_activity(s)) {
+			spok_store_session_touch(s->st, s->x.name, t, NULL);
+			last = t;
+		}
+	}
 	if (t - last >= (int64_t)s->pool->idle_ms) {
 		char *d = ms_text(s->pool->idle_ms);
 		begin_stop(s, xasprintf("idle for %s (pool %s's idle-timeout)", d, s->pool->name), false);
@@ -301,6 +443,7 @@ static void on_tick(uv_timer_t *t)
 		unlink(s->props); /* Spark has read it */
 		spok_store_session_update(s->st, &s->x, NULL);
 		spok_store_session_touch(s->st, s->x.name, s->x.started_ms, NULL);
+		interactive_activity(s); /* the task count to compare with from now on */
 	} else if (s->x.phase == SPOK_SESSION_STARTING && uv_now(&s->loop) >= s->start_deadline) {
 		char *d = ms_text(SPOK_CONNECT_START_MS);
 		begin_stop(s, xasprintf("the Spark Connect server did not answer within %s", d), true);
@@ -445,6 +588,7 @@ int spok_connect_supervise(const char *data_dir, const char *name, int64_t gen,
 
 	memset(&s, 0, sizeof(s));
 	s.pool = pool;
+	s.tasks_seen = -1;
 	uv_loop_init(&s.loop);
 	result = sup_prepare(&s, data_dir, name, gen, err);
 	int log_fd = -1;
@@ -488,6 +632,7 @@ done:
 	uv_loop_close(&s.loop);
 	free(s.props);
 	free(s.stop_why);
+	free(s.app_id);
 	spok_session_free(&s.x);
 	spok_store_close(s.st);
 	return result;
@@ -536,8 +681,8 @@ static int make_dir(const char *data_dir, const char *name, char **log_path, str
 
 /* Begins generation expect+1 and forks its supervisor. SPOK_ECONFLICT: someone else did. */
 static int start_one(struct spok_store *st, const char *data_dir, const char *name,
-		     const struct spok_pool *pool, const char *config_path, int64_t expect,
-		     int64_t *gen, struct spok_err *err)
+		     const struct spok_pool *pool, const char *project, const char *config_path,
+		     int64_t expect, int64_t *gen, struct spok_err *err)
 {
 	char exe[4096];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -550,16 +695,25 @@ static int start_one(struct spok_store *st, const char *data_dir, const char *na
 	int result = make_dir(data_dir, name, &log_path, err);
 
 	if (result == 0)
-		result = spok_store_session_begin(st, name, pool->name, user, log_path, expect,
+		result = spok_store_session_begin(st, name, pool->name, project, user, log_path, expect,
 						  spok_proc_self(), gen, err);
 	free(user);
 	free(log_path);
 	if (result != 0)
 		return result;
 	fflush(NULL);
+	/* Twice: the supervisor is nobody's child but init's, so a long-lived starter (the
+	 * daemon) has no zombie to reap when it ends; the middle one is reaped here at once. */
 	pid_t pid = fork();
-	if (pid == 0)
-		exec_child(exe, data_dir, name, *gen, pool, config_path);
+	if (pid == 0) {
+		pid_t sup = fork();
+		if (sup == 0)
+			exec_child(exe, data_dir, name, *gen, pool, config_path);
+		_exit(sup < 0 ? 1 : 0);
+	}
+	int status = 0;
+	if (pid > 0 && (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0))
+		pid = -1;
 	if (pid < 0) {
 		struct spok_session x;
 		if (spok_store_session_get(st, name, &x, NULL) == 0) {
@@ -588,7 +742,7 @@ int spok_connect_ensure(struct spok_store *st, const char *data_dir, const char 
 		int result = spok_store_session_get(st, name, &x, err);
 
 		if (result == SPOK_ENOTFOUND) {
-			result = start_one(st, data_dir, name, pool, config_path, -1, &mine, err);
+			result = start_one(st, data_dir, name, pool, NULL, config_path, -1, &mine, err);
 			if (result == 0 && started)
 				*started = true;
 			if (result != 0 && result != SPOK_ECONFLICT)
@@ -598,7 +752,8 @@ int spok_connect_ensure(struct spok_store *st, const char *data_dir, const char 
 		if (result != 0)
 			return result;
 		spok_connect_settle(st, &x, NULL);
-		if (x.phase == SPOK_SESSION_RUNNING) {
+		/* a server that just died, before its supervisor recorded it: wait for that */
+		if (x.phase == SPOK_SESSION_RUNNING && server_alive(&x)) {
 			if (strcmp(x.pool, pool->name) != 0) {
 				result = spok_err_set(err, SPOK_ECONFLICT, "session %s runs in pool %s, not %s; stop it first ('spok session stop %s')",
 						      name, x.pool, pool->name, name);
@@ -615,7 +770,7 @@ int spok_connect_ensure(struct spok_store *st, const char *data_dir, const char 
 			return result;
 		}
 		if (spok_session_phase_terminal(x.phase)) {
-			result = start_one(st, data_dir, name, pool, config_path, x.generation, &mine, err);
+			result = start_one(st, data_dir, name, pool, NULL, config_path, x.generation, &mine, err);
 			spok_session_free(&x);
 			if (result == 0 && started)
 				*started = true;
@@ -624,7 +779,7 @@ int spok_connect_ensure(struct spok_store *st, const char *data_dir, const char 
 			continue;
 		}
 		spok_session_free(&x);
-		/* STARTING or STOPPING: someone is at it; wait (bounded) */
+		/* STARTING, STOPPING, or RUNNING without its server: someone is at it; wait (bounded) */
 		if (waited >= SPOK_CONNECT_START_MS + SPOK_CONNECT_GRACE_MS)
 			return spok_err_set(err, SPOK_EBUSY, "session %s: still starting or stopping after %llus; see 'spok session list'",
 					    name, (unsigned long long)(waited / 1000));
@@ -658,5 +813,68 @@ int spok_connect_stop(struct spok_store *st, const char *name, struct spok_sessi
 		*out = x;
 	else
 		spok_session_free(&x);
+	return result;
+}
+
+/* ---- without waiting (spok serve's loop) ---- */
+
+int spok_connect_begin(struct spok_store *st, const char *data_dir, const char *config_path,
+		       const char *name, const struct spok_pool *pool, const char *project,
+		       struct spok_session *out, bool *started, struct spok_err *err)
+{
+	int64_t gen = 0;
+
+	memset(out, 0, sizeof(*out));
+	*started = false;
+	for (int round = 0; round < 3; round++) { /* a lost race is retried, a few times */
+		struct spok_session x;
+		int result = spok_store_session_get(st, name, &x, err);
+
+		if (result == SPOK_ENOTFOUND) {
+			result = start_one(st, data_dir, name, pool, project, config_path, -1, &gen, err);
+		} else if (result == 0) {
+			spok_connect_settle_nowait(st, &x, NULL);
+			if ((x.project || project) && (!x.project || !project || strcmp(x.project, project) != 0)) {
+				result = spok_err_set(err, SPOK_ECONFLICT, "session %s belongs to %s%s; choose another name",
+						      name, x.project ? "project " : "", x.project ? x.project : "no project (started from the CLI)");
+				spok_session_free(&x);
+				return result;
+			}
+			if (!spok_session_phase_terminal(x.phase)) {
+				if (strcmp(x.pool, pool->name) != 0) {
+					result = spok_err_set(err, SPOK_ECONFLICT, "session %s runs in pool %s, not %s; stop it first",
+							      name, x.pool, pool->name);
+					spok_session_free(&x);
+					return result;
+				}
+				*out = x; /* running, or on its way (STARTING, STOPPING): the caller shows it */
+				return 0;
+			}
+			result = start_one(st, data_dir, name, pool, project, config_path, x.generation, &gen, err);
+			spok_session_free(&x);
+		}
+		if (result == 0) {
+			*started = true;
+			return spok_store_session_get(st, name, out, err);
+		}
+		if (result != SPOK_ECONFLICT)
+			return result;
+	}
+	return spok_err_set(err, SPOK_ECONFLICT, "session %s: other starts and stops keep changing it; retry", name);
+}
+
+int spok_connect_request_stop(struct spok_store *st, const char *name, struct spok_session *out,
+			      struct spok_err *err)
+{
+	int result = spok_store_session_get(st, name, out, err);
+
+	if (result != 0)
+		return result;
+	spok_connect_settle_nowait(st, out, NULL);
+	if (spok_session_phase_terminal(out->phase))
+		return 0;
+	result = spok_store_session_request_stop(st, name, err);
+	if (result == 0)
+		out->stop_requested = true;
 	return result;
 }

@@ -9,7 +9,7 @@
 #include "common/pid.h" /* spok_pid_ok: a stored pid/pgid is checked before any signal */
 #include "local/local.h"
 
-enum stop_kind { STOP_NONE = 0, STOP_ABORT, STOP_TIMEOUT };
+enum stop_kind { STOP_NONE = 0, STOP_ABORT, STOP_TIMEOUT, STOP_SERVER_GONE };
 
 struct attempt_result {
 	int64_t exit_status;
@@ -46,6 +46,9 @@ int spok_local_attempt_start(uv_loop_t *loop, struct spok_store *st, const struc
 			     struct spok_local_attempt **out, struct spok_err *err);
 /* TERM the group, KILL after the grace (why: static string, the recorded reason). */
 void spok_local_attempt_stop(struct spok_local_attempt *a, const char *why);
+/* A warm attempt: when process `server` (its session's Spark Connect server) ends, the
+ * attempt is stopped (TERM, KILL after the grace) as STOP_SERVER_GONE. */
+void spok_local_attempt_watch_server(struct spok_local_attempt *a, struct spok_proc_id server);
 /* KILL the group now (asked again while waiting for the grace). */
 void spok_local_attempt_kill(struct spok_local_attempt *a);
 /* flytekit tasks: writes inputs.pb and appends the rendered container args to argv.
@@ -65,6 +68,11 @@ char *spok_local_warm_remote(const struct spok_local_warm *w, const char *exec_i
 			     unsigned attempt);
 /* python -c <glue>: interrupts every operation of the session in $SPARK_REMOTE. */
 void spok_local_warm_interrupt_argv(const struct spok_spark_env *env, struct spok_strv *argv);
+/* The same glue run to its end from this process (a reader settling a dead run; blocks at
+ * most SPOK_LOCAL_GLUE_MS, then KILLs it): SPARK_REMOTE=remote, output appended to log_path
+ * (may be NULL). 0 when it exited 0. */
+int spok_local_warm_interrupt_sync(const struct spok_spark_env *env, const char *remote,
+				   const char *log_path);
 
 /* Appends s as one key (key) or value in java.util.Properties syntax (local.c); nonzero when
  * b's cap is reached. */

@@ -645,13 +645,19 @@ static void classify(struct spok_store *st, const struct spok_task *t, struct sp
 	x->exit_code = ar->term_signal ? 128 + ar->term_signal : (int)ar->exit_status;
 	/* An abort from another process may have killed the group before our poll saw it. */
 	bool aborted = ar->stop == STOP_ABORT;
-	if (!aborted && ar->stop != STOP_TIMEOUT && spok_store_get(st, x->id, &now, NULL) == 0) {
+	if (!aborted && ar->stop != STOP_TIMEOUT && ar->stop != STOP_SERVER_GONE &&
+	    spok_store_get(st, x->id, &now, NULL) == 0) {
 		aborted = now.abort_requested && x->exit_code != 0;
 		spok_execution_free(&now);
 	}
 	if (aborted) {
 		x->phase = SPOK_PHASE_ABORTED;
 		set_str(&x->reason, xstrdup(ar->stop_why ? ar->stop_why : "aborted by spok abort"));
+	} else if (ar->stop == STOP_SERVER_GONE) {
+		/* the job is not at fault: a retry runs it on a restarted server */
+		x->phase = SPOK_PHASE_RETRYABLE_FAILURE;
+		set_str(&x->reason, xasprintf("the Spark Connect server of session %s ended during the attempt; "
+					      "see 'spok session list'", x->session ? x->session : "?"));
 	} else if (ar->stop == STOP_TIMEOUT) {
 		x->phase = SPOK_PHASE_TIMED_OUT;
 		set_str(&x->reason, xasprintf("task timeout of %llus exceeded", (unsigned long long)t->timeout_s));
@@ -812,6 +818,8 @@ static void maybe_fall_back(struct spok_local_run *r)
 	}
 }
 
+static void attempt_next(struct spok_local_run *r);
+
 /* The attempt's end once its process (and a warm attempt's interrupt) are done. */
 static void attempt_finish(struct spok_local_run *r)
 {
@@ -821,6 +829,13 @@ static void attempt_finish(struct spok_local_run *r)
 	classify(r->st, r->t, x, &r->ar);
 	maybe_fall_back(r);
 	set_history(x, r->o->data_dir);
+	attempt_next(r);
+}
+
+/* The attempt's end is in x: record it, then retry or end the run. */
+static void attempt_next(struct spok_local_run *r)
+{
+	struct spok_execution *x = r->x;
 	int result = spok_local_commit(r->st, x, &r->err);
 	if (result != 0 || x->phase != SPOK_PHASE_RETRYABLE_FAILURE || x->attempt + 1 >= x->max_attempts) {
 		run_end(r, result);
@@ -930,7 +945,9 @@ static void on_attempt_done(void *arg, int result, const struct spok_err *err)
 		run_end(r, result);
 		return;
 	}
-	if (warm_attempt(r) && (r->ar.exit_status != 0 || r->ar.term_signal != 0) && glue_start(r) == 0)
+	/* (not when its server is gone: nothing to interrupt, and the glue would wait for it) */
+	if (warm_attempt(r) && (r->ar.exit_status != 0 || r->ar.term_signal != 0) &&
+	    r->ar.stop != STOP_SERVER_GONE && glue_start(r) == 0)
 		return;
 	attempt_finish(r);
 }
@@ -972,6 +989,8 @@ static int attempt_begin(struct spok_local_run *r)
 		spok_local_outcome_reserve(x);
 		result = spok_local_attempt_start(r->loop, r->st, r->t, r->o, x, &r->argv, &r->envv,
 						  &r->ar, on_attempt_done, r, &r->a, &r->err);
+		if (result == 0 && warm_attempt(r))
+			spok_local_attempt_watch_server(r->a, r->o->warm->server);
 	}
 	if (result != 0) {
 		unlink_props(x);
@@ -979,6 +998,32 @@ static int attempt_begin(struct spok_local_run *r)
 		spok_strv_free(&r->envv);
 	}
 	return result;
+}
+
+/* Before a warm attempt: its session's server runs (a retry after the server died restarts
+ * it). When it cannot, the attempt fails RETRYABLE without starting the client, and false. */
+static bool warm_ensure(struct spok_local_run *r)
+{
+	struct spok_execution *x = r->x;
+	struct spok_err e = {0};
+
+	if (r->o->warm->ensure(r->o->warm->ensure_arg, r->st, &e) == 0)
+		return true;
+	x->started_ms = spok_now_ms();
+	x->finished_ms = x->started_ms;
+	x->has_exit_code = false;
+	x->phase = SPOK_PHASE_RETRYABLE_FAILURE;
+	set_str(&x->reason, xasprintf("session %s: %s", r->o->warm->session, e.msg));
+	set_str(&x->log_path, xasprintf("%s/attempt-%u.log", x->run_dir, x->attempt));
+	int fd = open(x->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		char *line = xasprintf("spok: %s\n", x->reason);
+		spok_write_all(fd, line, strlen(line));
+		free(line);
+		close(fd);
+	}
+	attempt_next(r);
+	return false;
 }
 
 /* The next attempt, unless the run was asked to stop before it started. */
@@ -995,6 +1040,8 @@ static void on_kick(uv_timer_t *t)
 		run_end(r, spok_local_commit(r->st, x, &r->err));
 		return;
 	}
+	if (warm_attempt(r) && r->o->warm->ensure && !warm_ensure(r))
+		return;
 	int result = attempt_begin(r);
 	if (result != 0)
 		run_end(r, result);

@@ -53,6 +53,7 @@
 #include <uv.h>
 
 #include "common/err.h"
+#include "common/pid.h"
 #include "common/strmap.h"
 #include "common/strv.h"
 #include "model/model.h"
@@ -77,6 +78,16 @@ struct spok_local_warm {
 	const char *session;  /* the session's name (recorded in the row's `session`) */
 	const char *remote;   /* "sc://127.0.0.1:PORT/;user_id=USER" */
 	const char *ui_url;   /* the server's Spark UI (the run's UI link) */
+	/* The session's server (pid + start time; pid 0: unknown). A warm attempt whose server
+	 * ends fails at once, RETRYABLE, instead of waiting out the client's reconnects (pyspark
+	 * 3.5 retries an unreachable server for minutes). */
+	struct spok_proc_id server;
+	/* Called before every warm attempt (NULL: none): makes the session's server run,
+	 * restarting one that died, and updates remote, ui_url and server of this struct (the
+	 * caller owns it and its strings). Nonzero: the attempt fails RETRYABLE with err's
+	 * reason. It may block (the CLI's own loop). */
+	int (*ensure)(void *arg, struct spok_store *st, struct spok_err *err);
+	void *ensure_arg;
 };
 
 struct spok_local_opts {
@@ -191,6 +202,9 @@ char *spok_local_warm_unsupported(const struct spok_task *t, const struct spok_s
 /* The Spark Connect session id of attempt `attempt` of execution exec_id (a UUID-shaped
  * string, 36 chars + NUL), the same in every process; each attempt has its own. */
 void spok_local_warm_session_id(const char *exec_id, unsigned attempt, char out[37]);
+/* The user this process runs as: the user_id of the Spark Connect sessions it opens (its
+ * login name when that is a plain name, else "uid<N>"). Heap. */
+char *spok_local_user(void);
 /* Connect's "not supported" error as the exception the client FAILED with (the last Python
  * traceback's exception line), as a one-line reason (heap), or NULL: an error the job caught
  * before failing for another reason is not a reason to run it again cold. */

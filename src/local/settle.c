@@ -432,6 +432,34 @@ static void remove_props(const struct spok_execution *x)
 	free(pat);
 }
 
+/* A warm run's client is gone, but its operations may still run on the session's server
+ * (Spark 3.5 keeps a detached operation for minutes): interrupt that attempt's Connect
+ * session, nothing else on the server. Only while the session's server is the one that
+ * answered (RUNNING, its pid + start time alive). Returns whether the glue succeeded. */
+static bool interrupt_warm(struct spok_store *st, const struct spok_execution *x)
+{
+	struct spok_session s;
+	struct spok_spark_env env;
+	bool ok = false;
+
+	if (!x->session || spok_store_session_get(st, x->session, &s, NULL) != 0)
+		return false;
+	if (s.phase == SPOK_SESSION_RUNNING && s.port > 0 &&
+	    spok_proc_alive((struct spok_proc_id){s.pid, s.proc_start}) &&
+	    spok_spark_env_find(&env, NULL) == 0) {
+		char sid[37];
+		char *user = spok_local_user();
+		spok_local_warm_session_id(x->id, x->attempt, sid);
+		char *remote = xasprintf("sc://127.0.0.1:%d/;user_id=%s;session_id=%s", s.port, user, sid);
+		ok = spok_local_warm_interrupt_sync(&env, remote, x->log_path) == 0;
+		free(remote);
+		free(user);
+		spok_spark_env_free(&env);
+	}
+	spok_session_free(&s);
+	return ok;
+}
+
 static void swap_exec(struct spok_execution *a, struct spok_execution *b)
 {
 	struct spok_execution t = *a;
@@ -461,14 +489,18 @@ int spok_local_settle_as(struct spok_store *st, struct spok_execution *x, const 
 	size_t ended = end_groups(&now, grace_ms);
 	remove_props(&now);
 	if (!outcome_apply(&now)) {
+		bool interrupted = interrupt_warm(st, &now);
 		now.phase = SPOK_PHASE_ABORTED;
 		now.finished_ms = spok_now_ms();
 		now.has_exit_code = false;
 		free(now.reason);
 		if (ended)
-			now.reason = xasprintf("%s; spok ended its spark process group", why);
+			now.reason = xasprintf("%s; spok ended its %s%s", why,
+					       now.session ? "Spark Connect client" : "spark process group",
+					       interrupted ? " and interrupted its operations on the session's server" : "");
 		else if (spok_pid_ok(now.pgid))
-			now.reason = xasprintf("%s; its spark process group had already ended", why);
+			now.reason = xasprintf("%s; its spark process group had already ended%s", why,
+					       interrupted ? " (spok interrupted its operations on the session's server)" : "");
 		else
 			now.reason = xasprintf("%s before spark-submit started", why);
 	}

@@ -58,6 +58,7 @@ struct run {
 	const struct spok_local_opts *o;
 	bool term_sent;
 	bool dirty; /* x changed (UI, app id): write it on the next poll */
+	struct spok_proc_id server; /* a warm attempt's session server (pid 0: none) */
 };
 
 static void msg(const struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -229,6 +230,8 @@ static void on_poll(uv_timer_t *t)
 		if (req)
 			begin_stop(r, STOP_ABORT, "aborted by spok abort");
 	}
+	if (spok_pid_ok(r->server.pid) && !spok_proc_alive(r->server))
+		begin_stop(r, STOP_SERVER_GONE, "the session's Spark Connect server ended");
 }
 
 /* ---- output ---- */
@@ -567,6 +570,11 @@ int spok_local_attempt_start(uv_loop_t *loop, struct spok_store *st, const struc
 void spok_local_attempt_stop(struct spok_local_attempt *a, const char *why)
 {
 	begin_stop((struct run *)a, STOP_ABORT, why);
+}
+
+void spok_local_attempt_watch_server(struct spok_local_attempt *a, struct spok_proc_id server)
+{
+	((struct run *)a)->server = server;
 }
 
 void spok_local_attempt_kill(struct spok_local_attempt *a)

@@ -3,10 +3,14 @@
  * operations, and Connect's "not supported" errors in a client's log. See local.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/xalloc.h"
@@ -187,6 +191,70 @@ void spok_local_warm_interrupt_argv(const struct spok_spark_env *env, struct spo
 	spok_strv_push(argv, env->python ? env->python : "python3");
 	spok_strv_push(argv, "-c");
 	spok_strv_push(argv, interrupt_glue);
+}
+
+char *spok_local_user(void)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	if (pw && pw->pw_name && *pw->pw_name &&
+	    strspn(pw->pw_name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == strlen(pw->pw_name))
+		return xstrdup(pw->pw_name);
+	return xasprintf("uid%u", (unsigned)geteuid());
+}
+
+extern char **environ;
+
+static void nap_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+int spok_local_warm_interrupt_sync(const struct spok_spark_env *env, const char *remote,
+				   const char *log_path)
+{
+	struct spok_strv argv = {0}, envv = {0};
+	int fd = log_path ? open(log_path, O_WRONLY | O_APPEND | O_CLOEXEC) : -1;
+
+	spok_local_warm_interrupt_argv(env, &argv);
+	for (char **e = environ; e && *e; e++)
+		/* not the settled run's marker: a later settle must not take the glue for the run */
+		if (strncmp(*e, "SPARK_REMOTE=", 13) != 0 && strncmp(*e, "SPOK_EXECUTION_ID=", 18) != 0 &&
+		    strncmp(*e, "SPARK_CONNECT_MODE_ENABLED=", 27) != 0)
+			spok_strv_push(&envv, *e);
+	spok_strv_pushf(&envv, "SPARK_REMOTE=%s", remote);
+	if (env->spark_home)
+		spok_strv_pushf(&envv, "SPARK_HOME=%s", env->spark_home);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		setsid(); /* its own group: the bounded wait below can end all of it */
+		dup2(null, 0);
+		dup2(fd >= 0 ? fd : null, 1);
+		dup2(fd >= 0 ? fd : null, 2);
+		execve(argv.items[0], argv.items, envv.items);
+		_exit(127);
+	}
+	spok_strv_free(&argv);
+	spok_strv_free(&envv);
+	if (fd >= 0)
+		close(fd);
+	if (pid < 0)
+		return -1;
+	int status = 0;
+	pid_t got = 0;
+	for (unsigned w = 0; (got = waitpid(pid, &status, WNOHANG)) == 0 && w < SPOK_LOCAL_GLUE_MS; w += 100)
+		nap_ms(100);
+	if (got == 0) { /* a server that stopped answering: the client retries for minutes */
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		return -1;
+	}
+	return got == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
 int spok_local_warm_argv(const struct spok_task *t, const struct spok_spark_env *env,

@@ -34,6 +34,7 @@ void spok_session_free(struct spok_session *s)
 	free(s->reason);
 	free(s->user_id);
 	free(s->log_path);
+	free(s->project);
 	memset(s, 0, sizeof(*s));
 }
 

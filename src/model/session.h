@@ -45,6 +45,8 @@ struct spok_session {
 	int64_t generation;        /* bumped by every start (compare-and-set of who starts it) */
 	int64_t starts;            /* how many servers this name has had */
 	char *log_path;            /* the server's log */
+	char *project;             /* who may see and stop it through `spok serve` (NULL: started
+	                            * from the CLI; only all-projects tokens see it) */
 };
 
 const char *spok_session_phase_name(enum spok_session_phase p);

@@ -11,10 +11,13 @@
 #include "common/log.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
+#include "connect/connect.h"
 #include "flyteidl/flyteidl.h"
 #include "jobfile/jobfile.h"
 
 #define API_PREFIX "/api/v1/executions"
+#define SESSIONS_PREFIX "/api/v1/sessions"
+#define POOLS_PATH "/api/v1/pools"
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
 #define KEY_MAX 256
@@ -617,7 +620,8 @@ void srv_api_healthz(struct srv_daemon *d, struct srv_reply *r)
 }
 
 static const char *const route_names[SRV_R_COUNT] = {
-	"dashboard", "healthz", "metrics", "submit", "list", "get", "abort", "logs", "other"
+	"dashboard", "healthz", "metrics", "submit", "list", "get", "abort", "logs", "pools",
+	"sessions", "session_create", "session", "session_stop", "other"
 };
 
 static void metrics_executions(struct srv_daemon *d, struct spok_buf *b)
@@ -718,6 +722,219 @@ static void do_metrics(struct srv_daemon *d, struct srv_reply *r)
 	r->body = spok_buf_detach(&b);
 }
 
+/* ---- warm sessions (src/connect; docs/SERVER.md, "Sessions") ----
+ * Nothing here waits: a start spawns the session's supervisor and answers 202 with the
+ * STARTING row (the list shows the phase as it changes), a stop records the request its
+ * supervisor acts on, and a dead supervisor's row is settled with KILL, not a grace. */
+
+/* The user_id of a session's sc:// URL: the token's name (per-user sessions on the server). */
+static const char *session_user(const struct srv_token *t)
+{
+	return srv_session_user_ok(t->name) ? t->name : "spok";
+}
+
+/* A Connect server runs its clients' code (Python UDFs) on this host, as local runs do. */
+static bool sessions_enabled(struct srv_daemon *d, struct srv_reply *r)
+{
+	if (d->cfg.local_runs)
+		return true;
+	srv_reply_error(r, 403, "forbidden", "sessions run Spark Connect servers, which run their "
+			"clients' code, on the daemon's host; its operator enables them with "
+			"spok.server.local-runs: true (docs/SERVER.md)");
+	return false;
+}
+
+static json_t *pool_view(const struct spok_pool *p)
+{
+	return json_pack("{s:s,s:s,s:I,s:I,s:o,s:o}", "name", p->name, "master",
+			 p->master ? p->master : "local[*]", "idleTimeoutMs", (json_int_t)p->idle_ms,
+			 "maxLifetimeMs", (json_int_t)p->lifetime_ms, "minExecutors",
+			 p->min_executors < 0 ? json_null() : json_integer(p->min_executors),
+			 "maxExecutors", p->max_executors < 0 ? json_null() : json_integer(p->max_executors));
+}
+
+static void do_pools(struct srv_daemon *d, struct srv_reply *r)
+{
+	struct spok_pools ps;
+	struct spok_err err = {0};
+	bool has_default = false;
+
+	if (spok_pools_load(d->platform, &ps, &err) != SPOK_OK) {
+		reply_err(r, &err);
+		return;
+	}
+	json_t *items = json_array();
+	for (size_t i = 0; i < ps.n; i++) {
+		has_default = has_default || strcmp(ps.v[i].name, SPOK_POOL_DEFAULT) == 0;
+		json_array_append_new(items, pool_view(&ps.v[i]));
+	}
+	if (!has_default) /* always there, with the defaults */
+		json_array_append_new(items, pool_view(spok_pools_find(&ps, NULL)));
+	reply_json(r, 200, json_pack("{s:o}", "items", items));
+	spok_pools_free(&ps);
+}
+
+static void do_sessions(struct srv_daemon *d, const struct srv_token *t, struct srv_reply *r)
+{
+	struct spok_session *v = NULL;
+	size_t n = 0;
+	struct spok_err err = {0};
+
+	if (spok_store_session_list(d->store, &v, &n, &err) != SPOK_OK) {
+		reply_err(r, &err);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!spok_session_phase_terminal(v[i].phase) && srv_session_allowed(t, &v[i]))
+			spok_connect_settle_nowait(d->store, &v[i], NULL);
+	reply_json(r, 200, srv_sessions_view(t, v, n, session_user(t), spok_now_ms()));
+	spok_session_list_free(v, n);
+}
+
+static bool load_session(struct srv_daemon *d, const struct srv_token *t, const char *name,
+			 struct spok_session *x, struct srv_reply *r)
+{
+	struct spok_err err = {0};
+
+	if (spok_store_session_get(d->store, name, x, &err) != SPOK_OK) {
+		if (err.code == SPOK_ENOTFOUND)
+			srv_reply_error(r, 404, "not_found", "session '%.63s' does not exist; list them "
+					"with GET " SESSIONS_PREFIX, name);
+		else
+			reply_err(r, &err);
+		return false;
+	}
+	if (!srv_session_allowed(t, x)) {
+		srv_reply_error(r, 403, "forbidden", "token '%s' may not use session '%.63s' (%s%s); ask "
+				"an admin to add its project to the token's projects", t->name, name,
+				x->project ? "project " : "started from the CLI: ",
+				x->project ? x->project : "all-projects tokens only");
+		spok_session_free(x);
+		return false;
+	}
+	return true;
+}
+
+static void do_session_get(struct srv_daemon *d, const struct srv_token *t, const char *name,
+			   struct srv_reply *r)
+{
+	struct spok_session x;
+
+	if (!load_session(d, t, name, &x, r))
+		return;
+	spok_connect_settle_nowait(d->store, &x, NULL);
+	reply_json(r, 200, srv_session_view(&x, session_user(t), spok_now_ms()));
+	spok_session_free(&x);
+}
+
+/* The body's optional name, pool and project; replies 400 and returns false when bad. */
+static bool session_fields(const struct spok_buf *body, json_t **doc, const char **name,
+			   const char **pool, const char **project, struct srv_reply *r)
+{
+	json_error_t je;
+	const char *k;
+	json_t *v;
+
+	*name = *pool = *project = NULL;
+	*doc = json_loadb(body && body->len ? body->data : "{}", body && body->len ? body->len : 2,
+			  JSON_REJECT_DUPLICATES, &je);
+	if (!json_is_object(*doc)) {
+		srv_reply_error(r, 400, "invalid", "request body: expected a JSON object such as "
+				"{\"name\": \"s1\", \"pool\": \"default\", \"project\": \"p\"}");
+		return false;
+	}
+	json_object_foreach(*doc, k, v) {
+		const char **dst = strcmp(k, "name") == 0 ? name : strcmp(k, "pool") == 0 ? pool
+				 : strcmp(k, "project") == 0 ? project : NULL;
+		if (!dst) {
+			srv_reply_error(r, 400, "invalid", "request body: unknown field '%.80s'; use "
+					"name, pool, project", k);
+			return false;
+		}
+		if (!json_is_string(v)) {
+			srv_reply_error(r, 400, "invalid", "request body: %s must be a string", k);
+			return false;
+		}
+		*dst = json_string_value(v);
+	}
+	return true;
+}
+
+static void do_session_create(struct srv_daemon *d, const struct srv_token *t,
+			      const struct spok_buf *body, struct srv_reply *r)
+{
+	json_t *doc = NULL;
+	const char *name, *pool_name, *project;
+	struct spok_pools ps = {0};
+	struct spok_session x;
+	struct spok_err err = {0};
+	bool started = false;
+
+	if (!session_fields(body, &doc, &name, &pool_name, &project, r))
+		goto done;
+	if (!project && !t->all_projects && t->projects.len == 1)
+		project = t->projects.items[0]; /* the token's one project */
+	if (!project || !*project) {
+		srv_reply_error(r, 400, "invalid", "request body: project is required (the project "
+				"the session belongs to)");
+		goto done;
+	}
+	if (!authorize(t, project, r))
+		goto done;
+	if (spok_pools_load(d->platform, &ps, &err) != SPOK_OK) {
+		reply_err(r, &err);
+		goto done;
+	}
+	/* as `spok session start`: the pool named like the session, else "default" */
+	if (!pool_name && name && spok_pools_find(&ps, name) && strcmp(name, SPOK_POOL_DEFAULT) != 0)
+		pool_name = name;
+	const struct spok_pool *pool = spok_pools_find(&ps, pool_name);
+	if (!pool) {
+		srv_reply_error(r, 404, "not_found", "pool '%.63s' is not in spok.pools of the daemon's "
+				"config; list them with GET " POOLS_PATH, pool_name);
+		goto done;
+	}
+	if (!name)
+		name = pool->name;
+	if (!spok_connect_name_ok(name)) {
+		srv_reply_error(r, 400, "invalid", "name '%.63s': 1-63 of a-z, 0-9, '-', '_', starting "
+				"with a letter or digit", name);
+		goto done;
+	}
+	if (spok_connect_begin(d->store, d->data_dir, d->platform->source_path, name, pool, project,
+			       &x, &started, &err) != SPOK_OK) {
+		reply_err(r, &err);
+		goto done;
+	}
+	if (started)
+		log_info("serve: session %s (project %s, pool %s) starting for token %s", name, project,
+			 pool->name, t->name);
+	reply_json(r, x.phase == SPOK_SESSION_RUNNING ? 200 : 202,
+		   srv_session_view(&x, session_user(t), spok_now_ms()));
+	spok_session_free(&x);
+done:
+	spok_pools_free(&ps);
+	json_decref(doc);
+}
+
+static void do_session_stop(struct srv_daemon *d, const struct srv_token *t, const char *name,
+			    struct srv_reply *r)
+{
+	struct spok_session x;
+	struct spok_err err = {0};
+
+	if (!load_session(d, t, name, &x, r))
+		return;
+	spok_session_free(&x);
+	if (spok_connect_request_stop(d->store, name, &x, &err) != SPOK_OK) {
+		reply_err(r, &err);
+		return;
+	}
+	reply_json(r, spok_session_phase_terminal(x.phase) ? 200 : 202,
+		   srv_session_view(&x, session_user(t), spok_now_ms()));
+	spok_session_free(&x);
+}
+
 /* ---- routing ---- */
 
 static bool method_is(const char *m, const char *want)
@@ -744,6 +961,23 @@ static enum srv_route_id classify(const char *url, char *id, size_t idlen, const
 		return SRV_R_HEALTHZ;
 	if (strcmp(url, "/metrics") == 0)
 		return SRV_R_METRICS;
+	if (strcmp(url, POOLS_PATH) == 0)
+		return SRV_R_POOLS;
+	if (strcmp(url, SESSIONS_PREFIX) == 0 || strcmp(url, SESSIONS_PREFIX "/") == 0)
+		return SRV_R_SESSIONS; /* or SESSION_CREATE, by method */
+	if (strncmp(url, SESSIONS_PREFIX "/", sizeof(SESSIONS_PREFIX)) == 0) {
+		rest = url + sizeof(SESSIONS_PREFIX);
+		slash = strchr(rest, '/');
+		n = slash ? (size_t)(slash - rest) : strlen(rest);
+		if (n == 0 || n >= idlen)
+			return SRV_R_OTHER;
+		memcpy(id, rest, n);
+		id[n] = '\0';
+		if (!slash)
+			return SRV_R_SESSION;
+		*sub = slash + 1;
+		return strcmp(*sub, "stop") == 0 ? SRV_R_SESSION_STOP : SRV_R_OTHER;
+	}
 	if (strcmp(url, API_PREFIX) == 0 || strcmp(url, API_PREFIX "/") == 0)
 		return SRV_R_LIST; /* or SUBMIT, by method */
 	if (strncmp(url, API_PREFIX "/", sizeof(API_PREFIX)) != 0)
@@ -776,6 +1010,20 @@ static void dispatch(struct srv_daemon *d, struct srv_req *rq, struct MHD_Connec
 	if (d->stopping && rt == SRV_R_SUBMIT)
 		srv_reply_error(r, 503, "unavailable", "the server is shutting down; retry the "
 				"request (with the same idempotencyKey)");
+	else if (rt == SRV_R_POOLS)
+		do_pools(d, r);
+	else if (rt >= SRV_R_SESSIONS && rt <= SRV_R_SESSION_STOP && !sessions_enabled(d, r))
+		return;
+	else if (d->stopping && rt == SRV_R_SESSION_CREATE)
+		srv_reply_error(r, 503, "unavailable", "the server is shutting down; retry the request");
+	else if (rt == SRV_R_SESSIONS)
+		do_sessions(d, t, r);
+	else if (rt == SRV_R_SESSION_CREATE)
+		do_session_create(d, t, body, r);
+	else if (rt == SRV_R_SESSION)
+		do_session_get(d, t, id, r);
+	else if (rt == SRV_R_SESSION_STOP)
+		do_session_stop(d, t, id, r);
 	else if (rt == SRV_R_SUBMIT)
 		do_submit(d, t, body, r);
 	else if (rt == SRV_R_LIST)
@@ -800,17 +1048,20 @@ void srv_api_handle(struct srv_daemon *d, struct srv_req *rq, struct MHD_Connect
 
 	if (rt == SRV_R_LIST && post)
 		rt = SRV_R_SUBMIT;
+	if (rt == SRV_R_SESSIONS && post)
+		rt = SRV_R_SESSION_CREATE;
 	d->m.api[rt]++;
 	if (rt == SRV_R_OTHER) {
 		srv_reply_error(r, 404, "not_found", "no such endpoint: %.200s; see docs/SERVER.md",
 				url);
-	} else if (rt == SRV_R_SUBMIT || rt == SRV_R_ABORT) {
+	} else if (rt == SRV_R_SUBMIT || rt == SRV_R_ABORT || rt == SRV_R_SESSION_CREATE ||
+		   rt == SRV_R_SESSION_STOP) {
 		if (!post)
 			not_allowed(r, "POST", method);
 		else
 			dispatch(d, rq, conn, rt, id, body, r);
 	} else if (!get) {
-		not_allowed(r, rt == SRV_R_LIST ? "GET, POST" : "GET", method);
+		not_allowed(r, rt == SRV_R_LIST || rt == SRV_R_SESSIONS ? "GET, POST" : "GET", method);
 	} else if (rt == SRV_R_HEALTHZ) {
 		srv_api_healthz(d, r);
 	} else if (rt == SRV_R_METRICS) {

@@ -120,6 +120,20 @@ int srv_route_pick(const struct srv_config *c, const char *project, const char *
 /* Index of the cluster named name, or -1. */
 long srv_cluster_index(const struct srv_config *c, const char *name);
 
+/* sessions.c: the API's view of warm sessions (model/session.h) and who may see them. */
+struct spok_session;
+/* Whether t may see, use and stop s: t allows s's project (a session without one, started
+ * from the CLI: only all-projects tokens). */
+bool srv_session_allowed(const struct srv_token *t, const struct spok_session *s);
+/* camelCase allow-list of s: phase, idle time (idleMs, RUNNING only: now - last use), the
+ * sc:// URL with user_id=user and the UI URL (RUNNING only); never pids or host paths. */
+json_t *srv_session_view(const struct spok_session *s, const char *user, int64_t now_ms);
+/* {"items": [...]}: the views of the sessions of v that t may see. */
+json_t *srv_sessions_view(const struct srv_token *t, const struct spok_session *v, size_t n,
+			  const char *user, int64_t now_ms);
+/* Whether s may go into an sc:// URL as user_id (a token's name): 1-63 of [A-Za-z0-9._-]. */
+bool srv_session_user_ok(const char *s);
+
 /* sha256.c */
 void srv_sha256(const void *data, size_t len, uint8_t out[32]);
 void srv_hex(const uint8_t *in, size_t n, char *out); /* out: 2n + 1 bytes */

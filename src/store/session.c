@@ -9,7 +9,7 @@
 #define SESSION_COLS                                                                              \
 	"name, pool, backend, phase, reason, user_id, port, ui_port, pid, proc_start,"             \
 	" supervisor_pid, supervisor_start, created_ms, started_ms, last_used_ms, finished_ms,"    \
-	" stop_requested, generation, starts, log_path"
+	" stop_requested, generation, starts, log_path, project"
 
 static char *text(sqlite3_stmt *st, int i)
 {
@@ -44,6 +44,7 @@ static void read_session(sqlite3_stmt *st, struct spok_session *x)
 	x->generation = sqlite3_column_int64(st, 17);
 	x->starts = sqlite3_column_int64(st, 18);
 	x->log_path = text(st, 19);
+	x->project = text(st, 20);
 }
 
 int spok_store_session_get(struct spok_store *s, const char *name, struct spok_session *out,
@@ -109,19 +110,21 @@ static int write_one(struct spok_store *s, sqlite3_stmt *st, const char *what, i
 }
 
 int spok_store_session_begin(struct spok_store *s, const char *name, const char *pool,
-			     const char *user_id, const char *log_path, int64_t expect_gen,
-			     struct spok_proc_id sup, int64_t *gen_out, struct spok_err *err)
+			     const char *project, const char *user_id, const char *log_path,
+			     int64_t expect_gen, struct spok_proc_id sup, int64_t *gen_out,
+			     struct spok_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int changes = 0;
 	const char *sql = expect_gen < 0
 		? "INSERT OR IGNORE INTO sessions (name, pool, backend, phase, user_id, log_path,"
-		  " supervisor_pid, supervisor_start, created_ms, generation, starts)"
-		  " VALUES (?1, ?2, 'local', 'STARTING', ?3, ?4, ?5, ?6, ?7, 1, 1)"
+		  " supervisor_pid, supervisor_start, created_ms, generation, starts, project)"
+		  " VALUES (?1, ?2, 'local', 'STARTING', ?3, ?4, ?5, ?6, ?7, 1, 1, ?9)"
 		: "UPDATE sessions SET pool = ?2, phase = 'STARTING', reason = NULL, user_id = ?3,"
 		  " log_path = ?4, supervisor_pid = ?5, supervisor_start = ?6, port = 0, ui_port = 0,"
 		  " pid = 0, proc_start = 0, started_ms = 0, finished_ms = 0, stop_requested = 0,"
-		  " last_used_ms = ?7, generation = generation + 1, starts = starts + 1"
+		  " last_used_ms = ?7, generation = generation + 1, starts = starts + 1,"
+		  " project = COALESCE(?9, project)"
 		  " WHERE name = ?1 AND generation = ?8";
 	int result = spok_store_prepare(s, sql, &st, err);
 
@@ -136,6 +139,8 @@ int spok_store_session_begin(struct spok_store *s, const char *name, const char 
 	sqlite3_bind_int64(st, 7, spok_now_ms());
 	if (expect_gen >= 0)
 		sqlite3_bind_int64(st, 8, expect_gen);
+	if (project)
+		sqlite3_bind_text(st, 9, project, -1, SQLITE_STATIC);
 	result = write_one(s, st, "starting a session", &changes, err);
 	sqlite3_finalize(st);
 	if (result == 0 && changes == 0)

@@ -179,6 +179,9 @@ static const char *const migrations[] = {
 	" last_used_ms INTEGER NOT NULL DEFAULT 0, finished_ms INTEGER NOT NULL DEFAULT 0,"
 	" stop_requested INTEGER NOT NULL DEFAULT 0, generation INTEGER NOT NULL DEFAULT 0,"
 	" starts INTEGER NOT NULL DEFAULT 0, log_path TEXT);",
+	/* v9: the project a session belongs to (`spok serve`'s API authorizes by it; NULL: one
+	 * started from the CLI, only all-projects tokens see it). */
+	"ALTER TABLE sessions ADD COLUMN project TEXT;",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == SPOK_STORE_SCHEMA_VERSION, "one migration per schema version");

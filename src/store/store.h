@@ -41,7 +41,7 @@
 #include "model/model.h"
 #include "model/session.h"
 
-#define SPOK_STORE_SCHEMA_VERSION 8
+#define SPOK_STORE_SCHEMA_VERSION 9
 #define SPOK_EXEC_ID_LEN 13 /* "sp-" + 10 */
 
 struct spok_store;
@@ -201,12 +201,14 @@ int spok_store_session_list(struct spok_store *s, struct spok_session **out, siz
 			    struct spok_err *err);
 /* Starts a new server generation of session name: if the row's generation is still
  * expect_gen (-1: there must be no row yet), writes phase STARTING, pool, user_id, log_path,
- * supervisor sup, generation + 1, starts + 1, and clears the server's pid, ports, reason,
- * times (created_ms is kept, or set now) and stop request. SPOK_ECONFLICT when another
- * process changed the row first. *gen_out gets the new generation. */
+ * supervisor sup, generation + 1, starts + 1, project (NULL keeps the row's), and clears the
+ * server's pid, ports, reason, times (created_ms is kept, or set now) and stop request.
+ * SPOK_ECONFLICT when another process changed the row first. *gen_out gets the new
+ * generation. */
 int spok_store_session_begin(struct spok_store *s, const char *name, const char *pool,
-			     const char *user_id, const char *log_path, int64_t expect_gen,
-			     struct spok_proc_id sup, int64_t *gen_out, struct spok_err *err);
+			     const char *project, const char *user_id, const char *log_path,
+			     int64_t expect_gen, struct spok_proc_id sup, int64_t *gen_out,
+			     struct spok_err *err);
 /* Writes phase, reason, ports, pid/proc_start, supervisor, started_ms and finished_ms of
  * x's row if its generation is still x->generation; SPOK_ECONFLICT otherwise. */
 int spok_store_session_update(struct spok_store *s, const struct spok_session *x,

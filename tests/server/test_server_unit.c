@@ -14,6 +14,7 @@
 #include "server/daemon.h"
 #include "server/server.h"
 #include "server/internal.h"
+#include "model/session.h"
 #include "jobfile/jobfile.h"
 
 /* sha256("secret-a") etc. are computed by the test itself through srv_sha256, and checked
@@ -341,6 +342,76 @@ static void test_auth(void **state)
 	free(hb);
 }
 
+/* Warm sessions through the API: a token sees, uses and stops only its projects' sessions;
+ * one started from the CLI (no project) only all-projects tokens; the view names no pids or
+ * host paths, gives the idle time of a RUNNING session and its URL with the token's name. */
+static void test_sessions_authz(void **state)
+{
+	struct srv_config c = {0};
+	struct spok_err err = {0};
+	char *ha = hash_of("token-a"), *hb = hash_of("token-b"), *hc = hash_of("token-c");
+	char tokens[768];
+	struct spok_session v[3];
+
+	(void)state;
+	snprintf(tokens, sizeof(tokens),
+		 "- {name: alice, token-sha256: %s, projects: [ml]}\n"
+		 "- {name: bob, token-sha256: %s, projects: [web]}\n"
+		 "- {name: root, token-sha256: %s, admin: true}\n", ha, hb, hc);
+	assert_int_equal(parse_cfg("", tokens, &c, &err), 0);
+	memset(v, 0, sizeof(v));
+	v[0] = (struct spok_session){.name = strdup("a1"), .pool = strdup("default"), .project = strdup("ml"),
+				     .phase = SPOK_SESSION_RUNNING, .port = 15002, .ui_port = 4040,
+				     .pid = 4242, .started_ms = 1000, .last_used_ms = 5000,
+				     .log_path = strdup("/secret/server.log")};
+	v[1] = (struct spok_session){.name = strdup("w1"), .pool = strdup("default"), .project = strdup("web"),
+				     .phase = SPOK_SESSION_STARTING};
+	v[2] = (struct spok_session){.name = strdup("cli"), .pool = strdup("default"), .phase = SPOK_SESSION_STOPPED};
+	assert_non_null(c.tokens);
+	assert_int_equal(c.ntokens, 3);
+	const struct srv_token *alice = c.tokens, *bob = c.tokens + 1, *root = c.tokens + 2;
+
+	assert_true(srv_session_allowed(alice, &v[0]));
+	assert_false(srv_session_allowed(alice, &v[1]));
+	assert_false(srv_session_allowed(alice, &v[2]));
+	assert_false(srv_session_allowed(bob, &v[0]));
+	assert_true(srv_session_allowed(bob, &v[1]));
+	assert_true(srv_session_allowed(root, &v[0]));
+	assert_true(srv_session_allowed(root, &v[2]));
+
+	json_t *j = srv_sessions_view(alice, v, 3, "alice", 9000);
+	json_t *items = json_object_get(j, "items");
+	assert_int_equal(json_array_size(items), 1);
+	json_t *a = json_array_get(items, 0);
+	assert_string_equal(json_string_value(json_object_get(a, "name")), "a1");
+	assert_int_equal(json_integer_value(json_object_get(a, "idleMs")), 4000);
+	assert_string_equal(json_string_value(json_object_get(a, "url")), "sc://127.0.0.1:15002/;user_id=alice");
+	assert_string_equal(json_string_value(json_object_get(a, "uiUrl")), "http://127.0.0.1:4040");
+	char *text = json_dumps(j, 0);
+	assert_null(strstr(text, "secret"));
+	assert_null(strstr(text, "4242"));
+	free(text);
+	json_decref(j);
+
+	j = srv_sessions_view(root, v, 3, "root", 9000);
+	items = json_object_get(j, "items");
+	assert_int_equal(json_array_size(items), 3);
+	/* not running: no idle time, no URL */
+	assert_true(json_is_null(json_object_get(json_array_get(items, 1), "idleMs")));
+	assert_true(json_is_null(json_object_get(json_array_get(items, 1), "url")));
+	json_decref(j);
+
+	assert_true(srv_session_user_ok("alice"));
+	assert_false(srv_session_user_ok("a;b"));
+	assert_false(srv_session_user_ok(""));
+	for (int i = 0; i < 3; i++)
+		spok_session_free(&v[i]);
+	srv_config_free(&c);
+	free(ha);
+	free(hb);
+	free(hc);
+}
+
 /* Messages quote the URL and request fields, which may hold invalid or cut UTF-8: the
  * reply must still be a JSON error object, never an empty body. */
 static void test_reply_error_bad_utf8(void **state)
@@ -426,6 +497,7 @@ int main(void)
 		cmocka_unit_test(test_token_without_projects),
 		cmocka_unit_test(test_config_positions),
 		cmocka_unit_test(test_namespaces),
+		cmocka_unit_test(test_sessions_authz),
 		cmocka_unit_test(test_limits_config),
 		cmocka_unit_test(test_missing_tokens_file),
 		cmocka_unit_test(test_listen),

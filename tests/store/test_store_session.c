@@ -57,10 +57,10 @@ static void test_begin_cas(void **state)
 	int64_t gen = 0, gen2 = 0;
 
 	assert_int_equal(spok_store_session_get(f->s, "p1", &x, &err), SPOK_ENOTFOUND);
-	assert_int_equal(spok_store_session_begin(f->s, "p1", "default", "me", "/l", -1, self, &gen, &err), 0);
+	assert_int_equal(spok_store_session_begin(f->s, "p1", "default", NULL, "me", "/l", -1, self, &gen, &err), 0);
 	assert_int_equal(gen, 1);
 	/* a second "first start" loses: the row exists */
-	assert_int_equal(spok_store_session_begin(f->s, "p1", "default", "me", "/l", -1, self, &gen2, &err),
+	assert_int_equal(spok_store_session_begin(f->s, "p1", "default", NULL, "me", "/l", -1, self, &gen2, &err),
 			 SPOK_ECONFLICT);
 	assert_int_equal(spok_store_session_get(f->s, "p1", &x, &err), 0);
 	assert_int_equal(x.phase, SPOK_SESSION_STARTING);
@@ -74,9 +74,9 @@ static void test_begin_cas(void **state)
 	x.ui_port = 4040;
 	assert_int_equal(spok_store_session_update(f->s, &x, &err), 0);
 	/* ... a restart takes the row over (only from the generation it read) ... */
-	assert_int_equal(spok_store_session_begin(f->s, "p1", "other", "me", "/l", 0, self, &gen2, &err),
+	assert_int_equal(spok_store_session_begin(f->s, "p1", "other", NULL, "me", "/l", 0, self, &gen2, &err),
 			 SPOK_ECONFLICT);
-	assert_int_equal(spok_store_session_begin(f->s, "p1", "other", "me", "/l", 1, self, &gen2, &err), 0);
+	assert_int_equal(spok_store_session_begin(f->s, "p1", "other", NULL, "me", "/l", 1, self, &gen2, &err), 0);
 	assert_int_equal(gen2, 2);
 	/* ... and then the old supervisor's writes do not */
 	x.phase = SPOK_SESSION_FAILED;
@@ -87,6 +87,14 @@ static void test_begin_cas(void **state)
 	assert_int_equal(x.port, 0);
 	assert_int_equal(x.starts, 2);
 	assert_string_equal(x.pool, "other");
+	assert_null(x.project);
+	spok_session_free(&x);
+
+	/* a session's project (spok serve's authorization) stays when a CLI restart names none */
+	assert_int_equal(spok_store_session_begin(f->s, "p2", "default", "team-a", "me", "/l", -1, self, &gen, &err), 0);
+	assert_int_equal(spok_store_session_begin(f->s, "p2", "default", NULL, "me", "/l", gen, self, &gen2, &err), 0);
+	assert_int_equal(spok_store_session_get(f->s, "p2", &x, &err), 0);
+	assert_string_equal(x.project, "team-a");
 	spok_session_free(&x);
 }
 
@@ -98,8 +106,8 @@ static void test_stop_touch_list(void **state)
 	int64_t gen = 0;
 
 	assert_int_equal(spok_store_session_request_stop(f->s, "nope", NULL), SPOK_ENOTFOUND);
-	assert_int_equal(spok_store_session_begin(f->s, "b", "default", "me", "/l", -1, spok_proc_self(), &gen, NULL), 0);
-	assert_int_equal(spok_store_session_begin(f->s, "a", "default", "me", "/l", -1, spok_proc_self(), &gen, NULL), 0);
+	assert_int_equal(spok_store_session_begin(f->s, "b", "default", NULL, "me", "/l", -1, spok_proc_self(), &gen, NULL), 0);
+	assert_int_equal(spok_store_session_begin(f->s, "a", "default", NULL, "me", "/l", -1, spok_proc_self(), &gen, NULL), 0);
 	assert_int_equal(spok_store_session_request_stop(f->s, "a", NULL), 0);
 	assert_int_equal(spok_store_session_touch(f->s, "a", 5000000000000, NULL), 0);
 	assert_int_equal(spok_store_session_touch(f->s, "a", 4000000000000, NULL), 0); /* never back */
@@ -175,7 +183,7 @@ static void test_migrate_v7(void **state)
 	assert_int_equal(spok_store_get(f->s, "sp-bbbbbbbbb1", &e, NULL), 0);
 	assert_null(e.session); /* rows of older stores ran no session */
 	spok_execution_free(&e);
-	assert_int_equal(spok_store_session_begin(f->s, "p", "default", "me", "/l", -1, spok_proc_self(), &gen, NULL), 0);
+	assert_int_equal(spok_store_session_begin(f->s, "p", "default", NULL, "me", "/l", -1, spok_proc_self(), &gen, NULL), 0);
 	assert_int_equal(spok_store_session_get(f->s, "p", &x, NULL), 0);
 	spok_session_free(&x);
 }

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# serve.sh SPOK_BINARY - warm sessions through `spok serve`'s API with a real Spark Connect
+# server and a real pyspark client: POST /api/v1/sessions answers 202 at once (STARTING: the
+# loop does not wait for the server), the list shows the phase until RUNNING and the idle
+# time; a client counts rows through the URL; another project's token neither sees, reads,
+# starts nor stops it (403, absent from its list); the dashboard has the sessions section;
+# POST .../stop answers 202 and the session ends STOPPED; without spok.server.local-runs the
+# API refuses sessions naming the key.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+skip_unless_ready
+
+PID=""
+stop_daemon() { [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID"; PID=""; }
+trap 'stop_daemon; cleanup' EXIT
+TA=serve-sessions-token-alice-5c1f0e
+TB=serve-sessions-token-bob-93d2a7
+read -r HA _ < <(printf '%s' "$TA" | sha256sum)
+read -r HB _ < <(printf '%s' "$TB" | sha256sum)
+printf -- '- {name: alice, token-sha256: %s, projects: [pa]}\n- {name: bob, token-sha256: %s, projects: [pb]}\n' \
+	"$HA" "$HB" >"$T/tokens.yaml"
+# the daemon needs a cluster: one that is down (no API server needed)
+cat >"$T/down.kubeconfig" <<'K'
+apiVersion: v1
+kind: Config
+current-context: down
+clusters: [{name: down, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: not-a-real-token}}]
+contexts: [{name: down, context: {cluster: down, user: u}}]
+K
+config() { # LOCAL-RUNS-LINE
+	cat >"$T/config.yaml" <<C
+spok:
+  clusters:
+  - {name: c1, kubeconfig: '$T/down.kubeconfig', context: down}
+  server:
+    listen: '127.0.0.1:0'
+    tokens-file: tokens.yaml
+    $1
+  pools:
+    - name: small
+      master: local[1]
+      idle-timeout: 10m
+C
+}
+start() {
+	: >"$T/dout"
+	"$SPOK" serve --config "$T/config.yaml" --data-dir "$T/data" >"$T/dout" 2>>"$T/daemon.log" &
+	PID=$!
+	local line=""
+	for _ in $(seq 600); do
+		line=$(head -n 1 "$T/dout")
+		[ -n "$line" ] && break
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	[[ $line =~ ^listening\ on\ http://127\.0\.0\.1:([0-9]+)$ ]] || { fail "the daemon did not start: '$line'"; tail -20 "$T/daemon.log" >&2; exit 1; }
+	PORT=${BASH_REMATCH[1]}
+}
+api() { # TOKEN METHOD PATH [BODY]: CODE and $T/body
+	local tok=$1 data=()
+	shift
+	[ $# -ge 3 ] && data=(-H 'Content-Type: application/json' --data-binary "$3")
+	CODE=$(curl -sS -o "$T/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $tok" \
+		"${data[@]}" "http://127.0.0.1:$PORT$2") || CODE=000
+}
+jget() { "$PY" -c 'import json,sys
+v=json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    v = (v[int(k)] if int(k) < len(v) else None) if isinstance(v, list) else v.get(k) if isinstance(v, dict) else None
+print("null" if v is None else v)' "$T/body" "$1"; }
+want() { [ "$CODE" = "$1" ] || { fail "$2: HTTP $CODE, want $1: $(head -c 300 "$T/body")"; }; }
+phase_of() { api "$TA" GET /api/v1/sessions/s1; [ "$(jget phase)" = "$1" ]; }
+
+say "without local-runs: sessions refused, naming the key"
+config ""
+start
+api "$TA" POST /api/v1/sessions '{"name": "s1", "pool": "small"}'
+want 403 "create without local-runs"
+has "$T/body" "spok.server.local-runs"
+stop_daemon
+
+say "create answers 202 at once; the list shows the phase, then RUNNING with the idle time"
+config "local-runs: true"
+start
+api "$TA" GET /api/v1/pools
+want 200 "pools"
+has "$T/body" '"name":"small"'
+api "$TA" POST /api/v1/sessions '{"name": "s1", "pool": "small"}'
+want 202 "create"
+[ "$(jget phase)" = STARTING ] || fail "create answered phase $(jget phase), want STARTING"
+[ "$(jget project)" = pa ] || fail "the session's project is $(jget project), want pa (the token's one)"
+api "$TA" POST /api/v1/sessions '{"name": "s1", "pool": "nosuch"}'
+want 404 "an unknown pool"
+wait_for 180 phase_of RUNNING || fail "s1 never RUNNING: $(cat "$T/body")"
+URL=$(jget url)
+case "$URL" in sc://127.0.0.1:*/\;user_id=alice) ;; *) fail "url '$URL'" ;; esac
+api "$TA" GET /api/v1/sessions
+want 200 "list"
+[ "$(jget items.0.name)" = s1 ] || fail "alice's list: $(cat "$T/body")"
+IDLE=$(jget items.0.idleMs)
+[[ "$IDLE" =~ ^[0-9]+$ ]] || fail "idleMs '$IDLE'"
+has "$T/body" '"uiUrl":"http://127.0.0.1:'
+api "$TA" POST /api/v1/sessions '{"name": "s1", "pool": "small"}'
+want 200 "a second create of a running session"
+SPARK_REMOTE="$URL" timeout 120 "$PY" -c '
+from pyspark.sql import SparkSession
+print("rows", SparkSession.builder.getOrCreate().range(9).count())' >"$T/client" 2>&1
+has "$T/client" "rows 9"
+
+say "another project's token: not listed, 403 on read, start and stop"
+api "$TB" GET /api/v1/sessions
+want 200 "bob's list"
+[ "$(cat "$T/body")" = '{"items":[]}' ] || fail "bob sees alice's session: $(cat "$T/body")"
+api "$TB" GET /api/v1/sessions/s1
+want 403 "bob reads s1"
+api "$TB" POST /api/v1/sessions/s1/stop
+want 403 "bob stops s1"
+api "$TB" POST /api/v1/sessions '{"name": "s2", "pool": "small", "project": "pa"}'
+want 403 "bob creates in project pa"
+api "$TB" POST /api/v1/sessions '{"name": "s1", "pool": "small"}'
+want 409 "bob takes the name s1"
+phase_of RUNNING || fail "s1 not RUNNING after bob's tries"
+
+say "the dashboard has the sessions section"
+curl -sf "http://127.0.0.1:$PORT/" >"$T/dash" || fail "no dashboard"
+has "$T/dash" "Warm sessions"
+has "$T/dash" "/api/v1/sessions"
+
+say "stop answers 202; the session ends STOPPED"
+api "$TA" POST /api/v1/sessions/s1/stop
+want 202 "stop"
+wait_for 60 phase_of STOPPED || fail "s1 not STOPPED: $(cat "$T/body")"
+R=$(jget reason)
+[[ "$R" == *"stopped by spok session stop"* ]] || fail "s1's reason: $R"
+stop_daemon
+
+[ "$FAILED" = 0 ] && echo "connect serve: all passed"
+exit "$FAILED"
