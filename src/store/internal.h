@@ -7,8 +7,8 @@
 
 #include "store/store.h"
 
-/* The statements of the engine's hot write path (a submit's insert, every status update),
- * prepared once per store and reused: preparing them again per write cost about as much
+/* The statements of the engine's hot path (a submit's insert, every status update, the
+ * tick's abort requests), prepared once per store and reused: preparing them again per write cost about as much
  * CPU as the write itself (SQLite's parser, measured in bench/submit). */
 enum spok_store_stmt {
 	SPOK_STORE_ST_BEGIN,
@@ -16,6 +16,7 @@ enum spok_store_stmt {
 	SPOK_STORE_ST_INSERT,
 	SPOK_STORE_ST_UPDATE,
 	SPOK_STORE_ST_ATTEMPT,
+	SPOK_STORE_ST_ABORTS, /* read by the engine's every tick */
 	SPOK_STORE_NSTMT
 };
 

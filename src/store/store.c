@@ -1251,8 +1251,9 @@ int spok_store_abort_requests(struct spok_store *s, const char *backend, struct 
 	sqlite3_stmt *st = NULL;
 	int r, result;
 
-	result = spok_store_prepare(s, "SELECT id FROM executions INDEXED BY executions_abort WHERE backend = ?1"
-			    " AND " ABORT_PENDING_SQL " ORDER BY id", &st, err);
+	result = spok_store_kept(s, SPOK_STORE_ST_ABORTS,
+				 "SELECT id FROM executions INDEXED BY executions_abort WHERE backend = ?1"
+				 " AND " ABORT_PENDING_SQL " ORDER BY id", &st, err);
 	if (result != 0)
 		return result;
 	sqlite3_bind_text(st, 1, backend, -1, SQLITE_TRANSIENT);
@@ -1262,7 +1263,7 @@ int spok_store_abort_requests(struct spok_store *s, const char *backend, struct 
 		else
 			spok_strv_push(ids, (const char *)sqlite3_column_text(st, 0));
 	}
-	sqlite3_finalize(st);
+	spok_store_release(st); /* also ends the read */
 	return result;
 }
 
