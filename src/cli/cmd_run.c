@@ -18,7 +18,7 @@
 #include "store/store.h"
 
 static const char run_synopsis[] =
-	"spok run JOB [--task NAME] [--input name=value]... [--master local[N]] [--warm [--pool P]] [-d] [-q]";
+	"spok run JOB [--task NAME] [--input name=value]... [--master local[N]] [--warm [--pool P] | --cold] [-d] [-q]";
 
 struct run_opts {
 	const char *task_name;
@@ -30,6 +30,7 @@ struct run_opts {
 	bool detach;
 	bool quiet;
 	bool warm;
+	bool cold;
 };
 
 static void run_flags(struct run_opts *o, struct spok_flag *f)
@@ -50,7 +51,9 @@ static void run_flags(struct run_opts *o, struct spok_flag *f)
 				  "run the Python driver as a Spark Connect client of a warm session (docs/CLI.md)"};
 	f[8] = (struct spok_flag){"pool", 0, &o->pool, NULL, NULL,
 				  "with --warm: the pool (spok.pools) whose session runs it (default 'default')"};
-	f[9] = (struct spok_flag){0};
+	f[9] = (struct spok_flag){"cold", 0, NULL, &o->cold, NULL,
+				  "run normally even when a rule of spok.warm-rules would run it warm"};
+	f[10] = (struct spok_flag){0};
 }
 
 /* The reason comes from the job's output and is escaped for the terminal; outputs stay JSON
@@ -218,6 +221,30 @@ static int warm_ensure(void *arg, struct spok_store *st, struct spok_err *err)
 	return 0;
 }
 
+/* spok.warm-rules: a job a rule matches runs warm on the rule's pool as if --warm --pool P
+ * were given (rs keeps the pool's name). */
+static int warm_by_rule(struct run_opts *o, const struct spok_platform *p,
+			const struct spok_task *t, struct spok_warm_rules *rs, struct spok_err *err)
+{
+	struct spok_pools ps;
+	size_t i = 0;
+	int result;
+
+	if (o->warm || o->cold || !p->spok.warm_rules)
+		return 0;
+	if ((result = spok_pools_load(p, &ps, err)) != 0)
+		return result;
+	result = spok_warm_rules_load(p, &ps, rs, err);
+	spok_pools_free(&ps);
+	const struct spok_warm_rule *r = result == 0 ? spok_warm_rules_match(rs, t, &i) : NULL;
+	if (r) {
+		o->warm = true;
+		o->pool = r->pool;
+		fprintf(stderr, "spok: warm by spok.warm-rules[%zu] (pool %s); --cold runs it normally\n", i, r->pool);
+	}
+	return result;
+}
+
 /* After the submit (the row counts as the session's client from now on, so it is not
  * reaped idle): the session runs, started if need be; if it cannot, a normal local run. */
 static int warm_session(struct spok_store *st, const char *data_dir, const char *config_path,
@@ -256,6 +283,7 @@ static int run(struct spok_cli *cli, struct run_opts *o, const char *job, int *s
 	struct spok_store *st = NULL;
 	struct spok_execution x = {0};
 	struct warm_ctx wc = {0};
+	struct spok_warm_rules rules = {0};
 	char *data_dir = NULL;
 	uint64_t grace_ms = 0;
 	int result;
@@ -283,6 +311,10 @@ static int run(struct spok_cli *cli, struct run_opts *o, const char *job, int *s
 	};
 	if (o->pool && !o->warm)
 		result = spok_err_set(err, SPOK_EINVAL, "--pool: only with --warm (the pool whose session runs the job)");
+	if (result == 0 && o->warm && o->cold)
+		result = spok_err_set(err, SPOK_EINVAL, "--cold and --warm: choose one");
+	if (result == 0)
+		result = warm_by_rule(o, &plat, &task, &rules, err);
 	if (result == 0 && o->warm)
 		result = warm_check(o, &plat, &task, &wc, &lo, err);
 	if (result == 0)
@@ -319,6 +351,7 @@ done:
 	spok_execution_free(&x);
 	spok_store_close(st);
 	warm_free(&wc);
+	spok_warm_rules_free(&rules);
 	free(data_dir);
 	spok_strmap_free(&inputs);
 	spok_task_free(&task);
@@ -329,7 +362,7 @@ done:
 int cmd_run(struct spok_cli *cli, int argc, char **argv)
 {
 	struct run_opts o = {0};
-	struct spok_flag flags[10];
+	struct spok_flag flags[11];
 	struct spok_strv pos = {0};
 	struct spok_err err = {0};
 	int status = 0;

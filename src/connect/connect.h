@@ -64,6 +64,29 @@ int spok_pools_load(const struct spok_platform *p, struct spok_pools *out, struc
 const struct spok_pool *spok_pools_find(const struct spok_pools *ps, const char *name);
 void spok_pools_free(struct spok_pools *ps);
 
+/* A rule of spok.warm-rules (docs/CONFIG.md): `spok run JOB` without --warm runs the job warm
+ * on pool's session when the task's name matches name (an fnmatch glob; NULL: any) and it
+ * carries every label of labels. The first matching rule wins. */
+struct spok_warm_rule {
+	char *name;
+	struct spok_strmap labels;
+	char *pool;                /* declared in spok.pools, or "default" */
+};
+
+struct spok_warm_rules {
+	struct spok_warm_rule *v;
+	size_t n;
+};
+
+/* Reads and checks p->spok.warm-rules against pools (errors name file:line:col and the
+ * field; a rule needs name or labels, and its pool must exist). */
+int spok_warm_rules_load(const struct spok_platform *p, const struct spok_pools *pools,
+			 struct spok_warm_rules *out, struct spok_err *err);
+/* The first rule matching task t, or NULL; *index (may be NULL) gets its position. */
+const struct spok_warm_rule *spok_warm_rules_match(const struct spok_warm_rules *rs,
+						   const struct spok_task *t, size_t *index);
+void spok_warm_rules_free(struct spok_warm_rules *rs);
+
 /* A pool or session name: 1-63 of [a-z0-9_-], starting with a letter or digit (it names a
  * directory under the data dir). */
 bool spok_connect_name_ok(const char *s);

@@ -1,4 +1,5 @@
 /* pools.c - spok.pools in the platform config: warm Spark Connect pools. See connect.h. */
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "connect/connect.h"
 
 #define DOC "see docs/CONFIG.md (spok.pools)"
+#define RULES_DOC "see docs/CONFIG.md (spok.warm-rules)"
 
 static const char *const pool_keys[] = {
 	"name", "spark-conf", "master", "idle-timeout", "max-lifetime", "min-executors",
@@ -48,7 +50,8 @@ static int bad(const struct pctx *c, const char *field, const char *what)
 	char w[300];
 
 	where(c, field, w, sizeof(w));
-	return spok_err_set(c->err, SPOK_EINVAL, "%s: %s: %s; %s", w, field, what, DOC);
+	return spok_err_set(c->err, SPOK_EINVAL, "%s: %s: %s; %s", w, field, what,
+			    strncmp(field, "spok.warm-rules", 15) == 0 ? RULES_DOC : DOC);
 }
 
 /* A printable, bounded copy of text from the file for a message. */
@@ -248,4 +251,105 @@ void spok_pools_free(struct spok_pools *ps)
 		pool_free(&ps->v[i]);
 	free(ps->v);
 	memset(ps, 0, sizeof(*ps));
+}
+
+/* ---- spok.warm-rules ---- */
+
+static int read_rule(const struct pctx *c, const json_t *v, size_t i, const struct spok_pools *pools,
+		     struct spok_warm_rule *r)
+{
+	char field[64], path[200], sk[61];
+	const char *k;
+	json_t *val;
+
+	snprintf(field, sizeof(field), "spok.warm-rules[%zu]", i);
+	if (!json_is_object(v))
+		return bad(c, field, "expected a mapping with name and/or labels, and pool");
+	json_object_foreach((json_t *)v, k, val) {
+		safe(k, sk, sizeof(sk));
+		snprintf(path, sizeof(path), "%s.%s", field, sk);
+		if (strcmp(k, "name") == 0) {
+			if (!json_is_string(val) || json_string_length(val) == 0 ||
+			    strlen(json_string_value(val)) != json_string_length(val))
+				return bad(c, path, "expected the task name or a glob such as 'etl-*'");
+			r->name = xstrdup(json_string_value(val));
+		} else if (strcmp(k, "pool") == 0) {
+			if (!json_is_string(val) || !spok_pools_find(pools, json_string_value(val)))
+				return bad(c, path, "expected the name of a pool declared in spok.pools (or 'default')");
+			r->pool = xstrdup(json_string_value(val));
+		} else if (strcmp(k, "labels") == 0) {
+			const char *lk;
+			json_t *lv;
+			if (!json_is_object(val) || json_object_size(val) == 0)
+				return bad(c, path, "expected a mapping of label keys to values, every one of which the task must carry");
+			json_object_foreach(val, lk, lv) {
+				char lpath[300], slk[61];
+				safe(lk, slk, sizeof(slk));
+				snprintf(lpath, sizeof(lpath), "%s.%s", path, slk);
+				if (!json_is_string(lv) || strlen(json_string_value(lv)) != json_string_length(lv))
+					return bad(c, lpath, "expected a string (quote values YAML reads as numbers or booleans)");
+				spok_strmap_set(&r->labels, lk, json_string_value(lv));
+			}
+		} else {
+			return bad(c, path, "unknown key (name, labels, pool)");
+		}
+	}
+	if (!r->name && r->labels.len == 0)
+		return bad(c, field, "a rule needs name or labels (a rule for every job: use spok run --warm)");
+	if (!r->pool)
+		r->pool = xstrdup(SPOK_POOL_DEFAULT);
+	return 0;
+}
+
+int spok_warm_rules_load(const struct spok_platform *p, const struct spok_pools *pools,
+			 struct spok_warm_rules *out, struct spok_err *err)
+{
+	const json_t *arr = p->spok.warm_rules;
+	struct pctx c = {p, err};
+
+	memset(out, 0, sizeof(*out));
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr))
+		return bad(&c, "spok.warm-rules", "expected a list of rules");
+	out->v = xcalloc(json_array_size(arr) + 1, sizeof(*out->v));
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		int r = read_rule(&c, json_array_get(arr, i), i, pools, &out->v[out->n++]);
+		if (r != 0) {
+			spok_warm_rules_free(out);
+			return r;
+		}
+	}
+	return 0;
+}
+
+const struct spok_warm_rule *spok_warm_rules_match(const struct spok_warm_rules *rs,
+						   const struct spok_task *t, size_t *index)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct spok_warm_rule *r = &rs->v[i];
+		bool ok = !r->name || (t->name && fnmatch(r->name, t->name, 0) == 0);
+
+		for (size_t j = 0; ok && j < r->labels.len; j++) {
+			const char *have = spok_strmap_get(&t->labels, r->labels.items[j].key);
+			ok = have && strcmp(have, r->labels.items[j].value) == 0;
+		}
+		if (ok) {
+			if (index)
+				*index = i;
+			return r;
+		}
+	}
+	return NULL;
+}
+
+void spok_warm_rules_free(struct spok_warm_rules *rs)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		free(rs->v[i].name);
+		free(rs->v[i].pool);
+		spok_strmap_free(&rs->v[i].labels);
+	}
+	free(rs->v);
+	memset(rs, 0, sizeof(*rs));
 }

@@ -32,7 +32,7 @@ static const char *const top_ignored[] = {
 static const char *const spok_keys[] = {
 	"default-image", "namespace-template", "default-service-account", "name-max-len",
 	"clusters", "routes", "server", "cluster-resources", "keep-on-success", "submitted-timeout",
-	"spark-version", "event-log", "flyte-data", "pools", NULL
+	"spark-version", "event-log", "flyte-data", "pools", "warm-rules", NULL
 };
 static const char *const event_log_keys[] = {"dir", "volume", NULL};
 static const char *const flyte_data_keys[] = {"dir", "volume", "local-dir", NULL};
@@ -838,6 +838,8 @@ static int spok_field(struct walk *w, void *out, int idx, const struct ynode *v,
 	case 12: return read_flyte_data(w, v, path, s);
 	/* warm pools: shape checked here, fields checked by src/connect */
 	case 13: return serve_section(w, v, path, Y_SEQ, &s->pools, &s->positions);
+	/* which jobs `spok run` runs warm: shape checked here, fields checked by src/connect */
+	case 14: return serve_section(w, v, path, Y_SEQ, &s->warm_rules, &s->positions);
 	default:
 		if (walk_int(w, v, path, 8, 253, &n) != SPOK_OK)
 			return SPOK_EINVAL;

@@ -267,6 +267,7 @@ void spok_platform_free(struct spok_platform *p)
 	free(p->spok.flyte_data_local_dir);
 	json_decref(p->spok.clusters);
 	json_decref(p->spok.pools);
+	json_decref(p->spok.warm_rules);
 	json_decref(p->spok.routes);
 	json_decref(p->spok.server);
 	spok_strmap_free(&p->spok.positions);

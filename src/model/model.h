@@ -331,6 +331,9 @@ struct spok_settings {
 	/* pools: warm Spark Connect pools (array), kept as JSON and validated by src/connect
 	 * (docs/CONFIG.md, spok.pools); NULL when absent. Positions as for the three above. */
 	json_t *pools;
+	/* warm-rules: which jobs `spok run` runs warm (array; src/connect, docs/CONFIG.md);
+	 * NULL when absent. Positions as above. */
+	json_t *warm_rules;
 	/* Where each node of those three starts in the config file: field path as src/server
 	 * names it ("spok.clusters[0].server") -> "line:col". Empty for built-in defaults. */
 	struct spok_strmap positions;

@@ -119,12 +119,81 @@ static void test_errors(void **state)
 	spok_pools_free(&ps);
 }
 
+/* spok.warm-rules: the first rule a task matches (name glob, every label) names its pool;
+ * errors name file:line:col and the field. */
+static int load_rules(const char *yaml, struct spok_warm_rules *out, struct spok_err *err)
+{
+	struct spok_platform p;
+	struct spok_pools ps = {0};
+	int r = spok_config_parse(yaml, strlen(yaml), "cfg.yaml", &p, err);
+
+	if (r == 0)
+		r = spok_pools_load(&p, &ps, err);
+	if (r == 0)
+		r = spok_warm_rules_load(&p, &ps, out, err);
+	spok_pools_free(&ps);
+	spok_platform_free(&p);
+	return r;
+}
+
+static void test_warm_rules(void **state)
+{
+	(void)state;
+	struct spok_warm_rules rs;
+	struct spok_err err = {0};
+	struct spok_task t;
+	size_t at = 99;
+	const char *yaml =
+		"spok:\n"
+		"  pools:\n"
+		"    - name: small\n"
+		"  warm-rules:\n"
+		"    - name: 'etl-*'\n"
+		"      labels: {tier: short}\n"
+		"      pool: small\n"
+		"    - labels: {warm: 'yes'}\n";
+
+	assert_int_equal(load_rules(yaml, &rs, &err), 0);
+	assert_int_equal(rs.n, 2);
+	spok_task_init(&t);
+	t.name = strdup("etl-daily");
+	assert_null(spok_warm_rules_match(&rs, &t, &at)); /* the label is missing */
+	spok_strmap_set(&t.labels, "tier", "short");
+	const struct spok_warm_rule *r = spok_warm_rules_match(&rs, &t, &at);
+	assert_non_null(r);
+	assert_int_equal(at, 0);
+	assert_string_equal(r->pool, "small");
+	free(t.name);
+	t.name = strdup("report");
+	assert_null(spok_warm_rules_match(&rs, &t, NULL));
+	spok_strmap_set(&t.labels, "warm", "yes");
+	r = spok_warm_rules_match(&rs, &t, &at);
+	assert_non_null(r);
+	assert_int_equal(at, 1);
+	assert_string_equal(r->pool, "default");
+	spok_task_free(&t);
+	spok_warm_rules_free(&rs);
+
+	/* errors: one line with file:line:col and the field */
+	assert_int_equal(load_rules("spok:\n  warm-rules:\n    - name: x\n      pool: nosuch\n", &rs, &err), SPOK_EINVAL);
+	assert_non_null(strstr(err.msg, "cfg.yaml:4:13: spok.warm-rules[0].pool"));
+	assert_int_equal(load_rules("spok:\n  warm-rules:\n    - pool: default\n", &rs, &err), SPOK_EINVAL);
+	assert_non_null(strstr(err.msg, "cfg.yaml:3:7: spok.warm-rules[0]: a rule needs name or labels"));
+	assert_int_equal(load_rules("spok:\n  warm-rules:\n    - name: x\n      duration: 1m\n", &rs, &err), SPOK_EINVAL);
+	assert_non_null(strstr(err.msg, "spok.warm-rules[0].duration: unknown key"));
+	assert_non_null(strstr(err.msg, "spok.warm-rules"));
+	assert_int_equal(load_rules("spok:\n  warm-rules:\n    - labels: {n: 3}\n", &rs, &err), SPOK_EINVAL);
+	assert_non_null(strstr(err.msg, "spok.warm-rules[0].labels.n: expected a string"));
+	assert_int_equal(load_rules("spok:\n  warm-rules: {a: b}\n", &rs, &err), SPOK_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_warm_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

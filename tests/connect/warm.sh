@@ -18,6 +18,9 @@ spok:
     - name: default
       master: local[2]
       idle-timeout: 10m
+  warm-rules:
+    - name: 'rule*'
+      labels: {size: small}
 YAML
 export SPOK_CONFIG=$T/config.yaml
 job() { # job NAME FILE ARGS...: a job file running FILE with ARGS
@@ -164,6 +167,26 @@ ID=$("$SPOK" list | awk 'NR==2 {print $1}')
 R=$(xget "$ID" fallback)
 [[ "$R" == *"pi.py:25 uses sparkContext"* ]] || fail "$ID: fallback '$R'"
 [ "$(xget "$ID" attempt)" = 0 ] || fail "$ID: more than one attempt"
+
+say "spok.warm-rules: a job a rule matches runs warm without --warm; --cold runs it normally"
+cat >"$J/ruled.py" <<'PY'
+from pyspark.sql import SparkSession
+print("ruled rows", SparkSession.builder.getOrCreate().range(6).count())
+PY
+printf 'name: ruled\ntype: PYTHON\nmainApplicationFile: ruled.py\nlabels: {size: small}\n' >"$J/ruled.yaml"
+expect_rc 0 "$SPOK" run "$J/ruled.yaml" -q
+has "$T/out" "^ruled rows 6$"
+has "$T/err" "warm by spok.warm-rules\[0\] (pool default)"
+ID=$("$SPOK" list | awk 'NR==2 {print $1}')
+[ "$(xget "$ID" session)" = default ] || fail "$ID: session $(xget "$ID" session), want default (by the rule)"
+expect_rc 0 "$SPOK" run "$J/ruled.yaml" -q --cold
+has "$T/out" "^ruled rows 6$"
+ID=$("$SPOK" list | awk 'NR==2 {print $1}')
+[ "$(xget "$ID" session)" = null ] || fail "$ID: --cold ran on session $(xget "$ID" session)"
+printf 'name: ruled\ntype: PYTHON\nmainApplicationFile: ruled.py\n' >"$J/unlabelled.yaml"
+expect_rc 0 "$SPOK" run "$J/unlabelled.yaml" -q
+ID=$("$SPOK" list | awk 'NR==2 {print $1}')
+[ "$(xget "$ID" session)" = null ] || fail "$ID: a job without the rule's label ran warm"
 
 [ "$FAILED" = 0 ] && echo "connect warm: all passed"
 exit "$FAILED"
