@@ -178,7 +178,7 @@ static int warm_check(const struct run_opts *o, const struct spok_platform *p,
 		result = spok_spark_env_find(&env, err);
 	if (result != 0)
 		return result;
-	c->fallback = spok_local_warm_unsupported(t, &env);
+	c->fallback = spok_local_warm_unsupported(t, &env, o->python_path);
 	spok_spark_env_free(&env);
 	if (c->fallback) {
 		char *why = spok_term_line(c->fallback);

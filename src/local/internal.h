@@ -60,7 +60,9 @@ int spok_local_flyte_prepare(const struct spok_task *t, const struct spok_local_
 void spok_local_flyte_outputs(const struct spok_task *t, struct spok_execution *x);
 
 /* ---- warm.c ---- */
-/* python MAIN (the task's args are appended by spok_local_flyte_prepare). */
+/* python MAIN, for flytekit tasks python -c <glue> MAIN (flytekit's entrypoint with a Spark
+ * plugin that builds a Connect session); the task's args are appended by
+ * spok_local_flyte_prepare. */
 int spok_local_warm_argv(const struct spok_task *t, const struct spok_spark_env *env,
 			 struct spok_strv *argv, struct spok_err *err);
 /* w->remote + ";session_id=<id of that attempt of exec_id>" (heap). */

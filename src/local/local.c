@@ -800,9 +800,12 @@ static void maybe_fall_back(struct spok_local_run *r)
 	char *log = read_log_tail(x->log_path);
 	char *why = spok_local_warm_log_reason(log);
 	free(log);
+	if (!why && r->t->origin == SPOK_ORIGIN_FLYTE) /* flytekit caught it: its error document */
+		why = spok_local_warm_flyte_reason(x->error_message);
 	if (!why)
 		return;
 	r->warm_off = true;
+	set_str(&x->error_message, NULL); /* the warm attempt's; the reason and fallback say why */
 	x->phase = SPOK_PHASE_RETRYABLE_FAILURE;
 	x->max_attempts++;
 	set_str(&x->reason, xasprintf("%s; running it as a normal local run", why));

@@ -195,10 +195,12 @@ bool spok_local_supervisor_alive(const struct spok_execution *x);
 int spok_local_stop_signal(void);
 
 /* Why task t cannot run as a Spark Connect client, found without running it (heap), or NULL
- * when it may: JVM applications, flytekit tasks, pyFiles/files, hadoopConf, sparkConf other than
- * cluster sizing (the shared server's settings would silently apply instead), and a main
- * file that names RDD/SparkContext/JVM APIs (file:line). env finds the main file. */
-char *spok_local_warm_unsupported(const struct spok_task *t, const struct spok_spark_env *env);
+ * when it may: JVM applications, pyFiles/files, hadoopConf, sparkConf other than cluster
+ * sizing (the shared server's settings would silently apply instead), and a main file (for a
+ * flytekit task: its task module, found under python_path, NULL: the current directory) that
+ * names RDD/SparkContext/JVM APIs (file:line). env finds the main file. */
+char *spok_local_warm_unsupported(const struct spok_task *t, const struct spok_spark_env *env,
+				  const char *python_path);
 /* The Spark Connect session id of attempt `attempt` of execution exec_id (a UUID-shaped
  * string, 36 chars + NUL), the same in every process; each attempt has its own. */
 void spok_local_warm_session_id(const char *exec_id, unsigned attempt, char out[37]);
@@ -209,6 +211,9 @@ char *spok_local_user(void);
  * traceback's exception line), as a one-line reason (heap), or NULL: an error the job caught
  * before failing for another reason is not a reason to run it again cold. */
 char *spok_local_warm_log_reason(const char *log_text);
+/* The same for a flytekit task whose error document (error_message, its message) ends with
+ * Connect's "not supported" error: the exception the task failed with. */
+char *spok_local_warm_flyte_reason(const char *error_message);
 
 /* Reason for a failed attempt from its driver log (OutOfMemoryError, Python traceback,
  * 'Exception in thread "main"', spark-submit "Error:" lines). Heap string or NULL.

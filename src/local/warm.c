@@ -74,14 +74,47 @@ static bool sizing_conf(const char *key)
 	return strncmp(key, "spark.dynamicAllocation.", 24) == 0;
 }
 
-char *spok_local_warm_unsupported(const struct spok_task *t, const struct spok_spark_env *env)
+/* The file of a flytekit task's module ("task-module a.b" in its args: DIR/a/b.py or
+ * DIR/a/b/__init__.py under the run's --python-path), or NULL when it cannot be found (the
+ * run itself then reports it). The user's code lives there, not in flytekit's entrypoint. */
+static char *flyte_module_file(const struct spok_task *t, const char *python_path)
+{
+	const char *mod = NULL;
+	char cwd[4096];
+
+	for (size_t i = 0; i + 1 < t->args.len; i++)
+		if (strcmp(t->args.items[i], "task-module") == 0)
+			mod = t->args.items[i + 1];
+	if (!mod || !*mod || mod[0] == '.' ||
+	    strspn(mod, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") != strlen(mod))
+		return NULL;
+	if (!python_path)
+		python_path = getcwd(cwd, sizeof(cwd)) ? cwd : ".";
+	char *rel = xstrdup(mod);
+	for (char *p = rel; *p; p++)
+		if (*p == '.')
+			*p = '/';
+	const char *const tails[] = {".py", "/__init__.py"};
+	char *found = NULL;
+	for (size_t i = 0; i < 2 && !found; i++) {
+		char *path = xasprintf("%s/%s%s", python_path, rel, tails[i]);
+		struct stat st;
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			found = path;
+		else
+			free(path);
+	}
+	free(rel);
+	return found;
+}
+
+char *spok_local_warm_unsupported(const struct spok_task *t, const struct spok_spark_env *env,
+				  const char *python_path)
 {
 	if (t->type == SPOK_APP_JAVA || t->type == SPOK_APP_SCALA)
 		return xstrdup("a JVM application (Java/Scala) cannot run as a Spark Connect client");
 	if (t->type != SPOK_APP_PYTHON)
 		return xstrdup("only Python applications run as Spark Connect clients");
-	if (t->origin == SPOK_ORIGIN_FLYTE)
-		return xstrdup("flytekit tasks do not run warm yet (flytekit's Spark plugin builds a SparkContext)");
 	if (t->py_files.len || t->files.len)
 		return xstrdup("pyFiles/files would have to be uploaded to the server (addArtifacts), "
 			       "which warm runs do not do yet");
@@ -93,8 +126,12 @@ char *spok_local_warm_unsupported(const struct spok_task *t, const struct spok_s
 			return xasprintf("sparkConf %s: a warm run uses the shared server's settings, "
 					 "not the job's", t->spark_conf.items[i].key);
 	char *main_file = NULL;
-	if (spok_local_main_file(t, env, &main_file, NULL) != 0)
+	if (t->origin == SPOK_ORIGIN_FLYTE) /* flytekit's entrypoint runs the task's module */
+		main_file = flyte_module_file(t, python_path);
+	else if (spok_local_main_file(t, env, &main_file, NULL) != 0)
 		return NULL; /* the normal checks report it */
+	if (!main_file)
+		return NULL;
 	char *why = scan_main(main_file);
 	free(main_file);
 	return why;
@@ -165,6 +202,35 @@ char *spok_local_warm_log_reason(const char *log_text)
 	 * effects). */
 	if (!line)
 		return NULL;
+	char *text = xstrndup(line, len);
+	bool hit = false;
+	for (size_t i = 0; not_supported[i] && !hit; i++)
+		hit = strstr(text, not_supported[i]) != NULL;
+	free(text);
+	if (!hit)
+		return NULL;
+	if (len > 300)
+		len = 300;
+	return xasprintf("Spark Connect does not support what the job calls: %.*s", (int)len, line);
+}
+
+char *spok_local_warm_flyte_reason(const char *error_message)
+{
+	/* flytekit's error document ends with the exception the task failed with ("Message:"
+	 * then that exception's line); the traceback before it may name caught ones. */
+	const char *end = error_message ? error_message + strlen(error_message) : NULL;
+
+	if (!end)
+		return NULL;
+	while (end > error_message && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	const char *line = end;
+	while (line > error_message && line[-1] != '\n')
+		line--;
+	line += strspn(line, " \t");
+	if (line >= end)
+		return NULL;
+	size_t len = (size_t)(end - line);
 	char *text = xstrndup(line, len);
 	bool hit = false;
 	for (size_t i = 0; not_supported[i] && !hit; i++)
@@ -257,6 +323,30 @@ int spok_local_warm_interrupt_sync(const struct spok_spark_env *env, const char 
 	return got == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
+/* The glue that must be Python, for flytekit tasks: flytekit's Spark plugin builds the task's
+ * session in PysparkFunctionTask.pre_execute (flytekitplugins/spark/task.py), and for a
+ * fast-registered task ships the code with session.sparkContext.addPyFile, which a Connect
+ * session does not have. This pre_execute builds the session from SPARK_REMOTE (a Connect
+ * one) and touches no SparkContext; then flytekit's own entrypoint runs as it would under
+ * spark-submit (inputs.pb in, outputs.pb or error.pb out). The user's code reads
+ * current_context().spark_session as before. Installed files stay as they are.
+ * Spark 3.5's Connect DataFrame.count() returns a numpy.int64 where the classic one (and its
+ * own annotation) gives an int; flytekit's type engine refuses numpy values for a declared
+ * int/float output, so `return df.count()` would fail warm only: count() gives an int here. */
+static const char flyte_glue[] =
+	"import runpy, sys\n"
+	"from flytekitplugins.spark import task as spark_task\n"
+	"from pyspark.sql.connect.dataframe import DataFrame\n"
+	"def pre_execute(self, user_params):\n"
+	"    from pyspark.sql import SparkSession\n"
+	"    self.sess = SparkSession.builder.getOrCreate()\n"
+	"    return user_params.builder().add_attr('SPARK_SESSION', self.sess).build()\n"
+	"spark_task.PysparkFunctionTask.pre_execute = pre_execute\n"
+	"connect_count = DataFrame.count\n"
+	"DataFrame.count = lambda self: int(connect_count(self))\n"
+	"sys.argv = sys.argv[1:]\n"
+	"runpy.run_path(sys.argv[0], run_name='__main__')\n";
+
 int spok_local_warm_argv(const struct spok_task *t, const struct spok_spark_env *env,
 			 struct spok_strv *argv, struct spok_err *err)
 {
@@ -266,6 +356,10 @@ int spok_local_warm_argv(const struct spok_task *t, const struct spok_spark_env 
 	if (result != 0)
 		return result;
 	spok_strv_push(argv, env->python ? env->python : "python3");
+	if (t->origin == SPOK_ORIGIN_FLYTE) {
+		spok_strv_push(argv, "-c");
+		spok_strv_push(argv, flyte_glue);
+	}
 	spok_strv_push_own(argv, main_file);
 	return 0; /* the task's args follow (spok_local_flyte_prepare) */
 }

@@ -1,5 +1,5 @@
 /* test_warm.c - what decides how a warm run (spok run --warm) behaves, without a server:
- * the fallback only on the exception the client failed with, a session per attempt, and no
+ * the fallback only on the exception the client (or a flytekit task) failed with, a session per attempt, and no
  * job setting silently replaced by the shared server's. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -41,6 +41,21 @@ static void test_fallback_only_on_final_error(void **state)
 	why = spok_local_warm_log_reason(chained);
 	assert_non_null(why);
 	free(why);
+
+	/* flytekit's error document: the final exception is its last line ("Message:" part) */
+	const char *fk_failed = "Trace:\n\n    Traceback (most recent call last):\n      File \"t.py\"\n"
+				"    " NOT_IMPL "\nMessage:\n\n    PySparkNotImplementedError: [NOT_IMPLEMENTED] "
+				"sparkContext() is not implemented.\n";
+	why = spok_local_warm_flyte_reason(fk_failed);
+	assert_non_null(why);
+	assert_string_equal(why, "Spark Connect does not support what the job calls: "
+			    "PySparkNotImplementedError: [NOT_IMPLEMENTED] sparkContext() is not implemented.");
+	free(why);
+	const char *fk_caught = "Trace:\n\n    Traceback (most recent call last):\n    " NOT_IMPL
+				"\nMessage:\n\n    ValueError: boom\n";
+	assert_null(spok_local_warm_flyte_reason(fk_caught));
+	assert_null(spok_local_warm_flyte_reason(NULL));
+	assert_null(spok_local_warm_flyte_reason("\n  \n"));
 }
 
 /* A retry is a new Connect session: the failed attempt's temp views and conf stay behind. */
@@ -77,7 +92,7 @@ static void test_job_settings_not_dropped(void **state)
 		t.main_application_file = xstrdup(path);
 		spok_strmap_set(&t.spark_conf, "spark.executor.memory", "1g");
 		spok_strmap_set(&t.spark_conf, cold[i], "v");
-		char *why = spok_local_warm_unsupported(&t, &env);
+		char *why = spok_local_warm_unsupported(&t, &env, NULL);
 		assert_non_null(why);
 		assert_non_null(strstr(why, cold[i]));
 		free(why);
@@ -87,9 +102,9 @@ static void test_job_settings_not_dropped(void **state)
 	t.type = SPOK_APP_PYTHON;
 	t.main_application_file = xstrdup(path);
 	spok_strmap_set(&t.spark_conf, "spark.dynamicAllocation.maxExecutors", "3");
-	assert_null(spok_local_warm_unsupported(&t, &env)); /* sizing only: fine */
+	assert_null(spok_local_warm_unsupported(&t, &env, NULL)); /* sizing only: fine */
 	spok_strmap_set(&t.hadoop_conf, "fs.s3a.endpoint", "http://x");
-	char *why = spok_local_warm_unsupported(&t, &env);
+	char *why = spok_local_warm_unsupported(&t, &env, NULL);
 	assert_non_null(why);
 	assert_non_null(strstr(why, "hadoopConf fs.s3a.endpoint"));
 	free(why);

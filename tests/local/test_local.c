@@ -603,11 +603,11 @@ static void test_warm(void **state)
 	spok_task_init(&t);
 	t.type = SPOK_APP_PYTHON;
 	t.main_application_file = xstrdup(ok_py);
-	assert_null(spok_local_warm_unsupported(&t, &env));
+	assert_null(spok_local_warm_unsupported(&t, &env, NULL));
 	spok_strmap_set(&t.spark_conf, "spark.driver.memory", "1g"); /* resources: fine */
-	assert_null(spok_local_warm_unsupported(&t, &env));
+	assert_null(spok_local_warm_unsupported(&t, &env, NULL));
 	spok_strmap_set(&t.spark_conf, "spark.sql.ansi.enabled", "true"); /* not the server's */
-	why = spok_local_warm_unsupported(&t, &env);
+	why = spok_local_warm_unsupported(&t, &env, NULL);
 	assert_non_null(strstr(why, "spark.sql.ansi.enabled"));
 	free(why);
 	spok_task_free(&t);
@@ -615,22 +615,31 @@ static void test_warm(void **state)
 	spok_task_init(&t);
 	t.type = SPOK_APP_PYTHON;
 	t.main_application_file = xstrdup(rdd_py);
-	why = spok_local_warm_unsupported(&t, &env);
+	why = spok_local_warm_unsupported(&t, &env, NULL);
 	assert_non_null(why);
 	assert_non_null(strstr(why, "rdd.py:4 uses sparkContext"));
 	free(why);
 	t.type = SPOK_APP_JAVA;
-	why = spok_local_warm_unsupported(&t, &env);
+	why = spok_local_warm_unsupported(&t, &env, NULL);
 	assert_non_null(strstr(why, "JVM application"));
 	free(why);
 	t.type = SPOK_APP_PYTHON;
-	t.origin = SPOK_ORIGIN_FLYTE;
-	why = spok_local_warm_unsupported(&t, &env);
-	assert_non_null(strstr(why, "flytekit"));
+	t.origin = SPOK_ORIGIN_FLYTE; /* flytekit's entrypoint runs: the task module is checked */
+	spok_strv_push(&t.args, "pyflyte-execute");
+	spok_strv_push(&t.args, "task-module");
+	spok_strv_push(&t.args, "ok");
+	assert_null(spok_local_warm_unsupported(&t, &env, dir));
+	free(t.args.items[2]);
+	t.args.items[2] = xstrdup("rdd");
+	why = spok_local_warm_unsupported(&t, &env, dir);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "rdd.py:4 uses sparkContext"));
 	free(why);
+	assert_null(spok_local_warm_unsupported(&t, &env, "/nonexistent")); /* the run reports it */
+	spok_strv_free(&t.args);
 	t.origin = SPOK_ORIGIN_SPEC;
 	spok_strv_push(&t.py_files, "dep.zip");
-	why = spok_local_warm_unsupported(&t, &env);
+	why = spok_local_warm_unsupported(&t, &env, NULL);
 	assert_non_null(strstr(why, "pyFiles"));
 	free(why);
 	spok_task_free(&t);
