@@ -1467,15 +1467,20 @@ static void on_owned(void *data, const struct kube_resp *resp)
 
 	e->pending--;
 	e->loose--;
+	ex = e->closed ? NULL : find_id(e, d->id);
+	if (ex != NULL && (ex->x.attempt != d->attempt || !ex->own_inflight))
+		ex = NULL; /* the attempt ended (its kept objects' last round): nobody asks again */
 	if (resp->code != 0 && resp->code != SPOK_ENOTFOUND) {
 		d->failed = true;
-		log_warn("engine: %s: the ConfigMap's owner reference (asked again): %s", d->id,
+		log_warn("engine: %s: the ConfigMap's owner reference (%s): %s", d->id,
+			 ex != NULL  ? "asked again"
+			 : e->closed ? "not asked again: the engine stopped"
+				     : "not asked again: the attempt ended",
 			 resp->message);
 	}
 	if (--d->left > 0)
 		return;
-	ex = e->closed ? NULL : find_id(e, d->id);
-	if (ex != NULL && ex->x.attempt == d->attempt && ex->own_inflight) {
+	if (ex != NULL) {
 		struct spok_rc_event ev = {.kind = SPOK_RC_EV_OWNED, .ok = !d->failed};
 
 		ex->own_inflight = false;

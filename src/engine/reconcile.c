@@ -21,7 +21,8 @@ static struct spok_rc_action *push(struct step *st, enum spok_rc_act_kind kind)
 {
 	struct spok_rc_action *a;
 
-	/* The longest path (failed attempt: DELETE_OLD, RECORD, NEW_ATTEMPT, CREATE) fits. */
+	/* The longest path (failed attempt: DELETE_OLD or OWN, RECORD, NEW_ATTEMPT, CREATE)
+	 * fits. */
 	if (st->out->n == SPOK_RC_MAX_ACTIONS)
 		st->out->n--;
 	a = &st->out->a[st->out->n++];
@@ -164,6 +165,20 @@ static bool owes_own(const struct spok_rc_state *n)
 	return needs_own(n) && !n->own_ok && !n->own_inflight;
 }
 
+/* The attempt ends with its objects kept (failed attempts by default, --keep) while its last
+ * round failed: no tick comes back for it, so one more goes now (its answer is not waited
+ * for), else a kept driver pod or SparkApplication deleted by hand leaves its ConfigMaps. */
+static void own_kept(struct step *st)
+{
+	const struct spok_rc_state *n = st->n;
+
+	for (size_t i = 0; i < st->out->n; i++)
+		if (st->out->a[i].kind == SPOK_RC_DELETE_OLD) /* not kept after all */
+			return;
+	if (n->confirmed && owes_own(n) && n->next_own_ms != 0)
+		own(st);
+}
+
 /* The object of the current attempt is confirmed to exist. A direct attempt's Service
  * follows (again after a re-adoption: 409 ours is fine), and the ConfigMaps' owner
  * references. */
@@ -204,6 +219,7 @@ static void finish(struct step *st, enum spok_phase ph, const char *reason,
 	if (!del && !st->n->confirmed && (st->n->cm_ok || st->n->conf_ok || st->n->direct))
 		push(st, SPOK_RC_DELETE_CM);
 	if (!del) {
+		own_kept(st);
 		done(st);
 		return;
 	}
@@ -252,6 +268,7 @@ static void fail_attempt(struct step *st, const char *reason, const char *error_
 
 	if (delete_old && st->n->name)
 		push(st, SPOK_RC_DELETE_OLD);
+	own_kept(st); /* kept: before NEW_ATTEMPT, under this attempt's names and owner */
 	if (st->n->attempt + 1 >= st->n->max_attempts || st->n->abort_requested) {
 		finish(st, SPOK_PHASE_RETRYABLE_FAILURE, reason, error_message, false);
 		return;

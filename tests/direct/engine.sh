@@ -11,7 +11,8 @@
 #     reconcile`: exactly one driver pod for the attempt, the Service and owner references
 #     there, and after the end nothing left (no orphan ConfigMap or Service);
 #   - an owner patch the API server refuses (no `patch` on ConfigMaps for the kubeconfig's user
-#     yet) is asked again until it is done, the run going on meanwhile;
+#     yet) is asked again until it is done, the run going on meanwhile, and goes once more when
+#     the attempt ends with its objects kept before the next round;
 #   - `submission: direct` in the platform config, and a bad value named with file:line:col.
 set -u
 SPOK=$1
@@ -391,6 +392,34 @@ BG=
 phase_is "$ID" SUCCEEDED || fail "owner patch refused at first: $(cat "$T/st.json")"
 expect_objects "$ID" "" "" ""
 printf 'ok - a refused owner patch is asked again until it is done\n'
+
+# ---- 8. the run ends (objects kept: a failed attempt) while its owner patch waits for the next
+# round: the last round goes with the end, so a kept pod deleted by hand takes its ConfigMaps ----
+kcurl PUT "/apis/rbac.authorization.k8s.io/v1/namespaces/$NS/roles/spok-run" "$(rules "$CM_VERBS]")" ||
+	fail "role without patch: $(cat "$T/k.out")"
+can_patch() { # the limited user may patch ConfigMap $1 (a dry run): the Role change is in effect
+	curl -sS --fail --cacert "$SPOK_TEST_CA" -H "Authorization: Bearer $(cat "$SPOK_TEST_USER_TOKEN_FILE")" \
+		-X PATCH -H 'Content-Type: application/merge-patch+json' --data '{"metadata":{}}' \
+		"$API/api/v1/namespaces/$NS/configmaps/$1?dryRun=All" >/dev/null 2>&1
+}
+ID=$("$SPOK" run "$T/job/pi.yaml" --cluster user -n "$NS" -d -q --submit direct 2>"$T/own3.err") ||
+	fail "spok run --cluster user: $(cat "$T/own3.err")"
+APP=$(app_of "$ID")
+"$SPOK" reconcile --cluster user >"$T/own4.out" 2>&1 &
+BG=$!
+# four refused rounds: the next one is 8 s away (the waits double from 1 s)
+rounds() { [ "$(grep -c "$ID: the ConfigMap's owner reference (asked again): .*forbidden" "$T/own4.out")" -ge 4 ]; }
+wait_for "four refused owner rounds" rounds
+kcurl PUT "/apis/rbac.authorization.k8s.io/v1/namespaces/$NS/roles/spok-run" "$(rules "$CM_VERBS,\"patch\"]")" ||
+	fail "role with patch: $(cat "$T/k.out")"
+wait_for "patch allowed" can_patch "$APP-conf"
+ended "$APP-driver" Failed 1 Error
+wait "$BG" || fail "reconcile (kept end): exit $?: $(tail -n 5 "$T/own4.out")"
+BG=
+phase_is "$ID" RETRYABLE_FAILURE || fail "kept end: $(cat "$T/st.json")"
+both_owned || fail "a kept failed attempt's ConfigMaps have no owner: $(tail -n 5 "$T/own4.out")"
+expect_objects "$ID" "$APP-conf $APP-files" "$APP-driver" "$APP-driver-svc"
+printf 'ok - a kept attempt ending while its owner patch waits: the last round goes with the end\n'
 
 # ---- 5. the platform config: submission per cluster ----
 mkdir -p "$T/config/spok"

@@ -1147,6 +1147,12 @@ static void test_reconcile_due(void **state)
 /* The ConfigMaps' owner references (SPOK_RC_OWN): sent with the confirmation, asked again
  * on the tick after a failed round (the wait doubling), never again once done; none for a
  * SparkApplication whose files ConfigMap this session did not create. */
+/* Direct, running, its last owner round failed: the next one due at 8000. */
+#define OWED(ph, st) {ROW_IDS, .direct = true, .conf_ok = true, .svc_ok = true, \
+		      .stage = SPOK_RC_STAGE_TRACKING, .phase = (ph), .reason = "", \
+		      .confirmed = true, .confirmed_at_ms = 1000, .next_own_ms = 8000, \
+		      .own_backoff_ms = 4 * SEC, .app_state = st} /* NOLINT(bugprone-macro-parentheses): a char array */
+
 static void test_reconcile_own(void **state)
 {
 	static const struct row rows[] = {
@@ -1166,6 +1172,50 @@ static void test_reconcile_own(void **state)
 		 {ROW_IDS, .direct = true, .svc_ok = true, .own_inflight = true,
 		  .stage = SPOK_RC_STAGE_ADOPT, .phase = SPOK_PHASE_RUNNING, .confirmed = true},
 		 {.kind = SPOK_RC_EV_SEEN}, 5000, "", SPOK_RC_STAGE_TRACKING, NULL, 0, 0},
+		/* The attempt ends before the tick's next round: with its objects kept, no tick
+		 * comes back for it, so the last round goes with the end. */
+		{"a failed round, then a kept failure: one more round with the end", NULL,
+		 OWED(SPOK_PHASE_RUNNING, "RUNNING"),
+		 STATUS(SPOK_PHASE_PERMANENT_FAILURE, "FAILED", "x"), 7000,
+		 "RECORD:PERMANENT_FAILURE OWN DONE", SPOK_RC_STAGE_DONE, NULL, 0, 0},
+		{"a failed round, then a kept success (--keep): one more round", &CFG_KEEP,
+		 OWED(SPOK_PHASE_RUNNING, "RUNNING"),
+		 STATUS(SPOK_PHASE_SUCCEEDED, "COMPLETED", "done"), 7000,
+		 "RECORD:SUCCEEDED OWN DONE", SPOK_RC_STAGE_DONE, NULL, 0, 0},
+		{"a failed round, then a kept retryable failure: the round before the next attempt",
+		 NULL, OWED(SPOK_PHASE_RUNNING, "RUNNING"),
+		 STATUS(SPOK_PHASE_RETRYABLE_FAILURE, "FAILED", "x"), 7000,
+		 "OWN RECORD:RETRYABLE_FAILURE NEW_ATTEMPT CREATE:CONF", SPOK_RC_STAGE_CREATING, NULL,
+		 0, 1},
+		{"a failed round, the last attempt fails, kept: one round only", NULL,
+		 {ROW_IDS, .direct = true, .conf_ok = true, .svc_ok = true, .attempt = 1,
+		  .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_RUNNING, .reason = "",
+		  .confirmed = true, .confirmed_at_ms = 1000, .app_state = "RUNNING",
+		  .next_own_ms = 8000, .own_backoff_ms = 4 * SEC},
+		 STATUS(SPOK_PHASE_RETRYABLE_FAILURE, "FAILED", "x"), 7000,
+		 "OWN RECORD:RETRYABLE_FAILURE DONE", SPOK_RC_STAGE_DONE, NULL, 0, 1},
+		{"a failed round, then a deleted failure (delete_failed): no round", &CFG_DELETE_FAILED,
+		 OWED(SPOK_PHASE_RUNNING, "RUNNING"),
+		 STATUS(SPOK_PHASE_PERMANENT_FAILURE, "FAILED", "x"), 7000,
+		 "RECORD:PERMANENT_FAILURE DELETE:CONF", SPOK_RC_STAGE_DELETING, NULL, 0, 0},
+		{"a failed round, then the pod deleted by someone else: no round", NULL,
+		 OWED(SPOK_PHASE_RUNNING, "RUNNING"), {.kind = SPOK_RC_EV_DELETED}, 7000,
+		 "DELETE_OLD RECORD:RETRYABLE_FAILURE NEW_ATTEMPT CREATE:CONF", SPOK_RC_STAGE_CREATING,
+		 NULL, 0, 1},
+		{"a round in flight at a kept end: no second one", NULL,
+		 {ROW_IDS, .direct = true, .conf_ok = true, .svc_ok = true,
+		  .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_RUNNING, .reason = "",
+		  .confirmed = true, .confirmed_at_ms = 1000, .app_state = "RUNNING",
+		  .next_own_ms = 8000, .own_inflight = true},
+		 STATUS(SPOK_PHASE_PERMANENT_FAILURE, "FAILED", "x"), 7000,
+		 "RECORD:PERMANENT_FAILURE DONE", SPOK_RC_STAGE_DONE, NULL, 0, 0},
+		{"done already at a kept end: no round", NULL,
+		 {ROW_IDS, .direct = true, .conf_ok = true, .svc_ok = true,
+		  .stage = SPOK_RC_STAGE_TRACKING, .phase = SPOK_PHASE_RUNNING, .reason = "",
+		  .confirmed = true, .confirmed_at_ms = 1000, .app_state = "RUNNING",
+		  .next_own_ms = 8000, .own_ok = true},
+		 STATUS(SPOK_PHASE_PERMANENT_FAILURE, "FAILED", "x"), 7000,
+		 "RECORD:PERMANENT_FAILURE DONE", SPOK_RC_STAGE_DONE, NULL, 0, 0},
 	};
 	const struct spok_rc_state tracking = D_TRACKING(SPOK_PHASE_RUNNING, "RUNNING");
 	struct spok_rc_event owned = {.kind = SPOK_RC_EV_OWNED};
