@@ -108,7 +108,7 @@ app_of() { field "$1" resource_name; }
 wait_for() { # wait_for WHAT CMD...: bounded poll
 	local what=$1 i
 	shift
-	for ((i = 0; i < 300; i++)); do
+	for ((i = 0; i < 1200; i++)); do
 		"$@" && return 0
 		sleep 0.1
 	done
