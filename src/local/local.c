@@ -968,6 +968,7 @@ static int attempt_begin(struct spok_local_run *r)
 	x->finished_ms = 0;
 	x->has_exit_code = false;
 	set_str(&x->reason, NULL);
+	set_str(&x->error_message, NULL); /* a failed attempt's; a retry that succeeds has none */
 	set_str(&x->ui_url, NULL);
 	set_str(&x->spark_app_id, NULL);
 	set_str(&x->history_url, NULL);

@@ -170,6 +170,22 @@ static const char *const not_supported[] = {
 	"[NOT_IMPLEMENTED]", "[JVM_ATTRIBUTE_NOT_SUPPORTED]", "PySparkNotImplementedError", NULL
 };
 
+/* The fallback reason when the exception line (line, len; not NUL-terminated) is one of
+ * Connect's "not supported" errors, else NULL. Caller frees. */
+static char *not_supported_reason(const char *line, size_t len)
+{
+	char *text = xstrndup(line, len);
+	bool hit = false;
+	for (size_t i = 0; not_supported[i] && !hit; i++)
+		hit = strstr(text, not_supported[i]) != NULL;
+	free(text);
+	if (!hit)
+		return NULL;
+	if (len > 300)
+		len = 300;
+	return xasprintf("Spark Connect does not support what the job calls: %.*s", (int)len, line);
+}
+
 /* The exception line of the log's last Python traceback (the first unindented line after
  * its header; chained exceptions end with the final one), or NULL. Not NUL-terminated:
  * *len is its length. */
@@ -202,16 +218,7 @@ char *spok_local_warm_log_reason(const char *log_text)
 	 * effects). */
 	if (!line)
 		return NULL;
-	char *text = xstrndup(line, len);
-	bool hit = false;
-	for (size_t i = 0; not_supported[i] && !hit; i++)
-		hit = strstr(text, not_supported[i]) != NULL;
-	free(text);
-	if (!hit)
-		return NULL;
-	if (len > 300)
-		len = 300;
-	return xasprintf("Spark Connect does not support what the job calls: %.*s", (int)len, line);
+	return not_supported_reason(line, len);
 }
 
 char *spok_local_warm_flyte_reason(const char *error_message)
@@ -231,16 +238,7 @@ char *spok_local_warm_flyte_reason(const char *error_message)
 	if (line >= end)
 		return NULL;
 	size_t len = (size_t)(end - line);
-	char *text = xstrndup(line, len);
-	bool hit = false;
-	for (size_t i = 0; not_supported[i] && !hit; i++)
-		hit = strstr(text, not_supported[i]) != NULL;
-	free(text);
-	if (!hit)
-		return NULL;
-	if (len > 300)
-		len = 300;
-	return xasprintf("Spark Connect does not support what the job calls: %.*s", (int)len, line);
+	return not_supported_reason(line, len);
 }
 
 /* The glue that must be Python: a second client on the same session id interrupts every

@@ -949,11 +949,23 @@ static void not_allowed(struct srv_reply *r, const char *allow, const char *meth
 			allow);
 }
 
+/* "ID" or "ID/SUB" after a collection's prefix: ID copied into id (non-empty, shorter than
+ * idlen, else false), *sub the text after the slash or NULL. */
+static bool split_id(const char *rest, char *id, size_t idlen, const char **sub)
+{
+	const char *slash = strchr(rest, '/');
+	size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+
+	if (n == 0 || n >= idlen)
+		return false;
+	memcpy(id, rest, n);
+	id[n] = '\0';
+	*sub = slash ? slash + 1 : NULL;
+	return true;
+}
+
 static enum srv_route_id classify(const char *url, char *id, size_t idlen, const char **sub)
 {
-	const char *rest, *slash;
-	size_t n;
-
 	*sub = NULL;
 	if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
 		return SRV_R_DASHBOARD;
@@ -966,32 +978,20 @@ static enum srv_route_id classify(const char *url, char *id, size_t idlen, const
 	if (strcmp(url, SESSIONS_PREFIX) == 0 || strcmp(url, SESSIONS_PREFIX "/") == 0)
 		return SRV_R_SESSIONS; /* or SESSION_CREATE, by method */
 	if (strncmp(url, SESSIONS_PREFIX "/", sizeof(SESSIONS_PREFIX)) == 0) {
-		rest = url + sizeof(SESSIONS_PREFIX);
-		slash = strchr(rest, '/');
-		n = slash ? (size_t)(slash - rest) : strlen(rest);
-		if (n == 0 || n >= idlen)
+		if (!split_id(url + sizeof(SESSIONS_PREFIX), id, idlen, sub))
 			return SRV_R_OTHER;
-		memcpy(id, rest, n);
-		id[n] = '\0';
-		if (!slash)
+		if (!*sub)
 			return SRV_R_SESSION;
-		*sub = slash + 1;
 		return strcmp(*sub, "stop") == 0 ? SRV_R_SESSION_STOP : SRV_R_OTHER;
 	}
 	if (strcmp(url, API_PREFIX) == 0 || strcmp(url, API_PREFIX "/") == 0)
 		return SRV_R_LIST; /* or SUBMIT, by method */
 	if (strncmp(url, API_PREFIX "/", sizeof(API_PREFIX)) != 0)
 		return SRV_R_OTHER;
-	rest = url + sizeof(API_PREFIX);
-	slash = strchr(rest, '/');
-	n = slash ? (size_t)(slash - rest) : strlen(rest);
-	if (n == 0 || n >= idlen)
+	if (!split_id(url + sizeof(API_PREFIX), id, idlen, sub))
 		return SRV_R_OTHER;
-	memcpy(id, rest, n);
-	id[n] = '\0';
-	if (slash == NULL)
+	if (!*sub)
 		return SRV_R_GET;
-	*sub = slash + 1;
 	if (strcmp(*sub, "abort") == 0)
 		return SRV_R_ABORT;
 	if (strcmp(*sub, "logs") == 0)
