@@ -702,7 +702,9 @@ static int delete_guarded(struct spok_engine *e, const struct kube_gvr *gvr, con
 				SPOK_LABEL_EXECUTION, lv, fv,
 				propagation ? "&propagationPolicy=" : "",
 				propagation ? propagation : "");
-	struct kube_req req = {.method = "DELETE", .path = path, .query = query};
+	/* The answer lists what was deleted; only whether it worked is read. */
+	struct kube_req req = {.method = "DELETE", .path = path, .query = query,
+			       .outcome_only = true};
 	int result;
 
 	e->stats.deletes++;
@@ -1129,8 +1131,8 @@ static enum act send_cm_create(struct eng_exec *ex)
 	set_seen(ex, NULL);
 	ex->e->stats.creates++;
 	cm = spok_ship_configmap(ex->app, &ex->ship);
-	result = kube_create(ex->e->o.client, &CONFIGMAPS, ex->x.namespace_, cm, on_cm_created, ex,
-			     &err);
+	result = kube_create_outcome(ex->e->o.client, &CONFIGMAPS, ex->x.namespace_, cm,
+				     on_cm_created, ex, &err);
 	json_decref(cm);
 	if (result != 0)
 		return answer(ex, SPOK_RC_CM, SPOK_RC_UNAVAILABLE, err.msg);
@@ -1179,8 +1181,8 @@ static enum act send_svc_create(struct eng_exec *ex)
 	/* ex->seen is kept: a copy of the pod the watch sent during the GET this Service
 	 * follows is handled after it (handle_fetched), later ones by replay_pod. */
 	ex->e->stats.creates++;
-	result = kube_create(ex->e->o.client, &SERVICES, ex->x.namespace_, svc, on_svc_created, ex,
-			     &err);
+	result = kube_create_outcome(ex->e->o.client, &SERVICES, ex->x.namespace_, svc,
+				     on_svc_created, ex, &err);
 	json_decref(svc);
 	if (result != 0)
 		return answer(ex, SPOK_RC_SVC, SPOK_RC_UNAVAILABLE, err.msg);
@@ -1213,7 +1215,10 @@ static enum act send_create(struct eng_exec *ex, enum spok_rc_object obj)
 	}
 	set_seen(ex, NULL); /* only copies seen while this create is in flight count */
 	ex->e->stats.creates++;
-	if (kube_create(ex->e->o.client, gvr, ex->x.namespace_, body, cb, ex, &err) != 0)
+	/* The object's echo is read only for the driver's (or application's) uid. */
+	if ((obj == SPOK_RC_CONF
+		     ? kube_create_outcome(ex->e->o.client, gvr, ex->x.namespace_, body, cb, ex, &err)
+		     : kube_create(ex->e->o.client, gvr, ex->x.namespace_, body, cb, ex, &err)) != 0)
 		return answer(ex, obj, SPOK_RC_UNAVAILABLE, err.msg);
 	sent(ex);
 	return ACT_NEXT;
@@ -1525,8 +1530,8 @@ static void send_own(struct eng_exec *ex)
 	d->id = xstrdup(ex->x.id);
 	d->attempt = ex->x.attempt;
 	for (size_t i = 0; i < n; i++) {
-		if (kube_patch_merge(ex->e->o.client, &CONFIGMAPS, ex->x.namespace_, cms[i], NULL,
-				     patch, on_owned, d, &err) == 0) {
+		if (kube_patch_merge_outcome(ex->e->o.client, &CONFIGMAPS, ex->x.namespace_,
+					     cms[i], NULL, patch, on_owned, d, &err) == 0) {
 			d->left++;
 			ex->e->pending++;
 			ex->e->loose++;

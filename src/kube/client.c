@@ -65,6 +65,7 @@ struct kube_call {
 	kube__data_cb on_data;
 	kube__header_cb on_hdr;
 	bool raw;        /* bodies of every status go to on_data; any HTTP answer is code 0 */
+	bool outcome_only; /* kube_req.outcome_only */
 	char *accept;
 	kube_done_cb cb;
 	void *data;
@@ -1056,10 +1057,12 @@ static void call_completed(struct kube_call *call, CURLcode res)
 		return;
 	}
 	r.gone = call->status == 410;
-	if (call->resp.len > 0)
+	bool ok = call->status >= 200 && call->status < 300;
+	if (call->resp.len > 0 && !(ok && call->outcome_only))
 		r.body = json_loadb(call->resp.data, call->resp.len, 0, &jerr);
-	if (call->status >= 200 && call->status < 300) {
-		if (call->resp.len > 0 && r.body == NULL && call->on_data == NULL) {
+	if (ok) {
+		if (call->resp.len > 0 && r.body == NULL && call->on_data == NULL &&
+		    !call->outcome_only) {
 			snprintf(msg, sizeof(msg), "%s %s: response is not JSON (%s); is the server a "
 				 "Kubernetes API server?", call->method, call->path, jerr.text);
 			r.code = SPOK_EAPI;
@@ -1118,6 +1121,7 @@ static struct kube_call *call_new(struct kube_client *c, const struct kube_req *
 					     : "application/json");
 	}
 	call->retry_ok = !req->no_retry;
+	call->outcome_only = req->outcome_only;
 	call->accept = req->accept != NULL ? xstrdup(req->accept) : NULL;
 	call->timeout_ms = c->opts.timeout_ms;
 	spok_buf_init(&call->resp, KUBE_BODY_MAX);

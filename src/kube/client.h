@@ -74,6 +74,10 @@ struct kube_req {
 	size_t body_len;
 	bool no_retry;            /* do not retry this one */
 	const char *accept;       /* Accept header; NULL: application/json */
+	/* The caller reads only the outcome: a 2xx answer's body is not parsed (resp->body is
+	 * NULL then; error answers are parsed for their message as always). Spares parsing echoed
+	 * objects nobody reads, e.g. a collection DELETE's list of what it deleted. */
+	bool outcome_only;
 };
 
 /* Group/version/resource of a collection; group "" (or NULL) is the core /api group. */
@@ -128,6 +132,13 @@ int kube_apply(struct kube_client *c, const struct kube_gvr *gvr, const char *ns
 int kube_patch_merge(struct kube_client *c, const struct kube_gvr *gvr, const char *ns,
 		     const char *name, const char *sub, const json_t *patch, kube_done_cb cb,
 		     void *data, struct spok_err *err);
+/* kube_create / kube_patch_merge for callers that read only the outcome (kube_req's
+ * outcome_only): on success resp->body is NULL. */
+int kube_create_outcome(struct kube_client *c, const struct kube_gvr *gvr, const char *ns,
+			const json_t *obj, kube_done_cb cb, void *data, struct spok_err *err);
+int kube_patch_merge_outcome(struct kube_client *c, const struct kube_gvr *gvr, const char *ns,
+			     const char *name, const char *sub, const json_t *patch,
+			     kube_done_cb cb, void *data, struct spok_err *err);
 /* Merge patch on /status: what the operator does, for tests that play the operator. */
 int kube_patch_status(struct kube_client *c, const struct kube_gvr *gvr, const char *ns,
 		      const char *name, const json_t *status, kube_done_cb cb, void *data,

@@ -81,10 +81,10 @@ static int check_gvr(const struct kube_gvr *gvr, const char *name, bool need_nam
 
 /* Serialises body (borrowed) and sends one request. */
 static int send_json(struct kube_client *c, const char *method, char *path, const char *query,
-		     const char *ctype, const json_t *body, kube_done_cb cb, void *data,
-		     struct spok_err *err)
+		     const char *ctype, const json_t *body, bool outcome_only, kube_done_cb cb,
+		     void *data, struct spok_err *err)
 {
-	struct kube_req req = {method, path, query, ctype, NULL, 0, false, NULL};
+	struct kube_req req = {method, path, query, ctype, NULL, 0, false, NULL, outcome_only};
 	char *text = NULL;
 	int result;
 
@@ -105,14 +105,28 @@ static int send_json(struct kube_client *c, const char *method, char *path, cons
 	return result;
 }
 
-int kube_create(struct kube_client *c, const struct kube_gvr *gvr, const char *ns,
-		const json_t *obj, kube_done_cb cb, void *data, struct spok_err *err)
+static int create(struct kube_client *c, const struct kube_gvr *gvr, const char *ns,
+		  const json_t *obj, bool outcome_only, kube_done_cb cb, void *data,
+		  struct spok_err *err)
 {
 	int result = check_gvr(gvr, NULL, false, err);
 
 	if (result != 0)
 		return result;
-	return send_json(c, "POST", kube_path(gvr, ns, NULL, NULL), NULL, NULL, obj, cb, data, err);
+	return send_json(c, "POST", kube_path(gvr, ns, NULL, NULL), NULL, NULL, obj, outcome_only,
+			 cb, data, err);
+}
+
+int kube_create(struct kube_client *c, const struct kube_gvr *gvr, const char *ns,
+		const json_t *obj, kube_done_cb cb, void *data, struct spok_err *err)
+{
+	return create(c, gvr, ns, obj, false, cb, data, err);
+}
+
+int kube_create_outcome(struct kube_client *c, const struct kube_gvr *gvr, const char *ns,
+			const json_t *obj, kube_done_cb cb, void *data, struct spok_err *err)
+{
+	return create(c, gvr, ns, obj, true, cb, data, err);
 }
 
 int kube_get(struct kube_client *c, const struct kube_gvr *gvr, const char *ns, const char *name,
@@ -122,7 +136,8 @@ int kube_get(struct kube_client *c, const struct kube_gvr *gvr, const char *ns, 
 
 	if (result != 0)
 		return result;
-	return send_json(c, "GET", kube_path(gvr, ns, name, NULL), NULL, NULL, NULL, cb, data, err);
+	return send_json(c, "GET", kube_path(gvr, ns, name, NULL), NULL, NULL, NULL, false, cb, data,
+			 err);
 }
 
 int kube_apply(struct kube_client *c, const struct kube_gvr *gvr, const char *ns, const char *name,
@@ -137,22 +152,36 @@ int kube_apply(struct kube_client *c, const struct kube_gvr *gvr, const char *ns
 	query = xasprintf("fieldManager=%s&force=true", fm);
 	/* JSON is YAML, so the apply body needs no YAML emitter. */
 	result = send_json(c, "PATCH", kube_path(gvr, ns, name, sub), query,
-			   "application/apply-patch+yaml", obj, cb, data, err);
+			   "application/apply-patch+yaml", obj, false, cb, data, err);
 	free(query);
 	free(fm);
 	return result;
 }
 
-int kube_patch_merge(struct kube_client *c, const struct kube_gvr *gvr, const char *ns,
-		     const char *name, const char *sub, const json_t *patch, kube_done_cb cb,
-		     void *data, struct spok_err *err)
+static int patch_merge(struct kube_client *c, const struct kube_gvr *gvr, const char *ns,
+		       const char *name, const char *sub, const json_t *patch, bool outcome_only,
+		       kube_done_cb cb, void *data, struct spok_err *err)
 {
 	int result = check_gvr(gvr, name, true, err);
 
 	if (result != 0)
 		return result;
 	return send_json(c, "PATCH", kube_path(gvr, ns, name, sub), NULL,
-			 "application/merge-patch+json", patch, cb, data, err);
+			 "application/merge-patch+json", patch, outcome_only, cb, data, err);
+}
+
+int kube_patch_merge(struct kube_client *c, const struct kube_gvr *gvr, const char *ns,
+		     const char *name, const char *sub, const json_t *patch, kube_done_cb cb,
+		     void *data, struct spok_err *err)
+{
+	return patch_merge(c, gvr, ns, name, sub, patch, false, cb, data, err);
+}
+
+int kube_patch_merge_outcome(struct kube_client *c, const struct kube_gvr *gvr, const char *ns,
+			     const char *name, const char *sub, const json_t *patch,
+			     kube_done_cb cb, void *data, struct spok_err *err)
+{
+	return patch_merge(c, gvr, ns, name, sub, patch, true, cb, data, err);
 }
 
 int kube_patch_status(struct kube_client *c, const struct kube_gvr *gvr, const char *ns,
@@ -185,7 +214,7 @@ int kube_delete(struct kube_client *c, const struct kube_gvr *gvr, const char *n
 		if (uid != NULL)
 			json_object_set_new(opts, "preconditions", json_pack("{s:s}", "uid", uid));
 	}
-	result = send_json(c, "DELETE", kube_path(gvr, ns, name, NULL), NULL, NULL, opts, cb,
+	result = send_json(c, "DELETE", kube_path(gvr, ns, name, NULL), NULL, NULL, opts, false, cb,
 			   data, err);
 	json_decref(opts);
 	return result;
@@ -220,7 +249,7 @@ static void list_page_done(void *data, const struct kube_resp *r);
 
 static int list_next(struct list_op *op, struct spok_err *err)
 {
-	struct kube_req req = {"GET", op->path, NULL, NULL, NULL, 0, false, NULL};
+	struct kube_req req = {"GET", op->path, NULL, NULL, NULL, 0, false, NULL, false};
 	char *q, *cont = NULL;
 	int result;
 

@@ -367,7 +367,7 @@ static void w_connect(struct kube_watch *w)
 	long timeout_s = w->opts.timeout_s > 0 ? w->opts.timeout_s : 300 + rand() % 301;
 	char *path = kube_path(&gvr, w->ns, NULL, NULL);
 	char *q = w_query(w, timeout_s);
-	struct kube_req req = {"GET", path, q, NULL, NULL, 0, true, NULL};
+	struct kube_req req = {"GET", path, q, NULL, NULL, 0, true, NULL, false};
 	struct spok_err e;
 
 	w->stats.connects++;

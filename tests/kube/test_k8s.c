@@ -143,6 +143,19 @@ static void test_crud(void **state)
 	assert_string_equal(str_at(s.body, "spec", "type"), "Python");
 	kube_sync_free(&s);
 
+	/* Outcome only: a success has no body to read; an error is still explained. */
+	assert_int_equal(SYNC(s, kube_create_outcome(cli, &SPARK, ns, app, kube_sync_cb, &s, NULL)),
+			 SPOK_ECONFLICT);
+	assert_non_null(strstr(s.message, "\"crud\" already exists (HTTP 409)"));
+	kube_sync_free(&s);
+	patch = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "quiet", "yes");
+	assert_int_equal(SYNC(s, kube_patch_merge_outcome(cli, &SPARK, ns, "crud", NULL, patch,
+							   kube_sync_cb, &s, NULL)), 0);
+	assert_int_equal(s.http_status, 200);
+	assert_null(s.body);
+	kube_sync_free(&s);
+	json_decref(patch);
+
 	/* Server-side apply: changes a field, keeps ownership under "spok". */
 	json_object_set_new(json_object_get(app, "spec"), "sparkVersion", json_string("3.5.8"));
 	assert_int_equal(SYNC(s, kube_apply(cli, &SPARK, ns, "crud", NULL, app, kube_sync_cb, &s,
@@ -660,7 +673,7 @@ static void test_in_cluster(void **state)
 		char *path = xasprintf("/api/v1/namespaces/%s/serviceaccounts/spok-sa/token", ns);
 		static const char body[] = "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":"
 			"\"TokenRequest\",\"spec\":{\"expirationSeconds\":3600}}";
-		struct kube_req req = {"POST", path, NULL, NULL, body, sizeof(body) - 1, false, NULL};
+		struct kube_req req = {"POST", path, NULL, NULL, body, sizeof(body) - 1, false, NULL, false};
 
 		assert_int_equal(SYNC(s, kube_request(cli, &req, kube_sync_cb, &s, NULL)), 0);
 		free(path);
@@ -701,7 +714,7 @@ static void test_in_cluster(void **state)
 		static const char body[] = "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":"
 			"\"SelfSubjectReview\"}";
 		struct kube_req req = {"POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", NULL,
-				       NULL, body, sizeof(body) - 1, false, NULL};
+				       NULL, body, sizeof(body) - 1, false, NULL, false};
 		char *want = xasprintf("system:serviceaccount:%s:spok-sa", ns);
 
 		memset(&s, 0, sizeof(s));
@@ -727,7 +740,7 @@ static void test_qps_real(void **state)
 {
 	struct kube_client_opts o = {.qps = 20, .burst = 2};
 	struct kube_client *cli = client_for("admin", &o);
-	struct kube_req req = {"GET", "/version", NULL, NULL, NULL, 0, false, NULL};
+	struct kube_req req = {"GET", "/version", NULL, NULL, NULL, 0, false, NULL, false};
 	struct kube_sync s[6];
 	struct kube_client_stats st;
 
