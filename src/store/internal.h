@@ -31,6 +31,8 @@ struct spok_store {
 /* The error for a failed SQLite call on s (busy -> SPOK_EBUSY, read-only store says so). */
 int spok_store_db_fail(struct spok_store *s, struct spok_err *err, const char *what);
 int spok_store_exec_sql(struct spok_store *s, const char *sql, const char *what, struct spok_err *err);
+/* Starts a write: BEGIN IMMEDIATE (a kept statement: every write pays it). */
+int spok_store_begin_write(struct spok_store *s, const char *what, struct spok_err *err);
 /* Ends a BEGIN IMMEDIATE write: COMMIT after success, ROLLBACK after any failure. */
 int spok_store_end_write(struct spok_store *s, int result, struct spok_err *err);
 int spok_store_prepare(struct spok_store *s, const char *sql, sqlite3_stmt **st, struct spok_err *err);

@@ -100,7 +100,7 @@ int spok_store_session_list(struct spok_store *s, struct spok_session **out, siz
 static int write_one(struct spok_store *s, sqlite3_stmt *st, const char *what, int *changes,
 		     struct spok_err *err)
 {
-	int result = spok_store_exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
+	int result = spok_store_begin_write(s, "starting a write", err);
 
 	if (result == 0)
 		result = spok_store_step_done(s, st, what, err);

@@ -273,19 +273,19 @@ void spok_store_release(sqlite3_stmt *st)
 
 int spok_store_exec_sql(struct spok_store *s, const char *sql, const char *what, struct spok_err *err)
 {
-	/* Every write begins and commits: those two are kept statements. */
-	int which = strcmp(sql, "BEGIN IMMEDIATE") == 0 ? SPOK_STORE_ST_BEGIN
-		    : strcmp(sql, "COMMIT") == 0        ? SPOK_STORE_ST_COMMIT
-							: -1;
-	sqlite3_stmt *st = NULL;
-	int result;
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return spok_store_db_fail(s, err, what);
+	return 0;
+}
 
-	if (which < 0) {
-		if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-			return spok_store_db_fail(s, err, what);
-		return 0;
-	}
-	if ((result = spok_store_kept(s, (enum spok_store_stmt)which, sql, &st, err)) != 0)
+/* Runs a kept statement without bindings or rows (BEGIN, COMMIT). */
+static int step_kept(struct spok_store *s, enum spok_store_stmt which, const char *sql,
+		     const char *what, struct spok_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int result = spok_store_kept(s, which, sql, &st, err);
+
+	if (result != 0)
 		return result;
 	/* The error is read before the reset, which would leave its own code behind. */
 	result = sqlite3_step(st) == SQLITE_DONE ? 0 : spok_store_db_fail(s, err, what);
@@ -293,12 +293,17 @@ int spok_store_exec_sql(struct spok_store *s, const char *sql, const char *what,
 	return result;
 }
 
+int spok_store_begin_write(struct spok_store *s, const char *what, struct spok_err *err)
+{
+	return step_kept(s, SPOK_STORE_ST_BEGIN, "BEGIN IMMEDIATE", what, err);
+}
+
 /* Ends a BEGIN IMMEDIATE write: COMMIT after success, ROLLBACK after any failure (the
  * COMMIT's own included), so no failed write leaves a transaction open. */
 int spok_store_end_write(struct spok_store *s, int result, struct spok_err *err)
 {
 	if (result == 0)
-		result = spok_store_exec_sql(s, "COMMIT", "committing", err);
+		result = step_kept(s, SPOK_STORE_ST_COMMIT, "COMMIT", "committing", err);
 	if (result != 0)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return result;
@@ -669,7 +674,7 @@ int spok_store_insert(struct spok_store *s, const struct spok_execution *e, stru
 		return result;
 	for (size_t i = 0; i < NCOLS; i++)
 		bind_col(st, (int)i + 1, &cols[i], e);
-	result = spok_store_exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
+	result = spok_store_begin_write(s, "starting a write", err);
 	if (result == 0)
 		result = spok_store_step_done(s, st, "inserting an execution", err);
 	spok_store_release(st); /* before the COMMIT: a statement still stepping would block it */
@@ -745,7 +750,7 @@ static int upsert_attempt(struct spok_store *s, const struct spok_execution *e, 
 
 int spok_store_update(struct spok_store *s, const struct spok_execution *e, struct spok_err *err)
 {
-	int result = spok_store_exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
+	int result = spok_store_begin_write(s, "starting a write", err);
 	if (result != 0)
 		return result;
 	result = update_row(s, e, err);
@@ -762,7 +767,7 @@ int spok_store_request_abort(struct spok_store *s, const char *id, struct spok_e
 	if (result != 0)
 		return result;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	result = spok_store_exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
+	result = spok_store_begin_write(s, "starting a write", err);
 	if (result == 0)
 		result = spok_store_step_done(s, st, "requesting abort", err);
 	if (result == 0 && sqlite3_changes(s->db) == 0)
@@ -786,7 +791,7 @@ int spok_store_claim(struct spok_store *s, const char *id, struct spok_proc_id f
 	sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, from.pid);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)from.start);
-	result = spok_store_exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
+	result = spok_store_begin_write(s, "starting a write", err);
 	if (result == 0)
 		result = spok_store_step_done(s, st, "claiming an execution", err);
 	if (result == 0 && sqlite3_changes(s->db) == 0) {
@@ -1491,7 +1496,7 @@ static int gc_delete(struct spok_store *s, int64_t before_ms, const struct gc_ro
 	q_gc_due(&q, before_ms);
 	result = q_prepare(s, &q, &st, err);
 	if (result == 0)
-		result = spok_store_exec_sql(s, "BEGIN IMMEDIATE", "starting a write", err);
+		result = spok_store_begin_write(s, "starting a write", err);
 	for (size_t i = 0; result == 0 && i < n; i++) {
 		if (v[i].keep)
 			continue;
