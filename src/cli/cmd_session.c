@@ -113,6 +113,7 @@ static json_t *session_json(const struct spok_session *x, const char *user)
 	json_object_set_new(o, "name", json_string(x->name));
 	json_object_set_new(o, "pool", json_string(x->pool));
 	json_object_set_new(o, "backend", json_string(x->backend ? x->backend : "local"));
+	json_object_set_new(o, "host", json_string(x->host ? x->host : "127.0.0.1"));
 	json_object_set_new(o, "phase", json_string(spok_session_phase_name(x->phase)));
 	json_object_set_new(o, "reason", x->reason ? json_string(x->reason) : json_null());
 	json_object_set_new(o, "user_id", x->user_id ? json_string(x->user_id) : json_null());
@@ -185,6 +186,25 @@ static int list(struct sctx *c, const char *output, struct spok_err *err)
 	return result;
 }
 
+/* A Kubernetes session's server pod outlives a supervisor that died (for the next start to
+ * adopt): stop deletes what is left of it once the row is terminal. */
+static int stop_leftovers(struct sctx *c, const struct spok_session *x, struct spok_err *err)
+{
+	const struct spok_pool *pool = spok_pools_find(&c->pools, x->pool);
+	size_t n = 0;
+
+	if (!x->backend || strcmp(x->backend, "kubernetes") != 0 || !spok_session_phase_terminal(x->phase))
+		return 0;
+	if (!pool || !pool->kube.namespace_)
+		return spok_err_set(err, SPOK_ENOTFOUND, "session %s: its pool %s is no Kubernetes pool in this config; delete its pods (label spok.dev/session=%s) by hand",
+				    x->name, x->pool, x->name);
+	int result = spok_connect_kube_delete(pool, x->name, &n, err);
+	if (result == 0 && n > 0)
+		fprintf(stderr, "spok: session %s: deleted %zu server object%s left in namespace %s\n",
+			x->name, n, n == 1 ? "" : "s", pool->kube.namespace_);
+	return result;
+}
+
 static int stop(struct sctx *c, const char *name, struct spok_err *err)
 {
 	struct spok_session x;
@@ -198,8 +218,9 @@ static int stop(struct sctx *c, const char *name, struct spok_err *err)
 	fprintf(stderr, "spok: session %s %s%s%s\n", name, spok_session_phase_name(x.phase),
 		*reason ? ": " : "", reason);
 	free(reason);
+	result = stop_leftovers(c, &x, err);
 	spok_session_free(&x);
-	return 0;
+	return result;
 }
 
 /* `spok session _supervise NAME --generation G --pool P`: the supervisor that

@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "common/err.h"
 #include "common/strmap.h"
 #include "model/model.h"
@@ -40,6 +42,22 @@
 #define SPOK_CONNECT_GRACE_MS ((uint64_t)10 * 1000)           /* stop: TERM -> KILL */
 #define SPOK_CONNECT_SERVER_CLASS "org.apache.spark.sql.connect.service.SparkConnectServer"
 
+/* A Kubernetes pool's placement (spok.pools[].kubernetes): its sessions' servers are Pods +
+ * Services spok creates in namespace (see kube.c). */
+struct spok_pool_kube {
+	char *namespace_;          /* NULL: a local pool */
+	char *context;             /* kubeconfig context; NULL: the current one */
+	char *image;               /* the Spark image (the pool's image, else spok.default-image) */
+	char *service_account;     /* the server's ServiceAccount; NULL: SPOK_POOL_KUBE_SA */
+};
+
+#define SPOK_POOL_KUBE_SA "spark"                   /* deploy/cluster-resources provisions it */
+#define SPOK_CONNECT_GRPC_PORT 15002                 /* Spark Connect's default port */
+#define SPOK_CONNECT_UI_PORT 4040
+/* Where deploy/spark-image puts the spark-connect jar (pyspark 3.5's wheel has none). */
+#define SPOK_CONNECT_IMAGE_JAR "/opt/spark/connect/spark-connect_2.12-3.5.7.jar"
+#define SPOK_CONNECT_KUBE_NAME_MAX 40                /* a Kubernetes pool's session name */
+
 /* A pool (spok.pools[] in the config, docs/CONFIG.md): how its sessions' servers run. */
 struct spok_pool {
 	char *name;
@@ -49,6 +67,7 @@ struct spok_pool {
 	uint64_t lifetime_ms;      /* max-lifetime */
 	long min_executors;        /* min-executors / max-executors: Kubernetes pools' dynamic */
 	long max_executors;        /* allocation; a local server has no executors (-1: unset) */
+	struct spok_pool_kube kube; /* kube.namespace_ set: a Kubernetes pool */
 };
 
 struct spok_pools {
@@ -91,11 +110,17 @@ void spok_warm_rules_free(struct spok_warm_rules *rs);
  * directory under the data dir). */
 bool spok_connect_name_ok(const char *s);
 
+/* A Kubernetes pool's session name must also be a DNS label of at most
+ * SPOK_CONNECT_KUBE_NAME_MAX bytes (it names the server's Pod and Service); NULL when it is,
+ * else what is wrong (a literal). */
+const char *spok_connect_kube_name_problem(const char *name);
+
 /* The user this process runs as (user_id of its sessions). Heap. */
 char *spok_connect_user(void);
-/* "sc://127.0.0.1:<port>/;user_id=<user>" (heap): what `spok session url` prints. */
+/* "sc://<host>:<port>/;user_id=<user>" (heap): what `spok session url` prints; host is
+ * 127.0.0.1 for a local session, the server pod's IP for a Kubernetes one. */
 char *spok_connect_url(const struct spok_session *s, const char *user);
-/* "http://127.0.0.1:<ui_port>" (heap), or NULL when the UI port is not known. */
+/* "http://<host>:<ui_port>" (heap), or NULL when the UI port is not known. */
 char *spok_connect_ui_url(const struct spok_session *s);
 /* Where the spark-connect jar is: $SPOK_CONNECT_JAR, else the one scripts/setup connect
  * caches. Heap; SPOK_ENOTFOUND naming the setup step when it is not there. */
@@ -151,5 +176,26 @@ int spok_connect_request_stop(struct spok_store *st, const char *name, struct sp
  * server until it ends, and records that end. Returns when the server is gone. */
 int spok_connect_supervise(const char *data_dir, const char *name, int64_t gen,
 			   const struct spok_pool *pool, struct spok_err *err);
+
+/* ---- Kubernetes pools (kube.c) ----
+ * The server of a Kubernetes pool's session is a Pod (the Spark Connect server as a
+ * client-mode driver against the in-cluster API, executors by dynamic allocation) and a
+ * Service, both labelled spok.dev/session=NAME, created by the same supervisor process as a
+ * local server (`spok session _supervise`); the row records backend "kubernetes", the pod's
+ * IP as host and the ports. A supervisor that finds a live server pod of its session adopts
+ * it instead of creating another; a supervisor that died leaves its pod for the next start
+ * to adopt (settle records FAILED saying so). */
+
+/* GET http://host:port<path> (host: an IPv4 address; HTTP/1.0, bounded to 1 s and 1 MiB): a
+ * server's Spark UI REST API answer as JSON (new reference), or NULL. */
+json_t *spok_connect_ui_get(const char *host, int port, const char *path);
+
+/* The supervisor of a Kubernetes pool's session (spok_connect_supervise calls it). */
+int spok_connect_kube_supervise(const char *data_dir, const char *name, int64_t gen,
+				const struct spok_pool *pool, struct spok_err *err);
+/* Deletes every server Pod and Service of session name in pool's namespace (what a dead
+ * supervisor left); *deleted (may be NULL) gets how many objects. Blocks (its own loop). */
+int spok_connect_kube_delete(const struct spok_pool *pool, const char *name, size_t *deleted,
+			     struct spok_err *err);
 
 #endif

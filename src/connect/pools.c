@@ -15,7 +15,7 @@
 
 static const char *const pool_keys[] = {
 	"name", "spark-conf", "master", "idle-timeout", "max-lifetime", "min-executors",
-	"max-executors", NULL
+	"max-executors", "kubernetes", NULL
 };
 
 struct pctx {
@@ -115,9 +115,81 @@ static int read_conf(const struct pctx *c, const json_t *v, const char *field, s
 	return 0;
 }
 
+/* A DNS label (RFC 1123) of at most max bytes: a namespace, a ServiceAccount, a session. */
+static bool dns_label(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= max && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n &&
+	       s[0] != '-' && s[n - 1] != '-';
+}
+
+const char *spok_connect_kube_name_problem(const char *name)
+{
+	if (!dns_label(name, SPOK_CONNECT_KUBE_NAME_MAX))
+		return "a Kubernetes pool's session needs a name of at most 40 lowercase letters, digits or '-', starting and ending with a letter or digit (it names the server's Pod and Service)";
+	return NULL;
+}
+
+static int kube_string(const struct pctx *c, const json_t *v, const char *path, size_t max,
+		       bool label, char **out)
+{
+	const char *s = json_string_value(v);
+
+	if (!s || strlen(s) != json_string_length(v) || !*s || strlen(s) > max ||
+	    (label && !dns_label(s, max)))
+		return bad(c, path, label ? "expected a DNS label: lowercase letters, digits or '-', starting and ending with a letter or digit"
+					  : "expected a non-empty string");
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			return bad(c, path, "expected no spaces or control characters");
+	free(*out);
+	*out = xstrdup(s);
+	return 0;
+}
+
+/* kubernetes: {namespace, context?, image?, service-account?} */
+static int read_kube(const struct pctx *c, const json_t *v, const char *field, struct spok_pool *pl)
+{
+	const char *k;
+	json_t *val;
+	char path[300], sk[61];
+	int r = 0;
+
+	if (!json_is_object(v))
+		return bad(c, field, "expected a mapping with namespace (and context, image, service-account)");
+	json_object_foreach((json_t *)v, k, val) {
+		safe(k, sk, sizeof(sk));
+		snprintf(path, sizeof(path), "%s.%s", field, sk);
+		if (strcmp(k, "namespace") == 0)
+			r = kube_string(c, val, path, 63, true, &pl->kube.namespace_);
+		else if (strcmp(k, "context") == 0)
+			r = kube_string(c, val, path, 253, false, &pl->kube.context);
+		else if (strcmp(k, "image") == 0)
+			r = kube_string(c, val, path, 1024, false, &pl->kube.image);
+		else if (strcmp(k, "service-account") == 0)
+			r = kube_string(c, val, path, 63, true, &pl->kube.service_account);
+		else
+			r = bad(c, path, "unknown key (namespace, context, image, service-account)");
+		if (r != 0)
+			return r;
+	}
+	snprintf(path, sizeof(path), "%s.namespace", field);
+	if (!pl->kube.namespace_)
+		return bad(c, path, "missing (the namespace the pool's servers run in)");
+	if (!pl->kube.image && c->p->spok.default_image)
+		pl->kube.image = xstrdup(c->p->spok.default_image);
+	snprintf(path, sizeof(path), "%s.image", field);
+	if (!pl->kube.image)
+		return bad(c, path, "missing, and spok.default-image is not set (an image with the spark-connect jar: deploy/spark-image)");
+	return 0;
+}
+
 static int read_field(const struct pctx *c, const char *key, const json_t *v, const char *path,
 		      struct spok_pool *pl)
 {
+	if (strcmp(key, "kubernetes") == 0)
+		return read_kube(c, v, path, pl);
 	if (strcmp(key, "name") == 0) {
 		if (!json_is_string(v) || !spok_connect_name_ok(json_string_value(v)))
 			return bad(c, path, "expected a name of 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit");
@@ -159,6 +231,10 @@ static void pool_free(struct spok_pool *pl)
 {
 	free(pl->name);
 	free(pl->master);
+	free(pl->kube.namespace_);
+	free(pl->kube.context);
+	free(pl->kube.image);
+	free(pl->kube.service_account);
 	spok_strmap_free(&pl->conf);
 }
 
@@ -179,7 +255,7 @@ static int read_pool(const struct pctx *c, const json_t *v, size_t i, struct spo
 		safe(k, sk, sizeof(sk));
 		snprintf(path, sizeof(path), "%s.%s", field, sk);
 		if (!known)
-			return bad(c, path, "unknown key (name, spark-conf, master, idle-timeout, max-lifetime, min-executors, max-executors)");
+			return bad(c, path, "unknown key (name, spark-conf, master, idle-timeout, max-lifetime, min-executors, max-executors, kubernetes)");
 		int r = read_field(c, k, val, path, pl);
 		if (r != 0)
 			return r;
@@ -187,6 +263,10 @@ static int read_pool(const struct pctx *c, const json_t *v, size_t i, struct spo
 	snprintf(path, sizeof(path), "%s.name", field);
 	if (!pl->name)
 		return bad(c, path, "missing");
+	if (pl->master && pl->kube.namespace_) {
+		snprintf(path, sizeof(path), "%s.master", field);
+		return bad(c, path, "a Kubernetes pool's server runs against the cluster; remove master");
+	}
 	if (pl->min_executors >= 0 && pl->max_executors >= 0 && pl->min_executors > pl->max_executors) {
 		snprintf(path, sizeof(path), "%s.min-executors", field);
 		return bad(c, path, "greater than max-executors");

@@ -54,12 +54,17 @@ char *spok_connect_user(void)
 
 char *spok_connect_url(const struct spok_session *s, const char *user)
 {
-	return xasprintf("sc://127.0.0.1:%d/;user_id=%s", s->port, user);
+	return xasprintf("sc://%s:%d/;user_id=%s", s->host ? s->host : "127.0.0.1", s->port, user);
 }
 
 char *spok_connect_ui_url(const struct spok_session *s)
 {
-	return s->ui_port > 0 ? xasprintf("http://127.0.0.1:%d", s->ui_port) : NULL;
+	return s->ui_port > 0 ? xasprintf("http://%s:%d", s->host ? s->host : "127.0.0.1", s->ui_port) : NULL;
+}
+
+static bool is_kube(const struct spok_session *x)
+{
+	return x->backend && strcmp(x->backend, "kubernetes") == 0;
 }
 
 int spok_connect_jar(char **out, struct spok_err *err)
@@ -93,6 +98,15 @@ static void stop_group(int64_t pgid, uint64_t grace_ms)
 static bool server_alive(const struct spok_session *x)
 {
 	return x->proc_start != 0 && spok_proc_alive((struct spok_proc_id){x->pid, x->proc_start});
+}
+
+static bool supervisor_alive(const struct spok_session *x);
+
+/* A RUNNING row's server is there: a local server's process, or (no local process) a
+ * Kubernetes server pod's live supervisor, which records the pod's end. */
+static bool server_up(const struct spok_session *x)
+{
+	return is_kube(x) ? supervisor_alive(x) : server_alive(x);
 }
 
 static bool supervisor_alive(const struct spok_session *x)
@@ -129,9 +143,14 @@ static int settle(struct spok_store *st, struct spok_session *x, bool wait, stru
 		kill((pid_t)-x->pid, SIGKILL);
 	x->phase = SPOK_SESSION_FAILED;
 	x->finished_ms = spok_now_ms();
-	set_str(&x->reason, xasprintf("supervisor (pid %lld) died; %s", (long long)x->supervisor_pid,
-				      had_server ? "spok ended its Spark Connect server"
-						 : "its Spark Connect server had already ended"));
+	if (is_kube(x))
+		/* its pod is not deleted: the next start adopts it (spok session stop deletes it) */
+		set_str(&x->reason, xasprintf("supervisor (pid %lld) died; its server pod is left for the next start to adopt ('spok session stop %s' deletes it)",
+					      (long long)x->supervisor_pid, x->name));
+	else
+		set_str(&x->reason, xasprintf("supervisor (pid %lld) died; %s", (long long)x->supervisor_pid,
+					      had_server ? "spok ended its Spark Connect server"
+							 : "its Spark Connect server had already ended"));
 	int result = spok_store_session_update(st, x, err);
 	if (result == SPOK_ECONFLICT) {
 		/* someone else settled or restarted it meanwhile: show what is recorded now */
@@ -276,21 +295,20 @@ static char *ms_text(uint64_t ms)
 
 /* ---- activity a warm run does not record: interactive clients ---- */
 
-/* GET http://127.0.0.1:port<path> (HTTP/1.0, loopback, bounded in time and size): the
- * body as JSON, or NULL. */
-static json_t *ui_get(int port, const char *path)
+json_t *spok_connect_ui_get(const char *host, int port, const char *path)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	struct timeval tv = {.tv_sec = UI_TIMEOUT_MS / 1000, .tv_usec = (UI_TIMEOUT_MS % 1000) * 1000};
 	json_t *j = NULL;
 
+	if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
+		return NULL;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NULL;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	char *req = xasprintf("GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n", path);
+	char *req = xasprintf("GET %s HTTP/1.0\r\nHost: %s\r\nAccept: application/json\r\n\r\n", path, host);
 	char *buf = xmalloc(UI_MAX + 1);
 	size_t n = 0;
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && spok_write_all(fd, req, strlen(req)) == 0) {
@@ -306,6 +324,12 @@ static json_t *ui_get(int port, const char *path)
 	free(req);
 	close(fd);
 	return j;
+}
+
+/* GET http://127.0.0.1:port<path> (loopback): the body as JSON, or NULL. */
+static json_t *ui_get(int port, const char *path)
+{
+	return spok_connect_ui_get("127.0.0.1", port, path);
 }
 
 /* Tasks the server has run (all of its executors; a local server's are the driver's), from
@@ -586,6 +610,8 @@ int spok_connect_supervise(const char *data_dir, const char *name, int64_t gen,
 	struct sup s;
 	int result;
 
+	if (pool->kube.namespace_)
+		return spok_connect_kube_supervise(data_dir, name, gen, pool, err);
 	memset(&s, 0, sizeof(s));
 	s.pool = pool;
 	s.tasks_seen = -1;
@@ -691,6 +717,9 @@ static int start_one(struct spok_store *st, const char *data_dir, const char *na
 		return spok_err_set(err, SPOK_EIO, "session %s: cannot find the spok binary (/proc/self/exe): %s",
 				    name, strerror(errno));
 	exe[n] = '\0';
+	const char *why = pool->kube.namespace_ ? spok_connect_kube_name_problem(name) : NULL;
+	if (why)
+		return spok_err_set(err, SPOK_EINVAL, "session %s (pool %s): %s", name, pool->name, why);
 	char *log_path = NULL, *user = spok_connect_user();
 	int result = make_dir(data_dir, name, &log_path, err);
 
@@ -753,7 +782,7 @@ int spok_connect_ensure(struct spok_store *st, const char *data_dir, const char 
 			return result;
 		spok_connect_settle(st, &x, NULL);
 		/* a server that just died, before its supervisor recorded it: wait for that */
-		if (x.phase == SPOK_SESSION_RUNNING && server_alive(&x)) {
+		if (x.phase == SPOK_SESSION_RUNNING && server_up(&x)) {
 			if (strcmp(x.pool, pool->name) != 0) {
 				result = spok_err_set(err, SPOK_ECONFLICT, "session %s runs in pool %s, not %s; stop it first ('spok session stop %s')",
 						      name, x.pool, pool->name, name);
@@ -798,7 +827,9 @@ int spok_connect_stop(struct spok_store *st, const char *name, struct spok_sessi
 		return result;
 	if (!spok_session_phase_terminal(x.phase) && spok_connect_settle(st, &x, NULL) == 0) {
 		result = spok_store_session_request_stop(st, name, err);
-		for (uint64_t w = 0; result == 0 && w < SPOK_CONNECT_GRACE_MS + 10000; w += STEP_MS) {
+		/* a Kubernetes server: its pod's grace and the kubelet's reaction besides */
+		uint64_t limit = SPOK_CONNECT_GRACE_MS + (is_kube(&x) ? 70000 : 10000);
+		for (uint64_t w = 0; result == 0 && w < limit; w += STEP_MS) {
 			spok_session_free(&x);
 			result = spok_store_session_get(st, name, &x, err);
 			if (result != 0 || spok_session_phase_terminal(x.phase) || spok_connect_settle(st, &x, NULL) == 1)

@@ -31,6 +31,7 @@ void spok_session_free(struct spok_session *s)
 	free(s->name);
 	free(s->pool);
 	free(s->backend);
+	free(s->host);
 	free(s->reason);
 	free(s->user_id);
 	free(s->log_path);

@@ -27,11 +27,12 @@ enum spok_session_phase {
 struct spok_session {
 	char *name;
 	char *pool;
-	char *backend;             /* "local" */
+	char *backend;             /* "local" or "kubernetes" (a Kubernetes pool's server pod) */
 	enum spok_session_phase phase;
 	char *reason;              /* one line: why this phase (STOPPED, FAILED, STOPPING) */
 	char *user_id;             /* who started it (the user_id in its sc:// URL) */
-	int port;                  /* Spark Connect gRPC port on 127.0.0.1; 0 = not yet */
+	char *host;                /* where the server listens; NULL: 127.0.0.1 (a local server) */
+	int port;                  /* Spark Connect gRPC port on host; 0 = not yet */
 	int ui_port;               /* the server's Spark UI port; 0 = not yet */
 	int64_t pid;               /* the server (spark-submit), leader of its own process group */
 	uint64_t proc_start;

@@ -9,7 +9,7 @@
 #define SESSION_COLS                                                                              \
 	"name, pool, backend, phase, reason, user_id, port, ui_port, pid, proc_start,"             \
 	" supervisor_pid, supervisor_start, created_ms, started_ms, last_used_ms, finished_ms,"    \
-	" stop_requested, generation, starts, log_path, project"
+	" stop_requested, generation, starts, log_path, project, host"
 
 static char *text(sqlite3_stmt *st, int i)
 {
@@ -45,6 +45,7 @@ static void read_session(sqlite3_stmt *st, struct spok_session *x)
 	x->starts = sqlite3_column_int64(st, 18);
 	x->log_path = text(st, 19);
 	x->project = text(st, 20);
+	x->host = text(st, 21);
 }
 
 int spok_store_session_get(struct spok_store *s, const char *name, struct spok_session *out,
@@ -122,7 +123,7 @@ int spok_store_session_begin(struct spok_store *s, const char *name, const char 
 		  " VALUES (?1, ?2, 'local', 'STARTING', ?3, ?4, ?5, ?6, ?7, 1, 1, ?9)"
 		: "UPDATE sessions SET pool = ?2, phase = 'STARTING', reason = NULL, user_id = ?3,"
 		  " log_path = ?4, supervisor_pid = ?5, supervisor_start = ?6, port = 0, ui_port = 0,"
-		  " pid = 0, proc_start = 0, started_ms = 0, finished_ms = 0, stop_requested = 0,"
+		  " pid = 0, proc_start = 0, host = NULL, started_ms = 0, finished_ms = 0, stop_requested = 0,"
 		  " last_used_ms = ?7, generation = generation + 1, starts = starts + 1,"
 		  " project = COALESCE(?9, project)"
 		  " WHERE name = ?1 AND generation = ?8";
@@ -158,7 +159,8 @@ int spok_store_session_update(struct spok_store *s, const struct spok_session *x
 	int result = spok_store_prepare(s,
 		"UPDATE sessions SET phase = ?2, reason = ?3, port = ?4, ui_port = ?5, pid = ?6,"
 		" proc_start = ?7, supervisor_pid = ?8, supervisor_start = ?9, started_ms = ?10,"
-		" finished_ms = ?11 WHERE name = ?1 AND generation = ?12", &st, err);
+		" finished_ms = ?11, backend = COALESCE(?13, backend), host = ?14"
+		" WHERE name = ?1 AND generation = ?12", &st, err);
 
 	if (result != 0)
 		return result;
@@ -175,6 +177,10 @@ int spok_store_session_update(struct spok_store *s, const struct spok_session *x
 	sqlite3_bind_int64(st, 10, x->started_ms);
 	sqlite3_bind_int64(st, 11, x->finished_ms);
 	sqlite3_bind_int64(st, 12, x->generation);
+	if (x->backend)
+		sqlite3_bind_text(st, 13, x->backend, -1, SQLITE_STATIC);
+	if (x->host)
+		sqlite3_bind_text(st, 14, x->host, -1, SQLITE_STATIC);
 	result = write_one(s, st, "recording a session", &changes, err);
 	sqlite3_finalize(st);
 	if (result == 0 && changes == 0)

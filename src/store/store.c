@@ -182,6 +182,9 @@ static const char *const migrations[] = {
 	/* v9: the project a session belongs to (`spok serve`'s API authorizes by it; NULL: one
 	 * started from the CLI, only all-projects tokens see it). */
 	"ALTER TABLE sessions ADD COLUMN project TEXT;",
+	/* v10: where a session's server listens when it is not this machine's loopback (a
+	 * Kubernetes pool's server pod: its IP; NULL: 127.0.0.1). */
+	"ALTER TABLE sessions ADD COLUMN host TEXT;",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == SPOK_STORE_SCHEMA_VERSION, "one migration per schema version");

@@ -41,7 +41,7 @@
 #include "model/model.h"
 #include "model/session.h"
 
-#define SPOK_STORE_SCHEMA_VERSION 9
+#define SPOK_STORE_SCHEMA_VERSION 10
 #define SPOK_EXEC_ID_LEN 13 /* "sp-" + 10 */
 
 struct spok_store;
@@ -209,8 +209,8 @@ int spok_store_session_begin(struct spok_store *s, const char *name, const char 
 			     const char *project, const char *user_id, const char *log_path,
 			     int64_t expect_gen, struct spok_proc_id sup, int64_t *gen_out,
 			     struct spok_err *err);
-/* Writes phase, reason, ports, pid/proc_start, supervisor, started_ms and finished_ms of
- * x's row if its generation is still x->generation; SPOK_ECONFLICT otherwise. */
+/* Writes phase, reason, ports, host, pid/proc_start, supervisor, started_ms, finished_ms
+ * and backend (unless NULL) of x's row if its generation is still x->generation; SPOK_ECONFLICT otherwise. */
 int spok_store_session_update(struct spok_store *s, const struct spok_session *x,
 			      struct spok_err *err);
 /* Sets stop_requested. SPOK_ENOTFOUND if missing. */

@@ -119,6 +119,58 @@ static void test_errors(void **state)
 	spok_pools_free(&ps);
 }
 
+/* spok.pools[].kubernetes: namespace (required), context, image (else spok.default-image),
+ * service-account; errors name file:line:col and the field. */
+static void test_kubernetes(void **state)
+{
+	(void)state;
+	struct spok_pools ps;
+	struct spok_err err = {0};
+	const char *yaml =
+		"spok:\n"
+		"  default-image: spok.local/spark:3.5.7\n"
+		"  pools:\n"
+		"    - name: kp\n"
+		"      kubernetes: {namespace: team-a, context: admin}\n"
+		"    - name: kq\n"
+		"      kubernetes:\n"
+		"        namespace: team-b\n"
+		"        image: registry.example.com/spark:3.5.7\n"
+		"        service-account: connect\n"
+		"    - name: local\n";
+
+	assert_int_equal(load(yaml, &ps, &err), 0);
+	const struct spok_pool *p = spok_pools_find(&ps, "kp");
+	assert_string_equal(p->kube.namespace_, "team-a");
+	assert_string_equal(p->kube.context, "admin");
+	assert_string_equal(p->kube.image, "spok.local/spark:3.5.7");
+	assert_null(p->kube.service_account);
+	p = spok_pools_find(&ps, "kq");
+	assert_string_equal(p->kube.image, "registry.example.com/spark:3.5.7");
+	assert_string_equal(p->kube.service_account, "connect");
+	assert_null(p->kube.context);
+	assert_null(spok_pools_find(&ps, "local")->kube.namespace_);
+	spok_pools_free(&ps);
+
+	expect_error("spok:\n  default-image: x\n  pools:\n    - name: a\n      kubernetes: {context: admin}\n",
+		     "cfg.yaml:5:19: spok.pools[0].kubernetes.namespace", "missing");
+	expect_error("spok:\n  pools:\n    - name: a\n      kubernetes: {namespace: ns}\n",
+		     "spok.pools[0].kubernetes.image", "spok.default-image is not set");
+	expect_error("spok:\n  default-image: x\n  pools:\n    - name: a\n      kubernetes:\n        namespace: Team_A\n",
+		     "cfg.yaml:6:20: spok.pools[0].kubernetes.namespace", "DNS label");
+	expect_error("spok:\n  default-image: x\n  pools:\n    - name: a\n      kubernetes: {namespace: ns, cluster: c}\n",
+		     "spok.pools[0].kubernetes.cluster", "unknown key");
+	expect_error("spok:\n  default-image: x\n  pools:\n    - name: a\n      master: local[2]\n      kubernetes: {namespace: ns}\n",
+		     "spok.pools[0].master", "remove master");
+	expect_error("spok:\n  default-image: x\n  pools:\n    - name: a\n      kubernetes: ns\n",
+		     "spok.pools[0].kubernetes", "expected a mapping");
+
+	assert_null(spok_connect_kube_name_problem("kp-1"));
+	assert_non_null(spok_connect_kube_name_problem("kp_1"));
+	assert_non_null(spok_connect_kube_name_problem("kp-"));
+	assert_non_null(spok_connect_kube_name_problem("a23456789012345678901234567890123456789012"));
+}
+
 /* spok.warm-rules: the first rule a task matches (name glob, every label) names its pool;
  * errors name file:line:col and the field. */
 static int load_rules(const char *yaml, struct spok_warm_rules *out, struct spok_err *err)
@@ -193,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_kubernetes),
 		cmocka_unit_test(test_warm_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# tests/node/connect.sh SPOK - a Kubernetes warm pool on the real node (spok.pools[].kubernetes,
+# src/connect/kube.c), in a namespace `spok cluster sync` prepared (its ServiceAccount spark):
+#   1. `spok session start`: one server pod (the Spark Connect server as a client-mode driver,
+#      from the image built here) and its Service; the sc:// URL is the pod's IP.
+#   2. `spok run JOB --warm` against the pool: the client runs here, a count over 10^6
+#      generated rows is right; executor pods (owned by the server pod) appear for it and go
+#      after the pool's executor idle timeout (dynamic allocation down to min-executors 0).
+#   3. kill -9 of the supervisor mid-life: the row is settled FAILED, the pod stays; the next
+#      start adopts it (the same pod, exactly one server pod) and a warm job runs on it.
+#   4. `spok session stop`: server pod, Service and executor pods gone.
+#   5. start, kill -9 of the supervisor, stop: stop deletes what the dead supervisor left.
+set -uo pipefail
+SPOK=${1:?usage: connect.sh SPOK}
+. "$(dirname "$0")/lib.sh"
+IMAGE=${SPOK_TEST_SPARK_IMAGE:?no spark image in the node env; run scripts/build-image}
+export SPOK_DATA_DIR="$TMP/data" HOME="$TMP" XDG_CONFIG_HOME="$TMP/config"
+NS=spokconnect-development
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  api DELETE "/api/v1/namespaces/$NS"; rm -rf "$TMP"' EXIT
+T_ALL=$SECONDS
+
+"$SPOK" cluster sync --cluster admin --templates "$SRC/deploy/cluster-resources" --project spokconnect \
+  --domain development --set spark-quota-cpu=4 --set spark-quota-memory=16Gi --set spark-quota-pods=20 \
+  --set spark-quota-apps=5 >"$TMP/sync.out" 2>&1 &&
+  ok "spok cluster sync: namespace $NS, ServiceAccount spark, its Role" ||
+  { not_ok "spok cluster sync: $(cat "$TMP/sync.out")"; finish; exit 1; }
+
+cat >"$TMP/spok.yaml" <<YAML
+spok:
+  default-image: $IMAGE
+  pools:
+    - name: kp
+      kubernetes: {namespace: $NS, context: admin}
+      idle-timeout: 10m
+      min-executors: 0
+      max-executors: 1
+      spark-conf:
+        spark.kubernetes.driver.request.cores: "250m"
+        spark.kubernetes.executor.request.cores: "250m"
+        spark.driver.memory: "768m"
+        spark.executor.memory: "768m"
+        spark.dynamicAllocation.executorIdleTimeout: "10s"
+YAML
+export SPOK_CONFIG=$TMP/spok.yaml
+cat >"$TMP/count.py" <<'PY'
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.getOrCreate()
+print("count", spark.range(10**6).selectExpr("id % 7 as k").groupBy("k").count().selectExpr("sum(count)").collect()[0][0])
+PY
+printf 'name: count\ntype: PYTHON\nmainApplicationFile: %s\n' "$TMP/count.py" >"$TMP/count.yaml"
+
+# servers: the session's server pods, "name uid phase deleting" a line
+servers() {
+  api GET "/api/v1/namespaces/$NS/pods?labelSelector=spok.dev%2Fsession%3Dkp,spok.dev%2Fcomponent%3Dconnect-server"
+  python3 -c 'import json,sys
+for p in json.load(open(sys.argv[1])).get("items", []):
+    md = p["metadata"]
+    print(md["name"], md["uid"], p.get("status", {}).get("phase"), "deleting" if md.get("deletionTimestamp") else "-")' "$TMP/body"
+}
+executors() { # executor pods of the session, one name a line
+  api GET "/api/v1/namespaces/$NS/pods?labelSelector=spok.dev%2Fsession%3Dkp,spark-role%3Dexecutor"
+  python3 -c 'import json,sys
+for p in json.load(open(sys.argv[1])).get("items", []): print(p["metadata"]["name"])' "$TMP/body"
+}
+no_executors() { [ -z "$(executors)" ]; }
+service_gone() { api GET "/api/v1/namespaces/$NS/services/spok-session-kp"; [ "$CODE" = 404 ]; }
+all_gone() { [ -z "$(servers)" ] && no_executors && service_gone; }
+row() { # row FIELD: of `spok session list -o json`'s kp
+  "$SPOK" session list -o json >"$TMP/list.json" 2>"$TMP/list.err"
+  python3 -c 'import json,sys
+for s in json.load(open(sys.argv[1])):
+    if s["name"] == "kp": print(s.get(sys.argv[2]))' "$TMP/list.json" "$1"
+}
+warm_run() { # warm_run TAG: spok run count --warm on pool kp; ok when the count is right
+  local t0=$SECONDS rc
+  (cd "$TMP" && "$SPOK" run "$TMP/count.yaml" --warm --pool kp) >"$TMP/run-$1.out" 2>"$TMP/run-$1.err"
+  rc=$?
+  if [ $rc -eq 0 ] && grep -qx 'count 1000000' "$TMP/run-$1.out"; then
+    ok "$1: spok run --warm on pool kp: count 1000000 ($((SECONDS - t0)) s)"
+  else
+    not_ok "$1: spok run --warm exit $rc"; tail -n 20 "$TMP/run-$1.out" "$TMP/run-$1.err" | cut -c1-300
+  fi
+}
+
+# ---- 1. start ----
+watch_to "$TMP/exec.watch" "/api/v1/namespaces/$NS/pods?watch=1&labelSelector=spok.dev%2Fsession%3Dkp,spark-role%3Dexecutor"
+t0=$SECONDS
+"$SPOK" session start kp >"$TMP/start1.out" 2>"$TMP/start1.err"
+rc=$?
+URL=$(cat "$TMP/start1.out")
+case "$rc $URL" in
+  "0 sc://10.244.0."*":15002/;user_id="*) ok "spok session start kp: $URL ($((SECONDS - t0)) s)" ;;
+  *) not_ok "spok session start kp: exit $rc, '$URL'"; cat "$TMP/start1.err"; cat "$TMP/data/sessions/kp/server.log" 2>/dev/null
+     servers; finish; exit 1 ;;
+esac
+S1=$(servers)
+[ "$(printf '%s\n' "$S1" | wc -l)" -eq 1 ] && case "$S1" in *" Running -") true ;; *) false ;; esac &&
+  ok "one server pod: ${S1%% *}" || not_ok "server pods: '$S1'"
+UID1=$(printf '%s' "$S1" | cut -d' ' -f2)
+api GET "/api/v1/namespaces/$NS/services/spok-session-kp"
+[ "$CODE" = 200 ] && ok "service spok-session-kp" || not_ok "service spok-session-kp: HTTP $CODE"
+[ "$(row backend)" = kubernetes ] && [ "$(row phase)" = RUNNING ] && ok "row: backend kubernetes, RUNNING" ||
+  not_ok "row: $(cat "$TMP/list.json")"
+
+# ---- 2. a warm job; executors come and go ----
+warm_run first
+grep -q '"ADDED"' "$TMP/exec.watch" && ok "executor pods appeared for the job" ||
+  not_ok "no executor pod was created (watch: $(head -c 300 "$TMP/exec.watch"))"
+EX=$(executors)
+EX=${EX%%$'\n'*}
+if [ -n "$EX" ]; then
+  api GET "/api/v1/namespaces/$NS/pods/$EX"
+  [ "$(jfield "$TMP/body" metadata.ownerReferences.0.uid)" = "$UID1" ] &&
+    ok "executor $EX is owned by the server pod" || not_ok "executor $EX owner: $(jfield "$TMP/body" metadata.ownerReferences)"
+fi
+t0=$SECONDS
+wait_for 120 no_executors && ok "executors gone after the idle timeout ($((SECONDS - t0)) s; server pod stays)" ||
+  not_ok "executor pods still there: $(executors | tr '\n' ' ')"
+
+# ---- 3. kill -9 of the supervisor; the next start adopts ----
+SUP=$(row supervisor_pid)
+kill -9 "$SUP" 2>/dev/null && ok "killed supervisor $SUP (-9)" || not_ok "no supervisor pid ('$SUP')"
+sleep 1
+[ "$(row phase)" = FAILED ] && grep -q 'left for the next start to adopt' "$TMP/list.json" &&
+  ok "row settled FAILED, pod left for adoption" || not_ok "row after the kill: $(cat "$TMP/list.json")"
+t0=$SECONDS
+"$SPOK" session start kp >"$TMP/start2.out" 2>"$TMP/start2.err" &&
+  ok "spok session start kp again ($((SECONDS - t0)) s)" || { not_ok "second start: $(cat "$TMP/start2.err")"; }
+S2=$(servers)
+[ "$(printf '%s\n' "$S2" | wc -l)" -eq 1 ] && [ "$(printf '%s' "$S2" | cut -d' ' -f2)" = "$UID1" ] &&
+  ok "adopted: the same server pod, exactly one" || not_ok "server pods after the second start: '$S2' (first uid $UID1)"
+grep -q 'adopted server pod' "$TMP/data/sessions/kp/server.log" && ok "server.log says adopted" ||
+  not_ok "server.log: $(tail -n 5 "$TMP/data/sessions/kp/server.log")"
+warm_run adopted
+
+# ---- 4. stop ----
+t0=$SECONDS
+"$SPOK" session stop kp >"$TMP/stop1.out" 2>&1 && [ "$(row phase)" = STOPPED ] &&
+  ok "spok session stop kp: STOPPED ($((SECONDS - t0)) s)" || not_ok "stop: $(cat "$TMP/stop1.out")"
+wait_for 90 all_gone && ok "server pod, Service and executor pods gone" ||
+  not_ok "left: $(servers) $(executors) service=$CODE"
+
+# ---- 5. a dead supervisor's pod is deleted by stop ----
+if "$SPOK" session start kp >"$TMP/start3.out" 2>"$TMP/start3.err"; then
+  kill -9 "$(row supervisor_pid)" 2>/dev/null
+  "$SPOK" session stop kp >"$TMP/stop2.out" 2>&1
+  grep -q 'deleted 2 server objects left' "$TMP/stop2.out" && ok "stop after a dead supervisor deletes its pod and Service" ||
+    not_ok "stop after kill: $(cat "$TMP/stop2.out")"
+  wait_for 90 all_gone && ok "nothing left" || not_ok "left: $(servers) service=$CODE"
+else
+  not_ok "third start: $(cat "$TMP/start3.err")"
+fi
+echo "# wall time $((SECONDS - T_ALL)) s"
+finish
