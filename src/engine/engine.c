@@ -42,8 +42,13 @@ struct eng_exec {
 	struct spok_engine *e;
 	struct eng_ns *ns;
 	struct spok_execution x;
-	struct spok_task task;
-	bool have_task;
+	/* The task (engine.h, spok_engine_load_cb). Status events and ticks read only its shared
+	 * view (tv; NULL: the task could not be loaded again). The whole task is kept for an
+	 * execution submitted here (unless the engine's reload_tasks); else it is loaded again
+	 * from its source for the one build or ship read that needs it (task_get). */
+	struct eng_task *tv;
+	struct spok_task *task; /* heap, or NULL */
+	bool keep_task;
 	char *load_error; /* why the task could not be loaded again (heap), or NULL */
 	/* The reconciler's view (stage, deadlines on the loop's clock, backoff, ConfigMap
 	 * flags); the row-derived fields are refreshed from x before every step. */
@@ -90,6 +95,19 @@ struct eng_exec {
 	uint64_t listed_gen; /* the namespace list that last held our object (on_relist) */
 };
 
+/* What a followed execution needs of its task between builds, shared by every execution
+ * whose view is the same (the same task file run again and again): the status mapping's log
+ * links read name, version, project, domain and config; spok_fd_applies reads origin and
+ * flyte_execution_name; the reconciler the timeout. One copy per distinct view instead of a
+ * whole struct spok_task (~1 KB and its strings) per execution. */
+struct eng_task {
+	size_t refs;
+	char *key;             /* every field of the view, for the engine's table */
+	struct spok_task view; /* only the fields above are set */
+	bool has_local;        /* a local path to ship (task_has_local of the whole task) */
+	struct eng_task *next; /* the engine's table chain */
+};
+
 /* An unfinished execution that another live process follows (adopt_all found it so). */
 struct held {
 	char *id;
@@ -107,6 +125,8 @@ struct spok_engine {
 	struct eng_exec *execs;
 	struct eng_exec **byid; /* chained hash table of the linked executions by id */
 	size_t byid_cap;        /* a power of two, or 0 */
+	struct eng_task **views; /* chained hash table of the shared task views by key */
+	size_t views_cap, nviews;
 	struct eng_exec **heap; /* min-heap by due: what a tick visits */
 	size_t nheap, capheap;
 	uint64_t list_gen;
@@ -114,10 +134,14 @@ struct spok_engine {
 	struct spok_proc_id self; /* recorded as the supervisor of what we follow */
 	/* After adopt_all: rows other live processes follow are re-checked every tick and
 	 * taken over once their supervisor is gone; a rescan every rescan_ms finds rows written
-	 * since (e.g. by a `spok run --cluster` that was killed later). */
+	 * since (e.g. by a `spok run --cluster` that was killed later). The rescan reads only
+	 * rows another process supervises (spok_store_list_unfinished_others) and the rows in
+	 * lost: ours in the store, unfinished, but no longer followed (done() before the row
+	 * said finished, e.g. store_failed). */
 	bool adopting;
 	struct held *held;
 	size_t nheld, capheld;
+	struct spok_strv lost;
 	uint64_t next_rescan_ms; /* loop time */
 	int pending;    /* inflight calls + the timer handle */
 	int loose;      /* not an attempt's own: loose deletes, owner patches */
@@ -171,7 +195,9 @@ static void maybe_free_engine(struct spok_engine *e)
 	if (e->closed && e->pending == 0) {
 		held_clear(e);
 		free(e->held);
+		spok_strv_free(&e->lost);
 		free(e->byid);
+		free(e->views);
 		free(e->heap);
 		free(e->cluster);
 		free(e->spark_version);
@@ -202,13 +228,190 @@ static char *load_error_of(const struct spok_execution *x, const char *msg)
 	return xasprintf("%s: %s", base, msg);
 }
 
+/* ---- tasks: shared views, the whole task only while needed ---- */
+
+static size_t id_hash(const char *s);
+static bool task_has_local(const struct spok_task *t);
+
+/* Appends v to the key with its length (and whether it is NULL), so that two different
+ * views never share a key. */
+static void key_add(char **k, size_t *len, const char *v)
+{
+	size_t n = v ? strlen(v) : 0;
+	char head[32];
+	int h = snprintf(head, sizeof(head), "%zu%c", n, v ? ':' : '!');
+
+	*k = xrealloc(*k, *len + (size_t)h + n + 1);
+	memcpy(*k + *len, head, (size_t)h);
+	if (n)
+		memcpy(*k + *len + (size_t)h, v, n);
+	*len += (size_t)h + n;
+	(*k)[*len] = '\0';
+}
+
+static char *view_key(const struct spok_task *t, bool has_local)
+{
+	char *k = NULL, num[64];
+	size_t len = 0;
+
+	snprintf(num, sizeof(num), "%d/%llu/%d", (int)t->origin, (unsigned long long)t->timeout_s,
+		 has_local);
+	key_add(&k, &len, num);
+	key_add(&k, &len, t->name);
+	key_add(&k, &len, t->version);
+	key_add(&k, &len, t->project);
+	key_add(&k, &len, t->domain);
+	key_add(&k, &len, t->flyte_execution_name);
+	for (size_t i = 0; i < t->config.len; i++) {
+		key_add(&k, &len, t->config.items[i].key);
+		key_add(&k, &len, t->config.items[i].value);
+	}
+	return k;
+}
+
+static struct eng_task **view_slot(struct spok_engine *e, const char *key)
+{
+	return &e->views[id_hash(key) & (e->views_cap - 1)];
+}
+
+static void views_grow(struct spok_engine *e)
+{
+	struct eng_task **old = e->views;
+	size_t n = e->views_cap;
+
+	e->views_cap = n ? n * 2 : 16;
+	e->views = xcalloc(e->views_cap, sizeof(*e->views));
+	for (size_t i = 0; i < n; i++)
+		for (struct eng_task *v = old[i], *nx; v; v = nx) {
+			struct eng_task **slot = view_slot(e, v->key);
+
+			nx = v->next;
+			v->next = *slot;
+			*slot = v;
+		}
+	free(old);
+}
+
+/* t's shared view, one more reference to it (view_put). */
+static struct eng_task *view_get(struct spok_engine *e, const struct spok_task *t)
+{
+	bool local = task_has_local(t);
+	char *key = view_key(t, local);
+	struct eng_task *v, **slot;
+
+	for (v = e->views_cap ? *view_slot(e, key) : NULL; v; v = v->next)
+		if (strcmp(v->key, key) == 0) {
+			free(key);
+			v->refs++;
+			return v;
+		}
+	if (e->nviews + 1 > e->views_cap)
+		views_grow(e);
+	v = xcalloc(1, sizeof(*v));
+	v->refs = 1;
+	v->key = key;
+	v->has_local = local;
+	spok_task_init(&v->view);
+	v->view.origin = t->origin;
+	v->view.name = xstrdup(t->name);
+	v->view.version = xstrdup(t->version);
+	v->view.project = xstrdup(t->project);
+	v->view.domain = xstrdup(t->domain);
+	v->view.flyte_execution_name = xstrdup(t->flyte_execution_name);
+	v->view.timeout_s = t->timeout_s;
+	spok_strmap_copy(&v->view.config, &t->config);
+	slot = view_slot(e, key);
+	v->next = *slot;
+	*slot = v;
+	e->nviews++;
+	return v;
+}
+
+static void view_put(struct spok_engine *e, struct eng_task *v)
+{
+	if (v == NULL || --v->refs > 0)
+		return;
+	for (struct eng_task **p = view_slot(e, v->key); *p; p = &(*p)->next)
+		if (*p == v) {
+			*p = v->next;
+			break;
+		}
+	e->nviews--;
+	spok_task_free(&v->view);
+	free(v->key);
+	free(v);
+}
+
+/* The whole task no longer needed: freed unless kept. */
+static void task_done(struct eng_exec *ex)
+{
+	if (ex->task != NULL && !ex->keep_task) {
+		spok_task_free(ex->task);
+		free(ex->task);
+		ex->task = NULL;
+	}
+}
+
+/* ex's task becomes t (taken over: *t is left empty): its view, and t itself when keep. */
+static void task_set(struct eng_exec *ex, struct spok_task *t, bool keep)
+{
+	struct eng_task *v = view_get(ex->e, t);
+
+	view_put(ex->e, ex->tv);
+	ex->tv = v;
+	ex->keep_task = false;
+	task_done(ex);
+	ex->task = xmalloc(sizeof(*ex->task));
+	*ex->task = *t;
+	spok_task_init(t);
+	ex->keep_task = keep;
+	task_done(ex);
+}
+
+static void task_unset(struct eng_exec *ex)
+{
+	view_put(ex->e, ex->tv);
+	ex->tv = NULL;
+	ex->keep_task = false;
+	task_done(ex);
+}
+
+/* The whole task for one build or ship read (task_done after it): the kept one, else loaded
+ * again from its source (its view follows what was loaded). A task that could not be loaded
+ * at adoption is not asked for again. */
+static int task_get(struct eng_exec *ex, const struct spok_task **out, struct spok_err *err)
+{
+	struct spok_err lerr = {0};
+	struct spok_task t;
+
+	if (ex->task != NULL) {
+		*out = ex->task;
+		return 0;
+	}
+	if (ex->tv != NULL && ex->e->o.load_task != NULL) {
+		spok_task_init(&t);
+		if (ex->e->o.load_task(ex->e->o.load_data, &ex->x, &t, &lerr) == 0) {
+			task_set(ex, &t, true); /* kept until task_done */
+			ex->keep_task = false;
+			*out = ex->task;
+			return 0;
+		}
+		spok_task_free(&t);
+		log_warn("engine: %s: cannot reload the task: %s", ex->x.id, lerr.msg);
+		free(ex->load_error);
+		ex->load_error = load_error_of(&ex->x, lerr.msg);
+	}
+	return spok_err_set(err, SPOK_EINVAL, "execution %s: the task could not be loaded again "
+			    "(%s); run the job again", ex->x.id,
+			    ex->load_error ? ex->load_error : "no task source");
+}
+
 static void exec_free(struct eng_exec *ex)
 {
 	set_seen(ex, NULL);
 	json_decref(ex->app);
 	spok_execution_free(&ex->x);
-	if (ex->have_task)
-		spok_task_free(&ex->task);
+	task_unset(ex);
 	free(ex->load_error);
 	free(ex->waiting);
 	free(ex->driver_pod);
@@ -263,7 +466,7 @@ static bool task_has_local(const struct spok_task *t)
  * loaded again may have one: its teardown looks for it too. */
 static bool ships(const struct eng_exec *ex)
 {
-	return ex->e->o.ship_local_files && (!ex->have_task || task_has_local(&ex->task));
+	return ex->e->o.ship_local_files && (ex->tv == NULL || ex->tv->has_local);
 }
 
 /* Without shipping, a local path names a file on this host: refused, never read. */
@@ -439,6 +642,8 @@ static void done(struct eng_exec *ex)
 {
 	ex->rc.stage = SPOK_RC_STAGE_DONE;
 	emit(ex, SPOK_ENGINE_DONE);
+	if (ex->e->adopting && !ex->e->closed && ex->linked && spok_engine_needs_work(&ex->x))
+		spok_strv_push(&ex->e->lost, ex->x.id); /* the next rescan reads its row again */
 	unlink_exec(ex);
 	if (!ex->inflight)
 		exec_free(ex);
@@ -502,7 +707,7 @@ static void rc_refresh(struct eng_exec *ex)
 	r->abort_requested = x->abort_requested;
 	r->inflight = ex->inflight;
 	r->confirmed = x->started_ms != 0;
-	r->timeout_ms = ex->have_task ? ex->task.timeout_s * 1000 : 0;
+	r->timeout_ms = ex->tv ? ex->tv->view.timeout_s * 1000 : 0;
 	r->ships = ships(ex);
 	r->direct = ex->direct;
 	r->pod_inflight = ex->pod_inflight;
@@ -1105,15 +1310,17 @@ static int build_app(struct eng_exec *ex, struct spok_err *err)
 
 	if (ex->app != NULL && (!ex->direct || ex->d.pod != NULL))
 		return 0;
-	if (!ex->have_task)
-		return spok_err_set(err, SPOK_EINVAL,
-				    "execution %s: the task could not be loaded again (%s); "
-				    "run the job again", ex->x.id,
-				    ex->load_error ? ex->load_error : "no task source");
-	if (ex->app == NULL &&
-	    (result = build_for(ex->e, &ex->task, ex->x.id, ex->x.namespace_, ex->x.attempt,
-				&ex->app, err)) != 0)
-		return result;
+	if (ex->app == NULL) {
+		const struct spok_task *t;
+
+		if ((result = task_get(ex, &t, err)) != 0)
+			return result;
+		result = build_for(ex->e, t, ex->x.id, ex->x.namespace_, ex->x.attempt, &ex->app,
+				   err);
+		task_done(ex);
+		if (result != 0)
+			return result;
+	}
 	return ex->direct ? build_direct(ex->e, ex->app, &ex->d, err) : 0;
 }
 
@@ -1124,7 +1331,13 @@ static enum act send_cm_create(struct eng_exec *ex)
 	int result;
 
 	if (!ex->ship_read) { /* after re-adoption: read the files again */
-		if (spok_ship_read(&ex->task, &ex->ship, &err) != 0)
+		const struct spok_task *t;
+
+		if (task_get(ex, &t, &err) != 0)
+			return bad_task(ex, err.msg);
+		result = spok_ship_read(t, &ex->ship, &err);
+		task_done(ex);
+		if (result != 0)
 			return bad_task(ex, err.msg);
 		ex->ship_read = true;
 	}
@@ -1946,7 +2159,7 @@ static void handle_obj(struct eng_exec *ex, const json_t *app)
 	struct spok_err err = {0};
 	struct spok_rc_event ev = {.kind = SPOK_RC_EV_STATUS};
 	struct spok_flyte_outcome fo = {0};
-	const struct spok_task *t = ex->have_task ? &ex->task : NULL;
+	const struct spok_task *t = ex->tv ? &ex->tv->view : NULL;
 	uint32_t attempt;
 	int result;
 
@@ -1992,8 +2205,7 @@ static void handle_obj(struct eng_exec *ex, const json_t *app)
 	ev.status.info_changed = apply_info(ex, &s);
 	if (s.driver_pod && s.driver_pod[0])
 		set_str(&ex->driver_pod, s.driver_pod);
-	if (s.phase == SPOK_PHASE_SUCCEEDED && ex->have_task &&
-	    spok_fd_applies(ex->e->o.platform, &ex->task)) {
+	if (s.phase == SPOK_PHASE_SUCCEEDED && t != NULL && spok_fd_applies(ex->e->o.platform, t)) {
 		spok_fd_outcome(ex->e->o.platform, ex->x.id, ex->x.attempt, &fo);
 		flyte_outcome(ex, &fo, &ev.status);
 	}
@@ -2155,7 +2367,6 @@ static struct eng_exec *exec_new(struct spok_engine *e)
 	ex->e = e;
 	ex->heap_at = SIZE_MAX;
 	ex->due = SPOK_RC_NEVER;
-	spok_task_init(&ex->task);
 	return ex;
 }
 
@@ -2256,10 +2467,7 @@ int spok_engine_submit_keyed(struct spok_engine *e, struct spok_task *t, const c
 				    "(%s); nothing was created", msg);
 	}
 	/* The engine takes the task over; the caller's struct is left empty. */
-	spok_task_free(&ex->task);
-	ex->task = *t;
-	ex->have_task = true;
-	spok_task_init(t);
+	task_set(ex, t, !e->o.reload_tasks);
 	ex->ns = wns;
 	link_exec(e, ex);
 	snprintf(id_out, id_len, "%s", id);
@@ -2301,6 +2509,7 @@ static int adopt_exec(struct spok_engine *e, struct eng_exec *ex, struct spok_er
 {
 	struct spok_rc_event ev = {.kind = SPOK_RC_EV_ADOPT};
 	struct spok_err lerr = {0};
+	struct spok_task t;
 	int result;
 
 	if (find_id(e, ex->x.id) != NULL) {
@@ -2313,9 +2522,11 @@ static int adopt_exec(struct spok_engine *e, struct eng_exec *ex, struct spok_er
 				      ex->x.backend ? ex->x.backend : "local");
 		goto fail;
 	}
-	if (e->o.load_task && e->o.load_task(e->o.load_data, &ex->x, &ex->task, &lerr) == 0)
-		ex->have_task = true;
+	spok_task_init(&t);
+	if (e->o.load_task && e->o.load_task(e->o.load_data, &ex->x, &t, &lerr) == 0)
+		task_set(ex, &t, false); /* loaded again when an attempt is built */
 	else {
+		spok_task_free(&t);
 		log_warn("engine: %s: cannot reload the task: %s", ex->x.id, lerr.msg);
 		ex->load_error = load_error_of(&ex->x, lerr.msg);
 	}
@@ -2391,21 +2602,26 @@ static int consider(struct spok_engine *e, struct spok_execution *x, size_t *ado
 	return result;
 }
 
-/* Re-reads one held row and considers it again (its supervisor was seen gone). */
-static void reconsider(struct spok_engine *e, const char *id)
+/* Re-reads one row and considers it again: a held row whose supervisor was seen gone, or
+ * (lost) one of ours no longer followed. Non-zero when the row could not be read or taken
+ * over (a row since removed is not). */
+static int reconsider(struct spok_engine *e, const char *id, bool lost)
 {
 	struct spok_execution x = {0};
 	struct spok_err err = {0};
 	size_t n = 0;
+	int result = spok_store_get(e->o.store, id, &x, &err);
 
-	if (spok_store_get(e->o.store, id, &x, &err) != 0 || strcmp(x.id, id) != 0) {
+	if (result != 0 || strcmp(x.id, id) != 0) {
 		spok_execution_free(&x);
-		return;
+		return result == SPOK_ENOTFOUND ? 0 : result;
 	}
-	if (consider(e, &x, &n, &err) != 0)
+	if ((result = consider(e, &x, &n, &err)) != 0)
 		log_warn("engine: %s: taking over: %s", id, err.msg);
 	else if (n)
-		log_info("engine: %s: its supervisor is gone; following it", id);
+		log_info("engine: %s: %s; following it", id,
+			 lost ? "unfinished in the store" : "its supervisor is gone");
+	return result;
 }
 
 /* Every tick: the supervisors of held rows, each checked once per tick. */
@@ -2426,19 +2642,22 @@ static void recheck_held(struct spok_engine *e)
 		if (last_alive)
 			hold(e, old[i].id, old[i].sup);
 		else
-			reconsider(e, old[i].id);
+			(void)reconsider(e, old[i].id, false);
 		free(old[i].id);
 	}
 	free(old);
 }
 
-/* All of this cluster's unfinished rows again, through the index. A row that cannot be
- * taken over does not keep the others from it: the first error is returned. */
-static int scan(struct spok_engine *e, size_t *adopted, struct spok_err *err)
+/* This cluster's unfinished rows, through an index: all of them (adopt_all), else (a
+ * rescan) those another process supervises, the rows we follow left unread. A row that
+ * cannot be taken over does not keep the others from it: the first error is returned. */
+static int scan(struct spok_engine *e, bool all, size_t *adopted, struct spok_err *err)
 {
 	struct spok_execution *v = NULL;
 	size_t nv = 0;
-	int result = spok_store_list_unfinished(e->o.store, e->cluster, &v, &nv, err);
+	int result = all ? spok_store_list_unfinished(e->o.store, e->cluster, &v, &nv, err)
+			 : spok_store_list_unfinished_others(e->o.store, e->cluster, e->self, &v,
+							     &nv, err);
 
 	held_clear(e);
 	for (size_t i = 0; i < nv; i++) {
@@ -2459,9 +2678,16 @@ static int scan(struct spok_engine *e, size_t *adopted, struct spok_err *err)
 static void rescan(struct spok_engine *e)
 {
 	struct spok_err err = {0};
+	struct spok_strv lost = e->lost;
 	size_t n = 0;
 
-	if (scan(e, &n, &err) != 0)
+	/* Ours but not followed: read again (a row since finished is left alone). */
+	memset(&e->lost, 0, sizeof(e->lost));
+	for (size_t i = 0; i < lost.len; i++)
+		if (reconsider(e, lost.items[i], true) != 0)
+			spok_strv_push(&e->lost, lost.items[i]); /* the next rescan tries again */
+	spok_strv_free(&lost);
+	if (scan(e, false, &n, &err) != 0)
 		log_warn("engine: %s: looking for executions to take over: %s", e->cluster, err.msg);
 	else if (n)
 		log_info("engine: %s: took over %zu execution(s) whose supervisor is gone", e->cluster, n);
@@ -2499,7 +2725,7 @@ int spok_engine_adopt_all(struct spok_engine *e, size_t *n, struct spok_err *err
 
 	e->adopting = true;
 	if (result == 0)
-		result = scan(e, &count, err);
+		result = scan(e, true, &count, err);
 	if (n)
 		*n = count;
 	return result;

@@ -136,6 +136,10 @@ struct spok_engine_opts {
 	 * pods labelled SPOK_LABEL_EXECUTION). An adopted execution keeps the submission its
 	 * row records. */
 	bool direct;
+	/* An execution submitted here keeps only what its status events need of the task (as an
+	 * adopted one does) and its task is loaded again (load_task) for each new attempt: the
+	 * daemon, whose stored task files do not change. false: the submitted task is kept. */
+	bool reload_tasks;
 };
 
 struct spok_engine_stats {

@@ -266,6 +266,7 @@ static int cluster_open(struct srv_daemon *d, size_t i, struct spok_err *err)
 	eo.store = d->store;
 	eo.platform = d->platform;
 	eo.load_task = srv_load_task;
+	eo.reload_tasks = true; /* its task files are its own and kept (srv_write_task_source) */
 	eo.load_data = d;
 	if (spok_engine_new(&eo, &c->engine, err) != SPOK_OK)
 		return spok_err_prefix(err, "cluster %s", c->cfg->name);

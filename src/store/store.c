@@ -185,6 +185,10 @@ static const char *const migrations[] = {
 	/* v10: where a session's server listens when it is not this machine's loopback (a
 	 * Kubernetes pool's server pod: its IP; NULL: 127.0.0.1). */
 	"ALTER TABLE sessions ADD COLUMN host TEXT;",
+	/* v11: the unfinished rows by supervisor, so an engine's periodic rescan reads the rows
+	 * another process follows (or followed before it died), not every row it follows itself. */
+	"CREATE INDEX executions_unfinished_sup ON executions(backend, supervisor_pid,"
+	" supervisor_start) WHERE " UNFINISHED_SQL ";",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == SPOK_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -1249,6 +1253,34 @@ int spok_store_list_unfinished(struct spok_store *s, const char *backend,
 	q_filter(&q, &f);
 	spok_buf_appends(&q.sql, " ORDER BY created_ms, id");
 	result = query_rows(s, &q, out, n, "listing unfinished executions", err);
+	q_free(&q);
+	return result;
+}
+
+/* Two range searches of the (backend, supervisor) index, below and above `self`: the rows
+ * `self` follows are never read. */
+int spok_store_list_unfinished_others(struct spok_store *s, const char *backend,
+				      struct spok_proc_id self, struct spok_execution **out,
+				      size_t *n, struct spok_err *err)
+{
+	static const char *const sides[] = {"<", ">"};
+	struct query q;
+	int result;
+
+	q_init(&q, xstrdup(""));
+	for (size_t i = 0; i < 2; i++) {
+		char *head = select_sql("INDEXED BY executions_unfinished_sup WHERE " UNFINISHED_SQL);
+
+		spok_buf_printf(&q.sql, "%s%s AND backend = ", i ? " UNION ALL " : "", head);
+		free(head);
+		q_arg(&q, backend, 0);
+		spok_buf_printf(&q.sql, " AND (supervisor_pid, supervisor_start) %s (", sides[i]);
+		q_arg(&q, NULL, self.pid);
+		spok_buf_appends(&q.sql, ", ");
+		q_arg(&q, NULL, (int64_t)self.start);
+		spok_buf_appends(&q.sql, ")");
+	}
+	result = query_rows(s, &q, out, n, "listing unfinished executions of other processes", err);
 	q_free(&q);
 	return result;
 }

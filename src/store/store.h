@@ -41,7 +41,7 @@
 #include "model/model.h"
 #include "model/session.h"
 
-#define SPOK_STORE_SCHEMA_VERSION 10
+#define SPOK_STORE_SCHEMA_VERSION 11
 #define SPOK_EXEC_ID_LEN 13 /* "sp-" + 10 */
 
 struct spok_store;
@@ -141,6 +141,12 @@ int spok_store_count_by_phase(struct spok_store *s, const char *backend,
  * or RETRYABLE_FAILURE with attempts left and no abort requested. Oldest first. */
 int spok_store_list_unfinished(struct spok_store *s, const char *backend,
 			       struct spok_execution **out, size_t *n, struct spok_err *err);
+/* The same rows, less those whose recorded supervisor is `self` (pid and start time): what
+ * another process follows or followed. Costs the rows it returns (an index on supervisor),
+ * not the rows `self` follows. No order. */
+int spok_store_list_unfinished_others(struct spok_store *s, const char *backend,
+				      struct spok_proc_id self, struct spok_execution **out,
+				      size_t *n, struct spok_err *err);
 /* Ids of this backend's executions whose abort was requested and that are not terminal yet,
  * appended to ids (a partial index holds exactly those rows: one cheap query per engine tick
  * whatever the number of executions). */

@@ -1121,6 +1121,34 @@ static void test_supervisor_dies_later(void **state)
 	h_close(&h);
 }
 
+/* A row written after adopt_all by another process (a `spok run --cluster` started later)
+ * that then dies: the periodic rescan, which reads only rows other processes supervise,
+ * finds it and takes it over; the engine's own executions stay its own. */
+static void test_rescan_finds_new_rows(void **state)
+{
+	struct spok_engine_opts o = {.rescan_ms = 200};
+	struct h h;
+	char ids[1][32];
+	size_t adopted = 0;
+	pid_t child;
+	int wst;
+
+	(void)state;
+	h_open(&h, &o);
+	assert_int_equal(spok_engine_adopt_all(h.e, &adopted, NULL), 0);
+	assert_int_equal(adopted, 0);
+	child = start_supervisor(&h, 1, ids);
+	assert_false(supervised_here(&h, ids[0]));
+	assert_int_equal(kill(child, SIGKILL), 0);
+	assert_int_equal(waitpid(child, &wst, 0), child);
+	WAIT_FOR(supervised_here(&h, ids[0]), "the rescan's takeover of the new row");
+	complete(&h, ids[0]);
+	WAIT_FOR(row_is(&h, ids[0], SPOK_PHASE_SUCCEEDED), "SUCCEEDED after the takeover");
+	WAIT_FOR(spok_engine_idle(h.e), "the end");
+	assert_int_equal(count_for(ids[0]), 0);
+	h_close(&h);
+}
+
 /* ---- setup ---- */
 
 static int setup(void **state)
@@ -1180,6 +1208,7 @@ int main(void)
 		cmocka_unit_test(test_supervisor_zombie),
 		cmocka_unit_test(test_supervisor_pid_reused),
 		cmocka_unit_test(test_supervisor_dies_later),
+		cmocka_unit_test(test_rescan_finds_new_rows),
 		cmocka_unit_test(test_adopt_races_status),
 	};
 

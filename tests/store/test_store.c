@@ -125,8 +125,10 @@ static void test_ids(void **state)
 	assert_string_not_equal(a, b);
 }
 
-/* Undoes schema v8 (sessions; the session and fallback columns). */
-#define DROP_V8 "DROP TABLE sessions; ALTER TABLE executions DROP COLUMN session;" \
+/* Undoes schemas v11 (the supervisor index) and v8 (sessions; the session and fallback
+ * columns). */
+#define DROP_V8 "DROP INDEX executions_unfinished_sup; DROP TABLE sessions;"                         \
+	"ALTER TABLE executions DROP COLUMN session;"                                             \
 	"ALTER TABLE executions DROP COLUMN fallback;"
 /* Undoes schemas v8 (DROP_V8), v7 (submission) and v6 (the phase counters), to make an older store from a current one. */
 #define DROP_V6 DROP_V8                                                                           \

@@ -245,8 +245,10 @@ static void test_counts_crash(void **state)
 	}
 }
 
-/* Undoes schema v8 (sessions; the session and fallback columns). */
-#define DROP_V8 "DROP TABLE sessions; ALTER TABLE executions DROP COLUMN session;" \
+/* Undoes schemas v11 (the supervisor index) and v8 (sessions; the session and fallback
+ * columns). */
+#define DROP_V8 "DROP INDEX executions_unfinished_sup; DROP TABLE sessions;"                         \
+	"ALTER TABLE executions DROP COLUMN session;"                                             \
 	"ALTER TABLE executions DROP COLUMN fallback;"
 /* Undoes schemas v8 (after DROP_V8), v7 and v6, to make a version 5 store from a current one. */
 #define DROP_V6 DROP_V8                                                                           \

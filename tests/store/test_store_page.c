@@ -499,6 +499,44 @@ static void test_unfinished(void **state)
 }
 
 /* Abort requests still to act on: requested, this backend, not terminal yet. */
+static int cmp_exec_id(const void *a, const void *b)
+{
+	return strcmp(((const struct spok_execution *)a)->id, ((const struct spok_execution *)b)->id);
+}
+
+/* A rescan's read: the unfinished rows of a backend whose supervisor (pid and start time)
+ * is not the caller, whatever side of it in the index they sort on. */
+static void test_unfinished_others(void **state)
+{
+	struct fx *f = *state;
+	struct spok_proc_id none = {0}, self = {.pid = 100, .start = 7};
+	struct spok_proc_id sups[] = {{50, 1}, {100, 7}, {100, 0}, {100, 9}, {200, 3}, {100, 7}};
+	const char *ids[] = {"sp-low", "sp-mine", "sp-zero", "sp-later", "sp-high", "sp-mine2"};
+	struct spok_execution *v = NULL;
+	size_t n = 0;
+	char *got = NULL;
+
+	for (size_t i = 0; i < 6; i++) {
+		add(f->s, ids[i], (int64_t)i, "p", "kind", SPOK_PHASE_RUNNING);
+		assert_int_equal(spok_store_claim(f->s, ids[i], none, sups[i], NULL), 0);
+	}
+	add(f->s, "sp-done", 9, "p", "kind", SPOK_PHASE_SUCCEEDED);
+	assert_int_equal(spok_store_claim(f->s, "sp-done", none, sups[0], NULL), 0);
+	add(f->s, "sp-elsewhere", 9, "p", "local", SPOK_PHASE_RUNNING);
+	assert_int_equal(spok_store_list_unfinished_others(f->s, "kind", self, &v, &n, NULL), 0);
+	assert_int_equal(n, 4);
+	qsort(v, n, sizeof(*v), cmp_exec_id);
+	for (size_t i = 0; i < n; i++) {
+		char *next = xasprintf("%s%s%s", got ? got : "", got ? " " : "", v[i].id);
+
+		free(got);
+		got = next;
+	}
+	assert_string_equal(got, "sp-high sp-later sp-low sp-zero");
+	free(got);
+	spok_execution_list_free(v, n);
+}
+
 static void test_abort_requests(void **state)
 {
 	struct fx *f = *state;
@@ -709,6 +747,13 @@ static void test_migrate_from_v1(void **state)
 		    " 'WAITING_FOR_RESOURCES', 'INITIALIZING', 'RUNNING') OR (phase = 'RETRYABLE_FAILURE'"
 		    " AND attempt < max_attempts - 1 AND abort_requested = 0)) AND backend = 'kind'"
 		    " ORDER BY created_ms, id", "executions_unfinished");
+	/* spok_store_list_unfinished_others: two range searches of the supervisor index */
+	assert_plan(f->path, "SELECT id FROM executions INDEXED BY executions_unfinished_sup WHERE"
+		    " (phase IN ('UNDEFINED', 'QUEUED',"
+		    " 'WAITING_FOR_RESOURCES', 'INITIALIZING', 'RUNNING') OR (phase = 'RETRYABLE_FAILURE'"
+		    " AND attempt < max_attempts - 1 AND abort_requested = 0)) AND backend = 'kind'"
+		    " AND (supervisor_pid, supervisor_start) < (1, 2)",
+		    "executions_unfinished_sup (backend=? AND (supervisor_pid,supervisor_start)<(?,?))");
 	assert_plan(f->path, "SELECT id FROM executions WHERE idempotency_key = 'k'",
 		    "executions_idempotency");
 }
@@ -725,6 +770,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cursor_tampering, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unfinished, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unfinished_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_namespaces_and_sources, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),

@@ -174,7 +174,8 @@ static void test_migrate_v7(void **state)
 	f->s = NULL;
 	char *path = xasprintf("%s/spok.db", f->dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE sessions; ALTER TABLE executions DROP COLUMN session;"
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX executions_unfinished_sup;"
+				      "DROP TABLE sessions; ALTER TABLE executions DROP COLUMN session;"
 				      "ALTER TABLE executions DROP COLUMN fallback; PRAGMA user_version = 7",
 				      NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
