@@ -51,7 +51,15 @@ static int kube_submit(struct spok_backend_ctx *c, struct spok_task *t, const ch
 	if (c->engine == NULL)
 		return spok_err_set(err, SPOK_EINVAL, "no engine follows this cluster here: submit "
 				    "through 'spok run --cluster' or 'spok serve'");
-	return spok_engine_submit_keyed(c->engine, t, ns, task_source, key, id_out, id_len, err);
+	int result = spok_engine_submit_keyed(c->engine, t, ns, task_source, key, id_out, id_len, err);
+	char msg[SPOK_ERR_MSG_MAX];
+
+	/* The caller answers with the id: the row must be durable by then. */
+	if (result != 0 || (result = spok_engine_sync(c->engine, err)) == 0)
+		return result;
+	snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
+	return spok_err_set(err, result, "cannot record the new execution in the store (%s); "
+			    "nothing was created", msg);
 }
 
 /* ---- abort ---- */

@@ -93,6 +93,22 @@ struct eng_exec {
 	uint64_t due;
 	size_t heap_at;
 	uint64_t listed_gen; /* the namespace list that last held our object (on_relist) */
+	/* Group commit: the row was written in the loop turn's batch and nothing follows until
+	 * it is committed (flush): the step's remaining actions, or a submit's start, wait in
+	 * resume. The reconciler sees it as a request in flight; watch events wait in seen. */
+	bool committing;
+	bool deleted_seen; /* a watch DELETED event came meanwhile (stepped after the commit) */
+	bool unlisted_seen, unlisted_first; /* a list without our object came meanwhile */
+	struct eng_resume *resume;
+	struct eng_exec *cnext; /* the engine's commit queue */
+};
+
+/* What waits for an execution's write to be committed. */
+struct eng_resume {
+	bool start;        /* a submit: emit, then the attempt's START */
+	const char *crash; /* the crash point right after the write, or NULL */
+	struct spok_rc_actions rest; /* the step's actions after the write (only a[], n) */
+	char *strs[2 * SPOK_RC_MAX_ACTIONS]; /* the records' reasons and errors, copied */
 };
 
 /* What a followed execution needs of its task between builds, shared by every execution
@@ -143,7 +159,14 @@ struct spok_engine {
 	size_t nheld, capheld;
 	struct spok_strv lost;
 	uint64_t next_rescan_ms; /* loop time */
-	int pending;    /* inflight calls + the timer handle */
+	/* Group commit: every row write of a loop turn goes into one transaction, committed
+	 * before the loop polls (prepare) and after the I/O it handled (check); the executions
+	 * whose writes wait for it, in order. */
+	uv_prepare_t flush_prep;
+	uv_check_t flush_check;
+	bool flush_armed;
+	struct eng_exec *cq, **cq_tail;
+	int pending;    /* inflight calls + the timer and flush handles */
 	int loose;      /* not an attempt's own: loose deletes, owner patches */
 	bool closed;
 };
@@ -651,16 +674,82 @@ static void done(struct eng_exec *ex)
 		ex->orphan = true;
 }
 
-/* Writes the row and tells the callback. */
+static void on_flush_prep(uv_prepare_t *h);
+static void on_flush_check(uv_check_t *h);
+
+/* The batch is committed this loop turn: right before the loop polls (writes made by
+ * timers, or outside the loop) and right after the I/O it handled. */
+static void arm_flush(struct spok_engine *e)
+{
+	if (e->flush_armed || e->closed)
+		return;
+	uv_prepare_start(&e->flush_prep, on_flush_prep);
+	uv_check_start(&e->flush_check, on_flush_check);
+	e->flush_armed = true;
+}
+
+/* Writes the row into the loop turn's batch (group commit): the caller parks what follows
+ * until the batch is committed, and tells the callback only then. A failure here is the
+ * write's own (the row is unchanged) and known at once, as without a batch. */
 static int save(struct eng_exec *ex, struct spok_err *err)
 {
-	int result;
-
 	ex->e->stats.store_writes++;
-	if ((result = spok_store_update(ex->e->o.store, &ex->x, err)) != 0)
-		return result;
-	emit(ex, SPOK_ENGINE_CHANGED);
-	return 0;
+	arm_flush(ex->e); /* even a failed write may have opened the batch */
+	return spok_store_batch_update(ex->e->o.store, &ex->x, err);
+}
+
+/* A request of the attempt's own, or a write waiting for its commit: either way the next
+ * step is the answer's (the reconciler sees both as in flight). */
+static bool busy(const struct eng_exec *ex)
+{
+	return ex->inflight || ex->committing;
+}
+
+static void resume_free(struct eng_resume *r)
+{
+	for (size_t i = 0; i < sizeof(r->strs) / sizeof(r->strs[0]); i++)
+		free(r->strs[i]);
+	free(r);
+}
+
+static const char *keep_str(struct eng_resume *r, size_t slot, const char *v)
+{
+	r->strs[slot] = v ? xstrdup(v) : NULL;
+	return r->strs[slot];
+}
+
+/* ex's row was written into the batch: the step's actions from `from` on (out NULL: a
+ * submit's START), and crash point `crash`, wait for the commit (flush). Records among them
+ * keep their own copies of their strings (the step's event and buffers are gone by then). */
+static void park(struct eng_exec *ex, const char *crash, const struct spok_rc_actions *out,
+		 size_t from)
+{
+	struct spok_engine *e = ex->e;
+	struct eng_resume *r;
+
+	if (ex->resume != NULL) { /* the reconciler acts on nothing while ex is busy */
+		log_error("engine: %s: a second write while one waits for its commit; please report",
+			  ex->x.id);
+		return;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->crash = crash;
+	r->start = out == NULL;
+	for (size_t i = from; out != NULL && i < out->n; i++) {
+		struct spok_rc_action *a = &r->rest.a[r->rest.n++];
+
+		*a = out->a[i];
+		if (a->kind != SPOK_RC_RECORD)
+			continue;
+		a->reason = keep_str(r, 2 * i, a->reason);
+		a->error_message = keep_str(r, 2 * i + 1, a->error_message);
+	}
+	ex->resume = r;
+	ex->committing = true;
+	ex->cnext = NULL;
+	*e->cq_tail = ex;
+	e->cq_tail = &ex->cnext;
+	arm_flush(e);
 }
 
 /* A write to the store failed: the row no longer says what the engine would do next, so the
@@ -685,28 +774,36 @@ static void store_failed(struct eng_exec *ex, const struct spok_err *err)
 /* ---- the reconciler's steps ---- */
 
 /* What an action did: go on with the next one, stop (it stepped the reconciler again with
- * the outcome), or the execution left the engine (ex may be freed). */
+ * the outcome, or the rest waits for a commit: park), or the execution left the engine (ex
+ * may be freed). */
 enum act { ACT_NEXT, ACT_STOP, ACT_GONE };
 
 static enum act perform(struct eng_exec *ex, const struct spok_rc_actions *out);
+static bool handle_obj(struct eng_exec *ex, const json_t *obj);
+static void flush(struct spok_engine *e);
 
-/* The row-derived part of the reconciler's state, from x. */
+/* The row-derived part of the reconciler's state, from x. While actions of a step wait for
+ * a commit (park) the reconciler is ahead of the row (e.g. a NEW_ATTEMPT not performed
+ * yet): its phase, attempt, object name and confirmation stay as it decided them, and
+ * the row catches up when those actions run. */
 static void rc_refresh(struct eng_exec *ex)
 {
 	struct spok_rc_state *r = &ex->rc;
 	const struct spok_execution *x = &ex->x;
 
-	r->phase = x->phase;
-	r->phase_version = x->phase_version;
-	r->reason = x->reason;
+	if (ex->resume == NULL || ex->resume->rest.n == 0) {
+		r->phase = x->phase;
+		r->phase_version = x->phase_version;
+		r->name = x->resource_name;
+		r->attempt = x->attempt;
+		r->confirmed = x->started_ms != 0;
+	}
+	r->reason = x->reason; /* the step's own strings are gone: the row's, valid meanwhile */
 	r->id = x->id;
 	r->ns = x->namespace_;
-	r->name = x->resource_name;
-	r->attempt = x->attempt;
 	r->max_attempts = x->max_attempts;
 	r->abort_requested = x->abort_requested;
-	r->inflight = ex->inflight;
-	r->confirmed = x->started_ms != 0;
+	r->inflight = busy(ex);
 	r->timeout_ms = ex->tv ? ex->tv->view.timeout_s * 1000 : 0;
 	r->ships = ships(ex);
 	r->direct = ex->direct;
@@ -814,6 +911,10 @@ static bool call_back(struct eng_exec *ex)
 {
 	struct spok_engine *e = ex->e;
 
+	/* A write of ex still waits for its commit: it and what followed it go first (ex still
+	 * counts as in flight meanwhile, so a failed commit leaves it to this callback). */
+	if (ex->committing && !e->closed)
+		flush(e);
 	ex->inflight = false;
 	e->pending--;
 	if (ex->orphan || e->closed) {
@@ -831,8 +932,6 @@ static void sent(struct eng_exec *ex)
 	ex->inflight = true;
 	ex->e->pending++;
 }
-
-static void handle_obj(struct eng_exec *ex, const json_t *obj);
 
 /* Our object as a GET answered it. A copy the watch delivered while the GET was in flight
  * wins over the answer: the GET's snapshot may predate it, and dropping that copy lost a
@@ -1223,7 +1322,7 @@ static void replay_pod(struct eng_exec *ex)
 	json_t *pod = ex->seen ? ex->seen : json_incref(ex->pod);
 
 	ex->seen = NULL;
-	if (pod != NULL && ex->inflight)
+	if (pod != NULL && busy(ex))
 		set_seen(ex, pod);
 	else if (pod != NULL)
 		handle_obj(ex, pod);
@@ -1557,7 +1656,7 @@ static void reset_attempt(struct spok_execution *x, uint32_t attempt)
 
 /* The next attempt: its object is built, then its row is written ahead of the create. A
  * write-ahead that fails stops here: no object is ever created whose row is not durable. */
-static enum act new_attempt(struct eng_exec *ex)
+static enum act new_attempt(struct eng_exec *ex, const struct spok_rc_actions *out, size_t i)
 {
 	struct spok_err err = {0};
 
@@ -1585,8 +1684,8 @@ static enum act new_attempt(struct eng_exec *ex)
 		store_failed(ex, &err);
 		return ACT_GONE;
 	}
-	crash_point("before-create");
-	return ACT_NEXT;
+	park(ex, "before-create", out, i + 1); /* the create waits for the commit */
+	return ACT_STOP;
 }
 
 /* ---- the driver pod (read while the object is SUBMITTED) ---- */
@@ -1765,8 +1864,9 @@ static void send_own(struct eng_exec *ex)
 }
 
 /* A record action: the row takes the reconciler's values and is written. */
-static enum act record(struct eng_exec *ex, const struct spok_rc_action *a)
+static enum act record(struct eng_exec *ex, const struct spok_rc_actions *out, size_t i)
 {
+	const struct spok_rc_action *a = &out->a[i];
 	struct spok_execution *x = &ex->x;
 	enum spok_phase was = x->phase;
 	struct spok_err err = {0};
@@ -1784,11 +1884,12 @@ static enum act record(struct eng_exec *ex, const struct spok_rc_action *a)
 		store_failed(ex, &err);
 		return ACT_GONE;
 	}
-	if (a->terminal)
-		crash_point("teardown");
-	if (x->phase == SPOK_PHASE_RUNNING && was != SPOK_PHASE_RUNNING)
-		crash_point("running");
-	return ACT_NEXT;
+	/* Nothing follows (no teardown, no event) before the commit. */
+	park(ex, a->terminal                                                ? "teardown"
+		 : x->phase == SPOK_PHASE_RUNNING && was != SPOK_PHASE_RUNNING ? "running"
+									       : NULL,
+	     out, i + 1);
+	return ACT_STOP;
 }
 
 static enum act perform(struct eng_exec *ex, const struct spok_rc_actions *out)
@@ -1799,7 +1900,7 @@ static enum act perform(struct eng_exec *ex, const struct spok_rc_actions *out)
 
 		switch (a->kind) {
 		case SPOK_RC_RECORD:
-			r = record(ex, a);
+			r = record(ex, out, i);
 			break;
 		case SPOK_RC_CREATE:
 			r = send_create(ex, a->object);
@@ -1821,7 +1922,7 @@ static enum act perform(struct eng_exec *ex, const struct spok_rc_actions *out)
 					 ships(ex), ex->direct);
 			break;
 		case SPOK_RC_NEW_ATTEMPT:
-			r = new_attempt(ex);
+			r = new_attempt(ex, out, i);
 			break;
 		case SPOK_RC_DONE:
 			done(ex);
@@ -1900,7 +2001,7 @@ static void note_executor(struct spok_engine *e, const json_t *pod, bool replay)
 	if (str_eq(json_string_value(json_object_get(ex->executors, name)), state))
 		return;
 	json_object_set_new(ex->executors, name, json_string(state));
-	if (replay && !ex->inflight && ex->rc.stage == SPOK_RC_STAGE_TRACKING) {
+	if (replay && !busy(ex) && ex->rc.stage == SPOK_RC_STAGE_TRACKING) {
 		json_t *p = json_incref(ex->pod);
 
 		handle_obj(ex, p);
@@ -1934,8 +2035,8 @@ static void on_relist(struct spok_engine *e, struct eng_ns *ns, const struct kub
 		ex = find_exec(e, ns, app, direct);
 		if (ex != NULL)
 			ex->listed_gen = *ns_gen;
-		if (ex != NULL && !ex->inflight)
-			handle_obj(ex, app);
+		if (ex != NULL && !busy(ex))
+			(void)handle_obj(ex, app);
 		else if (ex != NULL)
 			set_seen(ex, app);
 		else if (ex == NULL && first)
@@ -1955,6 +2056,11 @@ static void on_relist(struct spok_engine *e, struct eng_ns *ns, const struct kub
 		if (ex->ns != ns || ex->inflight || ex->direct != direct ||
 		    ex->listed_gen == *ns_gen)
 			continue;
+		if (ex->committing) { /* stepped once its write is committed */
+			ex->unlisted_seen = true;
+			ex->unlisted_first = first;
+			continue;
+		}
 		(void)step(ex, &ev);
 	}
 }
@@ -1975,11 +2081,11 @@ static void on_any_watch(struct eng_ns *ns, const struct kube_event *ev, bool di
 		ex = find_exec(e, ns, ev->object, direct);
 		if (ex == NULL)
 			return;
-		if (!ex->inflight) {
-			handle_obj(ex, ev->object);
+		if (!busy(ex)) {
+			(void)handle_obj(ex, ev->object);
 			return;
 		}
-		set_seen(ex, ev->object); /* the create answer is still on its way */
+		set_seen(ex, ev->object); /* the create answer (or the commit) is still to come */
 		if (!ex->tracked) {
 			ex->tracked = true;
 			emit(ex, SPOK_ENGINE_TRACKED);
@@ -1990,7 +2096,9 @@ static void on_any_watch(struct eng_ns *ns, const struct kube_event *ev, bool di
 		if (direct && is_executor(ev->object))
 			return; /* Spark removes its executors; their last state stays */
 		ex = find_exec(e, ns, ev->object, direct);
-		if (ex != NULL && ours(ex, ev->object))
+		if (ex != NULL && ours(ex, ev->object) && ex->committing)
+			ex->deleted_seen = true; /* after the commit and what it stashed */
+		else if (ex != NULL && ours(ex, ev->object))
 			(void)step_kind(ex, SPOK_RC_EV_DELETED);
 		return;
 	case KUBE_EVENT_RELIST:
@@ -2151,9 +2259,18 @@ static bool being_deleted(const json_t *obj)
 	return json_is_string(ts) && json_string_value(ts)[0] != '\0';
 }
 
+/* Keeps app to be handled once ex's write is committed (app may be ex->seen itself). */
+static bool handle_later(struct eng_exec *ex, const json_t *app)
+{
+	if (app != ex->seen)
+		set_seen(ex, app);
+	return true;
+}
+
 /* Our object as seen (watch, list, GET): confirmed, mapped, and its status stepped. It is
- * the SparkApplication, or direct's driver pod (kept in ex->pod for the executor links). */
-static void handle_obj(struct eng_exec *ex, const json_t *app)
+ * the SparkApplication, or direct's driver pod (kept in ex->pod for the executor links).
+ * False: ex left the engine (it may be freed). */
+static bool handle_obj(struct eng_exec *ex, const json_t *app)
 {
 	struct spok_status prev = {0}, s = {0};
 	struct spok_err err = {0};
@@ -2161,11 +2278,14 @@ static void handle_obj(struct eng_exec *ex, const json_t *app)
 	struct spok_flyte_outcome fo = {0};
 	const struct spok_task *t = ex->tv ? &ex->tv->view : NULL;
 	uint32_t attempt;
+	bool alive;
 	int result;
 
 	if (ex->rc.stage == SPOK_RC_STAGE_DELETING || ex->rc.stage == SPOK_RC_STAGE_DONE ||
 	    !ours(ex, app))
-		return;
+		return true;
+	if (ex->committing) /* after the write that waits for its commit */
+		return handle_later(ex, app);
 	note_owner_uid(ex, app);
 	if (ex->direct) {
 		json_t *keep = json_incref((json_t *)app); /* app may be ex->pod itself */
@@ -2174,7 +2294,9 @@ static void handle_obj(struct eng_exec *ex, const json_t *app)
 		ex->pod = keep;
 	}
 	if (ex->rc.stage != SPOK_RC_STAGE_TRACKING && !step_kind(ex, SPOK_RC_EV_SEEN))
-		return;
+		return false;
+	if (ex->committing) /* SEEN recorded the confirmation: the status after its commit */
+		return handle_later(ex, app);
 	prev.phase = ex->x.phase;
 	prev.phase_version = ex->x.phase_version;
 	prev.reason = ex->x.reason ? ex->x.reason : (char *)"";
@@ -2185,13 +2307,12 @@ static void handle_obj(struct eng_exec *ex, const json_t *app)
 		result = spok_status_from_sparkapp(app, t, ex->e->o.platform, &prev, &s, &err);
 	if (result != 0) {
 		log_warn("engine: %s: %s", ex->x.id, err.msg);
-		return;
+		return true;
 	}
 	if (ex->direct && being_deleted(app) && !spok_phase_terminal(s.phase)) {
 		/* spok deletes its pod only once finished (returned above): someone else did */
 		spok_status_free(&s);
-		(void)step_kind(ex, SPOK_RC_EV_DELETED);
-		return;
+		return step_kind(ex, SPOK_RC_EV_DELETED);
 	}
 	if (!ex->tracked) {
 		ex->tracked = true;
@@ -2210,11 +2331,142 @@ static void handle_obj(struct eng_exec *ex, const json_t *app)
 		flyte_outcome(ex, &fo, &ev.status);
 	}
 	attempt = ex->x.attempt;
-	if (step(ex, &ev) && ex->direct && str_eq(s.app_state, "SUBMITTED") &&
-	    ex->x.attempt == attempt)
-		pod_verdict(ex, app);
+	alive = step(ex, &ev);
+	if (alive && ex->direct && str_eq(s.app_state, "SUBMITTED") && ex->x.attempt == attempt) {
+		if (ex->committing) /* the verdict once the status's record is committed */
+			handle_later(ex, app);
+		else
+			pod_verdict(ex, app);
+	}
 	spok_flyte_outcome_free(&fo); /* after the step: ev.status points into it */
 	spok_status_free(&s);
+	return alive;
+}
+
+/* ---- group commit ---- */
+
+/* What the watch brought while ex's write waited for its commit, in the watch's order: its
+ * newest copy of our object, then a list without it, then its deletion. Each waits again if
+ * handling the one before wrote again. False: ex left the engine. */
+static bool replay_stashed(struct eng_exec *ex)
+{
+	if (ex->seen != NULL && !busy(ex)) {
+		json_t *seen = ex->seen;
+		bool alive;
+
+		ex->seen = NULL;
+		alive = handle_obj(ex, seen);
+		json_decref(seen);
+		if (!alive)
+			return false;
+	}
+	if (ex->unlisted_seen && !busy(ex)) {
+		struct spok_rc_event ev = {.kind = SPOK_RC_EV_NOT_LISTED,
+					   .first_list = ex->unlisted_first};
+
+		ex->unlisted_seen = false;
+		if (!step(ex, &ev))
+			return false;
+	}
+	if (ex->deleted_seen && !ex->committing) {
+		ex->deleted_seen = false;
+		return step_kind(ex, SPOK_RC_EV_DELETED);
+	}
+	return true;
+}
+
+/* ex's write was committed (result 0), or not: then it is not in the store and the engine
+ * stops following ex as after any failed write (for a submit: nothing was created). */
+static void resume(struct eng_exec *ex, int result, const struct spok_err *err)
+{
+	struct eng_resume *r = ex->resume;
+	struct spok_rc_actions out;
+	enum act a;
+
+	ex->resume = NULL;
+	ex->committing = false;
+	if (result != 0) {
+		if (r->start && ex->tv != NULL && spok_fd_applies(ex->e->o.platform, &ex->tv->view))
+			spok_fd_discard(ex->e->o.platform, ex->x.id);
+		resume_free(r);
+		store_failed(ex, err);
+		return;
+	}
+	emit(ex, SPOK_ENGINE_CHANGED);
+	if (r->crash != NULL)
+		crash_point(r->crash);
+	if (r->start) {
+		resume_free(r);
+		if (!step_kind(ex, SPOK_RC_EV_START))
+			return;
+	} else {
+		out.n = r->rest.n;
+		memcpy(out.a, r->rest.a, r->rest.n * sizeof(out.a[0]));
+		a = perform(ex, &out);
+		resume_free(r);
+		if (a == ACT_GONE)
+			return;
+		schedule(ex);
+	}
+	(void)replay_stashed(ex);
+}
+
+/* Commits the batch and lets what waited for it go on, in the order of the writes; what
+ * they write meanwhile is the next batch, committed before returning. Returns the first
+ * commit's result (err: its error). */
+static int flush_batches(struct spok_engine *e, struct spok_err *err)
+{
+	int first = 1, ret = 0;
+
+	while (e->cq != NULL || spok_store_batch_open(e->o.store)) {
+		struct spok_err cerr = {0};
+		int result = spok_store_batch_commit(e->o.store, &cerr);
+		struct eng_exec *q = e->cq, *ex;
+
+		e->cq = NULL;
+		e->cq_tail = &e->cq;
+		e->stats.store_commits++;
+		if (result != 0)
+			log_error("engine: %s", cerr.msg);
+		if (first-- > 0 && result != 0) {
+			ret = result;
+			if (err != NULL)
+				*err = cerr;
+		}
+		while ((ex = q) != NULL) {
+			q = ex->cnext;
+			ex->cnext = NULL;
+			resume(ex, result, &cerr);
+		}
+	}
+	if (e->flush_armed) {
+		uv_prepare_stop(&e->flush_prep);
+		uv_check_stop(&e->flush_check);
+		e->flush_armed = false;
+	}
+	return ret;
+}
+
+static void flush(struct spok_engine *e)
+{
+	(void)flush_batches(e, NULL);
+}
+
+static void on_flush_prep(uv_prepare_t *h)
+{
+	flush(h->data);
+}
+
+static void on_flush_check(uv_check_t *h)
+{
+	flush(h->data);
+}
+
+int spok_engine_sync(struct spok_engine *e, struct spok_err *err)
+{
+	if (e->closed)
+		return 0;
+	return flush_batches(e, err);
 }
 
 /* ---- tick: local checks only ---- */
@@ -2318,7 +2570,12 @@ int spok_engine_new(const struct spok_engine_opts *o, struct spok_engine **out,
 	uv_timer_init(e->loop, &e->tick);
 	e->tick.data = e;
 	uv_timer_start(&e->tick, on_tick, e->o.tick_ms, e->o.tick_ms);
-	e->pending = 1; /* the timer handle */
+	uv_prepare_init(e->loop, &e->flush_prep);
+	uv_check_init(e->loop, &e->flush_check);
+	e->flush_prep.data = e;
+	e->flush_check.data = e;
+	e->cq_tail = &e->cq;
+	e->pending = 3; /* the timer and the two flush handles */
 	*out = e;
 	return 0;
 }
@@ -2331,6 +2588,32 @@ static void tick_closed(uv_handle_t *h)
 	maybe_free_engine(e);
 }
 
+/* At close: the batch is committed (what it holds was meant to last, and a re-adoption
+ * continues from it), and nothing waits for it any more. */
+static void close_batch(struct spok_engine *e)
+{
+	struct spok_err err = {0};
+	struct eng_exec *ex;
+
+	if (spok_store_batch_commit(e->o.store, &err) != 0)
+		log_error("engine: %s", err.msg);
+	while ((ex = e->cq) != NULL) {
+		e->cq = ex->cnext;
+		ex->cnext = NULL;
+		resume_free(ex->resume);
+		ex->resume = NULL;
+		ex->committing = false;
+	}
+	e->cq_tail = &e->cq;
+	if (e->flush_armed) {
+		uv_prepare_stop(&e->flush_prep);
+		uv_check_stop(&e->flush_check);
+		e->flush_armed = false;
+	}
+	uv_close((uv_handle_t *)&e->flush_prep, tick_closed);
+	uv_close((uv_handle_t *)&e->flush_check, tick_closed);
+}
+
 void spok_engine_close(struct spok_engine *e)
 {
 	struct eng_ns *ns, *nn;
@@ -2338,6 +2621,7 @@ void spok_engine_close(struct spok_engine *e)
 
 	if (e == NULL || e->closed)
 		return;
+	close_batch(e);
 	e->closed = true;
 	for (ns = e->nss; ns; ns = nn) {
 		nn = ns->next;
@@ -2455,8 +2739,9 @@ int spok_engine_submit_keyed(struct spok_engine *e, struct spok_task *t, const c
 	if (ex->direct)
 		set_direct_names(ex);
 	set_str(&ex->x.event_log_dir, app_event_log_dir(app));
-	/* Write-ahead: without this row nothing is created. */
-	if ((result = spok_store_insert(e->o.store, &ex->x, err)) != 0) {
+	/* Write-ahead: without this row nothing is created (the create waits for its commit). */
+	arm_flush(e); /* even a failed write may have opened the batch */
+	if ((result = spok_store_batch_insert(e->o.store, &ex->x, err)) != 0) {
 		char msg[SPOK_ERR_MSG_MAX];
 
 		snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
@@ -2471,9 +2756,8 @@ int spok_engine_submit_keyed(struct spok_engine *e, struct spok_task *t, const c
 	ex->ns = wns;
 	link_exec(e, ex);
 	snprintf(id_out, id_len, "%s", id);
-	emit(ex, SPOK_ENGINE_CHANGED);
-	crash_point("before-create");
-	(void)step_kind(ex, SPOK_RC_EV_START);
+	park(ex, "before-create", NULL, 0); /* emit, then START, once committed */
+	schedule(ex);
 	return 0;
 }
 
@@ -2790,7 +3074,7 @@ void spok_engine_stats(const struct spok_engine *e, struct spok_engine_stats *ou
 	out->loose = (size_t)e->loose;
 	out->inflight = 0;
 	for (const struct eng_exec *ex = e->execs; ex; ex = ex->next)
-		out->inflight += ex->inflight;
+		out->inflight += busy(ex); /* a write waiting for its commit counts: its step is not done */
 	for (const struct eng_ns *ns = e->nss; ns; ns = ns->next) {
 		const struct kube_watch *ws[2] = {ns->w, ns->pw};
 

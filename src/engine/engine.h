@@ -152,6 +152,7 @@ struct spok_engine_stats {
 	uint64_t deletes;        /* delete requests sent */
 	uint64_t quota_waits;    /* creates refused for quota */
 	uint64_t store_writes;
+	uint64_t store_commits;  /* transactions those writes (and submits' rows) took */
 	uint64_t ticks;          /* engine ticks run */
 	uint64_t tick_steps;     /* executions those ticks stepped (only due ones: timer heap) */
 	uint64_t tick_ns;        /* time spent in ticks (rescans and abort checks included) */
@@ -159,7 +160,8 @@ struct spok_engine_stats {
 	size_t loose;            /* requests in flight that are not an attempt's own (old
 	                          * attempts' deletes, the ConfigMaps' owner references) */
 	size_t inflight;         /* followed executions with a request of theirs in flight (a
-	                          * direct attempt's Service after its pod) */
+	                          * direct attempt's Service after its pod), or a write waiting
+	                          * for its group commit */
 };
 
 int spok_engine_new(const struct spok_engine_opts *o, struct spok_engine **out,
@@ -173,7 +175,10 @@ int spok_engine_new(const struct spok_engine_opts *o, struct spok_engine **out,
 void spok_engine_close(struct spok_engine *e);
 
 /* Records a new execution of t in namespace ns (write-ahead) and starts attempt 0.
- * On success the engine takes t over (the caller's struct is left initialised and empty;
+ * The row is written into the loop turn's group commit (see spok_engine_sync): it is
+ * durable once that commits, at the latest before the loop next polls, and nothing is
+ * created before; a commit that fails stops the execution (SPOK_ENGINE_FAILED, nothing
+ * created). An error of the write itself is returned here, as are bad tasks. On success the engine takes t over (the caller's struct is left initialised and empty;
  * spok_task_free on it is still fine); on failure the caller keeps it. task_source is
  * stored for re-adoption (may be NULL). id_out (>= SPOK_EXEC_ID_LEN + 1 bytes) receives
  * the id. Bad tasks fail here (SPOK_EINVAL) and record nothing. */
@@ -185,6 +190,13 @@ int spok_engine_submit(struct spok_engine *e, struct spok_task *t, const char *n
 int spok_engine_submit_keyed(struct spok_engine *e, struct spok_task *t, const char *ns,
 			     const char *task_source, const char *key, char *id_out,
 			     size_t id_len, struct spok_err *err);
+/* Group commit: every row the engine writes during one loop turn (new executions, phases,
+ * attempts) goes into one SQLite transaction, committed right after the I/O the turn
+ * handled and before the loop polls again; what follows a write (a create, a teardown, the
+ * SPOK_ENGINE_CHANGED event) waits for that commit. spok_engine_sync commits now, for a
+ * caller that must not answer before its submit is durable (the daemon's API): 0, or the
+ * commit's error (then every execution of that batch has failed as above). */
+int spok_engine_sync(struct spok_engine *e, struct spok_err *err);
 /* Takes over one recorded execution of this cluster (non-terminal, or a retryable failure
  * with attempts left; anything else: SPOK_EINVAL), whoever its recorded supervisor is.
  * SPOK_ECONFLICT when another process claimed it between the read and the claim. */

@@ -17,6 +17,9 @@ enum spok_store_stmt {
 	SPOK_STORE_ST_UPDATE,
 	SPOK_STORE_ST_ATTEMPT,
 	SPOK_STORE_ST_ABORTS, /* read by the engine's every tick */
+	SPOK_STORE_ST_SAVEPOINT, /* a write inside a group commit (spok_store_batch_*) */
+	SPOK_STORE_ST_RELEASE,
+	SPOK_STORE_ST_ROLLBACK_TO,
 	SPOK_STORE_NSTMT
 };
 
@@ -26,14 +29,27 @@ struct spok_store {
 	int busy_ms;   /* how long a statement waits for another process's lock */
 	char *path;
 	bool readonly; /* opened by spok_store_open_reader without write access */
+	/* Group commit (spok_store_batch_begin): a transaction is open across writes; the
+	 * write in progress belongs to it (batching); the outcome of an early commit (another
+	 * use of the store settled it) waits for spok_store_batch_commit. */
+	bool batch;
+	bool batching;
+	int batch_result;
+	struct spok_err batch_err;
 };
 
 /* The error for a failed SQLite call on s (busy -> SPOK_EBUSY, read-only store says so). */
 int spok_store_db_fail(struct spok_store *s, struct spok_err *err, const char *what);
 int spok_store_exec_sql(struct spok_store *s, const char *sql, const char *what, struct spok_err *err);
-/* Starts a write: BEGIN IMMEDIATE (a kept statement: every write pays it). */
+/* Commits an open group commit before any other use of the store (a read, a write that is
+ * not the batch's), keeping its outcome for spok_store_batch_commit: nothing else ever
+ * sees, or joins, writes that are not durable yet. */
+void spok_store_settle(struct spok_store *s);
+/* Starts a write: BEGIN IMMEDIATE (a kept statement: every write pays it); inside a group
+ * commit's write, a SAVEPOINT instead, so a failed write undoes only itself. */
 int spok_store_begin_write(struct spok_store *s, const char *what, struct spok_err *err);
-/* Ends a BEGIN IMMEDIATE write: COMMIT after success, ROLLBACK after any failure. */
+/* Ends a BEGIN IMMEDIATE write: COMMIT after success, ROLLBACK after any failure (inside a
+ * group commit: RELEASE, or ROLLBACK TO the savepoint). */
 int spok_store_end_write(struct spok_store *s, int result, struct spok_err *err);
 int spok_store_prepare(struct spok_store *s, const char *sql, sqlite3_stmt **st, struct spok_err *err);
 /* *st = the kept statement `which` (sql, prepared on the first call). The store owns it: the

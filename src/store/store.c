@@ -280,6 +280,7 @@ void spok_store_release(sqlite3_stmt *st)
 
 int spok_store_exec_sql(struct spok_store *s, const char *sql, const char *what, struct spok_err *err)
 {
+	spok_store_settle(s);
 	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return spok_store_db_fail(s, err, what);
 	return 0;
@@ -300,15 +301,119 @@ static int step_kept(struct spok_store *s, enum spok_store_stmt which, const cha
 	return result;
 }
 
+/* ---- group commit ---- */
+
+/* Commits the open batch now; its outcome is kept for spok_store_batch_commit. */
+static void batch_close(struct spok_store *s)
+{
+	int result = step_kept(s, SPOK_STORE_ST_COMMIT, "COMMIT", "committing", &s->batch_err);
+
+	if (result != 0)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	if (s->batch_result == 0)
+		s->batch_result = result;
+	s->batch = false;
+}
+
+void spok_store_settle(struct spok_store *s)
+{
+	if (s->batch && !s->batching)
+		batch_close(s);
+}
+
+int spok_store_batch_begin(struct spok_store *s, struct spok_err *err)
+{
+	int result;
+
+	if (s->batch)
+		return 0;
+	result = step_kept(s, SPOK_STORE_ST_BEGIN, "BEGIN IMMEDIATE", "starting a write", err);
+	s->batch = result == 0;
+	return result;
+}
+
+bool spok_store_batch_open(const struct spok_store *s)
+{
+	return s->batch || s->batch_result != 0;
+}
+
+int spok_store_batch_commit(struct spok_store *s, struct spok_err *err)
+{
+	int result;
+
+	if (s->batch)
+		batch_close(s);
+	result = s->batch_result;
+	if (result != 0 && err != NULL)
+		*err = s->batch_err;
+	s->batch_result = 0;
+	memset(&s->batch_err, 0, sizeof(s->batch_err));
+	return result;
+}
+
+/* A write of the batch: in its transaction (opened if need be), under a savepoint. */
+static int batch_write(struct spok_store *s, const struct spok_execution *e,
+		       int (*write)(struct spok_store *, const struct spok_execution *,
+				    struct spok_err *),
+		       struct spok_err *err)
+{
+	int result = spok_store_batch_begin(s, err);
+
+	if (result != 0)
+		return result;
+	s->batching = true;
+	result = write(s, e, err);
+	s->batching = false;
+	/* Some errors (I/O, a full disk) roll the whole transaction back: the batch's earlier
+	 * writes are gone too, so its commit must fail them. */
+	if (result != 0 && s->batch && sqlite3_get_autocommit(s->db)) {
+		s->batch = false;
+		if (s->batch_result == 0) {
+			s->batch_result = result;
+			s->batch_err = err ? *err : (struct spok_err){0};
+		}
+	}
+	return result;
+}
+
+int spok_store_batch_insert(struct spok_store *s, const struct spok_execution *e,
+			    struct spok_err *err)
+{
+	return batch_write(s, e, spok_store_insert, err);
+}
+
+int spok_store_batch_update(struct spok_store *s, const struct spok_execution *e,
+			    struct spok_err *err)
+{
+	return batch_write(s, e, spok_store_update, err);
+}
+
 int spok_store_begin_write(struct spok_store *s, const char *what, struct spok_err *err)
 {
+	if (s->batching)
+		return step_kept(s, SPOK_STORE_ST_SAVEPOINT, "SAVEPOINT spok_w", what, err);
+	spok_store_settle(s);
 	return step_kept(s, SPOK_STORE_ST_BEGIN, "BEGIN IMMEDIATE", what, err);
 }
 
 /* Ends a BEGIN IMMEDIATE write: COMMIT after success, ROLLBACK after any failure (the
- * COMMIT's own included), so no failed write leaves a transaction open. */
+ * COMMIT's own included), so no failed write leaves a transaction open. Inside a batch:
+ * RELEASE, or ROLLBACK TO and RELEASE (the batch's other writes stay). */
 int spok_store_end_write(struct spok_store *s, int result, struct spok_err *err)
 {
+	if (s->batching) {
+		if (result == 0)
+			return step_kept(s, SPOK_STORE_ST_RELEASE, "RELEASE spok_w", "committing", err);
+		if (!sqlite3_get_autocommit(s->db)) {
+			struct spok_err ignored = {0};
+
+			(void)step_kept(s, SPOK_STORE_ST_ROLLBACK_TO, "ROLLBACK TO spok_w", "rolling back",
+					&ignored);
+			(void)step_kept(s, SPOK_STORE_ST_RELEASE, "RELEASE spok_w", "rolling back",
+					&ignored);
+		}
+		return result;
+	}
 	if (result == 0)
 		result = step_kept(s, SPOK_STORE_ST_COMMIT, "COMMIT", "committing", err);
 	if (result != 0)
@@ -529,6 +634,7 @@ void spok_store_close(struct spok_store *s)
 {
 	if (!s)
 		return;
+	spok_store_settle(s); /* what a batch wrote was meant to last */
 	for (size_t i = 0; i < SPOK_STORE_NSTMT; i++)
 		sqlite3_finalize(s->stmt[i]);
 	sqlite3_close(s->db);
@@ -641,6 +747,7 @@ static char *select_sql(const char *tail)
 
 int spok_store_prepare(struct spok_store *s, const char *sql, sqlite3_stmt **st, struct spok_err *err)
 {
+	spok_store_settle(s);
 	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
 		return spok_store_db_fail(s, err, "preparing a statement");
 	return 0;

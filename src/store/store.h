@@ -78,6 +78,27 @@ int spok_store_insert(struct spok_store *s, const struct spok_execution *e, stru
 /* Replaces every column of e's row except abort_requested and created_ms, and upserts
  * its current attempt into `attempts`, in one transaction. SPOK_ENOTFOUND if missing. */
 int spok_store_update(struct spok_store *s, const struct spok_execution *e, struct spok_err *err);
+/* ---- group commit (the engine: one transaction per loop turn for all its writes) ----
+ * spok_store_batch_insert and spok_store_batch_update write like spok_store_insert and
+ * spok_store_update, with the same errors for the write itself, but inside one transaction
+ * (BEGIN IMMEDIATE on the first, each write under a savepoint, so a failed one undoes only
+ * itself) that stays open until spok_store_batch_commit. Nothing they write is durable, and
+ * nothing may act on it (no create sent, no phase reported as recorded), before that commit
+ * returned 0. Any other use of the store meanwhile (a read, another write) commits the batch
+ * first, so no one else ever sees or joins writes that are not durable; the outcome of that
+ * early commit is what spok_store_batch_commit returns. */
+int spok_store_batch_insert(struct spok_store *s, const struct spok_execution *e,
+			    struct spok_err *err);
+int spok_store_batch_update(struct spok_store *s, const struct spok_execution *e,
+			    struct spok_err *err);
+/* Opens the batch now (done by the first batched write otherwise). */
+int spok_store_batch_begin(struct spok_store *s, struct spok_err *err);
+/* True while batched writes wait for spok_store_batch_commit (open, or committed early). */
+bool spok_store_batch_open(const struct spok_store *s);
+/* Commits the batch (if still open); 0 when every write since the last call is durable,
+ * else the error of the COMMIT that failed (or of the failure that rolled it back): then
+ * none of those writes is in the store. No batch: 0. */
+int spok_store_batch_commit(struct spok_store *s, struct spok_err *err);
 /* Makes `to` the supervisor of execution id if the row still names `from` (pid and start
  * time, as the caller read them): one compare-and-set, so of two processes that both found
  * the old supervisor gone only one takes the execution over. SPOK_ECONFLICT when the row

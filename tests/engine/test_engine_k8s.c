@@ -14,6 +14,7 @@
 #include <ftw.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,7 @@ struct h {
 	struct spok_engine *e;
 	int tracked;
 	int done;
+	int failed;
 };
 
 static void on_event(void *data, enum spok_engine_event ev, const struct spok_execution *x)
@@ -111,6 +113,8 @@ static void on_event(void *data, enum spok_engine_event ev, const struct spok_ex
 		h->tracked++;
 	else if (ev == SPOK_ENGINE_DONE)
 		h->done++;
+	else if (ev == SPOK_ENGINE_FAILED)
+		h->failed++;
 }
 
 static void engine_open(struct h *h, const struct spok_engine_opts *extra)
@@ -373,6 +377,47 @@ static void test_submission_failed(void **state)
 	assert_non_null(x.reason);
 	spok_execution_free(&x);
 	free(name);
+	h_close(&h);
+}
+
+/* Group commit: a batch whose COMMIT fails fails exactly its executions (both submits of
+ * one loop turn), before anything is created; the next batch is written and created. The
+ * failure: a row with timeout 7 adds a row whose foreign key SQLite checks only at COMMIT. */
+static void test_commit_fails(void **state)
+{
+	struct spok_execution x;
+	struct h h;
+	char bad[32], other[32], good[32];
+	char *db;
+	sqlite3 *c = NULL;
+
+	(void)state;
+	h_open(&h, NULL);
+	db = xasprintf("%s/spok.db", h.dir);
+	assert_int_equal(sqlite3_open(db, &c), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(c,
+				      "CREATE TABLE t_parent (id TEXT PRIMARY KEY);"
+				      "CREATE TABLE t_child (p TEXT REFERENCES t_parent (id)"
+				      " DEFERRABLE INITIALLY DEFERRED);"
+				      "CREATE TRIGGER t_bad AFTER INSERT ON executions"
+				      " WHEN NEW.task_source = 'test:0:7'"
+				      " BEGIN INSERT INTO t_child VALUES ('none'); END;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(c);
+	free(db);
+	submit(&h, 0, 7, bad);   /* its write itself works: submit says 0 */
+	submit(&h, 0, 0, other); /* the same batch */
+	WAIT_FOR(h.failed == 2, "both executions to fail");
+	assert_int_equal(spok_engine_active(h.e), 0);
+	assert_int_equal(spok_store_get(h.st, bad, &x, NULL), SPOK_ENOTFOUND);
+	assert_int_equal(spok_store_get(h.st, other, &x, NULL), SPOK_ENOTFOUND);
+	assert_int_equal(count_for(bad), 0);
+	assert_int_equal(count_for(other), 0);
+	submit(&h, 0, 0, good);
+	WAIT_FOR(row_started(&h, good), "the next batch's create");
+	assert_int_equal(count_for(good), 1);
+	assert_int_equal(h.failed, 2);
 	h_close(&h);
 }
 
@@ -1193,6 +1238,7 @@ int main(void)
 		cmocka_unit_test(test_keep_on_success),
 		cmocka_unit_test(test_retry_new_attempt),
 		cmocka_unit_test(test_submission_failed),
+		cmocka_unit_test(test_commit_fails),
 		cmocka_unit_test(test_timeout_deletes),
 		cmocka_unit_test(test_abort_from_other_process),
 		cmocka_unit_test(test_stuck_submitted),

@@ -397,6 +397,108 @@ static void test_busy(void **state)
 	free(dir);
 }
 
+static int count_rows(sqlite3 *db, const char *where)
+{
+	char *sql = xasprintf("SELECT count(*) FROM executions WHERE %s", where);
+	sqlite3_stmt *st = NULL;
+	int n = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	free(sql);
+	return n;
+}
+
+static void batch_insert(struct spok_store *s, const char *id, int want)
+{
+	struct spok_execution e;
+
+	fill(&e, id);
+	assert_int_equal(spok_store_batch_insert(s, &e, NULL), want);
+	spok_execution_free(&e);
+}
+
+/* Group commit: batched writes are invisible to other connections until the batch commits;
+ * a failed write undoes only itself; any other use of the store commits the batch first; a
+ * COMMIT that fails (here a deferred foreign key, checked only then) loses every write of
+ * its batch and says so once. */
+static void test_batch(void **state)
+{
+	(void)state;
+	char *dir = make_tmpdir(), *db = xasprintf("%s/spok.db", dir);
+	struct spok_store *s = NULL;
+	struct spok_execution e, got;
+	struct spok_err err = {0};
+	sqlite3 *other = NULL;
+
+	assert_int_equal(spok_store_open(dir, &s, NULL), 0);
+	assert_int_equal(sqlite3_open(db, &other), SQLITE_OK);
+	assert_false(spok_store_batch_open(s));
+	assert_int_equal(spok_store_batch_commit(s, &err), 0); /* nothing to commit */
+
+	batch_insert(s, "sp-batch00001", 0);
+	batch_insert(s, "sp-batch00002", 0);
+	assert_true(spok_store_batch_open(s));
+	assert_int_equal(count_rows(other, "id LIKE 'sp-batch%'"), 0);
+	batch_insert(s, "sp-batch00001", SPOK_ECONFLICT); /* only this write is undone */
+	fill(&e, "sp-missing001");
+	assert_int_equal(spok_store_batch_update(s, &e, &err), SPOK_ENOTFOUND);
+	spok_execution_free(&e);
+	fill(&e, "sp-batch00002");
+	e.phase = SPOK_PHASE_RUNNING;
+	assert_int_equal(spok_store_batch_update(s, &e, NULL), 0);
+	spok_execution_free(&e);
+	assert_int_equal(spok_store_batch_commit(s, &err), 0);
+	assert_false(spok_store_batch_open(s));
+	assert_int_equal(count_rows(other, "id LIKE 'sp-batch%'"), 2);
+	assert_int_equal(count_rows(other, "id = 'sp-batch00002' AND phase = 'RUNNING'"), 1);
+
+	/* A read settles the batch: what it sees is durable. */
+	batch_insert(s, "sp-batch00003", 0);
+	assert_int_equal(spok_store_get(s, "sp-batch00003", &got, NULL), 0);
+	spok_execution_free(&got);
+	assert_int_equal(count_rows(other, "id = 'sp-batch00003'"), 1);
+	assert_true(spok_store_batch_open(s) == false);
+	assert_int_equal(spok_store_batch_commit(s, &err), 0);
+
+	/* A COMMIT that fails: rows whose id ends in 'X' add a row whose foreign key is only
+	 * checked at COMMIT. */
+	assert_int_equal(sqlite3_exec(other,
+				      "CREATE TABLE t_parent (id TEXT PRIMARY KEY);"
+				      "CREATE TABLE t_child (p TEXT REFERENCES t_parent (id)"
+				      " DEFERRABLE INITIALLY DEFERRED);"
+				      "CREATE TRIGGER t_bad AFTER INSERT ON executions"
+				      " WHEN NEW.id LIKE '%X' BEGIN INSERT INTO t_child VALUES ('none'); END;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	spok_store_close(s); /* a fresh connection sees the new schema */
+	assert_int_equal(spok_store_open(dir, &s, NULL), 0);
+	batch_insert(s, "sp-batch0004", 0);
+	batch_insert(s, "sp-batch000X", 0); /* the statement itself is fine */
+	assert_int_equal(spok_store_batch_commit(s, &err), SPOK_EIO);
+	assert_non_null(strstr(err.msg, "committing"));
+	assert_int_equal(count_rows(other, "id IN ('sp-batch0004', 'sp-batch000X')"), 0);
+	assert_int_equal(spok_store_batch_commit(s, &err), 0); /* reported once */
+	/* The early commit of a settle that failed is what the batch's commit returns. */
+	batch_insert(s, "sp-batch001X", 0);
+	assert_int_equal(spok_store_get(s, "sp-batch00001", &got, NULL), 0);
+	spok_execution_free(&got);
+	assert_true(spok_store_batch_open(s));
+	assert_int_equal(spok_store_batch_commit(s, &err), SPOK_EIO);
+	assert_int_equal(count_rows(other, "id = 'sp-batch001X'"), 0);
+	/* And the store goes on. */
+	batch_insert(s, "sp-batch0005", 0);
+	assert_int_equal(spok_store_batch_commit(s, &err), 0);
+	assert_int_equal(count_rows(other, "id = 'sp-batch0005'"), 1);
+
+	sqlite3_close(other);
+	spok_store_close(s);
+	rm_rf(dir);
+	free(db);
+	free(dir);
+}
+
 /* A writer SIGKILLed mid-stream must leave a consistent database: integrity_check ok and
  * every row complete (an execution row always has its attempt row). */
 static void test_crash_safety(void **state)
@@ -598,6 +700,7 @@ int main(void)
 		cmocka_unit_test(test_data_dir),
 		cmocka_unit_test(test_two_connections),
 		cmocka_unit_test(test_busy),
+		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_crash_safety),
 		cmocka_unit_test(test_claim),
 		cmocka_unit_test(test_open_reader),
