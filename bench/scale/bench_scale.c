@@ -71,6 +71,7 @@ struct opts {
 	double rate_s;
 	long server_pids[MAX_SERVER_PIDS];
 	int nserver_pids;
+	int inflight; /* the kube clients' max_inflight (patcher: patches on the wire); 0: default */
 };
 
 /* One patch as the patcher saw it (times: CLOCK_MONOTONIC ns, the same clock in every
@@ -104,6 +105,24 @@ static double cpu_ms(void)
 }
 
 /* CPU (utime + stime) of the --server-pid processes in ms; -1 if unreadable. */
+/* CPU time (user + system) of process pid in ms, -1 when it cannot be read. */
+static double pid_cpu_ms(long pid)
+{
+	char path[64], line[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	if (p == NULL || (p = strrchr(line, ')')) == NULL ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) * 1e3 / (double)sysconf(_SC_CLK_TCK);
+}
+
 static double server_cpu_ms(const struct opts *o)
 {
 	double total = 0;
@@ -111,20 +130,11 @@ static double server_cpu_ms(const struct opts *o)
 	if (o->nserver_pids == 0)
 		return -1;
 	for (int i = 0; i < o->nserver_pids; i++) {
-		char path[64], line[1024], *p;
-		unsigned long long ut = 0, st = 0;
-		FILE *f;
+		double ms = pid_cpu_ms(o->server_pids[i]);
 
-		snprintf(path, sizeof(path), "/proc/%ld/stat", o->server_pids[i]);
-		if ((f = fopen(path, "r")) == NULL)
+		if (ms < 0)
 			return -1;
-		p = fgets(line, sizeof(line), f);
-		fclose(f);
-		if (p == NULL || (p = strrchr(line, ')')) == NULL ||
-		    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			   &st) != 2)
-			return -1;
-		total += (double)(ut + st) * 1e3 / (double)sysconf(_SC_CLK_TCK);
+		total += ms;
 	}
 	return total;
 }
@@ -320,7 +330,7 @@ static bool never(void *data)
 static struct kube_client *client_open(uv_loop_t *loop, const struct opts *o,
 				       struct kube_config *cfg)
 {
-	struct kube_client_opts co = {.qps = 100000, .burst = 100000};
+	struct kube_client_opts co = {.qps = 100000, .burst = 100000, .max_inflight = o->inflight};
 	struct kube_client *c = NULL;
 	struct spok_err err = {0};
 
@@ -759,6 +769,8 @@ struct phase_result {
 	double sent_rate; /* handed to the patcher's client (open loop: the asked rate) */
 	double achieved;  /* answered by the API server: count / (last answer - first send) */
 	double p50, p99, p50_done, p99_done, cpu_per_event, events;
+	/* CPU per patch of each --server-pid (run.sh: the API server, then etcd), -1: unknown */
+	double server_ms[MAX_SERVER_PIDS];
 };
 
 /* --perf: `perf record -g` of this process while the status events run (perf must be on the
@@ -822,8 +834,9 @@ static void perf_stop(uv_loop_t *loop, struct perf_run *pr)
 static void run_patches(struct eng *g, const struct opts *o, size_t count, double rate,
 			struct phase_result *res)
 {
-	char *out = path_in(o, "patches.bin"), nbuf[32], cbuf[32], rbuf[32], self[4096];
-	const char *args[20];
+	char *out = path_in(o, "patches.bin"), nbuf[32], cbuf[32], rbuf[32], ibuf[32], self[4096];
+	const char *args[24];
+	double srv0[MAX_SERVER_PIDS], srv[MAX_SERVER_PIDS];
 	int na = 0;
 	uv_process_options_t po = {0};
 	uv_stdio_container_t stdio[3];
@@ -862,6 +875,11 @@ static void run_patches(struct eng *g, const struct opts *o, size_t count, doubl
 	args[na++] = rbuf;
 	args[na++] = "--out";
 	args[na++] = out;
+	if (o->inflight > 0) {
+		snprintf(ibuf, sizeof(ibuf), "%d", o->inflight);
+		args[na++] = "--inflight";
+		args[na++] = ibuf;
+	}
 	args[na] = NULL;
 	for (int i = 0; i < 3; i++) {
 		stdio[i].flags = UV_INHERIT_FD;
@@ -880,11 +898,18 @@ static void run_patches(struct eng *g, const struct opts *o, size_t count, doubl
 	fflush(stdout);
 	spok_engine_stats(g->e, &s0);
 	cpu0 = cpu_ms();
+	for (int i = 0; i < o->nserver_pids; i++)
+		srv0[i] = pid_cpu_ms(o->server_pids[i]);
 	proc.data = g;
 	if ((r = uv_spawn(&g->loop, &proc, &po)) != 0)
 		die(uv_strerror(r), NULL);
 	if (!run_until(&g->loop, child_gone, g, 900) || g->child_status != 0)
 		die("the patcher failed (see its output above)", NULL);
+	for (int i = 0; i < o->nserver_pids; i++) {
+		double ms = pid_cpu_ms(o->server_pids[i]);
+
+		srv[i] = ms >= 0 && srv0[i] >= 0 ? (ms - srv0[i]) / (double)count : -1;
+	}
 	if ((f = fopen(out, "rb")) == NULL)
 		die(out, NULL);
 	recs = xcalloc(count, sizeof(*recs));
@@ -893,6 +918,8 @@ static void run_patches(struct eng *g, const struct opts *o, size_t count, doubl
 	fclose(f);
 	/* Every commit the patches asked for, or 10 s after the last answer. */
 	memset(res, 0, sizeof(*res));
+	for (int i = 0; i < o->nserver_pids; i++)
+		res->server_ms[i] = srv[i];
 	lat = xcalloc(count, sizeof(*lat));
 	lat_done = xcalloc(count, sizeof(*lat_done));
 	for (double end = now_s() + 10; ; ) {
@@ -941,6 +968,19 @@ static void run_patches(struct eng *g, const struct opts *o, size_t count, doubl
 	free(lat_done);
 	free(recs);
 	free(out);
+}
+
+/* The servers' CPU per patch summed (-1: not known). */
+static double server_sum(const struct opts *o, const struct phase_result *r)
+{
+	double t = 0;
+
+	for (int i = 0; i < o->nserver_pids; i++) {
+		if (r->server_ms[i] < 0)
+			return -1;
+		t += r->server_ms[i];
+	}
+	return o->nserver_pids ? t : -1;
 }
 
 static int cmd_engine(const struct opts *o)
@@ -1048,6 +1088,11 @@ static int cmd_engine(const struct opts *o)
 		       lat_res[i].sent_rate, lat_res[i].achieved, lat_res[i].p50, lat_res[i].p99, lat_res[i].p50_done,
 		       lat_res[i].p99_done, lat_res[i].matched, lat_res[i].patches, lat_res[i].errors,
 		       lat_res[i].cpu_per_event);
+		for (int k = 0; k < o->nserver_pids; k++)
+			printf("%s%.2f", k ? " + " : "    server CPU per patch (each --server-pid, ms): ",
+			       lat_res[i].server_ms[k]);
+		if (o->nserver_pids > 0)
+			printf("\n");
 	}
 	mem_kib(&rss2, &hwm2);
 	/* One line run.sh collects for its summary. */
@@ -1058,8 +1103,9 @@ static int cmd_engine(const struct opts *o)
 	       (double)(k1.sent - k0.sent) / (double)g.ob.n, cpu_res.cpu_per_event,
 	       (double)rss2 / 1024);
 	for (size_t i = 0; i < o->nrates; i++)
-		printf(" lat%.0f=%.0f/%.1f/%.1f", o->rates[i], lat_res[i].achieved, lat_res[i].p50,
-		       lat_res[i].p99);
+		printf(" lat%.0f=%.0f/%.1f/%.1f/%.1f/%.1f/%.2f", o->rates[i], lat_res[i].achieved,
+		       lat_res[i].p50, lat_res[i].p99, lat_res[i].p50_done, lat_res[i].p99_done,
+		       server_sum(o, &lat_res[i]));
 	printf("\n");
 	fflush(stdout);
 	spok_engine_close(g.e);
@@ -1084,9 +1130,11 @@ static void usage(FILE *f)
 		"                   --namespace NS [-n N] [options]\n"
 		"  populate -n N                    make N objects and rows exist (grows DIR's set)\n"
 		"  engine [-n N] [--steady S] [--cpu-events C] [--cpu-rate R] [--rates R1,R2,..]\n"
-		"         [--rate-seconds S] [--server-pid PID]... [--perf FILE]\n"
+		"         [--rate-seconds S] [--server-pid PID]... [--perf FILE] [--inflight K]\n"
 		"                                   adopt the first N (default all) and measure\n"
-		"  patch -n N --count C --rate R --out FILE   (run by engine)\n");
+		"  patch -n N --count C --rate R --out FILE [--inflight K]   (run by engine)\n"
+		"  --inflight K: requests on the wire per client (kube_client_opts.max_inflight;\n"
+		"                default 64), a bench condition for the patcher's load\n");
 }
 
 static bool parse_num(const char *s, double lo, double hi, double *out)
@@ -1118,6 +1166,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"cpu-events", required_argument, NULL, 'E'}, {"cpu-rate", required_argument, NULL, 'Q'},
 		{"rates", required_argument, NULL, 'L'},      {"rate-seconds", required_argument, NULL, 'T'},
 		{"server-pid", required_argument, NULL, 'p'}, {"perf", required_argument, NULL, 'P'},
+		{"inflight", required_argument, NULL, 'I'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	double v;
@@ -1190,6 +1239,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (o->nserver_pids == MAX_SERVER_PIDS || !parse_num(optarg, 1, 1 << 22, &v))
 				return bad("--server-pid", optarg);
 			o->server_pids[o->nserver_pids++] = (long)v;
+			break;
+		case 'I':
+			if (!parse_num(optarg, 1, 100000, &v))
+				return bad("--inflight", optarg);
+			o->inflight = (int)v;
 			break;
 		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return 2;
