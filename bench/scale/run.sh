@@ -12,7 +12,8 @@
 # $BENCH_SCALE names a binary. Not part of ctest. The last line starts with "summary:".
 # --perf FILE: `perf record -g` of the engine during the last level's status events.
 # --before BIN: also run BIN (a bench_scale built from an earlier commit) as the engine of each
-#   level, on the same objects and rows, before this one: before/after in one run. BIN
+#   level, on the same objects and rows, before this one: before/after in one run (with
+#   --perf, its profile goes to FILE.before). BIN
 #   populates (an older binary cannot open a newer schema) and this build's engine runs on a
 #   copy of the data dir (it migrates it).
 # Bench conditions (never product defaults; each is named in the output and the summary):
@@ -87,8 +88,10 @@ for n in "${levels[@]}"; do
 	dir=("${common[@]}")
 	if [ -n "$BEFORE" ]; then
 		echo "  -- before: $BEFORE"
+		bperf=()
+		[ -n "$PERF" ] && [ "$n" = "${levels[-1]}" ] && bperf=(--perf "$PERF.before")
 		"$BEFORE" engine "${common[@]}" -n "$n" --steady "$STEADY" \
-			--server-pid "$APISERVER_PID" --server-pid "$ETCD_PID" | tee "$DIR/before.out"
+			--server-pid "$APISERVER_PID" --server-pid "$ETCD_PID" "${bperf[@]}" | tee "$DIR/before.out"
 		bline=$(sed -n 's/^result: //p' "$DIR/before.out")
 		before+="${before:+, }$n: $(val "$bline" rss_mib) MiB RSS, heap $(val "$bline" heap_b) B/exec, tick $(val "$bline" tick_us) us, $(val "$bline" cpu_event_ms) ms CPU/event"
 		rm -rf "$DIR/after"
