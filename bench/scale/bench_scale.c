@@ -72,6 +72,7 @@ struct opts {
 	long server_pids[MAX_SERVER_PIDS];
 	int nserver_pids;
 	int inflight; /* the kube clients' max_inflight (patcher: patches on the wire); 0: default */
+	double rescan_ms; /* the engine's rescan_ms (0: its default, 30 s) */
 };
 
 /* One patch as the patcher saw it (times: CLOCK_MONOTONIC ns, the same clock in every
@@ -1024,6 +1025,7 @@ static int cmd_engine(const struct opts *o)
 	/* The objects stay without a status (no operator here): without this the engine would
 	 * fail them after 10 min as stuck in SUBMITTED, mid-bench. */
 	eo.submitted_timeout_ms = 7ULL * 24 * 3600 * 1000;
+	eo.rescan_ms = (uint64_t)o->rescan_ms;
 	if (spok_engine_new(&eo, &g.e, &err) != 0)
 		die("engine", &err);
 	t0 = now_s();
@@ -1134,7 +1136,9 @@ static void usage(FILE *f)
 		"                                   adopt the first N (default all) and measure\n"
 		"  patch -n N --count C --rate R --out FILE [--inflight K]   (run by engine)\n"
 		"  --inflight K: requests on the wire per client (kube_client_opts.max_inflight;\n"
-		"                default 64), a bench condition for the patcher's load\n");
+		"                default 64), a bench condition for the patcher's load\n"
+		"  --rescan-ms MS: the engine's adopt rescan period (default 30 s): 1000 makes every\n"
+		"                tick of the steady window include one\n");
 }
 
 static bool parse_num(const char *s, double lo, double hi, double *out)
@@ -1166,7 +1170,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"cpu-events", required_argument, NULL, 'E'}, {"cpu-rate", required_argument, NULL, 'Q'},
 		{"rates", required_argument, NULL, 'L'},      {"rate-seconds", required_argument, NULL, 'T'},
 		{"server-pid", required_argument, NULL, 'p'}, {"perf", required_argument, NULL, 'P'},
-		{"inflight", required_argument, NULL, 'I'},
+		{"inflight", required_argument, NULL, 'I'},   {"rescan-ms", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	double v;
@@ -1244,6 +1248,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (!parse_num(optarg, 1, 100000, &v))
 				return bad("--inflight", optarg);
 			o->inflight = (int)v;
+			break;
+		case 'M':
+			if (!parse_num(optarg, 1, 3600e3, &o->rescan_ms))
+				return bad("--rescan-ms", optarg);
 			break;
 		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return 2;

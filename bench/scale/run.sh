@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh [--levels N1,N2,...] [--latency-at N] [--rates R1,R2,...] [--rate-seconds S]
 #        [--steady S] [--perf FILE] [--before BIN] [--inflight K] [--etcd-no-fsync]
+#        [--rescan-ms MS]
 #        - one spok engine following N live SparkApplications, N = each level,
 # on a throw-away loopback kube-apiserver + etcd (scripts/k8s) started for this run and
 # stopped on exit. Per level: `bench_scale populate` grows the object set to N (raw creates,
@@ -19,6 +20,8 @@
 # Bench conditions (never product defaults; each is named in the output and the summary):
 # --inflight K: the patcher's requests on the wire (kube_client max_inflight, default 64).
 # --etcd-no-fsync: the throw-away etcd runs with --unsafe-no-fsync (SPOK_K8S_ETCD_ARGS).
+# --rescan-ms MS: the engines' adopt rescan period (default 30 s); 1000 puts one rescan in every
+#   tick of the steady window, so "tick" is the rescan's cost (with --before: for both).
 # Usage: bench/scale/run.sh                        (10k, 50k, 100k; needs scripts/setup k8s)
 #        bench/scale/run.sh --levels 1000,5000    (a quick run)
 set -euo pipefail
@@ -31,6 +34,7 @@ PERF=
 BEFORE=
 INFLIGHT=
 NOFSYNC=0
+RESCAN=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--levels) LEVELS=$2; shift 2 ;;
@@ -42,6 +46,7 @@ while [ $# -gt 0 ]; do
 	--before) BEFORE=$2; shift 2 ;;
 	--inflight) INFLIGHT=$2; shift 2 ;;
 	--etcd-no-fsync) NOFSYNC=1; shift ;;
+	--rescan-ms) RESCAN=$2; shift 2 ;;
 	*) echo "run.sh: unknown argument '$1'; see the comment at the top of $0" >&2; exit 2 ;;
 	esac
 done
@@ -78,6 +83,9 @@ before=""
 lat=""
 extra=()
 [ -n "$INFLIGHT" ] && extra=(--inflight "$INFLIGHT")
+resc=()
+[ -n "$RESCAN" ] && resc=(--rescan-ms "$RESCAN") && conditions+="${conditions:+, }rescan every $RESCAN ms"
+extra+=("${resc[@]}")
 IFS=, read -r -a levels <<<"$LEVELS"
 val() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 for n in "${levels[@]}"; do
@@ -90,7 +98,7 @@ for n in "${levels[@]}"; do
 		echo "  -- before: $BEFORE"
 		bperf=()
 		[ -n "$PERF" ] && [ "$n" = "${levels[-1]}" ] && bperf=(--perf "$PERF.before")
-		"$BEFORE" engine "${common[@]}" -n "$n" --steady "$STEADY" \
+		"$BEFORE" engine "${common[@]}" -n "$n" --steady "$STEADY" "${resc[@]}" \
 			--server-pid "$APISERVER_PID" --server-pid "$ETCD_PID" "${bperf[@]}" | tee "$DIR/before.out"
 		bline=$(sed -n 's/^result: //p' "$DIR/before.out")
 		before+="${before:+, }$n: $(val "$bline" rss_mib) MiB RSS, heap $(val "$bline" heap_b) B/exec, tick $(val "$bline" tick_us) us, $(val "$bline" cpu_event_ms) ms CPU/event"
