@@ -484,7 +484,7 @@ static void record(struct ksup *k, enum spok_session_phase phase, char *reason)
 	set_str(&k->x.reason, reason);
 	if (spok_session_phase_terminal(phase))
 		k->x.finished_ms = spok_now_ms();
-	note(k, "%s: %s", spok_session_phase_name(phase), k->x.reason ? k->x.reason : "");
+	note(k, "%s%s%s", spok_session_phase_name(phase), k->x.reason ? ": " : "", k->x.reason ? k->x.reason : "");
 	/* A newer start owns the row when this fails with a conflict: nothing to record. */
 	for (int i = 0; i < 30; i++) {
 		int r = spok_store_session_update(k->st, &k->x, NULL);
@@ -569,8 +569,8 @@ static char *why_stop(struct ksup *k, const struct spok_session *now)
 	if (spok_store_session_clients(k->st, k->x.name, &clients, NULL) != 0 || clients > 0)
 		return NULL;
 	int64_t last = now->last_used_ms > k->x.started_ms ? now->last_used_ms : k->x.started_ms;
-	uint64_t tick = uv_now(&k->loop);
 	uv_update_time(&k->loop);
+	uint64_t tick = uv_now(&k->loop);
 	if (tick >= k->look_at) {
 		k->look_at = tick + ACTIVITY_EVERY_MS;
 		if (ui_activity(k)) {
@@ -609,7 +609,12 @@ static bool watch_pod(struct ksup *k, uint64_t start_deadline)
 	}
 	enum pod_state s = pod_state(pod);
 	bool go_on = true;
-	if (s == POD_ENDED) {
+	if (json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp")) {
+		/* spok deletes its pods only in stop_server, which does not come back here */
+		record(k, SPOK_SESSION_FAILED, xasprintf("server pod %s/%s was deleted by someone else", k->ns, k->pod));
+		k_delete(k->kc, &SERVICES, k->ns, k->svc, NULL);
+		go_on = false;
+	} else if (s == POD_ENDED) {
 		char *why = pod_end(pod);
 		/* the ended pod is kept for its log; the next start deletes it */
 		record(k, SPOK_SESSION_FAILED, xasprintf("server pod %s/%s ended (%s); see its log: kubectl logs -n %s %s",

@@ -9,7 +9,9 @@
 #   3. kill -9 of the supervisor mid-life: the row is settled FAILED, the pod stays; the next
 #      start adopts it (the same pod, exactly one server pod) and a warm job runs on it.
 #   4. `spok session stop`: server pod, Service and executor pods gone.
-#   5. start, kill -9 of the supervisor, stop: stop deletes what the dead supervisor left.
+#   5. the server pod deleted through the API: the session is FAILED and `spok session url`
+#      starts a new one; then kill -9 of the supervisor and stop: stop deletes what the dead
+#      supervisor left.
 set -uo pipefail
 SPOK=${1:?usage: connect.sh SPOK}
 . "$(dirname "$0")/lib.sh"
@@ -141,8 +143,20 @@ t0=$SECONDS
 wait_for 90 all_gone && ok "server pod, Service and executor pods gone" ||
   not_ok "left: $(servers) $(executors) service=$CODE"
 
-# ---- 5. a dead supervisor's pod is deleted by stop ----
+# ---- 5. a server pod deleted by someone else: FAILED, restarted on next use; then a dead
+# supervisor's pod is deleted by stop ----
 if "$SPOK" session start kp >"$TMP/start3.out" 2>"$TMP/start3.err"; then
+  S3=$(servers)
+  api DELETE "/api/v1/namespaces/$NS/pods/${S3%% *}"
+  failed_deleted() { [ "$(row phase)" = FAILED ] && grep -q 'was deleted by someone else' "$TMP/list.json"; }
+  wait_for 60 failed_deleted && ok "server pod deleted through the API: session FAILED (deleted by someone else)" ||
+    not_ok "after deleting the pod: $(cat "$TMP/list.json")"
+  S4=
+  "$SPOK" session url kp >"$TMP/url.out" 2>"$TMP/url.err" && S4=$(servers)
+  NEW=$(awk '/ Running -$/ {print $1}' <<<"$S4")
+  [ "$(awk '/ Running -$/ {n++} END {print n + 0}' <<<"$S4")" -eq 1 ] && [ "$NEW" != "${S3%% *}" ] &&
+    ok "spok session url restarted it: new server pod $NEW" ||
+    not_ok "restart on next use: $(cat "$TMP/url.err") pods '$S4'"
   kill -9 "$(row supervisor_pid)" 2>/dev/null
   "$SPOK" session stop kp >"$TMP/stop2.out" 2>&1
   grep -q 'deleted 2 server objects left' "$TMP/stop2.out" && ok "stop after a dead supervisor deletes its pod and Service" ||
