@@ -8,12 +8,28 @@
 # group and of its supervisor), and a last line `summary: ...` with the medians and the
 # cold/warm ratios. Not part of ctest.
 # Usage: bench/warm/run.sh 5   (needs build/spok or $SPOK, scripts/setup python connect)
+#
+# --node: the same on the real single-node cluster (tests/node; the node is machine-wide, so
+# run it as `flock /tmp/spok-node.lock bench/warm/run.sh --node 3`; it brings its own node up
+# and down). Cold = `spok run JOB --cluster admin` through the Spark operator (a driver pod and
+# executor pods per run; the job's .py shipped in a ConfigMap); warm = `spok run --warm` on a
+# Kubernetes pool in the same namespace (server pod, executors by dynamic allocation, min 0,
+# executor idle timeout 30s). The K cold runs come first, then one untimed warm run, then the K
+# warm runs back to back (their executors stay warm); then it waits until the pool scaled its
+# executors to zero and times one more warm count ("after idle"), and reports the memory the
+# idle pool holds (the RSS of the server pod's processes, seen from this host).
 set -euo pipefail
+NODE=0
+if [ "${1:-}" = --node ]; then NODE=1; shift; fi
 K=${1:-5}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SPOK=${SPOK:-$ROOT/build/spok}
 TMP=$(mktemp -d)
 export SPOK_DATA_DIR=$TMP/data
+if [ $NODE -eq 1 ]; then
+	. "$ROOT/bench/warm/node.sh"
+	exit 0
+fi
 cat >"$TMP/config.yaml" <<'YAML'
 spok:
   pools:
