@@ -17,6 +17,7 @@ enum spok_store_stmt {
 	SPOK_STORE_ST_UPDATE,
 	SPOK_STORE_ST_ATTEMPT,
 	SPOK_STORE_ST_ABORTS, /* read by the engine's every tick */
+	SPOK_STORE_ST_OTHERS, /* the engine's rescan (spok_store_list_unfinished_others) */
 	SPOK_STORE_ST_SAVEPOINT, /* a write inside a group commit (spok_store_batch_*) */
 	SPOK_STORE_ST_RELEASE,
 	SPOK_STORE_ST_ROLLBACK_TO,

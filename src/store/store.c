@@ -1364,31 +1364,53 @@ int spok_store_list_unfinished(struct spok_store *s, const char *backend,
 	return result;
 }
 
-/* Two range searches of the (backend, supervisor) index, below and above `self`: the rows
- * `self` follows are never read. */
+/* Four range searches of the (backend, supervisor) index around `self` (?2, ?3): the rows
+ * `self` follows are never read. Scalar ranges, not the row value (pid, start) < (?2, ?3):
+ * SQLite seeks on its first column only and would step through every row of pid ?2. */
+static char *others_sql(void)
+{
+	static const char *const ranges[] = {
+		"supervisor_pid < ?2", "supervisor_pid > ?2",
+		"supervisor_pid = ?2 AND supervisor_start < ?3",
+		"supervisor_pid = ?2 AND supervisor_start > ?3"};
+	struct spok_buf b;
+
+	spok_buf_init(&b, 0);
+	for (size_t i = 0; i < 4; i++) {
+		char *tail = xasprintf("INDEXED BY executions_unfinished_sup WHERE " UNFINISHED_SQL
+				       " AND backend = ?1 AND %s", ranges[i]);
+		char *one = select_sql(tail);
+
+		spok_buf_printf(&b, "%s%s", i ? " UNION ALL " : "", one);
+		free(one);
+		free(tail);
+	}
+	return spok_buf_detach(&b);
+}
+
+/* A kept statement: the engine runs it every rescan. */
 int spok_store_list_unfinished_others(struct spok_store *s, const char *backend,
 				      struct spok_proc_id self, struct spok_execution **out,
 				      size_t *n, struct spok_err *err)
 {
-	static const char *const sides[] = {"<", ">"};
-	struct query q;
+	sqlite3_stmt *st = NULL;
+	char *sql = NULL;
 	int result;
 
-	q_init(&q, xstrdup(""));
-	for (size_t i = 0; i < 2; i++) {
-		char *head = select_sql("INDEXED BY executions_unfinished_sup WHERE " UNFINISHED_SQL);
-
-		spok_buf_printf(&q.sql, "%s%s AND backend = ", i ? " UNION ALL " : "", head);
-		free(head);
-		q_arg(&q, backend, 0);
-		spok_buf_printf(&q.sql, " AND (supervisor_pid, supervisor_start) %s (", sides[i]);
-		q_arg(&q, NULL, self.pid);
-		spok_buf_appends(&q.sql, ", ");
-		q_arg(&q, NULL, (int64_t)self.start);
-		spok_buf_appends(&q.sql, ")");
-	}
-	result = query_rows(s, &q, out, n, "listing unfinished executions of other processes", err);
-	q_free(&q);
+	*out = NULL;
+	*n = 0;
+	spok_store_settle(s);
+	if (s->stmt[SPOK_STORE_ST_OTHERS] == NULL)
+		sql = others_sql();
+	result = spok_store_kept(s, SPOK_STORE_ST_OTHERS, sql, &st, err);
+	free(sql);
+	if (result != 0)
+		return result;
+	sqlite3_bind_text(st, 1, backend, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, self.pid);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)self.start);
+	result = collect(s, st, out, n, "listing unfinished executions of other processes", err);
+	spok_store_release(st); /* also ends the read */
 	return result;
 }
 
