@@ -211,8 +211,9 @@ static int warm_ensure(void *arg, struct spok_store *st, struct spok_err *err)
 	c->ui = spok_connect_ui_url(&s);
 	/* the same warning as spok session start: this run started a server others can use */
 	if (started)
-		fprintf(stderr, "spok: session %s started in pool %s (Spark UI %s); " SPOK_CONNECT_NO_AUTH "\n",
-			c->pool->name, s.pool ? s.pool : c->pool->name, c->ui ? c->ui : "unknown");
+		fprintf(stderr, "spok: session %s started in pool %s (Spark UI %s); %s\n",
+			c->pool->name, s.pool ? s.pool : c->pool->name, c->ui ? c->ui : "unknown",
+			SPOK_CONNECT_NO_AUTH_FOR(c->pool));
 	c->w.remote = c->remote;
 	c->w.ui_url = c->ui;
 	c->w.server = (struct spok_proc_id){s.pid, s.proc_start};

@@ -93,8 +93,9 @@ static int ensure(struct spok_cli *cli, struct sctx *c, const char *name, const 
 	char *ui = spok_connect_ui_url(&x);
 	spok_store_session_touch(c->st, name, spok_now_ms(), NULL);
 	if (!url_only || started)
-		fprintf(stderr, "spok: session %s %s in pool %s (Spark UI %s); " SPOK_CONNECT_NO_AUTH "\n",
-			name, started ? "started" : "running", x.pool, ui ? ui : "unknown");
+		fprintf(stderr, "spok: session %s %s in pool %s (Spark UI %s); %s\n",
+			name, started ? "started" : "running", x.pool, ui ? ui : "unknown",
+			SPOK_CONNECT_NO_AUTH_FOR(pool));
 	printf("%s\n", url);
 	fflush(stdout);
 	free(ui);

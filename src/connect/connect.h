@@ -129,6 +129,11 @@ int spok_connect_jar(char **out, struct spok_err *err);
 /* The warning every command that starts a session prints (stderr), after its own words. */
 #define SPOK_CONNECT_NO_AUTH \
 	"no authentication: Spark 3.5 Connect has none, spok hands out 127.0.0.1 URLs only"
+/* The same for a Kubernetes pool's session, whose server listens on the pod network. */
+#define SPOK_CONNECT_NO_AUTH_KUBE \
+	"no authentication: Spark 3.5 Connect has none, and this server is reachable from the pod network (docs/SECURITY.md)"
+/* The warning for pool pl. */
+#define SPOK_CONNECT_NO_AUTH_FOR(pl) ((pl)->kube.namespace_ ? SPOK_CONNECT_NO_AUTH_KUBE : SPOK_CONNECT_NO_AUTH)
 
 /* Makes session name run and returns its RUNNING row in *out: a running session is used as
  * it is (its pool must be pool's: else SPOK_ECONFLICT); one that never ran, was stopped,

@@ -100,6 +100,8 @@ S1=$(servers)
 [ "$(printf '%s\n' "$S1" | wc -l)" -eq 1 ] && case "$S1" in *" Running -") true ;; *) false ;; esac &&
   ok "one server pod: ${S1%% *}" || not_ok "server pods: '$S1'"
 UID1=$(printf '%s' "$S1" | cut -d' ' -f2)
+grep -q 'no authentication: .*reachable from the pod network' "$TMP/start1.err" &&
+  ok "start warns: no authentication, reachable from the pod network" || not_ok "start's warning: $(cat "$TMP/start1.err")"
 api GET "/api/v1/namespaces/$NS/services/spok-session-kp"
 [ "$CODE" = 200 ] && ok "service spok-session-kp" || not_ok "service spok-session-kp: HTTP $CODE"
 [ "$(row backend)" = kubernetes ] && [ "$(row phase)" = RUNNING ] && ok "row: backend kubernetes, RUNNING" ||
