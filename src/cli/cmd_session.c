@@ -113,6 +113,7 @@ static json_t *session_json(const struct spok_session *x, const char *user)
 
 	json_object_set_new(o, "name", json_string(x->name));
 	json_object_set_new(o, "pool", json_string(x->pool));
+	json_object_set_new(o, "project", x->project ? json_string(x->project) : json_null());
 	json_object_set_new(o, "backend", json_string(x->backend ? x->backend : "local"));
 	json_object_set_new(o, "host", json_string(x->host ? x->host : "127.0.0.1"));
 	json_object_set_new(o, "phase", json_string(spok_session_phase_name(x->phase)));
@@ -159,7 +160,7 @@ static int list(struct sctx *c, const char *output, struct spok_err *err)
 	json_t *a = output ? json_array() : NULL;
 
 	if (result == 0 && !output)
-		printf("%-16s %-12s %-9s %-6s %-6s %-6s %-32s %s\n", "NAME", "POOL", "PHASE", "PORT", "IDLE", "AGE", "URL", "REASON");
+		printf("%-16s %-12s %-9s %-12s %-6s %-6s %-6s %-32s %s\n", "NAME", "POOL", "PHASE", "PROJECT", "PORT", "IDLE", "AGE", "URL", "REASON");
 	for (size_t i = 0; result == 0 && i < n; i++) {
 		struct spok_session *x = &v[i];
 		char idle[16], up[16];
@@ -172,10 +173,14 @@ static int list(struct sctx *c, const char *output, struct spok_err *err)
 		bool running = x->phase == SPOK_SESSION_RUNNING;
 		char *url = running ? spok_connect_url(x, x->user_id ? x->user_id : user) : xstrdup("-");
 		char *reason = spok_term_line(x->reason ? x->reason : "");
+		/* a project the API recorded: "-" for a session started here (the CLI's) */
+		char *project = spok_term_line(x->project ? x->project : "-");
 		age(now, running ? (x->last_used_ms > x->started_ms ? x->last_used_ms : x->started_ms) : 0, idle, sizeof(idle));
 		age(now, x->started_ms, up, sizeof(up));
-		printf("%-16s %-12s %-9s %-6d %-6s %-6s %-32s %s\n", x->name, x->pool,
-		       spok_session_phase_name(x->phase), x->port, idle, running ? up : "-", url, reason);
+		printf("%-16s %-12s %-9s %-12s %-6d %-6s %-6s %-32s %s\n", x->name, x->pool,
+		       spok_session_phase_name(x->phase), project, x->port, idle, running ? up : "-", url,
+		       reason);
+		free(project);
 		free(url);
 		free(reason);
 	}
@@ -240,16 +245,23 @@ static int supervise(struct spok_cli *cli, const struct spok_strv *pos, const ch
 	spok_platform_free(&c.plat);
 	result = spok_cli_int("--generation", gen_text, 1, INT64_MAX, &gen, err);
 	if (result == 0)
-		result = spok_cli_load_platform(cli, &c.plat, err);
+		result = spok_data_dir(cli->data_dir, &c.data_dir, err);
+	if (result != 0) {
+		close_ctx(&c);
+		return result;
+	}
+	result = spok_cli_load_platform(cli, &c.plat, err);
 	if (result == 0)
 		result = spok_pools_load(&c.plat, &c.pools, err);
 	if (result == 0)
 		result = find_pool(&c, pool_name, &pool, err);
-	if (result == 0)
-		result = spok_data_dir(cli->data_dir, &c.data_dir, err);
 	if (result == 0) {
 		signal(SIGPIPE, SIG_IGN);
 		result = spok_connect_supervise(c.data_dir, pos->items[1], gen, pool, err);
+	} else {
+		/* the config changed since the start (the pool is gone, the file does not parse):
+		 * the row says so instead of naming only a dead supervisor */
+		spok_connect_supervise_failed(c.data_dir, pos->items[1], gen, err->msg);
 	}
 	close_ctx(&c);
 	return result;

@@ -203,4 +203,9 @@ int spok_connect_kube_supervise(const char *data_dir, const char *name, int64_t 
 int spok_connect_kube_delete(const struct spok_pool *pool, const char *name, size_t *deleted,
 			     struct spok_err *err);
 
+/* A supervisor that could not begin (its config or pool cannot be loaded): records generation
+ * gen of session name FAILED with why, if it is still that generation and not ended. */
+void spok_connect_supervise_failed(const char *data_dir, const char *name, int64_t gen,
+				   const char *why);
+
 #endif

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -80,6 +81,8 @@ int spok_connect_jar(char **out, struct spok_err *err)
 	return 0;
 }
 
+static void fail_start(struct spok_store *st, const char *name, int64_t gen, const char *why);
+
 /* ---- processes ---- */
 
 /* TERM the group, KILL after grace_ms; waits (bounded) until it is empty. */
@@ -125,6 +128,9 @@ static bool port_answers(int port)
 	if (fd < 0)
 		return false;
 	ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	/* closed with a reset: no TIME_WAIT socket that client_connected would take for a client */
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);
 	return ok;
 }
@@ -361,10 +367,27 @@ static bool ui_tasks(struct sup *s, int64_t *total, int64_t *active)
 	return ok;
 }
 
-/* Whether a client holds a connection to the server's gRPC port: an interactive
- * `pyspark --remote` or notebook keeps its channel open between statements (gRPC closes an
- * unused one after its idle timeout, 30 min by default). From /proc/net/tcp and tcp6:
- * an ESTABLISHED socket whose local port is the server's. */
+/* Whether a kernel socket table address ("0100007F" for tcp, 32 hex digits for tcp6) is
+ * loopback: 127/8, ::1 or ::ffff:127/8 (the byte order of /proc/net/tcp is the host's). */
+static bool loopback_hex(const char *a)
+{
+	size_t n = strlen(a);
+
+	if (n == 8)
+		return strncasecmp(a + 6, "7F", 2) == 0;
+	return n == 32 && (strcmp(a, "00000000000000000000000001000000") == 0 ||
+			   (strncasecmp(a, "0000000000000000FFFF0000", 24) == 0 &&
+			    strncasecmp(a + 30, "7F", 2) == 0));
+}
+
+/* Whether a client uses or lately used the server's gRPC port: an interactive `pyspark
+ * --remote` or notebook keeps its channel open between statements (gRPC closes an unused
+ * one after its idle timeout, 30 min by default), and a brief client that connected and
+ * left between two looks leaves its end of the connection in TIME_WAIT for a minute (the
+ * kernel's TCP_TIMEWAIT_LEN), which a look sees. From /proc/net/tcp and tcp6: a socket
+ * other than the listener whose local port is the server's (its side of a client's
+ * connection), or whose remote end is the server's port on loopback (a local client's
+ * side). The supervisor's own probes of the port close with a reset and leave no trace. */
 static bool client_connected(int port)
 {
 	static const char *const files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
@@ -377,22 +400,17 @@ static bool client_connected(int port)
 			continue;
 		while (!found && fgets(line, sizeof(line), in)) {
 			/* "  0: 0100007F:1F90 0100007F:C350 01 ..." (sl local remote state) */
-			char *local = strchr(line, ':');
-			local = local ? local + 1 : NULL;
-			while (local && *local == ' ')
-				local++;
-			char *colon = local ? strchr(local, ':') : NULL;
-			if (!colon)
+			char *save = NULL, *sl = strtok_r(line, " ", &save);
+			char *local = sl ? strtok_r(NULL, " ", &save) : NULL;
+			char *remote = local ? strtok_r(NULL, " ", &save) : NULL;
+			char *state = remote ? strtok_r(NULL, " ", &save) : NULL;
+			char *lp = local ? strchr(local, ':') : NULL, *rp = remote ? strchr(remote, ':') : NULL;
+			if (!state || !lp || !rp || strcmp(state, "0A") == 0 /* LISTEN */)
 				continue;
-			char *end;
-			unsigned long lport = strtoul(colon + 1, &end, 16);
-			char *remote = end;
-			while (*remote == ' ')
-				remote++;
-			char *state = strchr(remote, ' ');
-			while (state && *state == ' ')
-				state++;
-			found = lport == (unsigned long)port && state && strncmp(state, "01 ", 3) == 0;
+			*lp = *rp = '\0';
+			unsigned long lport = strtoul(lp + 1, NULL, 16), rport = strtoul(rp + 1, NULL, 16);
+			found = lport == (unsigned long)port ||
+				(rport == (unsigned long)port && loopback_hex(remote));
 		}
 		fclose(in);
 	}
@@ -664,29 +682,57 @@ done:
 	return result;
 }
 
+void spok_connect_supervise_failed(const char *data_dir, const char *name, int64_t gen,
+				   const char *why)
+{
+	struct spok_store *st = NULL;
+
+	if (spok_store_open(data_dir, &st, NULL) != 0)
+		return;
+	char *reason = xasprintf("its supervisor could not start: %s", why);
+	fail_start(st, name, gen, reason);
+	free(reason);
+	spok_store_close(st);
+}
+
 /* ---- start, stop ---- */
+
+/* What start_one's children tell it through a pipe (one write each, atomic): the middle
+ * process the supervisor's identity, the supervisor the errno of an exec that failed. */
+struct sup_note {
+	int64_t pid;
+	uint64_t start;
+	int32_t exec_errno;
+	int32_t pad;
+};
 
 /* The supervisor is a fresh spok process (`spok session _supervise`), exec'd with argv in a
  * session of its own without a terminal: a forked copy of this process would inherit the
  * caller's open SQLite connection, whose locks (per process in POSIX) it does not hold, and
- * SQLite would then let another process delete the write-ahead log under it. */
-static void exec_child(const char *exe, const char *data_dir, const char *name, int64_t gen,
-		       const struct spok_pool *pool, const char *config_path)
+ * SQLite would then let another process delete the write-ahead log under it. Only
+ * async-signal-safe calls before the exec (the daemon has threads). */
+static void exec_child(char *const *argv, int note_fd)
 {
-	struct spok_strv argv = {0};
-
 	spok_detach_stdio();
-	spok_strv_push(&argv, exe);
-	spok_strv_push(&argv, "session");
-	spok_strv_push(&argv, "_supervise");
-	spok_strv_push(&argv, name);
-	spok_strv_pushf(&argv, "--generation=%lld", (long long)gen);
-	spok_strv_pushf(&argv, "--pool=%s", pool->name);
-	spok_strv_pushf(&argv, "--data-dir=%s", data_dir);
-	if (config_path)
-		spok_strv_pushf(&argv, "--config=%s", config_path);
-	execv(exe, argv.items);
+	execv(argv[0], argv);
+	struct sup_note n = {.exec_errno = errno};
+	(void)!write(note_fd, &n, sizeof(n));
 	_exit(127);
+}
+
+static void child_argv(struct spok_strv *argv, const char *exe, const char *data_dir,
+		       const char *name, int64_t gen, const struct spok_pool *pool,
+		       const char *config_path)
+{
+	spok_strv_push(argv, exe);
+	spok_strv_push(argv, "session");
+	spok_strv_push(argv, "_supervise");
+	spok_strv_push(argv, name);
+	spok_strv_pushf(argv, "--generation=%lld", (long long)gen);
+	spok_strv_pushf(argv, "--pool=%s", pool->name);
+	spok_strv_pushf(argv, "--data-dir=%s", data_dir);
+	if (config_path)
+		spok_strv_pushf(argv, "--config=%s", config_path);
 }
 
 static int make_dir(const char *data_dir, const char *name, char **log_path, struct spok_err *err)
@@ -703,6 +749,104 @@ static int make_dir(const char *data_dir, const char *name, char **log_path, str
 	free(top);
 	free(dir);
 	return result;
+}
+
+/* The row of generation gen could not get its supervisor: FAILED with why, so that no reader
+ * waits for a STARTING row whose supervisor never ran. */
+static void fail_start(struct spok_store *st, const char *name, int64_t gen, const char *why)
+{
+	struct spok_session x;
+
+	if (spok_store_session_get(st, name, &x, NULL) != 0)
+		return;
+	if (x.generation == gen && !spok_session_phase_terminal(x.phase)) {
+		x.phase = SPOK_SESSION_FAILED;
+		x.finished_ms = spok_now_ms();
+		set_str(&x.reason, xstrdup(why));
+		spok_store_session_update(st, &x, NULL);
+	}
+	spok_session_free(&x);
+}
+
+/* Reads the children's notes until every write end is closed (the supervisor's closes on
+ * its exec): *sup the supervisor's identity (pid 0: none), *exec_errno a failed exec's. */
+static void read_notes(int fd, struct spok_proc_id *sup, int *exec_errno)
+{
+	struct sup_note n;
+	ssize_t r;
+
+	*sup = (struct spok_proc_id){0, 0};
+	*exec_errno = 0;
+	while ((r = read(fd, &n, sizeof(n))) == (ssize_t)sizeof(n) || (r < 0 && errno == EINTR)) {
+		if (r < 0)
+			continue;
+		if (n.exec_errno)
+			*exec_errno = n.exec_errno;
+		else
+			*sup = (struct spok_proc_id){n.pid, n.start};
+	}
+}
+
+/* Forks the supervisor of generation gen twice (it is nobody's child but init's, so a
+ * long-lived starter, the daemon, has no zombie to reap when it ends; the middle one is
+ * reaped here at once) and records the supervisor's own pid and start time in the row
+ * before anyone can read it as the starter's: whatever becomes of the supervisor (its exec
+ * fails, it cannot load the config, it is killed before it records itself), a reader then
+ * sees it gone and settles the row instead of waiting while the starter lives. */
+static int fork_supervisor(struct spok_store *st, const char *exe, const char *data_dir,
+			   const char *name, const struct spok_pool *pool, const char *config_path,
+			   int64_t gen, struct spok_err *err)
+{
+	struct spok_strv argv = {0};
+	int fds[2];
+
+	child_argv(&argv, exe, data_dir, name, gen, pool, config_path);
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		int e = errno;
+		spok_strv_free(&argv);
+		fail_start(st, name, gen, "cannot fork its supervisor (no pipe)");
+		return spok_err_set(err, SPOK_EIO, "session %s: cannot fork its supervisor: %s", name, strerror(e));
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		pid_t sup = fork();
+		if (sup == 0)
+			exec_child(argv.items, fds[1]);
+		/* the supervisor is this process's child until it exits: a zombie keeps its start time */
+		struct sup_note n = {.pid = sup, .start = sup > 0 ? spok_pid_start_time(sup) : 0};
+		if (sup > 0)
+			(void)!write(fds[1], &n, sizeof(n));
+		_exit(sup < 0 ? 1 : 0);
+	}
+	int fork_errno = pid < 0 ? errno : EAGAIN; /* EAGAIN: the middle one could not fork */
+	close(fds[1]);
+	spok_strv_free(&argv);
+	int status = 0;
+	if (pid > 0 && (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0))
+		pid = -1;
+	struct spok_proc_id sup = {0, 0};
+	int exec_errno = 0;
+	if (pid > 0)
+		read_notes(fds[0], &sup, &exec_errno);
+	close(fds[0]);
+	if (pid < 0 || sup.pid <= 0) {
+		fail_start(st, name, gen, "cannot fork its supervisor");
+		return spok_err_set(err, SPOK_EIO, "session %s: cannot fork its supervisor: %s", name,
+				    strerror(fork_errno));
+	}
+	if (exec_errno) {
+		char *why = xasprintf("cannot run its supervisor %s: %s", exe, strerror(exec_errno));
+		fail_start(st, name, gen, why);
+		int result = spok_err_set(err, SPOK_EIO, "session %s: %s; reinstall spok or restart the process that started it", name, why);
+		free(why);
+		return result;
+	}
+	/* Not recorded (the store is busy past its timeout): the starter stays the supervisor of
+	 * record until the supervisor records itself, as before this write existed. */
+	(void)spok_store_session_supervisor(st, name, gen, sup, NULL);
+	return 0;
 }
 
 /* Begins generation expect+1 and forks its supervisor. SPOK_ECONFLICT: someone else did. */
@@ -730,30 +874,7 @@ static int start_one(struct spok_store *st, const char *data_dir, const char *na
 	free(log_path);
 	if (result != 0)
 		return result;
-	fflush(NULL);
-	/* Twice: the supervisor is nobody's child but init's, so a long-lived starter (the
-	 * daemon) has no zombie to reap when it ends; the middle one is reaped here at once. */
-	pid_t pid = fork();
-	if (pid == 0) {
-		pid_t sup = fork();
-		if (sup == 0)
-			exec_child(exe, data_dir, name, *gen, pool, config_path);
-		_exit(sup < 0 ? 1 : 0);
-	}
-	int status = 0;
-	if (pid > 0 && (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0))
-		pid = -1;
-	if (pid < 0) {
-		struct spok_session x;
-		if (spok_store_session_get(st, name, &x, NULL) == 0) {
-			x.phase = SPOK_SESSION_FAILED;
-			set_str(&x.reason, xstrdup("cannot fork its supervisor"));
-			spok_store_session_update(st, &x, NULL);
-			spok_session_free(&x);
-		}
-		return spok_err_set(err, SPOK_EIO, "session %s: cannot fork its supervisor: %s", name, strerror(errno));
-	}
-	return 0;
+	return fork_supervisor(st, exe, data_dir, name, pool, config_path, *gen, err);
 }
 
 int spok_connect_ensure(struct spok_store *st, const char *data_dir, const char *config_path,
@@ -866,8 +987,9 @@ int spok_connect_begin(struct spok_store *st, const char *data_dir, const char *
 		} else if (result == 0) {
 			spok_connect_settle_nowait(st, &x, NULL);
 			if ((x.project || project) && (!x.project || !project || strcmp(x.project, project) != 0)) {
-				result = spok_err_set(err, SPOK_ECONFLICT, "session %s belongs to %s%s; choose another name",
-						      name, x.project ? "project " : "", x.project ? x.project : "no project (started from the CLI)");
+				/* not naming the other project: the caller may not know it exists */
+				result = spok_err_set(err, SPOK_ECONFLICT, "session %s belongs to %s; choose another name",
+						      name, x.project ? "another project" : "no project (started from the CLI)");
 				spok_session_free(&x);
 				return result;
 			}

@@ -61,6 +61,13 @@ struct run {
 	struct spok_proc_id server; /* a warm attempt's session server (pid 0: none) */
 };
 
+/* What runs in the attempt's group, for the messages of a stop: a warm attempt runs the
+ * job's Python driver as a Spark Connect client, not spark-submit. */
+static const char *what_runs(const struct run *r)
+{
+	return spok_pid_ok(r->server.pid) ? "the Spark Connect client" : "spark-submit";
+}
+
 static void msg(const struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void msg(const struct run *r, const char *fmt, ...)
 {
@@ -192,7 +199,7 @@ static void on_grace(uv_timer_t *t)
 {
 	struct run *r = t->data;
 	if (!r->exited) {
-		msg(r, "spok: spark-submit did not stop within the grace period; killing it\n");
+		msg(r, "spok: %s did not stop within the grace period; killing it\n", what_runs(r));
 		kill_group(r, SIGKILL);
 	}
 }
@@ -203,7 +210,7 @@ static void begin_stop(struct run *r, enum stop_kind kind, const char *why)
 		return;
 	r->ar->stop = kind;
 	r->ar->stop_why = why;
-	msg(r, "spok: %s; stopping spark-submit (TERM, KILL after %llums)\n", why,
+	msg(r, "spok: %s; stopping %s (TERM, KILL after %llums)\n", why, what_runs(r),
 	    (unsigned long long)(r->o->grace_ms ? r->o->grace_ms : SPOK_LOCAL_GRACE_MS));
 	kill_group(r, SIGTERM);
 	uv_timer_start(&r->grace, on_grace, r->o->grace_ms ? r->o->grace_ms : SPOK_LOCAL_GRACE_MS, 0);

@@ -881,6 +881,12 @@ static void do_session_create(struct srv_daemon *d, const struct srv_token *t,
 	}
 	if (!authorize(t, project, r))
 		goto done;
+	/* as a task's project (src/jobfile): it is shown in terminals, logs and the dashboard */
+	if (!spok_connect_name_ok(project)) {
+		srv_reply_error(r, 400, "invalid", "project '%.63s': 1-63 of a-z, 0-9, '-', '_', "
+				"starting with a letter or digit", project);
+		goto done;
+	}
 	if (spok_pools_load(d->platform, &ps, &err) != SPOK_OK) {
 		reply_err(r, &err);
 		goto done;

@@ -188,6 +188,25 @@ int spok_store_session_update(struct spok_store *s, const struct spok_session *x
 	return result;
 }
 
+int spok_store_session_supervisor(struct spok_store *s, const char *name, int64_t gen,
+				  struct spok_proc_id sup, struct spok_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int result = spok_store_prepare(s,
+		"UPDATE sessions SET supervisor_pid = ?2, supervisor_start = ?3"
+		" WHERE name = ?1 AND generation = ?4", &st, err);
+
+	if (result != 0)
+		return result;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, sup.pid);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)sup.start);
+	sqlite3_bind_int64(st, 4, gen);
+	result = write_one(s, st, "recording a session's supervisor", NULL, err);
+	sqlite3_finalize(st);
+	return result;
+}
+
 static int set_one(struct spok_store *s, const char *sql, const char *name, int64_t v,
 		   const char *what, struct spok_err *err)
 {

@@ -240,6 +240,10 @@ int spok_store_session_begin(struct spok_store *s, const char *name, const char 
  * and backend (unless NULL) of x's row if its generation is still x->generation; SPOK_ECONFLICT otherwise. */
 int spok_store_session_update(struct spok_store *s, const struct spok_session *x,
 			      struct spok_err *err);
+/* Records sup as the supervisor of generation gen of session name (its starter forked it);
+ * nothing when the row has another generation by now. */
+int spok_store_session_supervisor(struct spok_store *s, const char *name, int64_t gen,
+				  struct spok_proc_id sup, struct spok_err *err);
 /* Sets stop_requested. SPOK_ENOTFOUND if missing. */
 int spok_store_session_request_stop(struct spok_store *s, const char *name, struct spok_err *err);
 /* last_used_ms = now_ms (a warm run, `spok session url`). */

@@ -23,6 +23,9 @@ spok:
       master: local[1]
       idle-timeout: 1h
       max-lifetime: 3s
+    - name: lazy
+      master: local[1]
+      idle-timeout: 40s
 YAML
 cat >"$T/bad.yaml" <<'YAML'
 spok:
@@ -101,6 +104,24 @@ wait_for 90 sh -c "[ \"\$('$SPOK' session list | awk '\$1==\"s4\" {print \$3}')\
 	fail "s4 not stopped at its max-lifetime"
 R=$(sget s4 reason)
 [[ "$R" == *"reached pool brief's max-lifetime of 3s"* ]] || fail "s4's reason: $R"
+
+say "a brief client that leaves between two looks for activity (every 10s here) counts as use"
+expect_rc 0 "$SPOK" session start s5 --pool lazy
+BEFORE=$(sget s5 last_used_ms)
+# a pyspark client holds its channel for seconds (a look may see it open): this one connects,
+# says it is done (FIN) and reads the server's close, in milliseconds, as a client that closes
+# its channel cleanly does
+"$PY" -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.shutdown(socket.SHUT_WR)
+s.settimeout(60)
+while s.recv(4096):
+    pass
+s.close()' "$(sget s5 port)" || fail "cannot connect to s5's port"
+used_since() { [ "$(sget s5 last_used_ms)" -gt "$BEFORE" ]; }
+wait_for 40 used_since || fail "s5's brief client was not seen: last used $(sget s5 last_used_ms), before $BEFORE"
+expect_rc 0 "$SPOK" session stop s5
 
 [ "$FAILED" = 0 ] && echo "connect sessions: all passed"
 exit "$FAILED"

@@ -130,13 +130,20 @@ SB=$(sed -n 's/^session //p' "$T/b.out")
 
 say "abort interrupts only its own session's operations"
 rm -f "$T/sync/go"
-AID=$("$SPOK" run "$J/long.yaml" --warm -d)
+# A in the foreground (its own messages on stderr), B detached
+"$SPOK" run "$J/long.yaml" --warm >"$T/long.out" 2>"$T/long.err" &
+PLONG=$!
+aid_of_long() { AID=$(sed -n 's/^spok: execution \([^ :]*\): running .*/\1/p' "$T/long.err"); [ -n "$AID" ]; }
+wait_for 60 aid_of_long || fail "the foreground warm run printed no execution id: $(cat "$T/long.err")"
 BID=$("$SPOK" run "$J/waiter.yaml" --warm -d)
 SIDA=$(sid_of "$AID")
 wait_for 120 sh -c "[ \"\$(curl -sf '$UI/api/v1/applications/$APP/jobs?status=running' | grep -c '_Session_${SIDA}_')\" -ge 1 ]" ||
 	fail "$AID's job never ran on the server"
 wait_for 60 grep -q "waiter: session" "$T/data/runs/$BID/attempt-0.log" || fail "$BID never started"
 expect_rc 0 "$SPOK" abort "$AID"
+wait "$PLONG"
+# a warm attempt runs a Connect client, not spark-submit
+grep -q "stopping spark-submit" "$T/long.err" && fail "the warm run says it stops spark-submit"
 [ "$(xget "$AID" phase)" = ABORTED ] || fail "$AID: $(xget "$AID" phase)"
 has "$T/data/runs/$AID/attempt-0.log" "interrupted 1 operation(s)"
 [ "$(running_of "$SIDA")" = 0 ] || fail "$AID's operation still runs on the server"

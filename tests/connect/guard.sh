@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# guard.sh SPOK_BINARY - the sessions API and CLI against hostile or broken input, with no
+# Spark Connect server (the spark-connect jar is pointed away: a supervisor that runs ends
+# the session FAILED at once), so it runs with the quick tests:
+#   a session whose supervisor cannot begin ends FAILED instead of STARTING for as long as the
+#   daemon lives: the pool it names was removed from the config file since the daemon read
+#   it, or the spok binary the daemon runs was deleted (an upgrade) so the supervisor's exec
+#   fails; another project's token learns nothing of a session's project (409 without it),
+#   cannot read or stop it; a project that is not a name is refused; `spok session list`
+#   shows the project (column, -o json and yaml).
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+PID=""
+stop_daemon() { [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID"; PID=""; }
+trap 'stop_daemon; cleanup' EXIT
+export SPOK_CONNECT_JAR=$T/no-such-connect.jar
+TA=guard-token-alice-51e0c3
+TB=guard-token-bob-8b7f12
+TR=guard-token-root-2c94aa
+read -r HA _ < <(printf '%s' "$TA" | sha256sum)
+read -r HB _ < <(printf '%s' "$TB" | sha256sum)
+read -r HR _ < <(printf '%s' "$TR" | sha256sum)
+cat >"$T/tokens.yaml" <<Y
+- {name: alice, token-sha256: $HA, projects: [pa]}
+- {name: bob, token-sha256: $HB, projects: [pb]}
+- {name: root, token-sha256: $HR, projects: ['*']}
+Y
+cat >"$T/down.kubeconfig" <<'K'
+apiVersion: v1
+kind: Config
+current-context: down
+clusters: [{name: down, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: not-a-real-token}}]
+contexts: [{name: down, context: {cluster: down, user: u}}]
+K
+config() { # POOL...
+	{
+		printf 'spok:\n  clusters:\n  - {name: c1, kubeconfig: %s, context: down}\n' "'$T/down.kubeconfig'"
+		printf '  server:\n    listen: 127.0.0.1:0\n    tokens-file: tokens.yaml\n    local-runs: true\n  pools:\n'
+		for p in "$@"; do printf '    - {name: %s, master: "local[1]"}\n' "$p"; done
+	} >"$T/config.yaml"
+}
+# The daemon runs a copy of the binary, which the last case deletes.
+cp "$SPOK" "$T/spok-copy"
+start() {
+	: >"$T/dout"
+	"$T/spok-copy" serve --config "$T/config.yaml" --data-dir "$T/data" >"$T/dout" 2>>"$T/daemon.log" &
+	PID=$!
+	local line=""
+	for _ in $(seq 600); do
+		line=$(head -n 1 "$T/dout")
+		[ -n "$line" ] && break
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	[[ $line =~ ^listening\ on\ http://127\.0\.0\.1:([0-9]+)$ ]] || { fail "the daemon did not start: '$line'"; tail -20 "$T/daemon.log" >&2; exit 1; }
+	PORT=${BASH_REMATCH[1]}
+}
+api() { # TOKEN METHOD PATH [BODY]: CODE and $T/body
+	local tok=$1 data=()
+	shift
+	[ $# -ge 3 ] && data=(-H 'Content-Type: application/json' --data-binary "$3")
+	CODE=$(curl -sS -o "$T/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $tok" \
+		"${data[@]}" "http://127.0.0.1:$PORT$2") || CODE=000
+}
+jget() { "$PY" -c 'import json,sys
+v=json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    v = v.get(k) if isinstance(v, dict) else None
+print("null" if v is None else v)' "$T/body" "$1"; }
+want() { [ "$CODE" = "$1" ] || { fail "$2: HTTP $CODE, want $1: $(head -c 300 "$T/body")"; }; }
+phase_is() { api "$TA" GET "/api/v1/sessions/$1"; [ "$(jget phase)" = "$2" ]; }
+
+config small gone
+start
+
+say "a session ends FAILED with its reason (no jar here); the CLI's list shows its project"
+api "$TA" POST /api/v1/sessions '{"name": "s1", "pool": "small"}'
+want 202 "create s1"
+wait_for 60 phase_is s1 FAILED || fail "s1 not FAILED: $(cat "$T/body")"
+[ "$(jget reason)" != null ] || fail "s1 FAILED without a reason"
+expect_rc 0 "$SPOK" session list --data-dir "$T/data"
+grep -Eq '^s1 +small +FAILED +pa ' "$T/out" || { fail "session list lacks s1's project"; cat "$T/out" >&2; }
+[[ "$(sed -n 1p "$T/out")" =~ ^NAME\ +POOL\ +PHASE\ +PROJECT\  ]] || fail "session list header: $(sed -n 1p "$T/out")"
+expect_rc 0 "$SPOK" session list --data-dir "$T/data" -o json
+[ "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["project"])' "$T/out")" = pa ] ||
+	fail "session list -o json lacks the project: $(cat "$T/out")"
+expect_rc 0 "$SPOK" session list --data-dir "$T/data" -o yaml
+has "$T/out" "project: pa"
+
+say "another project's token: 409 without the project's name, 403 on read and stop"
+api "$TB" POST /api/v1/sessions '{"name": "s1", "pool": "small"}'
+want 409 "bob takes the name s1"
+grep -q '\bpa\b' "$T/body" && fail "bob's 409 names alice's project: $(cat "$T/body")"
+api "$TB" GET /api/v1/sessions/s1
+want 403 "bob reads s1"
+api "$TB" POST /api/v1/sessions/s1/stop
+want 403 "bob stops s1"
+api "$TB" GET /api/v1/sessions
+[ "$(cat "$T/body")" = '{"items":[]}' ] || fail "bob's list: $(cat "$T/body")"
+
+say "a project that is not a name is refused (it reaches terminals and logs)"
+api "$TR" POST /api/v1/sessions '{"name": "s9", "pool": "small", "project": "x\u001b[2Jy"}'
+want 400 "a project with an escape sequence"
+api "$TR" POST /api/v1/sessions "{\"name\": \"s9\", \"pool\": \"small\", \"project\": \"$(printf 'p%.0s' $(seq 70))\"}"
+want 400 "a 70-character project"
+api "$TR" GET /api/v1/sessions/s9
+want 404 "a refused create recorded s9"
+
+say "the pool was removed from the config file since the daemon read it: FAILED, not STARTING"
+config small
+api "$TA" POST /api/v1/sessions '{"name": "s2", "pool": "gone"}'
+want 202 "create s2 in pool gone"
+wait_for 60 phase_is s2 FAILED || fail "s2 still $(jget phase): $(cat "$T/body")"
+has "$T/body" "supervisor could not start"
+has "$T/body" "gone"
+
+say "the daemon's binary was deleted (an upgrade): the supervisor's exec fails, FAILED at once"
+rm -f "$T/spok-copy"
+api "$TA" POST /api/v1/sessions '{"name": "s3", "pool": "small"}'
+[ "$CODE" = 202 ] && fail "create s3 answered 202 though no supervisor can run"
+wait_for 30 phase_is s3 FAILED || fail "s3 still $(jget phase): $(cat "$T/body")"
+has "$T/body" "cannot run its supervisor"
+stop_daemon
+
+[ "$FAILED" = 0 ] && echo "connect guard: all passed"
+exit "$FAILED"
