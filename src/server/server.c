@@ -16,6 +16,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "connect/connect.h"
 #include "flyteidl/flyteidl.h"
 #include "kube/exec.h"
 #include "jobfile/jobfile.h"
@@ -491,6 +492,13 @@ static int daemon_open(struct srv_daemon *d, const struct spok_server_opts *o,
 
 	if ((result = spok_data_dir(o->data_dir, &d->data_dir, err)) != SPOK_OK)
 		return result;
+	/* The pools (GET /api/v1/pools, sessions) are read from this config on each request: a
+	 * bad spok.pools stops the start with its file:line:col, not every request with a 400
+	 * that names the daemon's config file to API clients. */
+	struct spok_pools pools;
+	if ((result = spok_pools_load(d->platform, &pools, err)) != SPOK_OK)
+		return result;
+	spok_pools_free(&pools);
 	d->tasks_dir = xasprintf("%s/server/tasks", d->data_dir);
 	if ((result = mkdirs(d->tasks_dir, err)) != SPOK_OK ||
 	    (result = spok_store_open(d->data_dir, &d->store, err)) != SPOK_OK)

@@ -7,7 +7,7 @@
 #   it, or the spok binary the daemon runs was deleted (an upgrade) so the supervisor's exec
 #   fails; another project's token learns nothing of a session's project (409 without it),
 #   cannot read or stop it; a project that is not a name is refused; `spok session list`
-#   shows the project (column, -o json and yaml).
+#   shows the project (column, -o json and yaml); a bad spok.pools stops the daemon's start.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -71,6 +71,12 @@ for k in sys.argv[2].split("."):
 print("null" if v is None else v)' "$T/body" "$1"; }
 want() { [ "$CODE" = "$1" ] || { fail "$2: HTTP $CODE, want $1: $(head -c 300 "$T/body")"; }; }
 phase_is() { api "$TA" GET "/api/v1/sessions/$1"; [ "$(jget phase)" = "$2" ]; }
+
+say "a bad spok.pools stops the daemon's start with file:line:col (not a 400 on each request)"
+config small
+printf '    - {name: small, idle-timeout: soon}\n' >>"$T/config.yaml"
+expect_rc 2 timeout 60 "$SPOK" serve --config "$T/config.yaml" --data-dir "$T/data"
+has "$T/err" "config.yaml:.*spok.pools\[1\].idle-timeout"
 
 config small gone
 start
