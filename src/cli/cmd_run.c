@@ -26,6 +26,7 @@ struct run_opts {
 	const char *python_path;
 	const char *grace;
 	const char *pool;
+	const char *pool_from; /* where pool came from, for errors: NULL "--pool" */
 	struct spok_strv inputs;
 	bool detach;
 	bool quiet;
@@ -172,14 +173,22 @@ static int warm_check(const struct run_opts *o, const struct spok_platform *p,
 	int result = spok_pools_load(p, &c->pools, err);
 
 	if (result == 0 && !(c->pool = spok_pools_find(&c->pools, o->pool)))
-		result = spok_err_set(err, SPOK_ENOTFOUND, "--pool %.63s: no such pool in spok.pools of %s; declare it (docs/CONFIG.md) or use 'default'",
-				      o->pool, p->source_path ? p->source_path : "the config");
+		result = spok_err_set(err, SPOK_ENOTFOUND, "%s %.63s: no such pool in spok.pools of %s; declare it (docs/CONFIG.md) or use 'default'",
+				      o->pool_from ? o->pool_from : "--pool", o->pool,
+				      p->source_path ? p->source_path : "the config");
 	if (result == 0)
 		result = spok_spark_env_find(&env, err);
 	if (result != 0)
 		return result;
 	c->fallback = spok_local_warm_unsupported(t, &env, o->python_path);
 	spok_spark_env_free(&env);
+	if (!c->fallback) { /* the files it would upload: a bad one is refused before the run */
+		char *spec = NULL;
+		result = spok_local_warm_artifacts(t, o->python_path, &spec, err);
+		free(spec);
+		if (result != 0)
+			return result;
+	}
 	if (c->fallback) {
 		char *why = spok_term_line(c->fallback);
 		fprintf(stderr, "spok: not warm: %s; running it as a normal local run\n", why);
@@ -219,6 +228,36 @@ static int warm_ensure(void *arg, struct spok_store *st, struct spok_err *err)
 	c->w.server = (struct spok_proc_id){s.pid, s.proc_start};
 	free(user);
 	spok_session_free(&s);
+	return 0;
+}
+
+/* The task's own switch, in its sparkConf (a flytekit task's Spark(spark_conf=...)):
+ * spok.warm: POOL runs it warm on POOL ("true": default), spok.cold: "true" runs it normally
+ * even when a rule of spok.warm-rules matches. --warm and --cold win over it. Neither key
+ * reaches Spark (spok_sparkapp_spok_key). */
+static int warm_by_task(struct run_opts *o, const struct spok_task *t, struct spok_err *err)
+{
+	const char *w = spok_strmap_get(&t->spark_conf, "spok.warm");
+	const char *c = spok_strmap_get(&t->spark_conf, "spok.cold");
+	const char *src = t->source_path ? t->source_path : "task";
+
+	if (c && strcmp(c, "true") != 0 && strcmp(c, "false") != 0)
+		return spok_err_set(err, SPOK_EINVAL, "%s: sparkConf spok.cold: expected \"true\" or \"false\"", src);
+	if (w && !*w)
+		return spok_err_set(err, SPOK_EINVAL, "%s: sparkConf spok.warm: expected the name of a pool of spok.pools (or \"default\")", src);
+	if (w && c && strcmp(c, "true") == 0)
+		return spok_err_set(err, SPOK_EINVAL, "%s: sparkConf spok.warm and spok.cold: choose one", src);
+	if (o->warm || o->cold)
+		return 0;
+	if (c && strcmp(c, "true") == 0) {
+		o->cold = true;
+		fprintf(stderr, "spok: cold by the task's sparkConf spok.cold; --warm runs it warm\n");
+	} else if (w) {
+		o->warm = true;
+		o->pool = strcmp(w, "true") == 0 ? "default" : w;
+		o->pool_from = "sparkConf spok.warm";
+		fprintf(stderr, "spok: warm by the task's sparkConf spok.warm (pool %s); --cold runs it normally\n", o->pool);
+	}
 	return 0;
 }
 
@@ -314,6 +353,8 @@ static int run(struct spok_cli *cli, struct run_opts *o, const char *job, int *s
 		result = spok_err_set(err, SPOK_EINVAL, "--pool: only with --warm (the pool whose session runs the job)");
 	if (result == 0 && o->warm && o->cold)
 		result = spok_err_set(err, SPOK_EINVAL, "--cold and --warm: choose one");
+	if (result == 0)
+		result = warm_by_task(o, &task, err);
 	if (result == 0)
 		result = warm_by_rule(o, &plat, &task, &rules, err);
 	if (result == 0 && o->warm)

@@ -59,12 +59,21 @@ int spok_local_flyte_prepare(const struct spok_task *t, const struct spok_local_
 /* flytekit tasks after exit 0: outputs.pb -> x->outputs_json, or error.pb -> failure. */
 void spok_local_flyte_outputs(const struct spok_task *t, struct spok_execution *x);
 
+/* The job file's directory (".": none). Heap. */
+char *spok_local_task_dir(const struct spok_task *t);
+/* A job's file as a path on this machine: local:// and file:// name files here, a plain path
+ * is relative to the job file. NULL when f has another scheme (s3a://, https://). Heap. */
+char *spok_local_path_of(const struct spok_task *t, const char *f);
+
 /* ---- warm.c ---- */
-/* python MAIN, for flytekit tasks python -c <glue> MAIN (flytekit's entrypoint with a Spark
- * plugin that builds a Connect session); the task's args are appended by
- * spok_local_flyte_prepare. */
+/* python MAIN; python -c <glue> MAIN when the job has files to upload (the glue uploads
+ * them, then runs MAIN as `python MAIN` would); for flytekit tasks always python -c <glue>
+ * MAIN (flytekit's entrypoint with a Spark plugin that builds a Connect session and uploads
+ * the task's module). The task's args are appended by spok_local_flyte_prepare. *artifacts:
+ * the glue's SPOK_WARM_ARTIFACTS (spok_local_warm_artifacts), or NULL: none. Caller frees. */
 int spok_local_warm_argv(const struct spok_task *t, const struct spok_spark_env *env,
-			 struct spok_strv *argv, struct spok_err *err);
+			 const char *python_path, struct spok_strv *argv, char **artifacts,
+			 struct spok_err *err);
 /* w->remote + ";session_id=<id of that attempt of exec_id>" (heap). */
 char *spok_local_warm_remote(const struct spok_local_warm *w, const char *exec_id,
 			     unsigned attempt);

@@ -122,7 +122,7 @@ void spok_spark_env_free(struct spok_spark_env *e)
 
 /* ---- main file ---- */
 
-static char *task_dir(const struct spok_task *t)
+char *spok_local_task_dir(const struct spok_task *t)
 {
 	if (!t->source_path)
 		return xstrdup(".");
@@ -147,7 +147,7 @@ static bool has_scheme(const char *s)
 /* A job's file as a path on this machine: local:// and file:// name files here, a plain path
  * is relative to the job file. NULL when f has another scheme: spark-submit reads it itself.
  * Heap. */
-static char *local_path_of(const struct spok_task *t, const char *f)
+char *spok_local_path_of(const struct spok_task *t, const char *f)
 {
 	if (strncmp(f, "local://", 8) == 0)
 		f += 8;
@@ -157,7 +157,7 @@ static char *local_path_of(const struct spok_task *t, const char *f)
 		return NULL;
 	if (f[0] == '/')
 		return xstrdup(f);
-	char *d = task_dir(t);
+	char *d = spok_local_task_dir(t);
 	char *path = xasprintf("%s/%s", d, f);
 	free(d);
 	return path;
@@ -175,7 +175,7 @@ int spok_local_main_file(const struct spok_task *t, const struct spok_spark_env 
 	*out = NULL;
 	if (!f || !*f)
 		return spok_err_set(err, SPOK_EINVAL, "%s: mainApplicationFile: not set; name the .py or .jar to run", src);
-	char *path = local_path_of(t, f);
+	char *path = spok_local_path_of(t, f);
 	if (!path) {
 		*out = xstrdup(f);
 		return 0;
@@ -219,7 +219,7 @@ static int dep_path(const struct spok_task *t, const char *field, size_t i, cons
 	int serr;
 
 	*out = NULL;
-	if (!(path = local_path_of(t, f))) {
+	if (!(path = spok_local_path_of(t, f))) {
 		*out = xstrdup(f);
 		return 0;
 	}
@@ -973,8 +973,9 @@ static int attempt_begin(struct spok_local_run *r)
 	set_str(&x->spark_app_id, NULL);
 	set_str(&x->history_url, NULL);
 	set_str(&x->log_path, xasprintf("%s/attempt-%u.log", x->run_dir, x->attempt));
+	char *artifacts = NULL;
 	if (warm_attempt(r))
-		result = spok_local_warm_argv(r->t, &r->env, &r->argv, &r->err);
+		result = spok_local_warm_argv(r->t, &r->env, r->o->python_path, &r->argv, &artifacts, &r->err);
 	else
 		result = spok_local_argv(r->t, r->p, &r->env, r->o, x, ui_port, &r->argv, &r->err);
 	if (result == 0)
@@ -987,6 +988,8 @@ static int attempt_begin(struct spok_local_run *r)
 			free(remote);
 			/* the client's output as it comes, not when its buffer fills */
 			env_set(&r->envv, "PYTHONUNBUFFERED", "1");
+			/* (empty: nothing, whatever the caller's environment says) */
+			env_set(&r->envv, "SPOK_WARM_ARTIFACTS", artifacts ? artifacts : "");
 			set_str(&x->ui_url, r->o->warm->ui_url ? xstrdup(r->o->warm->ui_url) : NULL);
 			set_str(&x->links_json, warm_links(r->o->warm, x->id, x->attempt));
 		}
@@ -996,6 +999,7 @@ static int attempt_begin(struct spok_local_run *r)
 		if (result == 0 && warm_attempt(r))
 			spok_local_attempt_watch_server(r->a, r->o->warm->server);
 	}
+	free(artifacts);
 	if (result != 0) {
 		unlink_props(x);
 		spok_strv_free(&r->argv);

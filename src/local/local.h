@@ -201,6 +201,17 @@ int spok_local_stop_signal(void);
  * names RDD/SparkContext/JVM APIs (file:line). env finds the main file. */
 char *spok_local_warm_unsupported(const struct spok_task *t, const struct spok_spark_env *env,
 				  const char *python_path);
+/* The files a warm run uploads to its Connect session before the job's code runs
+ * (SparkSession.addArtifacts; see warm.c's glue): pyFiles (.py, .zip, .egg) and files of a
+ * job file, which must lie under the job file's directory, and a flytekit task's module (its
+ * top package, zipped, or its .py) under python_path (NULL: the current directory). *spec:
+ * "KIND\tPATH\n" lines for the glue (KIND pyfile, file or pkg; real paths), NULL when there is
+ * nothing to upload; caller frees. Nonzero with a one-line error naming the task file's field
+ * for a file outside that directory, missing or not regular, two files of one base name, more
+ * than 64 files or 128 MiB in all. Entries on other file systems are left to
+ * spok_local_warm_unsupported. */
+int spok_local_warm_artifacts(const struct spok_task *t, const char *python_path, char **spec,
+			      struct spok_err *err);
 /* The Spark Connect session id of attempt `attempt` of execution exec_id (a UUID-shaped
  * string, 36 chars + NUL), the same in every process; each attempt has its own. */
 void spok_local_warm_session_id(const char *exec_id, unsigned attempt, char out[37]);

@@ -1,6 +1,7 @@
 /* warm.c - a local run's driver code as a Spark Connect client (`spok run --warm`): which
  * tasks cannot run so, the client's argv and environment, the interrupt of a session's
  * operations, and Connect's "not supported" errors in a client's log. See local.h. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -13,8 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/xalloc.h"
 #include "local/internal.h"
+#include "sparkapp/sparkapp.h"
 
 #define SCAN_MAX ((size_t)1 << 20) /* bytes of a main file read for the up-front check */
 
@@ -108,6 +111,34 @@ static char *flyte_module_file(const struct spok_task *t, const char *python_pat
 	return found;
 }
 
+static bool ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), m = strlen(tail);
+	return n > m && strcmp(s + n - m, tail) == 0;
+}
+
+/* pyFiles/files a warm run cannot upload (spok_local_warm_artifacts uploads the others):
+ * files on another file system, and Python files Spark Connect does not take. Heap or NULL. */
+static char *deps_unsupported(const struct spok_task *t)
+{
+	for (int k = 0; k < 2; k++) {
+		const struct spok_strv *v = k == 0 ? &t->py_files : &t->files;
+		const char *field = k == 0 ? "pyFiles" : "files";
+		for (size_t i = 0; i < v->len; i++) {
+			char *path = spok_local_path_of(t, v->items[i]);
+			if (!path)
+				return xasprintf("%s[%zu] %.200s: a warm run uploads files of this machine "
+						 "only (addArtifacts), not from another file system", field, i, v->items[i]);
+			bool py = ends_with(path, ".py") || ends_with(path, ".zip") || ends_with(path, ".egg");
+			free(path);
+			if (k == 0 && !py)
+				return xasprintf("pyFiles[%zu] %.200s: Spark Connect takes .py, .zip and .egg "
+						 "files as Python dependencies", i, v->items[i]);
+		}
+	}
+	return NULL;
+}
+
 char *spok_local_warm_unsupported(const struct spok_task *t, const struct spok_spark_env *env,
 				  const char *python_path)
 {
@@ -115,14 +146,14 @@ char *spok_local_warm_unsupported(const struct spok_task *t, const struct spok_s
 		return xstrdup("a JVM application (Java/Scala) cannot run as a Spark Connect client");
 	if (t->type != SPOK_APP_PYTHON)
 		return xstrdup("only Python applications run as Spark Connect clients");
-	if (t->py_files.len || t->files.len)
-		return xstrdup("pyFiles/files would have to be uploaded to the server (addArtifacts), "
-			       "which warm runs do not do yet");
+	char *why = deps_unsupported(t);
+	if (why)
+		return why;
 	if (t->hadoop_conf.len)
 		return xasprintf("hadoopConf %s: a warm run uses the shared server's Hadoop settings, "
 				 "not the job's", t->hadoop_conf.items[0].key);
 	for (size_t i = 0; i < t->spark_conf.len; i++)
-		if (!sizing_conf(t->spark_conf.items[i].key))
+		if (!sizing_conf(t->spark_conf.items[i].key) && !spok_sparkapp_spok_key(t->spark_conf.items[i].key))
 			return xasprintf("sparkConf %s: a warm run uses the shared server's settings, "
 					 "not the job's", t->spark_conf.items[i].key);
 	char *main_file = NULL;
@@ -132,9 +163,205 @@ char *spok_local_warm_unsupported(const struct spok_task *t, const struct spok_s
 		return NULL; /* the normal checks report it */
 	if (!main_file)
 		return NULL;
-	char *why = scan_main(main_file);
+	why = scan_main(main_file);
 	free(main_file);
 	return why;
+}
+
+/* ---- the job's files, uploaded to its Connect session (addArtifacts) ---- */
+
+#define ARTIFACTS_MAX 64                          /* files a warm run uploads, at most */
+#define ARTIFACT_BYTES_MAX ((uint64_t)128 << 20)  /* and their total size */
+#define PKG_DEPTH_MAX 32                          /* directory levels of a zipped package */
+
+struct artifacts {
+	const char *src;       /* the task's file, for errors */
+	const char *field;     /* the field of the entry at hand ("pyFiles[0]") */
+	char *root;            /* realpath of the directory every file must be under */
+	struct spok_buf spec;  /* "KIND\tPATH\n" lines: the glue's SPOK_WARM_ARTIFACTS */
+	struct spok_strv names;/* base names so far: one server directory takes them all */
+	size_t count;
+	uint64_t bytes;
+};
+
+static int too_much(const struct artifacts *a, struct spok_err *err)
+{
+	if (a->count > ARTIFACTS_MAX)
+		return spok_err_set(err, SPOK_EINVAL, "%s: %s: more than %d files to upload to a warm "
+				    "session; zip them into one .zip (pyFiles), or run with --cold",
+				    a->src, a->field, ARTIFACTS_MAX);
+	if (a->bytes > ARTIFACT_BYTES_MAX)
+		return spok_err_set(err, SPOK_EINVAL, "%s: %s: the files to upload to a warm session "
+				    "pass %llu MiB; run with --cold", a->src, a->field,
+				    (unsigned long long)(ARTIFACT_BYTES_MAX >> 20));
+	return 0;
+}
+
+/* The entry's real path when it lies under a->root (symbolic links resolved), else an error
+ * naming the field: a warm run uploads the job's own files, nothing else of this machine. */
+static int inside(struct artifacts *a, const char *path, char **real, struct spok_err *err)
+{
+	char *r = realpath(path, NULL);
+	size_t n = strlen(a->root);
+
+	*real = NULL;
+	if (!r)
+		return spok_err_set(err, SPOK_EINVAL, "%s: %s %s: %s; fix the path (relative paths are "
+				    "relative to the job file)", a->src, a->field, path, strerror(errno));
+	if (strcmp(a->root, "/") != 0 && (strncmp(r, a->root, n) != 0 || (r[n] != '/' && r[n] != '\0'))) {
+		int rc = spok_err_set(err, SPOK_EINVAL, "%s: %s %s: outside the job's directory %s; a "
+				      "warm run uploads only files under it (move it there, or run with --cold)",
+				      a->src, a->field, path, a->root);
+		free(r);
+		return rc;
+	}
+	if (strpbrk(r, "\t\n\r")) {
+		free(r);
+		return spok_err_set(err, SPOK_EINVAL, "%s: %s: a path with a tab or line break cannot "
+				    "be uploaded; rename it", a->src, a->field);
+	}
+	*real = r;
+	return 0;
+}
+
+/* One upload of `kind` (pyfile, file, pkg) under base name `name`. */
+static int add_entry(struct artifacts *a, const char *kind, const char *real, const char *name,
+		     struct spok_err *err)
+{
+	for (size_t i = 0; i < a->names.len; i++)
+		if (strcmp(a->names.items[i], name) == 0)
+			return spok_err_set(err, SPOK_EINVAL, "%s: %s: a second file named %s; the files "
+					    "of a warm run share one directory on the server, rename one",
+					    a->src, a->field, name);
+	spok_strv_push(&a->names, name);
+	spok_buf_printf(&a->spec, "%s\t%s\n", kind, real);
+	return too_much(a, err);
+}
+
+/* A package directory's files, counted and sized as the glue zips them: regular files, not
+ * symbolic links, nothing under __pycache__. */
+static int walk_pkg(struct artifacts *a, const char *dir, unsigned depth, struct spok_err *err)
+{
+	if (depth > PKG_DEPTH_MAX)
+		return spok_err_set(err, SPOK_EINVAL, "%s: %s: more than %d directory levels under %s",
+				    a->src, a->field, PKG_DEPTH_MAX, a->root);
+	DIR *d = opendir(dir);
+	if (!d)
+		return spok_err_set(err, SPOK_EINVAL, "%s: %s %s: %s", a->src, a->field, dir, strerror(errno));
+	int result = 0;
+	struct dirent *e;
+	while (result == 0 && (e = readdir(d)) != NULL) {
+		struct stat st;
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    strcmp(e->d_name, "__pycache__") == 0)
+			continue;
+		char *p = xasprintf("%s/%s", dir, e->d_name);
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+			result = walk_pkg(a, p, depth + 1, err);
+		} else if (lstat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+			a->count++;
+			a->bytes += (uint64_t)st.st_size;
+			result = too_much(a, err);
+		}
+		free(p);
+	}
+	closedir(d);
+	return result;
+}
+
+static int add_file(struct artifacts *a, const char *kind, const char *path, struct spok_err *err)
+{
+	char *real = NULL;
+	struct stat st;
+	int result = inside(a, path, &real, err);
+
+	if (result != 0)
+		return result;
+	if (stat(real, &st) != 0 || !S_ISREG(st.st_mode)) {
+		result = spok_err_set(err, SPOK_EINVAL, "%s: %s %s: not a regular file; name a file",
+				      a->src, a->field, path);
+	} else {
+		a->count++;
+		a->bytes += (uint64_t)st.st_size;
+		result = add_entry(a, kind, real, strrchr(real, '/') + 1, err);
+	}
+	free(real);
+	return result;
+}
+
+/* A flytekit task's module "a.b" (under python_path): the top package a, zipped by the glue,
+ * or the top module a.py; Python UDFs defined in it are pickled by reference to it. */
+static int add_task_module(struct artifacts *a, const struct spok_task *t, struct spok_err *err)
+{
+	char *file = flyte_module_file(t, a->root);
+	if (!file)
+		return 0; /* the run itself reports it */
+	const char *rel = file + strlen(a->root) + 1;
+	const char *slash = strchr(rel, '/');
+	char *real = NULL, *pkg = NULL;
+	int result;
+
+	a->field = "task-module";
+	if (!slash) {
+		result = add_file(a, "pyfile", file, err);
+		free(file);
+		return result;
+	}
+	pkg = xasprintf("%s/%.*s", a->root, (int)(slash - rel), rel);
+	result = inside(a, pkg, &real, err);
+	if (result == 0)
+		result = walk_pkg(a, real, 0, err);
+	if (result == 0) {
+		char *name = xasprintf("%s.zip", strrchr(real, '/') + 1);
+		result = add_entry(a, "pkg", real, name, err);
+		free(name);
+	}
+	free(real);
+	free(pkg);
+	free(file);
+	return result;
+}
+
+int spok_local_warm_artifacts(const struct spok_task *t, const char *python_path, char **spec,
+			      struct spok_err *err)
+{
+	struct artifacts a = {.src = t->source_path ? t->source_path : "task"};
+	char cwd[4096];
+	int result = 0;
+
+	*spec = NULL;
+	if (t->origin == SPOK_ORIGIN_FLYTE) {
+		if (!python_path)
+			python_path = getcwd(cwd, sizeof(cwd)) ? cwd : ".";
+		a.root = realpath(python_path, NULL);
+	} else {
+		char *d = spok_local_task_dir(t);
+		a.root = realpath(d, NULL);
+		free(d);
+	}
+	if (!a.root)
+		return spok_err_set(err, SPOK_EINVAL, "%s: the job's directory: %s", a.src, strerror(errno));
+	spok_buf_init(&a.spec, 0);
+	if (t->origin == SPOK_ORIGIN_FLYTE)
+		result = add_task_module(&a, t, err);
+	for (int k = 0; k < 2 && result == 0; k++) {
+		const struct spok_strv *v = k == 0 ? &t->py_files : &t->files;
+		for (size_t i = 0; i < v->len && result == 0; i++) {
+			char field[32];
+			char *path = spok_local_path_of(t, v->items[i]);
+			snprintf(field, sizeof(field), "%s[%zu]", k == 0 ? "pyFiles" : "files", i);
+			a.field = field;
+			if (path) /* other schemes: spok_local_warm_unsupported */
+				result = add_file(&a, k == 0 ? "pyfile" : "file", path, err);
+			free(path);
+		}
+	}
+	if (result == 0 && a.spec.len)
+		*spec = spok_buf_detach(&a.spec);
+	spok_buf_free(&a.spec);
+	spok_strv_free(&a.names);
+	free(a.root);
+	return result;
 }
 
 void spok_local_warm_session_id(const char *exec_id, unsigned attempt, char out[37])
@@ -321,23 +548,86 @@ int spok_local_warm_interrupt_sync(const struct spok_spark_env *env, const char 
 	return got == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
+/* The glue that uploads the job's files (SPOK_WARM_ARTIFACTS, "KIND\tPATH" lines of
+ * spok_local_warm_artifacts) to the session before the job's code runs: pyfile and file with
+ * SparkSession.addArtifacts(pyfile=True / file=True), a pkg directory zipped first (its
+ * regular files, no symbolic links, nothing under __pycache__) and sent as a pyfile. The
+ * server keeps them per Connect session (its own directory, and Python workers of its own
+ * whose path has them), so another session never sees them. The client imports them as a
+ * classic driver does: a .zip pyfile from where it is (addArtifacts puts it on sys.path), .py
+ * pyfiles from a directory of their own on sys.path (spark-submit's --py-files copies them
+ * into one); a zipped pkg is on the client's path already (--python-path). */
+#define UPLOAD_GLUE \
+	"import os, sys, runpy\n" \
+	"_spok_spec = os.environ.pop('SPOK_WARM_ARTIFACTS', '')\n" \
+	"def _spok_upload(session):\n" \
+	"    global _spok_spec\n" \
+	"    spec, _spok_spec = [l.split('\\t', 1) for l in _spok_spec.splitlines() if '\\t' in l], ''\n" \
+	"    if not spec:\n" \
+	"        return\n" \
+	"    import atexit, shutil, tempfile, zipfile\n" \
+	"    tmp = tempfile.mkdtemp(prefix='spok-artifacts-')\n" \
+	"    atexit.register(shutil.rmtree, tmp, True)\n" \
+	"    py_dir = os.path.join(tmp, 'py')\n" \
+	"    os.mkdir(py_dir)\n" \
+	"    pyfiles, files, zipped = [], [], []\n" \
+	"    for kind, path in spec:\n" \
+	"        if kind == 'pkg':\n" \
+	"            z = os.path.join(tmp, os.path.basename(path) + '.zip')\n" \
+	"            with zipfile.ZipFile(z, 'w', zipfile.ZIP_DEFLATED) as zf:\n" \
+	"                for d, dirs, names in os.walk(path):\n" \
+	"                    dirs[:] = sorted(x for x in dirs if x != '__pycache__' and not os.path.islink(os.path.join(d, x)))\n" \
+	"                    for n in sorted(names):\n" \
+	"                        f = os.path.join(d, n)\n" \
+	"                        if os.path.isfile(f) and not os.path.islink(f):\n" \
+	"                            zf.write(f, os.path.relpath(f, os.path.dirname(path)))\n" \
+	"            pyfiles.append(z)\n" \
+	"            zipped.append(z)\n" \
+	"        elif kind == 'pyfile':\n" \
+	"            pyfiles.append(path)\n" \
+	"            if path.endswith('.py'):\n" \
+	"                os.symlink(path, os.path.join(py_dir, os.path.basename(path)))\n" \
+	"        else:\n" \
+	"            files.append(path)\n" \
+	"    if pyfiles:\n" \
+	"        session.addArtifacts(*pyfiles, pyfile=True)\n" \
+	"    if files:\n" \
+	"        session.addArtifacts(*files, file=True)\n" \
+	"    sys.path[:] = [p for p in sys.path if p not in zipped]\n" \
+	"    if os.listdir(py_dir):\n" \
+	"        sys.path.insert(1, py_dir)\n" \
+	"    print('spok: uploaded %d file(s) to the Spark Connect session' % len(spec), file=sys.stderr)\n"
+
+/* A plain job with files: upload, then MAIN as `python MAIN ARGS` runs it (its directory
+ * first on sys.path, sys.argv without the glue). */
+static const char plain_glue[] =
+	UPLOAD_GLUE
+	"from pyspark.sql import SparkSession\n"
+	"_spok_upload(SparkSession.builder.getOrCreate())\n"
+	"sys.argv = sys.argv[1:]\n"
+	"sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))\n"
+	"runpy.run_path(sys.argv[0], run_name='__main__')\n";
+
 /* The glue that must be Python, for flytekit tasks: flytekit's Spark plugin builds the task's
  * session in PysparkFunctionTask.pre_execute (flytekitplugins/spark/task.py), and for a
  * fast-registered task ships the code with session.sparkContext.addPyFile, which a Connect
  * session does not have. This pre_execute builds the session from SPARK_REMOTE (a Connect
- * one) and touches no SparkContext; then flytekit's own entrypoint runs as it would under
- * spark-submit (inputs.pb in, outputs.pb or error.pb out). The user's code reads
- * current_context().spark_session as before. Installed files stay as they are.
+ * one) and touches no SparkContext, and uploads the task's module (UPLOAD_GLUE) so Python
+ * UDFs defined in it (pickled by reference to the module) run on the server; then flytekit's
+ * own entrypoint runs as it would under spark-submit (inputs.pb in, outputs.pb or error.pb
+ * out). The user's code reads current_context().spark_session as before. Installed files stay
+ * as they are.
  * Spark 3.5's Connect DataFrame.count() returns a numpy.int64 where the classic one (and its
  * own annotation) gives an int; flytekit's type engine refuses numpy values for a declared
  * int/float output, so `return df.count()` would fail warm only: count() gives an int here. */
 static const char flyte_glue[] =
-	"import runpy, sys\n"
+	UPLOAD_GLUE
 	"from flytekitplugins.spark import task as spark_task\n"
 	"from pyspark.sql.connect.dataframe import DataFrame\n"
 	"def pre_execute(self, user_params):\n"
 	"    from pyspark.sql import SparkSession\n"
 	"    self.sess = SparkSession.builder.getOrCreate()\n"
+	"    _spok_upload(self.sess)\n"
 	"    return user_params.builder().add_attr('SPARK_SESSION', self.sess).build()\n"
 	"spark_task.PysparkFunctionTask.pre_execute = pre_execute\n"
 	"connect_count = DataFrame.count\n"
@@ -346,17 +636,23 @@ static const char flyte_glue[] =
 	"runpy.run_path(sys.argv[0], run_name='__main__')\n";
 
 int spok_local_warm_argv(const struct spok_task *t, const struct spok_spark_env *env,
-			 struct spok_strv *argv, struct spok_err *err)
+			 const char *python_path, struct spok_strv *argv, char **artifacts,
+			 struct spok_err *err)
 {
 	char *main_file = NULL;
 	int result = spok_local_main_file(t, env, &main_file, err);
 
-	if (result != 0)
+	*artifacts = NULL;
+	if (result == 0)
+		result = spok_local_warm_artifacts(t, python_path, artifacts, err);
+	if (result != 0) {
+		free(main_file);
 		return result;
+	}
 	spok_strv_push(argv, env->python ? env->python : "python3");
-	if (t->origin == SPOK_ORIGIN_FLYTE) {
+	if (t->origin == SPOK_ORIGIN_FLYTE || *artifacts) {
 		spok_strv_push(argv, "-c");
-		spok_strv_push(argv, flyte_glue);
+		spok_strv_push(argv, t->origin == SPOK_ORIGIN_FLYTE ? flyte_glue : plain_glue);
 	}
 	spok_strv_push_own(argv, main_file);
 	return 0; /* the task's args follow (spok_local_flyte_prepare) */

@@ -136,6 +136,11 @@ static void derive_limit(struct spok_strmap *m, const char *limit, const char *r
 		spok_strmap_set(m, limit, spok_strmap_get(m, cores));
 }
 
+bool spok_sparkapp_spok_key(const char *key)
+{
+	return strcmp(key, "spok.warm") == 0 || strcmp(key, "spok.cold") == 0;
+}
+
 /* User keys in bytewise order; expanding feature flags are deferred so that feature keys
  * override plain user keys whatever their names (Flyte leaves this to Go map order). */
 static void add_user_conf(const struct spok_task *t, const struct spok_platform *p,
@@ -151,6 +156,8 @@ static void add_user_conf(const struct spok_task *t, const struct spok_platform 
 		const char *k = user.v[i].key, *v = user.v[i].value;
 		const struct spok_feature *f = NULL;
 		size_t off, len;
+		if (spok_sparkapp_spok_key(k))
+			continue;
 		if (feature_flag(k, &off, &len) && flag_true(v))
 			f = find_feature(p, k + off, len);
 		if (f != NULL)

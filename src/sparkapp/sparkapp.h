@@ -48,8 +48,13 @@ int spok_sparkapp_build(const struct spok_task *t, const struct spok_platform *p
  * a hash is needed but max_len < 8 (Flyte errors there too). Caller frees. */
 char *spok_generated_name(const char *const *parts, size_t nparts, int max_len);
 
+/* spok's own switches in a task's sparkConf (spok.warm, spok.cold: docs/CLI.md, "Warm
+ * runs"): read by `spok run`, never sent to Spark (docs/DIFFERENCES.md). */
+bool spok_sparkapp_spok_key(const char *key);
+
 /* The effective sparkConf map alone (Flyte getSparkConfig), in spok's documented order:
- * spark-config-default -> executorPath -> user keys sorted bytewise (feature flags that
+ * spark-config-default -> executorPath -> user keys sorted bytewise except spok's own
+ * (spok_sparkapp_spok_key) (feature flags that
  * expand are held back) -> enabled features in flag-key order -> limit.cores derivation ->
  * podNamePrefix = generated_name and driverEnv.FLYTE_START_TIME = x->now_ms.
  * dst should be empty; entries are appended in the order above (later writes replace in

@@ -4,7 +4,10 @@
 # the same output warm as cold (typed inputs in, outputs.pb out, the session recorded); a task
 # whose RDD use the up-front check cannot see fails on Connect's "not supported" error inside
 # flytekit (error.pb) and falls back to a normal local run with the right output;
-# examples/flytekit/pi.py (sparkContext.parallelize) runs normally from the start, saying why.
+# examples/flytekit/pi.py (sparkContext.parallelize) runs normally from the start, saying why;
+# examples/flytekit/udf_parity.py (a Python UDF defined in the task's module, spok.warm in its
+# spark_conf) runs warm by its own task config, its module uploaded to its session, and gives
+# the same output cold.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 skip_unless_ready
@@ -31,7 +34,7 @@ def hidden(n: int) -> int:
     sc = getattr(spark, "spark" + "Con" + "text")  # out of the up-front check's sight
     return getattr(sc, "para" + "llelize")(range(n), 2).sum()
 PY
-for m in pi_df pi hidden_fk; do
+for m in pi_df pi hidden_fk udf_parity; do
 	(cd "$FK" && PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/pyflyte" --pkgs "$m" package --image spok-spark:local \
 		-f -o "$m.tgz") >"$T/pkg" 2>&1 || { fail "pyflyte package $m"; cat "$T/pkg" >&2; exit 1; }
 done
@@ -74,6 +77,21 @@ has "$T/err" "not warm: pi.py:[0-9]* uses sparkContext"
 pi=$(sed -n 's/.*"o0":\([0-9.]*\).*/\1/p' "$T/out")
 awk -v p="$pi" 'BEGIN { exit !(p >= 3.05 && p <= 3.20) }' || fail "flytekit pi '$pi'"
 [ "$(xget "$(newest)" attempt)" = 0 ] || fail "more than one attempt"
+
+say "a UDF from the task's module: warm by the task's own spok.warm, the same output cold"
+expect_rc 0 "$SPOK" run "$FK/udf_parity.tgz" --task count_parity --input n=11 --python-path "$FK" -q
+WARM=$(tail -n 1 "$T/out")
+has "$T/err" "warm by the task's sparkConf spok.warm (pool default)"
+[ "$WARM" = '{"o0":"even=6,odd=5"}' ] || fail "warm output '$WARM'"
+ID=$(newest)
+[ "$(xget "$ID" session)" = default ] || fail "$ID: session $(xget "$ID" session)"
+[ "$(xget "$ID" fallback)" = null ] || fail "$ID: fallback $(xget "$ID" fallback)"
+has "$T/data/runs/$ID/attempt-0.log" "uploaded 1 file(s) to the Spark Connect session"
+expect_rc 0 "$SPOK" run "$FK/udf_parity.tgz" --task count_parity --input n=11 --python-path "$FK" -q --cold
+[ "$(tail -n 1 "$T/out")" = "$WARM" ] || fail "cold output '$(tail -n 1 "$T/out")', warm '$WARM'"
+ID=$(newest)
+[ "$(xget "$ID" session)" = null ] || fail "$ID: --cold ran on session $(xget "$ID" session)"
+grep -q "spok.warm" "$T/data/runs/$ID/attempt-0.log" && fail "$ID: spok.warm reached spark-submit"
 
 [ "$FAILED" = 0 ] && echo "connect flyte: all passed"
 exit "$FAILED"

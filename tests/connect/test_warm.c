@@ -1,6 +1,6 @@
 /* test_warm.c - what decides how a warm run (spok run --warm) behaves, without a server:
  * the fallback only on the exception the client (or a flytekit task) failed with, a session per attempt, and no
- * job setting silently replaced by the shared server's. */
+ * job setting silently replaced by the shared server's, and the files a warm run uploads. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/xalloc.h"
@@ -112,12 +113,95 @@ static void test_job_settings_not_dropped(void **state)
 	unlink(path);
 }
 
+static void touch(const char *dir, const char *name)
+{
+	char *p = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs("x = 1\n", f);
+	fclose(f);
+	free(p);
+}
+
+/* The job's pyFiles/files go to its session (spec lines for the glue); files outside the job's
+ * directory, two of one name, or on another file system are not uploaded. */
+static void test_artifacts(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/spok-test-art-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *sub = xasprintf("%s/sub", dir), *real = realpath(dir, NULL);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	touch(dir, "mod.py");
+	touch(dir, "w.txt");
+	touch(sub, "mod.py");
+	touch("/tmp", "spok-test-art-outside.py");
+	struct spok_spark_env env = {0};
+	struct spok_err err = {0};
+	struct spok_task t;
+	char *spec = NULL;
+
+	spok_task_init(&t);
+	t.type = SPOK_APP_PYTHON;
+	t.source_path = xasprintf("%s/job.yaml", dir);
+	t.main_application_file = xstrdup("mod.py");
+	assert_int_equal(spok_local_warm_artifacts(&t, NULL, &spec, &err), 0);
+	assert_null(spec); /* nothing to upload: the client runs MAIN as before */
+	spok_strv_push(&t.py_files, "mod.py");
+	spok_strv_push(&t.files, "w.txt");
+	spok_strmap_set(&t.spark_conf, "spok.warm", "default");
+	assert_null(spok_local_warm_unsupported(&t, &env, NULL)); /* uploaded; spok.warm is spok's */
+	assert_int_equal(spok_local_warm_artifacts(&t, NULL, &spec, &err), 0);
+	char *want = xasprintf("pyfile\t%s/mod.py\nfile\t%s/w.txt\n", real, real);
+	assert_string_equal(spec, want);
+	free(want);
+	free(spec);
+
+	spok_strv_push(&t.py_files, "sub/mod.py");
+	assert_int_not_equal(spok_local_warm_artifacts(&t, NULL, &spec, &err), 0);
+	assert_non_null(strstr(err.msg, "pyFiles[1]: a second file named mod.py"));
+	spok_strv_free(&t.py_files);
+	spok_strv_push(&t.py_files, "../spok-test-art-outside.py");
+	assert_int_not_equal(spok_local_warm_artifacts(&t, NULL, &spec, &err), 0);
+	assert_non_null(strstr(err.msg, "job.yaml: pyFiles[0] "));
+	assert_non_null(strstr(err.msg, "outside the job's directory"));
+	assert_null(strchr(err.msg, '\n'));
+	spok_strv_free(&t.py_files);
+	spok_strv_push(&t.py_files, "s3a://bucket/dep.py");
+	char *why = spok_local_warm_unsupported(&t, &env, NULL);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "pyFiles[0] s3a://bucket/dep.py"));
+	free(why);
+	spok_strv_free(&t.py_files);
+	spok_strv_push(&t.py_files, "dep.whl");
+	why = spok_local_warm_unsupported(&t, &env, NULL);
+	assert_non_null(why);
+	assert_non_null(strstr(why, ".py, .zip and .egg"));
+	free(why);
+	spok_task_free(&t);
+	unlink("/tmp/spok-test-art-outside.py");
+	char *p = xasprintf("%s/mod.py", sub);
+	unlink(p);
+	free(p);
+	rmdir(sub);
+	p = xasprintf("%s/mod.py", dir);
+	unlink(p);
+	free(p);
+	p = xasprintf("%s/w.txt", dir);
+	unlink(p);
+	free(p);
+	rmdir(dir);
+	free(sub);
+	free(real);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fallback_only_on_final_error),
 		cmocka_unit_test(test_session_per_attempt),
 		cmocka_unit_test(test_job_settings_not_dropped),
+		cmocka_unit_test(test_artifacts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

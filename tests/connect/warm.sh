@@ -5,7 +5,10 @@
 # do not leak); `spok abort` of one warm run interrupts its operation on the server and
 # nothing of the other run, which goes on to succeed; an RDD job the up-front check cannot see
 # fails on Connect's "not supported" error and falls back to a normal local run with the
-# reason in its log and its record; one the check sees runs normally from the start.
+# reason in its log and its record; one the check sees runs normally from the start; the job's
+# pyFiles/files are uploaded to its own session (a UDF importing them works, another session
+# does not see them, files outside the job's directory are refused); spok.warm-rules and the
+# task's sparkConf spok.cold route runs.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 skip_unless_ready
@@ -194,6 +197,72 @@ printf 'name: ruled\ntype: PYTHON\nmainApplicationFile: ruled.py\n' >"$J/unlabel
 expect_rc 0 "$SPOK" run "$J/unlabelled.yaml" -q
 ID=$("$SPOK" list | awk 'NR==2 {print $1}')
 [ "$(xget "$ID" session)" = null ] || fail "$ID: a job without the rule's label ran warm"
+
+say "pyFiles and files go to the run's own session: a UDF from the job's module"
+# the same module name in two job directories, with different content: each run sees its own
+for m in a b; do
+	mkdir -p "$J/$m"
+	printf 'red green blue\n' >"$J/$m/words.txt"
+	cat >"$J/$m/udfmod.py" <<PY
+MARK = "$m"
+def tag(x):
+    from pyspark import SparkFiles
+    with open(SparkFiles.get("words.txt")) as f:
+        words = f.read().split()
+    return "%s-%s-%d" % (MARK, words[x % len(words)], x)
+PY
+	cat >"$J/$m/udf.py" <<'PY'
+from pyspark.sql import SparkSession, functions as F
+import udfmod  # on the client's path as under spark-submit --py-files
+spark = SparkSession.builder.getOrCreate()
+tag = F.udf(udfmod.tag)  # pickled by reference: the server's workers import udfmod
+print("tags", ",".join(r[0] for r in spark.range(4).select(tag("id")).orderBy("id").collect()))
+PY
+	printf 'name: udf-%s\ntype: PYTHON\nmainApplicationFile: udf.py\npyFiles: [udfmod.py]\nfiles: [words.txt]\n' "$m" >"$J/$m/udf.yaml"
+done
+expect_rc 0 "$SPOK" run "$J/a/udf.yaml" --warm -q
+has "$T/out" "^tags a-red-0,a-green-1,a-blue-2,a-red-3$"
+ID=$("$SPOK" list | awk 'NR==2 {print $1}')
+[ "$(xget "$ID" session)" = default ] || fail "$ID: session $(xget "$ID" session)"
+[ "$(xget "$ID" fallback)" = null ] || fail "$ID: fallback $(xget "$ID" fallback)"
+has "$T/data/runs/$ID/attempt-0.log" "uploaded 2 file(s) to the Spark Connect session"
+expect_rc 0 "$SPOK" run "$J/b/udf.yaml" --warm -q
+has "$T/out" "^tags b-red-0,b-green-1,b-blue-2,b-red-3$"
+
+say "a session that uploaded nothing does not see another session's files"
+cat >"$J/probe.py" <<'PY'
+from pyspark.sql import SparkSession, functions as F
+spark = SparkSession.builder.getOrCreate()
+def probe(x):
+    import udfmod
+    return udfmod.MARK
+print("probe", spark.range(1).select(F.udf(probe)("id")).collect()[0][0])
+PY
+job probe probe.py
+"$SPOK" run "$J/probe.yaml" --warm -q >"$T/out" 2>"$T/err" && fail "probe saw another session's udfmod: $(cat "$T/out")"
+ID=$("$SPOK" list | awk 'NR==2 {print $1}')
+has "$T/data/runs/$ID/attempt-0.log" "No module named 'udfmod'"
+[ "$(xget "$ID" fallback)" = null ] || fail "$ID: fallback $(xget "$ID" fallback)"
+
+say "files outside the job's directory are refused with one line naming the field"
+printf 'x = 1\n' >"$T/outside.py"
+printf 'name: out\ntype: PYTHON\nmainApplicationFile: a/udf.py\npyFiles: [../outside.py]\n' >"$J/out.yaml"
+expect_rc 2 "$SPOK" run "$J/out.yaml" --warm -q
+has "$T/err" "out.yaml: pyFiles\[0\] .*outside.py: outside the job's directory"
+[ "$(wc -l <"$T/err")" = 1 ] || fail "not one line: $(cat "$T/err")"
+ln -s /etc/hostname "$J/a/host.txt"
+printf 'name: out\ntype: PYTHON\nmainApplicationFile: udf.py\nfiles: [host.txt]\n' >"$J/a/link.yaml"
+expect_rc 2 "$SPOK" run "$J/a/link.yaml" --warm -q
+has "$T/err" "link.yaml: files\[0\] .*host.txt: outside the job's directory"
+
+say "the task's own sparkConf spok.cold wins over a matching rule (and never reaches Spark)"
+printf 'name: ruled\ntype: PYTHON\nmainApplicationFile: ruled.py\nlabels: {size: small}\nsparkConf: {spok.cold: "true"}\n' >"$J/ruled-cold.yaml"
+expect_rc 0 "$SPOK" run "$J/ruled-cold.yaml" -q
+has "$T/out" "^ruled rows 6$"
+has "$T/err" "cold by the task's sparkConf spok.cold"
+ID=$("$SPOK" list | awk 'NR==2 {print $1}')
+[ "$(xget "$ID" session)" = null ] || fail "$ID: spok.cold ran on session $(xget "$ID" session)"
+grep -q "spok.cold" "$T/data/runs/$ID/attempt-0.log" && fail "$ID: spok.cold reached spark-submit"
 
 [ "$FAILED" = 0 ] && echo "connect warm: all passed"
 exit "$FAILED"

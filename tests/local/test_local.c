@@ -638,9 +638,9 @@ static void test_warm(void **state)
 	assert_null(spok_local_warm_unsupported(&t, &env, "/nonexistent")); /* the run reports it */
 	spok_strv_free(&t.args);
 	t.origin = SPOK_ORIGIN_SPEC;
-	spok_strv_push(&t.py_files, "dep.zip");
+	spok_strv_push(&t.py_files, "s3a://bucket/dep.zip"); /* local ones are uploaded */
 	why = spok_local_warm_unsupported(&t, &env, NULL);
-	assert_non_null(strstr(why, "pyFiles"));
+	assert_non_null(strstr(why, "pyFiles[0] s3a://bucket/dep.zip"));
 	free(why);
 	spok_task_free(&t);
 

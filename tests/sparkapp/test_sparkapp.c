@@ -242,9 +242,14 @@ static void test_conf_order(void **state)
 	spok_strmap_set(&p.spark.spark_config_default, "spark.a", "default");
 	spok_strmap_set(&t.spark_conf, "spark.z", "z");
 	spok_strmap_set(&t.spark_conf, "spark.b", "b");
+	/* spok's own switches (spok run's warm/cold) never reach Spark */
+	spok_strmap_set(&t.spark_conf, "spok.warm", "default");
+	spok_strmap_set(&t.spark_conf, "spok.cold", "false");
 	t.executor_path = xstrdup("/py");
 	spok_sparkapp_conf(&t, &p, &x, "gen", &m);
 	assert_int_equal(m.len, 7);
+	assert_null(spok_strmap_get(&m, "spok.warm"));
+	assert_null(spok_strmap_get(&m, "spok.cold"));
 	assert_string_equal(m.items[0].key, "spark.a");
 	assert_string_equal(m.items[1].key, "spark.pyspark.python");
 	assert_string_equal(m.items[2].key, "spark.pyspark.driver.python");
