@@ -605,7 +605,8 @@ static const char plain_glue[] =
 	"from pyspark.sql import SparkSession\n"
 	"_spok_upload(SparkSession.builder.getOrCreate())\n"
 	"sys.argv = sys.argv[1:]\n"
-	"sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))\n"
+	"if sys.path and sys.path[0] == '':  # not under PYTHONSAFEPATH, as for python MAIN\n"
+	"    sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))\n"
 	"runpy.run_path(sys.argv[0], run_name='__main__')\n";
 
 /* The glue that must be Python, for flytekit tasks: flytekit's Spark plugin builds the task's
@@ -619,7 +620,12 @@ static const char plain_glue[] =
  * as they are.
  * Spark 3.5's Connect DataFrame.count() returns a numpy.int64 where the classic one (and its
  * own annotation) gives an int; flytekit's type engine refuses numpy values for a declared
- * int/float output, so `return df.count()` would fail warm only: count() gives an int here. */
+ * int/float output, so `return df.count()` would fail warm only: count() gives an int here.
+ * flytekit's Spark plugin registers its parquet encoder/decoder for the classic DataFrame type;
+ * a DataFrame returned as such works (the declared type picks the encoder, which only calls
+ * df.write), but one wrapped in a StructuredDataset is looked up by its own (Connect) type:
+ * the same handlers are registered for it, so the server writes the parquet (locally, the
+ * run's raw output directory, which client and server share). */
 static const char flyte_glue[] =
 	UPLOAD_GLUE
 	"from flytekitplugins.spark import task as spark_task\n"
@@ -631,6 +637,16 @@ static const char flyte_glue[] =
 	"    return user_params.builder().add_attr('SPARK_SESSION', self.sess).build()\n"
 	"spark_task.PysparkFunctionTask.pre_execute = pre_execute\n"
 	"connect_count = DataFrame.count\n"
+	"from flytekit.types.structured.structured_dataset import StructuredDatasetTransformerEngine as SDTE\n"
+	"from flytekitplugins.spark import sd_transformers as sdt\n"
+	"class ConnectToParquet(sdt.SparkToParquetEncodingHandler):\n"
+	"    def __init__(self):\n"
+	"        sdt.StructuredDatasetEncoder.__init__(self, DataFrame, None, sdt.PARQUET)\n"
+	"class ParquetToConnect(sdt.ParquetToSparkDecodingHandler):\n"
+	"    def __init__(self):\n"
+	"        sdt.StructuredDatasetDecoder.__init__(self, DataFrame, None, sdt.PARQUET)\n"
+	"SDTE.register(ConnectToParquet())\n"
+	"SDTE.register(ParquetToConnect())\n"
 	"DataFrame.count = lambda self: int(connect_count(self))\n"
 	"sys.argv = sys.argv[1:]\n"
 	"runpy.run_path(sys.argv[0], run_name='__main__')\n";

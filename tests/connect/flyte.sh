@@ -7,7 +7,8 @@
 # examples/flytekit/pi.py (sparkContext.parallelize) runs normally from the start, saying why;
 # examples/flytekit/udf_parity.py (a Python UDF defined in the task's module, spok.warm in its
 # spark_conf) runs warm by its own task config, its module uploaded to its session, and gives
-# the same output cold.
+# the same output cold; a Spark DataFrame output (declared, or in a StructuredDataset) is
+# written as parquet warm.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 skip_unless_ready
@@ -34,7 +35,26 @@ def hidden(n: int) -> int:
     sc = getattr(spark, "spark" + "Con" + "text")  # out of the up-front check's sight
     return getattr(sc, "para" + "llelize")(range(n), 2).sum()
 PY
-for m in pi_df pi hidden_fk udf_parity; do
+cat >"$FK/df_fk.py" <<'PY'
+import flytekit
+import pyspark.sql
+from flytekit import task
+from flytekit.types.structured import StructuredDataset
+from flytekitplugins.spark import Spark
+
+
+@task(task_config=Spark())
+def squares(n: int) -> pyspark.sql.DataFrame:
+    spark = flytekit.current_context().spark_session
+    return spark.range(n).selectExpr("id", "id * id AS sq")
+
+
+@task(task_config=Spark())
+def squares_sd(n: int) -> StructuredDataset:
+    spark = flytekit.current_context().spark_session
+    return StructuredDataset(dataframe=spark.range(n).selectExpr("id", "id * id AS sq"))
+PY
+for m in pi_df pi hidden_fk udf_parity df_fk; do
 	(cd "$FK" && PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/pyflyte" --pkgs "$m" package --image spok-spark:local \
 		-f -o "$m.tgz") >"$T/pkg" 2>&1 || { fail "pyflyte package $m"; cat "$T/pkg" >&2; exit 1; }
 done
@@ -92,6 +112,17 @@ expect_rc 0 "$SPOK" run "$FK/udf_parity.tgz" --task count_parity --input n=11 --
 ID=$(newest)
 [ "$(xget "$ID" session)" = null ] || fail "$ID: --cold ran on session $(xget "$ID" session)"
 grep -q "spok.warm" "$T/data/runs/$ID/attempt-0.log" && fail "$ID: spok.warm reached spark-submit"
+
+say "a Spark DataFrame as a task output, warm: parquet written by the server, as cold"
+for t in squares squares_sd; do
+	expect_rc 0 "$SPOK" run "$FK/df_fk.tgz" --task "$t" --input n=4 --python-path "$FK" --warm -q
+	ID=$(newest)
+	[ "$(xget "$ID" session)" = default ] || fail "$ID: session $(xget "$ID" session)"
+	URI=$(tail -n 1 "$T/out" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["o0"]["uri"])')
+	"$PY" -c 'import pyarrow.parquet as pq, sys; print(sorted(zip(*pq.read_table(sys.argv[1]).to_pydict().values())))' \
+		"$URI" >"$T/rows" 2>&1 || fail "$t: $URI: $(cat "$T/rows")"
+	has "$T/rows" "^\[(0, 0), (1, 1), (2, 4), (3, 9)\]$"
+done
 
 [ "$FAILED" = 0 ] && echo "connect flyte: all passed"
 exit "$FAILED"
