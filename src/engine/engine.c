@@ -105,6 +105,7 @@ struct eng_exec {
 
 /* What waits for an execution's write to be committed. */
 struct eng_resume {
+	uint64_t gen;      /* the store batch the write went into (its outcome is this one's) */
 	bool start;        /* a submit: emit, then the attempt's START */
 	const char *crash; /* the crash point right after the write, or NULL */
 	size_t n; /* the step's actions after the write (not a whole spok_rc_actions: its */
@@ -167,6 +168,7 @@ struct spok_engine {
 	uv_check_t flush_check;
 	bool flush_armed;
 	struct eng_exec *cq, **cq_tail;
+	uint64_t submit_gen; /* the batch of the last submit's row (spok_engine_sync) */
 	int pending;    /* inflight calls + the timer and flush handles */
 	int loose;      /* not an attempt's own: loose deletes, owner patches */
 	bool closed;
@@ -734,6 +736,7 @@ static void park(struct eng_exec *ex, const char *crash, const struct spok_rc_ac
 		return;
 	}
 	r = xcalloc(1, sizeof(*r));
+	r->gen = spok_store_batch_gen(e->o.store);
 	r->crash = crash;
 	r->start = out == NULL;
 	for (size_t i = from; out != NULL && i < out->n; i++) {
@@ -2414,32 +2417,28 @@ static void resume(struct eng_exec *ex, int result, const struct spok_err *err)
 	(void)replay_stashed(ex);
 }
 
-/* Commits the batch and lets what waited for it go on, in the order of the writes; what
- * they write meanwhile is the next batch, committed before returning. Returns the first
- * commit's result (err: its error). */
-static int flush_batches(struct spok_engine *e, struct spok_err *err)
+/* Commits the batch and lets what waited for it go on, in the order of the writes, each
+ * with the outcome of the batch its own write went into (another engine on the same store,
+ * or an early commit, may have committed or lost it); what they write meanwhile is the
+ * next batch, committed before returning. */
+static void flush_batches(struct spok_engine *e)
 {
-	int first = 1, ret = 0;
-
 	while (e->cq != NULL || spok_store_batch_open(e->o.store)) {
 		struct spok_err cerr = {0};
-		int result = spok_store_batch_commit(e->o.store, &cerr);
 		struct eng_exec *q = e->cq, *ex;
 
+		if (spok_store_batch_commit(e->o.store, &cerr) != 0)
+			log_error("engine: %s", cerr.msg);
 		e->cq = NULL;
 		e->cq_tail = &e->cq;
 		e->stats.store_commits++;
-		if (result != 0)
-			log_error("engine: %s", cerr.msg);
-		if (first-- > 0 && result != 0) {
-			ret = result;
-			if (err != NULL)
-				*err = cerr;
-		}
 		while ((ex = q) != NULL) {
+			struct spok_err xerr = {0};
+			int result = spok_store_batch_outcome(e->o.store, ex->resume->gen, &xerr);
+
 			q = ex->cnext;
 			ex->cnext = NULL;
-			resume(ex, result, &cerr);
+			resume(ex, result, &xerr);
 		}
 	}
 	if (e->flush_armed) {
@@ -2447,12 +2446,11 @@ static int flush_batches(struct spok_engine *e, struct spok_err *err)
 		uv_check_stop(&e->flush_check);
 		e->flush_armed = false;
 	}
-	return ret;
 }
 
 static void flush(struct spok_engine *e)
 {
-	(void)flush_batches(e, NULL);
+	flush_batches(e);
 }
 
 static void on_flush_prep(uv_prepare_t *h)
@@ -2469,7 +2467,8 @@ int spok_engine_sync(struct spok_engine *e, struct spok_err *err)
 {
 	if (e->closed)
 		return 0;
-	return flush_batches(e, err);
+	flush_batches(e);
+	return spok_store_batch_outcome(e->o.store, e->submit_gen, err);
 }
 
 /* ---- tick: local checks only ---- */
@@ -2760,6 +2759,7 @@ int spok_engine_submit_keyed(struct spok_engine *e, struct spok_task *t, const c
 	link_exec(e, ex);
 	snprintf(id_out, id_len, "%s", id);
 	park(ex, "before-create", NULL, 0); /* emit, then START, once committed */
+	e->submit_gen = ex->resume ? ex->resume->gen : 0;
 	schedule(ex);
 	return 0;
 }

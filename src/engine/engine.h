@@ -194,8 +194,9 @@ int spok_engine_submit_keyed(struct spok_engine *e, struct spok_task *t, const c
  * attempts) goes into one SQLite transaction, committed right after the I/O the turn
  * handled and before the loop polls again; what follows a write (a create, a teardown, the
  * SPOK_ENGINE_CHANGED event) waits for that commit. spok_engine_sync commits now, for a
- * caller that must not answer before its submit is durable (the daemon's API): 0, or the
- * commit's error (then every execution of that batch has failed as above). */
+ * caller that must not answer before its submit is durable (the daemon's API): 0 when the
+ * last submit's row is durable, or the error that lost its batch (then every execution of
+ * that batch has failed as above). */
 int spok_engine_sync(struct spok_engine *e, struct spok_err *err);
 /* Takes over one recorded execution of this cluster (non-terminal, or a retryable failure
  * with attempts left; anything else: SPOK_EINVAL), whoever its recorded supervisor is.

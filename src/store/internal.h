@@ -31,12 +31,19 @@ struct spok_store {
 	char *path;
 	bool readonly; /* opened by spok_store_open_reader without write access */
 	/* Group commit (spok_store_batch_begin): a transaction is open across writes; the
-	 * write in progress belongs to it (batching); the outcome of an early commit (another
-	 * use of the store settled it) waits for spok_store_batch_commit. */
+	 * write in progress belongs to it (batching). Each batch has a generation; the outcome
+	 * of the last SPOK_STORE_OUTCOMES ones is kept by generation, because several engines
+	 * (the daemon's clusters) share one store and each asks for the batches its own writes
+	 * went into (spok_store_batch_outcome) — a commit one engine triggered, or an early one
+	 * (another use of the store settled it), must fail exactly the writes it lost. */
 	bool batch;
 	bool batching;
-	int batch_result;
-	struct spok_err batch_err;
+	uint64_t batch_gen; /* the open batch's, or the last one's; 0: none yet */
+	struct spok_store_outcome {
+		uint64_t gen;
+		int result;
+		struct spok_err err;
+	} outcome[SPOK_STORE_OUTCOMES];
 };
 
 /* The error for a failed SQLite call on s (busy -> SPOK_EBUSY, read-only store says so). */

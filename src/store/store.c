@@ -303,15 +303,37 @@ static int step_kept(struct spok_store *s, enum spok_store_stmt which, const cha
 
 /* ---- group commit ---- */
 
-/* Commits the open batch now; its outcome is kept for spok_store_batch_commit. */
+/* Records the outcome of the open batch's generation. */
+static void batch_record(struct spok_store *s, int result, const struct spok_err *err)
+{
+	struct spok_store_outcome *o = &s->outcome[s->batch_gen % SPOK_STORE_OUTCOMES];
+
+	o->gen = s->batch_gen;
+	o->result = result;
+	memset(&o->err, 0, sizeof(o->err));
+	if (result != 0 && err != NULL)
+		o->err = *err;
+}
+
+/* The open batch is lost (a failed write rolled the whole transaction back, or a savepoint
+ * could not be undone): its writes fail, and what is left of it is rolled back. */
+static void batch_lose(struct spok_store *s, int result, const struct spok_err *err)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	batch_record(s, result, err);
+	s->batch = false;
+}
+
+/* Commits the open batch now; its outcome is kept for spok_store_batch_outcome. */
 static void batch_close(struct spok_store *s)
 {
-	int result = step_kept(s, SPOK_STORE_ST_COMMIT, "COMMIT", "committing", &s->batch_err);
+	struct spok_err err = {0};
+	int result = step_kept(s, SPOK_STORE_ST_COMMIT, "COMMIT", "committing", &err);
 
 	if (result != 0)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	if (s->batch_result == 0)
-		s->batch_result = result;
+	batch_record(s, result, &err);
 	s->batch = false;
 }
 
@@ -325,30 +347,54 @@ int spok_store_batch_begin(struct spok_store *s, struct spok_err *err)
 {
 	int result;
 
+	/* A write outside the batch whose failure rolled everything back ended it unseen. */
+	if (s->batch && sqlite3_get_autocommit(s->db)) {
+		struct spok_err lost = {0};
+
+		spok_err_set(&lost, SPOK_EIO, "committing: the store's transaction was rolled back "
+			     "by a failed write; see the errors logged before");
+		batch_lose(s, SPOK_EIO, &lost);
+	}
 	if (s->batch)
 		return 0;
 	result = step_kept(s, SPOK_STORE_ST_BEGIN, "BEGIN IMMEDIATE", "starting a write", err);
-	s->batch = result == 0;
+	if (result == 0) {
+		s->batch = true;
+		s->batch_gen++;
+	}
 	return result;
 }
 
 bool spok_store_batch_open(const struct spok_store *s)
 {
-	return s->batch || s->batch_result != 0;
+	return s->batch;
+}
+
+uint64_t spok_store_batch_gen(const struct spok_store *s)
+{
+	return s->batch_gen;
+}
+
+int spok_store_batch_outcome(struct spok_store *s, uint64_t gen, struct spok_err *err)
+{
+	const struct spok_store_outcome *o = &s->outcome[gen % SPOK_STORE_OUTCOMES];
+
+	if (gen == 0)
+		return 0;
+	if (s->batch && s->batch_gen == gen)
+		batch_close(s);
+	if (o->gen != gen) /* older than the outcomes kept: not known to be durable */
+		return spok_err_set(err, SPOK_EIO, "committing: the outcome of write batch %llu is no "
+				    "longer known; the next rescan reads the store again",
+				    (unsigned long long)gen);
+	if (o->result != 0 && err != NULL)
+		*err = o->err;
+	return o->result;
 }
 
 int spok_store_batch_commit(struct spok_store *s, struct spok_err *err)
 {
-	int result;
-
-	if (s->batch)
-		batch_close(s);
-	result = s->batch_result;
-	if (result != 0 && err != NULL)
-		*err = s->batch_err;
-	s->batch_result = 0;
-	memset(&s->batch_err, 0, sizeof(s->batch_err));
-	return result;
+	return s->batch ? spok_store_batch_outcome(s, s->batch_gen, err) : 0;
 }
 
 /* A write of the batch: in its transaction (opened if need be), under a savepoint. */
@@ -365,14 +411,9 @@ static int batch_write(struct spok_store *s, const struct spok_execution *e,
 	result = write(s, e, err);
 	s->batching = false;
 	/* Some errors (I/O, a full disk) roll the whole transaction back: the batch's earlier
-	 * writes are gone too, so its commit must fail them. */
-	if (result != 0 && s->batch && sqlite3_get_autocommit(s->db)) {
-		s->batch = false;
-		if (s->batch_result == 0) {
-			s->batch_result = result;
-			s->batch_err = err ? *err : (struct spok_err){0};
-		}
-	}
+	 * writes are gone too, so its outcome must fail them. */
+	if (result != 0 && s->batch && sqlite3_get_autocommit(s->db))
+		batch_lose(s, result, err);
 	return result;
 }
 
@@ -405,12 +446,15 @@ int spok_store_end_write(struct spok_store *s, int result, struct spok_err *err)
 		if (result == 0)
 			return step_kept(s, SPOK_STORE_ST_RELEASE, "RELEASE spok_w", "committing", err);
 		if (!sqlite3_get_autocommit(s->db)) {
-			struct spok_err ignored = {0};
+			struct spok_err undo = {0};
 
-			(void)step_kept(s, SPOK_STORE_ST_ROLLBACK_TO, "ROLLBACK TO spok_w", "rolling back",
-					&ignored);
-			(void)step_kept(s, SPOK_STORE_ST_RELEASE, "RELEASE spok_w", "rolling back",
-					&ignored);
+			/* a savepoint that cannot be undone would commit half a write with the
+			 * batch: the batch is lost instead */
+			if (step_kept(s, SPOK_STORE_ST_ROLLBACK_TO, "ROLLBACK TO spok_w", "rolling back",
+				      &undo) != 0 ||
+			    step_kept(s, SPOK_STORE_ST_RELEASE, "RELEASE spok_w", "rolling back",
+				      &undo) != 0)
+				batch_lose(s, result, err);
 		}
 		return result;
 	}

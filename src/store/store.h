@@ -83,21 +83,31 @@ int spok_store_update(struct spok_store *s, const struct spok_execution *e, stru
  * spok_store_update, with the same errors for the write itself, but inside one transaction
  * (BEGIN IMMEDIATE on the first, each write under a savepoint, so a failed one undoes only
  * itself) that stays open until spok_store_batch_commit. Nothing they write is durable, and
- * nothing may act on it (no create sent, no phase reported as recorded), before that commit
- * returned 0. Any other use of the store meanwhile (a read, another write) commits the batch
- * first, so no one else ever sees or joins writes that are not durable; the outcome of that
- * early commit is what spok_store_batch_commit returns. */
+ * nothing may act on it (no create sent, no phase reported as recorded), before its batch's
+ * outcome is known to be 0. Any other use of the store meanwhile (a read, another write)
+ * commits the batch first, so no one else ever sees or joins writes that are not durable.
+ * Each batch has a generation (spok_store_batch_gen right after a batched write): several
+ * engines may share the store (the daemon's clusters), so each asks for the outcome of the
+ * generations its own writes went into, whoever committed them. */
 int spok_store_batch_insert(struct spok_store *s, const struct spok_execution *e,
 			    struct spok_err *err);
 int spok_store_batch_update(struct spok_store *s, const struct spok_execution *e,
 			    struct spok_err *err);
 /* Opens the batch now (done by the first batched write otherwise). */
 int spok_store_batch_begin(struct spok_store *s, struct spok_err *err);
-/* True while batched writes wait for spok_store_batch_commit (open, or committed early). */
+/* True while a batch is open (not committed yet). */
 bool spok_store_batch_open(const struct spok_store *s);
-/* Commits the batch (if still open); 0 when every write since the last call is durable,
- * else the error of the COMMIT that failed (or of the failure that rolled it back): then
- * none of those writes is in the store. No batch: 0. */
+/* The generation of the open batch, or of the last one (0: none yet): right after a
+ * successful batched write, the batch that write went into. */
+uint64_t spok_store_batch_gen(const struct spok_store *s);
+#define SPOK_STORE_OUTCOMES 32 /* batches whose outcome stays known */
+/* Commits batch gen if it is still the open one; then its outcome: 0 when its writes are
+ * durable, else the error of the COMMIT that failed (or of the failure that rolled it back):
+ * none of its writes is in the store. A generation too old to be known (more than
+ * SPOK_STORE_OUTCOMES batches ago) answers SPOK_EIO: its writes are not assumed durable.
+ * gen 0: 0. */
+int spok_store_batch_outcome(struct spok_store *s, uint64_t gen, struct spok_err *err);
+/* Commits the open batch (if any) and returns its outcome as spok_store_batch_outcome. */
 int spok_store_batch_commit(struct spok_store *s, struct spok_err *err);
 /* Makes `to` the supervisor of execution id if the row still names `from` (pid and start
  * time, as the caller read them): one compare-and-set, so of two processes that both found

@@ -480,17 +480,45 @@ static void test_batch(void **state)
 	assert_non_null(strstr(err.msg, "committing"));
 	assert_int_equal(count_rows(other, "id IN ('sp-batch0004', 'sp-batch000X')"), 0);
 	assert_int_equal(spok_store_batch_commit(s, &err), 0); /* reported once */
-	/* The early commit of a settle that failed is what the batch's commit returns. */
+	/* The early commit of a settle that failed is the outcome of that batch's generation,
+	 * for every writer that asks (the daemon's engines share one store), as often as they
+	 * ask; a later batch that committed is not failed by it. */
 	batch_insert(s, "sp-batch001X", 0);
+	uint64_t lost = spok_store_batch_gen(s);
 	assert_int_equal(spok_store_get(s, "sp-batch00001", &got, NULL), 0);
 	spok_execution_free(&got);
-	assert_true(spok_store_batch_open(s));
-	assert_int_equal(spok_store_batch_commit(s, &err), SPOK_EIO);
+	assert_false(spok_store_batch_open(s));
 	assert_int_equal(count_rows(other, "id = 'sp-batch001X'"), 0);
-	/* And the store goes on. */
 	batch_insert(s, "sp-batch0005", 0);
-	assert_int_equal(spok_store_batch_commit(s, &err), 0);
+	uint64_t kept = spok_store_batch_gen(s);
+	assert_true(kept > lost);
+	assert_int_equal(spok_store_batch_outcome(s, kept, &err), 0);
 	assert_int_equal(count_rows(other, "id = 'sp-batch0005'"), 1);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(spok_store_batch_outcome(s, lost, &err), SPOK_EIO);
+	assert_non_null(strstr(err.msg, "committing"));
+	assert_int_equal(spok_store_batch_outcome(s, lost, NULL), SPOK_EIO);
+	assert_int_equal(spok_store_batch_outcome(s, kept, NULL), 0);
+	/* One engine's commit answers another's writes of the same batch. */
+	batch_insert(s, "sp-batch0006", 0);
+	uint64_t shared = spok_store_batch_gen(s);
+	batch_insert(s, "sp-batch007X", 0);
+	assert_int_equal(spok_store_batch_gen(s), shared);
+	assert_int_equal(spok_store_batch_commit(s, &err), SPOK_EIO);
+	assert_int_equal(spok_store_batch_outcome(s, shared, NULL), SPOK_EIO);
+	assert_int_equal(count_rows(other, "id = 'sp-batch0006'"), 0);
+	/* A generation too old to be known is not taken for durable. */
+	for (int i = 0; i < SPOK_STORE_OUTCOMES; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "sp-batch1%03d", i);
+		batch_insert(s, id, 0);
+		assert_int_equal(spok_store_batch_commit(s, NULL), 0);
+	}
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(spok_store_batch_outcome(s, kept, &err), SPOK_EIO);
+	assert_non_null(strstr(err.msg, "no longer known"));
+	assert_int_equal(spok_store_batch_outcome(s, 0, NULL), 0);
 
 	sqlite3_close(other);
 	spok_store_close(s);
