@@ -627,10 +627,12 @@ static void finish_failure(struct spok_execution *x, const struct attempt_result
 	char *reason = spok_local_reason(log, &permanent);
 	free(log);
 	if (!reason) {
+		/* a warm attempt ran the job as a Spark Connect client, not spark-submit */
+		const char *what = x->session ? "the Spark Connect client" : "spark-submit";
 		if (ar->term_signal)
-			reason = xasprintf("spark-submit was killed by signal %d; see %s", ar->term_signal, x->log_path);
+			reason = xasprintf("%s was killed by signal %d; see %s", what, ar->term_signal, x->log_path);
 		else
-			reason = xasprintf("spark-submit exited with status %d; see %s", (int)ar->exit_status, x->log_path);
+			reason = xasprintf("%s exited with status %d; see %s", what, (int)ar->exit_status, x->log_path);
 	}
 	x->phase = permanent ? SPOK_PHASE_PERMANENT_FAILURE : SPOK_PHASE_RETRYABLE_FAILURE;
 	set_str(&x->reason, reason);

@@ -79,18 +79,31 @@ expect_objects() {
 	got=$(names "$1" services)
 	[ "$got" = "$4" ] || fail "$1: services [$got], want [$4]"
 }
-# owned APP: the conf and files ConfigMaps and the Service name the driver pod (its uid) as owner
-owned() {
-	local pod="$1-driver" uid obj path
-	kcurl GET "/api/v1/namespaces/$NS/pods/$pod" || { fail "no pod $pod"; return; }
+# owned_now APP: the conf and files ConfigMaps and the Service name the driver pod (its uid)
+# as their one controller owner; what is missing goes to $T/owned.why
+owned_now() {
+	local pod="$1-driver" uid obj
+	kcurl GET "/api/v1/namespaces/$NS/pods/$pod" || { echo "no pod $pod" >"$T/owned.why"; return 1; }
 	uid=$(jget "$T/k.out" metadata.uid)
 	for obj in "configmaps/$1-conf" "configmaps/$1-files" "services/$1-driver-svc"; do
-		kcurl GET "/api/v1/namespaces/$NS/$obj" || { fail "no $obj"; continue; }
+		kcurl GET "/api/v1/namespaces/$NS/$obj" || { echo "no $obj" >"$T/owned.why"; return 1; }
 		python3 -c 'import json,sys
 refs=json.load(open(sys.argv[1]))["metadata"].get("ownerReferences") or []
 ok=[r for r in refs if r["kind"]=="Pod" and r["name"]==sys.argv[2] and r["uid"]==sys.argv[3] and r.get("controller")]
-sys.exit(0 if len(refs)==1 and ok else 1)' "$T/k.out" "$pod" "$uid" || fail "$obj: not owned by pod $pod ($uid): $(cat "$T/k.out")"
+sys.exit(0 if len(refs)==1 and ok else 1)' "$T/k.out" "$pod" "$uid" ||
+			{ echo "$obj: not owned by pod $pod ($uid): $(cat "$T/k.out")" >"$T/owned.why"; return 1; }
 	done
+}
+# owned APP: owned_now, polled: the owner patches go out in the same turn as the Service's
+# create, so the Service can exist a moment before its ConfigMaps are patched (and after a
+# crash, until the reconciler sends them again)
+owned() {
+	local i
+	for ((i = 0; i < 1200; i++)); do
+		owned_now "$1" && return 0
+		sleep 0.1
+	done
+	fail "$(cat "$T/owned.why")"
 }
 # kubelet POD STATUS-JSON: plays the kubelet (merge patch of the pod's /status)
 kubelet() {
