@@ -182,6 +182,13 @@ int spok_connect_request_stop(struct spok_store *st, const char *name, struct sp
 int spok_connect_supervise(const char *data_dir, const char *name, int64_t gen,
 			   const struct spok_pool *pool, struct spok_err *err);
 
+/* A supervisor's start (local and Kubernetes): opens the store in data_dir (*st, the
+ * caller's to close), reads session name into *x (the caller's) and, when the row is still
+ * generation gen, makes this process its supervisor in *x (not yet written: the caller
+ * writes the row once its own fields are set). SPOK_ECONFLICT when another start took it. */
+int spok_connect_claim(const char *data_dir, const char *name, int64_t gen, struct spok_store **st,
+		       struct spok_session *x, struct spok_err *err);
+
 /* ---- Kubernetes pools (kube.c) ----
  * The server of a Kubernetes pool's session is a Pod (the Spark Connect server as a
  * client-mode driver against the in-cluster API, executors by dynamic allocation) and a

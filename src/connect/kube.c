@@ -26,7 +26,6 @@
 #include <jansson.h>
 #include <uv.h>
 
-#include "common/pid.h"
 #include "common/strmap.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
@@ -688,17 +687,10 @@ static int run(struct ksup *k)
 static int prepare(struct ksup *k, const char *data_dir, const char *name, int64_t gen,
 		   struct spok_err *err)
 {
-	int r = spok_store_open(data_dir, &k->st, err);
+	int r = spok_connect_claim(data_dir, name, gen, &k->st, &k->x, err);
 
-	if (r == 0)
-		r = spok_store_session_get(k->st, name, &k->x, err);
 	if (r != 0)
 		return r;
-	if (k->x.generation != gen)
-		return spok_err_set(err, SPOK_ECONFLICT, "session %s: started again by another spok", name);
-	struct spok_proc_id self = spok_proc_self();
-	k->x.supervisor_pid = self.pid;
-	k->x.supervisor_start = self.start;
 	set_str(&k->x.backend, xstrdup("kubernetes"));
 	k->x.port = SPOK_CONNECT_GRPC_PORT;
 	k->x.ui_port = SPOK_CONNECT_UI_PORT;

@@ -595,20 +595,30 @@ done:
 	return result;
 }
 
+int spok_connect_claim(const char *data_dir, const char *name, int64_t gen, struct spok_store **st,
+		       struct spok_session *x, struct spok_err *err)
+{
+	int result = spok_store_open(data_dir, st, err);
+
+	if (result == 0)
+		result = spok_store_session_get(*st, name, x, err);
+	if (result != 0)
+		return result;
+	if (x->generation != gen)
+		return spok_err_set(err, SPOK_ECONFLICT, "session %s: started again by another spok", name);
+	struct spok_proc_id self = spok_proc_self();
+	x->supervisor_pid = self.pid;
+	x->supervisor_start = self.start;
+	return 0;
+}
+
 static int sup_prepare(struct sup *s, const char *data_dir, const char *name, int64_t gen,
 		       struct spok_err *err)
 {
-	int result = spok_store_open(data_dir, &s->st, err);
+	int result = spok_connect_claim(data_dir, name, gen, &s->st, &s->x, err);
 
-	if (result == 0)
-		result = spok_store_session_get(s->st, name, &s->x, err);
 	if (result != 0)
 		return result;
-	if (s->x.generation != gen)
-		return spok_err_set(err, SPOK_ECONFLICT, "session %s: started again by another spok", name);
-	struct spok_proc_id self = spok_proc_self();
-	s->x.supervisor_pid = self.pid;
-	s->x.supervisor_start = self.start;
 	/* Another process may take a port before Spark binds it: the server then fails to
 	 * start and the next use starts another. */
 	s->x.port = spok_free_loopback_port();
