@@ -201,6 +201,11 @@ int spok_connect_claim(const char *data_dir, const char *name, int64_t gen, stru
 /* GET http://host:port<path> (host: an IPv4 address; HTTP/1.0, bounded to 1 s and 1 MiB): a
  * server's Spark UI REST API answer as JSON (new reference), or NULL. */
 json_t *spok_connect_ui_get(const char *host, int port, const char *path);
+/* The tasks a server has run on all its executors (*total) and runs now (*active), from its
+ * Spark UI's REST API at host:port; *app_id (the caller's, heap) caches the application id
+ * after the first answer. false when the UI did not answer. */
+bool spok_connect_ui_tasks(const char *host, int port, char **app_id, int64_t *total,
+			   int64_t *active);
 
 /* The supervisor of a Kubernetes pool's session (spok_connect_supervise calls it). */
 int spok_connect_kube_supervise(const char *data_dir, const char *name, int64_t gen,

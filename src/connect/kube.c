@@ -530,32 +530,12 @@ static char *ms_text(uint64_t ms)
 /* Tasks seen on the server's UI since the last look (interactive statements). */
 static bool ui_activity(struct ksup *k)
 {
-	if (!k->x.host)
-		return false;
-	if (!k->app_id) {
-		json_t *apps = spok_connect_ui_get(k->x.host, k->x.ui_port, "/api/v1/applications");
-		const char *id = json_string_value(json_object_get(json_array_get(apps, 0), "id"));
-		/* checked before it goes into a path */
-		if (id && strlen(id) < 100 && strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789-_") == strlen(id))
-			k->app_id = xstrdup(id);
-		json_decref(apps);
-		if (!k->app_id)
-			return false;
-	}
-	char *path = xasprintf("/api/v1/applications/%s/executors", k->app_id);
-	json_t *ex = spok_connect_ui_get(k->x.host, k->x.ui_port, path);
 	int64_t total = 0, active = 0;
-	size_t i;
-	json_t *e;
-	free(path);
-	json_array_foreach(ex, i, e) {
-		total += json_integer_value(json_object_get(e, "totalTasks"));
-		active += json_integer_value(json_object_get(e, "activeTasks"));
-	}
-	bool busy = json_is_array(ex) && (active > 0 || (k->tasks_seen >= 0 && total != k->tasks_seen));
-	if (json_is_array(ex))
-		k->tasks_seen = total;
-	json_decref(ex);
+
+	if (!k->x.host || !spok_connect_ui_tasks(k->x.host, k->x.ui_port, &k->app_id, &total, &active))
+		return false;
+	bool busy = active > 0 || (k->tasks_seen >= 0 && total != k->tasks_seen);
+	k->tasks_seen = total;
 	return busy;
 }
 

@@ -332,28 +332,21 @@ json_t *spok_connect_ui_get(const char *host, int port, const char *path)
 	return j;
 }
 
-/* GET http://127.0.0.1:port<path> (loopback): the body as JSON, or NULL. */
-static json_t *ui_get(int port, const char *path)
+bool spok_connect_ui_tasks(const char *host, int port, char **app_id, int64_t *total,
+			   int64_t *active)
 {
-	return spok_connect_ui_get("127.0.0.1", port, path);
-}
-
-/* Tasks the server has run (all of its executors; a local server's are the driver's), from
- * its status REST API; *active: running now. false when the UI did not answer. */
-static bool ui_tasks(struct sup *s, int64_t *total, int64_t *active)
-{
-	if (!s->app_id) {
-		json_t *apps = ui_get(s->x.ui_port, "/api/v1/applications");
+	if (!*app_id) {
+		json_t *apps = spok_connect_ui_get(host, port, "/api/v1/applications");
 		const char *id = json_string_value(json_object_get(json_array_get(apps, 0), "id"));
-		/* an app id is Spark's (local-<digits>): checked before it goes into a path */
+		/* an app id is Spark's (local-<digits>, spark-<hex>): checked before it goes into a path */
 		if (id && strlen(id) < 100 && strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789-_") == strlen(id))
-			s->app_id = xstrdup(id);
+			*app_id = xstrdup(id);
 		json_decref(apps);
-		if (!s->app_id)
+		if (!*app_id)
 			return false;
 	}
-	char *path = xasprintf("/api/v1/applications/%s/executors", s->app_id);
-	json_t *ex = ui_get(s->x.ui_port, path);
+	char *path = xasprintf("/api/v1/applications/%s/executors", *app_id);
+	json_t *ex = spok_connect_ui_get(host, port, path);
 	free(path);
 	size_t i;
 	json_t *e;
@@ -365,6 +358,12 @@ static bool ui_tasks(struct sup *s, int64_t *total, int64_t *active)
 	bool ok = json_is_array(ex);
 	json_decref(ex);
 	return ok;
+}
+
+/* A local server's tasks (its executors are the driver's), from its UI on loopback. */
+static bool ui_tasks(struct sup *s, int64_t *total, int64_t *active)
+{
+	return spok_connect_ui_tasks("127.0.0.1", s->x.ui_port, &s->app_id, total, active);
 }
 
 /* Whether a kernel socket table address ("0100007F" for tcp, 32 hex digits for tcp6) is
