@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "common/err.h"
+#include "common/xalloc.h"
 
 int64_t spok_now_ms(void)
 {
@@ -219,4 +220,13 @@ int spok_parse_duration_ms(const char *what, const char *s, uint64_t *ms, struct
 				    "%s %s: expected a duration like 10s, 500ms, 2m or 1h30m", what, s);
 	*ms = (uint64_t)(ns / 1000000) + (ns % 1000000 != 0);
 	return SPOK_OK;
+}
+
+char *spok_format_duration_ms(uint64_t ms)
+{
+	if (ms > 0 && ms % 3600000 == 0)
+		return xasprintf("%lluh", (unsigned long long)(ms / 3600000));
+	if (ms > 0 && ms % 60000 == 0)
+		return xasprintf("%llum", (unsigned long long)(ms / 60000));
+	return xasprintf("%llus", (unsigned long long)(ms / 1000));
 }

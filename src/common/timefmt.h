@@ -38,5 +38,8 @@ bool spok_parse_duration_ns(const char *s, int64_t *ns);
  * "<what> <s>: expected ...". Callers apply their own upper bound. */
 struct spok_err;
 int spok_parse_duration_ms(const char *what, const char *s, uint64_t *ms, struct spok_err *err);
+/* ms as spok_parse_duration_ms reads it back, in its largest whole unit: "8h", "15m", "30s"
+ * (below a second, or not whole seconds: rounded down to seconds). Heap (the caller's). */
+char *spok_format_duration_ms(uint64_t ms);
 
 #endif

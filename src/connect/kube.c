@@ -518,15 +518,6 @@ static void stop_server(struct ksup *k, const char *why, bool failed)
 		record(k, SPOK_SESSION_STOPPED, xstrdup(why));
 }
 
-static char *ms_text(uint64_t ms)
-{
-	if (ms % 3600000 == 0)
-		return xasprintf("%lluh", (unsigned long long)(ms / 3600000));
-	if (ms % 60000 == 0)
-		return xasprintf("%llum", (unsigned long long)(ms / 60000));
-	return xasprintf("%llus", (unsigned long long)(ms / 1000));
-}
-
 /* Tasks seen on the server's UI since the last look (interactive statements). */
 static bool ui_activity(struct ksup *k)
 {
@@ -559,10 +550,10 @@ static char *why_stop(struct ksup *k, const struct spok_session *now)
 	}
 	char *d = NULL, *why = NULL;
 	if (t - last >= (int64_t)k->pool->idle_ms) {
-		d = ms_text(k->pool->idle_ms);
+		d = spok_format_duration_ms(k->pool->idle_ms);
 		why = xasprintf("idle for %s (pool %s's idle-timeout)", d, k->pool->name);
 	} else if (t - k->x.started_ms >= (int64_t)k->pool->lifetime_ms) {
-		d = ms_text(k->pool->lifetime_ms);
+		d = spok_format_duration_ms(k->pool->lifetime_ms);
 		why = xasprintf("reached pool %s's max-lifetime of %s", k->pool->name, d);
 	}
 	free(d);
@@ -613,7 +604,7 @@ static bool watch_pod(struct ksup *k, uint64_t start_deadline)
 		spok_store_session_touch(k->st, k->x.name, spok_now_ms(), NULL);
 		ui_activity(k); /* the task count to compare with from now on */
 	} else if (k->x.phase == SPOK_SESSION_STARTING && uv_now(&k->loop) >= start_deadline) {
-		char *d = ms_text(SPOK_CONNECT_START_MS);
+		char *d = spok_format_duration_ms(SPOK_CONNECT_START_MS);
 		char *why = xasprintf("the Spark Connect server pod %s/%s was not ready within %s", k->ns, k->pod, d);
 		stop_server(k, why, true);
 		free(why);

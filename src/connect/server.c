@@ -290,15 +290,6 @@ static void on_signal(uv_signal_t *h, int signum)
 	begin_stop(s, xasprintf("its supervisor received %s", strsignal(signum)), false);
 }
 
-static char *ms_text(uint64_t ms)
-{
-	if (ms % 3600000 == 0)
-		return xasprintf("%lluh", (unsigned long long)(ms / 3600000));
-	if (ms % 60000 == 0)
-		return xasprintf("%llum", (unsigned long long)(ms / 60000));
-	return xasprintf("%llus", (unsigned long long)(ms / 1000));
-}
-
 /* ---- activity a warm run does not record: interactive clients ---- */
 
 json_t *spok_connect_ui_get(const char *host, int port, const char *path)
@@ -449,11 +440,11 @@ static void check_use(struct sup *s, const struct spok_session *now)
 		}
 	}
 	if (t - last >= (int64_t)s->pool->idle_ms) {
-		char *d = ms_text(s->pool->idle_ms);
+		char *d = spok_format_duration_ms(s->pool->idle_ms);
 		begin_stop(s, xasprintf("idle for %s (pool %s's idle-timeout)", d, s->pool->name), false);
 		free(d);
 	} else if (t - s->x.started_ms >= (int64_t)s->pool->lifetime_ms) {
-		char *d = ms_text(s->pool->lifetime_ms);
+		char *d = spok_format_duration_ms(s->pool->lifetime_ms);
 		begin_stop(s, xasprintf("reached pool %s's max-lifetime of %s", s->pool->name, d), false);
 		free(d);
 	}
@@ -486,7 +477,7 @@ static void on_tick(uv_timer_t *t)
 		spok_store_session_touch(s->st, s->x.name, s->x.started_ms, NULL);
 		interactive_activity(s); /* the task count to compare with from now on */
 	} else if (s->x.phase == SPOK_SESSION_STARTING && uv_now(&s->loop) >= s->start_deadline) {
-		char *d = ms_text(SPOK_CONNECT_START_MS);
+		char *d = spok_format_duration_ms(SPOK_CONNECT_START_MS);
 		begin_stop(s, xasprintf("the Spark Connect server did not answer within %s", d), true);
 		free(d);
 	} else if (s->x.phase == SPOK_SESSION_RUNNING) {

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -85,12 +86,31 @@ static void test_durations_ms(void **state)
 	assert_int_equal(spok_parse_duration_ms("--grace", "99999999999999999999h", &ms, NULL), SPOK_EINVAL);
 }
 
+/* What `spok session` prints for a pool's durations reads back as the same duration. */
+static void test_format_duration(void **state)
+{
+	(void)state;
+	const uint64_t v[] = {8 * 3600000ull, 90 * 60000ull, 30000, 1500, 0};
+	const char *want[] = {"8h", "90m", "30s", "1s", "0s"};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		char *got = spok_format_duration_ms(v[i]);
+		uint64_t back = 0;
+
+		assert_string_equal(got, want[i]);
+		assert_int_equal(spok_parse_duration_ms("x", got, &back, NULL), 0);
+		assert_true(back == v[i] / 1000 * 1000);
+		free(got);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_durations_ms),
+		cmocka_unit_test(test_format_duration),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
