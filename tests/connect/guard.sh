@@ -43,33 +43,7 @@ config() { # POOL...
 }
 # The daemon runs a copy of the binary, which the last case deletes.
 cp "$SPOK" "$T/spok-copy"
-start() {
-	: >"$T/dout"
-	"$T/spok-copy" serve --config "$T/config.yaml" --data-dir "$T/data" >"$T/dout" 2>>"$T/daemon.log" &
-	PID=$!
-	local line=""
-	for _ in $(seq 600); do
-		line=$(head -n 1 "$T/dout")
-		[ -n "$line" ] && break
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	[[ $line =~ ^listening\ on\ http://127\.0\.0\.1:([0-9]+)$ ]] || { fail "the daemon did not start: '$line'"; tail -20 "$T/daemon.log" >&2; exit 1; }
-	PORT=${BASH_REMATCH[1]}
-}
-api() { # TOKEN METHOD PATH [BODY]: CODE and $T/body
-	local tok=$1 data=()
-	shift
-	[ $# -ge 3 ] && data=(-H 'Content-Type: application/json' --data-binary "$3")
-	CODE=$(curl -sS -o "$T/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $tok" \
-		"${data[@]}" "http://127.0.0.1:$PORT$2") || CODE=000
-}
-jget() { "$PY" -c 'import json,sys
-v=json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."):
-    v = v.get(k) if isinstance(v, dict) else None
-print("null" if v is None else v)' "$T/body" "$1"; }
-want() { [ "$CODE" = "$1" ] || { fail "$2: HTTP $CODE, want $1: $(head -c 300 "$T/body")"; }; }
+start() { serve_start "$T/spok-copy"; }
 phase_is() { api "$TA" GET "/api/v1/sessions/$1"; [ "$(jget phase)" = "$2" ]; }
 
 say "a bad spok.pools stops the daemon's start with file:line:col (not a 400 on each request)"
