@@ -226,35 +226,27 @@ static int warm_ensure(void *arg, struct spok_store *st, struct spok_err *err)
 	c->w.remote = c->remote;
 	c->w.ui_url = c->ui;
 	c->w.server = (struct spok_proc_id){s.pid, s.proc_start};
+	c->w.generation = s.generation;
 	free(user);
 	spok_session_free(&s);
 	return 0;
 }
 
-/* The task's own switch, in its sparkConf (a flytekit task's Spark(spark_conf=...)):
- * spok.warm: POOL runs it warm on POOL ("true": default), spok.cold: "true" runs it normally
- * even when a rule of spok.warm-rules matches. --warm and --cold win over it. Neither key
- * reaches Spark (spok_sparkapp_spok_key). */
+/* The task's own switch, in its sparkConf (spok_warm_by_task): --warm and --cold win over it. */
 static int warm_by_task(struct run_opts *o, const struct spok_task *t, struct spok_err *err)
 {
-	const char *w = spok_strmap_get(&t->spark_conf, "spok.warm");
-	const char *c = spok_strmap_get(&t->spark_conf, "spok.cold");
-	const char *src = t->source_path ? t->source_path : "task";
+	enum spok_warm_switch sw;
+	const char *pool = NULL;
+	int result = spok_warm_by_task(t, &sw, &pool, err);
 
-	if (c && strcmp(c, "true") != 0 && strcmp(c, "false") != 0)
-		return spok_err_set(err, SPOK_EINVAL, "%s: sparkConf spok.cold: expected \"true\" or \"false\"", src);
-	if (w && !*w)
-		return spok_err_set(err, SPOK_EINVAL, "%s: sparkConf spok.warm: expected the name of a pool of spok.pools (or \"default\")", src);
-	if (w && c && strcmp(c, "true") == 0)
-		return spok_err_set(err, SPOK_EINVAL, "%s: sparkConf spok.warm and spok.cold: choose one", src);
-	if (o->warm || o->cold)
-		return 0;
-	if (c && strcmp(c, "true") == 0) {
+	if (result != 0 || o->warm || o->cold)
+		return result;
+	if (sw == SPOK_WARM_OFF) {
 		o->cold = true;
 		fprintf(stderr, "spok: cold by the task's sparkConf spok.cold; --warm runs it warm\n");
-	} else if (w) {
+	} else if (sw == SPOK_WARM_ON) {
 		o->warm = true;
-		o->pool = strcmp(w, "true") == 0 ? "default" : w;
+		o->pool = pool;
 		o->pool_from = "sparkConf spok.warm";
 		fprintf(stderr, "spok: warm by the task's sparkConf spok.warm (pool %s); --cold runs it normally\n", o->pool);
 	}

@@ -106,6 +106,16 @@ const struct spok_warm_rule *spok_warm_rules_match(const struct spok_warm_rules 
 						   const struct spok_task *t, size_t *index);
 void spok_warm_rules_free(struct spok_warm_rules *rs);
 
+/* A task's own switch, in its sparkConf (a flytekit task's Spark(spark_conf=...)): spok.warm:
+ * POOL runs it warm on POOL ("true": "default"), spok.cold: "true" runs it as a transient run
+ * even when a rule of spok.warm-rules matches ("false": no switch). Neither key reaches Spark
+ * (spok_sparkapp_spok_key). `spok run` and `spok serve` read it here. */
+enum spok_warm_switch { SPOK_WARM_UNSET, SPOK_WARM_ON, SPOK_WARM_OFF };
+/* *out the task's switch, *pool (SPOK_WARM_ON only; borrowed from t or static) the pool it
+ * names. A value that is neither: SPOK_EINVAL naming the task file and key. */
+int spok_warm_by_task(const struct spok_task *t, enum spok_warm_switch *out, const char **pool,
+		      struct spok_err *err);
+
 /* A pool or session name: 1-63 of [a-z0-9_-], starting with a letter or digit (it names a
  * directory under the data dir). */
 bool spok_connect_name_ok(const char *s);
@@ -176,11 +186,33 @@ int spok_connect_begin(struct spok_store *st, const char *data_dir, const char *
 int spok_connect_request_stop(struct spok_store *st, const char *name, struct spok_session *out,
 			      struct spok_err *err);
 
+/* Whether terminal session x may have left server objects behind: a Kubernetes session that
+ * FAILED (its supervisor died and left the pod for adoption, or the pod ended and is kept for
+ * its log). */
+bool spok_connect_leftovers(const struct spok_session *x);
+/* A stop of such a session without waiting (spok serve's loop): starts a generation of x's
+ * row whose supervisor only deletes the session's server pods and Service in pool's
+ * namespace and records STOPPED (pool: x's, from the config); *x is replaced by the new
+ * STARTING row with stop_requested. Nothing to do (not spok_connect_leftovers): 0, x as it
+ * is. SPOK_ECONFLICT: another start won the row. */
+int spok_connect_cleanup_begin(struct spok_store *st, const char *data_dir, const char *config_path,
+			       const struct spok_pool *pool, struct spok_session *x,
+			       struct spok_err *err);
+
 /* The supervisor (`spok session _supervise`, started by spok_connect_ensure): takes over
  * generation gen of session name from the process that began it, spawns and watches the
- * server until it ends, and records that end. Returns when the server is gone. */
+ * server until it ends, and records that end. Returns when the server is gone. A Kubernetes
+ * generation begun with its stop already requested (spok_connect_cleanup_begin) deletes what
+ * is left of the session in the namespace and records STOPPED instead. */
 int spok_connect_supervise(const char *data_dir, const char *name, int64_t gen,
 			   const struct spok_pool *pool, struct spok_err *err);
+
+/* Why a RUNNING session of pool should stop at now_ms: idle since last_used_ms for the
+ * pool's idle-timeout, or started at started_ms longer ago than its max-lifetime (heap), or
+ * NULL. The supervisors stop it only through spok_store_session_stop_idle, which re-checks,
+ * in the transaction that writes STOPPING, that no run claimed the session meanwhile. */
+char *spok_connect_why_idle(const struct spok_pool *pool, int64_t now_ms, int64_t last_used_ms,
+			    int64_t started_ms);
 
 /* A supervisor's start (local and Kubernetes): opens the store in data_dir (*st, the
  * caller's to close), reads session name into *x (the caller's) and, when the row is still

@@ -14,6 +14,7 @@
  *
  * The supervisor is synchronous: one tick a second, each Kubernetes call waited for on the
  * supervisor's own loop (kube_sync); a signal sets a flag the next tick acts on. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -32,6 +33,7 @@
 #include "connect/connect.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
+#include "kube/stream.h"
 
 #define TICK_MS 1000
 #define STOP_WAIT_MS ((uint64_t)60 * 1000)     /* a deleted pod must be gone by then */
@@ -43,6 +45,9 @@
 #define L_SESSION "spok.dev/session"
 #define L_COMPONENT "spok.dev/component"
 #define L_GENERATION "spok.dev/generation"
+#define L_STORE "spok.dev/store"               /* which spok store's session (store_id) */
+#define A_IDLE "spok.dev/idle-timeout-ms"      /* the pool's idle-timeout, for orphan reaping */
+#define REAP_EVERY_MS ((uint64_t)60 * 1000)    /* how often a supervisor looks for orphans */
 #define COMPONENT "connect-server"
 #define CONTAINER "spark-connect-server"
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -51,6 +56,24 @@ static const struct kube_gvr PODS = {"", "v1", "pods"};
 static const struct kube_gvr SERVICES = {"", "v1", "services"};
 
 static volatile sig_atomic_t got_signal;
+/* This supervisor's store (host and data dir) as 16 hex digits: its pods carry it, so a
+ * supervisor reaps orphans of its own store only, never another user's or data dir's. */
+static char store_id[17];
+
+static void set_store_id(const char *data_dir)
+{
+	char host[256] = "";
+	char *real = realpath(data_dir, NULL);
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	gethostname(host, sizeof(host) - 1);
+	char *key = xasprintf("%s:%s", host, real ? real : data_dir);
+	for (const char *p = key; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	snprintf(store_id, sizeof(store_id), "%016llx", (unsigned long long)h);
+	free(key);
+	free(real);
+}
 
 static void on_signal(int sig)
 {
@@ -189,6 +212,8 @@ static json_t *labels(const char *session, int64_t gen)
 {
 	json_t *l = json_pack("{s:s, s:s, s:s}", L_SESSION, session, L_COMPONENT, COMPONENT,
 			      "app.kubernetes.io/managed-by", "spok");
+	if (store_id[0])
+		json_object_set_new(l, L_STORE, json_string(store_id));
 	if (gen > 0) {
 		char g[24];
 		snprintf(g, sizeof(g), "%lld", (long long)gen);
@@ -219,6 +244,21 @@ static long long mib(const char *s)
 	return *end ? -1 : v;
 }
 
+/* s with every "$(" written "$$(", which Kubernetes turns back into "$(" instead of
+ * expanding a variable reference (heap). */
+static char *no_expansion(const char *s)
+{
+	char *out = xmalloc(2 * strlen(s) + 1), *o = out;
+
+	for (const char *p = s; *p; p++) {
+		if (p[0] == '$' && p[1] == '(')
+			*o++ = '$';
+		*o++ = *p;
+	}
+	*o = '\0';
+	return out;
+}
+
 /* The server's Spark conf: pool conf first, then what spok sets (the pool cannot move the
  * server off its pod or turn dynamic allocation off). */
 static void server_conf(const struct spok_pool *pl, const char *session, const char *pod,
@@ -230,8 +270,12 @@ static void server_conf(const struct spok_pool *pl, const char *session, const c
 	spok_strmap_set(conf, "spark.dynamicAllocation.executorIdleTimeout", idle ? idle : EXEC_IDLE_DEFAULT);
 	/* executors holding shuffle data would otherwise stay for good (an idle pool: one driver) */
 	spok_strmap_set(conf, "spark.dynamicAllocation.shuffleTracking.timeout", idle ? idle : EXEC_IDLE_DEFAULT);
-	for (size_t i = 0; i < pl->conf.len; i++)
-		spok_strmap_set(conf, pl->conf.items[i].key, pl->conf.items[i].value);
+	for (size_t i = 0; i < pl->conf.len; i++) {
+		/* Kubernetes expands $(VAR) in a container's args: the pool's values are literal */
+		char *v = no_expansion(pl->conf.items[i].value);
+		spok_strmap_set(conf, pl->conf.items[i].key, v);
+		free(v);
+	}
 	spok_strmap_set(conf, "spark.dynamicAllocation.enabled", "true");
 	spok_strmap_set(conf, "spark.dynamicAllocation.shuffleTracking.enabled", "true");
 	snprintf(n, sizeof(n), "%ld", pl->min_executors >= 0 ? pl->min_executors : 0);
@@ -319,9 +363,12 @@ static int build_pod(const struct spok_pool *pl, const char *session, const char
 				      "imagePullPolicy", "IfNotPresent", "args", args, "env", env,
 				      "ports", ports, "readinessProbe", probe, "resources", res);
 	json_int_t deadline = (json_int_t)(pl->lifetime_ms / 1000) + DEADLINE_MARGIN_S;
-	*out = json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:{s:s, s:s, s:b, s:I, s:I, s:[o]}}",
+	char idle[24];
+	snprintf(idle, sizeof(idle), "%llu", (unsigned long long)pl->idle_ms);
+	*out = json_pack("{s:s, s:s, s:{s:s, s:s, s:o, s:{s:s}}, s:{s:s, s:s, s:b, s:I, s:I, s:[o]}}",
 			 "apiVersion", "v1", "kind", "Pod",
 			 "metadata", "name", pod, "namespace", pl->kube.namespace_, "labels", labels(session, gen),
+			 "annotations", A_IDLE, idle,
 			 "spec", "serviceAccountName", pl->kube.service_account ? pl->kube.service_account : SPOK_POOL_KUBE_SA,
 			 "restartPolicy", "Never", "enableServiceLinks", 0,
 			 "terminationGracePeriodSeconds", (json_int_t)POD_GRACE_S,
@@ -362,6 +409,33 @@ static bool str_is(const json_t *v, const char *want)
 	return s && strcmp(s, want) == 0;
 }
 
+/* The pod's IP when it is one (it reaches URLs, terminals and the UI probe), else NULL. */
+static const char *pod_ip(const json_t *pod)
+{
+	const char *ip = jstr(pod, "status.podIP");
+	unsigned char a[16];
+
+	return ip && (inet_pton(AF_INET, ip, a) == 1 || inet_pton(AF_INET6, ip, a) == 1) ? ip : NULL;
+}
+
+/* A server pod's name from a list, when it is one spok could have made (a DNS label: it
+ * reaches API paths and the session's log), else NULL. */
+static const char *pod_name_of(const json_t *pod)
+{
+	const char *n = jstr(pod, "metadata.name");
+
+	return n && kube_dns_label(n) ? n : NULL;
+}
+
+/* Whether a server pod of the session is this store's (or older than the store label): a
+ * pod another spok store made under the same session name is neither adopted nor deleted. */
+static bool ours(const json_t *pod)
+{
+	const char *v = json_string_value(json_object_get(json_object_get(json_object_get(pod, "metadata"), "labels"), L_STORE));
+
+	return !v || !store_id[0] || strcmp(v, store_id) == 0;
+}
+
 static enum pod_state pod_state(const json_t *pod)
 {
 	const char *phase = jstr(pod, "status.phase");
@@ -371,7 +445,7 @@ static enum pod_state pod_state(const json_t *pod)
 
 	if (phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0))
 		return POD_ENDED;
-	if (!phase || strcmp(phase, "Running") != 0 || !jstr(pod, "status.podIP"))
+	if (!phase || strcmp(phase, "Running") != 0 || !pod_ip(pod))
 		return POD_PENDING;
 	json_array_foreach(conds, i, c)
 		if (str_is(json_object_get(c, "type"), "Ready"))
@@ -414,21 +488,22 @@ static int adopt(struct ksup *k, bool *adopted, struct spok_err *err)
 	if (r != 0)
 		return r;
 	json_array_foreach(json_object_get(list, "items"), i, p) {
-		if (json_object_get(json_object_get(p, "metadata"), "deletionTimestamp") || pod_state(p) == POD_ENDED)
+		if (!pod_name_of(p) || !ours(p) || json_object_get(json_object_get(p, "metadata"), "deletionTimestamp") ||
+		    pod_state(p) == POD_ENDED)
 			continue;
 		const char *ts = jstr(p, "metadata.creationTimestamp"), *bts = best ? jstr(best, "metadata.creationTimestamp") : NULL;
 		if (!best || (ts && bts && strcmp(ts, bts) < 0))
 			best = p;
 	}
 	json_array_foreach(json_object_get(list, "items"), i, p) {
-		const char *n = jstr(p, "metadata.name");
-		if (p == best || !n || json_object_get(json_object_get(p, "metadata"), "deletionTimestamp"))
+		const char *n = pod_name_of(p);
+		if (p == best || !n || !ours(p) || json_object_get(json_object_get(p, "metadata"), "deletionTimestamp"))
 			continue;
 		note(k, "deleting pod %s/%s (%s)", k->ns, n, pod_state(p) == POD_ENDED ? "ended" : "a second server of the session");
 		k_delete(k->kc, &PODS, k->ns, n, NULL);
 	}
 	if (best) {
-		k->pod = xstrdup(jstr(best, "metadata.name"));
+		k->pod = xstrdup(pod_name_of(best));
 		json_t *patch = json_pack("{s:{s:o}}", "metadata", "labels", labels(k->x.name, k->x.generation));
 		r = k_patch(k->kc, &PODS, k->ns, k->pod, patch, err);
 		json_decref(patch);
@@ -473,6 +548,91 @@ static int adopt_or_create(struct ksup *k, struct spok_err *err)
 	r = k_create(k->kc, &SERVICES, k->ns, svc, NULL, err);
 	json_decref(svc);
 	return r == SPOK_ECONFLICT ? 0 : r;
+}
+
+/* ---- orphans: server pods of this store nobody supervises ---- */
+
+/* The idle-timeout a pod was created with (its annotation), else the default. */
+static uint64_t pod_idle_ms(const json_t *pod)
+{
+	const char *v = json_string_value(json_object_get(json_object_get(json_object_get(pod, "metadata"), "annotations"), A_IDLE));
+	char *end = NULL;
+	unsigned long long ms = v ? strtoull(v, &end, 10) : 0;
+
+	return v && end && !*end && ms > 0 && ms < ((uint64_t)1 << 40) ? (uint64_t)ms : SPOK_POOL_IDLE_MS;
+}
+
+/* Why session's pod is an orphan to delete now (heap), or NULL: the store has no row of the
+ * session, or its row ended (a dead supervisor's is settled here) and nothing used the
+ * session for the pod's idle-timeout, so a live supervisor would have reaped it by now (an
+ * ended pod, kept for its log, counts from the session's end). */
+static char *orphan(struct ksup *k, const char *session, const json_t *pod, struct spok_session *row,
+		    bool *has_row)
+{
+	int r = spok_store_session_get(k->st, session, row, NULL);
+
+	*has_row = r == 0;
+	if (r == SPOK_ENOTFOUND)
+		return xstrdup("no session of that name in the store");
+	if (r != 0)
+		return NULL;
+	spok_connect_settle(k->st, row, NULL);
+	if (!spok_session_phase_terminal(row->phase))
+		return NULL;
+	int64_t last = row->last_used_ms > row->started_ms ? row->last_used_ms : row->started_ms;
+	/* an ended pod is kept for its log: an idle-timeout from the session's end */
+	if (pod_state(pod) == POD_ENDED && row->finished_ms > last)
+		last = row->finished_ms;
+	uint64_t idle = pod_idle_ms(pod);
+	if (spok_now_ms() - last < (int64_t)idle)
+		return NULL;
+	char *d = spok_format_duration_ms(idle);
+	char *why = xasprintf("unused for %s with no supervisor", d);
+	free(d);
+	return why;
+}
+
+/* Deletes the server pods (and Services) of other sessions of this store that no supervisor
+ * follows and that are past their idle-timeout (see orphan). Best effort: errors are noted. */
+static void reap_orphans(struct ksup *k)
+{
+	json_t *list = NULL;
+	char *sel = xasprintf(L_COMPONENT "=" COMPONENT "," L_STORE "=%s", store_id);
+	struct kube_sync sy = {0};
+	struct kube_list_opts o = {.label_selector = sel};
+	struct spok_err e = {0};
+	size_t i;
+	json_t *p;
+
+	if (wait_call(k->kc, kube_list(k->kc, &PODS, k->ns, &o, kube_sync_cb, &sy, &e), &sy, &list, &e) != 0)
+		note(k, "looking for orphaned server pods: %s", e.msg);
+	json_array_foreach(json_object_get(list, "items"), i, p) {
+		const char *pn = pod_name_of(p);
+		const char *sn = json_string_value(json_object_get(json_object_get(json_object_get(p, "metadata"), "labels"), L_SESSION));
+		struct spok_session row;
+		bool has_row = false;
+		if (!pn || !sn || !spok_connect_name_ok(sn) || strcmp(sn, k->x.name) == 0 ||
+		    json_object_get(json_object_get(p, "metadata"), "deletionTimestamp"))
+			continue;
+		char *why = orphan(k, sn, p, &row, &has_row);
+		if (why && k_delete(k->kc, &PODS, k->ns, pn, &e) == 0) {
+			char *svc = service_name(sn);
+			k_delete(k->kc, &SERVICES, k->ns, svc, NULL);
+			note(k, "deleted orphaned server pod %s/%s of session %s (%s)", k->ns, pn, sn, why);
+			if (has_row) { /* its row said the pod was left for adoption: no more */
+				row.phase = SPOK_SESSION_STOPPED;
+				set_str(&row.reason, xasprintf("its server pod %s was %s; session %s's supervisor deleted it",
+							       pn, why, k->x.name));
+				spok_store_session_update(k->st, &row, NULL);
+			}
+			free(svc);
+		}
+		free(why);
+		if (has_row)
+			spok_session_free(&row);
+	}
+	json_decref(list);
+	free(sel);
 }
 
 /* ---- ending ---- */
@@ -548,15 +708,15 @@ static char *why_stop(struct ksup *k, const struct spok_session *now)
 			last = t;
 		}
 	}
-	char *d = NULL, *why = NULL;
-	if (t - last >= (int64_t)k->pool->idle_ms) {
-		d = spok_format_duration_ms(k->pool->idle_ms);
-		why = xasprintf("idle for %s (pool %s's idle-timeout)", d, k->pool->name);
-	} else if (t - k->x.started_ms >= (int64_t)k->pool->lifetime_ms) {
-		d = spok_format_duration_ms(k->pool->lifetime_ms);
-		why = xasprintf("reached pool %s's max-lifetime of %s", k->pool->name, d);
+	char *why = spok_connect_why_idle(k->pool, t, last, k->x.started_ms);
+	bool stopped = false;
+	/* atomic with a starting run's claim (spok_store_session_stop_idle): a run that claimed
+	 * the session meanwhile keeps it */
+	if (why && (spok_store_session_stop_idle(k->st, &k->x, now->last_used_ms > last ? now->last_used_ms : last,
+						 why, &stopped, NULL) != 0 || !stopped)) {
+		free(why);
+		why = NULL;
 	}
-	free(d);
 	return why;
 }
 
@@ -592,7 +752,7 @@ static bool watch_pod(struct ksup *k, uint64_t start_deadline)
 		free(why);
 		go_on = false;
 	} else if (s == POD_READY && k->x.phase == SPOK_SESSION_STARTING) {
-		set_str(&k->x.host, xstrdup(jstr(pod, "status.podIP")));
+		set_str(&k->x.host, xstrdup(pod_ip(pod)));
 		k->x.started_ms = spok_now_ms();
 		int64_t created = 0;
 		/* an adopted server's max-lifetime counts from its pod's creation */
@@ -618,12 +778,18 @@ static bool watch_pod(struct ksup *k, uint64_t start_deadline)
 static int run(struct ksup *k)
 {
 	uint64_t start_deadline = uv_now(&k->loop) + SPOK_CONNECT_START_MS;
+	uint64_t reap_at = uv_now(&k->loop);
 
 	for (;;) {
 		struct spok_session now;
 		char *why = NULL;
 
 		uv_update_time(&k->loop);
+		if (uv_now(&k->loop) >= reap_at) {
+			reap_orphans(k);
+			uv_update_time(&k->loop);
+			reap_at = uv_now(&k->loop) + REAP_EVERY_MS;
+		}
 		if (got_signal) {
 			why = xasprintf("its supervisor received %s", strsignal(got_signal));
 			stop_server(k, why, false);
@@ -662,6 +828,7 @@ static int prepare(struct ksup *k, const char *data_dir, const char *name, int64
 
 	if (r != 0)
 		return r;
+	set_store_id(data_dir);
 	set_str(&k->x.backend, xstrdup("kubernetes"));
 	k->x.port = SPOK_CONNECT_GRPC_PORT;
 	k->x.ui_port = SPOK_CONNECT_UI_PORT;
@@ -670,6 +837,36 @@ static int prepare(struct ksup *k, const char *data_dir, const char *name, int64
 		k->log = fopen(k->x.log_path, "ae");
 	/* the supervisor's identity is the row's from here: a reader sees a live one */
 	return spok_store_session_update(k->st, &k->x, err);
+}
+
+/* A generation begun to stop (spok_connect_cleanup_begin): its earlier supervisor died and
+ * left the server pod, or the pod ended and was kept for its log; delete every server pod of
+ * the session and its Service, and record STOPPED (FAILED when the API refused). */
+static int clean_up(struct ksup *k, struct spok_err *err)
+{
+	json_t *list = NULL;
+	size_t n = 0, i;
+	json_t *p;
+
+	record(k, SPOK_SESSION_STOPPING, xstrdup("stopped by spok session stop; deleting what is left of its server"));
+	int r = k_list_servers(k->kc, k->ns, k->x.name, &list, err);
+	json_array_foreach(json_object_get(list, "items"), i, p) {
+		const char *pn = ours(p) ? pod_name_of(p) : NULL;
+		if (r == 0 && pn && (r = k_delete(k->kc, &PODS, k->ns, pn, err)) == 0) {
+			note(k, "deleted pod %s/%s", k->ns, pn);
+			n++;
+		}
+	}
+	json_decref(list);
+	if (r == 0)
+		r = k_delete(k->kc, &SERVICES, k->ns, k->svc, err);
+	if (r == 0)
+		record(k, SPOK_SESSION_STOPPED, xasprintf("stopped by spok session stop (deleted %zu server pod%s and service %s its earlier supervisor left)",
+							  n, n == 1 ? "" : "s", k->svc));
+	else
+		record(k, SPOK_SESSION_FAILED, xasprintf("stopped by spok session stop, but deleting its server failed: %s; delete pods labelled " L_SESSION "=%s in namespace %s by hand",
+							 err->msg, k->x.name, k->ns));
+	return r;
 }
 
 int spok_connect_kube_supervise(const char *data_dir, const char *name, int64_t gen,
@@ -691,12 +888,17 @@ int spok_connect_kube_supervise(const char *data_dir, const char *name, int64_t 
 	int r = prepare(&k, data_dir, name, gen, err);
 	if (r == 0)
 		r = open_client(&k.loop, pool, &k.kc, err);
+	if (r == 0 && k.x.stop_requested) {
+		r = clean_up(&k, err);
+		goto done;
+	}
 	if (r == 0)
 		r = adopt_or_create(&k, err);
 	if (r != 0 && k.st && k.x.name && k.x.generation == gen)
 		record(&k, SPOK_SESSION_FAILED, xasprintf("pool %s (namespace %s): %s", pool->name, k.ns, err->msg));
 	if (r == 0)
 		r = run(&k);
+done:
 	kube_client_close(k.kc);
 	uv_run(&k.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&k.loop);
@@ -728,7 +930,7 @@ int spok_connect_kube_delete(const struct spok_pool *pool, const char *name, siz
 	size_t i;
 	json_t *p;
 	json_array_foreach(json_object_get(list, "items"), i, p) {
-		const char *pn = jstr(p, "metadata.name");
+		const char *pn = pod_name_of(p);
 		if (r == 0 && pn && (r = k_delete(kc, &PODS, pool->kube.namespace_, pn, err)) == 0)
 			n++;
 	}

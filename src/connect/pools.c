@@ -433,3 +433,29 @@ void spok_warm_rules_free(struct spok_warm_rules *rs)
 	free(rs->v);
 	memset(rs, 0, sizeof(*rs));
 }
+
+int spok_warm_by_task(const struct spok_task *t, enum spok_warm_switch *out, const char **pool,
+		      struct spok_err *err)
+{
+	const char *w = spok_strmap_get(&t->spark_conf, "spok.warm");
+	const char *c = spok_strmap_get(&t->spark_conf, "spok.cold");
+	const char *src = t->source_path ? t->source_path : "task";
+
+	*out = SPOK_WARM_UNSET;
+	*pool = NULL;
+	if (c && strcmp(c, "true") != 0 && strcmp(c, "false") != 0)
+		return spok_err_set(err, SPOK_EINVAL, "%s: sparkConf spok.cold: expected \"true\" or \"false\"", src);
+	if (w && !*w)
+		return spok_err_set(err, SPOK_EINVAL, "%s: sparkConf spok.warm: expected the name of a pool of spok.pools (or \"default\")", src);
+	if (w && c && strcmp(c, "true") == 0)
+		return spok_err_set(err, SPOK_EINVAL, "%s: sparkConf spok.warm and spok.cold: choose one", src);
+	if (w && strcmp(w, "true") != 0 && !spok_connect_name_ok(w))
+		return spok_err_set(err, SPOK_EINVAL, "%s: sparkConf spok.warm: '%.63s' is not a pool name (1-63 of a-z, 0-9, '-', '_')", src, w);
+	if (c && strcmp(c, "true") == 0) {
+		*out = SPOK_WARM_OFF;
+	} else if (w) {
+		*out = SPOK_WARM_ON;
+		*pool = strcmp(w, "true") == 0 ? SPOK_POOL_DEFAULT : w;
+	}
+	return 0;
+}

@@ -53,14 +53,22 @@ char *spok_connect_user(void)
 	return spok_local_user(); /* a settling reader names a run's session the same way */
 }
 
+/* An IPv6 pod address goes in brackets in a URL. */
+static bool v6(const struct spok_session *s)
+{
+	return s->host && strchr(s->host, ':');
+}
+
 char *spok_connect_url(const struct spok_session *s, const char *user)
 {
-	return xasprintf("sc://%s:%d/;user_id=%s", s->host ? s->host : "127.0.0.1", s->port, user);
+	return xasprintf("sc://%s%s%s:%d/;user_id=%s", v6(s) ? "[" : "", s->host ? s->host : "127.0.0.1",
+			 v6(s) ? "]" : "", s->port, user);
 }
 
 char *spok_connect_ui_url(const struct spok_session *s)
 {
-	return s->ui_port > 0 ? xasprintf("http://%s:%d", s->host ? s->host : "127.0.0.1", s->ui_port) : NULL;
+	return s->ui_port > 0 ? xasprintf("http://%s%s%s:%d", v6(s) ? "[" : "", s->host ? s->host : "127.0.0.1",
+					  v6(s) ? "]" : "", s->ui_port) : NULL;
 }
 
 static bool is_kube(const struct spok_session *x)
@@ -137,6 +145,31 @@ static bool port_answers(int port)
 
 /* ---- settle ---- */
 
+/* The environment entry that marks generation gen of session name's server and all it
+ * starts (heap): a supervisor that died between spawning the server and recording its pid
+ * left a server nobody else knows of. */
+static char *server_marker(const char *name, int64_t gen)
+{
+	return xasprintf("SPOK_SESSION_SERVER=%s/%lld", name, (long long)gen);
+}
+
+/* Ends the groups still marked as x's server (see server_marker); whether there were any. */
+static bool end_marked(const struct spok_session *x, bool wait)
+{
+	int64_t g[16];
+	char *marker = server_marker(x->name, x->generation);
+	size_t n = spok_local_marked_groups(marker, g, sizeof(g) / sizeof(g[0]));
+
+	free(marker);
+	for (size_t i = 0; i < n; i++) {
+		if (wait)
+			stop_group(g[i], SETTLE_GRACE_MS);
+		else
+			kill((pid_t)-g[i], SIGKILL);
+	}
+	return n > 0;
+}
+
 /* wait: TERM, KILL after the grace, and wait for the group to go; else KILL and return. */
 static int settle(struct spok_store *st, struct spok_session *x, bool wait, struct spok_err *err)
 {
@@ -147,6 +180,8 @@ static int settle(struct spok_store *st, struct spok_session *x, bool wait, stru
 		stop_group(x->pid, SETTLE_GRACE_MS);
 	else if (had_server && spok_pid_ok(x->pid))
 		kill((pid_t)-x->pid, SIGKILL);
+	if (!is_kube(x))
+		had_server = end_marked(x, wait) || had_server;
 	x->phase = SPOK_SESSION_FAILED;
 	x->finished_ms = spok_now_ms();
 	if (is_kube(x))
@@ -323,6 +358,12 @@ json_t *spok_connect_ui_get(const char *host, int port, const char *path)
 	return j;
 }
 
+/* A task count of a UI answer, within [0, 2^40] (at most 2^20 executors fit in an answer). */
+static int64_t clamp_count(json_int_t v)
+{
+	return v < 0 ? 0 : v > ((json_int_t)1 << 40) ? (int64_t)1 << 40 : (int64_t)v;
+}
+
 bool spok_connect_ui_tasks(const char *host, int port, char **app_id, int64_t *total,
 			   int64_t *active)
 {
@@ -343,8 +384,9 @@ bool spok_connect_ui_tasks(const char *host, int port, char **app_id, int64_t *t
 	json_t *e;
 	*total = *active = 0;
 	json_array_foreach(ex, i, e) {
-		*total += json_integer_value(json_object_get(e, "totalTasks"));
-		*active += json_integer_value(json_object_get(e, "activeTasks"));
+		/* the answer is the server's (on a Kubernetes pool, a pod's): no overflow from it */
+		*total += clamp_count(json_integer_value(json_object_get(e, "totalTasks")));
+		*active += clamp_count(json_integer_value(json_object_get(e, "activeTasks")));
 	}
 	bool ok = json_is_array(ex);
 	json_decref(ex);
@@ -421,6 +463,22 @@ static bool interactive_activity(struct sup *s)
 	return busy;
 }
 
+char *spok_connect_why_idle(const struct spok_pool *pool, int64_t now_ms, int64_t last_used_ms,
+			    int64_t started_ms)
+{
+	char *d = NULL, *why = NULL;
+
+	if (now_ms - last_used_ms >= (int64_t)pool->idle_ms) {
+		d = spok_format_duration_ms(pool->idle_ms);
+		why = xasprintf("idle for %s (pool %s's idle-timeout)", d, pool->name);
+	} else if (now_ms - started_ms >= (int64_t)pool->lifetime_ms) {
+		d = spok_format_duration_ms(pool->lifetime_ms);
+		why = xasprintf("reached pool %s's max-lifetime of %s", pool->name, d);
+	}
+	free(d);
+	return why;
+}
+
 static void check_use(struct sup *s, const struct spok_session *now)
 {
 	size_t clients = 0;
@@ -439,15 +497,15 @@ static void check_use(struct sup *s, const struct spok_session *now)
 			last = t;
 		}
 	}
-	if (t - last >= (int64_t)s->pool->idle_ms) {
-		char *d = spok_format_duration_ms(s->pool->idle_ms);
-		begin_stop(s, xasprintf("idle for %s (pool %s's idle-timeout)", d, s->pool->name), false);
-		free(d);
-	} else if (t - s->x.started_ms >= (int64_t)s->pool->lifetime_ms) {
-		char *d = spok_format_duration_ms(s->pool->lifetime_ms);
-		begin_stop(s, xasprintf("reached pool %s's max-lifetime of %s", s->pool->name, d), false);
-		free(d);
-	}
+	char *why = spok_connect_why_idle(s->pool, t, last, s->x.started_ms);
+	bool stopped = false;
+	/* the stop and a starting run's claim are one transaction apart: a run that claimed the
+	 * session meanwhile keeps it (check_use runs again on the next tick) */
+	if (why && spok_store_session_stop_idle(s->st, &s->x, now->last_used_ms > last ? now->last_used_ms : last,
+						why, &stopped, NULL) == 0 && stopped)
+		begin_stop(s, why, false);
+	else
+		free(why);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -542,7 +600,8 @@ static int spawn_server(struct sup *s, int log_fd, struct spok_err *err)
 		     * ends the groups whose environment names it */
 		    strncmp(*e, "SPOK_EXECUTION_ID=", 18) != 0 && strncmp(*e, "SPARK_REMOTE=", 13) != 0 &&
 		    /* with either exported, spark-submit would start a Connect client, not the server */
-		    strncmp(*e, "SPARK_CONNECT_MODE_ENABLED=", 27) != 0)
+		    strncmp(*e, "SPARK_CONNECT_MODE_ENABLED=", 27) != 0 &&
+		    strncmp(*e, "SPOK_SESSION_SERVER=", 20) != 0)
 			spok_strv_push(&envv, *e);
 	if (env.spark_home)
 		spok_strv_pushf(&envv, "SPARK_HOME=%s", env.spark_home);
@@ -550,6 +609,7 @@ static int spawn_server(struct sup *s, int log_fd, struct spok_err *err)
 		spok_strv_pushf(&envv, "PYSPARK_PYTHON=%s", env.python);
 	spok_strv_push(&envv, "SPARK_LOCAL_IP=127.0.0.1");
 	spok_strv_pushf(&envv, "SPOK_SESSION=%s", s->x.name);
+	spok_strv_push_own(&envv, server_marker(s->x.name, s->x.generation));
 
 	uv_process_options_t po;
 	uv_stdio_container_t stdio[3];
@@ -805,7 +865,7 @@ static int fork_supervisor(struct spok_store *st, const char *exe, const char *d
 		int e = errno;
 		spok_strv_free(&argv);
 		fail_start(st, name, gen, "cannot fork its supervisor (no pipe)");
-		return spok_err_set(err, SPOK_EIO, "session %s: cannot fork its supervisor: %s", name, strerror(e));
+		return spok_err_set(err, SPOK_EUNAVAIL, "session %s: cannot fork its supervisor: %s; retry", name, strerror(e));
 	}
 	fflush(NULL);
 	pid_t pid = fork();
@@ -833,13 +893,15 @@ static int fork_supervisor(struct spok_store *st, const char *exe, const char *d
 	close(fds[0]);
 	if (pid < 0 || sup.pid <= 0) {
 		fail_start(st, name, gen, "cannot fork its supervisor");
-		return spok_err_set(err, SPOK_EIO, "session %s: cannot fork its supervisor: %s", name,
+		return spok_err_set(err, SPOK_EUNAVAIL, "session %s: cannot fork its supervisor: %s; retry", name,
 				    strerror(fork_errno));
 	}
 	if (exec_errno) {
 		char *why = xasprintf("cannot run its supervisor %s: %s", exe, strerror(exec_errno));
 		fail_start(st, name, gen, why);
-		int result = spok_err_set(err, SPOK_EIO, "session %s: %s; reinstall spok or restart the process that started it", name, why);
+		/* not a storage error: the binary this process runs was replaced or removed (an
+		 * upgrade), which its operator fixes (the API answers 503 with this line) */
+		int result = spok_err_set(err, SPOK_EUNAVAIL, "session %s: %s; reinstall spok or restart the process that started it (spok serve)", name, why);
 		free(why);
 		return result;
 	}
@@ -852,13 +914,13 @@ static int fork_supervisor(struct spok_store *st, const char *exe, const char *d
 /* Begins generation expect+1 and forks its supervisor. SPOK_ECONFLICT: someone else did. */
 static int start_one(struct spok_store *st, const char *data_dir, const char *name,
 		     const struct spok_pool *pool, const char *project, const char *config_path,
-		     int64_t expect, int64_t *gen, struct spok_err *err)
+		     int64_t expect, bool stop_first, int64_t *gen, struct spok_err *err)
 {
 	char exe[4096];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
 	if (n <= 0)
-		return spok_err_set(err, SPOK_EIO, "session %s: cannot find the spok binary (/proc/self/exe): %s",
+		return spok_err_set(err, SPOK_EUNAVAIL, "session %s: cannot find the spok binary (/proc/self/exe): %s",
 				    name, strerror(errno));
 	exe[n] = '\0';
 	const char *why = pool->kube.namespace_ ? spok_connect_kube_name_problem(name) : NULL;
@@ -872,6 +934,9 @@ static int start_one(struct spok_store *st, const char *data_dir, const char *na
 						  spok_proc_self(), gen, err);
 	free(user);
 	free(log_path);
+	/* before the fork: the supervisor reads the request when it claims the row */
+	if (result == 0 && stop_first)
+		result = spok_store_session_request_stop(st, name, err);
 	if (result != 0)
 		return result;
 	return fork_supervisor(st, exe, data_dir, name, pool, config_path, *gen, err);
@@ -892,7 +957,7 @@ int spok_connect_ensure(struct spok_store *st, const char *data_dir, const char 
 		int result = spok_store_session_get(st, name, &x, err);
 
 		if (result == SPOK_ENOTFOUND) {
-			result = start_one(st, data_dir, name, pool, NULL, config_path, -1, &mine, err);
+			result = start_one(st, data_dir, name, pool, NULL, config_path, -1, false, &mine, err);
 			if (result == 0 && started)
 				*started = true;
 			if (result != 0 && result != SPOK_ECONFLICT)
@@ -920,7 +985,7 @@ int spok_connect_ensure(struct spok_store *st, const char *data_dir, const char 
 			return result;
 		}
 		if (spok_session_phase_terminal(x.phase)) {
-			result = start_one(st, data_dir, name, pool, NULL, config_path, x.generation, &mine, err);
+			result = start_one(st, data_dir, name, pool, NULL, config_path, x.generation, false, &mine, err);
 			spok_session_free(&x);
 			if (result == 0 && started)
 				*started = true;
@@ -983,10 +1048,16 @@ int spok_connect_begin(struct spok_store *st, const char *data_dir, const char *
 		int result = spok_store_session_get(st, name, &x, err);
 
 		if (result == SPOK_ENOTFOUND) {
-			result = start_one(st, data_dir, name, pool, project, config_path, -1, &gen, err);
+			result = start_one(st, data_dir, name, pool, project, config_path, -1, false, &gen, err);
 		} else if (result == 0) {
 			spok_connect_settle_nowait(st, &x, NULL);
-			if ((x.project || project) && (!x.project || !project || strcmp(x.project, project) != 0)) {
+			/* an ended session of a project leaves its name to any project (its server
+			 * is gone; a Kubernetes one that FAILED may have left its pod: stop it first);
+			 * the CLI's sessions (no project) stay the CLI's */
+			bool released = x.project && project && spok_session_phase_terminal(x.phase) &&
+					!spok_connect_leftovers(&x);
+			if (!released && (x.project || project) &&
+			    (!x.project || !project || strcmp(x.project, project) != 0)) {
 				/* not naming the other project: the caller may not know it exists */
 				result = spok_err_set(err, SPOK_ECONFLICT, "session %s belongs to %s; choose another name",
 						      name, x.project ? "another project" : "no project (started from the CLI)");
@@ -1003,7 +1074,7 @@ int spok_connect_begin(struct spok_store *st, const char *data_dir, const char *
 				*out = x; /* running, or on its way (STARTING, STOPPING): the caller shows it */
 				return 0;
 			}
-			result = start_one(st, data_dir, name, pool, project, config_path, x.generation, &gen, err);
+			result = start_one(st, data_dir, name, pool, project, config_path, x.generation, false, &gen, err);
 			spok_session_free(&x);
 		}
 		if (result == 0) {
@@ -1029,5 +1100,31 @@ int spok_connect_request_stop(struct spok_store *st, const char *name, struct sp
 	result = spok_store_session_request_stop(st, name, err);
 	if (result == 0)
 		out->stop_requested = true;
+	return result;
+}
+
+bool spok_connect_leftovers(const struct spok_session *x)
+{
+	return is_kube(x) && x->phase == SPOK_SESSION_FAILED;
+}
+
+int spok_connect_cleanup_begin(struct spok_store *st, const char *data_dir, const char *config_path,
+			       const struct spok_pool *pool, struct spok_session *x,
+			       struct spok_err *err)
+{
+	int64_t gen = 0;
+
+	if (!spok_connect_leftovers(x))
+		return 0;
+	if (!pool || !pool->kube.namespace_)
+		return spok_err_set(err, SPOK_ECONFLICT, "session %s: its pool %s is no Kubernetes pool in the config now; delete its pods (label spok.dev/session=%s) by hand",
+				    x->name, x->pool, x->name);
+	char *name = xstrdup(x->name);
+	int result = start_one(st, data_dir, name, pool, NULL, config_path, x->generation, true, &gen, err);
+	if (result == 0) {
+		spok_session_free(x);
+		result = spok_store_session_get(st, name, x, err);
+	}
+	free(name);
 	return result;
 }

@@ -199,6 +199,7 @@ static void do_create(struct conn_service *s, const struct srv_token *tok, const
 	else
 		reply_meta(out.id, r);
 	free(out.id);
+	free(out.fallback);
 done:
 	spok_flyte_create_free(&c);
 }

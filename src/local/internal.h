@@ -46,9 +46,12 @@ int spok_local_attempt_start(uv_loop_t *loop, struct spok_store *st, const struc
 			     struct spok_local_attempt **out, struct spok_err *err);
 /* TERM the group, KILL after the grace (why: static string, the recorded reason). */
 void spok_local_attempt_stop(struct spok_local_attempt *a, const char *why);
-/* A warm attempt: when process `server` (its session's Spark Connect server) ends, the
- * attempt is stopped (TERM, KILL after the grace) as STOP_SERVER_GONE. */
-void spok_local_attempt_watch_server(struct spok_local_attempt *a, struct spok_proc_id server);
+/* A warm attempt: when w->server (its session's Spark Connect server process) ends, or the
+ * session's row is no longer RUNNING in generation w->generation (a Kubernetes server pod
+ * ended, the session was stopped or restarted), the attempt is stopped (TERM, KILL after
+ * the grace) as STOP_SERVER_GONE: RETRYABLE, the platform's fault, not the job's. w is
+ * borrowed until the attempt ends. */
+void spok_local_attempt_watch_server(struct spok_local_attempt *a, const struct spok_local_warm *w);
 /* KILL the group now (asked again while waiting for the grace). */
 void spok_local_attempt_kill(struct spok_local_attempt *a);
 /* flytekit tasks: writes inputs.pb and appends the rendered container args to argv.

@@ -999,7 +999,7 @@ static int attempt_begin(struct spok_local_run *r)
 		result = spok_local_attempt_start(r->loop, r->st, r->t, r->o, x, &r->argv, &r->envv,
 						  &r->ar, on_attempt_done, r, &r->a, &r->err);
 		if (result == 0 && warm_attempt(r))
-			spok_local_attempt_watch_server(r->a, r->o->warm->server);
+			spok_local_attempt_watch_server(r->a, r->o->warm);
 	}
 	free(artifacts);
 	if (result != 0) {

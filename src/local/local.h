@@ -82,8 +82,11 @@ struct spok_local_warm {
 	 * ends fails at once, RETRYABLE, instead of waiting out the client's reconnects (pyspark
 	 * 3.5 retries an unreachable server for minutes). */
 	struct spok_proc_id server;
+	/* The session row's generation the server belongs to (0: unknown): a row that is no
+	 * longer RUNNING in it fails the attempt the same way (a Kubernetes server has no pid). */
+	int64_t generation;
 	/* Called before every warm attempt (NULL: none): makes the session's server run,
-	 * restarting one that died, and updates remote, ui_url and server of this struct (the
+	 * restarting one that died, and updates remote, ui_url, server and generation of this struct (the
 	 * caller owns it and its strings). Nonzero: the attempt fails RETRYABLE with err's
 	 * reason. It may block (the CLI's own loop). */
 	int (*ensure)(void *arg, struct spok_store *st, struct spok_err *err);
@@ -218,6 +221,11 @@ void spok_local_warm_session_id(const char *exec_id, unsigned attempt, char out[
 /* The user this process runs as: the user_id of the Spark Connect sessions it opens (its
  * login name when that is a plain name, else "uid<N>"). Heap. */
 char *spok_local_user(void);
+
+/* The process groups (never this process's own) with a process whose environment holds
+ * exactly the entry marker ("NAME=value"), at most max of them into out: what a supervisor
+ * that died before it recorded a pid left running. Reads /proc. */
+size_t spok_local_marked_groups(const char *marker, int64_t *out, size_t max);
 /* Connect's "not supported" error as the exception the client FAILED with (the last Python
  * traceback's exception line), as a one-line reason (heap), or NULL: an error the job caught
  * before failing for another reason is not a reason to run it again cold. */

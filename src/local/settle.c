@@ -380,10 +380,23 @@ static size_t leftover_groups(const struct spok_execution *x, int64_t *out, size
 	if (spok_pid_ok(x->pid) && spok_pid_ok(x->pgid) && x->proc_start != 0 &&
 	    spok_pid_start_time(x->pid) == x->proc_start && x->pgid != self)
 		out[n++] = x->pgid;
+	char *marker = xasprintf("SPOK_EXECUTION_ID=%s", x->id);
+	int64_t more[MAX_GROUPS];
+	size_t m = spok_local_marked_groups(marker, more, MAX_GROUPS);
+	free(marker);
+	for (size_t i = 0; i < m && n < max; i++)
+		if (n == 0 || more[i] != out[0])
+			out[n++] = more[i];
+	return n;
+}
+
+size_t spok_local_marked_groups(const char *marker, int64_t *out, size_t max)
+{
+	size_t n = 0;
+	int64_t self = getpgrp();
 	DIR *d = opendir("/proc");
 	if (!d)
 		return n;
-	char *marker = xasprintf("SPOK_EXECUTION_ID=%s", x->id);
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL && n < max) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9' || strspn(de->d_name, "0123456789") != strlen(de->d_name))
@@ -397,7 +410,6 @@ static size_t leftover_groups(const struct spok_execution *x, int64_t *out, size
 		if (!seen)
 			out[n++] = g;
 	}
-	free(marker);
 	closedir(d);
 	return n;
 }

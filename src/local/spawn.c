@@ -59,13 +59,15 @@ struct run {
 	bool term_sent;
 	bool dirty; /* x changed (UI, app id): write it on the next poll */
 	struct spok_proc_id server; /* a warm attempt's session server (pid 0: none) */
+	const char *session;        /* a warm attempt's session (borrowed; NULL: not warm) */
+	int64_t generation;         /* its row's generation when the attempt began (0: unknown) */
 };
 
 /* What runs in the attempt's group, for the messages of a stop: a warm attempt runs the
  * job's Python driver as a Spark Connect client, not spark-submit. */
 static const char *what_runs(const struct run *r)
 {
-	return spok_pid_ok(r->server.pid) ? "the Spark Connect client" : "spark-submit";
+	return r->session || spok_pid_ok(r->server.pid) ? "the Spark Connect client" : "spark-submit";
 }
 
 static void msg(const struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -221,6 +223,21 @@ static void on_timeout(uv_timer_t *t)
 	begin_stop(t->data, STOP_TIMEOUT, "task timeout exceeded");
 }
 
+/* Whether the session's row says its server is not the one the attempt began on: stopping,
+ * ended, or replaced by a newer start. A Kubernetes server has no process here to watch; its
+ * supervisor records the pod's end in the row. */
+static bool session_gone(struct run *r)
+{
+	struct spok_session s;
+	bool gone = false;
+
+	if (!r->session || r->generation <= 0 || spok_store_session_get(r->st, r->session, &s, NULL) != 0)
+		return false;
+	gone = s.generation != r->generation || s.phase != SPOK_SESSION_RUNNING;
+	spok_session_free(&s);
+	return gone;
+}
+
 static void on_poll(uv_timer_t *t)
 {
 	struct run *r = t->data;
@@ -237,7 +254,7 @@ static void on_poll(uv_timer_t *t)
 		if (req)
 			begin_stop(r, STOP_ABORT, "aborted by spok abort");
 	}
-	if (spok_pid_ok(r->server.pid) && !spok_proc_alive(r->server))
+	if ((spok_pid_ok(r->server.pid) && !spok_proc_alive(r->server)) || session_gone(r))
 		begin_stop(r, STOP_SERVER_GONE, "the session's Spark Connect server ended");
 }
 
@@ -579,9 +596,13 @@ void spok_local_attempt_stop(struct spok_local_attempt *a, const char *why)
 	begin_stop((struct run *)a, STOP_ABORT, why);
 }
 
-void spok_local_attempt_watch_server(struct spok_local_attempt *a, struct spok_proc_id server)
+void spok_local_attempt_watch_server(struct spok_local_attempt *a, const struct spok_local_warm *w)
 {
-	((struct run *)a)->server = server;
+	struct run *r = (struct run *)a;
+
+	r->server = w->server;
+	r->session = w->session;
+	r->generation = w->generation;
 }
 
 void spok_local_attempt_kill(struct spok_local_attempt *a)

@@ -318,8 +318,9 @@ bool srv_submit_parse(const struct srv_submit *s, struct spok_task *t, struct sr
 	return result == SPOK_OK;
 }
 
+/* fallback (may be NULL): why a task that asked to run warm runs as a transient run. */
 static void reply_created(struct srv_daemon *d, struct srv_reply *r, unsigned status,
-			  const char *id)
+			  const char *id, const char *fallback)
 {
 	struct spok_execution x = {0};
 	struct spok_err err = {0};
@@ -328,9 +329,12 @@ static void reply_created(struct srv_daemon *d, struct srv_reply *r, unsigned st
 		reply_err(r, &err);
 		return;
 	}
-	reply_json(r, status, json_pack("{s:s,s:s?,s:s?,s:s,s:b}", "id", x.id, "cluster", x.backend,
-					"namespace", x.namespace_, "phase", spok_phase_name(x.phase),
-					"idempotentReplay", status == 200));
+	json_t *j = json_pack("{s:s,s:s?,s:s?,s:s,s:b}", "id", x.id, "cluster", x.backend,
+			      "namespace", x.namespace_, "phase", spok_phase_name(x.phase),
+			      "idempotentReplay", status == 200);
+	if (fallback)
+		json_object_set_new(j, "fallback", json_string(fallback));
+	reply_json(r, status, j);
 	spok_execution_free(&x);
 }
 
@@ -378,9 +382,10 @@ static void do_submit(struct srv_daemon *d, const struct srv_token *tok,
 		else
 			reply_err(r, &err);
 	} else {
-		reply_created(d, r, out.replayed ? 200 : 201, out.id);
+		reply_created(d, r, out.replayed ? 200 : 201, out.id, out.fallback);
 	}
 	free(out.id);
+	free(out.fallback);
 done:
 	spok_task_free(&t);
 	srv_submit_free(&s);
@@ -860,6 +865,36 @@ static bool session_fields(const struct spok_buf *body, json_t **doc, const char
 	return true;
 }
 
+/* spok.server.sessions-per-project: a project's sessions that run or are on their way (one
+ * JVM each on this host), name (which this create may only find running) left out. Replies
+ * 429 and returns false at the cap. */
+static bool under_cap(struct srv_daemon *d, const char *project, const char *name,
+		      struct srv_reply *r)
+{
+	struct spok_session *v = NULL;
+	size_t n = 0, live = 0;
+	struct spok_err err = {0};
+
+	if (spok_store_session_list(d->store, &v, &n, &err) != SPOK_OK) {
+		reply_err(r, &err);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].project || strcmp(v[i].project, project) != 0 || strcmp(v[i].name, name) == 0 ||
+		    spok_session_phase_terminal(v[i].phase))
+			continue;
+		spok_connect_settle_nowait(d->store, &v[i], NULL); /* a dead supervisor's row */
+		live += !spok_session_phase_terminal(v[i].phase);
+	}
+	spok_session_list_free(v, n);
+	if (live < d->cfg.sessions_per_project)
+		return true;
+	srv_reply_error(r, 429, "too_many_sessions", "project '%s' has %zu sessions running or "
+			"starting, its cap (spok.server.sessions-per-project); stop one (POST "
+			SESSIONS_PREFIX "/NAME/stop) or reuse one", project, live);
+	return false;
+}
+
 static void do_session_create(struct srv_daemon *d, const struct srv_token *t,
 			      const struct spok_buf *body, struct srv_reply *r)
 {
@@ -907,6 +942,8 @@ static void do_session_create(struct srv_daemon *d, const struct srv_token *t,
 				"with a letter or digit", name);
 		goto done;
 	}
+	if (!under_cap(d, project, name, r))
+		goto done;
 	if (spok_connect_begin(d->store, d->data_dir, d->platform->source_path, name, pool, project,
 			       &x, &started, &err) != SPOK_OK) {
 		reply_err(r, &err);
@@ -923,6 +960,23 @@ done:
 	json_decref(doc);
 }
 
+/* A Kubernetes session whose supervisor died (or whose pod ended) left its server pod and
+ * Service: a supervisor started for it deletes them (the loop does not wait for the API);
+ * *x becomes its STARTING row with the stop requested. */
+static int stop_leftovers(struct srv_daemon *d, struct spok_session *x, struct spok_err *err)
+{
+	struct spok_pools ps;
+	int result = spok_pools_load(d->platform, &ps, err);
+
+	if (result == SPOK_OK)
+		result = spok_connect_cleanup_begin(d->store, d->data_dir, d->platform->source_path,
+						    spok_pools_find(&ps, x->pool), x, err);
+	if (result == SPOK_OK)
+		log_info("serve: session %s: deleting the server objects its dead supervisor left", x->name);
+	spok_pools_free(&ps);
+	return result;
+}
+
 static void do_session_stop(struct srv_daemon *d, const struct srv_token *t, const char *name,
 			    struct srv_reply *r)
 {
@@ -932,7 +986,9 @@ static void do_session_stop(struct srv_daemon *d, const struct srv_token *t, con
 	if (!load_session(d, t, name, &x, r))
 		return;
 	spok_session_free(&x);
-	if (spok_connect_request_stop(d->store, name, &x, &err) != SPOK_OK) {
+	if (spok_connect_request_stop(d->store, name, &x, &err) != SPOK_OK ||
+	    (spok_connect_leftovers(&x) && stop_leftovers(d, &x, &err) != SPOK_OK)) {
+		spok_session_free(&x);
 		reply_err(r, &err);
 		return;
 	}

@@ -392,13 +392,15 @@ static int read_limits(struct jctx *c, const json_t *j, struct srv_config *out)
 	out->idle_timeout_s = SRV_DEFAULT_IDLE_TIMEOUT_S;
 	out->header_timeout_s = SRV_DEFAULT_HEADER_TIMEOUT_S;
 	out->body_timeout_s = SRV_DEFAULT_BODY_TIMEOUT_S;
+	out->sessions_per_project = SRV_DEFAULT_SESSIONS_PER_PROJECT;
 	if (j == NULL)
 		return SPOK_OK;
 	if ((result = get_uint(c, j, "max-connections", 1, 100000, &out->max_connections)) != SPOK_OK ||
 	    (result = get_uint(c, j, "max-connections-per-ip", 1, 100000, &out->max_per_ip)) != SPOK_OK ||
 	    (result = get_uint(c, j, "idle-timeout", 1, 3600, &out->idle_timeout_s)) != SPOK_OK ||
 	    (result = get_uint(c, j, "header-timeout", 1, 3600, &out->header_timeout_s)) != SPOK_OK ||
-	    (result = get_uint(c, j, "body-timeout", 1, 3600, &out->body_timeout_s)) != SPOK_OK)
+	    (result = get_uint(c, j, "body-timeout", 1, 3600, &out->body_timeout_s)) != SPOK_OK ||
+	    (result = get_uint(c, j, "sessions-per-project", 1, 1000, &out->sessions_per_project)) != SPOK_OK)
 		return result;
 	if (out->max_per_ip > out->max_connections)
 		return bad(c, "spok.server.max-connections-per-ip", "is over max-connections; "
@@ -438,7 +440,7 @@ static int read_server(struct jctx *c, const json_t *j, const char *base, const 
 	static const char *const keys[] = {"grpc", "listen", "tokens-file", "max-body", "health-listen",
 					   "max-connections", "max-connections-per-ip",
 					   "idle-timeout", "header-timeout", "body-timeout",
-					   "local-runs", "retention", NULL};
+					   "local-runs", "retention", "sessions-per-project", NULL};
 	char *l = NULL, *tf = NULL, *hl = NULL;
 	double mb = (double)SRV_DEFAULT_MAX_BODY;
 	int result = SPOK_OK;

@@ -26,6 +26,7 @@
 #define SRV_DEFAULT_IDLE_TIMEOUT_S 30u     /* no bytes either way: closed */
 #define SRV_DEFAULT_HEADER_TIMEOUT_S 10u   /* request line + headers must arrive within */
 #define SRV_DEFAULT_BODY_TIMEOUT_S 60u     /* the whole body must arrive within (after headers) */
+#define SRV_DEFAULT_SESSIONS_PER_PROJECT 4u /* warm sessions a project runs at once (one JVM each) */
 #define SRV_HEALTH_MAX_CONNECTIONS 16u     /* the health listener's own budget */
 #define SRV_HEALTH_MAX_PER_IP 8u
 #define SRV_HEALTH_TIMEOUT_S 5u
@@ -77,6 +78,7 @@ struct srv_config {
 	unsigned max_connections, max_per_ip;
 	unsigned idle_timeout_s, header_timeout_s, body_timeout_s;
 	bool local_runs;       /* spok.server.local-runs: host local executions (user code) */
+	unsigned sessions_per_project; /* spok.server.sessions-per-project: live sessions cap */
 	uint64_t retention_ms; /* spok.server.retention: finished executions older than this
 	                        * are deleted on the loop (spok_store_gc); 0 = kept forever */
 	struct srv_token *tokens;

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "connect/connect.h"
 #include "flyteidl/agent.h"
 #include "kube/stream.h"
 
@@ -146,6 +147,21 @@ static int submit_to(struct srv_daemon *d, const char *cluster, struct spok_task
 	return b->submit(&ctx, t, ns, path, key, id, id_len, err);
 }
 
+/* The task's own warm/cold switch, read as `spok run` reads it (a bad value: 400 with the
+ * same words). The daemon runs no warm jobs (a Connect client of a session on its host is
+ * `spok run`'s): a task that asks for one runs as a transient run, and says so. */
+static int warm_switch(const struct spok_task *t, struct srv_submitted *out, struct spok_err *err)
+{
+	enum spok_warm_switch sw;
+	const char *pool = NULL;
+	int result = spok_warm_by_task(t, &sw, &pool, err);
+
+	if (result == SPOK_OK && sw == SPOK_WARM_ON)
+		out->fallback = xasprintf("sparkConf spok.warm (pool %s): spok serve runs no warm jobs "
+					  "(spok run does); it runs as a transient run", pool);
+	return result;
+}
+
 int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 		    const struct srv_submission *s, struct spok_task *t, struct srv_submitted *out,
 		    struct spok_err *err)
@@ -172,6 +188,8 @@ int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 		return spok_err_set(err, SPOK_EFORBIDDEN, "token '%s' may not use project '%.100s'; "
 				    "ask an admin to add it to the token's projects", tok->name,
 				    t->project ? t->project : "");
+	if ((result = warm_switch(t, out, err)) != SPOK_OK)
+		return result;
 	if ((result = pick_namespace(d, tok, s->ns, t, &ns, err)) != SPOK_OK ||
 	    (!local && (result = pick_cluster(d, s->cluster, t, &k, &out->no_route, err)) != SPOK_OK))
 		goto done;
@@ -194,6 +212,8 @@ int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 	}
 	d->m.submissions++;
 	log_info("serve: %s submitted %s to %s/%s (%s)", tok->name, id, target, ns, s->via);
+	if (out->fallback)
+		log_warn("serve: %s: %s", id, out->fallback);
 	out->id = xstrdup(id);
 done:
 	free(path);

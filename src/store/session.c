@@ -238,8 +238,8 @@ int spok_store_session_touch(struct spok_store *s, const char *name, int64_t now
 		       name, now_ms, "recording a session's use", err);
 }
 
-int spok_store_session_clients(struct spok_store *s, const char *name, size_t *n,
-			       struct spok_err *err)
+/* The clients query of spok_store_session_clients, inside or outside a transaction. */
+static int count_clients(struct spok_store *s, const char *name, size_t *n, struct spok_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	/* The phase list repeats the unfinished index's so SQLite reads only those rows. */
@@ -262,5 +262,74 @@ int spok_store_session_clients(struct spok_store *s, const char *name, size_t *n
 	if (r != SQLITE_DONE)
 		result = spok_store_db_fail(s, err, "counting a session's runs");
 	sqlite3_finalize(st);
+	return result;
+}
+
+int spok_store_session_clients(struct spok_store *s, const char *name, size_t *n,
+			       struct spok_err *err)
+{
+	return count_clients(s, name, n, err);
+}
+
+/* Reads the row's generation, phase and last use inside the caller's transaction. */
+static int read_use(struct spok_store *s, const char *name, int64_t *gen, char **phase,
+		    int64_t *last_used, struct spok_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int result = spok_store_prepare(s, "SELECT generation, phase, last_used_ms, stop_requested"
+					" FROM sessions WHERE name = ?1", &st, err);
+
+	*phase = NULL;
+	if (result != 0)
+		return result;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		*gen = sqlite3_column_int64(st, 0);
+		*phase = sqlite3_column_int(st, 3) ? xstrdup("STOP_REQUESTED") : text(st, 1);
+		*last_used = sqlite3_column_int64(st, 2);
+	} else if (r == SQLITE_DONE) {
+		result = spok_err_set(err, SPOK_ENOTFOUND, "session %s: not found; run 'spok session list'", name);
+	} else {
+		result = spok_store_db_fail(s, err, "reading a session");
+	}
+	sqlite3_finalize(st);
+	return result;
+}
+
+int spok_store_session_stop_idle(struct spok_store *s, const struct spok_session *x,
+				 int64_t last_seen, const char *reason, bool *stopped,
+				 struct spok_err *err)
+{
+	int64_t gen = 0, last = 0;
+	char *phase = NULL;
+	size_t clients = 0;
+	int changes = 0;
+	sqlite3_stmt *st = NULL;
+	/* One IMMEDIATE transaction: a run that records itself as the session's client does so
+	 * either before it (and is counted here) or after (and then reads STOPPING). */
+	int result = spok_store_begin_write(s, "starting a write", err);
+
+	*stopped = false;
+	if (result == 0)
+		result = read_use(s, x->name, &gen, &phase, &last, err);
+	if (result == 0)
+		result = count_clients(s, x->name, &clients, err);
+	bool idle = result == 0 && gen == x->generation && phase && strcmp(phase, "RUNNING") == 0 &&
+		    last <= last_seen && clients == 0;
+	if (idle)
+		result = spok_store_prepare(s, "UPDATE sessions SET phase = 'STOPPING', reason = ?2"
+					    " WHERE name = ?1 AND generation = ?3", &st, err);
+	if (idle && result == 0) {
+		sqlite3_bind_text(st, 1, x->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, x->generation);
+		result = spok_store_step_done(s, st, "stopping an idle session", err);
+		changes = result == 0 ? sqlite3_changes(s->db) : 0;
+	}
+	sqlite3_finalize(st);
+	free(phase);
+	result = spok_store_end_write(s, result, err);
+	*stopped = result == 0 && changes == 1;
 	return result;
 }

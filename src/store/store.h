@@ -264,6 +264,14 @@ int spok_store_session_touch(struct spok_store *s, const char *name, int64_t now
 int spok_store_session_clients(struct spok_store *s, const char *name, size_t *n,
 			       struct spok_err *err);
 
+/* The idle reaper's stop, atomic with a run's claim: in one transaction, when x's row is
+ * still generation x->generation, RUNNING, not asked to stop, unused since last_seen
+ * (last_used_ms <= last_seen; INT64_MAX: any use) and without clients, writes phase
+ * STOPPING with reason and sets *stopped; else leaves the row alone (*stopped false). */
+int spok_store_session_stop_idle(struct spok_store *s, const struct spok_session *x,
+				 int64_t last_seen, const char *reason, bool *stopped,
+				 struct spok_err *err);
+
 /* struct spok_execution, struct spok_attempt and their *_free live in model/execution.h;
  * the CLI and the HTTP API each build their own JSON view of them. */
 

@@ -5,8 +5,8 @@
 #   a session whose supervisor cannot begin ends FAILED instead of STARTING for as long as the
 #   daemon lives: the pool it names was removed from the config file since the daemon read
 #   it, or the spok binary the daemon runs was deleted (an upgrade) so the supervisor's exec
-#   fails; another project's token learns nothing of a session's project (409 without it),
-#   cannot read or stop it; a project that is not a name is refused; `spok session list`
+#   fails (503 naming it, not a storage error); another project's token cannot read or stop
+#   a session, and takes the name of one that ended; a project that is not a name is refused; `spok session list`
 #   shows the project (column, -o json and yaml); a bad spok.pools stops the daemon's start.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -69,16 +69,18 @@ expect_rc 0 "$SPOK" session list --data-dir "$T/data" -o json
 expect_rc 0 "$SPOK" session list --data-dir "$T/data" -o yaml
 has "$T/out" "project: pa"
 
-say "another project's token: 409 without the project's name, 403 on read and stop"
-api "$TB" POST /api/v1/sessions '{"name": "s1", "pool": "small"}'
-want 409 "bob takes the name s1"
-grep -q '\bpa\b' "$T/body" && fail "bob's 409 names alice's project: $(cat "$T/body")"
+say "another project's token: 403 on read and stop; an ended session's name is free for it"
 api "$TB" GET /api/v1/sessions/s1
 want 403 "bob reads s1"
 api "$TB" POST /api/v1/sessions/s1/stop
 want 403 "bob stops s1"
 api "$TB" GET /api/v1/sessions
 [ "$(cat "$T/body")" = '{"items":[]}' ] || fail "bob's list: $(cat "$T/body")"
+api "$TB" POST /api/v1/sessions '{"name": "s1", "pool": "small"}'
+want 202 "bob takes the name of alice's ended s1"
+[ "$(jget project)" = pb ] || fail "s1 after bob's create: project $(jget project), want pb"
+api "$TA" GET /api/v1/sessions/s1
+want 403 "alice reads s1 after bob took the name"
 
 say "a project that is not a name is refused (it reaches terminals and logs)"
 api "$TR" POST /api/v1/sessions '{"name": "s9", "pool": "small", "project": "x\u001b[2Jy"}'
@@ -99,7 +101,9 @@ has "$T/body" "gone"
 say "the daemon's binary was deleted (an upgrade): the supervisor's exec fails, FAILED at once"
 rm -f "$T/spok-copy"
 api "$TA" POST /api/v1/sessions '{"name": "s3", "pool": "small"}'
-[ "$CODE" = 202 ] && fail "create s3 answered 202 though no supervisor can run"
+want 503 "create s3 though no supervisor can run"
+has "$T/body" "cannot run its supervisor"
+grep -q "storage error" "$T/body" && fail "the exec failure answered as a storage error: $(cat "$T/body")"
 wait_for 30 phase_is s3 FAILED || fail "s3 still $(jget phase): $(cat "$T/body")"
 has "$T/body" "cannot run its supervisor"
 stop_daemon

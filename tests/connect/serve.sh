@@ -2,7 +2,8 @@
 # serve.sh SPOK_BINARY - warm sessions through `spok serve`'s API with a real Spark Connect
 # server and a real pyspark client: POST /api/v1/sessions answers 202 at once (STARTING: the
 # loop does not wait for the server), the list shows the phase until RUNNING and the idle
-# time; a client counts rows through the URL; another project's token neither sees, reads,
+# time; a project's second session past spok.server.sessions-per-project is refused (429); a
+# client counts rows through the URL; another project's token neither sees, reads,
 # starts nor stops it (403, absent from its list); the dashboard has the sessions section;
 # POST .../stop answers 202 and the session ends STOPPED; without spok.server.local-runs the
 # API refuses sessions naming the key.
@@ -55,7 +56,8 @@ has "$T/body" "spok.server.local-runs"
 stop_daemon
 
 say "create answers 202 at once; the list shows the phase, then RUNNING with the idle time"
-config "local-runs: true"
+config "local-runs: true
+    sessions-per-project: 1"
 start
 api "$TA" GET /api/v1/pools
 want 200 "pools"
@@ -77,6 +79,11 @@ IDLE=$(jget items.0.idleMs)
 has "$T/body" '"uiUrl":"http://127.0.0.1:'
 api "$TA" POST /api/v1/sessions '{"name": "s1", "pool": "small"}'
 want 200 "a second create of a running session"
+api "$TA" POST /api/v1/sessions '{"name": "s2", "pool": "small"}'
+want 429 "a second session of project pa (sessions-per-project: 1)"
+has "$T/body" "spok.server.sessions-per-project"
+api "$TA" GET /api/v1/sessions/s2
+want 404 "a refused create recorded s2"
 SPARK_REMOTE="$URL" timeout 120 "$PY" -c '
 from pyspark.sql import SparkSession
 print("rows", SparkSession.builder.getOrCreate().range(9).count())' >"$T/client" 2>&1
@@ -94,6 +101,7 @@ api "$TB" POST /api/v1/sessions '{"name": "s2", "pool": "small", "project": "pa"
 want 403 "bob creates in project pa"
 api "$TB" POST /api/v1/sessions '{"name": "s1", "pool": "small"}'
 want 409 "bob takes the name s1"
+grep -q '\bpa\b' "$T/body" && fail "bob's 409 names alice's project: $(cat "$T/body")"
 phase_of RUNNING || fail "s1 not RUNNING after bob's tries"
 
 say "the dashboard has the sessions section"

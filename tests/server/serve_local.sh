@@ -7,6 +7,8 @@
 #   group gone; SIGTERM to the daemon with a run in flight: the run ends ABORTED (no row left
 #   RUNNING) and nothing of it runs any more;
 #   local-runs off (the default): a local submission is refused with an error naming the key;
+#   a bad sparkConf spok.warm/spok.cold is refused (400) as `spok run` refuses it; a task
+#   asking to run warm runs transient, and the submit's reply says why (fallback);
 #   a local-runs value that is not a boolean is refused with file:line:col.
 set -uo pipefail
 SPOK=$1
@@ -71,12 +73,12 @@ v=json.load(open(sys.argv[1]))
 for k in sys.argv[2].split("."):
     v = v.get(k, "") if isinstance(v, dict) else ""
 print(v)' "$T/body" "$1"; }
-submit() { # NAME SECONDS: ID
+submit() { # NAME SECONDS [SPARKCONF-YAML]: ID
 	local job
 	job=$(python3 -c 'import json,sys
 print(json.dumps({"cluster": "local", "taskYaml":
-  "name: %s\nproject: sl\ntype: PYTHON\nmainApplicationFile: %s\nargs: [\"%s\"]\n" % tuple(sys.argv[1:4])}))' \
-		"$1" "$T/jobs/sleep.py" "$2")
+  "name: %s\nproject: sl\ntype: PYTHON\nmainApplicationFile: %s\nargs: [\"%s\"]\n%s" % tuple(sys.argv[1:5])}))' \
+		"$1" "$T/jobs/sleep.py" "$2" "${3:+sparkConf: $3}")
 	api POST /api/v1/executions "$job"
 	ID=$(jget id)
 }
@@ -120,6 +122,11 @@ start
 submit off 1
 [ "$CODE" = 400 ] || fail "local submission with local-runs off: HTTP $CODE, want 400: $(cat "$T/body")"
 grep -q "spok.server.local-runs" "$T/body" || fail "the refusal does not name the key: $(cat "$T/body")"
+submit badwarm 1 "{spok.warm: 'no such/pool'}"
+[ "$CODE" = 400 ] || fail "sparkConf spok.warm 'no such/pool': HTTP $CODE, want 400: $(cat "$T/body")"
+grep -q "sparkConf spok.warm" "$T/body" || fail "the refusal does not name spok.warm: $(cat "$T/body")"
+submit badcold 1 "{spok.cold: 'maybe'}"
+[ "$CODE" = 400 ] || fail "sparkConf spok.cold 'maybe': HTTP $CODE, want 400: $(cat "$T/body")"
 kill -TERM "$PID"; wait "$PID"; PID=""
 
 say "local-runs on: a small job succeeds, its log through the API"
@@ -135,6 +142,14 @@ wait_phase "$OK" SUCCEEDED FAILED PERMANENT_FAILURE RETRYABLE_FAILURE ABORTED TI
 api GET "/api/v1/executions/$OK/logs"
 [ "$CODE" = 200 ] || fail "logs: HTTP $CODE: $(cat "$T/body")"
 grep -q "^done" "$T/body" || fail "logs lack the job's output: $(tail -c 400 "$T/body")"
+
+say "local-runs on: a task asking to run warm (sparkConf spok.warm) runs transient, and the reply says so"
+submit warm 1 "{spok.warm: small}"
+[ "$CODE" = 201 ] || fail "submit with spok.warm: HTTP $CODE: $(cat "$T/body")"
+[[ "$(jget fallback)" == *"spok.warm (pool small)"*"transient"* ]] || fail "no fallback in the reply: $(cat "$T/body")"
+wait_phase "$ID" SUCCEEDED FAILED PERMANENT_FAILURE RETRYABLE_FAILURE ABORTED TIMED_OUT ||
+	fail "$ID: not finished in time (phase $PHASE)"
+[ "$PHASE" = SUCCEEDED ] || fail "the spok.warm task: phase $PHASE, want SUCCEEDED: $(cat "$T/body")"
 
 say "local-runs on: POST .../abort stops a run; its process group is gone"
 submit long 300

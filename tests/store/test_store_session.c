@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +162,49 @@ static void test_clients(void **state)
 	spok_execution_free(&e);
 }
 
+/* The idle reaper's stop is atomic with a run's claim: a client, a newer use, a stop
+ * request or another generation keeps the row as it is. */
+static void test_stop_idle(void **state)
+{
+	struct fx *f = *state;
+	struct spok_session x;
+	bool stopped = true;
+	int64_t gen = 0;
+
+	assert_int_equal(spok_store_session_begin(f->s, "p", "default", NULL, "me", "/l", -1, spok_proc_self(), &gen, NULL), 0);
+	assert_int_equal(spok_store_session_get(f->s, "p", &x, NULL), 0);
+	/* STARTING: not the reaper's */
+	assert_int_equal(spok_store_session_stop_idle(f->s, &x, INT64_MAX, "idle", &stopped, NULL), 0);
+	assert_false(stopped);
+	x.phase = SPOK_SESSION_RUNNING;
+	assert_int_equal(spok_store_session_update(f->s, &x, NULL), 0);
+	assert_int_equal(spok_store_session_touch(f->s, "p", 5000, NULL), 0);
+	/* used after what the reaper saw */
+	assert_int_equal(spok_store_session_stop_idle(f->s, &x, 4999, "idle", &stopped, NULL), 0);
+	assert_false(stopped);
+	/* a run claimed it */
+	insert_exec(f->s, "sp-ccccccccc1", "p", SPOK_PHASE_QUEUED, spok_proc_self());
+	assert_int_equal(spok_store_session_stop_idle(f->s, &x, 5000, "idle", &stopped, NULL), 0);
+	assert_false(stopped);
+	struct spok_execution e;
+	assert_int_equal(spok_store_get(f->s, "sp-ccccccccc1", &e, NULL), 0);
+	e.phase = SPOK_PHASE_SUCCEEDED;
+	assert_int_equal(spok_store_update(f->s, &e, NULL), 0);
+	spok_execution_free(&e);
+	/* another generation's reaper */
+	x.generation++;
+	assert_int_equal(spok_store_session_stop_idle(f->s, &x, 5000, "idle", &stopped, NULL), 0);
+	assert_false(stopped);
+	x.generation--;
+	assert_int_equal(spok_store_session_stop_idle(f->s, &x, 5000, "idle for 1s", &stopped, NULL), 0);
+	assert_true(stopped);
+	spok_session_free(&x);
+	assert_int_equal(spok_store_session_get(f->s, "p", &x, NULL), 0);
+	assert_int_equal(x.phase, SPOK_SESSION_STOPPING);
+	assert_string_equal(x.reason, "idle for 1s");
+	spok_session_free(&x);
+}
+
 static void test_migrate_v7(void **state)
 {
 	struct fx *f = *state;
@@ -195,6 +239,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_begin_cas, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_touch_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clients, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_idle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v7, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
