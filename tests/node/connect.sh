@@ -12,6 +12,12 @@
 #   5. the server pod deleted through the API: the session is FAILED and `spok session url`
 #      starts a new one; then kill -9 of the supervisor and stop: stop deletes what the dead
 #      supervisor left.
+#   6. the server pod deleted mid warm job: the attempt fails RETRYABLE at once, the retry
+#      runs on a restarted server.
+#   7. `spok serve`'s POST /api/v1/sessions/kp/stop of a session whose supervisor died: its
+#      pod and Service are deleted, STOPPED.
+#   8. an orphaned server pod (its supervisor died, unused past its idle-timeout) is deleted
+#      by the next supervisor of the namespace; its row says so.
 set -uo pipefail
 SPOK=${1:?usage: connect.sh SPOK}
 . "$(dirname "$0")/lib.sh"
@@ -166,6 +172,75 @@ if "$SPOK" session start kp >"$TMP/start3.out" 2>"$TMP/start3.err"; then
   wait_for 90 all_gone && ok "nothing left" || not_ok "left: $(servers) service=$CODE"
 else
   not_ok "third start: $(cat "$TMP/start3.err")"
+fi
+# ---- 6. the server pod deleted mid warm job: the attempt fails RETRYABLE at once (the
+# platform's fault) and the retry runs on a restarted server ----
+cat >"$TMP/once.py" <<'PY'
+import os, sys
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.getOrCreate()
+if not os.path.exists(sys.argv[1]):
+    open(sys.argv[1], "w").close()
+    print("once: long query", flush=True)
+    spark.range(0, 10**13, numPartitions=2).selectExpr("sum(id)").collect()
+print("once: rows", spark.range(11).count())
+PY
+printf 'name: once\ntype: PYTHON\nmainApplicationFile: %s\nargs: ["%s"]\nretries: 1\n' "$TMP/once.py" "$TMP/once-started" >"$TMP/once.yaml"
+(cd "$TMP" && "$SPOK" run "$TMP/once.yaml" --warm --pool kp) >"$TMP/once.out" 2>"$TMP/once.err" &
+RUN=$!
+PIDS+=($RUN)
+if wait_for 240 test -e "$TMP/once-started" && wait_for 60 grep -q "once: long query" "$TMP/once.out"; then
+  S6=$(servers)
+  api DELETE "/api/v1/namespaces/$NS/pods/${S6%% *}"
+  # bounded, not a timing assertion: without the fix the client retries for minutes
+  wait_for 400 sh -c "! kill -0 $RUN 2>/dev/null" || not_ok "the warm run did not end after its server pod went"
+  wait "$RUN" && grep -qx 'once: rows 11' "$TMP/once.out" &&
+    grep -q 'Spark Connect server of session kp ended during the attempt' "$TMP/once.err" &&
+    ok "server pod deleted mid-job: RETRYABLE, the retry ran on a restarted server" ||
+    not_ok "once: $(tail -n 8 "$TMP/once.err" | cut -c1-300)"
+else
+  not_ok "once never started: $(tail -n 8 "$TMP/once.err" | cut -c1-300)"
+fi
+
+# ---- 7. spok serve's API stop of a session whose supervisor died deletes its pod ----
+TOKEN=node-connect-root-token-7d1e
+read -r HASH _ < <(printf '%s' "$TOKEN" | sha256sum)
+printf -- '- {name: root, token-sha256: %s, projects: ["*"]}\n' "$HASH" >"$TMP/tokens.yaml"
+cp "$TMP/spok.yaml" "$TMP/serve.yaml"
+printf '  clusters:\n  - {name: admin, context: admin}\n  server:\n    listen: 127.0.0.1:0\n    tokens-file: tokens.yaml\n    local-runs: true\n' >>"$TMP/serve.yaml"
+"$SPOK" serve --config "$TMP/serve.yaml" >"$TMP/serve.out" 2>"$TMP/serve.log" &
+DAEMON=$!
+PIDS+=($DAEMON)
+wait_for 30 grep -q '^listening on' "$TMP/serve.out"
+PORT=$(sed -n 's/^listening on http:\/\/127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/serve.out")
+sapi() { CODE=$(curl -sS -o "$TMP/sbody" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT$2"); }
+sphase() { sapi GET /api/v1/sessions/kp; jfield "$TMP/sbody" phase; }
+[ "$(row phase)" = RUNNING ] || "$SPOK" session start kp >/dev/null 2>"$TMP/start7.err"
+kill -9 "$(row supervisor_pid)" 2>/dev/null
+sapi POST /api/v1/sessions/kp/stop
+[ "$CODE" = 202 ] && ok "API stop of a session with a dead supervisor: 202" || not_ok "API stop: HTTP $CODE $(cat "$TMP/sbody")"
+stopped() { [ "$(sphase)" = STOPPED ]; }
+wait_for 120 stopped && grep -q 'earlier supervisor left' "$TMP/sbody" && ok "STOPPED: $(jfield "$TMP/sbody" reason)" ||
+  not_ok "after the API stop: $(cat "$TMP/sbody")"
+wait_for 90 all_gone && ok "the dead supervisor's pod and Service are gone" || not_ok "left: $(servers) service=$CODE"
+kill "$DAEMON" 2>/dev/null; wait "$DAEMON" 2>/dev/null
+
+# ---- 8. an orphan: a session whose supervisor died is not used for its idle-timeout; the
+# next supervisor in the namespace deletes its pod ----
+printf '    - name: kq\n      kubernetes: {namespace: %s, context: admin}\n      idle-timeout: 20s\n      spark-conf: {spark.kubernetes.driver.request.cores: "250m", spark.driver.memory: "768m"}\n' "$NS" >>"$TMP/spok.yaml"
+if "$SPOK" session start kq >"$TMP/start8.out" 2>"$TMP/start8.err"; then
+  qrow() { "$SPOK" session list -o json | python3 -c 'import json,sys
+for s in json.load(sys.stdin):
+    if s["name"] == "kq": print(s.get(sys.argv[1]))' "$1"; }
+  kill -9 "$(qrow supervisor_pid)" 2>/dev/null
+  sleep 25 # past kq's idle-timeout (the orphan rule, not a timing assertion)
+  "$SPOK" session start kp >/dev/null 2>"$TMP/start8b.err"
+  kq_gone() { api GET "/api/v1/namespaces/$NS/pods?labelSelector=spok.dev%2Fsession%3Dkq"; [ "$(jfield "$TMP/body" items)" = "[]" ]; }
+  wait_for 90 kq_gone && [ "$(qrow phase)" = STOPPED ] && ok "orphaned pod of kq deleted by kp's supervisor: $(qrow reason)" ||
+    not_ok "kq after kp started: $(qrow phase) $(qrow reason) $(head -c 300 "$TMP/body")"
+  "$SPOK" session stop kp >/dev/null 2>&1
+else
+  not_ok "start kq: $(cat "$TMP/start8.err")"
 fi
 echo "# wall time $((SECONDS - T_ALL)) s"
 finish
