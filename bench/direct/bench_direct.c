@@ -58,7 +58,7 @@
 static const struct kube_gvr PODS = {"", "v1", "pods"};
 static const struct kube_gvr NAMESPACES = {"", "v1", "namespaces"};
 static const struct kube_gvr SERVICEACCOUNTS = {"", "v1", "serviceaccounts"};
-#define SPARK_VERSION "3.5.7"
+#define SPARK_VERSION "4.0.5"
 #define MAX_JOBS 10000
 #define MAX_SERVER_PIDS 4
 #define DRIVER_SELECTOR "spark-role=driver," SPOK_LABEL_EXECUTION

@@ -40,7 +40,7 @@ NS=$SPOK_TEST_OPERATOR_NAMESPACE
 cat >"$TMP/spok.yaml" <<YAML
 spok:
   default-image: $SPOK_TEST_SPARK_IMAGE
-  spark-version: "3.5.7"
+  spark-version: "4.0.5"
 plugins:
   spark:
     spark-config-default:

@@ -52,7 +52,7 @@
 
 static const struct kube_gvr SPARK = SPOK_SPARKAPP_GVR;
 static const struct kube_gvr NAMESPACES = {"", "v1", "namespaces"};
-#define SPARK_VERSION "3.5.7"
+#define SPARK_VERSION "4.0.5"
 #define CLUSTER "bench"
 #define MAX_OBJECTS 1000000
 #define MAX_RATES 8

@@ -50,7 +50,7 @@
 
 static const struct kube_gvr SPARK = {"sparkoperator.k8s.io", "v1beta2", "sparkapplications"};
 static const struct kube_gvr NAMESPACES = {"", "v1", "namespaces"};
-#define SPARK_VERSION "3.5.7"
+#define SPARK_VERSION "4.0.5"
 #define MAX_ROUNDS 99
 #define MAX_JOBS 100000
 #define MAX_SERVER_PIDS 4

@@ -19,7 +19,7 @@ NS=${SPOK_TEST_OPERATOR_NAMESPACE:?no operator namespace in the node env}
 cat >"$TMP/config.yaml" <<YAML
 spok:
   default-image: $IMAGE
-  spark-version: "3.5.7"
+  spark-version: "4.0.5"
   pools:
     - name: bench
       kubernetes: {namespace: $NS, context: admin}

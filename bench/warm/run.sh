@@ -7,7 +7,7 @@
 # the first warm run after it, the memory the idle pool holds (RSS of the server's process
 # group and of its supervisor), and a last line `summary: ...` with the medians and the
 # cold/warm ratios. Not part of ctest.
-# Usage: bench/warm/run.sh 5   (needs build/spok or $SPOK, scripts/setup python connect)
+# Usage: bench/warm/run.sh 5   (needs build/spok or $SPOK, scripts/setup python)
 #
 # --node: the same on the real single-node cluster (tests/node; the node is machine-wide, so
 # run it as `flock /tmp/spok-node.lock bench/warm/run.sh --node 3`; it brings its own node up

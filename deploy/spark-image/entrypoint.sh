@@ -4,7 +4,8 @@
 # Spark on Kubernetes starts the driver pod with `driver --properties-file ... --class ... APP ARGS`
 # and executor pods with `executor` plus SPARK_* environment variables (SPARK_DRIVER_URL,
 # SPARK_EXECUTOR_ID, SPARK_EXECUTOR_CORES, SPARK_EXECUTOR_MEMORY, SPARK_APPLICATION_ID,
-# SPARK_EXECUTOR_POD_IP, SPARK_RESOURCE_PROFILE_ID, SPARK_EXECUTOR_POD_NAME, SPARK_JAVA_OPT_<n>).
+# SPARK_EXECUTOR_POD_IP, SPARK_RESOURCE_PROFILE_ID, SPARK_EXECUTOR_POD_NAME, SPARK_JAVA_OPT_<n>,
+# SPARK_EXECUTOR_LIBRARY_PATH).
 # Anything else runs as given (pass-through), e.g. `python3 -c ...` for a debugging pod.
 # tini is PID 1 so signals reach the JVM and zombies are reaped.
 set -euo pipefail
@@ -52,6 +53,9 @@ case "${1:-}" in
          --cores "$SPARK_EXECUTOR_CORES" --app-id "$SPARK_APPLICATION_ID"
          --hostname "$SPARK_EXECUTOR_POD_IP" --resourceProfileId "${SPARK_RESOURCE_PROFILE_ID:-0}")
     [ -z "${SPARK_EXECUTOR_POD_NAME:-}" ] || cmd+=(--podName "$SPARK_EXECUTOR_POD_NAME")
+    # Spark 4.0.5's executor pods carry spark.executor.extraLibraryPath here
+    [ -z "${SPARK_EXECUTOR_LIBRARY_PATH:-}" ] ||
+      export LD_LIBRARY_PATH="$SPARK_EXECUTOR_LIBRARY_PATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     ;;
   '')
     echo "entrypoint: no command; Spark on Kubernetes passes 'driver' or 'executor'" >&2

@@ -10,12 +10,8 @@
 #   FLYTEKIT_VERSION  optional: also flytekit + flytekitplugins-spark (the Flyte variant)
 #   SPARK_UID         the non-root user the image runs as (185, as Spark's images)
 #   WHEELS            optional directory of already-downloaded wheels to install from first
-#   SPARK_CONNECT_VERSION, SPARK_CONNECT_SHA256
-#                     the spark-connect_2.12 jar (Spark Connect server) put in /opt/spark/connect
-#   CONNECT_JARS      optional directory that already holds that jar (else Maven Central)
 set -euo pipefail
 : "${DEBIAN_PACKAGES:?}" "${PYSPARK_VERSION:?}" "${PY4J_VERSION:?}" "${SPARK_UID:?}"
-: "${SPARK_CONNECT_VERSION:?}" "${SPARK_CONNECT_SHA256:?}"
 
 read -r -a pkgs <<<"$DEBIAN_PACKAGES"
 missing=()
@@ -57,21 +53,10 @@ for d in bin sbin jars python examples data; do
 done
 chown -R "$SPARK_UID:$SPARK_UID" /opt/spark/work-dir
 chmod 0775 /opt/spark/work-dir
-# The Spark Connect server (a Kubernetes warm pool's driver, src/connect): not in pyspark 3.5's
-# wheel. Outside the jars directory, so only that server loads it (spark-submit --jars).
-jar="spark-connect_2.12-$SPARK_CONNECT_VERSION.jar"
-mkdir -p /opt/spark/connect
-if [ -n "${CONNECT_JARS:-}" ] && [ -f "$CONNECT_JARS/$jar" ]; then
-  cp "$CONNECT_JARS/$jar" "/opt/spark/connect/$jar.part"
-else
-  /opt/venv/bin/python3 -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' \
-    "https://repo1.maven.org/maven2/org/apache/spark/spark-connect_2.12/$SPARK_CONNECT_VERSION/$jar" \
-    "/opt/spark/connect/$jar.part"
-fi
-echo "$SPARK_CONNECT_SHA256  /opt/spark/connect/$jar.part" | sha256sum -c --status ||
-  { echo "install.sh: $jar: checksum mismatch (want sha256 $SPARK_CONNECT_SHA256)" >&2; exit 1; }
-mv "/opt/spark/connect/$jar.part" "/opt/spark/connect/$jar"
-chmod 0644 "/opt/spark/connect/$jar"
+# The Spark Connect server (a Kubernetes warm pool's driver, src/connect) comes with pyspark 4's
+# jars; an image without it could not serve a pool.
+compgen -G "$site/jars/spark-connect_2.13-$PYSPARK_VERSION.jar" >/dev/null ||
+  { echo "install.sh: pyspark $PYSPARK_VERSION has no jars/spark-connect_2.13-$PYSPARK_VERSION.jar" >&2; exit 1; }
 # Spark's launcher scripts are shipped without the execute bit in some wheels.
 chmod 0755 "$site"/bin/* "$site"/sbin/* 2>/dev/null || true
 # (a build chroot has no /etc/hosts entry for its host name, so Spark is told to use loopback)

@@ -1,7 +1,7 @@
 /* connect.h - warm Spark Connect sessions on this machine (`spok session`, `spok run --warm`).
  *
- * A session is one Spark Connect server (spark-submit --class ...SparkConnectServer with
- * the spark-connect jar that scripts/setup caches, the same pinned Spark as local runs) in
+ * A session is one Spark Connect server (spark-submit --class ...SparkConnectServer of the
+ * same pinned Spark as local runs: Spark 4's jars hold the server) in
  * its own process group, bound for clients to a free port and recorded in the store's
  * `sessions` table (model/session.h). A supervising spok process (forked by the start, in
  * its own session) spawns the server, marks it RUNNING once its port answers, stops it when
@@ -13,9 +13,10 @@
  * FAILED, so no row stays RUNNING without a server. The next use of a session that is not
  * running starts a new server (spok_connect_ensure): a dead server is restarted on next use.
  *
- * Spark 3.5's Connect server has no authentication and listens on every interface
- * (NettyServerBuilder.forPort); spok gives clients only 127.0.0.1 URLs and binds the
- * driver and its UI to loopback (docs/SECURITY.md names the gap).
+ * spok starts the server without spark.connect.authenticate.token, and Spark listens on
+ * every interface unless spark.connect.grpc.binding.address says otherwise; spok gives
+ * clients only 127.0.0.1 URLs and binds the driver and its UI to loopback (docs/SECURITY.md
+ * names the gap).
  *
  * Ownership: pools are owned by struct spok_pools (spok_pools_free); everything passed in is
  * borrowed for the call; struct spok_session out-params are the caller's (spok_session_free).
@@ -34,6 +35,8 @@
 #include "model/model.h"
 #include "model/session.h"
 #include "store/store.h"
+
+struct spok_spark_env; /* local/local.h */
 
 #define SPOK_POOL_DEFAULT "default"
 #define SPOK_POOL_IDLE_MS ((uint64_t)15 * 60 * 1000)          /* idle-timeout default */
@@ -54,8 +57,6 @@ struct spok_pool_kube {
 #define SPOK_POOL_KUBE_SA "spark"                   /* deploy/cluster-resources provisions it */
 #define SPOK_CONNECT_GRPC_PORT 15002                 /* Spark Connect's default port */
 #define SPOK_CONNECT_UI_PORT 4040
-/* Where deploy/spark-image puts the spark-connect jar (pyspark 3.5's wheel has none). */
-#define SPOK_CONNECT_IMAGE_JAR "/opt/spark/connect/spark-connect_2.12-3.5.7.jar"
 #define SPOK_CONNECT_KUBE_NAME_MAX 40                /* a Kubernetes pool's session name */
 
 /* A pool (spok.pools[] in the config, docs/CONFIG.md): how its sessions' servers run. */
@@ -132,16 +133,16 @@ char *spok_connect_user(void);
 char *spok_connect_url(const struct spok_session *s, const char *user);
 /* "http://<host>:<ui_port>" (heap), or NULL when the UI port is not known. */
 char *spok_connect_ui_url(const struct spok_session *s);
-/* Where the spark-connect jar is: $SPOK_CONNECT_JAR, else the one scripts/setup connect
- * caches. Heap; SPOK_ENOTFOUND naming the setup step when it is not there. */
-int spok_connect_jar(char **out, struct spok_err *err);
+/* SPOK_ENOTFOUND naming the setup step when env's Spark has no Connect server (its jars lack
+ * spark-connect_*.jar: a Spark before 4); 0 when it has, or when env names no SPARK_HOME. */
+int spok_connect_server_check(const struct spok_spark_env *env, struct spok_err *err);
 
 /* The warning every command that starts a session prints (stderr), after its own words. */
 #define SPOK_CONNECT_NO_AUTH \
-	"no authentication: Spark 3.5 Connect has none, spok hands out 127.0.0.1 URLs only"
+	"no authentication: spok starts the Spark Connect server without a token, and hands out 127.0.0.1 URLs only"
 /* The same for a Kubernetes pool's session, whose server listens on the pod network. */
 #define SPOK_CONNECT_NO_AUTH_KUBE \
-	"no authentication: Spark 3.5 Connect has none, and this server is reachable from the pod network (docs/SECURITY.md)"
+	"no authentication: spok starts the Spark Connect server without a token, and this server is reachable from the pod network (docs/SECURITY.md)"
 /* The warning for pool pl. */
 #define SPOK_CONNECT_NO_AUTH_FOR(pl) ((pl)->kube.namespace_ ? SPOK_CONNECT_NO_AUTH_KUBE : SPOK_CONNECT_NO_AUTH)
 

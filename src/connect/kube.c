@@ -337,9 +337,10 @@ static int build_pod(const struct spok_pool *pl, const char *session, const char
 		return r;
 	server_conf(pl, session, pod, &conf);
 	char *app = xasprintf("spok-session-%s", session);
-	json_t *args = json_pack("[s, s, s, s, s, s, s, s, s]", "driver", "--master",
+	/* the image's Spark 4 has the server on its classpath (deploy/spark-image) */
+	json_t *args = json_pack("[s, s, s, s, s, s, s]", "driver", "--master",
 				 "k8s://https://kubernetes.default.svc", "--name", app, "--class",
-				 SPOK_CONNECT_SERVER_CLASS, "--jars", SPOK_CONNECT_IMAGE_JAR);
+				 SPOK_CONNECT_SERVER_CLASS);
 	for (size_t i = 0; i < conf.len; i++) {
 		char *kv = xasprintf("%s=%s", conf.items[i].key, conf.items[i].value);
 		json_array_append_new(args, json_string("--conf"));

@@ -181,7 +181,7 @@ static int read_kube(const struct pctx *c, const json_t *v, const char *field, s
 		pl->kube.image = xstrdup(c->p->spok.default_image);
 	snprintf(path, sizeof(path), "%s.image", field);
 	if (!pl->kube.image)
-		return bad(c, path, "missing, and spok.default-image is not set (an image with the spark-connect jar: deploy/spark-image)");
+		return bad(c, path, "missing, and spok.default-image is not set (an image with Spark 4, whose jars hold the Spark Connect server: deploy/spark-image)");
 	return 0;
 }
 

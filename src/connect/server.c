@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -76,17 +77,20 @@ static bool is_kube(const struct spok_session *x)
 	return x->backend && strcmp(x->backend, "kubernetes") == 0;
 }
 
-int spok_connect_jar(char **out, struct spok_err *err)
+int spok_connect_server_check(const struct spok_spark_env *env, struct spok_err *err)
 {
-	const char *env = getenv("SPOK_CONNECT_JAR");
-	const char *jar = env && *env ? env : SPOK_DEFAULT_CONNECT_JAR;
-	struct stat st;
-
-	*out = NULL;
-	if (stat(jar, &st) != 0 || !S_ISREG(st.st_mode))
-		return spok_err_set(err, SPOK_ENOTFOUND, "%s: the spark-connect jar is missing; run scripts/setup connect (or set SPOK_CONNECT_JAR)", jar);
-	*out = xstrdup(jar);
-	return 0;
+	if (!env->spark_home) /* spark-submit from PATH: its Spark answers for itself */
+		return 0;
+	char *pat = xasprintf("%s/jars/spark-connect_*.jar", env->spark_home);
+	glob_t g;
+	memset(&g, 0, sizeof(g));
+	int found = glob(pat, GLOB_NOSORT, NULL, &g) == 0 && g.gl_pathc > 0;
+	globfree(&g);
+	int result = found ? 0 : spok_err_set(err, SPOK_ENOTFOUND,
+		"%s: no Spark Connect server (spark-connect_2.13 jar); warm sessions need Spark 4: run scripts/setup python or set SPARK_HOME",
+		pat);
+	free(pat);
+	return result;
 }
 
 static void fail_start(struct spok_store *st, const char *name, int64_t gen, const char *why);
@@ -573,12 +577,11 @@ static int spawn_server(struct sup *s, int log_fd, struct spok_err *err)
 {
 	struct spok_spark_env env;
 	struct spok_strv argv = {0}, envv = {0};
-	char *jar = NULL;
 	int result = spok_spark_env_find(&env, err);
 
 	if (result != 0)
 		return result;
-	result = spok_connect_jar(&jar, err);
+	result = spok_connect_server_check(&env, err);
 	if (result == 0)
 		result = write_props(s, err);
 	if (result != 0)
@@ -591,8 +594,6 @@ static int spawn_server(struct sup *s, int log_fd, struct spok_err *err)
 	spok_strv_pushf(&argv, "--name=spok-session-%s", s->x.name);
 	spok_strv_push(&argv, "--class");
 	spok_strv_push(&argv, SPOK_CONNECT_SERVER_CLASS);
-	spok_strv_push(&argv, "--jars");
-	spok_strv_push(&argv, jar);
 	for (char **e = environ; e && *e; e++)
 		if (strncmp(*e, "SPARK_HOME=", 11) != 0 && strncmp(*e, "PYSPARK_PYTHON=", 15) != 0 &&
 		    strncmp(*e, "SPARK_LOCAL_IP=", 15) != 0 && strncmp(*e, "SPOK_SESSION=", 13) != 0 &&
@@ -640,7 +641,6 @@ static int spawn_server(struct sup *s, int log_fd, struct spok_err *err)
 done:
 	spok_strv_free(&argv);
 	spok_strv_free(&envv);
-	free(jar);
 	spok_spark_env_free(&env);
 	return result;
 }

@@ -1,7 +1,7 @@
 /* direct.h - the pure core of direct submission: what spark-submit would create.
  *
  * The Spark operator turns a SparkApplication into spark-submit arguments, and spark-submit in
- * cluster mode (Spark 3.5: KubernetesClientApplication and the driver feature steps) turns
+ * cluster mode (Spark 4.0: KubernetesClientApplication and the driver feature steps) turns
  * those into three Kubernetes objects and exits. This module does both steps in C, from the
  * SparkApplication src/sparkapp builds: a ConfigMap holding spark.properties (and the
  * executors' pod template), the driver Pod, and the driver's headless Service. It also applies
@@ -36,7 +36,7 @@
 /* The API server as the driver sees it (Spark ignores spark.master there and uses this). */
 #define SPOK_DIRECT_MASTER "k8s://https://kubernetes.default.svc"
 /* The spark-version label when the caller names none: the project's image (deploy/spark-image). */
-#define SPOK_DIRECT_SPARK_VERSION "3.5.7"
+#define SPOK_DIRECT_SPARK_VERSION "4.0.5"
 
 struct spok_direct_opts {
 	const char *app_id;        /* spark.app.id / spark-app-selector; NULL: spok_direct_app_id */

@@ -1,4 +1,4 @@
-/* pod.c - the driver pod as spark-submit builds it (Spark 3.5 KubernetesDriverBuilder: the
+/* pod.c - the driver pod as spark-submit builds it (Spark 4.0 KubernetesDriverBuilder: the
  * pod template, then BasicDriverFeatureStep, DriverKubernetesCredentialsFeatureStep,
  * DriverCommandFeatureStep, PodTemplateConfigMapStep, LocalDirsFeatureStep, and the conf
  * volume KubernetesClientApplication adds), then what the operator's mutating webhook patches
@@ -236,7 +236,8 @@ static int mib_conf(const char *key, const char *v, long long *out, struct spok_
 }
 
 /* Memory as BasicDriverFeatureStep computes it: spark.driver.memory plus
- * spark.driver.memoryOverhead, else max(factor * memory, 384) MiB; the factor is
+ * spark.driver.memoryOverhead, else max(factor * memory, spark.driver.minMemoryOverhead)
+ * MiB (Spark 4.0's key, 384m by default; Spark 3.5 had 384 fixed); the factor is
  * spark.driver.memoryOverheadFactor, else the propagated default (0.1, non-JVM 0.4). */
 static int driver_memory(const struct spok__dx *d, char **out, struct spok_err *err)
 {
@@ -245,11 +246,14 @@ static int driver_memory(const struct spok__dx *d, char **out, struct spok_err *
 	const char *fkey = spok_strmap_has(&d->conf, "spark.driver.memoryOverheadFactor")
 				   ? "spark.driver.memoryOverheadFactor"
 				   : "spark.kubernetes.memoryOverheadFactor";
-	long long mem, ovh;
+	long long mem, ovh, min;
 	double factor, f;
 	int rc;
 
 	if ((rc = mib_conf("spark.driver.memory", mem_s, &mem, err)))
+		return rc;
+	if ((rc = mib_conf("spark.driver.minMemoryOverhead",
+			   conf_get(d, "spark.driver.minMemoryOverhead", "384m"), &min, err)))
 		return rc;
 	if (ovh_s) {
 		if ((rc = mib_conf("spark.driver.memoryOverhead", ovh_s, &ovh, err)))
@@ -259,8 +263,8 @@ static int driver_memory(const struct spok__dx *d, char **out, struct spok_err *
 			return rc;
 		f = factor * (double)mem; /* Scala's Double.toInt saturates */
 		ovh = f >= 2147483647.0 ? 2147483647LL : (long long)f;
-		if (ovh < 384)
-			ovh = 384;
+		if (ovh < min)
+			ovh = min;
 	}
 	*out = xasprintf("%lldMi", mem + ovh);
 	return SPOK_OK;
@@ -523,8 +527,34 @@ static json_t *volume_source(const char *type, const struct spok_strmap *o, cons
 	return src;
 }
 
+/* KubernetesVolumeUtils.verifySize (Spark 4.0): a sizeLimit of digits alone is bytes, and
+ * under 1 KiB (or not a number at all) is refused as a missing unit. */
+static int check_size(const char *type, const char *name, const struct spok_strmap *o,
+		      struct spok_err *err)
+{
+	const char *v = spok_strmap_get(o, "options.sizeLimit");
+	long long n = 0;
+	bool ok = true;
+
+	if (v == NULL)
+		return SPOK_OK;
+	for (const char *p = v; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return SPOK_OK; /* a quantity with a unit: the API server checks it */
+	if (*v == '\0' || strlen(v) > 18)
+		ok = false;
+	else
+		n = strtoll(v, NULL, 10);
+	if (!ok || n < 1024)
+		return spok_err_set(err, SPOK_EINVAL, "sparkConf spark.kubernetes.driver.volumes.%s.%s."
+				    "options.sizeLimit '%s': smaller than 1KiB (Spark reads digits alone "
+				    "as bytes); add a unit such as Mi or Gi", type, name, v);
+	return SPOK_OK;
+}
+
 /* MountVolumesFeatureStep: spark.kubernetes.driver.volumes.<type>.<name>.mount.path and the
- * volume's other keys; the volume is named <name>. */
+ * volume's other keys (Spark 4.0 adds mount.subPathExpr, exclusive with mount.subPath, and
+ * checks sizeLimit); the volume is named <name>. */
 static int conf_volumes(const struct spok__dx *d, json_t *spec, json_t *ctr, struct spok_err *err)
 {
 	struct spok_strmap all = {0};
@@ -544,10 +574,16 @@ static int conf_volumes(const struct spok__dx *d, json_t *spec, json_t *ctr, str
 		name = xstrndup(dot + 1, (size_t)(dot2 - dot - 1));
 		pfx = xasprintf("%s.%s.", type, name);
 		spok__dx_prefixed(&all, pfx, &o);
-		src = volume_source(type, &o, name, err);
-		if (src == NULL) {
+		src = NULL;
+		if (spok_strmap_get(&o, "mount.subPath") && spok_strmap_get(&o, "mount.subPathExpr"))
+			rc = spok_err_set(err, SPOK_EINVAL, "sparkConf spark.kubernetes.driver.volumes.%s.%s: "
+					  "mount.subPath and mount.subPathExpr exclude each other; keep one",
+					  type, name);
+		if (rc == SPOK_OK)
+			rc = check_size(type, name, &o, err);
+		if (rc == SPOK_OK && (src = volume_source(type, &o, name, err)) == NULL)
 			rc = SPOK_EINVAL;
-		} else {
+		if (src != NULL) {
 			json_array_append_new(spok__dx_arr(spec, "volumes"),
 					      json_pack("{s:s, s:o}", "name", name, type, src));
 			mount = json_pack("{s:s, s:s}", "name", name, "mountPath", all.items[i].value);
@@ -557,6 +593,9 @@ static int conf_volumes(const struct spok__dx *d, json_t *spec, json_t *ctr, str
 			if (spok_strmap_get(&o, "mount.subPath"))
 				json_object_set_new(mount, "subPath",
 						    json_string(spok_strmap_get(&o, "mount.subPath")));
+			if (spok_strmap_get(&o, "mount.subPathExpr"))
+				json_object_set_new(mount, "subPathExpr",
+						    json_string(spok_strmap_get(&o, "mount.subPathExpr")));
 			json_array_append_new(spok__dx_arr(ctr, "volumeMounts"), mount);
 		}
 		spok_strmap_free(&o);

@@ -80,7 +80,7 @@ struct spok_local_warm {
 	const char *ui_url;   /* the server's Spark UI (the run's UI link) */
 	/* The session's server (pid + start time; pid 0: unknown). A warm attempt whose server
 	 * ends fails at once, RETRYABLE, instead of waiting out the client's reconnects (pyspark
-	 * 3.5 retries an unreachable server for minutes). */
+	 * retries an unreachable server for minutes). */
 	struct spok_proc_id server;
 	/* The session row's generation the server belongs to (0: unknown): a row that is no
 	 * longer RUNNING in it fails the attempt the same way (a Kubernetes server has no pid). */

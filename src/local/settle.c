@@ -445,7 +445,7 @@ static void remove_props(const struct spok_execution *x)
 }
 
 /* A warm run's client is gone, but its operations may still run on the session's server
- * (Spark 3.5 keeps a detached operation for minutes): interrupt that attempt's Connect
+ * (Spark keeps a detached operation for minutes): interrupt that attempt's Connect
  * session, nothing else on the server. Only while the session's server is the one that
  * answered (RUNNING, its pid + start time alive). Returns whether the glue succeeded. */
 static bool interrupt_warm(struct spok_store *st, const struct spok_execution *x)

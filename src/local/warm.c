@@ -21,7 +21,7 @@
 
 #define SCAN_MAX ((size_t)1 << 20) /* bytes of a main file read for the up-front check */
 
-/* Python APIs a Spark Connect session does not have (Spark 3.5): the RDD and SparkContext
+/* Python APIs a Spark Connect session does not have (Spark 3.5 and 4.0): the RDD and SparkContext
  * world and the JVM handles. A hit in a comment only costs a normal local run. */
 static const char *const classic_only[] = {
 	"sparkContext", "SparkContext", ".rdd", "parallelize(", "SQLContext", "HiveContext",
@@ -391,7 +391,7 @@ char *spok_local_warm_remote(const struct spok_local_warm *w, const char *exec_i
 	return xasprintf("%s;session_id=%s", w->remote, sid);
 }
 
-/* Connect's own errors for APIs it lacks (pyspark 3.5: PySparkNotImplementedError
+/* Connect's own errors for APIs it lacks (pyspark 3.5 and 4.0: PySparkNotImplementedError
  * [NOT_IMPLEMENTED], [JVM_ATTRIBUTE_NOT_SUPPORTED]); other failures are the job's. */
 static const char *const not_supported[] = {
 	"[NOT_IMPLEMENTED]", "[JVM_ATTRIBUTE_NOT_SUPPORTED]", "PySparkNotImplementedError", NULL
@@ -618,9 +618,10 @@ static const char plain_glue[] =
  * own entrypoint runs as it would under spark-submit (inputs.pb in, outputs.pb or error.pb
  * out). The user's code reads current_context().spark_session as before. Installed files stay
  * as they are.
- * Spark 3.5's Connect DataFrame.count() returns a numpy.int64 where the classic one (and its
+ * Spark 3.5's Connect DataFrame.count() returned a numpy.int64 where the classic one (and its
  * own annotation) gives an int; flytekit's type engine refuses numpy values for a declared
- * int/float output, so `return df.count()` would fail warm only: count() gives an int here.
+ * int/float output, so `return df.count()` would fail warm only: count() gives an int here
+ * (4.0's already does; the wrapper keeps a client of either version right).
  * flytekit's Spark plugin registers its parquet encoder/decoder for the classic DataFrame type;
  * a DataFrame returned as such works (the declared type picks the encoder, which only calls
  * df.write), but one wrapped in a StructuredDataset is looked up by its own (Connect) type:

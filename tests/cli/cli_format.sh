@@ -22,7 +22,7 @@ expect() {
 	fi
 }
 
-HEAD=$'name: x\nmainApplicationFile: pi.py\nimage: spark:3.5.7\n'
+HEAD=$'name: x\nmainApplicationFile: pi.py\nimage: spark:4.0.5\n'
 
 # A valid UTF-8 job whose 3-byte character straddles byte 4096 (the sniffed head's end).
 pad=$(printf '%*s' $((4095 - ${#HEAD} - 2)) '' | tr ' ' a)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # guard.sh SPOK_BINARY - the sessions API and CLI against hostile or broken input, with no
-# Spark Connect server (the spark-connect jar is pointed away: a supervisor that runs ends
-# the session FAILED at once), so it runs with the quick tests:
+# Spark Connect server (SPARK_HOME is pointed away: a supervisor that runs ends the session
+# FAILED at once), so it runs with the quick tests:
 #   a session whose supervisor cannot begin ends FAILED instead of STARTING for as long as the
 #   daemon lives: the pool it names was removed from the config file since the daemon read
 #   it, or the spok binary the daemon runs was deleted (an upgrade) so the supervisor's exec
@@ -14,7 +14,7 @@ set -uo pipefail
 PID=""
 stop_daemon() { [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID"; PID=""; }
 trap 'stop_daemon; cleanup' EXIT
-export SPOK_CONNECT_JAR=$T/no-such-connect.jar
+export SPARK_HOME=$T/no-spark
 TA=guard-token-alice-51e0c3
 TB=guard-token-bob-8b7f12
 TR=guard-token-root-2c94aa

@@ -21,11 +21,12 @@ trap cleanup EXIT
 
 say() { printf '=== %s\n' "$*"; }
 fail() { printf 'FAIL: %s\n' "$*" >&2; FAILED=1; }
-# skip_unless_ready: the spark-connect jar and the venv's pyarrow (scripts/setup) are needed.
+# skip_unless_ready: the venv's pyspark 4 (its jars hold the Spark Connect server) and
+# pyarrow (scripts/setup python) are needed.
 skip_unless_ready() {
-	local jar=${SPOK_CONNECT_JAR:-$SRC/.cache/spark-connect/spark-connect_2.12-3.5.7.jar}
-	if [ ! -f "$jar" ] || ! "$PY" -c 'import pyarrow' 2>/dev/null; then
-		echo "SKIP: run scripts/setup python connect (spark-connect jar, pyarrow)"
+	if ! compgen -G "$VENV/lib/python3*/site-packages/pyspark/jars/spark-connect_*.jar" >/dev/null ||
+		! "$PY" -c 'import pyarrow' 2>/dev/null; then
+		echo "SKIP: run scripts/setup python (pyspark 4 with its Spark Connect server, pyarrow)"
 		exit 77
 	fi
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # sessions.sh SPOK_BINARY - warm Spark Connect sessions on this machine with a real server
-# (pyspark 3.5.7's spark-submit, the spark-connect jar, OpenJDK 17) and a real pyspark client:
+# (pyspark 4.0.5's spark-submit, whose jars hold the server, OpenJDK 17) and a real pyspark client:
 #   start, list, url (a client counts rows through it), stop; a config error names
 #   file:line:col; the server killed with -9 (the supervisor records FAILED) and the next use
 #   restarts it; the supervisor killed with -9 (the next reader settles the row and ends the

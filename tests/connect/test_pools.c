@@ -128,14 +128,14 @@ static void test_kubernetes(void **state)
 	struct spok_err err = {0};
 	const char *yaml =
 		"spok:\n"
-		"  default-image: spok.local/spark:3.5.7\n"
+		"  default-image: spok.local/spark:4.0.5\n"
 		"  pools:\n"
 		"    - name: kp\n"
 		"      kubernetes: {namespace: team-a, context: admin}\n"
 		"    - name: kq\n"
 		"      kubernetes:\n"
 		"        namespace: team-b\n"
-		"        image: registry.example.com/spark:3.5.7\n"
+		"        image: registry.example.com/spark:4.0.5\n"
 		"        service-account: connect\n"
 		"    - name: local\n";
 
@@ -143,10 +143,10 @@ static void test_kubernetes(void **state)
 	const struct spok_pool *p = spok_pools_find(&ps, "kp");
 	assert_string_equal(p->kube.namespace_, "team-a");
 	assert_string_equal(p->kube.context, "admin");
-	assert_string_equal(p->kube.image, "spok.local/spark:3.5.7");
+	assert_string_equal(p->kube.image, "spok.local/spark:4.0.5");
 	assert_null(p->kube.service_account);
 	p = spok_pools_find(&ps, "kq");
-	assert_string_equal(p->kube.image, "registry.example.com/spark:3.5.7");
+	assert_string_equal(p->kube.image, "registry.example.com/spark:4.0.5");
 	assert_string_equal(p->kube.service_account, "connect");
 	assert_null(p->kube.context);
 	assert_null(spok_pools_find(&ps, "local")->kube.namespace_);

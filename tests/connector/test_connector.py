@@ -175,7 +175,7 @@ def write_config(grpc_section="{insecure: true}", hang_port=None):
         f.write("- {name: admin, token-sha256: %s, admin: true}\n" % h(ADMIN_TOKEN))
         f.write("- {name: other, token-sha256: %s, projects: [other]}\n" % h(OTHER_TOKEN))
     with open(os.path.join(WORK, "config.yaml"), "w") as f:
-        f.write("spok:\n  default-image: spark:3.5.7\n  spark-version: 3.5.7\n"
+        f.write("spok:\n  default-image: spark:4.0.5\n  spark-version: 4.0.5\n"
                 "  clusters:\n  - {name: test, kubeconfig: '%s', context: admin}\n%s"
                 "  server:\n    listen: '127.0.0.1:0'\n    tokens-file: tokens.yaml\n"
                 "    grpc: %s\n" % (ENV["KUBECONFIG"], hang, grpc_section))
@@ -477,7 +477,7 @@ def test_logs_pod(stub, meta, ns, pod):
     kube("POST", "/api/v1/namespaces/%s/serviceaccounts" % ns, {"metadata": {"name": "default"}})
     code, body = kube("POST", "/api/v1/namespaces/%s/pods" % ns, {
         "metadata": {"name": pod}, "spec": {"automountServiceAccountToken": False, "containers": [
-            {"name": "spark-kubernetes-driver", "image": "spark:3.5.7"}]}})
+            {"name": "spark-kubernetes-driver", "image": "spark:4.0.5"}]}})
     check(code == 201, "create pod %s: HTTP %d %s" % (pod, code, body))
     header, lines = get_logs(stub, meta)
     check(lines == [], "log of a pod on no node: %r" % lines[:3])

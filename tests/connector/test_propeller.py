@@ -150,7 +150,7 @@ def main():
         f.write("- {name: flytepropeller, token-sha256: %s, projects: [%s], namespaces: [%s]}\n"
                 % (hashlib.sha256(token.encode()).hexdigest(), PROJECT, ns))
     with open(os.path.join(WORK, "spok.yaml"), "w") as f:
-        f.write("spok:\n  default-image: spark:3.5.7\n  spark-version: 3.5.7\n"
+        f.write("spok:\n  default-image: spark:4.0.5\n  spark-version: 4.0.5\n"
                 "  clusters:\n  - {name: test, kubeconfig: '%s', context: admin}\n"
                 "  server:\n    listen: '127.0.0.1:0'\n    tokens-file: tokens.yaml\n"
                 "    grpc: {insecure: true, unauthenticated-as: flytepropeller}\n"

@@ -111,7 +111,7 @@ kubelet() {
 		fail "patch $1/status: $(cat "$T/k.out")"
 }
 ctr() { # ctr STATE-JSON: the driver container's status
-	printf '[{"name":"spark-kubernetes-driver","image":"apache/spark:3.5.7","imageID":"","ready":false,"restartCount":0,"state":%s}]' "$1"
+	printf '[{"name":"spark-kubernetes-driver","image":"apache/spark:4.0.5","imageID":"","ready":false,"restartCount":0,"state":%s}]' "$1"
 }
 running() { kubelet "$1" "{\"phase\":\"Running\",\"containerStatuses\":$(ctr '{"running":{"startedAt":"2026-01-01T00:00:00Z"}}')}"; }
 ended() { # ended POD PHASE EXIT REASON
@@ -182,7 +182,7 @@ kubelet "$APP-driver" "{\"phase\":\"Pending\",\"containerStatuses\":$(ctr '{"wai
 reconcile
 phase_is "$ID" PERMANENT_FAILURE || fail "ErrImagePull: $(cat "$T/st.json")"
 [ "$(jget "$T/st.json" attempt)" = 0 ] || fail "ErrImagePull was retried"
-grep -q "driver pod $APP-driver cannot pull image \\\\\"apache/spark:3.5.7\\\\\": ErrImagePull: pull access denied" "$T/st.json" ||
+grep -q "driver pod $APP-driver cannot pull image \\\\\"apache/spark:4.0.5\\\\\": ErrImagePull: pull access denied" "$T/st.json" ||
 	fail "ErrImagePull reason: $(cat "$T/st.json")"
 expect_objects "$ID" "" "" ""
 printf 'ok - image pull error: permanent, deleted\n'

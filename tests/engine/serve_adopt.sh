@@ -75,8 +75,8 @@ is_zombie() { [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 printf -- '- {name: admin, token-sha256: %s, admin: true}\n' "$(printf '%s' "$TOKEN" | sha256sum | cut -d' ' -f1)" >"$T/tokens.yaml"
 cat >"$T/config.yaml" <<EOF
 spok:
-  default-image: spark:3.5.7
-  spark-version: 3.5.7
+  default-image: spark:4.0.5
+  spark-version: 4.0.5
   clusters:
   - {name: good, kubeconfig: '$KUBECONFIG', context: admin, labels: {pool: main}}
   routes:

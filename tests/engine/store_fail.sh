@@ -75,7 +75,7 @@ cat >"$T/job.yaml" <<EOF
 name: storefail
 type: PYTHON
 mainApplicationFile: local:///opt/spark/examples/src/main/python/pi.py
-image: apache/spark:3.5.7
+image: apache/spark:4.0.5
 retries: 1
 EOF
 "$SPOK" list >/dev/null # creates the store

@@ -73,7 +73,7 @@ static void make_task(struct spok_task *t, uint32_t retries, uint64_t timeout_s)
 	t->domain = xstrdup("development");
 	t->type = SPOK_APP_PYTHON;
 	t->main_application_file = xstrdup("local:///opt/spark/examples/src/main/python/pi.py");
-	t->image = xstrdup("spark:3.5.7");
+	t->image = xstrdup("spark:4.0.5");
 	t->retries = retries;
 	t->timeout_s = timeout_s;
 }
@@ -129,7 +129,7 @@ static void engine_open(struct h *h, const struct spok_engine_opts *extra)
 	o.store = h->st;
 	o.platform = &plat;
 	o.load_task = load_task;
-	o.spark_version = "3.5.7";
+	o.spark_version = "4.0.5";
 	o.on_event = on_event;
 	o.event_data = h;
 	if (o.tick_ms == 0)
@@ -633,7 +633,7 @@ static void test_name_taken(void **state)
 	name[strlen(name) - 1] = '1'; /* <id>-n0-1: the next attempt's name */
 	app = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:s,s:s,s:{},s:{}}}", "apiVersion",
 			"sparkoperator.k8s.io/v1beta2", "kind", "SparkApplication", "metadata",
-			"name", name, "spec", "type", "Python", "sparkVersion", "3.5.7",
+			"name", name, "spec", "type", "Python", "sparkVersion", "4.0.5",
 			"mainApplicationFile", "local:///x.py", "driver", "executor");
 	assert_int_equal(sync_call(&s, kube_create(cli, &SPARK, ns, app, kube_sync_cb, &s, NULL)), 0);
 	kube_sync_free(&s);
@@ -759,7 +759,7 @@ static void crash_child(const char *dir, const char *point)
 	o.store = st;
 	o.platform = &plat;
 	o.load_task = load_task;
-	o.spark_version = "3.5.7";
+	o.spark_version = "4.0.5";
 	o.tick_ms = 50;
 	if (spok_engine_new(&o, &e, NULL) != 0)
 		_exit(3);
@@ -898,7 +898,7 @@ static void supervisor_child(const char *dir, int n, int fd)
 	o.store = st;
 	o.platform = &plat;
 	o.load_task = load_task;
-	o.spark_version = "3.5.7";
+	o.spark_version = "4.0.5";
 	o.tick_ms = 50;
 	o.on_event = count_tracked;
 	o.event_data = &tracked;

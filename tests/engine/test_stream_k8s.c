@@ -151,7 +151,7 @@ static void test_pod_log_no_kubelet(void **state)
 	struct got g = {0};
 	json_t *pod = json_pack("{s:s,s:s,s:{s:s},s:{s:b,s:[{s:s,s:s}]}}", "apiVersion", "v1", "kind",
 				"Pod", "metadata", "name", "drv", "spec", "automountServiceAccountToken", 0,
-				"containers", "name", "spark-kubernetes-driver", "image", "spark:3.5.7");
+				"containers", "name", "spark-kubernetes-driver", "image", "spark:4.0.5");
 	json_t *sa = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "ServiceAccount",
 			       "metadata", "name", "default");
 	char *path;

@@ -76,7 +76,7 @@ static const char full_config[] =
 	"    default-cpus: 1000m\n"
 	"    co-pilot: {name: x}\n"
 	"spok:\n"
-	"  default-image: apache/spark:3.5.7\n"
+	"  default-image: apache/spark:4.0.5\n"
 	"  namespace-template: \"{{project}}\"\n"
 	"  default-service-account: runner\n"
 	"  name-max-len: 63\n";
@@ -153,7 +153,7 @@ static void test_full(void **state)
 	assert_true(p.k8s.inject_finalizer);
 	assert_true(p.k8s.delete_resource_on_finalize);
 
-	assert_string_equal(p.spok.default_image, "apache/spark:3.5.7");
+	assert_string_equal(p.spok.default_image, "apache/spark:4.0.5");
 	assert_string_equal(p.spok.namespace_template, "{{project}}");
 	assert_string_equal(p.spok.default_service_account, "runner");
 	assert_int_equal(p.spok.name_max_len, 63);

@@ -29,7 +29,7 @@ static const char full_job[] =
 	"  spark.empty:\n"
 	"hadoopConf: {fs.s3a.fast.upload: \"true\"}\n"
 	"executorPath: /usr/bin/python3\n"
-	"image: apache/spark:3.5.7\n"
+	"image: apache/spark:4.0.5\n"
 	"command: [/opt/entrypoint.sh, driver]\n"
 	"env: {FOO: bar, N: 1}\n"
 	"serviceAccount: spark-sa\n"
@@ -86,7 +86,7 @@ static void test_full(void **state)
 	assert_string_equal(spok_strmap_get(&t.spark_conf, "spark.empty"), "");
 	assert_string_equal(spok_strmap_get(&t.hadoop_conf, "fs.s3a.fast.upload"), "true");
 	assert_string_equal(t.executor_path, "/usr/bin/python3");
-	assert_string_equal(t.image, "apache/spark:3.5.7");
+	assert_string_equal(t.image, "apache/spark:4.0.5");
 	assert_int_equal(t.command.len, 2);
 	assert_string_equal(t.command.items[1], "driver");
 	assert_string_equal(spok_strmap_get(&t.env, "N"), "1");

@@ -59,8 +59,8 @@ static json_t *spark_app(const char *name, const char *label)
 			 "s:{s:i,s:i,s:s}}}",
 			 "apiVersion", "sparkoperator.k8s.io/v1beta2", "kind", "SparkApplication",
 			 "metadata", "name", name, "labels", "spok.io/test", label,
-			 "spec", "type", "Python", "mode", "cluster", "sparkVersion", "3.5.7",
-			 "image", "spark:3.5.7", "mainApplicationFile",
+			 "spec", "type", "Python", "mode", "cluster", "sparkVersion", "4.0.5",
+			 "image", "spark:4.0.5", "mainApplicationFile",
 			 "local:///opt/spark/examples/src/main/python/pi.py",
 			 "restartPolicy", "type", "Never",
 			 "driver", "cores", 1, "memory", "512m",
@@ -157,10 +157,10 @@ static void test_crud(void **state)
 	json_decref(patch);
 
 	/* Server-side apply: changes a field, keeps ownership under "spok". */
-	json_object_set_new(json_object_get(app, "spec"), "sparkVersion", json_string("3.5.8"));
+	json_object_set_new(json_object_get(app, "spec"), "sparkVersion", json_string("4.0.6"));
 	assert_int_equal(SYNC(s, kube_apply(cli, &SPARK, ns, "crud", NULL, app, kube_sync_cb, &s,
 					     NULL)), 0);
-	assert_string_equal(str_at(s.body, "spec", "sparkVersion"), "3.5.8");
+	assert_string_equal(str_at(s.body, "spec", "sparkVersion"), "4.0.6");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(
 		json_object_get(s.body, "metadata"), "managedFields"), 0), "manager")), "spok");
 	kube_sync_free(&s);

@@ -115,7 +115,7 @@ def start_daemon(work):
         f.write("- {name: admin, token-sha256: %s, admin: true}\n"
                 % hashlib.sha256(TOKEN.encode()).hexdigest())
     with open(os.path.join(work, "config.yaml"), "w") as f:
-        f.write("spok:\n  default-image: %s\n  spark-version: '3.5.7'\n"
+        f.write("spok:\n  default-image: %s\n  spark-version: '4.0.5'\n"
                 "  clusters:\n  - {name: node, kubeconfig: '%s'}\n"
                 "  server:\n    listen: '127.0.0.1:0'\n    tokens-file: tokens.yaml\n"
                 "    grpc: {insecure: true}\n" % (IMAGE, ENV["KUBECONFIG"]))

@@ -47,7 +47,7 @@ conf() { # conf FILE [SUBMISSION]: the platform config, with a cluster entry whe
   cat >"$1" <<YAML
 spok:
   default-image: $IMAGE
-  spark-version: "3.5.7"
+  spark-version: "4.0.5"
   event-log:
     dir: /var/spark-events
     volume:

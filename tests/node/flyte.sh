@@ -23,7 +23,7 @@ FD=$(mktemp -d "$ROOT/node-flyte.XXXXXX") && chmod 0755 "$FD" ||
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$TMP" "$FD"' EXIT
 cat >"$TMP/spok.yaml" <<YAML
 spok:
-  spark-version: "3.5.7"
+  spark-version: "4.0.5"
   flyte-data:
     dir: /var/spok/flyte
     volume:

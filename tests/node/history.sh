@@ -21,7 +21,7 @@ PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 cat >"$TMP/spok.yaml" <<YAML
 spok:
   default-image: $IMAGE
-  spark-version: "3.5.7"
+  spark-version: "4.0.5"
   event-log:
     dir: /var/spark-events
     volume:

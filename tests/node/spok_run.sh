@@ -16,7 +16,7 @@ export SPOK_DATA_DIR="$TMP/data" HOME="$TMP" XDG_CONFIG_HOME="$TMP/config"
 cat >"$TMP/spok.yaml" <<YAML
 spok:
   default-image: $IMAGE
-  spark-version: "3.5.7"
+  spark-version: "4.0.5"
 plugins:
   spark:
     spark-config-default:

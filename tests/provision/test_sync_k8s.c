@@ -41,7 +41,7 @@ static const char *const T_EXTRA =
 	"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {project: '{{ project }}'}\n"
 	"---\n"
 	"apiVersion: sparkoperator.k8s.io/v1beta2\nkind: SparkApplication\nmetadata: {name: canary}\n"
-	"spec:\n  type: Python\n  mode: cluster\n  sparkVersion: 3.5.7\n  image: spark:3.5.7\n"
+	"spec:\n  type: Python\n  mode: cluster\n  sparkVersion: 4.0.5\n  image: spark:4.0.5\n"
 	"  mainApplicationFile: local:///opt/spark/examples/src/main/python/pi.py\n"
 	"  restartPolicy: {type: Never}\n  driver: {cores: 1, memory: 512m}\n"
 	"  executor: {instances: 1, cores: 1, memory: 512m}\n";

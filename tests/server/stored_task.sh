@@ -33,7 +33,7 @@ K
 config() { # KUBECONFIG-PATH CONTEXT
 	cat >"$T/config.yaml" <<C
 spok:
-  default-image: spark:3.5.7
+  default-image: spark:4.0.5
   clusters:
   - {name: c1, kubeconfig: '$1', context: $2}
   server: {listen: '127.0.0.1:0', tokens-file: tokens.yaml}

@@ -245,7 +245,7 @@ static void write_config(void)
 	write_file(path, text);
 	free(text);
 	snprintf(cfg_path, sizeof(cfg_path), "%s/config.yaml", dir);
-	text = xasprintf("spok:\n  default-image: spark:3.5.7\n  spark-version: 3.5.7\n"
+	text = xasprintf("spok:\n  default-image: spark:4.0.5\n  spark-version: 4.0.5\n"
 			 "  clusters:\n"
 			 "  - {name: good, kubeconfig: '%s', context: admin, labels: {pool: main}, "
 			 "qps: 500, burst: 1000}\n"
@@ -1035,7 +1035,7 @@ static void create_driver_pod(const char *name)
 	json_t *pod = json_pack("{s:s,s:s,s:{s:s},s:{s:b,s:[{s:s,s:s}]}}", "apiVersion", "v1",
 				"kind", "Pod", "metadata", "name", name, "spec",
 				"automountServiceAccountToken", 0, "containers", "name",
-				"spark-kubernetes-driver", "image", "spark:3.5.7");
+				"spark-kubernetes-driver", "image", "spark:4.0.5");
 	json_t *r = kube_sync_do(kube_create(kc, &PODS, ns, pod, kube_sync_cb, &s, NULL), &s);
 
 	if (r == NULL)

@@ -240,7 +240,7 @@ static void write_config(void)
 	write_file(path, text);
 	free(text);
 	snprintf(cfg_path, sizeof(cfg_path), "%s/config.yaml", dir);
-	text = xasprintf("spok:\n  default-image: spark:3.5.7\n  spark-version: 3.5.7\n"
+	text = xasprintf("spok:\n  default-image: spark:4.0.5\n  spark-version: 4.0.5\n"
 			 "  clusters:\n"
 			 "  - {name: good, kubeconfig: '%s', context: admin}\n"
 			 "  - {name: stuck, kubeconfig: stuck.kubeconfig, exec-timeout: %d}\n"
