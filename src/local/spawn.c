@@ -267,6 +267,41 @@ static int parse_port(const char *s)
 	return end != s && v > 0 && v < 65536 ? (int)v : 0;
 }
 
+/* The application id in the path of Spark's "Logging events to PATH" line (heap), or NULL:
+ * a single file is <id>[.codec][.inprogress]; a rolling log (Spark 4.0's default) is
+ * eventlog_v2_<id>/events_<n>_<id>[.codec][.inprogress], whose directory names the id. */
+static char *event_log_app_id(const char *path)
+{
+	static const char *const tails[] = {".inprogress", ".zstd", ".lz4", ".lzf", ".snappy", NULL};
+	static const char dir_prefix[] = "eventlog_v2_";
+	size_t len = strcspn(path, " \t\r\n");
+	const char *end = path + len, *base = end;
+
+	while (base > path && base[-1] != '/')
+		base--;
+	if (base - path > 1) { /* the parent directory's name */
+		const char *dir = base - 1;
+		while (dir > path && dir[-1] != '/')
+			dir--;
+		size_t dn = (size_t)(base - 1 - dir);
+		if (dn > sizeof(dir_prefix) - 1 && strncmp(dir, dir_prefix, sizeof(dir_prefix) - 1) == 0) {
+			base = dir + sizeof(dir_prefix) - 1;
+			end = dir + dn;
+		}
+	}
+	for (size_t i = 0; tails[i]; i++) { /* .inprogress comes after the codec */
+		size_t t = strlen(tails[i]);
+		if ((size_t)(end - base) > t && strncmp(end - t, tails[i], t) == 0)
+			end -= t;
+	}
+	size_t n = (size_t)(end - base);
+	/* Spark's ids are local-<ms> / app-...: anything else is not one (the line is the job's
+	 * output, and the id ends up in URLs and on the operator's terminal). */
+	if (n == 0 || n >= 200 || strspn(base, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") < n)
+		return NULL;
+	return xstrndup(base, n);
+}
+
 static void scan_line(struct run *r, const char *line)
 {
 	const char *m;
@@ -279,17 +314,10 @@ static void scan_line(struct run *r, const char *line)
 			msg(r, "spok: Spark UI: %s\n", r->x->ui_url);
 		}
 	} else if ((m = strstr(line, "Logging events to "))) {
-		const char *base = strrchr(m, '/');
-		base = base ? base + 1 : m + strlen("Logging events to ");
-		size_t n = strcspn(base, " \t\r\n");
-		const char *suffix = ".inprogress";
-		if (n > strlen(suffix) && strncmp(base + n - strlen(suffix), suffix, strlen(suffix)) == 0)
-			n -= strlen(suffix);
-		/* Spark's ids are local-<ms> / app-...: anything else is not one (the line is the
-		 * job's output, and the id ends up in URLs and on the operator's terminal). */
-		if (n > 0 && n < 200 && strspn(base, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") >= n) {
+		char *app = event_log_app_id(m + strlen("Logging events to "));
+		if (app) {
 			free(r->x->spark_app_id);
-			r->x->spark_app_id = xstrndup(base, n);
+			r->x->spark_app_id = app;
 			r->dirty = true;
 		}
 	}

@@ -80,7 +80,10 @@ ID=$(newest)
 [ "$(jget "$ID" phase)" = SUCCEEDED ] || fail "pi phase $(jget "$ID" phase)"
 APP=$(jget "$ID" spark_app_id)
 case "$APP" in local-*) ;; *) fail "pi spark_app_id '$APP'" ;; esac
-[ -f "$SPOK_DATA_DIR/spark-events/$APP" ] || fail "no event log $SPOK_DATA_DIR/spark-events/$APP"
+# a finished event log: one file (<app id>) or Spark 4's rolling directory (its appstatus file
+# loses .inprogress at the end)
+[ -f "$SPOK_DATA_DIR/spark-events/$APP" ] || [ -f "$SPOK_DATA_DIR/spark-events/eventlog_v2_$APP/appstatus_$APP" ] ||
+	fail "no finished event log for $APP in $SPOK_DATA_DIR/spark-events: $(ls -R "$SPOK_DATA_DIR/spark-events")"
 case "$(jget "$ID" ui_url)" in http://127.0.0.1:*) ;; *) fail "pi ui_url" ;; esac
 [ "$(jget "$ID" history_url)" = "http://127.0.0.1:18080/history/$APP" ] || fail "pi history_url $(jget "$ID" history_url)"
 "$SPOK" status "$ID" >"$T/status"

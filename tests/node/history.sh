@@ -69,10 +69,13 @@ PY
 grep -q "^History: *$LINK\$" "$TMP/status.txt" && ok "spok status shows the platform's link" ||
   not_ok "spok status: $(grep -i history "$TMP/status.txt")"
 
-# The driver wrote its event log onto the volume, as uid 185, and finished it (no .inprogress).
-if [ -n "$APPID" ] && [ -f "$EV/$APPID" ]; then
-  ok "event log $EV/$APPID ($(stat -c '%U:%G %a %s bytes' "$EV/$APPID"))"
-  [ "$(stat -c %u "$EV/$APPID")" = 185 ] && ok "written by uid 185" || not_ok "event log owner uid $(stat -c %u "$EV/$APPID")"
+# The driver wrote its event log onto the volume, as uid 185, and finished it (no .inprogress):
+# one file, or Spark 4's rolling directory whose appstatus file loses .inprogress at the end.
+LOGF=$EV/$APPID
+[ -f "$LOGF" ] || LOGF=$EV/eventlog_v2_$APPID/appstatus_$APPID
+if [ -n "$APPID" ] && [ -f "$LOGF" ]; then
+  ok "event log $LOGF ($(stat -c '%U:%G %a %s bytes' "$LOGF"))"
+  [ "$(stat -c %u "$LOGF")" = 185 ] && ok "written by uid 185" || not_ok "event log owner uid $(stat -c %u "$LOGF")"
 else
   not_ok "no event log for '$APPID' in $EV: $(ls -la "$EV")"
 fi
