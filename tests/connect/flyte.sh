@@ -86,7 +86,8 @@ has "$T/out" '^{"o0":45}$'
 has "$T/err" "falling back"
 ID=$(newest)
 R=$(xget "$ID" fallback)
-[[ "$R" == *"[NOT_IMPLEMENTED] sparkContext() is not implemented"* ]] || fail "$ID: fallback '$R'"
+[[ "$R" == *'[JVM_ATTRIBUTE_NOT_SUPPORTED] Attribute `sparkContext` is not supported in Spark Connect'* ]] ||
+	fail "$ID: fallback '$R'"
 [ "$(xget "$ID" attempt)" = 1 ] || fail "$ID: attempt $(xget "$ID" attempt), want 1 (0: warm, 1: local)"
 [ "$(xget "$ID" session)" = null ] || fail "$ID: a fallen-back run names a session"
 [ "$(xget "$ID" error_message)" = null ] || fail "$ID: the warm attempt's error kept"
