@@ -186,8 +186,11 @@ LINK=$(python3 -c 'import json,sys
 s = json.load(open(sys.argv[1]))
 print(" ".join(l["uri"] for l in s.get("links") or [] if l.get("name") == "Spark History UI"))' "$TMP/status.json")
 [ "$LINK" = "http://127.0.0.1:$PORT/history/$APPID" ] && ok "stored history link $LINK" || not_ok "history link '$LINK'"
-[ -n "$APPID" ] && [ -f "$EV/$APPID" ] && [ "$(stat -c %u "$EV/$APPID")" = 185 ] &&
-  ok "event log $EV/$APPID written by uid 185" || not_ok "no event log for '$APPID' in $EV: $(ls -la "$EV")"
+# one file, or Spark 4's rolling directory whose appstatus file loses .inprogress at the end
+LOGF=$EV/$APPID
+[ -f "$LOGF" ] || LOGF=$EV/eventlog_v2_$APPID/appstatus_$APPID
+[ -n "$APPID" ] && [ -f "$LOGF" ] && [ "$(stat -c %u "$LOGF")" = 185 ] &&
+  ok "event log $LOGF written by uid 185" || not_ok "no event log for '$APPID' in $EV: $(ls -laR "$EV")"
 "$SPOK" history --port "$PORT" --log-dir "$EV" >"$TMP/hist.out" 2>"$TMP/hist.err" ||
   not_ok "spok history: $(cat "$TMP/hist.out" "$TMP/hist.err")"
 listed() {
