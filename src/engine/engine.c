@@ -2149,6 +2149,9 @@ static struct eng_ns *ensure_ns(struct spok_engine *e, const char *name, bool di
 		return ns;
 	wo.label_selector = SPOK_LABEL_EXECUTION;
 	wo.paged_relist = !direct;
+	/* The status mapping reads a SparkApplication's metadata and status, and a driver pod's
+	 * spec too (its containers); managedFields no one. */
+	wo.skip = KUBE_SKIP_MANAGED_FIELDS | (direct ? 0u : KUBE_SKIP_SPEC);
 	wo.timeout_s = e->o.watch_timeout_s;
 	if (kube_watch_start(e->o.client, direct ? &PODS : &SPARKAPPS, name, &wo,
 			     direct ? on_pod_watch : on_watch, ns, direct ? &ns->pw : &ns->w,

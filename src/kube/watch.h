@@ -54,6 +54,13 @@ struct kube_event {
 
 typedef void (*kube_watch_cb)(void *data, const struct kube_event *ev);
 
+/* Fields of an event's object a consumer never reads: decoding skips them (no JSON tree is
+ * built, and their content is not checked). */
+enum {
+	KUBE_SKIP_MANAGED_FIELDS = 1u << 0, /* metadata.managedFields */
+	KUBE_SKIP_SPEC = 1u << 1,           /* spec */
+};
+
 struct kube_watch_opts {
 	const char *label_selector;   /* NULL: everything */
 	const char *resource_version; /* NULL: list first (RELIST), then watch from there */
@@ -61,6 +68,8 @@ struct kube_watch_opts {
 	size_t max_line;              /* one event's cap; 0: KUBE_WATCH_LINE_MAX */
 	long list_limit;              /* page size of relists; <= 0: 500 */
 	bool paged_relist;            /* deliver a relist page by page (memory: one page) */
+	unsigned skip;                /* KUBE_SKIP_*: fields the events' objects leave out (not
+	                               * the relists': they come whole) */
 };
 
 struct kube_watch_stats {
@@ -100,5 +109,11 @@ void kube_lines_free(struct kube_lines *l);
  * decrefs) and ev->object points at it; ev->message is "". */
 int kube_event_decode(const char *line, size_t len, struct kube_event *ev, json_t **object_out,
 		      struct spok_err *err);
+/* The same, leaving out the object's fields named by skip (KUBE_SKIP_*): the result is what
+ * kube_event_decode gives with those members deleted (every one, if a key repeats; a key
+ * written with escapes is not recognised and stays). A line that is valid JSON only once
+ * they are cut decodes too. */
+int kube_event_decode_skip(const char *line, size_t len, unsigned skip, struct kube_event *ev,
+			   json_t **object_out, struct spok_err *err);
 
 #endif

@@ -4,7 +4,9 @@
  *    non-empty lines (one trailing '\r' dropped, none holding '\n'), up to the first one longer
  *    than the cap, where the splitter stops with an error;
  *  - a decoded event has a known type and an object; written back as a watch line
- *    ({"type", "object"}) it decodes to the same type, object and resourceVersion. */
+ *    ({"type", "object"}) it decodes to the same type, object and resourceVersion;
+ *  - decoded with every KUBE_SKIP_* field left out, it decodes too, to the same event, and
+ *    with those fields deleted from both (a key written with escapes stays) the same object. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,30 @@ static bool same_str(const char *a, const char *b)
 	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+static void strip(json_t *obj)
+{
+	json_object_del(obj, "spec");
+	json_object_del(json_object_get(obj, "metadata"), "managedFields");
+}
+
+static void check_skip(const char *line, size_t len, const struct kube_event *ev, json_t *obj)
+{
+	struct kube_event lean;
+	json_t *obj2, *full = json_deep_copy(obj);
+
+	if (kube_event_decode_skip(line, len, KUBE_SKIP_MANAGED_FIELDS | KUBE_SKIP_SPEC, &lean,
+				   &obj2, NULL) != 0)
+		abort();
+	strip(full);
+	strip(obj2);
+	if (lean.type != ev->type || !json_equal(full, obj2) ||
+	    !same_str(lean.resource_version, ev->resource_version) ||
+	    lean.status_code != ev->status_code || strcmp(lean.message, ev->message) != 0)
+		abort();
+	json_decref(obj2);
+	json_decref(full);
+}
+
 static void check_event(const char *line, size_t len)
 {
 	struct kube_event ev, again;
@@ -45,6 +71,7 @@ static void check_event(const char *line, size_t len)
 		return;
 	if (!json_is_object(obj) || ev.object != obj || ev.message == NULL)
 		abort();
+	check_skip(line, len, &ev, obj);
 	doc = json_pack("{s:s, s:O}", "type", type_name(ev.type), "object", obj);
 	text = json_dumps(doc, JSON_COMPACT);
 	if (text == NULL || kube_event_decode(text, strlen(text), &again, &obj2, NULL) != 0)
