@@ -78,6 +78,10 @@ struct ksock {
 	struct ksock *prev, *next;
 };
 
+/* A new easy handle costs an allocation of curl's 16 KiB transfer buffer (and glibc merging
+ * its free lists for it) each time: a burst of requests reuses up to this many instead. */
+#define EASY_SPARE_MAX 16
+
 struct kube_client {
 	uv_loop_t *loop;
 	CURLM *multi;
@@ -107,6 +111,8 @@ struct kube_client {
 	uint64_t bucket_ms;
 	struct kube_call *calls;
 	struct kube_client_stats stats;
+	CURL *spare[EASY_SPARE_MAX]; /* finished easy handles, reset, for the next calls */
+	int nspare;
 };
 
 static void drain_done(struct kube_client *c);
@@ -191,12 +197,24 @@ static void slot_release(struct kube_call *call)
 	uv_timer_start(&next->timer, on_call_timer, 0, 0);
 }
 
+/* curl_easy_reset drops every option (the headers with the token among them) and keeps the
+ * handle's allocations; connections live in the multi handle either way. */
+static void easy_release(struct kube_client *c, CURL *e)
+{
+	if (c->closing || c->nspare == EASY_SPARE_MAX) {
+		curl_easy_cleanup(e);
+		return;
+	}
+	curl_easy_reset(e);
+	c->spare[c->nspare++] = e;
+}
+
 static void easy_done(struct kube_call *call)
 {
 	slot_release(call);
 	if (call->easy != NULL) {
 		curl_multi_remove_handle(call->c->multi, call->easy);
-		curl_easy_cleanup(call->easy);
+		easy_release(call->c, call->easy);
 		call->easy = NULL;
 	}
 	headers_free(call->headers);
@@ -288,6 +306,8 @@ static void reaper_cb(uv_timer_t *t)
 	c->exec_job = NULL;
 	while (c->calls != NULL)
 		fail_call(c->calls, SPOK_EUNAVAIL, "client closed");
+	while (c->nspare > 0)
+		curl_easy_cleanup(c->spare[--c->nspare]);
 	curl_multi_cleanup(c->multi);
 	c->multi = NULL;
 	while (c->socks != NULL)
@@ -789,7 +809,8 @@ static void easy_setup_headers(struct kube_call *call, CURL *e, const char *toke
 
 static CURL *easy_new(struct kube_call *call, const char *token)
 {
-	CURL *e = curl_easy_init();
+	struct kube_client *c = call->c;
+	CURL *e = c->nspare > 0 ? c->spare[--c->nspare] : curl_easy_init();
 
 	curl_easy_setopt(e, CURLOPT_URL, call->url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, call);
