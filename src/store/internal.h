@@ -15,6 +15,8 @@ enum spok_store_stmt {
 	SPOK_STORE_ST_COMMIT,
 	SPOK_STORE_ST_INSERT,
 	SPOK_STORE_ST_UPDATE,
+	SPOK_STORE_ST_UPDATE_PLAIN, /* the row update when no keyed column changed */
+	SPOK_STORE_ST_KEYS,         /* a row's keyed columns, read before an update */
 	SPOK_STORE_ST_ATTEMPT,
 	SPOK_STORE_ST_ABORTS, /* read by the engine's every tick */
 	SPOK_STORE_ST_OTHERS, /* the engine's rescan (spok_store_list_unfinished_others) */
@@ -24,6 +26,11 @@ enum spok_store_stmt {
 	SPOK_STORE_NSTMT
 };
 
+/* True for a column of executions that an index, a partial index's WHERE or a trigger
+ * reads, or that the row update never writes: the update names such a column only when its
+ * value changed (exposed for test_store, which checks it against the schema). */
+bool spok__store_col_keyed(const char *name);
+
 struct spok_store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[SPOK_STORE_NSTMT]; /* prepared on first use; finalized by close */
@@ -31,19 +38,24 @@ struct spok_store {
 	char *path;
 	bool readonly; /* opened by spok_store_open_reader without write access */
 	/* Group commit (spok_store_batch_begin): a transaction is open across writes; the
-	 * write in progress belongs to it (batching). Each batch has a generation; the outcome
-	 * of the last SPOK_STORE_OUTCOMES ones is kept by generation, because several engines
-	 * (the daemon's clusters) share one store and each asks for the batches its own writes
-	 * went into (spok_store_batch_outcome) — a commit one engine triggered, or an early one
-	 * (another use of the store settled it), must fail exactly the writes it lost. */
+	 * write in progress belongs to it (batching). Each batch has a generation, and the
+	 * outcome of every closed one is known, because several engines (the daemon's clusters)
+	 * share one store and each asks for the batches its own writes went into
+	 * (spok_store_batch_outcome) — a commit one engine triggered, or an early one (another
+	 * use of the store settled it), must fail exactly the writes it lost. A batch that
+	 * committed leaves nothing behind; the last SPOK_STORE_OUTCOMES that failed are kept with
+	 * their error, and generations below fail_known_from (up to the last failure dropped from
+	 * those) are no longer known. */
 	bool batch;
 	bool batching;
 	uint64_t batch_gen; /* the open batch's, or the last one's; 0: none yet */
+	uint64_t fail_known_from;
+	unsigned nfailed; /* failures recorded, the next slot of failed[] */
 	struct spok_store_outcome {
-		uint64_t gen;
+		uint64_t gen; /* 0: unused */
 		int result;
 		struct spok_err err;
-	} outcome[SPOK_STORE_OUTCOMES];
+	} failed[SPOK_STORE_OUTCOMES];
 };
 
 /* The error for a failed SQLite call on s (busy -> SPOK_EBUSY, read-only store says so). */

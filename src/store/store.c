@@ -303,15 +303,21 @@ static int step_kept(struct spok_store *s, enum spok_store_stmt which, const cha
 
 /* ---- group commit ---- */
 
-/* Records the outcome of the open batch's generation. */
+/* Records the outcome of the open batch's generation: only a failure needs a slot (a
+ * generation without one committed); the failure it replaces is then no longer known. */
 static void batch_record(struct spok_store *s, int result, const struct spok_err *err)
 {
-	struct spok_store_outcome *o = &s->outcome[s->batch_gen % SPOK_STORE_OUTCOMES];
+	struct spok_store_outcome *o = &s->failed[s->nfailed % SPOK_STORE_OUTCOMES];
 
+	if (result == 0)
+		return;
+	if (o->gen != 0)
+		s->fail_known_from = o->gen + 1;
+	s->nfailed++;
 	o->gen = s->batch_gen;
 	o->result = result;
 	memset(&o->err, 0, sizeof(o->err));
-	if (result != 0 && err != NULL)
+	if (err != NULL)
 		o->err = *err;
 }
 
@@ -377,19 +383,24 @@ uint64_t spok_store_batch_gen(const struct spok_store *s)
 
 int spok_store_batch_outcome(struct spok_store *s, uint64_t gen, struct spok_err *err)
 {
-	const struct spok_store_outcome *o = &s->outcome[gen % SPOK_STORE_OUTCOMES];
-
 	if (gen == 0)
 		return 0;
 	if (s->batch && s->batch_gen == gen)
 		batch_close(s);
-	if (o->gen != gen) /* older than the outcomes kept: not known to be durable */
+	if (gen < s->fail_known_from || gen > s->batch_gen) /* not known to be durable */
 		return spok_err_set(err, SPOK_EIO, "committing: the outcome of write batch %llu is no "
 				    "longer known; the next rescan reads the store again",
 				    (unsigned long long)gen);
-	if (o->result != 0 && err != NULL)
-		*err = o->err;
-	return o->result;
+	for (size_t i = 0; i < SPOK_STORE_OUTCOMES; i++) {
+		const struct spok_store_outcome *o = &s->failed[i];
+
+		if (o->gen != gen)
+			continue;
+		if (err != NULL)
+			*err = o->err;
+		return o->result;
+	}
+	return 0;
 }
 
 int spok_store_batch_commit(struct spok_store *s, struct spok_err *err)
@@ -847,27 +858,117 @@ static bool update_skips(const struct col *c)
 	       strcmp(c->name, "submission") == 0;
 }
 
-static int update_row(struct spok_store *s, const struct spok_execution *e, struct spok_err *err)
+/* The columns the indexes (and the partial indexes' WHERE: UNFINISHED_SQL, ABORT_PENDING_SQL)
+ * and the phase-count trigger read, besides the ones update_skips never writes. An UPDATE
+ * that names one rewrites the entries of every index holding it even when the value stays,
+ * and most updates (a create confirmed, a message, links) change none of them. */
+static bool update_keyed(const struct col *c)
+{
+	static const char *const keyed[] = {"project",	   "backend",	     "attempt",
+					    "max_attempts", "phase",	     "supervisor_pid",
+					    "supervisor_start"};
+
+	for (size_t i = 0; i < sizeof(keyed) / sizeof(keyed[0]); i++)
+		if (strcmp(c->name, keyed[i]) == 0)
+			return true;
+	return false;
+}
+
+bool spok__store_col_keyed(const char *name)
+{
+	for (size_t i = 0; i < NCOLS; i++)
+		if (strcmp(cols[i].name, name) == 0)
+			return update_skips(&cols[i]) || update_keyed(&cols[i]);
+	return false;
+}
+
+/* Whether column i of st holds e's value of c (NULL as NULL). */
+static bool col_same(sqlite3_stmt *st, int i, const struct col *c, const struct spok_execution *e)
+{
+	const void *f = (const char *)e + c->off;
+	bool null = sqlite3_column_type(st, i) == SQLITE_NULL; /* before any conversion */
+	const char *want, *have;
+
+	switch (c->kind) {
+	case C_STR: want = *(char *const *)f; break;
+	case C_PHASE: want = spok_phase_name(*(const enum spok_phase *)f); break;
+	case C_U32: return !null && sqlite3_column_int64(st, i) == *(const uint32_t *)f;
+	case C_I64: return !null && sqlite3_column_int64(st, i) == *(const int64_t *)f;
+	case C_U64:
+		return !null && sqlite3_column_int64(st, i) == (sqlite3_int64)*(const uint64_t *)f;
+	default: return false; /* no keyed column is of another kind */
+	}
+	have = (const char *)sqlite3_column_text(st, i);
+	return want == NULL ? null : !null && have != NULL && strcmp(want, have) == 0;
+}
+
+/* *same: the row exists and its keyed columns hold e's values. */
+static int keys_same(struct spok_store *s, const struct spok_execution *e, bool *same,
+		     struct spok_err *err)
 {
 	struct spok_buf b;
 	sqlite3_stmt *st = NULL;
-	int idx = 1, result;
+	int n = 0, r, result;
 
 	spok_buf_init(&b, 0);
-	if (s->stmt[SPOK_STORE_ST_UPDATE] == NULL) { /* the SQL is only needed to prepare it */
-		spok_buf_appends(&b, "UPDATE executions SET ");
+	if (s->stmt[SPOK_STORE_ST_KEYS] == NULL) {
+		spok_buf_appends(&b, "SELECT ");
 		for (size_t i = 0; i < NCOLS; i++)
-			if (!update_skips(&cols[i]))
-				spok_buf_printf(&b, "%s%s = ?", idx++ > 1 ? ", " : "", cols[i].name);
-		spok_buf_appends(&b, " WHERE id = ?");
+			if (update_keyed(&cols[i]))
+				spok_buf_printf(&b, "%s%s", n++ ? ", " : "", cols[i].name);
+		spok_buf_appends(&b, " FROM executions WHERE id = ?");
 	}
-	result = spok_store_kept(s, SPOK_STORE_ST_UPDATE, b.data, &st, err);
+	result = spok_store_kept(s, SPOK_STORE_ST_KEYS, b.data, &st, err);
 	spok_buf_free(&b);
 	if (result != 0)
 		return result;
-	idx = 1;
+	sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
+	r = sqlite3_step(st);
+	*same = r == SQLITE_ROW;
+	n = 0;
+	for (size_t i = 0; i < NCOLS && *same; i++)
+		if (update_keyed(&cols[i]))
+			*same = col_same(st, n++, &cols[i], e);
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		result = spok_store_db_fail(s, err, "reading an execution");
+	spok_store_release(st);
+	return result;
+}
+
+/* The row's UPDATE, naming the keyed columns too (full) or not. */
+static char *update_sql(bool full)
+{
+	struct spok_buf b;
+	int idx = 1;
+
+	spok_buf_init(&b, 0);
+	spok_buf_appends(&b, "UPDATE executions SET ");
 	for (size_t i = 0; i < NCOLS; i++)
-		if (!update_skips(&cols[i]))
+		if (!update_skips(&cols[i]) && (full || !update_keyed(&cols[i])))
+			spok_buf_printf(&b, "%s%s = ?", idx++ > 1 ? ", " : "", cols[i].name);
+	spok_buf_appends(&b, " WHERE id = ?");
+	return spok_buf_detach(&b);
+}
+
+static int update_row(struct spok_store *s, const struct spok_execution *e, struct spok_err *err)
+{
+	enum spok_store_stmt which;
+	sqlite3_stmt *st = NULL;
+	char *sql = NULL;
+	int idx = 1, result;
+	bool same = false;
+
+	if ((result = keys_same(s, e, &same, err)) != 0)
+		return result;
+	which = same ? SPOK_STORE_ST_UPDATE_PLAIN : SPOK_STORE_ST_UPDATE;
+	if (s->stmt[which] == NULL) /* the SQL is only needed to prepare it */
+		sql = update_sql(!same);
+	result = spok_store_kept(s, which, sql, &st, err);
+	free(sql);
+	if (result != 0)
+		return result;
+	for (size_t i = 0; i < NCOLS; i++)
+		if (!update_skips(&cols[i]) && (!same || !update_keyed(&cols[i])))
 			bind_col(st, idx++, &cols[i], e);
 	sqlite3_bind_text(st, idx, e->id, -1, SQLITE_STATIC);
 	result = spok_store_step_done(s, st, "updating an execution", err);

@@ -100,12 +100,12 @@ bool spok_store_batch_open(const struct spok_store *s);
 /* The generation of the open batch, or of the last one (0: none yet): right after a
  * successful batched write, the batch that write went into. */
 uint64_t spok_store_batch_gen(const struct spok_store *s);
-#define SPOK_STORE_OUTCOMES 32 /* batches whose outcome stays known */
+#define SPOK_STORE_OUTCOMES 32 /* failed batches whose error stays known */
 /* Commits batch gen if it is still the open one; then its outcome: 0 when its writes are
  * durable, else the error of the COMMIT that failed (or of the failure that rolled it back):
- * none of its writes is in the store. A generation too old to be known (more than
- * SPOK_STORE_OUTCOMES batches ago) answers SPOK_EIO: its writes are not assumed durable.
- * gen 0: 0. */
+ * none of its writes is in the store. A generation too old to be known (older than the last
+ * of the SPOK_STORE_OUTCOMES failed batches before the last SPOK_STORE_OUTCOMES ones)
+ * answers SPOK_EIO: its writes are not assumed durable. gen 0: 0. */
 int spok_store_batch_outcome(struct spok_store *s, uint64_t gen, struct spok_err *err);
 /* Commits the open batch (if any) and returns its outcome as spok_store_batch_outcome. */
 int spok_store_batch_commit(struct spok_store *s, struct spok_err *err);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/xalloc.h"
+#include "store/internal.h"
 #include "store/store.h"
 
 static char *make_tmpdir(void)
@@ -50,6 +52,90 @@ static void fill(struct spok_execution *e, const char *id)
 	e->phase = SPOK_PHASE_QUEUED;
 	e->created_ms = spok_now_ms();
 	e->log_path = xstrdup("/tmp/x.log");
+}
+
+/* Whether word occurs in text with no identifier character on either side. */
+static bool has_word(const char *text, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = strstr(text, word); p != NULL; p = strstr(p + 1, word)) {
+		bool before = p > text && (p[-1] == '_' || isalnum((unsigned char)p[-1]));
+		bool after = p[n] == '_' || isalnum((unsigned char)p[n]);
+
+		if (!before && !after)
+			return true;
+	}
+	return false;
+}
+
+/* The row update leaves out the keyed columns when they are unchanged: every column an index
+ * or a trigger of executions reads must be one of them, and updates of either kind land. */
+static void test_update_keyed(void **state)
+{
+	(void)state;
+	char *dir = make_tmpdir(), *path = xasprintf("%s/spok.db", dir);
+	struct spok_store *s = NULL;
+	struct spok_err err = {0};
+	struct spok_execution e, got;
+	uint64_t counts[SPOK_STORE_NPHASES];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *cols = NULL, *sqls = NULL;
+
+	assert_int_equal(spok_store_open(dir, &s, &err), 0);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info('executions')",
+					    -1, &cols, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE tbl_name = "
+					    "'executions' AND type IN ('index', 'trigger') AND sql "
+					    "IS NOT NULL", -1, &sqls, NULL), SQLITE_OK);
+	while (sqlite3_step(cols) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(cols, 0);
+
+		while (sqlite3_step(sqls) == SQLITE_ROW)
+			if (has_word((const char *)sqlite3_column_text(sqls, 0), name) &&
+			    !spok__store_col_keyed(name))
+				fail_msg("column %s is read by %s", name, sqlite3_column_text(sqls, 0));
+		sqlite3_reset(sqls);
+	}
+	sqlite3_finalize(cols);
+	sqlite3_finalize(sqls);
+	sqlite3_close(db);
+
+	fill(&e, "sp-keyedaaaa");
+	assert_int_equal(spok_store_insert(s, &e, &err), 0);
+	e.started_ms = 42; /* plain columns only */
+	e.error_message = xstrdup("created");
+	assert_int_equal(spok_store_update(s, &e, &err), 0);
+	e.phase = SPOK_PHASE_RUNNING; /* a keyed one too */
+	e.supervisor_pid = 7;
+	e.started_ms = 43;
+	assert_int_equal(spok_store_update(s, &e, &err), 0);
+	assert_int_equal(spok_store_get(s, e.id, &got, &err), 0);
+	assert_int_equal(got.phase, SPOK_PHASE_RUNNING);
+	assert_int_equal(got.supervisor_pid, 7);
+	assert_int_equal(got.started_ms, 43);
+	assert_string_equal(got.error_message, "created");
+	spok_execution_free(&got);
+	assert_int_equal(spok_store_count_by_phase(s, "local", counts, &err), 0);
+	assert_int_equal(counts[SPOK_PHASE_RUNNING], 1);
+	assert_int_equal(counts[SPOK_PHASE_QUEUED], 0);
+	e.attempt = 1; /* keyed, and the attempt row follows */
+	free(e.project);
+	e.project = NULL;
+	assert_int_equal(spok_store_update(s, &e, &err), 0);
+	assert_int_equal(spok_store_get(s, e.id, &got, &err), 0);
+	assert_int_equal(got.attempt, 1);
+	assert_null(got.project);
+	spok_execution_free(&got);
+	free(e.id);
+	e.id = xstrdup("sp-keyedzzzz"); /* no such row: either statement says so */
+	assert_int_equal(spok_store_update(s, &e, &err), SPOK_ENOTFOUND);
+	spok_execution_free(&e);
+	spok_store_close(s);
+	rm_rf(dir);
+	free(dir);
+	free(path);
 }
 
 static void test_roundtrip(void **state)
@@ -507,17 +593,35 @@ static void test_batch(void **state)
 	assert_int_equal(spok_store_batch_commit(s, &err), SPOK_EIO);
 	assert_int_equal(spok_store_batch_outcome(s, shared, NULL), SPOK_EIO);
 	assert_int_equal(count_rows(other, "id = 'sp-batch0006'"), 0);
-	/* A generation too old to be known is not taken for durable. */
-	for (int i = 0; i < SPOK_STORE_OUTCOMES; i++) {
+	/* A batch that committed stays known however many batches follow (an engine that
+	 * adopts hundreds of executions writes each in a batch of its own before it asks). */
+	for (int i = 0; i < 3 * SPOK_STORE_OUTCOMES; i++) {
 		char id[32];
 
 		snprintf(id, sizeof(id), "sp-batch1%03d", i);
 		batch_insert(s, id, 0);
 		assert_int_equal(spok_store_batch_commit(s, NULL), 0);
 	}
+	assert_int_equal(spok_store_batch_outcome(s, kept, NULL), 0);
+	assert_int_equal(spok_store_batch_outcome(s, lost, NULL), SPOK_EIO);
+	/* Once SPOK_STORE_OUTCOMES later batches failed, an older generation is not taken for
+	 * durable: neither a failed one nor one that committed. */
+	for (int i = 0; i < SPOK_STORE_OUTCOMES; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "sp-batch2%03dX", i);
+		batch_insert(s, id, 0);
+		assert_int_equal(spok_store_batch_commit(s, NULL), SPOK_EIO);
+	}
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(spok_store_batch_outcome(s, kept, &err), SPOK_EIO);
 	assert_non_null(strstr(err.msg, "no longer known"));
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(spok_store_batch_outcome(s, lost, &err), SPOK_EIO);
+	assert_non_null(strstr(err.msg, "no longer known"));
+	assert_int_equal(spok_store_batch_outcome(s, spok_store_batch_gen(s), &err), SPOK_EIO);
+	assert_non_null(strstr(err.msg, "committing"));
+	assert_int_equal(spok_store_batch_outcome(s, spok_store_batch_gen(s) + 1, NULL), SPOK_EIO);
 	assert_int_equal(spok_store_batch_outcome(s, 0, NULL), 0);
 
 	sqlite3_close(other);
@@ -721,6 +825,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_update_keyed),
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_migrations),
 		cmocka_unit_test(test_idempotency_key),
