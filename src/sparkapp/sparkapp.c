@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jarena.h"
 #include "common/xalloc.h"
 #include "sparkapp/internal.h"
 #include "sparkapp/sparkapp.h"
@@ -314,8 +315,8 @@ static int check_inputs(const struct spok_task *t, const struct spok_platform *p
 	return SPOK_OK;
 }
 
-int spok_sparkapp_build(const struct spok_task *t, const struct spok_platform *p,
-			const struct spok_exec *x, json_t **out, struct spok_err *err)
+static int build(const struct spok_task *t, const struct spok_platform *p,
+		 const struct spok_exec *x, json_t **out, struct spok_err *err)
 {
 	struct spok__role drv = {0}, exe = {0};
 	struct spok_strmap conf = {0};
@@ -327,8 +328,6 @@ int spok_sparkapp_build(const struct spok_task *t, const struct spok_platform *p
 	json_t *app;
 	int result;
 
-	if (out == NULL || t == NULL || p == NULL || x == NULL)
-		return spok_err_set(err, SPOK_EINTERNAL, "sparkapp: missing argument; please report");
 	*out = NULL;
 	xf = *x; /* a task from flytepropeller is named as Flyte named it */
 	spok_exec_apply_task(t, &xf);
@@ -370,5 +369,20 @@ fail:
 	free((char *)c.app_name);
 	free((char *)c.node_label);
 	free((char *)c.task_label);
+	return result;
+}
+
+int spok_sparkapp_build(const struct spok_task *t, const struct spok_platform *p,
+			const struct spok_exec *x, json_t **out, struct spok_err *err)
+{
+	int result;
+
+	if (out == NULL || t == NULL || p == NULL || x == NULL)
+		return spok_err_set(err, SPOK_EINTERNAL, "sparkapp: missing argument; please report");
+	/* The tree's ~600 nodes, strings and pairs come out of a few arena chunks; it stays an
+	 * ordinary json_t for the caller (common/jarena.h). */
+	spok_jarena_begin();
+	result = build(t, p, x, out, err);
+	spok_jarena_end();
 	return result;
 }
