@@ -15,13 +15,15 @@ struct step {
 	struct spok_rc_state *n;
 	struct spok_rc_actions *out;
 	uint64_t now;
+	/* The failed attempt's objects are to go: DELETE_OLD follows the next RECORD. */
+	bool delete_old;
 };
 
 static struct spok_rc_action *push(struct step *st, enum spok_rc_act_kind kind)
 {
 	struct spok_rc_action *a;
 
-	/* The longest path (failed attempt: DELETE_OLD or OWN, RECORD, NEW_ATTEMPT, CREATE)
+	/* The longest path (failed attempt: OWN or RECORD DELETE_OLD, NEW_ATTEMPT, CREATE)
 	 * fits. */
 	if (st->out->n == SPOK_RC_MAX_ACTIONS)
 		st->out->n--;
@@ -69,6 +71,12 @@ static struct spok_rc_action *record(struct step *st, enum spok_phase ph, const 
 	a->reason = reason;
 	st->n->phase = ph;
 	st->n->reason = reason;
+	/* After the record: the engine commits it before it acts on what follows, so a crash
+	 * cannot delete the attempt's objects and lose why it failed. */
+	if (st->delete_old) {
+		push(st, SPOK_RC_DELETE_OLD);
+		st->delete_old = false;
+	}
 	return a;
 }
 
@@ -172,8 +180,10 @@ static void own_kept(struct step *st)
 {
 	const struct spok_rc_state *n = st->n;
 
+	if (st->delete_old) /* not kept after all */
+		return;
 	for (size_t i = 0; i < st->out->n; i++)
-		if (st->out->a[i].kind == SPOK_RC_DELETE_OLD) /* not kept after all */
+		if (st->out->a[i].kind == SPOK_RC_DELETE_OLD)
 			return;
 	if (n->confirmed && owes_own(n) && n->next_own_ms != 0)
 		own(st);
@@ -266,8 +276,7 @@ static void fail_attempt(struct step *st, const char *reason, const char *error_
 {
 	struct spok_rc_action *a;
 
-	if (delete_old && st->n->name)
-		push(st, SPOK_RC_DELETE_OLD);
+	st->delete_old = delete_old && st->n->name;
 	own_kept(st); /* kept: before NEW_ATTEMPT, under this attempt's names and owner */
 	if (st->n->attempt + 1 >= st->n->max_attempts || st->n->abort_requested) {
 		finish(st, SPOK_PHASE_RETRYABLE_FAILURE, reason, error_message, false);
@@ -587,6 +596,10 @@ static void on_adopt(struct step *st, bool listed)
 		return;
 	}
 	if (spok_phase_terminal(st->n->phase)) { /* a retryable failure with attempts left */
+		/* Its objects, unless kept: the crash may have come between the commit of its
+		 * record and their deletion (a DELETE of what is gone already is fine). */
+		if (st->n->name && !spok_rc_keeps(st->c, SPOK_PHASE_RETRYABLE_FAILURE))
+			push(st, SPOK_RC_DELETE_OLD);
 		new_attempt(st);
 		return;
 	}

@@ -169,7 +169,7 @@ enum spok_rc_act_kind {
 	SPOK_RC_GET,         /* GET our SparkApplication: is it there? */
 	SPOK_RC_DELETE,      /* teardown DELETE of `object` (answer: SPOK_RC_EV_DELETE) */
 	SPOK_RC_DELETE_OLD,  /* fire-and-forget DELETE of this attempt's objects (and ConfigMaps,
-	                      * Service) */
+	                      * Service), after the RECORD of the attempt's end (durable first) */
 	SPOK_RC_DELETE_CM,   /* fire-and-forget DELETE of the ConfigMaps (files; direct: conf) of
 	                      * an attempt whose SparkApplication / driver pod never existed */
 	SPOK_RC_NEW_ATTEMPT, /* reset the row to next->attempt, build its object, write-ahead */
