@@ -761,7 +761,9 @@ static void park(struct eng_exec *ex, const char *crash, const struct spok_rc_ac
  * durable (above all: no create whose write-ahead row is missing). The row still names this
  * process as its supervisor: after it exits (the CLI), or at the next rescan (the daemon),
  * re-adoption continues from what the store holds. */
-static void store_failed(struct eng_exec *ex, const struct spok_err *err)
+/* The FAILED event (or the log line) of an execution whose write was lost: the engine stops
+ * following it; what happens to it is the store's rows' to say. */
+static void unrecorded(struct eng_exec *ex, const struct spok_err *err)
 {
 	char *msg = xasprintf("execution %s: cannot record it in the store (%s); stopped "
 			      "following it: 'spok reconcile' continues once the store is writable",
@@ -772,6 +774,11 @@ static void store_failed(struct eng_exec *ex, const struct spok_err *err)
 	free(ex->x.error_message);
 	ex->x.error_message = msg;
 	emit(ex, SPOK_ENGINE_FAILED);
+}
+
+static void store_failed(struct eng_exec *ex, const struct spok_err *err)
+{
+	unrecorded(ex, err);
 	done(ex);
 }
 
@@ -2603,8 +2610,20 @@ static void close_batch(struct spok_engine *e)
 	if (spok_store_batch_commit(e->o.store, &err) != 0)
 		log_error("engine: %s", err.msg);
 	while ((ex = e->cq) != NULL) {
+		struct spok_err xerr = {0};
+
 		e->cq = ex->cnext;
 		ex->cnext = NULL;
+		/* What waited for the commit is not done (the next engine adopts the rows as
+		 * committed); a write that was lost fails its execution as during the run, so
+		 * the caller hears of it: a submit then has no row, an update's row still shows
+		 * the state before it, which re-adoption continues from. */
+		if (spok_store_batch_outcome(e->o.store, ex->resume->gen, &xerr) != 0) {
+			if (ex->resume->start && ex->tv != NULL &&
+			    spok_fd_applies(e->o.platform, &ex->tv->view))
+				spok_fd_discard(e->o.platform, ex->x.id); /* as resume() does */
+			unrecorded(ex, &xerr);
+		}
 		resume_free(ex->resume);
 		ex->resume = NULL;
 		ex->committing = false;

@@ -421,6 +421,41 @@ static void test_commit_fails(void **state)
 	h_close(&h);
 }
 
+/* A COMMIT that fails at close (nothing ran the loop since the submit): the submit fails as
+ * it would have during the run (a FAILED event, no row, nothing created) instead of being
+ * dropped without a word. The same deferred foreign key as test_commit_fails. */
+static void test_commit_fails_at_close(void **state)
+{
+	struct spok_execution x;
+	struct h h;
+	char bad[32];
+	char *db;
+	sqlite3 *c = NULL;
+
+	(void)state;
+	h_open(&h, NULL);
+	db = xasprintf("%s/spok.db", h.dir);
+	assert_int_equal(sqlite3_open(db, &c), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(c,
+				      "CREATE TABLE t_parent (id TEXT PRIMARY KEY);"
+				      "CREATE TABLE t_child (p TEXT REFERENCES t_parent (id)"
+				      " DEFERRABLE INITIALLY DEFERRED);"
+				      "CREATE TRIGGER t_bad AFTER INSERT ON executions"
+				      " WHEN NEW.task_source = 'test:0:7'"
+				      " BEGIN INSERT INTO t_child VALUES ('none'); END;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(c);
+	free(db);
+	submit(&h, 0, 7, bad); /* written into the batch, committed only by the close */
+	spok_engine_close(h.e);
+	h.e = NULL; /* freed once the loop runs (count_for) */
+	assert_int_equal(h.failed, 1);
+	assert_int_equal(spok_store_get(h.st, bad, &x, NULL), SPOK_ENOTFOUND);
+	assert_int_equal(count_for(bad), 0);
+	h_close(&h);
+}
+
 static void test_timeout_deletes(void **state)
 {
 	struct spok_execution x;
@@ -1239,6 +1274,7 @@ int main(void)
 		cmocka_unit_test(test_retry_new_attempt),
 		cmocka_unit_test(test_submission_failed),
 		cmocka_unit_test(test_commit_fails),
+		cmocka_unit_test(test_commit_fails_at_close),
 		cmocka_unit_test(test_timeout_deletes),
 		cmocka_unit_test(test_abort_from_other_process),
 		cmocka_unit_test(test_stuck_submitted),
