@@ -1229,6 +1229,65 @@ static void test_rescan_finds_new_rows(void **state)
 	h_close(&h);
 }
 
+static void sql(struct h *h, const char *stmt)
+{
+	char *db = xasprintf("%s/spok.db", h->dir);
+	sqlite3 *c = NULL;
+
+	assert_int_equal(sqlite3_open(db, &c), SQLITE_OK);
+	if (sqlite3_exec(c, stmt, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", stmt, sqlite3_errmsg(c));
+	sqlite3_close(c);
+	free(db);
+}
+
+/* The rescan's lost path: an adopting engine (the daemon) stops following an execution of
+ * its own whose write failed (store_failed), and its SparkApplication vanishes while nobody
+ * follows it. Once the store takes writes again, the rescan reads the row again (ours,
+ * unfinished: "lost"), adopts it, finds the object gone and ends the attempt as deleted
+ * externally. Writes fail while t_arm says so (the deferred foreign key of
+ * test_commit_fails, checked at COMMIT). */
+static void test_rescan_lost_vanished(void **state)
+{
+	struct spok_engine_opts o = {.rescan_ms = 200};
+	struct spok_execution x;
+	struct kube_sync s = {0};
+	struct h h;
+	size_t adopted = 0;
+	char id[32];
+	char *name;
+
+	(void)state;
+	h_open(&h, &o);
+	assert_int_equal(spok_engine_adopt_all(h.e, &adopted, NULL), 0);
+	sql(&h, "CREATE TABLE t_parent (id TEXT PRIMARY KEY);"
+		"CREATE TABLE t_child (p TEXT REFERENCES t_parent (id) DEFERRABLE INITIALLY DEFERRED);"
+		"CREATE TABLE t_arm (on_ INTEGER); INSERT INTO t_arm VALUES (0);"
+		"CREATE TRIGGER t_bad AFTER UPDATE ON executions WHEN (SELECT on_ FROM t_arm) = 1"
+		" BEGIN INSERT INTO t_child VALUES ('none'); END;");
+	submit(&h, 0, 0, id);
+	WAIT_FOR(row_started(&h, id), "the create");
+	name = name_of(&h, id);
+	sql(&h, "UPDATE t_arm SET on_ = 1");
+	set_state(name, "RUNNING");
+	WAIT_FOR(h.failed >= 1, "the failed write to stop the following");
+	WAIT_FOR(spok_engine_active(h.e) == 0, "the execution to leave the engine");
+	assert_int_equal(sync_call(&s, kube_delete(cli, &SPARK, ns, name, NULL, NULL, kube_sync_cb,
+						    &s, NULL)), 0);
+	kube_sync_free(&s);
+	x = row_of(&h, id);
+	assert_false(spok_phase_terminal(x.phase)); /* the row still says it runs */
+	spok_execution_free(&x);
+	sql(&h, "UPDATE t_arm SET on_ = 0");
+	WAIT_FOR(row_is(&h, id, SPOK_PHASE_RETRYABLE_FAILURE), "the rescan to settle the lost row");
+	x = row_of(&h, id);
+	assert_non_null(strstr(x.reason, "ResourceDeletedExternally"));
+	spok_execution_free(&x);
+	WAIT_FOR(spok_engine_idle(h.e), "the end");
+	free(name);
+	h_close(&h);
+}
+
 /* ---- setup ---- */
 
 static int setup(void **state)
@@ -1291,6 +1350,7 @@ int main(void)
 		cmocka_unit_test(test_supervisor_pid_reused),
 		cmocka_unit_test(test_supervisor_dies_later),
 		cmocka_unit_test(test_rescan_finds_new_rows),
+		cmocka_unit_test(test_rescan_lost_vanished),
 		cmocka_unit_test(test_adopt_races_status),
 	};
 
