@@ -721,6 +721,43 @@ static const char *keep_str(struct eng_resume *r, size_t slot, const char *v)
 	return r->strs[slot];
 }
 
+/* r waits for out's actions from `from` on (after those it holds). */
+static void park_actions(struct eng_resume *r, const struct spok_rc_actions *out, size_t from)
+{
+	for (size_t i = from; out != NULL && i < out->n; i++) {
+		struct spok_rc_action *a = &r->a[r->n];
+
+		*a = out->a[i];
+		if (a->kind == SPOK_RC_RECORD) {
+			a->reason = keep_str(r, 2 * r->n, a->reason);
+			a->error_message = keep_str(r, 2 * r->n + 1, a->error_message);
+		}
+		r->n++;
+	}
+}
+
+/* A second write of ex's row before the first's commit. It is part of the same group
+ * commit: the row is written whole, so the outcome of the batch it went into (the same
+ * batch, or a later one if another engine committed meanwhile) is both writes' outcome,
+ * and its actions run after the first's once that commit is known. A submit's START, or
+ * more actions than one step has, cannot be carried: refused loudly as before. */
+static void park_again(struct eng_exec *ex, const char *crash, const struct spok_rc_actions *out,
+		       size_t from)
+{
+	struct eng_resume *r = ex->resume;
+	size_t more = out != NULL && out->n > from ? out->n - from : 0;
+
+	if (r->start || out == NULL || r->n + more > sizeof(r->a) / sizeof(r->a[0])) {
+		log_error("engine: %s: a second write while one waits for its commit; please report",
+			  ex->x.id);
+		return;
+	}
+	r->gen = spok_store_batch_gen(ex->e->o.store);
+	if (r->crash == NULL)
+		r->crash = crash;
+	park_actions(r, out, from);
+}
+
 /* ex's row was written into the batch: the step's actions from `from` on (out NULL: a
  * submit's START), and crash point `crash`, wait for the commit (flush). Records among them
  * keep their own copies of their strings (the step's event and buffers are gone by then). */
@@ -728,26 +765,17 @@ static void park(struct eng_exec *ex, const char *crash, const struct spok_rc_ac
 		 size_t from)
 {
 	struct spok_engine *e = ex->e;
-	struct eng_resume *r;
+	struct eng_resume *r = ex->resume;
 
-	if (ex->resume != NULL) { /* the reconciler acts on nothing while ex is busy */
-		log_error("engine: %s: a second write while one waits for its commit; please report",
-			  ex->x.id);
+	if (r != NULL) { /* not expected: the reconciler acts on nothing while ex is busy */
+		park_again(ex, crash, out, from);
 		return;
 	}
 	r = xcalloc(1, sizeof(*r));
 	r->gen = spok_store_batch_gen(e->o.store);
 	r->crash = crash;
 	r->start = out == NULL;
-	for (size_t i = from; out != NULL && i < out->n; i++) {
-		struct spok_rc_action *a = &r->a[r->n++];
-
-		*a = out->a[i];
-		if (a->kind != SPOK_RC_RECORD)
-			continue;
-		a->reason = keep_str(r, 2 * i, a->reason);
-		a->error_message = keep_str(r, 2 * i + 1, a->error_message);
-	}
+	park_actions(r, out, from);
 	ex->resume = r;
 	ex->committing = true;
 	ex->cnext = NULL;
@@ -756,11 +784,6 @@ static void park(struct eng_exec *ex, const char *crash, const struct spok_rc_ac
 	arm_flush(e);
 }
 
-/* A write to the store failed: the row no longer says what the engine would do next, so the
- * engine stops following the execution instead of acting on the cluster beyond what is
- * durable (above all: no create whose write-ahead row is missing). The row still names this
- * process as its supervisor: after it exits (the CLI), or at the next rescan (the daemon),
- * re-adoption continues from what the store holds. */
 /* The FAILED event (or the log line) of an execution whose write was lost: the engine stops
  * following it; what happens to it is the store's rows' to say. */
 static void unrecorded(struct eng_exec *ex, const struct spok_err *err)
@@ -776,6 +799,11 @@ static void unrecorded(struct eng_exec *ex, const struct spok_err *err)
 	emit(ex, SPOK_ENGINE_FAILED);
 }
 
+/* A write to the store failed: the row no longer says what the engine would do next, so the
+ * engine stops following the execution instead of acting on the cluster beyond what is
+ * durable (above all: no create whose write-ahead row is missing). The row still names this
+ * process as its supervisor: after it exits (the CLI), or at the next rescan (the daemon),
+ * re-adoption continues from what the store holds. */
 static void store_failed(struct eng_exec *ex, const struct spok_err *err)
 {
 	unrecorded(ex, err);
