@@ -15,6 +15,7 @@
 #include "common/xalloc.h"
 #include "connect/connect.h"
 #include "local/local.h"
+#include "local/token.h"
 #include "store/store.h"
 
 static const char run_synopsis[] =
@@ -153,6 +154,7 @@ struct warm_ctx {
 	const struct spok_pool *pool;
 	struct spok_local_warm w;
 	char *fallback, *remote, *ui;
+	char *token;              /* the client's SPARK_CONNECT_AUTHENTICATE_TOKEN (a secret) */
 	const char *data_dir, *config_path; /* borrowed: for the ensure before each attempt */
 };
 
@@ -160,8 +162,9 @@ static void warm_free(struct warm_ctx *c)
 {
 	spok_pools_free(&c->pools);
 	free(c->fallback);
-	free(c->remote);
+	spok_token_free(c->remote); /* a Kubernetes session's holds its token */
 	free(c->ui);
+	spok_token_free(c->token);
 }
 
 /* Before the submit: the pool, and whether the task can run on Connect at all. */
@@ -211,19 +214,27 @@ static int warm_ensure(void *arg, struct spok_store *st, struct spok_err *err)
 	int result = spok_connect_ensure(st, c->data_dir, c->config_path, c->pool->name, c->pool, &s,
 					 &started, err);
 
-	if (result != 0)
+	char *token = NULL;
+	if (result == 0)
+		result = spok_connect_token(&s, &token, err);
+	if (result != 0) {
+		spok_session_free(&s);
 		return result;
+	}
 	char *user = spok_connect_user();
-	free(c->remote);
+	spok_token_free(c->remote);
+	spok_token_free(c->token);
 	free(c->ui);
-	c->remote = spok_connect_url(&s, user);
+	spok_connect_client(&s, user, token, &c->remote, &c->token);
+	spok_token_free(token);
 	c->ui = spok_connect_ui_url(&s);
 	/* the same warning as spok session start: this run started a server others can use */
 	if (started)
 		fprintf(stderr, "spok: session %s started in pool %s (Spark UI %s); %s\n",
 			c->pool->name, s.pool ? s.pool : c->pool->name, c->ui ? c->ui : "unknown",
-			SPOK_CONNECT_NO_AUTH_FOR(c->pool));
+			SPOK_CONNECT_AUTH_NOTE_FOR(c->pool));
 	c->w.remote = c->remote;
+	c->w.token = c->token;
 	c->w.ui_url = c->ui;
 	c->w.server = (struct spok_proc_id){s.pid, s.proc_start};
 	c->w.generation = s.generation;

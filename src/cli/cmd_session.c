@@ -13,6 +13,7 @@
 #include "common/timefmt.h"
 #include "common/xalloc.h"
 #include "connect/connect.h"
+#include "local/token.h"
 #include "store/store.h"
 
 static const char session_synopsis[] =
@@ -88,18 +89,29 @@ static int ensure(struct spok_cli *cli, struct sctx *c, const char *name, const 
 	spok_session_free(&old);
 	if (result != 0)
 		return result;
+	char *token = NULL;
+	result = spok_connect_token(&x, &token, err);
+	if (result != 0) {
+		spok_session_free(&x);
+		return result;
+	}
 	char *user = spok_connect_user();
-	char *url = spok_connect_url(&x, user);
+	char *url = spok_connect_url(&x, user, token);
 	char *ui = spok_connect_ui_url(&x);
 	spok_store_session_touch(c->st, name, spok_now_ms(), NULL);
 	if (!url_only || started)
 		fprintf(stderr, "spok: session %s %s in pool %s (Spark UI %s); %s\n",
 			name, started ? "started" : "running", x.pool, ui ? ui : "unknown",
-			SPOK_CONNECT_NO_AUTH_FOR(pool));
+			SPOK_CONNECT_AUTH_NOTE_FOR(pool));
+	if (x.backend && strcmp(x.backend, "kubernetes") == 0)
+		fprintf(stderr, "spok: session %s: this URL works from the pod network; elsewhere run 'kubectl port-forward -n %s svc/spok-session-%s 15002' and use sc://localhost:15002/;token=<the token above>;user_id=%s\n",
+			name, pool->kube.namespace_, name, user);
+	/* the one place the token is shown: stdout, for the caller to hand to its client */
 	printf("%s\n", url);
 	fflush(stdout);
 	free(ui);
-	free(url);
+	spok_token_free(url);
+	spok_token_free(token);
 	free(user);
 	spok_session_free(&x);
 	return 0;
@@ -108,7 +120,8 @@ static int ensure(struct spok_cli *cli, struct sctx *c, const char *name, const 
 static json_t *session_json(const struct spok_session *x, const char *user)
 {
 	json_t *o = json_object();
-	char *url = x->port ? spok_connect_url(x, x->user_id ? x->user_id : user) : NULL;
+	/* without its token (`spok session url` prints the whole one) */
+	char *url = x->port ? spok_connect_url(x, x->user_id ? x->user_id : user, NULL) : NULL;
 	char *ui = spok_connect_ui_url(x);
 
 	json_object_set_new(o, "name", json_string(x->name));
@@ -171,7 +184,7 @@ static int list(struct sctx *c, const char *output, struct spok_err *err)
 			continue;
 		}
 		bool running = x->phase == SPOK_SESSION_RUNNING;
-		char *url = running ? spok_connect_url(x, x->user_id ? x->user_id : user) : xstrdup("-");
+		char *url = running ? spok_connect_url(x, x->user_id ? x->user_id : user, NULL) : xstrdup("-");
 		char *reason = spok_term_line(x->reason ? x->reason : "");
 		/* a project the API recorded: "-" for a session started here (the CLI's) */
 		char *project = spok_term_line(x->project ? x->project : "-");

@@ -13,10 +13,17 @@
  * FAILED, so no row stays RUNNING without a server. The next use of a session that is not
  * running starts a new server (spok_connect_ensure): a dead server is restarted on next use.
  *
- * spok starts the server without spark.connect.authenticate.token, and Spark listens on
- * every interface unless spark.connect.grpc.binding.address says otherwise; spok gives
- * clients only 127.0.0.1 URLs and binds the driver and its UI to loopback (docs/SECURITY.md
- * names the gap).
+ * Authentication (Spark 4's pre-shared bearer token): every server gets a random token of its
+ * own (local/token.h: generated, kept and removed by the session's supervisor), passed to the
+ * server in its environment (SPARK_CONNECT_AUTHENTICATE_TOKEN; never argv, never the
+ * properties file); Spark's interceptor refuses a call without "authorization: Bearer
+ * <token>" with gRPC UNAUTHENTICATED ("No authentication token provided" / "Invalid
+ * authentication token"). A local server listens on 127.0.0.1 only
+ * (spark.connect.grpc.binding.address) and its URLs name "localhost": pyspark 4 sends a token
+ * without TLS only to that host name (local channel credentials), to any other host it
+ * insists on TLS. A Kubernetes server has no TLS either: its URL carries the token as a plain
+ * gRPC metadata parameter (;authorization=Bearer%20<token>), which pyspark sends on every call
+ * over a plaintext channel (docs/SECURITY.md).
  *
  * Ownership: pools are owned by struct spok_pools (spok_pools_free); everything passed in is
  * borrowed for the call; struct spok_session out-params are the caller's (spok_session_free).
@@ -128,23 +135,34 @@ const char *spok_connect_kube_name_problem(const char *name);
 
 /* The user this process runs as (user_id of its sessions). Heap. */
 char *spok_connect_user(void);
-/* "sc://<host>:<port>/;user_id=<user>" (heap): what `spok session url` prints; host is
- * 127.0.0.1 for a local session, the server pod's IP for a Kubernetes one. */
-char *spok_connect_url(const struct spok_session *s, const char *user);
+/* What `spok session url` prints (heap): a local session's "sc://localhost:<port>/;token=
+ * <token>;user_id=<user>", a Kubernetes one's "sc://<pod IP>:<port>/;user_id=<user>;
+ * authorization=Bearer%20<token>". token NULL: the same without it (what may be shown). */
+char *spok_connect_url(const struct spok_session *s, const char *user, const char *token);
+/* What a client process of spok (a warm run, its interrupt) gets: *remote for SPARK_REMOTE
+ * and *env_token (NULL: none) for SPARK_CONNECT_AUTHENTICATE_TOKEN, so that a local URL never
+ * holds the token (a Kubernetes one must: see above). Both heap; *env_token is a secret
+ * (spok_token_free), and so is a Kubernetes *remote. */
+void spok_connect_client(const struct spok_session *s, const char *user, const char *token,
+			 char **remote, char **env_token);
+/* The token of session s's server (local/token.h's file), for the URLs above. Heap
+ * (spok_token_free). Errors say what to do (a server started before tokens existed must be
+ * restarted). */
+int spok_connect_token(const struct spok_session *s, char **out, struct spok_err *err);
 /* "http://<host>:<ui_port>" (heap), or NULL when the UI port is not known. */
 char *spok_connect_ui_url(const struct spok_session *s);
 /* SPOK_ENOTFOUND naming the setup step when env's Spark has no Connect server (its jars lack
  * spark-connect_*.jar: a Spark before 4); 0 when it has, or when env names no SPARK_HOME. */
 int spok_connect_server_check(const struct spok_spark_env *env, struct spok_err *err);
 
-/* The warning every command that starts a session prints (stderr), after its own words. */
-#define SPOK_CONNECT_NO_AUTH \
-	"no authentication: spok starts the Spark Connect server without a token, and hands out 127.0.0.1 URLs only"
+/* What every command that starts a session says about its access (stderr), after its own
+ * words. */
+#define SPOK_CONNECT_AUTH_NOTE \
+	"clients need its URL's token; the server listens on 127.0.0.1 only"
 /* The same for a Kubernetes pool's session, whose server listens on the pod network. */
-#define SPOK_CONNECT_NO_AUTH_KUBE \
-	"no authentication: spok starts the Spark Connect server without a token, and this server is reachable from the pod network (docs/SECURITY.md)"
-/* The warning for pool pl. */
-#define SPOK_CONNECT_NO_AUTH_FOR(pl) ((pl)->kube.namespace_ ? SPOK_CONNECT_NO_AUTH_KUBE : SPOK_CONNECT_NO_AUTH)
+#define SPOK_CONNECT_AUTH_NOTE_KUBE \
+	"clients need its URL's token, which crosses the pod network in the clear (docs/SECURITY.md)"
+#define SPOK_CONNECT_AUTH_NOTE_FOR(pl) ((pl)->kube.namespace_ ? SPOK_CONNECT_AUTH_NOTE_KUBE : SPOK_CONNECT_AUTH_NOTE)
 
 /* Makes session name run and returns its RUNNING row in *out: a running session is used as
  * it is (its pool must be pool's: else SPOK_ECONFLICT); one that never ran, was stopped,

@@ -110,6 +110,10 @@ static int read_conf(const struct pctx *c, const json_t *v, const char *field, s
 		    strcmp(k, "spark.ui.port") == 0 || strncmp(k, "spark.driver.bindAddress", 24) == 0 ||
 		    strcmp(k, "spark.driver.host") == 0)
 			return bad(c, path, "spok sets this key itself (master: use the pool's master field)");
+		/* Spark prefers this conf to the server's environment: it would replace every
+		 * session's own token with one token in the config file */
+		if (strncmp(k, "spark.connect.authenticate", 26) == 0)
+			return bad(c, path, "spok gives every session a token of its own; remove this key");
 		spok_strmap_set(&pl->conf, k, json_string_value(val));
 	}
 	return 0;

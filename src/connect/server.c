@@ -25,6 +25,7 @@
 #include "common/xalloc.h"
 #include "connect/connect.h"
 #include "local/local.h"
+#include "local/token.h"
 
 #define TICK_MS 500
 #define STEP_MS 200
@@ -54,16 +55,45 @@ char *spok_connect_user(void)
 	return spok_local_user(); /* a settling reader names a run's session the same way */
 }
 
+static bool is_kube(const struct spok_session *x);
+
 /* An IPv6 pod address goes in brackets in a URL. */
 static bool v6(const struct spok_session *s)
 {
 	return s->host && strchr(s->host, ':');
 }
 
-char *spok_connect_url(const struct spok_session *s, const char *user)
+char *spok_connect_url(const struct spok_session *s, const char *user, const char *token)
 {
-	return xasprintf("sc://%s%s%s:%d/;user_id=%s", v6(s) ? "[" : "", s->host ? s->host : "127.0.0.1",
-			 v6(s) ? "]" : "", s->port, user);
+	const char *host = s->host ? s->host : "127.0.0.1";
+	const char *lb = v6(s) ? "[" : "", *rb = v6(s) ? "]" : "";
+
+	if (is_kube(s)) /* no TLS on the pod network: the bearer goes as plain gRPC metadata */
+		return token ? xasprintf("sc://%s%s%s:%d/;user_id=%s;authorization=Bearer%%20%s", lb, host, rb, s->port, user, token)
+			     : xasprintf("sc://%s%s%s:%d/;user_id=%s", lb, host, rb, s->port, user);
+	/* "localhost", not 127.0.0.1: pyspark sends a token without TLS to that name only */
+	return token ? xasprintf("sc://localhost:%d/;token=%s;user_id=%s", s->port, token, user)
+		     : xasprintf("sc://localhost:%d/;user_id=%s", s->port, user);
+}
+
+void spok_connect_client(const struct spok_session *s, const char *user, const char *token,
+			 char **remote, char **env_token)
+{
+	bool kube = is_kube(s);
+
+	*remote = spok_connect_url(s, user, kube ? token : NULL);
+	*env_token = !kube && token ? xstrdup(token) : NULL;
+}
+
+int spok_connect_token(const struct spok_session *s, char **out, struct spok_err *err)
+{
+	int result = spok_token_read(s, out, err);
+
+	if (result == SPOK_ENOTFOUND && s->phase == SPOK_SESSION_RUNNING)
+		/* a server this spok did not start with a token (an older spok's, still running) */
+		return spok_err_set(err, SPOK_ENOTFOUND, "session %s: its server has no token (started by an older spok); restart it: 'spok session stop %s', then start it",
+				    s->name, s->name);
+	return result;
 }
 
 char *spok_connect_ui_url(const struct spok_session *s)
@@ -240,6 +270,8 @@ struct sup {
 	char *app_id;             /* the server's Spark application (its UI's REST API) */
 	int64_t tasks_seen;       /* its task count at the last look (-1: not looked yet) */
 	uint64_t look_at;         /* uv_now of the next look for interactive activity */
+	char token[SPOK_TOKEN_LEN + 1]; /* the server's (wiped at the end) */
+	bool token_written;       /* its file is this generation's */
 };
 
 static void on_closed(uv_handle_t *h)
@@ -278,6 +310,8 @@ static void record_end(struct sup *s)
 {
 	struct spok_session *x = &s->x;
 
+	/* before the end is recorded: the next start (after it) writes its own */
+	spok_token_remove(x);
 	x->finished_ms = spok_now_ms();
 	if (s->stopping && !s->failed_start) {
 		x->phase = SPOK_SESSION_STOPPED;
@@ -564,6 +598,8 @@ static int write_props(struct sup *s, struct spok_err *err)
 		spok_strmap_set(&conf, "spark.ui.port", port);
 	}
 	spok_strmap_set(&conf, "spark.driver.bindAddress", "127.0.0.1");
+	/* the gRPC port on loopback only (Spark's default is every interface) */
+	spok_strmap_set(&conf, "spark.connect.grpc.binding.address", "127.0.0.1");
 	/* the jar is served to the local executor from the driver's file server: loopback */
 	spok_strmap_set(&conf, "spark.driver.host", "127.0.0.1");
 	int result = spok_local_props_write(s->props, &conf, err);
@@ -602,8 +638,12 @@ static int spawn_server(struct sup *s, int log_fd, struct spok_err *err)
 		    strncmp(*e, "SPOK_EXECUTION_ID=", 18) != 0 && strncmp(*e, "SPARK_REMOTE=", 13) != 0 &&
 		    /* with either exported, spark-submit would start a Connect client, not the server */
 		    strncmp(*e, "SPARK_CONNECT_MODE_ENABLED=", 27) != 0 &&
-		    strncmp(*e, "SPOK_SESSION_SERVER=", 20) != 0)
+		    strncmp(*e, "SPOK_SESSION_SERVER=", 20) != 0 &&
+		    strncmp(*e, "SPARK_CONNECT_AUTHENTICATE_TOKEN=", 33) != 0)
 			spok_strv_push(&envv, *e);
+	/* the token by environment: argv is visible to every user (ps), the environment only to
+	 * this user (and Spark reads the env only when its conf has none: pools.c refuses it) */
+	spok_strv_pushf(&envv, "SPARK_CONNECT_AUTHENTICATE_TOKEN=%s", s->token);
 	if (env.spark_home)
 		spok_strv_pushf(&envv, "SPARK_HOME=%s", env.spark_home);
 	if (env.python) /* the server's Python workers (UDFs) */
@@ -640,6 +680,9 @@ static int spawn_server(struct sup *s, int log_fd, struct spok_err *err)
 	s->x.proc_start = spok_pid_start_time(s->x.pid);
 done:
 	spok_strv_free(&argv);
+	for (size_t i = 0; i < envv.len; i++) /* the token's copy */
+		if (strncmp(envv.items[i], "SPARK_CONNECT_AUTHENTICATE_TOKEN=", 33) == 0)
+			explicit_bzero(envv.items[i], strlen(envv.items[i]));
 	spok_strv_free(&envv);
 	spok_spark_env_free(&env);
 	return result;
@@ -678,6 +721,13 @@ static int sup_prepare(struct sup *s, const char *data_dir, const char *name, in
 	char *dir = xasprintf("%s/sessions/%s", data_dir, name);
 	s->props = xasprintf("%s/spark-conf.properties", dir);
 	free(dir);
+	/* this server's own token, on disk before the row says it runs */
+	result = spok_token_new(s->token, err);
+	if (result == 0)
+		result = spok_token_write(&s->x, s->token, err);
+	if (result != 0)
+		return result;
+	s->token_written = true;
 	/* the supervisor's identity is the row's from here: a reader sees a live one */
 	return spok_store_session_update(s->st, &s->x, err);
 }
@@ -733,6 +783,9 @@ int spok_connect_supervise(const char *data_dir, const char *name, int64_t gen,
 done:
 	if (s.props)
 		unlink(s.props);
+	if (result != 0 && s.token_written)
+		spok_token_remove(&s.x);
+	explicit_bzero(s.token, sizeof(s.token));
 	uv_loop_close(&s.loop);
 	free(s.props);
 	free(s.stop_why);

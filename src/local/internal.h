@@ -83,10 +83,11 @@ char *spok_local_warm_remote(const struct spok_local_warm *w, const char *exec_i
 /* python -c <glue>: interrupts every operation of the session in $SPARK_REMOTE. */
 void spok_local_warm_interrupt_argv(const struct spok_spark_env *env, struct spok_strv *argv);
 /* The same glue run to its end from this process (a reader settling a dead run; blocks at
- * most SPOK_LOCAL_GLUE_MS, then KILLs it): SPARK_REMOTE=remote, output appended to log_path
- * (may be NULL). 0 when it exited 0. */
+ * most SPOK_LOCAL_GLUE_MS, then KILLs it): SPARK_REMOTE=remote,
+ * SPARK_CONNECT_AUTHENTICATE_TOKEN=token (NULL: none), output appended to log_path (may be
+ * NULL). 0 when it exited 0. */
 int spok_local_warm_interrupt_sync(const struct spok_spark_env *env, const char *remote,
-				   const char *log_path);
+				   const char *token, const char *log_path);
 
 /* Appends s as one key (key) or value in java.util.Properties syntax (local.c); nonzero when
  * b's cap is reached. */

@@ -468,6 +468,35 @@ static void env_set(struct spok_strv *envv, const char *key, const char *value)
 	spok_strv_pushf(envv, "%s=%s", key, value);
 }
 
+static void env_unset(struct spok_strv *envv, const char *key)
+{
+	size_t n = strlen(key), j = 0;
+	for (size_t i = 0; i < envv->len; i++) {
+		if (strncmp(envv->items[i], key, n) == 0 && envv->items[i][n] == '=')
+			free(envv->items[i]);
+		else
+			envv->items[j++] = envv->items[i];
+	}
+	envv->len = j;
+	if (envv->items)
+		envv->items[j] = NULL;
+}
+
+/* A warm attempt's client (and its interrupt glue): SPARK_REMOTE with the attempt's own
+ * session id, and the session's token by environment (none: whatever the caller's
+ * environment or the task's env said would make pyspark insist on TLS). */
+static void warm_client_env(const struct spok_local_warm *w, const char *exec_id,
+			    unsigned attempt, struct spok_strv *envv)
+{
+	char *remote = spok_local_warm_remote(w, exec_id, attempt);
+	env_set(envv, "SPARK_REMOTE", remote);
+	free(remote);
+	if (w->token)
+		env_set(envv, "SPARK_CONNECT_AUTHENTICATE_TOKEN", w->token);
+	else
+		env_unset(envv, "SPARK_CONNECT_AUTHENTICATE_TOKEN");
+}
+
 void spok_local_env(const struct spok_task *t, const struct spok_spark_env *env,
 		    const struct spok_local_opts *o, const struct spok_execution *x,
 		    struct spok_strv *envv)
@@ -903,9 +932,7 @@ static int glue_start(struct spok_local_run *r)
 		return -1;
 	spok_local_warm_interrupt_argv(&r->env, &argv);
 	spok_local_env(r->t, &r->env, r->o, r->x, &envv);
-	char *remote = spok_local_warm_remote(r->o->warm, r->x->id, r->x->attempt);
-	env_set(&envv, "SPARK_REMOTE", remote);
-	free(remote);
+	warm_client_env(r->o->warm, r->x->id, r->x->attempt, &envv);
 	memset(&po, 0, sizeof(po));
 	stdio[0].flags = UV_IGNORE;
 	stdio[1].flags = UV_INHERIT_FD;
@@ -985,9 +1012,7 @@ static int attempt_begin(struct spok_local_run *r)
 	if (result == 0) {
 		spok_local_env(r->t, &r->env, r->o, x, &r->envv);
 		if (warm_attempt(r)) {
-			char *remote = spok_local_warm_remote(r->o->warm, x->id, x->attempt);
-			env_set(&r->envv, "SPARK_REMOTE", remote);
-			free(remote);
+			warm_client_env(r->o->warm, x->id, x->attempt, &r->envv);
 			/* the client's output as it comes, not when its buffer fills */
 			env_set(&r->envv, "PYTHONUNBUFFERED", "1");
 			/* (empty: nothing, whatever the caller's environment says) */

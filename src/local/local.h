@@ -76,7 +76,9 @@
  * not count against retries; the row's `fallback` says why. */
 struct spok_local_warm {
 	const char *session;  /* the session's name (recorded in the row's `session`) */
-	const char *remote;   /* "sc://127.0.0.1:PORT/;user_id=USER" */
+	const char *remote;   /* "sc://localhost:PORT/;user_id=USER" (spok_connect_client) */
+	const char *token;    /* the client's SPARK_CONNECT_AUTHENTICATE_TOKEN, or NULL (a secret:
+	                       * the environment only, never argv, logs or the store) */
 	const char *ui_url;   /* the server's Spark UI (the run's UI link) */
 	/* The session's server (pid + start time; pid 0: unknown). A warm attempt whose server
 	 * ends fails at once, RETRYABLE, instead of waiting out the client's reconnects (pyspark

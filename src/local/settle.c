@@ -18,6 +18,7 @@
 #include "common/pid.h"
 #include "common/xalloc.h"
 #include "local/internal.h"
+#include "local/token.h"
 
 #define ENVIRON_MAX ((size_t)1 << 20) /* read at most this much of /proc/N/environ */
 #define MAX_GROUPS 64                 /* process groups one settle ends */
@@ -462,9 +463,13 @@ static bool interrupt_warm(struct spok_store *st, const struct spok_execution *x
 		char sid[37];
 		char *user = spok_local_user();
 		spok_local_warm_session_id(x->id, x->attempt, sid);
-		char *remote = xasprintf("sc://127.0.0.1:%d/;user_id=%s;session_id=%s", s.port, user, sid);
-		ok = spok_local_warm_interrupt_sync(&env, remote, x->log_path) == 0;
+		char *token = NULL;
+		/* the token of this server (a local one: by environment, to "localhost") */
+		(void)spok_token_read(&s, &token, NULL);
+		char *remote = xasprintf("sc://localhost:%d/;user_id=%s;session_id=%s", s.port, user, sid);
+		ok = spok_local_warm_interrupt_sync(&env, remote, token, x->log_path) == 0;
 		free(remote);
+		spok_token_free(token);
 		free(user);
 		spok_spark_env_free(&env);
 	}

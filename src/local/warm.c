@@ -504,7 +504,7 @@ static void nap_ms(unsigned ms)
 }
 
 int spok_local_warm_interrupt_sync(const struct spok_spark_env *env, const char *remote,
-				   const char *log_path)
+				   const char *token, const char *log_path)
 {
 	struct spok_strv argv = {0}, envv = {0};
 	int fd = log_path ? open(log_path, O_WRONLY | O_APPEND | O_CLOEXEC) : -1;
@@ -513,9 +513,12 @@ int spok_local_warm_interrupt_sync(const struct spok_spark_env *env, const char 
 	for (char **e = environ; e && *e; e++)
 		/* not the settled run's marker: a later settle must not take the glue for the run */
 		if (strncmp(*e, "SPARK_REMOTE=", 13) != 0 && strncmp(*e, "SPOK_EXECUTION_ID=", 18) != 0 &&
-		    strncmp(*e, "SPARK_CONNECT_MODE_ENABLED=", 27) != 0)
+		    strncmp(*e, "SPARK_CONNECT_MODE_ENABLED=", 27) != 0 &&
+		    strncmp(*e, "SPARK_CONNECT_AUTHENTICATE_TOKEN=", 33) != 0)
 			spok_strv_push(&envv, *e);
 	spok_strv_pushf(&envv, "SPARK_REMOTE=%s", remote);
+	if (token)
+		spok_strv_pushf(&envv, "SPARK_CONNECT_AUTHENTICATE_TOKEN=%s", token);
 	if (env->spark_home)
 		spok_strv_pushf(&envv, "SPARK_HOME=%s", env->spark_home);
 	fflush(NULL);

@@ -12,6 +12,7 @@
 #include "common/utf8.h"
 #include "common/xalloc.h"
 #include "connect/connect.h"
+#include "local/token.h"
 #include "flyteidl/flyteidl.h"
 #include "jobfile/jobfile.h"
 
@@ -626,7 +627,7 @@ void srv_api_healthz(struct srv_daemon *d, struct srv_reply *r)
 
 static const char *const route_names[SRV_R_COUNT] = {
 	"dashboard", "healthz", "metrics", "submit", "list", "get", "abort", "logs", "pools",
-	"sessions", "session_create", "session", "session_stop", "other"
+	"sessions", "session_create", "session", "session_stop", "session_url", "other"
 };
 
 static void metrics_executions(struct srv_daemon *d, struct spok_buf *b)
@@ -997,6 +998,35 @@ static void do_session_stop(struct srv_daemon *d, const struct srv_token *t, con
 	spok_session_free(&x);
 }
 
+/* The one answer that holds a session's token (its server's Spark Connect bearer token):
+ * only for a caller whose token may use the session's project (load_session), only while
+ * the server runs; list and get show the URL without it. */
+static void do_session_url(struct srv_daemon *d, const struct srv_token *t, const char *name,
+			   struct srv_reply *r)
+{
+	struct spok_session x;
+	struct spok_err err = {0};
+	char *token = NULL;
+
+	if (!load_session(d, t, name, &x, r))
+		return;
+	spok_connect_settle_nowait(d->store, &x, NULL);
+	if (x.phase != SPOK_SESSION_RUNNING) {
+		srv_reply_error(r, 409, "conflict", "session '%.63s' is %s, not RUNNING; start it with "
+				"POST " SESSIONS_PREFIX " and ask again once it runs", name,
+				spok_session_phase_name(x.phase));
+	} else if (spok_connect_token(&x, &token, &err) != SPOK_OK) {
+		reply_err(r, &err);
+	} else {
+		char *url = spok_connect_url(&x, session_user(t), token);
+		spok_store_session_touch(d->store, x.name, spok_now_ms(), NULL);
+		reply_json(r, 200, json_pack("{s:s, s:s}", "name", x.name, "url", url));
+		spok_token_free(url);
+	}
+	spok_token_free(token);
+	spok_session_free(&x);
+}
+
 /* ---- routing ---- */
 
 static bool method_is(const char *m, const char *want)
@@ -1044,7 +1074,8 @@ static enum srv_route_id classify(const char *url, char *id, size_t idlen, const
 			return SRV_R_OTHER;
 		if (!*sub)
 			return SRV_R_SESSION;
-		return strcmp(*sub, "stop") == 0 ? SRV_R_SESSION_STOP : SRV_R_OTHER;
+		return strcmp(*sub, "stop") == 0 ? SRV_R_SESSION_STOP
+		       : strcmp(*sub, "url") == 0 ? SRV_R_SESSION_URL : SRV_R_OTHER;
 	}
 	if (strcmp(url, API_PREFIX) == 0 || strcmp(url, API_PREFIX "/") == 0)
 		return SRV_R_LIST; /* or SUBMIT, by method */
@@ -1074,7 +1105,7 @@ static void dispatch(struct srv_daemon *d, struct srv_req *rq, struct MHD_Connec
 				"request (with the same idempotencyKey)");
 	else if (rt == SRV_R_POOLS)
 		do_pools(d, r);
-	else if (rt >= SRV_R_SESSIONS && rt <= SRV_R_SESSION_STOP && !sessions_enabled(d, r))
+	else if (rt >= SRV_R_SESSIONS && rt <= SRV_R_SESSION_URL && !sessions_enabled(d, r))
 		return;
 	else if (d->stopping && rt == SRV_R_SESSION_CREATE)
 		srv_reply_error(r, 503, "unavailable", "the server is shutting down; retry the request");
@@ -1086,6 +1117,8 @@ static void dispatch(struct srv_daemon *d, struct srv_req *rq, struct MHD_Connec
 		do_session_get(d, t, id, r);
 	else if (rt == SRV_R_SESSION_STOP)
 		do_session_stop(d, t, id, r);
+	else if (rt == SRV_R_SESSION_URL)
+		do_session_url(d, t, id, r);
 	else if (rt == SRV_R_SUBMIT)
 		do_submit(d, t, body, r);
 	else if (rt == SRV_R_LIST)

@@ -5,6 +5,7 @@
 
 #include "common/utf8.h"
 #include "common/xalloc.h"
+#include "connect/connect.h"
 #include "model/session.h"
 #include "server/internal.h"
 
@@ -39,7 +40,8 @@ json_t *srv_session_view(const struct spok_session *s, const char *user, int64_t
 	json_object_set_new(j, "idleMs", running && last > 0 && now_ms >= last ? json_integer(now_ms - last) : json_null());
 	json_object_set_new(j, "starts", json_integer(s->starts));
 	if (running && s->port > 0) {
-		char *url = xasprintf("sc://127.0.0.1:%d/;user_id=%s", s->port, user);
+		/* without the token: GET .../NAME/url is the one answer with it */
+		char *url = spok_connect_url(s, user, NULL);
 		json_object_set_new(j, "url", spok_json_text(url));
 		free(url);
 	} else {

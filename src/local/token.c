@@ -1,0 +1,139 @@
+/* token.c - a session's Spark Connect token and its file. See token.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/xalloc.h"
+#include "local/token.h"
+
+int spok_token_new(char out[SPOK_TOKEN_LEN + 1], struct spok_err *err)
+{
+	unsigned char raw[SPOK_TOKEN_LEN / 2];
+	size_t got = 0;
+
+	while (got < sizeof(raw)) {
+		/* blocking until the kernel's pool is seeded: a token must not be guessable */
+		ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return spok_err_set(err, SPOK_EIO, "cannot make a session token: getrandom: %s",
+					    strerror(errno));
+		got += (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	explicit_bzero(raw, sizeof(raw));
+	return 0;
+}
+
+bool spok_token_ok(const char *t)
+{
+	return t && strlen(t) == SPOK_TOKEN_LEN && strspn(t, "0123456789abcdef") == SPOK_TOKEN_LEN;
+}
+
+/* <the directory of s's server log>/token, or NULL when the row has no log path. */
+static char *token_path(const struct spok_session *s)
+{
+	const char *slash = s->log_path ? strrchr(s->log_path, '/') : NULL;
+
+	return slash ? xasprintf("%.*s/token", (int)(slash - s->log_path), s->log_path) : NULL;
+}
+
+int spok_token_write(const struct spok_session *s, const char *token, struct spok_err *err)
+{
+	char *path = token_path(s);
+	char line[SPOK_TOKEN_LEN + 32];
+	int result = 0;
+
+	if (!path)
+		return spok_err_set(err, SPOK_EINTERNAL, "session %s: no session directory for its token", s->name);
+	char *tmp = xasprintf("%s.new", path);
+	int n = snprintf(line, sizeof(line), "%lld %s\n", (long long)s->generation, token);
+	/* a new file, never a link someone left there: O_EXCL after removing what was there */
+	if (unlink(tmp) != 0 && errno != ENOENT)
+		result = spok_err_set(err, SPOK_EIO, "%s: cannot replace: %s; check the data dir", tmp, strerror(errno));
+	int fd = result == 0 ? open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
+	if (result == 0 && fd < 0)
+		result = spok_err_set(err, SPOK_EIO, "%s: cannot create: %s; check the data dir", tmp, strerror(errno));
+	if (fd >= 0) {
+		if (spok_write_all(fd, line, (size_t)n) != 0 || fsync(fd) != 0)
+			result = spok_err_set(err, SPOK_EIO, "%s: cannot write: %s; check the data dir", tmp, strerror(errno));
+		if (close(fd) != 0 && result == 0)
+			result = spok_err_set(err, SPOK_EIO, "%s: cannot write: %s; check the data dir", tmp, strerror(errno));
+	}
+	if (result == 0 && rename(tmp, path) != 0)
+		result = spok_err_set(err, SPOK_EIO, "%s: cannot rename it to %s: %s; check the data dir", tmp, path, strerror(errno));
+	if (result != 0)
+		unlink(tmp);
+	explicit_bzero(line, sizeof(line));
+	free(tmp);
+	free(path);
+	return result;
+}
+
+int spok_token_read(const struct spok_session *s, char **out, struct spok_err *err)
+{
+	char *path = token_path(s);
+	char line[SPOK_TOKEN_LEN + 64];
+	int result = 0;
+
+	*out = NULL;
+	if (!path)
+		return spok_err_set(err, SPOK_ENOTFOUND, "session %s has no token; restart it ('spok session stop %s', then start it)", s->name, s->name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n = fd >= 0 ? read(fd, line, sizeof(line) - 1) : -1;
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (n < 0) {
+		result = spok_err_set(err, e == ENOENT ? SPOK_ENOTFOUND : SPOK_EIO,
+				      "session %s: %s: %s; restart the session ('spok session stop %s', then start it)",
+				      s->name, path, strerror(e), s->name);
+		free(path);
+		return result;
+	}
+	line[n] = '\0';
+	char *sp = strchr(line, ' '), *end = NULL;
+	long long g = strtoll(line, &end, 10);
+	char *tok = sp ? sp + 1 : NULL;
+	if (tok)
+		tok[strcspn(tok, "\n")] = '\0';
+	if (!sp || end != sp || !spok_token_ok(tok))
+		result = spok_err_set(err, SPOK_EIO, "session %s: %s is damaged; restart the session ('spok session stop %s', then start it)",
+				      s->name, path, s->name);
+	else if (g != s->generation)
+		/* started again between the caller's read of the row and this one */
+		result = spok_err_set(err, SPOK_ECONFLICT, "session %s was restarted meanwhile; ask again", s->name);
+	else
+		*out = xstrdup(tok);
+	explicit_bzero(line, sizeof(line));
+	free(path);
+	return result;
+}
+
+void spok_token_remove(const struct spok_session *s)
+{
+	char *tok = NULL;
+
+	/* only this generation's: a newer server's token stays */
+	if (spok_token_read(s, &tok, NULL) == 0) {
+		char *path = token_path(s);
+		unlink(path);
+		free(path);
+	}
+	spok_token_free(tok);
+}
+
+void spok_token_free(char *token)
+{
+	if (token) {
+		explicit_bzero(token, strlen(token));
+		free(token);
+	}
+}
