@@ -6,8 +6,10 @@
 #   daemon lives: the pool it names was removed from the config file since the daemon read
 #   it, or the spok binary the daemon runs was deleted (an upgrade) so the supervisor's exec
 #   fails (503 naming it, not a storage error); another project's token cannot read or stop
-#   a session, and takes the name of one that ended; a project that is not a name is refused; `spok session list`
-#   shows the project (column, -o json and yaml); a bad spok.pools stops the daemon's start.
+#   a session, nor ask for its URL, and takes the name of one that ended; the URL of a session
+#   that does not run is 409; a project that is not a name is refused; `spok session list`
+#   shows the project (column, -o json and yaml); a bad spok.pools stops the daemon's start,
+#   and so does a pool that sets Spark Connect's token itself (every session has its own).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -51,6 +53,11 @@ config small
 printf '    - {name: small, idle-timeout: soon}\n' >>"$T/config.yaml"
 expect_rc 2 timeout 60 "$SPOK" serve --config "$T/config.yaml" --data-dir "$T/data"
 has "$T/err" "config.yaml:.*spok.pools\[1\].idle-timeout"
+config small
+printf '    - {name: shared, spark-conf: {spark.connect.authenticate.token: one-for-all}}\n' >>"$T/config.yaml"
+expect_rc 2 timeout 60 "$SPOK" serve --config "$T/config.yaml" --data-dir "$T/data"
+has "$T/err" "config.yaml:.*spok.pools\[1\].spark-conf.spark.connect.authenticate.token: spok gives every session a token of its own"
+grep -q one-for-all "$T/err" && fail "the error shows the configured token"
 
 config small gone
 start
@@ -74,8 +81,16 @@ api "$TB" GET /api/v1/sessions/s1
 want 403 "bob reads s1"
 api "$TB" POST /api/v1/sessions/s1/stop
 want 403 "bob stops s1"
+api "$TB" GET /api/v1/sessions/s1/url
+want 403 "bob asks for s1's url"
 api "$TB" GET /api/v1/sessions
 [ "$(cat "$T/body")" = '{"items":[]}' ] || fail "bob's list: $(cat "$T/body")"
+api "$TA" GET /api/v1/sessions/s1/url
+want 409 "the url of a FAILED session"
+api "$TA" POST /api/v1/sessions/s1/url
+want 405 "POST to url"
+api "$TA" GET /api/v1/sessions/nosuch/url
+want 404 "the url of no session"
 api "$TB" POST /api/v1/sessions '{"name": "s1", "pool": "small"}'
 want 202 "bob takes the name of alice's ended s1"
 [ "$(jget project)" = pb ] || fail "s1 after bob's create: project $(jget project), want pb"

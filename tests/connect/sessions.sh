@@ -47,8 +47,8 @@ expect_rc 0 "$SPOK" session list
 say "start, list, url, a real client, stop"
 expect_rc 0 "$SPOK" session start s1 --pool small
 URL=$(cat "$T/out")
-case "$URL" in sc://127.0.0.1:*/\;user_id=*) ;; *) fail "start printed '$URL'" ;; esac
-has "$T/err" "no authentication"
+case "$URL" in sc://localhost:*/\;token=*\;user_id=*) ;; *) fail "start printed '$URL'" ;; esac
+has "$T/err" "clients need its URL's token; the server listens on 127.0.0.1 only"
 [ "$(sget s1 phase)" = RUNNING ] || fail "s1 not RUNNING"
 [ "$(sget s1 pool)" = small ] || fail "s1 not in pool small"
 PID=$(sget s1 pid)

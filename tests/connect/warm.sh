@@ -91,11 +91,12 @@ job waiter waiter.py "$T/sync/go"
 job hidden hidden.py
 
 say "the DataFrame Pi on a warm session the run starts"
-# a client setting exported by the user must not turn the server it starts into a client
-expect_rc 0 env SPARK_REMOTE=sc://127.0.0.1:9 SPARK_CONNECT_MODE_ENABLED=1 "$SPOK" run "$SRC/examples/warm/pi.yaml" --warm -q
+# a client setting exported by the user must not turn the server it starts into a client, nor
+# replace the session's token
+expect_rc 0 env SPARK_REMOTE=sc://127.0.0.1:9 SPARK_CONNECT_MODE_ENABLED=1 SPARK_CONNECT_AUTHENTICATE_TOKEN=not-it "$SPOK" run "$SRC/examples/warm/pi.yaml" --warm -q
 grep -Eq "^Pi is roughly 3\.1[2-6]" "$T/out" || { fail "no Pi"; cat "$T/out" >&2; }
 has "$T/err" "running pi-df warm on session default"
-has "$T/err" "session default started in pool default .*no authentication"
+has "$T/err" "session default started in pool default .*clients need its URL's token"
 ID=$("$SPOK" list | awk 'NR==2 {print $1}')
 [ "$(xget "$ID" session)" = default ] || fail "$ID: session $(xget "$ID" session)"
 [ "$(xget "$ID" fallback)" = null ] || fail "$ID: fallback $(xget "$ID" fallback)"

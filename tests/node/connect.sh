@@ -2,13 +2,15 @@
 # tests/node/connect.sh SPOK - a Kubernetes warm pool on the real node (spok.pools[].kubernetes,
 # src/connect/kube.c), in a namespace `spok cluster sync` prepared (its ServiceAccount spark):
 #   1. `spok session start`: one server pod (the Spark Connect server as a client-mode driver,
-#      from the image built here) and its Service; the sc:// URL is the pod's IP.
+#      from the image built here), its Service and its token Secret (owned by the pod); the
+#      sc:// URL is the pod's IP with the token as its authorization parameter; a client
+#      without the token, or with another, is refused (UNAUTHENTICATED).
 #   2. `spok run JOB --warm` against the pool: the client runs here, a count over 10^6
 #      generated rows is right; executor pods (owned by the server pod) appear for it and go
 #      after the pool's executor idle timeout (dynamic allocation down to min-executors 0).
 #   3. kill -9 of the supervisor mid-life: the row is settled FAILED, the pod stays; the next
 #      start adopts it (the same pod, exactly one server pod) and a warm job runs on it.
-#   4. `spok session stop`: server pod, Service and executor pods gone.
+#   4. `spok session stop`: server pod, Service, token Secret and executor pods gone.
 #   5. the server pod deleted through the API: the session is FAILED and `spok session url`
 #      starts a new one; then kill -9 of the supervisor and stop: stop deletes what the dead
 #      supervisor left.
@@ -98,7 +100,7 @@ t0=$SECONDS
 rc=$?
 URL=$(cat "$TMP/start1.out")
 case "$rc $URL" in
-  "0 sc://10.244.0."*":15002/;user_id="*) ok "spok session start kp: $URL ($((SECONDS - t0)) s)" ;;
+  "0 sc://10.244.0."*":15002/;user_id="*";authorization=Bearer%20"*) ok "spok session start kp: ${URL%%;authorization=*} ($((SECONDS - t0)) s)" ;;
   *) not_ok "spok session start kp: exit $rc, '$URL'"; cat "$TMP/start1.err"; cat "$TMP/data/sessions/kp/server.log" 2>/dev/null
      servers; finish; exit 1 ;;
 esac
@@ -106,8 +108,25 @@ S1=$(servers)
 [ "$(printf '%s\n' "$S1" | wc -l)" -eq 1 ] && case "$S1" in *" Running -") true ;; *) false ;; esac &&
   ok "one server pod: ${S1%% *}" || not_ok "server pods: '$S1'"
 UID1=$(printf '%s' "$S1" | cut -d' ' -f2)
-grep -q 'no authentication: .*reachable from the pod network' "$TMP/start1.err" &&
-  ok "start warns: no authentication, reachable from the pod network" || not_ok "start's warning: $(cat "$TMP/start1.err")"
+grep -q "clients need its URL's token, which crosses the pod network in the clear" "$TMP/start1.err" &&
+  ok "start says: token needed, in the clear on the pod network" || not_ok "start's note: $(cat "$TMP/start1.err")"
+api GET "/api/v1/namespaces/$NS/secrets/${S1%% *}-token"
+[ "$CODE" = 200 ] && [ "$(jfield "$TMP/body" metadata.ownerReferences.0.uid)" = "$UID1" ] &&
+  ok "token secret ${S1%% *}-token, owned by the server pod" || not_ok "token secret: HTTP $CODE $(head -c 200 "$TMP/body")"
+api GET "/api/v1/namespaces/$NS/pods/${S1%% *}"
+grep -q "${URL##*Bearer%20}" "$TMP/body" && not_ok "the token is in the pod spec" || ok "the token is not in the pod spec"
+refused() { # refused URL: a real client is turned away with UNAUTHENTICATED
+  "$SRC/.cache/venv/bin/python" -c 'import sys
+from pyspark.sql import SparkSession
+try:
+    SparkSession.builder.remote(sys.argv[1]).getOrCreate().range(3).count()
+except Exception as e:
+    sys.exit(0 if "UNAUTHENTICATED" in str(e) else 1)
+sys.exit(1)' "$1" >"$TMP/refused.out" 2>&1
+}
+refused "${URL%%;authorization=*}" && ok "a client without the token is refused" || not_ok "no token: $(tail -3 "$TMP/refused.out")"
+refused "${URL%%;authorization=*};authorization=Bearer%20x${URL##*Bearer%20}" && ok "a client with a wrong token is refused" ||
+  not_ok "wrong token: $(tail -3 "$TMP/refused.out")"
 api GET "/api/v1/namespaces/$NS/services/spok-session-kp"
 [ "$CODE" = 200 ] && ok "service spok-session-kp" || not_ok "service spok-session-kp: HTTP $CODE"
 [ "$(row backend)" = kubernetes ] && [ "$(row phase)" = RUNNING ] && ok "row: backend kubernetes, RUNNING" ||
@@ -148,6 +167,8 @@ warm_run adopted
 t0=$SECONDS
 "$SPOK" session stop kp >"$TMP/stop1.out" 2>&1 && [ "$(row phase)" = STOPPED ] &&
   ok "spok session stop kp: STOPPED ($((SECONDS - t0)) s)" || not_ok "stop: $(cat "$TMP/stop1.out")"
+token_gone() { api GET "/api/v1/namespaces/$NS/secrets/${S1%% *}-token"; [ "$CODE" = 404 ]; }
+wait_for 90 token_gone && ok "token secret gone" || not_ok "token secret: HTTP $CODE"
 wait_for 90 all_gone && ok "server pod, Service and executor pods gone" ||
   not_ok "left: $(servers) $(executors) service=$CODE"
 
@@ -167,7 +188,8 @@ if "$SPOK" session start kp >"$TMP/start3.out" 2>"$TMP/start3.err"; then
     not_ok "restart on next use: $(cat "$TMP/url.err") pods '$S4'"
   kill -9 "$(row supervisor_pid)" 2>/dev/null
   "$SPOK" session stop kp >"$TMP/stop2.out" 2>&1
-  grep -q 'deleted 2 server objects left' "$TMP/stop2.out" && ok "stop after a dead supervisor deletes its pod and Service" ||
+  # (its token Secret too, unless the garbage collector took it with the pod first)
+  grep -Eq 'deleted [23] server objects left' "$TMP/stop2.out" && ok "stop after a dead supervisor deletes its pod, Service (and token Secret)" ||
     not_ok "stop after kill: $(cat "$TMP/stop2.out")"
   wait_for 90 all_gone && ok "nothing left" || not_ok "left: $(servers) service=$CODE"
 else
