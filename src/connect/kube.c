@@ -12,6 +12,13 @@
  * driver host is the pod's IP (Kubernetes expands $(SPOK_POD_IP) in args); executors come
  * and go by dynamic allocation with shuffle tracking between the pool's min and max.
  *
+ * The server's Spark Connect token (local/token.h) is in a Secret of its own, <pod>-token,
+ * labelled like the pod and owned by it (garbage-collected with it; stop deletes it too); the
+ * server reads it from its environment (secretKeyRef), so it is in neither the pod spec nor
+ * argv. An adopted pod's token is read back from its Secret; a pod without one (made by an
+ * older spok) is not adopted but replaced. spok's own credentials need to create, read,
+ * patch and delete Secrets in the pool's namespace.
+ *
  * The supervisor is synchronous: one tick a second, each Kubernetes call waited for on the
  * supervisor's own loop (kube_sync); a signal sets a flag the next tick acts on. */
 #include <arpa/inet.h>
@@ -27,6 +34,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "common/base64.h"
 #include "common/strmap.h"
 #include "common/timefmt.h"
 #include "common/xalloc.h"
@@ -34,6 +42,7 @@
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
 #include "kube/stream.h"
+#include "local/token.h"
 
 #define TICK_MS 1000
 #define STOP_WAIT_MS ((uint64_t)60 * 1000)     /* a deleted pod must be gone by then */
@@ -49,11 +58,15 @@
 #define A_IDLE "spok.dev/idle-timeout-ms"      /* the pool's idle-timeout, for orphan reaping */
 #define REAP_EVERY_MS ((uint64_t)60 * 1000)    /* how often a supervisor looks for orphans */
 #define COMPONENT "connect-server"
+#define TOKEN_COMPONENT "connect-token"           /* the server's token Secret */
+#define TOKEN_KEY "token"
+#define TOKEN_ENV "SPARK_CONNECT_AUTHENTICATE_TOKEN"
 #define CONTAINER "spark-connect-server"
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
 static const struct kube_gvr PODS = {"", "v1", "pods"};
 static const struct kube_gvr SERVICES = {"", "v1", "services"};
+static const struct kube_gvr SECRETS = {"", "v1", "secrets"};
 
 static volatile sig_atomic_t got_signal;
 /* This supervisor's store (host and data dir) as 16 hex digits: its pods carry it, so a
@@ -105,6 +118,7 @@ struct ksup {
 	char *app_id;
 	int64_t tasks_seen;
 	uint64_t look_at;
+	char token[SPOK_TOKEN_LEN + 1]; /* the server's (wiped at the end) */
 };
 
 static void note(struct ksup *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -170,17 +184,25 @@ static int k_patch(struct kube_client *kc, const struct kube_gvr *g, const char 
 			 &s, NULL, err);
 }
 
+/* The session's objects of component (any generation), as a List. */
+static int k_list_component(struct kube_client *kc, const struct kube_gvr *g, const char *ns,
+			    const char *session, const char *component, json_t **out,
+			    struct spok_err *err)
+{
+	struct kube_sync s = {0};
+	char *sel = xasprintf(L_SESSION "=%s," L_COMPONENT "=%s", session, component);
+	struct kube_list_opts o = {.label_selector = sel};
+	int r = wait_call(kc, kube_list(kc, g, ns, &o, kube_sync_cb, &s, err), &s, out, err);
+
+	free(sel);
+	return r;
+}
+
 /* The session's server pods (any generation), as a List. */
 static int k_list_servers(struct kube_client *kc, const char *ns, const char *session,
 			  json_t **out, struct spok_err *err)
 {
-	struct kube_sync s = {0};
-	char *sel = xasprintf(L_SESSION "=%s," L_COMPONENT "=" COMPONENT, session);
-	struct kube_list_opts o = {.label_selector = sel};
-	int r = wait_call(kc, kube_list(kc, &PODS, ns, &o, kube_sync_cb, &s, err), &s, out, err);
-
-	free(sel);
-	return r;
+	return k_list_component(kc, &PODS, ns, session, COMPONENT, out, err);
 }
 
 static int open_client(uv_loop_t *loop, const struct spok_pool *pool, struct kube_client **out,
@@ -206,6 +228,11 @@ static char *pod_name(const char *session, int64_t gen)
 static char *service_name(const char *session)
 {
 	return xasprintf("spok-session-%s", session);
+}
+
+static char *secret_name(const char *pod)
+{
+	return xasprintf("%s-token", pod);
 }
 
 static json_t *labels(const char *session, int64_t gen)
@@ -354,9 +381,13 @@ static int build_pod(const struct spok_pool *pl, const char *session, const char
 				  "name", "spark-ui", "containerPort", SPOK_CONNECT_UI_PORT,
 				  "name", "driver-rpc", "containerPort", 7078,
 				  "name", "blockmanager", "containerPort", 7079);
-	json_t *env = json_pack("[{s:s, s:{s:{s:s}}}, {s:s, s:s}]",
+	char *secret = secret_name(pod);
+	/* the token from its Secret: not in the pod spec, not in argv */
+	json_t *env = json_pack("[{s:s, s:{s:{s:s}}}, {s:s, s:s}, {s:s, s:{s:{s:s, s:s}}}]",
 				"name", "SPOK_POD_IP", "valueFrom", "fieldRef", "fieldPath", "status.podIP",
-				"name", "SPARK_USER", "value", "spark");
+				"name", "SPARK_USER", "value", "spark",
+				"name", TOKEN_ENV, "valueFrom", "secretKeyRef", "name", secret, "key", TOKEN_KEY);
+	free(secret);
 	json_t *probe = json_pack("{s:{s:i}, s:i, s:i}", "tcpSocket", "port", SPOK_CONNECT_GRPC_PORT,
 				  "initialDelaySeconds", 2, "periodSeconds", 2);
 	json_t *container = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}",
@@ -473,6 +504,43 @@ static char *pod_end(const json_t *pod)
 	return r;
 }
 
+/* The token Secret of pod pod: labelled as the session's (spok_connect_kube_delete finds it
+ * by that), owned by the pod once it exists (create). */
+static json_t *build_secret(const struct ksup *k, const char *name)
+{
+	json_t *l = labels(k->x.name, 0);
+
+	json_object_set_new(l, L_COMPONENT, json_string(TOKEN_COMPONENT));
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:s, s:{s:s}}", "apiVersion", "v1",
+			 "kind", "Secret", "metadata", "name", name, "namespace", k->ns, "labels", l,
+			 "type", "Opaque", "stringData", TOKEN_KEY, k->token);
+}
+
+/* The token of pod's Secret into k->token. An error when there is none, or not one spok made
+ * (the message names the Secret, never its content). */
+static int read_token(struct ksup *k, const char *pod, struct spok_err *err)
+{
+	char *name = secret_name(pod);
+	json_t *sec = NULL;
+	unsigned char *raw = NULL;
+	size_t len = 0;
+	int r = k_get(k->kc, &SECRETS, k->ns, name, &sec, err);
+	const char *b64 = r == 0 ? jstr(sec, "data." TOKEN_KEY) : NULL;
+
+	if (r == 0 && (!b64 || !spok_base64_decode(b64, 0, &raw, &len) || len != SPOK_TOKEN_LEN ||
+		       !spok_token_ok((const char *)raw)))
+		r = spok_err_set(err, SPOK_EINVAL, "secret %s/%s holds no token spok made", k->ns, name);
+	if (r == 0)
+		memcpy(k->token, raw, SPOK_TOKEN_LEN + 1);
+	if (raw) {
+		explicit_bzero(raw, len);
+		free(raw);
+	}
+	json_decref(sec);
+	free(name);
+	return r;
+}
+
 /* ---- adopt or create ---- */
 
 /* The oldest live server pod of the session is adopted (relabelled with this generation);
@@ -503,6 +571,13 @@ static int adopt(struct ksup *k, bool *adopted, struct spok_err *err)
 		note(k, "deleting pod %s/%s (%s)", k->ns, n, pod_state(p) == POD_ENDED ? "ended" : "a second server of the session");
 		k_delete(k->kc, &PODS, k->ns, n, NULL);
 	}
+	struct spok_err te = {0};
+	if (best && read_token(k, jstr(best, "metadata.name"), &te) != 0) {
+		/* a server whose token spok cannot tell its clients: of no use to them */
+		note(k, "deleting pod %s/%s: %s", k->ns, jstr(best, "metadata.name"), te.msg);
+		k_delete(k->kc, &PODS, k->ns, jstr(best, "metadata.name"), NULL);
+		best = NULL;
+	}
 	if (best) {
 		k->pod = xstrdup(pod_name_of(best));
 		json_t *patch = json_pack("{s:{s:o}}", "metadata", "labels", labels(k->x.name, k->x.generation));
@@ -527,13 +602,38 @@ static int create(struct ksup *k, struct spok_err *err)
 		r = 0;
 	free(k->pod);
 	k->pod = pod_name(k->x.name, k->x.generation);
+	char *secret = secret_name(k->pod);
+	json_t *created = NULL;
+	if (r == 0)
+		r = spok_token_new(k->token, err);
+	if (r == 0) { /* a leftover of this name (a start that failed half-way) is replaced */
+		json_t *sec = build_secret(k, secret);
+		r = k_delete(k->kc, &SECRETS, k->ns, secret, err);
+		if (r == 0)
+			r = k_create(k->kc, &SECRETS, k->ns, sec, NULL, err);
+		json_decref(sec);
+	}
 	if (r == 0)
 		r = build_pod(k->pool, k->x.name, k->pod, k->x.generation, &pod, err);
 	if (r == 0)
-		r = k_create(k->kc, &PODS, k->ns, pod, NULL, err);
+		r = k_create(k->kc, &PODS, k->ns, pod, &created, err);
 	json_decref(pod);
+	const char *uid = jstr(created, "metadata.uid");
+	if (r == 0 && uid) {
+		/* garbage-collected with its pod, whoever deletes that */
+		json_t *patch = json_pack("{s:{s:[{s:s, s:s, s:s, s:s}]}}", "metadata", "ownerReferences",
+					  "apiVersion", "v1", "kind", "Pod", "name", k->pod, "uid", uid);
+		struct spok_err pe = {0};
+		if (k_patch(k->kc, &SECRETS, k->ns, secret, patch, &pe) != 0)
+			note(k, "secret %s/%s: cannot make pod %s its owner: %s", k->ns, secret, k->pod, pe.msg);
+		json_decref(patch);
+	} else if (r != 0) {
+		k_delete(k->kc, &SECRETS, k->ns, secret, NULL);
+	}
+	json_decref(created);
 	if (r == 0)
-		note(k, "created server pod %s/%s and service %s", k->ns, k->pod, k->svc);
+		note(k, "created server pod %s/%s, its token secret and service %s", k->ns, k->pod, k->svc);
+	free(secret);
 	return r;
 }
 
@@ -665,6 +765,12 @@ static void stop_server(struct ksup *k, const char *why, bool failed)
 		note(k, "deleting pod %s: %s", k->pod, e.msg);
 	if (k_delete(k->kc, &SERVICES, k->ns, k->svc, &e) != 0)
 		note(k, "deleting service %s: %s", k->svc, e.msg);
+	if (k->pod) { /* its owner reference would take it too, once the pod is gone */
+		char *secret = secret_name(k->pod);
+		if (k_delete(k->kc, &SECRETS, k->ns, secret, &e) != 0)
+			note(k, "deleting secret %s: %s", secret, e.msg);
+		free(secret);
+	}
 	for (uint64_t w = 0; k->pod && w < STOP_WAIT_MS; w += TICK_MS) {
 		json_t *p = NULL;
 		int r = k_get(k->kc, &PODS, k->ns, k->pod, &p, NULL);
@@ -859,6 +965,16 @@ static int clean_up(struct ksup *k, struct spok_err *err)
 		}
 	}
 	json_decref(list);
+	list = NULL;
+	/* their token Secrets (the garbage collector takes them with the pods anyway) */
+	if (r == 0)
+		r = k_list_component(k->kc, &SECRETS, k->ns, k->x.name, TOKEN_COMPONENT, &list, err);
+	json_array_foreach(json_object_get(list, "items"), i, p) {
+		const char *sn = jstr(p, "metadata.name");
+		if (r == 0 && sn)
+			r = k_delete(k->kc, &SECRETS, k->ns, sn, err);
+	}
+	json_decref(list);
 	if (r == 0)
 		r = k_delete(k->kc, &SERVICES, k->ns, k->svc, err);
 	if (r == 0)
@@ -895,6 +1011,8 @@ int spok_connect_kube_supervise(const char *data_dir, const char *name, int64_t 
 	}
 	if (r == 0)
 		r = adopt_or_create(&k, err);
+	if (r == 0) /* before the row can say RUNNING: `spok session url` reads it then */
+		r = spok_token_write(&k.x, k.token, err);
 	if (r != 0 && k.st && k.x.name && k.x.generation == gen)
 		record(&k, SPOK_SESSION_FAILED, xasprintf("pool %s (namespace %s): %s", pool->name, k.ns, err->msg));
 	if (r == 0)
@@ -903,6 +1021,10 @@ done:
 	kube_client_close(k.kc);
 	uv_run(&k.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&k.loop);
+	/* its server is gone (a newer generation that took the pod over keeps the file) */
+	if (k.x.name && k.x.generation == gen && spok_session_phase_terminal(k.x.phase))
+		spok_token_remove(&k.x);
+	explicit_bzero(k.token, sizeof(k.token));
 	if (k.log)
 		fclose(k.log);
 	free(k.pod);
@@ -935,6 +1057,15 @@ int spok_connect_kube_delete(const struct spok_pool *pool, const char *name, siz
 		if (r == 0 && pn && (r = k_delete(kc, &PODS, pool->kube.namespace_, pn, err)) == 0)
 			n++;
 	}
+	json_t *secrets = NULL;
+	if (r == 0)
+		r = k_list_component(kc, &SECRETS, pool->kube.namespace_, name, TOKEN_COMPONENT, &secrets, err);
+	json_array_foreach(json_object_get(secrets, "items"), i, p) {
+		const char *sn = jstr(p, "metadata.name");
+		if (r == 0 && sn && (r = k_delete(kc, &SECRETS, pool->kube.namespace_, sn, err)) == 0)
+			n++;
+	}
+	json_decref(secrets);
 	json_t *got = NULL;
 	if (r == 0 && k_get(kc, &SERVICES, pool->kube.namespace_, svc, &got, NULL) == 0 &&
 	    (r = k_delete(kc, &SERVICES, pool->kube.namespace_, svc, err)) == 0)
