@@ -103,8 +103,8 @@ static int ensure(struct spok_cli *cli, struct sctx *c, const char *name, const 
 		fprintf(stderr, "spok: session %s %s in pool %s (Spark UI %s); %s\n",
 			name, started ? "started" : "running", x.pool, ui ? ui : "unknown",
 			SPOK_CONNECT_AUTH_NOTE_FOR(pool));
-	if (x.backend && strcmp(x.backend, "kubernetes") == 0)
-		fprintf(stderr, "spok: session %s: this URL works from the pod network; elsewhere run 'kubectl port-forward -n %s svc/spok-session-%s 15002' and use sc://localhost:15002/;token=<the token above>;user_id=%s\n",
+	if (x.backend && strcmp(x.backend, "kubernetes") == 0 && pool->kube.namespace_)
+		fprintf(stderr, "spok: session %s: this URL works where the pod network is reachable; elsewhere run 'kubectl port-forward -n %s svc/spok-session-%s 15002' and use sc://localhost:15002/;token=<its token>;user_id=%s\n",
 			name, pool->kube.namespace_, name, user);
 	/* the one place the token is shown: stdout, for the caller to hand to its client */
 	printf("%s\n", url);

@@ -227,6 +227,8 @@ static int settle(struct spok_store *st, struct spok_session *x, bool wait, stru
 					      had_server ? "spok ended its Spark Connect server"
 							 : "its Spark Connect server had already ended"));
 	int result = spok_store_session_update(st, x, err);
+	if (result == 0 && !is_kube(x)) /* its server is gone (a pod, adopted later, keeps its) */
+		spok_token_remove(x);
 	if (result == SPOK_ECONFLICT) {
 		/* someone else settled or restarted it meanwhile: show what is recorded now */
 		struct spok_session now;
