@@ -572,11 +572,16 @@ static int adopt(struct ksup *k, bool *adopted, struct spok_err *err)
 		k_delete(k->kc, &PODS, k->ns, n, NULL);
 	}
 	struct spok_err te = {0};
-	if (best && read_token(k, jstr(best, "metadata.name"), &te) != 0) {
+	int tr = best ? read_token(k, jstr(best, "metadata.name"), &te) : 0;
+	if (tr == SPOK_ENOTFOUND || tr == SPOK_EINVAL) {
 		/* a server whose token spok cannot tell its clients: of no use to them */
 		note(k, "deleting pod %s/%s: %s", k->ns, jstr(best, "metadata.name"), te.msg);
 		k_delete(k->kc, &PODS, k->ns, jstr(best, "metadata.name"), NULL);
 		best = NULL;
+	} else if (tr != 0) { /* the API server is away: this start fails, the pod stays */
+		spok_err_set(err, tr, "%s", te.msg);
+		json_decref(list);
+		return tr;
 	}
 	if (best) {
 		k->pod = xstrdup(pod_name_of(best));
