@@ -36,16 +36,7 @@ print("long: starting", flush=True)
 print(spark.range(0, 10**13, numPartitions=2).selectExpr("sum(id % 7)").collect())
 PY
 # the first attempt runs until its server is killed; the retry is short
-cat >"$J/once.py" <<'PY'
-import os, sys
-from pyspark.sql import SparkSession
-spark = SparkSession.builder.getOrCreate()
-if not os.path.exists(sys.argv[1]):
-    open(sys.argv[1], "w").close()
-    print("once: long query", flush=True)
-    spark.range(0, 10**13, numPartitions=2).selectExpr("sum(id % 7)").collect()
-print("once: rows", spark.range(11).count())
-PY
+cp "$(dirname "$0")/data/once.py" "$J/once.py"
 cat >"$J/long.yaml" <<YAML
 name: long
 type: PYTHON

@@ -380,20 +380,13 @@ static void test_submission_failed(void **state)
 	h_close(&h);
 }
 
-/* Group commit: a batch whose COMMIT fails fails exactly its executions (both submits of
- * one loop turn), before anything is created; the next batch is written and created. The
- * failure: a row with timeout 7 adds a row whose foreign key SQLite checks only at COMMIT. */
-static void test_commit_fails(void **state)
+/* A trigger that makes the COMMIT of a batch holding a row with timeout 7 fail: the row
+ * adds a row whose deferred foreign key SQLite checks only at COMMIT. */
+static void fail_commit_of_timeout_7(const char *dir)
 {
-	struct spok_execution x;
-	struct h h;
-	char bad[32], other[32], good[32];
-	char *db;
+	char *db = xasprintf("%s/spok.db", dir);
 	sqlite3 *c = NULL;
 
-	(void)state;
-	h_open(&h, NULL);
-	db = xasprintf("%s/spok.db", h.dir);
 	assert_int_equal(sqlite3_open(db, &c), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(c,
 				      "CREATE TABLE t_parent (id TEXT PRIMARY KEY);"
@@ -406,6 +399,19 @@ static void test_commit_fails(void **state)
 			 SQLITE_OK);
 	sqlite3_close(c);
 	free(db);
+}
+
+/* Group commit: a batch whose COMMIT fails fails exactly its executions (both submits of
+ * one loop turn), before anything is created; the next batch is written and created. */
+static void test_commit_fails(void **state)
+{
+	struct spok_execution x;
+	struct h h;
+	char bad[32], other[32], good[32];
+
+	(void)state;
+	h_open(&h, NULL);
+	fail_commit_of_timeout_7(h.dir);
 	submit(&h, 0, 7, bad);   /* its write itself works: submit says 0 */
 	submit(&h, 0, 0, other); /* the same batch */
 	WAIT_FOR(h.failed == 2, "both executions to fail");
@@ -423,30 +429,16 @@ static void test_commit_fails(void **state)
 
 /* A COMMIT that fails at close (nothing ran the loop since the submit): the submit fails as
  * it would have during the run (a FAILED event, no row, nothing created) instead of being
- * dropped without a word. The same deferred foreign key as test_commit_fails. */
+ * dropped without a word. */
 static void test_commit_fails_at_close(void **state)
 {
 	struct spok_execution x;
 	struct h h;
 	char bad[32];
-	char *db;
-	sqlite3 *c = NULL;
 
 	(void)state;
 	h_open(&h, NULL);
-	db = xasprintf("%s/spok.db", h.dir);
-	assert_int_equal(sqlite3_open(db, &c), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(c,
-				      "CREATE TABLE t_parent (id TEXT PRIMARY KEY);"
-				      "CREATE TABLE t_child (p TEXT REFERENCES t_parent (id)"
-				      " DEFERRABLE INITIALLY DEFERRED);"
-				      "CREATE TRIGGER t_bad AFTER INSERT ON executions"
-				      " WHEN NEW.task_source = 'test:0:7'"
-				      " BEGIN INSERT INTO t_child VALUES ('none'); END;",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
-	sqlite3_close(c);
-	free(db);
+	fail_commit_of_timeout_7(h.dir);
 	submit(&h, 0, 7, bad); /* written into the batch, committed only by the close */
 	spok_engine_close(h.e);
 	h.e = NULL; /* freed once the loop runs (count_for) */
