@@ -55,7 +55,10 @@ client "$URLA"
 has "$T/client" "rows 7"
 client "sc://localhost:$PA/;user_id=$USER_ID"
 has "$T/client" "refused.*No authentication token provided"
-client "sc://localhost:$PA/;token=${TA%?}0;user_id=$USER_ID"
+# a wrong token: a's with its last digit changed (to 1 when it already ends in 0)
+WRONG=${TA%?}0
+[ "$WRONG" = "$TA" ] && WRONG=${TA%?}1
+client "sc://localhost:$PA/;token=$WRONG;user_id=$USER_ID"
 has "$T/client" "refused.*Invalid authentication token"
 client "sc://localhost:$PA/;token=$TB;user_id=$USER_ID"
 has "$T/client" "refused.*Invalid authentication token"
