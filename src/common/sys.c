@@ -2,10 +2,18 @@
 #include "common/sys.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "common/buf.h"
+#include "common/xalloc.h"
 
 void spok_detach_stdio(void)
 {
@@ -36,4 +44,34 @@ int spok_free_loopback_port(void)
 		port = ntohs(a.sin_port);
 	close(fd);
 	return port;
+}
+
+int spok_write_file_atomic(const char *path, const void *data, size_t n, mode_t mode,
+			   const char *where, struct spok_err *err)
+{
+	char *tmp = xasprintf("%s.tmp", path);
+	int fd = -1, result = SPOK_OK;
+
+	if (unlink(tmp) != 0 && errno != ENOENT)
+		result = spok_err_set(err, SPOK_EIO, "%s: cannot replace: %s; check %s", tmp,
+				      strerror(errno), where);
+	if (result == SPOK_OK &&
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode & 0777)) < 0)
+		result = spok_err_set(err, SPOK_EIO, "%s: cannot create: %s; check %s", tmp,
+				      strerror(errno), where);
+	if (fd >= 0) {
+		if (fchmod(fd, mode & 0777) != 0 || spok_write_all(fd, data, n) != 0 || fsync(fd) != 0)
+			result = spok_err_set(err, SPOK_EIO, "%s: cannot write: %s; check %s", tmp,
+					      strerror(errno), where);
+		if (close(fd) != 0 && result == SPOK_OK)
+			result = spok_err_set(err, SPOK_EIO, "%s: cannot write: %s; check %s", tmp,
+					      strerror(errno), where);
+	}
+	if (result == SPOK_OK && rename(tmp, path) != 0)
+		result = spok_err_set(err, SPOK_EIO, "%s: cannot rename it to %s: %s; check %s", tmp,
+				      path, strerror(errno), where);
+	if (result != SPOK_OK && fd >= 0)
+		(void)unlink(tmp);
+	free(tmp);
+	return result;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/sys.h"
 #include "common/xalloc.h"
 #include "engine/engine.h"
 
@@ -63,26 +64,6 @@ static int make_dir(const char *path, mode_t mode, struct spok_err *err)
 	return SPOK_OK;
 }
 
-static int write_atomic(const char *path, const uint8_t *p, size_t n, struct spok_err *err)
-{
-	char *tmp = xasprintf("%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	int result = SPOK_OK;
-
-	if (fd < 0 || spok_write_all(fd, p, n) != 0 || fsync(fd) != 0 || fchmod(fd, 0644) != 0)
-		result = spok_err_set(err, SPOK_EIO, "%s: cannot write: %s; check the flyte-data "
-				      "volume", tmp, strerror(errno));
-	if (fd >= 0 && close(fd) != 0 && result == SPOK_OK)
-		result = spok_err_set(err, SPOK_EIO, "%s: cannot write: %s", tmp, strerror(errno));
-	if (result == SPOK_OK && rename(tmp, path) != 0)
-		result = spok_err_set(err, SPOK_EIO, "%s: cannot rename to %s: %s", tmp, path,
-				      strerror(errno));
-	if (result != SPOK_OK)
-		(void)unlink(tmp);
-	free(tmp);
-	return result;
-}
-
 int spok_fd_prepare(const struct spok_platform *p, const struct spok_task *t, const char *id,
 		    struct spok_err *err)
 {
@@ -96,7 +77,7 @@ int spok_fd_prepare(const struct spok_platform *p, const struct spok_task *t, co
 	if (result == SPOK_OK)
 		result = make_dir(dir, 0755, err);
 	if (result == SPOK_OK)
-		result = write_atomic(path, pb, n, err);
+		result = spok_write_file_atomic(path, pb, n, 0644, "the flyte-data volume", err);
 	if (result == SPOK_OK)
 		result = spok_fd_copy_code(p, t, id, err);
 	free(pb);

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "common/pid.h"
+#include "common/sys.h"
 #include "common/timefmt.h"
 #include "common/buf.h"
 #include "common/xalloc.h"
@@ -182,20 +183,7 @@ static bool port_open(int port)
 
 static int write_text(const char *path, const char *text, struct spok_err *err)
 {
-	char *tmp = xasprintf("%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	int result = 0;
-	bool ok = f != NULL && fputs(text, f) >= 0;
-
-	/* fclose on every path: a failed fputs must not leak the stream. */
-	if (f != NULL && fclose(f) != 0)
-		ok = false;
-	if (!ok || rename(tmp, path) != 0) {
-		result = spok_err_set(err, SPOK_EIO, "%s: cannot write: %s; check the data dir", path, strerror(errno));
-		unlink(tmp);
-	}
-	free(tmp);
-	return result;
+	return spok_write_file_atomic(path, text, strlen(text), 0644, "the data dir", err);
 }
 
 static int spawn_history(const struct spok_spark_env *env, const char *props, const char *log,

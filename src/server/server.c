@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/sys.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "connect/connect.h"
@@ -31,23 +32,10 @@ int srv_write_task_source(struct srv_daemon *d, const char *stem, const char *ex
 			  const void *data, size_t len, char **path, struct spok_err *err)
 {
 	char *final = xasprintf("%s/%s.%s", d->tasks_dir, stem, ext);
-	char *tmp = xasprintf("%s.tmp", final);
-	int fd, result = SPOK_OK;
-
 	/* Written and synced before the execution row names it: a restart can always reload
 	 * the task of a recorded execution. */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || spok_write_all(fd, data, len) != 0 || fsync(fd) != 0 || close(fd) != 0) {
-		result = spok_err_set(err, SPOK_EIO, "%s: cannot write the task source: %s; check "
-				      "the data dir", tmp, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		unlink(tmp);
-	} else if (rename(tmp, final) != 0) {
-		result = spok_err_set(err, SPOK_EIO, "%s: cannot rename: %s", final, strerror(errno));
-		unlink(tmp);
-	}
-	free(tmp);
+	int result = spok_write_file_atomic(final, data, len, 0600, "the data dir", err);
+
 	if (result != SPOK_OK) {
 		free(final);
 		return result;
