@@ -375,9 +375,11 @@ static int get_uint(struct jctx *c, const json_t *j, const char *key, unsigned l
 {
 	double v = *out;
 	int result = get_num(c, j, "spok.server", key, lo, hi, &v);
+	char path[128];
 
+	snprintf(path, sizeof(path), "spok.server.%s", key);
 	if (result == SPOK_OK && v != (double)(unsigned)v)
-		return bad(c, "spok.server", "connection limits and timeouts are whole numbers");
+		return bad(c, path, "expected a whole number");
 	*out = (unsigned)v;
 	return result;
 }

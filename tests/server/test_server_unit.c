@@ -176,7 +176,7 @@ static void test_bad_config(void **state)
 	expect_bad("    max-connections: 10\n    max-connections-per-ip: 20\n",
 		   tok, "max-connections-per-ip: is over max-connections");
 	expect_bad("    header-timeout: 0\n", tok, "spok.server.header-timeout");
-	expect_bad("    header-timeout: 1.5\n", tok, "whole numbers");
+	expect_bad("    header-timeout: 1.5\n", tok, "header-timeout: expected a whole number");
 	expect_bad("    health-listen: nowhere\n", tok, "spok.server.health-listen");
 }
 
