@@ -103,9 +103,12 @@ static int ensure(struct spok_cli *cli, struct sctx *c, const char *name, const 
 		fprintf(stderr, "spok: session %s %s in pool %s (Spark UI %s); %s\n",
 			name, started ? "started" : "running", x.pool, ui ? ui : "unknown",
 			SPOK_CONNECT_AUTH_NOTE_FOR(pool));
-	if (x.backend && strcmp(x.backend, "kubernetes") == 0 && pool->kube.namespace_)
-		fprintf(stderr, "spok: session %s: this URL works where the pod network is reachable; elsewhere run 'kubectl port-forward -n %s svc/spok-session-%s 15002' and use sc://localhost:15002/;token=<its token>;user_id=%s\n",
-			name, pool->kube.namespace_, name, user);
+	if (x.backend && strcmp(x.backend, "kubernetes") == 0 && pool->kube.namespace_) {
+		char *svc = spok_connect_kube_service_name(c->data_dir, name);
+		fprintf(stderr, "spok: session %s: this URL works where the pod network is reachable; elsewhere run 'kubectl port-forward -n %s svc/%s 15002' and use sc://localhost:15002/;token=<its token>;user_id=%s\n",
+			name, pool->kube.namespace_, svc, user);
+		free(svc);
+	}
 	/* the one place the token is shown: stdout, for the caller to hand to its client */
 	printf("%s\n", url);
 	fflush(stdout);
@@ -217,7 +220,7 @@ static int stop_leftovers(struct sctx *c, const struct spok_session *x, struct s
 	if (!pool || !pool->kube.namespace_)
 		return spok_err_set(err, SPOK_ENOTFOUND, "session %s: its pool %s is no Kubernetes pool in this config; delete its pods (label spok.dev/session=%s) by hand",
 				    x->name, x->pool, x->name);
-	int result = spok_connect_kube_delete(pool, x->name, &n, err);
+	int result = spok_connect_kube_delete(c->data_dir, pool, x->name, &n, err);
 	if (result == 0 && n > 0)
 		fprintf(stderr, "spok: session %s: deleted %zu server object%s left in namespace %s\n",
 			x->name, n, n == 1 ? "" : "s", pool->kube.namespace_);

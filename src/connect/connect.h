@@ -261,10 +261,14 @@ bool spok_connect_ui_tasks(const char *host, int port, char **app_id, int64_t *t
 /* The supervisor of a Kubernetes pool's session (spok_connect_supervise calls it). */
 int spok_connect_kube_supervise(const char *data_dir, const char *name, int64_t gen,
 				const struct spok_pool *pool, struct spok_err *err);
-/* Deletes every server Pod and Service of session name in pool's namespace (what a dead
- * supervisor left); *deleted (may be NULL) gets how many objects. Blocks (its own loop). */
-int spok_connect_kube_delete(const struct spok_pool *pool, const char *name, size_t *deleted,
-			     struct spok_err *err);
+/* The name of the Service of session name of the store of data_dir (heap). */
+char *spok_connect_kube_service_name(const char *data_dir, const char *name);
+/* Deletes every server Pod, token Secret and Service of session name in pool's namespace
+ * that belongs to the store of data_dir (what a dead supervisor left; another store's
+ * session of the same name is left alone); *deleted (may be NULL) gets how many objects.
+ * Blocks (its own loop). */
+int spok_connect_kube_delete(const char *data_dir, const struct spok_pool *pool, const char *name,
+			     size_t *deleted, struct spok_err *err);
 
 /* A supervisor that could not begin (its config or pool cannot be loaded): records generation
  * gen of session name FAILED with why, if it is still that generation and not ended. */

@@ -220,14 +220,18 @@ static int open_client(uv_loop_t *loop, const struct spok_pool *pool, struct kub
 
 /* ---- the objects ---- */
 
+/* Names carry the store's id (its first 8 digits): two stores (users, data dirs) may both
+ * have a session "x" in one namespace, and neither may take the other's pod or Service.
+ * Both are DNS labels: 5 + 8 + 1 + 40 (a session name at most) + 1 + the generation's digits
+ * stay within 63 characters up to generation 99999999. */
 static char *pod_name(const char *session, int64_t gen)
 {
-	return xasprintf("spok-session-%s-%lld", session, (long long)gen);
+	return xasprintf("spok-%.8s-%s-%lld", store_id, session, (long long)gen);
 }
 
 static char *service_name(const char *session)
 {
-	return xasprintf("spok-session-%s", session);
+	return xasprintf("spok-%.8s-%s", store_id, session);
 }
 
 static char *secret_name(const char *pod)
@@ -411,13 +415,17 @@ static int build_pod(const struct spok_pool *pl, const char *session, const char
 
 static json_t *build_service(const struct spok_pool *pl, const char *session, const char *svc)
 {
-	return json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:{s:s, s:{s:s, s:s}, s:[{s:s, s:i}, {s:s, s:i}]}}",
+	json_t *s = json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:{s:s, s:{s:s, s:s}, s:[{s:s, s:i}, {s:s, s:i}]}}",
 			 "apiVersion", "v1", "kind", "Service",
 			 "metadata", "name", svc, "namespace", pl->kube.namespace_, "labels", labels(session, 0),
 			 "spec", "type", "ClusterIP",
 			 "selector", L_SESSION, session, L_COMPONENT, COMPONENT,
 			 "ports", "name", "grpc", "port", SPOK_CONNECT_GRPC_PORT,
 			 "name", "spark-ui", "port", SPOK_CONNECT_UI_PORT);
+	/* this store's server only, never another store's session of the same name */
+	json_object_set_new(json_object_get(json_object_get(s, "spec"), "selector"), L_STORE,
+			    json_string(store_id));
+	return s;
 }
 
 /* ---- pod state ---- */
@@ -516,9 +524,21 @@ static json_t *build_secret(const struct ksup *k, const char *name)
 			 "type", "Opaque", "stringData", TOKEN_KEY, k->token);
 }
 
+/* Whether obj's ownerReferences name the object of uid. */
+static bool owned_by(const json_t *obj, const char *uid)
+{
+	size_t i;
+	json_t *o;
+
+	json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i, o)
+		if (uid && str_is(json_object_get(o, "uid"), uid))
+			return true;
+	return false;
+}
+
 /* The token of pod's Secret into k->token. An error when there is none, or not one spok made
  * (the message names the Secret, never its content). */
-static int read_token(struct ksup *k, const char *pod, struct spok_err *err)
+static int read_token(struct ksup *k, const char *pod, const char *uid, struct spok_err *err)
 {
 	char *name = secret_name(pod);
 	json_t *sec = NULL;
@@ -530,6 +550,8 @@ static int read_token(struct ksup *k, const char *pod, struct spok_err *err)
 	if (r == 0 && (!b64 || !spok_base64_decode(b64, 0, &raw, &len) || len != SPOK_TOKEN_LEN ||
 		       !spok_token_ok((const char *)raw)))
 		r = spok_err_set(err, SPOK_EINVAL, "secret %s/%s holds no token spok made", k->ns, name);
+	if (r == 0 && !owned_by(sec, uid))
+		r = spok_err_set(err, SPOK_EINVAL, "secret %s/%s is not its pod's (no owner reference to it)", k->ns, name);
 	if (r == 0)
 		memcpy(k->token, raw, SPOK_TOKEN_LEN + 1);
 	if (raw) {
@@ -542,6 +564,22 @@ static int read_token(struct ksup *k, const char *pod, struct spok_err *err)
 }
 
 /* ---- adopt or create ---- */
+
+/* A pod this supervisor may adopt: labelled with this store and named as this store names
+ * the session's pods. Anyone who may create pods in the namespace can label one; a pod
+ * spok did not make for this session is replaced, never handed to clients. */
+static bool adoptable(const struct ksup *k, const json_t *pod)
+{
+	const char *v = json_string_value(json_object_get(json_object_get(json_object_get(pod, "metadata"), "labels"), L_STORE));
+	const char *n = pod_name_of(pod);
+	char *prefix = pod_name(k->x.name, 0);
+	size_t len = strlen(prefix) - 1; /* "spok-STORE-NAME-" */
+	bool ok = v && store_id[0] && strcmp(v, store_id) == 0 && n && strncmp(n, prefix, len) == 0 &&
+		  n[len] >= '1' && n[len] <= '9' && strspn(n + len, "0123456789") == strlen(n + len);
+
+	free(prefix);
+	return ok;
+}
 
 /* The oldest live server pod of the session is adopted (relabelled with this generation);
  * ended or surplus ones are deleted. *adopted: whether one was. */
@@ -557,7 +595,7 @@ static int adopt(struct ksup *k, bool *adopted, struct spok_err *err)
 	if (r != 0)
 		return r;
 	json_array_foreach(json_object_get(list, "items"), i, p) {
-		if (!pod_name_of(p) || !ours(p) || json_object_get(json_object_get(p, "metadata"), "deletionTimestamp") ||
+		if (!adoptable(k, p) || json_object_get(json_object_get(p, "metadata"), "deletionTimestamp") ||
 		    pod_state(p) == POD_ENDED)
 			continue;
 		const char *ts = jstr(p, "metadata.creationTimestamp"), *bts = best ? jstr(best, "metadata.creationTimestamp") : NULL;
@@ -572,7 +610,7 @@ static int adopt(struct ksup *k, bool *adopted, struct spok_err *err)
 		k_delete(k->kc, &PODS, k->ns, n, NULL);
 	}
 	struct spok_err te = {0};
-	int tr = best ? read_token(k, jstr(best, "metadata.name"), &te) : 0;
+	int tr = best ? read_token(k, jstr(best, "metadata.name"), jstr(best, "metadata.uid"), &te) : 0;
 	if (tr == SPOK_ENOTFOUND || tr == SPOK_EINVAL) {
 		/* a server whose token spok cannot tell its clients: of no use to them */
 		note(k, "deleting pod %s/%s: %s", k->ns, jstr(best, "metadata.name"), te.msg);
@@ -951,6 +989,39 @@ static int prepare(struct ksup *k, const char *data_dir, const char *name, int64
 	return spok_store_session_update(k->st, &k->x, err);
 }
 
+char *spok_connect_kube_service_name(const char *data_dir, const char *name)
+{
+	set_store_id(data_dir);
+	return service_name(name);
+}
+
+/* An object name from an API answer that may go into a request path (a Secret's name is
+ * a DNS subdomain, longer than a label). */
+static bool name_ok(const char *n)
+{
+	size_t len = n ? strlen(n) : 0;
+
+	return len > 0 && len <= 253 && strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789.-") == len &&
+	       n[0] != '.' && n[0] != '-';
+}
+
+/* Deletes the items of list (kind g) that are this store's; counts them into *n. */
+static int delete_ours(struct kube_client *kc, const struct kube_gvr *g, const char *ns,
+		       const json_t *list, size_t *n, struct spok_err *err)
+{
+	size_t i;
+	json_t *p;
+	int r = 0;
+
+	json_array_foreach(json_object_get(list, "items"), i, p) {
+		const char *name = jstr(p, "metadata.name");
+		if (r == 0 && name_ok(name) && ours(p) &&
+		    (r = k_delete(kc, g, ns, name, err)) == 0)
+			(*n)++;
+	}
+	return r;
+}
+
 /* A generation begun to stop (spok_connect_cleanup_begin): its earlier supervisor died and
  * left the server pod, or the pod ended and was kept for its log; delete every server pod of
  * the session and its Service, and record STOPPED (FAILED when the API refused). */
@@ -974,11 +1045,9 @@ static int clean_up(struct ksup *k, struct spok_err *err)
 	/* their token Secrets (the garbage collector takes them with the pods anyway) */
 	if (r == 0)
 		r = k_list_component(k->kc, &SECRETS, k->ns, k->x.name, TOKEN_COMPONENT, &list, err);
-	json_array_foreach(json_object_get(list, "items"), i, p) {
-		const char *sn = jstr(p, "metadata.name");
-		if (r == 0 && sn)
-			r = k_delete(k->kc, &SECRETS, k->ns, sn, err);
-	}
+	size_t secrets = 0;
+	if (r == 0)
+		r = delete_ours(k->kc, &SECRETS, k->ns, list, &secrets, err);
 	json_decref(list);
 	if (r == 0)
 		r = k_delete(k->kc, &SERVICES, k->ns, k->svc, err);
@@ -1042,45 +1111,37 @@ done:
 
 /* ---- cleanup of what a dead supervisor left ---- */
 
-int spok_connect_kube_delete(const struct spok_pool *pool, const char *name, size_t *deleted,
-			     struct spok_err *err)
+int spok_connect_kube_delete(const char *data_dir, const struct spok_pool *pool, const char *name,
+			     size_t *deleted, struct spok_err *err)
 {
 	uv_loop_t loop;
 	struct kube_client *kc = NULL;
-	json_t *list = NULL;
+	const char *ns = pool->kube.namespace_;
+	json_t *pods = NULL, *secrets = NULL, *services = NULL;
 	size_t n = 0;
-	char *svc = service_name(name);
 
+	set_store_id(data_dir);
 	uv_loop_init(&loop);
 	int r = open_client(&loop, pool, &kc, err);
 	if (r == 0)
-		r = k_list_servers(kc, pool->kube.namespace_, name, &list, err);
-	size_t i;
-	json_t *p;
-	json_array_foreach(json_object_get(list, "items"), i, p) {
-		const char *pn = pod_name_of(p);
-		if (r == 0 && pn && (r = k_delete(kc, &PODS, pool->kube.namespace_, pn, err)) == 0)
-			n++;
-	}
-	json_t *secrets = NULL;
+		r = k_list_servers(kc, ns, name, &pods, err);
 	if (r == 0)
-		r = k_list_component(kc, &SECRETS, pool->kube.namespace_, name, TOKEN_COMPONENT, &secrets, err);
-	json_array_foreach(json_object_get(secrets, "items"), i, p) {
-		const char *sn = jstr(p, "metadata.name");
-		if (r == 0 && sn && (r = k_delete(kc, &SECRETS, pool->kube.namespace_, sn, err)) == 0)
-			n++;
-	}
+		r = delete_ours(kc, &PODS, ns, pods, &n, err);
+	if (r == 0)
+		r = k_list_component(kc, &SECRETS, ns, name, TOKEN_COMPONENT, &secrets, err);
+	if (r == 0)
+		r = delete_ours(kc, &SECRETS, ns, secrets, &n, err);
+	/* by label, not by name: one an older spok named without the store id goes too */
+	if (r == 0)
+		r = k_list_component(kc, &SERVICES, ns, name, COMPONENT, &services, err);
+	if (r == 0)
+		r = delete_ours(kc, &SERVICES, ns, services, &n, err);
+	json_decref(pods);
 	json_decref(secrets);
-	json_t *got = NULL;
-	if (r == 0 && k_get(kc, &SERVICES, pool->kube.namespace_, svc, &got, NULL) == 0 &&
-	    (r = k_delete(kc, &SERVICES, pool->kube.namespace_, svc, err)) == 0)
-		n++;
-	json_decref(got);
-	json_decref(list);
+	json_decref(services);
 	kube_client_close(kc);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
-	free(svc);
 	if (deleted)
 		*deleted = n;
 	return r;

@@ -1,6 +1,7 @@
 /* server.c - a local session's Spark Connect server: start (fork a supervisor), the
  * supervisor's loop, stop, settle. See connect.h. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -205,6 +206,20 @@ static bool end_marked(const struct spok_session *x, bool wait)
 }
 
 /* wait: TERM, KILL after the grace, and wait for the group to go; else KILL and return. */
+/* The server's properties file (the pool's conf, which may hold secrets), which a supervisor
+ * that died before its server read it leaves: it is next to the server's log. */
+static void remove_props(const struct spok_session *x)
+{
+	const char *slash = x->log_path ? strrchr(x->log_path, '/') : NULL;
+
+	if (slash) {
+		char *p = xasprintf("%.*s/spark-conf-%lld.properties", (int)(slash - x->log_path), x->log_path,
+				    (long long)x->generation);
+		unlink(p);
+		free(p);
+	}
+}
+
 static int settle(struct spok_store *st, struct spok_session *x, bool wait, struct spok_err *err)
 {
 	if (spok_session_phase_terminal(x->phase) || supervisor_alive(x))
@@ -227,8 +242,10 @@ static int settle(struct spok_store *st, struct spok_session *x, bool wait, stru
 					      had_server ? "spok ended its Spark Connect server"
 							 : "its Spark Connect server had already ended"));
 	int result = spok_store_session_update(st, x, err);
-	if (result == 0 && !is_kube(x)) /* its server is gone (a pod, adopted later, keeps its) */
+	if (result == 0 && !is_kube(x)) { /* its server is gone (a pod, adopted later, keeps its) */
 		spok_token_remove(x);
+		remove_props(x);
+	}
 	if (result == SPOK_ECONFLICT) {
 		/* someone else settled or restarted it meanwhile: show what is recorded now */
 		struct spok_session now;
@@ -273,6 +290,7 @@ struct sup {
 	int64_t tasks_seen;       /* its task count at the last look (-1: not looked yet) */
 	uint64_t look_at;         /* uv_now of the next look for interactive activity */
 	char token[SPOK_TOKEN_LEN + 1]; /* the server's (wiped at the end) */
+	int v6_hold;              /* [::1]:port, bound and never listening (-1: none) */
 	bool token_written;       /* its file is this generation's */
 };
 
@@ -384,9 +402,14 @@ json_t *spok_connect_ui_get(const char *host, int port, const char *path)
 	char *buf = xmalloc(UI_MAX + 1);
 	size_t n = 0;
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && spok_write_all(fd, req, strlen(req)) == 0) {
+		/* one deadline for the whole answer: a peer that drips a byte a second (a hostile
+		 * pod) must not hold the supervisor's loop */
+		int64_t until = spok_now_ms() + UI_TIMEOUT_MS;
 		ssize_t r;
-		while (n < UI_MAX && (r = recv(fd, buf + n, UI_MAX - n, 0)) > 0)
+		while (n < UI_MAX && spok_now_ms() < until && (r = recv(fd, buf + n, UI_MAX - n, 0)) > 0)
 			n += (size_t)r;
+		if (n < UI_MAX && spok_now_ms() >= until)
+			n = 0; /* cut short: no answer */
 	}
 	buf[n] = '\0';
 	char *body = strstr(buf, "\r\n\r\n");
@@ -489,6 +512,95 @@ static bool client_connected(int port)
 	return found;
 }
 
+/* The inode of the socket that listens on 127.0.0.1:port, or 0: in /proc/net/tcp, or in
+ * tcp6 as ::ffff:127.0.0.1 (a JVM binds IPv4 addresses on an IPv6 socket). */
+static unsigned long listener_inode(int port)
+{
+	static const char *const files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+	unsigned long inode = 0;
+
+	for (size_t f = 0; f < 2 && !inode; f++) {
+		FILE *in = fopen(files[f], "re");
+		char line[512];
+		while (in && !inode && fgets(line, sizeof(line), in)) {
+			/* sl local remote st tx:rx tr:when retrnsmt uid timeout inode */
+			char local[64], state[8];
+			unsigned long ino = 0;
+			char *colon;
+			if (sscanf(line, " %*s %63s %*s %7s %*s %*s %*s %*s %*s %lu", local, state, &ino) != 3 ||
+			    strcmp(state, "0A") != 0 || !(colon = strchr(local, ':')))
+				continue;
+			*colon = '\0';
+			if ((strcasecmp(local, "0100007F") == 0 ||
+			     strcasecmp(local, "0000000000000000FFFF00000100007F") == 0) &&
+			    strtoul(colon + 1, NULL, 16) == (unsigned long)port)
+				inode = ino;
+		}
+		if (in)
+			fclose(in);
+	}
+	return inode;
+}
+
+/* Whether process pid holds socket inode among its open files. */
+static bool holds_socket(long pid, unsigned long inode)
+{
+	char dir[64], want[64];
+	snprintf(dir, sizeof(dir), "/proc/%ld/fd", pid);
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool found = false;
+
+	while (d && !found && (e = readdir(d)) != NULL) {
+		char path[128], target[64];
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			found = strcmp(target, want) == 0;
+		}
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* Whether the process listening on the gRPC port is the server (a process of its group),
+ * not another local user's that took the port before Spark bound it: clients send that
+ * listener the session's token. */
+static bool port_is_servers(const struct sup *s)
+{
+	unsigned long inode = listener_inode(s->x.port);
+	if (!inode || !spok_pid_ok(s->x.pid))
+		return false;
+	if (holds_socket((long)s->x.pid, inode))
+		return true;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	bool found = false;
+	while (d && !found && (e = readdir(d)) != NULL) {
+		long pid = strtol(e->d_name, NULL, 10);
+		char path[64], buf[512];
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		FILE *f = fopen(path, "re");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		/* "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses */
+		char *rp = strrchr(buf, ')');
+		long pgrp = 0;
+		if (rp && sscanf(rp + 1, " %*c %*d %ld", &pgrp) == 1 && pgrp == s->x.pid)
+			found = holds_socket(pid, inode);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 /* Activity the store does not see: a connected client, or tasks that ran on the server
  * since the last look (interactive statements; warm runs are counted as clients anyway). */
 static bool interactive_activity(struct sup *s)
@@ -567,7 +679,11 @@ static void on_tick(uv_timer_t *t)
 		begin_stop(s, xstrdup("replaced by a newer start"), false);
 	} else if (now.stop_requested) {
 		begin_stop(s, xstrdup("stopped by spok session stop"), false);
-	} else if (s->x.phase == SPOK_SESSION_STARTING && port_answers(s->x.port)) {
+	} else if (spok_session_phase_terminal(now.phase)) {
+		/* settled as dead (this supervisor looked gone) or never ours to run: nobody
+		 * would stop this server otherwise */
+		begin_stop(s, xasprintf("the session ended meanwhile (%s)", spok_session_phase_name(now.phase)), false);
+	} else if (s->x.phase == SPOK_SESSION_STARTING && port_answers(s->x.port) && port_is_servers(s)) {
 		s->x.phase = SPOK_SESSION_RUNNING;
 		s->x.started_ms = spok_now_ms();
 		unlink(s->props); /* Spark has read it */
@@ -604,6 +720,14 @@ static int write_props(struct sup *s, struct spok_err *err)
 	spok_strmap_set(&conf, "spark.connect.grpc.binding.address", "127.0.0.1");
 	/* the jar is served to the local executor from the driver's file server: loopback */
 	spok_strmap_set(&conf, "spark.driver.host", "127.0.0.1");
+	/* The token guards gRPC only: the driver's RPC, block and file servers and the UI's
+	 * kill links answer any local user. A local master generates a secret of its own for
+	 * the first; nobody needs the UI to kill another session's jobs (spok abort interrupts
+	 * a run's own operations). */
+	const char *m = s->pool->master ? s->pool->master : "local[*]";
+	if (strcmp(m, "local") == 0 || strncmp(m, "local[", 6) == 0)
+		spok_strmap_set(&conf, "spark.authenticate", "true");
+	spok_strmap_set(&conf, "spark.ui.killEnabled", "false");
 	int result = spok_local_props_write(s->props, &conf, err);
 	for (size_t i = 0; i < conf.len; i++)
 		explicit_bzero(conf.items[i].value, strlen(conf.items[i].value));
@@ -701,9 +825,40 @@ int spok_connect_claim(const char *data_dir, const char *name, int64_t gen, stru
 		return result;
 	if (x->generation != gen)
 		return spok_err_set(err, SPOK_ECONFLICT, "session %s: started again by another spok", name);
+	if (x->phase != SPOK_SESSION_STARTING) /* settled as failed before this supervisor ran */
+		return spok_err_set(err, SPOK_ECONFLICT, "session %s: generation %lld already ended (%s)",
+				    name, (long long)gen, spok_session_phase_name(x->phase));
 	struct spok_proc_id self = spok_proc_self();
 	x->supervisor_pid = self.pid;
 	x->supervisor_start = self.start;
+	return 0;
+}
+
+/* A free port for the server's gRPC on 127.0.0.1, whose [::1] twin this process holds
+ * (*hold: bound, not listening; -1 without IPv6): clients dial "localhost", which may
+ * resolve to ::1 first, and another local user listening there would get the token. A
+ * bound but closed [::1]:port refuses at once and the client goes on to 127.0.0.1. */
+static int grpc_port(int *hold)
+{
+	*hold = -1;
+	for (int tries = 0; tries < 16; tries++) {
+		int port = spok_free_loopback_port();
+		int fd = port > 0 ? socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0) : -1;
+		int one = 1;
+		struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
+					 .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+		if (fd < 0)
+			return port; /* no IPv6 here: nobody can listen on ::1 either */
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+			*hold = fd;
+			return port;
+		}
+		int e = errno;
+		close(fd);
+		if (e != EADDRINUSE)
+			return port; /* no ::1 (EADDRNOTAVAIL): the same */
+	}
 	return 0;
 }
 
@@ -715,13 +870,14 @@ static int sup_prepare(struct sup *s, const char *data_dir, const char *name, in
 	if (result != 0)
 		return result;
 	/* Another process may take a port before Spark binds it: the server then fails to
-	 * start and the next use starts another. */
-	s->x.port = spok_free_loopback_port();
+	 * start and the next use starts another (and port_is_servers keeps clients off it). */
+	s->x.port = grpc_port(&s->v6_hold);
 	s->x.ui_port = spok_free_loopback_port();
 	if (s->x.port == s->x.ui_port)
 		s->x.ui_port = 0; /* Spark picks the next free one after its default */
 	char *dir = xasprintf("%s/sessions/%s", data_dir, name);
-	s->props = xasprintf("%s/spark-conf.properties", dir);
+	/* per generation: settling a dead one never removes a newer one's before Spark reads it */
+	s->props = xasprintf("%s/spark-conf-%lld.properties", dir, (long long)gen);
 	free(dir);
 	/* this server's own token, on disk before the row says it runs */
 	result = spok_token_new(s->token, err);
@@ -745,11 +901,12 @@ int spok_connect_supervise(const char *data_dir, const char *name, int64_t gen,
 	memset(&s, 0, sizeof(s));
 	s.pool = pool;
 	s.tasks_seen = -1;
+	s.v6_hold = -1;
 	uv_loop_init(&s.loop);
 	result = sup_prepare(&s, data_dir, name, gen, err);
 	int log_fd = -1;
 	if (result == 0) {
-		log_fd = open(s.x.log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		log_fd = open(s.x.log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (log_fd < 0)
 			result = spok_err_set(err, SPOK_EIO, "%s: cannot create the server log: %s",
 					      s.x.log_path, strerror(errno));
@@ -788,6 +945,8 @@ done:
 	if (result != 0 && s.token_written)
 		spok_token_remove(&s.x);
 	explicit_bzero(s.token, sizeof(s.token));
+	if (s.v6_hold >= 0)
+		close(s.v6_hold);
 	uv_loop_close(&s.loop);
 	free(s.props);
 	free(s.stop_why);
@@ -850,6 +1009,23 @@ static void child_argv(struct spok_strv *argv, const char *exe, const char *data
 		spok_strv_pushf(argv, "--config=%s", config_path);
 }
 
+/* A session directory holds the token and the server's conf: a folder (not a link) of this
+ * user that no one else may write into or read (one made by someone else, or left open,
+ * could have its files swapped before Spark reads them). */
+static int private_dir(const char *path, struct spok_err *err)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		return spok_err_set(err, SPOK_EIO, "%s: not a directory; remove it", path);
+	if (st.st_uid != geteuid())
+		return spok_err_set(err, SPOK_EIO, "%s: owned by uid %u, not this user; remove it or use "
+				    "another data dir (--data-dir)", path, (unsigned)st.st_uid);
+	if ((st.st_mode & 077) != 0 && chmod(path, 0700) != 0)
+		return spok_err_set(err, SPOK_EIO, "%s: cannot make it private (mode 700): %s", path, strerror(errno));
+	return 0;
+}
+
 static int make_dir(const char *data_dir, const char *name, char **log_path, struct spok_err *err)
 {
 	char *top = xasprintf("%s/sessions", data_dir);
@@ -859,7 +1035,7 @@ static int make_dir(const char *data_dir, const char *name, char **log_path, str
 	*log_path = NULL;
 	if ((mkdir(top, 0700) != 0 && errno != EEXIST) || (mkdir(dir, 0700) != 0 && errno != EEXIST))
 		result = spok_err_set(err, SPOK_EIO, "%s: cannot create directory: %s; check the data dir", dir, strerror(errno));
-	else
+	else if ((result = private_dir(top, err)) == 0 && (result = private_dir(dir, err)) == 0)
 		*log_path = xasprintf("%s/server.log", dir);
 	free(top);
 	free(dir);

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/sys.h"
 #include "common/xalloc.h"
 #include "local/token.h"
 
@@ -49,30 +51,12 @@ int spok_token_write(const struct spok_session *s, const char *token, struct spo
 {
 	char *path = token_path(s);
 	char line[SPOK_TOKEN_LEN + 32];
-	int result = 0;
 
 	if (!path)
 		return spok_err_set(err, SPOK_EINTERNAL, "session %s: no session directory for its token", s->name);
-	char *tmp = xasprintf("%s.new", path);
 	int n = snprintf(line, sizeof(line), "%lld %s\n", (long long)s->generation, token);
-	/* a new file, never a link someone left there: O_EXCL after removing what was there */
-	if (unlink(tmp) != 0 && errno != ENOENT)
-		result = spok_err_set(err, SPOK_EIO, "%s: cannot replace: %s; check the data dir", tmp, strerror(errno));
-	int fd = result == 0 ? open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
-	if (result == 0 && fd < 0)
-		result = spok_err_set(err, SPOK_EIO, "%s: cannot create: %s; check the data dir", tmp, strerror(errno));
-	if (fd >= 0) {
-		if (spok_write_all(fd, line, (size_t)n) != 0 || fsync(fd) != 0)
-			result = spok_err_set(err, SPOK_EIO, "%s: cannot write: %s; check the data dir", tmp, strerror(errno));
-		if (close(fd) != 0 && result == 0)
-			result = spok_err_set(err, SPOK_EIO, "%s: cannot write: %s; check the data dir", tmp, strerror(errno));
-	}
-	if (result == 0 && rename(tmp, path) != 0)
-		result = spok_err_set(err, SPOK_EIO, "%s: cannot rename it to %s: %s; check the data dir", tmp, path, strerror(errno));
-	if (result != 0)
-		unlink(tmp);
+	int result = spok_write_file_atomic(path, line, (size_t)n, 0600, "the data dir", err);
 	explicit_bzero(line, sizeof(line));
-	free(tmp);
 	free(path);
 	return result;
 }
@@ -86,7 +70,14 @@ int spok_token_read(const struct spok_session *s, char **out, struct spok_err *e
 	*out = NULL;
 	if (!path)
 		return spok_err_set(err, SPOK_ENOTFOUND, "session %s has no token; restart it ('spok session stop %s', then start it)", s->name, s->name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* a FIFO or device put there must not block a reader (the daemon's loop) */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	struct stat st;
+	if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+		errno = EINVAL;
+	}
 	ssize_t n = fd >= 0 ? read(fd, line, sizeof(line) - 1) : -1;
 	int e = errno;
 	if (fd >= 0)

@@ -74,7 +74,12 @@ executors() { # executor pods of the session, one name a line
 for p in json.load(open(sys.argv[1])).get("items", []): print(p["metadata"]["name"])' "$TMP/body"
 }
 no_executors() { [ -z "$(executors)" ]; }
-service_gone() { api GET "/api/v1/namespaces/$NS/services/spok-session-kp"; [ "$CODE" = 404 ]; }
+services() { # the session's Services (named spok-STORE-kp), one name a line
+  api GET "/api/v1/namespaces/$NS/services?labelSelector=spok.dev%2Fsession%3Dkp"
+  python3 -c 'import json,sys
+for p in json.load(open(sys.argv[1])).get("items", []): print(p["metadata"]["name"])' "$TMP/body"
+}
+service_gone() { [ -z "$(services)" ]; }
 all_gone() { [ -z "$(servers)" ] && no_executors && service_gone; }
 row() { # row FIELD: of `spok session list -o json`'s kp
   "$SPOK" session list -o json >"$TMP/list.json" 2>"$TMP/list.err"
@@ -127,8 +132,16 @@ sys.exit(1)' "$1" >"$TMP/refused.out" 2>&1
 refused "${URL%%;authorization=*}" && ok "a client without the token is refused" || not_ok "no token: $(tail -3 "$TMP/refused.out")"
 refused "${URL%%;authorization=*};authorization=Bearer%20x${URL##*Bearer%20}" && ok "a client with a wrong token is refused" ||
   not_ok "wrong token: $(tail -3 "$TMP/refused.out")"
-api GET "/api/v1/namespaces/$NS/services/spok-session-kp"
-[ "$CODE" = 200 ] && ok "service spok-session-kp" || not_ok "service spok-session-kp: HTTP $CODE"
+SVC=$(services)
+case "$SVC" in
+  spok-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-kp)
+    api GET "/api/v1/namespaces/$NS/services/$SVC"
+    python3 -c 'import json,sys
+sel = json.load(open(sys.argv[1]))["spec"]["selector"]
+sys.exit(0 if sel.get("spok.dev/session") == "kp" and len(sel.get("spok.dev/store", "")) == 16 else 1)' "$TMP/body" &&
+      ok "service $SVC selects this store's server only" || not_ok "service $SVC: selector $(cat "$TMP/body")" ;;
+  *) not_ok "the session's service: '$SVC'" ;;
+esac
 [ "$(row backend)" = kubernetes ] && [ "$(row phase)" = RUNNING ] && ok "row: backend kubernetes, RUNNING" ||
   not_ok "row: $(cat "$TMP/list.json")"
 
