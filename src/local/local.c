@@ -735,6 +735,10 @@ struct spok_local_run {
 	const char *stop_why;           /* spok_local_run_abort's reason (static), or NULL */
 	unsigned stops;                 /* spok_local_run_abort calls */
 	bool warm_off;                  /* a warm run fell back: attempts run under spark-submit */
+	bool warm_ran;                  /* a warm attempt has begun */
+	bool ensuring;                  /* waiting for the session (ensure answered pending) */
+	uint64_t ensure_since;          /* uv_now when it first answered pending */
+	unsigned gone_checks;           /* looks at a failed warm attempt's server so far */
 	uv_process_t glue;              /* a failed warm attempt's interrupt of its session */
 	uv_timer_t glue_timer;
 	int glue_open;                  /* glue handles not closed yet */
@@ -964,6 +968,55 @@ static int glue_start(struct spok_local_run *r)
 	return 0;
 }
 
+/* After the attempt's process: a warm attempt that did not succeed interrupts its session's
+ * operations, then its end is classified. */
+static void attempt_after(struct spok_local_run *r)
+{
+	/* (not when its server is gone: nothing to interrupt, and the glue would wait for it) */
+	if (warm_attempt(r) && (r->ar.exit_status != 0 || r->ar.term_signal != 0) &&
+	    r->ar.stop != STOP_SERVER_GONE && glue_start(r) == 0)
+		return;
+	attempt_finish(r);
+}
+
+/* Whether the server a warm attempt ran on is gone: its process ended (pid + start time), or
+ * its session's row is no longer RUNNING in the attempt's generation (a Kubernetes server's
+ * end, a stop, a restart): the attempt's own poll's test (spawn.c). */
+static bool warm_server_gone(const struct spok_local_run *r)
+{
+	const struct spok_local_warm *w = r->o->warm;
+	struct spok_session s;
+	bool gone;
+
+	if (spok_pid_ok(w->server.pid) && !spok_proc_alive(w->server))
+		return true;
+	if (!w->session || w->generation <= 0 ||
+	    spok_store_session_get(r->st, w->session, &s, NULL) != 0)
+		return false;
+	gone = s.generation != w->generation || s.phase != SPOK_SESSION_RUNNING;
+	spok_session_free(&s);
+	return gone;
+}
+
+/* A warm client that failed because its server is going away may exit before the attempt's
+ * poll saw the server's end (the connection drops first): look again a few times, on the
+ * loop, before the failure counts as the job's own. A server found gone makes the attempt
+ * RETRYABLE (STOP_SERVER_GONE), as the poll would have. */
+static void on_gone_check(uv_timer_t *t)
+{
+	struct spok_local_run *r = t->data;
+
+	if (warm_server_gone(r)) {
+		r->ar.stop = STOP_SERVER_GONE;
+		r->ar.stop_why = "the session's Spark Connect server ended";
+		say(r->o, "spok: the session's Spark Connect server ended during the attempt\n");
+	} else if (!r->stop_why && ++r->gone_checks < SPOK_LOCAL_GONE_STEPS) {
+		uv_timer_start(&r->kick, on_gone_check, SPOK_LOCAL_GONE_STEP_MS, 0);
+		return;
+	}
+	attempt_after(r);
+}
+
 static void on_attempt_done(void *arg, int result, const struct spok_err *err)
 {
 	struct spok_local_run *r = arg;
@@ -977,11 +1030,13 @@ static void on_attempt_done(void *arg, int result, const struct spok_err *err)
 		run_end(r, result);
 		return;
 	}
-	/* (not when its server is gone: nothing to interrupt, and the glue would wait for it) */
 	if (warm_attempt(r) && (r->ar.exit_status != 0 || r->ar.term_signal != 0) &&
-	    r->ar.stop != STOP_SERVER_GONE && glue_start(r) == 0)
+	    r->ar.stop == STOP_NONE && !r->stop_why) {
+		r->gone_checks = 0;
+		on_gone_check(&r->kick);
 		return;
-	attempt_finish(r);
+	}
+	attempt_after(r);
 }
 
 /* Starts one attempt; nonzero when it could not start (r->err says why). */
@@ -1003,10 +1058,12 @@ static int attempt_begin(struct spok_local_run *r)
 	set_str(&x->history_url, NULL);
 	set_str(&x->log_path, xasprintf("%s/attempt-%u.log", x->run_dir, x->attempt));
 	char *artifacts = NULL;
-	if (warm_attempt(r))
+	if (warm_attempt(r)) {
+		r->warm_ran = true;
 		result = spok_local_warm_argv(r->t, &r->env, r->o->python_path, &r->argv, &artifacts, &r->err);
-	else
+	} else {
 		result = spok_local_argv(r->t, r->p, &r->env, r->o, x, ui_port, &r->argv, &r->err);
+	}
 	if (result == 0)
 		result = spok_local_flyte_prepare(r->t, r->o, x, &r->argv, &r->err);
 	if (result == 0) {
@@ -1035,15 +1092,70 @@ static int attempt_begin(struct spok_local_run *r)
 	return result;
 }
 
+/* The session is on its way: on_kick asks again shortly (it also acts on an abort
+ * meanwhile); the row says what it waits for. false once it waited long enough. */
+static bool ensure_wait(struct spok_local_run *r)
+{
+	const struct spok_local_warm *w = r->o->warm;
+	uint64_t now = uv_now(r->loop), wait = w->ensure_wait_ms ? w->ensure_wait_ms : SPOK_LOCAL_ENSURE_WAIT_MS;
+
+	if (!r->ensuring) {
+		r->ensuring = true;
+		r->ensure_since = now;
+		set_str(&r->x->reason, xasprintf("waiting for warm session %s to start", w->session));
+		(void)spok_store_update(r->st, r->x, NULL); /* shown only; the next write has it */
+		say(r->o, "spok: waiting for warm session %s to start\n", w->session);
+	}
+	if (now - r->ensure_since >= wait)
+		return false;
+	uv_timer_start(&r->kick, on_kick, SPOK_LOCAL_ENSURE_POLL_MS, 0);
+	return true;
+}
+
+/* The session could not start for the run's first warm attempt: the job runs as a normal
+ * local run (spark-submit) instead, and the row says why (as spok run --warm's own fallback
+ * when its session cannot start). */
+static void warm_start_fallback(struct spok_local_run *r, const char *why)
+{
+	struct spok_execution *x = r->x;
+	char *line;
+
+	r->warm_off = true;
+	set_str(&x->fallback, xasprintf("warm session %s could not start (%s)", r->o->warm->session, why));
+	set_str(&x->session, NULL);
+	set_str(&x->links_json, NULL);
+	set_str(&x->reason, NULL);
+	line = spok_term_line(x->fallback);
+	say(r->o, "spok: not warm: %s; running it as a normal local run\n", line);
+	free(line);
+	(void)spok_store_update(r->st, x, NULL); /* the attempt's RUNNING write has it too */
+}
+
 /* Before a warm attempt: its session's server runs (a retry after the server died restarts
- * it). When it cannot, the attempt fails RETRYABLE without starting the client, and false. */
+ * it). true: go on with the attempt (warm, or cold after warm_start_fallback). false: the
+ * run goes on later (the ensure is pending: on_kick again), or the attempt failed RETRYABLE
+ * without starting the client. */
 static bool warm_ensure(struct spok_local_run *r)
 {
 	struct spok_execution *x = r->x;
+	const struct spok_local_warm *w = r->o->warm;
 	struct spok_err e = {0};
+	int rc = w->ensure(w->ensure_arg, r->st, &e);
 
-	if (r->o->warm->ensure(r->o->warm->ensure_arg, r->st, &e) == 0)
+	if (rc == 0) {
+		r->ensuring = false;
 		return true;
+	}
+	if (rc == SPOK_LOCAL_ENSURE_PENDING && ensure_wait(r))
+		return false;
+	if (rc == SPOK_LOCAL_ENSURE_PENDING)
+		spok_err_set(&e, SPOK_ETIMEOUT, "its server did not start within %llus; see 'spok session list'",
+			     (unsigned long long)((uv_now(r->loop) - r->ensure_since) / 1000));
+	r->ensuring = false;
+	if (w->fallback_on_start && !r->warm_ran) {
+		warm_start_fallback(r, e.msg);
+		return true;
+	}
 	x->started_ms = spok_now_ms();
 	x->finished_ms = x->started_ms;
 	x->has_exit_code = false;
@@ -1061,7 +1173,8 @@ static bool warm_ensure(struct spok_local_run *r)
 	return false;
 }
 
-/* The next attempt, unless the run was asked to stop before it started. */
+/* The next attempt, unless the run was asked to stop before it started (also while it waits
+ * for its warm session). */
 static void on_kick(uv_timer_t *t)
 {
 	struct spok_local_run *r = t->data;

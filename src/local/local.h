@@ -88,12 +88,31 @@ struct spok_local_warm {
 	 * longer RUNNING in it fails the attempt the same way (a Kubernetes server has no pid). */
 	int64_t generation;
 	/* Called before every warm attempt (NULL: none): makes the session's server run,
-	 * restarting one that died, and updates remote, ui_url, server and generation of this struct (the
-	 * caller owns it and its strings). Nonzero: the attempt fails RETRYABLE with err's
-	 * reason. It may block (the CLI's own loop). */
+	 * restarting one that died, and updates remote, token, ui_url, server and generation of
+	 * this struct (the caller owns it and its strings). 0: it runs. SPOK_LOCAL_ENSURE_PENDING:
+	 * it is on its way; the runner asks again every SPOK_LOCAL_ENSURE_POLL_MS on its loop
+	 * (an abort still stops the run meanwhile), for at most ensure_wait_ms. An error (err
+	 * says why): the attempt fails RETRYABLE with err's reason. The CLI's may block (its own
+	 * loop) and never answers pending; a daemon's must not block (its loop is shared). */
 	int (*ensure)(void *arg, struct spok_store *st, struct spok_err *err);
 	void *ensure_arg;
+	uint64_t ensure_wait_ms; /* pending at most this long; 0: SPOK_LOCAL_ENSURE_WAIT_MS */
+	/* When the ensure before the first warm attempt fails (the session could not start),
+	 * run the job as a normal local run instead (recorded in the row's fallback), as `spok
+	 * run --warm` does when its session cannot start before the submit. The daemon sets it:
+	 * its run is submitted before the session runs. */
+	bool fallback_on_start;
 };
+
+#define SPOK_LOCAL_ENSURE_PENDING 1      /* ensure: the session is on its way; ask again */
+#define SPOK_LOCAL_ENSURE_POLL_MS 500
+#define SPOK_LOCAL_ENSURE_WAIT_MS ((uint64_t)200 * 1000)
+/* A warm attempt that exits non-zero while its server is going away (the client saw the
+ * connection drop before the server's end was visible): its server is looked at again every
+ * SPOK_LOCAL_GONE_STEP_MS, SPOK_LOCAL_GONE_STEPS times, before the failure counts as the
+ * job's own. */
+#define SPOK_LOCAL_GONE_STEP_MS 250
+#define SPOK_LOCAL_GONE_STEPS 6
 
 struct spok_local_opts {
 	const char *data_dir;        /* resolved data dir (spok_data_dir) */
