@@ -199,6 +199,20 @@ int spok_connect_settle_nowait(struct spok_store *st, struct spok_session *x, st
 int spok_connect_begin(struct spok_store *st, const char *data_dir, const char *config_path,
 		       const char *name, const struct spok_pool *pool, const char *project,
 		       struct spok_session *out, bool *started, struct spok_err *err);
+/* One step of spok_connect_ensure without waiting (ready.c; spok serve's warm runs ask again
+ * on their loop's timer while it is pending). 0: the session runs, *out is its RUNNING row
+ * (the caller's). SPOK_CONNECT_PENDING (*out empty): it is on its way; a session that never
+ * ran or ended got a supervisor started here (spok_connect_begin, for project; *started),
+ * one that is STARTING or STOPPING, or RUNNING while its server is already gone, is waited
+ * for. *began (0 before the first step) is the generation this caller started: a row that
+ * ended in it is an error naming the server's reason (so a failed start is not retried
+ * here). Errors: another project's or another pool's session (SPOK_ECONFLICT), the store,
+ * a supervisor that cannot be run. */
+#define SPOK_CONNECT_PENDING 1
+int spok_connect_ensure_step(struct spok_store *st, const char *data_dir, const char *config_path,
+			     const char *name, const struct spok_pool *pool, const char *project,
+			     int64_t *began, struct spok_session *out, bool *started,
+			     struct spok_err *err);
 /* Asks session name's supervisor to stop its server and returns at once with the row in
  * *out (the caller's; stop_requested set, or already terminal). A dead supervisor's row is
  * settled first (nowait). SPOK_ENOTFOUND when there is no such session. */

@@ -1,0 +1,83 @@
+/* ready.c - spok_connect_ensure's one step without waiting (spok serve's warm runs): start
+ * the session when it does not run, else say whether it runs yet. See connect.h. */
+#include <string.h>
+
+#include "common/pid.h"
+#include "connect/connect.h"
+
+/* A RUNNING row's server is there: a local server's process, or (no process here) a
+ * Kubernetes server pod's live supervisor, which records the pod's end (server.c's test). */
+static bool server_up(const struct spok_session *x)
+{
+	bool kube = x->backend && strcmp(x->backend, "kubernetes") == 0;
+	struct spok_proc_id p = kube ? (struct spok_proc_id){x->supervisor_pid, x->supervisor_start}
+				     : (struct spok_proc_id){x->pid, x->proc_start};
+
+	return spok_proc_alive(p);
+}
+
+/* Starts a new server for the session (spok_connect_begin: a compare-and-set on the row's
+ * generation, the supervisor forked without waiting); *began gets its generation. 0 with
+ * *out when the row it found runs, else *out is left empty. */
+static int begin(struct spok_store *st, const char *data_dir, const char *config_path,
+		 const char *name, const struct spok_pool *pool, const char *project,
+		 int64_t *began, struct spok_session *out, bool *started, struct spok_err *err)
+{
+	bool mine = false;
+	int result = spok_connect_begin(st, data_dir, config_path, name, pool, project, out, &mine, err);
+
+	if (result == 0 && mine) {
+		*began = out->generation;
+		if (started)
+			*started = true;
+	}
+	if (result == 0 && !(out->phase == SPOK_SESSION_RUNNING && server_up(out)))
+		result = SPOK_CONNECT_PENDING;
+	if (result != 0)
+		spok_session_free(out);
+	return result;
+}
+
+int spok_connect_ensure_step(struct spok_store *st, const char *data_dir, const char *config_path,
+			     const char *name, const struct spok_pool *pool, const char *project,
+			     int64_t *began, struct spok_session *out, bool *started,
+			     struct spok_err *err)
+{
+	struct spok_session x;
+	int result;
+
+	memset(out, 0, sizeof(*out));
+	if (started)
+		*started = false;
+	result = spok_store_session_get(st, name, &x, err);
+	if (result == SPOK_ENOTFOUND)
+		return begin(st, data_dir, config_path, name, pool, project, began, out, started, err);
+	if (result != 0)
+		return result;
+	spok_connect_settle_nowait(st, &x, NULL); /* a dead supervisor's row: FAILED */
+	if (x.phase == SPOK_SESSION_RUNNING && server_up(&x)) {
+		if (strcmp(x.pool, pool->name) != 0) {
+			result = spok_err_set(err, SPOK_ECONFLICT, "session %s runs in pool %s, not %s; stop it first",
+					      name, x.pool, pool->name);
+			spok_session_free(&x);
+			return result;
+		}
+		*out = x;
+		return 0;
+	}
+	if (spok_session_phase_terminal(x.phase) && *began > 0 && x.generation == *began) {
+		/* the server this caller started ended before it answered */
+		result = spok_err_set(err, SPOK_EIO, "session %s: the Spark Connect server did not start: %s",
+				      name, x.reason ? x.reason : "unknown reason");
+		spok_session_free(&x);
+		return result;
+	}
+	bool ended = spok_session_phase_terminal(x.phase);
+
+	spok_session_free(&x);
+	if (ended)
+		return begin(st, data_dir, config_path, name, pool, project, began, out, started, err);
+	/* STARTING, STOPPING (a new start follows its end), or RUNNING without its server (its
+	 * supervisor records that shortly) */
+	return SPOK_CONNECT_PENDING;
+}
