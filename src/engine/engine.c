@@ -2753,6 +2753,13 @@ int spok_engine_submit_keyed(struct spok_engine *e, struct spok_task *t, const c
 			     const char *task_source, const char *key, char *id_out,
 			     size_t id_len, struct spok_err *err)
 {
+	return spok_engine_submit_noted(e, t, ns, task_source, key, NULL, id_out, id_len, err);
+}
+
+int spok_engine_submit_noted(struct spok_engine *e, struct spok_task *t, const char *ns,
+			     const char *task_source, const char *key, const char *fallback,
+			     char *id_out, size_t id_len, struct spok_err *err)
+{
 	struct eng_exec *ex;
 	struct eng_ns *wns = NULL;
 	struct spok_ship ship = {0};
@@ -2782,6 +2789,7 @@ int spok_engine_submit_keyed(struct spok_engine *e, struct spok_task *t, const c
 	ex->x.namespace_ = xstrdup(ns);
 	ex->x.task_source = xstrdup(task_source);
 	ex->x.idempotency_key = xstrdup(key);
+	ex->x.fallback = xstrdup(fallback);
 	ex->x.max_attempts = t->retries + 1;
 	ex->x.created_ms = spok_now_ms();
 	ex->x.supervisor_pid = e->self.pid;

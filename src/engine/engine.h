@@ -190,6 +190,11 @@ int spok_engine_submit(struct spok_engine *e, struct spok_task *t, const char *n
 int spok_engine_submit_keyed(struct spok_engine *e, struct spok_task *t, const char *ns,
 			     const char *task_source, const char *key, char *id_out,
 			     size_t id_len, struct spok_err *err);
+/* As spok_engine_submit_keyed, also recording fallback (may be NULL) in the row's `fallback`:
+ * why a task that asked to run warm runs here instead (the daemon's submit). */
+int spok_engine_submit_noted(struct spok_engine *e, struct spok_task *t, const char *ns,
+			     const char *task_source, const char *key, const char *fallback,
+			     char *id_out, size_t id_len, struct spok_err *err);
 /* Group commit: every row the engine writes during one loop turn (new executions, phases,
  * attempts) goes into one SQLite transaction, committed right after the I/O the turn
  * handled and before the loop polls again; what follows a write (a create, a teardown, the
