@@ -51,6 +51,26 @@ struct spok_backend_ctx {
 	 * local backend's submit refuses. */
 	struct spok_backend_local_host *local;
 	bool ship_local_files;                /* an engine started here may ship the user's files */
+	/* submit only: run the task warm (local backend, hosted: see struct spok_backend_warm),
+	 * or NULL. */
+	const struct spok_backend_warm *warm;
+	/* submit only: the task asked to run warm and runs as a normal run instead: why (the
+	 * row's `fallback`), or NULL. */
+	const char *fallback;
+};
+
+/* A warm run hosted on ctx->loop (the daemon, spok.server.local-runs): the job's Python
+ * driver runs as a Spark Connect client of session `session` of pool `pool` (spok.pools of
+ * ctx->platform; a local or a Kubernetes pool) instead of under spark-submit, with src/local's
+ * phases, log, timeout, abort and retries. Before each attempt the run makes the session run
+ * without waiting on the loop (spok_connect_ensure_step, asked again on a timer while it
+ * starts); a session that cannot start for the first attempt makes it a normal local run
+ * (the row's `fallback` says why). Every string is copied. */
+struct spok_backend_warm {
+	const char *pool;
+	const char *session;
+	const char *project;   /* a session this run starts belongs to it (NULL: none, the CLI's) */
+	const char *user;      /* the user_id of the run's Connect client */
 };
 
 /* ---- logs ---- */

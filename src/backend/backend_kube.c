@@ -51,7 +51,8 @@ static int kube_submit(struct spok_backend_ctx *c, struct spok_task *t, const ch
 	if (c->engine == NULL)
 		return spok_err_set(err, SPOK_EINVAL, "no engine follows this cluster here: submit "
 				    "through 'spok run --cluster' or 'spok serve'");
-	int result = spok_engine_submit_keyed(c->engine, t, ns, task_source, key, id_out, id_len, err);
+	int result = spok_engine_submit_noted(c->engine, t, ns, task_source, key, c->fallback, id_out,
+					      id_len, err);
 	char msg[SPOK_ERR_MSG_MAX];
 
 	/* The caller answers with the id: the row must be durable by then. */

@@ -12,12 +12,25 @@
 
 #include "backend/internal.h"
 #include "common/buf.h"
+#include "common/log.h"
 #include "common/xalloc.h"
+#include "connect/connect.h"
 #include "local/local.h"
+#include "local/token.h"
 
 #define FOLLOW_STEP_MS 200
 
 /* ---- runs hosted on the caller's loop ---- */
+
+/* A hosted warm run's session: what its ensure needs, and the client's settings it fills. */
+struct hosted_warm {
+	struct spok_local_warm w;  /* o.warm; its strings are the ones below */
+	struct spok_pools pools;
+	const struct spok_pool *pool;
+	char *session, *project, *user;
+	char *remote, *token, *ui; /* the client's (token, and a Kubernetes remote: secrets) */
+	int64_t began;             /* the generation this ensure round started, or 0 */
+};
 
 struct hosted {
 	struct hosted *next;
@@ -26,6 +39,8 @@ struct hosted {
 	struct spok_execution x;
 	struct spok_local_opts o;
 	struct spok_local_run *run;
+	struct hosted_warm *warm;  /* a warm run, or NULL */
+	char *fallback;            /* o.fallback */
 };
 
 struct spok_backend_local_host {
@@ -70,11 +85,96 @@ void spok_backend_local_host_free(struct spok_backend_local_host *h)
 	free(h);
 }
 
+static void warm_free(struct hosted_warm *hw)
+{
+	if (hw == NULL)
+		return;
+	spok_pools_free(&hw->pools);
+	free(hw->session);
+	free(hw->project);
+	free(hw->user);
+	spok_token_free(hw->remote);
+	spok_token_free(hw->token);
+	free(hw->ui);
+	free(hw);
+}
+
 static void hosted_free(struct hosted *e)
 {
 	spok_task_free(&e->task);
 	spok_execution_free(&e->x);
+	warm_free(e->warm);
+	free(e->fallback);
 	free(e);
+}
+
+/* The hosted run's ensure before each warm attempt (spok_local_warm.ensure): one step that
+ * never waits (the loop is the daemon's); the runner asks again while it is pending. */
+static int hosted_ensure(void *arg, struct spok_store *st, struct spok_err *err)
+{
+	struct hosted *e = arg;
+	struct hosted_warm *hw = e->warm;
+	struct spok_session s;
+	bool started = false;
+	char *token = NULL;
+	int result = spok_connect_ensure_step(st, e->h->data_dir, e->h->p->source_path, hw->session,
+					      hw->pool, hw->project, &hw->began, &s, &started, err);
+
+	if (started)
+		log_info("serve: session %s (pool %s) starting for warm execution %s", hw->session,
+			 hw->pool->name, e->x.id);
+	if (result == 0 && (result = spok_connect_token(&s, &token, err)) == SPOK_ECONFLICT)
+		result = SPOK_LOCAL_ENSURE_PENDING; /* restarted meanwhile: its new server's turn */
+	if (result != 0)
+		spok_session_free(&s); /* (empty unless the token failed) */
+	if (result == SPOK_CONNECT_PENDING)
+		result = SPOK_LOCAL_ENSURE_PENDING;
+	if (result == SPOK_LOCAL_ENSURE_PENDING)
+		return result;
+	hw->began = 0; /* the next attempt's round starts afresh */
+	if (result != 0) {
+		log_warn("serve: warm execution %s: session %s: %s", e->x.id, hw->session, err->msg);
+		return result;
+	}
+	spok_token_free(hw->remote);
+	spok_token_free(hw->token);
+	free(hw->ui);
+	spok_connect_client(&s, hw->user, token, &hw->remote, &hw->token);
+	spok_token_free(token);
+	hw->ui = spok_connect_ui_url(&s);
+	hw->w.remote = hw->remote;
+	hw->w.token = hw->token;
+	hw->w.ui_url = hw->ui;
+	hw->w.server = (struct spok_proc_id){s.pid, s.proc_start};
+	hw->w.generation = s.generation;
+	spok_session_free(&s);
+	return 0;
+}
+
+/* e's warm session (w's strings copied): its pool from the host's config. */
+static int hosted_warm_new(struct hosted *e, const struct spok_backend_warm *w, struct spok_err *err)
+{
+	struct hosted_warm *hw = xcalloc(1, sizeof(*hw));
+	int result = spok_pools_load(e->h->p, &hw->pools, err);
+
+	if (result == 0 && !(hw->pool = spok_pools_find(&hw->pools, w->pool)))
+		result = spok_err_set(err, SPOK_EINVAL, "pool %.63s: not in spok.pools of the config; declare it (docs/CONFIG.md)",
+				      w->pool ? w->pool : SPOK_POOL_DEFAULT);
+	if (result != 0) {
+		warm_free(hw);
+		return result;
+	}
+	hw->session = xstrdup(w->session);
+	hw->project = xstrdup(w->project);
+	hw->user = xstrdup(w->user ? w->user : "spok");
+	hw->w.session = hw->session;
+	hw->w.ensure = hosted_ensure;
+	hw->w.ensure_arg = e;
+	hw->w.ensure_wait_ms = SPOK_CONNECT_START_MS + SPOK_CONNECT_GRACE_MS;
+	hw->w.fallback_on_start = true;
+	e->warm = hw;
+	e->o.warm = &hw->w;
+	return 0;
 }
 
 static void on_hosted_done(void *arg, int result, const struct spok_err *err)
@@ -88,6 +188,9 @@ static void on_hosted_done(void *arg, int result, const struct spok_err *err)
 			break;
 		}
 	h->active--;
+	/* the session's idle time counts from the end of its last run (as spok run's) */
+	if (e->x.session)
+		spok_store_session_touch(h->st, e->x.session, spok_now_ms(), NULL);
 	/* The end is recorded (or left in outcome.json for the next reader): nothing to keep. */
 	if (result != 0)
 		fprintf(stderr, "spok: local execution %s: %s\n", e->x.id, err->msg);
@@ -122,10 +225,17 @@ static int local_submit(struct spok_backend_ctx *c, struct spok_task *t, const c
 	e->o.data_dir = h->data_dir;
 	e->o.quiet = true;
 	e->o.idempotency_key = key;
+	e->fallback = xstrdup(c->fallback);
+	e->o.fallback = e->fallback;
 	spok_task_init(&e->task);
-	result = spok_local_submit(h->st, t, h->p, &e->o, &e->x, err);
+	result = c->warm ? hosted_warm_new(e, c->warm, err) : 0;
+	if (result == 0)
+		result = spok_local_submit(h->st, t, h->p, &e->o, &e->x, err);
 	e->o.idempotency_key = NULL; /* borrowed for the insert only */
 	if (result != 0) {
+		spok_task_free(&e->task);
+		warm_free(e->warm);
+		free(e->fallback);
 		free(e);
 		return result;
 	}

@@ -200,6 +200,7 @@ static void do_create(struct conn_service *s, const struct srv_token *tok, const
 		reply_meta(out.id, r);
 	free(out.id);
 	free(out.fallback);
+	free(out.session);
 done:
 	spok_flyte_create_free(&c);
 }

@@ -158,6 +158,8 @@ static json_t *exec_view(const struct spok_execution *x)
 	json_object_set_new(j, "historyUrl", spok_json_text(x->history_url));
 	json_object_set_new(j, "outputs", outputs ? outputs : spok_json_text(x->outputs_json));
 	json_object_set_new(j, "links", links_of(x));
+	json_object_set_new(j, "session", spok_json_text(x->session));
+	json_object_set_new(j, "fallback", spok_json_text(x->fallback));
 	json_object_set_new(j, "durationMs", x->started_ms ? json_integer(end - x->started_ms) : json_null());
 	return j;
 }
@@ -319,9 +321,10 @@ bool srv_submit_parse(const struct srv_submit *s, struct spok_task *t, struct sr
 	return result == SPOK_OK;
 }
 
-/* fallback (may be NULL): why a task that asked to run warm runs as a transient run. */
+/* fallback (may be NULL): why a task that asked to run warm runs as a normal run; session
+ * (may be NULL): the warm session it runs on. */
 static void reply_created(struct srv_daemon *d, struct srv_reply *r, unsigned status,
-			  const char *id, const char *fallback)
+			  const char *id, const char *fallback, const char *session)
 {
 	struct spok_execution x = {0};
 	struct spok_err err = {0};
@@ -334,7 +337,9 @@ static void reply_created(struct srv_daemon *d, struct srv_reply *r, unsigned st
 			      "namespace", x.namespace_, "phase", spok_phase_name(x.phase),
 			      "idempotentReplay", status == 200);
 	if (fallback)
-		json_object_set_new(j, "fallback", json_string(fallback));
+		json_object_set_new(j, "fallback", spok_json_text(fallback));
+	if (session)
+		json_object_set_new(j, "session", spok_json_text(session));
 	reply_json(r, status, j);
 	spok_execution_free(&x);
 }
@@ -383,10 +388,11 @@ static void do_submit(struct srv_daemon *d, const struct srv_token *tok,
 		else
 			reply_err(r, &err);
 	} else {
-		reply_created(d, r, out.replayed ? 200 : 201, out.id, out.fallback);
+		reply_created(d, r, out.replayed ? 200 : 201, out.id, out.fallback, out.session);
 	}
 	free(out.id);
 	free(out.fallback);
+	free(out.session);
 done:
 	spok_task_free(&t);
 	srv_submit_free(&s);
@@ -872,22 +878,13 @@ static bool session_fields(const struct spok_buf *body, json_t **doc, const char
 static bool under_cap(struct srv_daemon *d, const char *project, const char *name,
 		      struct srv_reply *r)
 {
-	struct spok_session *v = NULL;
-	size_t n = 0, live = 0;
+	size_t live = 0;
 	struct spok_err err = {0};
 
-	if (spok_store_session_list(d->store, &v, &n, &err) != SPOK_OK) {
+	if (srv_sessions_live(d->store, project, name, &live, &err) != SPOK_OK) {
 		reply_err(r, &err);
 		return false;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (!v[i].project || strcmp(v[i].project, project) != 0 || strcmp(v[i].name, name) == 0 ||
-		    spok_session_phase_terminal(v[i].phase))
-			continue;
-		spok_connect_settle_nowait(d->store, &v[i], NULL); /* a dead supervisor's row */
-		live += !spok_session_phase_terminal(v[i].phase);
-	}
-	spok_session_list_free(v, n);
 	if (live < d->cfg.sessions_per_project)
 		return true;
 	srv_reply_error(r, 429, "too_many_sessions", "project '%s' has %zu sessions running or "

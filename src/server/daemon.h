@@ -226,9 +226,10 @@ struct srv_submitted {
 	char *id;
 	bool replayed;
 	bool no_route;              /* the error is "no cluster can take it" (HTTP 422) */
-	/* The task asked to run warm (sparkConf spok.warm, spok_warm_by_task) and runs as a
-	 * transient run: why (heap), else NULL. */
+	/* The task asked to run warm (its sparkConf spok.warm, or a rule of spok.warm-rules) and
+	 * runs as a normal run: why (heap), else NULL. */
 	char *fallback;
+	char *session;              /* it runs warm on this session (heap), else NULL */
 };
 int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 		    const struct srv_submission *s, struct spok_task *t, struct srv_submitted *out,

@@ -135,6 +135,11 @@ json_t *srv_sessions_view(const struct srv_token *t, const struct spok_session *
 			  const char *user, int64_t now_ms);
 /* Whether s may go into an sc:// URL as user_id (a token's name): 1-63 of [A-Za-z0-9._-]. */
 bool srv_session_user_ok(const char *s);
+/* How many sessions of project run or are on their way, name left out (the cap of
+ * spok.server.sessions-per-project): rows of dead supervisors are settled first. */
+struct spok_store;
+int srv_sessions_live(struct spok_store *st, const char *project, const char *name, size_t *n,
+		      struct spok_err *err);
 
 /* sha256.c */
 void srv_sha256(const void *data, size_t len, uint8_t out[32]);

@@ -484,9 +484,15 @@ static int daemon_open(struct srv_daemon *d, const struct spok_server_opts *o,
 	 * bad spok.pools stops the start with its file:line:col, not every request with a 400
 	 * that names the daemon's config file to API clients. */
 	struct spok_pools pools;
+	struct spok_warm_rules rules = {0};
 	if ((result = spok_pools_load(d->platform, &pools, err)) != SPOK_OK)
 		return result;
+	/* the same for spok.warm-rules, which every submission reads (docs/SERVER.md) */
+	result = spok_warm_rules_load(d->platform, &pools, &rules, err);
+	spok_warm_rules_free(&rules);
 	spok_pools_free(&pools);
+	if (result != SPOK_OK)
+		return result;
 	d->tasks_dir = xasprintf("%s/server/tasks", d->data_dir);
 	if ((result = mkdirs(d->tasks_dir, err)) != SPOK_OK ||
 	    (result = spok_store_open(d->data_dir, &d->store, err)) != SPOK_OK)

@@ -8,6 +8,7 @@
 #include "connect/connect.h"
 #include "model/session.h"
 #include "server/internal.h"
+#include "store/store.h"
 
 bool srv_session_allowed(const struct srv_token *t, const struct spok_session *s)
 {
@@ -73,4 +74,25 @@ bool srv_session_user_ok(const char *s)
 	size_t n = s ? strlen(s) : 0;
 	return n > 0 && n <= 63 &&
 	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+int srv_sessions_live(struct spok_store *st, const char *project, const char *name, size_t *n,
+		      struct spok_err *err)
+{
+	struct spok_session *v = NULL;
+	size_t count = 0;
+	int result = spok_store_session_list(st, &v, &count, err);
+
+	*n = 0;
+	if (result != SPOK_OK)
+		return result;
+	for (size_t i = 0; i < count; i++) {
+		if (!v[i].project || strcmp(v[i].project, project) != 0 || strcmp(v[i].name, name) == 0 ||
+		    spok_session_phase_terminal(v[i].phase))
+			continue;
+		spok_connect_settle_nowait(st, &v[i], NULL); /* a dead supervisor's row */
+		*n += !spok_session_phase_terminal(v[i].phase);
+	}
+	spok_session_list_free(v, count);
+	return SPOK_OK;
 }

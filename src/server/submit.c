@@ -15,6 +15,7 @@
 #include "connect/connect.h"
 #include "flyteidl/agent.h"
 #include "kube/stream.h"
+#include "local/local.h"
 
 /* Flyte's domains are a fixed list per deployment (spok.cluster-resources.domains, default
  * development, staging, production). */
@@ -135,30 +136,210 @@ static int replay(struct srv_daemon *d, const struct srv_token *tok, const struc
 	return SPOK_OK;
 }
 
-/* Hands t to the backend of the cluster named `cluster` (its engine on the daemon's loop). */
+/* Hands t to the backend of the cluster named `cluster` (its engine on the daemon's loop,
+ * or the local host): warm (may be NULL) runs it warm, fallback is recorded in its row. */
 static int submit_to(struct srv_daemon *d, const char *cluster, struct spok_task *t,
-		     const char *ns, const char *path, const char *key, char *id, size_t id_len,
-		     struct spok_err *err)
+		     const char *ns, const char *path, const char *key,
+		     const struct spok_backend_warm *warm, const char *fallback, char *id,
+		     size_t id_len, struct spok_err *err)
 {
 	struct spok_execution row = {.backend = (char *)cluster};
 	struct spok_backend_ctx ctx;
 	const struct spok_backend_ops *b = srv_backend(d, &row, &ctx);
 
+	ctx.warm = warm;
+	ctx.fallback = fallback;
 	return b->submit(&ctx, t, ns, path, key, id, id_len, err);
 }
 
-/* The task's own warm/cold switch, read as `spok run` reads it (a bad value: 400 with the
- * same words). The daemon runs no warm jobs (a Connect client of a session on its host is
- * `spok run`'s): a task that asks for one runs as a transient run, and says so. */
-static int warm_switch(const struct spok_task *t, struct srv_submitted *out, struct spok_err *err)
+/* How the daemon runs a task that asks to run warm (docs/SERVER.md, "Warm runs"). */
+struct warm_plan {
+	char *pool;      /* runs warm on this pool's session (named as the pool), or NULL */
+	char *project;   /* the project a start of that session records (NULL: the CLI's) */
+	char *fallback;  /* asked to run warm, runs as a normal run instead: why; or NULL */
+};
+
+static void warm_plan_free(struct warm_plan *wp)
+{
+	free(wp->pool);
+	free(wp->project);
+	free(wp->fallback);
+}
+
+/* The pool the task asks for, as `spok run` reads it: its sparkConf spok.warm, else the
+ * first rule of spok.warm-rules that matches it, unless its sparkConf says spok.cold (*pool
+ * heap, NULL: run it normally; *asked says which, for the fallback). A bad switch is the
+ * client's error (400, spok run's words). */
+static int warm_asked(const struct spok_platform *p, const struct spok_pools *ps,
+		      const struct spok_task *t, char **pool, char *asked, size_t asked_len,
+		      struct spok_err *err)
 {
 	enum spok_warm_switch sw;
-	const char *pool = NULL;
-	int result = spok_warm_by_task(t, &sw, &pool, err);
+	const char *name = NULL;
+	struct spok_warm_rules rs = {0};
+	size_t i = 0;
+	int result = spok_warm_by_task(t, &sw, &name, err);
 
-	if (result == SPOK_OK && sw == SPOK_WARM_ON)
-		out->fallback = xasprintf("sparkConf spok.warm (pool %s): spok serve runs no warm jobs "
-					  "(spok run does); it runs as a transient run", pool);
+	*pool = NULL;
+	if (result != SPOK_OK || sw == SPOK_WARM_OFF)
+		return result;
+	if (sw == SPOK_WARM_ON) {
+		snprintf(asked, asked_len, "sparkConf spok.warm (pool %.63s)", name);
+		*pool = xstrdup(name);
+		return SPOK_OK;
+	}
+	if (!p->spok.warm_rules)
+		return SPOK_OK;
+	result = spok_warm_rules_load(p, ps, &rs, err);
+	const struct spok_warm_rule *r = result == SPOK_OK ? spok_warm_rules_match(&rs, t, &i) : NULL;
+	if (r) {
+		snprintf(asked, asked_len, "spok.warm-rules[%zu] (pool %.63s)", i, r->pool);
+		*pool = xstrdup(r->pool);
+	}
+	spok_warm_rules_free(&rs);
+	return result;
+}
+
+/* Why t cannot run as a Spark Connect client (heap), or NULL: spok run's up-front checks
+ * (spok_local_warm_unsupported; the files it would upload). */
+static char *warm_unsupported(const struct spok_task *t)
+{
+	struct spok_spark_env env;
+	struct spok_err e = {0};
+	char *why = NULL, *spec = NULL;
+
+	if (spok_spark_env_find(&env, &e) != SPOK_OK)
+		return xstrdup(e.msg);
+	why = spok_local_warm_unsupported(t, &env, NULL);
+	spok_spark_env_free(&env);
+	if (!why && spok_local_warm_artifacts(t, NULL, &spec, &e) != SPOK_OK)
+		why = xstrdup(e.msg);
+	free(spec);
+	return why;
+}
+
+/* Who may run on session name (pool's): the sessions API's rule (srv_session_allowed) for a
+ * session that runs or is on its way, or left server objects, or is the CLI's; an ended
+ * session of a project leaves its name to any project, as spok_connect_begin does. On success
+ * wp->project is the project a start records; *starts says this run would start a server. */
+static int warm_session(struct srv_daemon *d, const struct srv_token *tok, const char *name,
+			const char *project, struct warm_plan *wp, bool *starts,
+			struct spok_err *err)
+{
+	struct spok_session x;
+	int result = spok_store_session_get(d->store, name, &x, err);
+
+	*starts = true;
+	if (result == SPOK_ENOTFOUND) {
+		wp->project = xstrdup(project);
+		return SPOK_OK;
+	}
+	if (result != SPOK_OK)
+		return result;
+	spok_connect_settle_nowait(d->store, &x, NULL);
+	bool released = x.project && spok_session_phase_terminal(x.phase) && !spok_connect_leftovers(&x);
+
+	if (!released && !srv_session_allowed(tok, &x))
+		/* not naming the other project: the caller may not know it exists */
+		result = spok_err_set(err, SPOK_EFORBIDDEN, "token '%s' may not use warm session '%.63s' "
+				      "(pool %.63s): it belongs to %s; ask an admin to add its project to "
+				      "the token's projects, or run the task cold (sparkConf spok.cold: "
+				      "\"true\")", tok->name, name, x.pool ? x.pool : name,
+				      x.project ? "another project" : "the CLI (all-projects tokens only)");
+	wp->project = xstrdup(released ? project : x.project);
+	*starts = spok_session_phase_terminal(x.phase);
+	spok_session_free(&x);
+	return result;
+}
+
+/* Why a task that asks for pool pl (may be NULL: not declared) runs as a normal run (heap), or
+ * NULL when it runs warm (wp->project set). Errors: an unknown pool, a session tok may not
+ * use. */
+static int warm_why_not(struct srv_daemon *d, const struct srv_token *tok,
+			const struct srv_submission *s, const struct spok_task *t,
+			const struct spok_pool *pl, const char *asked, struct warm_plan *wp,
+			char **why, struct spok_err *err)
+{
+	bool starts = false;
+	size_t live = 0;
+	int result;
+
+	*why = NULL;
+	if (s->cluster && spok_backend_for(s->cluster)->cluster) {
+		*why = xasprintf("the request names cluster %.63s, and warm runs run on the daemon's "
+				 "host; it runs there as a transient run", s->cluster);
+		return SPOK_OK;
+	}
+	if (!d->cfg.local_runs) {
+		*why = xstrdup("spok serve runs warm jobs only with spok.server.local-runs: true "
+			       "(docs/SERVER.md); it runs as a transient run");
+		return SPOK_OK;
+	}
+	if (!pl)
+		return spok_err_set(err, SPOK_EINVAL, "%s: no such pool in spok.pools of the daemon's "
+				    "config; use one of GET /api/v1/pools", asked);
+	if ((*why = warm_unsupported(t)) != NULL)
+		return SPOK_OK;
+	result = warm_session(d, tok, pl->name, t->project ? t->project : "spok", wp, &starts, err);
+	/* a start is one more JVM of the project's on this host: the sessions API's cap */
+	if (result == SPOK_OK && starts && wp->project)
+		result = srv_sessions_live(d->store, wp->project, pl->name, &live, err);
+	if (result == SPOK_OK && live >= d->cfg.sessions_per_project && starts && wp->project)
+		*why = xasprintf("project %.63s already runs %zu warm sessions, its cap "
+				 "(spok.server.sessions-per-project)", wp->project, live);
+	return result;
+}
+
+/* Decides how a task that asks to run warm runs (wp): warm on its pool's session as a local
+ * run this daemon hosts, when local runs are on, the request names no cluster but `local`,
+ * the job can run as a Connect client and its token may use the session; else as a normal
+ * run with the reason in wp->fallback. Errors: a bad switch or an unknown pool (400), a
+ * session the token may not use (403). */
+static int warm_plan(struct srv_daemon *d, const struct srv_token *tok,
+		     const struct srv_submission *s, const struct spok_task *t,
+		     struct warm_plan *wp, struct spok_err *err)
+{
+	struct spok_pools ps;
+	const struct spok_pool *pl = NULL;
+	char asked[128] = "";
+	char *pool = NULL, *why = NULL;
+	int result = spok_pools_load(d->platform, &ps, err);
+
+	memset(wp, 0, sizeof(*wp));
+	if (result != SPOK_OK)
+		return result;
+	result = warm_asked(d->platform, &ps, t, &pool, asked, sizeof(asked), err);
+	if (result == SPOK_OK && pool != NULL) {
+		pl = spok_pools_find(&ps, pool);
+		result = warm_why_not(d, tok, s, t, pl, asked, wp, &why, err);
+	}
+	if (result == SPOK_OK && why)
+		wp->fallback = xasprintf("%s: %s", asked, why);
+	else if (result == SPOK_OK && pl)
+		wp->pool = xstrdup(pl->name);
+	free(why);
+	free(pool);
+	spok_pools_free(&ps);
+	return result;
+}
+
+/* The target of a submission: the warm plan's local host, the local host a request names,
+ * or the cluster routing picks. */
+static int pick_target(struct srv_daemon *d, const struct srv_submission *s,
+		       const struct spok_task *t, bool warm, const char **target,
+		       struct srv_submitted *out, struct spok_err *err)
+{
+	size_t k = 0;
+	int result;
+
+	/* A request naming the local backend runs on this host (when spok.server.local-runs
+	 * allows it: the backend's submit refuses otherwise). */
+	if (warm || (s->cluster != NULL && !spok_backend_for(s->cluster)->cluster)) {
+		*target = s->cluster ? s->cluster : "local";
+		return SPOK_OK;
+	}
+	result = pick_cluster(d, s->cluster, t, &k, &out->no_route, err);
+	*target = result == SPOK_OK ? d->cfg.clusters[k].name : NULL;
 	return result;
 }
 
@@ -168,11 +349,9 @@ int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 {
 	char stem[80], id[SPOK_EXEC_ID_LEN + 1];
 	char *path = NULL, *ns = NULL, *prev = NULL;
-	/* A request naming the local backend runs on this host (when spok.server.local-runs
-	 * allows it: the backend's submit refuses otherwise). */
-	bool local = s->cluster != NULL && !spok_backend_for(s->cluster)->cluster;
-	const char *target;
-	size_t k = 0;
+	struct warm_plan wp = {0};
+	struct spok_backend_warm bw = {0};
+	const char *target = NULL;
 	int result;
 
 	memset(out, 0, sizeof(*out));
@@ -188,12 +367,16 @@ int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 		return spok_err_set(err, SPOK_EFORBIDDEN, "token '%s' may not use project '%.100s'; "
 				    "ask an admin to add it to the token's projects", tok->name,
 				    t->project ? t->project : "");
-	if ((result = warm_switch(t, out, err)) != SPOK_OK)
-		return result;
-	if ((result = pick_namespace(d, tok, s->ns, t, &ns, err)) != SPOK_OK ||
-	    (!local && (result = pick_cluster(d, s->cluster, t, &k, &out->no_route, err)) != SPOK_OK))
+	if ((result = warm_plan(d, tok, s, t, &wp, err)) != SPOK_OK)
 		goto done;
-	target = local ? s->cluster : d->cfg.clusters[k].name;
+	if (wp.pool) {
+		bw = (struct spok_backend_warm){.pool = wp.pool, .session = wp.pool,
+						.project = wp.project,
+						.user = srv_session_user_ok(tok->name) ? tok->name : "spok"};
+	}
+	if ((result = pick_namespace(d, tok, s->ns, t, &ns, err)) != SPOK_OK ||
+	    (result = pick_target(d, s, t, wp.pool != NULL, &target, out, err)) != SPOK_OK)
+		goto done;
 	{
 		char rnd[SPOK_EXEC_ID_LEN + 1];
 
@@ -205,17 +388,26 @@ int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 	if (result != SPOK_OK)
 		goto done;
 	/* The key goes into the write-ahead row itself (UNIQUE): same key, same execution. */
-	result = submit_to(d, target, t, ns, path, s->key_hex, id, sizeof(id), err);
+	result = submit_to(d, target, t, ns, path, s->key_hex, wp.pool ? &bw : NULL, wp.fallback,
+			   id, sizeof(id), err);
 	if (result != SPOK_OK) {
 		unlink(path);
 		goto done;
 	}
 	d->m.submissions++;
-	log_info("serve: %s submitted %s to %s/%s (%s)", tok->name, id, target, ns, s->via);
-	if (out->fallback)
-		log_warn("serve: %s: %s", id, out->fallback);
+	if (wp.pool)
+		log_info("serve: %s submitted %s to %s/%s (%s), warm on session %s", tok->name, id,
+			 target, ns, s->via, wp.pool);
+	else
+		log_info("serve: %s submitted %s to %s/%s (%s)", tok->name, id, target, ns, s->via);
+	if (wp.fallback)
+		log_warn("serve: %s: not warm: %s", id, wp.fallback);
 	out->id = xstrdup(id);
+	out->fallback = wp.fallback;
+	out->session = wp.pool ? xstrdup(wp.pool) : NULL;
+	wp.fallback = NULL;
 done:
+	warm_plan_free(&wp);
 	free(path);
 	free(ns);
 	return result;

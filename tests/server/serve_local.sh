@@ -7,8 +7,9 @@
 #   group gone; SIGTERM to the daemon with a run in flight: the run ends ABORTED (no row left
 #   RUNNING) and nothing of it runs any more;
 #   local-runs off (the default): a local submission is refused with an error naming the key;
-#   a bad sparkConf spok.warm/spok.cold is refused (400) as `spok run` refuses it; a task
-#   asking to run warm runs transient, and the submit's reply says why (fallback);
+#   a bad sparkConf spok.warm/spok.cold is refused (400) as `spok run` refuses it, and so is
+#   (with local-runs) a task asking to run warm on a pool the config does not declare (warm
+#   runs themselves: tests/connect/serve_warm.sh);
 #   a local-runs value that is not a boolean is refused with file:line:col.
 set -uo pipefail
 SPOK=$1
@@ -143,13 +144,11 @@ api GET "/api/v1/executions/$OK/logs"
 [ "$CODE" = 200 ] || fail "logs: HTTP $CODE: $(cat "$T/body")"
 grep -q "^done" "$T/body" || fail "logs lack the job's output: $(tail -c 400 "$T/body")"
 
-say "local-runs on: a task asking to run warm (sparkConf spok.warm) runs transient, and the reply says so"
+say "local-runs on: a task asking to run warm on a pool the config does not declare is refused"
 submit warm 1 "{spok.warm: small}"
-[ "$CODE" = 201 ] || fail "submit with spok.warm: HTTP $CODE: $(cat "$T/body")"
-[[ "$(jget fallback)" == *"spok.warm (pool small)"*"transient"* ]] || fail "no fallback in the reply: $(cat "$T/body")"
-wait_phase "$ID" SUCCEEDED FAILED PERMANENT_FAILURE RETRYABLE_FAILURE ABORTED TIMED_OUT ||
-	fail "$ID: not finished in time (phase $PHASE)"
-[ "$PHASE" = SUCCEEDED ] || fail "the spok.warm task: phase $PHASE, want SUCCEEDED: $(cat "$T/body")"
+[ "$CODE" = 400 ] || fail "submit with spok.warm of an undeclared pool: HTTP $CODE, want 400: $(cat "$T/body")"
+grep -q "sparkConf spok.warm (pool small): no such pool in spok.pools" "$T/body" ||
+	fail "the refusal does not name the pool: $(cat "$T/body")"
 
 say "local-runs on: POST .../abort stops a run; its process group is gone"
 submit long 300
