@@ -7,7 +7,8 @@
 #   blocking the daemon (the session list and /healthz answer while it starts; the run's row
 #   says what it waits for), then runs as a Connect client of that session: the record names
 #   the session and the session's Connect page, the log is the client's (no spark-submit);
-#   a second one, by a rule of spok.warm-rules, reuses the session (no second server);
+#   a second one, by a rule of spok.warm-rules, reuses the session (no second server); an
+#   abort (POST .../abort) interrupts that run's operation on the server, the session runs on;
 #   a token whose projects do not include the session's is refused (403, one line) and
 #   nothing is created; a job Connect cannot run (RDDs) runs as a normal local run with the
 #   reason in its record.
@@ -69,6 +70,10 @@ if cluster:
 print(json.dumps(b))' "$1" "$2" "$3" "$4" "${5:-}"
 }
 PI=$SRC/examples/warm/pi.py
+sid_of() { # the Connect session id spok gives attempt 0 of execution $1 (tests/connect/warm.sh)
+	printf '%s' "${1#sp-}" | od -An -tx1 | tr -d ' \n' | sed 's/^/73706f6b/; s/$/0000000000000000/' |
+		cut -c1-32 | sed -E 's/(.{8})(.{4})(.{4})(.{4})(.{12})/\1-\2-\3-\4-\5/'
+}
 WARM=$'sparkConf: {spok.warm: small}\n'
 xphase() { api "$TA" GET "/api/v1/executions/$1"; case "$(jget phase)" in SUCCEEDED|*FAILURE|ABORTED|TIMED_OUT) return 0 ;; esac; return 1; }
 start() { serve_start "$SPOK"; }
@@ -132,6 +137,36 @@ wait_for 300 xphase "$ID2" || fail "$ID2 never ended: $(cat "$T/body")"
 [ "$(jget session)" = small ] || fail "$ID2: the record's session '$(jget session)'"
 api "$TA" GET /api/v1/sessions/small
 [ "$(jget starts)" = 1 ] || fail "session small has had $(jget starts) servers, want 1 (reused)"
+
+say "an abort of a warm run interrupts its operation on the server; the session goes on"
+cat >"$J/long.py" <<'PY'
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.getOrCreate()
+print("long: starting", flush=True)
+print(spark.range(0, 10**13, numPartitions=2).selectExpr("sum(id % 7)").collect())
+PY
+api "$TA" POST /api/v1/executions "$(body long pa "$J/long.py" "$WARM")"
+want 201 "long submit"
+ID4=$(jget id)
+UI=$RUI
+APP=$(curl -sf "$UI/api/v1/applications" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+SID4=$(sid_of "$ID4")
+running_of() { # running jobs on the server tagged with Connect session $1
+	curl -sf "$UI/api/v1/applications/$APP/jobs?status=running" | "$PY" -c '
+import json, sys
+print(sum(1 for j in json.load(sys.stdin) if any("_Session_" + sys.argv[1] + "_" in t for t in j.get("jobTags", []))))' "$1"
+}
+wait_for 120 sh -c "[ \"\$(curl -sf '$UI/api/v1/applications/$APP/jobs?status=running' | grep -c '_Session_${SID4}_')\" -ge 1 ]" ||
+	fail "$ID4's job never ran on the server"
+api "$TA" POST "/api/v1/executions/$ID4/abort"
+want 202 "abort $ID4"
+wait_for 120 xphase "$ID4" || fail "$ID4 not ended after its abort"
+[ "$(jget phase)" = ABORTED ] || fail "$ID4: $(jget phase) after its abort: $(jget reason)"
+curl -sS -o "$T/log4" -H "Authorization: Bearer $TA" "http://127.0.0.1:$PORT/api/v1/executions/$ID4/logs"
+has "$T/log4" "interrupted 1 operation(s)"
+[ "$(running_of "$SID4")" = 0 ] || fail "$ID4's operation still runs on the server"
+api "$TA" GET /api/v1/sessions/small
+[ "$(jget phase)" = RUNNING ] || fail "session small is $(jget phase) after a run's abort, want RUNNING"
 
 say "a token whose projects do not include the session's is refused"
 api "$TB" POST /api/v1/executions "$(body pi-bob pb "$PI" "$WARM")"

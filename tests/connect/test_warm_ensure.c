@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,18 +117,24 @@ static int setup(void **state)
 	return 0;
 }
 
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char *cmd = xasprintf("rm -rf '%s'", f->dir);
 
 	uv_loop_close(&f->loop);
 	spok_execution_free(&f->x);
 	spok_task_free(&f->t);
 	spok_platform_free(&f->p);
 	spok_store_close(f->st);
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
+	assert_int_equal(nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
 	free(f->main_py);
 	free(f);
 	return 0;
