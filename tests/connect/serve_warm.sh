@@ -9,6 +9,7 @@
 #   the session and the session's Connect page, the log is the client's (no spark-submit);
 #   a second one, by a rule of spok.warm-rules, reuses the session (no second server); an
 #   abort (POST .../abort) interrupts that run's operation on the server, the session runs on;
+#   the session's server killed mid-run: the retry restarts it (starts 2) and succeeds;
 #   a token whose projects do not include the session's is refused (403, one line) and
 #   nothing is created; a job Connect cannot run (RDDs) runs as a normal local run with the
 #   reason in its record.
@@ -63,11 +64,11 @@ PY
 # body NAME PROJECT FILE EXTRA-YAML [CLUSTER]: a submit body running FILE
 body() {
 	"$PY" -c 'import json, sys
-name, project, main, extra, cluster = sys.argv[1:6]
-b = {"taskYaml": "name: %s\nproject: %s\ntype: PYTHON\nmainApplicationFile: %s\nargs: [\"2\", \"20000\"]\nretries: 1\n%s" % (name, project, main, extra)}
+name, project, main, extra, cluster, args = sys.argv[1:7]
+b = {"taskYaml": "name: %s\nproject: %s\ntype: PYTHON\nmainApplicationFile: %s\nargs: %s\nretries: 1\n%s" % (name, project, main, args, extra)}
 if cluster:
     b["cluster"] = cluster
-print(json.dumps(b))' "$1" "$2" "$3" "$4" "${5:-}"
+print(json.dumps(b))' "$1" "$2" "$3" "$4" "${5:-}" "${ARGS:-[\"2\", \"20000\"]}"
 }
 PI=$SRC/examples/warm/pi.py
 sid_of() { # the Connect session id spok gives attempt 0 of execution $1 (tests/connect/warm.sh)
@@ -167,6 +168,26 @@ has "$T/log4" "interrupted 1 operation(s)"
 [ "$(running_of "$SID4")" = 0 ] || fail "$ID4's operation still runs on the server"
 api "$TA" GET /api/v1/sessions/small
 [ "$(jget phase)" = RUNNING ] || fail "session small is $(jget phase) after a run's abort, want RUNNING"
+
+say "the session's server killed mid-run: the retry restarts it and succeeds"
+mkdir -p "$T/sync"
+cp "$(dirname "$0")/data/once.py" "$J/once.py"
+SPID=$(sget small pid)
+alive "$SPID" || fail "session small's server ($SPID) does not run"
+api "$TA" POST /api/v1/executions "$(ARGS="[\"$T/sync/once-started\"]" body once pa "$J/once.py" "$WARM")"
+want 201 "once submit"
+ID5=$(jget id)
+wait_for 120 test -e "$T/sync/once-started" || fail "once never started"
+logged5() { curl -sS -o "$T/log5" -H "Authorization: Bearer $TA" "http://127.0.0.1:$PORT/api/v1/executions/$ID5/logs"; grep -q "$1" "$T/log5"; }
+wait_for 60 logged5 "once: long query" || fail "once's query never started"
+kill -9 "$SPID"
+wait_for 300 xphase "$ID5" || fail "$ID5 never ended after its server died"
+[ "$(jget phase)" = SUCCEEDED ] || fail "$ID5: $(jget phase): $(jget reason)"
+[ "$(jget attempt)" = 1 ] || fail "$ID5: attempt $(jget attempt), want 1 (the retry)"
+logged5 "once: rows 11" || fail "the retry's log lacks its rows: $(tail -5 "$T/log5")"
+api "$TA" GET /api/v1/sessions/small
+[ "$(jget starts)" = 2 ] || fail "the retry did not restart the server (starts $(jget starts))"
+[ "$(jget phase)" = RUNNING ] || fail "session small is $(jget phase) after the retry"
 
 say "a token whose projects do not include the session's is refused"
 api "$TB" POST /api/v1/executions "$(body pi-bob pb "$PI" "$WARM")"
