@@ -301,12 +301,18 @@ static int warm_plan(struct srv_daemon *d, const struct srv_token *tok,
 {
 	struct spok_pools ps;
 	const struct spok_pool *pl = NULL;
+	enum spok_warm_switch sw;
+	const char *name = NULL;
 	char asked[128] = "";
 	char *pool = NULL, *why = NULL;
-	int result = spok_pools_load(d->platform, &ps, err);
+	int result = spok_warm_by_task(t, &sw, &name, err);
 
 	memset(wp, 0, sizeof(*wp));
-	if (result != SPOK_OK)
+	/* most tasks ask for nothing: no pools read for them (every submission comes here) */
+	if (result != SPOK_OK || sw == SPOK_WARM_OFF ||
+	    (sw == SPOK_WARM_UNSET && !d->platform->spok.warm_rules))
+		return result;
+	if ((result = spok_pools_load(d->platform, &ps, err)) != SPOK_OK)
 		return result;
 	result = warm_asked(d->platform, &ps, t, &pool, asked, sizeof(asked), err);
 	if (result == SPOK_OK && pool != NULL) {
