@@ -5,7 +5,7 @@
 # machine noise hits both alike. Two jobs, both DataFrame API (examples/warm): a count over
 # 10^6 generated rows and Pi with 2 partitions. Prints each wall time, the server's start and
 # the first warm run after it, the memory the idle pool holds (RSS of the server's process
-# group and of its supervisor), and a last line `summary: ...` with the medians and the
+# group, of its supervisor and of its resident Python client), and a last line `summary: ...` with the medians and the
 # cold/warm ratios. Not part of ctest.
 # Usage: bench/warm/run.sh 5   (needs build/spok or $SPOK, scripts/setup python)
 #
@@ -82,7 +82,13 @@ pid=$(field pid)
 sup=$(field supervisor_pid)
 rss_group=$(ps -o rss= -g "$pid" | awk '{s += $1} END {print int(s / 1024)}')
 rss_sup=$(ps -o rss= -p "$sup" | awk '{print int($1 / 1024)}')
-printf 'idle pool RSS: server process group %d MiB, supervisor %d MiB\n' "$rss_group" "$rss_sup"
+# the resident client (src/local/resident.c): the pid its log announced last
+zpid=$(sed -n 's/^spok: resident client \([0-9]*\) ready on .*/\1/p' "$SPOK_DATA_DIR/sessions/bench/resident.log" 2>/dev/null | tail -n 1)
+rss_res=0
+if [ -n "$zpid" ]; then
+	rss_res=$(ps -o rss= -p "$zpid" | awk '{print int($1 / 1024)}') || rss_res=0
+fi
+printf 'idle pool RSS: server process group %d MiB, supervisor %d MiB, resident client %d MiB\n' "$rss_group" "$rss_sup" "$rss_res"
 
 line="summary:"
 for job in count pi; do
@@ -92,5 +98,5 @@ for job in count pi; do
 	mw=$(median ${warm[$job]})
 	line+=$(awk -v j="$job" -v c="$mc" -v w="$mw" 'BEGIN { printf " %s cold %.1fs warm %.2fs warm/cold ratio %.3f (x%.1f faster);", j, c / 1000, w / 1000, w / c, c / w }')
 done
-line+=" server start ${start_ms} ms, first warm run ${first} ms; idle pool RSS ${rss_group} MiB (+ supervisor ${rss_sup} MiB); $K runs each, medians"
+line+=" server start ${start_ms} ms, first warm run ${first} ms; idle pool RSS ${rss_group} MiB (+ supervisor ${rss_sup} MiB, resident client ${rss_res} MiB); $K runs each, medians"
 echo "$line"

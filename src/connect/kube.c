@@ -42,6 +42,7 @@
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
 #include "kube/stream.h"
+#include "local/local.h"
 #include "local/token.h"
 
 #define TICK_MS 1000
@@ -119,6 +120,8 @@ struct ksup {
 	int64_t tasks_seen;
 	uint64_t look_at;
 	char token[SPOK_TOKEN_LEN + 1]; /* the server's (wiped at the end) */
+	struct spok_local_resident resident; /* the warm runs' resident Python client (local) */
+	bool replaced;             /* a newer generation owns the name (and its files) */
 };
 
 static void note(struct ksup *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -934,6 +937,7 @@ static int run(struct ksup *k)
 		struct spok_session now;
 		char *why = NULL;
 
+		spok_local_resident_tick(&k->resident);
 		uv_update_time(&k->loop);
 		if (uv_now(&k->loop) >= reap_at) {
 			reap_orphans(k);
@@ -951,6 +955,7 @@ static int run(struct ksup *k)
 				/* a newer start owns the name (this one was settled as dead): it adopts
 				 * the pod, which stays */
 				note(k, "generation %lld took over; leaving pod %s", (long long)now.generation, k->pod);
+				k->replaced = true;
 				spok_session_free(&now);
 				return 0;
 			}
@@ -969,6 +974,21 @@ static int run(struct ksup *k)
 			return 0;
 		sleep_ms(TICK_MS);
 	}
+}
+
+/* The warm runs' clients run on this machine for a Kubernetes pool too: the same resident
+ * client as a local session's (without a server marker: it ends with this supervisor). */
+static void resident_begin(struct ksup *k, const char *data_dir)
+{
+	struct spok_spark_env env;
+
+	if (spok_spark_env_find(&env, NULL) != 0)
+		return; /* the runs exec python as before */
+	char *dir = xasprintf("%s/sessions/%s", data_dir, k->x.name);
+	spok_local_resident_init(&k->resident, dir, env.python, NULL);
+	spok_local_resident_tick(&k->resident);
+	free(dir);
+	spok_spark_env_free(&env);
 }
 
 static int prepare(struct ksup *k, const char *data_dir, const char *name, int64_t gen,
@@ -1089,9 +1109,12 @@ int spok_connect_kube_supervise(const char *data_dir, const char *name, int64_t 
 		r = spok_token_write(&k.x, k.token, err);
 	if (r != 0 && k.st && k.x.name && k.x.generation == gen)
 		record(&k, SPOK_SESSION_FAILED, xasprintf("pool %s (namespace %s): %s", pool->name, k.ns, err->msg));
-	if (r == 0)
+	if (r == 0) {
+		resident_begin(&k, data_dir);
 		r = run(&k);
+	}
 done:
+	spok_local_resident_end(&k.resident, !k.replaced);
 	kube_client_close(k.kc);
 	uv_run(&k.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&k.loop);

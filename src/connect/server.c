@@ -292,6 +292,9 @@ struct sup {
 	char token[SPOK_TOKEN_LEN + 1]; /* the server's (wiped at the end) */
 	int v6_hold;              /* [::1]:port, bound and never listening (-1: none) */
 	bool token_written;       /* its file is this generation's */
+	char *dir;                /* the session's directory */
+	bool replaced;            /* a newer generation owns the name (and its files) */
+	struct spok_local_resident resident; /* the warm runs' resident Python client */
 };
 
 static void on_closed(uv_handle_t *h)
@@ -359,6 +362,7 @@ static void on_proc_closed(uv_handle_t *h)
 	struct sup *s = h->data;
 
 	s->open--;
+	spok_local_resident_end(&s->resident, !s->replaced);
 	record_end(s);
 	close_all(s);
 }
@@ -672,10 +676,12 @@ static void on_tick(uv_timer_t *t)
 			kill((pid_t)-s->x.pid, SIGKILL);
 		return;
 	}
+	spok_local_resident_tick(&s->resident);
 	if (spok_store_session_get(s->st, s->x.name, &now, NULL) != 0)
 		return;
 	if (now.generation != s->x.generation) {
 		/* a newer start owns the name (this one was settled as dead): end quietly */
+		s->replaced = true;
 		begin_stop(s, xstrdup("replaced by a newer start"), false);
 	} else if (now.stop_requested) {
 		begin_stop(s, xstrdup("stopped by spok session stop"), false);
@@ -804,6 +810,11 @@ static int spawn_server(struct sup *s, int log_fd, struct spok_err *err)
 	}
 	s->x.pid = s->proc.pid;
 	s->x.proc_start = spok_pid_start_time(s->x.pid);
+	/* started with the server: its imports are done long before the server answers */
+	char *marker = server_marker(s->x.name, s->x.generation);
+	spok_local_resident_init(&s->resident, s->dir, env.python, marker);
+	free(marker);
+	spok_local_resident_tick(&s->resident);
 done:
 	spok_strv_free(&argv);
 	for (size_t i = 0; i < envv.len; i++) /* the token's copy */
@@ -875,10 +886,9 @@ static int sup_prepare(struct sup *s, const char *data_dir, const char *name, in
 	s->x.ui_port = spok_free_loopback_port();
 	if (s->x.port == s->x.ui_port)
 		s->x.ui_port = 0; /* Spark picks the next free one after its default */
-	char *dir = xasprintf("%s/sessions/%s", data_dir, name);
+	s->dir = xasprintf("%s/sessions/%s", data_dir, name);
 	/* per generation: settling a dead one never removes a newer one's before Spark reads it */
-	s->props = xasprintf("%s/spark-conf-%lld.properties", dir, (long long)gen);
-	free(dir);
+	s->props = xasprintf("%s/spark-conf-%lld.properties", s->dir, (long long)gen);
 	/* this server's own token, on disk before the row says it runs */
 	result = spok_token_new(s->token, err);
 	if (result == 0)
@@ -947,8 +957,10 @@ done:
 	explicit_bzero(s.token, sizeof(s.token));
 	if (s.v6_hold >= 0)
 		close(s.v6_hold);
+	spok_local_resident_end(&s.resident, !s.replaced);
 	uv_loop_close(&s.loop);
 	free(s.props);
+	free(s.dir);
 	free(s.stop_why);
 	free(s.app_id);
 	spok_session_free(&s.x);

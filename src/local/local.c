@@ -1039,6 +1039,31 @@ static void on_attempt_done(void *arg, int result, const struct spok_err *err)
 	attempt_after(r);
 }
 
+/* A warm attempt whose session keeps a resident client (its socket exists): the attempt's
+ * process is `spok _warm-client SOCK -- ARGV`, which has the resident client fork the job's
+ * client (imports done) and execs ARGV itself when it cannot (resident.c). */
+static void via_resident(const struct spok_local_run *r, struct spok_strv *argv)
+{
+	char exe[4096];
+	struct stat st;
+	char *sock = r->o->data_dir ? spok_local_resident_sock(r->o->data_dir, r->o->warm->session) : NULL;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (sock && n > 0 && stat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		struct spok_strv wrapped = {0};
+		exe[n] = '\0';
+		spok_strv_push(&wrapped, exe);
+		spok_strv_push(&wrapped, "_warm-client");
+		spok_strv_push(&wrapped, sock);
+		spok_strv_push(&wrapped, "--");
+		for (size_t i = 0; i < argv->len; i++)
+			spok_strv_push(&wrapped, argv->items[i]);
+		spok_strv_free(argv);
+		*argv = wrapped;
+	}
+	free(sock);
+}
+
 /* Starts one attempt; nonzero when it could not start (r->err says why). */
 static int attempt_begin(struct spok_local_run *r)
 {
@@ -1069,6 +1094,7 @@ static int attempt_begin(struct spok_local_run *r)
 	if (result == 0) {
 		spok_local_env(r->t, &r->env, r->o, x, &r->envv);
 		if (warm_attempt(r)) {
+			via_resident(r, &r->argv);
 			warm_client_env(r->o->warm, x->id, x->attempt, &r->envv);
 			/* the client's output as it comes, not when its buffer fills */
 			env_set(&r->envv, "PYTHONUNBUFFERED", "1");

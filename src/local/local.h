@@ -277,4 +277,34 @@ int spok_history_running(const char *data_dir);
 /* "http://127.0.0.1:<port>/history/<app id>" (heap). */
 char *spok_history_url(int port, const char *app_id);
 
+/* ---- resident.c: a warm pool's resident Python client ---- */
+/* A local session's supervisor keeps one resident client (a Python process that imported the
+ * pyspark Connect client stack once and forks a fresh child per warm attempt) listening on
+ * <session dir>/resident.sock; a warm attempt whose session has that socket runs as
+ * `spok _warm-client SOCK -- ARGV` (spok_local_resident_client), which hands ARGV to it and
+ * execs ARGV itself when it cannot. See resident.c for the protocol. */
+char *spok_local_resident_sock(const char *data_dir, const char *session); /* heap */
+/* `spok _warm-client SOCK -- PYTHON ARGS...` (argv[0] is "_warm-client"): the attempt's process.
+ * Returns the exit status (or re-raises the child's signal); does not return when it execs. */
+int spok_local_resident_client(int argc, char **argv);
+/* The supervisor's side. Everything is owned by the struct (spok_local_resident_end frees). */
+struct spok_local_resident {
+	char *sock, *log;          /* <session dir>/resident.sock, resident.log */
+	struct spok_strv argv, envv;
+	int64_t pid;               /* the running one (its own session and group), 0: none */
+	uint64_t started_ms, due_ms, backoff_ms; /* CLOCK_MONOTONIC ms: its start, the next one */
+	bool enabled;
+};
+/* Prepares (starts nothing): python as the runs call it (NULL: "python3"), marker an
+ * environment entry a settling reader finds it by (server.c's SPOK_SESSION_SERVER=...), or
+ * NULL. Its environment is this process's without PYTHONPATH, a run's or a token. */
+void spok_local_resident_init(struct spok_local_resident *z, const char *session_dir,
+			      const char *python, const char *marker);
+/* Reaps it when it ended; starts it when none runs and its (backoff) time has come. Call
+ * every supervisor tick; never blocks. */
+void spok_local_resident_tick(struct spok_local_resident *z);
+/* KILLs and reaps it (its children die with it); remove_sock: unlink the socket too (not when
+ * a newer generation of the session may own it by now). Frees z. */
+void spok_local_resident_end(struct spok_local_resident *z, bool remove_sock);
+
 #endif
