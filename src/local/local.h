@@ -303,7 +303,8 @@ void spok_local_resident_init(struct spok_local_resident *z, const char *session
 /* Reaps it when it ended; starts it when none runs and its (backoff) time has come. Call
  * every supervisor tick; never blocks. */
 void spok_local_resident_tick(struct spok_local_resident *z);
-/* KILLs and reaps it (its children die with it); remove_sock: unlink the socket too (not when
+/* Waits (at most 5 s) until it has no children (runs whose attempts stop them, their server
+ * being gone), then KILLs and reaps it (children left die with it); remove_sock: unlink the socket too (not when
  * a newer generation of the session may own it by now). Frees z. */
 void spok_local_resident_end(struct spok_local_resident *z, bool remove_sock);
 

@@ -47,6 +47,7 @@
 #define BACKOFF_MIN_MS 1000          /* a resident client that died is restarted after this, */
 #define BACKOFF_MAX_MS 60000         /* doubling up to this while it keeps dying young */
 #define REPLY_MAX 512
+#define DRAIN_MS 5000                /* the session's end waits this long for runs in progress */
 
 extern char **environ;
 
@@ -78,6 +79,7 @@ static const char *const resident_glue[] = {
 	"from pyspark.sql import SparkSession\n"
 	"from pyspark.sql.connect.session import SparkSession as _CS\n"
 	"import pyspark.sql.connect.dataframe, pyspark.sql.connect.functions\n"
+	"import grpc._channel, grpc._plugin_wrapping  # what the first channel imports\n"
 	"_preloaded = {m.split('.')[0] for m in sys.modules} - _boot - set(sys.builtin_module_names)\n"
 	"_own = dict(os.environb)\n"
 	"_enc = [(s.encoding, s.errors) for s in (sys.stdin, sys.stdout, sys.stderr)]\n"
@@ -151,10 +153,10 @@ static const char *const resident_glue[] = {
 	"            return r, 'its environment sets %s unlike the resident client\\'s' % os.fsdecode(k)\n"
 	"    pp = os.fsdecode(env.get(b'PYTHONPATH', b''))\n"
 	"    r.pp = [os.path.join(r.cwd, p) for p in pp.split(':')] if pp else []\n"
-	"    if env.get(b'PYTHONSAFEPATH'):\n"
-	"        r.path0 = None\n"
-	"    elif r.main:\n",
+	"    if env.get(b'PYTHONSAFEPATH'):\n",
 
+	"        r.path0 = None\n"
+	"    elif r.main:\n"
 	"        r.path0 = os.path.dirname(os.path.realpath(r.main))\n"
 	"    else:\n"
 	"        r.path0 = ''\n"
@@ -215,7 +217,8 @@ static const char *const resident_glue[] = {
 	"    if 'tempfile' in sys.modules:\n"
 	"        sys.modules['tempfile'].tempdir = None\n"
 	"\n"
-	"\n"
+	"\n",
+
 	"def _run(r):\n"
 	"    m = types.ModuleType('__main__')\n"
 	"    m.__builtins__ = builtins\n"
@@ -239,8 +242,7 @@ static const char *const resident_glue[] = {
 	"        sys.excepthook(type(e), e.with_traceback(tb), tb)\n"
 	"        if isinstance(e, KeyboardInterrupt):\n"
 	"            atexit._run_exitfuncs()\n"
-	"            for s in (sys.stdout, sys.stderr):\n",
-
+	"            for s in (sys.stdout, sys.stderr):\n"
 	"                s.flush()\n"
 	"            signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
 	"            os.kill(os.getpid(), signal.SIGINT)\n"
@@ -298,7 +300,8 @@ static const char *const resident_glue[] = {
 	"    except OSError:\n"
 	"        pass\n"
 	"\n"
-	"\n"
+	"\n",
+
 	"def _reply(conn, text):\n"
 	"    try:\n"
 	"        conn.sendall(text)\n"
@@ -354,8 +357,7 @@ static const char *const resident_glue[] = {
 	"    go_r, go_w = os.pipe()\n"
 	"    pid = os.fork()\n"
 	"    if pid == 0:\n"
-	"        _libc.prctl(1, signal.SIGKILL, 0, 0, 0)\n",
-
+	"        _libc.prctl(1, signal.SIGKILL, 0, 0, 0)\n"
 	"        if os.getppid() != _zpid:\n"
 	"            os._exit(1)\n"
 	"        try:\n"
@@ -391,7 +393,8 @@ static const char *const resident_glue[] = {
 	"        k['conn'] = None\n"
 	"    return None\n"
 	"\n"
-	"\n"
+	"\n",
+
 	"def _on_conn(sel, kids, pid):\n"
 	"    k = kids[pid]\n"
 	"    try:\n"
@@ -780,10 +783,30 @@ void spok_local_resident_tick(struct spok_local_resident *z)
 		start(z);
 }
 
+/* Whether the resident client has children (runs), from /proc (none known: false). */
+static bool has_children(int64_t pid)
+{
+	char path[64], buf[64];
+	snprintf(path, sizeof(path), "/proc/%lld/task/%lld/children", (long long)pid, (long long)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf));
+	close(fd);
+	return n > 0;
+}
+
 void spok_local_resident_end(struct spok_local_resident *z, bool remove_sock)
 {
 	if (z->pid > 0) {
-		/* its children die with it (PR_SET_PDEATHSIG) */
+		/* Runs in progress end first as their attempts decide: the server is gone, and each
+		 * attempt's own watch stops its client within a poll (TERM, forwarded by the stub),
+		 * so the run records why (the server ended), not that its client was KILLed with the
+		 * resident client (PR_SET_PDEATHSIG: what is left dies with it). */
+		for (unsigned w = 0; w < DRAIN_MS && has_children(z->pid); w += 100) {
+			struct timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000000L};
+			nanosleep(&ts, NULL);
+		}
 		kill((pid_t)z->pid, SIGKILL);
 		while (waitpid((pid_t)z->pid, NULL, 0) < 0 && errno == EINTR)
 			;
