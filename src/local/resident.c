@@ -541,7 +541,8 @@ static int send_request(int fd, char **argv)
 	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space,
 			   .msg_controllen = sizeof(ctl.space)};
 	memset(&ctl, 0, sizeof(ctl));
-	memcpy(hdr, "SPR1", 4);
+	static const char magic[4] = {'S', 'P', 'R', '1'};
+	memcpy(hdr, magic, sizeof(magic));
 	memcpy(hdr + 4, &len, 4);
 	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
 	h->cmsg_level = SOL_SOCKET;
@@ -592,6 +593,18 @@ static int read_line(int fd, struct reply *r, char *line)
 	}
 }
 
+/* The number of a "<tag> <number>" line of the answer: true when the whole line is that. */
+static bool tagged(const char *line, char tag, long *out)
+{
+	char *end = NULL;
+
+	if (line[0] != tag || line[1] != ' ' || line[2] < '-' || line[2] > '9')
+		return false;
+	errno = 0;
+	*out = strtol(line + 2, &end, 10);
+	return errno == 0 && end != line + 2 && *end == '\0';
+}
+
 /* As the child ended: its exit status, or the same signal (without a core of this process). */
 static int end_as(int status)
 {
@@ -633,10 +646,10 @@ static int follow(int fd, long pid, struct reply *r, const sigset_t *mask)
 		}
 		if (!read_line(fd, r, line))
 			break;
-		int status = 0;
-		if (sscanf(line, "S %d", &status) == 1) {
+		long status = 0;
+		if (tagged(line, 'S', &status) && status >= 0 && status <= 0xffff) {
 			close(fd);
-			return end_as(status);
+			return end_as((int)status);
 		}
 	}
 	close(fd);
@@ -682,7 +695,7 @@ int spok_local_resident_client(int argc, char **argv)
 		close(fd);
 		exec_argv(py, &mask, line + 2);
 	}
-	if (sscanf(line, "P %ld", &pid) != 1 || pid <= 1 || send(fd, "G", 1, MSG_NOSIGNAL) != 1) {
+	if (!tagged(line, 'P', &pid) || pid <= 1 || pid > INT32_MAX || send(fd, "G", 1, MSG_NOSIGNAL) != 1) {
 		close(fd); /* its child never got the go: the resident client KILLs it */
 		exec_argv(py, &mask, "a bad answer");
 	}
