@@ -557,9 +557,8 @@ static bool holds_socket(long pid, unsigned long inode)
 	bool found = false;
 
 	while (d && !found && (e = readdir(d)) != NULL) {
-		char path[128], target[64];
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		char target[64];
+		ssize_t n = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
 		if (n > 0) {
 			target[n] = '\0';
 			found = strcmp(target, want) == 0;
