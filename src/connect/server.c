@@ -528,11 +528,15 @@ static unsigned long listener_inode(int port)
 		char line[512];
 		while (in && !inode && fgets(line, sizeof(line), in)) {
 			/* sl local remote st tx:rx tr:when retrnsmt uid timeout inode */
-			char local[64], state[8];
-			unsigned long ino = 0;
-			char *colon;
-			if (sscanf(line, " %*s %63s %*s %7s %*s %*s %*s %*s %*s %lu", local, state, &ino) != 3 ||
-			    strcmp(state, "0A") != 0 || !(colon = strchr(local, ':')))
+			char *fld[10] = {0}, *save = NULL, *colon, *end = NULL;
+			size_t k = 0;
+			for (char *t = strtok_r(line, " ", &save); t && k < 10; t = strtok_r(NULL, " ", &save))
+				fld[k++] = t;
+			if (k < 10 || strcmp(fld[3], "0A") != 0 || !(colon = strchr(fld[1], ':')))
+				continue;
+			const char *local = fld[1];
+			unsigned long ino = strtoul(fld[9], &end, 10);
+			if (end == fld[9])
 				continue;
 			*colon = '\0';
 			if ((strcasecmp(local, "0100007F") == 0 ||
@@ -594,9 +598,11 @@ static bool port_is_servers(const struct sup *s)
 			fclose(f);
 		buf[n] = '\0';
 		/* "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses */
-		char *rp = strrchr(buf, ')');
-		long pgrp = 0;
-		if (rp && sscanf(rp + 1, " %*c %*d %ld", &pgrp) == 1 && pgrp == s->x.pid)
+		char *rp = strrchr(buf, ')'), *save = NULL;
+		char *st = rp ? strtok_r(rp + 1, " ", &save) : NULL;
+		char *ppid = st ? strtok_r(NULL, " ", &save) : NULL;
+		char *pg = ppid ? strtok_r(NULL, " ", &save) : NULL;
+		if (pg && strtol(pg, NULL, 10) == s->x.pid)
 			found = holds_socket(pid, inode);
 	}
 	if (d)
