@@ -71,7 +71,28 @@ wait_for() {
 # A zombie runs nothing (tests/proc.sh): only a live process counts.
 . "$(dirname "${BASH_SOURCE[0]}")/../proc.sh"
 alive() { proc_running "$1"; }
-# ---- spok serve (serve.sh, guard.sh) ----
+# ---- spok serve (serve.sh, serve_warm.sh, guard.sh) ----
+# serve_fixture TA TB: tokens TA (alice, project pa) and TB (bob, project pb) in
+# $T/tokens.yaml, a kubeconfig of a cluster that is down (the daemon needs a cluster, not an
+# API server) in $T/down.kubeconfig, and stop_daemon (also on exit)
+serve_fixture() {
+	local ha hb
+	read -r ha _ < <(printf '%s' "$1" | sha256sum)
+	read -r hb _ < <(printf '%s' "$2" | sha256sum)
+	printf -- '- {name: alice, token-sha256: %s, projects: [pa]}\n- {name: bob, token-sha256: %s, projects: [pb]}\n' \
+		"$ha" "$hb" >"$T/tokens.yaml"
+	cat >"$T/down.kubeconfig" <<'K'
+apiVersion: v1
+kind: Config
+current-context: down
+clusters: [{name: down, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: not-a-real-token}}]
+contexts: [{name: down, context: {cluster: down, user: u}}]
+K
+	PID=""
+	trap 'stop_daemon; cleanup' EXIT
+}
+stop_daemon() { [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID"; PID=""; }
 # serve_start BIN: BIN serve with $T/config.yaml and $T/data in the background (PID); PORT
 # from its first line
 serve_start() {

@@ -13,24 +13,9 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 skip_unless_ready
 
-PID=""
-stop_daemon() { [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID"; PID=""; }
-trap 'stop_daemon; cleanup' EXIT
 TA=serve-sessions-token-alice-5c1f0e
 TB=serve-sessions-token-bob-93d2a7
-read -r HA _ < <(printf '%s' "$TA" | sha256sum)
-read -r HB _ < <(printf '%s' "$TB" | sha256sum)
-printf -- '- {name: alice, token-sha256: %s, projects: [pa]}\n- {name: bob, token-sha256: %s, projects: [pb]}\n' \
-	"$HA" "$HB" >"$T/tokens.yaml"
-# the daemon needs a cluster: one that is down (no API server needed)
-cat >"$T/down.kubeconfig" <<'K'
-apiVersion: v1
-kind: Config
-current-context: down
-clusters: [{name: down, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]
-users: [{name: u, user: {token: not-a-real-token}}]
-contexts: [{name: down, context: {cluster: down, user: u}}]
-K
+serve_fixture "$TA" "$TB"
 config() { # LOCAL-RUNS-LINE
 	cat >"$T/config.yaml" <<C
 spok:
