@@ -219,6 +219,10 @@ int spok_connect_ensure_step(struct spok_store *st, const char *data_dir, const 
 int spok_connect_request_stop(struct spok_store *st, const char *name, struct spok_session *out,
 			      struct spok_err *err);
 
+/* x runs (or starts) in another pool than pool: SPOK_ECONFLICT with a one-line reason (x is
+ * the caller's, not freed); else 0. */
+int spok_connect_pool_clash(const struct spok_session *x, const struct spok_pool *pool,
+			    struct spok_err *err);
 /* Whether terminal session x may have left server objects behind: a Kubernetes session that
  * FAILED (its supervisor died and left the pod for adoption, or the pod ended and is kept for
  * its log). */

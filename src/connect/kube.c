@@ -825,6 +825,9 @@ static void stop_server(struct ksup *k, const char *why, bool failed)
 			break;
 		sleep_ms(TICK_MS);
 	}
+	/* before the row ends: a start that follows at once binds its own socket, which this
+	 * generation's end must not unlink */
+	spok_local_resident_end(&k->resident, !k->replaced);
 	if (failed)
 		record(k, SPOK_SESSION_FAILED, xasprintf("%s; see %s", why, k->x.log_path));
 	else

@@ -16,6 +16,14 @@ static bool server_up(const struct spok_session *x)
 	return spok_proc_alive(p);
 }
 
+/* Whether session x is another project's than project (NULL: none; the CLI's). */
+static bool project_clash(const struct spok_session *x, const char *project)
+{
+	if (!x->project && !project)
+		return false;
+	return !x->project || !project || strcmp(x->project, project) != 0;
+}
+
 /* Starts a new server for the session (spok_connect_begin: a compare-and-set on the row's
  * generation, the supervisor forked without waiting); *began gets its generation. 0 with
  * *out when the row it found runs, else *out is left empty. */
@@ -55,10 +63,16 @@ int spok_connect_ensure_step(struct spok_store *st, const char *data_dir, const 
 	if (result != 0)
 		return result;
 	spok_connect_settle_nowait(st, &x, NULL); /* a dead supervisor's row: FAILED */
+	/* Asked again for every attempt: another project's run may have started the session
+	 * since this run was submitted (an ended one is begin's to take over, or refuse). */
+	if (!spok_session_phase_terminal(x.phase) && project_clash(&x, project)) {
+		result = spok_err_set(err, SPOK_ECONFLICT, "session %s belongs to %s now; try again once it ends",
+				      name, x.project ? "another project" : "no project (started from the CLI)");
+		spok_session_free(&x);
+		return result;
+	}
 	if (x.phase == SPOK_SESSION_RUNNING && server_up(&x)) {
-		if (strcmp(x.pool, pool->name) != 0) {
-			result = spok_err_set(err, SPOK_ECONFLICT, "session %s runs in pool %s, not %s; stop it first",
-					      name, x.pool, pool->name);
+		if ((result = spok_connect_pool_clash(&x, pool, err)) != 0) {
 			spok_session_free(&x);
 			return result;
 		}

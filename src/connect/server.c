@@ -1190,6 +1190,15 @@ static int start_one(struct spok_store *st, const char *data_dir, const char *na
 	return fork_supervisor(st, exe, data_dir, name, pool, config_path, *gen, err);
 }
 
+int spok_connect_pool_clash(const struct spok_session *x, const struct spok_pool *pool,
+			    struct spok_err *err)
+{
+	if (strcmp(x->pool, pool->name) == 0)
+		return 0;
+	return spok_err_set(err, SPOK_ECONFLICT, "session %s runs in pool %s, not %s; stop it first "
+			    "('spok session stop %s')", x->name, x->pool, pool->name, x->name);
+}
+
 int spok_connect_ensure(struct spok_store *st, const char *data_dir, const char *config_path,
 			const char *name, const struct spok_pool *pool, struct spok_session *out,
 			bool *started, struct spok_err *err)
@@ -1217,9 +1226,7 @@ int spok_connect_ensure(struct spok_store *st, const char *data_dir, const char 
 		spok_connect_settle(st, &x, NULL);
 		/* a server that just died, before its supervisor recorded it: wait for that */
 		if (x.phase == SPOK_SESSION_RUNNING && server_up(&x)) {
-			if (strcmp(x.pool, pool->name) != 0) {
-				result = spok_err_set(err, SPOK_ECONFLICT, "session %s runs in pool %s, not %s; stop it first ('spok session stop %s')",
-						      name, x.pool, pool->name, name);
+			if ((result = spok_connect_pool_clash(&x, pool, err)) != 0) {
 				spok_session_free(&x);
 				return result;
 			}
@@ -1313,9 +1320,7 @@ int spok_connect_begin(struct spok_store *st, const char *data_dir, const char *
 				return result;
 			}
 			if (!spok_session_phase_terminal(x.phase)) {
-				if (strcmp(x.pool, pool->name) != 0) {
-					result = spok_err_set(err, SPOK_ECONFLICT, "session %s runs in pool %s, not %s; stop it first",
-							      name, x.pool, pool->name);
+				if ((result = spok_connect_pool_clash(&x, pool, err)) != 0) {
 					spok_session_free(&x);
 					return result;
 				}

@@ -1049,9 +1049,12 @@ static void via_resident(const struct spok_local_run *r, struct spok_strv *argv)
 	char *sock = r->o->data_dir ? spok_local_resident_sock(r->o->data_dir, r->o->warm->session) : NULL;
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
-	if (sock && n > 0 && stat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) {
-		struct spok_strv wrapped = {0};
+	if (n > 0)
 		exe[n] = '\0';
+	/* a binary replaced or removed while this process runs: its old path is gone (the
+	 * kernel says "PATH (deleted)"), so the job's client starts python itself */
+	if (sock && n > 0 && access(exe, X_OK) == 0 && stat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		struct spok_strv wrapped = {0};
 		spok_strv_push(&wrapped, exe);
 		spok_strv_push(&wrapped, "_warm-client");
 		spok_strv_push(&wrapped, sock);

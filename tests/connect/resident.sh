@@ -198,6 +198,44 @@ wait_for 30 gone "$CPID" || fail "the KILLed stub's child $CPID still runs"
 wait_for 30 gone "$KPID" || fail "the KILLed stub's child's subprocess $KPID still runs"
 wait_for 60 sh -c "[ \"\$('$SPOK' list | awk '\$1==\"$KID\" {print \$3}')\" != RUNNING ]" || fail "$KID still RUNNING"
 
+say "hostile requests neither stall nor end the resident client"
+ZPID=$(resident_pid)
+# one drips its header a byte every 2 s (the resident client gives a request 5 s in all),
+# others send a bad header, a huge length without fds, half a header
+"$PY" - "$SOCK" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+try:
+    for b in b"SPR1\0\0\0":
+        s.send(bytes([b]))
+        time.sleep(2)
+except OSError:
+    pass
+PY
+DRIP=$!
+sleep 0.5
+"$PY" - "$SOCK" <<'PY' >"$T/hostile" 2>&1
+import socket, struct, sys
+for msg in (b"XXXX\0\0\0\0", b"SPR1" + struct.pack("=I", 1 << 30), b"SPR"):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(msg)
+    s.shutdown(socket.SHUT_WR)
+    s.settimeout(30)
+    print("answer", repr(s.recv(100)))
+    s.close()
+PY
+has "$T/hostile" "^answer b''$"
+cd "$T/cwd" || exit 1
+SPOK_PROBE=yes expect_rc 0 "$SPOK" run "$J/count.yaml" --warm -q
+has "$T/out" "^forked True$"
+has "$T/out" "^count 143$"
+kill "$DRIP" 2>/dev/null
+wait "$DRIP" 2>/dev/null
+[ "$(resident_pid)" = "$ZPID" ] && alive "$ZPID" || fail "the resident client $ZPID ended: $(tail -3 "$RLOG")"
+has "$RLOG" "a request failed: ValueError"
+
 say "a KILLed resident client fails no run; its restart serves the next ones"
 ZPID=$(resident_pid)
 kill -KILL "$ZPID"
