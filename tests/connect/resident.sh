@@ -168,6 +168,13 @@ TZ=UTC0 expect_rc 0 "$SPOK" run "$J/count.yaml" --warm -q
 has "$T/out" "^count 143$"
 has "$T/out" "^forked False$"
 has "$T/data/runs/$(last_id)/attempt-0.log" "^spok: resident client: its environment sets TZ unlike the resident client's; starting"
+# a zip on PYTHONPATH offering a module it preloaded: plain python imports the zip's (here
+# an empty pandas, which breaks the job: only the refusal is checked)
+"$PY" -c 'import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.writestr("pandas/__init__.py", "")' "$T/shadow.zip"
+PYTHONPATH=$T/shadow.zip any_rc "$SPOK" run "$J/count.yaml" --warm -q
+has "$T/data/runs/$(last_id)/attempt-0.log" "shadow.zip/pandas would shadow a module it preloaded"
 
 say "abort ends the forked child and what it started"
 AID=$("$SPOK" run "$J/abort.yaml" --warm -d)
