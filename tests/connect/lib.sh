@@ -93,6 +93,24 @@ K
 	trap 'stop_daemon; cleanup' EXIT
 }
 stop_daemon() { [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID"; PID=""; }
+# serve_config LOCAL-RUNS-LINE [MORE]: $T/config.yaml for serve_fixture's daemon: the down
+# cluster, the tokens, pool small (local[1]), then MORE (lines under spok:)
+serve_config() {
+	cat >"$T/config.yaml" <<C
+spok:
+  clusters:
+  - {name: c1, kubeconfig: '$T/down.kubeconfig', context: down}
+  server:
+    listen: '127.0.0.1:0'
+    tokens-file: tokens.yaml
+    $1
+  pools:
+    - name: small
+      master: local[1]
+      idle-timeout: 10m
+${2:-}
+C
+}
 # serve_start BIN: BIN serve with $T/config.yaml and $T/data in the background (PID); PORT
 # from its first line
 serve_start() {

@@ -16,21 +16,7 @@ skip_unless_ready
 TA=serve-sessions-token-alice-5c1f0e
 TB=serve-sessions-token-bob-93d2a7
 serve_fixture "$TA" "$TB"
-config() { # LOCAL-RUNS-LINE
-	cat >"$T/config.yaml" <<C
-spok:
-  clusters:
-  - {name: c1, kubeconfig: '$T/down.kubeconfig', context: down}
-  server:
-    listen: '127.0.0.1:0'
-    tokens-file: tokens.yaml
-    $1
-  pools:
-    - name: small
-      master: local[1]
-      idle-timeout: 10m
-C
-}
+config() { serve_config "$1"; }
 start() { serve_start "$SPOK"; }
 phase_of() { api "$TA" GET /api/v1/sessions/s1; [ "$(jget phase)" = "$1" ]; }
 

@@ -20,25 +20,11 @@ skip_unless_ready
 TA=serve-warm-token-alice-7e21c4
 TB=serve-warm-token-bob-0d93f5
 serve_fixture "$TA" "$TB"
-config() { # LOCAL-RUNS-LINE
-	cat >"$T/config.yaml" <<C
-spok:
-  clusters:
-  - {name: c1, kubeconfig: '$T/down.kubeconfig', context: down}
-  server:
-    listen: '127.0.0.1:0'
-    tokens-file: tokens.yaml
-    $1
-  pools:
-    - name: small
-      master: local[1]
-      idle-timeout: 10m
-  warm-rules:
+RULES="  warm-rules:
     - name: 'rule*'
       labels: {size: small}
-      pool: small
-C
-}
+      pool: small"
+config() { serve_config "$1" "$RULES"; }
 J=$T/jobs
 mkdir -p "$J"
 cat >"$J/rdd.py" <<'PY'
