@@ -172,26 +172,17 @@ static int warm_check(const struct run_opts *o, const struct spok_platform *p,
 		      const struct spok_task *t, struct warm_ctx *c, struct spok_local_opts *lo,
 		      struct spok_err *err)
 {
-	struct spok_spark_env env;
 	int result = spok_pools_load(p, &c->pools, err);
 
 	if (result == 0 && !(c->pool = spok_pools_find(&c->pools, o->pool)))
 		result = spok_err_set(err, SPOK_ENOTFOUND, "%s %.63s: no such pool in spok.pools of %s; declare it (docs/CONFIG.md) or use 'default'",
 				      o->pool_from ? o->pool_from : "--pool", o->pool,
 				      p->source_path ? p->source_path : "the config");
+	/* a bad file it would upload is refused before the run */
 	if (result == 0)
-		result = spok_spark_env_find(&env, err);
+		result = spok_local_warm_check(t, o->python_path, &c->fallback, err);
 	if (result != 0)
 		return result;
-	c->fallback = spok_local_warm_unsupported(t, &env, o->python_path);
-	spok_spark_env_free(&env);
-	if (!c->fallback) { /* the files it would upload: a bad one is refused before the run */
-		char *spec = NULL;
-		result = spok_local_warm_artifacts(t, o->python_path, &spec, err);
-		free(spec);
-		if (result != 0)
-			return result;
-	}
 	if (c->fallback) {
 		char *why = spok_term_line(c->fallback);
 		fprintf(stderr, "spok: not warm: %s; running it as a normal local run\n", why);
@@ -213,34 +204,18 @@ static int warm_ensure(void *arg, struct spok_store *st, struct spok_err *err)
 	bool started = false;
 	int result = spok_connect_ensure(st, c->data_dir, c->config_path, c->pool->name, c->pool, &s,
 					 &started, err);
-
-	char *token = NULL;
-	if (result == 0)
-		result = spok_connect_token(&s, &token, err);
-	if (result != 0) {
-		spok_session_free(&s);
-		return result;
-	}
 	char *user = spok_connect_user();
-	spok_token_free(c->remote);
-	spok_token_free(c->token);
-	free(c->ui);
-	spok_connect_client(&s, user, token, &c->remote, &c->token);
-	spok_token_free(token);
-	c->ui = spok_connect_ui_url(&s);
+
+	if (result == 0)
+		result = spok_connect_warm_client(&s, user, &c->w, &c->remote, &c->token, &c->ui, err);
 	/* the same warning as spok session start: this run started a server others can use */
-	if (started)
+	if (result == 0 && started)
 		fprintf(stderr, "spok: session %s started in pool %s (Spark UI %s); %s\n",
 			c->pool->name, s.pool ? s.pool : c->pool->name, c->ui ? c->ui : "unknown",
 			SPOK_CONNECT_AUTH_NOTE_FOR(c->pool));
-	c->w.remote = c->remote;
-	c->w.token = c->token;
-	c->w.ui_url = c->ui;
-	c->w.server = (struct spok_proc_id){s.pid, s.proc_start};
-	c->w.generation = s.generation;
 	free(user);
 	spok_session_free(&s);
-	return 0;
+	return result;
 }
 
 /* The task's own switch, in its sparkConf (spok_warm_by_task): --warm and --cold win over it. */

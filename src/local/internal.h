@@ -54,6 +54,9 @@ void spok_local_attempt_stop(struct spok_local_attempt *a, const char *why);
 void spok_local_attempt_watch_server(struct spok_local_attempt *a, const struct spok_local_warm *w);
 /* KILL the group now (asked again while waiting for the grace). */
 void spok_local_attempt_kill(struct spok_local_attempt *a);
+/* The test of spok_local_attempt_watch_server: w's server process ended, or w's session's
+ * row is no longer RUNNING in w->generation. Also a failed warm attempt's look again. */
+bool spok_local_server_gone(struct spok_store *st, const struct spok_local_warm *w);
 /* flytekit tasks: writes inputs.pb and appends the rendered container args to argv.
  * Other tasks: appends the task's args. */
 int spok_local_flyte_prepare(const struct spok_task *t, const struct spok_local_opts *o,

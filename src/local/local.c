@@ -979,25 +979,6 @@ static void attempt_after(struct spok_local_run *r)
 	attempt_finish(r);
 }
 
-/* Whether the server a warm attempt ran on is gone: its process ended (pid + start time), or
- * its session's row is no longer RUNNING in the attempt's generation (a Kubernetes server's
- * end, a stop, a restart): the attempt's own poll's test (spawn.c). */
-static bool warm_server_gone(const struct spok_local_run *r)
-{
-	const struct spok_local_warm *w = r->o->warm;
-	struct spok_session s;
-	bool gone;
-
-	if (spok_pid_ok(w->server.pid) && !spok_proc_alive(w->server))
-		return true;
-	if (!w->session || w->generation <= 0 ||
-	    spok_store_session_get(r->st, w->session, &s, NULL) != 0)
-		return false;
-	gone = s.generation != w->generation || s.phase != SPOK_SESSION_RUNNING;
-	spok_session_free(&s);
-	return gone;
-}
-
 /* A warm client that failed because its server is going away may exit before the attempt's
  * poll saw the server's end (the connection drops first): look again a few times, on the
  * loop, before the failure counts as the job's own. A server found gone makes the attempt
@@ -1006,7 +987,7 @@ static void on_gone_check(uv_timer_t *t)
 {
 	struct spok_local_run *r = t->data;
 
-	if (warm_server_gone(r)) {
+	if (spok_local_server_gone(r->st, r->o->warm)) {
 		r->ar.stop = STOP_SERVER_GONE;
 		r->ar.stop_why = "the session's Spark Connect server ended";
 		say(r->o, "spok: the session's Spark Connect server ended during the attempt\n");

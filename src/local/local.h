@@ -236,6 +236,11 @@ char *spok_local_warm_unsupported(const struct spok_task *t, const struct spok_s
  * spok_local_warm_unsupported. */
 int spok_local_warm_artifacts(const struct spok_task *t, const char *python_path, char **spec,
 			      struct spok_err *err);
+/* The up-front check of a warm run (spok run --warm, the daemon's warm runs): *why (heap) is
+ * spok_local_warm_unsupported's reason, or NULL when t may run warm; an error when Spark is
+ * not found or a file it would upload is refused (spok_local_warm_artifacts). */
+int spok_local_warm_check(const struct spok_task *t, const char *python_path, char **why,
+			  struct spok_err *err);
 /* The Spark Connect session id of attempt `attempt` of execution exec_id (a UUID-shaped
  * string, 36 chars + NUL), the same in every process; each attempt has its own. */
 void spok_local_warm_session_id(const char *exec_id, unsigned attempt, char out[37]);

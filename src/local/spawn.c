@@ -58,16 +58,14 @@ struct run {
 	const struct spok_local_opts *o;
 	bool term_sent;
 	bool dirty; /* x changed (UI, app id): write it on the next poll */
-	struct spok_proc_id server; /* a warm attempt's session server (pid 0: none) */
-	const char *session;        /* a warm attempt's session (borrowed; NULL: not warm) */
-	int64_t generation;         /* its row's generation when the attempt began (0: unknown) */
+	const struct spok_local_warm *warm; /* a warm attempt's session and server (borrowed), or NULL */
 };
 
 /* What runs in the attempt's group, for the messages of a stop: a warm attempt runs the
  * job's Python driver as a Spark Connect client, not spark-submit. */
 static const char *what_runs(const struct run *r)
 {
-	return r->session || spok_pid_ok(r->server.pid) ? "the Spark Connect client" : "spark-submit";
+	return r->warm ? "the Spark Connect client" : "spark-submit";
 }
 
 static void msg(const struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -223,17 +221,19 @@ static void on_timeout(uv_timer_t *t)
 	begin_stop(t->data, STOP_TIMEOUT, "task timeout exceeded");
 }
 
-/* Whether the session's row says its server is not the one the attempt began on: stopping,
- * ended, or replaced by a newer start. A Kubernetes server has no process here to watch; its
- * supervisor records the pod's end in the row. */
-static bool session_gone(struct run *r)
+/* The server's process ended, or the session's row says its server is not the one the
+ * attempt began on: stopping, ended, or replaced by a newer start. A Kubernetes server has no
+ * process here to watch; its supervisor records the pod's end in the row. */
+bool spok_local_server_gone(struct spok_store *st, const struct spok_local_warm *w)
 {
 	struct spok_session s;
 	bool gone = false;
 
-	if (!r->session || r->generation <= 0 || spok_store_session_get(r->st, r->session, &s, NULL) != 0)
+	if (spok_pid_ok(w->server.pid) && !spok_proc_alive(w->server))
+		return true;
+	if (!w->session || w->generation <= 0 || spok_store_session_get(st, w->session, &s, NULL) != 0)
 		return false;
-	gone = s.generation != r->generation || s.phase != SPOK_SESSION_RUNNING;
+	gone = s.generation != w->generation || s.phase != SPOK_SESSION_RUNNING;
 	spok_session_free(&s);
 	return gone;
 }
@@ -254,7 +254,7 @@ static void on_poll(uv_timer_t *t)
 		if (req)
 			begin_stop(r, STOP_ABORT, "aborted by spok abort");
 	}
-	if ((spok_pid_ok(r->server.pid) && !spok_proc_alive(r->server)) || session_gone(r))
+	if (r->warm && spok_local_server_gone(r->st, r->warm))
 		begin_stop(r, STOP_SERVER_GONE, "the session's Spark Connect server ended");
 }
 
@@ -628,9 +628,7 @@ void spok_local_attempt_watch_server(struct spok_local_attempt *a, const struct 
 {
 	struct run *r = (struct run *)a;
 
-	r->server = w->server;
-	r->session = w->session;
-	r->generation = w->generation;
+	r->warm = w;
 }
 
 void spok_local_attempt_kill(struct spok_local_attempt *a)

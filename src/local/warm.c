@@ -364,6 +364,24 @@ int spok_local_warm_artifacts(const struct spok_task *t, const char *python_path
 	return result;
 }
 
+int spok_local_warm_check(const struct spok_task *t, const char *python_path, char **why,
+			  struct spok_err *err)
+{
+	struct spok_spark_env env;
+	char *spec = NULL;
+	int result = spok_spark_env_find(&env, err);
+
+	*why = NULL;
+	if (result != 0)
+		return result;
+	*why = spok_local_warm_unsupported(t, &env, python_path);
+	spok_spark_env_free(&env);
+	if (!*why)
+		result = spok_local_warm_artifacts(t, python_path, &spec, err);
+	free(spec);
+	return result;
+}
+
 void spok_local_warm_session_id(const char *exec_id, unsigned attempt, char out[37])
 {
 	/* Deterministic, so any process can name an attempt's session: "spok", the id's bytes

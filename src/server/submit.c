@@ -166,23 +166,21 @@ static void warm_plan_free(struct warm_plan *wp)
 	free(wp->fallback);
 }
 
-/* The pool the task asks for, as `spok run` reads it: its sparkConf spok.warm, else the
- * first rule of spok.warm-rules that matches it, unless its sparkConf says spok.cold (*pool
- * heap, NULL: run it normally; *asked says which, for the fallback). A bad switch is the
- * client's error (400, spok run's words). */
+/* The pool the task asks for, as `spok run` reads it: its sparkConf switch sw (spok.warm
+ * names the pool: name), else the first rule of spok.warm-rules that matches it, unless its
+ * sparkConf says spok.cold (*pool heap, NULL: run it normally; *asked says which, for the
+ * fallback). */
 static int warm_asked(const struct spok_platform *p, const struct spok_pools *ps,
-		      const struct spok_task *t, char **pool, char *asked, size_t asked_len,
-		      struct spok_err *err)
+		      const struct spok_task *t, enum spok_warm_switch sw, const char *name,
+		      char **pool, char *asked, size_t asked_len, struct spok_err *err)
 {
-	enum spok_warm_switch sw;
-	const char *name = NULL;
 	struct spok_warm_rules rs = {0};
 	size_t i = 0;
-	int result = spok_warm_by_task(t, &sw, &name, err);
+	int result;
 
 	*pool = NULL;
-	if (result != SPOK_OK || sw == SPOK_WARM_OFF)
-		return result;
+	if (sw == SPOK_WARM_OFF)
+		return SPOK_OK;
 	if (sw == SPOK_WARM_ON) {
 		snprintf(asked, asked_len, "sparkConf spok.warm (pool %.63s)", name);
 		*pool = xstrdup(name);
@@ -204,17 +202,11 @@ static int warm_asked(const struct spok_platform *p, const struct spok_pools *ps
  * (spok_local_warm_unsupported; the files it would upload). */
 static char *warm_unsupported(const struct spok_task *t)
 {
-	struct spok_spark_env env;
 	struct spok_err e = {0};
-	char *why = NULL, *spec = NULL;
+	char *why = NULL;
 
-	if (spok_spark_env_find(&env, &e) != SPOK_OK)
+	if (spok_local_warm_check(t, NULL, &why, &e) != SPOK_OK)
 		return xstrdup(e.msg);
-	why = spok_local_warm_unsupported(t, &env, NULL);
-	spok_spark_env_free(&env);
-	if (!why && spok_local_warm_artifacts(t, NULL, &spec, &e) != SPOK_OK)
-		why = xstrdup(e.msg);
-	free(spec);
 	return why;
 }
 
@@ -314,7 +306,7 @@ static int warm_plan(struct srv_daemon *d, const struct srv_token *tok,
 		return result;
 	if ((result = spok_pools_load(d->platform, &ps, err)) != SPOK_OK)
 		return result;
-	result = warm_asked(d->platform, &ps, t, &pool, asked, sizeof(asked), err);
+	result = warm_asked(d->platform, &ps, t, sw, name, &pool, asked, sizeof(asked), err);
 	if (result == SPOK_OK && pool != NULL) {
 		pl = spok_pools_find(&ps, pool);
 		result = warm_why_not(d, tok, s, t, pl, asked, wp, &why, err);
