@@ -116,39 +116,24 @@ static int hosted_ensure(void *arg, struct spok_store *st, struct spok_err *err)
 	struct hosted_warm *hw = e->warm;
 	struct spok_session s;
 	bool started = false;
-	char *token = NULL;
 	int result = spok_connect_ensure_step(st, e->h->data_dir, e->h->p->source_path, hw->session,
 					      hw->pool, hw->project, &hw->began, &s, &started, err);
 
 	if (started)
 		log_info("serve: session %s (pool %s) starting for warm execution %s", hw->session,
 			 hw->pool->name, e->x.id);
-	if (result == 0 && (result = spok_connect_token(&s, &token, err)) == SPOK_ECONFLICT)
+	if (result == 0 && (result = spok_connect_warm_client(&s, hw->user, &hw->w, &hw->remote, &hw->token,
+							      &hw->ui, err)) == SPOK_ECONFLICT)
 		result = SPOK_LOCAL_ENSURE_PENDING; /* restarted meanwhile: its new server's turn */
-	if (result != 0)
-		spok_session_free(&s); /* (empty unless the token failed) */
+	spok_session_free(&s); /* (empty unless it ran) */
 	if (result == SPOK_CONNECT_PENDING)
 		result = SPOK_LOCAL_ENSURE_PENDING;
 	if (result == SPOK_LOCAL_ENSURE_PENDING)
 		return result;
 	hw->began = 0; /* the next attempt's round starts afresh */
-	if (result != 0) {
+	if (result != 0)
 		log_warn("serve: warm execution %s: session %s: %s", e->x.id, hw->session, err->msg);
-		return result;
-	}
-	spok_token_free(hw->remote);
-	spok_token_free(hw->token);
-	free(hw->ui);
-	spok_connect_client(&s, hw->user, token, &hw->remote, &hw->token);
-	spok_token_free(token);
-	hw->ui = spok_connect_ui_url(&s);
-	hw->w.remote = hw->remote;
-	hw->w.token = hw->token;
-	hw->w.ui_url = hw->ui;
-	hw->w.server = (struct spok_proc_id){s.pid, s.proc_start};
-	hw->w.generation = s.generation;
-	spok_session_free(&s);
-	return 0;
+	return result;
 }
 
 /* e's warm session (w's strings copied): its pool from the host's config. */

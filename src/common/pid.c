@@ -98,18 +98,19 @@ bool spok_other_process_alive(int64_t pid)
 	       spok_proc_alive((struct spok_proc_id){.pid = pid});
 }
 
-bool spok_pgrp_running(int64_t pgid)
+/* Whether fn is true for a live (not zombie) member of group pgid; -1 without /proc. */
+static int any_member(int64_t pgid, bool (*fn)(int64_t pid, void *arg), void *arg)
 {
 	DIR *d;
 	struct dirent *de;
-	bool running = false;
+	bool found = false;
 
 	if (!spok_pid_ok(pgid))
-		return false;
+		return 0;
 	d = opendir("/proc");
-	if (d == NULL) /* cannot tell members apart: any member counts, zombies too */
-		return kill((pid_t)-pgid, 0) == 0 || errno == EPERM;
-	while (!running && (de = readdir(d)) != NULL) {
+	if (d == NULL)
+		return -1;
+	while (!found && (de = readdir(d)) != NULL) {
 		char *end, state;
 		uint64_t start;
 		int64_t g;
@@ -117,8 +118,22 @@ bool spok_pgrp_running(int64_t pgid)
 
 		if (end == de->d_name || *end != '\0' || !proc_stat(pid, &state, &start, &g))
 			continue;
-		running = g == pgid && state != 'Z' && state != 'X';
+		found = g == pgid && state != 'Z' && state != 'X' && (!fn || fn(pid, arg));
 	}
 	closedir(d);
-	return running;
+	return found;
+}
+
+bool spok_pgrp_running(int64_t pgid)
+{
+	int r = any_member(pgid, NULL, NULL);
+
+	if (r < 0) /* cannot tell members apart: any member counts, zombies too */
+		return kill((pid_t)-pgid, 0) == 0 || errno == EPERM;
+	return r == 1;
+}
+
+bool spok_pgrp_any(int64_t pgid, bool (*fn)(int64_t pid, void *arg), void *arg)
+{
+	return any_member(pgid, fn, arg) == 1;
 }

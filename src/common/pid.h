@@ -55,4 +55,8 @@ bool spok_other_process_alive(int64_t pid);
  * kill(-pgid, 0) succeeding, though nothing of it runs. Without /proc every member counts. */
 bool spok_pgrp_running(int64_t pgid);
 
+/* Whether fn(pid, arg) is true for a member of process group pgid that is not a zombie
+ * (from /proc; without it: false). */
+bool spok_pgrp_any(int64_t pgid, bool (*fn)(int64_t pid, void *arg), void *arg);
+
 #endif

@@ -151,6 +151,14 @@ void spok_connect_client(const struct spok_session *s, const char *user, const c
 int spok_connect_token(const struct spok_session *s, char **out, struct spok_err *err);
 /* "http://<host>:<ui_port>" (heap), or NULL when the UI port is not known. */
 char *spok_connect_ui_url(const struct spok_session *s);
+/* Points a warm run's client at running session s (before each warm attempt): reads the
+ * server's token (spok_connect_token's errors; nothing changes then), replaces the caller's
+ * *remote, *env_token (secrets) and *ui with s's (spok_connect_client, spok_connect_ui_url;
+ * the old ones freed) and sets w's remote, token, ui_url (borrowing them), server and
+ * generation. */
+struct spok_local_warm;
+int spok_connect_warm_client(const struct spok_session *s, const char *user, struct spok_local_warm *w,
+			     char **remote, char **env_token, char **ui, struct spok_err *err);
 /* SPOK_ENOTFOUND naming the setup step when env's Spark has no Connect server (its jars lack
  * spark-connect_*.jar: a Spark before 4); 0 when it has, or when env names no SPARK_HOME. */
 int spok_connect_server_check(const struct spok_spark_env *env, struct spok_err *err);
@@ -219,6 +227,12 @@ int spok_connect_ensure_step(struct spok_store *st, const char *data_dir, const 
 int spok_connect_request_stop(struct spok_store *st, const char *name, struct spok_session *out,
 			      struct spok_err *err);
 
+/* Whether a RUNNING row's server is there: a local server's process (pid + start time), or
+ * (no local process) a Kubernetes server pod's live supervisor, which records the pod's end. */
+bool spok_connect_server_up(const struct spok_session *x);
+/* Whether session x belongs to another project than project (NULL on either side: the
+ * CLI's, no project). */
+bool spok_connect_project_clash(const struct spok_session *x, const char *project);
 /* x runs (or starts) in another pool than pool: SPOK_ECONFLICT with a one-line reason (x is
  * the caller's, not freed); else 0. */
 int spok_connect_pool_clash(const struct spok_session *x, const struct spok_pool *pool,

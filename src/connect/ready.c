@@ -2,27 +2,7 @@
  * the session when it does not run, else say whether it runs yet. See connect.h. */
 #include <string.h>
 
-#include "common/pid.h"
 #include "connect/connect.h"
-
-/* A RUNNING row's server is there: a local server's process, or (no process here) a
- * Kubernetes server pod's live supervisor, which records the pod's end (server.c's test). */
-static bool server_up(const struct spok_session *x)
-{
-	bool kube = x->backend && strcmp(x->backend, "kubernetes") == 0;
-	struct spok_proc_id p = kube ? (struct spok_proc_id){x->supervisor_pid, x->supervisor_start}
-				     : (struct spok_proc_id){x->pid, x->proc_start};
-
-	return spok_proc_alive(p);
-}
-
-/* Whether session x is another project's than project (NULL: none; the CLI's). */
-static bool project_clash(const struct spok_session *x, const char *project)
-{
-	if (!x->project && !project)
-		return false;
-	return !x->project || !project || strcmp(x->project, project) != 0;
-}
 
 /* Starts a new server for the session (spok_connect_begin: a compare-and-set on the row's
  * generation, the supervisor forked without waiting); *began gets its generation. 0 with
@@ -39,7 +19,7 @@ static int begin(struct spok_store *st, const char *data_dir, const char *config
 		if (started)
 			*started = true;
 	}
-	if (result == 0 && !(out->phase == SPOK_SESSION_RUNNING && server_up(out)))
+	if (result == 0 && !(out->phase == SPOK_SESSION_RUNNING && spok_connect_server_up(out)))
 		result = SPOK_CONNECT_PENDING;
 	if (result != 0)
 		spok_session_free(out);
@@ -65,13 +45,13 @@ int spok_connect_ensure_step(struct spok_store *st, const char *data_dir, const 
 	spok_connect_settle_nowait(st, &x, NULL); /* a dead supervisor's row: FAILED */
 	/* Asked again for every attempt: another project's run may have started the session
 	 * since this run was submitted (an ended one is begin's to take over, or refuse). */
-	if (!spok_session_phase_terminal(x.phase) && project_clash(&x, project)) {
+	if (!spok_session_phase_terminal(x.phase) && spok_connect_project_clash(&x, project)) {
 		result = spok_err_set(err, SPOK_ECONFLICT, "session %s belongs to %s now; try again once it ends",
 				      name, x.project ? "another project" : "no project (started from the CLI)");
 		spok_session_free(&x);
 		return result;
 	}
-	if (x.phase == SPOK_SESSION_RUNNING && server_up(&x)) {
+	if (x.phase == SPOK_SESSION_RUNNING && spok_connect_server_up(&x)) {
 		if ((result = spok_connect_pool_clash(&x, pool, err)) != 0) {
 			spok_session_free(&x);
 			return result;

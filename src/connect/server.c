@@ -103,6 +103,28 @@ char *spok_connect_ui_url(const struct spok_session *s)
 					  v6(s) ? "]" : "", s->ui_port) : NULL;
 }
 
+int spok_connect_warm_client(const struct spok_session *s, const char *user, struct spok_local_warm *w,
+			     char **remote, char **env_token, char **ui, struct spok_err *err)
+{
+	char *token = NULL;
+	int result = spok_connect_token(s, &token, err);
+
+	if (result != 0)
+		return result;
+	spok_token_free(*remote);
+	spok_token_free(*env_token);
+	free(*ui);
+	spok_connect_client(s, user, token, remote, env_token);
+	spok_token_free(token);
+	*ui = spok_connect_ui_url(s);
+	w->remote = *remote;
+	w->token = *env_token;
+	w->ui_url = *ui;
+	w->server = (struct spok_proc_id){s->pid, s->proc_start};
+	w->generation = s->generation;
+	return 0;
+}
+
 static bool is_kube(const struct spok_session *x)
 {
 	return x->backend && strcmp(x->backend, "kubernetes") == 0;
@@ -148,11 +170,16 @@ static bool server_alive(const struct spok_session *x)
 
 static bool supervisor_alive(const struct spok_session *x);
 
-/* A RUNNING row's server is there: a local server's process, or (no local process) a
- * Kubernetes server pod's live supervisor, which records the pod's end. */
-static bool server_up(const struct spok_session *x)
+bool spok_connect_server_up(const struct spok_session *x)
 {
 	return is_kube(x) ? supervisor_alive(x) : server_alive(x);
+}
+
+bool spok_connect_project_clash(const struct spok_session *x, const char *project)
+{
+	if (!x->project && !project)
+		return false;
+	return !x->project || !project || strcmp(x->project, project) != 0;
 }
 
 static bool supervisor_alive(const struct spok_session *x)
@@ -205,21 +232,20 @@ static bool end_marked(const struct spok_session *x, bool wait)
 	return n > 0;
 }
 
-/* wait: TERM, KILL after the grace, and wait for the group to go; else KILL and return. */
 /* The server's properties file (the pool's conf, which may hold secrets), which a supervisor
- * that died before its server read it leaves: it is next to the server's log. */
+ * that died before its server read it leaves. */
 static void remove_props(const struct spok_session *x)
 {
-	const char *slash = x->log_path ? strrchr(x->log_path, '/') : NULL;
+	char name[64];
+	char *p;
 
-	if (slash) {
-		char *p = xasprintf("%.*s/spark-conf-%lld.properties", (int)(slash - x->log_path), x->log_path,
-				    (long long)x->generation);
+	snprintf(name, sizeof(name), "spark-conf-%lld.properties", (long long)x->generation);
+	if ((p = spok_session_file(x, name)) != NULL)
 		unlink(p);
-		free(p);
-	}
+	free(p);
 }
 
+/* wait: TERM, KILL after the grace, and wait for the group to go; else KILL and return. */
 static int settle(struct spok_store *st, struct spok_session *x, bool wait, struct spok_err *err)
 {
 	if (spok_session_phase_terminal(x->phase) || supervisor_alive(x))
@@ -479,6 +505,20 @@ static bool loopback_hex(const char *a)
 			    strncasecmp(a + 30, "7F", 2) == 0));
 }
 
+/* A /proc/net/tcp (tcp6) line split on spaces into fld: sl, local, remote, st, tx:rx,
+ * tr:when, retrnsmt, uid, timeout, inode (addresses "HEX:PORT", the host's byte order).
+ * Returns how many it found (at most TCP_FIELDS). */
+#define TCP_FIELDS 10
+static size_t tcp_fields(char *line, char *fld[TCP_FIELDS])
+{
+	char *save = NULL;
+	size_t k = 0;
+
+	for (char *t = strtok_r(line, " \n", &save); t && k < TCP_FIELDS; t = strtok_r(NULL, " \n", &save))
+		fld[k++] = t;
+	return k;
+}
+
 /* Whether a client uses or lately used the server's gRPC port: an interactive `pyspark
  * --remote` or notebook keeps its channel open between statements (gRPC closes an unused
  * one after its idle timeout, 30 min by default), and a brief client that connected and
@@ -498,18 +538,14 @@ static bool client_connected(int port)
 		if (!in)
 			continue;
 		while (!found && fgets(line, sizeof(line), in)) {
-			/* "  0: 0100007F:1F90 0100007F:C350 01 ..." (sl local remote state) */
-			char *save = NULL, *sl = strtok_r(line, " ", &save);
-			char *local = sl ? strtok_r(NULL, " ", &save) : NULL;
-			char *remote = local ? strtok_r(NULL, " ", &save) : NULL;
-			char *state = remote ? strtok_r(NULL, " ", &save) : NULL;
-			char *lp = local ? strchr(local, ':') : NULL, *rp = remote ? strchr(remote, ':') : NULL;
-			if (!state || !lp || !rp || strcmp(state, "0A") == 0 /* LISTEN */)
+			char *fld[TCP_FIELDS], *lp, *rp;
+			if (tcp_fields(line, fld) < 4 || !(lp = strchr(fld[1], ':')) || !(rp = strchr(fld[2], ':')) ||
+			    strcmp(fld[3], "0A") == 0 /* LISTEN */)
 				continue;
 			*lp = *rp = '\0';
 			unsigned long lport = strtoul(lp + 1, NULL, 16), rport = strtoul(rp + 1, NULL, 16);
 			found = lport == (unsigned long)port ||
-				(rport == (unsigned long)port && loopback_hex(remote));
+				(rport == (unsigned long)port && loopback_hex(fld[2]));
 		}
 		fclose(in);
 	}
@@ -527,12 +563,9 @@ static unsigned long listener_inode(int port)
 		FILE *in = fopen(files[f], "re");
 		char line[512];
 		while (in && !inode && fgets(line, sizeof(line), in)) {
-			/* sl local remote st tx:rx tr:when retrnsmt uid timeout inode */
-			char *fld[10] = {0}, *save = NULL, *colon, *end = NULL;
-			size_t k = 0;
-			for (char *t = strtok_r(line, " ", &save); t && k < 10; t = strtok_r(NULL, " ", &save))
-				fld[k++] = t;
-			if (k < 10 || strcmp(fld[3], "0A") != 0 || !(colon = strchr(fld[1], ':')))
+			char *fld[TCP_FIELDS], *colon, *end = NULL;
+			if (tcp_fields(line, fld) < TCP_FIELDS || strcmp(fld[3], "0A") != 0 ||
+			    !(colon = strchr(fld[1], ':')))
 				continue;
 			const char *local = fld[1];
 			unsigned long ino = strtoul(fld[9], &end, 10);
@@ -550,12 +583,12 @@ static unsigned long listener_inode(int port)
 	return inode;
 }
 
-/* Whether process pid holds socket inode among its open files. */
-static bool holds_socket(long pid, unsigned long inode)
+/* Whether process pid holds socket *(unsigned long *)inode among its open files. */
+static bool holds_socket(int64_t pid, void *inode)
 {
 	char dir[64], want[64];
-	snprintf(dir, sizeof(dir), "/proc/%ld/fd", pid);
-	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	snprintf(dir, sizeof(dir), "/proc/%lld/fd", (long long)pid);
+	snprintf(want, sizeof(want), "socket:[%lu]", *(unsigned long *)inode);
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	bool found = false;
@@ -579,35 +612,8 @@ static bool holds_socket(long pid, unsigned long inode)
 static bool port_is_servers(const struct sup *s)
 {
 	unsigned long inode = listener_inode(s->x.port);
-	if (!inode || !spok_pid_ok(s->x.pid))
-		return false;
-	if (holds_socket((long)s->x.pid, inode))
-		return true;
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	bool found = false;
-	while (d && !found && (e = readdir(d)) != NULL) {
-		long pid = strtol(e->d_name, NULL, 10);
-		char path[64], buf[512];
-		if (pid <= 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-		FILE *f = fopen(path, "re");
-		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-		if (f)
-			fclose(f);
-		buf[n] = '\0';
-		/* "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses */
-		char *rp = strrchr(buf, ')'), *save = NULL;
-		char *st = rp ? strtok_r(rp + 1, " ", &save) : NULL;
-		char *ppid = st ? strtok_r(NULL, " ", &save) : NULL;
-		char *pg = ppid ? strtok_r(NULL, " ", &save) : NULL;
-		if (pg && strtol(pg, NULL, 10) == s->x.pid)
-			found = holds_socket(pid, inode);
-	}
-	if (d)
-		closedir(d);
-	return found;
+
+	return inode && spok_pid_ok(s->x.pid) && spok_pgrp_any(s->x.pid, holds_socket, &inode);
 }
 
 /* Activity the store does not see: a connected client, or tasks that ran on the server
@@ -1225,7 +1231,7 @@ int spok_connect_ensure(struct spok_store *st, const char *data_dir, const char 
 			return result;
 		spok_connect_settle(st, &x, NULL);
 		/* a server that just died, before its supervisor recorded it: wait for that */
-		if (x.phase == SPOK_SESSION_RUNNING && server_up(&x)) {
+		if (x.phase == SPOK_SESSION_RUNNING && spok_connect_server_up(&x)) {
 			if ((result = spok_connect_pool_clash(&x, pool, err)) != 0) {
 				spok_session_free(&x);
 				return result;
@@ -1311,8 +1317,7 @@ int spok_connect_begin(struct spok_store *st, const char *data_dir, const char *
 			 * the CLI's sessions (no project) stay the CLI's */
 			bool released = x.project && project && spok_session_phase_terminal(x.phase) &&
 					!spok_connect_leftovers(&x);
-			if (!released && (x.project || project) &&
-			    (!x.project || !project || strcmp(x.project, project) != 0)) {
+			if (!released && spok_connect_project_clash(&x, project)) {
 				/* not naming the other project: the caller may not know it exists */
 				result = spok_err_set(err, SPOK_ECONFLICT, "session %s belongs to %s; choose another name",
 						      name, x.project ? "another project" : "no project (started from the CLI)");

@@ -39,12 +39,16 @@ bool spok_token_ok(const char *t)
 	return t && strlen(t) == SPOK_TOKEN_LEN && strspn(t, "0123456789abcdef") == SPOK_TOKEN_LEN;
 }
 
-/* <the directory of s's server log>/token, or NULL when the row has no log path. */
-static char *token_path(const struct spok_session *s)
+char *spok_session_file(const struct spok_session *s, const char *name)
 {
 	const char *slash = s->log_path ? strrchr(s->log_path, '/') : NULL;
 
-	return slash ? xasprintf("%.*s/token", (int)(slash - s->log_path), s->log_path) : NULL;
+	return slash ? xasprintf("%.*s/%s", (int)(slash - s->log_path), s->log_path, name) : NULL;
+}
+
+static char *token_path(const struct spok_session *s)
+{
+	return spok_session_file(s, "token");
 }
 
 int spok_token_write(const struct spok_session *s, const char *token, struct spok_err *err)
