@@ -79,6 +79,8 @@ struct result {
 	double rate;         /* jobs/s until the last one was done (raw: answered; spok: tracked) */
 	double p50, p99;     /* ms: raw create -> response; spok submit -> TRACKED */
 	double c50, c99;     /* ms: call -> create confirmed (raw: same as p50/p99) */
+	double crate;        /* jobs/s until the last create was confirmed (spok: and its row
+	                      * committed; raw: same as rate) */
 	double req_per_job;  /* HTTP requests sent in the timed window / N (the namespace watch
 	                      * is opened by the untimed primer, before it) */
 	double writes_per_job; /* SQLite writes / N (insert + updates); raw: 0 */
@@ -373,7 +375,7 @@ static void summarize(struct phase *ph, bool use_tracked, struct result *r)
 {
 	double *lat = xcalloc(ph->n, sizeof(*lat));
 	double *cre = xcalloc(ph->n, sizeof(*cre));
-	uint64_t start = ph->jobs[0].t0, end = 0;
+	uint64_t start = ph->jobs[0].t0, end = 0, cend = 0;
 
 	for (size_t i = 0; i < ph->n; i++) {
 		const struct job *j = &ph->jobs[i];
@@ -381,10 +383,13 @@ static void summarize(struct phase *ph, bool use_tracked, struct result *r)
 
 		if (t > end)
 			end = t;
+		if (j->t_created > cend)
+			cend = j->t_created;
 		lat[i] = ms_between(j->t0, t);
 		cre[i] = ms_between(j->t0, j->t_created);
 	}
 	r->rate = (double)ph->n / (ms_between(start, end) / 1000.0);
+	r->crate = (double)ph->n / (ms_between(start, cend) / 1000.0);
 	r->p50 = percentile(lat, ph->n, 0.50);
 	r->p99 = percentile(lat, ph->n, 0.99);
 	r->c50 = percentile(cre, ph->n, 0.50);
@@ -716,9 +721,9 @@ fail:
 
 static void print_header(void)
 {
-	printf("%5s  %-5s  %9s  %8s  %8s  %11s  %11s  %7s  %10s  %8s  %10s  %11s\n", "round",
+	printf("%5s  %-5s  %9s  %9s  %8s  %8s  %11s  %11s  %7s  %10s  %8s  %10s  %11s\n", "round",
 	       "phase",
-	       "jobs/s", "p50 ms", "p99 ms", "created p50", "created p99", "req/job",
+	       "jobs/s", "created/s", "p50 ms", "p99 ms", "created p50", "created p99", "req/job",
 	       "writes/job", "RSS +KiB", "CPU ms/job", "srv CPU/job");
 }
 
@@ -728,8 +733,9 @@ static void print_row(const char *round, const char *phase, const struct result 
 
 	if (r->server_cpu_ms >= 0)
 		snprintf(srv, sizeof(srv), "%.3f", r->server_cpu_ms);
-	printf("%5s  %-5s  %9.1f  %8.2f  %8.2f  %11.2f  %11.2f  %7.2f  %10.2f  %8.0f  %10.3f  %11s\n",
-	       round, phase, r->rate, r->p50, r->p99, r->c50, r->c99, r->req_per_job,
+	printf("%5s  %-5s  %9.1f  %9.1f  %8.2f  %8.2f  %11.2f  %11.2f  %7.2f  %10.2f  %8.0f  %10.3f  "
+	       "%11s\n",
+	       round, phase, r->rate, r->crate, r->p50, r->p99, r->c50, r->c99, r->req_per_job,
 	       r->writes_per_job, r->rss_kib, r->cpu_ms, srv);
 }
 
@@ -740,6 +746,7 @@ static void median_of(const struct result *v, int n, struct result *out)
 	size_t fields[] = {
 		offsetof(struct result, rate),   offsetof(struct result, p50),
 		offsetof(struct result, p99),    offsetof(struct result, c50),
+		offsetof(struct result, crate),
 		offsetof(struct result, c99),    offsetof(struct result, req_per_job),
 		offsetof(struct result, writes_per_job), offsetof(struct result, rss_kib),
 		offsetof(struct result, cpu_ms), offsetof(struct result, server_cpu_ms)};
@@ -765,15 +772,19 @@ static void print_summary(const struct opts *o, const struct result *raw,
 	getrusage(RUSAGE_SELF, &ru);
 	printf("\nlatency: raw = create call -> response; spok = submit -> first watch event "
 	       "(TRACKED);\n         created = call -> create confirmed (spok: row marked "
-	       "started). All N are queued at once.\n         CPU ms/job = this process's user+sys "
+	       "started and committed). All N are queued at once.\n"
+	       "jobs/s: N / time to the last job's latency end; created/s: N / time to the last "
+	       "created.\n         CPU ms/job = this process's user+sys "
 	       "time over the timed window / N;\n         srv CPU/job = the same for the --server-pid "
 	       "processes (kube-apiserver + etcd in run.sh).\n");
 	printf("peak RSS of the whole process (ru_maxrss): %ld KiB\n", ru.ru_maxrss);
-	printf("summary: N=%zu x %d rounds, spok/raw rate %.2f (%.0f vs %.0f jobs/s), p50 x%.2f "
+	printf("summary: N=%zu x %d rounds, spok/raw rate %.2f (%.0f vs %.0f jobs/s; created: "
+	       "%.2f, %.0f jobs/s), p50 x%.2f "
 	       "(%.1f vs %.1f ms), p99 x%.2f (%.1f vs %.1f ms), API requests/job %.2f vs %.2f, "
 	       "store writes/job %.2f, RSS +%.0f vs +%.0f KiB, bench CPU/job x%.2f "
 	       "(%.2f vs %.2f ms)\n",
 	       o->n, o->rounds, ratio(spok->rate, raw->rate), spok->rate, raw->rate,
+	       ratio(spok->crate, raw->rate), spok->crate,
 	       ratio(spok->p50, raw->p50), spok->p50, raw->p50, ratio(spok->p99, raw->p99),
 	       spok->p99, raw->p99, spok->req_per_job, raw->req_per_job, spok->writes_per_job,
 	       spok->rss_kib, raw->rss_kib, ratio(spok->cpu_ms, raw->cpu_ms), spok->cpu_ms,
