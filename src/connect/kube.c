@@ -987,7 +987,7 @@ static void resident_begin(struct ksup *k, const char *data_dir)
 
 	if (spok_spark_env_find(&env, NULL) != 0)
 		return; /* the runs exec python as before */
-	char *dir = xasprintf("%s/sessions/%s", data_dir, k->x.name);
+	char *dir = spok_session_dir(data_dir, k->x.name);
 	spok_local_resident_init(&k->resident, dir, env.python, NULL);
 	spok_local_resident_tick(&k->resident);
 	free(dir);

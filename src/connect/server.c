@@ -897,7 +897,7 @@ static int sup_prepare(struct sup *s, const char *data_dir, const char *name, in
 	s->x.ui_port = spok_free_loopback_port();
 	if (s->x.port == s->x.ui_port)
 		s->x.ui_port = 0; /* Spark picks the next free one after its default */
-	s->dir = xasprintf("%s/sessions/%s", data_dir, name);
+	s->dir = spok_session_dir(data_dir, name);
 	/* per generation: settling a dead one never removes a newer one's before Spark reads it */
 	s->props = xasprintf("%s/spark-conf-%lld.properties", s->dir, (long long)gen);
 	/* this server's own token, on disk before the row says it runs */

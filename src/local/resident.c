@@ -42,6 +42,7 @@
 #include "common/buf.h"
 #include "common/xalloc.h"
 #include "local/local.h"
+#include "local/token.h"
 
 #define HANDSHAKE_S 10               /* the resident client's answer to a request, at most */
 #define BACKOFF_MIN_MS 1000          /* a resident client that died is restarted after this, */
@@ -485,7 +486,10 @@ static const char *const resident_glue[] = {
 
 char *spok_local_resident_sock(const char *data_dir, const char *session)
 {
-	return xasprintf("%s/sessions/%s/resident.sock", data_dir, session);
+	char *dir = spok_session_dir(data_dir, session), *sock = xasprintf("%s/resident.sock", dir);
+
+	free(dir);
+	return sock;
 }
 
 /* ---- the attempt's process: spok _warm-client SOCK -- ARGV ---- */

@@ -39,6 +39,11 @@ bool spok_token_ok(const char *t)
 	return t && strlen(t) == SPOK_TOKEN_LEN && strspn(t, "0123456789abcdef") == SPOK_TOKEN_LEN;
 }
 
+char *spok_session_dir(const char *data_dir, const char *name)
+{
+	return xasprintf("%s/sessions/%s", data_dir, name);
+}
+
 char *spok_session_file(const struct spok_session *s, const char *name)
 {
 	const char *slash = s->log_path ? strrchr(s->log_path, '/') : NULL;

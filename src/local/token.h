@@ -27,6 +27,9 @@
 int spok_token_new(char out[SPOK_TOKEN_LEN + 1], struct spok_err *err);
 /* Whether t looks like a token spok made (SPOK_TOKEN_LEN lowercase hex digits). */
 bool spok_token_ok(const char *t);
+/* <data dir>/sessions/<name> (heap): the directory of a session's server log, token,
+ * properties and resident client's socket. */
+char *spok_session_dir(const char *data_dir, const char *name);
 /* <the session's directory: that of s's server log>/name (heap), or NULL when the row has no
  * log path: where the token and the server's other files are. */
 char *spok_session_file(const struct spok_session *s, const char *name);
