@@ -24,6 +24,7 @@
 #include <uv.h>
 
 #include "common/err.h"
+#include "engine/engine.h"
 #include "model/model.h"
 #include "store/store.h"
 
@@ -57,6 +58,12 @@ struct spok_backend_ctx {
 	/* submit only: the task asked to run warm and runs as a normal run instead: why (the
 	 * row's `fallback`), or NULL. */
 	const char *fallback;
+	/* submit only: the caller can answer later (the daemon's HTTP API), or NULL. A cluster's
+	 * submit then returns before its row is durable, with *wait waiting for the loop turn's
+	 * group commit (spok_engine_wait_durable: wait->done fires once; until then nothing
+	 * may be answered with the id). A submit that returns with *wait not waiting
+	 * (spok_engine_wait_pending false: a local run, or any error) is settled on return. */
+	struct spok_engine_wait *wait;
 };
 
 /* A warm run hosted on ctx->loop (the daemon, spok.server.local-runs): the job's Python

@@ -55,7 +55,13 @@ static int kube_submit(struct spok_backend_ctx *c, struct spok_task *t, const ch
 					      id_len, err);
 	char msg[SPOK_ERR_MSG_MAX];
 
-	/* The caller answers with the id: the row must be durable by then. */
+	/* The caller answers with the id: the row must be durable by then. A caller that can
+	 * wait hears of it after the loop turn's commit, shared with the turn's other writes. */
+	if (result == 0 && c->wait != NULL) {
+		if (spok_engine_wait_durable(c->engine, c->wait, err) == 0)
+			return 0;
+		/* not expected: the engine is open (it just took the row); commit it now */
+	}
 	if (result != 0 || (result = spok_engine_sync(c->engine, err)) == 0)
 		return result;
 	snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");

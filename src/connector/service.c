@@ -194,13 +194,13 @@ static void do_create(struct conn_service *s, const struct srv_token *tok, const
 	sub.len = len;
 	sub.ext = SRV_CONNECTOR_EXT;
 	sub.via = "grpc";
+	/* No sub.wait: the answer goes out with this call (see docs/SERVER.md, "Group commit"),
+	 * after the commit srv_submit_task makes for it. */
 	if (srv_submit_task(s->d, tok, &sub, &c.task, &out, &err) != SPOK_OK)
 		fail_err(r, &err);
 	else
 		reply_meta(out.id, r);
-	free(out.id);
-	free(out.fallback);
-	free(out.session);
+	srv_submitted_free(&out);
 done:
 	spok_flyte_create_free(&c);
 }

@@ -169,6 +169,7 @@ struct spok_engine {
 	bool flush_armed;
 	struct eng_exec *cq, **cq_tail;
 	uint64_t submit_gen; /* the batch of the last submit's row (spok_engine_sync) */
+	struct spok_engine_wait *waits; /* spok_engine_wait_durable: told after the commit */
 	int pending;    /* inflight calls + the timer and flush handles */
 	int loose;      /* not an attempt's own: loose deletes, owner patches */
 	bool closed;
@@ -2455,6 +2456,31 @@ static void resume(struct eng_exec *ex, int result, const struct spok_err *err)
 	(void)replay_stashed(ex);
 }
 
+/* Tells every waiter (spok_engine_wait_durable) the outcome of its batch, committed by now:
+ * after the executions that waited for the same commit went on (a lost submit has failed
+ * by then). The list is taken first: a callback may cancel a waiter still to be told, or
+ * add one (told at the next commit). */
+static void tell_waits(struct spok_engine *e)
+{
+	struct spok_engine_wait *l = e->waits, *w;
+
+	e->waits = NULL;
+	if (l != NULL)
+		l->pprev = &l;
+	while ((w = l) != NULL) {
+		struct spok_err err = {0};
+		int result = spok_store_batch_outcome(e->o.store, w->gen, &err);
+
+		l = w->next;
+		if (l != NULL)
+			l->pprev = &l;
+		w->next = NULL;
+		w->pprev = NULL;
+		w->e = NULL;
+		w->done(w, result, result != 0 ? &err : NULL);
+	}
+}
+
 /* Commits the batch and lets what waited for it go on, in the order of the writes, each
  * with the outcome of the batch its own write went into (another engine on the same store,
  * or an early commit, may have committed or lost it); what they write meanwhile is the
@@ -2484,6 +2510,7 @@ static void flush_batches(struct spok_engine *e)
 		uv_check_stop(&e->flush_check);
 		e->flush_armed = false;
 	}
+	tell_waits(e);
 }
 
 static void flush(struct spok_engine *e)
@@ -2499,6 +2526,41 @@ static void on_flush_prep(uv_prepare_t *h)
 static void on_flush_check(uv_check_t *h)
 {
 	flush(h->data);
+}
+
+int spok_engine_wait_durable(struct spok_engine *e, struct spok_engine_wait *w,
+			     struct spok_err *err)
+{
+	if (e->closed)
+		return spok_err_set(err, SPOK_EUNAVAIL, "engine: closed; retry");
+	/* The open batch (the last submit's row is in it), or the last one: its outcome is
+	 * known at the next flush, which this arms (the loop turn's own commit). */
+	w->gen = spok_store_batch_gen(e->o.store);
+	w->e = e;
+	w->next = e->waits;
+	if (w->next != NULL)
+		w->next->pprev = &w->next;
+	w->pprev = &e->waits;
+	e->waits = w;
+	arm_flush(e);
+	return 0;
+}
+
+void spok_engine_wait_cancel(struct spok_engine_wait *w)
+{
+	if (w == NULL || w->e == NULL)
+		return;
+	*w->pprev = w->next;
+	if (w->next != NULL)
+		w->next->pprev = w->pprev;
+	w->next = NULL;
+	w->pprev = NULL;
+	w->e = NULL;
+}
+
+bool spok_engine_wait_pending(const struct spok_engine_wait *w)
+{
+	return w != NULL && w->e != NULL;
 }
 
 int spok_engine_sync(struct spok_engine *e, struct spok_err *err)
@@ -2662,6 +2724,7 @@ static void close_batch(struct spok_engine *e)
 		uv_check_stop(&e->flush_check);
 		e->flush_armed = false;
 	}
+	tell_waits(e); /* the batch is committed (or lost): their answer is known */
 	uv_close((uv_handle_t *)&e->flush_prep, tick_closed);
 	uv_close((uv_handle_t *)&e->flush_check, tick_closed);
 }

@@ -203,6 +203,32 @@ int spok_engine_submit_noted(struct spok_engine *e, struct spok_task *t, const c
  * last submit's row is durable, or the error that lost its batch (then every execution of
  * that batch has failed as above). */
 int spok_engine_sync(struct spok_engine *e, struct spok_err *err);
+/* Waiting for that commit instead of forcing it (the daemon's API answers a submit after the
+ * loop turn's shared commit, not one COMMIT per request). struct spok_engine_wait is the
+ * caller's (zeroed, done set; it must stay put until done fires or it is cancelled); the
+ * fields after data are the engine's. */
+struct spok_engine_wait;
+typedef void (*spok_engine_wait_cb)(struct spok_engine_wait *w, int result,
+				    const struct spok_err *err);
+struct spok_engine_wait {
+	spok_engine_wait_cb done;
+	void *data;
+	struct spok_engine *e;            /* while waiting, else NULL */
+	uint64_t gen;
+	struct spok_engine_wait *next, **pprev;
+};
+/* done fires exactly once, from the loop (never from inside this call), when every row
+ * written to the store so far (the last submit's above all) is durable: result 0, err NULL;
+ * or when their batch was lost: the error (the executions of that batch have failed and
+ * nothing of theirs was created, as for spok_engine_sync). The commit is the one the loop
+ * turn makes anyway (this arms it); spok_engine_sync and spok_engine_close tell the waiters
+ * too. A closed engine: SPOK_EUNAVAIL, w not waiting. */
+int spok_engine_wait_durable(struct spok_engine *e, struct spok_engine_wait *w,
+			     struct spok_err *err);
+/* w no longer waits: its done does not fire. Fine on a w that is not waiting. */
+void spok_engine_wait_cancel(struct spok_engine_wait *w);
+/* w waits (done has not fired and it was not cancelled). */
+bool spok_engine_wait_pending(const struct spok_engine_wait *w);
 /* Takes over one recorded execution of this cluster (non-terminal, or a retryable failure
  * with attempts left; anything else: SPOK_EINVAL), whoever its recorded supervisor is.
  * SPOK_ECONFLICT when another process claimed it between the read and the claim. */

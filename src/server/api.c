@@ -359,12 +359,53 @@ static void key_hash(const struct srv_token *t, const char *key, char hex[65])
 	srv_hex(h, 32, hex);
 }
 
-static void do_submit(struct srv_daemon *d, const struct srv_token *tok,
+/* A submission answered after the loop turn's group commit (its connection suspended). */
+struct submit_wait {
+	struct spok_engine_wait w;  /* first: the engine's callback gets it */
+	struct srv_daemon *d;
+	struct srv_req *rq;         /* NULL once http.c cancelled (client gone, shutdown) */
+	struct srv_submitted out;
+};
+
+static void submit_answer(struct srv_daemon *d, struct srv_submitted *out, struct srv_reply *r)
+{
+	reply_created(d, r, out->replayed ? 200 : 201, out->id, out->fallback, out->session);
+}
+
+/* The commit holding the row is known: answer (unless the client left), then free. */
+static void submit_durable(struct spok_engine_wait *w, int result, const struct spok_err *why)
+{
+	struct submit_wait *sw = w->data;
+	struct srv_reply r = {0};
+	struct spok_err err = {0};
+
+	if (srv_submit_settle(sw->d, &sw->out, result, why, &err) != SPOK_OK)
+		reply_err(&r, &err);
+	else if (sw->rq)
+		submit_answer(sw->d, &sw->out, &r);
+	if (sw->rq)
+		srv_http_resume(sw->rq, &r);
+	free(r.body);
+	srv_submitted_free(&sw->out);
+	free(sw);
+}
+
+/* http.c gave up on the answer: the commit still settles the submission (its log line, its
+ * task source), so the wait goes on without the request. */
+static void submit_cancel(void *work)
+{
+	struct submit_wait *sw = work;
+
+	sw->rq = NULL;
+}
+
+static void do_submit(struct srv_daemon *d, struct srv_req *rq, const struct srv_token *tok,
 		      const struct spok_buf *body, struct srv_reply *r)
 {
 	struct srv_submit s;
 	struct srv_submission sub = {0};
 	struct srv_submitted out = {0};
+	struct submit_wait *sw = xcalloc(1, sizeof(*sw));
 	struct spok_task t;
 	struct spok_err err = {0};
 	char hex[65] = "";
@@ -382,18 +423,29 @@ static void do_submit(struct srv_daemon *d, const struct srv_token *tok,
 	sub.len = s.len;
 	sub.ext = s.ext;
 	sub.via = "http";
+	/* A cluster's row becomes durable with the loop turn's commit: the answer waits for it
+	 * (shared with every other write of the turn) instead of forcing a commit of its own. */
+	sw->w.done = submit_durable;
+	sw->w.data = sw;
+	sw->d = d;
+	sw->rq = rq;
+	sub.wait = &sw->w;
 	if (srv_submit_task(d, tok, &sub, &t, &out, &err) != SPOK_OK) {
 		if (out.no_route)
 			srv_reply_error(r, 422, "no_route", "%s", err.msg);
 		else
 			reply_err(r, &err);
+	} else if (out.pending) {
+		sw->out = out;
+		srv_http_suspend(rq, submit_cancel, sw);
+		sw = NULL;
+		memset(&out, 0, sizeof(out));
 	} else {
-		reply_created(d, r, out.replayed ? 200 : 201, out.id, out.fallback, out.session);
+		submit_answer(d, &out, r);
 	}
-	free(out.id);
-	free(out.fallback);
-	free(out.session);
+	srv_submitted_free(&out);
 done:
+	free(sw);
 	spok_task_free(&t);
 	srv_submit_free(&s);
 }
@@ -1117,7 +1169,7 @@ static void dispatch(struct srv_daemon *d, struct srv_req *rq, struct MHD_Connec
 	else if (rt == SRV_R_SESSION_URL)
 		do_session_url(d, t, id, r);
 	else if (rt == SRV_R_SUBMIT)
-		do_submit(d, t, body, r);
+		do_submit(d, rq, t, body, r);
 	else if (rt == SRV_R_LIST)
 		do_list(d, conn, t, r);
 	else if (rt == SRV_R_GET)

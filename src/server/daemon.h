@@ -221,10 +221,19 @@ struct srv_submission {
 	size_t len;
 	const char *ext;            /* task source file extension; srv_load_task reads it back */
 	const char *via;            /* front end name for the log line */
+	/* The front end can answer later (the HTTP API), or NULL (the connector): see
+	 * out->pending. Zeroed, with done and data set by the front end. */
+	struct spok_engine_wait *wait;
 };
 struct srv_submitted {
 	char *id;
 	bool replayed;
+	/* With s->wait: SPOK_OK came back before the new row is durable (never for a replay,
+	 * which reads its row, committing it). Nothing may be answered with the id until
+	 * s->wait->done fires; then srv_submit_settle says what to answer. */
+	bool pending;
+	char *path;                 /* pending new execution: its task source, removed if lost */
+	char *note;                 /* pending new execution: the log line once durable */
 	bool no_route;              /* the error is "no cluster can take it" (HTTP 422) */
 	/* The task asked to run warm (its sparkConf spok.warm, or a rule of spok.warm-rules) and
 	 * runs as a normal run: why (heap), else NULL. */
@@ -234,6 +243,13 @@ struct srv_submitted {
 int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 		    const struct srv_submission *s, struct spok_task *t, struct srv_submitted *out,
 		    struct spok_err *err);
+/* A pending submission's commit is known (its wait's done: result, why): SPOK_OK, counted
+ * and logged, when the row is durable; else the error to answer (one line, err) and its task
+ * source is removed (nothing was created). Frees out's pending fields, not id. */
+int srv_submit_settle(struct srv_daemon *d, struct srv_submitted *out, int result,
+		      const struct spok_err *why, struct spok_err *err);
+/* Frees what srv_submit_task put in out. */
+void srv_submitted_free(struct srv_submitted *out);
 
 /* submit.c: task sources written by the connector are its CreateTaskRequest bytes
  * (<key>.ctr): they carry Flyte's task-execution identity, which restarts need again. */

@@ -292,6 +292,21 @@ static void clusters_close(struct srv_daemon *d)
 
 /* ---- shutdown ---- */
 
+/* Submissions waiting for the loop turn's commit get their real answer before http.c gives
+ * up on suspended requests (a 503 for a submission that is then created would invite a
+ * duplicate from a client without an idempotency key): the engines commit now, which tells
+ * their waiters. */
+static void commit_waiting(struct srv_daemon *d)
+{
+	for (size_t i = 0; i < d->nclusters; i++) {
+		struct spok_err err = {0};
+
+		/* a lost batch is told to its executions and waiters, not here */
+		if (d->clusters[i].engine)
+			(void)spok_engine_sync(d->clusters[i].engine, &err);
+	}
+}
+
 static void ext_stop(struct srv_daemon *d)
 {
 	if (d->ext_stop && d->ext)
@@ -314,6 +329,7 @@ static void finish_stop(struct srv_daemon *d)
 	gc_stop(d);
 	uv_timer_stop(&d->drain);
 	uv_close((uv_handle_t *)&d->drain, NULL);
+	commit_waiting(d);
 	srv_http_stop(d);
 	srv_progress_stop(d);
 	clusters_close(d);
@@ -367,6 +383,7 @@ static void on_signal(uv_signal_t *s, int signum)
 	srv_http_quiesce(d);
 	ext_stop(d);
 	/* Fetches in flight (driver logs) answer 503 now rather than hold the drain. */
+	commit_waiting(d);
 	srv_http_cancel_all(d);
 	spok_backend_local_host_stop(d->local, signum == SIGTERM
 						  ? "aborted: the spok daemon received SIGTERM"
@@ -544,6 +561,7 @@ static void daemon_free(struct srv_daemon *d)
 	/* A failed start leaves handles open: close what is left and let callbacks run. */
 	ext_stop(d);
 	gc_stop(d);
+	commit_waiting(d);
 	srv_http_stop(d);
 	srv_progress_stop(d);
 	clusters_close(d);

@@ -112,7 +112,14 @@ static int replay(struct srv_daemon *d, const struct srv_token *tok, const struc
 		  char *prev, struct srv_submitted *out, struct spok_err *err)
 {
 	struct spok_execution x = {0};
+	/* The key may have been found in the open group-commit batch (a submission with the
+	 * same key earlier in this loop turn): this read commits it, so the replay answers
+	 * with a durable row, or with the error if that commit failed (the row is gone). */
 	int result = spok_store_get(d->store, prev, &x, err);
+
+	if (result == SPOK_ENOTFOUND)
+		result = spok_err_set(err, SPOK_EUNAVAIL, "the execution idempotency key names was "
+				      "not recorded (its store commit failed); retry with the same key");
 
 	/* The key names an execution: the caller must still be allowed to see it, and it must
 	 * be one of the request's project (a key another caller used first for another project
@@ -140,8 +147,8 @@ static int replay(struct srv_daemon *d, const struct srv_token *tok, const struc
  * or the local host): warm (may be NULL) runs it warm, fallback is recorded in its row. */
 static int submit_to(struct srv_daemon *d, const char *cluster, struct spok_task *t,
 		     const char *ns, const char *path, const char *key,
-		     const struct spok_backend_warm *warm, const char *fallback, char *id,
-		     size_t id_len, struct spok_err *err)
+		     const struct spok_backend_warm *warm, const char *fallback,
+		     struct spok_engine_wait *wait, char *id, size_t id_len, struct spok_err *err)
 {
 	struct spok_execution row = {.backend = (char *)cluster};
 	struct spok_backend_ctx ctx;
@@ -149,6 +156,7 @@ static int submit_to(struct srv_daemon *d, const char *cluster, struct spok_task
 
 	ctx.warm = warm;
 	ctx.fallback = fallback;
+	ctx.wait = wait;
 	return b->submit(&ctx, t, ns, path, key, id, id_len, err);
 }
 
@@ -341,6 +349,51 @@ static int pick_target(struct srv_daemon *d, const struct srv_submission *s,
 	return result;
 }
 
+/* A new execution's row is durable: counted and logged. */
+static void submitted(struct srv_daemon *d, struct srv_submitted *out)
+{
+	d->m.submissions++;
+	log_info("serve: %s", out->note);
+	free(out->note);
+	out->note = NULL;
+}
+
+int srv_submit_settle(struct srv_daemon *d, struct srv_submitted *out, int result,
+		      const struct spok_err *why, struct spok_err *err)
+{
+	const char *msg = why ? why->msg : "";
+
+	out->pending = false;
+	/* A lost commit is the daemon's storage failing (its message names the store's file),
+	 * never the client's fault: 500 (logged whole), or 503 while another process holds the
+	 * store's lock. */
+	if (result != SPOK_OK && result != SPOK_EBUSY)
+		result = SPOK_EIO;
+	if (result == SPOK_OK) {
+		if (out->note)
+			submitted(d, out);
+	} else {
+		if (out->path)
+			unlink(out->path);
+		spok_err_set(err, result, "cannot record the new execution in the store (%s); "
+			     "nothing was created", msg);
+	}
+	free(out->path);
+	free(out->note);
+	out->path = out->note = NULL;
+	return result;
+}
+
+void srv_submitted_free(struct srv_submitted *out)
+{
+	free(out->id);
+	free(out->fallback);
+	free(out->session);
+	free(out->path);
+	free(out->note);
+	memset(out, 0, sizeof(*out));
+}
+
 int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 		    const struct srv_submission *s, struct spok_task *t, struct srv_submitted *out,
 		    struct spok_err *err)
@@ -387,17 +440,24 @@ int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 		goto done;
 	/* The key goes into the write-ahead row itself (UNIQUE): same key, same execution. */
 	result = submit_to(d, target, t, ns, path, s->key_hex, wp.pool ? &bw : NULL, wp.fallback,
-			   id, sizeof(id), err);
+			   s->wait, id, sizeof(id), err);
 	if (result != SPOK_OK) {
 		unlink(path);
 		goto done;
 	}
-	d->m.submissions++;
 	if (wp.pool)
-		log_info("serve: %s submitted %s to %s/%s (%s), warm on session %s", tok->name, id,
-			 target, ns, s->via, wp.pool);
+		out->note = xasprintf("%s submitted %s to %s/%s (%s), warm on session %s", tok->name,
+				      id, target, ns, s->via, wp.pool);
 	else
-		log_info("serve: %s submitted %s to %s/%s (%s)", tok->name, id, target, ns, s->via);
+		out->note = xasprintf("%s submitted %s to %s/%s (%s)", tok->name, id, target, ns,
+				      s->via);
+	if (spok_engine_wait_pending(s->wait)) {
+		out->pending = true;
+		out->path = path;
+		path = NULL;
+	} else {
+		submitted(d, out);
+	}
 	if (wp.fallback)
 		log_warn("serve: %s: not warm: %s", id, wp.fallback);
 	out->id = xstrdup(id);

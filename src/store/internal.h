@@ -23,6 +23,7 @@ enum spok_store_stmt {
 	SPOK_STORE_ST_SAVEPOINT, /* a write inside a group commit (spok_store_batch_*) */
 	SPOK_STORE_ST_RELEASE,
 	SPOK_STORE_ST_ROLLBACK_TO,
+	SPOK_STORE_ST_FIND_KEY, /* every keyed submission's lookup (spok_store_find_key) */
 	SPOK_STORE_NSTMT
 };
 

@@ -1614,7 +1614,11 @@ int spok_store_find_key(struct spok_store *s, const char *key, char **id, struct
 	int r, result;
 
 	*id = NULL;
-	result = spok_store_prepare(s, "SELECT id FROM executions WHERE idempotency_key = ?1", &st, err);
+	/* Not committing the open batch first (unlike other reads): a burst of keyed submits
+	 * then shares one commit. A key found may be in that batch: the caller reads its row
+	 * (spok_store_get commits the batch) before it answers with it. */
+	result = spok_store_kept(s, SPOK_STORE_ST_FIND_KEY,
+				 "SELECT id FROM executions WHERE idempotency_key = ?1", &st, err);
 	if (result == 0) {
 		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 		r = sqlite3_step(st);
@@ -1622,8 +1626,8 @@ int spok_store_find_key(struct spok_store *s, const char *key, char **id, struct
 			*id = xstrdup((const char *)sqlite3_column_text(st, 0));
 		else if (r != SQLITE_DONE)
 			result = spok_store_db_fail(s, err, "looking up an idempotency key");
+		spok_store_release(st);
 	}
-	sqlite3_finalize(st);
 	return result;
 }
 

@@ -191,7 +191,9 @@ int spok_store_namespaces(struct spok_store *s, const char *backend, uint32_t ph
 			  struct spok_strv *out, struct spok_err *err);
 /* The id of the execution recorded with idempotency key key (*id heap, caller frees), or
  * *id NULL when there is none. One seek in the key's UNIQUE index; inserting a second row
- * with a key already used fails with SPOK_ECONFLICT. */
+ * with a key already used fails with SPOK_ECONFLICT. Unlike other reads it does not commit
+ * the open group-commit batch first, so it also finds a key written there, not durable yet:
+ * read the row (spok_store_get, which commits the batch) before acting on it. */
 int spok_store_find_key(struct spok_store *s, const char *key, char **id, struct spok_err *err);
 
 /* ---- retention (spok gc, the daemon's spok.store.retention) ---- */

@@ -12,7 +12,13 @@
  *
  * Then another process takes the store's write lock: writes answer 503 "busy" with
  * Retry-After (no file path in the answer), reads still answer, and once the lock is gone
- * everything works again. Waits are bounded only to turn a hang into a failure.
+ * everything works again.
+ *
+ * Submissions are answered after the loop turn's shared commit (docs/SERVER.md, "Group
+ * commit"): a commit that fails (a trap only COMMIT trips) answers every submission it held
+ * with an error and creates nothing; a burst of concurrent submissions gets ids that another
+ * process finds in the store right after a kill -9. Waits are bounded only to turn a hang
+ * into a failure.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -188,8 +194,8 @@ static void make_ns(const char *name)
 	json_decref(obj);
 }
 
-/* True when a SparkApplication of execution `id` exists in ns. */
-static bool app_exists(const char *id)
+/* True when a SparkApplication of execution `id` exists in namespace n. */
+static bool app_exists_in(const char *n, const char *id)
 {
 	struct kube_sync s = {0};
 	char sel[96];
@@ -197,11 +203,29 @@ static bool app_exists(const char *id)
 	bool found;
 
 	snprintf(sel, sizeof(sel), "spok.dev/execution=%s", id);
-	assert_int_equal(kube_list(kc, &SPARK, ns, &o, kube_sync_cb, &s, NULL), 0);
+	assert_int_equal(kube_list(kc, &SPARK, n, &o, kube_sync_cb, &s, NULL), 0);
 	assert_int_equal(kube_sync_wait(kc, &s, NULL), 0);
 	found = json_array_size(json_object_get(s.body, "items")) > 0;
 	kube_sync_free(&s);
 	return found;
+}
+
+static bool app_exists(const char *id)
+{
+	return app_exists_in(ns, id);
+}
+
+/* SparkApplications in namespace n. */
+static size_t apps_in(const char *n)
+{
+	struct kube_sync s = {0};
+	size_t count;
+
+	assert_int_equal(kube_list(kc, &SPARK, n, NULL, kube_sync_cb, &s, NULL), 0);
+	assert_int_equal(kube_sync_wait(kc, &s, NULL), 0);
+	count = json_array_size(json_object_get(s.body, "items"));
+	kube_sync_free(&s);
+	return count;
 }
 
 /* ---- the daemon ---- */
@@ -275,6 +299,15 @@ static void daemon_start(void)
 	    sscanf(line, "listening on http://127.0.0.1:%u", &port) != 1)
 		fail_msg("the daemon did not start (see %s): '%s'", logp, line);
 	fclose(out);
+}
+
+static void daemon_kill9(void)
+{
+	int st = 0;
+
+	kill(daemon_pid, SIGKILL);
+	assert_int_equal(waitpid(daemon_pid, &st, 0), daemon_pid);
+	daemon_pid = -1;
 }
 
 static int setup(void **state)
@@ -471,11 +504,239 @@ static void test_store_locked(void **state)
 	free(body);
 }
 
+/* ---- bursts: answers after the loop turn's shared commit ---- */
+
+#define BURST_N 120
+#define BURST_CONC 40 /* under spok.server.max-connections-per-ip (64) */
+
+struct burst_req {
+	CURL *h;
+	struct resp r;
+	struct curl_slist *hdrs;
+};
+
+/* POSTs bodies[0..n) to the daemon, conc at once (each its own connection); status[i] and
+ * answer[i] (heap) are request i's. */
+static void burst(char **bodies, size_t n, size_t conc, long *status, char **answer)
+{
+	CURLM *m = curl_multi_init();
+	struct burst_req *rq = xcalloc(n, sizeof(*rq));
+	size_t next = 0, done = 0;
+	char url[128];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/api/v1/executions", port);
+	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)conc);
+	while (done < n) {
+		int running = 0, left = 0;
+		CURLMsg *msg;
+
+		for (; next < n && next - done < conc; next++) {
+			struct burst_req *b = &rq[next];
+
+			b->h = curl_easy_init();
+			b->hdrs = curl_slist_append(NULL, "Authorization: Bearer " ADMIN_TOKEN);
+			b->hdrs = curl_slist_append(b->hdrs, "Content-Type: application/json");
+			b->hdrs = curl_slist_append(b->hdrs, "Expect:");
+			curl_easy_setopt(b->h, CURLOPT_URL, url);
+			curl_easy_setopt(b->h, CURLOPT_HTTPHEADER, b->hdrs);
+			curl_easy_setopt(b->h, CURLOPT_POSTFIELDS, bodies[next]);
+			curl_easy_setopt(b->h, CURLOPT_WRITEFUNCTION, on_data);
+			curl_easy_setopt(b->h, CURLOPT_WRITEDATA, &b->r);
+			curl_easy_setopt(b->h, CURLOPT_PRIVATE, b);
+			curl_easy_setopt(b->h, CURLOPT_TIMEOUT, 120L);
+			curl_multi_add_handle(m, b->h);
+		}
+		curl_multi_perform(m, &running);
+		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+			struct burst_req *b = NULL;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&b);
+			if (msg->data.result != CURLE_OK)
+				fail_msg("burst request %zu: %s", (size_t)(b - rq),
+					 curl_easy_strerror(msg->data.result));
+			curl_easy_getinfo(b->h, CURLINFO_RESPONSE_CODE, &b->r.status);
+			status[b - rq] = b->r.status;
+			answer[b - rq] = b->r.body;
+			curl_multi_remove_handle(m, b->h);
+			curl_easy_cleanup(b->h);
+			curl_slist_free_all(b->hdrs);
+			done++;
+		}
+		if (done < n)
+			curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	curl_multi_cleanup(m);
+	free(rq);
+}
+
+static char *burst_body(const char *name, const char *namespace_, const char *key)
+{
+	json_t *b = json_pack("{s:{s:s,s:s,s:s,s:s},s:s,s:s}", "task", "name", name, "project", "ml",
+			      "type", "python", "mainApplicationFile",
+			      "local:///opt/spark/examples/src/main/python/pi.py",
+			      "namespace", namespace_, "cluster", "good");
+	char *s;
+
+	if (key)
+		json_object_set_new(b, "idempotencyKey", json_string(key));
+	s = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	return s;
+}
+
+static sqlite3 *store_open(void)
+{
+	char db[400];
+	sqlite3 *s = NULL;
+
+	snprintf(db, sizeof(db), "%s/data/spok.db", dir);
+	assert_int_equal(sqlite3_open(db, &s), SQLITE_OK);
+	sqlite3_busy_timeout(s, 10000);
+	return s;
+}
+
+/* Rows of the store (read by another process, so only what was committed) with this id. */
+static int rows_with_id(sqlite3 *s, const char *id)
+{
+	sqlite3_stmt *st = NULL;
+	int n;
+
+	assert_int_equal(sqlite3_prepare_v2(s, "SELECT count(*) FROM executions WHERE id = ?", -1,
+					    &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static size_t files_in(const char *path)
+{
+	char cmd[600], out[600];
+	FILE *p;
+	size_t n = 0;
+
+	snprintf(cmd, sizeof(cmd), "ls -1 '%s'", path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(out, sizeof(out), p))
+		n++;
+	pclose(p);
+	return n;
+}
+
+/* A burst of concurrent submissions (every fourth pair sharing an idempotency key) is
+ * answered after the commits the loop turns share: every answer is a 2xx with an id, a
+ * repeated key the same id, and every id answered is durable: kill -9 right after the last
+ * answer, and another process finds each row; restarted, the daemon creates each
+ * execution's one SparkApplication. */
+static void test_burst_durable(void **state)
+{
+	char *bodies[BURST_N], *answer[BURST_N] = {0}, ids[BURST_N][40], bns[80];
+	long status[BURST_N] = {0};
+	sqlite3 *s;
+
+	(void)state;
+	snprintf(bns, sizeof(bns), "%s-burst", ns);
+	make_ns(bns);
+	for (size_t i = 0; i < BURST_N; i++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "burst-%zu", i / 2);
+		bodies[i] = burst_body("burst", bns, i % 8 < 2 ? key : NULL);
+	}
+	burst(bodies, BURST_N, BURST_CONC, status, answer);
+	for (size_t i = 0; i < BURST_N; i++) {
+		json_t *j = json_loads(answer[i] ? answer[i] : "", 0, NULL);
+		const char *id = json_string_value(json_object_get(j, "id"));
+
+		if ((status[i] != 201 && status[i] != 200) || id == NULL)
+			fail_msg("burst submission %zu: HTTP %ld: %s", i, status[i], answer[i]);
+		snprintf(ids[i], sizeof(ids[i]), "%s", id);
+		json_decref(j);
+	}
+	daemon_kill9();
+	s = store_open();
+	for (size_t i = 0; i < BURST_N; i++) {
+		if (i % 8 == 1)
+			assert_string_equal(ids[i], ids[i - 1]); /* the same key, the same execution */
+		else if (i > 0)
+			assert_string_not_equal(ids[i], ids[i - 1]);
+		if (rows_with_id(s, ids[i]) != 1)
+			fail_msg("submission %zu was answered with %s, which the store does not hold",
+				 i, ids[i]);
+	}
+	sqlite3_close(s);
+	daemon_start();
+	for (size_t i = 0; i < BURST_N; i++) {
+		for (int step = 0; !app_exists_in(bns, ids[i]); step++) {
+			if (step > GUARD_STEPS)
+				fail_msg("no SparkApplication for %s", ids[i]);
+			nap();
+		}
+		free(bodies[i]);
+		free(answer[i]);
+	}
+}
+
+/* A commit that fails (a deferred foreign key, checked only at COMMIT, put into the store by
+ * another process) fails every submission whose row it held: each answer is an error
+ * without the store's path, no row and no SparkApplication exist, no task source is left;
+ * without the trap, submissions work again. */
+static void test_commit_fails(void **state)
+{
+	char *bodies[8], *answer[8] = {0}, fns[80], tasks[400];
+	long status[8] = {0};
+	sqlite3 *s = store_open();
+	sqlite3_stmt *st = NULL;
+	size_t before;
+	char *id;
+
+	(void)state;
+	snprintf(fns, sizeof(fns), "%s-doomed", ns);
+	make_ns(fns);
+	snprintf(tasks, sizeof(tasks), "%s/data/server/tasks", dir);
+	before = files_in(tasks);
+	assert_int_equal(sqlite3_exec(s,
+		"CREATE TABLE trap_target(id INTEGER PRIMARY KEY);"
+		"CREATE TABLE trap(x INTEGER REFERENCES trap_target(id) DEFERRABLE INITIALLY DEFERRED);"
+		"CREATE TRIGGER trap_insert AFTER INSERT ON executions WHEN NEW.task_name = 'doomed' "
+		"BEGIN INSERT INTO trap VALUES (1); END;", NULL, NULL, NULL), SQLITE_OK);
+	for (size_t i = 0; i < 8; i++)
+		bodies[i] = burst_body("doomed", fns, NULL);
+	burst(bodies, 8, 8, status, answer);
+	for (size_t i = 0; i < 8; i++) {
+		if (status[i] < 500)
+			fail_msg("doomed submission %zu: HTTP %ld: %s", i, status[i], answer[i]);
+		assert_non_null(strstr(answer[i], "\"error\""));
+		assert_null(strstr(answer[i], "spok.db"));
+		assert_null(strstr(answer[i], "sp-"));
+		free(bodies[i]);
+		free(answer[i]);
+	}
+	assert_int_equal(sqlite3_prepare_v2(s, "SELECT count(*) FROM executions WHERE task_name = "
+					    "'doomed'", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	sqlite3_finalize(st);
+	assert_int_equal(apps_in(fns), 0);
+	assert_int_equal(files_in(tasks), before);
+	assert_int_equal(sqlite3_exec(s, "DROP TRIGGER trap_insert; DROP TABLE trap; "
+				      "DROP TABLE trap_target;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(s);
+	id = submit("after-trap", "good");
+	free(id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hung_plugin_holds_back_only_its_cluster),
 		cmocka_unit_test(test_store_locked),
+		cmocka_unit_test(test_commit_fails),
+		cmocka_unit_test(test_burst_durable),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
