@@ -304,6 +304,33 @@ static size_t count_apps(const char *ns, json_t **first)
 	return n;
 }
 
+/* The daemon's spok_cluster_store_commits_total (summed over clusters), or -1 when its
+ * /metrics has none (a build from before the metric). */
+static double daemon_commits(void)
+{
+	CURL *h = curl_easy_init();
+	struct body b = {0};
+	char url[512];
+	double sum = -1;
+
+	snprintf(url, sizeof(url), "%s/metrics", o.url);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+	if (curl_easy_perform(h) == CURLE_OK && b.p) {
+		for (char *l = strtok(b.p, "\n"); l; l = strtok(NULL, "\n")) {
+			const char *sp = strrchr(l, ' ');
+
+			if (strncmp(l, "spok_cluster_store_commits_total{", 33) == 0 && sp)
+				sum = (sum < 0 ? 0 : sum) + strtod(sp + 1, NULL);
+		}
+	}
+	free(b.p);
+	curl_easy_cleanup(h);
+	return sum;
+}
+
 /* utime + stime of pid, in seconds (0 when unknown). */
 static double cpu_of(long pid)
 {
@@ -407,7 +434,8 @@ static void parse(int argc, char **argv)
 }
 
 /* The spok phase: returns answered-with-id count; *created_s: start -> all N objects seen. */
-static size_t spok_phase(CURLM *m, struct burst **out, double *created_s, double *cpu_job)
+static size_t spok_phase(CURLM *m, struct burst **out, double *created_s, double *cpu_job,
+			 double *commits)
 {
 	struct burst *b = burst_new("spok", o.n), *w = burst_new("warm-up", o.conc);
 	char url[512], auth[600], run[32];
@@ -432,9 +460,12 @@ static size_t spok_phase(CURLM *m, struct burst **out, double *created_s, double
 		w->url = NULL;
 	}
 	burst_free(w, o.conc);
+	*commits = daemon_commits();
 	cpu0 = cpu_of(o.daemon_pid);
 	if (!run_burst(m, b, o.n, o.conc))
 		fprintf(stderr, "bench_serve: some submissions failed at the transport level\n");
+	if (*commits >= 0) /* the burst's commits (its creates' and watch's writes come later) */
+		*commits = daemon_commits() - *commits;
 	for (size_t i = 0; i < o.n; i++) {
 		json_t *j = b->status[i] / 100 == 2 ? json_loads(b->answers[i], 0, NULL) : NULL;
 		const char *id = json_string_value(json_object_get(j, "id"));
@@ -513,7 +544,8 @@ int main(int argc, char **argv)
 	struct burst *sb = NULL, *rb = NULL;
 	CURLM *ms, *mr;
 	size_t sgood, rgood;
-	double created_s = 0, cpu_job = 0, srate, rrate;
+	double created_s = 0, cpu_job = 0, commits = -1, srate, rrate;
+	char cj[32] = "n/a";
 	char la[128] = "";
 	FILE *f;
 
@@ -533,19 +565,24 @@ int main(int argc, char **argv)
 	}
 	printf("N=%zu, %zu at once, %s; load average %s\n", o.n, o.conc,
 	       o.keys ? "idempotency keys" : "no keys", la);
-	sgood = spok_phase(ms, &sb, &created_s, &cpu_job);
+	sgood = spok_phase(ms, &sb, &created_s, &cpu_job, &commits);
+	if (commits >= 0)
+		snprintf(cj, sizeof(cj), "%.3f", commits / (double)o.n);
 	rgood = raw_phase(mr, &rb);
 	report("spok", sb, o.n, sgood);
+	printf("      store commits during the burst per submission: %s (n/a: the daemon has no "
+	       "spok_cluster_store_commits_total)\n", cj);
 	printf("      all %zu SparkApplications in the API server after %.3f s: %.1f/s; daemon "
 	       "CPU %.3f ms/job\n", o.n, created_s, (double)o.n / created_s, cpu_job);
 	report("raw", rb, o.n, rgood);
 	srate = (double)o.n / ((double)(sb->t_end - sb->t_start) / 1e9);
 	rrate = (double)o.n / ((double)(rb->t_end - rb->t_start) / 1e9);
 	printf("summary: N=%zu c=%zu spok answered %.0f/s (p50 %.1f p99 %.1f ms), created %.0f/s; "
-	       "raw %.0f/s (p50 %.1f p99 %.1f ms); answered/raw %.2f, created/raw %.2f\n", o.n,
+	       "raw %.0f/s (p50 %.1f p99 %.1f ms); answered/raw %.2f, created/raw %.2f; daemon CPU "
+	       "%.2f ms/job, commits/job %s\n", o.n,
 	       o.conc, srate, pct(sb->lat_ms, o.n, 0.5), pct(sb->lat_ms, o.n, 0.99),
 	       (double)o.n / created_s, rrate, pct(rb->lat_ms, o.n, 0.5), pct(rb->lat_ms, o.n, 0.99),
-	       srate / rrate, (double)o.n / created_s / rrate);
+	       srate / rrate, (double)o.n / created_s / rrate, cpu_job, cj);
 	burst_free(sb, o.n);
 	burst_free(rb, o.n);
 	curl_multi_cleanup(ms);

@@ -708,10 +708,12 @@ static void metrics_clusters(struct srv_daemon *d, struct spok_buf *b)
 		"spok_cluster_active_executions", "gauge", "Executions the engine follows.",
 		"spok_watch_reconnects_total", "counter", "Watch reconnections.",
 		"spok_watch_relists_total", "counter", "Watch relists after 410 Gone.",
-		"spok_cluster_creates_total", "counter", "SparkApplication create requests."
+		"spok_cluster_creates_total", "counter", "SparkApplication create requests.",
+		"spok_cluster_store_commits_total", "counter",
+		"Store transactions the engine's row writes took (one per loop turn with writes)."
 	};
 
-	for (size_t h = 0; h < 5; h++) {
+	for (size_t h = 0; h < 6; h++) {
 		spok_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", head[3 * h], head[3 * h + 2],
 				head[3 * h], head[3 * h + 1]);
 		for (size_t i = 0; i < d->nclusters; i++) {
@@ -722,7 +724,7 @@ static void metrics_clusters(struct srv_daemon *d, struct spok_buf *b)
 				spok_engine_stats(d->clusters[i].engine, &s);
 			val = h == 0 ? d->clusters[i].health == SRV_UP : h == 1 ? s.active
 			    : h == 2 ? (s.watch_connects > s.watches ? s.watch_connects - s.watches : 0)
-			    : h == 3 ? s.relists : s.creates;
+			    : h == 3 ? s.relists : h == 4 ? s.creates : s.store_commits;
 			spok_buf_printf(b, "%s{cluster=\"%s\"} %llu\n", head[3 * h],
 					d->clusters[i].cfg->name, (unsigned long long)val);
 		}
