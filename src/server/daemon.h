@@ -110,6 +110,7 @@ struct srv_daemon {
 	int64_t started_ms;
 	struct srv_metrics m;
 	struct srv_req *suspended;  /* http.c: requests waiting for async work (linked list) */
+	struct spok_strv unsynced;  /* task sources written but not synced yet (server.c) */
 	struct srv_progress *progress; /* progress.c: readers of running executions' Spark UIs */
 	void *ext;                  /* the extra front end (spok_server_opts.ext_start), or NULL */
 	void (*ext_stop)(void *ext);
@@ -197,9 +198,12 @@ struct srv_cluster *srv_cluster_by_name(struct srv_daemon *d, const char *name);
 const struct spok_backend_ops *srv_backend(struct srv_daemon *d, const struct spok_execution *x,
 					   struct spok_backend_ctx *ctx);
 void srv_cluster_states(struct srv_daemon *d, struct srv_cluster_state *out);
-/* Writes the request's task source durably under tasks_dir; *path is heap. */
+/* Writes the request's task source durably under tasks_dir; *path is heap. batched: the row
+ * naming it goes into the store's open group commit, before whose COMMIT it is synced (with
+ * the turn's other task sources); else it is synced now. */
 int srv_write_task_source(struct srv_daemon *d, const char *stem, const char *ext,
-			  const void *data, size_t len, char **path, struct spok_err *err);
+			  const void *data, size_t len, bool batched, char **path,
+			  struct spok_err *err);
 /* Loads the task of a recorded execution from its task_source (job file or protobuf). */
 int srv_load_task(void *data, const struct spok_execution *x, struct spok_task *out,
 		  struct spok_err *err);

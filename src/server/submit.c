@@ -435,7 +435,11 @@ int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 			goto done;
 		snprintf(stem, sizeof(stem), "r-%s", rnd + 3);
 	}
-	result = srv_write_task_source(d, stem, s->ext, s->data, s->len, &path, err);
+	/* A cluster's row waited for by the front end joins the loop turn's group commit: its
+	 * task source is synced with the turn's others, right before that commit. */
+	result = srv_write_task_source(d, stem, s->ext, s->data, s->len,
+				       s->wait != NULL && spok_backend_for(target)->cluster, &path,
+				       err);
 	if (result != SPOK_OK)
 		goto done;
 	/* The key goes into the write-ahead row itself (UNIQUE): same key, same execution. */

@@ -57,6 +57,8 @@ struct spok_store {
 		int result;
 		struct spok_err err;
 	} failed[SPOK_STORE_OUTCOMES];
+	spok_store_precommit_cb precommit; /* spok_store_set_precommit */
+	void *precommit_data;
 };
 
 /* The error for a failed SQLite call on s (busy -> SPOK_EBUSY, read-only store says so). */

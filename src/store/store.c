@@ -335,7 +335,10 @@ static void batch_lose(struct spok_store *s, int result, const struct spok_err *
 static void batch_close(struct spok_store *s)
 {
 	struct spok_err err = {0};
-	int result = step_kept(s, SPOK_STORE_ST_COMMIT, "COMMIT", "committing", &err);
+	int result = s->precommit ? s->precommit(s->precommit_data, &err) : 0;
+
+	if (result == 0)
+		result = step_kept(s, SPOK_STORE_ST_COMMIT, "COMMIT", "committing", &err);
 
 	if (result != 0)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -401,6 +404,12 @@ int spok_store_batch_outcome(struct spok_store *s, uint64_t gen, struct spok_err
 		return o->result;
 	}
 	return 0;
+}
+
+void spok_store_set_precommit(struct spok_store *s, spok_store_precommit_cb cb, void *data)
+{
+	s->precommit = cb;
+	s->precommit_data = data;
 }
 
 int spok_store_batch_commit(struct spok_store *s, struct spok_err *err)

@@ -109,6 +109,13 @@ uint64_t spok_store_batch_gen(const struct spok_store *s);
 int spok_store_batch_outcome(struct spok_store *s, uint64_t gen, struct spok_err *err);
 /* Commits the open batch (if any) and returns its outcome as spok_store_batch_outcome. */
 int spok_store_batch_commit(struct spok_store *s, struct spok_err *err);
+/* cb(data, err) runs right before every batch's COMMIT, whoever makes it (an engine's flush,
+ * spok_engine_sync, a read that settles the batch): for what the batch's rows name outside
+ * the store and that must be durable first (the daemon's task sources, written unsynced by
+ * its submissions and synced together here). A non-zero return (err set) loses the batch
+ * instead: rolled back, its outcome that error. NULL clears it. */
+typedef int (*spok_store_precommit_cb)(void *data, struct spok_err *err);
+void spok_store_set_precommit(struct spok_store *s, spok_store_precommit_cb cb, void *data);
 /* Makes `to` the supervisor of execution id if the row still names `from` (pid and start
  * time, as the caller read them): one compare-and-set, so of two processes that both found
  * the old supervisor gone only one takes the execution over. SPOK_ECONFLICT when the row
