@@ -570,8 +570,8 @@ int main(int argc, char **argv)
 		snprintf(cj, sizeof(cj), "%.3f", commits / (double)o.n);
 	rgood = raw_phase(mr, &rb);
 	report("spok", sb, o.n, sgood);
-	printf("      store commits during the burst per submission: %s (n/a: the daemon has no "
-	       "spok_cluster_store_commits_total)\n", cj);
+	printf("      store commits during the burst per submission: %s%s\n", cj,
+	       commits < 0 ? " (the daemon has no spok_cluster_store_commits_total)" : "");
 	printf("      all %zu SparkApplications in the API server after %.3f s: %.1f/s; daemon "
 	       "CPU %.3f ms/job\n", o.n, created_s, (double)o.n / created_s, cpu_job);
 	report("raw", rb, o.n, rgood);
