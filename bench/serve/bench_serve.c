@@ -319,11 +319,16 @@ static double daemon_commits(void)
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
 	if (curl_easy_perform(h) == CURLE_OK && b.p) {
-		for (char *l = strtok(b.p, "\n"); l; l = strtok(NULL, "\n")) {
-			const char *sp = strrchr(l, ' ');
+		for (char *l = b.p; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+			char *end = strchr(l, '\n'), *sp;
 
+			if (end)
+				*end = '\0';
+			sp = strrchr(l, ' ');
 			if (strncmp(l, "spok_cluster_store_commits_total{", 33) == 0 && sp)
 				sum = (sum < 0 ? 0 : sum) + strtod(sp + 1, NULL);
+			if (end)
+				*end = '\n';
 		}
 	}
 	free(b.p);

@@ -4,12 +4,13 @@
 # (scripts/k8s, started for this run and stopped on exit), against N raw creates of the same
 # SparkApplication on that API server (bench_serve.c says what is timed). Builds spok and
 # bench_serve in the release build dir build/ (RelWithDebInfo, as scripts/build release) unless
-# $SPOK and $BENCH_SERVE name binaries. Not part of ctest. The last line starts with "summary:".
+# $SPOK and $BENCH_SERVE name binaries. One untimed warm-up burst comes first. Not part of
+# ctest. The last line starts with "summary:".
 # Usage: bench/serve/run.sh 1000                      (needs scripts/setup k8s)
 #        bench/serve/run.sh 1000 -c 16 --no-keys
 #        BEFORE=/tmp/old/spok PAIRS=2 bench/serve/run.sh 1000
 #          before/after on the same API server: the old daemon and this one alternate (the
-#          old first in odd pairs) after one untimed warm-up burst, each on a fresh data dir;
+#          old first in odd pairs), each on a fresh data dir;
 #          every run prints its summary, and a last summary line gives each binary's median
 #          answered/raw ratio.
 set -euo pipefail
@@ -82,13 +83,14 @@ median() {
 	sed -n 's/^summary:.*answered\/raw \([0-9.]*\),.*/\1/p' "$@" | sort -n |
 		awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]; else print "-"}'
 }
+# The first burst on a fresh API server runs differently (its first creates of the CRD, the
+# namespaces' first watches; its creates lag and the daemon answers several times faster):
+# one untimed burst first, so no measured run is that one.
+one "$SPOK" "warm-up (not counted)" "$@" >/dev/null
 if [ -z "${BEFORE:-}" ]; then
 	one "$SPOK" this "$@"
 	exit 0
 fi
-# The first burst on a fresh API server runs differently (its first creates of the CRD, the
-# namespaces' first watches): one untimed burst first, so neither binary gets that run.
-one "$SPOK" "warm-up (not counted)" "$@" >/dev/null
 BF=() AF=()
 for ((p = 1; p <= ${PAIRS:-2}; p++)); do
 	if ((p % 2)); then

@@ -27,6 +27,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -612,18 +613,18 @@ static int rows_with_id(sqlite3 *s, const char *id)
 	return n;
 }
 
+/* Entries of directory path, but . and .. */
 static size_t files_in(const char *path)
 {
-	char cmd[600], out[600];
-	FILE *p;
+	DIR *dd = opendir(path);
+	struct dirent *de;
 	size_t n = 0;
 
-	snprintf(cmd, sizeof(cmd), "ls -1 '%s'", path);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	while (fgets(out, sizeof(out), p))
-		n++;
-	pclose(p);
+	assert_non_null(dd);
+	while ((de = readdir(dd)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(dd);
 	return n;
 }
 
