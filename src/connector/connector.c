@@ -59,6 +59,10 @@ struct call {
 	grpc_slice status_details;
 	bool have_details;
 	int cancelled;
+	/* CreateTask waiting for the commit holding its row (one more in pending), on the
+	 * connector's list of such calls. */
+	struct conn_create *create;
+	struct call *dnext, **dprev;
 };
 
 struct event {
@@ -80,6 +84,7 @@ struct spok_connector {
 	size_t qlen, qcap;
 	int shutdown_tag;           /* its address is the server-shutdown tag */
 	size_t live;                /* calls allocated */
+	struct call *deferred;      /* CreateTask calls waiting for their commit */
 };
 
 /* ---- completion-queue thread ---- */
@@ -332,6 +337,47 @@ static void stream_event(struct call *k, const struct tag *t, bool ok)
 	}
 }
 
+static void deferred_unlink(struct call *k)
+{
+	*k->dprev = k->dnext;
+	if (k->dnext)
+		k->dnext->dprev = k->dprev;
+	k->dnext = NULL;
+	k->dprev = NULL;
+	k->create = NULL;
+	k->pending--;
+}
+
+/* A deferred CreateTask's answer (from the loop, after its commit). */
+static void create_done(void *data, struct conn_reply *r)
+{
+	struct call *k = data;
+
+	deferred_unlink(k);
+	reply(k, r);
+	if (k->pending == 0) /* the reply could not start */
+		call_free(k);
+}
+
+/* CreateTask: answered now, or after the loop turn's group commit (the call is kept by one
+ * more pending count until then). */
+static bool create_start(struct call *k, const char *auth, const uint8_t *req, size_t len,
+			 struct conn_reply *r)
+{
+	struct spok_connector *c = k->c;
+
+	k->create = conn_create_start(&c->svc, auth, req, len, create_done, k, r);
+	if (k->create == NULL)
+		return false;
+	k->pending++;
+	k->dnext = c->deferred;
+	if (k->dnext)
+		k->dnext->dprev = &k->dnext;
+	k->dprev = &c->deferred;
+	c->deferred = k;
+	return true;
+}
+
 static void handle(struct call *k)
 {
 	struct spok_connector *c = k->c;
@@ -348,13 +394,17 @@ static void handle(struct call *k)
 		size_t len;
 		uint8_t *req = read_payload(k->payload, &len);
 
+		bool later = false;
+
 		if (k->method == CONN_LOGS)
 			stream_start(k, auth, req, len);
+		else if (k->method == CONN_CREATE)
+			later = create_start(k, auth, req, len, &r);
 		else
 			conn_handle(&c->svc, (enum conn_method)k->method, auth, req, len, &r);
 		free(req);
 		free(auth);
-		if (k->method == CONN_LOGS)
+		if (k->method == CONN_LOGS || later)
 			return;
 	}
 	reply(k, &r);
@@ -561,5 +611,15 @@ void spok_connector_stop(struct spok_connector *c)
 	if (c == NULL)
 		return;
 	c->svc.stopping = true;
+	/* The daemon commits before it stops the connector, so these have answered; any left
+	 * go unanswered (the server cancels every call) and settle on their own. */
+	while (c->deferred) {
+		struct call *k = c->deferred;
+
+		conn_create_cancel(k->create);
+		deferred_unlink(k);
+		if (k->pending == 0)
+			call_free(k);
+	}
 	destroy(c);
 }

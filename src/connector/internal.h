@@ -62,6 +62,17 @@ struct conn_service {
 void conn_handle(struct conn_service *s, enum conn_method m, const char *auth,
 		 const uint8_t *req, size_t len, struct conn_reply *out);
 void conn_reply_free(struct conn_reply *r);
+/* service.c: CreateTask answered after the loop turn's group commit (docs/SERVER.md, "Group
+ * commit"). Either answers r now and returns NULL, or returns the pending create: done(data,
+ * r) then fires once from the loop when the commit holding its row is known (never from
+ * inside this call); r is the callee's (freed after done returns). conn_create_cancel: done
+ * never fires (the create still settles when its commit is known, then frees itself). */
+typedef void (*conn_done_cb)(void *data, struct conn_reply *r);
+struct conn_create;
+struct conn_create *conn_create_start(struct conn_service *s, const char *auth,
+				      const uint8_t *req, size_t len, conn_done_cb done,
+				      void *data, struct conn_reply *r);
+void conn_create_cancel(struct conn_create *cc);
 /* service.c: the token called name (tokens are reloaded on SIGHUP: look up per call). */
 struct srv_config;
 struct srv_token;

@@ -172,18 +172,54 @@ static void reply_meta(const char *id, struct conn_reply *r)
 	pack(&resp.base, r);
 }
 
-static void do_create(struct conn_service *s, const struct srv_token *tok, const uint8_t *req,
-		      size_t len, struct conn_reply *r)
+/* A CreateTask whose answer waits for the commit holding its row. */
+struct conn_create {
+	struct spok_engine_wait w;  /* w.data: this */
+	struct conn_service *s;
+	struct srv_submitted out;
+	conn_done_cb done;          /* NULL once cancelled */
+	void *data;
+};
+
+/* The commit is known: answer (unless cancelled), then free. */
+static void create_durable(struct spok_engine_wait *w, int result, const struct spok_err *why)
+{
+	struct conn_create *cc = w->data;
+	struct conn_reply r = {0};
+	struct spok_err err = {0};
+
+	if (srv_submit_settle(cc->s->d, &cc->out, result, why, &err) != SPOK_OK)
+		fail_err(&r, &err);
+	else
+		reply_meta(cc->out.id, &r);
+	if (cc->done)
+		cc->done(cc->data, &r);
+	conn_reply_free(&r);
+	srv_submitted_free(&cc->out);
+	free(cc);
+}
+
+void conn_create_cancel(struct conn_create *cc)
+{
+	if (cc)
+		cc->done = NULL;
+}
+
+/* cc NULL: answers r before returning (srv_submit_task commits for it). Else the answer may
+ * wait for the loop turn's commit: true when it does (cc then owns the submission). */
+static bool do_create(struct conn_service *s, const struct srv_token *tok, const uint8_t *req,
+		      size_t len, struct conn_create *cc, struct conn_reply *r)
 {
 	struct spok_flyte_create c;
 	struct spok_err err = {0};
 	struct srv_submission sub = {0};
 	struct srv_submitted out = {0};
+	bool pending = false;
 	char hex[65];
 
 	if (spok_flyte_parse_create_task(req, len, "request", &c, &err) != SPOK_OK) {
 		fail(r, CONN_INVALID_ARGUMENT, "%s", err.msg);
-		return;
+		return false;
 	}
 	if (!authorize(tok, c.exec_project, r))
 		goto done;
@@ -194,15 +230,48 @@ static void do_create(struct conn_service *s, const struct srv_token *tok, const
 	sub.len = len;
 	sub.ext = SRV_CONNECTOR_EXT;
 	sub.via = "grpc";
-	/* No sub.wait: the answer goes out with this call (see docs/SERVER.md, "Group commit"),
-	 * after the commit srv_submit_task makes for it. */
-	if (srv_submit_task(s->d, tok, &sub, &c.task, &out, &err) != SPOK_OK)
+	if (cc) {
+		cc->w.done = create_durable;
+		cc->w.data = cc;
+		sub.wait = &cc->w;
+	}
+	if (srv_submit_task(s->d, tok, &sub, &c.task, &out, &err) != SPOK_OK) {
 		fail_err(r, &err);
-	else
+	} else if (out.pending) {
+		cc->out = out;
+		memset(&out, 0, sizeof(out));
+		pending = true;
+	} else {
 		reply_meta(out.id, r);
+	}
 	srv_submitted_free(&out);
 done:
 	spok_flyte_create_free(&c);
+	return pending;
+}
+
+struct conn_create *conn_create_start(struct conn_service *s, const char *auth,
+				      const uint8_t *req, size_t len, conn_done_cb done,
+				      void *data, struct conn_reply *r)
+{
+	struct conn_create *cc;
+	const struct srv_token *tok;
+
+	memset(r, 0, sizeof(*r));
+	if ((tok = conn_authenticate(s, auth, r)) == NULL)
+		return NULL;
+	if (s->stopping || s->d->stopping) {
+		fail(r, CONN_UNAVAILABLE, "the server is shutting down; retry");
+		return NULL;
+	}
+	cc = xcalloc(1, sizeof(*cc));
+	cc->s = s;
+	cc->done = done;
+	cc->data = data;
+	if (do_create(s, tok, req, len, cc, r))
+		return cc;
+	free(cc);
+	return NULL;
 }
 
 /* ---- GetTask / DeleteTask ---- */
@@ -547,7 +616,7 @@ void conn_handle(struct conn_service *s, enum conn_method m, const char *auth,
 	if (m == CONN_CREATE && (s->stopping || s->d->stopping))
 		fail(r, CONN_UNAVAILABLE, "the server is shutting down; retry");
 	else if (m == CONN_CREATE)
-		do_create(s, tok, req, len, r);
+		(void)do_create(s, tok, req, len, NULL, r);
 	else if (m == CONN_GET)
 		do_get(s, tok, req, len, r);
 	else if (m == CONN_DELETE)

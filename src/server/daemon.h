@@ -225,8 +225,8 @@ struct srv_submission {
 	size_t len;
 	const char *ext;            /* task source file extension; srv_load_task reads it back */
 	const char *via;            /* front end name for the log line */
-	/* The front end can answer later (the HTTP API), or NULL (the connector): see
-	 * out->pending. Zeroed, with done and data set by the front end. */
+	/* The front end can answer later (the HTTP API, the connector's CreateTask), or NULL:
+	 * see out->pending. Zeroed, with done and data set by the front end. */
 	struct spok_engine_wait *wait;
 };
 struct srv_submitted {

@@ -380,11 +380,11 @@ static void gc_stop(struct srv_daemon *d)
 
 static void finish_stop(struct srv_daemon *d)
 {
+	commit_waiting(d);
 	ext_stop(d);
 	gc_stop(d);
 	uv_timer_stop(&d->drain);
 	uv_close((uv_handle_t *)&d->drain, NULL);
-	commit_waiting(d);
 	srv_http_stop(d);
 	srv_progress_stop(d);
 	clusters_close(d);
@@ -436,9 +436,9 @@ static void on_signal(uv_signal_t *s, int signum)
 	log_warn("serve: %s: draining", signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	d->stopping = true;
 	srv_http_quiesce(d);
+	commit_waiting(d); /* before the connector stops: its waiting CreateTasks answer */
 	ext_stop(d);
 	/* Fetches in flight (driver logs) answer 503 now rather than hold the drain. */
-	commit_waiting(d);
 	srv_http_cancel_all(d);
 	spok_backend_local_host_stop(d->local, signum == SIGTERM
 						  ? "aborted: the spok daemon received SIGTERM"
@@ -615,9 +615,9 @@ static void close_walk(uv_handle_t *h, void *arg)
 static void daemon_free(struct srv_daemon *d)
 {
 	/* A failed start leaves handles open: close what is left and let callbacks run. */
+	commit_waiting(d);
 	ext_stop(d);
 	gc_stop(d);
-	commit_waiting(d);
 	srv_http_stop(d);
 	srv_progress_stop(d);
 	clusters_close(d);

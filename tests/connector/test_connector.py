@@ -435,6 +435,26 @@ def test_lifecycle(stub, daemon, template, ns):
     return addr
 
 
+def test_burst(stub, template, ns):
+    """CreateTask calls sent at once are answered after the group commit their rows share:
+    each of 16 executions, asked twice in the same burst, gets one id, and one object."""
+    executions = ["b" + secrets.token_hex(5) for _ in range(16)]
+    futures = [(x, stub.CreateTask.future(create_request(template, ns, x), metadata=auth(),
+                                          timeout=60))
+               for x in executions + executions]
+    metas = {}
+    for x, f in futures:
+        meta = f.result().resource_meta
+        check(meta.startswith(b"sp-"), "burst resource_meta %r" % meta)
+        check(metas.setdefault(x, meta) == meta, "burst: %s got %r and %r" % (x, metas[x], meta))
+    check(len(set(metas.values())) == len(executions), "burst: executions share an id")
+    for x in executions:
+        check_object(ns, x + "-n0-0", x)
+        check(len(apps_of(ns, x)) == 1, "burst: %s has %d objects" % (x, len(apps_of(ns, x))))
+    print("ok: a burst of CreateTask calls, each execution asked twice: one id, one object",
+          flush=True)
+
+
 def test_reconcile_loads(xid):
     """`spok reconcile` follows a connector execution with the daemon's own loader: the
     stored task is the CreateTaskRequest (.ctr), which the job-file loader cannot read."""
@@ -647,6 +667,7 @@ def main():
             test_refusals(stub, ch, template, ns)
             addr = test_lifecycle(stub, daemon, template, ns)
         with grpc.insecure_channel(addr) as ch:
+            test_burst(agent_pb2_grpc.AsyncAgentServiceStub(ch), template, ns)
             test_failures(agent_pb2_grpc.AsyncAgentServiceStub(ch), template, ns)
         daemon.stop()
         test_logs_streams(template, ns)
