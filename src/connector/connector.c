@@ -608,17 +608,22 @@ int spok_connector_start(struct srv_daemon *d, const struct spok_conn_opts *o,
 
 void spok_connector_stop(struct spok_connector *c)
 {
+	struct call *k, *next;
+
 	if (c == NULL)
 		return;
 	c->svc.stopping = true;
 	/* The daemon commits before it stops the connector, so these have answered; any left
 	 * go unanswered (the server cancels every call) and settle on their own. */
-	while (c->deferred) {
-		struct call *k = c->deferred;
-
+	k = c->deferred;
+	c->deferred = NULL;
+	for (; k != NULL; k = next) {
+		next = k->dnext;
 		conn_create_cancel(k->create);
-		deferred_unlink(k);
-		if (k->pending == 0)
+		k->create = NULL;
+		k->dnext = NULL;
+		k->dprev = NULL;
+		if (--k->pending == 0)
 			call_free(k);
 	}
 	destroy(c);

@@ -237,7 +237,7 @@ static bool do_create(struct conn_service *s, const struct srv_token *tok, const
 	}
 	if (srv_submit_task(s->d, tok, &sub, &c.task, &out, &err) != SPOK_OK) {
 		fail_err(r, &err);
-	} else if (out.pending) {
+	} else if (cc && out.pending) { /* pending only with sub.wait, i.e. cc */
 		cc->out = out;
 		memset(&out, 0, sizeof(out));
 		pending = true;
