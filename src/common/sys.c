@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,8 +47,8 @@ int spok_free_loopback_port(void)
 	return port;
 }
 
-int spok_write_file_atomic(const char *path, const void *data, size_t n, mode_t mode,
-			   const char *where, struct spok_err *err)
+static int write_atomic(const char *path, const void *data, size_t n, mode_t mode, bool sync,
+			const char *where, struct spok_err *err)
 {
 	char *tmp = xasprintf("%s.tmp", path);
 	int fd = -1, result = SPOK_OK;
@@ -60,7 +61,8 @@ int spok_write_file_atomic(const char *path, const void *data, size_t n, mode_t 
 		result = spok_err_set(err, SPOK_EIO, "%s: cannot create: %s; check %s", tmp,
 				      strerror(errno), where);
 	if (fd >= 0) {
-		if (fchmod(fd, mode & 0777) != 0 || spok_write_all(fd, data, n) != 0 || fsync(fd) != 0)
+		if (fchmod(fd, mode & 0777) != 0 || spok_write_all(fd, data, n) != 0 ||
+		    (sync && fsync(fd) != 0))
 			result = spok_err_set(err, SPOK_EIO, "%s: cannot write: %s; check %s", tmp,
 					      strerror(errno), where);
 		if (close(fd) != 0 && result == SPOK_OK)
@@ -73,5 +75,30 @@ int spok_write_file_atomic(const char *path, const void *data, size_t n, mode_t 
 	if (result != SPOK_OK && fd >= 0)
 		(void)unlink(tmp);
 	free(tmp);
+	return result;
+}
+
+int spok_write_file_atomic(const char *path, const void *data, size_t n, mode_t mode,
+			   const char *where, struct spok_err *err)
+{
+	return write_atomic(path, data, n, mode, true, where, err);
+}
+
+int spok_write_file_renamed(const char *path, const void *data, size_t n, mode_t mode,
+			    const char *where, struct spok_err *err)
+{
+	return write_atomic(path, data, n, mode, false, where, err);
+}
+
+int spok_fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), result, saved;
+
+	if (fd < 0)
+		return -1;
+	result = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
 	return result;
 }

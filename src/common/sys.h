@@ -28,5 +28,12 @@ int spok_free_loopback_port(void);
  * says to check `where` (e.g. "the data dir"). */
 int spok_write_file_atomic(const char *path, const void *data, size_t n, mode_t mode,
 			   const char *where, struct spok_err *err);
+/* The same without the sync: the contents are whole or absent after a process crash, not
+ * after a power loss until the caller fsyncs path (the daemon syncs a batch's task sources
+ * together, right before the commit of the rows that name them). */
+int spok_write_file_renamed(const char *path, const void *data, size_t n, mode_t mode,
+			    const char *where, struct spok_err *err);
+/* fsync of directory dir (the entries renamed into it): 0, or -1 with errno set. */
+int spok_fsync_dir(const char *dir);
 
 #endif

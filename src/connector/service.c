@@ -175,7 +175,7 @@ static void reply_meta(const char *id, struct conn_reply *r)
 /* A CreateTask whose answer waits for the commit holding its row. */
 struct conn_create {
 	struct spok_engine_wait w;  /* w.data: this */
-	struct conn_service *s;
+	struct srv_daemon *d;       /* not the service: a cancelled create may outlive it */
 	struct srv_submitted out;
 	conn_done_cb done;          /* NULL once cancelled */
 	void *data;
@@ -188,7 +188,7 @@ static void create_durable(struct spok_engine_wait *w, int result, const struct 
 	struct conn_reply r = {0};
 	struct spok_err err = {0};
 
-	if (srv_submit_settle(cc->s->d, &cc->out, result, why, &err) != SPOK_OK)
+	if (srv_submit_settle(cc->d, &cc->out, result, why, &err) != SPOK_OK)
 		fail_err(&r, &err);
 	else
 		reply_meta(cc->out.id, &r);
@@ -265,7 +265,7 @@ struct conn_create *conn_create_start(struct conn_service *s, const char *auth,
 		return NULL;
 	}
 	cc = xcalloc(1, sizeof(*cc));
-	cc->s = s;
+	cc->d = s->d;
 	cc->done = done;
 	cc->data = data;
 	if (do_create(s, tok, req, len, cc, r))

@@ -2490,12 +2490,13 @@ static void flush_batches(struct spok_engine *e)
 	while (e->cq != NULL || spok_store_batch_open(e->o.store)) {
 		struct spok_err cerr = {0};
 		struct eng_exec *q = e->cq, *ex;
+		bool open = spok_store_batch_open(e->o.store); /* else a read committed it */
 
 		if (spok_store_batch_commit(e->o.store, &cerr) != 0)
 			log_error("engine: %s", cerr.msg);
 		e->cq = NULL;
 		e->cq_tail = &e->cq;
-		e->stats.store_commits++;
+		e->stats.store_commits += open;
 		while ((ex = q) != NULL) {
 			struct spok_err xerr = {0};
 			int result = spok_store_batch_outcome(e->o.store, ex->resume->gen, &xerr);

@@ -204,6 +204,8 @@ void srv_cluster_states(struct srv_daemon *d, struct srv_cluster_state *out);
 int srv_write_task_source(struct srv_daemon *d, const char *stem, const char *ext,
 			  const void *data, size_t len, bool batched, char **path,
 			  struct spok_err *err);
+/* Removes a task source whose row was not written (its submission failed before the row). */
+void srv_drop_task_source(struct srv_daemon *d, const char *path);
 /* Loads the task of a recorded execution from its task_source (job file or protobuf). */
 int srv_load_task(void *data, const struct spok_execution *x, struct spok_task *out,
 		  struct spok_err *err);

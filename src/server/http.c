@@ -240,7 +240,7 @@ static void on_client_gone(uv_poll_t *p, int status, int events)
 	(void)events;
 	if (rq->state != REQ_SUSPENDED)
 		return;
-	log_info("http: client left while its answer was being fetched; cancelled");
+	log_info("http: client left while its answer was pending");
 	req_cancel(rq, REQ_GONE);
 }
 

@@ -28,32 +28,26 @@
 
 /* ---- task sources ---- */
 
-/* spok_write_file_atomic without its fsync: the path joins d->unsynced, synced by
- * sync_task_sources before the commit of the row that names it. */
+/* Written without its fsync: the path joins d->unsynced, synced by sync_task_sources
+ * before the commit of the row that names it. */
 static int write_unsynced(struct srv_daemon *d, const char *path, const void *data, size_t len,
 			  struct spok_err *err)
 {
-	char *tmp = xasprintf("%s.tmp", path);
-	int fd, result = SPOK_OK;
+	int result = spok_write_file_renamed(path, data, len, 0600, "the data dir", err);
 
-	if (unlink(tmp) != 0 && errno != ENOENT)
-		result = spok_err_set(err, SPOK_EIO, "%s: cannot replace: %s; check the data dir",
-				      tmp, strerror(errno));
-	fd = result == SPOK_OK ? open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-				      0600) : -1;
-	if (result == SPOK_OK && fd < 0)
-		result = spok_err_set(err, SPOK_EIO, "%s: cannot create: %s; check the data dir",
-				      tmp, strerror(errno));
-	if (fd >= 0 && (spok_write_all(fd, data, len) != 0 || close(fd) != 0 ||
-			rename(tmp, path) != 0)) {
-		result = spok_err_set(err, SPOK_EIO, "%s: cannot write: %s; check the data dir", tmp,
-				      strerror(errno));
-		(void)unlink(tmp);
-	}
 	if (result == SPOK_OK)
 		spok_strv_push(&d->unsynced, path);
-	free(tmp);
 	return result;
+}
+
+void srv_drop_task_source(struct srv_daemon *d, const char *path)
+{
+	(void)unlink(path);
+	/* it was the last one written: nothing commits between its write and its row */
+	if (d->unsynced.len > 0 && strcmp(d->unsynced.items[d->unsynced.len - 1], path) == 0) {
+		free(d->unsynced.items[--d->unsynced.len]);
+		d->unsynced.items[d->unsynced.len] = NULL;
+	}
 }
 
 /* The store's precommit: the task sources written since the last commit are synced before
@@ -76,6 +70,10 @@ static int sync_task_sources(void *data, struct spok_err *err)
 		if (fd >= 0)
 			close(fd);
 	}
+	/* their names too: a renamed file's entry lasts once its directory is synced */
+	if (d->unsynced.len > 0 && result == SPOK_OK && spok_fsync_dir(d->tasks_dir) != 0)
+		result = spok_err_set(err, SPOK_EIO, "%s: cannot sync: %s; check the data dir",
+				      d->tasks_dir, strerror(errno));
 	spok_strv_free(&d->unsynced);
 	return result;
 }

@@ -354,8 +354,22 @@ static void submitted(struct srv_daemon *d, struct srv_submitted *out)
 {
 	d->m.submissions++;
 	log_info("serve: %s", out->note);
+	if (out->fallback)
+		log_warn("serve: %s: not warm: %s", out->id, out->fallback);
 	free(out->note);
 	out->note = NULL;
+}
+
+/* A batch whose outcome the store no longer knows (more failed batches since than it keeps)
+ * may have committed: the row says. */
+static bool row_recorded(struct srv_daemon *d, const char *id)
+{
+	struct spok_execution x = {0};
+	struct spok_err err = {0};
+	bool found = id != NULL && spok_store_get(d->store, id, &x, &err) == SPOK_OK;
+
+	spok_execution_free(&x);
+	return found;
 }
 
 int srv_submit_settle(struct srv_daemon *d, struct srv_submitted *out, int result,
@@ -364,6 +378,8 @@ int srv_submit_settle(struct srv_daemon *d, struct srv_submitted *out, int resul
 	const char *msg = why ? why->msg : "";
 
 	out->pending = false;
+	if (result != SPOK_OK && row_recorded(d, out->id))
+		result = SPOK_OK;
 	/* A lost commit is the daemon's storage failing (its message names the store's file),
 	 * never the client's fault: 500 (logged whole), or 503 while another process holds the
 	 * store's lock. */
@@ -446,7 +462,7 @@ int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 	result = submit_to(d, target, t, ns, path, s->key_hex, wp.pool ? &bw : NULL, wp.fallback,
 			   s->wait, id, sizeof(id), err);
 	if (result != SPOK_OK) {
-		unlink(path);
+		srv_drop_task_source(d, path);
 		goto done;
 	}
 	if (wp.pool)
@@ -455,19 +471,17 @@ int srv_submit_task(struct srv_daemon *d, const struct srv_token *tok,
 	else
 		out->note = xasprintf("%s submitted %s to %s/%s (%s)", tok->name, id, target, ns,
 				      s->via);
-	if (spok_engine_wait_pending(s->wait)) {
+	out->id = xstrdup(id);
+	out->fallback = wp.fallback;
+	out->session = wp.pool ? xstrdup(wp.pool) : NULL;
+	wp.fallback = NULL;
+	if (spok_engine_wait_pending(s->wait)) { /* logged once durable (srv_submit_settle) */
 		out->pending = true;
 		out->path = path;
 		path = NULL;
 	} else {
 		submitted(d, out);
 	}
-	if (wp.fallback)
-		log_warn("serve: %s: not warm: %s", id, wp.fallback);
-	out->id = xstrdup(id);
-	out->fallback = wp.fallback;
-	out->session = wp.pool ? xstrdup(wp.pool) : NULL;
-	wp.fallback = NULL;
 done:
 	warm_plan_free(&wp);
 	free(path);
