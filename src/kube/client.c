@@ -20,6 +20,7 @@
 #include "common/xalloc.h"
 #include "kube/exec.h"
 #include "kube/internal.h"
+#include "kube/skim.h"
 
 #define KUBE_BODY_MAX ((size_t)256 << 20)
 #define TOKEN_REREAD_MS 60000
@@ -66,6 +67,7 @@ struct kube_call {
 	kube__header_cb on_hdr;
 	bool raw;        /* bodies of every status go to on_data; any HTTP answer is code 0 */
 	bool outcome_only; /* kube_req.outcome_only */
+	unsigned skip;   /* kube_req.skip */
 	char *accept;
 	kube_done_cb cb;
 	void *data;
@@ -1080,7 +1082,10 @@ static void call_completed(struct kube_call *call, CURLcode res)
 	r.gone = call->status == 410;
 	bool ok = call->status >= 200 && call->status < 300;
 	if (call->resp.len > 0 && !(ok && call->outcome_only))
-		r.body = json_loadb(call->resp.data, call->resp.len, 0, &jerr);
+		r.body = ok && call->skip != 0
+			 ? kube_skim_load(call->resp.data, call->resp.len, KUBE_SKIM_LIST, call->skip,
+					  &jerr)
+			 : json_loadb(call->resp.data, call->resp.len, 0, &jerr);
 	if (ok) {
 		if (call->resp.len > 0 && r.body == NULL && call->on_data == NULL &&
 		    !call->outcome_only) {
@@ -1143,6 +1148,7 @@ static struct kube_call *call_new(struct kube_client *c, const struct kube_req *
 	}
 	call->retry_ok = !req->no_retry;
 	call->outcome_only = req->outcome_only;
+	call->skip = req->skip;
 	call->accept = req->accept != NULL ? xstrdup(req->accept) : NULL;
 	call->timeout_ms = c->opts.timeout_ms;
 	spok_buf_init(&call->resp, KUBE_BODY_MAX);

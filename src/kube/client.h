@@ -78,6 +78,9 @@ struct kube_req {
 	 * NULL then; error answers are parsed for their message as always). Spares parsing echoed
 	 * objects nobody reads, e.g. a collection DELETE's list of what it deleted. */
 	bool outcome_only;
+	/* KUBE_SKIP_* (kube/skim.h): a 2xx List answer's items are parsed without these fields
+	 * (kube_list's pages). 0: whole. */
+	unsigned skip;
 };
 
 /* Group/version/resource of a collection; group "" (or NULL) is the core /api group. */
@@ -158,6 +161,7 @@ struct kube_list_opts {
 	 * the first page of a list that started or started over), and the callback's List has
 	 * no items. Memory then holds one page, not every object of a big collection. */
 	void (*page_cb)(void *data, const json_t *page, int index);
+	unsigned skip;              /* KUBE_SKIP_* (kube/skim.h): items without these fields */
 };
 /* Lists every page (limit/continue) and delivers one List object:
  * {"kind":"List","metadata":{"resourceVersion":<first page's RV>},"items":[...],

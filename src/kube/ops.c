@@ -84,7 +84,7 @@ static int send_json(struct kube_client *c, const char *method, char *path, cons
 		     const char *ctype, const json_t *body, bool outcome_only, kube_done_cb cb,
 		     void *data, struct spok_err *err)
 {
-	struct kube_req req = {method, path, query, ctype, NULL, 0, false, NULL, outcome_only};
+	struct kube_req req = {method, path, query, ctype, NULL, 0, false, NULL, outcome_only, 0};
 	char *text = NULL;
 	int result;
 
@@ -230,6 +230,7 @@ struct list_op {
 	char *rv;
 	char *cont;
 	int pages, restarts;
+	unsigned skip;
 	void (*page_cb)(void *data, const json_t *page, int index);
 	kube_done_cb cb;
 	void *data;
@@ -249,7 +250,7 @@ static void list_page_done(void *data, const struct kube_resp *r);
 
 static int list_next(struct list_op *op, struct spok_err *err)
 {
-	struct kube_req req = {"GET", op->path, NULL, NULL, NULL, 0, false, NULL, false};
+	struct kube_req req = {"GET", op->path, NULL, NULL, NULL, 0, false, NULL, false, 0};
 	char *q, *cont = NULL;
 	int result;
 
@@ -260,6 +261,7 @@ static int list_next(struct list_op *op, struct spok_err *err)
 		q = xstrdup(op->base_query);
 	}
 	req.query = q;
+	req.skip = op->skip;
 	result = kube_request(op->c, &req, list_page_done, op, err);
 	free(q);
 	free(cont);
@@ -372,6 +374,7 @@ int kube_list(struct kube_client *c, const struct kube_gvr *gvr, const char *ns,
 	op->base_query = list_query(opts);
 	op->items = json_array();
 	op->page_cb = opts != NULL ? opts->page_cb : NULL;
+	op->skip = opts != NULL ? opts->skip : 0;
 	op->cb = cb;
 	op->data = data;
 	result = list_next(op, err);

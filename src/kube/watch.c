@@ -77,187 +77,6 @@ static bool event_type(const char *s, enum kube_event_type *out)
 	return false;
 }
 
-/* ---- leaving fields out of an event ----
- *
- * A watch's consumer may not read some of an object's fields (no one reads
- * metadata.managedFields, which repeats the shape of the whole spec; the engine reads a
- * SparkApplication's metadata and status only). Building jansson trees for them was the
- * largest part of decoding an event, so a scan that only skips over values (no trees, no
- * allocation) finds those members first and the parser is fed the line without them. The
- * scan understands just enough JSON to walk {"object":{"metadata":{...}}}; on anything it
- * does not follow it cuts nothing, and the whole line is parsed as before. What is cut is not
- * checked for validity. */
-
-#define CUTS_MAX 16
-
-struct cuts {
-	size_t from[CUTS_MAX], to[CUTS_MAX];
-	size_t n;
-	bool overflow;
-};
-
-static size_t skip_ws(const char *p, size_t n, size_t i)
-{
-	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
-		i++;
-	return i;
-}
-
-/* p[i] is '"': the index after the closing quote, or 0 if the string does not end. */
-static size_t skip_string(const char *p, size_t n, size_t i)
-{
-	for (i++; i < n; i++) {
-		if (p[i] == '\\')
-			i++;
-		else if (p[i] == '"')
-			return i + 1;
-	}
-	return 0;
-}
-
-/* The index after the value at p[i], or 0 if there is none. Nesting is counted, not checked
- * (the parser checks whatever is not cut). */
-static size_t skip_value(const char *p, size_t n, size_t i)
-{
-	size_t depth = 0, start = i;
-
-	if (i >= n)
-		return 0;
-	if (p[i] == '"')
-		return skip_string(p, n, i);
-	if (p[i] != '{' && p[i] != '[') {
-		while (i < n && strchr(",}] \t\r\n", p[i]) == NULL)
-			i++;
-		return i > start ? i : 0;
-	}
-	for (; i < n; i++) {
-		if (p[i] == '"') {
-			if ((i = skip_string(p, n, i)) == 0)
-				return 0;
-			i--;
-		} else if (p[i] == '{' || p[i] == '[') {
-			depth++;
-		} else if ((p[i] == '}' || p[i] == ']') && --depth == 0) {
-			return i + 1;
-		}
-	}
-	return 0;
-}
-
-/* Cuts [from, to), which ends after every earlier cut: earlier cuts inside it merge. */
-static void cut_add(struct cuts *c, size_t from, size_t to)
-{
-	while (c->n > 0 && c->from[c->n - 1] >= from)
-		c->n--;
-	if (c->n == CUTS_MAX) {
-		c->overflow = true;
-		return;
-	}
-	c->from[c->n] = from;
-	c->to[c->n] = to;
-	c->n++;
-}
-
-static bool key_is(const char *p, size_t key_start, size_t key_end, const char *name)
-{
-	size_t len = key_end - key_start - 2;
-
-	return len == strlen(name) && memcmp(p + key_start + 1, name, len) == 0;
-}
-
-/* level 0: the event, 1: its object, 2: the object's metadata. */
-static bool descend(const char *p, size_t ks, size_t ke, int level)
-{
-	return (level == 0 && key_is(p, ks, ke, "object")) ||
-	       (level == 1 && key_is(p, ks, ke, "metadata"));
-}
-
-static bool dropped(const char *p, size_t ks, size_t ke, int level, unsigned skip)
-{
-	return (level == 1 && (skip & KUBE_SKIP_SPEC) && key_is(p, ks, ke, "spec")) ||
-	       (level == 2 && (skip & KUBE_SKIP_MANAGED_FIELDS) &&
-		key_is(p, ks, ke, "managedFields"));
-}
-
-/* p[i] is '{': walks its members, cutting the dropped ones with one separating comma.
- * Returns the index after the closing brace, or 0 where the scan gives up. */
-static size_t walk_object(const char *p, size_t n, size_t i, int level, unsigned skip,
-			  struct cuts *c)
-{
-	size_t comma = 0; /* the comma before the next member that stays, if any */
-
-	i = skip_ws(p, n, i + 1);
-	if (i < n && p[i] == '}')
-		return i + 1;
-	for (;;) {
-		size_t ks = i, ke, ve;
-
-		if (i >= n || p[i] != '"' || (ke = skip_string(p, n, i)) == 0)
-			return 0;
-		i = skip_ws(p, n, ke);
-		if (i >= n || p[i] != ':')
-			return 0;
-		i = skip_ws(p, n, i + 1);
-		if (i < n && p[i] == '{' && descend(p, ks, ke, level))
-			ve = walk_object(p, n, i, level + 1, skip, c);
-		else
-			ve = skip_value(p, n, i);
-		if (ve == 0 || (i = skip_ws(p, n, ve)) >= n || (p[i] != ',' && p[i] != '}'))
-			return 0;
-		if (!dropped(p, ks, ke, level, skip))
-			comma = p[i] == ',' ? i : 0;
-		else if (p[i] == ',')
-			cut_add(c, ks, i + 1);
-		else
-			cut_add(c, comma != 0 ? comma : ks, ve);
-		if (p[i] == '}')
-			return i + 1;
-		i = skip_ws(p, n, i + 1);
-	}
-}
-
-struct feed {
-	const char *p;
-	size_t n, at, cut;
-	const struct cuts *c;
-};
-
-/* json_load_callback's reader: the line without the cuts. */
-static size_t feed_read(void *buffer, size_t buflen, void *data)
-{
-	struct feed *f = data;
-	size_t got = 0;
-
-	while (got < buflen && f->at < f->n) {
-		size_t end = f->cut < f->c->n ? f->c->from[f->cut] : f->n, take;
-
-		if (f->at >= end) {
-			f->at = f->c->to[f->cut++];
-			continue;
-		}
-		take = end - f->at < buflen - got ? end - f->at : buflen - got;
-		memcpy((char *)buffer + got, f->p + f->at, take);
-		got += take;
-		f->at += take;
-	}
-	return got;
-}
-
-static json_t *load_event(const char *line, size_t len, unsigned skip, json_error_t *jerr)
-{
-	struct cuts c = {.n = 0};
-	struct feed f = {line, len, 0, 0, &c};
-	size_t i = skip_ws(line, len, 0);
-	json_t *doc;
-
-	if (skip == 0 || i >= len || line[i] != '{' || walk_object(line, len, i, 0, skip, &c) == 0 ||
-	    c.overflow || c.n == 0)
-		return json_loadb(line, len, 0, jerr);
-	doc = json_load_callback(feed_read, &f, 0, jerr);
-	/* Invalid outside the cuts: parsed whole again so that the error's column is the line's. */
-	return doc != NULL ? doc : json_loadb(line, len, 0, jerr);
-}
-
 int kube_event_decode(const char *line, size_t len, struct kube_event *ev, json_t **object_out,
 		      struct spok_err *err)
 {
@@ -268,7 +87,7 @@ int kube_event_decode_skip(const char *line, size_t len, unsigned skip, struct k
 			   json_t **object_out, struct spok_err *err)
 {
 	json_error_t jerr;
-	json_t *doc = load_event(line, len, skip, &jerr), *obj;
+	json_t *doc = kube_skim_load(line, len, KUBE_SKIM_EVENT, skip, &jerr), *obj;
 	const char *type = json_string_value(json_object_get(doc, "type"));
 
 	memset(ev, 0, sizeof(*ev));
@@ -448,7 +267,7 @@ static void w_relist(struct kube_watch *w)
 {
 	struct kube_gvr gvr = {w->group, w->version, w->resource};
 	struct kube_list_opts lo = {w->selector, NULL, w->opts.list_limit,
-				    w->opts.paged_relist ? w_list_page : NULL};
+				    w->opts.paged_relist ? w_list_page : NULL, w->opts.skip};
 	struct spok_err e;
 
 	w->stats.relists++;
@@ -554,7 +373,7 @@ static void w_connect(struct kube_watch *w)
 	long timeout_s = w->opts.timeout_s > 0 ? w->opts.timeout_s : 300 + rand() % 301;
 	char *path = kube_path(&gvr, w->ns, NULL, NULL);
 	char *q = w_query(w, timeout_s);
-	struct kube_req req = {"GET", path, q, NULL, NULL, 0, true, NULL, false};
+	struct kube_req req = {"GET", path, q, NULL, NULL, 0, true, NULL, false, 0};
 	struct spok_err e;
 
 	w->stats.connects++;

@@ -26,6 +26,7 @@
 
 #include "common/buf.h"
 #include "kube/client.h"
+#include "kube/skim.h"
 
 #define KUBE_WATCH_LINE_MAX ((size_t)16 << 20)
 
@@ -54,12 +55,6 @@ struct kube_event {
 
 typedef void (*kube_watch_cb)(void *data, const struct kube_event *ev);
 
-/* Fields of an event's object a consumer never reads: decoding skips them (no JSON tree is
- * built, and their content is not checked). */
-enum {
-	KUBE_SKIP_MANAGED_FIELDS = 1u << 0, /* metadata.managedFields */
-	KUBE_SKIP_SPEC = 1u << 1,           /* spec */
-};
 
 struct kube_watch_opts {
 	const char *label_selector;   /* NULL: everything */
@@ -68,8 +63,8 @@ struct kube_watch_opts {
 	size_t max_line;              /* one event's cap; 0: KUBE_WATCH_LINE_MAX */
 	long list_limit;              /* page size of relists; <= 0: 500 */
 	bool paged_relist;            /* deliver a relist page by page (memory: one page) */
-	unsigned skip;                /* KUBE_SKIP_*: fields the events' objects leave out (not
-	                               * the relists': they come whole) */
+	unsigned skip;                /* KUBE_SKIP_* (kube/skim.h): fields the objects of events
+	                               * and of relists leave out (never built, not checked) */
 };
 
 struct kube_watch_stats {

@@ -6,13 +6,16 @@
  *  - a decoded event has a known type and an object; written back as a watch line
  *    ({"type", "object"}) it decodes to the same type, object and resourceVersion;
  *  - decoded with every KUBE_SKIP_* field left out, it decodes too, to the same event, and
- *    with those fields deleted from both (a key written with escapes stays) the same object. */
+ *    with those fields deleted from both (a key written with escapes stays) the same object;
+ *  - read as a List (kube_skim_load, KUBE_SKIM_LIST), a line that is valid JSON loads to the
+ *    same document once those fields are deleted from every object of items on both sides. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "kube/skim.h"
 #include "kube/watch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -61,6 +64,33 @@ static void check_skip(const char *line, size_t len, const struct kube_event *ev
 	json_decref(full);
 }
 
+static void strip_items(json_t *doc)
+{
+	size_t i;
+	json_t *item;
+
+	json_array_foreach(json_object_get(doc, "items"), i, item)
+		strip(item);
+}
+
+static void check_list(const char *line, size_t len)
+{
+	json_t *full = json_loadb(line, len, 0, NULL), *lean;
+
+	lean = kube_skim_load(line, len, KUBE_SKIM_LIST, KUBE_SKIP_MANAGED_FIELDS | KUBE_SKIP_SPEC,
+			      NULL);
+	if (full != NULL && lean == NULL)
+		abort();
+	if (full != NULL) {
+		strip_items(full);
+		strip_items(lean);
+		if (!json_equal(full, lean))
+			abort();
+	}
+	json_decref(full);
+	json_decref(lean);
+}
+
 static void check_event(const char *line, size_t len)
 {
 	struct kube_event ev, again;
@@ -94,6 +124,7 @@ static int record(void *arg, const char *line, size_t len)
 	if (len == 0 || memchr(line, '\n', len) != NULL)
 		abort();
 	check_event(line, len);
+	check_list(line, len);
 	if (spok_buf_append(b, &len, sizeof(len)) != 0 || spok_buf_append(b, line, len) != 0)
 		abort();
 	return 0;

@@ -417,7 +417,7 @@ static void test_run_errors(void **state)
 /* One request against a port that refuses connections: the plugin runs (or not) first. */
 static int one_request(struct kube_client *c, char *msg, size_t n)
 {
-	struct kube_req req = {"GET", "/api", NULL, NULL, NULL, 0, true, NULL, false};
+	struct kube_req req = {"GET", "/api", NULL, NULL, NULL, 0, true, NULL, false, 0};
 	struct kube_sync s = {0};
 	int code;
 
@@ -544,7 +544,7 @@ static void on_done(void *data, const struct kube_resp *r)
 static void test_client_hung_plugin(void **state)
 {
 	struct kube_client_opts o = {.max_retries = -1};
-	struct kube_req req = {"GET", "/api", NULL, NULL, NULL, 0, true, NULL, false};
+	struct kube_req req = {"GET", "/api", NULL, NULL, NULL, 0, true, NULL, false, 0};
 	struct kube_client_stats st;
 	struct kube_config cfg;
 	struct kube_client *c;
@@ -585,7 +585,7 @@ static void test_client_hung_plugin(void **state)
  * plugin is killed and the loop ends (nothing left running). */
 static void test_client_close_during_plugin(void **state)
 {
-	struct kube_req req = {"GET", "/api", NULL, NULL, NULL, 0, true, NULL, false};
+	struct kube_req req = {"GET", "/api", NULL, NULL, NULL, 0, true, NULL, false, 0};
 	struct kube_config cfg;
 	struct kube_client *c;
 	struct tick tick = {0};

@@ -205,7 +205,7 @@ static void test_crud(void **state)
 static void test_list_pages(void **state)
 {
 	struct kube_client *cli = client_for("admin", NULL);
-	struct kube_list_opts lo = {"spok.io/test=page", NULL, 2, NULL};
+	struct kube_list_opts lo = {"spok.io/test=page", NULL, 2, NULL, 0};
 	struct kube_sync s;
 	char name[32];
 
@@ -442,7 +442,7 @@ static void test_watch_relist_on_410(void **state)
 
 static int list_code(struct kube_client *cli, char *msg, size_t n)
 {
-	struct kube_list_opts lo = {NULL, NULL, 1, NULL};
+	struct kube_list_opts lo = {NULL, NULL, 1, NULL, 0};
 	struct kube_sync s;
 	int code = SYNC(s, kube_list(cli, &SPARK, ns, &lo, kube_sync_cb, &s, NULL));
 
@@ -673,7 +673,7 @@ static void test_in_cluster(void **state)
 		char *path = xasprintf("/api/v1/namespaces/%s/serviceaccounts/spok-sa/token", ns);
 		static const char body[] = "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":"
 			"\"TokenRequest\",\"spec\":{\"expirationSeconds\":3600}}";
-		struct kube_req req = {"POST", path, NULL, NULL, body, sizeof(body) - 1, false, NULL, false};
+		struct kube_req req = {"POST", path, NULL, NULL, body, sizeof(body) - 1, false, NULL, false, 0};
 
 		assert_int_equal(SYNC(s, kube_request(cli, &req, kube_sync_cb, &s, NULL)), 0);
 		free(path);
@@ -714,7 +714,7 @@ static void test_in_cluster(void **state)
 		static const char body[] = "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":"
 			"\"SelfSubjectReview\"}";
 		struct kube_req req = {"POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", NULL,
-				       NULL, body, sizeof(body) - 1, false, NULL, false};
+				       NULL, body, sizeof(body) - 1, false, NULL, false, 0};
 		char *want = xasprintf("system:serviceaccount:%s:spok-sa", ns);
 
 		memset(&s, 0, sizeof(s));
@@ -740,7 +740,7 @@ static void test_qps_real(void **state)
 {
 	struct kube_client_opts o = {.qps = 20, .burst = 2};
 	struct kube_client *cli = client_for("admin", &o);
-	struct kube_req req = {"GET", "/version", NULL, NULL, NULL, 0, false, NULL, false};
+	struct kube_req req = {"GET", "/version", NULL, NULL, NULL, 0, false, NULL, false, 0};
 	struct kube_sync s[6];
 	struct kube_client_stats st;
 

@@ -273,6 +273,72 @@ static void test_event_decode_skip(void **state)
 	assert_int_equal(kube_event_decode_skip("[1]", 3, both, &ev, &obj, &err), SPOK_EAPI);
 }
 
+static void list_ok(const char *text, unsigned skip, const char *want)
+{
+	json_error_t jerr;
+	json_t *doc = kube_skim_load(text, strlen(text), KUBE_SKIM_LIST, skip, &jerr);
+	json_t *expect = json_loads(want, 0, NULL);
+
+	assert_non_null(expect);
+	assert_non_null(doc);
+	if (!json_equal(doc, expect)) {
+		char *got = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+
+		fail_msg("loaded %s, want %s", got, want);
+	}
+	json_decref(expect);
+	json_decref(doc);
+}
+
+/* A List page as the engine's relist reads it: every item without spec and managedFields. */
+static void test_list_skim(void **state)
+{
+	const unsigned both = KUBE_SKIP_MANAGED_FIELDS | KUBE_SKIP_SPEC;
+	static const char page[] =
+		"{\"apiVersion\":\"sparkoperator.k8s.io/v1beta2\",\"items\":[{\"metadata\":{\"name\":"
+		"\"a\",\"managedFields\":[{\"manager\":\"spok\"}],\"resourceVersion\":\"5\"},"
+		"\"spec\":{\"type\":\"Python\",\"x\":\"]}\"},\"status\":{\"s\":1}}, {\"spec\":1,"
+		"\"metadata\":{\"name\":\"b\"}} ],\"kind\":\"SparkApplicationList\",\"metadata\":"
+		"{\"continue\":\"c\",\"managedFields\":1,\"spec\":2}}";
+	static const char *const bad[] = {"{\"items\":[{\"spec\":1,\"a\":x}]}",
+					  "{\"items\":[{\"spec\":1}]} x", "{\"items\":[{\"spec\":1}"};
+	json_error_t jerr;
+
+	(void)state;
+	list_ok(page, 0, page);
+	list_ok(page, both,
+		"{\"apiVersion\":\"sparkoperator.k8s.io/v1beta2\",\"items\":[{\"metadata\":"
+		"{\"name\":\"a\",\"resourceVersion\":\"5\"},\"status\":{\"s\":1}},{\"metadata\":"
+		"{\"name\":\"b\"}}],\"kind\":\"SparkApplicationList\",\"metadata\":{\"continue\":"
+		"\"c\",\"managedFields\":1,\"spec\":2}}");
+	list_ok(page, KUBE_SKIP_MANAGED_FIELDS,
+		"{\"apiVersion\":\"sparkoperator.k8s.io/v1beta2\",\"items\":[{\"metadata\":"
+		"{\"name\":\"a\",\"resourceVersion\":\"5\"},\"spec\":{\"type\":\"Python\",\"x\":"
+		"\"]}\"},\"status\":{\"s\":1}},{\"spec\":1,\"metadata\":{\"name\":\"b\"}}],\"kind\":"
+		"\"SparkApplicationList\",\"metadata\":{\"continue\":\"c\",\"managedFields\":1,"
+		"\"spec\":2}}");
+	/* Empty lists, items that are not objects, only the top level's items. */
+	list_ok("{\"items\":[]}", both, "{\"items\":[]}");
+	list_ok(" { \"items\" : [ ] } ", both, "{\"items\":[]}");
+	list_ok("{\"items\":[1,\"spec\",[{\"spec\":1}],null,{\"spec\":1}]}", both,
+		"{\"items\":[1,\"spec\",[{\"spec\":1}],null,{}]}");
+	list_ok("{\"metadata\":{\"items\":[{\"spec\":1}]},\"items\":[{\"a\":{\"items\":"
+		"[{\"spec\":1}]},\"spec\":2}]}", both,
+		"{\"metadata\":{\"items\":[{\"spec\":1}]},\"items\":[{\"a\":{\"items\":"
+		"[{\"spec\":1}]}}]}");
+	list_ok("{\"items\":{\"spec\":1}}", both, "{\"items\":{\"spec\":1}}");
+	/* What is cut is not checked; what stays is, with the text's own column. */
+	list_ok("{\"items\":[{\"spec\":{\"a\":tru},\"b\":1}]}", both, "{\"items\":[{\"b\":1}]}");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_error_t want;
+
+		assert_null(json_loadb(bad[i], strlen(bad[i]), 0, &want));
+		assert_null(kube_skim_load(bad[i], strlen(bad[i]), KUBE_SKIM_LIST, both, &jerr));
+		assert_int_equal(jerr.column, want.column);
+		assert_string_equal(jerr.text, want.text);
+	}
+}
+
 static void test_paths(void **state)
 {
 	struct kube_gvr spark = {"sparkoperator.k8s.io", "v1beta2", "sparkapplications"};
@@ -399,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_lines_cap),
 		cmocka_unit_test(test_event_decode),
 		cmocka_unit_test(test_event_decode_skip),
+		cmocka_unit_test(test_list_skim),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_service_proxy),
 	};

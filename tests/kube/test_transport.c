@@ -158,7 +158,7 @@ static const char ok_reply[] = "HTTP/1.1 200 OK\r\nContent-Type: application/jso
 
 static void get_sync(struct fixture *f, struct kube_sync *s)
 {
-	struct kube_req req = {"GET", "/api/v1/namespaces/x/pods/p", NULL, NULL, NULL, 0, false, NULL, false};
+	struct kube_req req = {"GET", "/api/v1/namespaces/x/pods/p", NULL, NULL, NULL, 0, false, NULL, false, 0};
 	struct spok_err err;
 
 	memset(s, 0, sizeof(*s));
@@ -244,7 +244,7 @@ static void test_qps_limit(void **state)
 {
 	static const char *const replies[] = {ok_reply};
 	struct kube_client_opts o = {.qps = 200, .burst = 3};
-	struct kube_req req = {"GET", "/api/v1/pods", NULL, NULL, NULL, 0, false, NULL, false};
+	struct kube_req req = {"GET", "/api/v1/pods", NULL, NULL, NULL, 0, false, NULL, false, 0};
 	struct kube_sync s[10];
 	struct kube_client_stats st;
 	struct spok_err err;
@@ -271,7 +271,7 @@ static void test_inflight_cap(void **state)
 {
 	static const char *const replies[] = {ok_reply};
 	struct kube_client_opts o = {.qps = 1000, .burst = 1000, .max_inflight = 2};
-	struct kube_req req = {"GET", "/api/v1/pods", NULL, NULL, NULL, 0, false, NULL, false};
+	struct kube_req req = {"GET", "/api/v1/pods", NULL, NULL, NULL, 0, false, NULL, false, 0};
 	struct kube_sync s[10];
 	struct kube_client_stats st;
 	struct spok_err err;
@@ -297,7 +297,7 @@ static void test_inflight_cap(void **state)
 static void test_close_pending(void **state)
 {
 	static const char *const replies[] = {ok_reply};
-	struct kube_req req = {"GET", "/api/v1/pods", NULL, NULL, NULL, 0, false, NULL, false};
+	struct kube_req req = {"GET", "/api/v1/pods", NULL, NULL, NULL, 0, false, NULL, false, 0};
 	struct kube_sync s = {0};
 	struct spok_err err;
 	struct fixture f;
@@ -326,7 +326,7 @@ static void test_connection_refused(void **state)
 	struct kube_sync s = {0};
 	struct spok_err err;
 	uv_loop_t loop;
-	struct kube_req req = {"GET", "/api", NULL, NULL, NULL, 0, false, NULL, false};
+	struct kube_req req = {"GET", "/api", NULL, NULL, NULL, 0, false, NULL, false, 0};
 
 	(void)state;
 	uv_loop_init(&loop);
@@ -365,13 +365,13 @@ static void test_refused_targets(void **state)
 	cfg.server = xstrdup("http://127.0.0.1:1");
 	assert_int_equal(kube_client_new(&loop, &cfg, NULL, &c, &err), 0);
 	for (size_t i = 0; i < sizeof(bad_paths) / sizeof(bad_paths[0]); i++) {
-		struct kube_req req = {"GET", bad_paths[i], NULL, NULL, NULL, 0, false, NULL, false};
+		struct kube_req req = {"GET", bad_paths[i], NULL, NULL, NULL, 0, false, NULL, false, 0};
 
 		if (kube_request(c, &req, kube_sync_cb, NULL, &err) != SPOK_EINVAL)
 			fail_msg("%s was not refused", bad_paths[i]);
 	}
 	{
-		struct kube_req req = {"GET", "/api/v1/pods", "a=b c", NULL, NULL, 0, false, NULL, false};
+		struct kube_req req = {"GET", "/api/v1/pods", "a=b c", NULL, NULL, 0, false, NULL, false, 0};
 
 		assert_int_equal(kube_request(c, &req, kube_sync_cb, NULL, &err), SPOK_EINVAL);
 	}
