@@ -85,7 +85,12 @@ static bool key_is(const char *p, size_t key_start, size_t key_end, const char *
 	return len == strlen(name) && memcmp(p + key_start + 1, name, len) == 0;
 }
 
-/* level 0: the event, 1: its object, 2: the object's metadata. */
+/* level LIST: a List, 0: an event, 1: the object (an event's, or an item of a List), 2: the
+ * object's metadata. */
+#define LIST (-1)
+
+static size_t walk_items(const char *p, size_t n, size_t i, unsigned skip, struct cuts *c);
+
 static bool descend(const char *p, size_t ks, size_t ke, int level)
 {
 	return (level == 0 && key_is(p, ks, ke, "object")) ||
@@ -120,6 +125,8 @@ static size_t walk_object(const char *p, size_t n, size_t i, int level, unsigned
 		i = skip_ws(p, n, i + 1);
 		if (i < n && p[i] == '{' && descend(p, ks, ke, level))
 			ve = walk_object(p, n, i, level + 1, skip, c);
+		else if (i < n && p[i] == '[' && level == LIST && key_is(p, ks, ke, "items"))
+			ve = walk_items(p, n, i, skip, c);
 		else
 			ve = skip_value(p, n, i);
 		if (ve == 0 || (i = skip_ws(p, n, ve)) >= n || (p[i] != ',' && p[i] != '}'))
@@ -182,33 +189,6 @@ static size_t walk_items(const char *p, size_t n, size_t i, unsigned skip, struc
 	}
 }
 
-/* p[i] is '{': a List's members, walking its items. As walk_object. */
-static size_t walk_list(const char *p, size_t n, size_t i, unsigned skip, struct cuts *c)
-{
-	i = skip_ws(p, n, i + 1);
-	if (i < n && p[i] == '}')
-		return i + 1;
-	for (;;) {
-		size_t ks = i, ke, ve;
-
-		if (i >= n || p[i] != '"' || (ke = skip_string(p, n, i)) == 0)
-			return 0;
-		i = skip_ws(p, n, ke);
-		if (i >= n || p[i] != ':')
-			return 0;
-		i = skip_ws(p, n, i + 1);
-		if (i < n && p[i] == '[' && key_is(p, ks, ke, "items"))
-			ve = walk_items(p, n, i, skip, c);
-		else
-			ve = skip_value(p, n, i);
-		if (ve == 0 || (i = skip_ws(p, n, ve)) >= n || (p[i] != ',' && p[i] != '}'))
-			return 0;
-		if (p[i] == '}')
-			return i + 1;
-		i = skip_ws(p, n, i + 1);
-	}
-}
-
 json_t *kube_skim_load(const char *p, size_t n, enum kube_skim_shape shape, unsigned skip,
 		       json_error_t *jerr)
 {
@@ -218,8 +198,7 @@ json_t *kube_skim_load(const char *p, size_t n, enum kube_skim_shape shape, unsi
 	json_t *doc = NULL;
 
 	if (skip != 0 && i < n && p[i] == '{')
-		end = shape == KUBE_SKIM_LIST ? walk_list(p, n, i, skip, &c)
-					      : walk_object(p, n, i, 0, skip, &c);
+		end = walk_object(p, n, i, shape == KUBE_SKIM_LIST ? LIST : 0, skip, &c);
 	if (end != 0 && c.n > 0)
 		doc = json_load_callback(feed_read, &f, 0, jerr);
 	free(c.at);
