@@ -28,14 +28,7 @@ cat >"$T/tokens.yaml" <<Y
 - {name: bob, token-sha256: $HB, projects: [pb]}
 - {name: root, token-sha256: $HR, projects: ['*']}
 Y
-cat >"$T/down.kubeconfig" <<'K'
-apiVersion: v1
-kind: Config
-current-context: down
-clusters: [{name: down, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]
-users: [{name: u, user: {token: not-a-real-token}}]
-contexts: [{name: down, context: {cluster: down, user: u}}]
-K
+down_kubeconfig "$T/down.kubeconfig"
 config() { # POOL...
 	{
 		printf 'spok:\n  clusters:\n  - {name: c1, kubeconfig: %s, context: down}\n' "'$T/down.kubeconfig'"

@@ -70,6 +70,7 @@ wait_for() {
 }
 # A zombie runs nothing (tests/proc.sh): only a live process counts.
 . "$(dirname "${BASH_SOURCE[0]}")/../proc.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../down_kubeconfig.sh"
 alive() { proc_running "$1"; }
 # ---- spok serve (serve.sh, serve_warm.sh, guard.sh) ----
 # serve_fixture TA TB: tokens TA (alice, project pa) and TB (bob, project pb) in
@@ -81,14 +82,7 @@ serve_fixture() {
 	read -r hb _ < <(printf '%s' "$2" | sha256sum)
 	printf -- '- {name: alice, token-sha256: %s, projects: [pa]}\n- {name: bob, token-sha256: %s, projects: [pb]}\n' \
 		"$ha" "$hb" >"$T/tokens.yaml"
-	cat >"$T/down.kubeconfig" <<'K'
-apiVersion: v1
-kind: Config
-current-context: down
-clusters: [{name: down, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]
-users: [{name: u, user: {token: not-a-real-token}}]
-contexts: [{name: down, context: {cluster: down, user: u}}]
-K
+	down_kubeconfig "$T/down.kubeconfig"
 	PID=""
 	trap 'stop_daemon; cleanup' EXIT
 }

@@ -30,14 +30,8 @@ say() { printf '=== %s\n' "$*"; }
 TOKEN=serve-local-test-token-0b9e3a7c51d4
 read -r HASH _ < <(printf '%s' "$TOKEN" | sha256sum)
 printf -- '- {name: admin, token-sha256: %s, admin: true}\n' "$HASH" >"$T/tokens.yaml"
-cat >"$T/down.kubeconfig" <<'K'
-apiVersion: v1
-kind: Config
-current-context: down
-clusters: [{name: down, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]
-users: [{name: u, user: {token: not-a-real-token}}]
-contexts: [{name: down, context: {cluster: down, user: u}}]
-K
+. "$(dirname "$0")/../down_kubeconfig.sh"
+down_kubeconfig "$T/down.kubeconfig"
 config() { # LOCAL-RUNS-LINE (e.g. "local-runs: true", or "")
 	cat >"$T/config.yaml" <<C
 spok:

@@ -22,14 +22,8 @@ fi
 TOKEN=stored-task-test-token-4f1c9a0e77d2
 read -r HASH _ < <(printf '%s' "$TOKEN" | sha256sum)
 printf -- '- {name: admin, token-sha256: %s, admin: true}\n' "$HASH" >"$T/tokens.yaml"
-cat >"$T/down.kubeconfig" <<'K'
-apiVersion: v1
-kind: Config
-current-context: down
-clusters: [{name: down, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]
-users: [{name: u, user: {token: not-a-real-token}}]
-contexts: [{name: down, context: {cluster: down, user: u}}]
-K
+. "$(dirname "$0")/../down_kubeconfig.sh"
+down_kubeconfig "$T/down.kubeconfig"
 config() { # KUBECONFIG-PATH CONTEXT
 	cat >"$T/config.yaml" <<C
 spok:
